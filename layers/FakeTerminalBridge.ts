@@ -1,0 +1,160 @@
+import { Context, Duration, Effect, Layer } from "effect"
+import type { KeyPress } from "../src/domain/Keys.js"
+import { PaneId, type TmuxName } from "../src/domain/Session.js"
+import {
+  type PaneInfo,
+  TerminalBridge,
+  TMUX_COMMAND_TIMEOUT,
+  TmuxSessionNotFound,
+  TmuxTimeout
+} from "../services/TerminalBridge.js"
+
+export type FakeCall =
+  | { readonly op: "create"; readonly name: TmuxName; readonly cwd: string; readonly env: Readonly<Record<string, string>> }
+  | { readonly op: "paste"; readonly pane: PaneId; readonly text: string }
+  | { readonly op: "keys"; readonly pane: PaneId; readonly keys: ReadonlyArray<KeyPress> }
+  | { readonly op: "cancelMode"; readonly pane: PaneId }
+  | { readonly op: "kill"; readonly name: TmuxName }
+  | { readonly op: "list" }
+  | { readonly op: "capture"; readonly pane: PaneId }
+
+interface FakePane {
+  readonly name: TmuxName
+  readonly paneId: PaneId
+  readonly cwd: string
+  inMode: boolean
+  screen: string
+}
+
+/** Test handle over the fake: inspect calls, script faults, change the "tmux server" behind the daemon's back. */
+export class FakeTerminal extends Context.Tag("telemux/test/FakeTerminal")<FakeTerminal, {
+  readonly calls: () => ReadonlyArray<FakeCall>
+  readonly panes: () => ReadonlyArray<{ readonly name: TmuxName; readonly paneId: PaneId; readonly screen: string }>
+  /** The session disappears as if killed from outside. */
+  readonly vanish: (name: TmuxName) => void
+  /** Adds a session the daemon did not create (as after a daemon restart). */
+  readonly adopt: (name: TmuxName, cwd: string) => PaneId
+  readonly enterMode: (pane: PaneId) => void
+  /** While hung every call fails with TmuxTimeout (after `delay`, default none). */
+  readonly setHung: (hung: boolean) => void
+  /** Makes `paste` take this long, to expose interleaving. */
+  readonly setPasteDelay: (delay: Duration.Duration) => void
+  /** listPanes answers these many times with a hang before answering normally. */
+  readonly failNextLists: (count: number) => void
+}>() {}
+
+export const make = Effect.sync(() => {
+  const panes = new Map<TmuxName, FakePane>()
+  const calls: Array<FakeCall> = []
+  let nextPane = 0
+  let hung = false
+  let pasteDelay = Duration.zero
+  let listFailures = 0
+
+  const guard = (command: string): Effect.Effect<void, TmuxTimeout> =>
+    hung ? Effect.fail(new TmuxTimeout({ command, timeout: TMUX_COMMAND_TIMEOUT })) : Effect.void
+  const paneById = (pane: PaneId) => {
+    for (const p of panes.values()) if (p.paneId === pane) return Effect.succeed(p)
+    return Effect.fail(new TmuxSessionNotFound({ target: pane }))
+  }
+  const addPane = (name: TmuxName, cwd: string) => {
+    const paneId = PaneId.make(`%${nextPane++}`)
+    panes.set(name, { name, paneId, cwd, inMode: false, screen: "$ " })
+    return paneId
+  }
+
+  const bridge = TerminalBridge.of({
+    version: Effect.succeed("tmux 3.3a (fake)"),
+    createSession: (options) =>
+      guard("new-session").pipe(
+        Effect.flatMap(() => {
+          calls.push({ op: "create", name: options.name, cwd: options.cwd, env: options.env })
+          return Effect.succeed(addPane(options.name, options.cwd))
+        })
+      ),
+    listPanes: Effect.suspend(() => {
+      calls.push({ op: "list" })
+      if (listFailures > 0) {
+        listFailures--
+        return Effect.fail(new TmuxTimeout({ command: "list-panes", timeout: TMUX_COMMAND_TIMEOUT }))
+      }
+      return guard("list-panes").pipe(
+        Effect.as(
+          Array.from(panes.values(), (p): PaneInfo => ({
+            sessionName: p.name,
+            paneId: p.paneId,
+            panePid: 1000 + Number(p.paneId.slice(1)),
+            dead: false,
+            inMode: p.inMode,
+            currentCommand: "bash",
+            currentPath: p.cwd
+          }))
+        )
+      )
+    }),
+    capture: (pane) =>
+      guard("capture-pane").pipe(
+        Effect.zipRight(paneById(pane)),
+        Effect.map((p) => {
+          calls.push({ op: "capture", pane })
+          return p.screen
+        })
+      ),
+    paste: (pane, text) =>
+      guard("paste-buffer").pipe(
+        Effect.zipRight(paneById(pane)),
+        Effect.tap(() => Effect.sleep(pasteDelay)),
+        Effect.map((p) => {
+          calls.push({ op: "paste", pane, text })
+          // a pane in copy-mode swallows a paste, as tmux does
+          if (!p.inMode) p.screen += text
+        })
+      ),
+    sendKeys: (pane, keys) =>
+      guard("send-keys").pipe(
+        Effect.zipRight(paneById(pane)),
+        Effect.map((p) => {
+          calls.push({ op: "keys", pane, keys })
+          for (const k of keys) if (k.key === "Enter") p.screen += "\n$ ".repeat(k.repeat)
+        })
+      ),
+    isInMode: (pane) => guard("display-message").pipe(Effect.zipRight(paneById(pane)), Effect.map((p) => p.inMode)),
+    cancelMode: (pane) =>
+      guard("send-keys -X cancel").pipe(
+        Effect.zipRight(paneById(pane)),
+        Effect.map((p) => {
+          calls.push({ op: "cancelMode", pane })
+          p.inMode = false
+        })
+      ),
+    resize: (pane) => guard("resize-window").pipe(Effect.zipRight(paneById(pane)), Effect.asVoid),
+    killSession: (name) =>
+      guard("kill-session").pipe(
+        Effect.flatMap(() => {
+          calls.push({ op: "kill", name })
+          return panes.delete(name) ? Effect.void : Effect.fail(new TmuxSessionNotFound({ target: name }))
+        })
+      )
+  })
+
+  const control = FakeTerminal.of({
+    calls: () => calls.slice(),
+    panes: () => Array.from(panes.values(), (p) => ({ name: p.name, paneId: p.paneId, screen: p.screen })),
+    vanish: (name) => void panes.delete(name),
+    adopt: addPane,
+    enterMode: (pane) => {
+      for (const p of panes.values()) if (p.paneId === pane) p.inMode = true
+    },
+    setHung: (value) => void (hung = value),
+    setPasteDelay: (delay) => void (pasteDelay = delay),
+    failNextLists: (count) => void (listFailures = count)
+  })
+  return { bridge, control }
+})
+
+/** The fake bridge and its test handle, sharing one in-memory "tmux server". */
+export const layer: Layer.Layer<TerminalBridge | FakeTerminal> = Layer.effectContext(
+  Effect.map(make, ({ bridge, control }) =>
+    Context.make(TerminalBridge, bridge).pipe(Context.add(FakeTerminal, control))
+  )
+)

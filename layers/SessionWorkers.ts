@@ -1,0 +1,46 @@
+import { DateTime, type Duration, Effect, Layer, Schedule } from "effect"
+import { SessionStore } from "../services/SessionStore.js"
+import { PRUNE_INTERVAL, REAP_INTERVAL, RECONCILE_INTERVAL, Sessions } from "../services/Sessions.js"
+import { TelemuxConfig } from "../services/TelemuxConfig.js"
+
+/** Runs `task` every `interval`, forever; a failing round is logged and the next one runs. */
+const every = <A, E>(name: string, interval: Duration.Duration, task: Effect.Effect<A, E>) =>
+  task.pipe(
+    Effect.catchAllCause((cause) => Effect.logError(`${name} failed`, cause)),
+    Effect.annotateLogs({ worker: name }),
+    Effect.repeat(Schedule.spaced(interval)),
+    Effect.delay(interval)
+  )
+
+/**
+ * The daemon's session housekeeping: one reconciliation with tmux at start (before the API
+ * serves), then periodic reconciliation, the inactivity reaper and the closed-row pruner,
+ * each a fiber owned by this layer's scope.
+ */
+export const layer = Layer.scopedDiscard(Effect.gen(function*() {
+  const sessions = yield* Sessions
+  const store = yield* SessionStore
+  const config = yield* TelemuxConfig
+
+  const startup = yield* sessions.reconcile.pipe(
+    Effect.tapErrorCause((cause) => Effect.logError("startup reconciliation failed", cause)),
+    Effect.option
+  )
+  if (startup._tag === "Some") {
+    yield* Effect.logInfo("reconciled with tmux").pipe(Effect.annotateLogs({
+      adopted: startup.value.adopted,
+      closed: startup.value.closed.length,
+      spared: startup.value.spared
+    }))
+  }
+
+  const prune = DateTime.now.pipe(
+    Effect.map((now) => DateTime.subtractDuration(now, config.closedRetention)),
+    Effect.flatMap(store.pruneClosed),
+    Effect.tap((count) => count > 0 ? Effect.logInfo("pruned closed sessions").pipe(Effect.annotateLogs({ count })) : Effect.void)
+  )
+
+  yield* Effect.forkScoped(every("reconcile", RECONCILE_INTERVAL, sessions.reconcile))
+  yield* Effect.forkScoped(every("reaper", REAP_INTERVAL, sessions.reapInactive))
+  yield* Effect.forkScoped(every("pruner", PRUNE_INTERVAL, prune))
+}))

@@ -1,0 +1,351 @@
+import { DateTime, Effect, Layer, Option, Schema } from "effect"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { Cache } from "../services/Cache.js"
+import { SessionStore, type SessionPatch, type StoreError } from "../services/SessionStore.js"
+import {
+  type CreateSessionRequest,
+  ENTER_SETTLE_DELAY,
+  INPUT_LOCKS_MAX,
+  type ListSessionsRequest,
+  RECONCILE_CONFIRM_DELAY,
+  type ReconcileReport,
+  Sessions
+} from "../services/Sessions.js"
+import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { type PaneInfo, TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
+import { KeyedMutex, LockTableFull } from "../src/concurrency/KeyedMutex.js"
+import type { KeyPress } from "../src/domain/Keys.js"
+import {
+  InvalidRequest,
+  SessionClosed,
+  SessionNotFound,
+  StorageFailure,
+  TerminalUnavailable
+} from "../src/domain/Errors.js"
+import {
+  type CloseReason,
+  type PaneId,
+  Session,
+  SessionId,
+  summarise,
+  tmuxNameFor
+} from "../src/domain/Session.js"
+
+const encodeSession = Schema.encodeSync(Session)
+
+const storageFailure = (error: StoreError) => new StorageFailure({ message: error.message })
+const terminalUnavailable = (error: TmuxError | { readonly message: string }) =>
+  new TerminalUnavailable({ message: error.message })
+
+const validateProjectDir = (dir: string) =>
+  Effect.gen(function*() {
+    if (dir.trim() === "" || !path.isAbsolute(dir)) {
+      return yield* new InvalidRequest({ message: `projectDir must be an absolute path, got "${dir}"` })
+    }
+    const resolved = path.resolve(dir)
+    const stat = yield* Effect.tryPromise(() => fs.stat(resolved)).pipe(
+      Effect.mapError(() => new InvalidRequest({ message: `projectDir ${resolved} does not exist` }))
+    )
+    if (!stat.isDirectory()) {
+      return yield* new InvalidRequest({ message: `projectDir ${resolved} is not a directory` })
+    }
+    return resolved
+  })
+
+export const make = Effect.gen(function*() {
+  const config = yield* TelemuxConfig
+  const store = yield* SessionStore
+  const cache = yield* Cache
+  const bridge = yield* TerminalBridge
+  const inputLocks = new KeyedMutex<SessionId>(INPUT_LOCKS_MAX)
+  /** Sessions whose tmux side is being created right now; reconciliation leaves them alone. */
+  const creating = new Set<SessionId>()
+  const reconcileLock = yield* Effect.makeSemaphore(1)
+
+  const save = (id: SessionId, patch: SessionPatch) =>
+    store.update(id, patch).pipe(
+      Effect.mapError(storageFailure),
+      Effect.tap(Option.match({ onNone: () => Effect.void, onSome: (row) => cache.upsertSession(row) }))
+    )
+
+  const find = (id: SessionId) =>
+    cache.getSession(id).pipe(
+      Effect.flatMap(Option.match({
+        onSome: (session) => Effect.succeed(Option.some(session)),
+        onNone: () => store.getSession(id).pipe(Effect.mapError(storageFailure))
+      }))
+    )
+
+  const get = (id: SessionId) =>
+    find(id).pipe(Effect.flatMap(Option.match({
+      onNone: () => Effect.fail(SessionNotFound.of(id)),
+      onSome: Effect.succeed
+    })))
+
+  /** An open session with a pane, ready for input or capture. */
+  const openPane = (id: SessionId) =>
+    get(id).pipe(Effect.flatMap((session): Effect.Effect<
+      { readonly session: Session; readonly pane: PaneId },
+      SessionClosed | TerminalUnavailable
+    > => {
+      if (session.status === "closed") {
+        return Effect.fail(new SessionClosed({ sessionId: id, message: `session ${id} is closed` }))
+      }
+      if (session.paneId === null) {
+        return Effect.fail(new TerminalUnavailable({ message: `session ${id} has no pane yet` }))
+      }
+      return Effect.succeed({ session, pane: session.paneId })
+    }))
+
+  const closeRow = (session: Session, reason: CloseReason) =>
+    Effect.gen(function*() {
+      const now = yield* DateTime.now
+      const closed = yield* store.markClosed(session.sessionId, { reason, at: now }).pipe(
+        Effect.mapError(storageFailure)
+      )
+      yield* cache.removeSession(session.sessionId)
+      yield* Effect.logInfo("session closed").pipe(
+        Effect.annotateLogs({ sessionId: session.sessionId, reason })
+      )
+      return Option.getOrElse(closed, () => session)
+    })
+
+  const close = Effect.fn("Sessions.close")(function*(id: SessionId, reason: CloseReason) {
+    const session = yield* get(id)
+    if (session.status === "closed") return session
+    if (reason !== "tmux_gone") {
+      yield* bridge.killSession(session.tmuxName).pipe(
+        Effect.catchTag("TmuxSessionNotFound", () => Effect.void),
+        Effect.mapError(terminalUnavailable)
+      )
+    }
+    return yield* closeRow(session, reason)
+  })
+
+  /**
+   * tmux said a pane is missing during an operation. That is one look; close only if a
+   * listing confirms it, and fail the operation either way.
+   */
+  const confirmGone = (session: Session): Effect.Effect<never, TerminalUnavailable | SessionClosed | StorageFailure> =>
+    bridge.listPanes.pipe(
+      Effect.mapError(terminalUnavailable),
+      Effect.flatMap((panes): Effect.Effect<never, TerminalUnavailable | SessionClosed | StorageFailure> =>
+        panes.some((p) => p.sessionName === session.tmuxName)
+          ? Effect.fail(new TerminalUnavailable({ message: `tmux lost track of a pane of ${session.sessionId}; try again` }))
+          : closeRow(session, "tmux_gone").pipe(
+            Effect.zipRight(Effect.fail(
+              new SessionClosed({ sessionId: session.sessionId, message: `session ${session.sessionId} ended in tmux` })
+            ))
+          )
+      )
+    )
+
+  const onTmux = (session: Session) => <A>(effect: Effect.Effect<A, TmuxError>) =>
+    effect.pipe(Effect.catchAll((error) =>
+      error._tag === "TmuxSessionNotFound" ? confirmGone(session) : Effect.fail(terminalUnavailable(error))
+    ))
+
+  const serialised = (id: SessionId) => <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | TerminalUnavailable> =>
+    inputLocks.withLock(id)(effect).pipe(
+      Effect.catchIf((error): error is LockTableFull => error instanceof LockTableFull, (error) =>
+        Effect.fail(terminalUnavailable(error)))
+    )
+
+  const create = Effect.fn("Sessions.create")(function*(request: CreateSessionRequest) {
+    const dir = yield* validateProjectDir(request.projectDir)
+    const sessionId = SessionId.make(crypto.randomUUID())
+    const now = yield* DateTime.now
+    const session = new Session({
+      sessionId,
+      computer: config.computer,
+      tmuxName: tmuxNameFor(sessionId),
+      paneId: null,
+      title: request.title?.trim() || path.basename(dir) || dir,
+      workingDirectory: dir,
+      status: "creating",
+      createdAt: now,
+      lastActivityAt: null,
+      lastOutputAt: null,
+      lastInput: null,
+      lastOutput: null,
+      agent: null,
+      agentMode: null,
+      nativeSessionId: null,
+      nativeLogFile: null,
+      initiatorSessionId: null,
+      initiatorComputer: null,
+      closedAt: null,
+      closeReason: null
+    })
+    creating.add(sessionId)
+    return yield* Effect.gen(function*() {
+      yield* store.insert(session).pipe(Effect.mapError(storageFailure))
+      yield* cache.upsertSession(session)
+      const paneId = yield* bridge.createSession({
+        name: session.tmuxName,
+        cwd: dir,
+        env: { TELEMUX_SESSION_ID: sessionId }
+      }).pipe(
+        Effect.tapError((error) =>
+          closeRow(session, "error").pipe(
+            Effect.zipRight(Effect.logWarning("tmux could not start the session", error)),
+            Effect.ignore
+          )
+        ),
+        Effect.mapError(terminalUnavailable)
+      )
+      const started = yield* save(sessionId, { paneId, status: "running" })
+      yield* Effect.logInfo("session created").pipe(Effect.annotateLogs({ sessionId, dir }))
+      return Option.getOrElse(started, () => session)
+    }).pipe(Effect.ensuring(Effect.sync(() => creating.delete(sessionId))))
+  })
+
+  const recordInput = (id: SessionId, text: string | undefined) =>
+    DateTime.now.pipe(Effect.flatMap((now) =>
+      save(id, text === undefined ? { lastActivityAt: now } : { lastActivityAt: now, lastInput: summarise(text) })
+    ))
+
+  const sendText = Effect.fn("Sessions.sendText")(function*(id: SessionId, text: string, enter: boolean) {
+    const { pane, session } = yield* openPane(id)
+    yield* serialised(id)(Effect.gen(function*() {
+      const tmux = onTmux(session)
+      if (yield* tmux(bridge.isInMode(pane))) yield* tmux(bridge.cancelMode(pane))
+      if (text !== "") yield* tmux(bridge.paste(pane, text))
+      if (enter) {
+        yield* Effect.sleep(ENTER_SETTLE_DELAY)
+        yield* tmux(bridge.sendKeys(pane, [{ key: "Enter", repeat: 1 }]))
+      }
+    }))
+    yield* recordInput(id, text === "" ? undefined : text)
+  })
+
+  const sendKeys = Effect.fn("Sessions.sendKeys")(function*(id: SessionId, keys: ReadonlyArray<KeyPress>) {
+    const { pane, session } = yield* openPane(id)
+    yield* serialised(id)(onTmux(session)(bridge.sendKeys(pane, keys)))
+    yield* recordInput(id, undefined)
+  })
+
+  const capture = Effect.fn("Sessions.capture")(function*(id: SessionId, historyLines: number) {
+    const { pane, session } = yield* openPane(id)
+    return yield* onTmux(session)(bridge.capture(pane, historyLines))
+  })
+
+  const fromStore = (request: ListSessionsRequest) =>
+    store.getSessions({
+      ...(request.status !== undefined ? { status: request.status } : {}),
+      ...(request.computer !== undefined ? { computer: request.computer } : {}),
+      ...(request.limit !== undefined ? { limit: request.limit } : {})
+    }).pipe(Effect.mapError(storageFailure))
+
+  /** Open sessions live in the cache; closed ones only in the store. */
+  const includesClosed = (request: ListSessionsRequest) => request.status === "closed" || request.status === "all"
+
+  const cacheFilter = (request: ListSessionsRequest) => ({
+    ...(request.computer !== undefined ? { computer: request.computer } : {}),
+    ...(request.status !== undefined && request.status !== "all" ? { status: request.status } : {}),
+    ...(request.limit !== undefined ? { limit: request.limit } : {})
+  })
+
+  const openLocal = cache.getSessionsForComputer(config.computer).pipe(
+    Effect.map((sessions) => sessions.filter((s) => !creating.has(s.sessionId)))
+  )
+
+  const lookAtPanes = bridge.listPanes.pipe(
+    Effect.map((panes) => new Map(panes.map((p) => [p.sessionName, p] as const))),
+    Effect.mapError(terminalUnavailable)
+  )
+
+  const isGone = (panes: ReadonlyMap<string, PaneInfo>, session: Session) => {
+    const pane = panes.get(session.tmuxName)
+    return pane === undefined || pane.dead
+  }
+
+  const reconcile = reconcileLock.withPermits(1)(Effect.gen(function*() {
+    const sessions = yield* openLocal
+    const first = yield* lookAtPanes
+    let adopted = 0
+    const suspects: Array<Session> = []
+    for (const session of sessions) {
+      if (isGone(first, session)) {
+        suspects.push(session)
+        continue
+      }
+      const pane = first.get(session.tmuxName)!
+      if (session.paneId !== pane.paneId || session.status === "creating") {
+        yield* save(session.sessionId, {
+          paneId: pane.paneId,
+          ...(session.status === "creating" ? { status: "running" as const } : {})
+        })
+        adopted++
+      }
+    }
+    if (suspects.length === 0) return { adopted, closed: [], spared: 0 } satisfies ReconcileReport
+    yield* Effect.sleep(RECONCILE_CONFIRM_DELAY)
+    const second = yield* lookAtPanes.pipe(Effect.option)
+    if (Option.isNone(second)) {
+      yield* Effect.logWarning("tmux did not answer the confirming look; closing nothing")
+      return { adopted, closed: [], spared: suspects.length } satisfies ReconcileReport
+    }
+    const closed: Array<SessionId> = []
+    for (const session of suspects) {
+      if (!isGone(second.value, session)) continue
+      const current = yield* cache.getSession(session.sessionId)
+      if (Option.isNone(current)) continue
+      const dead = second.value.get(session.tmuxName)?.dead === true
+      if (dead) yield* bridge.killSession(session.tmuxName).pipe(Effect.ignore)
+      yield* closeRow(current.value, dead ? "pane_dead" : "tmux_gone")
+      closed.push(session.sessionId)
+    }
+    return { adopted, closed, spared: suspects.length - closed.length } satisfies ReconcileReport
+  })).pipe(Effect.withSpan("Sessions.reconcile"))
+
+  const reapInactive = Effect.gen(function*() {
+    const now = yield* DateTime.now
+    const cutoff = DateTime.subtractDuration(now, config.inactivityTimeout)
+    const sessions = yield* openLocal
+    const stale = sessions.filter((s) => DateTime.lessThan(s.lastActivityAt ?? s.createdAt, cutoff))
+    const reaped: Array<SessionId> = []
+    for (const session of stale) {
+      const result = yield* close(session.sessionId, "inactive").pipe(Effect.either)
+      if (result._tag === "Right") reaped.push(session.sessionId)
+      else if (result.left._tag === "StorageFailure") return yield* result.left
+      else yield* Effect.logWarning("could not reap inactive session", result.left)
+    }
+    return reaped
+  }).pipe(Effect.withSpan("Sessions.reapInactive"))
+
+  return Sessions.of({
+    create,
+    list: (request) => includesClosed(request) ? fromStore(request) : cache.getSessions(cacheFilter(request)),
+    listJson: (request) =>
+      includesClosed(request)
+        ? fromStore(request).pipe(Effect.map((rows) => JSON.stringify(rows.map((row) => encodeSession(row)))))
+        : cache.getSessionsJson(cacheFilter(request)),
+    get,
+    getJson: (id) =>
+      cache.getSessionJson(id).pipe(Effect.flatMap(Option.match({
+        onSome: Effect.succeed,
+        onNone: () => get(id).pipe(Effect.map((session) => JSON.stringify(encodeSession(session))))
+      }))),
+    sendText,
+    sendKeys,
+    capture,
+    close,
+    reconcile,
+    reapInactive
+  })
+})
+
+/** Loads this computer's open rows into the cache, so reads never touch SQLite. */
+export const loadCache = Effect.gen(function*() {
+  const config = yield* TelemuxConfig
+  const store = yield* SessionStore
+  const cache = yield* Cache
+  const rows = yield* store.getSessions({ computer: config.computer })
+  yield* Effect.forEach(rows, cache.upsertSession, { discard: true })
+  yield* Effect.logInfo("sessions loaded").pipe(Effect.annotateLogs({ count: rows.length }))
+})
+
+export const layer = Layer.effect(Sessions, Effect.zipRight(loadCache, make))

@@ -1,0 +1,180 @@
+import { FileSystem } from "@effect/platform"
+import { Config, ConfigProvider, Duration, Effect, Layer, LogLevel, Option, Schema, String as Str } from "effect"
+import * as os from "node:os"
+import * as path from "node:path"
+import { ComputerName } from "../src/domain/Session.js"
+import { CLOSED_RETENTION_DEFAULT } from "../services/SessionStore.js"
+import {
+  AGENT_COMMAND_DEFAULTS,
+  clampPollInterval,
+  ConfigInvalid,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_TMUX_SOCKET,
+  INACTIVITY_TIMEOUT_DEFAULT,
+  POLL_INTERVAL_DEFAULT,
+  POLL_INTERVAL_MAX_DEFAULT,
+  POLL_INTERVAL_MIN_DEFAULT,
+  TelemuxConfig,
+  type TelemuxSettings
+} from "../services/TelemuxConfig.js"
+
+/** Environment names are the contract (PRODUCT.md §4); the JSON file uses them in camelCase. */
+const PREFIX = "TELEMUX_"
+
+/** `TELEMUX_TMUX_SOCKET` → `tmuxSocket`, the key the JSON config file uses for it. */
+export const fileKeyFor = (envName: string): string =>
+  envName.startsWith(PREFIX) ? Str.snakeToCamel(envName.slice(PREFIX.length).toLowerCase()) : envName
+
+const list = (name: string, separator: string) =>
+  Config.array(Config.string(), name).pipe(
+    Config.map((items) =>
+      items.flatMap((item) => item.split(separator)).map((item) => item.trim()).filter((item) => item !== "")
+    ),
+    Config.withDefault<ReadonlyArray<string>>([])
+  )
+
+export const sanitiseComputerName = (hostname: string): string => {
+  const cleaned = hostname.split(".")[0]!.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64)
+  return cleaned === "" ? "localhost" : cleaned
+}
+
+const isLoopback = (host: string) =>
+  host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host)
+
+/** The settings, read from whatever ConfigProvider is current (env first, then the file). */
+export const settings = Effect.gen(function*() {
+  const xdgState = yield* Config.option(Config.string("XDG_STATE_HOME"))
+  const defaultHome = Option.match(xdgState, {
+    onNone: () => path.join(os.homedir(), ".local", "state", "telemux"),
+    onSome: (dir) => path.join(dir, "telemux")
+  })
+  const home = path.resolve(yield* Config.string("TELEMUX_HOME").pipe(Config.withDefault(defaultHome)))
+  const host = yield* Config.string("TELEMUX_HOST").pipe(Config.withDefault(DEFAULT_HOST))
+  const port = yield* Config.port("TELEMUX_PORT").pipe(Config.withDefault(DEFAULT_PORT))
+  const tmuxSocket = yield* Config.string("TELEMUX_TMUX_SOCKET").pipe(
+    Config.validate({
+      message: "TELEMUX_TMUX_SOCKET is a socket name of letters, digits, _ . and -",
+      validation: (name) => /^[A-Za-z0-9_.-]{1,100}$/.test(name)
+    }),
+    Config.withDefault(DEFAULT_TMUX_SOCKET)
+  )
+  const computerRaw = yield* Config.string("TELEMUX_COMPUTER").pipe(
+    Config.withDefault(sanitiseComputerName(os.hostname()))
+  )
+  const computer = yield* Schema.decodeUnknown(ComputerName)(computerRaw).pipe(
+    Effect.mapError(() =>
+      new ConfigInvalid({ message: `TELEMUX_COMPUTER "${computerRaw}" is not 1-64 characters of A-Za-z0-9_-` })
+    )
+  )
+  const trustedDirs = (yield* list("TELEMUX_TRUSTED_DIRS", ":")).map((dir) => path.resolve(dir))
+  const relative = trustedDirs.find((dir) => !path.isAbsolute(dir))
+  if (relative !== undefined) {
+    return yield* new ConfigInvalid({ message: `trusted dir ${relative} is not absolute` })
+  }
+  const logLevel = yield* Config.logLevel("TELEMUX_LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+  const redisUrl = yield* Config.option(Config.redacted("TELEMUX_REDIS_URL"))
+  const fleetSecret = yield* Config.option(Config.redacted("TELEMUX_FLEET_SECRET"))
+  const auth = yield* Config.boolean("TELEMUX_AUTH").pipe(Config.withDefault(true))
+  if (!auth && !isLoopback(host)) {
+    return yield* new ConfigInvalid({
+      message: `refusing to serve ${host} without a token: TELEMUX_AUTH=false is only allowed on loopback`
+    })
+  }
+  const allowedHosts = yield* list("TELEMUX_ALLOWED_HOSTS", ",")
+  const agentCommands = {
+    claude: yield* Config.string("TELEMUX_AGENT_CLAUDE").pipe(Config.withDefault(AGENT_COMMAND_DEFAULTS.claude)),
+    codex: yield* Config.string("TELEMUX_AGENT_CODEX").pipe(Config.withDefault(AGENT_COMMAND_DEFAULTS.codex)),
+    gemini: yield* Config.string("TELEMUX_AGENT_GEMINI").pipe(Config.withDefault(AGENT_COMMAND_DEFAULTS.gemini))
+  }
+  const inactivityTimeout = yield* Config.duration("TELEMUX_INACTIVITY_TIMEOUT").pipe(
+    Config.withDefault(INACTIVITY_TIMEOUT_DEFAULT)
+  )
+  const closedRetention = yield* Config.duration("TELEMUX_CLOSED_RETENTION").pipe(
+    Config.withDefault(CLOSED_RETENTION_DEFAULT)
+  )
+  const pollMin = clampPollInterval(
+    yield* Config.duration("TELEMUX_POLL_INTERVAL_MIN").pipe(Config.withDefault(POLL_INTERVAL_MIN_DEFAULT))
+  )
+  const pollMax = clampPollInterval(
+    yield* Config.duration("TELEMUX_POLL_INTERVAL_MAX").pipe(Config.withDefault(POLL_INTERVAL_MAX_DEFAULT))
+  )
+  if (Duration.greaterThan(pollMin, pollMax)) {
+    return yield* new ConfigInvalid({ message: "TELEMUX_POLL_INTERVAL_MIN is above TELEMUX_POLL_INTERVAL_MAX" })
+  }
+  const pollDefault = yield* Config.duration("TELEMUX_POLL_INTERVAL").pipe(Config.withDefault(POLL_INTERVAL_DEFAULT))
+  const result: TelemuxSettings = {
+    home,
+    dbPath: path.join(home, "telemux.db"),
+    tokenPath: path.join(home, "token"),
+    host,
+    port,
+    tmuxSocket,
+    computer,
+    trustedDirs,
+    logLevel,
+    redisUrl,
+    fleetSecret,
+    auth,
+    allowedHosts,
+    agentCommands,
+    inactivityTimeout,
+    closedRetention,
+    pollIntervals: {
+      min: pollMin,
+      max: pollMax,
+      default: Duration.clamp(pollDefault, { minimum: pollMin, maximum: pollMax })
+    }
+  }
+  return result
+}).pipe(
+  Effect.catchTag("ConfigError", (error) =>
+    Effect.fail(new ConfigInvalid({ message: `configuration: ${error.toString()}`, cause: error }))
+  )
+)
+
+/** Reads the JSON config file into a provider answering the env names. */
+export const fileProvider = (file: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs.readFileString(file).pipe(
+      Effect.mapError((cause) => new ConfigInvalid({ message: `cannot read config file ${file}`, cause }))
+    )
+    const json = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (cause) => new ConfigInvalid({ message: `config file ${file} is not valid JSON`, cause })
+    })
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      return yield* new ConfigInvalid({ message: `config file ${file} must hold a JSON object` })
+    }
+    return ConfigProvider.fromJson(json).pipe(ConfigProvider.mapInputPath(fileKeyFor))
+  })
+
+/**
+ * The live settings: the current provider (the environment, in the daemon) overrides the
+ * optional JSON file named by `configFile` or `TELEMUX_CONFIG`.
+ */
+export const layer = (options: { readonly configFile?: string | undefined } = {}) =>
+  Layer.effect(
+    TelemuxConfig,
+    Effect.gen(function*() {
+      const envFile = yield* Config.option(Config.string("TELEMUX_CONFIG")).pipe(
+        Effect.mapError((cause) => new ConfigInvalid({ message: "TELEMUX_CONFIG", cause }))
+      )
+      const file = options.configFile ?? Option.getOrUndefined(envFile)
+      if (file === undefined) return yield* settings
+      const fromFile = yield* fileProvider(file)
+      const current = yield* Effect.configProviderWith(Effect.succeed)
+      return yield* settings.pipe(
+        Effect.withConfigProvider(ConfigProvider.orElse(current, () => fromFile))
+      )
+    })
+  )
+
+/** Settings for tests and tools: defaults, overridden by `overrides` (env names → values). */
+export const layerFromRecord = (overrides: Readonly<Record<string, string>>) =>
+  Layer.effect(
+    TelemuxConfig,
+    settings.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(overrides)))))
+  )
+

@@ -1,0 +1,67 @@
+import { Context, Data, Duration, type DateTime, type Effect, type Option } from "effect"
+import type {
+  CloseReason,
+  ComputerName,
+  Session,
+  SessionId,
+  SessionStatus
+} from "../src/domain/Session.js"
+
+/** Closed rows are kept as history for this long, then pruned. */
+export const CLOSED_RETENTION_DEFAULT = Duration.days(30)
+/** How long a writer waits on a locked database before failing. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000
+
+export class StoreError extends Data.TaggedError("StoreError")<{
+  readonly operation: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `session store ${this.operation} failed: ${String(this.cause)}`
+  }
+}
+
+export interface SessionQuery {
+  /** A status, or `"all"`. Without it closed sessions are left out. */
+  readonly status?: SessionStatus | "all"
+  readonly computer?: ComputerName
+  readonly limit?: number
+}
+
+/** Fields that change after creation; `sessionId` and `createdAt` never do. */
+export type SessionPatch = Partial<
+  Pick<
+    Session,
+    | "paneId"
+    | "title"
+    | "workingDirectory"
+    | "status"
+    | "lastActivityAt"
+    | "lastOutputAt"
+    | "lastInput"
+    | "lastOutput"
+    | "agent"
+    | "agentMode"
+    | "nativeSessionId"
+    | "nativeLogFile"
+  >
+>
+
+export interface ClosedMark {
+  readonly reason: CloseReason
+  readonly at: DateTime.Utc
+}
+
+export class SessionStore extends Context.Tag("telemux/SessionStore")<SessionStore, {
+  /** The one session query: newest first, closed left out unless `status` asks for them. */
+  readonly getSessions: (query: SessionQuery) => Effect.Effect<ReadonlyArray<Session>, StoreError>
+  readonly getSession: (id: SessionId) => Effect.Effect<Option.Option<Session>, StoreError>
+  readonly insert: (session: Session) => Effect.Effect<void, StoreError>
+  /** Applies `patch`; returns the updated row, or none when there is no such session. */
+  readonly update: (id: SessionId, patch: SessionPatch) => Effect.Effect<Option.Option<Session>, StoreError>
+  /** Marks a session closed (once: a closed row keeps its first reason). */
+  readonly markClosed: (id: SessionId, mark: ClosedMark) => Effect.Effect<Option.Option<Session>, StoreError>
+  /** Deletes closed rows whose `closedAt` is before `before`; returns how many. */
+  readonly pruneClosed: (before: DateTime.Utc) => Effect.Effect<number, StoreError>
+}>() {}
+

@@ -1,0 +1,71 @@
+import { Context, Duration, type Effect } from "effect"
+import type {
+  InvalidRequest,
+  SessionClosed,
+  SessionNotFound,
+  StorageFailure,
+  TerminalUnavailable
+} from "../src/domain/Errors.js"
+import type { KeyPress } from "../src/domain/Keys.js"
+import type { CloseReason, ComputerName, Session, SessionId, SessionStatus } from "../src/domain/Session.js"
+
+/** Pause between a paste and its Enter, so the app has drawn the pasted text first. */
+export const ENTER_SETTLE_DELAY = Duration.millis(150)
+/** How often rows are compared with tmux while the daemon runs. */
+export const RECONCILE_INTERVAL = Duration.seconds(15)
+/** Wait before the confirming second look at a session that seemed gone. */
+export const RECONCILE_CONFIRM_DELAY = Duration.millis(750)
+/** How often idle sessions are checked against the inactivity timeout. */
+export const REAP_INTERVAL = Duration.minutes(5)
+/** How often closed rows past retention are pruned. */
+export const PRUNE_INTERVAL = Duration.hours(1)
+/** Largest text accepted by one input request. */
+export const INPUT_MAX_BYTES = 1024 * 1024
+export const SESSIONS_LIST_LIMIT_MAX = 10_000
+/** Most sessions with input in flight at once; each holds a lock entry only while busy. */
+export const INPUT_LOCKS_MAX = 4096
+
+export interface CreateSessionRequest {
+  readonly projectDir: string
+  readonly title?: string
+}
+
+export interface ListSessionsRequest {
+  readonly computer?: ComputerName
+  readonly status?: SessionStatus | "all"
+  readonly limit?: number
+}
+
+export type OperationError = SessionNotFound | SessionClosed | TerminalUnavailable | StorageFailure
+
+export interface ReconcileReport {
+  readonly adopted: number
+  readonly closed: ReadonlyArray<SessionId>
+  /** Seen missing once but present (or unknowable) on the second look. */
+  readonly spared: number
+}
+
+/** The orchestration of local sessions: tmux, the store and the cache kept in step. */
+export class Sessions extends Context.Tag("telemux/Sessions")<Sessions, {
+  readonly create: (
+    request: CreateSessionRequest
+  ) => Effect.Effect<Session, InvalidRequest | TerminalUnavailable | StorageFailure>
+  readonly list: (request: ListSessionsRequest) => Effect.Effect<ReadonlyArray<Session>, StorageFailure>
+  /** The list as JSON text, built from per-version cached encodings where possible. */
+  readonly listJson: (request: ListSessionsRequest) => Effect.Effect<string, StorageFailure>
+  readonly get: (id: SessionId) => Effect.Effect<Session, SessionNotFound | StorageFailure>
+  readonly getJson: (id: SessionId) => Effect.Effect<string, SessionNotFound | StorageFailure>
+  /** Pastes `text` literally; with `enter`, presses Enter as its own key after a settle delay. */
+  readonly sendText: (id: SessionId, text: string, enter: boolean) => Effect.Effect<void, OperationError>
+  readonly sendKeys: (id: SessionId, keys: ReadonlyArray<KeyPress>) => Effect.Effect<void, OperationError>
+  readonly capture: (id: SessionId, historyLines: number) => Effect.Effect<string, OperationError>
+  /** Kills the tmux session and marks the row closed; closing a closed session returns it as is. */
+  readonly close: (
+    id: SessionId,
+    reason: CloseReason
+  ) => Effect.Effect<Session, SessionNotFound | TerminalUnavailable | StorageFailure>
+  /** Compares open rows with tmux; closes a vanished session only after a confirming second look. */
+  readonly reconcile: Effect.Effect<ReconcileReport, TerminalUnavailable | StorageFailure>
+  /** Closes sessions with no input for longer than the inactivity timeout; returns their ids. */
+  readonly reapInactive: Effect.Effect<ReadonlyArray<SessionId>, StorageFailure>
+}>() {}

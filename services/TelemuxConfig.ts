@@ -1,0 +1,59 @@
+import { Context, Data, Duration, type LogLevel, type Option, type Redacted } from "effect"
+import type { Agent, ComputerName } from "../src/domain/Session.js"
+
+export const DEFAULT_HOST = "127.0.0.1"
+export const DEFAULT_PORT = 4780
+export const DEFAULT_TMUX_SOCKET = "telemux"
+export const INACTIVITY_TIMEOUT_DEFAULT = Duration.hours(72)
+
+/** Output-poll interval bounds: configured values are clamped into [FLOOR, CEILING]. */
+export const POLL_INTERVAL_FLOOR = Duration.millis(50)
+export const POLL_INTERVAL_CEILING = Duration.seconds(30)
+export const POLL_INTERVAL_MIN_DEFAULT = Duration.millis(50)
+export const POLL_INTERVAL_DEFAULT = Duration.seconds(1)
+export const POLL_INTERVAL_MAX_DEFAULT = Duration.seconds(30)
+
+export const clampPollInterval = (d: Duration.Duration): Duration.Duration =>
+  Duration.clamp(d, { minimum: POLL_INTERVAL_FLOOR, maximum: POLL_INTERVAL_CEILING })
+
+export const AGENT_COMMAND_DEFAULTS: Readonly<Record<Agent, string>> = {
+  claude: "claude",
+  codex: "codex",
+  gemini: "gemini"
+}
+
+export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+export interface PollIntervals {
+  readonly min: Duration.Duration
+  readonly default: Duration.Duration
+  readonly max: Duration.Duration
+}
+
+export interface TelemuxSettings {
+  /** State dir: holds `telemux.db`, `token`, logs. */
+  readonly home: string
+  readonly dbPath: string
+  readonly tokenPath: string
+  readonly host: string
+  readonly port: number
+  readonly tmuxSocket: string
+  readonly computer: ComputerName
+  readonly trustedDirs: ReadonlyArray<string>
+  readonly logLevel: LogLevel.LogLevel
+  readonly redisUrl: Option.Option<Redacted.Redacted<string>>
+  readonly fleetSecret: Option.Option<Redacted.Redacted<string>>
+  /** Bearer-token auth on the HTTP API (on unless explicitly turned off, and never off off-loopback). */
+  readonly auth: boolean
+  /** Extra Host header values accepted besides loopback names and the bind host. */
+  readonly allowedHosts: ReadonlyArray<string>
+  readonly agentCommands: Readonly<Record<Agent, string>>
+  readonly inactivityTimeout: Duration.Duration
+  readonly closedRetention: Duration.Duration
+  readonly pollIntervals: PollIntervals
+}
+
+export class TelemuxConfig extends Context.Tag("telemux/TelemuxConfig")<TelemuxConfig, TelemuxSettings>() {}

@@ -1,0 +1,96 @@
+import { Context, Data, Duration, type Effect } from "effect"
+import type { KeyPress } from "../src/domain/Keys.js"
+import type { PaneId, TmuxName } from "../src/domain/Session.js"
+
+/** Oldest tmux the daemon runs on (`new-session -e`, `display -p` formats we rely on). */
+export const TMUX_MIN_VERSION = { major: 3, minor: 2 } as const
+
+/** Every tmux call is bounded by one of these; on expiry the child is killed and reaped. */
+export const TMUX_COMMAND_TIMEOUT = Duration.seconds(5)
+/** Time a child gets between SIGTERM and SIGKILL. */
+export const KILL_GRACE = Duration.millis(500)
+/** Most history lines a capture may include above the visible screen. */
+export const CAPTURE_HISTORY_MAX = 2000
+export const CAPTURE_HISTORY_DEFAULT = 100
+export const PANE_WIDTH_DEFAULT = 200
+export const PANE_HEIGHT_DEFAULT = 50
+
+/** tmux did not answer within its timeout; says nothing about whether the target exists. */
+export class TmuxTimeout extends Data.TaggedError("TmuxTimeout")<{
+  readonly command: string
+  readonly timeout: Duration.Duration
+}> {
+  override get message() {
+    return `tmux ${this.command} did not answer within ${Duration.format(this.timeout)}`
+  }
+}
+
+/** tmux answered that the session or pane does not exist. */
+export class TmuxSessionNotFound extends Data.TaggedError("TmuxSessionNotFound")<{
+  readonly target: string
+}> {
+  override get message() {
+    return `tmux has no session or pane ${this.target}`
+  }
+}
+
+/** tmux could not be run or answered with an error other than "not found". */
+export class TmuxCommandFailed extends Data.TaggedError("TmuxCommandFailed")<{
+  readonly command: string
+  readonly exitCode: number | null
+  readonly stderr: string
+  readonly cause?: unknown
+}> {
+  override get message() {
+    return `tmux ${this.command} failed (exit ${this.exitCode}): ${this.stderr.trim()}`
+  }
+}
+
+export class TmuxVersionUnsupported extends Data.TaggedError("TmuxVersionUnsupported")<{
+  readonly found: string
+}> {
+  override get message() {
+    return `tmux ${TMUX_MIN_VERSION.major}.${TMUX_MIN_VERSION.minor} or newer is needed, found "${this.found}"`
+  }
+}
+
+export type TmuxError = TmuxTimeout | TmuxSessionNotFound | TmuxCommandFailed
+
+export interface PaneInfo {
+  readonly sessionName: string
+  readonly paneId: PaneId
+  readonly panePid: number
+  readonly dead: boolean
+  readonly inMode: boolean
+  readonly currentCommand: string
+  readonly currentPath: string
+}
+
+export interface CreateSessionOptions {
+  readonly name: TmuxName
+  readonly cwd: string
+  readonly env: Readonly<Record<string, string>>
+  readonly width?: number
+  readonly height?: number
+  /** Shell command to run instead of the default shell. */
+  readonly command?: string
+}
+
+export class TerminalBridge extends Context.Tag("telemux/TerminalBridge")<TerminalBridge, {
+  /** The tmux version string (`tmux -V`); fails when older than TMUX_MIN_VERSION. */
+  readonly version: Effect.Effect<string, TmuxError | TmuxVersionUnsupported>
+  /** Starts a detached session and returns its (only) pane's id. */
+  readonly createSession: (options: CreateSessionOptions) => Effect.Effect<PaneId, TmuxError>
+  /** Every pane of every session on the daemon's tmux server, in one call. No server → empty. */
+  readonly listPanes: Effect.Effect<ReadonlyArray<PaneInfo>, TmuxError>
+  /** The visible screen plus up to `historyLines` lines above it. */
+  readonly capture: (pane: PaneId, historyLines: number) => Effect.Effect<string, TmuxError>
+  /** Pastes `text` literally through a tmux buffer (`paste-buffer -p`); no Enter. */
+  readonly paste: (pane: PaneId, text: string) => Effect.Effect<void, TmuxError>
+  readonly sendKeys: (pane: PaneId, keys: ReadonlyArray<KeyPress>) => Effect.Effect<void, TmuxError>
+  readonly isInMode: (pane: PaneId) => Effect.Effect<boolean, TmuxError>
+  /** Leaves copy-mode (or any pane mode). */
+  readonly cancelMode: (pane: PaneId) => Effect.Effect<void, TmuxError>
+  readonly resize: (pane: PaneId, width: number, height: number) => Effect.Effect<void, TmuxError>
+  readonly killSession: (name: TmuxName) => Effect.Effect<void, TmuxError>
+}>() {}

@@ -1,0 +1,45 @@
+import { HttpApiSchema } from "@effect/platform"
+import { Schema } from "effect"
+
+/** Errors that cross the wire (HTTP now, Redis envelopes later), each with its HTTP status. */
+
+export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()(
+  "SessionNotFound",
+  { sessionId: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {
+  static of(sessionId: string) {
+    return new SessionNotFound({ sessionId, message: `no open or closed session ${sessionId}` })
+  }
+}
+
+export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()(
+  "InvalidRequest",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+export class SessionClosed extends Schema.TaggedError<SessionClosed>()(
+  "SessionClosed",
+  { sessionId: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/** tmux did not answer in time or failed; the operation did not happen (or its outcome is unknown). */
+export class TerminalUnavailable extends Schema.TaggedError<TerminalUnavailable>()(
+  "TerminalUnavailable",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+export class StorageFailure extends Schema.TaggedError<StorageFailure>()(
+  "StorageFailure",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 500 })
+) {}
+
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
+  "Unauthorized",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 401 })
+) {}

@@ -1,0 +1,13 @@
+import { execFileSync } from "node:child_process"
+
+/** Fails the whole run, with the fix, when a tool the integration tests need is missing. */
+export default function setup() {
+  const need = (bin: string, args: ReadonlyArray<string>, install: string) => {
+    try {
+      execFileSync(bin, args, { stdio: "ignore", timeout: 5000 })
+    } catch {
+      throw new Error(`${bin} is required by the integration tests and was not found: ${install}`)
+    }
+  }
+  need("tmux", ["-V"], "install it with `apt-get install -y tmux` (3.2 or newer), or run `bash .ci/run`")
+}
