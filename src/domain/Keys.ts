@@ -19,16 +19,15 @@ export const NAMED_KEYS = [
   "Space"
 ] as const
 
-export const KeyName = Schema.Union(
-  Schema.Literal(...NAMED_KEYS),
-  Schema.TemplateLiteral("C-", Schema.String).pipe(
-    Schema.pattern(/^C-[a-z]$/, { message: () => "a control key is C- and one letter a-z" })
-  )
-).annotations({
-  identifier: "KeyName",
-  description: `one of ${NAMED_KEYS.join(", ")}, or C-<letter>`,
-  message: () => `unknown key: use one of ${NAMED_KEYS.join(", ")}, or C-<letter>`
-})
+type NamedKey = (typeof NAMED_KEYS)[number]
+const NAMED: ReadonlySet<string> = new Set(NAMED_KEYS)
+const KEY_HELP = `a key is one of ${NAMED_KEYS.join(", ")}, or C-<letter a-z>`
+
+export const KeyName = Schema.String.pipe(
+  Schema.filter((key): key is NamedKey | `C-${string}` => NAMED.has(key) || /^C-[a-z]$/.test(key), {
+    message: (issue) => `unknown key ${JSON.stringify(issue.actual)}: ${KEY_HELP}`
+  })
+).annotations({ identifier: "KeyName", description: KEY_HELP })
 export type KeyName = typeof KeyName.Type
 
 /** Most presses of one key in a single request item (BSpace×N, arrows×N). */
@@ -46,7 +45,13 @@ export const KeyInput = Schema.Union(
   Schema.Struct({ key: KeyName, repeat: Schema.optional(KeyPress.fields.repeat) }).annotations({
     parseOptions: { onExcessProperty: "error" }
   })
-)
+).annotations({
+  identifier: "KeyInput",
+  message: (issue) => ({
+    message: `bad key ${JSON.stringify(issue.actual)}: ${KEY_HELP}; or { "key": <key>, "repeat": 1-${KEY_REPEAT_MAX} }`,
+    override: true
+  })
+})
 export type KeyInput = typeof KeyInput.Type
 
 export const toKeyPress = (input: KeyInput): KeyPress =>

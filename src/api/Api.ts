@@ -1,0 +1,180 @@
+import {
+  HttpApi,
+  HttpApiEndpoint,
+  HttpApiGroup,
+  HttpApiMiddleware,
+  HttpApiSchema,
+  HttpApiSecurity
+} from "@effect/platform"
+import { Schema } from "effect"
+import { INPUT_MAX_BYTES, SESSIONS_LIST_LIMIT_MAX } from "../../services/Sessions.js"
+import { CAPTURE_HISTORY_DEFAULT, CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
+import { Computer } from "../domain/Computer.js"
+import {
+  InvalidRequest,
+  SessionClosed,
+  SessionNotFound,
+  StorageFailure,
+  TerminalUnavailable,
+  Unauthorized
+} from "../domain/Errors.js"
+import { KeyInput } from "../domain/Keys.js"
+import { Project } from "../domain/Project.js"
+import { ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
+
+/** Refused by the Host/Origin check (DNS rebinding) before anything else runs. */
+export class HostNotAllowed extends Schema.TaggedError<HostNotAllowed>()(
+  "HostNotAllowed",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 403 })
+) {}
+
+/** Bearer token from the `Authorization` header only; a token in a URL would end up in logs and history. */
+export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("telemux/Authorization", {
+  failure: Unauthorized,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+const strict = { parseOptions: { onExcessProperty: "error" } } as const
+
+const utf8Length = (text: string): number => {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) bytes += 1
+    else if (code < 0x800) bytes += 2
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      bytes += 4
+      i++
+    } else bytes += 3
+  }
+  return bytes
+}
+
+const IntFromString = (min: number, max: number) =>
+  Schema.NumberFromString.pipe(
+    Schema.int({ message: () => "must be an integer" }),
+    Schema.between(min, max, { message: () => `must be between ${min} and ${max}` })
+  )
+
+const sessionIdParam = HttpApiSchema.param("id", SessionId)
+
+export class Health extends Schema.Class<Health>("Health")({
+  ok: Schema.Literal(true),
+  version: Schema.String,
+  computer: ComputerName,
+  uptimeSeconds: Schema.NonNegative
+}) {}
+
+export const ListSessionsParams = Schema.Struct({
+  computer: Schema.optionalWith(ComputerName, { exact: true }),
+  status: Schema.optionalWith(Schema.Union(SessionStatus, Schema.Literal("all")), { exact: true }),
+  limit: Schema.optionalWith(IntFromString(1, SESSIONS_LIST_LIMIT_MAX), { exact: true })
+}).annotations({ ...strict, identifier: "ListSessionsParams" })
+
+export const CreateSessionPayload = Schema.Struct({
+  projectDir: Schema.NonEmptyString,
+  title: Schema.optionalWith(Schema.String, { exact: true })
+}).annotations({ ...strict, identifier: "CreateSessionPayload" })
+
+export const SendInputPayload = Schema.Struct({
+  text: Schema.String.pipe(
+    Schema.filter((text) => utf8Length(text) <= INPUT_MAX_BYTES, {
+      message: () => `text is longer than ${INPUT_MAX_BYTES} bytes`
+    })
+  ),
+  enter: Schema.optionalWith(Schema.Boolean, { default: () => true })
+}).annotations({ ...strict, identifier: "SendInputPayload" })
+
+export const SendKeysPayload = Schema.Struct({
+  keys: Schema.NonEmptyArray(KeyInput)
+}).annotations({ ...strict, identifier: "SendKeysPayload" })
+
+export const OutputParams = Schema.Struct({
+  lines: Schema.optionalWith(IntFromString(0, CAPTURE_HISTORY_MAX), { default: () => CAPTURE_HISTORY_DEFAULT })
+}).annotations({ ...strict, identifier: "OutputParams" })
+
+export class SessionOutput extends Schema.Class<SessionOutput>("SessionOutput")({
+  sessionId: SessionId,
+  screen: Schema.String,
+  capturedAt: Schema.DateTimeUtc
+}) {}
+
+export class HealthGroup extends HttpApiGroup.make("health").add(
+  HttpApiEndpoint.get("health", "/health").addSuccess(Health)
+) {}
+
+export class SessionsGroup extends HttpApiGroup.make("sessions")
+  .add(
+    HttpApiEndpoint.get("list", "/v1/sessions")
+      .setUrlParams(ListSessionsParams)
+      .addSuccess(Schema.Array(Session))
+      .addError(StorageFailure)
+  )
+  .add(
+    HttpApiEndpoint.get("get")`/v1/sessions/${sessionIdParam}`
+      .addSuccess(Session)
+      .addError(SessionNotFound)
+      .addError(StorageFailure)
+  )
+  .add(
+    HttpApiEndpoint.post("create", "/v1/sessions")
+      .setPayload(CreateSessionPayload)
+      .addSuccess(Session, { status: 201 })
+      .addError(InvalidRequest)
+      .addError(TerminalUnavailable)
+      .addError(StorageFailure)
+  )
+  .add(
+    HttpApiEndpoint.post("input")`/v1/sessions/${sessionIdParam}/input`
+      .setPayload(SendInputPayload)
+      .addError(SessionNotFound)
+      .addError(SessionClosed)
+      .addError(TerminalUnavailable)
+      .addError(StorageFailure)
+  )
+  .add(
+    HttpApiEndpoint.post("keys")`/v1/sessions/${sessionIdParam}/keys`
+      .setPayload(SendKeysPayload)
+      .addError(SessionNotFound)
+      .addError(SessionClosed)
+      .addError(TerminalUnavailable)
+      .addError(StorageFailure)
+  )
+  .add(
+    HttpApiEndpoint.get("output")`/v1/sessions/${sessionIdParam}/output`
+      .setUrlParams(OutputParams)
+      .addSuccess(SessionOutput)
+      .addError(SessionNotFound)
+      .addError(SessionClosed)
+      .addError(TerminalUnavailable)
+      .addError(StorageFailure)
+  )
+  .add(
+    HttpApiEndpoint.del("close")`/v1/sessions/${sessionIdParam}`
+      .addSuccess(Session)
+      .addError(SessionNotFound)
+      .addError(TerminalUnavailable)
+      .addError(StorageFailure)
+  )
+  .middleware(Authorization)
+{}
+
+export class ComputersGroup extends HttpApiGroup.make("computers")
+  .add(HttpApiEndpoint.get("list", "/v1/computers").addSuccess(Schema.Array(Computer)))
+  .middleware(Authorization)
+{}
+
+export class ProjectsGroup extends HttpApiGroup.make("projects")
+  .add(HttpApiEndpoint.get("list", "/v1/projects").addSuccess(Schema.Array(Project)))
+  .middleware(Authorization)
+{}
+
+export class TelemuxApi extends HttpApi.make("telemux")
+  .add(HealthGroup)
+  .add(SessionsGroup)
+  .add(ComputersGroup)
+  .add(ProjectsGroup)
+  .addError(InvalidRequest)
+  .addError(HostNotAllowed)
+{}
