@@ -28,14 +28,16 @@ export interface SessionQuery {
   readonly limit?: number
 }
 
-/** Fields that change after creation; `sessionId` and `createdAt` never do. */
+/**
+ * Fields that change after creation; `sessionId` and `createdAt` never do. Closing goes only
+ * through `markClosed`, and a closed row stays closed: a patch never reopens it.
+ */
 export type SessionPatch = Partial<
-  Pick<
+  { readonly status: Exclude<SessionStatus, "closed"> } & Pick<
     Session,
     | "paneId"
     | "title"
     | "workingDirectory"
-    | "status"
     | "lastActivityAt"
     | "lastOutputAt"
     | "lastInput"

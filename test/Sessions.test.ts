@@ -1,4 +1,4 @@
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Option, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -11,6 +11,7 @@ import { SessionId } from "../src/domain/Session.js"
 import { sessionsOnDoubles } from "./support/unitLayers.js"
 
 const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-sessions-"))
+afterAll(() => fs.rmSync(projectDir, { recursive: true, force: true }))
 
 describe("Sessions on test doubles", () => {
   it.effect("create: row goes creating → running with the pane id, in store and cache", () =>

@@ -1,0 +1,179 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+
+export const DIST_MAIN = path.resolve(import.meta.dirname, "../../dist/main.js")
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+export interface DaemonEnv {
+  readonly home: string
+  readonly socket: string
+  readonly port: number
+  /** Inherited by every process the daemon starts, so leaks can be found afterwards. */
+  readonly marker: string
+  readonly projectDir: string
+}
+
+export const makeDaemonEnv = async (): Promise<DaemonEnv> => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-daemon-"))
+  const projectDir = path.join(home, "project")
+  fs.mkdirSync(projectDir)
+  const marker = `telemux-test-${process.pid}-${Math.random().toString(16).slice(2)}`
+  return { home, socket: marker, port: await freePort(), marker, projectDir }
+}
+
+export interface RunningDaemon {
+  readonly child: ChildProcess
+  readonly logs: () => string
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; afterMs: number }>
+  readonly stop: (signal?: NodeJS.Signals) => Promise<{ code: number | null; signal: NodeJS.Signals | null; elapsedMs: number }>
+}
+
+export const startDaemon = async (env: DaemonEnv, extra: Record<string, string> = {}): Promise<RunningDaemon> => {
+  if (!fs.existsSync(DIST_MAIN)) throw new Error(`${DIST_MAIN} is missing: run npm run build (npm test does)`)
+  const child = spawn(process.execPath, [DIST_MAIN], {
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? env.home,
+      TELEMUX_HOME: env.home,
+      TELEMUX_TMUX_SOCKET: env.socket,
+      TELEMUX_PORT: String(env.port),
+      TELEMUX_COMPUTER: "testbox",
+      TELEMUX_LOG_LEVEL: "Debug",
+      TELEMUX_TEST_MARKER: env.marker,
+      ...extra
+    },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let output = ""
+  child.stdout!.on("data", (chunk) => (output += chunk))
+  child.stderr!.on("data", (chunk) => (output += chunk))
+  const started = Date.now()
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; afterMs: number }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal, afterMs: Date.now() - started }))
+  )
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}):\n${output}`)
+    try {
+      const res = await fetch(`http://127.0.0.1:${env.port}/health`)
+      if (res.ok) break
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL")
+      throw new Error(`daemon did not become healthy within 20 s:\n${output}`)
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return {
+    child,
+    logs: () => output,
+    exited,
+    stop: async (signal = "SIGTERM") => {
+      const sent = Date.now()
+      child.kill(signal)
+      const result = await Promise.race([
+        exited,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 10_000))
+      ])
+      if (result === undefined) {
+        child.kill("SIGKILL")
+        throw new Error(`daemon ignored ${signal} for 10 s:\n${output}`)
+      }
+      return { code: result.code, signal: result.signal, elapsedMs: Date.now() - sent }
+    }
+  }
+}
+
+/** The tmux server's pid on `socket`, or undefined when none runs. */
+export const tmuxServerPid = (socket: string): number | undefined => {
+  try {
+    return Number(execFileSync("tmux", ["-L", socket, "display-message", "-p", "#{pid}"], { timeout: 5000 }).toString().trim())
+  } catch {
+    return undefined
+  }
+}
+
+const parentOf = (pid: number): number | undefined => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Live processes carrying `marker` in their environment, other than the tmux server and its
+ * descendants (sessions are meant to outlive the daemon).
+ */
+export const leftoverProcesses = (marker: string, tmuxPid: number | undefined): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    const pid = Number(entry)
+    if (pid === process.pid) continue
+    let environ: string
+    try {
+      environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8")
+    } catch {
+      continue
+    }
+    if (!environ.includes(`TELEMUX_TEST_MARKER=${marker}`)) continue
+    let ancestor: number | undefined = pid
+    let underTmux = false
+    for (let depth = 0; ancestor !== undefined && ancestor > 1 && depth < 64; depth++) {
+      if (ancestor === tmuxPid) {
+        underTmux = true
+        break
+      }
+      ancestor = parentOf(ancestor)
+    }
+    if (underTmux) continue
+    let cmdline = ""
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ")
+    } catch {
+      // gone meanwhile
+    }
+    out.push(`${pid}: ${cmdline}`)
+  }
+  return out
+}
+
+export const api = (env: DaemonEnv) => {
+  const token = () => fs.readFileSync(path.join(env.home, "token"), "utf8").trim()
+  return async (method: string, route: string, body?: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${env.port}${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token()}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" })
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+    const text = await res.text()
+    return { status: res.status, body: text === "" ? undefined : JSON.parse(text) }
+  }
+}
+
+export const killTmuxServer = (socket: string) => {
+  try {
+    execFileSync("tmux", ["-L", socket, "kill-server"], { stdio: "ignore", timeout: 5000 })
+  } catch {
+    // no server
+  }
+}
