@@ -212,7 +212,8 @@ export const make = Effect.gen(function*() {
     yield* serialised(id)(Effect.gen(function*() {
       const tmux = onTmux(session)
       if (yield* tmux(bridge.isInMode(pane))) yield* tmux(bridge.cancelMode(pane))
-      if (text !== "") yield* tmux(bridge.paste(pane, text))
+      // tmux turns each LF into CR on paste; a CRLF would otherwise become two line ends
+      if (text !== "") yield* tmux(bridge.paste(pane, text.replace(/\r\n/g, "\n")))
       if (enter) {
         yield* Effect.sleep(ENTER_SETTLE_DELAY)
         yield* tmux(bridge.sendKeys(pane, [{ key: "Enter", repeat: 1 }]))
