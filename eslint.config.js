@@ -15,6 +15,10 @@ export default tseslint.config(
     }
   },
   {
+    files: ["scripts/**/*.mjs"],
+    languageOptions: { globals: { URL: "readonly", console: "readonly", process: "readonly" } }
+  },
+  {
     files: ["services/**/*.ts", "layers/**/*.ts", "src/**/*.ts"],
     ignores: ["src/main.ts", "src/cli.ts"],
     rules: {

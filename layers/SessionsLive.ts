@@ -26,11 +26,11 @@ import {
 } from "../src/domain/Errors.js"
 import {
   type CloseReason,
+  newSession,
   type PaneId,
   Session,
   SessionId,
-  summarise,
-  tmuxNameFor
+  summarise
 } from "../src/domain/Session.js"
 
 const encodeSession = Schema.encodeSync(Session)
@@ -157,27 +157,12 @@ export const make = Effect.gen(function*() {
     const dir = yield* validateProjectDir(request.projectDir)
     const sessionId = SessionId.make(crypto.randomUUID())
     const now = yield* DateTime.now
-    const session = new Session({
+    const session = newSession({
       sessionId,
       computer: config.computer,
-      tmuxName: tmuxNameFor(sessionId),
-      paneId: null,
       title: request.title?.trim() || path.basename(dir) || dir,
       workingDirectory: dir,
-      status: "creating",
-      createdAt: now,
-      lastActivityAt: null,
-      lastOutputAt: null,
-      lastInput: null,
-      lastOutput: null,
-      agent: null,
-      agentMode: null,
-      nativeSessionId: null,
-      nativeLogFile: null,
-      initiatorSessionId: null,
-      initiatorComputer: null,
-      closedAt: null,
-      closeReason: null
+      createdAt: now
     })
     creating.add(sessionId)
     return yield* Effect.gen(function*() {

@@ -16,7 +16,7 @@ import {
   Session,
   SessionId,
   SessionStatus,
-  tmuxNameFor
+  newSession
 } from "../src/domain/Session.js"
 
 // ---------------------------------------------------------------------------
@@ -30,26 +30,8 @@ const c2 = ComputerName.make("beta")
 const makeSession = (fields: Partial<typeof Session.Type> = {}): Session => {
   const sessionId = fields.sessionId ?? SessionId.make(randomUUID())
   return new Session({
-    sessionId,
-    computer: c1,
-    tmuxName: tmuxNameFor(sessionId),
-    paneId: null,
-    title: "shell",
-    workingDirectory: "/home/me/project",
+    ...newSession({ sessionId, computer: c1, title: "shell", workingDirectory: "/home/me/project", createdAt: at(T0) }),
     status: "running",
-    createdAt: at(T0),
-    lastActivityAt: null,
-    lastOutputAt: null,
-    lastInput: null,
-    lastOutput: null,
-    agent: null,
-    agentMode: null,
-    nativeSessionId: null,
-    nativeLogFile: null,
-    initiatorSessionId: null,
-    initiatorComputer: null,
-    closedAt: null,
-    closeReason: null,
     ...fields
   })
 }

@@ -5,6 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Data, Duration, Effect, Fiber } from "effect"
 import { runBounded } from "../layers/Subprocess.js"
 import { waitUntil } from "./support/tmuxSocket.js"
+import { isAlive } from "./support/processes.js"
 
 class TestTimeout extends Data.TaggedError("TestTimeout")<{}> {}
 
@@ -14,14 +15,6 @@ const onTimeout = () => new TestTimeout()
 const stubborn = (pidFile: string) =>
   Command.make("sh", "-c", "trap '' TERM; echo $$ > \"$1\"; sleep 60", "sh", pidFile)
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== "ESRCH"
-  }
-}
 
 const readPid = (file: string) =>
   Effect.gen(function*() {

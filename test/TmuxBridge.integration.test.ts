@@ -9,6 +9,7 @@ import { PaneId, TmuxName } from "../src/domain/Session.js"
 import { isSupportedTmuxVersion, makeTmuxBridge, parsePaneList, parseTmuxVersion } from "../layers/TmuxBridge.js"
 import { CAPTURE_HISTORY_MAX, type PaneInfo } from "../services/TerminalBridge.js"
 import { scopedTmuxSocket, tmuxCommand, waitUntil } from "./support/tmuxSocket.js"
+import { isAlive } from "./support/processes.js"
 
 const PROMPT = "tmx$"
 const WIDTH = 120
@@ -83,14 +84,6 @@ const elapsedMillis = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     return [result, Date.now() - start] as const
   })
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== "ESRCH"
-  }
-}
 
 /** An executable stand-in for tmux; `body` is POSIX sh. */
 const fakeTmux = (fs: FileSystem.FileSystem, dir: string, body: string) =>

@@ -60,6 +60,33 @@ export class Session extends Schema.Class<Session>("Session")({
   closeReason: Schema.NullOr(CloseReason)
 }) {}
 
+/** A session as it is born: `creating`, no pane yet, nothing typed or seen, no agent. */
+export const newSession = (fields: {
+  readonly sessionId: SessionId
+  readonly computer: ComputerName
+  readonly title: string
+  readonly workingDirectory: string
+  readonly createdAt: Session["createdAt"]
+}): Session =>
+  new Session({
+    ...fields,
+    tmuxName: tmuxNameFor(fields.sessionId),
+    paneId: null,
+    status: "creating",
+    lastActivityAt: null,
+    lastOutputAt: null,
+    lastInput: null,
+    lastOutput: null,
+    agent: null,
+    agentMode: null,
+    nativeSessionId: null,
+    nativeLogFile: null,
+    initiatorSessionId: null,
+    initiatorComputer: null,
+    closedAt: null,
+    closeReason: null
+  })
+
 /** `tmx_` + the first 8 hex digits of the session id. */
 export const tmuxNameFor = (id: SessionId): TmuxName => TmuxName.make(`tmx_${id.replace(/-/g, "").slice(0, 8)}`)
 

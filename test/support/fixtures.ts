@@ -1,32 +1,20 @@
 import { DateTime } from "effect"
 import * as crypto from "node:crypto"
-import { ComputerName, Session, SessionId, type SessionStatus, tmuxNameFor } from "../../src/domain/Session.js"
+import { ComputerName, newSession, Session, SessionId, type SessionStatus } from "../../src/domain/Session.js"
 
 /** A session row with sensible defaults; `n` makes ids and times deterministic when given. */
 export const makeSession = (overrides: Partial<ConstructorParameters<typeof Session>[0]> = {}, n?: number): Session => {
   const sessionId = overrides.sessionId ??
     SessionId.make(n === undefined ? crypto.randomUUID() : `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`)
   return new Session({
-    sessionId,
-    computer: ComputerName.make("local"),
-    tmuxName: tmuxNameFor(sessionId),
-    paneId: null,
-    title: "t",
-    workingDirectory: "/tmp",
+    ...newSession({
+      sessionId,
+      computer: ComputerName.make("local"),
+      title: "t",
+      workingDirectory: "/tmp",
+      createdAt: DateTime.unsafeMake(1_700_000_000_000 + (n ?? 0) * 1000)
+    }),
     status: "running" as SessionStatus,
-    createdAt: DateTime.unsafeMake(1_700_000_000_000 + (n ?? 0) * 1000),
-    lastActivityAt: null,
-    lastOutputAt: null,
-    lastInput: null,
-    lastOutput: null,
-    agent: null,
-    agentMode: null,
-    nativeSessionId: null,
-    nativeLogFile: null,
-    initiatorSessionId: null,
-    initiatorComputer: null,
-    closedAt: null,
-    closeReason: null,
     ...overrides
   })
 }
