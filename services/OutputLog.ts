@@ -1,0 +1,43 @@
+import { Context, type DateTime, type Effect, type Option, type PubSub } from "effect"
+import type { SessionId } from "../src/domain/Session.js"
+
+/** Updates kept per session for clients that reconnect with `since`. */
+export const OUTPUT_RING_SIZE = 64
+/** Events buffered for each subscriber of the output PubSub before the oldest are dropped. */
+export const OUTPUT_EVENTS_CAPACITY = 4096
+
+export interface OutputChanged {
+  readonly _tag: "OutputChanged"
+  readonly sessionId: SessionId
+  /** Monotonic per session, across daemon restarts (a restart starts above any earlier seq). */
+  readonly seq: number
+  readonly screen: string
+  readonly changedAt: DateTime.Utc
+}
+
+export type OutputEvent =
+  | OutputChanged
+  /** The pane's process ended (confirmed, never from one failed probe). */
+  | { readonly _tag: "ProcessExited"; readonly sessionId: SessionId }
+  | { readonly _tag: "DirectoryChanged"; readonly sessionId: SessionId; readonly path: string }
+  /** The pane's foreground command changed (a shell means idle, anything else running). */
+  | { readonly _tag: "CommandChanged"; readonly sessionId: SessionId; readonly command: string }
+
+export type Since =
+  /** Everything after the client's seq, oldest first (possibly none). */
+  | { readonly _tag: "Missed"; readonly updates: ReadonlyArray<OutputChanged> }
+  /** The client's seq is gone from the ring (or unknown): start over from this snapshot. */
+  | { readonly _tag: "Resync"; readonly snapshot: Option.Option<OutputChanged> }
+
+/** Per-session screen history: the latest snapshot, a bounded ring of updates, and a PubSub of events. */
+export class OutputLog extends Context.Tag("telemux/OutputLog")<OutputLog, {
+  /** Records a new screen for the session, assigning the next seq. */
+  readonly append: (sessionId: SessionId, screen: string, changedAt: DateTime.Utc) => Effect.Effect<OutputChanged>
+  readonly publish: (event: Exclude<OutputEvent, OutputChanged>) => Effect.Effect<void>
+  readonly latest: (sessionId: SessionId) => Effect.Effect<Option.Option<OutputChanged>>
+  readonly since: (sessionId: SessionId, seq: number) => Effect.Effect<Since>
+  /** Drops the session's history (on close). */
+  readonly remove: (sessionId: SessionId) => Effect.Effect<void>
+  readonly size: Effect.Effect<number>
+  readonly events: PubSub.PubSub<OutputEvent>
+}>() {}
