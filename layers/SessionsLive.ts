@@ -9,6 +9,7 @@ import {
   ENTER_SETTLE_DELAY,
   INPUT_LOCKS_MAX,
   type ListSessionsRequest,
+  type Observation,
   RECONCILE_CONFIRM_DELAY,
   type ReconcileReport,
   Sessions
@@ -302,8 +303,25 @@ export const make = Effect.gen(function*() {
     return reaped
   }).pipe(Effect.withSpan("Sessions.reapInactive"))
 
+  const observe = (id: SessionId, observation: Observation) =>
+    cache.getSession(id).pipe(Effect.flatMap(Option.match({
+      onNone: () => Effect.void,
+      onSome: (session) => {
+        const patch: { -readonly [K in keyof SessionPatch]: SessionPatch[K] } = {}
+        if (observation.status !== undefined && observation.status !== session.status && session.status !== "creating") {
+          patch.status = observation.status
+        }
+        if (observation.lastOutput !== undefined && observation.lastOutput !== session.lastOutput) {
+          patch.lastOutput = observation.lastOutput
+        }
+        if (observation.lastOutputAt !== undefined) patch.lastOutputAt = observation.lastOutputAt
+        return Object.keys(patch).length === 0 ? Effect.void : save(id, patch).pipe(Effect.asVoid)
+      }
+    })))
+
   return Sessions.of({
     create,
+    observe,
     list: (request) => includesClosed(request) ? fromStore(request) : cache.getSessions(cacheFilter(request)),
     listJson: (request) =>
       includesClosed(request)

@@ -1,4 +1,4 @@
-import { Context, Duration, type Effect } from "effect"
+import { Context, type DateTime, Duration, type Effect } from "effect"
 import type {
   InvalidRequest,
   SessionClosed,
@@ -38,6 +38,13 @@ export interface ListSessionsRequest {
 
 export type OperationError = SessionNotFound | SessionClosed | TerminalUnavailable | StorageFailure
 
+/** What watching a pane revealed; applied only to open sessions, never reopening a closed one. */
+export interface Observation {
+  readonly status?: "running" | "idle"
+  readonly lastOutput?: string
+  readonly lastOutputAt?: DateTime.Utc
+}
+
 export interface ReconcileReport {
   readonly adopted: number
   readonly closed: ReadonlyArray<SessionId>
@@ -66,6 +73,8 @@ export class Sessions extends Context.Tag("telemux/Sessions")<Sessions, {
   ) => Effect.Effect<Session, SessionNotFound | TerminalUnavailable | StorageFailure>
   /** Compares open rows with tmux; closes a vanished session only after a confirming second look. */
   readonly reconcile: Effect.Effect<ReconcileReport, TerminalUnavailable | StorageFailure>
+  /** Records what the output watcher saw; unknown or closed sessions are ignored. */
+  readonly observe: (id: SessionId, observation: Observation) => Effect.Effect<void, StorageFailure>
   /** Closes sessions with no input for longer than the inactivity timeout; returns their ids. */
   readonly reapInactive: Effect.Effect<ReadonlyArray<SessionId>, StorageFailure>
 }>() {}

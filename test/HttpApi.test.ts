@@ -100,7 +100,8 @@ const makeFakeSessions = (initial: ReadonlyArray<Session>) =>
           return closed
         }),
       reconcile: Effect.succeed({ adopted: 0, closed: [], spared: 0 }),
-      reapInactive: Effect.succeed([])
+      reapInactive: Effect.succeed([]),
+      observe: () => Effect.void
     })
     return { service, calls: Ref.get(calls) }
   })

@@ -1,0 +1,99 @@
+import { Duration, Effect, FiberHandle, Layer, PubSub, Queue, Schedule } from "effect"
+import { Cache } from "../services/Cache.js"
+import { type OutputChanged, OutputLog } from "../services/OutputLog.js"
+import { OutputPoller } from "../services/OutputPoller.js"
+import { Sessions } from "../services/Sessions.js"
+import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { TmuxControl } from "../services/TmuxControl.js"
+import { isShell, screenTail } from "../src/domain/Screen.js"
+import type { Session, SessionId } from "../src/domain/Session.js"
+
+/** lastOutput / lastOutputAt are written at most this often per session (the latest wins). */
+export const ACTIVITY_FLUSH_INTERVAL = Duration.seconds(2)
+
+/** Takes events from `queue` forever, one at a time; a failing event is logged, the loop goes on. */
+const consume = <A, E>(name: string, queue: Queue.Dequeue<A>, handle: (event: A) => Effect.Effect<void, E>) =>
+  Queue.take(queue).pipe(
+    Effect.flatMap((event) => handle(event).pipe(Effect.catchAllCause((cause) => Effect.logError(`${name} failed`, cause)))),
+    Effect.forever,
+    Effect.annotateLogs({ worker: name })
+  )
+
+/**
+ * Ties live output to sessions: local open sessions are watched while they exist; what the
+ * watcher sees updates their status (running ⇄ idle) and last output; exits and a reconnected
+ * control channel trigger a reconciliation with tmux.
+ */
+export const layer = Layer.scopedDiscard(Effect.gen(function*() {
+  const cache = yield* Cache
+  const poller = yield* OutputPoller
+  const log = yield* OutputLog
+  const sessions = yield* Sessions
+  const control = yield* TmuxControl
+  const config = yield* TelemuxConfig
+
+  const follow = (session: Session) =>
+    session.computer === config.computer && session.paneId !== null && session.status !== "closed"
+      ? poller.watch(session.sessionId, session.paneId)
+      : Effect.void
+
+  // Subscribe before reading the current sessions, so none slips between the two.
+  const cacheEvents = yield* PubSub.subscribe(cache.events)
+  const outputEvents = yield* PubSub.subscribe(log.events)
+  const controlEvents = yield* control.subscribe
+  yield* Effect.forEach(yield* cache.getSessionsForComputer(config.computer), follow, { discard: true })
+
+  /** Latest unwritten output per session; bounded by the open sessions, pruned on removal. */
+  const pending = new Map<SessionId, OutputChanged>()
+  const reconciling = yield* FiberHandle.make()
+  const reconcileSoon = FiberHandle.run(
+    reconciling,
+    sessions.reconcile.pipe(Effect.catchAllCause((cause) => Effect.logWarning("reconciliation failed", cause))),
+    { onlyIfMissing: true }
+  ).pipe(Effect.asVoid)
+
+  yield* Effect.forkScoped(consume("follow-sessions", cacheEvents, (event) => {
+    switch (event._tag) {
+      case "SessionUpserted":
+        return follow(event.session)
+      case "SessionRemoved":
+        pending.delete(event.sessionId)
+        return poller.unwatch(event.sessionId)
+      default:
+        return Effect.void
+    }
+  }))
+
+  yield* Effect.forkScoped(consume("session-activity", outputEvents, (event) => {
+    switch (event._tag) {
+      case "OutputChanged":
+        pending.set(event.sessionId, event)
+        return Effect.void
+      case "CommandChanged":
+        return sessions.observe(event.sessionId, { status: isShell(event.command) ? "idle" : "running" })
+      case "ProcessExited":
+        return reconcileSoon
+      case "DirectoryChanged":
+        return Effect.void
+    }
+  }))
+
+  yield* Effect.forkScoped(consume("control-link", controlEvents, (event) =>
+    event._tag === "Connected" ? reconcileSoon : Effect.void))
+
+  const flush = Effect.suspend(() => {
+    const batch = Array.from(pending.values())
+    pending.clear()
+    return Effect.forEach(batch, (update) =>
+      sessions.observe(update.sessionId, { lastOutput: screenTail(update.screen), lastOutputAt: update.changedAt }), {
+      discard: true
+    })
+  })
+  yield* Effect.forkScoped(
+    flush.pipe(
+      Effect.catchAllCause((cause) => Effect.logError("activity flush failed", cause)),
+      Effect.repeat(Schedule.spaced(ACTIVITY_FLUSH_INTERVAL))
+    )
+  )
+  yield* Effect.addFinalizer(() => flush.pipe(Effect.ignore))
+}))

@@ -1,0 +1,133 @@
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import { DateTime, Effect, Layer, Option, PubSub, TestClock } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
+import * as LiveOutputWorkers from "../layers/LiveOutputWorkers.js"
+import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
+import { OutputLog } from "../services/OutputLog.js"
+import { OutputPoller } from "../services/OutputPoller.js"
+import { RECONCILE_CONFIRM_DELAY, Sessions } from "../services/Sessions.js"
+import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
+import { isShell, screenTail } from "../src/domain/Screen.js"
+import type { PaneId, SessionId } from "../src/domain/Session.js"
+import { sessionsOnDoubles } from "./support/unitLayers.js"
+
+/** Lets the worker fibers drain what is queued (each event is a few steps of theirs). */
+const settle = Effect.repeatN(Effect.yieldNow(), 20)
+
+const projectDir = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-live-"))
+afterAll(() => fs.rmSync(projectDir, { recursive: true, force: true }))
+
+/** A poller double that records what it was asked to watch. */
+const recordingPoller = Effect.sync(() => {
+  const watched = new Map<SessionId, PaneId>()
+  const calls: Array<string> = []
+  const service = OutputPoller.of({
+    watch: (id, pane) => Effect.sync(() => {
+      if (!watched.has(id)) calls.push(`watch:${id}`)
+      watched.set(id, pane)
+    }),
+    unwatch: (id) => Effect.sync(() => {
+      calls.push(`unwatch:${id}`)
+      watched.delete(id)
+    }),
+    watching: Effect.sync(() => watched.size)
+  })
+  return { service, watched, calls }
+})
+
+const controlEvents = Effect.runSync(PubSub.unbounded<ControlEvent>())
+const testControl = Layer.succeed(TmuxControl, TmuxControl.of({
+  run: () => Effect.die("unused"),
+  subscribe: PubSub.subscribe(controlEvents),
+  isConnected: Effect.succeed(true),
+  watchWindowOf: () => Effect.void,
+  clientPid: Effect.succeed(Option.none())
+}))
+
+const withWorkers = <A, E, R>(
+  body: (poller: Effect.Effect.Success<typeof recordingPoller>) => Effect.Effect<A, E, R>
+) =>
+  Effect.gen(function*() {
+    const poller = yield* recordingPoller
+    return yield* Effect.scoped(Effect.gen(function*() {
+      yield* Layer.buildWithScope(LiveOutputWorkers.layer, yield* Effect.scope)
+      return yield* body(poller)
+    })).pipe(Effect.provide(Layer.succeed(OutputPoller, poller.service)))
+  }).pipe(
+    Effect.provide(Layer.mergeAll(sessionsOnDoubles(), MemoryOutputLog.layer, testControl))
+  )
+
+describe("live output workers", () => {
+  it.effect("watch sessions while open, unwatch when closed", () =>
+    withWorkers((poller) =>
+      Effect.gen(function*() {
+        const sessions = yield* Sessions
+        const session = yield* sessions.create({ projectDir })
+        yield* settle
+        assert.strictEqual(poller.watched.get(session.sessionId), session.paneId)
+        yield* sessions.close(session.sessionId, "user")
+        yield* settle
+        assert.isFalse(poller.watched.has(session.sessionId))
+        assert.deepStrictEqual(poller.calls, [`watch:${session.sessionId}`, `unwatch:${session.sessionId}`])
+      })))
+
+  it.effect("the pane's command drives running ⇄ idle; output becomes lastOutput within the flush interval", () =>
+    withWorkers(() =>
+      Effect.gen(function*() {
+        const sessions = yield* Sessions
+        const log = yield* OutputLog
+        const session = yield* sessions.create({ projectDir })
+        yield* log.publish({ _tag: "CommandChanged", sessionId: session.sessionId, command: "sleep" })
+        yield* settle
+        assert.strictEqual((yield* sessions.get(session.sessionId)).status, "running")
+        yield* log.publish({ _tag: "CommandChanged", sessionId: session.sessionId, command: "bash" })
+        yield* settle
+        assert.strictEqual((yield* sessions.get(session.sessionId)).status, "idle")
+
+        const at = DateTime.unsafeMake(1_800_000_000_000)
+        yield* log.append(session.sessionId, "$ echo hi\nhi\n$ \n\n", at)
+        yield* settle
+        assert.isNull((yield* sessions.get(session.sessionId)).lastOutput)
+        yield* TestClock.adjust(LiveOutputWorkers.ACTIVITY_FLUSH_INTERVAL)
+        const updated = yield* sessions.get(session.sessionId)
+        assert.strictEqual(updated.lastOutput, "$ echo hi ⏎ hi ⏎ $")
+        assert.strictEqual(updated.lastOutputAt?.epochMillis, at.epochMillis)
+      })))
+
+  it.effect("a reconnected control channel triggers a reconciliation", () =>
+    withWorkers(() =>
+      Effect.gen(function*() {
+        const sessions = yield* Sessions
+        const fake = yield* FakeTerminal
+        const session = yield* sessions.create({ projectDir })
+        fake.vanish(session.tmuxName)
+        yield* PubSub.publish(controlEvents, { _tag: "Connected" })
+        yield* settle
+        yield* TestClock.adjust(RECONCILE_CONFIRM_DELAY)
+        yield* settle
+        assert.strictEqual((yield* sessions.get(session.sessionId)).closeReason, "tmux_gone")
+      })))
+})
+
+describe("screen helpers", () => {
+  it("knows shells from other commands", () => {
+    assert.isTrue(isShell("bash"))
+    assert.isTrue(isShell("-zsh"))
+    assert.isTrue(isShell("/usr/bin/fish"))
+    assert.isFalse(isShell("claude"))
+    assert.isFalse(isShell("sleep"))
+  })
+
+  it("keeps the end of the screen within 200 characters", () => {
+    assert.strictEqual(screenTail("a\n\nb  \n   \n"), "a ⏎ b")
+    const long = screenTail(`${"x".repeat(150)}\n${"y".repeat(150)}`)
+    assert.strictEqual(long, "y".repeat(150))
+    const huge = screenTail("z".repeat(500))
+    assert.strictEqual(huge.length, 200)
+    assert.isTrue(huge.startsWith("…"))
+  })
+})
+
