@@ -4,9 +4,11 @@ import {
   HttpApiGroup,
   HttpApiMiddleware,
   HttpApiSchema,
-  HttpApiSecurity
+  HttpApiSecurity,
+  OpenApi
 } from "@effect/platform"
 import { Schema } from "effect"
+import { VERSION } from "../Version.js"
 import { INPUT_MAX_BYTES, SESSIONS_LIST_LIMIT_MAX } from "../../services/Sessions.js"
 import { CAPTURE_HISTORY_DEFAULT, CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
 import { Computer } from "../domain/Computer.js"
@@ -177,4 +179,7 @@ export class TelemuxApi extends HttpApi.make("telemux")
   .add(ProjectsGroup)
   .addError(InvalidRequest)
   .addError(HostNotAllowed)
+  .annotate(OpenApi.Title, "telemux")
+  .annotate(OpenApi.Version, VERSION)
+  .annotate(OpenApi.Description, "Run and drive terminal sessions (shells and AI coding agents) in tmux.")
 {}
