@@ -1,0 +1,22 @@
+// Preloaded into the daemon by the benchmark (node --import): records event-loop delay and
+// writes it, with the process's CPU time, to $TELEMUX_BENCH_PROBE on SIGUSR2 (and resets).
+import fs from "node:fs"
+import { monitorEventLoopDelay } from "node:perf_hooks"
+
+const out = process.env.TELEMUX_BENCH_PROBE
+if (out) {
+  const histogram = monitorEventLoopDelay({ resolution: 5 })
+  histogram.enable()
+  process.on("SIGUSR2", () => {
+    const cpu = process.cpuUsage()
+    fs.writeFileSync(out, JSON.stringify({
+      p50Ms: histogram.percentile(50) / 1e6,
+      p99Ms: histogram.percentile(99) / 1e6,
+      maxMs: histogram.max / 1e6,
+      cpuUserUs: cpu.user,
+      cpuSystemUs: cpu.system,
+      at: Date.now()
+    }))
+    histogram.reset()
+  })
+}
