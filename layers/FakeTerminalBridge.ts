@@ -1,4 +1,4 @@
-import { Context, Duration, Effect, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Layer } from "effect"
 import type { KeyPress } from "../src/domain/Keys.js"
 import { PaneId, type TmuxName } from "../src/domain/Session.js"
 import {
@@ -18,11 +18,19 @@ export type FakeCall =
   | { readonly op: "list" }
   | { readonly op: "capture"; readonly pane: PaneId }
 
+/** One capture call, successful or not, at the (test) clock's time. */
+export interface CaptureAttempt {
+  readonly pane: PaneId
+  readonly at: number
+  readonly outcome: "ok" | "TmuxTimeout" | "TmuxSessionNotFound"
+}
+
 interface FakePane {
   readonly name: TmuxName
   readonly paneId: PaneId
   readonly cwd: string
   inMode: boolean
+  dead: boolean
   screen: string
 }
 
@@ -41,11 +49,16 @@ export class FakeTerminal extends Context.Tag("telemux/test/FakeTerminal")<FakeT
   readonly setPasteDelay: (delay: Duration.Duration) => void
   /** listPanes answers these many times with a hang before answering normally. */
   readonly failNextLists: (count: number) => void
+  /** Every capture attempt (failed ones too), oldest first. */
+  readonly captureAttempts: () => ReadonlyArray<CaptureAttempt>
+  /** The pane's process exits but the pane stays (as with remain-on-exit): listPanes reports it dead. */
+  readonly markDead: (pane: PaneId) => void
 }>() {}
 
 export const make = Effect.sync(() => {
   const panes = new Map<TmuxName, FakePane>()
   const calls: Array<FakeCall> = []
+  const captureAttempts: Array<CaptureAttempt> = []
   let nextPane = 0
   let hung = false
   let pasteDelay = Duration.zero
@@ -59,7 +72,7 @@ export const make = Effect.sync(() => {
   }
   const addPane = (name: TmuxName, cwd: string) => {
     const paneId = PaneId.make(`%${nextPane++}`)
-    panes.set(name, { name, paneId, cwd, inMode: false, screen: "$ " })
+    panes.set(name, { name, paneId, cwd, inMode: false, dead: false, screen: "$ " })
     return paneId
   }
 
@@ -84,7 +97,7 @@ export const make = Effect.sync(() => {
             sessionName: p.name,
             paneId: p.paneId,
             panePid: 1000 + Number(p.paneId.slice(1)),
-            dead: false,
+            dead: p.dead,
             inMode: p.inMode,
             currentCommand: "bash",
             currentPath: p.cwd
@@ -93,13 +106,19 @@ export const make = Effect.sync(() => {
       )
     }),
     capture: (pane) =>
-      guard("capture-pane").pipe(
-        Effect.zipRight(paneById(pane)),
-        Effect.map((p) => {
-          calls.push({ op: "capture", pane })
-          return p.screen
-        })
-      ),
+      Clock.currentTimeMillis.pipe(Effect.flatMap((at) =>
+        guard("capture-pane").pipe(
+          Effect.zipRight(paneById(pane)),
+          Effect.map((p) => {
+            calls.push({ op: "capture", pane })
+            return p.screen
+          }),
+          Effect.tapBoth({
+            onFailure: (error) => Effect.sync(() => captureAttempts.push({ pane, at, outcome: error._tag })),
+            onSuccess: () => Effect.sync(() => captureAttempts.push({ pane, at, outcome: "ok" }))
+          })
+        )
+      )),
     paste: (pane, text) =>
       guard("paste-buffer").pipe(
         Effect.zipRight(paneById(pane)),
@@ -147,7 +166,11 @@ export const make = Effect.sync(() => {
     },
     setHung: (value) => void (hung = value),
     setPasteDelay: (delay) => void (pasteDelay = delay),
-    failNextLists: (count) => void (listFailures = count)
+    failNextLists: (count) => void (listFailures = count),
+    captureAttempts: () => captureAttempts.slice(),
+    markDead: (pane) => {
+      for (const p of panes.values()) if (p.paneId === pane) p.dead = true
+    }
   })
   return { bridge, control }
 })

@@ -10,11 +10,13 @@ import {
   HttpServerResponse
 } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
-import { Cause, Clock, DateTime, Effect, Layer, Redacted, Schema } from "effect"
+import { Cause, Clock, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { createServer } from "node:http"
 import * as os from "node:os"
 import { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
+import { OutputLog } from "../services/OutputLog.js"
+import { WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
 import { Projects } from "../services/Projects.js"
 import { type ListSessionsRequest, Sessions } from "../services/Sessions.js"
 import { SystemStats } from "../services/SystemStats.js"
@@ -24,6 +26,7 @@ import { Computer } from "../src/domain/Computer.js"
 import { InvalidRequest, Unauthorized } from "../src/domain/Errors.js"
 import { toKeyPress } from "../src/domain/Keys.js"
 import { VERSION } from "../src/Version.js"
+import { StreamRouteLive } from "./StreamRoute.js"
 
 // ---------------------------------------------------------------------------
 // Host / Origin check (DNS rebinding)
@@ -171,6 +174,7 @@ const HealthLive = HttpApiBuilder.group(TelemuxApi, "health", (handlers) =>
 const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
   Effect.gen(function*() {
     const sessions = yield* Sessions
+    const outputLog = yield* OutputLog
     return handlers
       .handle("list", ({ urlParams }) => {
         const request: ListSessionsRequest = urlParams
@@ -182,7 +186,15 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
       .handle("keys", ({ path, payload }) => sessions.sendKeys(path.id, payload.keys.map(toKeyPress)))
       .handle("output", ({ path, urlParams }) =>
         Effect.gen(function*() {
-          const screen = yield* sessions.capture(path.id, urlParams.lines)
+          // A watched session's snapshot is re-captured on every change signal, so it is the
+          // current screen; other history depths (or an unwatched session) are captured now.
+          const session = yield* sessions.get(path.id)
+          const snapshot = urlParams.lines === WATCH_HISTORY_LINES && session.status !== "closed"
+            ? yield* outputLog.latest(path.id)
+            : Option.none()
+          const screen = Option.isSome(snapshot)
+            ? snapshot.value.screen
+            : yield* sessions.capture(path.id, urlParams.lines)
           const capturedAt = yield* DateTime.now
           return new SessionOutput({ sessionId: path.id, screen, capturedAt })
         }))
@@ -221,7 +233,7 @@ const ProjectsLive = HttpApiBuilder.group(TelemuxApi, "projects", (handlers) =>
 export const ApiLive: Layer.Layer<
   HttpApi.Api,
   never,
-  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken
+  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog
 > = HttpApiBuilder.api(TelemuxApi).pipe(
   Layer.provide([HealthLive, SessionsLive, ComputersLive, ProjectsLive]),
   Layer.provide(AuthorizationLive)
@@ -242,6 +254,7 @@ export const checkBind = (settings: Pick<TelemuxSettings, "host" | "auth">): Eff
     : Effect.void
 
 const AppLive = HttpApiBuilder.serve().pipe(
+  Layer.provide(StreamRouteLive),
   Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
   Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
   Layer.provide(RequestGuardLive),
@@ -252,7 +265,7 @@ const AppLive = HttpApiBuilder.serve().pipe(
 export const layer: Layer.Layer<
   never,
   ConfigInvalid | HttpServerError.ServeError,
-  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken
+  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog
 > = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* TelemuxConfig
@@ -271,7 +284,7 @@ export const layer: Layer.Layer<
 export const layerTest: Layer.Layer<
   HttpServer.HttpServer | HttpClient.HttpClient,
   ConfigInvalid | HttpServerError.ServeError,
-  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken
+  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog
 > = Layer.unwrapEffect(
   Effect.map(Effect.flatMap(TelemuxConfig, checkBind), () =>
     HttpServer.layerTestClient.pipe(

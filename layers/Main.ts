@@ -2,14 +2,17 @@ import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
+import * as ControlBridge from "./ControlBridge.js"
 import * as FileProjects from "./FileProjects.js"
 import * as HttpServer from "./HttpServer.js"
 import * as IndexedCache from "./IndexedCache.js"
+import * as LiveOutputWorkers from "./LiveOutputWorkers.js"
+import * as MemoryOutputLog from "./MemoryOutputLog.js"
 import * as NodeSystemStats from "./NodeSystemStats.js"
+import * as OutputPollerLive from "./OutputPollerLive.js"
 import * as SessionsLive from "./SessionsLive.js"
 import * as SessionWorkers from "./SessionWorkers.js"
 import * as SqliteSessionStore from "./SqliteSessionStore.js"
-import * as TmuxBridge from "./TmuxBridge.js"
 import * as TokenFile from "./TokenFile.js"
 
 /** Refuses to start on a tmux older than the daemon needs; logs the one it found. */
@@ -20,24 +23,28 @@ const TmuxCheck = Layer.effectDiscard(
 )
 
 /**
- * The whole daemon on one screen: settings → infrastructure (SQLite, tmux, cache, stats,
- * token) → session orchestration → its background workers and the HTTP API.
+ * The whole daemon on one screen: settings → infrastructure (SQLite, the tmux control channel
+ * and the bridge over it, cache, output log, stats, token) → session orchestration → output
+ * watching → background workers → the HTTP API and its stream.
  */
 export const daemon = (settings: TelemuxSettings) => {
   const Settings = Layer.succeed(TelemuxConfig, settings)
-  const Bridge = TmuxBridge.layer({ socket: settings.tmuxSocket })
+  const Tmux = ControlBridge.layer({ socket: settings.tmuxSocket })
   const Infrastructure = Layer.mergeAll(
     SqliteSessionStore.layerFile(settings.dbPath),
-    Bridge,
+    Tmux,
     IndexedCache.layer,
+    MemoryOutputLog.layer,
     NodeSystemStats.layer,
     FileProjects.layer,
     TokenFile.layer
-  ).pipe(Layer.provideMerge(TmuxCheck.pipe(Layer.provide(Bridge))))
-  const Orchestration = SessionsLive.layer.pipe(Layer.provideMerge(Infrastructure))
+  ).pipe(Layer.provideMerge(TmuxCheck.pipe(Layer.provide(Tmux))))
+  const Orchestration = Layer.mergeAll(SessionsLive.layer, OutputPollerLive.layer).pipe(
+    Layer.provideMerge(Infrastructure)
+  )
   // The API serves only once the startup reconciliation has settled what is open.
   return HttpServer.layer.pipe(
-    Layer.provide(SessionWorkers.layer),
+    Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer)),
     Layer.provide(Orchestration),
     Layer.provide(Settings),
     Layer.provide(NodeContext.layer)

@@ -38,8 +38,8 @@ const SIZE_MIN = 1
 const SIZE_MAX = 10000
 
 /** Separates fields of `list-panes -F`; tmux passes it through unescaped and it never occurs in names. */
-const FIELD_SEPARATOR = "\u001f"
-const PANE_FORMAT = [
+export const FIELD_SEPARATOR = "\u001f"
+export const PANE_FORMAT = [
   "#{pane_id}",
   "#{pane_pid}",
   "#{pane_dead}",
@@ -101,15 +101,15 @@ export const parsePaneList = (stdout: string): ReadonlyArray<PaneInfo> =>
     return pane === undefined ? [] : [pane]
   })
 
-const trimTrailingBlankLines = (text: string): string => {
+export const trimTrailingBlankLines = (text: string): string => {
   const lines = text.split("\n")
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop()
   return lines.join("\n")
 }
 
-const subcommandOf = (args: ReadonlyArray<string>): string => args.find((a) => !a.startsWith("-")) ?? args.join(" ")
+export const subcommandOf = (args: ReadonlyArray<string>): string => args.find((a) => !a.startsWith("-")) ?? args.join(" ")
 
-const clampSize = (n: number) => Math.min(SIZE_MAX, Math.max(SIZE_MIN, Math.trunc(n)))
+export const clampSize = (n: number) => Math.min(SIZE_MAX, Math.max(SIZE_MIN, Math.trunc(n)))
 
 /** One `send-keys` per press, chained with `;` argv entries into a single tmux invocation. */
 export const sendKeysArgs = (pane: PaneId, keys: ReadonlyArray<KeyPress>): ReadonlyArray<string> =>

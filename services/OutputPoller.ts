@@ -1,8 +1,12 @@
 import { Context, Duration, type Effect } from "effect"
 import type { PaneId, SessionId } from "../src/domain/Session.js"
+import { CAPTURE_HISTORY_DEFAULT } from "./TerminalBridge.js"
 
-/** History lines captured above the visible screen for watchers. */
-export const WATCH_HISTORY_LINES = 50
+/**
+ * History lines captured above the visible screen for watchers: the output endpoint's default,
+ * so a default `GET …/output` is answered from the watched snapshot.
+ */
+export const WATCH_HISTORY_LINES = CAPTURE_HISTORY_DEFAULT
 /** A screen captured within this long is fresh enough to serve `GET …/output` from. */
 export const SNAPSHOT_FRESH_FOR = Duration.seconds(1)
 /** Consecutive failed probes before a pane is treated as gone (then confirmed by a listing). */

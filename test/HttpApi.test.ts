@@ -30,6 +30,7 @@ import { Project } from "../src/domain/Project.js"
 import { type CloseReason, ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import { VERSION } from "../src/Version.js"
 import { makeSession } from "./support/fixtures.js"
+import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 
 const TOKEN = "a".repeat(64)
 
@@ -166,7 +167,8 @@ const services = (
     Layer.succeed(SystemStats, SystemStats.of({ snapshot: Effect.succeed(stats) })),
     Layer.succeed(Projects, Projects.of({ list: Effect.succeed([project]) })),
     configLayer,
-    Layer.provide(token, configLayer)
+    Layer.provide(token, configLayer),
+    MemoryOutputLog.layer
   )
 }
 
@@ -293,6 +295,7 @@ describe("auth", () => {
           "create",
           "sendText",
           "sendKeys",
+          "get",
           "capture",
           "close"
         ])
@@ -509,7 +512,9 @@ describe("sessions", () => {
             id: idOf,
             keys: [{ key: "Escape", repeat: 1 }, { key: "BSpace", repeat: 3 }, { key: "C-c", repeat: 1 }]
           },
+          { op: "get", id: idOf },
           { op: "capture", id: idOf, lines: CAPTURE_HISTORY_DEFAULT },
+          { op: "get", id: idOf },
           { op: "capture", id: idOf, lines: 0 },
           { op: "close", id: idOf, reason: "user" }
         ])

@@ -1,0 +1,346 @@
+/**
+ * Live-output benchmarks, each beside its baseline in the same run: the real daemon (dist/main.js,
+ * private tmux socket, temp state dir) watched over its WebSocket, against a naive poller that
+ * spawns `tmux capture-pane` for every session every second.
+ */
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import WebSocket from "ws"
+import { freePort } from "../test/support/daemonProcess.js"
+import type { BenchRow } from "./measure.js"
+
+const ROOT = path.resolve(import.meta.dirname, "..")
+const DIST_MAIN = path.join(ROOT, "dist", "main.js")
+const PROBE = path.join(ROOT, "bench", "eventLoopProbe.mjs")
+const WRAPPER_DIR = path.join(ROOT, "bench", "bin")
+const REAL_TMUX = execFileSync("sh", ["-c", "command -v tmux"]).toString().trim()
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100
+const BASELINE_INTERVAL_MS = 1000
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!
+const ms = (n: number) => `${n.toFixed(1)} ms`
+
+/** CPU seconds used by `pid` and its reaped children so far (from /proc). */
+const cpuSeconds = (pid: number | "self"): number => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  // utime stime cutime cstime are fields 14-17 (1-based) → 11..14 after the comm field
+  return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLK_TCK
+}
+
+const childrenOf = (pid: number): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      if (ppid === pid) out.push(fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ").trim())
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out
+}
+
+interface Daemon {
+  readonly pid: number
+  readonly port: number
+  readonly token: string
+  readonly spawnLog: string
+  readonly call: (method: string, route: string, body?: unknown) => Promise<any>
+  readonly probe: () => Promise<{ p50Ms: number; p99Ms: number; maxMs: number }>
+  readonly stop: () => Promise<void>
+}
+
+const startDaemon = async (): Promise<Daemon> => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-bench-"))
+  const socket = `telemux-bench-${process.pid}-${Math.random().toString(16).slice(2, 8)}`
+  const port = await freePort()
+  const spawnLog = path.join(home, "spawns.log")
+  const probeFile = path.join(home, "probe.json")
+  fs.writeFileSync(spawnLog, "")
+  const child = spawn(process.execPath, ["--import", PROBE, DIST_MAIN], {
+    env: {
+      ...process.env,
+      PATH: `${WRAPPER_DIR}:${process.env.PATH}`,
+      TELEMUX_BENCH_REAL_TMUX: REAL_TMUX,
+      TELEMUX_BENCH_SPAWN_LOG: spawnLog,
+      TELEMUX_BENCH_PROBE: probeFile,
+      TELEMUX_HOME: home,
+      TELEMUX_TMUX_SOCKET: socket,
+      TELEMUX_PORT: String(port),
+      TELEMUX_COMPUTER: "bench",
+      TELEMUX_LOG_LEVEL: "Warning"
+    },
+    stdio: ["ignore", "ignore", "inherit"]
+  })
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) break
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error("daemon did not start")
+    await sleep(50)
+  }
+  const token = fs.readFileSync(path.join(home, "token"), "utf8").trim()
+  const call = async (method: string, route: string, body?: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${port}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {})
+    })
+    const text = await res.text()
+    if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${text}`)
+    return text === "" ? undefined : JSON.parse(text)
+  }
+  const probe = async () => {
+    fs.rmSync(probeFile, { force: true })
+    child.kill("SIGUSR2")
+    for (let i = 0; i < 100 && !fs.existsSync(probeFile); i++) await sleep(20)
+    return JSON.parse(fs.readFileSync(probeFile, "utf8"))
+  }
+  const stop = async () => {
+    const exited = new Promise((r) => child.once("exit", r))
+    child.kill("SIGTERM")
+    await exited
+    try {
+      execFileSync(REAL_TMUX, ["-L", socket, "kill-server"], { stdio: "ignore" })
+    } catch {
+      // gone
+    }
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+  return { pid: child.pid!, port, token, spawnLog, call, probe, stop }
+}
+
+/** A WebSocket watching every session's output; resolves waiters when a screen contains a marker. */
+const watch = async (daemon: Daemon, ids: ReadonlyArray<string>) => {
+  const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}/v1/stream`, {
+    headers: { authorization: `Bearer ${daemon.token}` }
+  })
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve())
+    ws.once("error", reject)
+  })
+  const waiters = new Map<string, { marker: string; resolve: () => void }>()
+  const seen = new Set<string>()
+  ws.on("message", (raw) => {
+    const message = JSON.parse(raw.toString())
+    if ((message.type === "output" || message.type === "resync") && typeof message.screen === "string") {
+      seen.add(message.sessionId)
+      const waiter = waiters.get(message.sessionId)
+      if (waiter !== undefined && message.screen.includes(waiter.marker)) {
+        waiters.delete(message.sessionId)
+        waiter.resolve()
+      }
+    }
+  })
+  ws.send(JSON.stringify({ type: "subscribe", output: ids.map((sessionId) => ({ sessionId })) }))
+  const deadline = Date.now() + 30_000
+  while (seen.size < ids.length && Date.now() < deadline) await sleep(20)
+  return {
+    until: (sessionId: string, marker: string) =>
+      new Promise<void>((resolve) => waiters.set(sessionId, { marker, resolve })),
+    close: () => ws.close()
+  }
+}
+
+const createSessions = async (daemon: Daemon, n: number, dir: string) => {
+  const ids: Array<string> = []
+  for (let i = 0; i < n; i += 10) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(10, n - i) }, () => daemon.call("POST", "/v1/sessions", { projectDir: dir }))
+    )
+    ids.push(...batch.map((s) => s.sessionId))
+  }
+  return ids
+}
+
+/** Types a marker into every session at once, `rounds` times; latency until each is seen. */
+const telemuxLatency = async (n: number, rounds: number) => {
+  const daemon = await startDaemon()
+  try {
+    const ids = await createSessions(daemon, n, os.tmpdir())
+    await sleep(1000)
+    const watcher = await watch(daemon, ids)
+    const samples: Array<number> = []
+    await daemon.probe()
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(ids.map(async (id, i) => {
+        const marker = `m${r}x${i}q${Math.random().toString(36).slice(2, 7)}`
+        const seen = watcher.until(id, marker)
+        const t0 = performance.now()
+        await daemon.call("POST", `/v1/sessions/${id}/input`, { text: `: ${marker}`, enter: false })
+        await seen
+        samples.push(performance.now() - t0)
+        await daemon.call("POST", `/v1/sessions/${id}/keys`, { keys: ["C-u"] })
+      }))
+      await sleep(200)
+    }
+    const loop = await daemon.probe()
+    watcher.close()
+    return { samples: samples.sort((a, b) => a - b), loop }
+  } finally {
+    await daemon.stop()
+  }
+}
+
+/** The naive design: every session's screen captured by spawning tmux once a second. */
+const baselinePoller = (socket: string, panes: ReadonlyArray<string>, onScreen: (pane: string, screen: string) => void) => {
+  let spawns = 0
+  let stopped = false
+  const tmux = (args: ReadonlyArray<string>) =>
+    new Promise<string>((resolve) => {
+      spawns++
+      const child = spawn(REAL_TMUX, ["-u", "-L", socket, ...args])
+      let out = ""
+      child.stdout.on("data", (c) => (out += c))
+      child.on("close", () => resolve(out))
+    })
+  const loop = (async () => {
+    while (!stopped) {
+      const started = Date.now()
+      await Promise.all(panes.map(async (pane) => onScreen(pane, await tmux(["capture-pane", "-p", "-t", pane]))))
+      await sleep(Math.max(0, BASELINE_INTERVAL_MS - (Date.now() - started)))
+    }
+  })()
+  return {
+    tmux,
+    spawns: () => spawns,
+    stop: async () => {
+      stopped = true
+      await loop
+    }
+  }
+}
+
+const baselineSessions = (n: number) => {
+  const socket = `telemux-baseline-${process.pid}-${Math.random().toString(16).slice(2, 8)}`
+  const panes: Array<string> = []
+  for (let i = 0; i < n; i++) {
+    panes.push(
+      execFileSync(REAL_TMUX, ["-u", "-L", socket, "new-session", "-d", "-x", "200", "-y", "50", "-P", "-F", "#{pane_id}"])
+        .toString().trim()
+    )
+  }
+  return { socket, panes, kill: () => execFileSync(REAL_TMUX, ["-L", socket, "kill-server"], { stdio: "ignore" }) }
+}
+
+const baselineLatency = async (n: number, rounds: number) => {
+  const world = baselineSessions(n)
+  const waiters = new Map<string, { marker: string; resolve: () => void }>()
+  const poller = baselinePoller(world.socket, world.panes, (pane, screen) => {
+    const waiter = waiters.get(pane)
+    if (waiter !== undefined && screen.includes(waiter.marker)) {
+      waiters.delete(pane)
+      waiter.resolve()
+    }
+  })
+  const samples: Array<number> = []
+  try {
+    await sleep(1000)
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(world.panes.map(async (pane, i) => {
+        const marker = `b${r}x${i}q${Math.random().toString(36).slice(2, 7)}`
+        const seen = new Promise<void>((resolve) => waiters.set(pane, { marker, resolve }))
+        const t0 = performance.now()
+        await poller.tmux(["send-keys", "-t", pane, "-l", `: ${marker}`])
+        await seen
+        samples.push(performance.now() - t0)
+        await poller.tmux(["send-keys", "-t", pane, "C-u"])
+      }))
+    }
+  } finally {
+    await poller.stop()
+    world.kill()
+  }
+  return samples.sort((a, b) => a - b)
+}
+
+const IDLE_SESSIONS = 200
+const IDLE_SECONDS = 30
+
+const telemuxIdle = async () => {
+  const daemon = await startDaemon()
+  try {
+    await createSessions(daemon, IDLE_SESSIONS, os.tmpdir())
+    await sleep(3000)
+    const spawnsBefore = fs.readFileSync(daemon.spawnLog, "utf8").split("\n").filter(Boolean).length
+    const cpuBefore = cpuSeconds(daemon.pid)
+    await sleep(IDLE_SECONDS * 1000)
+    const spawned = fs.readFileSync(daemon.spawnLog, "utf8").split("\n").filter(Boolean).length - spawnsBefore
+    const cpu = cpuSeconds(daemon.pid) - cpuBefore
+    const clients = childrenOf(daemon.pid).filter((cmd) => /\btmux\b/.test(cmd)).length
+    return { spawnsPerSecond: spawned / IDLE_SECONDS, cpuPercent: (cpu / IDLE_SECONDS) * 100, clients }
+  } finally {
+    await daemon.stop()
+  }
+}
+
+const baselineIdle = async () => {
+  const world = baselineSessions(IDLE_SESSIONS)
+  try {
+    const poller = baselinePoller(world.socket, world.panes, () => {})
+    await sleep(2000)
+    const spawnsBefore = poller.spawns()
+    const cpuBefore = cpuSeconds("self")
+    await sleep(IDLE_SECONDS * 1000)
+    const spawned = poller.spawns() - spawnsBefore
+    const cpu = cpuSeconds("self") - cpuBefore
+    await poller.stop()
+    return { spawnsPerSecond: spawned / IDLE_SECONDS, cpuPercent: (cpu / IDLE_SECONDS) * 100 }
+  } finally {
+    world.kill()
+  }
+}
+
+export const benchOutput = async (): Promise<ReadonlyArray<BenchRow>> => {
+  if (!fs.existsSync(DIST_MAIN)) throw new Error("dist/main.js is missing: run npm run build first")
+  const rows: Array<BenchRow> = []
+  let loopAt100 = { p50Ms: NaN, p99Ms: NaN, maxMs: NaN }
+  for (const [n, rounds] of [[1, 40], [50, 4], [100, 3]] as const) {
+    const telemux = await telemuxLatency(n, rounds)
+    const baseline = await baselineLatency(n, Math.min(rounds, 3))
+    if (n === 100) loopAt100 = telemux.loop
+    for (const p of [50, 99]) {
+      const value = percentile(telemux.samples, p)
+      const base = percentile(baseline, p)
+      rows.push({
+        name: `input → seen on WebSocket, ${n} active session${n === 1 ? "" : "s"} (p${p}, ${telemux.samples.length} samples)`,
+        value: ms(value),
+        baseline: `${ms(base)} 1 s spawn poller`,
+        ratio: `${(base / value).toFixed(1)}×`
+      })
+    }
+  }
+  rows.push({
+    name: "daemon event-loop delay during the 100-session run (p99)",
+    value: ms(loopAt100.p99Ms),
+    baseline: `max ${ms(loopAt100.maxMs)}, p50 ${ms(loopAt100.p50Ms)}`
+  })
+  const idle = await telemuxIdle()
+  const idleBase = await baselineIdle()
+  rows.push({
+    name: `${IDLE_SESSIONS} idle sessions for ${IDLE_SECONDS} s: tmux processes spawned per second`,
+    value: idle.spawnsPerSecond.toFixed(2),
+    baseline: `${idleBase.spawnsPerSecond.toFixed(1)} 1 s spawn poller`
+  })
+  rows.push({
+    name: `${IDLE_SESSIONS} idle sessions for ${IDLE_SECONDS} s: CPU (% of one core, incl. children)`,
+    value: `${idle.cpuPercent.toFixed(2)} %`,
+    baseline: `${idleBase.cpuPercent.toFixed(1)} % 1 s spawn poller`
+  })
+  rows.push({
+    name: `${IDLE_SESSIONS} idle sessions: tmux client processes the daemon owns`,
+    value: String(idle.clients),
+    baseline: "0 long-lived, 1 per capture (poller)"
+  })
+  return rows
+}

@@ -1,0 +1,463 @@
+import * as Command from "@effect/platform/Command"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import {
+  Clock,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  PubSub,
+  Queue,
+  Ref,
+  Schedule,
+  Stream
+} from "effect"
+import { type PaneId } from "../src/domain/Session.js"
+import { commandLine, type ControlMessage, makeControlParser } from "../src/tmux/ControlProtocol.js"
+import {
+  KILL_GRACE,
+  TMUX_COMMAND_TIMEOUT,
+  TmuxCommandFailed,
+  type TmuxError,
+  TmuxSessionNotFound,
+  TmuxTimeout
+} from "../services/TerminalBridge.js"
+import {
+  CONTROL_COMMAND_TIMEOUT,
+  CONTROL_PENDING_MAX,
+  CONTROL_RECONNECT_BASE,
+  CONTROL_RECONNECT_MAX,
+  type ControlEvent,
+  HUB_SESSION,
+  TmuxControl
+} from "../services/TmuxControl.js"
+import { runBounded } from "./Subprocess.js"
+import { FIELD_SEPARATOR, subcommandOf } from "./TmuxBridge.js"
+
+export interface TmuxControlOptions {
+  /** Name of the private server socket (`tmux -L <socket>`). */
+  readonly socket: string
+  readonly tmuxBinary?: string
+  readonly commandTimeout?: Duration.DurationInput
+  /** The oldest command unanswered this long means the client hangs: it is killed and restarted. */
+  readonly hangTimeout?: Duration.DurationInput
+}
+
+/** Events a subscriber may fall behind by before it loses the oldest. */
+export const CONTROL_EVENT_BUFFER = 4096
+/** Idle command of the hub's own window: never exits, never writes. */
+export const HUB_IDLE_COMMAND = "tail -f /dev/null"
+
+/**
+ * The channel could not carry the command. `sent: false` — it never reached tmux (safe to run
+ * another way); `sent: true` — the client went away before answering (it may have run).
+ */
+export class ControlChannelDown extends Data.TaggedError("ControlChannelDown")<{
+  readonly reason: string
+  readonly sent: boolean
+}> {
+  override get message() {
+    return `tmux control channel is down: ${this.reason}`
+  }
+}
+
+class ControlConnectFailed extends Data.TaggedError("ControlConnectFailed")<{ readonly reason: string }> {
+  override get message() {
+    return `tmux control client could not connect: ${this.reason}`
+  }
+}
+
+/** The error `run` fails with when the channel is down; callers may fall back to spawning. */
+export const channelDownError = (command: string, reason: string, sent: boolean) =>
+  new TmuxCommandFailed({
+    command,
+    exitCode: null,
+    stderr: `control channel down: ${reason}`,
+    cause: new ControlChannelDown({ reason, sent })
+  })
+
+/** True when the command failed only because the channel was down before it was written. */
+export const isChannelDown = (error: TmuxError): boolean =>
+  error._tag === "TmuxCommandFailed" && error.cause instanceof ControlChannelDown && !error.cause.sent
+
+/** True when the channel failed the command: before writing it, or by going away before answering. */
+export const isChannelLost = (error: TmuxError): boolean =>
+  error._tag === "TmuxCommandFailed" && error.cause instanceof ControlChannelDown
+
+interface Pending {
+  readonly command: string
+  readonly target: string
+  readonly sentAt: number
+  readonly reply: Deferred.Deferred<ReadonlyArray<string>, TmuxError>
+  /** Answered or timed out; a timed-out entry stays queued until its late reply is read. */
+  settled: boolean
+}
+
+interface Connection {
+  readonly pid: number
+  /** Commands written and not yet answered, oldest first; tmux answers a client in order. */
+  readonly pending: Array<Pending>
+  readonly lines: Queue.Queue<Uint8Array>
+  readonly closed: Deferred.Deferred<string>
+  readonly attached: Deferred.Deferred<void, ControlConnectFailed>
+  /** Pokes the deadline keeper when a command is due before the time it sleeps until. */
+  readonly wake: Queue.Queue<void>
+  wakeAt: number
+  hubPanes: ReadonlySet<string>
+  open: boolean
+  ready: boolean
+}
+
+const NOT_FOUND = /can't find (session|pane|window)/
+const SUBSCRIPTIONS = [
+  { name: "command", format: "#{pane_current_command}" },
+  { name: "path", format: "#{pane_current_path}" },
+  { name: "dead", format: "#{pane_dead}" }
+] as const
+type Field = (typeof SUBSCRIPTIONS)[number]["name"]
+const isField = (name: string): name is Field => SUBSCRIPTIONS.some((s) => s.name === name)
+
+const targetOf = (args: ReadonlyArray<string>) => {
+  const i = args.indexOf("-t")
+  return i >= 0 && i + 1 < args.length ? args[i + 1]! : subcommandOf(args)
+}
+
+const replyExit = (entry: Pending, ok: boolean, body: ReadonlyArray<string>): Exit.Exit<ReadonlyArray<string>, TmuxError> => {
+  if (ok) return Exit.succeed(body)
+  const text = body.join("\n")
+  return NOT_FOUND.test(text)
+    ? Exit.fail(new TmuxSessionNotFound({ target: entry.target }))
+    : Exit.fail(new TmuxCommandFailed({ command: entry.command, exitCode: null, stderr: text }))
+}
+
+const encoder = new TextEncoder()
+
+/** Delays between connect attempts of one outage: exponential from the base, jittered, never above the max. */
+export const reconnectSchedule = Schedule.exponential(CONTROL_RECONNECT_BASE).pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced(CONTROL_RECONNECT_MAX))
+)
+
+export const makeTmuxControl = (options: TmuxControlOptions) =>
+  Effect.gen(function*() {
+    const executor = yield* CommandExecutor.CommandExecutor
+    const binary = options.tmuxBinary ?? "tmux"
+    const commandTimeout = Duration.decode(options.commandTimeout ?? CONTROL_COMMAND_TIMEOUT)
+    const hangTimeout = Duration.decode(options.hangTimeout ?? Duration.times(CONTROL_COMMAND_TIMEOUT, 3))
+    const timeoutMillis = Duration.toMillis(commandTimeout)
+    const hangMillis = Duration.toMillis(hangTimeout)
+    const events = yield* PubSub.sliding<ControlEvent>(CONTROL_EVENT_BUFFER)
+    const current = yield* Ref.make(Option.none<Connection>())
+    const linking = yield* Effect.makeSemaphore(1)
+    const firstAttempt = yield* Deferred.make<void>()
+
+    const spawnTmux = (args: ReadonlyArray<string>) =>
+      runBounded(Command.make(binary, "-u", "-L", options.socket, ...args), {
+        timeout: TMUX_COMMAND_TIMEOUT,
+        killGrace: KILL_GRACE,
+        onTimeout: () => new ControlConnectFailed({ reason: `tmux ${subcommandOf(args)} timed out` })
+      }).pipe(
+        Effect.mapError((e) => e._tag === "ControlConnectFailed" ? e : new ControlConnectFailed({ reason: e.message })),
+        Effect.provideService(CommandExecutor.CommandExecutor, executor)
+      )
+
+    const ensureHub = Effect.gen(function*() {
+      // set-option without -t: the session new-session just made (an `=name` target is not found yet).
+      const result = yield* spawnTmux([
+        "new-session", "-d", "-s", HUB_SESSION, "-x", "80", "-y", "24", HUB_IDLE_COMMAND,
+        ";", "set-option", "destroy-unattached", "off"
+      ])
+      if (result.exitCode !== 0 && !/duplicate session/.test(result.stderr)) {
+        return yield* new ControlConnectFailed({ reason: `creating the hub session: ${result.stderr.trim()}` })
+      }
+    })
+
+    const send = (conn: Connection, args: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>, TmuxError> =>
+      Effect.gen(function*() {
+        const command = subcommandOf(args)
+        if (!conn.open) return yield* channelDownError(command, "the control client is reconnecting", false)
+        if (conn.pending.length >= CONTROL_PENDING_MAX) {
+          return yield* new TmuxCommandFailed({
+            command,
+            exitCode: null,
+            stderr: `${CONTROL_PENDING_MAX} commands already wait for tmux on the control channel`
+          })
+        }
+        const reply = yield* Deferred.make<ReadonlyArray<string>, TmuxError>()
+        const sentAt = yield* Clock.currentTimeMillis
+        // No yield between these two: the pending order must be the order the lines are written in.
+        conn.pending.push({ command, target: targetOf(args), sentAt, reply, settled: false })
+        Queue.unsafeOffer(conn.lines, encoder.encode(commandLine(args) + "\n"))
+        if (sentAt + timeoutMillis < conn.wakeAt) {
+          conn.wakeAt = sentAt + timeoutMillis
+          Queue.unsafeOffer(conn.wake, undefined)
+        }
+        return yield* Deferred.await(reply)
+      })
+
+    const run = (args: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>, TmuxError> =>
+      Effect.flatMap(Ref.get(current), (conn) =>
+        Option.isSome(conn)
+          ? send(conn.value, args)
+          : Effect.fail(channelDownError(subcommandOf(args), "the control client is not connected", false)))
+
+    const linkUnlinked = (conn: Connection, lines: ReadonlyArray<string>) =>
+      Effect.forEach(lines, (line) => {
+        const [windowId, linkedTo = ""] = line.split(FIELD_SEPARATOR)
+        if (windowId === undefined || !/^@\d+$/.test(windowId) || linkedTo.split(",").includes(HUB_SESSION)) return Effect.void
+        return Effect.asVoid(send(conn, ["link-window", "-d", "-s", windowId, "-t", `=${HUB_SESSION}:`]))
+      }, { discard: true })
+
+    const WINDOW_FORMAT = `#{window_id}${FIELD_SEPARATOR}#{window_linked_sessions_list}`
+
+    const linkSession = (conn: Connection, sessionName: string) =>
+      linking.withPermits(1)(
+        Effect.flatMap(send(conn, ["list-windows", "-t", `=${sessionName}`, "-F", WINDOW_FORMAT]), (lines) =>
+          linkUnlinked(conn, lines))
+      )
+
+    const linkAllSessions = (conn: Connection) =>
+      linking.withPermits(1)(
+        Effect.flatMap(
+          send(conn, ["list-windows", "-a", "-F", `#{session_name}${FIELD_SEPARATOR}${WINDOW_FORMAT}`]),
+          (lines) =>
+            linkUnlinked(
+              conn,
+              lines.flatMap((line) => {
+                const sep = line.indexOf(FIELD_SEPARATOR)
+                return sep > 0 && line.slice(0, sep).startsWith("tmx_") ? [line.slice(sep + 1)] : []
+              })
+            )
+        )
+      )
+
+    const watchWindowOf = (sessionName: string) =>
+      Effect.flatMap(Ref.get(current), (conn) =>
+        Option.isSome(conn)
+          ? linkSession(conn.value, sessionName)
+          : Effect.fail(channelDownError("link-window", "the control client is not connected", false)))
+
+    /** Turns what the client wrote into replies delivered and events to publish. */
+    const handle = (conn: Connection, messages: ReadonlyArray<ControlMessage>): Array<ControlEvent> => {
+      const out: Array<ControlEvent> = []
+      for (const message of messages) {
+        switch (message._tag) {
+          case "Reply": {
+            if (message.flags !== "1") {
+              // The block of attach-session itself, from the client's command line.
+              Deferred.unsafeDone(
+                conn.attached,
+                message.ok ? Exit.void : Exit.fail(new ControlConnectFailed({ reason: message.body.join("\n") }))
+              )
+              break
+            }
+            const entry = conn.pending.shift()
+            if (entry !== undefined && !entry.settled) {
+              entry.settled = true
+              Deferred.unsafeDone(entry.reply, replyExit(entry, message.ok, message.body))
+            }
+            break
+          }
+          case "Output":
+            // Empty when the write ended inside a character the next one completes.
+            if (message.data.length > 0 && !conn.hubPanes.has(message.paneId)) {
+              out.push({ _tag: "Output", paneId: message.paneId as PaneId, data: message.data })
+            }
+            break
+          case "SubscriptionChanged":
+            if (isField(message.name) && /^%\d+$/.test(message.paneId) && !conn.hubPanes.has(message.paneId)) {
+              out.push({ _tag: "PaneChanged", paneId: message.paneId as PaneId, field: message.name, value: message.value })
+            }
+            break
+          case "Exit":
+            Deferred.unsafeDone(conn.closed, Exit.succeed(`tmux control client exited${message.reason ? `: ${message.reason}` : ""}`))
+            break
+        }
+      }
+      return out
+    }
+
+    const awaitExit = (proc: CommandExecutor.Process) =>
+      proc.exitCode.pipe(Effect.asVoid, Effect.orElse(() => Effect.void))
+
+    const signal = (pid: number, sig: NodeJS.Signals) =>
+      Effect.try(() => process.kill(-pid, sig)).pipe(
+        Effect.orElse(() => Effect.try(() => process.kill(pid, sig))),
+        Effect.ignore
+      )
+
+    /** End of input first (the client exits on EOF), then SIGTERM, then SIGKILL; always reaped. */
+    const stop = (proc: CommandExecutor.Process, conn: Connection, writer: Fiber.RuntimeFiber<unknown, unknown>) =>
+      Effect.gen(function*() {
+        if (!(yield* proc.isRunning.pipe(Effect.orElseSucceed(() => false)))) return
+        yield* Queue.shutdown(conn.lines)
+        // Finalizers are uninterruptible: without this the bound could not cut the wait short.
+        yield* Effect.interruptible(Fiber.await(writer)).pipe(Effect.timeoutOption(KILL_GRACE))
+        for (const sig of ["SIGTERM", "SIGKILL"] as const) {
+          const exited = yield* Effect.interruptible(awaitExit(proc)).pipe(Effect.timeoutOption(KILL_GRACE))
+          if (Option.isSome(exited)) return
+          yield* signal(proc.pid, sig)
+        }
+        yield* awaitExit(proc)
+      })
+
+    /**
+     * Times out commands and detects a hung client with one fiber per connection instead of a timer
+     * per command: deadlines follow the FIFO order, so the first unsettled entry is always the next due.
+     */
+    const keepDeadlines = (conn: Connection) =>
+      Effect.gen(function*() {
+        while (true) {
+          const now = yield* Clock.currentTimeMillis
+          const oldest = conn.pending[0]
+          if (oldest !== undefined && now - oldest.sentAt >= hangMillis) {
+            return yield* Deferred.succeed(conn.closed, `tmux did not answer for ${Duration.format(hangTimeout)}`)
+          }
+          let due: Pending | undefined
+          for (const entry of conn.pending) {
+            if (entry.settled) continue
+            if (now - entry.sentAt < timeoutMillis) {
+              due = entry
+              break
+            }
+            entry.settled = true
+            Deferred.unsafeDone(entry.reply, Exit.fail(new TmuxTimeout({ command: entry.command, timeout: commandTimeout })))
+          }
+          conn.wakeAt = Math.min(
+            oldest === undefined ? Infinity : oldest.sentAt + hangMillis,
+            due === undefined ? Infinity : due.sentAt + timeoutMillis
+          )
+          if (conn.wakeAt === Infinity) yield* Queue.take(conn.wake)
+          else yield* Effect.timeoutOption(Queue.take(conn.wake), Duration.millis(conn.wakeAt - now))
+        }
+      })
+
+    /** Marks the connection gone: fails what waits on it and tells subscribers if it had been up. */
+    const close = (conn: Connection, reason: string, shutdown: boolean) =>
+      Effect.gen(function*() {
+        conn.open = false
+        const orphans = conn.pending.splice(0)
+        for (const entry of orphans) {
+          Deferred.unsafeDone(entry.reply, Exit.fail(channelDownError(entry.command, reason, true)))
+        }
+        yield* Ref.update(current, (c) => (Option.isSome(c) && c.value === conn ? Option.none() : c))
+        if (conn.ready) {
+          conn.ready = false
+          yield* PubSub.publish(events, { _tag: "Disconnected", reason })
+          yield* (shutdown ? Effect.logDebug : Effect.logWarning)("tmux control channel down").pipe(
+            Effect.annotateLogs({ reason })
+          )
+        }
+      })
+
+    /** One connection, from spawning the client to its end; fails only while connecting. */
+    const connection = Effect.gen(function*() {
+      yield* ensureHub
+      const proc = yield* executor.start(
+        Command.make(binary, "-u", "-L", options.socket, "-C", "attach-session", "-f", "ignore-size", "-t", `=${HUB_SESSION}`)
+          .pipe(Command.stdin("pipe"))
+      ).pipe(Effect.mapError((e) => new ControlConnectFailed({ reason: e.message })))
+      const conn: Connection = {
+        pid: proc.pid,
+        pending: [],
+        lines: yield* Queue.unbounded<Uint8Array>(),
+        closed: yield* Deferred.make<string>(),
+        attached: yield* Deferred.make<void, ControlConnectFailed>(),
+        wake: yield* Queue.sliding<void>(1),
+        wakeAt: Infinity,
+        hubPanes: new Set(),
+        open: true,
+        ready: false
+      }
+      const writer = yield* Effect.forkScoped(
+        Stream.run(Stream.fromQueue(conn.lines), proc.stdin).pipe(Effect.ignore)
+      )
+      yield* Effect.addFinalizer(() => stop(proc, conn, writer))
+      let stderr = ""
+      yield* Effect.forkScoped(
+        Stream.runForEach(proc.stderr, (bytes) =>
+          Effect.sync(() => {
+            stderr = (stderr + Buffer.from(bytes).toString("utf8")).slice(-2000)
+          })).pipe(Effect.ignore)
+      )
+      const parser = makeControlParser()
+      yield* Effect.forkScoped(
+        Stream.runForEach(proc.stdout, (chunk) => {
+          const out = handle(conn, parser.push(chunk))
+          return out.length === 0 ? Effect.void : PubSub.publishAll(events, out)
+        }).pipe(
+          Effect.ignore,
+          Effect.zipRight(Effect.suspend(() =>
+            Deferred.succeed(conn.closed, `tmux control client exited${stderr.trim() ? `: ${stderr.trim()}` : ""}`)
+          )),
+          Effect.zipRight(Effect.suspend(() =>
+            Deferred.fail(conn.attached, new ControlConnectFailed({ reason: stderr.trim() || "client exited before attaching" }))
+          ))
+        )
+      )
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(Deferred.isDone(conn.closed), (done) =>
+          done
+            ? Effect.flatMap(Deferred.await(conn.closed), (reason) => close(conn, reason, false))
+            : close(conn, "the control channel was shut down", true))
+      )
+      yield* Deferred.await(conn.attached).pipe(
+        Effect.timeoutFail({
+          duration: commandTimeout,
+          onTimeout: () => new ControlConnectFailed({ reason: "attach-session did not answer" })
+        })
+      )
+      yield* Effect.forkScoped(keepDeadlines(conn))
+
+      yield* Ref.set(current, Option.some(conn))
+      const setup = Effect.gen(function*() {
+        const panes = yield* send(conn, [
+          "list-panes", "-s", "-t", `=${HUB_SESSION}`, "-F", `#{pane_id}${FIELD_SEPARATOR}#{window_linked_sessions}`
+        ])
+        conn.hubPanes = new Set(
+          panes.flatMap((line) => {
+            const [pane, sessions] = line.split(FIELD_SEPARATOR)
+            return sessions === "1" && pane !== undefined ? [pane] : []
+          })
+        )
+        for (const { format, name } of SUBSCRIPTIONS) {
+          yield* send(conn, ["refresh-client", "-B", `${name}:%*:${format}`])
+        }
+        yield* linkAllSessions(conn)
+      })
+      yield* setup.pipe(Effect.mapError((e) => new ControlConnectFailed({ reason: e.message })))
+      conn.ready = true
+      yield* PubSub.publish(events, { _tag: "Connected" })
+      yield* Deferred.succeed(firstAttempt, undefined)
+      yield* Effect.logInfo("tmux control channel up").pipe(Effect.annotateLogs({ pid: conn.pid }))
+      return yield* Deferred.await(conn.closed)
+    })
+
+    // Only connecting is retried: a connection that served and then ended starts a fresh schedule.
+    const serve = Effect.scoped(connection).pipe(
+      Effect.tapError((e) =>
+        Effect.zipRight(Deferred.succeed(firstAttempt, undefined), Effect.logWarning(e.message))
+      ),
+      Effect.retry(reconnectSchedule),
+      Effect.zipRight(Effect.sleep(CONTROL_RECONNECT_BASE)),
+      Effect.forever
+    )
+    yield* Effect.forkScoped(serve)
+    // Start-up waits for the first attempt so the daemon begins on a live channel when tmux is fine.
+    yield* Deferred.await(firstAttempt).pipe(Effect.timeoutOption(Duration.sum(TMUX_COMMAND_TIMEOUT, commandTimeout)))
+
+    return TmuxControl.of({
+      run,
+      subscribe: PubSub.subscribe(events),
+      isConnected: Effect.map(Ref.get(current), (conn) => Option.isSome(conn) && conn.value.ready),
+      watchWindowOf,
+      clientPid: Effect.map(Ref.get(current), Option.map((conn) => conn.pid))
+    })
+  })
+
+export const layer = (options: TmuxControlOptions): Layer.Layer<TmuxControl, never, CommandExecutor.CommandExecutor> =>
+  Layer.scoped(TmuxControl, makeTmuxControl(options))

@@ -1,0 +1,156 @@
+/**
+ * The `/v1/stream` WebSocket protocol: JSON text frames, one message per frame, shared by the
+ * daemon and its clients (CLI, TUI). Every client message is decoded with these schemas;
+ * anything else is answered with an `error` message and changes nothing.
+ */
+import { Either, ParseResult, Schema } from "effect"
+import { ComputerName, Session, SessionId } from "../domain/Session.js"
+
+export const STREAM_PATH = "/v1/stream"
+/** Close code for a missing, late or wrong token (4000 + HTTP 401). */
+export const CLOSE_UNAUTHORIZED = 4401
+/** Close code for a client that stayed stalled past its deadline (RFC 6455 "try again later"). */
+export const CLOSE_TRY_AGAIN_LATER = 1013
+/** Output subscriptions one client may hold at once. */
+export const STREAM_SUBSCRIPTIONS_MAX = 1000
+/** Largest client message accepted, in UTF-16 code units of the frame text. */
+export const STREAM_CLIENT_MESSAGE_MAX = 256 * 1024
+
+const strict = { parseOptions: { onExcessProperty: "error" } } as const
+
+const Seq = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+
+// ---------------------------------------------------------------------------
+// client → server
+// ---------------------------------------------------------------------------
+
+/** Only when the upgrade request carried no `Authorization: Bearer` header; must come first. */
+export const AuthMessage = Schema.Struct({
+  type: Schema.Literal("auth"),
+  token: Schema.String
+}).annotations({ ...strict, identifier: "AuthMessage" })
+
+export const OutputSubscription = Schema.Struct({
+  sessionId: SessionId,
+  /** The last seq the client has; omitted: start from the latest snapshot. */
+  since: Schema.optionalWith(Seq, { exact: true })
+}).annotations({ ...strict, identifier: "OutputSubscription" })
+export type OutputSubscription = typeof OutputSubscription.Type
+
+export const SubscribeMessage = Schema.Struct({
+  type: Schema.Literal("subscribe"),
+  /** The session list: a `sessions` snapshot, then `session` events. */
+  sessions: Schema.optionalWith(Schema.Literal(true), { exact: true }),
+  output: Schema.optionalWith(Schema.Array(OutputSubscription).pipe(Schema.maxItems(STREAM_SUBSCRIPTIONS_MAX)), {
+    exact: true
+  })
+}).annotations({ ...strict, identifier: "SubscribeMessage" })
+
+export const UnsubscribeMessage = Schema.Struct({
+  type: Schema.Literal("unsubscribe"),
+  sessions: Schema.optionalWith(Schema.Literal(true), { exact: true }),
+  output: Schema.optionalWith(Schema.Array(SessionId).pipe(Schema.maxItems(STREAM_SUBSCRIPTIONS_MAX)), {
+    exact: true
+  })
+}).annotations({ ...strict, identifier: "UnsubscribeMessage" })
+
+export const PingMessage = Schema.Struct({ type: Schema.Literal("ping") }).annotations({
+  ...strict,
+  identifier: "PingMessage"
+})
+
+export const ClientMessage = Schema.Union(AuthMessage, SubscribeMessage, UnsubscribeMessage, PingMessage)
+export type ClientMessage = typeof ClientMessage.Type
+
+const decodeClientMessageEither = Schema.decodeUnknownEither(Schema.parseJson(ClientMessage), {
+  errors: "first",
+  onExcessProperty: "error"
+})
+
+/** Decodes one text frame; `Left` carries a message fit to send back to the client. */
+export const decodeClientMessage = (text: string): Either.Either<ClientMessage, string> =>
+  Either.mapLeft(decodeClientMessageEither(text), (error) => ParseResult.TreeFormatter.formatErrorSync(error))
+
+// ---------------------------------------------------------------------------
+// server → client
+// ---------------------------------------------------------------------------
+
+/** Authentication succeeded (or was not needed); requests may follow. */
+export const ReadyMessage = Schema.Struct({ type: Schema.Literal("ready") })
+
+/** The full list of open sessions, sent on `subscribe { sessions: true }` and after a lag. */
+export const SessionsMessage = Schema.Struct({ type: Schema.Literal("sessions"), sessions: Schema.Array(Session) })
+
+export const SessionUpsertedMessage = Schema.Struct({
+  type: Schema.Literal("session"),
+  event: Schema.Literal("upserted"),
+  session: Session
+})
+
+export const SessionRemovedMessage = Schema.Struct({
+  type: Schema.Literal("session"),
+  event: Schema.Literal("removed"),
+  sessionId: SessionId,
+  computer: ComputerName
+})
+
+/** One screen update; seqs of a session rise by one per update. */
+export const OutputMessage = Schema.Struct({
+  type: Schema.Literal("output"),
+  sessionId: SessionId,
+  seq: Seq,
+  screen: Schema.String,
+  changedAt: Schema.DateTimeUtc
+})
+
+/**
+ * Replace the session's screen with this snapshot and continue from its seq. Sent when a
+ * subscription starts without `since`, when `since` is no longer in the daemon's ring, and
+ * after the client lagged. Without `seq`/`screen`/`changedAt` the session has no output yet.
+ */
+export const ResyncMessage = Schema.Struct({
+  type: Schema.Literal("resync"),
+  sessionId: SessionId,
+  seq: Schema.optionalWith(Seq, { exact: true }),
+  screen: Schema.optionalWith(Schema.String, { exact: true }),
+  changedAt: Schema.optionalWith(Schema.DateTimeUtc, { exact: true })
+})
+
+/** The pane's process ended. */
+export const ExitedMessage = Schema.Struct({ type: Schema.Literal("exited"), sessionId: SessionId })
+
+export const DirectoryMessage = Schema.Struct({
+  type: Schema.Literal("directory"),
+  sessionId: SessionId,
+  path: Schema.String
+})
+
+/** The pane's foreground command changed (a shell means the session is idle). */
+export const CommandMessage = Schema.Struct({
+  type: Schema.Literal("command"),
+  sessionId: SessionId,
+  command: Schema.String
+})
+
+/** A client message was refused; nothing changed and the connection stays open. */
+export const ErrorMessage = Schema.Struct({ type: Schema.Literal("error"), message: Schema.String })
+
+export const PongMessage = Schema.Struct({ type: Schema.Literal("pong") })
+
+export const ServerMessage = Schema.Union(
+  ReadyMessage,
+  SessionsMessage,
+  SessionUpsertedMessage,
+  SessionRemovedMessage,
+  OutputMessage,
+  ResyncMessage,
+  ExitedMessage,
+  DirectoryMessage,
+  CommandMessage,
+  ErrorMessage,
+  PongMessage
+)
+export type ServerMessage = typeof ServerMessage.Type
+
+/** For clients: decodes one text frame from the daemon. */
+export const decodeServerMessage = Schema.decodeUnknownEither(Schema.parseJson(ServerMessage))

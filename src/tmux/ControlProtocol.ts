@@ -1,0 +1,265 @@
+/**
+ * The wire format of a tmux control-mode client (`tmux -C`): what it writes on stdout and how a
+ * command line must be written to its stdin. Pure: no I/O, no Effect.
+ */
+
+/** A reply block: `%begin t n f` … `%end t n f` (or `%error`). Body lines are raw, never escaped. */
+export interface ControlReply {
+  readonly _tag: "Reply"
+  readonly time: string
+  readonly number: string
+  /** "1" for commands read from this client's stdin, "0" for the command on its own command line. */
+  readonly flags: string
+  readonly ok: boolean
+  readonly body: ReadonlyArray<string>
+}
+
+export type ControlMessage =
+  | ControlReply
+  /** Pane output, unescaped and decoded with the pane's own streaming UTF-8 decoder. */
+  | { readonly _tag: "Output"; readonly paneId: string; readonly data: string }
+  | {
+    readonly _tag: "SubscriptionChanged"
+    readonly name: string
+    readonly sessionId: string
+    readonly windowId: string
+    readonly windowIndex: string
+    readonly paneId: string
+    readonly value: string
+  }
+  | { readonly _tag: "Exit"; readonly reason: string }
+  | { readonly _tag: "SessionsChanged" }
+  | { readonly _tag: "SessionChanged"; readonly sessionId: string; readonly name: string }
+  | { readonly _tag: "WindowClose"; readonly windowId: string }
+  | { readonly _tag: "UnlinkedWindowClose"; readonly windowId: string }
+  | { readonly _tag: "PaneModeChanged"; readonly paneId: string }
+
+/** Most panes with a half-decoded character kept at once; the least recently written go first. */
+export const DECODER_PANES_MAX = 4096
+
+const NEWLINE = 0x0a
+const BACKSLASH = 0x5c
+const SPACE = 0x20
+const utf8 = new TextDecoder("utf-8")
+
+const isOctalDigit = (byte: number | undefined) => byte !== undefined && byte >= 0x30 && byte <= 0x37
+
+/** `\ooo` → the byte, `\\` → a backslash; every other byte (UTF-8 included) passes through. */
+export const unescapeOutput = (escaped: Uint8Array): Uint8Array => {
+  if (escaped.indexOf(BACKSLASH) === -1) return escaped
+  const out = new Uint8Array(escaped.length)
+  let n = 0
+  for (let i = 0; i < escaped.length; i++) {
+    const byte = escaped[i]!
+    if (byte === BACKSLASH) {
+      if (isOctalDigit(escaped[i + 1]) && isOctalDigit(escaped[i + 2]) && isOctalDigit(escaped[i + 3])) {
+        out[n++] = ((escaped[i + 1]! - 0x30) << 6) | ((escaped[i + 2]! - 0x30) << 3) | (escaped[i + 3]! - 0x30)
+        i += 3
+        continue
+      }
+      if (escaped[i + 1] === BACKSLASH) {
+        out[n++] = BACKSLASH
+        i += 1
+        continue
+      }
+    }
+    out[n++] = byte
+  }
+  return out.subarray(0, n)
+}
+
+const ascii = (bytes: Uint8Array, start: number, end: number) => {
+  let text = ""
+  for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]!)
+  return text
+}
+
+const startsWith = (line: Uint8Array, prefix: Uint8Array) => {
+  if (line.length < prefix.length) return false
+  for (let i = 0; i < prefix.length; i++) if (line[i] !== prefix[i]) return false
+  return true
+}
+
+const bytesOf = (text: string) => new TextEncoder().encode(text)
+const OUTPUT = bytesOf("%output ")
+const EXTENDED_OUTPUT = bytesOf("%extended-output ")
+const BEGIN = bytesOf("%begin ")
+/** Separates the reserved fields of a notification from its value. */
+const VALUE_MARK = bytesOf(" : ")
+
+const indexOfSequence = (bytes: Uint8Array, needle: Uint8Array, from: number) => {
+  outer: for (let i = from; i <= bytes.length - needle.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer
+    return i
+  }
+  return -1
+}
+
+export interface ControlParser {
+  /** Feeds the next bytes read from the client's stdout; returns the messages they completed. */
+  readonly push: (chunk: Uint8Array) => ReadonlyArray<ControlMessage>
+  /** True while a reply block has begun and not yet ended. */
+  readonly inBlock: () => boolean
+}
+
+/**
+ * A stateful parser for one control client's stdout. Splits on `\n` in bytes (a line may arrive
+ * in several chunks), frames reply blocks by their exact `%begin` triple, and decodes output per pane.
+ */
+export const makeControlParser = (options: { readonly maxPanes?: number } = {}): ControlParser => {
+  const maxPanes = options.maxPanes ?? DECODER_PANES_MAX
+  const decoders = new Map<string, InstanceType<typeof TextDecoder>>()
+  let partial: Array<Uint8Array> = []
+  let block: { time: string; number: string; flags: string; end: string; error: string; body: Array<string> } | undefined
+
+  const decoderFor = (paneId: string) => {
+    let decoder = decoders.get(paneId)
+    if (decoder === undefined) {
+      decoder = new TextDecoder("utf-8")
+      if (decoders.size >= maxPanes) decoders.delete(decoders.keys().next().value!)
+    } else {
+      decoders.delete(paneId)
+    }
+    decoders.set(paneId, decoder)
+    return decoder
+  }
+
+  const output = (paneId: string, escaped: Uint8Array): ControlMessage => ({
+    _tag: "Output",
+    paneId,
+    data: decoderFor(paneId).decode(unescapeOutput(escaped), { stream: true })
+  })
+
+  const notification = (line: Uint8Array): ControlMessage | undefined => {
+    if (startsWith(line, OUTPUT)) {
+      const space = line.indexOf(SPACE, OUTPUT.length)
+      if (space === -1) return output(ascii(line, OUTPUT.length, line.length), new Uint8Array(0))
+      return output(ascii(line, OUTPUT.length, space), line.subarray(space + 1))
+    }
+    if (startsWith(line, EXTENDED_OUTPUT)) {
+      const space = line.indexOf(SPACE, EXTENDED_OUTPUT.length)
+      const mark = space === -1 ? -1 : indexOfSequence(line, VALUE_MARK, space)
+      if (mark === -1) return undefined
+      return output(ascii(line, EXTENDED_OUTPUT.length, space), line.subarray(mark + VALUE_MARK.length))
+    }
+    const text = utf8.decode(line)
+    const [name, ...words] = text.split(" ")
+    switch (name) {
+      case "%subscription-changed": {
+        const mark = text.indexOf(" : ")
+        if (mark === -1) return undefined
+        const [subscription, sessionId, windowId, windowIndex, paneId] = text.slice(0, mark).split(" ").slice(1)
+        if (subscription === undefined || paneId === undefined) return undefined
+        return {
+          _tag: "SubscriptionChanged",
+          name: subscription,
+          sessionId: sessionId!,
+          windowId: windowId!,
+          windowIndex: windowIndex!,
+          paneId,
+          value: text.slice(mark + 3)
+        }
+      }
+      case "%exit":
+        return { _tag: "Exit", reason: words.join(" ") }
+      case "%sessions-changed":
+        return { _tag: "SessionsChanged" }
+      case "%session-changed":
+        return { _tag: "SessionChanged", sessionId: words[0] ?? "", name: words.slice(1).join(" ") }
+      case "%window-close":
+        return { _tag: "WindowClose", windowId: words[0] ?? "" }
+      case "%unlinked-window-close":
+        return { _tag: "UnlinkedWindowClose", windowId: words[0] ?? "" }
+      case "%pane-mode-changed":
+        return { _tag: "PaneModeChanged", paneId: words[0] ?? "" }
+      default:
+        return undefined
+    }
+  }
+
+  const line = (bytes: Uint8Array): ControlMessage | undefined => {
+    if (block !== undefined) {
+      const text = utf8.decode(bytes)
+      if (text === block.end || text === block.error) {
+        const reply: ControlReply = {
+          _tag: "Reply",
+          time: block.time,
+          number: block.number,
+          flags: block.flags,
+          ok: text === block.end,
+          body: block.body
+        }
+        block = undefined
+        return reply
+      }
+      block.body.push(text)
+      return undefined
+    }
+    if (bytes[0] === 0x25 && startsWith(bytes, BEGIN)) {
+      const [time = "", number = "", flags = ""] = ascii(bytes, BEGIN.length, bytes.length).split(" ")
+      const triple = `${time} ${number} ${flags}`
+      block = { time, number, flags, end: `%end ${triple}`, error: `%error ${triple}`, body: [] }
+      return undefined
+    }
+    return notification(bytes)
+  }
+
+  const push = (chunk: Uint8Array): ReadonlyArray<ControlMessage> => {
+    const messages: Array<ControlMessage> = []
+    let start = 0
+    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
+      let bytes = chunk.subarray(start, nl)
+      if (partial.length > 0) {
+        partial.push(bytes)
+        bytes = Buffer.concat(partial)
+        partial = []
+      }
+      const message = line(bytes)
+      if (message !== undefined) messages.push(message)
+      start = nl + 1
+    }
+    // Copied: the reader may reuse the chunk's memory for its next read.
+    if (start < chunk.length) partial.push(Uint8Array.prototype.slice.call(chunk, start))
+    return messages
+  }
+
+  return { push, inBlock: () => block !== undefined }
+}
+
+/** Arguments tmux's parser reads as themselves: no quotes, `$`, `~`, `#`, `;`, `%`, `=`, `{` or spaces. */
+const BARE = /^(--|-?[A-Za-z0-9][A-Za-z0-9_.:@+,/-]*)$/
+
+const ESCAPES: Readonly<Record<string, string>> = {
+  "\\": "\\\\",
+  "\"": "\\\"",
+  "$": "\\$",
+  "~": "\\~",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t"
+}
+
+const escapeChar = (char: string): string => {
+  const escape = ESCAPES[char]
+  if (escape !== undefined) return escape
+  const code = char.charCodeAt(0)
+  return code < 0x20 || code === 0x7f ? `\\${code.toString(8).padStart(3, "0")}` : char
+}
+
+const quoted = (arg: string): string => {
+  let out = "\""
+  for (const char of arg) out += escapeChar(char)
+  return out + "\""
+}
+
+/**
+ * Quotes one argument for tmux's command parser so that it arrives as exactly this text: in
+ * double quotes, with `\`, `"`, `$` (environment), `~` (home) escaped, and newlines and other
+ * control characters written as escapes, since a raw newline would end the command line. `#{…}`
+ * passes through; only commands that expand formats (display-message…) expand it.
+ */
+export const quoteArg = (arg: string): string =>
+  BARE.test(arg) ? arg : quoted(arg)
+
+/** One control-mode command line (without its newline) for one command. */
+export const commandLine = (args: ReadonlyArray<string>): string => args.map(quoteArg).join(" ")

@@ -1,0 +1,175 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  commandLine,
+  type ControlMessage,
+  makeControlParser,
+  quoteArg,
+  unescapeOutput
+} from "../src/tmux/ControlProtocol.js"
+
+const bytes = (text: string) => new TextEncoder().encode(text)
+
+/** Feeds `chunks` in order and returns every message they completed. */
+const parseAll = (chunks: ReadonlyArray<Uint8Array | string>, parser = makeControlParser()) =>
+  chunks.flatMap((chunk) => parser.push(typeof chunk === "string" ? bytes(chunk) : chunk))
+
+/** The octal escaping tmux applies to %output (bytes < 32 and backslash as \ooo). */
+const escapeLikeTmux = (data: Uint8Array) =>
+  Array.from(data, (b) => (b < 32 || b === 0x5c ? `\\${b.toString(8).padStart(3, "0")}` : String.fromCharCode(b))).join("")
+
+/** A string whose chars are bytes (what escapeLikeTmux returns) back to those bytes. */
+const bytesFromLatin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0))
+
+const outputs = (messages: ReadonlyArray<ControlMessage>, pane?: string) =>
+  messages.flatMap((m) => (m._tag === "Output" && (pane === undefined || m.paneId === pane) ? [m.data] : []))
+
+describe("control protocol: reply framing", () => {
+  it("ends a block only at the %end with its own triple; look-alike lines are body text", () => {
+    const messages = parseAll([
+      "%begin 1700000000 12 1\n",
+      "%end 1 2 3\n",
+      "%begin 9 9 9\n",
+      "%error 1700000000 12 0\n",
+      "%end 1700000000 13 1\n",
+      "%output %1 not-a-notification\n",
+      "  %end 1700000000 12 1\n",
+      "%end 1700000000 12 1\n"
+    ])
+    assert.deepStrictEqual(messages, [{
+      _tag: "Reply",
+      time: "1700000000",
+      number: "12",
+      flags: "1",
+      ok: true,
+      body: [
+        "%end 1 2 3",
+        "%begin 9 9 9",
+        "%error 1700000000 12 0",
+        "%end 1700000000 13 1",
+        "%output %1 not-a-notification",
+        "  %end 1700000000 12 1"
+      ]
+    }])
+  })
+
+  it("reports %error blocks, empty bodies and notifications between blocks, in order", () => {
+    const messages = parseAll([
+      "%begin 5 1 0\n%end 5 1 0\n%session-changed $0 _telemux_hub\n",
+      "%begin 5 2 1\nparse error: unknown command: bogus\n%error 5 2 1\n",
+      "%sessions-changed\n%window-close @4\n%unlinked-window-close @5\n%pane-mode-changed %7\n",
+      "%layout-change @1 abcd,80x24,0,0,1 abcd,80x24,0,0,1 *\n",
+      "%begin 5 3 1\n\n%end 5 3 1\n%exit too far behind\n"
+    ])
+    assert.deepStrictEqual(messages, [
+      { _tag: "Reply", time: "5", number: "1", flags: "0", ok: true, body: [] },
+      { _tag: "SessionChanged", sessionId: "$0", name: "_telemux_hub" },
+      { _tag: "Reply", time: "5", number: "2", flags: "1", ok: false, body: ["parse error: unknown command: bogus"] },
+      { _tag: "SessionsChanged" },
+      { _tag: "WindowClose", windowId: "@4" },
+      { _tag: "UnlinkedWindowClose", windowId: "@5" },
+      { _tag: "PaneModeChanged", paneId: "%7" },
+      { _tag: "Reply", time: "5", number: "3", flags: "1", ok: true, body: [""] },
+      { _tag: "Exit", reason: "too far behind" }
+    ])
+  })
+
+  it("keeps a line split across chunks, at any byte, and a UTF-8 body intact", () => {
+    const wire = bytes("%begin 7 8 1\nété ✓ 日本 😀 %end 7 8 1\n%end 7 8 1\n%output %3 ok\\015\\012\n")
+    for (let cut = 1; cut < wire.length; cut++) {
+      const messages = parseAll([wire.subarray(0, cut), wire.subarray(cut)])
+      assert.deepStrictEqual(messages, [
+        { _tag: "Reply", time: "7", number: "8", flags: "1", ok: true, body: ["été ✓ 日本 😀 %end 7 8 1"] },
+        { _tag: "Output", paneId: "%3", data: "ok\r\n" }
+      ], `cut at byte ${cut}`)
+    }
+    const oneByteAtATime = parseAll(Array.from(wire, (b) => Uint8Array.of(b)))
+    assert.strictEqual(oneByteAtATime.length, 2)
+  })
+
+  it("yields nothing for a line until its newline arrives", () => {
+    const parser = makeControlParser()
+    assert.deepStrictEqual(parser.push(bytes("%output %1 abc")), [])
+    assert.deepStrictEqual(parser.push(bytes("def")), [])
+    assert.deepStrictEqual(parser.push(bytes("\n")), [{ _tag: "Output", paneId: "%1", data: "abcdef" }])
+  })
+})
+
+describe("control protocol: output", () => {
+  it("unescapes \\ooo and \\\\ into bytes", () => {
+    assert.deepStrictEqual(Array.from(unescapeOutput(bytes("a\\134b\\\\c\\033[0m\\015\\012"))), [
+      ...bytes("a\\b\\c"),
+      0x1b,
+      ...bytes("[0m"),
+      0x0d,
+      0x0a
+    ])
+    assert.deepStrictEqual(Array.from(unescapeOutput(bytes("\\0\\08x"))), Array.from(bytes("\\0\\08x")))
+    assert.deepStrictEqual(outputs(parseAll(["%output %2 C:\\134dir\\134 \\\\n\n"])), ["C:\\dir\\ \\n"])
+  })
+
+  it("decodes a character split across two %output notifications of one pane", () => {
+    for (const text of ["é", "✓", "日本", "😀", "a é ✓ 日本 😀 z"]) {
+      const raw = bytes(text)
+      for (let cut = 1; cut < raw.length; cut++) {
+        const parser = makeControlParser()
+        const messages = parseAll([
+          `%output %5 ${escapeLikeTmux(raw.subarray(0, cut))}\n`,
+          // Another pane's output in between must not disturb %5's pending bytes.
+          `%output %6 ${escapeLikeTmux(bytes("日"))}\n`,
+          `%output %5 ${escapeLikeTmux(raw.subarray(cut))}\n`
+        ].map(bytesFromLatin1), parser)
+        assert.strictEqual(outputs(messages, "%5").join(""), text, `${text} cut at byte ${cut}`)
+        assert.deepStrictEqual(outputs(messages, "%6"), ["日"])
+      }
+    }
+  })
+
+  it("reads %extended-output's value after the ' : ' mark", () => {
+    const messages = parseAll([`%extended-output %9 120 future-arg : ${escapeLikeTmux(bytes("x : y\\ ✓\n"))}\n`].map(bytesFromLatin1))
+    assert.deepStrictEqual(outputs(messages), ["x : y\\ ✓\n"])
+  })
+
+  it("parses %subscription-changed with its value after the first ' : '", () => {
+    const [message] = parseAll(["%subscription-changed path $0 @1 1 %1 - : /tmp/a : b\n"])
+    assert.deepStrictEqual(message, {
+      _tag: "SubscriptionChanged",
+      name: "path",
+      sessionId: "$0",
+      windowId: "@1",
+      windowIndex: "1",
+      paneId: "%1",
+      value: "/tmp/a : b"
+    })
+  })
+
+  it("bounds the per-pane decoders, dropping the least recently written", () => {
+    const parser = makeControlParser({ maxPanes: 2 })
+    const half = escapeLikeTmux(bytes("é").subarray(0, 1))
+    const rest = escapeLikeTmux(bytes("é").subarray(1))
+    parseAll([`%output %1 ${half}\n`, `%output %2 x\n`, `%output %3 y\n`].map(bytesFromLatin1), parser)
+    // %1's half character went with its decoder: the rest alone is not a character.
+    const [message] = parseAll([`%output %1 ${rest}\n`].map(bytesFromLatin1), parser)
+    assert.notStrictEqual(message?._tag === "Output" ? message.data : "", "é")
+  })
+})
+
+describe("control protocol: quoting", () => {
+  it("leaves plain words bare and double-quotes the rest with tmux's escapes", () => {
+    assert.strictEqual(quoteArg("capture-pane"), "capture-pane")
+    assert.strictEqual(quoteArg("-t"), "-t")
+    assert.strictEqual(quoteArg("tmx_0badf00d:1.0"), "tmx_0badf00d:1.0")
+    assert.strictEqual(quoteArg("%3"), "\"%3\"")
+    assert.strictEqual(quoteArg(""), "\"\"")
+    assert.strictEqual(quoteArg("a;b"), "\"a;b\"")
+    assert.strictEqual(quoteArg("$HOME ~ \"q\" \\"), "\"\\$HOME \\~ \\\"q\\\" \\\\\"")
+    assert.strictEqual(quoteArg("l1\nl2\r\t\u0001\u007f"), "\"l1\\nl2\\r\\t\\001\\177\"")
+    assert.strictEqual(quoteArg("#{pane_id} 'x' 日本"), "\"#{pane_id} 'x' 日本\"")
+    assert.strictEqual(commandLine(["set-buffer", "-b", "x", "--", "a b"]), "set-buffer -b x -- \"a b\"")
+  })
+
+  it("never lets a newline through, so one command is one line", () => {
+    const line = commandLine(["set-buffer", "--", "a\nb\r\n" + "x\n".repeat(1000)])
+    assert.notInclude(line, "\n")
+    assert.notInclude(line, "\r")
+  })
+})

@@ -1,0 +1,411 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Duration, Effect, Layer, Option, PubSub, Queue, TestClock } from "effect"
+import * as FakeTerminalBridge from "../layers/FakeTerminalBridge.js"
+import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
+import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
+import * as OutputPollerLive from "../layers/OutputPollerLive.js"
+import * as ConfigLive from "../layers/TelemuxConfigLive.js"
+import { type OutputEvent, OutputLog } from "../services/OutputLog.js"
+import { OutputPoller } from "../services/OutputPoller.js"
+import { TerminalBridge } from "../services/TerminalBridge.js"
+import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
+import { type PaneId, SessionId, TmuxName } from "../src/domain/Session.js"
+
+const MIN = Duration.millis(50)
+const MAX = Duration.seconds(30)
+const DEFAULT = Duration.seconds(1)
+
+/** The test's end of the control channel: what it offers here the poller reads from `subscribe`. */
+class ControlFeed extends Context.Tag("test/ControlFeed")<ControlFeed, Queue.Queue<ControlEvent>>() {}
+
+const testControl = Layer.effectContext(Effect.gen(function*() {
+  const feed = yield* Queue.unbounded<ControlEvent>()
+  const control = TmuxControl.of({
+    run: () => Effect.dieMessage("TmuxControl.run is not used by the poller"),
+    subscribe: Effect.succeed(feed),
+    isConnected: Effect.succeed(true),
+    watchWindowOf: () => Effect.dieMessage("TmuxControl.watchWindowOf is not used by the poller"),
+    clientPid: Effect.succeed(Option.none())
+  })
+  return Context.make(TmuxControl, control).pipe(Context.add(ControlFeed, feed))
+}))
+
+const dependencies = () =>
+  Layer.mergeAll(
+    FakeTerminalBridge.layer,
+    MemoryOutputLog.layer,
+    testControl,
+    ConfigLive.layerFromRecord({
+      TELEMUX_COMPUTER: "local",
+      TELEMUX_HOME: "/nonexistent/telemux",
+      TELEMUX_POLL_INTERVAL_MIN: "50 millis",
+      TELEMUX_POLL_INTERVAL_MAX: "30 seconds",
+      TELEMUX_POLL_INTERVAL: "1 second"
+    })
+  )
+
+/** The poller without jitter (exact backoff times), its state sizes, and the doubles around it. */
+const harness = Effect.gen(function*() {
+  const { poller, stateSizes } = yield* OutputPollerLive.make({ jitter: false })
+  const fake = yield* FakeTerminal
+  const bridge = yield* TerminalBridge
+  const log = yield* OutputLog
+  const feed = yield* ControlFeed
+  const events = yield* PubSub.subscribe(log.events)
+  let panes = 0
+  const newPane = () => fake.adopt(TmuxName.make(`tmx_${(panes++).toString(16).padStart(8, "0")}`), "/tmp")
+  return {
+    poller,
+    stateSizes,
+    fake,
+    log,
+    newPane,
+    signal: (paneId: PaneId) => Queue.offer(feed, { _tag: "Output", paneId, data: "x" }),
+    send: (event: ControlEvent) => Queue.offer(feed, event),
+    type: (paneId: PaneId, text: string) => bridge.paste(paneId, text),
+    /** Times of capture attempts on the pane, failed ones included. */
+    attempts: (paneId: PaneId) => fake.captureAttempts().filter((a) => a.pane === paneId),
+    drainEvents: Effect.map(Queue.takeAll(events), (chunk): ReadonlyArray<OutputEvent> => Array.from(chunk))
+  }
+})
+
+const sessionId = (n: number) => SessionId.make(`00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`)
+const A = sessionId(0xa)
+const B = sessionId(0xb)
+
+/** Lets every runnable fiber (router, session loops) run to its next wait. */
+const settle = Effect.yieldNow().pipe(Effect.repeatN(30))
+const now = TestClock.currentTimeMillis
+const tags = (events: ReadonlyArray<OutputEvent>, tag: OutputEvent["_tag"]) => events.filter((e) => e._tag === tag)
+
+describe("OutputPoller", () => {
+  it.scoped("watch appends the initial snapshot once; watching again is a no-op", () =>
+    Effect.gen(function*() {
+      const poller = yield* OutputPoller
+      const fake = yield* FakeTerminal
+      const log = yield* OutputLog
+      const pane = fake.adopt(TmuxName.make("tmx_0000000a"), "/tmp")
+      yield* poller.watch(A, pane)
+      yield* settle
+      yield* poller.watch(A, pane)
+      yield* settle
+      assert.strictEqual(yield* poller.watching, 1)
+      assert.strictEqual(fake.captureAttempts().length, 1)
+      const latest = Option.getOrThrow(yield* log.latest(A))
+      assert.strictEqual(latest.screen, "$ ")
+      assert.strictEqual(latest.sessionId, A)
+    }).pipe(Effect.provide(OutputPollerLive.layer.pipe(Layer.provideMerge(dependencies())))))
+
+  it.scoped("leading edge: a signal after a quiet spell is captured at once", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* h.type(pane, "hello")
+      yield* h.signal(pane)
+      yield* settle
+      assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [0, 1000])
+      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).screen, "$ hello")
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("coalescing: 100 signals within one min interval cost a leading and one trailing capture", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      yield* TestClock.adjust(Duration.seconds(1))
+      const before = h.attempts(pane).length
+      for (let i = 0; i < 100; i++) {
+        yield* h.type(pane, ` ${i}`)
+        yield* h.signal(pane)
+        yield* settle
+        if (i % 10 === 9) yield* TestClock.adjust(Duration.millis(4))
+      }
+      assert.strictEqual(yield* now, 1040)
+      assert.strictEqual(h.attempts(pane).length - before, 1)
+      yield* TestClock.adjust(Duration.millis(10))
+      assert.deepStrictEqual(h.attempts(pane).slice(before).map((a) => a.at), [1000, 1050])
+      yield* TestClock.adjust(Duration.seconds(5))
+      assert.strictEqual(h.attempts(pane).length - before, 2)
+      const screen = h.fake.panes().find((p) => p.paneId === pane)!.screen
+      assert.isTrue(screen.endsWith(" 98 99"))
+      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).screen, screen)
+      assert.strictEqual(tags(yield* h.drainEvents, "OutputChanged").length, 3)
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("idle costs nothing until the safety net at max, which appends only a real change", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      const initial = Option.getOrThrow(yield* h.log.latest(A))
+      yield* TestClock.adjust(Duration.subtract(MAX, Duration.millis(1)))
+      assert.strictEqual(h.attempts(pane).length, 1)
+      yield* TestClock.adjust(Duration.millis(1))
+      assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [0, 30_000])
+      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).seq, initial.seq)
+      yield* TestClock.adjust(MAX)
+      assert.strictEqual(h.attempts(pane).length, 3)
+      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).seq, initial.seq)
+      assert.strictEqual(tags(yield* h.drainEvents, "OutputChanged").length, 1)
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("only a changed screen is appended", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      for (const text of ["", "", "x", "", "y"]) {
+        yield* TestClock.adjust(Duration.seconds(1))
+        if (text !== "") yield* h.type(pane, text)
+        yield* h.signal(pane)
+        yield* settle
+      }
+      assert.strictEqual(h.attempts(pane).length, 6)
+      const screens = tags(yield* h.drainEvents, "OutputChanged").map((e) => e._tag === "OutputChanged" ? e.screen : "")
+      assert.deepStrictEqual(screens, ["$ ", "$ x", "$ xy"])
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("failed captures back off exponentially, emit nothing, and the backoff resets after a success", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      const initial = Option.getOrThrow(yield* h.log.latest(A))
+      yield* TestClock.adjust(Duration.seconds(1))
+      h.fake.setHung(true)
+      yield* h.type(pane, "lost?").pipe(Effect.ignore)
+      yield* h.signal(pane)
+      yield* settle
+      yield* TestClock.adjust(Duration.millis(750))
+      const failed = h.attempts(pane).slice(1)
+      assert.deepStrictEqual(failed.map((a) => a.at), [1000, 1050, 1150, 1350, 1750])
+      assert.isTrue(failed.every((a) => a.outcome === "TmuxTimeout"))
+      // signals during the backoff do not bring the next attempt forward
+      yield* h.signal(pane)
+      yield* settle
+      assert.strictEqual(h.attempts(pane).length, 6)
+      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).seq, initial.seq)
+
+      h.fake.setHung(false)
+      yield* h.type(pane, "back")
+      yield* TestClock.adjust(Duration.millis(800))
+      const recovered = h.attempts(pane).at(-1)!
+      assert.deepStrictEqual([recovered.at, recovered.outcome], [2550, "ok"])
+      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).screen, "$ back")
+
+      yield* TestClock.adjust(Duration.millis(2450))
+      h.fake.setHung(true)
+      yield* h.signal(pane)
+      yield* settle
+      yield* TestClock.adjust(Duration.millis(49))
+      assert.deepStrictEqual(h.attempts(pane).slice(7).map((a) => a.at), [5000])
+      yield* TestClock.adjust(Duration.millis(1))
+      assert.deepStrictEqual(h.attempts(pane).slice(7).map((a) => a.at), [5000, 5050])
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("the backoff is capped at max", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      h.fake.setHung(true)
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      yield* TestClock.adjust(Duration.minutes(5))
+      const times = h.attempts(pane).map((a) => a.at)
+      const gaps = times.slice(1).map((t, i) => t - times[i]!)
+      assert.deepStrictEqual(gaps.slice(0, 11), [50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000])
+      assert.isTrue(gaps.slice(10).every((gap) => gap === 30_000))
+      assert.isTrue(Option.isNone(yield* h.log.latest(A)))
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("one dead signal is only a probe: a live listing takes it back, a dead one confirms it", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* h.send({ _tag: "PaneChanged", paneId: pane, field: "dead", value: "1" })
+      yield* settle
+      assert.strictEqual(h.attempts(pane).length, 2)
+      assert.isTrue(h.fake.calls().some((c) => c.op === "list"))
+      assert.lengthOf(tags(yield* h.drainEvents, "ProcessExited"), 0)
+
+      yield* TestClock.adjust(Duration.seconds(1))
+      h.fake.markDead(pane)
+      yield* h.send({ _tag: "PaneChanged", paneId: pane, field: "dead", value: "1" })
+      yield* settle
+      assert.deepStrictEqual(tags(yield* h.drainEvents, "ProcessExited"), [{ _tag: "ProcessExited", sessionId: A }])
+      // nothing left to watch on an exited pane
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* h.signal(pane)
+      yield* TestClock.adjust(MAX)
+      assert.strictEqual(h.attempts(pane).length, 3)
+      assert.lengthOf(tags(yield* h.drainEvents, "ProcessExited"), 0)
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("a vanished pane is exited only after a second not-found look", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      yield* TestClock.adjust(Duration.seconds(1))
+      h.fake.vanish(TmuxName.make("tmx_00000000"))
+      yield* h.signal(pane)
+      yield* settle
+      assert.strictEqual(h.attempts(pane).at(-1)?.outcome, "TmuxSessionNotFound")
+      assert.lengthOf(tags(yield* h.drainEvents, "ProcessExited"), 0)
+      yield* TestClock.adjust(MIN)
+      assert.deepStrictEqual(h.attempts(pane).slice(1).map((a) => a.outcome), ["TmuxSessionNotFound", "TmuxSessionNotFound"])
+      assert.deepStrictEqual(tags(yield* h.drainEvents, "ProcessExited"), [{ _tag: "ProcessExited", sessionId: A }])
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("a dead signal plus a not-found capture confirm; timeouts never do", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const gone = h.newPane()
+      const hung = h.newPane()
+      yield* h.poller.watch(A, gone)
+      yield* h.poller.watch(B, hung)
+      yield* settle
+      yield* TestClock.adjust(Duration.seconds(1))
+
+      h.fake.vanish(TmuxName.make("tmx_00000000"))
+      yield* h.send({ _tag: "PaneChanged", paneId: gone, field: "dead", value: "1" })
+      yield* settle
+      assert.deepStrictEqual(tags(yield* h.drainEvents, "ProcessExited"), [{ _tag: "ProcessExited", sessionId: A }])
+
+      h.fake.vanish(TmuxName.make("tmx_00000001"))
+      h.fake.setHung(true)
+      yield* h.send({ _tag: "PaneChanged", paneId: hung, field: "dead", value: "1" })
+      for (let i = 0; i < 10; i++) {
+        yield* h.signal(hung)
+        yield* TestClock.adjust(Duration.minutes(1))
+      }
+      const attempts = h.attempts(hung).slice(1)
+      assert.isAbove(attempts.length, 10)
+      assert.isTrue(attempts.every((a) => a.outcome === "TmuxTimeout"))
+      assert.lengthOf(tags(yield* h.drainEvents, "ProcessExited"), 0)
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("command and directory changes are published once per new value, only for watched panes", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      const stranger = h.newPane()
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      yield* h.drainEvents
+      const change = (paneId: PaneId, field: "command" | "path", value: string) =>
+        h.send({ _tag: "PaneChanged", paneId, field, value })
+      yield* change(pane, "command", "bash")
+      yield* change(pane, "command", "vim")
+      yield* change(pane, "command", "vim")
+      yield* change(pane, "path", "/a")
+      yield* change(pane, "path", "/a")
+      yield* change(pane, "command", "bash")
+      yield* change(pane, "path", "/b")
+      yield* change(stranger, "command", "top")
+      yield* settle
+      assert.deepStrictEqual(yield* h.drainEvents, [
+        { _tag: "CommandChanged", sessionId: A, command: "bash" },
+        { _tag: "CommandChanged", sessionId: A, command: "vim" },
+        { _tag: "DirectoryChanged", sessionId: A, path: "/a" },
+        { _tag: "CommandChanged", sessionId: A, command: "bash" },
+        { _tag: "DirectoryChanged", sessionId: A, path: "/b" }
+      ])
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("unwatch stops the session's fiber and frees its state and history", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const a = h.newPane()
+      const b = h.newPane()
+      yield* h.poller.watch(A, a)
+      yield* h.poller.watch(B, b)
+      yield* settle
+      yield* h.poller.unwatch(A)
+      assert.strictEqual(yield* h.poller.watching, 1)
+      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 1, panes: 1, fibers: 1 })
+      assert.strictEqual(yield* h.log.size, 1)
+      assert.isTrue(Option.isNone(yield* h.log.latest(A)))
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* h.type(a, "a")
+      yield* h.type(b, "b")
+      yield* h.signal(a)
+      yield* h.signal(b)
+      yield* TestClock.adjust(MAX)
+      assert.strictEqual(h.attempts(a).length, 1)
+      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(B)).screen, "$ b")
+      yield* h.poller.unwatch(B)
+      yield* h.poller.unwatch(B)
+      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 0, panes: 0, fibers: 0 })
+      assert.strictEqual(yield* h.log.size, 0)
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("watching and unwatching 1000 sessions leaves every map empty", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const watched = Array.from({ length: 1000 }, (_, i) => ({ id: sessionId(i + 1), pane: h.newPane() }))
+      for (const { id, pane } of watched) yield* h.poller.watch(id, pane)
+      yield* settle
+      for (const { pane } of watched) yield* h.send({ _tag: "PaneChanged", paneId: pane, field: "command", value: "vim" })
+      yield* settle
+      assert.strictEqual(yield* h.poller.watching, 1000)
+      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 1000, panes: 1000, fibers: 1000 })
+      assert.strictEqual(yield* h.log.size, 1000)
+      for (const { id } of watched) yield* h.poller.unwatch(id)
+      assert.strictEqual(yield* h.poller.watching, 0)
+      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 0, panes: 0, fibers: 0 })
+      assert.strictEqual(yield* h.log.size, 0)
+      const captured = h.fake.captureAttempts().length
+      for (const { pane } of watched.slice(0, 10)) yield* h.signal(pane)
+      yield* TestClock.adjust(Duration.seconds(1))
+      assert.strictEqual(h.fake.captureAttempts().length, captured)
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("Connected marks every watched session dirty", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const panes = [h.newPane(), h.newPane(), h.newPane()]
+      for (const [i, pane] of panes.entries()) yield* h.poller.watch(sessionId(i + 1), pane)
+      yield* settle
+      yield* TestClock.adjust(Duration.seconds(1))
+      for (const pane of panes) yield* h.type(pane, "missed")
+      yield* h.send({ _tag: "Connected" })
+      yield* settle
+      for (const [i, pane] of panes.entries()) {
+        assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [0, 1000])
+        assert.strictEqual(Option.getOrThrow(yield* h.log.latest(sessionId(i + 1))).screen, "$ missed")
+      }
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("while the control channel is down, idle panes are polled at the default interval", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      yield* TestClock.adjust(Duration.seconds(5))
+      yield* h.send({ _tag: "Disconnected", reason: "test" })
+      yield* settle
+      yield* TestClock.adjust(Duration.subtract(DEFAULT, Duration.millis(1)))
+      assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [0, 5000])
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* TestClock.adjust(DEFAULT)
+      assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [0, 5000, 6000, 7000])
+      yield* h.send({ _tag: "Connected" })
+      yield* settle
+      yield* TestClock.adjust(Duration.seconds(29))
+      // one capture for the reconnect (min after the last), then quiet until max
+      assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [0, 5000, 6000, 7000, 7050])
+    }).pipe(Effect.provide(dependencies())))
+})

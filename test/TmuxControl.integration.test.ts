@@ -1,0 +1,477 @@
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { NodeContext } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Chunk, Context, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule, Scope } from "effect"
+import { randomBytes } from "node:crypto"
+import { readdirSync, readFileSync, realpathSync } from "node:fs"
+import * as ControlBridge from "../layers/ControlBridge.js"
+import * as TmuxControlLive from "../layers/TmuxControl.js"
+import type { KeyPress } from "../src/domain/Keys.js"
+import { type PaneId, TmuxName } from "../src/domain/Session.js"
+import { TerminalBridge } from "../services/TerminalBridge.js"
+import {
+  CONTROL_PENDING_MAX,
+  CONTROL_RECONNECT_BASE,
+  CONTROL_RECONNECT_MAX,
+  type ControlEvent,
+  HUB_SESSION,
+  TmuxControl
+} from "../services/TmuxControl.js"
+import { isAlive } from "./support/processes.js"
+import { scopedTmuxSocket, tmuxCommand, waitUntil } from "./support/tmuxSocket.js"
+
+const PROMPT = "tmx$"
+const randomName = () => TmuxName.make(`tmx_${randomBytes(4).toString("hex")}`)
+const key = (name: KeyPress["key"], repeat = 1): KeyPress => ({ key: name, repeat })
+const linesOf = (screen: string) => screen.split("\n")
+
+const tempDir = Effect.gen(function*() {
+  const fs = yield* FileSystem.FileSystem
+  return { fs, dir: realpathSync(yield* fs.makeTempDirectoryScoped({ prefix: "telemux-control-" })) }
+})
+
+/** ControlBridge + TmuxControl on a fresh socket; the layer's scope closes before the server is killed. */
+const setup = (options: { readonly tmuxBinary?: string; readonly commandTimeout?: Duration.DurationInput } = {}) =>
+  Effect.gen(function*() {
+    const socket = yield* scopedTmuxSocket
+    const { dir, fs } = yield* tempDir
+    const context = yield* Layer.build(ControlBridge.layer({ socket, ...options }))
+    return { socket, dir, fs, bridge: Context.get(context, TerminalBridge), control: Context.get(context, TmuxControl) }
+  })
+
+type Setup = Effect.Effect.Success<ReturnType<typeof setup>>
+
+const startShell = (s: Setup, size: { readonly width?: number; readonly height?: number } = {}) =>
+  Effect.gen(function*() {
+    const name = randomName()
+    const pane = yield* s.bridge.createSession({
+      name,
+      cwd: s.dir,
+      env: {},
+      ...size,
+      command: `PS1='${PROMPT} ' HISTFILE= exec bash --noprofile --norc`
+    })
+    yield* waitUntil("the shell prompt", s.bridge.capture(pane, 0), (t) => t.includes(PROMPT))
+    return { name, pane }
+  })
+
+const runLine = (s: Setup, pane: PaneId, line: string) =>
+  Effect.zipRight(s.bridge.paste(pane, line), s.bridge.sendKeys(pane, [key("Enter")]))
+
+const waitForCommand = (s: Setup, pane: PaneId, command: string) =>
+  waitUntil(
+    `the pane to run ${command}`,
+    Effect.map(s.bridge.listPanes, (panes) => panes.find((p) => p.paneId === pane)?.currentCommand ?? "<no pane>"),
+    (current) => current === command
+  )
+
+/** Takes events until `done` holds for what was taken so far; bounded by `within`. */
+const takeUntil = (
+  events: Queue.Dequeue<ControlEvent>,
+  done: (seen: ReadonlyArray<ControlEvent>) => boolean,
+  within: Duration.DurationInput = Duration.seconds(10)
+) =>
+  Effect.gen(function*() {
+    const seen: Array<ControlEvent> = []
+    while (!done(seen)) seen.push(...Chunk.toReadonlyArray(yield* Queue.takeBetween(events, 1, 1024)))
+    return seen
+  }).pipe(
+    Effect.timeoutFail({ duration: within, onTimeout: () => new Error("expected events did not arrive") })
+  )
+
+const outputOf = (seen: ReadonlyArray<ControlEvent>, pane: PaneId) =>
+  seen.flatMap((e) => (e._tag === "Output" && e.paneId === pane ? [e.data] : [])).join("")
+
+const signal = (pid: number, sig: NodeJS.Signals) => Effect.sync(() => process.kill(pid, sig))
+
+const serverPid = (socket: string) => Effect.map(tmuxCommand(socket, "display-message", "-p", "#{pid}"), (o) => Number(o.trim()))
+
+/** A stopped server for the scope's lifetime; continued (so it can be killed) when the scope closes. */
+const stopServer = (pid: number) => Effect.acquireRelease(signal(pid, "SIGSTOP"), () => Effect.ignore(signal(pid, "SIGCONT")))
+
+/** Child processes of this test process whose command line is a tmux control client. */
+const controlClientChildren = (): ReadonlyArray<number> =>
+  readdirSync("/proc").flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return []
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8")
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")
+      return ppid === process.pid && argv.some((a) => a.endsWith("tmux")) && (argv.includes("-C") || argv.includes("attach-session"))
+        ? [Number(entry)]
+        : []
+    } catch {
+      return []
+    }
+  })
+
+const live = <A, E>(self: Effect.Effect<A, E, Scope.Scope | CommandExecutor.CommandExecutor | FileSystem.FileSystem>) =>
+  self.pipe(Effect.provide(NodeContext.layer))
+
+describe("TmuxControl reconnect backoff", () => {
+  it.effect("grows exponentially from the base, jittered, and never waits longer than the max", () =>
+    Effect.gen(function*() {
+      const delays = Chunk.toReadonlyArray(
+        yield* Schedule.run(Schedule.delays(TmuxControlLive.reconnectSchedule), 0, Array.from({ length: 14 }, () => undefined))
+      ).map(Duration.toMillis)
+      const base = Duration.toMillis(CONTROL_RECONNECT_BASE)
+      const max = Duration.toMillis(CONTROL_RECONNECT_MAX)
+      delays.forEach((delay, i) => {
+        const exponential = base * 2 ** i
+        assert.isAtMost(delay, max, `attempt ${i}`)
+        assert.isAtLeast(delay, Math.min(exponential * 0.8, max), `attempt ${i}`)
+        assert.isAtMost(delay, Math.min(exponential * 1.2, max), `attempt ${i}`)
+      })
+      assert.strictEqual(delays.at(-1), max)
+    }))
+})
+
+describe("TmuxControl on real tmux", () => {
+  it.scopedLive("frames replies by their own triple: pane lines reading %end / %begin come back as text", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const { pane } = yield* startShell(s)
+      yield* runLine(s, pane, "printf '%%end 1 2 3\\n%%begin 9 9 9\\n%%error 1 2 3\\n'; echo after-$((6*7))")
+      const screen = yield* waitUntil("the look-alike lines", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("after-42"))
+      const lines = linesOf(screen)
+      for (const line of ["%end 1 2 3", "%begin 9 9 9", "%error 1 2 3"]) assert.include(lines, line)
+      // The channel still pairs every reply with its own command.
+      for (let i = 0; i < 20; i++) {
+        assert.deepStrictEqual(yield* s.control.run(["display-message", "-p", `reply-${i}`]), [`reply-${i}`])
+        assert.include(linesOf(yield* s.bridge.capture(pane, 0)), "%begin 9 9 9")
+      }
+    })))
+
+  it.scopedLive("pane output arrives as Output events with multi-byte characters split across writes intact", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const { pane } = yield* startShell(s)
+      const events = yield* s.control.subscribe
+      // Each printf writes part of a character; the sleeps make tmux send them as separate %output lines.
+      const parts = ["U:\\303", "\\251 \\342\\234", "\\223 \\346\\227\\245", "\\346\\234\\254 \\360\\237", "\\230\\200:END\\n"]
+      yield* runLine(s, pane, parts.map((p) => `printf '${p}'`).join("; sleep 0.1; "))
+      const expected = "U:é ✓ 日本 😀:END"
+      const seen = yield* takeUntil(events, (seen) => outputOf(seen, pane).includes(expected))
+      assert.notInclude(outputOf(seen, pane), "\uFFFD")
+      assert.isAbove(seen.filter((e) => e._tag === "Output" && e.paneId === pane).length, 2)
+    })))
+
+  it.scopedLive("PaneChanged reports the pane's command as it changes", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const { pane } = yield* startShell(s)
+      const events = yield* s.control.subscribe
+      yield* runLine(s, pane, "sleep 2")
+      const changed = (value: string) => (seen: ReadonlyArray<ControlEvent>) =>
+        seen.some((e) => e._tag === "PaneChanged" && e.paneId === pane && e.field === "command" && e.value === value)
+      yield* takeUntil(events, changed("sleep"))
+      yield* takeUntil(events, changed("bash"))
+    })))
+
+  it.scopedLive("quoting: set-buffer through the channel stores exactly the text, whatever it holds", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const big = Array.from({ length: 1600 }, (_, i) => `${i} ;\\; $HOME ~ ' " \\ #{pane_id} ✓\n`).join("")
+      assert.isAtLeast(big.length, 50 * 1024)
+      const texts = [
+        "a;b", ";", "\\;", "x ; y", "$HOME", "${HOME}", "~", "~/x", "~root", "'", "\"", "''\"\"",
+        "back\\slash\\", "\\\\", "line1\nline2\n", "\r\n", "tab\there", "#{pane_id}", "#{session_name}#[fg=red]",
+        "-", "--", "-t %0", "%if 1", "{ braces }", "# not a comment", "ünïcødé ✓ — 日本語 😀", "\u0001\u001b[31m\u007f",
+        big
+      ]
+      for (const [i, text] of texts.entries()) {
+        yield* s.control.run(["set-buffer", "-b", `q${i}`, "--", text])
+        const stored = yield* tmuxCommand(s.socket, "save-buffer", "-b", `q${i}`, "-")
+        assert.isTrue(stored === text, `buffer ${i} differs: ${JSON.stringify(text.slice(0, 60))} → ${JSON.stringify(stored.slice(0, 60))}`)
+      }
+      // Formats passed on purpose to a command that expands them are expanded.
+      const [hubPane] = yield* s.control.run(["display-message", "-p", "-t", `=${HUB_SESSION}:0`, "#{pane_id} #{session_name}"])
+      assert.match(hubPane!, new RegExp(`^%\\d+ ${HUB_SESSION}$`))
+    })))
+
+  it.scopedLive("a command that times out is TmuxTimeout; its late reply is dropped, the next command gets its own", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup({ commandTimeout: Duration.millis(400) })
+      const pid = yield* serverPid(s.socket)
+      const late = yield* Effect.scoped(Effect.gen(function*() {
+        yield* stopServer(pid)
+        const start = Date.now()
+        const error = yield* Effect.flip(s.control.run(["display-message", "-p", "late-reply"]))
+        const waited = Date.now() - start
+        assert.isAtLeast(waited, 390)
+        assert.isBelow(waited, 1500)
+        // Fill the pending table: one more fails at once, typed, instead of queueing.
+        const fillers = yield* Effect.fork(Effect.forEach(
+          Array.from({ length: CONTROL_PENDING_MAX - 1 }, (_, i) => i),
+          (i) => Effect.either(s.control.run(["display-message", "-p", `filler-${i}`])),
+          { concurrency: "unbounded" }
+        ))
+        yield* Effect.sleep(Duration.millis(100))
+        const overflow = yield* Effect.flip(s.control.run(["display-message", "-p", "overflow"]))
+        assert.strictEqual(overflow._tag, "TmuxCommandFailed")
+        assert.match(overflow.message, /already wait/)
+        assert.isTrue((yield* Fiber.join(fillers)).every((r) => r._tag === "Left" && r.left._tag === "TmuxTimeout"))
+        return error
+      }))
+      assert.strictEqual(late._tag, "TmuxTimeout")
+      // The timed-out commands hold their places until tmux, continued, answers them all.
+      const next = yield* s.control.run(["display-message", "-p", "next-reply"]).pipe(
+        Effect.retry({
+          while: (e) => /already wait/.test(e.message),
+          schedule: Schedule.spaced(Duration.millis(50)),
+          times: 100
+        })
+      )
+      assert.deepStrictEqual(next, ["next-reply"])
+      assert.deepStrictEqual(yield* s.control.run(["display-message", "-p", "after"]), ["after"])
+      assert.isTrue(yield* s.control.isConnected)
+    })))
+
+  it.scopedLive("a server that stops answering is a hung client: Disconnected, then Connected once it answers again", () =>
+    live(Effect.gen(function*() {
+      const socket = yield* scopedTmuxSocket
+      const context = yield* Layer.build(
+        TmuxControlLive.layer({ socket, commandTimeout: Duration.millis(300), hangTimeout: Duration.millis(800) })
+      )
+      const control = Context.get(context, TmuxControl)
+      assert.isTrue(yield* control.isConnected)
+      const events = yield* control.subscribe
+      const pid = yield* serverPid(socket)
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* stopServer(pid)
+        assert.strictEqual((yield* Effect.flip(control.run(["display-message", "-p", "x"])))._tag, "TmuxTimeout")
+        yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Disconnected"), Duration.seconds(5))
+        const down = yield* Effect.flip(control.run(["display-message", "-p", "y"]))
+        assert.isTrue(TmuxControlLive.isChannelDown(down), "run fails fast while disconnected")
+      }))
+      yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Connected"), Duration.seconds(20))
+      assert.deepStrictEqual(yield* control.run(["display-message", "-p", "back"]), ["back"])
+    })), 40_000)
+
+  it.scopedLive("reconnects by itself after kill-server; a session created afterwards reports its output", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const events = yield* s.control.subscribe
+      const firstPid = yield* s.control.clientPid
+      assert.isTrue(Option.isSome(firstPid))
+      yield* tmuxCommand(s.socket, "kill-server").pipe(Effect.ignore)
+      const seen = yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Connected"))
+      assert.isTrue(seen.some((e) => e._tag === "Disconnected"))
+      assert.isFalse(isAlive(Option.getOrThrow(firstPid)), "the old client was reaped")
+      assert.isTrue(Option.isSome(yield* s.control.clientPid))
+
+      const { pane } = yield* startShell(s)
+      yield* runLine(s, pane, "echo fresh-$((20+3))")
+      yield* takeUntil(events, (seen) => outputOf(seen, pane).includes("fresh-23"))
+    })))
+
+  it.scopedLive("re-links every session's window into the hub when it reconnects", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const { name, pane } = yield* startShell(s)
+      const events = yield* s.control.subscribe
+      // The hub goes away (and with it its links) while the session stays.
+      yield* tmuxCommand(s.socket, "kill-session", "-t", `=${HUB_SESSION}`)
+      yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Connected"))
+      const linked = yield* tmuxCommand(s.socket, "display-message", "-p", "-t", `=${name}:`, "#{window_linked_sessions_list}")
+      assert.sameMembers(linked.trim().split(","), [name, HUB_SESSION])
+      yield* runLine(s, pane, "echo relinked-$((1+1))")
+      yield* takeUntil(events, (seen) => outputOf(seen, pane).includes("relinked-2"))
+    })))
+
+  it.scopedLive("closing the layer ends the control client (reaped)", () =>
+    live(Effect.gen(function*() {
+      const socket = yield* scopedTmuxSocket
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(TmuxControlLive.layer({ socket }), scope)
+      const pid = Option.getOrThrow(yield* Context.get(context, TmuxControl).clientPid)
+      assert.isTrue(isAlive(pid))
+      assert.include(controlClientChildren(), pid)
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(isAlive(pid))
+    })))
+
+  it.scopedLive("closing the layer is bounded even when tmux stopped reading and the client's input is full", () =>
+    live(Effect.gen(function*() {
+      const socket = yield* scopedTmuxSocket
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(TmuxControlLive.layer({ socket, commandTimeout: Duration.seconds(30) }), scope)
+      const control = Context.get(context, TmuxControl)
+      const pid = Option.getOrThrow(yield* control.clientPid)
+      yield* stopServer(yield* serverPid(socket))
+      const payload = "x".repeat(64 * 1024)
+      // 16 MB of commands: more than the pipe and socket buffers between us and a stopped server hold.
+      yield* Effect.forkScoped(Effect.forEach(
+        Array.from({ length: 256 }, (_, i) => i),
+        (i) => Effect.either(control.run(["set-buffer", "-b", `fill-${i}`, "--", payload])),
+        { concurrency: "unbounded" }
+      ))
+      yield* Effect.sleep(Duration.millis(300))
+      const start = Date.now()
+      yield* Scope.close(scope, Exit.void)
+      assert.isBelow(Date.now() - start, 5000)
+      assert.isFalse(isAlive(pid))
+    })))
+})
+
+describe("ControlBridge on real tmux", () => {
+  it.scopedLive("20 sessions: one control client, and no tmux spawned while they sit idle or are read", () =>
+    live(Effect.gen(function*() {
+      const { dir: binDir, fs } = yield* tempDir
+      const log = `${binDir}/spawns.log`
+      const binary = `${binDir}/tmux`
+      yield* fs.writeFileString(binary, `#!/bin/sh\necho "$*" >> '${log}'\nexec tmux "$@"\n`)
+      yield* fs.chmod(binary, 0o755)
+      const s = yield* setup({ tmuxBinary: binary })
+      const spawns = Effect.map(fs.readFileString(log), (text) => text.split("\n").filter((l) => l.length > 0))
+
+      const panes = yield* Effect.forEach(Array.from({ length: 20 }), () =>
+        s.bridge.createSession({ name: randomName(), cwd: s.dir, env: {}, command: "HISTFILE= exec bash --noprofile --norc" }))
+      yield* waitUntil("20 panes", Effect.map(s.bridge.listPanes, (p) => String(p.length)), (n) => n === "20")
+
+      const clients = controlClientChildren()
+      assert.isAtMost(clients.length, 2)
+      assert.deepStrictEqual(clients, [Option.getOrThrow(yield* s.control.clientPid)])
+
+      const before = (yield* spawns).length
+      yield* Effect.sleep(Duration.seconds(3))
+      for (const pane of panes) yield* s.bridge.capture(pane, 10)
+      yield* s.bridge.listPanes
+      yield* s.bridge.isInMode(panes[0]!)
+      yield* s.bridge.sendKeys(panes[0]!, [key("Enter")])
+      const after = yield* spawns
+      assert.deepStrictEqual(after.slice(before), [], "tmux was spawned while sessions sat idle or were read")
+      assert.isAtMost(controlClientChildren().length, 2)
+    })), 40_000)
+
+  it.scopedLive("linking a 200x50 window into the hub leaves its size alone; linking twice links once", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const { name, pane } = yield* startShell(s, { width: 200, height: 50 })
+      yield* s.control.watchWindowOf(name)
+      const size = yield* tmuxCommand(s.socket, "display-message", "-p", "-t", pane, "#{window_width}x#{window_height}")
+      assert.strictEqual(size.trim(), "200x50")
+      const hubWindows = yield* tmuxCommand(s.socket, "list-windows", "-t", `=${HUB_SESSION}`, "-F", "#{window_id}")
+      const windowId = (yield* tmuxCommand(s.socket, "display-message", "-p", "-t", pane, "#{window_id}")).trim()
+      assert.strictEqual(linesOf(hubWindows).filter((w) => w === windowId).length, 1)
+    })))
+
+  it.scopedLive("pastes tricky text and 50 KB literally, sends keys, captures", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const { pane } = yield* startShell(s)
+      const pasteThroughCat = (text: string, tag: number) =>
+        Effect.gen(function*() {
+          yield* runLine(s, pane, `cat > out-${tag}.txt; echo END-$((${tag}+1000))`)
+          yield* waitForCommand(s, pane, "cat")
+          yield* s.bridge.paste(pane, text)
+          yield* s.bridge.sendKeys(pane, [key("C-d")])
+          yield* waitUntil("cat to finish", s.bridge.capture(pane, 0), (t) => linesOf(t).includes(`END-${tag + 1000}`), {
+            attempts: 200
+          })
+          return yield* s.fs.readFileString(`${s.dir}/out-${tag}.txt`)
+        })
+      const tricky = [
+        "-n -e --not-an-option",
+        "  'single' \"double\" `tick` $HOME ${PATH} $(whoami) ~ ~/x !!",
+        "back\\slash \\n \\t \\\\ end\\",
+        "semi; colon \\; ; #{pane_id} %end 1 2 3",
+        "ünïcødé ✓ — 日本語 😀",
+        ""
+      ].join("\n")
+      assert.strictEqual(yield* pasteThroughCat(tricky, 1), tricky)
+      const line = (i: number) => `${String(i).padStart(4, "0")} ${"abc'$\"\\;xyz-~#{}".repeat(8)}`.slice(0, 99)
+      const big = Array.from({ length: 512 }, (_, i) => line(i) + "\n").join("")
+      assert.isAtLeast(big.length, 50 * 1024)
+      const written = yield* pasteThroughCat(big, 2)
+      assert.strictEqual(written.length, big.length)
+      assert.isTrue(written === big, "the 50 KB file differs from the pasted text")
+      assert.strictEqual(yield* tmuxCommand(s.socket, "list-buffers"), "", "no buffer left behind")
+
+      yield* runLine(s, pane, "echo recall-$((40+2))")
+      yield* waitUntil("the echo", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("recall-42"))
+      yield* s.bridge.sendKeys(pane, [key("Up"), key("Enter")])
+      yield* waitUntil("the recalled echo", s.bridge.capture(pane, 0), (t) =>
+        linesOf(t).filter((l) => l === "recall-42").length === 2)
+      yield* runLine(s, pane, "sleep 100")
+      yield* waitForCommand(s, pane, "sleep")
+      yield* s.bridge.sendKeys(pane, [key("C-c")])
+      yield* waitForCommand(s, pane, "bash")
+    })), 40_000)
+
+  it.scopedLive("isInMode / cancelMode, resize, and listPanes without the hub or duplicate linked entries", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const a = yield* startShell(s)
+      const b = yield* startShell(s)
+      assert.isFalse(yield* s.bridge.isInMode(a.pane))
+      yield* s.bridge.cancelMode(a.pane)
+      yield* tmuxCommand(s.socket, "copy-mode", "-t", a.pane)
+      assert.isTrue(yield* s.bridge.isInMode(a.pane))
+      yield* s.bridge.cancelMode(a.pane)
+      assert.isFalse(yield* s.bridge.isInMode(a.pane))
+
+      yield* s.bridge.resize(b.pane, 100, 40)
+      const size = yield* tmuxCommand(s.socket, "display-message", "-p", "-t", b.pane, "#{pane_width}x#{pane_height}")
+      assert.strictEqual(size.trim(), "100x40")
+
+      const panes = yield* s.bridge.listPanes
+      assert.sameMembers(panes.map((p) => p.paneId), [a.pane, b.pane])
+      assert.sameMembers(panes.map((p) => p.sessionName), [a.name, b.name])
+      const all = yield* tmuxCommand(s.socket, "list-panes", "-a", "-F", "#{session_name}")
+      assert.include(linesOf(all), HUB_SESSION, "the hub does exist; listPanes leaves it out")
+
+      const missing = "%99999" as PaneId
+      assert.strictEqual((yield* Effect.flip(s.bridge.capture(missing, 0)))._tag, "TmuxSessionNotFound")
+      assert.strictEqual((yield* Effect.flip(s.bridge.isInMode(missing)))._tag, "TmuxSessionNotFound")
+      assert.strictEqual((yield* Effect.flip(s.bridge.paste(missing, "x")))._tag, "TmuxSessionNotFound")
+      assert.strictEqual(yield* tmuxCommand(s.socket, "list-buffers"), "", "the failed paste deleted its buffer")
+    })))
+
+  it.scopedLive("killSession ends the shell even though its window is linked into the hub", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const doomed = yield* startShell(s)
+      const survivor = yield* startShell(s)
+      const pidOf = (pane: PaneId) =>
+        Effect.map(s.bridge.listPanes, (panes) => panes.find((p) => p.paneId === pane)?.panePid ?? -1)
+      const doomedPid = yield* pidOf(doomed.pane)
+      assert.isTrue(isAlive(doomedPid))
+
+      // The premise: a plain kill-session leaves a window that is also linked into the hub alive.
+      const premise = yield* startShell(s)
+      const premisePid = yield* pidOf(premise.pane)
+      yield* tmuxCommand(s.socket, "kill-session", "-t", `=${premise.name}`)
+      assert.isTrue(isAlive(premisePid))
+
+      yield* s.bridge.killSession(doomed.name)
+      yield* waitUntil("the shell to exit", Effect.sync(() => String(isAlive(doomedPid))), (alive) => alive === "false")
+      assert.strictEqual((yield* Effect.flip(s.bridge.capture(doomed.pane, 0)))._tag, "TmuxSessionNotFound")
+      assert.strictEqual((yield* Effect.flip(s.bridge.killSession(doomed.name)))._tag, "TmuxSessionNotFound")
+      assert.deepStrictEqual((yield* s.bridge.listPanes).map((p) => p.paneId).filter((p) => p !== premise.pane), [
+        survivor.pane
+      ])
+    })))
+
+  it.scopedLive("while the channel is down, the bridge runs the same operations by spawning tmux", () =>
+    live(Effect.gen(function*() {
+      const { dir: binDir, fs } = yield* tempDir
+      const binary = `${binDir}/tmux`
+      // A tmux whose control clients cannot start: the channel never comes up.
+      yield* fs.writeFileString(binary, `#!/bin/sh\nfor a; do [ "$a" = -C ] && exit 1; done\nexec tmux "$@"\n`)
+      yield* fs.chmod(binary, 0o755)
+      const s = yield* setup({ tmuxBinary: binary })
+      assert.isFalse(yield* s.control.isConnected)
+      const down = yield* Effect.flip(s.control.run(["display-message", "-p", "x"]))
+      assert.isTrue(TmuxControlLive.isChannelDown(down))
+
+      const { name, pane } = yield* startShell(s)
+      yield* runLine(s, pane, "echo spawned-$((3*3))")
+      yield* waitUntil("the echo", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("spawned-9"))
+      assert.isFalse(yield* s.bridge.isInMode(pane))
+      assert.deepStrictEqual((yield* s.bridge.listPanes).map((p) => p.paneId), [pane])
+      yield* s.bridge.killSession(name)
+      assert.strictEqual((yield* Effect.flip(s.bridge.capture(pane, 0)))._tag, "TmuxSessionNotFound")
+    })))
+})
