@@ -1,7 +1,11 @@
 import { benchCache } from "./cacheBench.js"
+import { benchControl } from "./controlBench.js"
 import { printRows } from "./measure.js"
+import { benchOutput } from "./outputBench.js"
 import { benchStore } from "./storeBench.js"
 
 console.log(`telemux benchmarks — node ${process.version}, ${new Date().toISOString()}`)
 printRows("cache (in-memory read model)", await benchCache())
 printRows("session store (SQLite file)", await benchStore())
+printRows("tmux commands: control channel vs a process per call", await benchControl())
+printRows("live output: the daemon over its WebSocket vs a 1 s spawn-per-command poller", await benchOutput())
