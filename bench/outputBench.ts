@@ -15,7 +15,12 @@ const ROOT = path.resolve(import.meta.dirname, "..")
 const DIST_MAIN = path.join(ROOT, "dist", "main.js")
 const PROBE = path.join(ROOT, "bench", "eventLoopProbe.mjs")
 const WRAPPER_DIR = path.join(ROOT, "bench", "bin")
-const REAL_TMUX = execFileSync("sh", ["-c", "command -v tmux"]).toString().trim()
+/** The real tmux on PATH, never the counting wrapper (which would exec itself). */
+const REAL_TMUX = (process.env.PATH ?? "")
+  .split(":")
+  .filter((dir) => dir !== "" && path.resolve(dir) !== WRAPPER_DIR)
+  .map((dir) => path.join(dir, "tmux"))
+  .find((file) => fs.existsSync(file)) ?? "tmux"
 const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100
 const BASELINE_INTERVAL_MS = 1000
 
@@ -77,7 +82,7 @@ const startDaemon = async (): Promise<Daemon> => {
       TELEMUX_COMPUTER: "bench",
       TELEMUX_LOG_LEVEL: "Warning"
     },
-    stdio: ["ignore", "ignore", "inherit"]
+    stdio: ["ignore", fs.openSync(path.join(home, "daemon.log"), "w"), "inherit"]
   })
   const deadline = Date.now() + 20_000
   for (;;) {
@@ -86,7 +91,11 @@ const startDaemon = async (): Promise<Daemon> => {
     } catch {
       // not yet
     }
-    if (Date.now() > deadline) throw new Error("daemon did not start")
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill("SIGKILL")
+      const log = fs.readFileSync(path.join(home, "daemon.log"), "utf8").split("\n").slice(-15).join("\n")
+      throw new Error(`daemon did not start:\n${log}`)
+    }
     await sleep(50)
   }
   const token = fs.readFileSync(path.join(home, "token"), "utf8").trim()

@@ -1,5 +1,5 @@
 import { FileSystem } from "@effect/platform"
-import { Config, ConfigProvider, Duration, Effect, Layer, LogLevel, Option, Schema, String as Str } from "effect"
+import { Config, ConfigError, ConfigProvider, Duration, Effect, Either, Layer, LogLevel, Option, Schema, String as Str } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ComputerName } from "../src/domain/Session.js"
@@ -42,6 +42,16 @@ export const sanitiseComputerName = (hostname: string): string => {
 const isLoopback = (host: string) =>
   host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host)
 
+const LOG_LEVEL_NAMES = "trace, debug, info, warning (warn), error, fatal, all, none (off)"
+
+/** A log level by its name or label, in any case: `warning`, `Warning`, `WARN`, `off`… */
+export const parseLogLevel = (name: string): LogLevel.LogLevel | undefined => {
+  const wanted = name.trim().toLowerCase()
+  return LogLevel.allLevels.find((level) =>
+    level._tag.toLowerCase() === wanted || level.label.toLowerCase() === wanted
+  )
+}
+
 /** The settings, read from whatever ConfigProvider is current (env first, then the file). */
 export const settings = Effect.gen(function*() {
   const xdgState = yield* Config.option(Config.string("XDG_STATE_HOME"))
@@ -72,7 +82,15 @@ export const settings = Effect.gen(function*() {
   if (relative !== undefined) {
     return yield* new ConfigInvalid({ message: `trusted dir ${relative} is not absolute` })
   }
-  const logLevel = yield* Config.logLevel("TELEMUX_LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
+  const logLevel = yield* Config.string("TELEMUX_LOG_LEVEL").pipe(
+    Config.mapOrFail((name) => {
+      const level = parseLogLevel(name)
+      return level === undefined
+        ? Either.left(ConfigError.InvalidData([], `TELEMUX_LOG_LEVEL "${name}" is not one of ${LOG_LEVEL_NAMES}`))
+        : Either.right(level)
+    }),
+    Config.withDefault(LogLevel.Info)
+  )
   const redisUrl = yield* Config.option(Config.redacted("TELEMUX_REDIS_URL"))
   const fleetSecret = yield* Config.option(Config.redacted("TELEMUX_FLEET_SECRET"))
   const auth = yield* Config.boolean("TELEMUX_AUTH").pipe(Config.withDefault(true))
