@@ -69,7 +69,9 @@ const startDaemon = async (): Promise<Daemon> => {
   const spawnLog = path.join(home, "spawns.log")
   const probeFile = path.join(home, "probe.json")
   fs.writeFileSync(spawnLog, "")
-  const child = spawn(process.execPath, ["--import", PROBE, DIST_MAIN], {
+  // TELEMUX_BENCH_NODE_ARGS: extra flags for the daemon's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const nodeArgs = (process.env.TELEMUX_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)
+  const child = spawn(process.execPath, [...nodeArgs, "--import", PROBE, DIST_MAIN], {
     env: {
       ...process.env,
       PATH: `${WRAPPER_DIR}:${process.env.PATH}`,
@@ -140,8 +142,10 @@ const watch = async (daemon: Daemon, ids: ReadonlyArray<string>) => {
   })
   const waiters = new Map<string, { marker: string; resolve: () => void }>()
   const seen = new Set<string>()
+  const counts = { output: 0, resync: 0 }
   ws.on("message", (raw) => {
     const message = JSON.parse(raw.toString())
+    if (message.type === "output" || message.type === "resync") counts[message.type as "output" | "resync"]++
     if ((message.type === "output" || message.type === "resync") && typeof message.screen === "string") {
       seen.add(message.sessionId)
       const waiter = waiters.get(message.sessionId)
@@ -157,6 +161,7 @@ const watch = async (daemon: Daemon, ids: ReadonlyArray<string>) => {
   return {
     until: (sessionId: string, marker: string) =>
       new Promise<void>((resolve) => waiters.set(sessionId, { marker, resolve })),
+    counts,
     close: () => ws.close()
   }
 }
@@ -172,30 +177,50 @@ const createSessions = async (daemon: Daemon, n: number, dir: string) => {
   return ids
 }
 
-/** Types a marker into every session at once, `rounds` times; latency until each is seen. */
-const telemuxLatency = async (n: number, rounds: number) => {
+/** What every session runs while latency is measured: a line of output every 200 ms. */
+const ACTIVITY = "while :; do echo tick-$RANDOM; sleep 0.2; done"
+
+export type LatencyMode =
+  /** Every session prints continuously; markers are typed one at a time, round-robin. */
+  | "active"
+  /** Idle sessions; a marker is typed into every session at the same instant, `rounds` times. */
+  | "burst"
+
+/** Latency from sending a marker until a WebSocket update shows it. */
+export const telemuxLatency = async (n: number, mode: LatencyMode, count: number) => {
   const daemon = await startDaemon()
   try {
     const ids = await createSessions(daemon, n, os.tmpdir())
     await sleep(1000)
+    if (mode === "active") {
+      await Promise.all(ids.map((id) => daemon.call("POST", `/v1/sessions/${id}/input`, { text: ACTIVITY })))
+    }
     const watcher = await watch(daemon, ids)
+    await sleep(1000)
     const samples: Array<number> = []
     await daemon.probe()
-    for (let r = 0; r < rounds; r++) {
-      await Promise.all(ids.map(async (id, i) => {
-        const marker = `m${r}x${i}q${Math.random().toString(36).slice(2, 7)}`
-        const seen = watcher.until(id, marker)
-        const t0 = performance.now()
-        await daemon.call("POST", `/v1/sessions/${id}/input`, { text: `: ${marker}`, enter: false })
-        await seen
-        samples.push(performance.now() - t0)
-        await daemon.call("POST", `/v1/sessions/${id}/keys`, { keys: ["C-u"] })
-      }))
-      await sleep(200)
+    const spawnsBefore = fs.readFileSync(daemon.spawnLog, "utf8").split("\n").filter(Boolean).length
+    const one = async (id: string, tag: string) => {
+      const marker = `${tag}q${Math.random().toString(36).slice(2, 7)}`
+      const seen = watcher.until(id, marker)
+      const t0 = performance.now()
+      await daemon.call("POST", `/v1/sessions/${id}/input`, { text: `: ${marker}`, enter: false })
+      await seen
+      samples.push(performance.now() - t0)
+      await daemon.call("POST", `/v1/sessions/${id}/keys`, { keys: ["C-u"] })
+    }
+    if (mode === "active") {
+      for (let i = 0; i < count; i++) await one(ids[i % n]!, `a${i}`)
+    } else {
+      for (let r = 0; r < count; r++) {
+        await Promise.all(ids.map((id, i) => one(id, `m${r}x${i}`)))
+        await sleep(200)
+      }
     }
     const loop = await daemon.probe()
+    const spawned = fs.readFileSync(daemon.spawnLog, "utf8").split("\n").filter(Boolean).slice(spawnsBefore)
     watcher.close()
-    return { samples: samples.sort((a, b) => a - b), loop }
+    return { samples: samples.sort((a, b) => a - b), loop, spawned, frames: watcher.counts }
   } finally {
     await daemon.stop()
   }
@@ -242,7 +267,7 @@ const baselineSessions = (n: number) => {
   return { socket, panes, kill: () => execFileSync(REAL_TMUX, ["-L", socket, "kill-server"], { stdio: "ignore" }) }
 }
 
-const baselineLatency = async (n: number, rounds: number) => {
+const baselineLatency = async (n: number, mode: LatencyMode, count: number) => {
   const world = baselineSessions(n)
   const waiters = new Map<string, { marker: string; resolve: () => void }>()
   const poller = baselinePoller(world.socket, world.panes, (pane, screen) => {
@@ -253,18 +278,26 @@ const baselineLatency = async (n: number, rounds: number) => {
     }
   })
   const samples: Array<number> = []
+  const one = async (pane: string, tag: string) => {
+    const marker = `${tag}q${Math.random().toString(36).slice(2, 7)}`
+    const seen = new Promise<void>((resolve) => waiters.set(pane, { marker, resolve }))
+    const t0 = performance.now()
+    await poller.tmux(["send-keys", "-t", pane, "-l", `: ${marker}`])
+    await seen
+    samples.push(performance.now() - t0)
+    await poller.tmux(["send-keys", "-t", pane, "C-u"])
+  }
   try {
+    if (mode === "active") {
+      await Promise.all(world.panes.map((pane) => poller.tmux(["send-keys", "-t", pane, "-l", ACTIVITY]).then(() =>
+        poller.tmux(["send-keys", "-t", pane, "Enter"])
+      )))
+    }
     await sleep(1000)
-    for (let r = 0; r < rounds; r++) {
-      await Promise.all(world.panes.map(async (pane, i) => {
-        const marker = `b${r}x${i}q${Math.random().toString(36).slice(2, 7)}`
-        const seen = new Promise<void>((resolve) => waiters.set(pane, { marker, resolve }))
-        const t0 = performance.now()
-        await poller.tmux(["send-keys", "-t", pane, "-l", `: ${marker}`])
-        await seen
-        samples.push(performance.now() - t0)
-        await poller.tmux(["send-keys", "-t", pane, "C-u"])
-      }))
+    if (mode === "active") {
+      for (let i = 0; i < count; i++) await one(world.panes[i % n]!, `a${i}`)
+    } else {
+      for (let r = 0; r < count; r++) await Promise.all(world.panes.map((pane, i) => one(pane, `b${r}x${i}`)))
     }
   } finally {
     await poller.stop()
@@ -314,23 +347,36 @@ export const benchOutput = async (): Promise<ReadonlyArray<BenchRow>> => {
   if (!fs.existsSync(DIST_MAIN)) throw new Error("dist/main.js is missing: run npm run build first")
   const rows: Array<BenchRow> = []
   let loopAt100 = { p50Ms: NaN, p99Ms: NaN, maxMs: NaN }
-  for (const [n, rounds] of [[1, 40], [50, 4], [100, 3]] as const) {
-    const telemux = await telemuxLatency(n, rounds)
-    const baseline = await baselineLatency(n, Math.min(rounds, 3))
-    if (n === 100) loopAt100 = telemux.loop
+  const cases: ReadonlyArray<readonly [number, LatencyMode, number, number]> = [
+    // sessions, mode, telemux samples (or rounds), baseline samples (or rounds)
+    [1, "active", 40, 10],
+    [50, "active", 100, 20],
+    [100, "active", 100, 20],
+    [100, "burst", 3, 2]
+  ]
+  for (const [n, mode, count, baseCount] of cases) {
+    const telemux = await telemuxLatency(n, mode, count)
+    const baseline = await baselineLatency(n, mode, baseCount)
+    if (n === 100 && mode === "active") loopAt100 = telemux.loop
+    const what = mode === "active"
+      ? `${n} active session${n === 1 ? "" : "s"} (each printing every 200 ms)`
+      : `${n} sessions all typed into at once`
     for (const p of [50, 99]) {
       const value = percentile(telemux.samples, p)
       const base = percentile(baseline, p)
       rows.push({
-        name: `input → seen on WebSocket, ${n} active session${n === 1 ? "" : "s"} (p${p}, ${telemux.samples.length} samples)`,
+        name: `input → seen on WebSocket, ${what}, p${p} (${telemux.samples.length} samples)`,
         value: ms(value),
-        baseline: `${ms(base)} 1 s spawn poller`,
+        baseline: `${ms(base)} 1 s spawn poller (${baseline.length})`,
         ratio: `${(base / value).toFixed(1)}×`
       })
     }
+    if (telemux.spawned.length > 0) {
+      rows.push({ name: `  tmux spawned by the daemon during that run`, value: String(telemux.spawned.length), baseline: "" })
+    }
   }
   rows.push({
-    name: "daemon event-loop delay during the 100-session run (p99)",
+    name: "daemon event-loop delay, 100 active sessions run (p99)",
     value: ms(loopAt100.p99Ms),
     baseline: `max ${ms(loopAt100.maxMs)}, p50 ${ms(loopAt100.p50Ms)}`
   })

@@ -81,7 +81,11 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     const run = control.run
 
     const createSession = Effect.fn("ControlBridge.createSession")(function*(create: CreateSessionOptions) {
-      const pane = yield* spawn.createSession(create)
+      // Over the channel when it is up: a spawn forks the whole daemon and blocks its event loop.
+      const pane = yield* viaChannel(
+        Effect.flatMap(run(TmuxBridge.newSessionArgs(create)), (lines) => TmuxBridge.paneIdFrom(lines.join("\n"))),
+        spawn.createSession(create)
+      )
       // Down: the reconnect links every session's windows. Gone already: the pane's death is reported.
       yield* control.watchWindowOf(create.name).pipe(
         Effect.catchIf(

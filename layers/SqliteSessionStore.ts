@@ -318,6 +318,9 @@ const pragmas = Layer.effectDiscard(Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql.unsafe(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`)
   yield* sql`PRAGMA foreign_keys = ON`
+  // WAL + NORMAL: commits no longer fsync (only checkpoints do); a crash of the daemon loses
+  // nothing, a power cut at most the last commits — and every write stops blocking the loop on disk.
+  yield* sql`PRAGMA synchronous = NORMAL`
 }))
 
 const migrator = SqliteMigrator.layer({ loader: SqliteMigrator.fromRecord(migrations) })

@@ -1,6 +1,7 @@
 import * as Command from "@effect/platform/Command"
-import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { Chunk, Data, Duration, Effect, Option, Stream } from "effect"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import { Data, Duration, Effect, HashMap, Option } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 
 /** Most bytes collected from stdout (and, separately, stderr) before the run fails. */
 export const SUBPROCESS_OUTPUT_MAX_BYTES = 8 * 1024 * 1024
@@ -70,54 +71,43 @@ const signalGroup = (pid: number, signal: NodeJS.Signals) =>
     Effect.ignore
   )
 
-/** The exit code, or null when a signal ended the child (the platform reports that as a failure). */
-const awaitExit = (proc: CommandExecutor.Process): Effect.Effect<number | null> =>
-  proc.exitCode.pipe(
-    Effect.map((code): number | null => code),
-    Effect.orElseSucceed(() => null)
-  )
+/** A spawned child with its output gathered from the first byte on. */
+interface Running {
+  readonly child: ChildProcess
+  /** Settles once the child has exited and its stdio has closed (it is reaped). */
+  readonly closed: Promise<void>
+  readonly isClosed: () => boolean
+}
 
 /**
  * Stops a child that is still running: SIGTERM to its process group, `killGrace` to exit, then
- * SIGKILL; returns only once the child has been reaped. Registered after the platform's own release
- * (which sends SIGTERM and then waits forever), so it runs first and that wait finds the child gone.
+ * SIGKILL; returns only once the child has been reaped.
  */
-const stopAndReap = (proc: CommandExecutor.Process, killGrace: Duration.DurationInput) =>
+const stopAndReap = (running: Running, killGrace: Duration.DurationInput) =>
   Effect.gen(function*() {
-    const running = yield* proc.isRunning.pipe(Effect.orElseSucceed(() => false))
-    if (!running) return
-    yield* signalGroup(proc.pid, "SIGTERM")
-    // Finalizers run uninterruptibly; the wait must be interruptible or the timeout cannot cut it short.
-    const exited = yield* Effect.interruptible(awaitExit(proc)).pipe(Effect.timeoutOption(killGrace))
+    const pid = running.child.pid
+    if (pid === undefined || running.isClosed()) return
+    const awaitClosed = Effect.promise(() => running.closed)
+    yield* signalGroup(pid, "SIGTERM")
+    // Runs uninterruptibly (as a canceller); the wait must be interruptible or the timeout cannot cut it.
+    const exited = yield* Effect.interruptible(awaitClosed).pipe(Effect.timeoutOption(killGrace))
     if (Option.isNone(exited)) {
-      yield* signalGroup(proc.pid, "SIGKILL")
-      yield* awaitExit(proc)
+      yield* signalGroup(pid, "SIGKILL")
+      yield* Effect.interruptible(awaitClosed).pipe(Effect.timeoutOption(Duration.seconds(5)))
     }
     // Members of the group that ignored SIGTERM outlive a leader that obeyed it.
-    yield* signalGroup(proc.pid, "SIGKILL")
+    yield* signalGroup(pid, "SIGKILL")
   })
 
-const collect = (
-  stream: Stream.Stream<Uint8Array, unknown>,
-  name: "stdout" | "stderr",
-  command: string,
-  limit: number
-) =>
-  Stream.runFoldEffect(
-    stream.pipe(Stream.mapError((cause) => new SubprocessIoError({ command, stream: name, cause }))),
-    { chunks: Chunk.empty<Uint8Array>(), size: 0 },
-    (acc, bytes) =>
-      acc.size + bytes.length > limit
-        ? Effect.fail(new SubprocessOutputTooLarge({ command, stream: name, limit }))
-        : Effect.succeed({ chunks: Chunk.append(acc.chunks, bytes), size: acc.size + bytes.length })
-  ).pipe(
-    // Decoded once at the end so a multi-byte character split across reads stays intact.
-    Effect.map(({ chunks }) => Buffer.concat(Chunk.toReadonlyArray(chunks)).toString("utf8"))
-  )
-
 /**
- * Runs `command` to completion within `timeout`. A non-zero exit is a result, not an error. On
- * timeout — and equally when the caller interrupts — the child's process group is stopped
+ * Runs a command to completion, bounded in time and output.
+ *
+ * Built on node:child_process rather than the platform's executor: the child's stdout and stderr
+ * are read from the moment it is spawned. Node discards a stream nobody reads when the child
+ * exits, so a reader attached a scheduler tick later (as the platform's stream does) loses the
+ * output of a fast command once the event loop is busy.
+ *
+ * On timeout — and equally when the caller interrupts — the child's process group is stopped
  * (SIGTERM, `killGrace`, SIGKILL) and reaped before the effect completes.
  */
 export const runBounded = <E>(
@@ -125,30 +115,74 @@ export const runBounded = <E>(
   options: RunBoundedOptions<E>
 ): Effect.Effect<SubprocessResult, E | SubprocessError, CommandExecutor.CommandExecutor> => {
   const name = describeCommand(command)
+  if (command._tag !== "StandardCommand") {
+    return Effect.fail(new SubprocessSpawnError({ command: name, cause: "piped commands are not supported" }))
+  }
   const limit = options.maxOutputBytes ?? SUBPROCESS_OUTPUT_MAX_BYTES
-  const input = options.stdin === undefined
-    ? Stream.empty
-    : Stream.succeed(typeof options.stdin === "string" ? new TextEncoder().encode(options.stdin) : options.stdin)
+  const extraEnv = Object.fromEntries(HashMap.toEntries(command.env))
 
-  const run = Effect.gen(function*() {
-    const executor = yield* CommandExecutor.CommandExecutor
-    const proc = yield* Effect.acquireRelease(
-      executor.start(Command.stdin(command, "pipe")).pipe(
-        Effect.mapError((cause) => new SubprocessSpawnError({ command: name, cause }))
-      ),
-      (proc) => stopAndReap(proc, options.killGrace)
-    )
+  const run = Effect.async<SubprocessResult, SubprocessError>((resume) => {
+    let child: ChildProcess
+    try {
+      child = spawn(command.command, command.args, {
+        cwd: Option.getOrUndefined(command.cwd),
+        // eslint-disable-next-line no-restricted-syntax -- a child's environment is the daemon's plus the command's
+        ...(Object.keys(extraEnv).length === 0 ? {} : { env: { ...process.env, ...extraEnv } }),
+        detached: true,
+        stdio: ["pipe", "pipe", "pipe"]
+      })
+    } catch (cause) {
+      resume(Effect.fail(new SubprocessSpawnError({ command: name, cause })))
+      return
+    }
+    let settled = false
+    let isClosed = false
+    let markClosed: () => void = () => {}
+    const closed = new Promise<void>((resolve) => (markClosed = resolve))
+    const running: Running = { child, closed, isClosed: () => isClosed }
+    const finish = (effect: Effect.Effect<SubprocessResult, SubprocessError>) => {
+      if (settled) return
+      settled = true
+      resume(effect)
+    }
+    const gather = (stream: "stdout" | "stderr") => {
+      const chunks: Array<Buffer> = []
+      let size = 0
+      child[stream]!.on("data", (chunk: Buffer) => {
+        size += chunk.length
+        if (size > limit) {
+          finish(stopAndReap(running, 0).pipe(
+            Effect.zipRight(Effect.fail(new SubprocessOutputTooLarge({ command: name, stream, limit })))
+          ))
+        } else {
+          chunks.push(chunk)
+        }
+      })
+      child[stream]!.on("error", (cause) => finish(Effect.fail(new SubprocessIoError({ command: name, stream, cause }))))
+      // Decoded once at the end so a multi-byte character split across reads stays intact.
+      return () => Buffer.concat(chunks).toString("utf8")
+    }
+    const stdout = gather("stdout")
+    const stderr = gather("stderr")
+    child.on("error", (cause) => {
+      if (child.pid === undefined) {
+        isClosed = true
+        markClosed()
+        finish(Effect.fail(new SubprocessSpawnError({ command: name, cause })))
+      }
+    })
+    child.on("close", (code) => {
+      isClosed = true
+      markClosed()
+      finish(Effect.succeed({ pid: child.pid ?? -1, exitCode: code, stdout: stdout(), stderr: stderr() }))
+    })
     // A child that exits without reading its input makes the write fail (EPIPE); its exit code
     // already tells the caller what happened, so a failed write is not an error of its own.
-    yield* Effect.forkScoped(Stream.run(input, proc.stdin).pipe(Effect.ignore))
-    const [stdout, stderr, exitCode] = yield* Effect.all(
-      [collect(proc.stdout, "stdout", name, limit), collect(proc.stderr, "stderr", name, limit), awaitExit(proc)],
-      { concurrency: "unbounded" }
-    )
-    return { pid: proc.pid, exitCode, stdout, stderr } satisfies SubprocessResult
+    child.stdin!.on("error", () => {})
+    if (options.stdin === undefined) child.stdin!.end()
+    else child.stdin!.end(typeof options.stdin === "string" ? options.stdin : Buffer.from(options.stdin))
+    return stopAndReap(running, options.killGrace)
   })
 
-  return Effect.scoped(run).pipe(
-    Effect.timeoutFail({ duration: options.timeout, onTimeout: options.onTimeout })
-  )
+  return run.pipe(Effect.timeoutFail({ duration: options.timeout, onTimeout: options.onTimeout }))
 }

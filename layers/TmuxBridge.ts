@@ -122,6 +122,35 @@ export const sendKeysArgs = (pane: PaneId, keys: ReadonlyArray<KeyPress>): Reado
     press.key
   ])
 
+/** `new-session` for a telemux session: detached, sized, with its env, printing the pane id. */
+export const newSessionArgs = (create: CreateSessionOptions): ReadonlyArray<string> => [
+  "new-session",
+  "-d",
+  "-s",
+  create.name,
+  "-c",
+  create.cwd,
+  "-x",
+  String(clampSize(create.width ?? PANE_WIDTH_DEFAULT)),
+  "-y",
+  String(clampSize(create.height ?? PANE_HEIGHT_DEFAULT)),
+  ...Object.entries(create.env).flatMap(([key, value]) => ["-e", `${key}=${value}`]),
+  "-P",
+  "-F",
+  "#{pane_id}",
+  ...(create.command === undefined ? [] : [create.command])
+]
+
+/** The pane id `new-session -P -F '#{pane_id}'` printed. */
+export const paneIdFrom = (output: string): Effect.Effect<PaneId, TmuxCommandFailed> => {
+  const paneId = output.trim()
+  return isPaneId(paneId)
+    ? Effect.succeed(paneId)
+    : Effect.fail(
+      new TmuxCommandFailed({ command: "new-session", exitCode: 0, stderr: `expected a pane id, got ${JSON.stringify(paneId)}` })
+    )
+}
+
 export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
   Effect.gen(function*() {
     const executor = yield* CommandExecutor.CommandExecutor
@@ -171,33 +200,7 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
     }).pipe(Effect.withSpan("TmuxBridge.version"))
 
     const createSession = Effect.fn("TmuxBridge.createSession")(function*(create: CreateSessionOptions) {
-      const env = Object.entries(create.env).flatMap(([key, value]) => ["-e", `${key}=${value}`])
-      const stdout = yield* tmux(create.name, [
-        "new-session",
-        "-d",
-        "-s",
-        create.name,
-        "-c",
-        create.cwd,
-        "-x",
-        String(clampSize(create.width ?? PANE_WIDTH_DEFAULT)),
-        "-y",
-        String(clampSize(create.height ?? PANE_HEIGHT_DEFAULT)),
-        ...env,
-        "-P",
-        "-F",
-        "#{pane_id}",
-        ...(create.command === undefined ? [] : [create.command])
-      ])
-      const paneId = stdout.trim()
-      if (!isPaneId(paneId)) {
-        return yield* new TmuxCommandFailed({
-          command: "new-session",
-          exitCode: 0,
-          stderr: `expected a pane id, got ${JSON.stringify(paneId)}`
-        })
-      }
-      return paneId
+      return yield* paneIdFrom(yield* tmux(create.name, newSessionArgs(create)))
     })
 
     const listPanes = Effect.gen(function*() {

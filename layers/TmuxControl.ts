@@ -1,6 +1,7 @@
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import {
+  Chunk,
   Clock,
   Data,
   Deferred,
@@ -374,7 +375,12 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
         ready: false
       }
       const writer = yield* Effect.forkScoped(
-        Stream.run(Stream.fromQueue(conn.lines), proc.stdin).pipe(Effect.ignore)
+        // Lines queued together go out in one write: one syscall per burst, not per command.
+        Stream.fromQueue(conn.lines).pipe(
+          Stream.mapChunks((lines) => Chunk.of(Buffer.concat(Chunk.toReadonlyArray(lines)))),
+          Stream.run(proc.stdin),
+          Effect.ignore
+        )
       )
       yield* Effect.addFinalizer(() => stop(proc, conn, writer))
       let stderr = ""

@@ -1,5 +1,5 @@
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Logger } from "effect"
+import { Effect, Layer, Logger, Scheduler } from "effect"
 import * as Main from "../layers/Main.js"
 import * as ConfigLive from "../layers/TelemuxConfigLive.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -23,4 +23,11 @@ const program = Effect.gen(function*() {
   Effect.provide(Logger.json)
 )
 
-NodeRuntime.runMain(program, { disablePrettyLogger: true })
+/**
+ * Fibers run in batches, each batch its own macrotask (setImmediate): between batches Node
+ * reads sockets and fires timers. The default scheduler chains up to 2048 tasks as microtasks,
+ * so a burst of output from many sessions held the event loop for 100+ ms.
+ */
+const scheduler = Scheduler.makeBatched((runBatch) => setImmediate(runBatch))
+
+NodeRuntime.runMain(program.pipe(Effect.withScheduler(scheduler)), { disablePrettyLogger: true })

@@ -379,6 +379,7 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
       assert.deepStrictEqual(yield* sql`PRAGMA journal_mode`, [{ journal_mode: "wal" }])
       assert.deepStrictEqual(yield* sql`PRAGMA busy_timeout`, [{ timeout: SQLITE_BUSY_TIMEOUT_MS }])
       assert.deepStrictEqual(yield* sql`PRAGMA foreign_keys`, [{ foreign_keys: 1 }])
+      assert.deepStrictEqual(yield* sql`PRAGMA synchronous`, [{ synchronous: 1 }])
     })))
 
   it.effect("stores dates as epoch milliseconds and rejects values outside the CHECK lists", () =>

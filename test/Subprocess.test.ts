@@ -2,7 +2,7 @@ import * as Command from "@effect/platform/Command"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Data, Duration, Effect, Fiber } from "effect"
+import { Data, Duration, Effect, Fiber, Scheduler } from "effect"
 import { runBounded } from "../layers/Subprocess.js"
 import { waitUntil } from "./support/tmuxSocket.js"
 import { isAlive } from "./support/processes.js"
@@ -35,6 +35,22 @@ const elapsedMillis = <A, E, R>(self: Effect.Effect<A, E, R>) =>
   })
 
 describe("runBounded", () => {
+  it.live("keeps a fast command's output when fibers run a tick after the child exits", () =>
+    // Fibers batched onto setImmediate run after Node has handled the child's exit; a reader
+    // attached only then finds the output discarded. Forty runs make a lucky pass unlikely.
+    Effect.gen(function*() {
+      const outputs = yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) =>
+        runBounded(Command.make("echo", `out-${i}`), {
+          timeout: Duration.seconds(5),
+          killGrace: Duration.millis(200),
+          onTimeout: () => new TestTimeout()
+        }).pipe(Effect.map((r) => r.stdout)))
+      assert.deepStrictEqual(outputs, Array.from({ length: 40 }, (_, i) => `out-${i}\n`))
+    }).pipe(
+      Effect.withScheduler(Scheduler.makeBatched((runBatch) => setImmediate(runBatch))),
+      Effect.provide(NodeContext.layer)
+    ))
+
   it.live("collects stdout, stderr and a non-zero exit code as a result", () =>
     Effect.gen(function*() {
       const result = yield* runBounded(

@@ -67,7 +67,7 @@ export const startDaemon = async (env: DaemonEnv, extra: Record<string, string> 
   for (;;) {
     if (child.exitCode !== null) throw new Error(`daemon exited early (${child.exitCode}):\n${output}`)
     try {
-      const res = await fetch(`http://127.0.0.1:${env.port}/health`)
+      const res = await fetch(`http://127.0.0.1:${env.port}/health`, { signal: AbortSignal.timeout(1000) })
       if (res.ok) break
     } catch {
       // not listening yet
