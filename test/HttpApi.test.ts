@@ -1,6 +1,6 @@
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, DateTime, Duration, Effect, Exit, Layer, LogLevel, Logger, Option, Redacted, Ref, Schema } from "effect"
+import { Cause, DateTime, Effect, Exit, Layer, LogLevel, Logger, Option, Redacted, Ref, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as net from "node:net"
@@ -15,10 +15,6 @@ import { INPUT_MAX_BYTES, type ListSessionsRequest, Sessions } from "../services
 import { SystemStats } from "../services/SystemStats.js"
 import { CAPTURE_HISTORY_DEFAULT } from "../services/TerminalBridge.js"
 import {
-  AGENT_COMMAND_DEFAULTS,
-  POLL_INTERVAL_DEFAULT,
-  POLL_INTERVAL_MAX_DEFAULT,
-  POLL_INTERVAL_MIN_DEFAULT,
   TelemuxConfig,
   type TelemuxSettings
 } from "../services/TelemuxConfig.js"
@@ -31,6 +27,7 @@ import { type CloseReason, ComputerName, Session, SessionId } from "../src/domai
 import { VERSION } from "../src/Version.js"
 import { makeSession } from "./support/fixtures.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
+import { testSettings } from "./support/settings.js"
 
 const TOKEN = "a".repeat(64)
 
@@ -128,26 +125,7 @@ const stats = new SystemStatsSnapshot({
 
 const project = new Project({ name: "proj", path: "/srv/proj", description: "a project", todos: [] })
 
-const settings = (overrides: Partial<TelemuxSettings> = {}): TelemuxSettings => ({
-  home: "/nonexistent/telemux",
-  dbPath: "/nonexistent/telemux/telemux.db",
-  tokenPath: "/nonexistent/telemux/token",
-  host: "127.0.0.1",
-  port: 0,
-  tmuxSocket: "telemux-test",
-  computer: ComputerName.make("testbox"),
-  trustedDirs: [],
-  logLevel: LogLevel.Info,
-  redisUrl: Option.none(),
-  fleetSecret: Option.none(),
-  auth: true,
-  allowedHosts: [],
-  agentCommands: AGENT_COMMAND_DEFAULTS,
-  inactivityTimeout: Duration.hours(72),
-  closedRetention: Duration.days(7),
-  pollIntervals: { min: POLL_INTERVAL_MIN_DEFAULT, default: POLL_INTERVAL_DEFAULT, max: POLL_INTERVAL_MAX_DEFAULT },
-  ...overrides
-})
+const settings = testSettings
 
 const fixedToken = Layer.succeed(
   AuthToken,

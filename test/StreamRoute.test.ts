@@ -11,7 +11,6 @@ import {
   LogLevel,
   Logger,
   Metric,
-  Option,
   Queue,
   Redacted,
   type Scope
@@ -37,10 +36,6 @@ import { Projects } from "../services/Projects.js"
 import { Sessions } from "../services/Sessions.js"
 import { SystemStats } from "../services/SystemStats.js"
 import {
-  AGENT_COMMAND_DEFAULTS,
-  POLL_INTERVAL_DEFAULT,
-  POLL_INTERVAL_MAX_DEFAULT,
-  POLL_INTERVAL_MIN_DEFAULT,
   TelemuxConfig,
   type TelemuxSettings
 } from "../services/TelemuxConfig.js"
@@ -49,32 +44,14 @@ import {
   decodeServerMessage,
   STREAM_SUBSCRIPTIONS_MAX
 } from "../src/api/StreamProtocol.js"
-import { ComputerName, type SessionId } from "../src/domain/Session.js"
+import type { SessionId } from "../src/domain/Session.js"
 import { makeSession } from "./support/fixtures.js"
+import { testSettings } from "./support/settings.js"
 
 const TOKEN = "c".repeat(64)
 const at = DateTime.unsafeMake(1_700_000_000_000)
 
-const settings = (overrides: Partial<TelemuxSettings> = {}): TelemuxSettings => ({
-  home: "/nonexistent/telemux",
-  dbPath: "/nonexistent/telemux/telemux.db",
-  tokenPath: "/nonexistent/telemux/token",
-  host: "127.0.0.1",
-  port: 0,
-  tmuxSocket: "telemux-test",
-  computer: ComputerName.make("testbox"),
-  trustedDirs: [],
-  logLevel: LogLevel.Info,
-  redisUrl: Option.none(),
-  fleetSecret: Option.none(),
-  auth: true,
-  allowedHosts: [],
-  agentCommands: AGENT_COMMAND_DEFAULTS,
-  inactivityTimeout: Duration.hours(72),
-  closedRetention: Duration.days(7),
-  pollIntervals: { min: POLL_INTERVAL_MIN_DEFAULT, default: POLL_INTERVAL_DEFAULT, max: POLL_INTERVAL_MAX_DEFAULT },
-  ...overrides
-})
+const settings = testSettings
 
 /** The real OutputLog and Cache; stubs for what the stream never calls. */
 const testLayer = (

@@ -1,0 +1,31 @@
+import { Duration, LogLevel, Option } from "effect"
+import {
+  AGENT_COMMAND_DEFAULTS,
+  POLL_INTERVAL_DEFAULT,
+  POLL_INTERVAL_MAX_DEFAULT,
+  POLL_INTERVAL_MIN_DEFAULT,
+  type TelemuxSettings
+} from "../../services/TelemuxConfig.js"
+import { ComputerName } from "../../src/domain/Session.js"
+
+/** Settings for in-process tests: loopback, auth on, nothing on disk; override what a test needs. */
+export const testSettings = (overrides: Partial<TelemuxSettings> = {}): TelemuxSettings => ({
+  home: "/nonexistent/telemux",
+  dbPath: "/nonexistent/telemux/telemux.db",
+  tokenPath: "/nonexistent/telemux/token",
+  host: "127.0.0.1",
+  port: 0,
+  tmuxSocket: "telemux-test",
+  computer: ComputerName.make("testbox"),
+  trustedDirs: [],
+  logLevel: LogLevel.Info,
+  redisUrl: Option.none(),
+  fleetSecret: Option.none(),
+  auth: true,
+  allowedHosts: [],
+  agentCommands: AGENT_COMMAND_DEFAULTS,
+  inactivityTimeout: Duration.hours(72),
+  closedRetention: Duration.days(7),
+  pollIntervals: { min: POLL_INTERVAL_MIN_DEFAULT, default: POLL_INTERVAL_DEFAULT, max: POLL_INTERVAL_MAX_DEFAULT },
+  ...overrides
+})
