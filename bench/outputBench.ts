@@ -74,7 +74,9 @@ const startDaemon = async (options: { readonly probe?: boolean } = {}): Promise<
   const nodeArgs = (process.env.TELEMUX_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)
   const child = spawn(process.execPath, [...nodeArgs, "--import", PROBE, DIST_MAIN], {
     env: {
-      ...process.env,
+      // The daemon runs as `node dist/main.js` does for a user: without the NODE_OPTIONS (tsx's
+      // loader and preflight) that this benchmark itself runs under.
+      ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "NODE_OPTIONS")),
       PATH: `${WRAPPER_DIR}:${process.env.PATH}`,
       TELEMUX_BENCH_REAL_TMUX: REAL_TMUX,
       TELEMUX_BENCH_SPAWN_LOG: spawnLog,
