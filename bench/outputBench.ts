@@ -78,6 +78,8 @@ const startDaemon = async (options: { readonly probe?: boolean } = {}): Promise<
       // loader and preflight) that this benchmark itself runs under.
       ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "NODE_OPTIONS")),
       PATH: `${WRAPPER_DIR}:${process.env.PATH}`,
+      // Panes' shells read no ~/.bashrc: the developer's shell set-up is not what is measured.
+      HOME: home,
       TELEMUX_BENCH_REAL_TMUX: REAL_TMUX,
       TELEMUX_BENCH_SPAWN_LOG: spawnLog,
       ...(options.probe === false ? {} : { TELEMUX_BENCH_PROBE: probeFile }),

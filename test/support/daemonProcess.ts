@@ -45,7 +45,8 @@ export const startDaemon = async (env: DaemonEnv, extra: Record<string, string> 
   const child = spawn(process.execPath, [DIST_MAIN], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? env.home,
+      // A home of its own: the shells in its panes read no ~/.bashrc, tmux no ~/.tmux.conf.
+      HOME: env.home,
       TELEMUX_HOME: env.home,
       TELEMUX_TMUX_SOCKET: env.socket,
       TELEMUX_PORT: String(env.port),
