@@ -9,6 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import WebSocket from "ws"
 import { freePort } from "../test/support/daemonProcess.js"
+import { childrenOf } from "../test/support/processes.js"
 import type { BenchRow } from "./measure.js"
 
 const ROOT = path.resolve(import.meta.dirname, "..")
@@ -35,21 +36,6 @@ const cpuSeconds = (pid: number | "self"): number => {
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   // utime stime cutime cstime are fields 14-17 (1-based) → 11..14 after the comm field
   return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLK_TCK
-}
-
-const childrenOf = (pid: number): ReadonlyArray<string> => {
-  const out: Array<string> = []
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
-      if (ppid === pid) out.push(fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ").trim())
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out
 }
 
 interface Daemon {

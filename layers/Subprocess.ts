@@ -118,16 +118,18 @@ export const runBounded = <E>(
   if (command._tag !== "StandardCommand") {
     return Effect.fail(new SubprocessSpawnError({ command: name, cause: "piped commands are not supported" }))
   }
+  if (HashMap.size(command.env) > 0) {
+    // Children inherit the daemon's environment; per-command variables go in as arguments
+    // (`tmux new-session -e`), so nothing here needs to read or rebuild the environment.
+    return Effect.fail(new SubprocessSpawnError({ command: name, cause: "per-command environment is not supported" }))
+  }
   const limit = options.maxOutputBytes ?? SUBPROCESS_OUTPUT_MAX_BYTES
-  const extraEnv = Object.fromEntries(HashMap.toEntries(command.env))
 
   const run = Effect.async<SubprocessResult, SubprocessError>((resume) => {
     let child: ChildProcess
     try {
       child = spawn(command.command, command.args, {
         cwd: Option.getOrUndefined(command.cwd),
-        // eslint-disable-next-line no-restricted-syntax -- a child's environment is the daemon's plus the command's
-        ...(Object.keys(extraEnv).length === 0 ? {} : { env: { ...process.env, ...extraEnv } }),
         detached: true,
         stdio: ["pipe", "pipe", "pipe"]
       })

@@ -1,6 +1,6 @@
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { Config, Duration, Effect, Layer, Schema } from "effect"
+import { Duration, Effect, Layer, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import type { KeyPress } from "../src/domain/Keys.js"
 import { PaneId, type TmuxName } from "../src/domain/Session.js"
@@ -289,12 +289,3 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
 
 export const layer = (options: TmuxBridgeOptions): Layer.Layer<TerminalBridge, never, CommandExecutor.CommandExecutor> =>
   Layer.effect(TerminalBridge, makeTmuxBridge(options))
-
-/** The live bridge on the socket named by `TELEMUX_TMUX_SOCKET` (default `telemux`). */
-export const layerConfig = Layer.effect(
-  TerminalBridge,
-  Effect.flatMap(
-    Config.string("TELEMUX_TMUX_SOCKET").pipe(Config.withDefault("telemux")),
-    (socket) => makeTmuxBridge({ socket })
-  )
-)

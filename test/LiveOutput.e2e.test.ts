@@ -3,6 +3,7 @@ import * as path from "node:path"
 import { afterAll, assert, describe, it } from "vitest"
 import WebSocket from "ws"
 import { api, type DaemonEnv, killTmuxServer, makeDaemonEnv, startDaemon } from "./support/daemonProcess.js"
+import { childrenOf } from "./support/processes.js"
 
 interface Frame {
   readonly type: string
@@ -52,17 +53,6 @@ const connect = async (env: DaemonEnv) => {
     }
   }
 }
-
-const childrenOf = (pid: number): ReadonlyArray<string> =>
-  fs.readdirSync("/proc").filter((e) => /^\d+$/.test(e)).flatMap((entry) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
-      return ppid === pid ? [fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ")] : []
-    } catch {
-      return []
-    }
-  })
 
 describe("live output end to end (dist/main.js, real tmux, WebSocket)", () => {
   const envs: Array<DaemonEnv> = []

@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { parentOf } from "./processes.js"
 
 export const DIST_MAIN = path.resolve(import.meta.dirname, "../../dist/main.js")
 
@@ -103,15 +104,6 @@ export const startDaemon = async (env: DaemonEnv, extra: Record<string, string> 
 export const tmuxServerPid = (socket: string): number | undefined => {
   try {
     return Number(execFileSync("tmux", ["-L", socket, "display-message", "-p", "#{pid}"], { timeout: 5000 }).toString().trim())
-  } catch {
-    return undefined
-  }
-}
-
-const parentOf = (pid: number): number | undefined => {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
   } catch {
     return undefined
   }

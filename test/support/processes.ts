@@ -1,3 +1,5 @@
+import * as fs from "node:fs"
+
 /** True while a process with this pid exists (signal 0 probes without signalling). */
 export const isAlive = (pid: number): boolean => {
   try {
@@ -7,3 +9,23 @@ export const isAlive = (pid: number): boolean => {
     return (e as NodeJS.ErrnoException).code !== "ESRCH"
   }
 }
+
+/** The parent pid of `pid` (from /proc), or undefined once it is gone. */
+export const parentOf = (pid: number): number | undefined => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
+  } catch {
+    return undefined
+  }
+}
+
+/** Command lines of the live children of `pid`. */
+export const childrenOf = (pid: number): ReadonlyArray<string> =>
+  fs.readdirSync("/proc").filter((entry) => /^\d+$/.test(entry) && parentOf(Number(entry)) === pid).flatMap((entry) => {
+    try {
+      return [fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ").trim()]
+    } catch {
+      return []
+    }
+  })
