@@ -1,0 +1,99 @@
+import { Context, Data, type DateTime, Duration, type Effect, type Option, type Scope, type Stream } from "effect"
+
+/** Every Redis key telemux writes starts with this: namespaced and versioned. */
+export const KEY_PREFIX = "telemux:v1:"
+
+/** Bound on any single command on the command connection. */
+export const TRANSPORT_COMMAND_TIMEOUT = Duration.seconds(2)
+/** First delay before reconnecting after a connection is lost; doubled (with jitter) up to the cap. */
+export const RECONNECT_BACKOFF_INITIAL = Duration.millis(100)
+export const RECONNECT_BACKOFF_MAX = Duration.seconds(5)
+/** `COUNT` hint passed to each `SCAN` step. */
+export const SCAN_COUNT = 500
+/** Longest a blocking stream read may wait on the server before returning empty. */
+export const STREAM_BLOCK_MAX = Duration.seconds(5)
+
+/** A Redis command failed, timed out, or the link is down; the operation did not happen (or may not have). */
+export class TransportError extends Data.TaggedError("TransportError")<{
+  readonly operation: string
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/**
+ * The link to the fleet's shared engine. `up`: commands flow; `connecting`: (re)connecting,
+ * `attempt` counts tries since the link was last healthy; `down`: the last attempt failed and the
+ * next is scheduled.
+ */
+export interface LinkStatus {
+  readonly state: "up" | "connecting" | "down"
+  readonly since: DateTime.Utc
+  readonly attempt: number
+  readonly lastError: string | null
+}
+
+export interface StreamEntry {
+  readonly stream: string
+  /** The server-assigned entry id (`<ms>-<seq>`), strictly increasing within a stream. */
+  readonly id: string
+  readonly payload: string
+}
+
+/** Where a reader is in one stream: entries with ids strictly after `after` are returned. */
+export interface StreamPosition {
+  readonly stream: string
+  readonly after: string
+}
+
+/** The id before every entry of a stream. */
+export const STREAM_START = "0-0"
+
+/**
+ * A blocking reader on its own connection (a blocked `XREAD` holds its connection), released
+ * with its scope. Interrupting a read closes and reopens the reader's connection.
+ */
+export interface StreamReader {
+  /**
+   * Entries after each position, oldest first, at most `count` per stream; waits up to `block`
+   * for the first entry and returns `[]` when none arrived.
+   */
+  readonly read: (
+    positions: ReadonlyArray<StreamPosition>,
+    options: { readonly count: number; readonly block: Duration.Duration }
+  ) => Effect.Effect<ReadonlyArray<StreamEntry>, TransportError>
+}
+
+/**
+ * What the fleet protocol needs from Redis and nothing more: expiring values, a non-blocking
+ * walk over keys, and capped streams. Keys passed in are full keys (callers add `KEY_PREFIX`).
+ * Every value written has a TTL and every stream a MAXLEN (and a TTL), so Redis memory stays flat.
+ */
+export class Transport extends Context.Tag("telemux/Transport")<Transport, {
+  /** The link as it is now, and every change to it. */
+  readonly link: Effect.Effect<LinkStatus>
+  readonly linkChanges: Stream.Stream<LinkStatus>
+  /** Sets `key` to `value`, expiring after `ttl`. */
+  readonly put: (key: string, value: string, ttl: Duration.Duration) => Effect.Effect<void, TransportError>
+  readonly get: (key: string) => Effect.Effect<Option.Option<string>, TransportError>
+  /** Values of several keys in one round trip, in the order asked. */
+  readonly getMany: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Option.Option<string>>, TransportError>
+  readonly remove: (key: string) => Effect.Effect<void, TransportError>
+  /**
+   * Every key matching the glob `pattern`, walked with `SCAN` cursors (`MATCH`, `COUNT`) until the
+   * cursor returns to 0, deduplicated. Never `KEYS`.
+   */
+  readonly scan: (pattern: string) => Effect.Effect<ReadonlyArray<string>, TransportError>
+  /**
+   * Appends `payload` to `stream`, trimming it to about `maxLen` entries and (re)setting its TTL
+   * to `ttl`, in one round trip. Returns the new entry's id.
+   */
+  readonly append: (
+    stream: string,
+    payload: string,
+    options: { readonly maxLen: number; readonly ttl: Duration.Duration }
+  ) => Effect.Effect<string, TransportError>
+  /** Id of the newest entry of `stream`, or `STREAM_START` when it is empty or missing. */
+  readonly lastId: (stream: string) => Effect.Effect<string, TransportError>
+  /** A blocking reader with a connection of its own, closed with the scope. */
+  readonly reader: Effect.Effect<StreamReader, TransportError, Scope.Scope>
+}>() {}
