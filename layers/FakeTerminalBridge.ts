@@ -32,6 +32,8 @@ interface FakePane {
   inMode: boolean
   dead: boolean
   screen: string
+  /** Clock time of the last change to `screen`, kept to the second as tmux's `window_activity` is. */
+  activityAt: number
 }
 
 /** Test handle over the fake: inspect calls, script faults, change the "tmux server" behind the daemon's back. */
@@ -72,9 +74,15 @@ export const make = Effect.sync(() => {
   }
   const addPane = (name: TmuxName, cwd: string) => {
     const paneId = PaneId.make(`%${nextPane++}`)
-    panes.set(name, { name, paneId, cwd, inMode: false, dead: false, screen: "$ " })
+    panes.set(name, { name, paneId, cwd, inMode: false, dead: false, screen: "$ ", activityAt: 0 })
     return paneId
   }
+
+  /** The pane's screen changed at the clock's current second. */
+  const touch = (p: FakePane) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      p.activityAt = Math.floor(now / 1000) * 1000
+    })
 
   const bridge = TerminalBridge.of({
     version: Effect.succeed("tmux 3.3a (fake)"),
@@ -100,6 +108,7 @@ export const make = Effect.sync(() => {
             dead: p.dead,
             inMode: p.inMode,
             currentCommand: "bash",
+            activityAt: p.activityAt,
             currentPath: p.cwd
           }))
         )
@@ -127,7 +136,9 @@ export const make = Effect.sync(() => {
           calls.push({ op: "paste", pane, text })
           // a pane in copy-mode swallows a paste, as tmux does
           if (!p.inMode) p.screen += text
-        })
+          return p
+        }),
+        Effect.flatMap(touch)
       ),
     sendKeys: (pane, keys) =>
       guard("send-keys").pipe(
@@ -135,7 +146,9 @@ export const make = Effect.sync(() => {
         Effect.map((p) => {
           calls.push({ op: "keys", pane, keys })
           for (const k of keys) if (k.key === "Enter") p.screen += "\n$ ".repeat(k.repeat)
-        })
+          return p
+        }),
+        Effect.flatMap(touch)
       ),
     isInMode: (pane) => guard("display-message").pipe(Effect.zipRight(paneById(pane)), Effect.map((p) => p.inMode)),
     cancelMode: (pane) =>

@@ -46,8 +46,7 @@ export const make = (options: OutputPollerOptions = {}) =>
     const log = yield* OutputLog
     const { pollIntervals } = yield* TelemuxConfig
     const minMillis = Duration.toMillis(pollIntervals.min)
-    const maxMillis = Duration.toMillis(pollIntervals.max)
-    const defaultMillis = Duration.toMillis(pollIntervals.default)
+        const defaultMillis = Duration.toMillis(pollIntervals.default)
 
     const watched = new Map<SessionId, Watched>()
     const sessionOfPane = new Map<PaneId, SessionId>()
@@ -124,15 +123,22 @@ export const make = (options: OutputPollerOptions = {}) =>
         Effect.ignore
       )
 
-    /** Returns on a signal (no earlier than `min` after the last attempt) or when the idle interval ran out. */
+    /**
+     * Returns on a signal, no earlier than `min` after the last attempt. While the channel is
+     * down no signal comes, so the wait also ends when the default interval runs out; while it
+     * is up the safety net is the sweep below, not a timer per session.
+     */
     const awaitSignal = (w: Watched) =>
       Effect.gen(function*() {
-        const idleMillis = connected ? maxMillis : defaultMillis
-        const now = yield* Clock.currentTimeMillis
-        const signal = yield* Queue.take(w.wake).pipe(
-          Effect.timeoutOption(Duration.millis(Math.max(0, w.lastAttemptAt + idleMillis - now)))
-        )
-        if (Option.isNone(signal)) return
+        if (connected) {
+          yield* Queue.take(w.wake)
+        } else {
+          const now = yield* Clock.currentTimeMillis
+          const signal = yield* Queue.take(w.wake).pipe(
+            Effect.timeoutOption(Duration.millis(Math.max(0, w.lastAttemptAt + defaultMillis - now)))
+          )
+          if (Option.isNone(signal)) return
+        }
         const wait = w.lastAttemptAt + minMillis - (yield* Clock.currentTimeMillis)
         if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
       })
@@ -144,6 +150,29 @@ export const make = (options: OutputPollerOptions = {}) =>
           yield* awaitSignal(w).pipe(Effect.zipRight(round(w)), Effect.catchAllCause(Effect.logError))
         }
       }).pipe(Effect.annotateLogs({ sessionId: w.sessionId, paneId: w.paneId }))
+
+    /**
+     * The safety net against a lost signal, for every watched pane in one listing: a pane tmux
+     * saw output in since its last capture (to the second, so possibly a little more), one that
+     * is dead or one that is gone is woken. Idle panes are not captured at all.
+     */
+    const sweep = Effect.suspend(() => {
+      if (!connected || watched.size === 0) return Effect.void
+      return Effect.flatMap(bridge.listPanes, (panes) => {
+        const activityAt = new Map(panes.map((pane) => [pane.paneId, pane.dead ? Infinity : pane.activityAt]))
+        const missed = Array.from(watched.values()).filter((w) =>
+          (activityAt.get(w.paneId) ?? Infinity) + 1000 > w.lastAttemptAt
+        )
+        return Effect.forEach(missed, wake, { discard: true })
+      })
+    })
+    yield* Effect.sleep(pollIntervals.max).pipe(
+      Effect.zipRight(sweep),
+      Effect.catchAllCause((cause) => Effect.logWarning("output safety-net sweep failed", cause)),
+      Effect.forever,
+      Effect.annotateLogs({ worker: "output-sweep" }),
+      Effect.forkScoped
+    )
 
     const watchedPane = (paneId: PaneId) => {
       const sessionId = sessionOfPane.get(paneId)

@@ -46,6 +46,7 @@ export const PANE_FORMAT = [
   "#{pane_in_mode}",
   "#{session_name}",
   "#{pane_current_command}",
+  "#{window_activity}",
   // Last, so a separator inside the path cannot shift the other fields.
   "#{pane_current_path}"
 ].join(FIELD_SEPARATOR)
@@ -73,8 +74,9 @@ export const isSupportedTmuxVersion = (output: string): boolean => {
 
 export const parsePaneLine = (line: string): PaneInfo | undefined => {
   const fields = line.split(FIELD_SEPARATOR)
-  if (fields.length < 7) return undefined
-  const [paneId, pid, dead, inMode, sessionName, currentCommand] = fields as [
+  if (fields.length < 8) return undefined
+  const [paneId, pid, dead, inMode, sessionName, currentCommand, activity] = fields as [
+    string,
     string,
     string,
     string,
@@ -91,7 +93,8 @@ export const parsePaneLine = (line: string): PaneInfo | undefined => {
     dead: dead === "1",
     inMode: inMode === "1",
     currentCommand,
-    currentPath: fields.slice(6).join(FIELD_SEPARATOR)
+    activityAt: Number(activity) * 1000 || 0,
+    currentPath: fields.slice(7).join(FIELD_SEPARATOR)
   }
 }
 

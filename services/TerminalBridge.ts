@@ -64,6 +64,8 @@ export interface PaneInfo {
   readonly inMode: boolean
   readonly currentCommand: string
   readonly currentPath: string
+  /** Last output in the pane's window (tmux keeps it to the second), epoch milliseconds. */
+  readonly activityAt: number
 }
 
 export interface CreateSessionOptions {

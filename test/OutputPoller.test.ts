@@ -136,22 +136,40 @@ describe("OutputPoller", () => {
       assert.strictEqual(tags(yield* h.drainEvents, "OutputChanged").length, 3)
     }).pipe(Effect.provide(dependencies())))
 
-  it.scoped("idle costs nothing until the safety net at max, which appends only a real change", () =>
+  it.scoped("idle costs nothing; the safety-net sweep at max captures only panes tmux saw output in", () =>
     Effect.gen(function*() {
       const h = yield* harness
+      // the sweep runs every MAX from the poller's start (0); the panes' last output is older than their first capture
+      yield* TestClock.adjust(Duration.seconds(2))
       const pane = h.newPane()
+      const quiet = h.newPane()
       yield* h.poller.watch(A, pane)
+      yield* h.poller.watch(B, quiet)
       yield* settle
       const initial = Option.getOrThrow(yield* h.log.latest(A))
-      yield* TestClock.adjust(Duration.subtract(MAX, Duration.millis(1)))
-      assert.strictEqual(h.attempts(pane).length, 1)
+      const lists = () => h.fake.calls().filter((c) => c.op === "list").length
+
+      // output whose signal is lost: nothing is captured until the sweep
+      yield* TestClock.adjust(Duration.seconds(5))
+      yield* h.type(pane, "missed")
+      yield* TestClock.adjust(Duration.millis(22_999))
+      assert.deepStrictEqual([h.attempts(pane).length, h.attempts(quiet).length, lists()], [1, 1, 0])
+
       yield* TestClock.adjust(Duration.millis(1))
-      assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [0, 30_000])
-      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).seq, initial.seq)
+      yield* settle
+      assert.strictEqual(lists(), 1)
+      assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [2000, 30_000])
+      assert.deepStrictEqual(h.attempts(quiet).map((a) => a.at), [2000])
+      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).screen, "$ missed")
+
+      // nothing new: the next sweep is one listing and no capture
       yield* TestClock.adjust(MAX)
-      assert.strictEqual(h.attempts(pane).length, 3)
-      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).seq, initial.seq)
-      assert.strictEqual(tags(yield* h.drainEvents, "OutputChanged").length, 1)
+      yield* settle
+      assert.strictEqual(lists(), 2)
+      assert.deepStrictEqual([h.attempts(pane).length, h.attempts(quiet).length], [2, 1])
+      const events = tags(yield* h.drainEvents, "OutputChanged")
+      assert.deepStrictEqual(events.map((e) => e.sessionId), [A, B, A])
+      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).seq, initial.seq + 1)
     }).pipe(Effect.provide(dependencies())))
 
   it.scoped("only a changed screen is appended", () =>

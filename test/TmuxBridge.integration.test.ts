@@ -114,10 +114,10 @@ describe("tmux version parsing", () => {
     const sep = "\u001f"
     const panes = parsePaneList(
       [
-        ["%3", "123", "0", "1", "tmx_0badf00d", "bash", "/tmp/with\ttab"].join(sep),
+        ["%3", "123", "0", "1", "tmx_0badf00d", "bash", "1795493864", "/tmp/with\ttab"].join(sep),
         "garbage line",
-        ["%x", "1", "0", "0", "s", "c", "/"].join(sep),
-        ["%4", "77", "1", "0", "other", "vim", `/odd${sep}path`].join(sep),
+        ["%x", "1", "0", "0", "s", "c", "0", "/"].join(sep),
+        ["%4", "77", "1", "0", "other", "vim", "", `/odd${sep}path`].join(sep),
         ""
       ].join("\n")
     )
@@ -129,6 +129,7 @@ describe("tmux version parsing", () => {
         inMode: true,
         sessionName: "tmx_0badf00d",
         currentCommand: "bash",
+        activityAt: 1795493864000,
         currentPath: "/tmp/with\ttab"
       },
       {
@@ -138,6 +139,7 @@ describe("tmux version parsing", () => {
         inMode: false,
         sessionName: "other",
         currentCommand: "vim",
+        activityAt: 0,
         currentPath: `/odd${sep}path`
       }
     ] satisfies ReadonlyArray<PaneInfo>)
@@ -191,6 +193,9 @@ describe("TmuxBridge on real tmux", () => {
       assert.isAbove(info!.panePid, 1)
       assert.isTrue(isAlive(info!.panePid))
       assert.isFalse(info!.dead)
+      // the echoes just written are the window's last activity (tmux keeps it to the second)
+      assert.isAtLeast(info!.activityAt, Date.now() - 10_000)
+      assert.isAtMost(info!.activityAt, Date.now())
       assert.isFalse(info!.inMode)
       assert.strictEqual(info!.currentCommand, "bash")
       assert.strictEqual(info!.currentPath, s.dir)
