@@ -49,7 +49,7 @@ interface Daemon {
 }
 
 /** `probe: false` leaves the event-loop probe out: its 5 ms timer would be most of an idle daemon's CPU. */
-const startDaemon = async (options: { readonly probe?: boolean } = {}): Promise<Daemon> => {
+export const startDaemon = async (options: { readonly probe?: boolean } = {}): Promise<Daemon> => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-bench-"))
   const socket = `telemux-bench-${process.pid}-${Math.random().toString(16).slice(2, 8)}`
   const port = await freePort()
@@ -164,7 +164,7 @@ const watch = async (daemon: Daemon, ids: ReadonlyArray<string>) => {
   }
 }
 
-const createSessions = async (daemon: Daemon, n: number, dir: string) => {
+export const createSessions = async (daemon: Daemon, n: number, dir: string) => {
   const ids: Array<string> = []
   for (let i = 0; i < n; i += 10) {
     const batch = await Promise.all(

@@ -5,9 +5,9 @@ import { afterAll, assert, describe, it } from "vitest"
 import {
   api,
   type DaemonEnv,
-  killTmuxServer,
   leftoverProcesses,
   makeDaemonEnv,
+  removeDaemonEnv,
   startDaemon,
   tmuxServerPid
 } from "./support/daemonProcess.js"
@@ -26,10 +26,7 @@ const eventually = async <A>(probe: () => Promise<A | undefined>, what: string, 
 describe("the daemon as a process (dist/main.js, real tmux, real SQLite)", () => {
   const envs: Array<DaemonEnv> = []
   afterAll(() => {
-    for (const env of envs) {
-      killTmuxServer(env.socket)
-      fs.rmSync(env.home, { recursive: true, force: true })
-    }
+    for (const env of envs) removeDaemonEnv(env)
   })
 
   it("serves sessions end to end, stops on SIGTERM within 2 s leaving no process, and adopts sessions on restart", async () => {

@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, describe, it } from "vitest"
 import WebSocket from "ws"
-import { api, type DaemonEnv, killTmuxServer, makeDaemonEnv, startDaemon } from "./support/daemonProcess.js"
+import { api, type DaemonEnv, makeDaemonEnv, removeDaemonEnv, startDaemon } from "./support/daemonProcess.js"
 import { childrenOf } from "./support/processes.js"
 
 interface Frame {
@@ -57,10 +57,7 @@ const connect = async (env: DaemonEnv) => {
 describe("live output end to end (dist/main.js, real tmux, WebSocket)", () => {
   const envs: Array<DaemonEnv> = []
   afterAll(() => {
-    for (const env of envs) {
-      killTmuxServer(env.socket)
-      fs.rmSync(env.home, { recursive: true, force: true })
-    }
+    for (const env of envs) removeDaemonEnv(env)
   })
 
   it("a client sees echo output appear, resumes with since after a disconnect, and is resynced when since is gone", async () => {

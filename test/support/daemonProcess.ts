@@ -48,6 +48,8 @@ export const startDaemon = async (env: DaemonEnv, extra: Record<string, string> 
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       // A home of its own: the shells in its panes read no ~/.bashrc, tmux no ~/.tmux.conf.
       HOME: env.home,
+      // the panes' shells die with the tmux server as the test removes HOME; they must not write into it then
+      HISTFILE: "/dev/null",
       TELEMUX_HOME: env.home,
       TELEMUX_TMUX_SOCKET: env.socket,
       TELEMUX_PORT: String(env.port),
@@ -169,4 +171,10 @@ export const killTmuxServer = (socket: string) => {
   } catch {
     // no server
   }
+}
+
+/** Kills the environment's tmux server and removes its state dir (retrying while the dying panes let go of it). */
+export const removeDaemonEnv = (env: DaemonEnv) => {
+  killTmuxServer(env.socket)
+  fs.rmSync(env.home, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
 }
