@@ -15,6 +15,7 @@ import { createServer } from "node:http"
 import * as os from "node:os"
 import { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
+import { Fleet } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
 import { Projects } from "../services/Projects.js"
@@ -22,10 +23,11 @@ import { type ListSessionsRequest, Sessions } from "../services/Sessions.js"
 import { SystemStats } from "../services/SystemStats.js"
 import { ConfigInvalid, TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.js"
 import { Authorization, Health, HostNotAllowed, SessionOutput, TelemuxApi } from "../src/api/Api.js"
-import { Computer } from "../src/domain/Computer.js"
+import { Computer, FleetLink } from "../src/domain/Computer.js"
 import { InvalidRequest, Unauthorized } from "../src/domain/Errors.js"
 import { toKeyPress } from "../src/domain/Keys.js"
 import { VERSION } from "../src/Version.js"
+import * as SessionRouting from "./SessionRouting.js"
 import { StreamRouteLive } from "./StreamRoute.js"
 
 // ---------------------------------------------------------------------------
@@ -157,33 +159,43 @@ export const AuthorizationLive: Layer.Layer<Authorization, never, AuthToken | Te
 /** The cached JSON text goes out as is; HttpApiBuilder does not re-encode a ready response. */
 const jsonText = (json: string) => HttpServerResponse.text(json, { contentType: "application/json" })
 
+/** The fleet link as the API shows it; null when this daemon is in no fleet. */
+const fleetLink = Effect.flatMap(Fleet, (fleet) => fleet.link).pipe(
+  Effect.map(Option.match({ onNone: () => null, onSome: (link) => new FleetLink(link) }))
+)
+
 const HealthLive = HttpApiBuilder.group(TelemuxApi, "health", (handlers) =>
   Effect.gen(function*() {
     const config = yield* TelemuxConfig
+    const fleet = yield* Fleet
     const startedAt = yield* Clock.currentTimeMillis
     return handlers.handle("health", () =>
-      Effect.map(Clock.currentTimeMillis, (now) =>
-        new Health({
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        return new Health({
           ok: true,
           version: VERSION,
           computer: config.computer,
-          uptimeSeconds: Math.max(0, Math.floor((now - startedAt) / 1000))
-        })))
+          uptimeSeconds: Math.max(0, Math.floor((now - startedAt) / 1000)),
+          fleet: yield* Effect.provideService(fleetLink, Fleet, fleet)
+        })
+      }))
   }))
 
 const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
   Effect.gen(function*() {
     const sessions = yield* Sessions
     const outputLog = yield* OutputLog
+    const routing = yield* SessionRouting.make
     return handlers
       .handle("list", ({ urlParams }) => {
         const request: ListSessionsRequest = urlParams
         return Effect.map(sessions.listJson(request), jsonText)
       })
       .handle("get", ({ path }) => Effect.map(sessions.getJson(path.id), jsonText))
-      .handle("create", ({ payload }) => sessions.create(payload))
-      .handle("input", ({ path, payload }) => sessions.sendText(path.id, payload.text, payload.enter))
-      .handle("keys", ({ path, payload }) => sessions.sendKeys(path.id, payload.keys.map(toKeyPress)))
+      .handle("create", ({ payload }) => routing.create(payload))
+      .handle("input", ({ path, payload }) => routing.sendText(path.id, payload.text, payload.enter))
+      .handle("keys", ({ path, payload }) => routing.sendKeys(path.id, payload.keys.map(toKeyPress)))
       .handle("output", ({ path, urlParams }) =>
         Effect.gen(function*() {
           // A watched session's snapshot is re-captured on every change signal, so it is the
@@ -194,11 +206,11 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
             : Option.none()
           const screen = Option.isSome(snapshot)
             ? snapshot.value.screen
-            : yield* sessions.capture(path.id, urlParams.lines)
+            : yield* routing.capture(path.id, urlParams.lines)
           const capturedAt = yield* DateTime.now
           return new SessionOutput({ sessionId: path.id, screen, capturedAt })
         }))
-      .handle("close", ({ path }) => sessions.close(path.id, "user"))
+      .handle("close", ({ path }) => routing.close(path.id))
   }))
 
 const ComputersLive = HttpApiBuilder.group(TelemuxApi, "computers", (handlers) =>
@@ -206,6 +218,7 @@ const ComputersLive = HttpApiBuilder.group(TelemuxApi, "computers", (handlers) =
     const config = yield* TelemuxConfig
     const cache = yield* Cache
     const systemStats = yield* SystemStats
+    const fleet = yield* Fleet
     const host = os.hostname()
     // userInfo throws when the uid has no passwd entry (common in containers).
     const user = yield* Effect.try(() => os.userInfo().username).pipe(Effect.orElseSucceed(() => "unknown"))
@@ -219,7 +232,8 @@ const ComputersLive = HttpApiBuilder.group(TelemuxApi, "computers", (handlers) =
           online: true,
           lastSeenAt: yield* DateTime.now,
           stats: yield* systemStats.snapshot,
-          version: VERSION
+          version: VERSION,
+          link: yield* Effect.provideService(fleetLink, Fleet, fleet)
         })
         const known = yield* cache.getComputers
         return [local, ...known.filter((computer) => computer.name !== local.name)]
@@ -233,7 +247,7 @@ const ProjectsLive = HttpApiBuilder.group(TelemuxApi, "projects", (handlers) =>
 export const ApiLive: Layer.Layer<
   HttpApi.Api,
   never,
-  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog
+  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet
 > = HttpApiBuilder.api(TelemuxApi).pipe(
   Layer.provide([HealthLive, SessionsLive, ComputersLive, ProjectsLive]),
   Layer.provide(AuthorizationLive)
@@ -265,7 +279,7 @@ const AppLive = HttpApiBuilder.serve().pipe(
 export const layer: Layer.Layer<
   never,
   ConfigInvalid | HttpServerError.ServeError,
-  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog
+  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet
 > = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* TelemuxConfig
@@ -284,7 +298,7 @@ export const layer: Layer.Layer<
 export const layerTest: Layer.Layer<
   HttpServer.HttpServer | HttpClient.HttpClient,
   ConfigInvalid | HttpServerError.ServeError,
-  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog
+  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet
 > = Layer.unwrapEffect(
   Effect.map(Effect.flatMap(TelemuxConfig, checkBind), () =>
     HttpServer.layerTestClient.pipe(

@@ -1,18 +1,21 @@
 import { NodeContext } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import * as ControlBridge from "./ControlBridge.js"
 import * as FileProjects from "./FileProjects.js"
+import * as FleetLive from "./FleetLive.js"
 import * as HttpServer from "./HttpServer.js"
 import * as IndexedCache from "./IndexedCache.js"
 import * as LiveOutputWorkers from "./LiveOutputWorkers.js"
 import * as MemoryOutputLog from "./MemoryOutputLog.js"
 import * as NodeSystemStats from "./NodeSystemStats.js"
 import * as OutputPollerLive from "./OutputPollerLive.js"
+import * as RedisTransport from "./RedisTransport.js"
 import * as SessionsLive from "./SessionsLive.js"
 import * as SessionWorkers from "./SessionWorkers.js"
 import * as SqliteSessionStore from "./SqliteSessionStore.js"
+import * as SqliteStreamPositions from "./SqliteStreamPositions.js"
 import * as TokenFile from "./TokenFile.js"
 
 /** Refuses to start on a tmux older than the daemon needs; logs the one it found. */
@@ -25,7 +28,7 @@ const TmuxCheck = Layer.effectDiscard(
 /**
  * The whole daemon on one screen: settings → infrastructure (SQLite, the tmux control channel
  * and the bridge over it, cache, output log, stats, token) → session orchestration → output
- * watching → background workers → the HTTP API and its stream.
+ * watching → the fleet (Redis, when configured) → background workers → the HTTP API and its stream.
  */
 export const daemon = (settings: TelemuxSettings) => {
   const Settings = Layer.succeed(TelemuxConfig, settings)
@@ -42,9 +45,18 @@ export const daemon = (settings: TelemuxSettings) => {
   const Orchestration = Layer.mergeAll(SessionsLive.layer, OutputPollerLive.layer).pipe(
     Layer.provideMerge(Infrastructure)
   )
+  // With a Redis URL this computer joins the fleet; without one it is a fleet of one.
+  const Fleet = Option.match(settings.redisUrl, {
+    onNone: () => FleetLive.layerAlone,
+    onSome: (url) =>
+      FleetLive.layer().pipe(
+        Layer.provide(Layer.mergeAll(RedisTransport.layer({ url }), SqliteStreamPositions.layer))
+      )
+  })
   // The API serves only once the startup reconciliation has settled what is open.
   return HttpServer.layer.pipe(
     Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer)),
+    Layer.provideMerge(Fleet),
     Layer.provide(Orchestration),
     Layer.provide(Settings),
     Layer.provide(NodeContext.layer)

@@ -11,6 +11,8 @@ import type { SessionId } from "../src/domain/Session.js"
 
 interface History {
   nextSeq: number
+  /** Seqs at or below this were never in this log (issued before it started, or before mirroring began). */
+  readonly base: number
   /** Oldest first; at most `ringSize` entries. */
   readonly ring: Array<OutputChanged>
 }
@@ -34,13 +36,29 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
       Effect.suspend(() => {
         let history = histories.get(sessionId)
         if (history === undefined) {
-          history = { nextSeq: firstSeq + 1, ring: [] }
+          history = { nextSeq: firstSeq + 1, base: firstSeq, ring: [] }
           histories.set(sessionId, history)
         }
-        const update: OutputChanged = { _tag: "OutputChanged", sessionId, seq: history.nextSeq++, screen, changedAt }
-        history.ring.push(update)
-        if (history.ring.length > ringSize) history.ring.shift()
-        return PubSub.publish(events, update).pipe(Effect.as(update))
+        return record(history, { _tag: "OutputChanged", sessionId, seq: history.nextSeq, screen, changedAt })
+      })
+
+    const record = (history: History, update: OutputChanged) => {
+      history.nextSeq = update.seq + 1
+      history.ring.push(update)
+      if (history.ring.length > ringSize) history.ring.shift()
+      return PubSub.publish(events, update).pipe(Effect.as(update))
+    }
+
+    const mirror = (update: OutputChanged) =>
+      Effect.suspend(() => {
+        let history = histories.get(update.sessionId)
+        if (history === undefined) {
+          history = { nextSeq: update.seq, base: update.seq - 1, ring: [] }
+          histories.set(update.sessionId, history)
+        }
+        // a repeat or an older update (a watch renewed, a stream re-read) changes nothing
+        if (update.seq < history.nextSeq) return Effect.succeed(false)
+        return Effect.as(record(history, update), true)
       })
 
     const since = (sessionId: SessionId, seq: number): Effect.Effect<Since> =>
@@ -55,7 +73,7 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
         if (seq === newest) return { _tag: "Missed", updates: [] }
         // a seq this log never issued (from the future, or garbage): start over
         if (seq > newest) return { _tag: "Resync", snapshot: latest }
-        if (oldest !== undefined && seq >= oldest.seq - 1 && seq >= firstSeq) {
+        if (oldest !== undefined && seq >= oldest.seq - 1 && seq >= history.base) {
           return { _tag: "Missed", updates: ring.filter((u) => u.seq > seq) }
         }
         return { _tag: "Resync", snapshot: latest }
@@ -63,6 +81,7 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
 
     return OutputLog.of({
       append,
+      mirror,
       publish: (event) => PubSub.publish(events, event).pipe(Effect.asVoid),
       latest: (sessionId) =>
         Effect.sync(() => {

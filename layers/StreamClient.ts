@@ -15,7 +15,21 @@
  * drain for STREAM_CLIENT_STALL_TIMEOUT is disconnected (its socket destroyed).
  */
 import type { Socket } from "@effect/platform"
-import { Data, Duration, Effect, Either, Metric, MetricBoundaries, Option, PubSub, Queue, Schema, Stream } from "effect"
+import {
+  Data,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Metric,
+  MetricBoundaries,
+  Option,
+  PubSub,
+  Queue,
+  Schema,
+  Scope,
+  Stream
+} from "effect"
 import type * as net from "node:net"
 import type { Cache, CacheEvent } from "../services/Cache.js"
 import type { OutputChanged, OutputEvent, OutputLog } from "../services/OutputLog.js"
@@ -138,6 +152,8 @@ const awaitDrain = (socket: net.Socket) =>
 export interface Deps {
   readonly outputLog: OutputLog["Type"]
   readonly cache: Cache["Type"]
+  /** Brings a session owned elsewhere into the output log while the scope is open; nothing for a local one. */
+  readonly watchRemote: (sessionId: SessionId) => Effect.Effect<void, never, Scope.Scope>
 }
 
 type Outbound =
@@ -173,6 +189,15 @@ export const serveClient = (
     let sessions = false
     /** Subscribed sessions → the last seq queued for the client (NONE before the first). */
     const output = new Map<SessionId, number>()
+    /** Subscribed sessions → the scope holding their remote watch; as bounded as `output`. */
+    const remote = new Map<SessionId, Scope.CloseableScope>()
+    const unwatch = (id: SessionId) =>
+      Effect.suspend(() => {
+        const scope = remote.get(id)
+        remote.delete(id)
+        return scope === undefined ? Effect.void : Scope.close(scope, Exit.void)
+      })
+    yield* Effect.addFinalizer(() => Effect.forEach(Array.from(remote.keys()), unwatch, { discard: true }))
     let lagging = false
     const stale = new Set<SessionId>()
     let resendList = false
@@ -259,13 +284,13 @@ export const serveClient = (
         case "SessionRemoved":
           output.delete(event.sessionId)
           stale.delete(event.sessionId)
-          if (!sessions) return Effect.void
-          return sendOther(JSON.stringify(Schema.encodeSync(SessionRemovedMessage)({
+          if (!sessions) return unwatch(event.sessionId)
+          return Effect.zipRight(unwatch(event.sessionId), sendOther(JSON.stringify(Schema.encodeSync(SessionRemovedMessage)({
             type: "session",
             event: "removed",
             sessionId: event.sessionId,
             computer: event.computer
-          })))
+          }))))
         default:
           return Effect.void
       }
@@ -285,6 +310,11 @@ export const serveClient = (
           yield* sendList
         }
         for (const { sessionId, since } of wanted) {
+          if (!remote.has(sessionId)) {
+            const scope = yield* Scope.make()
+            remote.set(sessionId, scope)
+            yield* Scope.extend(deps.watchRemote(sessionId), scope)
+          }
           output.set(sessionId, since ?? NONE)
           if (lagging) stale.add(sessionId)
           else if (since === undefined) yield* resync(sessionId)
@@ -293,12 +323,13 @@ export const serveClient = (
       })
 
     const unsubscribe = (request: Extract<ClientMessage, { type: "unsubscribe" }>) =>
-      Effect.sync(() => {
+      Effect.suspend(() => {
         if (request.sessions === true) sessions = false
         for (const id of request.output ?? []) {
           output.delete(id)
           stale.delete(id)
         }
+        return Effect.forEach(request.output ?? [], unwatch, { discard: true })
       })
 
     const onMessage = (data: string | Uint8Array) => {

@@ -8,10 +8,11 @@
  */
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse, Socket } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Data, Duration, Effect, Either, Layer, Metric, Queue, Schema } from "effect"
+import { Data, Duration, Effect, Either, Layer, Metric, Option, Queue, Schema } from "effect"
 import type * as net from "node:net"
 import { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
+import { Fleet } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { CLOSE_UNAUTHORIZED, decodeClientMessage, STREAM_PATH } from "../src/api/StreamProtocol.js"
@@ -72,12 +73,23 @@ const authenticate = (inbox: Queue.Dequeue<string | Uint8Array>, token: AuthToke
   })
 
 /** The stream endpoint, added to HttpApiBuilder's router (behind the same Host/Origin guard). */
-export const StreamRouteLive: Layer.Layer<never, never, OutputLog | Cache | AuthToken | TelemuxConfig> = HttpApiBuilder
+export const StreamRouteLive: Layer.Layer<never, never, OutputLog | Cache | AuthToken | TelemuxConfig | Fleet> = HttpApiBuilder
   .Router.use((router) =>
     Effect.gen(function*() {
-      const deps: Deps = { outputLog: yield* OutputLog, cache: yield* Cache }
+      const cache = yield* Cache
+      const fleet = yield* Fleet
       const token = yield* AuthToken
       const config = yield* TelemuxConfig
+      const deps: Deps = {
+        outputLog: yield* OutputLog,
+        cache,
+        // a session owned elsewhere is watched through the fleet while a client subscribes to it
+        watchRemote: (sessionId) =>
+          Effect.flatMap(cache.getSession(sessionId), (session) =>
+            Option.isSome(session) && session.value.computer !== config.computer
+              ? fleet.watchOutput(session.value)
+              : Effect.void)
+      }
       const outputFrame = makeOutputFrames()
       let clientCount = 0
 

@@ -12,6 +12,9 @@ import {
   DEFAULT_PORT,
   DEFAULT_TMUX_SOCKET,
   INACTIVITY_TIMEOUT_DEFAULT,
+  HEARTBEAT_INTERVAL_CEILING,
+  HEARTBEAT_INTERVAL_DEFAULT,
+  HEARTBEAT_INTERVAL_FLOOR,
   POLL_INTERVAL_DEFAULT,
   POLL_INTERVAL_MAX_DEFAULT,
   POLL_INTERVAL_MIN_DEFAULT,
@@ -121,6 +124,10 @@ export const settings = Effect.gen(function*() {
     return yield* new ConfigInvalid({ message: "TELEMUX_POLL_INTERVAL_MIN is above TELEMUX_POLL_INTERVAL_MAX" })
   }
   const pollDefault = yield* Config.duration("TELEMUX_POLL_INTERVAL").pipe(Config.withDefault(POLL_INTERVAL_DEFAULT))
+  const heartbeatInterval = Duration.clamp(
+    yield* Config.duration("TELEMUX_HEARTBEAT_INTERVAL").pipe(Config.withDefault(HEARTBEAT_INTERVAL_DEFAULT)),
+    { minimum: HEARTBEAT_INTERVAL_FLOOR, maximum: HEARTBEAT_INTERVAL_CEILING }
+  )
   const result: TelemuxSettings = {
     home,
     dbPath: path.join(home, "telemux.db"),
@@ -138,6 +145,7 @@ export const settings = Effect.gen(function*() {
     agentCommands,
     inactivityTimeout,
     closedRetention,
+    heartbeatInterval,
     pollIntervals: {
       min: pollMin,
       max: pollMax,

@@ -33,6 +33,11 @@ export type Since =
 export class OutputLog extends Context.Tag("telemux/OutputLog")<OutputLog, {
   /** Records a new screen for the session, assigning the next seq. */
   readonly append: (sessionId: SessionId, screen: string, changedAt: DateTime.Utc) => Effect.Effect<OutputChanged>
+  /**
+   * Records an update numbered by the session's owner on another computer (seqs kept as they
+   * are); an update not newer than the last one recorded is ignored and answers false.
+   */
+  readonly mirror: (update: OutputChanged) => Effect.Effect<boolean>
   readonly publish: (event: Exclude<OutputEvent, OutputChanged>) => Effect.Effect<void>
   readonly latest: (sessionId: SessionId) => Effect.Effect<Option.Option<OutputChanged>>
   readonly since: (sessionId: SessionId, seq: number) => Effect.Effect<Since>

@@ -13,6 +13,11 @@ export const POLL_INTERVAL_MIN_DEFAULT = Duration.millis(50)
 export const POLL_INTERVAL_DEFAULT = Duration.seconds(1)
 export const POLL_INTERVAL_MAX_DEFAULT = Duration.seconds(30)
 
+/** How often a fleet member rewrites its heartbeat (its record expires after three of these). */
+export const HEARTBEAT_INTERVAL_DEFAULT = Duration.seconds(5)
+export const HEARTBEAT_INTERVAL_FLOOR = Duration.millis(500)
+export const HEARTBEAT_INTERVAL_CEILING = Duration.seconds(60)
+
 export const clampPollInterval = (d: Duration.Duration): Duration.Duration =>
   Duration.clamp(d, { minimum: POLL_INTERVAL_FLOOR, maximum: POLL_INTERVAL_CEILING })
 
@@ -53,6 +58,8 @@ export interface TelemuxSettings {
   readonly agentCommands: Readonly<Record<Agent, string>>
   readonly inactivityTimeout: Duration.Duration
   readonly closedRetention: Duration.Duration
+  /** Fleet heartbeat period (TELEMUX_HEARTBEAT_INTERVAL); discovery runs as often. */
+  readonly heartbeatInterval: Duration.Duration
   readonly pollIntervals: PollIntervals
 }
 

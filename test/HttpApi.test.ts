@@ -26,6 +26,7 @@ import { Project } from "../src/domain/Project.js"
 import { type CloseReason, ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import { VERSION } from "../src/Version.js"
 import { makeSession } from "./support/fixtures.js"
+import * as FleetLive from "../layers/FleetLive.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import { testSettings } from "./support/settings.js"
 
@@ -125,7 +126,9 @@ const stats = new SystemStatsSnapshot({
 
 const project = new Project({ name: "proj", path: "/srv/proj", description: "a project", todos: [] })
 
-const settings = testSettings
+/** The fixtures' sessions live on "local": this daemon is that computer, so nothing is routed elsewhere. */
+const settings = (overrides: Parameters<typeof testSettings>[0] = {}) =>
+  testSettings({ computer: ComputerName.make("local"), ...overrides })
 
 const fixedToken = Layer.succeed(
   AuthToken,
@@ -146,7 +149,8 @@ const services = (
     Layer.succeed(Projects, Projects.of({ list: Effect.succeed([project]) })),
     configLayer,
     Layer.provide(token, configLayer),
-    MemoryOutputLog.layer
+    MemoryOutputLog.layer,
+    FleetLive.layerAlone
   )
 }
 
@@ -271,10 +275,15 @@ describe("auth", () => {
           "list",
           "get",
           "create",
+          // each operation on an id first looks up the computer that owns the session
+          "get",
           "sendText",
+          "get",
           "sendKeys",
           "get",
+          "get",
           "capture",
+          "get",
           "close"
         ])
       }), { sessions: [existing] }))
@@ -286,7 +295,7 @@ describe("auth", () => {
         assert.strictEqual(reply.status, 200)
         assert.strictEqual(reply.json.ok, true)
         assert.strictEqual(reply.json.version, VERSION)
-        assert.strictEqual(reply.json.computer, "testbox")
+        assert.strictEqual(reply.json.computer, "local")
         assert.isAtLeast(reply.json.uptimeSeconds, 0)
       })))
 
@@ -483,17 +492,24 @@ describe("sessions", () => {
 
         assert.deepStrictEqual(yield* fake.calls, [
           { op: "create", projectDir: "/srv/proj", title: "work" },
+          // each operation on an id first looks up the computer that owns the session
+          { op: "get", id: idOf },
           { op: "sendText", id: idOf, text: "ls -l", enter: true },
+          { op: "get", id: idOf },
           { op: "sendText", id: idOf, text: "partial", enter: false },
+          { op: "get", id: idOf },
           {
             op: "sendKeys",
             id: idOf,
             keys: [{ key: "Escape", repeat: 1 }, { key: "BSpace", repeat: 3 }, { key: "C-c", repeat: 1 }]
           },
           { op: "get", id: idOf },
+          { op: "get", id: idOf },
           { op: "capture", id: idOf, lines: CAPTURE_HISTORY_DEFAULT },
           { op: "get", id: idOf },
+          { op: "get", id: idOf },
           { op: "capture", id: idOf, lines: 0 },
+          { op: "get", id: idOf },
           { op: "close", id: idOf, reason: "user" }
         ])
       }), { sessions: [existing] }))
@@ -504,7 +520,7 @@ describe("sessions", () => {
         const reply = yield* send("GET", "/v1/computers")
         assert.strictEqual(reply.status, 200)
         const computers = Schema.decodeUnknownSync(Schema.Array(Computer))(reply.json)
-        assert.deepStrictEqual(computers.map((c) => c.name), ["testbox", "remote-1"])
+        assert.deepStrictEqual(computers.map((c) => c.name), ["local", "remote-1"])
         const local = computers[0]!
         assert.strictEqual(local.host, os.hostname())
         assert.strictEqual(local.role, "local")
@@ -528,7 +544,7 @@ describe("sessions", () => {
         const missing = yield* Effect.flip(client.sessions.get({ path: { id: unknownId } }))
         assert.strictEqual(missing._tag, "SessionNotFound")
         const health = yield* client.health.health()
-        assert.strictEqual(health.computer, "testbox")
+        assert.strictEqual(health.computer, "local")
       })))
 })
 
@@ -664,7 +680,7 @@ describe("startup", () => {
       const response = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/health`))
       assert.strictEqual(response.status, 200)
       const body = (yield* Effect.promise(() => response.json())) as { readonly computer: string }
-      assert.strictEqual(body.computer, "testbox")
+      assert.strictEqual(body.computer, "local")
     }))
 })
 

@@ -17,6 +17,7 @@ import {
 } from "effect"
 import WebSocket from "ws"
 import * as HttpServerLayer from "../layers/HttpServer.js"
+import * as FleetLive from "../layers/FleetLive.js"
 import * as IndexedCache from "../layers/IndexedCache.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import {
@@ -62,6 +63,7 @@ const testLayer = (
     Layer.provideMerge(Layer.mergeAll(
       outputLog,
       IndexedCache.layer,
+      FleetLive.layerAlone,
       Layer.succeed(Sessions, {} as Sessions["Type"]),
       Layer.succeed(SystemStats, {} as SystemStats["Type"]),
       Layer.succeed(Projects, Projects.of({ list: Effect.succeed([]) })),

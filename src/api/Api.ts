@@ -11,9 +11,11 @@ import { Schema } from "effect"
 import { VERSION } from "../Version.js"
 import { INPUT_MAX_BYTES, SESSIONS_LIST_LIMIT_MAX } from "../../services/Sessions.js"
 import { CAPTURE_HISTORY_DEFAULT, CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
-import { Computer } from "../domain/Computer.js"
+import { Computer, FleetLink } from "../domain/Computer.js"
 import {
+  ComputerUnreachable,
   InvalidRequest,
+  RemoteTimeout,
   SessionClosed,
   SessionNotFound,
   StorageFailure,
@@ -65,7 +67,9 @@ export class Health extends Schema.Class<Health>("Health")({
   ok: Schema.Literal(true),
   version: Schema.String,
   computer: ComputerName,
-  uptimeSeconds: Schema.NonNegative
+  uptimeSeconds: Schema.NonNegative,
+  /** The Redis link, or null when this daemon is in no fleet. */
+  fleet: Schema.NullOr(FleetLink)
 }) {}
 
 export const ListSessionsParams = Schema.Struct({
@@ -76,6 +80,8 @@ export const ListSessionsParams = Schema.Struct({
 
 export const CreateSessionPayload = Schema.Struct({
   projectDir: Schema.NonEmptyString,
+  /** The computer to start it on (default: this one); a remote one requires the dir to be inside its trusted dirs. */
+  computer: Schema.optionalWith(ComputerName, { exact: true }),
   title: Schema.optionalWith(Schema.String, { exact: true })
 }).annotations({ ...strict, identifier: "CreateSessionPayload" })
 
@@ -124,8 +130,12 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .setPayload(CreateSessionPayload)
       .addSuccess(Session, { status: 201 })
       .addError(InvalidRequest)
+      .addError(SessionNotFound)
+      .addError(SessionClosed)
       .addError(TerminalUnavailable)
       .addError(StorageFailure)
+      .addError(ComputerUnreachable)
+      .addError(RemoteTimeout)
   )
   .add(
     HttpApiEndpoint.post("input")`/v1/sessions/${sessionIdParam}/input`
@@ -134,6 +144,8 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(SessionClosed)
       .addError(TerminalUnavailable)
       .addError(StorageFailure)
+      .addError(ComputerUnreachable)
+      .addError(RemoteTimeout)
   )
   .add(
     HttpApiEndpoint.post("keys")`/v1/sessions/${sessionIdParam}/keys`
@@ -142,6 +154,8 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(SessionClosed)
       .addError(TerminalUnavailable)
       .addError(StorageFailure)
+      .addError(ComputerUnreachable)
+      .addError(RemoteTimeout)
   )
   .add(
     HttpApiEndpoint.get("output")`/v1/sessions/${sessionIdParam}/output`
@@ -151,13 +165,18 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(SessionClosed)
       .addError(TerminalUnavailable)
       .addError(StorageFailure)
+      .addError(ComputerUnreachable)
+      .addError(RemoteTimeout)
   )
   .add(
     HttpApiEndpoint.del("close")`/v1/sessions/${sessionIdParam}`
       .addSuccess(Session)
       .addError(SessionNotFound)
+      .addError(SessionClosed)
       .addError(TerminalUnavailable)
       .addError(StorageFailure)
+      .addError(ComputerUnreachable)
+      .addError(RemoteTimeout)
   )
   .middleware(Authorization)
 {}

@@ -20,6 +20,15 @@ export class SystemStatsSnapshot extends Schema.Class<SystemStatsSnapshot>("Syst
   disk: Schema.NullOr(DiskStats)
 }) {}
 
+/** A daemon's link to the fleet's Redis, as `/health` and `/v1/computers` show it. */
+export class FleetLink extends Schema.Class<FleetLink>("FleetLink")({
+  state: Schema.Literal("up", "connecting", "down"),
+  since: Schema.DateTimeUtc,
+  /** Connect attempts in the current outage (0 while up). */
+  attempt: Schema.Number,
+  lastError: Schema.NullOr(Schema.String)
+}) {}
+
 export class Computer extends Schema.Class<Computer>("Computer")({
   name: ComputerName,
   host: Schema.String,
@@ -28,5 +37,7 @@ export class Computer extends Schema.Class<Computer>("Computer")({
   online: Schema.Boolean,
   lastSeenAt: Schema.DateTimeUtc,
   stats: Schema.NullOr(SystemStatsSnapshot),
-  version: Schema.String
+  version: Schema.String,
+  /** The local computer's fleet link (null when it is in no fleet); absent for the others. */
+  link: Schema.optionalWith(Schema.NullOr(FleetLink), { exact: true })
 }) {}

@@ -43,3 +43,17 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()(
   { message: Schema.String },
   HttpApiSchema.annotations({ status: 401 })
 ) {}
+
+/** The computer that owns the session (or was asked to create one) cannot be reached: no fleet, link down, offline. */
+export class ComputerUnreachable extends Schema.TaggedError<ComputerUnreachable>()(
+  "ComputerUnreachable",
+  { computer: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+/** A remote computer did not answer within the request's deadline; the outcome there is unknown. */
+export class RemoteTimeout extends Schema.TaggedError<RemoteTimeout>()(
+  "RemoteTimeout",
+  { computer: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 504 })
+) {}

@@ -1,6 +1,7 @@
 import { Duration, LogLevel, Option } from "effect"
 import {
   AGENT_COMMAND_DEFAULTS,
+  HEARTBEAT_INTERVAL_DEFAULT,
   POLL_INTERVAL_DEFAULT,
   POLL_INTERVAL_MAX_DEFAULT,
   POLL_INTERVAL_MIN_DEFAULT,
@@ -26,6 +27,7 @@ export const testSettings = (overrides: Partial<TelemuxSettings> = {}): TelemuxS
   agentCommands: AGENT_COMMAND_DEFAULTS,
   inactivityTimeout: Duration.hours(72),
   closedRetention: Duration.days(7),
+  heartbeatInterval: HEARTBEAT_INTERVAL_DEFAULT,
   pollIntervals: { min: POLL_INTERVAL_MIN_DEFAULT, default: POLL_INTERVAL_DEFAULT, max: POLL_INTERVAL_MAX_DEFAULT },
   ...overrides
 })

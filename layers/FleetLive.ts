@@ -1,0 +1,608 @@
+import {
+  Cause,
+  Clock,
+  DateTime,
+  Deferred,
+  Duration,
+  Effect,
+  FiberMap,
+  FiberSet,
+  Layer,
+  Option,
+  PubSub,
+  Queue,
+  Schema
+} from "effect"
+import { randomUUID } from "node:crypto"
+import * as os from "node:os"
+import { Cache } from "../services/Cache.js"
+import { Sessions } from "../services/Sessions.js"
+import { Fleet } from "../services/Fleet.js"
+import { OutputLog } from "../services/OutputLog.js"
+import { StreamPositions } from "../services/StreamPositions.js"
+import { SystemStats } from "../services/SystemStats.js"
+import { ConfigInvalid, TelemuxConfig } from "../services/TelemuxConfig.js"
+import {
+  type StreamEntry,
+  type StreamPosition,
+  type StreamReader,
+  STREAM_START,
+  Transport,
+  type TransportError
+} from "../services/Transport.js"
+import { Computer } from "../src/domain/Computer.js"
+import { ComputerUnreachable, InvalidRequest, RemoteTimeout, TerminalUnavailable } from "../src/domain/Errors.js"
+import type { ComputerName, SessionId } from "../src/domain/Session.js"
+import { encode, type Envelope, open, REPLAY_WINDOW, sign } from "../src/fleet/Envelope.js"
+import {
+  CREATE_TIMEOUT,
+  EVENTS_MAXLEN,
+  FleetEvent,
+  FleetKeys,
+  HANDLED_IDS_MAX,
+  heartbeatTtl,
+  INBOX_MAXLEN,
+  Kinds,
+  OUTPUT_LEASE_RENEW,
+  OUTPUT_STREAM_MAXLEN,
+  OutputUpdate,
+  PENDING_REQUESTS_MAX,
+  READ_BATCH,
+  RemoteError,
+  REPLIES_MAXLEN,
+  Reply,
+  Request,
+  REQUEST_CONCURRENCY,
+  REQUEST_TIMEOUT,
+  ResultOf,
+  STREAM_TTL
+} from "../src/fleet/Protocol.js"
+import { VERSION } from "../src/Version.js"
+import * as FleetHandler from "./FleetHandler.js"
+
+export interface FleetOptions {
+  readonly replayWindow?: Duration.Duration
+}
+
+/** Longest one blocking read waits before the reader loop looks around again. */
+const READ_BLOCK = Duration.seconds(5)
+/** Pause after a failed read (the link is down or Redis is restarting). */
+const READ_RETRY = Duration.millis(500)
+/** Requests queued behind busy sessions at once; beyond it a request is answered "busy". */
+const QUEUED_REQUESTS_MAX = 10_000
+
+const decodeRequest = Schema.decodeUnknown(Request)
+const decodeReply = Schema.decodeUnknown(Reply)
+const decodeEvent = Schema.decodeUnknown(FleetEvent)
+const decodeHeartbeat = Schema.decodeUnknown(Computer)
+const decodeOutput = Schema.decodeUnknown(OutputUpdate)
+const encodeComputer = Schema.encodeSync(Computer)
+const encodeReply = Schema.encodeSync(Reply)
+const encodeEvent = Schema.encodeSync(FleetEvent)
+
+/** A bounded set that forgets its oldest member first. */
+const boundedSet = <A>(capacity: number) => {
+  const members = new Set<A>()
+  return {
+    /** Adds `a`; false when it was already there. */
+    add: (a: A) => {
+      if (members.has(a)) return false
+      members.add(a)
+      if (members.size > capacity) members.delete(members.values().next().value as A)
+      return true
+    },
+    size: () => members.size
+  }
+}
+
+export const make = (options: FleetOptions = {}) =>
+  Effect.gen(function*() {
+    const transport = yield* Transport
+    const config = yield* TelemuxConfig
+    const cache = yield* Cache
+    const outputLog = yield* OutputLog
+    const systemStats = yield* SystemStats
+    const positions = yield* StreamPositions
+    const me = config.computer
+    const interval = config.heartbeatInterval
+    const ttl = heartbeatTtl(interval)
+    const replayWindow = options.replayWindow ?? REPLAY_WINDOW
+    if (Option.isNone(config.fleetSecret)) {
+      return yield* new ConfigInvalid({
+        message: "TELEMUX_FLEET_SECRET is required with TELEMUX_REDIS_URL: every fleet message is signed with it"
+      })
+    }
+    const secret = config.fleetSecret.value
+    const user = yield* Effect.try(() => os.userInfo().username).pipe(Effect.orElseSucceed(() => "unknown"))
+
+    // -- envelopes ----------------------------------------------------------------------------
+
+    const seal = (kind: string, to: ComputerName | "*", payload: unknown, lifetime: Duration.Duration) =>
+      Effect.map(Clock.currentTimeMillis, (now) =>
+        encode(sign(secret, {
+          v: 1,
+          id: randomUUID(),
+          kind,
+          from: me,
+          to,
+          sentAt: now,
+          deadline: now + Duration.toMillis(lifetime),
+          payload
+        })))
+
+    /** The authentic envelope in `raw`, or none (logged) for anything forged, stale, malformed or misaddressed. */
+    const unseal = (raw: string, kind: string, where: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => open(secret, raw, now, { replayWindow })).pipe(
+        Effect.flatMap((envelope) =>
+          envelope.kind === kind && (envelope.to === me || envelope.to === "*")
+            ? Effect.succeed(Option.some(envelope))
+            : Effect.as(
+              Effect.logWarning("dropped a fleet message not meant for this reader").pipe(
+                Effect.annotateLogs({ stream: where, kind: envelope.kind, to: envelope.to, from: envelope.from })
+              ),
+              Option.none<Envelope>()
+            )
+        ),
+        Effect.catchTag("EnvelopeRejected", (rejected) =>
+          Effect.as(
+            Effect.logWarning("dropped a fleet message", rejected).pipe(
+              Effect.annotateLogs({ stream: where, reason: rejected.reason })
+            ),
+            Option.none<Envelope>()
+          ))
+      )
+
+    // -- computers: heartbeat and discovery ---------------------------------------------------
+
+    const selfRecord = Effect.gen(function*() {
+      const link = yield* transport.link
+      return new Computer({
+        name: me,
+        host: os.hostname(),
+        user,
+        role: "fleet",
+        online: link.state === "up",
+        lastSeenAt: yield* DateTime.now,
+        stats: yield* systemStats.snapshot,
+        version: VERSION
+      })
+    })
+
+    const heartbeat = Effect.gen(function*() {
+      const record = yield* seal("heartbeat", "*", encodeComputer(yield* selfRecord), ttl)
+      yield* transport.put(FleetKeys.computer(me), record, ttl)
+    })
+
+    /** Online computers other than this one, by name (bounded by the fleet's size). */
+    const online = new Map<ComputerName, Computer>()
+
+    const forgetComputer = (name: ComputerName) =>
+      Effect.gen(function*() {
+        online.delete(name)
+        yield* cache.removeComputer(name)
+        for (const session of yield* cache.getSessionsForComputer(name)) {
+          yield* cache.removeSession(session.sessionId)
+          yield* outputLog.remove(session.sessionId)
+        }
+        yield* Effect.logInfo("computer left the fleet").pipe(Effect.annotateLogs({ computer: name }))
+      })
+
+    const discover = Effect.gen(function*() {
+      const keys = yield* transport.scan(FleetKeys.computers)
+      const values = yield* transport.getMany(keys)
+      const seen = new Map<ComputerName, Computer>()
+      for (const value of values) {
+        if (Option.isNone(value)) continue
+        const envelope = yield* unseal(value.value, "heartbeat", "heartbeats")
+        if (Option.isNone(envelope) || envelope.value.from === me) continue
+        const computer = yield* decodeHeartbeat(envelope.value.payload).pipe(Effect.option)
+        if (Option.isSome(computer) && computer.value.name === envelope.value.from) seen.set(computer.value.name, computer.value)
+      }
+      for (const name of Array.from(online.keys())) if (!seen.has(name)) yield* forgetComputer(name)
+      for (const [name, computer] of seen) {
+        const isNew = !online.has(name)
+        online.set(name, computer)
+        yield* cache.upsertComputer(computer)
+        if (isNew) {
+          yield* Effect.logInfo("computer joined the fleet").pipe(Effect.annotateLogs({ computer: name }))
+          yield* FiberSet.run(background, loadSessions(name))
+        }
+      }
+    })
+
+    // -- requests out ---------------------------------------------------------------------------
+
+    const pending = new Map<string, Deferred.Deferred<Reply>>()
+
+    const unreachable = (computer: ComputerName, why: string) =>
+      new ComputerUnreachable({ computer, message: `computer ${computer} is not reachable: ${why}` })
+
+    const request = <R extends Request>(
+      computer: ComputerName,
+      body: R,
+      timeout: Duration.Duration = body._tag === "CreateSession" ? CREATE_TIMEOUT : REQUEST_TIMEOUT
+    ): Effect.Effect<ResultOf<R>, RemoteError> =>
+      Effect.gen(function*() {
+        if (computer === me) return (yield* handler.handle(body)) as ResultOf<R>
+        if (!online.has(computer)) return yield* unreachable(computer, "it is not online in the fleet")
+        if (pending.size >= PENDING_REQUESTS_MAX) {
+          return yield* unreachable(computer, `${PENDING_REQUESTS_MAX} requests are already waiting for replies`)
+        }
+        const raw = yield* seal(Kinds.request, computer, Schema.encodeSync(Request)(body), timeout)
+        const id = (JSON.parse(raw) as { id: string }).id
+        const answer = yield* Deferred.make<Reply>()
+        pending.set(id, answer)
+        return yield* Effect.gen(function*() {
+          yield* transport.append(FleetKeys.inbox(computer), raw, { maxLen: INBOX_MAXLEN, ttl: STREAM_TTL }).pipe(
+            Effect.mapError((e: TransportError) => unreachable(computer, e.message))
+          )
+          const reply = yield* Deferred.await(answer).pipe(
+            Effect.timeoutFail({
+              duration: timeout,
+              onTimeout: () =>
+                new RemoteTimeout({ computer, message: `computer ${computer} did not answer within ${Duration.format(timeout)}` })
+            })
+          )
+          if (reply._tag === "Failed") return yield* Effect.fail(reply.error)
+          return yield* Schema.decodeUnknown(ResultOf[body._tag] as unknown as Schema.Schema<ResultOf<R>, unknown>)(reply.value).pipe(
+            Effect.mapError(() => new TerminalUnavailable({ message: `computer ${computer} sent a reply that does not fit the request` }))
+          )
+        }).pipe(Effect.ensuring(Effect.sync(() => pending.delete(id))))
+      }).pipe(Effect.withSpan("Fleet.request", { attributes: { computer, request: body._tag } }))
+
+    /** Takes in a computer's open sessions when it joins (events carry the changes after that). */
+    const loadSessions = (name: ComputerName) =>
+      request(name, { _tag: "ListSessions" }).pipe(
+        Effect.flatMap((sessions) => Effect.forEach(sessions, (s) => cache.upsertSession(s), { discard: true })),
+        Effect.catchAll((error) => Effect.logWarning("could not load a computer's sessions", error)),
+        Effect.annotateLogs({ computer: name })
+      )
+
+    // -- requests in ----------------------------------------------------------------------------
+
+    const handler = yield* FleetHandler.make((update) =>
+      Effect.flatMap(seal(Kinds.output, "*", update, STREAM_TTL), (raw) =>
+        transport.append(FleetKeys.output(update.sessionId), raw, { maxLen: OUTPUT_STREAM_MAXLEN, ttl: Duration.seconds(60) })
+      ).pipe(Effect.catchAll((e) => Effect.logWarning("could not forward output", e)))
+    )
+    const handled = boundedSet<string>(HANDLED_IDS_MAX)
+    const background = yield* FiberSet.make()
+    const limiter = yield* Effect.makeSemaphore(REQUEST_CONCURRENCY)
+    /** Per-session lanes: requests to one session run in arrival order, different sessions in parallel. */
+    const lanes = new Map<string, Array<Effect.Effect<void>>>()
+    let queued = 0
+
+    const sendReply = (to: ComputerName, reply: Reply) =>
+      Effect.flatMap(seal(Kinds.reply, to, encodeReply(reply), STREAM_TTL), (raw) =>
+        transport.append(FleetKeys.replies(to), raw, { maxLen: REPLIES_MAXLEN, ttl: STREAM_TTL })).pipe(
+          Effect.catchAll((e) => Effect.logWarning("could not send a reply", e)),
+          Effect.asVoid
+        )
+
+    const fail = (envelope: Envelope, error: RemoteError) =>
+      sendReply(envelope.from, { _tag: "Failed", requestId: envelope.id, error })
+
+    const enqueue = (lane: string, task: Effect.Effect<void>) =>
+      Effect.suspend(() => {
+        queued++
+        const job = Effect.ensuring(task, Effect.sync(() => queued--))
+        const waiting = lanes.get(lane)
+        if (waiting !== undefined) return Effect.sync(() => void waiting.push(job))
+        const fresh = [job]
+        lanes.set(lane, fresh)
+        const drain: Effect.Effect<void> = Effect.suspend(() => {
+          const next = fresh.shift()
+          if (next === undefined) {
+            lanes.delete(lane)
+            return Effect.void
+          }
+          return Effect.zipRight(next, drain)
+        })
+        return FiberSet.run(background, limiter.withPermits(1)(drain)).pipe(Effect.asVoid)
+      })
+
+    const onRequest = (entry: StreamEntry) =>
+      Effect.gen(function*() {
+        const opened = yield* unseal(entry.payload, Kinds.request, "inbox")
+        if (Option.isNone(opened)) return
+        const envelope = opened.value
+        if (!handled.add(envelope.id)) {
+          return yield* Effect.logWarning("dropped a repeated request").pipe(Effect.annotateLogs({ requestId: envelope.id }))
+        }
+        if ((yield* Clock.currentTimeMillis) > envelope.deadline) {
+          return yield* fail(envelope, new RemoteTimeout({ computer: me, message: "the request expired before it was handled" }))
+        }
+        const decoded = yield* decodeRequest(envelope.payload).pipe(Effect.either)
+        if (decoded._tag === "Left") {
+          return yield* fail(envelope, new InvalidRequest({ message: `malformed request: ${decoded.left.message}` }))
+        }
+        const body = decoded.right
+        if (queued >= QUEUED_REQUESTS_MAX) return yield* fail(envelope, unreachable(me, "too many requests queued"))
+        const run = handler.handle(body).pipe(
+          Effect.flatMap((value) => sendReply(envelope.from, { _tag: "Ok", requestId: envelope.id, value })),
+          Effect.catchAll((error) => fail(envelope, error)),
+          Effect.catchAllCause((cause) =>
+            Effect.zipRight(
+              Effect.logError("a fleet request failed unexpectedly", cause),
+              fail(envelope, new TerminalUnavailable({ message: Cause.pretty(cause).split("\n")[0] ?? "unexpected failure" }))
+            )
+          ),
+          Effect.annotateLogs(FleetHandler.describeRequest(envelope.from, body))
+        )
+        yield* enqueue("sessionId" in body ? body.sessionId : envelope.id, run)
+      })
+
+    const onReply = (entry: StreamEntry) =>
+      Effect.gen(function*() {
+        const opened = yield* unseal(entry.payload, Kinds.reply, "replies")
+        if (Option.isNone(opened)) return
+        const reply = yield* decodeReply(opened.value.payload).pipe(Effect.option)
+        if (Option.isNone(reply)) return yield* Effect.logWarning("dropped a malformed reply")
+        const waiting = pending.get(reply.value.requestId)
+        if (waiting !== undefined) yield* Deferred.succeed(waiting, reply.value)
+      })
+
+    // -- events ---------------------------------------------------------------------------------
+
+    const publish = (event: FleetEvent) =>
+      Effect.flatMap(seal(Kinds.event, "*", encodeEvent(event), STREAM_TTL), (raw) =>
+        transport.append(FleetKeys.events, raw, { maxLen: EVENTS_MAXLEN, ttl: STREAM_TTL })).pipe(
+          Effect.catchAll((e) => Effect.logWarning("could not publish a fleet event", e)),
+          Effect.asVoid
+        )
+
+    const onEvent = (entry: StreamEntry) =>
+      Effect.gen(function*() {
+        const opened = yield* unseal(entry.payload, Kinds.event, "events")
+        if (Option.isNone(opened) || opened.value.from === me) return
+        const event = yield* decodeEvent(opened.value.payload).pipe(Effect.option)
+        if (Option.isNone(event)) return yield* Effect.logWarning("dropped a malformed fleet event")
+        const from = opened.value.from
+        switch (event.value._tag) {
+          case "SessionUpserted":
+            // a computer speaks only for its own sessions
+            if (event.value.session.computer === from) yield* cache.upsertSession(event.value.session)
+            return
+          case "SessionRemoved":
+            if (event.value.computer !== from) return
+            yield* cache.removeSession(event.value.sessionId)
+            yield* outputLog.remove(event.value.sessionId)
+            return
+          case "ComputerLeft":
+            if (event.value.name === from && online.has(from)) yield* forgetComputer(from)
+            return
+        }
+      })
+
+    // -- watching remote output ---------------------------------------------------------------
+
+    interface Watch {
+      readonly computer: ComputerName
+      watchers: number
+      after: string
+    }
+    const watches = new Map<SessionId, Watch>()
+    /** Wakes the reader when the set of streams to read changes. */
+    const rewire = yield* Queue.sliding<void>(1)
+
+    const onOutput = (sessionId: SessionId, entry: StreamEntry) =>
+      Effect.gen(function*() {
+        const opened = yield* unseal(entry.payload, Kinds.output, "output")
+        if (Option.isNone(opened)) return
+        const watch = watches.get(sessionId)
+        if (watch === undefined || opened.value.from !== watch.computer) return
+        const update = yield* decodeOutput(opened.value.payload).pipe(Effect.option)
+        if (Option.isNone(update) || update.value.sessionId !== sessionId) return
+        yield* mirror(update.value)
+      })
+
+    const mirror = (update: OutputUpdate) =>
+      outputLog.mirror({
+        _tag: "OutputChanged",
+        sessionId: update.sessionId,
+        seq: update.seq,
+        screen: update.screen,
+        changedAt: DateTime.unsafeMake(update.changedAt)
+      })
+
+    /** Keeps the owner forwarding while watched: renews the lease well inside it. */
+    const renew = (sessionId: SessionId, computer: ComputerName) =>
+      request(computer, { _tag: "WatchOutput", sessionId }).pipe(
+        Effect.flatMap((latest) => (latest === null ? Effect.void : mirror(latest))),
+        Effect.catchAll((error) => Effect.logWarning("could not renew an output watch", error)),
+        Effect.zipRight(Effect.sleep(OUTPUT_LEASE_RENEW)),
+        Effect.forever
+      )
+
+    const watchOutput = (session: { readonly sessionId: SessionId; readonly computer: ComputerName }) =>
+      Effect.acquireRelease(
+        Effect.gen(function*() {
+          const existing = watches.get(session.sessionId)
+          if (existing !== undefined) {
+            existing.watchers++
+            return
+          }
+          // from the stream's end as it is now: what came before is in the lease reply's snapshot
+          const after = yield* transport.lastId(FleetKeys.output(session.sessionId)).pipe(
+            Effect.orElseSucceed(() => STREAM_START)
+          )
+          watches.set(session.sessionId, { computer: session.computer, watchers: 1, after })
+          yield* Queue.offer(rewire, undefined)
+          yield* FiberMap.run(renewals, session.sessionId, renew(session.sessionId, session.computer))
+        }),
+        () =>
+          Effect.gen(function*() {
+            const watch = watches.get(session.sessionId)
+            if (watch === undefined || --watch.watchers > 0) return
+            watches.delete(session.sessionId)
+            yield* FiberMap.remove(renewals, session.sessionId)
+            yield* Queue.offer(rewire, undefined)
+          })
+      ).pipe(Effect.asVoid)
+    const renewals = yield* FiberMap.make<SessionId>()
+
+    // -- the reader -----------------------------------------------------------------------------
+
+    const inboxKey = FleetKeys.inbox(me)
+    const repliesKey = FleetKeys.replies(me)
+    /** Where a reader resumes: its saved position, else (first start) the stream's end, so only new entries are read. */
+    const startOf = (reader: string | undefined, stream: string) =>
+      (reader === undefined ? Effect.succeed(Option.none<string>()) : positions.get(reader).pipe(
+        Effect.orElseSucceed(() => Option.none<string>())
+      )).pipe(
+        Effect.flatMap(Option.match({ onSome: Effect.succeed, onNone: () => transport.lastId(stream) }))
+      )
+    /** Resolved on the first read that finds the link up (the daemon starts whether Redis is there or not). */
+    const cursor: { inbox?: string; events?: string; replies?: string } = {}
+    const resolveCursors = Effect.gen(function*() {
+      cursor.inbox ??= yield* startOf("fleet.inbox", inboxKey)
+      cursor.events ??= yield* startOf("fleet.events", FleetKeys.events)
+      // replies to requests sent before a restart have no one waiting for them
+      cursor.replies ??= yield* startOf(undefined, repliesKey)
+      return { inbox: cursor.inbox, events: cursor.events, replies: cursor.replies }
+    })
+
+    const readOnce = (reader: StreamReader) =>
+      Effect.gen(function*() {
+        const at = yield* resolveCursors
+        const wanted: Array<StreamPosition> = [
+          { stream: inboxKey, after: at.inbox },
+          { stream: repliesKey, after: at.replies },
+          { stream: FleetKeys.events, after: at.events },
+          ...Array.from(watches, ([id, w]) => ({ stream: FleetKeys.output(id), after: w.after }))
+        ]
+        const result = yield* Effect.raceFirst(
+          Effect.map(reader.read(wanted, { count: READ_BATCH, block: READ_BLOCK }), Option.some),
+          Effect.as(Queue.take(rewire), Option.none())
+        )
+        if (Option.isNone(result)) return
+        const entries = result.value
+        const inbox = entries.filter((e) => e.stream === inboxKey)
+        const events = entries.filter((e) => e.stream === FleetKeys.events)
+        // Positions are saved before handling: a crash loses at most the requests in hand, and never runs one twice.
+        if (inbox.length > 0) {
+          cursor.inbox = inbox[inbox.length - 1]!.id
+          yield* positions.set("fleet.inbox", cursor.inbox).pipe(Effect.catchAll((e) => Effect.logError("could not save the inbox position", e)))
+        }
+        if (events.length > 0) {
+          cursor.events = events[events.length - 1]!.id
+          yield* positions.set("fleet.events", cursor.events).pipe(Effect.catchAll((e) => Effect.logError("could not save the events position", e)))
+        }
+        for (const entry of entries) {
+          if (entry.stream === inboxKey) yield* onRequest(entry)
+          else if (entry.stream === repliesKey) {
+            cursor.replies = entry.id
+            yield* onReply(entry)
+          } else if (entry.stream === FleetKeys.events) yield* onEvent(entry)
+          else {
+            const id = entry.stream.slice(FleetKeys.output("" as SessionId).length) as SessionId
+            const watch = watches.get(id)
+            if (watch !== undefined) watch.after = entry.id
+            yield* onOutput(id, entry)
+          }
+        }
+      })
+
+    return {
+      heartbeat,
+      discover,
+      publish,
+      handler,
+      background,
+      readOnce,
+      fleet: Fleet.of({
+        link: Effect.map(transport.link, Option.some),
+        request,
+        watchOutput
+      }),
+      online,
+      pendingCount: () => pending.size,
+      handledCount: () => handled.size()
+    } as const
+  })
+
+/** Runs `effect` every `interval`, logging (not dying on) each failure. */
+const every = <E>(name: string, interval: Duration.Duration, effect: Effect.Effect<void, E>) =>
+  effect.pipe(
+    Effect.catchAllCause((cause) => Effect.logWarning(`${name} failed`, cause)),
+    Effect.zipRight(Effect.sleep(interval)),
+    Effect.forever,
+    Effect.annotateLogs({ worker: name })
+  )
+
+/**
+ * The fleet over a Transport: heartbeats, discovery, this computer's session events out and the
+ * others' in, requests both ways, remote output. Leaving (shutdown) removes the heartbeat at once.
+ */
+export const layer = (
+  options: FleetOptions = {}
+): Layer.Layer<
+  Fleet,
+  ConfigInvalid,
+  Transport | TelemuxConfig | Cache | OutputLog | SystemStats | StreamPositions | Sessions
+> =>
+  Layer.scoped(
+    Fleet,
+    Effect.gen(function*() {
+      const transport = yield* Transport
+      const cache = yield* Cache
+      const { computer: me, heartbeatInterval: interval } = yield* TelemuxConfig
+      const fleet = yield* make(options)
+
+      // this computer's own session changes go out; what came from elsewhere never does
+      const cacheEvents = yield* PubSub.subscribe(cache.events)
+      yield* Queue.take(cacheEvents).pipe(
+        Effect.flatMap((event) => {
+          switch (event._tag) {
+            case "SessionUpserted":
+              return event.session.computer === me ? fleet.publish({ _tag: "SessionUpserted", session: event.session }) : Effect.void
+            case "SessionRemoved":
+              return event.computer === me
+                ? Effect.zipRight(fleet.handler.forget(event.sessionId), fleet.publish(event))
+                : Effect.void
+            default:
+              return Effect.void
+          }
+        }),
+        Effect.forever,
+        Effect.forkScoped
+      )
+      yield* Effect.forkScoped(fleet.handler.forward)
+      yield* Effect.forkScoped(every("fleet-heartbeat", interval, fleet.heartbeat))
+      yield* Effect.forkScoped(every("fleet-discovery", interval, fleet.discover))
+      // a reader's connection opens lazily; one that cannot be made now is retried, never fatal
+      const reader = yield* transport.reader.pipe(Effect.tapError(() => Effect.sleep(READ_RETRY)), Effect.eventually)
+      yield* fleet.readOnce(reader).pipe(
+        Effect.catchAll((error) =>
+          Effect.logDebug("fleet read failed; retrying", error).pipe(Effect.zipRight(Effect.sleep(READ_RETRY)))
+        ),
+        Effect.catchAllCause((cause) => Effect.logError("fleet reader failed", cause)),
+        Effect.forever,
+        Effect.annotateLogs({ worker: "fleet-reader" }),
+        Effect.forkScoped
+      )
+      // leaving on purpose: gone from every list now, not when the heartbeat expires
+      yield* Effect.addFinalizer(() =>
+        Effect.all([transport.remove(FleetKeys.computer(me)), fleet.publish({ _tag: "ComputerLeft", name: me })], {
+          discard: true
+        }).pipe(Effect.timeout(Duration.seconds(1)), Effect.ignore)
+      )
+      return fleet.fleet
+    })
+  )
+
+/** No Redis configured: this computer alone; a request to any other fails at once. */
+export const layerAlone: Layer.Layer<Fleet> = Layer.succeed(
+  Fleet,
+  Fleet.of({
+    link: Effect.succeed(Option.none()),
+    request: (computer) =>
+      Effect.fail(
+        new ComputerUnreachable({
+          computer,
+          message: `computer ${computer} is not reachable: this daemon is not in a fleet (TELEMUX_REDIS_URL is not set)`
+        })
+      ),
+    watchOutput: () => Effect.void
+  })
+)
