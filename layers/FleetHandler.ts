@@ -1,11 +1,13 @@
 import { Clock, DateTime, Duration, Effect, Option, PubSub, Queue } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { Agents } from "../services/Agents.js"
 import { Cache } from "../services/Cache.js"
+import { Listeners } from "../services/Listeners.js"
 import { type OutputChanged, OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-import { InvalidRequest, SessionNotFound } from "../src/domain/Errors.js"
+import { InvalidRequest, SessionNotFound, StorageFailure } from "../src/domain/Errors.js"
 import type { ComputerName, SessionId } from "../src/domain/Session.js"
 import { OUTPUT_LEASE, type OutputUpdate, type RemoteError, type Request } from "../src/fleet/Protocol.js"
 
@@ -36,6 +38,8 @@ export const make = (publishOutput: (update: OutputUpdate) => Effect.Effect<void
     const cache = yield* Cache
     const outputLog = yield* OutputLog
     const config = yield* TelemuxConfig
+    const listeners = yield* Listeners
+    const agents = yield* Agents
     const trusted = yield* Effect.forEach(config.trustedDirs, realpath)
     /** Session → until when (clock ms) its screens are forwarded. Pruned when a lease runs out or the session goes. */
     const leases = new Map<SessionId, number>()
@@ -44,8 +48,9 @@ export const make = (publishOutput: (update: OutputUpdate) => Effect.Effect<void
     const own = (id: SessionId) =>
       Effect.filterOrFail(sessions.get(id), (s) => s.computer === config.computer, () => SessionNotFound.of(id))
 
-    const createInTrustedDir = (projectDir: string, title: string | undefined) =>
+    const createInTrustedDir = (request: Extract<Request, { _tag: "CreateSession" }>, from: ComputerName) =>
       Effect.gen(function*() {
+        const { projectDir, title } = request
         if (!path.isAbsolute(projectDir)) {
           return yield* new InvalidRequest({ message: `projectDir must be an absolute path, got "${projectDir}"` })
         }
@@ -57,7 +62,28 @@ export const make = (publishOutput: (update: OutputUpdate) => Effect.Effect<void
               : `${dir} is not inside a trusted dir of ${config.computer}`
           })
         }
-        return yield* sessions.create({ projectDir: dir, ...(title === undefined ? {} : { title }) })
+        const create = {
+          projectDir: dir,
+          ...(title === undefined ? {} : { title }),
+          ...(request.initiatorSessionId === undefined
+            ? {}
+            : { initiatorSessionId: request.initiatorSessionId, initiatorComputer: from })
+        }
+        const session = request.agent === undefined
+          ? yield* sessions.create(create)
+          : yield* agents.launch({
+            ...create,
+            agent: request.agent,
+            ...(request.mode === undefined ? {} : { mode: request.mode }),
+            ...(request.prompt === undefined ? {} : { prompt: request.prompt })
+          })
+        // the agent that asked is told when this one stops or asks for input
+        if (request.initiatorSessionId !== undefined) {
+          yield* listeners.add({ target: session.sessionId, listener: request.initiatorSessionId, listenerComputer: from }).pipe(
+            Effect.ignore
+          )
+        }
+        return session
       })
 
     const watch = (id: SessionId) =>
@@ -74,12 +100,12 @@ export const make = (publishOutput: (update: OutputUpdate) => Effect.Effect<void
         return Option.getOrNull(Option.map(yield* outputLog.latest(id), toOutputUpdate))
       })
 
-    const handle = (request: Request): Effect.Effect<unknown, RemoteError> => {
+    const handle = (request: Request, from: ComputerName): Effect.Effect<unknown, RemoteError> => {
       switch (request._tag) {
         case "ListSessions":
           return cache.getSessionsForComputer(config.computer)
         case "CreateSession":
-          return createInTrustedDir(request.projectDir, request.title)
+          return createInTrustedDir(request, from)
         case "SendText":
           return own(request.sessionId).pipe(
             Effect.zipRight(sessions.sendText(request.sessionId, request.text, request.enter)),
@@ -93,6 +119,32 @@ export const make = (publishOutput: (update: OutputUpdate) => Effect.Effect<void
           return own(request.sessionId).pipe(Effect.zipRight(sessions.close(request.sessionId, "user")))
         case "WatchOutput":
           return watch(request.sessionId)
+        case "Listen":
+          return own(request.target).pipe(
+            Effect.filterOrFail((s) => s.status !== "closed", () =>
+              new InvalidRequest({ message: `session ${request.target} is closed` })),
+            Effect.zipRight(
+              listeners.add({
+                target: request.target,
+                listener: request.listener.sessionId,
+                listenerComputer: request.listener.computer
+              }).pipe(Effect.mapError((e) => new StorageFailure({ message: `listeners: ${String(e.cause)}` })))
+            ),
+            Effect.flatMap((added) =>
+              added
+                ? Effect.succeed(null)
+                : Effect.fail(new InvalidRequest({ message: `session ${request.target} already has the most listeners it may have` }))
+            )
+          )
+        case "ResumeAgent":
+          return own(request.sessionId).pipe(
+            Effect.zipRight(request.restart ? agents.restart(request.sessionId) : agents.resume(request.sessionId))
+          )
+        case "Notify":
+          return own(request.sessionId).pipe(
+            Effect.zipRight(sessions.sendText(request.sessionId, request.notice, true)),
+            Effect.as(null)
+          )
       }
     }
 

@@ -16,6 +16,8 @@ import {
 import { randomUUID } from "node:crypto"
 import * as os from "node:os"
 import { Cache } from "../services/Cache.js"
+import type { Agents } from "../services/Agents.js"
+import type { Listeners } from "../services/Listeners.js"
 import { Sessions } from "../services/Sessions.js"
 import { Fleet } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
@@ -223,7 +225,7 @@ export const make = (options: FleetOptions = {}) =>
       timeout: Duration.Duration = body._tag === "CreateSession" ? CREATE_TIMEOUT : REQUEST_TIMEOUT
     ): Effect.Effect<ResultOf<R>, RemoteError> =>
       Effect.gen(function*() {
-        if (computer === me) return (yield* handler.handle(body)) as ResultOf<R>
+        if (computer === me) return (yield* handler.handle(body, me)) as ResultOf<R>
         if (!online.has(computer)) return yield* unreachable(computer, "it is not online in the fleet")
         if (pending.size >= PENDING_REQUESTS_MAX) {
           return yield* unreachable(computer, `${PENDING_REQUESTS_MAX} requests are already waiting for replies`)
@@ -314,11 +316,14 @@ export const make = (options: FleetOptions = {}) =>
         }
         const decoded = yield* decodeRequest(envelope.payload).pipe(Effect.either)
         if (decoded._tag === "Left") {
+          yield* Effect.logWarning("refused a malformed fleet request").pipe(
+            Effect.annotateLogs({ stream: "inbox", from: envelope.from, requestId: envelope.id, reason: "request-schema" })
+          )
           return yield* fail(envelope, new InvalidRequest({ message: `malformed request: ${decoded.left.message}` }))
         }
         const body = decoded.right
         if (queued >= QUEUED_REQUESTS_MAX) return yield* fail(envelope, unreachable(me, "too many requests queued"))
-        const run = handler.handle(body).pipe(
+        const run = handler.handle(body, envelope.from).pipe(
           Effect.flatMap((value) => sendReply(envelope.from, { _tag: "Ok", requestId: envelope.id, value })),
           Effect.catchAll((error) => fail(envelope, error)),
           Effect.catchAllCause((cause) =>
@@ -436,6 +441,8 @@ export const make = (options: FleetOptions = {}) =>
             if (watch === undefined || --watch.watchers > 0) return
             watches.delete(session.sessionId)
             yield* FiberMap.remove(renewals, session.sessionId)
+            // unwatched, the mirror would go stale: readers fall back to asking the owner
+            yield* outputLog.remove(session.sessionId)
             yield* Queue.offer(rewire, undefined)
           })
       ).pipe(Effect.asVoid)
@@ -539,7 +546,7 @@ export const layer = (
 ): Layer.Layer<
   Fleet,
   ConfigInvalid,
-  Transport | TelemuxConfig | Cache | OutputLog | SystemStats | StreamPositions | Sessions
+  Transport | TelemuxConfig | Cache | OutputLog | SystemStats | StreamPositions | Sessions | Listeners | Agents
 > =>
   Layer.scoped(
     Fleet,

@@ -14,6 +14,7 @@ import { Cause, Clock, DateTime, Effect, Layer, Option, Redacted, Schema } from 
 import { createServer } from "node:http"
 import * as os from "node:os"
 import { AuthToken } from "../services/AuthToken.js"
+import { Agents } from "../services/Agents.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
@@ -22,10 +23,11 @@ import { Projects } from "../services/Projects.js"
 import { type ListSessionsRequest, Sessions } from "../services/Sessions.js"
 import { SystemStats } from "../services/SystemStats.js"
 import { ConfigInvalid, TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.js"
-import { Authorization, Health, HostNotAllowed, SessionOutput, TelemuxApi } from "../src/api/Api.js"
+import { Authorization, CALLER_HEADER, Health, HostNotAllowed, SessionOutput, TelemuxApi } from "../src/api/Api.js"
 import { Computer, FleetLink } from "../src/domain/Computer.js"
 import { InvalidRequest, Unauthorized } from "../src/domain/Errors.js"
 import { toKeyPress } from "../src/domain/Keys.js"
+import { type ComputerName, SessionId } from "../src/domain/Session.js"
 import { VERSION } from "../src/Version.js"
 import * as SessionRouting from "./SessionRouting.js"
 import { StreamRouteLive } from "./StreamRoute.js"
@@ -118,6 +120,8 @@ export const requestGuard = (settings: Pick<TelemuxSettings, "host" | "allowedHo
     })
 }
 
+const decodeSessionId = Schema.decodeUnknownOption(SessionId)
+
 const RequestGuardLive = HttpApiBuilder.middleware(Effect.map(TelemuxConfig, requestGuard))
 
 // ---------------------------------------------------------------------------
@@ -187,14 +191,48 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
     const sessions = yield* Sessions
     const outputLog = yield* OutputLog
     const routing = yield* SessionRouting.make
+    const agents = yield* Agents
+    /** The session an agent calls from, when the request names one this daemon knows. */
+    const caller = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      Option.match(Option.flatMap(Option.fromNullable(request.headers[CALLER_HEADER]), decodeSessionId), {
+        onNone: () => Effect.succeedNone,
+        onSome: (id) =>
+          sessions.get(id).pipe(
+            Effect.map((s) => Option.some({ sessionId: id, computer: s.computer })),
+            Effect.orElseSucceed(() => Option.none())
+          )
+      }))
+    /** An agent that starts or messages a session is told when that session stops or asks. */
+    const listenAsCaller = (target: SessionId, from: Option.Option<{ readonly sessionId: SessionId; readonly computer: ComputerName }>) =>
+      Option.isNone(from) || from.value.sessionId === target
+        ? Effect.void
+        : agents.listen(target, from.value).pipe(
+          Effect.catchAll((error) => Effect.logWarning("could not make the caller a listener", error))
+        )
     return handlers
       .handle("list", ({ urlParams }) => {
         const request: ListSessionsRequest = urlParams
         return Effect.map(sessions.listJson(request), jsonText)
       })
       .handle("get", ({ path }) => Effect.map(sessions.getJson(path.id), jsonText))
-      .handle("create", ({ payload }) => routing.create(payload))
-      .handle("input", ({ path, payload }) => routing.sendText(path.id, payload.text, payload.enter))
+      .handle("create", ({ payload }) =>
+        Effect.gen(function*() {
+          const from = yield* caller
+          const session = yield* routing.create({
+            ...payload,
+            ...Option.match(from, {
+              onNone: () => ({}),
+              onSome: (c) => ({ initiatorSessionId: c.sessionId, initiatorComputer: c.computer })
+            })
+          })
+          yield* listenAsCaller(session.sessionId, from)
+          return session
+        }))
+      .handle("input", ({ path, payload }) =>
+        Effect.gen(function*() {
+          yield* routing.sendText(path.id, payload.text, payload.enter)
+          yield* listenAsCaller(path.id, yield* caller)
+        }))
       .handle("keys", ({ path, payload }) => routing.sendKeys(path.id, payload.keys.map(toKeyPress)))
       .handle("output", ({ path, urlParams }) =>
         Effect.gen(function*() {
@@ -211,6 +249,13 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
           return new SessionOutput({ sessionId: path.id, screen, capturedAt })
         }))
       .handle("close", ({ path }) => routing.close(path.id))
+      .handle("resume", ({ path }) => routing.resume(path.id, false))
+      .handle("restart", ({ path }) => routing.resume(path.id, true))
+      .handle("listen", ({ path, payload }) =>
+        Effect.gen(function*() {
+          const listener = yield* sessions.get(payload.listener)
+          yield* agents.listen(path.id, { sessionId: listener.sessionId, computer: payload.computer ?? listener.computer })
+        }))
   }))
 
 const ComputersLive = HttpApiBuilder.group(TelemuxApi, "computers", (handlers) =>
@@ -247,7 +292,7 @@ const ProjectsLive = HttpApiBuilder.group(TelemuxApi, "projects", (handlers) =>
 export const ApiLive: Layer.Layer<
   HttpApi.Api,
   never,
-  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet
+  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet | Agents
 > = HttpApiBuilder.api(TelemuxApi).pipe(
   Layer.provide([HealthLive, SessionsLive, ComputersLive, ProjectsLive]),
   Layer.provide(AuthorizationLive)
@@ -279,7 +324,7 @@ const AppLive = HttpApiBuilder.serve().pipe(
 export const layer: Layer.Layer<
   never,
   ConfigInvalid | HttpServerError.ServeError,
-  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet
+  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet | Agents
 > = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* TelemuxConfig
@@ -298,7 +343,7 @@ export const layer: Layer.Layer<
 export const layerTest: Layer.Layer<
   HttpServer.HttpServer | HttpClient.HttpClient,
   ConfigInvalid | HttpServerError.ServeError,
-  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet
+  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet | Agents
 > = Layer.unwrapEffect(
   Effect.map(Effect.flatMap(TelemuxConfig, checkBind), () =>
     HttpServer.layerTestClient.pipe(

@@ -1,4 +1,4 @@
-import { Duration, Effect, FiberHandle, Layer, PubSub, Queue, Schedule } from "effect"
+import { Duration, Effect, FiberHandle, Layer, Option, PubSub, Queue, Schedule } from "effect"
 import { Cache } from "../services/Cache.js"
 import { type OutputChanged, OutputLog } from "../services/OutputLog.js"
 import { OutputPoller } from "../services/OutputPoller.js"
@@ -70,10 +70,16 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
         pending.set(event.sessionId, event)
         return Effect.void
       case "CommandChanged":
-        return sessions.observe(event.sessionId, { status: isShell(event.command) ? "idle" : "running" })
+        return Effect.flatMap(cache.getSession(event.sessionId), (session) => {
+          const shell = isShell(event.command)
+          // an agent's turns are reported by its hooks; its pane going back to the shell means it exited
+          if (Option.isSome(session) && session.value.agent !== null && !shell) return Effect.void
+          return sessions.observe(event.sessionId, { status: shell ? "idle" : "running" })
+        })
       case "ProcessExited":
         return reconcileSoon
       case "DirectoryChanged":
+      case "AgentActivity":
         return Effect.void
     }
   }))

@@ -3,8 +3,10 @@ import { Effect, Layer, Option } from "effect"
 import { TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import * as ControlBridge from "./ControlBridge.js"
+import * as AgentsLive from "./AgentsLive.js"
 import * as FileProjects from "./FileProjects.js"
 import * as FleetLive from "./FleetLive.js"
+import * as HookOutbox from "./HookOutbox.js"
 import * as HttpServer from "./HttpServer.js"
 import * as IndexedCache from "./IndexedCache.js"
 import * as LiveOutputWorkers from "./LiveOutputWorkers.js"
@@ -14,6 +16,7 @@ import * as OutputPollerLive from "./OutputPollerLive.js"
 import * as RedisTransport from "./RedisTransport.js"
 import * as SessionsLive from "./SessionsLive.js"
 import * as SessionWorkers from "./SessionWorkers.js"
+import * as SqliteListeners from "./SqliteListeners.js"
 import * as SqliteSessionStore from "./SqliteSessionStore.js"
 import * as SqliteStreamPositions from "./SqliteStreamPositions.js"
 import * as TokenFile from "./TokenFile.js"
@@ -28,7 +31,8 @@ const TmuxCheck = Layer.effectDiscard(
 /**
  * The whole daemon on one screen: settings → infrastructure (SQLite, the tmux control channel
  * and the bridge over it, cache, output log, stats, token) → session orchestration → output
- * watching → the fleet (Redis, when configured) → background workers → the HTTP API and its stream.
+ * watching → the fleet (Redis, when configured) → agents and their hooks' outbox → background
+ * workers → the HTTP API and its stream.
  */
 export const daemon = (settings: TelemuxSettings) => {
   const Settings = Layer.succeed(TelemuxConfig, settings)
@@ -42,7 +46,7 @@ export const daemon = (settings: TelemuxSettings) => {
     FileProjects.layer,
     TokenFile.layer
   ).pipe(Layer.provideMerge(TmuxCheck.pipe(Layer.provide(Tmux))))
-  const Orchestration = Layer.mergeAll(SessionsLive.layer, OutputPollerLive.layer).pipe(
+  const Orchestration = Layer.mergeAll(SessionsLive.layer, OutputPollerLive.layer, SqliteListeners.layer).pipe(
     Layer.provideMerge(Infrastructure)
   )
   // With a Redis URL this computer joins the fleet; without one it is a fleet of one.
@@ -53,10 +57,14 @@ export const daemon = (settings: TelemuxSettings) => {
         Layer.provide(Layer.mergeAll(RedisTransport.layer({ url }), SqliteStreamPositions.layer))
       )
   })
+  // Agents' hooks arrive through the durable outbox the hook command writes.
+  const AgentWork = HookOutbox.workerLayer.pipe(Layer.provide(HookOutbox.layer))
   // The API serves only once the startup reconciliation has settled what is open.
   return HttpServer.layer.pipe(
-    Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer)),
+    Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer, AgentWork, AgentsLive.fillFleetSlot)),
     Layer.provideMerge(Fleet),
+    Layer.provideMerge(AgentsLive.layer),
+    Layer.provideMerge(AgentsLive.fleetSlot),
     Layer.provide(Orchestration),
     Layer.provide(Settings),
     Layer.provide(NodeContext.layer)

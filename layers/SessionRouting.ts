@@ -1,10 +1,18 @@
 import { Effect } from "effect"
+import { Agents } from "../services/Agents.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
 import { type CreateSessionRequest, Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import type { KeyPress } from "../src/domain/Keys.js"
-import type { ComputerName, Session, SessionId } from "../src/domain/Session.js"
+import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
+
+export interface RoutedCreate extends Omit<CreateSessionRequest, "agent" | "agentMode"> {
+  readonly computer?: ComputerName | undefined
+  readonly agent?: Agent | undefined
+  readonly mode?: AgentMode | undefined
+  readonly prompt?: string | undefined
+}
 
 /**
  * Every operation on a session id goes to the computer that owns it: this daemon's Sessions for
@@ -14,17 +22,30 @@ export const make = Effect.gen(function*() {
   const sessions = yield* Sessions
   const fleet = yield* Fleet
   const cache = yield* Cache
+  const agents = yield* Agents
   const { computer: me } = yield* TelemuxConfig
 
   const isLocal = (session: Session) => session.computer === me
 
-  const create = (request: CreateSessionRequest & { readonly computer?: ComputerName | undefined }) => {
-    const { computer, ...local } = request
-    if (computer === undefined || computer === me) return sessions.create(local)
+  const create = (request: RoutedCreate) => {
+    const { agent, computer, mode, prompt, ...local } = request
+    if (computer === undefined || computer === me) {
+      if (agent === undefined) return sessions.create(local)
+      return agents.launch({
+        ...local,
+        agent,
+        ...(mode === undefined ? {} : { mode }),
+        ...(prompt === undefined ? {} : { prompt })
+      })
+    }
     return fleet.request(computer, {
       _tag: "CreateSession",
       projectDir: local.projectDir,
-      ...(local.title === undefined ? {} : { title: local.title })
+      ...(local.title === undefined ? {} : { title: local.title }),
+      ...(agent === undefined ? {} : { agent }),
+      ...(mode === undefined ? {} : { mode }),
+      ...(prompt === undefined ? {} : { prompt }),
+      ...(local.initiatorSessionId === undefined ? {} : { initiatorSessionId: local.initiatorSessionId })
     }).pipe(
       // listed here at once, not only when the owner's event arrives
       Effect.tap((session) => cache.upsertSession(session))
@@ -59,5 +80,11 @@ export const make = Effect.gen(function*() {
           Effect.tap(() => cache.removeSession(id))
         ))
 
-  return { create, sendText, sendKeys, capture, close, isLocal } as const
+  const resume = (id: SessionId, restart: boolean) =>
+    Effect.flatMap(sessions.get(id), (session) =>
+      isLocal(session)
+        ? restart ? agents.restart(id) : agents.resume(id)
+        : fleet.request(session.computer, { _tag: "ResumeAgent", sessionId: id, restart }))
+
+  return { create, sendText, sendKeys, capture, close, resume, isLocal } as const
 })

@@ -158,12 +158,18 @@ export const make = Effect.gen(function*() {
     const dir = yield* validateProjectDir(request.projectDir)
     const sessionId = SessionId.make(crypto.randomUUID())
     const now = yield* DateTime.now
-    const session = newSession({
-      sessionId,
-      computer: config.computer,
-      title: request.title?.trim() || path.basename(dir) || dir,
-      workingDirectory: dir,
-      createdAt: now
+    const session = new Session({
+      ...newSession({
+        sessionId,
+        computer: config.computer,
+        title: request.title?.trim() || path.basename(dir) || dir,
+        workingDirectory: dir,
+        createdAt: now
+      }),
+      agent: request.agent ?? null,
+      agentMode: request.agent === undefined ? null : request.agentMode ?? null,
+      initiatorSessionId: request.initiatorSessionId ?? null,
+      initiatorComputer: request.initiatorSessionId === undefined ? null : request.initiatorComputer ?? config.computer
     })
     creating.add(sessionId)
     return yield* Effect.gen(function*() {
@@ -172,7 +178,8 @@ export const make = Effect.gen(function*() {
       const paneId = yield* bridge.createSession({
         name: session.tmuxName,
         cwd: dir,
-        env: { TELEMUX_SESSION_ID: sessionId }
+        // the agents' hook command finds its session, state dir and tmux server through these
+        env: { TELEMUX_SESSION_ID: sessionId, TELEMUX_HOME: config.home, TELEMUX_TMUX_SOCKET: config.tmuxSocket }
       }).pipe(
         Effect.tapError((error) =>
           closeRow(session, "error").pipe(
@@ -315,6 +322,12 @@ export const make = Effect.gen(function*() {
           patch.lastOutput = observation.lastOutput
         }
         if (observation.lastOutputAt !== undefined) patch.lastOutputAt = observation.lastOutputAt
+        if (observation.nativeSessionId !== undefined && observation.nativeSessionId !== session.nativeSessionId) {
+          patch.nativeSessionId = observation.nativeSessionId
+        }
+        if (observation.nativeLogFile !== undefined && observation.nativeLogFile !== session.nativeLogFile) {
+          patch.nativeLogFile = observation.nativeLogFile
+        }
         return Object.keys(patch).length === 0 ? Effect.void : save(id, patch).pipe(Effect.asVoid)
       }
     })))

@@ -60,7 +60,19 @@ const migration0001 = Effect.gen(function*() {
   yield* sql`CREATE TABLE kv (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)`
 })
 
-export const migrations = { "0001_sessions": migration0001 } as const
+const migration0002 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE listeners (
+    target_session_id TEXT NOT NULL,
+    listener_session_id TEXT NOT NULL,
+    listener_computer TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (target_session_id, listener_session_id)
+  )`
+  yield* sql`CREATE INDEX listeners_listener ON listeners (listener_session_id)`
+})
+
+export const migrations = { "0001_sessions": migration0001, "0002_listeners": migration0002 } as const
 
 // ---------------------------------------------------------------------------
 // Row <-> domain

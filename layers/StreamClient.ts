@@ -36,6 +36,7 @@ import type { OutputChanged, OutputEvent, OutputLog } from "../services/OutputLo
 import { SESSIONS_LIST_LIMIT_MAX } from "../services/Sessions.js"
 import {
   type ClientMessage,
+  AgentMessage,
   CommandMessage,
   decodeClientMessage,
   DirectoryMessage,
@@ -109,6 +110,14 @@ const eventFrame = (event: Exclude<OutputEvent, OutputChanged>): string => {
       return JSON.stringify(
         Schema.encodeSync(CommandMessage)({ type: "command", sessionId: event.sessionId, command: event.command })
       )
+    case "AgentActivity":
+      return JSON.stringify(Schema.encodeSync(AgentMessage)({
+        type: "agent",
+        sessionId: event.sessionId,
+        event: event.event,
+        ok: event.ok,
+        detail: event.detail
+      }))
   }
 }
 

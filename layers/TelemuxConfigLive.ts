@@ -2,6 +2,7 @@ import { FileSystem } from "@effect/platform"
 import { Config, ConfigError, ConfigProvider, Duration, Effect, Either, Layer, LogLevel, Option, Schema, String as Str } from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
+import { AGENT_MODE_FLAGS_DEFAULTS, AgentModeFlagsOverrideFromJson, mergeModeFlags } from "../src/agents/AgentCommands.js"
 import { ComputerName } from "../src/domain/Session.js"
 import { CLOSED_RETENTION_DEFAULT } from "../services/SessionStore.js"
 import {
@@ -108,6 +109,17 @@ export const settings = Effect.gen(function*() {
     codex: yield* Config.string("TELEMUX_AGENT_CODEX").pipe(Config.withDefault(AGENT_COMMAND_DEFAULTS.codex)),
     gemini: yield* Config.string("TELEMUX_AGENT_GEMINI").pipe(Config.withDefault(AGENT_COMMAND_DEFAULTS.gemini))
   }
+  const modeFlagsJson = yield* Config.option(Config.string("TELEMUX_AGENT_MODE_FLAGS"))
+  const agentModeFlags = Option.isNone(modeFlagsJson)
+    ? AGENT_MODE_FLAGS_DEFAULTS
+    : mergeModeFlags(
+      AGENT_MODE_FLAGS_DEFAULTS,
+      yield* Schema.decodeUnknown(AgentModeFlagsOverrideFromJson)(modeFlagsJson.value).pipe(
+        Effect.mapError((error) =>
+          new ConfigInvalid({ message: `TELEMUX_AGENT_MODE_FLAGS: ${error.message}`, cause: error })
+        )
+      )
+    )
   const inactivityTimeout = yield* Config.duration("TELEMUX_INACTIVITY_TIMEOUT").pipe(
     Config.withDefault(INACTIVITY_TIMEOUT_DEFAULT)
   )
@@ -143,6 +155,7 @@ export const settings = Effect.gen(function*() {
     auth,
     allowedHosts,
     agentCommands,
+    agentModeFlags,
     inactivityTimeout,
     closedRetention,
     heartbeatInterval,

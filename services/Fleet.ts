@@ -1,4 +1,4 @@
-import { Context, type Duration, type Effect, type Option, type Scope } from "effect"
+import { Context, type Deferred, type Duration, type Effect, type Option, type Scope } from "effect"
 import type { RemoteError, Request, ResultOf } from "../src/fleet/Protocol.js"
 import type { ComputerName, Session } from "../src/domain/Session.js"
 import type { LinkStatus } from "./Transport.js"
@@ -22,3 +22,10 @@ export class Fleet extends Context.Tag("telemux/Fleet")<Fleet, {
    */
   readonly watchOutput: (session: Session) => Effect.Effect<void, never, Scope.Scope>
 }>() {}
+
+/**
+ * The fleet, for a part that is built before it and calls it later: agents tell listeners on other
+ * computers, while the fleet starts agents for other computers. The composition fills the slot
+ * once the fleet is up; a call before that waits for it.
+ */
+export class FleetSlot extends Context.Tag("telemux/FleetSlot")<FleetSlot, Deferred.Deferred<Fleet["Type"]>>() {}

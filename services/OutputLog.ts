@@ -22,6 +22,14 @@ export type OutputEvent =
   | { readonly _tag: "DirectoryChanged"; readonly sessionId: SessionId; readonly path: string }
   /** The pane's foreground command changed (a shell means idle, anything else running). */
   | { readonly _tag: "CommandChanged"; readonly sessionId: SessionId; readonly command: string }
+  /** What the session's agent did (prompt delivered, turn finished, input asked for, …). */
+  | {
+    readonly _tag: "AgentActivity"
+    readonly sessionId: SessionId
+    readonly event: "started" | "prompt" | "turn" | "input" | "notified"
+    readonly ok: boolean
+    readonly detail: string
+  }
 
 export type Since =
   /** Everything after the client's seq, oldest first (possibly none). */

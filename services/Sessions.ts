@@ -7,7 +7,15 @@ import type {
   TerminalUnavailable
 } from "../src/domain/Errors.js"
 import type { KeyPress } from "../src/domain/Keys.js"
-import type { CloseReason, ComputerName, Session, SessionId, SessionStatus } from "../src/domain/Session.js"
+import type {
+  Agent,
+  AgentMode,
+  CloseReason,
+  ComputerName,
+  Session,
+  SessionId,
+  SessionStatus
+} from "../src/domain/Session.js"
 
 /** Pause between a paste and its Enter, so the app has drawn the pasted text first. */
 export const ENTER_SETTLE_DELAY = Duration.millis(150)
@@ -28,6 +36,12 @@ export const INPUT_LOCKS_MAX = 4096
 export interface CreateSessionRequest {
   readonly projectDir: string
   readonly title?: string
+  /** Recorded on the row; starting the agent in the pane is the Agents service's part. */
+  readonly agent?: Agent
+  readonly agentMode?: AgentMode
+  /** The session (and its computer) that asked for this one, when an agent did. */
+  readonly initiatorSessionId?: SessionId
+  readonly initiatorComputer?: ComputerName
 }
 
 export interface ListSessionsRequest {
@@ -38,11 +52,16 @@ export interface ListSessionsRequest {
 
 export type OperationError = SessionNotFound | SessionClosed | TerminalUnavailable | StorageFailure
 
-/** What watching a pane revealed; applied only to open sessions, never reopening a closed one. */
+/**
+ * What watching a pane revealed, or what an agent's hook reported; applied only to open
+ * sessions, never reopening a closed one.
+ */
 export interface Observation {
-  readonly status?: "running" | "idle"
+  readonly status?: "running" | "idle" | "waiting_input"
   readonly lastOutput?: string
   readonly lastOutputAt?: DateTime.Utc
+  readonly nativeSessionId?: string
+  readonly nativeLogFile?: string
 }
 
 export interface ReconcileReport {

@@ -1,4 +1,5 @@
 import { Context, Data, Duration, type LogLevel, type Option, type Redacted } from "effect"
+import type { AgentModeFlags } from "../src/agents/AgentCommands.js"
 import type { Agent, ComputerName } from "../src/domain/Session.js"
 
 export const DEFAULT_HOST = "127.0.0.1"
@@ -56,6 +57,8 @@ export interface TelemuxSettings {
   /** Extra Host header values accepted besides loopback names and the bind host. */
   readonly allowedHosts: ReadonlyArray<string>
   readonly agentCommands: Readonly<Record<Agent, string>>
+  /** Flags per agent and mode (defaults merged with TELEMUX_AGENT_MODE_FLAGS, a JSON object). */
+  readonly agentModeFlags: AgentModeFlags
   readonly inactivityTimeout: Duration.Duration
   readonly closedRetention: Duration.Duration
   /** Fleet heartbeat period (TELEMUX_HEARTBEAT_INTERVAL); discovery runs as often. */

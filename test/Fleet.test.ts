@@ -1,13 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Layer, Option, Redacted, Schema, Scope, TestClock } from "effect"
+import { Context, DateTime, Duration, Effect, Exit, Layer, Option, Redacted, Schema, Scope, TestClock } from "effect"
 import * as os from "node:os"
 import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
+import * as AgentsLive from "../layers/AgentsLive.js"
 import * as FleetLive from "../layers/FleetLive.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import * as MemoryTransport from "../layers/MemoryTransport.js"
+import * as SqliteListeners from "../layers/SqliteListeners.js"
 import * as SqliteStreamPositions from "../layers/SqliteStreamPositions.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
+import { OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
 import { SystemStats } from "../services/SystemStats.js"
 import { STREAM_START, Transport } from "../services/Transport.js"
@@ -37,10 +40,14 @@ const stats = Layer.succeed(
 
 /** One computer of the fleet: its sessions on doubles, its fleet on the shared transport. */
 const computer = (name: ComputerName, transport: Context.Context<Transport>) =>
-  FleetLive.layer().pipe(
+  AgentsLive.fillFleetSlot.pipe(
+    Layer.provideMerge(FleetLive.layer()),
+    Layer.provideMerge(AgentsLive.layer),
+    Layer.provideMerge(AgentsLive.fleetSlot),
     Layer.provideMerge(Layer.mergeAll(
       MemoryOutputLog.layer,
       SqliteStreamPositions.layerMemory,
+      SqliteListeners.layerMemory,
       stats,
       Layer.succeedContext(transport)
     )),
@@ -77,6 +84,7 @@ const world = Effect.gen(function*() {
         cache: Context.get(context, Cache),
         sessions: Context.get(context, Sessions),
         terminal: Context.get(context, FakeTerminal),
+        outputLog: Context.get(context, OutputLog),
         stop: Scope.close(scope, Exit.void)
       }
     })
@@ -189,6 +197,26 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       assert.strictEqual(error._tag, "RemoteTimeout")
       const unknown = yield* Effect.flip(a.fleet.request(ComputerName.make("nobody"), { _tag: "ListSessions" }))
       assert.strictEqual(unknown._tag, "ComputerUnreachable")
+    }))
+
+  it.scoped("a watched remote session is mirrored while watched, and its mirror is dropped with the last watcher", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const session = yield* b.sessions.create({ projectDir: trusted })
+      yield* advance("200 millis")
+      const watching = yield* Scope.make()
+      yield* Scope.extend(a.fleet.watchOutput(session), watching)
+      yield* advance("200 millis")
+      yield* b.outputLog.append(session.sessionId, "remote screen", DateTime.unsafeMake(yield* TestClock.currentTimeMillis))
+      yield* advance("200 millis")
+      const mirrored = yield* a.outputLog.latest(session.sessionId)
+      assert.strictEqual(Option.map(mirrored, (u) => u.screen).pipe(Option.getOrNull), "remote screen")
+      yield* Scope.close(watching, Exit.void)
+      // a mirror nobody renews would be served as the session's screen long after it changed
+      assert.isTrue(Option.isNone(yield* a.outputLog.latest(session.sessionId)))
     }))
 
   it.scoped("queued requests: expired ones get an error reply and never run; a repeated one runs once; forged, unsigned, stale, malformed and wrong-schema ones are dropped", () =>

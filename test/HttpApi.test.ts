@@ -26,6 +26,7 @@ import { Project } from "../src/domain/Project.js"
 import { type CloseReason, ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import { VERSION } from "../src/Version.js"
 import { makeSession } from "./support/fixtures.js"
+import { agentsUnused } from "./support/unitLayers.js"
 import * as FleetLive from "../layers/FleetLive.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import { testSettings } from "./support/settings.js"
@@ -150,7 +151,8 @@ const services = (
     configLayer,
     Layer.provide(token, configLayer),
     MemoryOutputLog.layer,
-    FleetLive.layerAlone
+    FleetLive.layerAlone,
+    agentsUnused
   )
 }
 

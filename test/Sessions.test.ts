@@ -24,7 +24,11 @@ describe("Sessions on test doubles", () => {
       assert.match(session.paneId ?? "", /^%\d+$/)
       assert.strictEqual(session.tmuxName, `tmx_${session.sessionId.replace(/-/g, "").slice(0, 8)}`)
       const created = fake.calls().find((c) => c.op === "create")
-      assert.deepStrictEqual(created?.op === "create" ? created.env : undefined, { TELEMUX_SESSION_ID: session.sessionId })
+      assert.deepStrictEqual(created?.op === "create" ? created.env : undefined, {
+        TELEMUX_SESSION_ID: session.sessionId,
+        TELEMUX_HOME: "/nonexistent/telemux",
+        TELEMUX_TMUX_SOCKET: "telemux"
+      })
       const stored = yield* (yield* SessionStore).getSession(session.sessionId)
       assert.strictEqual(Option.getOrThrow(stored).status, "running")
       const cached = yield* (yield* Cache).getSession(session.sessionId)

@@ -336,14 +336,16 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
         SELECT type, name, tbl_name FROM sqlite_master
         WHERE name NOT LIKE 'sqlite_%' AND name <> 'effect_sql_migrations' ORDER BY type, name`
       assert.deepStrictEqual(objects.map((o) => `${o.type}:${o.name}`), [
+        "index:listeners_listener",
         "index:sessions_computer",
         "index:sessions_status",
         "table:kv",
+        "table:listeners",
         "table:sessions"
       ])
       const applied = yield* sql<{ migration_id: number; name: string }>`
         SELECT migration_id, name FROM effect_sql_migrations`
-      assert.deepStrictEqual(applied.map((m) => [m.migration_id, m.name]), [[1, "sessions"]])
+      assert.deepStrictEqual(applied.map((m) => [m.migration_id, m.name]), [[1, "sessions"], [2, "listeners"]])
       const statusIndex = yield* sql<{ name: string }>`SELECT name FROM pragma_index_info('sessions_status')`
       assert.deepStrictEqual(statusIndex.map((c) => c.name), ["status", "created_at"])
       const computerIndex = yield* sql<{ name: string }>`SELECT name FROM pragma_index_info('sessions_computer')`
@@ -442,10 +444,10 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
           assertSome(yield* store.getSession(session.sessionId), session)
           assert.deepStrictEqual(ids(yield* store.getSessions({ status: "all" })), ids([session, other]))
           assert.deepStrictEqual(ids(yield* store.getSessions({ status: "closed" })), ids([other]))
-          // Reopening must not run the migration again.
+          // Reopening must not run the migrations again.
           const sql = yield* SqlClient.SqlClient
           const applied = yield* sql<{ n: number }>`SELECT count(*) AS n FROM effect_sql_migrations`
-          assert.deepStrictEqual(applied, [{ n: 1 }])
+          assert.deepStrictEqual(applied, [{ n: 2 }])
         }),
         SqliteSessionStore.layerFile(file)
       )

@@ -18,6 +18,7 @@ import {
 import WebSocket from "ws"
 import * as HttpServerLayer from "../layers/HttpServer.js"
 import * as FleetLive from "../layers/FleetLive.js"
+import { agentsUnused } from "./support/unitLayers.js"
 import * as IndexedCache from "../layers/IndexedCache.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import {
@@ -64,6 +65,7 @@ const testLayer = (
       outputLog,
       IndexedCache.layer,
       FleetLive.layerAlone,
+      agentsUnused,
       Layer.succeed(Sessions, {} as Sessions["Type"]),
       Layer.succeed(SystemStats, {} as SystemStats["Type"]),
       Layer.succeed(Projects, Projects.of({ list: Effect.succeed([]) })),

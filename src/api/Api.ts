@@ -24,7 +24,8 @@ import {
 } from "../domain/Errors.js"
 import { KeyInput } from "../domain/Keys.js"
 import { Project } from "../domain/Project.js"
-import { ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
+import { Agent, AgentMode, ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
+import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
 
 /** Refused by the Host/Origin check (DNS rebinding) before anything else runs. */
 export class HostNotAllowed extends Schema.TaggedError<HostNotAllowed>()(
@@ -82,6 +83,10 @@ export const CreateSessionPayload = Schema.Struct({
   projectDir: Schema.NonEmptyString,
   /** The computer to start it on (default: this one); a remote one requires the dir to be inside its trusted dirs. */
   computer: Schema.optionalWith(ComputerName, { exact: true }),
+  /** Start this agent in the session (with `mode`, default med), and paste `prompt` once it is ready. */
+  agent: Schema.optionalWith(Agent, { exact: true }),
+  mode: Schema.optionalWith(AgentMode, { exact: true }),
+  prompt: Schema.optionalWith(Schema.NonEmptyString, { exact: true }),
   title: Schema.optionalWith(Schema.String, { exact: true })
 }).annotations({ ...strict, identifier: "CreateSessionPayload" })
 
@@ -97,6 +102,15 @@ export const SendInputPayload = Schema.Struct({
 export const SendKeysPayload = Schema.Struct({
   keys: Schema.NonEmptyArray(KeyInput)
 }).annotations({ ...strict, identifier: "SendKeysPayload" })
+
+/** `listener` (a session, on `computer` or this one) is told each time the target stops or asks for input. */
+export const ListenPayload = Schema.Struct({
+  listener: SessionId,
+  computer: Schema.optionalWith(ComputerName, { exact: true })
+}).annotations({ ...strict, identifier: "ListenPayload" })
+
+/** The session an agent calls from (the CLI sends its TELEMUX_SESSION_ID): it is told when the target stops. */
+export const CALLER_HEADER = "x-telemux-caller"
 
 export const OutputParams = Schema.Struct({
   lines: Schema.optionalWith(IntFromString(0, CAPTURE_HISTORY_MAX), { default: () => CAPTURE_HISTORY_DEFAULT })
@@ -136,6 +150,8 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(StorageFailure)
       .addError(ComputerUnreachable)
       .addError(RemoteTimeout)
+      .addError(AgentModeUnsupported)
+      .addError(NativeSessionIdInvalid)
   )
   .add(
     HttpApiEndpoint.post("input")`/v1/sessions/${sessionIdParam}/input`
@@ -146,6 +162,8 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(StorageFailure)
       .addError(ComputerUnreachable)
       .addError(RemoteTimeout)
+      .addError(AgentModeUnsupported)
+      .addError(NativeSessionIdInvalid)
   )
   .add(
     HttpApiEndpoint.post("keys")`/v1/sessions/${sessionIdParam}/keys`
@@ -156,6 +174,8 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(StorageFailure)
       .addError(ComputerUnreachable)
       .addError(RemoteTimeout)
+      .addError(AgentModeUnsupported)
+      .addError(NativeSessionIdInvalid)
   )
   .add(
     HttpApiEndpoint.get("output")`/v1/sessions/${sessionIdParam}/output`
@@ -167,6 +187,8 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(StorageFailure)
       .addError(ComputerUnreachable)
       .addError(RemoteTimeout)
+      .addError(AgentModeUnsupported)
+      .addError(NativeSessionIdInvalid)
   )
   .add(
     HttpApiEndpoint.del("close")`/v1/sessions/${sessionIdParam}`
@@ -177,6 +199,38 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(StorageFailure)
       .addError(ComputerUnreachable)
       .addError(RemoteTimeout)
+      .addError(AgentModeUnsupported)
+      .addError(NativeSessionIdInvalid)
+  )
+  .add(
+    HttpApiEndpoint.post("resume")`/v1/sessions/${sessionIdParam}/resume`
+      .addSuccess(Session)
+      .addError(SessionNotFound)
+      .addError(SessionClosed)
+      .addError(TerminalUnavailable)
+      .addError(StorageFailure)
+      .addError(ComputerUnreachable)
+      .addError(RemoteTimeout)
+      .addError(AgentModeUnsupported)
+      .addError(NativeSessionIdInvalid)
+  )
+  .add(
+    HttpApiEndpoint.post("restart")`/v1/sessions/${sessionIdParam}/restart`
+      .addSuccess(Session)
+      .addError(SessionNotFound)
+      .addError(SessionClosed)
+      .addError(TerminalUnavailable)
+      .addError(StorageFailure)
+      .addError(ComputerUnreachable)
+      .addError(RemoteTimeout)
+      .addError(AgentModeUnsupported)
+      .addError(NativeSessionIdInvalid)
+  )
+  .add(
+    HttpApiEndpoint.post("listen")`/v1/sessions/${sessionIdParam}/listeners`
+      .setPayload(ListenPayload)
+      .addError(SessionNotFound)
+      .addError(StorageFailure)
   )
   .middleware(Authorization)
 {}

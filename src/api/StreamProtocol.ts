@@ -132,6 +132,18 @@ export const CommandMessage = Schema.Struct({
   command: Schema.String
 })
 
+/**
+ * What an agent in the session did, as telemux saw it: its first prompt delivered or not, a turn
+ * finished, input asked for, its session started, a listener told.
+ */
+export const AgentMessage = Schema.Struct({
+  type: Schema.Literal("agent"),
+  sessionId: SessionId,
+  event: Schema.Literal("started", "prompt", "turn", "input", "notified"),
+  ok: Schema.Boolean,
+  detail: Schema.String
+})
+
 /** A client message was refused; nothing changed and the connection stays open. */
 export const ErrorMessage = Schema.Struct({ type: Schema.Literal("error"), message: Schema.String })
 
@@ -147,6 +159,7 @@ export const ServerMessage = Schema.Union(
   ExitedMessage,
   DirectoryMessage,
   CommandMessage,
+  AgentMessage,
   ErrorMessage,
   PongMessage
 )

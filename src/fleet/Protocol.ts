@@ -1,5 +1,6 @@
 import { Duration, Schema } from "effect"
 import { KEY_PREFIX } from "../../services/Transport.js"
+import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
 import { Computer } from "../domain/Computer.js"
 import {
   ComputerUnreachable,
@@ -11,7 +12,7 @@ import {
   TerminalUnavailable
 } from "../domain/Errors.js"
 import { KeyPress } from "../domain/Keys.js"
-import { ComputerName, Session, SessionId } from "../domain/Session.js"
+import { Agent, AgentMode, ComputerName, Session, SessionId } from "../domain/Session.js"
 
 // ---------------------------------------------------------------------------
 // Keys: namespaced, versioned; every one has a TTL or a MAXLEN (streams have both)
@@ -64,7 +65,12 @@ export const READ_BATCH = 200
 export const ListSessions = Schema.TaggedStruct("ListSessions", {})
 export const CreateSession = Schema.TaggedStruct("CreateSession", {
   projectDir: Schema.NonEmptyString,
-  title: Schema.optionalWith(Schema.String, { exact: true })
+  title: Schema.optionalWith(Schema.String, { exact: true }),
+  agent: Schema.optionalWith(Agent, { exact: true }),
+  mode: Schema.optionalWith(AgentMode, { exact: true }),
+  prompt: Schema.optionalWith(Schema.String, { exact: true }),
+  /** The session on the sender's computer that asked for this one (it is told when this one stops). */
+  initiatorSessionId: Schema.optionalWith(SessionId, { exact: true })
 })
 export const SendText = Schema.TaggedStruct("SendText", { sessionId: SessionId, text: Schema.String, enter: Schema.Boolean })
 export const SendKeys = Schema.TaggedStruct("SendKeys", { sessionId: SessionId, keys: Schema.NonEmptyArray(KeyPress) })
@@ -76,7 +82,29 @@ export const CloseSession = Schema.TaggedStruct("CloseSession", { sessionId: Ses
 /** Starts (or renews) forwarding of the session's output to its stream; answers with the latest screen. */
 export const WatchOutput = Schema.TaggedStruct("WatchOutput", { sessionId: SessionId })
 
-export const Request = Schema.Union(ListSessions, CreateSession, SendText, SendKeys, Capture, CloseSession, WatchOutput)
+/** `listener` (on the sender's side) is to be told when `target` (here) stops or asks for input. */
+export const Listen = Schema.TaggedStruct("Listen", {
+  target: SessionId,
+  listener: Schema.Struct({ sessionId: SessionId, computer: ComputerName })
+})
+/** A one-line notice for a listener session here: typed into its pane. */
+export const Notify = Schema.TaggedStruct("Notify", { sessionId: SessionId, notice: Schema.String })
+
+/** Starts the session's agent again, resuming its conversation; Restart interrupts it first. */
+export const ResumeAgent = Schema.TaggedStruct("ResumeAgent", { sessionId: SessionId, restart: Schema.Boolean })
+
+export const Request = Schema.Union(
+  ListSessions,
+  CreateSession,
+  SendText,
+  SendKeys,
+  Capture,
+  CloseSession,
+  WatchOutput,
+  Listen,
+  Notify,
+  ResumeAgent
+)
 export type Request = typeof Request.Type
 
 /** A session's screen as its owner numbered it. */
@@ -96,13 +124,18 @@ export const ResultOf = {
   SendKeys: Schema.Null,
   Capture: Schema.String,
   CloseSession: Session,
-  WatchOutput: Schema.NullOr(OutputUpdate)
+  WatchOutput: Schema.NullOr(OutputUpdate),
+  Listen: Schema.Null,
+  Notify: Schema.Null,
+  ResumeAgent: Session
 } as const satisfies Record<Request["_tag"], Schema.Schema.AnyNoContext>
 
 export type ResultOf<R extends Request> = Schema.Schema.Type<(typeof ResultOf)[R["_tag"]]>
 
 /** The typed errors a remote computer can answer with; they reach the caller as if raised locally. */
 export const RemoteError = Schema.Union(
+  AgentModeUnsupported,
+  NativeSessionIdInvalid,
   SessionNotFound,
   SessionClosed,
   InvalidRequest,

@@ -7,6 +7,7 @@ import {
   POLL_INTERVAL_MIN_DEFAULT,
   type TelemuxSettings
 } from "../../services/TelemuxConfig.js"
+import { AGENT_MODE_FLAGS_DEFAULTS } from "../../src/agents/AgentCommands.js"
 import { ComputerName } from "../../src/domain/Session.js"
 
 /** Settings for in-process tests: loopback, auth on, nothing on disk; override what a test needs. */
@@ -25,6 +26,7 @@ export const testSettings = (overrides: Partial<TelemuxSettings> = {}): TelemuxS
   auth: true,
   allowedHosts: [],
   agentCommands: AGENT_COMMAND_DEFAULTS,
+  agentModeFlags: AGENT_MODE_FLAGS_DEFAULTS,
   inactivityTimeout: Duration.hours(72),
   closedRetention: Duration.days(7),
   heartbeatInterval: HEARTBEAT_INTERVAL_DEFAULT,

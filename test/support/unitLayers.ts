@@ -1,4 +1,5 @@
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
+import { Agents } from "../../services/Agents.js"
 import * as FakeTerminalBridge from "../../layers/FakeTerminalBridge.js"
 import * as IndexedCache from "../../layers/IndexedCache.js"
 import * as MemorySessionStore from "../../layers/MemorySessionStore.js"
@@ -15,3 +16,16 @@ export const sessionsOnDoubles = (env: Readonly<Record<string, string>> = {}) =>
       ConfigLive.layerFromRecord({ TELEMUX_COMPUTER: "local", TELEMUX_HOME: "/nonexistent/telemux", ...env })
     ))
   )
+
+/** Agents for tests of other parts (the HTTP API, the stream): launching one is not what they test. */
+export const agentsUnused = Layer.succeed(
+  Agents,
+  Agents.of({
+    launch: () => Effect.dieMessage("Agents.launch is not under test here"),
+    resume: () => Effect.dieMessage("Agents.resume is not under test here"),
+    restart: () => Effect.dieMessage("Agents.restart is not under test here"),
+    listen: () => Effect.void,
+    notify: () => Effect.void,
+    debounceSize: Effect.succeed(0)
+  })
+)

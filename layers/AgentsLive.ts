@@ -1,0 +1,331 @@
+import { Clock, Context, DateTime, Deferred, Duration, Effect, FiberMap, Layer, Option, PubSub, Queue, Schedule } from "effect"
+import {
+  Agents,
+  type LaunchRequest,
+  PROMPT_ATTEMPTS,
+  PROMPT_QUIET,
+  PROMPT_READY_TIMEOUT,
+  PROMPT_VERIFY_TIMEOUT,
+  RESTART_SHELL_TIMEOUT,
+  STOP_DEBOUNCE,
+  STOP_DEBOUNCE_MAX
+} from "../services/Agents.js"
+import { HookDeliveryFailed, HookEventHandler, type SessionRef } from "../services/AgentHooks.js"
+import { Cache } from "../services/Cache.js"
+import { Fleet, FleetSlot } from "../services/Fleet.js"
+import { Listeners, type ListenerStoreError } from "../services/Listeners.js"
+import { type OutputEvent, OutputLog } from "../services/OutputLog.js"
+import { Sessions } from "../services/Sessions.js"
+import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { TerminalBridge } from "../services/TerminalBridge.js"
+import { AgentLaunch, buildLaunch } from "../src/agents/AgentCommands.js"
+import type { HookEvent } from "../src/agents/HookEvent.js"
+import { InvalidRequest, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
+import { isShell, screenTail } from "../src/domain/Screen.js"
+import { type Session, type SessionId, summarise } from "../src/domain/Session.js"
+
+const DEFAULT_MODE = "med" as const
+/** How often restart looks whether the pane is back at its shell. */
+const SHELL_POLL = Duration.millis(200)
+const NOTICE_DETAIL_MAX = 120
+
+const storeFailure = (error: ListenerStoreError) => new StorageFailure({ message: `listeners: ${String(error.cause)}` })
+
+const oneLine = (text: string, max: number) => {
+  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim()
+  return flat.length <= max ? flat : flat.slice(0, max - 1) + "…"
+}
+
+/** The line typed into a listener's pane: what happened, where, and how to read it. */
+export const noticeFor = (target: Session, what: string, detail: string) =>
+  oneLine(
+    `[telemux] ${target.title} (${target.sessionId.slice(0, 8)}) on ${target.computer} ${what}` +
+      (detail === "" ? "" : `: ${oneLine(detail, NOTICE_DETAIL_MAX)}`) +
+      ` — read it: telemux tail ${target.sessionId}`,
+    400
+  )
+
+export const make = Effect.gen(function*() {
+  const sessions = yield* Sessions
+  const cache = yield* Cache
+  const outputLog = yield* OutputLog
+  const listeners = yield* Listeners
+  const slot = yield* FleetSlot
+  /** The fleet, once it is up (it is built after the agents, which it calls for other computers). */
+  const fleet = Deferred.await(slot)
+  const bridge = yield* TerminalBridge
+  const config = yield* TelemuxConfig
+  const deliveries = yield* FiberMap.make<SessionId>()
+  /** Session → clock time of its last reported turn stop; bounded, and pruned when the session goes. */
+  const lastStop = new Map<SessionId, number>()
+
+  const activity = (sessionId: SessionId, event: Extract<OutputEvent, { _tag: "AgentActivity" }>["event"], ok: boolean, detail: string) =>
+    outputLog.publish({ _tag: "AgentActivity", sessionId, event, ok, detail }).pipe(
+      Effect.zipRight(Effect.logInfo(`agent ${event}`).pipe(Effect.annotateLogs({ sessionId, ok, detail })))
+    )
+
+  // -- first prompt -----------------------------------------------------------------------------
+
+  /** The session's next screen update within `within`, or none. */
+  const nextScreen = (events: Queue.Dequeue<OutputEvent>, id: SessionId, within: Duration.Duration) =>
+    Queue.take(events).pipe(
+      Effect.repeat({ until: (e) => e._tag === "OutputChanged" && e.sessionId === id }),
+      Effect.timeoutOption(within)
+    )
+
+  /** Waits for the agent's UI: at least one screen after launch, then PROMPT_QUIET without change (bounded). */
+  const awaitQuiet = (events: Queue.Dequeue<OutputEvent>, id: SessionId) =>
+    Effect.gen(function*() {
+      yield* nextScreen(events, id, PROMPT_READY_TIMEOUT)
+      while (Option.isSome(yield* nextScreen(events, id, PROMPT_QUIET))) {
+        // still drawing
+      }
+    }).pipe(Effect.timeoutOption(PROMPT_READY_TIMEOUT))
+
+  const deliver = (id: SessionId, prompt: string) =>
+    Effect.gen(function*() {
+      const events = yield* PubSub.subscribe(outputLog.events)
+      yield* awaitQuiet(events, id)
+      for (let attempt = 1; attempt <= PROMPT_ATTEMPTS; attempt++) {
+        const before = Option.map(yield* outputLog.latest(id), (u) => u.screen)
+        yield* Queue.takeAll(events)
+        yield* sessions.sendText(id, prompt, true)
+        // the paste (or the agent's answer to it) shows on the screen; nothing showing means it was lost
+        const changed = yield* Queue.take(events).pipe(
+          Effect.repeat({
+            until: (e) => e._tag === "OutputChanged" && e.sessionId === id && Option.getOrUndefined(before) !== e.screen
+          }),
+          Effect.timeoutOption(PROMPT_VERIFY_TIMEOUT)
+        )
+        if (Option.isSome(changed)) return yield* activity(id, "prompt", true, `delivered on attempt ${attempt}`)
+      }
+      yield* activity(id, "prompt", false, `the screen did not change after ${PROMPT_ATTEMPTS} attempts`)
+    }).pipe(
+      Effect.scoped,
+      Effect.catchAll((error) => activity(id, "prompt", false, `not delivered: ${error.message}`))
+    )
+
+  // -- launch, resume, restart --------------------------------------------------------------------
+
+  const launch = (request: LaunchRequest) =>
+    Effect.gen(function*() {
+      const mode = request.mode ?? DEFAULT_MODE
+      const plan = yield* buildLaunch({
+        agent: request.agent,
+        mode,
+        launch: request.prompt === undefined ? AgentLaunch.start : AgentLaunch.startWithPrompt(request.prompt),
+        commands: config.agentCommands,
+        modeFlags: config.agentModeFlags
+      })
+      const { prompt: _prompt, mode: _mode, ...create } = request
+      const session = yield* sessions.create({ ...create, agentMode: mode })
+      yield* sessions.sendText(session.sessionId, plan.commandLine, true).pipe(
+        Effect.catchTags({
+          SessionNotFound: (e) => new TerminalUnavailable({ message: e.message }),
+          SessionClosed: (e) => new TerminalUnavailable({ message: e.message })
+        })
+      )
+      if (plan.firstPrompt !== undefined) {
+        yield* FiberMap.run(deliveries, session.sessionId, deliver(session.sessionId, plan.firstPrompt))
+      }
+      return session
+    })
+
+  const agentSession = (id: SessionId) =>
+    Effect.flatMap(sessions.get(id), (session) =>
+      session.agent === null
+        ? Effect.fail(new InvalidRequest({ message: `session ${id} runs no agent` }))
+        : Effect.succeed({ session, agent: session.agent }))
+
+  const resume = (id: SessionId) =>
+    Effect.gen(function*() {
+      const { agent, session } = yield* agentSession(id)
+      const plan = yield* buildLaunch({
+        agent,
+        mode: session.agentMode ?? DEFAULT_MODE,
+        launch: AgentLaunch.resumeOrContinue(session.nativeSessionId),
+        commands: config.agentCommands,
+        modeFlags: config.agentModeFlags
+      })
+      yield* sessions.sendText(id, plan.commandLine, true)
+      return yield* sessions.get(id)
+    })
+
+  const atShell = (session: Session) =>
+    Effect.map(bridge.listPanes, (panes) => {
+      const pane = panes.find((p) => p.paneId === session.paneId)
+      return pane !== undefined && isShell(pane.currentCommand)
+    }).pipe(Effect.orElseSucceed(() => false))
+
+  const restart = (id: SessionId) =>
+    Effect.gen(function*() {
+      const { session } = yield* agentSession(id)
+      yield* sessions.sendKeys(id, [{ key: "C-c", repeat: 1 }])
+      yield* Effect.sleep(Duration.millis(300))
+      yield* sessions.sendKeys(id, [{ key: "C-c", repeat: 1 }])
+      const back = yield* atShell(session).pipe(
+        Effect.repeat({ until: (shell) => shell, schedule: Schedule.spaced(SHELL_POLL) }),
+        Effect.timeoutOption(RESTART_SHELL_TIMEOUT)
+      )
+      if (Option.isNone(back) || !back.value) {
+        return yield* new TerminalUnavailable({
+          message: `the agent in ${id} did not return to its shell within ${Duration.format(RESTART_SHELL_TIMEOUT)}`
+        })
+      }
+      return yield* resume(id)
+    })
+
+  // -- listeners -----------------------------------------------------------------------------------
+
+  const listen: Agents["Type"]["listen"] = (target, listener) =>
+    Effect.gen(function*() {
+      if (target === listener.sessionId) return yield* new InvalidRequest({ message: "a session cannot listen to itself" })
+      const session = yield* sessions.get(target)
+      if (session.computer !== config.computer) {
+        // the target's hooks fire where it runs: that computer keeps its listeners
+        return yield* Effect.flatMap(fleet, (f) => f.request(session.computer, { _tag: "Listen", target, listener })).pipe(
+          Effect.asVoid,
+          Effect.catchAll((e) =>
+            e._tag === "SessionNotFound" || e._tag === "InvalidRequest" || e._tag === "StorageFailure"
+              ? Effect.fail(e)
+              : Effect.fail(new InvalidRequest({ message: e.message })))
+        )
+      }
+      if (session.status === "closed") return yield* new InvalidRequest({ message: `session ${target} is closed` })
+      const added = yield* listeners.add({ target, listener: listener.sessionId, listenerComputer: listener.computer }).pipe(
+        Effect.mapError(storeFailure)
+      )
+      if (!added) return yield* new InvalidRequest({ message: `session ${target} already has the most listeners it may have` })
+    })
+
+  const notify = (listener: SessionId, notice: string) => sessions.sendText(listener, notice, true)
+
+  const notifyListeners = (target: Session, what: string, detail: string) =>
+    Effect.gen(function*() {
+      const all = yield* listeners.of(target.sessionId).pipe(Effect.orElseSucceed(() => []))
+      if (all.length === 0) return
+      const notice = noticeFor(target, what, detail)
+      let told = 0
+      for (const l of all) {
+        const sent = l.listenerComputer === config.computer
+          ? notify(l.listener, notice)
+          : Effect.asVoid(Effect.flatMap(fleet, (f) => f.request(l.listenerComputer, { _tag: "Notify", sessionId: l.listener, notice })))
+        const result = yield* Effect.either(sent)
+        if (result._tag === "Right") told++
+        else {
+          yield* Effect.logWarning("could not tell a listener", result.left).pipe(Effect.annotateLogs({ listener: l.listener }))
+          if (result.left._tag === "SessionNotFound" || result.left._tag === "SessionClosed") {
+            yield* listeners.forget(l.listener).pipe(Effect.ignore)
+          }
+        }
+      }
+      yield* activity(target.sessionId, "notified", told === all.length, `told ${told} of ${all.length} listeners`)
+    })
+
+  // -- hooks ---------------------------------------------------------------------------------------
+
+  const resolve = (ref: SessionRef) =>
+    Effect.gen(function*() {
+      if (ref._tag === "Session") {
+        const found = yield* cache.getSession(ref.sessionId)
+        if (Option.isSome(found) && found.value.computer === config.computer) return found.value
+      } else if (ref.tmuxSocket === null || ref.tmuxSocket === config.tmuxSocket) {
+        const mine = yield* cache.getSessionsForComputer(config.computer)
+        const found = mine.find((s) => s.paneId === ref.paneId)
+        if (found !== undefined) return found
+      }
+      return yield* new HookDeliveryFailed({
+        message: `no open session here for ${ref._tag === "Session" ? ref.sessionId : ref.paneId}`,
+        permanent: true
+      })
+    })
+
+  const observe = (id: SessionId, observation: Parameters<Sessions["Type"]["observe"]>[1]) =>
+    sessions.observe(id, observation).pipe(Effect.mapError((e) => new HookDeliveryFailed({ message: e.message })))
+
+  /** True when this stop is a repeat of one reported within STOP_DEBOUNCE. */
+  const debounced = (id: SessionId) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      const last = lastStop.get(id)
+      if (last !== undefined && now - last < Duration.toMillis(STOP_DEBOUNCE)) return true
+      lastStop.delete(id)
+      lastStop.set(id, now)
+      if (lastStop.size > STOP_DEBOUNCE_MAX) lastStop.delete(lastStop.keys().next().value as SessionId)
+      return false
+    })
+
+  const handle = (ref: SessionRef, event: HookEvent): Effect.Effect<void, HookDeliveryFailed> =>
+    Effect.gen(function*() {
+      const session = yield* resolve(ref)
+      const id = session.sessionId
+      const native = "nativeSessionId" in event && event.nativeSessionId !== undefined ? { nativeSessionId: event.nativeSessionId } : {}
+      switch (event._tag) {
+        case "SessionStarted":
+          yield* observe(id, { ...native, ...(event.nativeLogFile === undefined ? {} : { nativeLogFile: event.nativeLogFile }) })
+          return yield* activity(id, "started", true, event.source ?? "startup")
+        case "PromptSubmitted":
+          return yield* observe(id, { ...native, status: "running" })
+        case "TurnStopped": {
+          if (yield* debounced(id)) return
+          const screen = Option.map(yield* outputLog.latest(id), (u) => screenTail(u.screen))
+          const lastOutput = summarise(event.lastMessage ?? Option.getOrElse(screen, () => ""))
+          yield* observe(id, { ...native, status: "idle", lastOutput, lastOutputAt: yield* DateTime.now })
+          yield* activity(id, "turn", true, lastOutput)
+          return yield* notifyListeners(session, "finished its turn", lastOutput)
+        }
+        case "InputRequested": {
+          const message = summarise(event.message)
+          yield* observe(id, { ...native, status: "waiting_input", lastOutput: message })
+          yield* activity(id, "input", true, message)
+          return yield* notifyListeners(session, "asks for input", message)
+        }
+        case "HookPayloadInvalid":
+          yield* Effect.logWarning("an agent hook sent a payload telemux could not read").pipe(
+            Effect.annotateLogs({ sessionId: id, agent: event.agent, event: event.event, reason: event.reason })
+          )
+          return yield* activity(id, "started", false, `unreadable ${event.event} hook: ${event.reason}`)
+      }
+    })
+
+  // a closed session leaves no listener pair, no debounce entry, no prompt delivery behind
+  const cacheEvents = yield* PubSub.subscribe(cache.events)
+  yield* Queue.take(cacheEvents).pipe(
+    Effect.flatMap((event) =>
+      event._tag === "SessionRemoved"
+        ? Effect.zipRight(
+          Effect.sync(() => lastStop.delete(event.sessionId)),
+          Effect.zipRight(FiberMap.remove(deliveries, event.sessionId), listeners.forget(event.sessionId))
+        )
+        : Effect.void
+    ),
+    Effect.catchAllCause((cause) => Effect.logWarning("agent cleanup failed", cause)),
+    Effect.forever,
+    Effect.forkScoped
+  )
+
+  return {
+    agents: Agents.of({
+      launch,
+      resume,
+      restart,
+      listen,
+      notify,
+      debounceSize: Effect.sync(() => lastStop.size)
+    }),
+    hooks: HookEventHandler.of({ handle })
+  } as const
+})
+
+export const layer: Layer.Layer<
+  Agents | HookEventHandler,
+  never,
+  Sessions | Cache | OutputLog | Listeners | FleetSlot | TerminalBridge | TelemuxConfig
+> = Layer.scopedContext(
+  Effect.map(make, ({ agents, hooks }) => Context.make(Agents, agents).pipe(Context.add(HookEventHandler, hooks)))
+)
+
+/** An empty slot for the fleet; `fillFleetSlot` completes it once the fleet is built. */
+export const fleetSlot: Layer.Layer<FleetSlot> = Layer.effect(FleetSlot, Deferred.make<Fleet["Type"]>())
+export const fillFleetSlot: Layer.Layer<never, never, FleetSlot | Fleet> = Layer.effectDiscard(
+  Effect.flatMap(FleetSlot, (slot) => Effect.flatMap(Fleet, (fleet) => Deferred.succeed(slot, fleet)))
+)
