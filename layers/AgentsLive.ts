@@ -1,4 +1,4 @@
-import { Clock, Context, DateTime, Deferred, Duration, Effect, FiberMap, Layer, Option, PubSub, Queue, Schedule } from "effect"
+import { Clock, Context, DateTime, Deferred, Duration, Effect, FiberMap, Layer, Option, PubSub, Queue } from "effect"
 import {
   Agents,
   type LaunchRequest,
@@ -32,7 +32,9 @@ const NOTICE_DETAIL_MAX = 120
 const storeFailure = (error: ListenerStoreError) => new StorageFailure({ message: `listeners: ${String(error.cause)}` })
 
 const oneLine = (text: string, max: number) => {
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim()
+  // control characters (escapes, newlines) would act on the listener's terminal: each becomes a space
+  const flat = Array.from(text, (c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? " " : c)).join("")
+    .replace(/\s+/g, " ").trim()
   return flat.length <= max ? flat : flat.slice(0, max - 1) + "…"
 }
 
@@ -64,6 +66,21 @@ export const make = Effect.gen(function*() {
       Effect.zipRight(Effect.logInfo(`agent ${event}`).pipe(Effect.annotateLogs({ sessionId, ok, detail })))
     )
 
+  const atShell = (session: Session) =>
+    Effect.map(bridge.listPanes, (panes) => {
+      const pane = panes.find((p) => p.paneId === session.paneId)
+      return pane !== undefined && isShell(pane.currentCommand)
+    }).pipe(Effect.orElseSucceed(() => false))
+
+  /** True once `check` holds (looked at every SHELL_POLL), false when `timeout` ran out first. */
+  const waitFor = (check: Effect.Effect<boolean>, timeout: Duration.Duration) =>
+    check.pipe(
+      Effect.tap((ok) => (ok ? Effect.void : Effect.sleep(SHELL_POLL))),
+      Effect.repeat({ until: (ok) => ok }),
+      Effect.timeoutOption(timeout),
+      Effect.map(Option.isSome)
+    )
+
   // -- first prompt -----------------------------------------------------------------------------
 
   /** The session's next screen update within `within`, or none. */
@@ -82,9 +99,14 @@ export const make = Effect.gen(function*() {
       }
     }).pipe(Effect.timeoutOption(PROMPT_READY_TIMEOUT))
 
-  const deliver = (id: SessionId, prompt: string) =>
+  const deliver = (session: Session, prompt: string) =>
     Effect.gen(function*() {
+      const id = session.sessionId
       const events = yield* PubSub.subscribe(outputLog.events)
+      // the agent must be what runs in the pane: a prompt typed into the shell would run as a command
+      if (!(yield* waitFor(Effect.map(atShell(session), (shell) => !shell), PROMPT_READY_TIMEOUT))) {
+        return yield* activity(id, "prompt", false, "not delivered: the agent did not start (the pane is still at its shell)")
+      }
       yield* awaitQuiet(events, id)
       for (let attempt = 1; attempt <= PROMPT_ATTEMPTS; attempt++) {
         const before = Option.map(yield* outputLog.latest(id), (u) => u.screen)
@@ -102,7 +124,7 @@ export const make = Effect.gen(function*() {
       yield* activity(id, "prompt", false, `the screen did not change after ${PROMPT_ATTEMPTS} attempts`)
     }).pipe(
       Effect.scoped,
-      Effect.catchAll((error) => activity(id, "prompt", false, `not delivered: ${error.message}`))
+      Effect.catchAll((error) => activity(session.sessionId, "prompt", false, `not delivered: ${error.message}`))
     )
 
   // -- launch, resume, restart --------------------------------------------------------------------
@@ -126,7 +148,7 @@ export const make = Effect.gen(function*() {
         })
       )
       if (plan.firstPrompt !== undefined) {
-        yield* FiberMap.run(deliveries, session.sessionId, deliver(session.sessionId, plan.firstPrompt))
+        yield* FiberMap.run(deliveries, session.sessionId, deliver(session, plan.firstPrompt))
       }
       return session
     })
@@ -151,23 +173,13 @@ export const make = Effect.gen(function*() {
       return yield* sessions.get(id)
     })
 
-  const atShell = (session: Session) =>
-    Effect.map(bridge.listPanes, (panes) => {
-      const pane = panes.find((p) => p.paneId === session.paneId)
-      return pane !== undefined && isShell(pane.currentCommand)
-    }).pipe(Effect.orElseSucceed(() => false))
-
   const restart = (id: SessionId) =>
     Effect.gen(function*() {
       const { session } = yield* agentSession(id)
       yield* sessions.sendKeys(id, [{ key: "C-c", repeat: 1 }])
       yield* Effect.sleep(Duration.millis(300))
       yield* sessions.sendKeys(id, [{ key: "C-c", repeat: 1 }])
-      const back = yield* atShell(session).pipe(
-        Effect.repeat({ until: (shell) => shell, schedule: Schedule.spaced(SHELL_POLL) }),
-        Effect.timeoutOption(RESTART_SHELL_TIMEOUT)
-      )
-      if (Option.isNone(back) || !back.value) {
+      if (!(yield* waitFor(atShell(session), RESTART_SHELL_TIMEOUT))) {
         return yield* new TerminalUnavailable({
           message: `the agent in ${id} did not return to its shell within ${Duration.format(RESTART_SHELL_TIMEOUT)}`
         })
