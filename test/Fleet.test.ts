@@ -8,6 +8,8 @@ import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import * as MemoryTransport from "../layers/MemoryTransport.js"
 import * as SqliteListeners from "../layers/SqliteListeners.js"
 import * as SqliteStreamPositions from "../layers/SqliteStreamPositions.js"
+import { Agents } from "../services/Agents.js"
+import { HookEventHandler } from "../services/AgentHooks.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
@@ -15,6 +17,7 @@ import { Sessions } from "../services/Sessions.js"
 import { SystemStats } from "../services/SystemStats.js"
 import { STREAM_START, Transport } from "../services/Transport.js"
 import { MemoryStats, SystemStatsSnapshot } from "../src/domain/Computer.js"
+import { TurnStopped } from "../src/agents/HookEvent.js"
 import { ComputerName, SessionId } from "../src/domain/Session.js"
 import { encode, sign } from "../src/fleet/Envelope.js"
 import { FleetKeys, REQUEST_TIMEOUT, Reply, Request } from "../src/fleet/Protocol.js"
@@ -84,6 +87,8 @@ const world = Effect.gen(function*() {
         cache: Context.get(context, Cache),
         sessions: Context.get(context, Sessions),
         terminal: Context.get(context, FakeTerminal),
+        agents: Context.get(context, Agents),
+        hooks: Context.get(context, HookEventHandler),
         outputLog: Context.get(context, OutputLog),
         stop: Scope.close(scope, Exit.void)
       }
@@ -156,6 +161,33 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       assert.strictEqual((yield* closed.await.pipe(Effect.flatten)).status, "closed")
       yield* advance("200 millis")
       assert.isTrue(Option.isNone(yield* a.cache.getSession(session.sessionId)))
+    }))
+
+  it.scoped("a session on one computer listens to an agent on another: the turn stop there is typed into its pane here", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const boss = yield* a.sessions.create({ projectDir: trusted, title: "boss" })
+      const worker = yield* b.sessions.create({ projectDir: trusted, agent: "claude" })
+      yield* advance("200 millis")
+      // asked on alpha, kept on beta (where the worker's hooks fire)
+      const listening = yield* Effect.fork(a.agents.listen(worker.sessionId, { sessionId: boss.sessionId, computer: A }))
+      yield* advance("200 millis")
+      yield* listening.await.pipe(Effect.flatten)
+      const stop = yield* Effect.fork(
+        b.hooks.handle(
+          { _tag: "Session", sessionId: worker.sessionId },
+          new TurnStopped({ agent: "claude", at: DateTime.unsafeMake(0), lastMessage: "done: 3 files changed" })
+        )
+      )
+      yield* advance("600 millis")
+      yield* stop.await.pipe(Effect.flatten)
+      const typed = a.terminal.calls().flatMap((c) => (c.op === "paste" && c.pane === boss.paneId ? [c.text] : []))
+      assert.strictEqual(typed.length, 1)
+      assert.include(typed[0]!, `on beta finished its turn: done: 3 files changed`)
+      assert.strictEqual((yield* b.sessions.get(worker.sessionId)).status, "idle")
     }))
 
   it.scoped("typed errors come back typed; a dir outside the trusted dirs is refused", () =>
