@@ -19,7 +19,7 @@ export default tseslint.config(
     languageOptions: { globals: { URL: "readonly", console: "readonly", process: "readonly" } }
   },
   {
-    files: ["services/**/*.ts", "layers/**/*.ts", "src/**/*.ts"],
+    files: ["services/**/*.ts", "layers/**/*.ts", "src/**/*.ts", "src/**/*.tsx"],
     ignores: ["src/main.ts", "src/cli.ts"],
     rules: {
       "no-restricted-syntax": [

@@ -1,0 +1,103 @@
+/**
+ * What can go wrong in a CLI or TUI command, as the person at the terminal needs to hear it.
+ * Each error carries the whole message; ExitCodes.ts maps each to its exit code.
+ */
+import { Data } from "effect"
+
+/** Nothing listens at the daemon's address (connection refused, or no answer in time). */
+export class DaemonUnreachable extends Data.TaggedError("DaemonUnreachable")<{
+  readonly address: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `daemon not reachable at ${this.address} (${this.detail}) — start it with \`telemux daemon\``
+  }
+}
+
+/** The daemon refused the token (401), or there is no token to send. */
+export class TokenRejected extends Data.TaggedError("TokenRejected")<{
+  readonly tokenPath: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `the daemon refused the API token (${this.detail}); the CLI reads it from ${this.tokenPath} — ` +
+      "check TELEMUX_HOME / --config point at the daemon's state dir, and restart the daemon after `telemux token --rotate`"
+  }
+}
+
+export class SessionUnknown extends Data.TaggedError("SessionUnknown")<{ readonly id: string }> {
+  override get message() {
+    return `no session matches "${this.id}" (see \`telemux ls --status all\`)`
+  }
+}
+
+export interface Candidate {
+  readonly sessionId: string
+  readonly status: string
+  readonly title: string
+  readonly computer: string
+}
+
+export class SessionAmbiguous extends Data.TaggedError("SessionAmbiguous")<{
+  readonly prefix: string
+  readonly candidates: ReadonlyArray<Candidate>
+}> {
+  override get message() {
+    const lines = this.candidates.map((c) => `  ${c.sessionId}  ${c.status.padEnd(13)} ${c.computer}  ${c.title}`)
+    return `"${this.prefix}" matches ${this.candidates.length} sessions; give more of the id:\n${lines.join("\n")}`
+  }
+}
+
+/** The daemon understood the request and refused it (400, 403, 409): bad input, closed session, foreign Host. */
+export class RequestRefused extends Data.TaggedError("RequestRefused")<{ readonly detail: string }> {
+  override get message() {
+    return this.detail
+  }
+}
+
+/** The daemon failed to do it (500, 503, an answer the CLI cannot read). */
+export class DaemonFailed extends Data.TaggedError("DaemonFailed")<{ readonly detail: string }> {
+  override get message() {
+    return `the daemon failed: ${this.detail}`
+  }
+}
+
+/** Bad arguments the parser could not catch (a key name, an empty text…). */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly detail: string }> {
+  override get message() {
+    return this.detail
+  }
+}
+
+/** Something on this machine failed: reading stdin, the token file, starting tmux or ssh. */
+export class LocalFailure extends Data.TaggedError("LocalFailure")<{ readonly detail: string }> {
+  override get message() {
+    return this.detail
+  }
+}
+
+/** `telemux doctor` found problems (each was already printed). */
+export class ChecksFailed extends Data.TaggedError("ChecksFailed")<{ readonly failed: number }> {
+  override get message() {
+    return `${this.failed} check${this.failed === 1 ? "" : "s"} failed`
+  }
+}
+
+/** A command's exit status to pass on (`attach` exits as tmux did). */
+export class ChildExit extends Data.TaggedError("ChildExit")<{ readonly code: number }> {
+  override get message() {
+    return `exited with status ${this.code}`
+  }
+}
+
+export type CliError =
+  | DaemonUnreachable
+  | TokenRejected
+  | SessionUnknown
+  | SessionAmbiguous
+  | RequestRefused
+  | DaemonFailed
+  | UsageError
+  | LocalFailure
+  | ChecksFailed
+  | ChildExit

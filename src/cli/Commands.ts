@@ -1,0 +1,202 @@
+/**
+ * `telemux`: the command line (@effect/cli). Every command but `daemon`, `token` and `completions`
+ * talks to the daemon through DaemonClient (HTTP API) or StreamConnection (`/v1/stream`), found
+ * through the daemon's own configuration names.
+ *
+ * `daemon` and `tui` load their code on demand (the build splits it into dist/cli-chunks/): the
+ * daemon's SQLite and tmux layers and Ink/React cost a third of a second that `telemux ls` does
+ * not need to pay.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Console, DateTime, Effect, Either, Logger, Option, Redacted } from "effect"
+import * as path from "node:path"
+import { ComputerName, SessionStatus } from "../domain/Session.js"
+import { VERSION } from "../Version.js"
+import { DaemonFailed, UsageError } from "./CliError.js"
+import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
+import { DaemonClient } from "./DaemonClient.js"
+import { doctor } from "./Doctor.js"
+import {
+  computersJson,
+  computersTable,
+  projectsJson,
+  projectsText,
+  sessionJson,
+  sessionsJson,
+  sessionsTable
+} from "./Render.js"
+import { configOption, json, rootCommand, withDaemon } from "./Root.js"
+import { attach, close, keys, send, tail, watchCommand } from "./SessionCommands.js"
+import { rotateToken } from "./TokenRotation.js"
+
+/** `ServeError` and friends carry an empty message and the reason in `cause`. */
+const describeFailure = (error: { readonly _tag: string; readonly message: string; readonly cause?: unknown }) => {
+  const cause = error.cause === undefined ? "" : String(error.cause).split("\n")[0]!
+  return [error._tag, error.message, cause].filter((part) => part !== "").join(": ")
+}
+
+// ---------------------------------------------------------------------------
+
+const daemon = Command.make(
+  "daemon",
+  { config: configOption },
+  ({ config }) =>
+    Effect.gen(function*() {
+      const root = yield* rootCommand
+      const file = Option.orElse(config, () => root.config)
+      const { daemonProgram } = yield* Effect.promise(() => import("./DaemonProgram.js"))
+      return yield* daemonProgram(Option.getOrUndefined(file)).pipe(
+        Effect.tapErrorCause((cause) => Effect.logError("telemux stopped", cause).pipe(Effect.provide(Logger.json))),
+        Effect.mapError((error) => new DaemonFailed({ detail: `it stopped: ${describeFailure(error)}` }))
+      )
+    })
+).pipe(Command.withDescription("run the daemon in the foreground (as `node dist/main.js`); Ctrl+C stops it"))
+
+const ls = Command.make(
+  "ls",
+  {
+    json,
+    computer: Options.text("computer").pipe(
+      Options.withSchema(ComputerName),
+      Options.withDescription("only sessions on this computer"),
+      Options.optional
+    ),
+    status: Options.choice("status", [...SessionStatus.literals, "all"]).pipe(
+      Options.withDescription("only sessions with this status (default: open ones; `all` includes closed)"),
+      Options.optional
+    )
+  },
+  (options) =>
+    withDaemon(Effect.gen(function*() {
+      const client = yield* DaemonClient
+      const sessions = yield* client.sessions({
+        computer: Option.getOrUndefined(options.computer),
+        status: Option.getOrUndefined(options.status)
+      })
+      if (options.json) return yield* Console.log(sessionsJson(sessions))
+      const now = DateTime.toEpochMillis(yield* DateTime.now)
+      yield* Console.log(sessionsTable(sessions, now))
+    }))
+).pipe(Command.withDescription("list sessions"))
+
+const newSession = Command.make(
+  "new",
+  {
+    json,
+    title: Options.text("title").pipe(Options.withDescription("the session's title"), Options.optional),
+    dir: Args.text({ name: "dir" }).pipe(Args.withDescription("the directory to start a shell in"))
+  },
+  (options) =>
+    withDaemon(Effect.gen(function*() {
+      const { cwd } = yield* CliEnvironment
+      const client = yield* DaemonClient
+      const session = yield* client.create(path.resolve(cwd, options.dir), Option.getOrUndefined(options.title))
+      yield* Console.log(options.json ? sessionJson(session) : session.sessionId)
+    }))
+).pipe(Command.withDescription("start a shell session in a directory; prints its id"))
+
+const computers = Command.make(
+  "computers",
+  { json },
+  (options) =>
+    withDaemon(Effect.gen(function*() {
+      const list = yield* Effect.flatMap(DaemonClient, (client) => client.computers)
+      yield* Console.log(options.json ? computersJson(list) : computersTable(list))
+    }))
+).pipe(Command.withDescription("list computers with their load"))
+
+const projects = Command.make(
+  "projects",
+  { json },
+  (options) =>
+    withDaemon(Effect.gen(function*() {
+      const list = yield* Effect.flatMap(DaemonClient, (client) => client.projects)
+      yield* Console.log(options.json ? projectsJson(list) : projectsText(list))
+    }))
+).pipe(Command.withDescription("list projects (trusted dirs) and their todos"))
+
+const tui = Command.make(
+  "tui",
+  {},
+  () => withDaemon(Effect.flatMap(Effect.promise(() => import("../tui/RunTui.js")), (module) => module.runTui))
+).pipe(
+  Command.withDescription("the terminal UI: sessions, live preview, projects")
+)
+
+const token = Command.make(
+  "token",
+  {
+    rotate: Options.boolean("rotate").pipe(
+      Options.withDescription("write a new token (the daemon accepts it after its next restart)")
+    )
+  },
+  (options) =>
+    withDaemon(Effect.gen(function*() {
+      const target = yield* DaemonTarget
+      if (!options.rotate) {
+        return yield* Option.match(target.token, {
+          onNone: () =>
+            Effect.fail(
+              new UsageError({ detail: `no token at ${target.address.tokenPath}: the daemon writes it on its first start` })
+            ),
+          onSome: (value) => Console.log(Redacted.value(value))
+        })
+      }
+      const fresh = yield* rotateToken(target.address.tokenPath)
+      yield* Console.log(fresh)
+      const running = yield* Effect.either(Effect.flatMap(DaemonClient, (client) => client.health))
+      yield* Console.error(
+        Either.isRight(running)
+          ? `wrote a new token to ${target.address.tokenPath}; the running daemon still accepts only the old one — ` +
+            "restart it to switch (until then the CLI and TUI are refused)"
+          : `wrote a new token to ${target.address.tokenPath}; the daemon uses it from its next start`
+      )
+    }))
+).pipe(Command.withDescription("print the API token (or rotate it with --rotate)"))
+
+const doctorCommand = Command.make("doctor", {}, () => withDaemon(doctor)).pipe(
+  Command.withDescription("check tmux, the daemon, the token file and the fleet link")
+)
+
+const COMMAND_NAMES = [
+  "daemon",
+  "ls",
+  "new",
+  "send",
+  "keys",
+  "tail",
+  "watch",
+  "attach",
+  "close",
+  "computers",
+  "projects",
+  "tui",
+  "token",
+  "doctor"
+]
+
+export const telemux = rootCommand.pipe(
+  Command.withHandler(() =>
+    Effect.fail(new UsageError({ detail: `name a command: ${COMMAND_NAMES.join(", ")} (\`telemux --help\` describes them)` }))
+  ),
+  Command.withDescription("run and drive terminal sessions in tmux"),
+  Command.withSubcommands([
+    daemon,
+    ls,
+    newSession,
+    send,
+    keys,
+    tail,
+    watchCommand,
+    attach,
+    close,
+    computers,
+    projects,
+    tui,
+    token,
+    doctorCommand
+  ])
+)
+
+/** `telemux …argv` (argv as process.argv: node, script, arguments). */
+export const cli = Command.run(telemux, { name: "telemux", version: VERSION })

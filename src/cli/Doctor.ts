@@ -1,0 +1,99 @@
+/**
+ * `telemux doctor`: is this machine ready, and is the daemon healthy? Each check prints one line,
+ * ✓ or ✗ (– for what does not apply); any ✗ makes the command fail.
+ */
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import { Console, Data, Duration, Effect, Either } from "effect"
+import * as fs from "node:fs/promises"
+import { runBounded } from "../../layers/Subprocess.js"
+import { isSupportedTmuxVersion } from "../../layers/TmuxBridge.js"
+import { TMUX_MIN_VERSION } from "../../services/TerminalBridge.js"
+import { ChecksFailed } from "./CliError.js"
+import { DaemonClient, type HealthInfo } from "./DaemonClient.js"
+
+export const TMUX_VERSION_TIMEOUT = Duration.seconds(5)
+
+export interface CheckResult {
+  readonly status: "ok" | "failed" | "skipped"
+  readonly text: string
+}
+
+const ok = (text: string): CheckResult => ({ status: "ok", text })
+const failed = (text: string): CheckResult => ({ status: "failed", text })
+const skipped = (text: string): CheckResult => ({ status: "skipped", text })
+
+const MARK = { ok: "✓", failed: "✗", skipped: "–" } as const
+
+export const formatCheck = (result: CheckResult): string => `${MARK[result.status]} ${result.text}`
+
+class TmuxVersionTimeout extends Data.TaggedError("TmuxVersionTimeout")<{}> {}
+
+const minimum = `${TMUX_MIN_VERSION.major}.${TMUX_MIN_VERSION.minor}`
+
+export const checkTmux: Effect.Effect<CheckResult, never, CommandExecutor.CommandExecutor> = runBounded(
+  Command.make("tmux", "-V"),
+  { timeout: TMUX_VERSION_TIMEOUT, killGrace: Duration.millis(200), onTimeout: () => new TmuxVersionTimeout() }
+).pipe(
+  Effect.map((result) => {
+    const found = result.stdout.trim()
+    if (result.exitCode !== 0) return failed(`tmux -V failed: ${result.stderr.trim()}`)
+    return isSupportedTmuxVersion(found)
+      ? ok(`${found} (${minimum} or newer needed)`)
+      : failed(`${found || "tmux"} is too old or unrecognised: ${minimum} or newer is needed`)
+  }),
+  Effect.catchAll((error) =>
+    Effect.succeed(
+      failed(error._tag === "TmuxVersionTimeout" ? "tmux -V did not answer in time" : `tmux not found: ${error.message}`)
+    )
+  )
+)
+
+export const checkTokenFile = (tokenPath: string): Effect.Effect<CheckResult> =>
+  Effect.tryPromise(() => fs.stat(tokenPath)).pipe(
+    Effect.map((stat) => {
+      const mode = (stat.mode & 0o777).toString(8).padStart(4, "0")
+      if (!stat.isFile()) return failed(`token file ${tokenPath} is not a regular file`)
+      return (stat.mode & 0o077) === 0
+        ? ok(`token file ${tokenPath} is private (${mode})`)
+        : failed(`token file ${tokenPath} is readable by others (${mode}); run chmod 600 ${tokenPath}`)
+    }),
+    Effect.orElseSucceed(() => failed(`token file ${tokenPath} is missing (the daemon writes it on its first start)`))
+  )
+
+export const checkRedis = (health: Pick<HealthInfo, "fleet">): CheckResult => {
+  const link = health.fleet
+  if (link == null) return skipped("Redis: the daemon is in no fleet (TELEMUX_REDIS_URL unset)")
+  if (link.state === "up") return ok("Redis link is up")
+  const detail = [link.attempt === undefined ? "" : `attempt ${link.attempt}`, link.lastError ?? ""]
+    .filter((part) => part !== "").join(", ")
+  return failed(`Redis link is ${link.state}${detail === "" ? "" : ` (${detail})`}`)
+}
+
+/** All checks, printed as they complete; fails with ChecksFailed when any failed. */
+export const doctor = Effect.gen(function*() {
+  const client = yield* DaemonClient
+  const results: Array<CheckResult> = []
+  const report = (result: CheckResult) => Effect.zipRight(Effect.sync(() => results.push(result)), Console.log(formatCheck(result)))
+
+  yield* report(yield* checkTmux)
+  const decoded = yield* Effect.either(client.health)
+  yield* report(Either.match(decoded, {
+    onLeft: (error) => failed(error.message),
+    onRight: (h) =>
+      ok(`daemon reachable at ${client.address.display} (computer ${h.computer}, version ${h.version}, up ${h.uptimeSeconds}s)`)
+  }))
+  yield* report(yield* checkTokenFile(client.address.tokenPath))
+  if (Either.isRight(decoded)) {
+    const accepted = yield* Effect.either(client.sessions({ status: "idle" }))
+    yield* report(Either.match(accepted, {
+      onLeft: (error) => failed(`the daemon refused a request: ${error.message}`),
+      onRight: () => ok("the daemon accepts the token")
+    }))
+    yield* report(checkRedis(decoded.right))
+  } else {
+    yield* report(skipped("token and Redis link not checked: the daemon is not reachable"))
+  }
+  const failures = results.filter((r) => r.status === "failed").length
+  if (failures > 0) return yield* new ChecksFailed({ failed: failures })
+})

@@ -1,0 +1,34 @@
+/** The root command (`--config`) and what every daemon-facing command shares. */
+import { Args, Command, Options } from "@effect/cli"
+import { Effect } from "effect"
+import { DaemonTarget } from "./CliEnvironment.js"
+import { addressOf, loadSettings, readToken } from "./Connection.js"
+import { DaemonClient, layer as daemonClientLayer } from "./DaemonClient.js"
+
+export const configOption = Options.file("config").pipe(
+  Options.withDescription("JSON config file (as the daemon's --config; default: $TELEMUX_CONFIG)"),
+  Options.optional
+)
+
+export const rootCommand = Command.make("telemux", { config: configOption })
+
+/** Runs `effect` with the daemon this command talks to: settings, address, token, HTTP client. */
+export const withDaemon = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const { config } = yield* rootCommand
+    const settings = yield* loadSettings(config)
+    const address = addressOf(settings)
+    const token = yield* readToken(settings.tokenPath)
+    return yield* effect.pipe(
+      Effect.provide(daemonClientLayer(address, token)),
+      Effect.provideService(DaemonTarget, { settings, address, token })
+    )
+  })
+
+export const sessionId = Args.text({ name: "id" }).pipe(
+  Args.withDescription("session id, a unique prefix of one, or its tmux name (tmx_…)")
+)
+export const json = Options.boolean("json").pipe(Options.withDescription("print JSON (as the API sends it)"))
+
+/** A session id the command line gave, resolved against the daemon's sessions. */
+export const resolve = (input: string) => Effect.flatMap(DaemonClient, (client) => client.resolve(input))

@@ -1,0 +1,118 @@
+/**
+ * The terminal UI's I/O: the daemon's stream turned into UI messages, and UI commands turned into
+ * API requests whose outcome comes back as messages. The UI never waits for any of it: requests
+ * run in their own fibers and report through `dispatch`.
+ *
+ * The stream carries the session list (always) and the output of the one session being previewed;
+ * when the link breaks it reconnects with a backoff that starts over after a connection that
+ * lasted, subscribing again to what the UI follows at that moment.
+ */
+import { Data, Effect, Option, Ref, Stream } from "effect"
+import type { SessionId } from "../domain/Session.js"
+import type { CliError } from "../cli/CliError.js"
+import { DaemonTarget } from "../cli/CliEnvironment.js"
+import { DaemonClient } from "../cli/DaemonClient.js"
+import { connect, reconnectSchedule, type StreamConnection } from "../cli/StreamConnection.js"
+import type { Cmd, Msg } from "./Model.js"
+import { applyServerMessage } from "./Update.js"
+
+export type Dispatch = (msg: Msg) => void
+
+class StreamEnded extends Data.TaggedError("StreamEnded")<{}> {
+  override get message() {
+    return "the stream ended"
+  }
+}
+
+export const makeTuiClient = Effect.gen(function*() {
+  const client = yield* DaemonClient
+  const target = yield* DaemonTarget
+  const live = yield* Ref.make<Option.Option<StreamConnection>>(Option.none())
+  const watched = yield* Ref.make<SessionId | undefined>(undefined)
+  // Subscribing on (re)connect and moving the output subscription never interleave.
+  const lock = yield* Effect.makeSemaphore(1)
+
+  const once = (dispatch: Dispatch) =>
+    Effect.scoped(Effect.gen(function*() {
+      const connection = yield* connect(target.address, target.token)
+      yield* lock.withPermits(1)(Effect.gen(function*() {
+        const id = yield* Ref.get(watched)
+        yield* connection.send({ type: "subscribe", sessions: true, ...(id === undefined ? {} : { output: [{ sessionId: id }] }) })
+        yield* Ref.set(live, Option.some(connection))
+      }))
+      yield* Effect.sync(() => dispatch({ _tag: "Link", link: "live" }))
+      yield* connection.messages.pipe(
+        Stream.runForEach((message) => Effect.sync(() => applyServerMessage(dispatch, message)))
+      )
+      return yield* new StreamEnded()
+    })).pipe(Effect.ensuring(Ref.set(live, Option.none())))
+
+  /** Follows the stream until interrupted; fails only when the daemon refuses the token. */
+  const follow = (dispatch: Dispatch): Effect.Effect<void, CliError> =>
+    once(dispatch).pipe(
+      Effect.tapError(() => Effect.sync(() => dispatch({ _tag: "Link", link: "reconnecting" }))),
+      Effect.retry({ schedule: reconnectSchedule, while: (error) => error._tag !== "TokenRejected" }),
+      Effect.catchTag("StreamEnded", () => Effect.void)
+    )
+
+  /** Moves the output subscription to `id` (or drops it). */
+  const watchOutput = (id: SessionId | undefined) =>
+    lock.withPermits(1)(Effect.gen(function*() {
+      const previous = yield* Ref.getAndSet(watched, id)
+      if (previous === id) return
+      const connection = yield* Ref.get(live)
+      if (Option.isNone(connection)) return
+      if (previous !== undefined) yield* connection.value.send({ type: "unsubscribe", output: [previous] })
+      if (id !== undefined) yield* connection.value.send({ type: "subscribe", output: [{ sessionId: id }] })
+    })).pipe(Effect.ignore)
+
+  const request = <A>(
+    dispatch: Dispatch,
+    effect: Effect.Effect<A, CliError>,
+    onSuccess: (a: A) => ReadonlyArray<Msg>
+  ) =>
+    Effect.sync(() => dispatch({ _tag: "RequestStarted" })).pipe(
+      Effect.zipRight(effect),
+      Effect.match({
+        onFailure: (error) => [{ _tag: "RequestFailed", text: error.message } as Msg],
+        onSuccess
+      }),
+      Effect.flatMap((msgs) => Effect.sync(() => msgs.forEach(dispatch)))
+    )
+
+  /** Runs a request command; Quit, Attach and WatchOutput belong to the caller. */
+  const perform = (dispatch: Dispatch, command: Cmd): Effect.Effect<void> => {
+    switch (command._tag) {
+      case "Create":
+        return request(dispatch, client.create(command.dir), (session) => [
+          { _tag: "Created", session },
+          { _tag: "RequestSucceeded", text: `started ${session.sessionId.slice(0, 8)} in ${session.workingDirectory}` }
+        ])
+      case "SendText":
+        return request(dispatch, client.sendText(command.sessionId, command.text, true), () => [
+          { _tag: "RequestSucceeded", text: "sent" }
+        ])
+      case "SendKey":
+        return request(dispatch, client.sendKeys(command.sessionId, [command.key as never]), () => [
+          { _tag: "RequestSucceeded", text: `sent ${command.key}` }
+        ])
+      case "Close":
+        return request(dispatch, client.close(command.sessionId), (session) => [
+          { _tag: "SessionUpserted", session },
+          { _tag: "RequestSucceeded", text: `closed ${session.sessionId.slice(0, 8)}` }
+        ])
+      case "LoadProjects":
+        return request(dispatch, client.projects, (projects) => [
+          { _tag: "ProjectsLoaded", projects },
+          { _tag: "RequestSucceeded" }
+        ])
+      case "WatchOutput":
+        return watchOutput(command.sessionId)
+      case "Attach":
+      case "Quit":
+        return Effect.void
+    }
+  }
+
+  return { follow, perform, watchOutput }
+})

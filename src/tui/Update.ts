@@ -1,0 +1,98 @@
+/**
+ * The terminal UI's reducer: `update(state, msg)` → the next state and the commands to run.
+ * Pure: no I/O, no clock; the tests drive it (and the components over it) with plain messages.
+ */
+import type { ServerMessage } from "../api/StreamProtocol.js"
+import { keyPressed } from "./Keys.js"
+import type { Msg, TuiState } from "./Model.js"
+import { listed, notice, removeSession, reveal, selectedSession, settle, type Step, step, upsert } from "./Steps.js"
+
+export type { Step } from "./Steps.js"
+export { selectedRow, selectedSession } from "./Steps.js"
+
+/** The stream's messages as UI messages; undefined for what the UI does not show. */
+export const fromServer = (message: ServerMessage): Msg | undefined => {
+  switch (message.type) {
+    case "sessions":
+      return { _tag: "SessionsListed", sessions: message.sessions }
+    case "session":
+      return message.event === "upserted"
+        ? { _tag: "SessionUpserted", session: message.session }
+        : { _tag: "SessionRemoved", sessionId: message.sessionId }
+    case "output":
+      return { _tag: "Screen", sessionId: message.sessionId, seq: message.seq, screen: message.screen }
+    case "resync":
+      return { _tag: "Screen", sessionId: message.sessionId, seq: message.seq, screen: message.screen }
+    default:
+      return undefined
+  }
+}
+
+/** How every stream message reaches the UI (the live client and the tests alike). */
+export const applyServerMessage = (dispatch: (msg: Msg) => void, message: ServerMessage): void => {
+  const msg = fromServer(message)
+  if (msg !== undefined) dispatch(msg)
+}
+
+const reduce = (state: TuiState, msg: Msg): Step => {
+  switch (msg._tag) {
+    case "SessionsListed":
+      return step(settle(listed(state, msg.sessions)))
+    case "SessionUpserted":
+      return step(settle(upsert(state, msg.session)))
+    case "SessionRemoved":
+      return step(settle(removeSession(state, msg.sessionId)))
+    case "Screen":
+      return step(
+        state.preview?.sessionId === msg.sessionId
+          ? { ...state, preview: { sessionId: msg.sessionId, seq: msg.seq, screen: msg.screen } }
+          : state
+      )
+    case "Link":
+      return step({ ...state, link: msg.link })
+    case "ProjectsLoaded":
+      return step(settle({
+        ...state,
+        projects: msg.projects,
+        projectsLoaded: true,
+        projectCursor: Math.min(state.projectCursor, Math.max(0, msg.projects.length - 1))
+      }))
+    case "LocalComputer":
+      return step(settle({ ...state, localComputer: msg.name }))
+    case "RequestStarted":
+      return step({ ...state, pending: state.pending + 1 })
+    case "RequestSucceeded": {
+      const next = { ...state, pending: Math.max(0, state.pending - 1) }
+      return step(msg.text === undefined ? next : notice(next, "info", msg.text))
+    }
+    case "RequestFailed":
+      return step(notice({ ...state, pending: Math.max(0, state.pending - 1) }, "error", msg.text))
+    case "Created":
+      return step(reveal(upsert({ ...state, view: "sessions" }, msg.session), msg.session))
+    case "Notice":
+      return step({ ...state, notice: msg.notice })
+    case "Key":
+      return keyPressed({ ...state, notice: undefined }, msg.input, msg.key)
+    case "Tick":
+      return step(state.pending > 0 ? { ...state, spinner: state.spinner + 1 } : state)
+  }
+}
+
+/**
+ * One step of the UI. Whenever the selected session changes, its preview starts empty and a
+ * WatchOutput command moves the output subscription to it.
+ */
+export const update = (state: TuiState, msg: Msg): Step => {
+  const result = reduce(state, msg)
+  if (msg._tag === "Screen" || msg._tag === "Tick" || msg._tag === "Link") return result
+  const before = state.preview?.sessionId
+  const selected = selectedSession(result.state)?.sessionId
+  if (selected === before) return result
+  return {
+    state: {
+      ...result.state,
+      preview: selected === undefined ? undefined : { sessionId: selected, seq: undefined, screen: undefined }
+    },
+    commands: [...result.commands, { _tag: "WatchOutput", sessionId: selected }]
+  }
+}
