@@ -10,7 +10,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, DateTime, Effect, Either, Logger, Option, Redacted } from "effect"
 import * as path from "node:path"
-import { ComputerName, SessionStatus } from "../domain/Session.js"
+import { Agent, AgentMode, ComputerName, SessionStatus } from "../domain/Session.js"
 import { VERSION } from "../Version.js"
 import { DaemonFailed, UsageError } from "./CliError.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
@@ -27,6 +27,7 @@ import {
 } from "./Render.js"
 import { configOption, json, rootCommand, withDaemon } from "./Root.js"
 import { attach, close, keys, send, tail, watchCommand } from "./SessionCommands.js"
+import { hooks, listen, restart, resume } from "./AgentCommands.js"
 import { rotateToken } from "./TokenRotation.js"
 
 /** `ServeError` and friends carry an empty message and the reason in `cause`. */
@@ -84,16 +85,38 @@ const newSession = Command.make(
   {
     json,
     title: Options.text("title").pipe(Options.withDescription("the session's title"), Options.optional),
+    computer: Options.text("computer").pipe(
+      Options.withSchema(ComputerName),
+      Options.withDescription("start it on this computer of the fleet (the dir must be inside its trusted dirs)"),
+      Options.optional
+    ),
+    agent: Options.choice("agent", Agent.literals).pipe(
+      Options.withDescription("start this agent in the session"),
+      Options.optional
+    ),
+    mode: Options.choice("mode", AgentMode.literals).pipe(
+      Options.withDescription("the agent's mode (model and effort; default med)"),
+      Options.optional
+    ),
+    prompt: Options.text("prompt").pipe(
+      Options.withDescription("the agent's first prompt, pasted once it is ready"),
+      Options.optional
+    ),
     dir: Args.text({ name: "dir" }).pipe(Args.withDescription("the directory to start a shell in"))
   },
   (options) =>
     withDaemon(Effect.gen(function*() {
       const { cwd } = yield* CliEnvironment
       const client = yield* DaemonClient
-      const session = yield* client.create(path.resolve(cwd, options.dir), Option.getOrUndefined(options.title))
+      const session = yield* client.create(path.resolve(cwd, options.dir), Option.getOrUndefined(options.title), {
+        computer: Option.getOrUndefined(options.computer),
+        agent: Option.getOrUndefined(options.agent),
+        mode: Option.getOrUndefined(options.mode),
+        prompt: Option.getOrUndefined(options.prompt)
+      })
       yield* Console.log(options.json ? sessionJson(session) : session.sessionId)
     }))
-).pipe(Command.withDescription("start a shell session in a directory; prints its id"))
+).pipe(Command.withDescription("start a session in a directory (a shell, or an agent with --agent); prints its id"))
 
 const computers = Command.make(
   "computers",
@@ -172,7 +195,11 @@ const COMMAND_NAMES = [
   "projects",
   "tui",
   "token",
-  "doctor"
+  "doctor",
+  "resume",
+  "restart",
+  "listen",
+  "hooks"
 ]
 
 export const telemux = rootCommand.pipe(
@@ -194,7 +221,11 @@ export const telemux = rootCommand.pipe(
     projects,
     tui,
     token,
-    doctorCommand
+    doctorCommand,
+    resume,
+    restart,
+    listen,
+    hooks
   ])
 )
 

@@ -11,11 +11,11 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
 import { SESSIONS_LIST_LIMIT_MAX } from "../../services/Sessions.js"
 import { CAPTURE_HISTORY_DEFAULT } from "../../services/TerminalBridge.js"
-import { type SessionOutput, TelemuxApi } from "../api/Api.js"
+import { CALLER_HEADER, type SessionOutput, TelemuxApi } from "../api/Api.js"
 import type { Computer } from "../domain/Computer.js"
 import type { KeyInput } from "../domain/Keys.js"
 import type { Project } from "../domain/Project.js"
-import type { ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
+import type { Agent, AgentMode, ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
 import {
   type CliError,
   DaemonFailed,
@@ -48,6 +48,13 @@ export const HealthInfo = Schema.Struct({
 })
 export type HealthInfo = typeof HealthInfo.Type
 
+export interface CreateOptions {
+  readonly computer?: ComputerName | undefined
+  readonly agent?: Agent | undefined
+  readonly mode?: AgentMode | undefined
+  readonly prompt?: string | undefined
+}
+
 export interface ListFilter {
   readonly computer?: ComputerName | undefined
   readonly status?: SessionStatus | "all" | undefined
@@ -61,7 +68,11 @@ export class DaemonClient extends Context.Tag("telemux/cli/DaemonClient")<Daemon
   readonly session: (id: SessionId) => Effect.Effect<Session, CliError>
   /** A full id, a unique prefix of one, or a tmux name; resolved against every session, closed ones too. */
   readonly resolve: (idOrPrefix: string) => Effect.Effect<Session, CliError>
-  readonly create: (projectDir: string, title?: string) => Effect.Effect<Session, CliError>
+  readonly create: (projectDir: string, title?: string, options?: CreateOptions) => Effect.Effect<Session, CliError>
+  /** Starts the session's agent again on its conversation; `restart` interrupts it first. */
+  readonly resume: (id: SessionId, restart: boolean) => Effect.Effect<Session, CliError>
+  /** `listener` is told (a line in its pane) each time `target` stops or asks for input. */
+  readonly listen: (target: SessionId, listener: SessionId) => Effect.Effect<void, CliError>
   readonly sendText: (id: SessionId, text: string, enter: boolean) => Effect.Effect<void, CliError>
   readonly sendKeys: (
     id: SessionId,
@@ -106,6 +117,9 @@ export const toCliError = (address: DaemonAddress, hasToken: boolean) => (error:
     case "SessionClosed":
     case "HostNotAllowed":
       return new RequestRefused({ detail: messageOf(error) })
+    case "AgentModeUnsupported":
+    case "NativeSessionIdInvalid":
+      return new RequestRefused({ detail: messageOf(error) })
     case "TerminalUnavailable":
     case "StorageFailure":
     case "ComputerUnreachable":
@@ -125,12 +139,24 @@ export const toCliError = (address: DaemonAddress, hasToken: boolean) => (error:
   }
 }
 
-export const make = (address: DaemonAddress, token: Option.Option<Redacted.Redacted<string>>) =>
+/**
+ * `caller`: the session this command runs in (TELEMUX_SESSION_ID, set in every telemux pane). An
+ * agent that starts or types into another session through the CLI is then told when it stops.
+ */
+export const make = (
+  address: DaemonAddress,
+  token: Option.Option<Redacted.Redacted<string>>,
+  caller: Option.Option<string> = Option.none()
+) =>
   Effect.gen(function*() {
     const http = yield* HttpClient.HttpClient
-    const authed = Option.match(token, {
+    const withToken = Option.match(token, {
       onNone: () => http,
       onSome: (value) => HttpClient.mapRequest(http, HttpClientRequest.bearerToken(Redacted.value(value)))
+    })
+    const authed = Option.match(caller, {
+      onNone: () => withToken,
+      onSome: (id) => HttpClient.mapRequest(withToken, HttpClientRequest.setHeader(CALLER_HEADER, id))
     })
     const api = yield* HttpApiClient.makeWith(TelemuxApi, { baseUrl: address.baseUrl, httpClient: authed })
     const call = <A>(effect: Effect.Effect<A, unknown>): Effect.Effect<A, CliError> =>
@@ -168,8 +194,19 @@ export const make = (address: DaemonAddress, token: Option.Option<Redacted.Redac
           ? session(input.trim().toLowerCase() as SessionId)
           : Effect.flatMap(sessions({ status: "all" }), (all) =>
             Either.match(resolvePrefix(input, all), { onLeft: Effect.fail, onRight: Effect.succeed })),
-      create: (projectDir, title) =>
-        call(api.sessions.create({ payload: { projectDir, ...(title === undefined ? {} : { title }) } })),
+      create: (projectDir, title, options = {}) =>
+        call(api.sessions.create({
+          payload: {
+            projectDir,
+            ...(title === undefined ? {} : { title }),
+            ...(options.computer === undefined ? {} : { computer: options.computer }),
+            ...(options.agent === undefined ? {} : { agent: options.agent }),
+            ...(options.mode === undefined ? {} : { mode: options.mode }),
+            ...(options.prompt === undefined ? {} : { prompt: options.prompt })
+          }
+        })),
+      resume: (id, restart) => call(restart ? api.sessions.restart({ path: { id } }) : api.sessions.resume({ path: { id } })),
+      listen: (target, listener) => call(api.sessions.listen({ path: { id: target }, payload: { listener } })),
       sendText: (id, text, enter) => call(api.sessions.input({ path: { id }, payload: { text, enter } })),
       sendKeys: (id, keys) => call(api.sessions.keys({ path: { id }, payload: { keys } })),
       output: (id, lines = CAPTURE_HISTORY_DEFAULT) => call(api.sessions.output({ path: { id }, urlParams: { lines } })),
@@ -182,8 +219,9 @@ export const make = (address: DaemonAddress, token: Option.Option<Redacted.Redac
 /** The client over `fetch`, for the daemon at `address`. */
 export const layer = (
   address: DaemonAddress,
-  token: Option.Option<Redacted.Redacted<string>>
+  token: Option.Option<Redacted.Redacted<string>>,
+  caller: Option.Option<string> = Option.none()
 ): Layer.Layer<DaemonClient> =>
-  Layer.effect(DaemonClient, make(address, token)).pipe(Layer.provide(FetchHttpClient.layer))
+  Layer.effect(DaemonClient, make(address, token, caller)).pipe(Layer.provide(FetchHttpClient.layer))
 
 

@@ -1,7 +1,7 @@
 /** The root command (`--config`) and what every daemon-facing command shares. */
 import { Args, Command, Options } from "@effect/cli"
-import { Effect } from "effect"
-import { DaemonTarget } from "./CliEnvironment.js"
+import { Effect, Option } from "effect"
+import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
 import { addressOf, loadSettings, readToken } from "./Connection.js"
 import { DaemonClient, layer as daemonClientLayer } from "./DaemonClient.js"
 
@@ -19,8 +19,12 @@ export const withDaemon = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     const settings = yield* loadSettings(config)
     const address = addressOf(settings)
     const token = yield* readToken(settings.tokenPath)
+    // inside a telemux pane, the session this command runs in is the caller
+    const caller = Option.fromNullable((yield* CliEnvironment).env.TELEMUX_SESSION_ID).pipe(
+      Option.filter((id) => id.trim() !== "")
+    )
     return yield* effect.pipe(
-      Effect.provide(daemonClientLayer(address, token)),
+      Effect.provide(daemonClientLayer(address, token, caller)),
       Effect.provideService(DaemonTarget, { settings, address, token })
     )
   })
