@@ -133,8 +133,8 @@ export const make = (options: FleetOptions = {}) =>
         })))
 
     /** The authentic envelope in `raw`, or none (logged) for anything forged, stale, malformed or misaddressed. */
-    const unseal = (raw: string, kind: string, where: string) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => open(secret, raw, now, { replayWindow })).pipe(
+    const unseal = (raw: string, kind: string, where: string, window: Duration.Duration = replayWindow) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => open(secret, raw, now, { replayWindow: window })).pipe(
         Effect.flatMap((envelope) =>
           envelope.kind === kind && (envelope.to === me || envelope.to === "*")
             ? Effect.succeed(Option.some(envelope))
@@ -195,7 +195,8 @@ export const make = (options: FleetOptions = {}) =>
       const seen = new Map<ComputerName, Computer>()
       for (const value of values) {
         if (Option.isNone(value)) continue
-        const envelope = yield* unseal(value.value, "heartbeat", "heartbeats")
+        // a record is read for as long as it lives (Redis expires it after the TTL), which may exceed the replay window
+        const envelope = yield* unseal(value.value, "heartbeat", "heartbeats", Duration.max(replayWindow, ttl))
         if (Option.isNone(envelope) || envelope.value.from === me) continue
         const computer = yield* decodeHeartbeat(envelope.value.payload).pipe(Effect.option)
         if (Option.isSome(computer) && computer.value.name === envelope.value.from) seen.set(computer.value.name, computer.value)

@@ -42,7 +42,7 @@ const stats = Layer.succeed(
 )
 
 /** One computer of the fleet: its sessions on doubles, its fleet on the shared transport. */
-const computer = (name: ComputerName, transport: Context.Context<Transport>) =>
+const computer = (name: ComputerName, transport: Context.Context<Transport>, heartbeatInterval = "1 second") =>
   AgentsLive.fillFleetSlot.pipe(
     Layer.provideMerge(FleetLive.layer()),
     Layer.provideMerge(AgentsLive.layer),
@@ -59,7 +59,7 @@ const computer = (name: ComputerName, transport: Context.Context<Transport>) =>
       TELEMUX_REDIS_URL: "redis://memory",
       TELEMUX_FLEET_SECRET: SECRET,
       TELEMUX_TRUSTED_DIRS: trusted,
-      TELEMUX_HEARTBEAT_INTERVAL: "1 second"
+      TELEMUX_HEARTBEAT_INTERVAL: heartbeatInterval
     }))
   )
 
@@ -78,10 +78,10 @@ const advance = (d: Duration.DurationInput) =>
 const world = Effect.gen(function*() {
   const { control, transport } = yield* MemoryTransport.makeControlled
   const transportContext = Context.make(Transport, transport)
-  const start = (name: ComputerName) =>
+  const start = (name: ComputerName, heartbeatInterval?: string) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(computer(name, transportContext), scope)
+      const context = yield* Layer.buildWithScope(computer(name, transportContext, heartbeatInterval), scope)
       return {
         fleet: Context.get(context, Fleet),
         cache: Context.get(context, Cache),
@@ -127,6 +127,22 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [ghost])
       yield* advance("3 seconds")
       assert.deepStrictEqual(yield* a.cache.getComputers, [])
+    }))
+
+  it.scoped("with a heartbeat interval longer than the replay window, a record read late in its interval still counts", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      // 40 s beats: B's record is 35 s old when A first reads it, past the 30 s replay window of one-shot messages
+      // whole seconds at a time: nothing here happens between them
+      const seconds = (n: number) => Effect.repeatN(Effect.zipRight(TestClock.adjust("1 second"), settle), n - 1)
+      const b = yield* w.start(B, "40 seconds")
+      yield* seconds(35)
+      const a = yield* w.start(A, "40 seconds")
+      yield* settle
+      assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [B])
+      yield* seconds(40)
+      assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [B])
+      assert.deepStrictEqual((yield* b.cache.getComputers).map((c) => c.name), [A])
     }))
 
   it.scoped("create, input, capture and close on another computer; its sessions appear in the local cache", () =>
