@@ -1,4 +1,4 @@
-import { Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime, Redacted, Schedule, Scheduler } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, ManagedRuntime, Redacted, Schedule } from "effect"
 import { Redis } from "ioredis"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -17,6 +17,7 @@ import { ComputerName } from "../src/domain/Session.js"
 import { FleetKeys, INBOX_MAXLEN } from "../src/fleet/Protocol.js"
 import { startRedisServer } from "../test/support/redisServer.js"
 import { agentsUnused, sessionsOnDoubles } from "../test/support/unitLayers.js"
+import { makeSlicedScheduler } from "../src/concurrency/SlicedScheduler.js"
 import { type BenchRow, formatNs } from "./measure.js"
 
 const A = ComputerName.make("bench-a")
@@ -31,7 +32,7 @@ const IN_FLIGHT = 64
 const P99_TARGET_MS = 5
 
 /** The daemon's scheduler (src/cli/DaemonProgram.ts): fiber batches as macrotasks, so timings here match a daemon's. */
-const scheduler = Scheduler.makeBatched((runBatch) => setImmediate(runBatch))
+const scheduler = makeSlicedScheduler()
 
 /**
  * One computer as the daemon builds its fleet: RedisTransport, stream positions in a SQLite file,

@@ -1,4 +1,4 @@
-import { Clock, Context, DateTime, Deferred, Duration, Effect, FiberMap, Layer, Option, PubSub, Queue } from "effect"
+import { Context, DateTime, Deferred, Duration, Effect, FiberMap, Layer, Option, PubSub, Queue } from "effect"
 import {
   Agents,
   type LaunchRequest,
@@ -255,13 +255,17 @@ export const make = Effect.gen(function*() {
   const observe = (id: SessionId, observation: Parameters<Sessions["Type"]["observe"]>[1]) =>
     sessions.observe(id, observation).pipe(Effect.mapError((e) => new HookDeliveryFailed({ message: e.message })))
 
-  /** True when this stop is a repeat of one reported within STOP_DEBOUNCE. */
-  const debounced = (id: SessionId) =>
-    Effect.map(Clock.currentTimeMillis, (now) => {
+  /**
+   * True when this stop repeats one reported within STOP_DEBOUNCE with no prompt in between — by
+   * when the hooks ran, not when they are delivered (events held in the outbox arrive together).
+   */
+  const debounced = (id: SessionId, at: DateTime.Utc) =>
+    Effect.sync(() => {
+      const when = DateTime.toEpochMillis(at)
       const last = lastStop.get(id)
-      if (last !== undefined && now - last < Duration.toMillis(STOP_DEBOUNCE)) return true
+      if (last !== undefined && Math.abs(when - last) < Duration.toMillis(STOP_DEBOUNCE)) return true
       lastStop.delete(id)
-      lastStop.set(id, now)
+      lastStop.set(id, when)
       if (lastStop.size > STOP_DEBOUNCE_MAX) lastStop.delete(lastStop.keys().next().value as SessionId)
       return false
     })
@@ -276,9 +280,11 @@ export const make = Effect.gen(function*() {
           yield* observe(id, { ...native, ...(event.nativeLogFile === undefined ? {} : { nativeLogFile: event.nativeLogFile }) })
           return yield* activity(id, "started", true, event.source ?? "startup")
         case "PromptSubmitted":
+          // a new turn: its stop is not a repeat of the last one, however soon it comes
+          lastStop.delete(id)
           return yield* observe(id, { ...native, status: "running" })
         case "TurnStopped": {
-          if (yield* debounced(id)) return
+          if (yield* debounced(id, event.at)) return
           const screen = Option.map(yield* outputLog.latest(id), (u) => screenTail(u.screen))
           const lastOutput = summarise(event.lastMessage ?? Option.getOrElse(screen, () => ""))
           yield* observe(id, { ...native, status: "idle", lastOutput, lastOutputAt: yield* DateTime.now })

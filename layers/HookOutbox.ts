@@ -1,7 +1,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Clock, DateTime, Effect, Either, Layer, Metric, Option, ParseResult } from "effect"
+import { Clock, Context, DateTime, Effect, Either, Layer, Metric, Option, ParseResult, Queue } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import {
@@ -25,7 +25,7 @@ import { SQLITE_BUSY_TIMEOUT_MS } from "../services/SessionStore.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { decodeHookEventJson } from "../src/agents/HookEvent.js"
 import { INSERT_SQL, insertParams, OUTBOX_DDL, type OutboxInsert, trimBelow } from "../src/agents/OutboxSchema.js"
-import { outboxPath } from "../src/agents/StateDir.js"
+import { OUTBOX_BELL_FILE, outboxPath } from "../src/agents/StateDir.js"
 
 // ---------------------------------------------------------------------------
 // Rows
@@ -138,7 +138,19 @@ export const make = (filename: string) =>
         return entries
       })
 
+    // the hook command touches the bell after each row; a missing watch (no inotify) leaves the poll
+    const rung = yield* Queue.sliding<void>(1)
+    const bell = path.join(path.dirname(filename), OUTBOX_BELL_FILE)
+    yield* Effect.try(() => fs.writeFileSync(bell, "", { flag: "a" })).pipe(
+      Effect.zipRight(Effect.acquireRelease(
+        Effect.try(() => fs.watch(bell, () => void Queue.unsafeOffer(rung, undefined))),
+        (watcher) => Effect.sync(() => watcher.close())
+      )),
+      Effect.catchAll((error) => Effect.logWarning("cannot watch the outbox bell; hooks arrive on the poll", error))
+    )
+
     return HookOutbox.of({
+      rung: Effect.asVoid(Queue.take(rung)),
       enqueue: (row: OutboxInsert) =>
         Effect.gen(function*() {
           const [inserted] = yield* sql.unsafe<{ readonly id: number }>(`${INSERT_SQL} RETURNING id`, insertParams(row))
@@ -252,7 +264,9 @@ export const workerLayer: Layer.Layer<never, never, HookOutbox | HookEventHandle
       Effect.catchAllCause((cause) => Effect.logError("hook outbox round failed", cause).pipe(Effect.as(0)))
     )
     const loop = round.pipe(
-      Effect.flatMap((taken) => taken === 0 ? Effect.sleep(OUTBOX_POLL_INTERVAL) : Effect.void),
+      Effect.flatMap((taken) =>
+        taken === 0 ? Effect.raceFirst(Effect.sleep(OUTBOX_POLL_INTERVAL), Context.get(context, HookOutbox).rung) : Effect.void
+      ),
       Effect.forever,
       Effect.annotateLogs({ worker: "hook-outbox" })
     )

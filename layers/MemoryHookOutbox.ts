@@ -75,6 +75,8 @@ export const make = Effect.gen(function*() {
       }))
 
   return HookOutbox.of({
+    // only the hook command rings the bell; rows enqueued here are found by the poll
+    rung: Effect.never,
     enqueue: (row) =>
       Ref.modify(state, (s) => {
         const id = s.nextId

@@ -24,6 +24,8 @@ interface Watched {
   readonly wake: Queue.Queue<void>
   lastHash: string | undefined
   lastAttemptAt: number
+  /** Clock time of the last output signal seen for the pane (-Infinity before the first). */
+  lastSignalAt: number
   command: string | undefined
   path: string | undefined
   /** Consecutive probes saying the process is gone (dead signals, not-found captures, dead listings). */
@@ -153,16 +155,18 @@ export const make = (options: OutputPollerOptions = {}) =>
 
     /**
      * The safety net against a lost signal, for every watched pane in one listing: a pane tmux
-     * saw output in since its last capture (to the second, so possibly a little more), one that
-     * is dead or one that is gone is woken. Idle panes are not captured at all.
+     * saw output in since its last capture and later than the second of its last signal (tmux
+     * keeps activity to the second), one that is dead or one that is gone is woken. Idle panes,
+     * and panes whose every output was signalled, are not captured at all.
      */
     const sweep = Effect.suspend(() => {
       if (!connected || watched.size === 0) return Effect.void
       return Effect.flatMap(bridge.listPanes, (panes) => {
         const activityAt = new Map(panes.map((pane) => [pane.paneId, pane.dead ? Infinity : pane.activityAt]))
-        const missed = Array.from(watched.values()).filter((w) =>
-          (activityAt.get(w.paneId) ?? Infinity) + 1000 > w.lastAttemptAt
-        )
+        const missed = Array.from(watched.values()).filter((w) => {
+          const activity = activityAt.get(w.paneId) ?? Infinity
+          return activity + 1000 > w.lastAttemptAt && activity > Math.floor(w.lastSignalAt / 1000) * 1000
+        })
         return Effect.forEach(missed, wake, { discard: true })
       })
     })
@@ -207,7 +211,11 @@ export const make = (options: OutputPollerOptions = {}) =>
       switch (event._tag) {
         case "Output": {
           const w = watchedPane(event.paneId)
-          return w === undefined ? Effect.void : wake(w)
+          if (w === undefined) return Effect.void
+          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            w.lastSignalAt = now
+            return wake(w)
+          })
         }
         case "PaneChanged":
           return paneChanged(event)
@@ -257,6 +265,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         wake: yield* Queue.sliding<void>(1),
         lastHash: undefined,
         lastAttemptAt: yield* Clock.currentTimeMillis,
+        lastSignalAt: -Infinity,
         command: undefined,
         path: undefined,
         exitEvidence: 0,

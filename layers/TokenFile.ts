@@ -77,13 +77,33 @@ export const make = (tokenPath: string): Effect.Effect<AuthToken["Type"], TokenE
       Effect.catchIf((error) => errnoCode(error.cause) === "ENOENT", () => Effect.succeed(false))
     )
     if (!exists) yield* createTokenFile(tokenPath)
-    const token = yield* readTokenFile(tokenPath)
-    const expected = digest(token)
-    const current = Effect.succeed(Redacted.make(token))
+    /** The token as last read, and which file version it came from (a rotation replaces the file). */
+    const loaded = async () => {
+      const stat = await fs.stat(tokenPath)
+      return { version: `${stat.ino}:${stat.mtimeMs}:${stat.size}` }
+    }
+    let state = {
+      ...(yield* io(tokenPath, "cannot inspect the token file", loaded)),
+      token: yield* readTokenFile(tokenPath)
+    }
+    let expected = digest(state.token)
+    /** Re-reads the file when it changed (`telemux token --rotate`); a file that became unreadable keeps the last good token. */
+    const fresh = Effect.gen(function*() {
+      const now = yield* io(tokenPath, "cannot inspect the token file", loaded).pipe(Effect.option)
+      if (now._tag === "None" || now.value.version === state.version) return
+      const token = yield* readTokenFile(tokenPath).pipe(
+        Effect.tapError((error) => Effect.logWarning("the token file changed but cannot be used; keeping the previous token", error)),
+        Effect.option
+      )
+      if (token._tag === "None") return
+      if (token.value !== state.token) yield* Effect.logInfo("the API token was rotated").pipe(Effect.annotateLogs({ path: tokenPath }))
+      state = { version: now.value.version, token: token.value }
+      expected = digest(token.value)
+    })
     return AuthToken.of({
-      current,
+      current: Effect.zipRight(fresh, Effect.sync(() => Redacted.make(state.token))),
       // Comparing fixed-size digests keeps the comparison constant-time whatever the candidate's length.
-      verify: (candidate) => Effect.sync(() => crypto.timingSafeEqual(digest(candidate), expected))
+      verify: (candidate) => Effect.zipRight(fresh, Effect.sync(() => crypto.timingSafeEqual(digest(candidate), expected)))
     })
   }).pipe(Effect.withSpan("TokenFile.make", { attributes: { path: tokenPath } }))
 

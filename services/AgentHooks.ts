@@ -16,8 +16,11 @@ export { OUTBOX_ROWS_MAX } from "../src/agents/OutboxSchema.js"
  * or dead-lettered; other sessions go on. One consumer: the daemon's worker.
  */
 
-/** How often the worker looks for due rows when idle (one indexed query). */
-export const OUTBOX_POLL_INTERVAL = Duration.millis(250)
+/**
+ * How often the worker looks for due rows when idle (one indexed query): the safety net, and the
+ * clock for retries. A hook rings the outbox's bell after writing, which wakes the worker at once.
+ */
+export const OUTBOX_POLL_INTERVAL = Duration.seconds(5)
 /** A row that failed this many times is moved to the dead letters. */
 export const OUTBOX_MAX_ATTEMPTS = 8
 export const OUTBOX_BACKOFF_INITIAL = Duration.seconds(1)
@@ -117,6 +120,8 @@ export class HookOutbox extends Context.Tag("telemux/HookOutbox")<HookOutbox, {
   /** Moves the row to the dead letters (bounded by OUTBOX_DEAD_LETTERS_MAX) with its last error. */
   readonly deadLetter: (id: number, error: string) => Effect.Effect<void, HookOutboxError>
   readonly stats: Effect.Effect<OutboxStats, HookOutboxError>
+  /** Returns once rows may have been added since the last return (a hook rang the bell). */
+  readonly rung: Effect.Effect<void>
   /** The newest dead letters first. */
   readonly deadLetters: (limit: number) => Effect.Effect<ReadonlyArray<DeadLetter>, HookOutboxError>
 }>() {}

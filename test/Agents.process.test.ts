@@ -110,6 +110,9 @@ describe("agents end to end (dist/main.js, real tmux, fake agent CLIs with their
 
       // hooks fired while the daemon is stopped wait in the outbox and arrive when it is back
       await eventually("idle again after the resume", async () => ((await session(id)).status === "idle" ? true : undefined))
+        .catch(async (e) => {
+          throw new Error(`${e.message}: ${JSON.stringify(await session(id))}\n${await screen(id)}\n${daemon.logs().split("\n").filter((l) => /agent|hook|outbox/i.test(l)).slice(-15).join("\n")}`)
+        })
       const stopped = await daemon.stop()
       assert.strictEqual(stopped.code, 0, daemon.logs())
       const target = `tmx_${id.replace(/-/g, "").slice(0, 8)}`

@@ -10,7 +10,7 @@ import { Agents, STOP_DEBOUNCE, STOP_DEBOUNCE_MAX } from "../services/Agents.js"
 import { HookEventHandler } from "../services/AgentHooks.js"
 import { Listeners, LISTENERS_PER_SESSION_MAX } from "../services/Listeners.js"
 import { Sessions } from "../services/Sessions.js"
-import { InputRequested, TurnStopped } from "../src/agents/HookEvent.js"
+import { InputRequested, PromptSubmitted, TurnStopped } from "../src/agents/HookEvent.js"
 import { ComputerName, type SessionId } from "../src/domain/Session.js"
 import { sessionsOnDoubles } from "./support/unitLayers.js"
 
@@ -24,8 +24,9 @@ const agentsOnDoubles = () =>
     Layer.provideMerge(sessionsOnDoubles())
   )
 
-const stopped = (lastMessage: string) =>
-  new TurnStopped({ agent: "claude", at: DateTime.unsafeMake(0), lastMessage })
+/** A turn stop as the hook saw it, `atMs` after the epoch (debouncing goes by when hooks ran). */
+const stopped = (lastMessage: string, atMs = 0) =>
+  new TurnStopped({ agent: "claude", at: DateTime.unsafeMake(atMs), lastMessage })
 
 /** Runs a hook to completion; a notice's Enter waits out ENTER_SETTLE_DELAY on the test clock (200 ms pass). */
 const deliver = <E>(handling: Effect.Effect<void, E>) =>
@@ -58,13 +59,21 @@ describe("Agents on doubles", () => {
       assert.strictEqual(told.length, 1)
       assert.match(told[0]!, /^\[telemux\] .* \(\w{8}\) on local finished its turn: all tests pass — read it: telemux tail /)
 
-      // the agent's repeated stop inside the window (1999 ms after the first) is the same stop
-      yield* TestClock.adjust(Duration.subtract(STOP_DEBOUNCE, Duration.millis(201)))
-      yield* deliver(hooks.handle({ _tag: "Session", sessionId: worker.sessionId }, stopped("again")))
+      // the agent's repeated stop inside the window (its hook ran 1999 ms after the first) is the same stop
+      const window = Duration.toMillis(STOP_DEBOUNCE)
+      yield* deliver(hooks.handle({ _tag: "Session", sessionId: worker.sessionId }, stopped("again", window - 1)))
       assert.strictEqual(pastes(terminal, boss.paneId).length, 1)
-      // 2199 ms after the first: a new turn
-      yield* deliver(hooks.handle({ _tag: "Session", sessionId: worker.sessionId }, stopped("next turn")))
+      // a hook that ran a full window after the first: a new turn
+      yield* deliver(hooks.handle({ _tag: "Session", sessionId: worker.sessionId }, stopped("next turn", window)))
       assert.strictEqual(pastes(terminal, boss.paneId).length, 2)
+      // a prompt in between makes the next stop a new turn, however soon it comes
+      yield* deliver(hooks.handle(
+        { _tag: "Session", sessionId: worker.sessionId },
+        new PromptSubmitted({ agent: "claude", at: DateTime.unsafeMake(window + 5), prompt: "quick one" })
+      ))
+      assert.strictEqual((yield* sessions.get(worker.sessionId)).status, "running")
+      yield* deliver(hooks.handle({ _tag: "Session", sessionId: worker.sessionId }, stopped("quick answer", window + 10)))
+      assert.strictEqual(pastes(terminal, boss.paneId).length, 3)
 
       // input requested: waiting_input with its message, listener told
       yield* deliver(hooks.handle(
@@ -74,14 +83,13 @@ describe("Agents on doubles", () => {
       const waiting = yield* sessions.get(worker.sessionId)
       assert.strictEqual(waiting.status, "waiting_input")
       assert.strictEqual(waiting.lastOutput, "May I run rm?")
-      assert.include(pastes(terminal, boss.paneId)[2]!, "asks for input: May I run rm?")
+      assert.include(pastes(terminal, boss.paneId)[3]!, "asks for input: May I run rm?")
 
       // after the listener closes, nothing is typed for it and its pair is gone
       yield* sessions.close(boss.sessionId, "user")
       yield* Effect.yieldNow().pipe(Effect.repeatN(20))
-      yield* TestClock.adjust(STOP_DEBOUNCE)
-      yield* deliver(hooks.handle({ _tag: "Session", sessionId: worker.sessionId }, stopped("after close")))
-      assert.strictEqual(pastes(terminal, boss.paneId).length, 3)
+      yield* deliver(hooks.handle({ _tag: "Session", sessionId: worker.sessionId }, stopped("after close", 3 * window)))
+      assert.strictEqual(pastes(terminal, boss.paneId).length, 4)
       assert.strictEqual(yield* (yield* Listeners).count, 0)
     }).pipe(Effect.provide(agentsOnDoubles())))
 

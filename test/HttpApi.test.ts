@@ -706,6 +706,23 @@ describe("TokenFile", () => {
       assert.isFalse(yield* second.verify(token + "0"))
     }))
 
+  it.scopedLive("a rotated token file is used from the next request; an unusable one keeps the last good token", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const tokenPath = path.join(dir, "token")
+      const service = yield* TokenFile.make(tokenPath)
+      const old = Redacted.value(yield* service.current)
+      const fresh = crypto.randomBytes(32).toString("hex")
+      // as `telemux token --rotate` writes it: a new file renamed over the old one
+      yield* Effect.promise(() => fs.writeFile(`${tokenPath}.new`, fresh + "\n", { mode: 0o600 }))
+      yield* Effect.promise(() => fs.rename(`${tokenPath}.new`, tokenPath))
+      assert.isTrue(yield* service.verify(fresh))
+      assert.isFalse(yield* service.verify(old))
+      assert.strictEqual(Redacted.value(yield* service.current), fresh)
+      yield* Effect.promise(() => fs.writeFile(tokenPath, "short\n", { mode: 0o600 }))
+      assert.isTrue(yield* service.verify(fresh))
+    }))
+
   it.scopedLive("tightens a token file readable by others to 0600", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

@@ -143,8 +143,10 @@ describe("OutputPoller", () => {
       yield* TestClock.adjust(Duration.seconds(2))
       const pane = h.newPane()
       const quiet = h.newPane()
+      const signalled = h.newPane()
       yield* h.poller.watch(A, pane)
       yield* h.poller.watch(B, quiet)
+      yield* h.poller.watch(sessionId(0xc), signalled)
       yield* settle
       const initial = Option.getOrThrow(yield* h.log.latest(A))
       const lists = () => h.fake.calls().filter((c) => c.op === "list").length
@@ -152,6 +154,10 @@ describe("OutputPoller", () => {
       // output whose signal is lost: nothing is captured until the sweep
       yield* TestClock.adjust(Duration.seconds(5))
       yield* h.type(pane, "missed")
+      // output that was signalled is captured at once, and the sweep leaves it alone
+      yield* h.type(signalled, "seen")
+      yield* h.signal(signalled)
+      yield* settle
       yield* TestClock.adjust(Duration.millis(22_999))
       assert.deepStrictEqual([h.attempts(pane).length, h.attempts(quiet).length, lists()], [1, 1, 0])
 
@@ -160,6 +166,7 @@ describe("OutputPoller", () => {
       assert.strictEqual(lists(), 1)
       assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [2000, 30_000])
       assert.deepStrictEqual(h.attempts(quiet).map((a) => a.at), [2000])
+      assert.deepStrictEqual(h.attempts(signalled).map((a) => a.at), [2000, 7000])
       assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).screen, "$ missed")
 
       // nothing new: the next sweep is one listing and no capture
@@ -168,7 +175,7 @@ describe("OutputPoller", () => {
       assert.strictEqual(lists(), 2)
       assert.deepStrictEqual([h.attempts(pane).length, h.attempts(quiet).length], [2, 1])
       const events = tags(yield* h.drainEvents, "OutputChanged")
-      assert.deepStrictEqual(events.map((e) => e.sessionId), [A, B, A])
+      assert.deepStrictEqual(events.map((e) => e.sessionId), [A, B, sessionId(0xc), sessionId(0xc), A])
       assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).seq, initial.seq + 1)
     }).pipe(Effect.provide(dependencies())))
 

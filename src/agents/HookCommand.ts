@@ -16,7 +16,7 @@ import {
   trimBelow
 } from "./OutboxSchema.js"
 import { openSqlite } from "./SqliteFile.js"
-import { HOOK_LOG_MAX_BYTES, hookLogPath, outboxPath, stateDirFrom } from "./StateDir.js"
+import { HOOK_LOG_MAX_BYTES, hookLogPath, outboxBellPath, outboxPath, stateDirFrom } from "./StateDir.js"
 
 /** Most a payload may be; past it the rest is left unread (the normalised event is small anyway). */
 const STDIN_MAX_BYTES = 4 * 1024 * 1024
@@ -109,6 +109,22 @@ const append = (home: string, row: OutboxInsert) => {
     if (below > 0) db.prepare(TRIM_SQL).run(below)
   } finally {
     db.close()
+  }
+  ringBell(home)
+}
+
+/** Tells a running daemon (it watches the bell) that a row is waiting; nobody listening is fine. */
+const ringBell = (home: string) => {
+  const bell = outboxBellPath(home)
+  try {
+    const now = new Date()
+    fs.utimesSync(bell, now, now)
+  } catch {
+    try {
+      fs.writeFileSync(bell, "", { flag: "a" })
+    } catch {
+      // the row is written; the daemon's poll finds it
+    }
   }
 }
 

@@ -24,4 +24,7 @@ export const HOOK_LOG_FILE = "hook.log"
 export const HOOK_LOG_MAX_BYTES = 256 * 1024
 
 export const outboxPath = (home: string): string => path.join(home, OUTBOX_FILE)
+/** Touched by the hook command after each row it writes; the daemon watches it to deliver at once. */
+export const OUTBOX_BELL_FILE = "outbox.bell"
+export const outboxBellPath = (home: string): string => path.join(home, OUTBOX_BELL_FILE)
 export const hookLogPath = (home: string): string => path.join(home, HOOK_LOG_FILE)

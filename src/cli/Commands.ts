@@ -8,7 +8,7 @@
  * not need to pay.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, DateTime, Effect, Either, Logger, Option, Redacted } from "effect"
+import { Console, DateTime, Effect, Logger, Option, Redacted } from "effect"
 import * as path from "node:path"
 import { Agent, AgentMode, ComputerName, SessionStatus } from "../domain/Session.js"
 import { VERSION } from "../Version.js"
@@ -167,12 +167,8 @@ const token = Command.make(
       }
       const fresh = yield* rotateToken(target.address.tokenPath)
       yield* Console.log(fresh)
-      const running = yield* Effect.either(Effect.flatMap(DaemonClient, (client) => client.health))
       yield* Console.error(
-        Either.isRight(running)
-          ? `wrote a new token to ${target.address.tokenPath}; the running daemon still accepts only the old one — ` +
-            "restart it to switch (until then the CLI and TUI are refused)"
-          : `wrote a new token to ${target.address.tokenPath}; the daemon uses it from its next start`
+        `wrote a new token to ${target.address.tokenPath}; the daemon accepts it (and only it) from its next request`
       )
     }))
 ).pipe(Command.withDescription("print the API token (or rotate it with --rotate)"))

@@ -4,8 +4,9 @@
  * launched until the process is interrupted (SIGINT/SIGTERM through NodeRuntime.runMain).
  */
 import { NodeContext } from "@effect/platform-node"
-import { Effect, Layer, Logger, Scheduler } from "effect"
+import { Effect, Layer, Logger } from "effect"
 import * as Main from "../../layers/Main.js"
+import { makeSlicedScheduler } from "../concurrency/SlicedScheduler.js"
 import * as ConfigLive from "../../layers/TelemuxConfigLive.js"
 import { TelemuxConfig } from "../../services/TelemuxConfig.js"
 
@@ -17,11 +18,11 @@ export const configFileArg = (argv: ReadonlyArray<string>): string | undefined =
 }
 
 /**
- * Fibers run in batches, each batch its own macrotask (setImmediate): between batches Node
+ * Fibers run in macrotasks of at most a few milliseconds each (setImmediate): between them Node
  * reads sockets and fires timers. The default scheduler chains up to 2048 tasks as microtasks,
  * so a burst of output from many sessions held the event loop for 100+ ms.
  */
-const scheduler = Scheduler.makeBatched((runBatch) => setImmediate(runBatch))
+const scheduler = makeSlicedScheduler()
 
 /** Runs the daemon until interrupted; fails only when it cannot start (or crashes). */
 export const daemonProgram = (configFile: string | undefined) =>
