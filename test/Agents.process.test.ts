@@ -90,6 +90,12 @@ describe("agents end to end (dist/main.js, real tmux, fake agent CLIs with their
       assert.include(notice, `(${id.slice(0, 8)}) on testbox`)
       assert.include(notice, `telemux tail ${id}`)
 
+      // the question's turn ends (its Stop hook) before the restart interrupts the agent
+      await eventually("idle after the question's turn", async () => {
+        const s = await session(id)
+        return s.status === "idle" && s.lastOutput?.includes("ask: which branch") ? s : undefined
+      })
+
       // restart: two interrupts, back at the shell, resumed by the stored native id
       const restarted = await call("POST", `/v1/sessions/${id}/restart`)
       assert.strictEqual(restarted.status, 200, JSON.stringify(restarted.body))
