@@ -66,6 +66,8 @@ export const startDaemon = async (options: { readonly probe?: boolean } = {}): P
       PATH: `${WRAPPER_DIR}:${process.env.PATH}`,
       // Panes' shells read no ~/.bashrc: the developer's shell set-up is not what is measured.
       HOME: home,
+      // dying panes must not write shell history into the state dir being removed
+      HISTFILE: "/dev/null",
       TELEMUX_BENCH_REAL_TMUX: REAL_TMUX,
       TELEMUX_BENCH_SPAWN_LOG: spawnLog,
       ...(options.probe === false ? {} : { TELEMUX_BENCH_PROBE: probeFile }),
@@ -117,7 +119,7 @@ export const startDaemon = async (options: { readonly probe?: boolean } = {}): P
     } catch {
       // gone
     }
-    fs.rmSync(home, { recursive: true, force: true })
+    fs.rmSync(home, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
   }
   return { pid: child.pid!, port, token, spawnLog, call, probe, stop }
 }
