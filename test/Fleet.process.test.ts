@@ -1,10 +1,7 @@
 import { Duration, Effect, Redacted, Schema } from "effect"
 import { Redis } from "ioredis"
 import { randomBytes, randomUUID } from "node:crypto"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import WebSocket from "ws"
 import { encode, open, sign, type UnsignedEnvelope } from "../src/fleet/Envelope.js"
 import { FleetKeys, INBOX_MAXLEN, Reply, Request, STREAM_TTL } from "../src/fleet/Protocol.js"
 import { ComputerName, type SessionId } from "../src/domain/Session.js"
@@ -19,6 +16,7 @@ import {
   tmuxServerPid
 } from "./support/daemonProcess.js"
 import { isAlive } from "./support/processes.js"
+import { connectStream } from "./support/streamClient.js"
 import { type RedisForTest, redisForTest } from "./support/redisServer.js"
 
 const SECRET = `fleet-process-${randomBytes(8).toString("hex")}`
@@ -83,48 +81,7 @@ const count = (screen: string, marker: string) => screen.split("\n").filter((lin
 
 const markerOf = (name: string) => `mk-${name}-${randomBytes(3).toString("hex")}`
 
-/** A WebSocket client of /v1/stream that keeps every frame and can wait for one. */
-const streamClient = async (env: DaemonEnv) => {
-  const token = fs.readFileSync(path.join(env.home, "token"), "utf8").trim()
-  const ws = new WebSocket(`ws://127.0.0.1:${env.port}/v1/stream`, { headers: { authorization: `Bearer ${token}` } })
-  const frames: Array<{ type: string; sessionId?: string; seq?: number; screen?: string }> = []
-  const listeners = new Set<() => void>()
-  ws.on("message", (raw) => {
-    frames.push(JSON.parse(raw.toString()))
-    for (const listener of listeners) listener()
-  })
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve())
-    ws.once("error", reject)
-  })
-  const waitFor = (what: string, accept: (frame: (typeof frames)[number]) => boolean, timeoutMs = 10_000) =>
-    new Promise<(typeof frames)[number]>((resolve, reject) => {
-      const check = () => {
-        const found = frames.find(accept)
-        if (found === undefined) return
-        listeners.delete(check)
-        clearTimeout(timer)
-        resolve(found)
-      }
-      const timer = setTimeout(() => {
-        listeners.delete(check)
-        reject(new Error(`no ${what} within ${timeoutMs} ms; frames: ${JSON.stringify(frames.map((f) => [f.type, f.seq]))}`))
-      }, timeoutMs)
-      listeners.add(check)
-      check()
-    })
-  return {
-    frames,
-    waitFor,
-    send: (message: unknown) => ws.send(JSON.stringify(message)),
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve()
-        ws.once("close", () => resolve())
-        ws.close()
-      })
-  }
-}
+const streamClient = connectStream
 
 /** `INFO commandstats` as command → calls. */
 const commandCalls = async (client: Redis) => {

@@ -1,58 +1,9 @@
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { afterAll, assert, describe, it } from "vitest"
-import WebSocket from "ws"
 import { api, type DaemonEnv, makeDaemonEnv, removeDaemonEnv, startDaemon } from "./support/daemonProcess.js"
 import { childrenOf } from "./support/processes.js"
+import { connectStream } from "./support/streamClient.js"
 
-interface Frame {
-  readonly type: string
-  readonly sessionId?: string
-  readonly seq?: number
-  readonly screen?: string
-}
-
-/** A WebSocket client of /v1/stream that keeps every frame and can wait for one. */
-const connect = async (env: DaemonEnv) => {
-  const token = fs.readFileSync(path.join(env.home, "token"), "utf8").trim()
-  const ws = new WebSocket(`ws://127.0.0.1:${env.port}/v1/stream`, { headers: { authorization: `Bearer ${token}` } })
-  const frames: Array<Frame> = []
-  const listeners = new Set<() => void>()
-  ws.on("message", (raw) => {
-    frames.push(JSON.parse(raw.toString()))
-    for (const listener of listeners) listener()
-  })
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", () => resolve())
-    ws.once("error", reject)
-  })
-  const waitFor = (what: string, accept: (frame: Frame) => boolean, timeoutMs = 10_000) =>
-    new Promise<Frame>((resolve, reject) => {
-      const check = () => {
-        const found = frames.find(accept)
-        if (found === undefined) return
-        listeners.delete(check)
-        clearTimeout(timer)
-        resolve(found)
-      }
-      const timer = setTimeout(() => {
-        listeners.delete(check)
-        reject(new Error(`no ${what} within ${timeoutMs} ms; got ${JSON.stringify(frames.map((f) => [f.type, f.seq]))}`))
-      }, timeoutMs)
-      listeners.add(check)
-      check()
-    })
-  const closed = () => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once("close", () => resolve())))
-  return {
-    frames,
-    waitFor,
-    send: (message: unknown) => ws.send(JSON.stringify(message)),
-    close: async () => {
-      ws.close()
-      await closed()
-    }
-  }
-}
+const connect = connectStream
 
 describe("live output end to end (dist/main.js, real tmux, WebSocket)", () => {
   const envs: Array<DaemonEnv> = []
