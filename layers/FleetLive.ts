@@ -119,11 +119,18 @@ export const make = (options: FleetOptions = {}) =>
 
     // -- envelopes ----------------------------------------------------------------------------
 
-    const seal = (kind: string, to: ComputerName | "*", payload: unknown, lifetime: Duration.Duration) =>
+    /** The signed wire text of a message; `id` is the envelope's (a request's reply names it). */
+    const seal = (
+      kind: string,
+      to: ComputerName | "*",
+      payload: unknown,
+      lifetime: Duration.Duration,
+      id: string = randomUUID()
+    ) =>
       Effect.map(Clock.currentTimeMillis, (now) =>
         encode(sign(secret, {
           v: 1,
-          id: randomUUID(),
+          id,
           kind,
           from: me,
           to,
@@ -231,8 +238,8 @@ export const make = (options: FleetOptions = {}) =>
         if (pending.size >= PENDING_REQUESTS_MAX) {
           return yield* unreachable(computer, `${PENDING_REQUESTS_MAX} requests are already waiting for replies`)
         }
-        const raw = yield* seal(Kinds.request, computer, Schema.encodeSync(Request)(body), timeout)
-        const id = (JSON.parse(raw) as { id: string }).id
+        const id = randomUUID()
+        const raw = yield* seal(Kinds.request, computer, Schema.encodeSync(Request)(body), timeout, id)
         const answer = yield* Deferred.make<Reply>()
         pending.set(id, answer)
         return yield* Effect.gen(function*() {
