@@ -21,6 +21,7 @@ import { TerminalBridge } from "../services/TerminalBridge.js"
 import { AgentLaunch, buildLaunch } from "../src/agents/AgentCommands.js"
 import type { HookEvent } from "../src/agents/HookEvent.js"
 import { InvalidRequest, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
+import { sanitiseNotice } from "../src/domain/InputText.js"
 import { isShell, screenTail } from "../src/domain/Screen.js"
 import { type Session, type SessionId, summarise } from "../src/domain/Session.js"
 
@@ -28,23 +29,21 @@ const DEFAULT_MODE = "med" as const
 /** How often restart looks whether the pane is back at its shell. */
 const SHELL_POLL = Duration.millis(200)
 const NOTICE_DETAIL_MAX = 120
+/** A long title must not push the detail and the way to read it out of the notice. */
+const NOTICE_TITLE_MAX = 60
 
 const storeFailure = (error: ListenerStoreError) => new StorageFailure({ message: `listeners: ${String(error.cause)}` })
 
-const oneLine = (text: string, max: number) => {
-  // control characters (escapes, newlines) would act on the listener's terminal: each becomes a space
-  const flat = Array.from(text, (c) => (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f ? " " : c)).join("")
-    .replace(/\s+/g, " ").trim()
-  return flat.length <= max ? flat : flat.slice(0, max - 1) + "…"
-}
-
-/** The line typed into a listener's pane: what happened, where, and how to read it. */
+/**
+ * The line typed into a listener's pane: what happened, where, and how to read it. Title and
+ * detail come from other sessions and agents: the line is sanitised (one line of printable text,
+ * no escape sequence, so it can neither leave bracketed paste nor press keys).
+ */
 export const noticeFor = (target: Session, what: string, detail: string) =>
-  oneLine(
-    `[telemux] ${target.title} (${target.sessionId.slice(0, 8)}) on ${target.computer} ${what}` +
-      (detail === "" ? "" : `: ${oneLine(detail, NOTICE_DETAIL_MAX)}`) +
-      ` — read it: telemux tail ${target.sessionId}`,
-    400
+  sanitiseNotice(
+    `[telemux] ${sanitiseNotice(target.title, NOTICE_TITLE_MAX)} (${target.sessionId.slice(0, 8)}) on ${target.computer} ${what}` +
+      (detail === "" ? "" : `: ${sanitiseNotice(detail, NOTICE_DETAIL_MAX)}`) +
+      ` — read it: telemux tail ${target.sessionId}`
   )
 
 export const make = Effect.gen(function*() {
@@ -210,7 +209,11 @@ export const make = Effect.gen(function*() {
       if (!added) return yield* new InvalidRequest({ message: `session ${target} already has the most listeners it may have` })
     })
 
-  const notify = (listener: SessionId, notice: string) => sessions.sendText(listener, notice, true)
+  // whoever built the notice (another computer, say), what is typed is sanitised here
+  const notify = (listener: SessionId, notice: string) => {
+    const line = sanitiseNotice(notice)
+    return line === "" ? Effect.void : sessions.sendText(listener, line, true)
+  }
 
   const notifyListeners = (target: Session, what: string, detail: string) =>
     Effect.gen(function*() {

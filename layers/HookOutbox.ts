@@ -25,7 +25,16 @@ import { SQLITE_BUSY_TIMEOUT_MS } from "../services/SessionStore.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { decodeHookEventJson } from "../src/agents/HookEvent.js"
 import { INSERT_SQL, insertParams, OUTBOX_DDL, type OutboxInsert, trimBelow } from "../src/agents/OutboxSchema.js"
-import { OUTBOX_BELL_FILE, outboxPath } from "../src/agents/StateDir.js"
+import {
+  describeModeChange,
+  HOOK_LOG_FILE,
+  makeExistingFilePrivate,
+  makePrivateDatabase,
+  makePrivateDir,
+  OUTBOX_BELL_FILE,
+  outboxPath,
+  PRIVATE_FILE_MODE
+} from "../src/agents/StateDir.js"
 
 // ---------------------------------------------------------------------------
 // Rows
@@ -77,14 +86,34 @@ const deadLetterOf = (row: DeadLetterRow): DeadLetter => ({
 // ---------------------------------------------------------------------------
 // The outbox on outbox.db
 
+/**
+ * The state dir 0700, and outbox.db, its -wal/-shm, the bell and the hook log 0600: the outbox
+ * holds what the agents said. The hook command creates them the same way; an existing install is
+ * tightened here, at start, with a warning.
+ */
+const makeOutboxFilesPrivate = (filename: string) =>
+  Effect.gen(function*() {
+    const dir = path.dirname(filename)
+    const changes = yield* Effect.try({
+      try: () => [
+        makePrivateDir(dir),
+        ...makePrivateDatabase(filename),
+        // the bell is created (0600) below, where failing to is not fatal
+        makeExistingFilePrivate(path.join(dir, OUTBOX_BELL_FILE)),
+        makeExistingFilePrivate(path.join(dir, HOOK_LOG_FILE))
+      ],
+      catch: (cause) => new HookOutboxError({ operation: "open", cause })
+    })
+    for (const change of changes) {
+      if (change === undefined) continue
+      const { annotations, message } = describeModeChange(change)
+      yield* Effect.logWarning(message).pipe(Effect.annotateLogs(annotations))
+    }
+  })
+
 const openClient = (filename: string) =>
   Effect.gen(function*() {
-    if (filename !== ":memory:") {
-      yield* Effect.try({
-        try: () => fs.mkdirSync(path.dirname(filename), { recursive: true, mode: 0o700 }),
-        catch: (cause) => new HookOutboxError({ operation: "open", cause })
-      })
-    }
+    if (filename !== ":memory:") yield* makeOutboxFilesPrivate(filename)
     // better-sqlite3 throws when the file cannot be opened; SqliteClient lets that through as a defect
     const sql = yield* SqliteClient.make({ filename }).pipe(
       Effect.provide(Reactivity.layer),
@@ -141,7 +170,7 @@ export const make = (filename: string) =>
     // the hook command touches the bell after each row; a missing watch (no inotify) leaves the poll
     const rung = yield* Queue.sliding<void>(1)
     const bell = path.join(path.dirname(filename), OUTBOX_BELL_FILE)
-    yield* Effect.try(() => fs.writeFileSync(bell, "", { flag: "a" })).pipe(
+    yield* Effect.try(() => fs.writeFileSync(bell, "", { flag: "a", mode: PRIVATE_FILE_MODE })).pipe(
       Effect.zipRight(Effect.acquireRelease(
         Effect.try(() => fs.watch(bell, () => void Queue.unsafeOffer(rung, undefined))),
         (watcher) => Effect.sync(() => watcher.close())

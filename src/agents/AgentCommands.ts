@@ -1,5 +1,7 @@
 import { HttpApiSchema } from "@effect/platform"
 import { Effect, Schema } from "effect"
+import { InvalidRequest } from "../domain/Errors.js"
+import { inputTextProblem } from "../domain/InputText.js"
 import { Agent, AgentMode } from "../domain/Session.js"
 import { hasControlCharacter, shellQuote } from "./ShellQuote.js"
 
@@ -194,10 +196,13 @@ const resumeWords = (agent: Agent, flags: ReadonlyArray<string>, launch: AgentLa
 
 export const buildLaunch = (
   options: LaunchOptions
-): Effect.Effect<AgentLaunchPlan, AgentModeUnsupported | NativeSessionIdInvalid> => {
+): Effect.Effect<AgentLaunchPlan, AgentModeUnsupported | NativeSessionIdInvalid | InvalidRequest> => {
   const { agent, launch, mode } = options
   const flags = (options.modeFlags ?? AGENT_MODE_FLAGS_DEFAULTS)[agent][mode]
   if (flags === undefined) return Effect.fail(AgentModeUnsupported.of(agent, mode))
+  // the prompt is pasted into the agent later: refused now, before the session exists, by the input rule
+  const promptProblem = launch._tag === "StartWithPrompt" ? inputTextProblem(launch.prompt, "prompt") : undefined
+  if (promptProblem !== undefined) return Effect.fail(new InvalidRequest({ message: promptProblem }))
   if (launch._tag === "Resume" && !NATIVE_SESSION_ID.test(launch.nativeSessionId)) {
     return Effect.fail(
       new NativeSessionIdInvalid({

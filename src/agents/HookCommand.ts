@@ -16,7 +16,16 @@ import {
   trimBelow
 } from "./OutboxSchema.js"
 import { openSqlite } from "./SqliteFile.js"
-import { HOOK_LOG_MAX_BYTES, hookLogPath, outboxBellPath, outboxPath, stateDirFrom } from "./StateDir.js"
+import {
+  HOOK_LOG_MAX_BYTES,
+  hookLogPath,
+  makePrivateDatabase,
+  makePrivateDir,
+  outboxBellPath,
+  outboxPath,
+  PRIVATE_FILE_MODE,
+  stateDirFrom
+} from "./StateDir.js"
 
 /** Most a payload may be; past it the rest is left unread (the normalised event is small anyway). */
 const STDIN_MAX_BYTES = 4 * 1024 * 1024
@@ -85,20 +94,22 @@ const sessionOf = (env: Env): Pick<OutboxInsert, "sessionId" | "paneId" | "tmuxS
 const log = (home: string, message: string) => {
   try {
     const file = hookLogPath(home)
-    fs.mkdirSync(home, { recursive: true, mode: 0o700 })
+    makePrivateDir(home)
     try {
       if (fs.statSync(file).size > HOOK_LOG_MAX_BYTES) fs.truncateSync(file, 0)
     } catch {
       // no log yet
     }
-    fs.appendFileSync(file, `${new Date().toISOString()} ${message}\n`)
+    fs.appendFileSync(file, `${new Date().toISOString()} ${message}\n`, { mode: PRIVATE_FILE_MODE })
   } catch {
     // nowhere left to report; the agent must still not fail
   }
 }
 
 const append = (home: string, row: OutboxInsert) => {
-  fs.mkdirSync(home, { recursive: true, mode: 0o700 })
+  // the outbox holds what the agents said: 0600 before SQLite (which would create it 0644) opens it
+  makePrivateDir(home)
+  makePrivateDatabase(outboxPath(home))
   const db = openSqlite(outboxPath(home), { timeout: OUTBOX_HOOK_BUSY_TIMEOUT_MS })
   try {
     db.pragma("journal_mode = WAL")
@@ -121,7 +132,7 @@ const ringBell = (home: string) => {
     fs.utimesSync(bell, now, now)
   } catch {
     try {
-      fs.writeFileSync(bell, "", { flag: "a" })
+      fs.writeFileSync(bell, "", { flag: "a", mode: PRIVATE_FILE_MODE })
     } catch {
       // the row is written; the daemon's poll finds it
     }

@@ -236,13 +236,14 @@ const applyEdit = (agent: Agent, file: string, edit: Edit) =>
     yield* fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(Effect.mapError(failed("cannot create its directory")))
     const backup = file + BACKUP_SUFFIX
     if (before !== undefined && !(yield* fs.exists(backup).pipe(Effect.orElseSucceed(() => false)))) {
-      yield* fs.writeFileString(backup, before).pipe(Effect.mapError(failed("cannot write the backup")))
+      // settings files may hold credentials: the copy is the user's alone, whatever the original's mode
+      yield* fs.writeFileString(backup, before, { mode: 0o600 }).pipe(Effect.mapError(failed("cannot write the backup")))
     }
-    // replace in one rename, keeping the file's mode: a half-written settings file would break the agent
+    // replace in one rename, keeping the file's mode (a new file: 0600): a half-written settings file would break the agent
     const temporary = `${file}.telemux-${process.pid}.tmp`
-    yield* fs.writeFileString(temporary, after).pipe(Effect.mapError(failed("cannot write")))
+    yield* fs.writeFileString(temporary, after, { mode: 0o600 }).pipe(Effect.mapError(failed("cannot write")))
     if (exists) {
-      const mode = yield* fs.stat(file).pipe(Effect.map((info) => info.mode & 0o777), Effect.orElseSucceed(() => 0o644))
+      const mode = yield* fs.stat(file).pipe(Effect.map((info) => info.mode & 0o777), Effect.orElseSucceed(() => 0o600))
       yield* fs.chmod(temporary, mode).pipe(Effect.ignore)
     }
     yield* fs.rename(temporary, file).pipe(
