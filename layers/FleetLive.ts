@@ -17,6 +17,7 @@ import { randomUUID } from "node:crypto"
 import * as os from "node:os"
 import { Cache } from "../services/Cache.js"
 import type { Agents } from "../services/Agents.js"
+import type { Idempotency } from "../services/Idempotency.js"
 import type { Listeners } from "../services/Listeners.js"
 import { Sessions } from "../services/Sessions.js"
 import { Fleet } from "../services/Fleet.js"
@@ -26,8 +27,6 @@ import { SystemStats } from "../services/SystemStats.js"
 import { ConfigInvalid, TelemuxConfig } from "../services/TelemuxConfig.js"
 import {
   type StreamEntry,
-  type StreamPosition,
-  type StreamReader,
   STREAM_START,
   Transport,
   type TransportError
@@ -35,6 +34,7 @@ import {
 import { Computer } from "../src/domain/Computer.js"
 import { ComputerUnreachable, InvalidRequest, RemoteTimeout, TerminalUnavailable } from "../src/domain/Errors.js"
 import type { ComputerName, SessionId } from "../src/domain/Session.js"
+import { makeDeparted } from "../src/fleet/Departed.js"
 import { encode, type Envelope, open, REPLAY_WINDOW, sign } from "../src/fleet/Envelope.js"
 import {
   CREATE_TIMEOUT,
@@ -49,7 +49,6 @@ import {
   OUTPUT_STREAM_MAXLEN,
   OutputUpdate,
   PENDING_REQUESTS_MAX,
-  READ_BATCH,
   RemoteError,
   REPLIES_MAXLEN,
   Reply,
@@ -61,15 +60,13 @@ import {
 } from "../src/fleet/Protocol.js"
 import { VERSION } from "../src/Version.js"
 import * as FleetHandler from "./FleetHandler.js"
+import * as FleetLinkHealth from "./FleetLinkHealth.js"
+import * as FleetReader from "./FleetReader.js"
 
 export interface FleetOptions {
   readonly replayWindow?: Duration.Duration
 }
 
-/** Longest one blocking read waits before the reader loop looks around again. */
-const READ_BLOCK = Duration.seconds(5)
-/** Pause after a failed read (the link is down or Redis is restarting). */
-const READ_RETRY = Duration.millis(500)
 /** Requests queued behind busy sessions at once; beyond it a request is answered "busy". */
 const QUEUED_REQUESTS_MAX = 10_000
 
@@ -161,6 +158,9 @@ export const make = (options: FleetOptions = {}) =>
           ))
       )
 
+    const health = yield* FleetLinkHealth.make(transport)
+    const { tracked } = health
+
     // -- computers: heartbeat and discovery ---------------------------------------------------
 
     const selfRecord = Effect.gen(function*() {
@@ -177,47 +177,79 @@ export const make = (options: FleetOptions = {}) =>
       })
     })
 
+    /** A failed beat shows in the link's health (and the log, once per outage), not as a warning every interval. */
     const heartbeat = Effect.gen(function*() {
       const record = yield* seal("heartbeat", "*", encodeComputer(yield* selfRecord), ttl)
-      yield* transport.put(FleetKeys.computer(me), record, ttl)
+      yield* tracked("heartbeat", transport.put(FleetKeys.computer(me), record, ttl)).pipe(Effect.ignore)
     })
 
     /** Online computers other than this one, by name (bounded by the fleet's size). */
     const online = new Map<ComputerName, Computer>()
+    /** When the last heartbeat record read of each online computer expires (epoch ms, this daemon's clock). */
+    const recordExpiry = new Map<ComputerName, number>()
+    /** Computers that left, with the sessions they had open (bounded). */
+    const departed = makeDeparted()
+    /** Online computers whose open sessions are not in the cache yet (loading, or to retry). */
+    const unloaded = new Set<ComputerName>()
+    const loads = yield* FiberMap.make<ComputerName>()
 
-    const forgetComputer = (name: ComputerName) =>
+    const forgetComputer = (name: ComputerName, why: string) =>
       Effect.gen(function*() {
+        const sessions = yield* cache.getSessionsForComputer(name)
+        departed.left(name, sessions.map((s) => s.sessionId), yield* Clock.currentTimeMillis)
         online.delete(name)
+        recordExpiry.delete(name)
+        unloaded.delete(name)
+        yield* FiberMap.remove(loads, name)
         yield* cache.removeComputer(name)
-        for (const session of yield* cache.getSessionsForComputer(name)) {
+        for (const session of sessions) {
           yield* cache.removeSession(session.sessionId)
           yield* outputLog.remove(session.sessionId)
         }
-        yield* Effect.logInfo("computer left the fleet").pipe(Effect.annotateLogs({ computer: name }))
+        yield* Effect.logInfo("computer left the fleet").pipe(Effect.annotateLogs({ computer: name, why, sessions: sessions.length }))
       })
 
+    /**
+     * A computer missing from one SCAN is not gone: Redis may have lost every record at once (a
+     * restart without persistence) or refused to store them (out of memory). It is forgotten when
+     * the last record read of it has expired and this daemon has seen the fleet, link up and
+     * writes working, for a full TTL since; an orderly leave (ComputerLeft) forgets it at once.
+     */
     const discover = Effect.gen(function*() {
       const keys = yield* transport.scan(FleetKeys.computers)
       const values = yield* transport.getMany(keys)
-      const seen = new Map<ComputerName, Computer>()
+      const now = yield* Clock.currentTimeMillis
+      const seen = new Map<ComputerName, { readonly computer: Computer; readonly expiresAt: number }>()
       for (const value of values) {
         if (Option.isNone(value)) continue
         // a record is read for as long as it lives (Redis expires it after the TTL), which may exceed the replay window
-        const envelope = yield* unseal(value.value, "heartbeat", "heartbeats", Duration.max(replayWindow, ttl))
+        const envelope = yield* unseal(value.value.value, "heartbeat", "heartbeats", Duration.max(replayWindow, ttl))
         if (Option.isNone(envelope) || envelope.value.from === me) continue
         const computer = yield* decodeHeartbeat(envelope.value.payload).pipe(Effect.option)
-        if (Option.isSome(computer) && computer.value.name === envelope.value.from) seen.set(computer.value.name, computer.value)
-      }
-      for (const name of Array.from(online.keys())) if (!seen.has(name)) yield* forgetComputer(name)
-      for (const [name, computer] of seen) {
-        const isNew = !online.has(name)
-        online.set(name, computer)
-        yield* cache.upsertComputer(computer)
-        if (isNew) {
-          yield* Effect.logInfo("computer joined the fleet").pipe(Effect.annotateLogs({ computer: name }))
-          yield* FiberSet.run(background, loadSessions(name))
+        if (Option.isSome(computer) && computer.value.name === envelope.value.from) {
+          seen.set(computer.value.name, { computer: computer.value, expiresAt: now + Duration.toMillis(value.value.expiresIn) })
         }
       }
+      const seeing = yield* health.seeingSince
+      if (Option.isSome(seeing)) {
+        const graceEnds = seeing.value + Duration.toMillis(ttl)
+        for (const name of Array.from(online.keys())) {
+          if (!seen.has(name) && now >= Math.max(recordExpiry.get(name) ?? 0, graceEnds)) {
+            yield* forgetComputer(name, "its heartbeat expired")
+          }
+        }
+      }
+      for (const [name, { computer, expiresAt }] of seen) {
+        const isNew = !online.has(name)
+        online.set(name, computer)
+        recordExpiry.set(name, expiresAt)
+        yield* cache.upsertComputer(computer)
+        if (isNew) {
+          unloaded.add(name)
+          yield* Effect.logInfo("computer joined the fleet").pipe(Effect.annotateLogs({ computer: name }))
+        }
+      }
+      for (const name of unloaded) yield* FiberMap.run(loads, name, loadSessions(name), { onlyIfMissing: true })
     })
 
     // -- requests out ---------------------------------------------------------------------------
@@ -227,6 +259,35 @@ export const make = (options: FleetOptions = {}) =>
     const unreachable = (computer: ComputerName, why: string) =>
       new ComputerUnreachable({ computer, message: `computer ${computer} is not reachable: ${why}` })
 
+    /** Why `computer` (not online) cannot be asked: when it left, if this daemon saw it go. */
+    const offline = (computer: ComputerName) => {
+      const departure = departed.computer(computer)
+      return departure === undefined
+        ? unreachable(computer, "it is not online in the fleet")
+        : new ComputerUnreachable({
+          computer,
+          message: `computer ${computer} is offline since ${DateTime.formatIso(DateTime.unsafeMake(departure.since))}; its sessions come back when it does`
+        })
+    }
+
+    /** The link failed under a request: Redis's own reply goes to the log, the client gets what to check. */
+    const linkFailed = (computer: ComputerName, error: TransportError) =>
+      Effect.as(
+        Effect.logDebug("a fleet request could not be sent", error).pipe(Effect.annotateLogs({ computer })),
+        unreachable(computer, `the fleet link failed: ${error.advice}; GET /health shows the link`)
+      )
+
+    const requireOnline = (computer: ComputerName) =>
+      computer === me || online.has(computer) ? Effect.void : Effect.fail(offline(computer))
+
+    const whereabouts = (sessionId: SessionId) =>
+      Effect.sync(() => {
+        const departure = departed.session(sessionId)
+        if (departure === undefined) return Option.none<ComputerUnreachable>()
+        if (!online.has(departure.computer)) return Option.some(offline(departure.computer))
+        return Option.some(unreachable(departure.computer, "it is back in the fleet and its sessions are loading; try again shortly"))
+      })
+
     const request = <R extends Request>(
       computer: ComputerName,
       body: R,
@@ -234,7 +295,7 @@ export const make = (options: FleetOptions = {}) =>
     ): Effect.Effect<ResultOf<R>, RemoteError> =>
       Effect.gen(function*() {
         if (computer === me) return (yield* handler.handle(body, me)) as ResultOf<R>
-        if (!online.has(computer)) return yield* unreachable(computer, "it is not online in the fleet")
+        if (!online.has(computer)) return yield* offline(computer)
         if (pending.size >= PENDING_REQUESTS_MAX) {
           return yield* unreachable(computer, `${PENDING_REQUESTS_MAX} requests are already waiting for replies`)
         }
@@ -243,8 +304,8 @@ export const make = (options: FleetOptions = {}) =>
         const answer = yield* Deferred.make<Reply>()
         pending.set(id, answer)
         return yield* Effect.gen(function*() {
-          yield* transport.append(FleetKeys.inbox(computer), raw, { maxLen: INBOX_MAXLEN, ttl: STREAM_TTL }).pipe(
-            Effect.mapError((e: TransportError) => unreachable(computer, e.message))
+          yield* tracked("request", transport.append(FleetKeys.inbox(computer), raw, { maxLen: INBOX_MAXLEN, ttl: STREAM_TTL })).pipe(
+            Effect.catchAll((e) => Effect.flip(linkFailed(computer, e)))
           )
           const reply = yield* Deferred.await(answer).pipe(
             Effect.timeoutFail({
@@ -260,11 +321,20 @@ export const make = (options: FleetOptions = {}) =>
         }).pipe(Effect.ensuring(Effect.sync(() => pending.delete(id))))
       }).pipe(Effect.withSpan("Fleet.request", { attributes: { computer, request: body._tag } }))
 
-    /** Takes in a computer's open sessions when it joins (events carry the changes after that). */
+    /**
+     * Takes in a computer's open sessions when it joins (events carry the changes after that);
+     * retried on the next discovery until it succeeds.
+     */
     const loadSessions = (name: ComputerName) =>
       request(name, { _tag: "ListSessions" }).pipe(
         Effect.flatMap((sessions) => Effect.forEach(sessions, (s) => cache.upsertSession(s), { discard: true })),
-        Effect.catchAll((error) => Effect.logWarning("could not load a computer's sessions", error)),
+        Effect.tap(() =>
+          Effect.sync(() => {
+            unloaded.delete(name)
+            departed.returned(name)
+          })
+        ),
+        Effect.catchAll((error) => Effect.logWarning("could not load a computer's sessions; retrying", error)),
         Effect.annotateLogs({ computer: name })
       )
 
@@ -284,7 +354,7 @@ export const make = (options: FleetOptions = {}) =>
 
     const sendReply = (to: ComputerName, reply: Reply) =>
       Effect.flatMap(seal(Kinds.reply, to, encodeReply(reply), STREAM_TTL), (raw) =>
-        transport.append(FleetKeys.replies(to), raw, { maxLen: REPLIES_MAXLEN, ttl: STREAM_TTL })).pipe(
+        tracked("reply", transport.append(FleetKeys.replies(to), raw, { maxLen: REPLIES_MAXLEN, ttl: STREAM_TTL }))).pipe(
           Effect.catchAll((e) => Effect.logWarning("could not send a reply", e)),
           Effect.asVoid
         )
@@ -359,7 +429,7 @@ export const make = (options: FleetOptions = {}) =>
 
     const publish = (event: FleetEvent) =>
       Effect.flatMap(seal(Kinds.event, "*", encodeEvent(event), STREAM_TTL), (raw) =>
-        transport.append(FleetKeys.events, raw, { maxLen: EVENTS_MAXLEN, ttl: STREAM_TTL })).pipe(
+        tracked("event", transport.append(FleetKeys.events, raw, { maxLen: EVENTS_MAXLEN, ttl: STREAM_TTL }))).pipe(
           Effect.catchAll((e) => Effect.logWarning("could not publish a fleet event", e)),
           Effect.asVoid
         )
@@ -382,7 +452,7 @@ export const make = (options: FleetOptions = {}) =>
             yield* outputLog.remove(event.value.sessionId)
             return
           case "ComputerLeft":
-            if (event.value.name === from && online.has(from)) yield* forgetComputer(from)
+            if (event.value.name === from && online.has(from)) yield* forgetComputer(from, "it left")
             return
         }
       })
@@ -460,63 +530,27 @@ export const make = (options: FleetOptions = {}) =>
 
     const inboxKey = FleetKeys.inbox(me)
     const repliesKey = FleetKeys.replies(me)
-    /** Where a reader resumes: its saved position, else (first start) the stream's end, so only new entries are read. */
-    const startOf = (reader: string | undefined, stream: string) =>
-      (reader === undefined ? Effect.succeed(Option.none<string>()) : positions.get(reader).pipe(
-        Effect.orElseSucceed(() => Option.none<string>())
-      )).pipe(
-        Effect.flatMap(Option.match({ onSome: Effect.succeed, onNone: () => transport.lastId(stream) }))
-      )
-    /** Resolved on the first read that finds the link up (the daemon starts whether Redis is there or not). */
-    const cursor: { inbox?: string; events?: string; replies?: string } = {}
-    const resolveCursors = Effect.gen(function*() {
-      cursor.inbox ??= yield* startOf("fleet.inbox", inboxKey)
-      cursor.events ??= yield* startOf("fleet.events", FleetKeys.events)
-      // replies to requests sent before a restart have no one waiting for them
-      cursor.replies ??= yield* startOf(undefined, repliesKey)
-      return { inbox: cursor.inbox, events: cursor.events, replies: cursor.replies }
+    const outputPrefix = FleetKeys.output("" as SessionId)
+    const onEntry = (entry: StreamEntry) => {
+      if (entry.stream === inboxKey) return onRequest(entry)
+      if (entry.stream === repliesKey) return onReply(entry)
+      if (entry.stream === FleetKeys.events) return onEvent(entry)
+      const id = entry.stream.slice(outputPrefix.length) as SessionId
+      const watch = watches.get(id)
+      if (watch !== undefined) watch.after = entry.id
+      return onOutput(id, entry)
+    }
+    const fleetReader = FleetReader.make({
+      transport,
+      positions,
+      health,
+      interval,
+      // replies to requests sent before a restart have no one waiting for them: that position is not saved
+      resumed: [{ stream: inboxKey, savedAs: "fleet.inbox" }, { stream: FleetKeys.events, savedAs: "fleet.events" }, { stream: repliesKey }],
+      watched: () => Array.from(watches, ([id, w]) => ({ stream: FleetKeys.output(id), after: w.after })),
+      rewire,
+      handle: (entries) => Effect.forEach(entries, onEntry, { discard: true })
     })
-
-    const readOnce = (reader: StreamReader) =>
-      Effect.gen(function*() {
-        const at = yield* resolveCursors
-        const wanted: Array<StreamPosition> = [
-          { stream: inboxKey, after: at.inbox },
-          { stream: repliesKey, after: at.replies },
-          { stream: FleetKeys.events, after: at.events },
-          ...Array.from(watches, ([id, w]) => ({ stream: FleetKeys.output(id), after: w.after }))
-        ]
-        const result = yield* Effect.raceFirst(
-          Effect.map(reader.read(wanted, { count: READ_BATCH, block: READ_BLOCK }), Option.some),
-          Effect.as(Queue.take(rewire), Option.none())
-        )
-        if (Option.isNone(result)) return
-        const entries = result.value
-        const inbox = entries.filter((e) => e.stream === inboxKey)
-        const events = entries.filter((e) => e.stream === FleetKeys.events)
-        // Positions are saved before handling: a crash loses at most the requests in hand, and never runs one twice.
-        if (inbox.length > 0) {
-          cursor.inbox = inbox[inbox.length - 1]!.id
-          yield* positions.set("fleet.inbox", cursor.inbox).pipe(Effect.catchAll((e) => Effect.logError("could not save the inbox position", e)))
-        }
-        if (events.length > 0) {
-          cursor.events = events[events.length - 1]!.id
-          yield* positions.set("fleet.events", cursor.events).pipe(Effect.catchAll((e) => Effect.logError("could not save the events position", e)))
-        }
-        for (const entry of entries) {
-          if (entry.stream === inboxKey) yield* onRequest(entry)
-          else if (entry.stream === repliesKey) {
-            cursor.replies = entry.id
-            yield* onReply(entry)
-          } else if (entry.stream === FleetKeys.events) yield* onEvent(entry)
-          else {
-            const id = entry.stream.slice(FleetKeys.output("" as SessionId).length) as SessionId
-            const watch = watches.get(id)
-            if (watch !== undefined) watch.after = entry.id
-            yield* onOutput(id, entry)
-          }
-        }
-      })
 
     return {
       heartbeat,
@@ -524,11 +558,13 @@ export const make = (options: FleetOptions = {}) =>
       publish,
       handler,
       background,
-      readOnce,
+      readLoop: fleetReader.loop,
       fleet: Fleet.of({
-        link: Effect.map(transport.link, Option.some),
+        link: Effect.map(health.status, Option.some),
         request,
-        watchOutput
+        watchOutput,
+        requireOnline,
+        whereabouts
       }),
       online,
       pendingCount: () => pending.size,
@@ -555,6 +591,7 @@ export const layer = (
   Fleet,
   ConfigInvalid,
   Transport | TelemuxConfig | Cache | OutputLog | SystemStats | StreamPositions | Sessions | Listeners | Agents
+    | Idempotency
 > =>
   Layer.scoped(
     Fleet,
@@ -586,16 +623,8 @@ export const layer = (
       yield* Effect.forkScoped(every("fleet-heartbeat", interval, fleet.heartbeat))
       yield* Effect.forkScoped(every("fleet-discovery", interval, fleet.discover))
       // a reader's connection opens lazily; one that cannot be made now is retried, never fatal
-      const reader = yield* transport.reader.pipe(Effect.tapError(() => Effect.sleep(READ_RETRY)), Effect.eventually)
-      yield* fleet.readOnce(reader).pipe(
-        Effect.catchAll((error) =>
-          Effect.logDebug("fleet read failed; retrying", error).pipe(Effect.zipRight(Effect.sleep(READ_RETRY)))
-        ),
-        Effect.catchAllCause((cause) => Effect.logError("fleet reader failed", cause)),
-        Effect.forever,
-        Effect.annotateLogs({ worker: "fleet-reader" }),
-        Effect.forkScoped
-      )
+      const reader = yield* transport.reader.pipe(Effect.tapError(() => Effect.sleep(FleetReader.READ_RETRY)), Effect.eventually)
+      yield* Effect.forkScoped(fleet.readLoop(reader))
       // leaving on purpose: gone from every list now, not when the heartbeat expires
       yield* Effect.addFinalizer(() =>
         Effect.all([transport.remove(FleetKeys.computer(me)), fleet.publish({ _tag: "ComputerLeft", name: me })], {
@@ -618,6 +647,14 @@ export const layerAlone: Layer.Layer<Fleet> = Layer.succeed(
           message: `computer ${computer} is not reachable: this daemon is not in a fleet (TELEMUX_REDIS_URL is not set)`
         })
       ),
-    watchOutput: () => Effect.void
+    watchOutput: () => Effect.void,
+    requireOnline: (computer) =>
+      Effect.fail(
+        new ComputerUnreachable({
+          computer,
+          message: `computer ${computer} is not reachable: this daemon is not in a fleet (TELEMUX_REDIS_URL is not set)`
+        })
+      ),
+    whereabouts: () => Effect.succeedNone
   })
 )

@@ -1,5 +1,6 @@
 import { Clock, Context, DateTime, Deferred, Duration, Effect, Layer, Option, Ref, SubscriptionRef } from "effect"
 import {
+  type ExpiringValue,
   type LinkStatus,
   STREAM_BLOCK_MAX,
   STREAM_START,
@@ -9,6 +10,7 @@ import {
   Transport,
   TransportError
 } from "../services/Transport.js"
+import { isAfter, parse as parseId, type StreamId } from "../src/fleet/StreamId.js"
 
 /** Lets a test take the in-memory link down and bring it back, as a Redis outage would. */
 export class MemoryTransportControl extends Context.Tag("telemux/MemoryTransportControl")<MemoryTransportControl, {
@@ -17,28 +19,20 @@ export class MemoryTransportControl extends Context.Tag("telemux/MemoryTransport
   readonly linkUp: Effect.Effect<void>
   /** Reports any status (e.g. `connecting` with a given `attempt`); only `up` lets operations through. */
   readonly setLink: (status: Omit<LinkStatus, "since">) => Effect.Effect<void>
+  /** While on, writes (`put`, `append`) are refused as Redis at `maxmemory` refuses them; reads and removes work. */
+  readonly outOfMemory: (on: boolean) => Effect.Effect<void>
+  /** `XADD stream <id> …`: an entry with a chosen id (greater than the stream's last), as anyone with access may write. */
+  readonly appendWithId: (stream: string, id: string, payload: string) => Effect.Effect<void, TransportError>
 }>() {}
 
 type Item =
   | { readonly _tag: "Value"; readonly value: string; readonly expiresAt: number }
-  | { readonly _tag: "Stream"; readonly entries: Array<StoredEntry>; last: EntryId; expiresAt: number }
+  | { readonly _tag: "Stream"; readonly entries: Array<StoredEntry>; last: StreamId; expiresAt: number }
 
-interface EntryId {
-  readonly ms: number
-  readonly seq: number
-}
-
-interface StoredEntry extends EntryId {
+interface StoredEntry extends StreamId {
   readonly id: string
   readonly payload: string
 }
-
-const parseId = (id: string): EntryId | undefined => {
-  const match = /^(\d+)(?:-(\d+))?$/.exec(id)
-  return match === null ? undefined : { ms: Number(match[1]), seq: Number(match[2] ?? 0) }
-}
-
-const isAfter = (a: EntryId, b: EntryId) => a.ms > b.ms || (a.ms === b.ms && a.seq > b.seq)
 
 const escapeForClass = (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`
 
@@ -82,11 +76,13 @@ const ttlMillis = (operation: string, ttl: Duration.Duration) => {
   const ms = Duration.toMillis(ttl)
   return Number.isFinite(ms)
     ? Effect.succeed(Math.max(1, Math.ceil(ms)))
-    : Effect.fail(new TransportError({ operation, message: "every key needs a finite TTL" }))
+    : Effect.fail(new TransportError({ operation, message: "every key needs a finite TTL", failure: "refused" }))
 }
 
 const wrongType = (operation: string, key: string) =>
-  new TransportError({ operation, message: `WRONGTYPE ${key} holds the wrong kind of value` })
+  new TransportError({ operation, message: `WRONGTYPE ${key} holds the wrong kind of value`, failure: "refused" })
+
+const OUT_OF_MEMORY = "OOM command not allowed when used memory > 'maxmemory'."
 
 /**
  * The transport in memory, with Redis's semantics: TTLs on the Effect `Clock` (so `TestClock`
@@ -106,15 +102,24 @@ export const makeControlled = Effect.gen(function*() {
     Effect.flatMap((current) => Deferred.succeed(current, undefined))
   )
 
+  const memory = { full: false }
+
   const guard = (operation: string) =>
     Effect.flatMap(SubscriptionRef.get(status), (link) =>
       link.state === "up"
         ? Effect.void
-        : Effect.fail(new TransportError({ operation, message: `link is ${link.state}: ${link.lastError ?? "no reason given"}` })))
+        : Effect.fail(
+          new TransportError({ operation, message: `link is ${link.state}: ${link.lastError ?? "no reason given"}`, failure: "unavailable" })
+        ))
 
-  /** Runs `f` on the live items at the Clock's now, after the link check. */
-  const withItems = <A>(operation: string, f: (now: number) => A | TransportError) =>
-    guard(operation).pipe(
+  const guardWrite = (operation: string) =>
+    Effect.suspend(() =>
+      memory.full ? Effect.fail(new TransportError({ operation, message: OUT_OF_MEMORY, failure: "out-of-memory" })) : guard(operation)
+    )
+
+  /** Runs `f` on the live items at the Clock's now, after the link check (and, for a write, the memory check). */
+  const withItems = <A>(operation: string, f: (now: number) => A | TransportError, write = false) =>
+    (write ? guardWrite(operation) : guard(operation)).pipe(
       Effect.zipRight(Clock.currentTimeMillis),
       Effect.flatMap((now) => {
         for (const [key, item] of items) if (item.expiresAt <= now) items.delete(key)
@@ -135,6 +140,8 @@ export const makeControlled = Effect.gen(function*() {
     return wrongType(operation, key)
   }
 
+  const newStream = (): Extract<Item, { _tag: "Stream" }> => ({ _tag: "Stream", entries: [], last: { ms: 0, seq: 0 }, expiresAt: 0 })
+
   const entriesAfter = (
     positions: ReadonlyArray<StreamPosition>,
     count: number
@@ -142,7 +149,9 @@ export const makeControlled = Effect.gen(function*() {
     const found: Array<StreamEntry> = []
     for (const { after, stream } of positions) {
       const from = parseId(after)
-      if (from === undefined) return new TransportError({ operation: "read", message: `invalid stream id ${after}` })
+      if (from === undefined) {
+        return new TransportError({ operation: "read", message: `ERR Invalid stream ID ${after}`, failure: "refused" })
+      }
       const item = streamOf("read", stream)
       if (item instanceof TransportError) return item
       if (item === undefined) continue
@@ -172,14 +181,16 @@ export const makeControlled = Effect.gen(function*() {
     linkChanges: status.changes,
     put: (key, value, ttl) =>
       Effect.flatMap(ttlMillis("put", ttl), (ms) =>
-        withItems("put", (now) => void items.set(key, { _tag: "Value", value, expiresAt: now + ms }))),
+        withItems("put", (now) => void items.set(key, { _tag: "Value", value, expiresAt: now + ms }), true)),
     get: (key) => withItems("get", () => valueOf("get", key)),
     getMany: (keys) =>
-      withItems("getMany", () => {
-        const values: Array<Option.Option<string>> = []
+      withItems("getMany", (now) => {
+        const values: Array<Option.Option<ExpiringValue>> = []
         for (const key of keys) {
           const item = items.get(key)
-          values.push(item?._tag === "Value" ? Option.some(item.value) : Option.none())
+          values.push(
+            item?._tag === "Value" ? Option.some({ value: item.value, expiresIn: Duration.millis(item.expiresAt - now) }) : Option.none()
+          )
         }
         return values
       }),
@@ -194,7 +205,7 @@ export const makeControlled = Effect.gen(function*() {
         withItems("append", (now) => {
           const existing = streamOf("append", stream)
           if (existing instanceof TransportError) return existing
-          const item = existing ?? { _tag: "Stream" as const, entries: [], last: { ms: 0, seq: 0 }, expiresAt: 0 }
+          const item = existing ?? newStream()
           const next = now > item.last.ms ? { ms: now, seq: 0 } : { ms: item.last.ms, seq: item.last.seq + 1 }
           const id = `${next.ms}-${next.seq}`
           item.entries.push({ ...next, id, payload })
@@ -203,12 +214,22 @@ export const makeControlled = Effect.gen(function*() {
           item.expiresAt = now + ms
           items.set(stream, item)
           return id
-        })).pipe(Effect.tap(signal)),
+        }, true)).pipe(Effect.tap(signal)),
     lastId: (stream) =>
       withItems("lastId", () => {
         const item = streamOf("lastId", stream)
         if (item instanceof TransportError) return item
         return item?.entries[item.entries.length - 1]?.id ?? STREAM_START
+      }),
+    lastGeneratedIds: (streams) =>
+      withItems("lastGeneratedIds", () => {
+        const ids: Array<string> = []
+        for (const stream of streams) {
+          const item = streamOf("lastGeneratedIds", stream)
+          if (item instanceof TransportError) return item
+          ids.push(item === undefined ? STREAM_START : `${item.last.ms}-${item.last.seq}`)
+        }
+        return ids
       }),
     // Readers hold no connection here: creating one never fails; reads fail while the link is down.
     reader: Effect.succeed({ read })
@@ -223,7 +244,26 @@ export const makeControlled = Effect.gen(function*() {
   const control = MemoryTransportControl.of({
     linkDown: (reason = "link forced down") => setLink({ state: "down", attempt: 1, lastError: reason }),
     linkUp: setLink({ state: "up", attempt: 0, lastError: null }),
-    setLink
+    setLink,
+    outOfMemory: (on) => Effect.sync(() => void (memory.full = on)),
+    appendWithId: (stream, id, payload) =>
+      withItems("append", (now) => {
+        const existing = streamOf("append", stream)
+        if (existing instanceof TransportError) return existing
+        const item = existing ?? newStream()
+        const at = parseId(id)
+        if (at === undefined || !isAfter(at, item.last)) {
+          return new TransportError({
+            operation: "append",
+            message: "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+            failure: "refused"
+          })
+        }
+        item.entries.push({ ...at, id: `${at.ms}-${at.seq}`, payload })
+        item.last = at
+        item.expiresAt = Math.max(item.expiresAt, now + Duration.toMillis(Duration.days(1)))
+        items.set(stream, item)
+      }, true).pipe(Effect.tap(signal))
   })
 
   return { transport, control }

@@ -1,6 +1,7 @@
 import { DateTime, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Ref, Schedule, SubscriptionRef } from "effect"
 import { Redis, type RedisOptions } from "ioredis"
 import {
+  type ExpiringValue,
   type LinkStatus,
   RECONNECT_BACKOFF_INITIAL,
   RECONNECT_BACKOFF_MAX,
@@ -11,7 +12,8 @@ import {
   type StreamReader,
   Transport,
   TRANSPORT_COMMAND_TIMEOUT,
-  TransportError
+  TransportError,
+  type TransportFailure
 } from "../services/Transport.js"
 
 export interface RedisTransportOptions {
@@ -50,16 +52,39 @@ const connectionOptions = (name: string): RedisOptions => ({
 
 const messageOf = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
+/** Error replies that say more than "refused", by their prefix (Redis's error code). */
+const REFUSALS: ReadonlyArray<readonly [RegExp, TransportFailure]> = [
+  [/^OOM\b/, "out-of-memory"],
+  [/^READONLY\b/, "read-only"],
+  [/^(NOAUTH|WRONGPASS|NOPERM)\b/, "denied"]
+]
+
+/**
+ * An error reply is Redis saying no; anything else (closed, reset, not writable) is the connection.
+ * A transaction refused as a whole (`EXECABORT`) is classified by the refusals behind it.
+ */
+const classify = (cause: unknown): TransportFailure => {
+  if (!(cause instanceof Error) || cause.name !== "ReplyError") return "unavailable"
+  const behind: unknown = (cause as { readonly previousErrors?: unknown }).previousErrors
+  const messages = [cause.message, ...(Array.isArray(behind) ? behind.map(messageOf) : [])]
+  for (const [pattern, failure] of REFUSALS) if (messages.some((m) => pattern.test(m))) return failure
+  return "refused"
+}
+
 /** The one wrapper around ioredis: a promise-returning call, bounded, failing with `TransportError`. */
 const attempt = <A>(operation: string, call: () => Promise<A>, timeout: Duration.DurationInput = TRANSPORT_COMMAND_TIMEOUT) =>
   Effect.tryPromise({
     try: call,
-    catch: (cause) => new TransportError({ operation, message: messageOf(cause), cause })
+    catch: (cause) => new TransportError({ operation, message: messageOf(cause), failure: classify(cause), cause })
   }).pipe(
     Effect.timeoutFail({
       duration: timeout,
       onTimeout: () =>
-        new TransportError({ operation, message: `no reply within ${Duration.format(Duration.decode(timeout))}` })
+        new TransportError({
+          operation,
+          message: `no reply within ${Duration.format(Duration.decode(timeout))}`,
+          failure: "timeout"
+        })
     })
   )
 
@@ -67,7 +92,24 @@ const ttlMillis = (operation: string, ttl: Duration.Duration) => {
   const ms = Duration.toMillis(ttl)
   return Number.isFinite(ms)
     ? Effect.succeed(Math.max(1, Math.ceil(ms)))
-    : Effect.fail(new TransportError({ operation, message: "every key needs a finite TTL" }))
+    : Effect.fail(new TransportError({ operation, message: "every key needs a finite TTL", failure: "refused" }))
+}
+
+/** The replies of a pipeline, each command's error failing the whole. */
+const pipelineReplies = (operation: string, replies: Array<[Error | null, unknown]> | null) => {
+  if (replies === null) return Effect.fail(new TransportError({ operation, message: "the pipeline was discarded", failure: "unavailable" }))
+  const failed = replies.find(([error]) => error !== null)?.[0]
+  return failed == null
+    ? Effect.succeed(replies.map(([, reply]) => reply))
+    : Effect.fail(new TransportError({ operation, message: failed.message, failure: classify(failed), cause: failed }))
+}
+
+/** `last-generated-id` from an `XINFO STREAM` reply (a flat field/value list). */
+const lastGeneratedOf = (reply: unknown) => {
+  if (!Array.isArray(reply)) return undefined
+  const at = reply.findIndex((field, i) => i % 2 === 0 && field === "last-generated-id")
+  const id: unknown = at === -1 ? undefined : reply[at + 1]
+  return typeof id === "string" ? id : undefined
 }
 
 /**
@@ -77,13 +119,18 @@ const ttlMillis = (operation: string, ttl: Duration.Duration) => {
  */
 const connect = (url: Redacted.Redacted<string>, name: string) =>
   Effect.suspend(() => {
-    const errors = { last: Option.none<string>() }
+    const errors = { last: Option.none<unknown>() }
     const client = new Redis(Redacted.value(url), connectionOptions(name))
     client.on("error", (error: unknown) => {
-      errors.last = Option.some(messageOf(error))
+      errors.last = Option.some(error)
     })
     return attempt("connect", () => client.connect(), CONNECT_TIMEOUT).pipe(
-      Effect.mapError((e) => new TransportError({ ...e, message: Option.getOrElse(errors.last, () => e.message) })),
+      Effect.mapError((e) =>
+        Option.match(errors.last, {
+          onNone: () => e,
+          onSome: (cause) => new TransportError({ operation: "connect", message: messageOf(cause), failure: classify(cause), cause })
+        })
+      ),
       Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => client.disconnect()))),
       Effect.as({ client, errors })
     )
@@ -178,7 +225,7 @@ export const make = (options: RedisTransportOptions) =>
         yield* Deferred.succeed(firstAttempt, undefined)
         yield* Effect.logInfo("Redis link up")
         const reason = yield* Effect.raceFirst(
-          ended(client).pipe(Effect.map(() => Option.getOrElse(errors.last, () => "connection closed"))),
+          ended(client).pipe(Effect.map(() => Option.match(errors.last, { onNone: () => "connection closed", onSome: messageOf }))),
           probe(client).pipe(Effect.catchAll((e) => Effect.succeed(`health probe failed: ${e.message}`)))
         )
         yield* Ref.set(current, Option.none())
@@ -198,7 +245,8 @@ export const make = (options: RedisTransportOptions) =>
         Effect.fail(
           new TransportError({
             operation,
-            message: `Redis link is ${link.state === "up" ? "reconnecting" : link.state}${link.lastError === null ? "" : `: ${link.lastError}`}`
+            message: `Redis link is ${link.state === "up" ? "reconnecting" : link.state}${link.lastError === null ? "" : `: ${link.lastError}`}`,
+            failure: "unavailable"
           })
         ))
 
@@ -235,10 +283,12 @@ export const make = (options: RedisTransportOptions) =>
         const added = replies?.[0]
         const expired = replies?.[1]
         if (added === undefined || expired === undefined) {
-          return yield* new TransportError({ operation: "append", message: "the transaction was discarded" })
+          return yield* new TransportError({ operation: "append", message: "the transaction was discarded", failure: "unavailable" })
         }
         const failed = added[0] ?? expired[0]
-        if (failed !== null) return yield* new TransportError({ operation: "append", message: failed.message, cause: failed })
+        if (failed !== null) {
+          return yield* new TransportError({ operation: "append", message: failed.message, failure: classify(failed), cause: failed })
+        }
         return String(added[1])
       })
 
@@ -286,7 +336,9 @@ export const make = (options: RedisTransportOptions) =>
             Duration.sum(Duration.millis(blockMs), TRANSPORT_COMMAND_TIMEOUT)
           )
           const entries = decodeEntries(reply)
-          if (entries === undefined) return yield* new TransportError({ operation: "read", message: "unexpected XREAD reply" })
+          if (entries === undefined) {
+            return yield* new TransportError({ operation: "read", message: "unexpected XREAD reply", failure: "refused" })
+          }
           return entries
         }).pipe(
           // Interrupted or failed mid-read, the connection may still be blocked on the server.
@@ -306,7 +358,26 @@ export const make = (options: RedisTransportOptions) =>
       getMany: (keys) =>
         keys.length === 0
           ? Effect.succeed([])
-          : command("getMany", (c) => c.mget(...keys)).pipe(Effect.map((values) => values.map(Option.fromNullable))),
+          : command("getMany", (c) => {
+            // MGET answers nil for a key of another type, where GET would fail the whole pipeline
+            const pipeline = c.pipeline().mget(...keys)
+            for (const key of keys) pipeline.pttl(key)
+            return pipeline.exec()
+          }).pipe(
+            Effect.flatMap((replies) => pipelineReplies("getMany", replies)),
+            Effect.map(([values, ...ttls]) =>
+              keys.map((_, i): Option.Option<ExpiringValue> => {
+                const value: unknown = Array.isArray(values) ? values[i] : undefined
+                const ttl = ttls[i]
+                // -2: expired between the two commands; -1: no TTL
+                if (typeof value !== "string" || ttl === -2) return Option.none()
+                return Option.some({
+                  value,
+                  expiresIn: typeof ttl === "number" && ttl >= 0 ? Duration.millis(ttl) : Duration.infinity
+                })
+              })
+            )
+          ),
       remove: (key) => command("remove", (c) => c.del(key)).pipe(Effect.asVoid),
       scan,
       append,
@@ -314,6 +385,34 @@ export const make = (options: RedisTransportOptions) =>
         command("lastId", (c) => c.xrevrange(stream, "+", "-", "COUNT", 1)).pipe(
           Effect.map((entries) => entries[0]?.[0] ?? STREAM_START)
         ),
+      lastGeneratedIds: (streams) =>
+        streams.length === 0
+          ? Effect.succeed([])
+          : command("lastGeneratedIds", (c) => {
+            const pipeline = c.pipeline()
+            for (const stream of streams) pipeline.xinfo("STREAM", stream)
+            return pipeline.exec()
+          }).pipe(
+            Effect.flatMap((replies) =>
+              Effect.forEach(replies ?? [], ([error, reply]) => {
+                // XINFO on a missing key is an error reply; the stream it names has generated nothing
+                if (error !== null && /^ERR no such key/.test(error.message)) return Effect.succeed(STREAM_START)
+                if (error !== null) {
+                  return Effect.fail(
+                    new TransportError({ operation: "lastGeneratedIds", message: error.message, failure: classify(error), cause: error })
+                  )
+                }
+                const id = lastGeneratedOf(reply)
+                return id === undefined
+                  ? Effect.fail(new TransportError({ operation: "lastGeneratedIds", message: "unexpected XINFO reply", failure: "refused" }))
+                  : Effect.succeed(id)
+              })
+            ),
+            Effect.filterOrFail(
+              (ids) => ids.length === streams.length,
+              () => new TransportError({ operation: "lastGeneratedIds", message: "the pipeline was discarded", failure: "unavailable" })
+            )
+          ),
       reader
     })
   })

@@ -13,12 +13,38 @@ export const SCAN_COUNT = 500
 /** Longest a blocking stream read may wait on the server before returning empty. */
 export const STREAM_BLOCK_MAX = Duration.seconds(5)
 
-/** A Redis command failed, timed out, or the link is down; the operation did not happen (or may not have). */
+/**
+ * Why a command failed, as far as a client of the daemon needs to know: `unavailable` (no
+ * connection), `timeout` (no answer in time), `out-of-memory` (Redis at `maxmemory` refuses
+ * writes), `read-only` (a replica), `denied` (authentication or ACL), `refused` (any other error
+ * reply: Redis answered, and said no).
+ */
+export type TransportFailure = "unavailable" | "timeout" | "out-of-memory" | "read-only" | "denied" | "refused"
+
+/** What to tell a client for each failure: never Redis's own text, always what to check. */
+const adviceFor: Record<TransportFailure, string> = {
+  unavailable: "no connection to Redis; check that it runs and is reachable at TELEMUX_REDIS_URL",
+  timeout: "Redis did not answer in time; check its load and the network to it",
+  "out-of-memory": "Redis refuses writes: it is out of memory; check its used memory, maxmemory and maxmemory-policy",
+  "read-only": "Redis refuses writes: it is a read-only replica; point TELEMUX_REDIS_URL at the primary",
+  denied: "Redis refused the command (authentication or ACL); check the credentials and ACL of TELEMUX_REDIS_URL",
+  refused: "Redis refused the command; the daemon's log has its reply"
+}
+
+/**
+ * A Redis command failed, timed out, or the link is down; the operation did not happen (or may
+ * not have). `message` is Redis's (or the driver's) own text, for the log; `advice` is for clients.
+ */
 export class TransportError extends Data.TaggedError("TransportError")<{
   readonly operation: string
   readonly message: string
+  readonly failure: TransportFailure
   readonly cause?: unknown
-}> {}
+}> {
+  get advice(): string {
+    return adviceFor[this.failure]
+  }
+}
 
 /**
  * The link to the fleet's shared engine. `up`: commands flow; `connecting`: (re)connecting,
@@ -30,6 +56,12 @@ export interface LinkStatus {
   readonly since: DateTime.Utc
   readonly attempt: number
   readonly lastError: string | null
+}
+
+/** A value and how long it has left to live (`Duration.infinity` for a key without a TTL). */
+export interface ExpiringValue {
+  readonly value: string
+  readonly expiresIn: Duration.Duration
 }
 
 export interface StreamEntry {
@@ -75,8 +107,10 @@ export class Transport extends Context.Tag("telemux/Transport")<Transport, {
   /** Sets `key` to `value`, expiring after `ttl`. */
   readonly put: (key: string, value: string, ttl: Duration.Duration) => Effect.Effect<void, TransportError>
   readonly get: (key: string) => Effect.Effect<Option.Option<string>, TransportError>
-  /** Values of several keys in one round trip, in the order asked. */
-  readonly getMany: (keys: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<Option.Option<string>>, TransportError>
+  /** Values of several keys with their remaining lives, in one round trip, in the order asked. */
+  readonly getMany: (
+    keys: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyArray<Option.Option<ExpiringValue>>, TransportError>
   readonly remove: (key: string) => Effect.Effect<void, TransportError>
   /**
    * Every key matching the glob `pattern`, walked with `SCAN` cursors (`MATCH`, `COUNT`) until the
@@ -94,6 +128,12 @@ export class Transport extends Context.Tag("telemux/Transport")<Transport, {
   ) => Effect.Effect<string, TransportError>
   /** Id of the newest entry of `stream`, or `STREAM_START` when it is empty or missing. */
   readonly lastId: (stream: string) => Effect.Effect<string, TransportError>
+  /**
+   * The last id each stream ever generated (`XINFO STREAM` `last-generated-id`: entries deleted or
+   * trimmed since still count), `STREAM_START` for a missing stream; one round trip for all.
+   * A reader positioned beyond it would never read the stream's next entry.
+   */
+  readonly lastGeneratedIds: (streams: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, TransportError>
   /** A blocking reader with a connection of its own, closed with the scope. */
   readonly reader: Effect.Effect<StreamReader, TransportError, Scope.Scope>
 }>() {}

@@ -1,12 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, DateTime, Duration, Effect, Exit, Layer, Option, Redacted, Schema, Scope, TestClock } from "effect"
-import * as os from "node:os"
+import { Context, DateTime, Duration, Effect, Exit, type Fiber, Layer, Option, Redacted, Schema, Scope, TestClock } from "effect"
 import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
-import * as AgentsLive from "../layers/AgentsLive.js"
 import * as FleetLive from "../layers/FleetLive.js"
-import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import * as MemoryTransport from "../layers/MemoryTransport.js"
-import * as SqliteListeners from "../layers/SqliteListeners.js"
+import * as SessionRouting from "../layers/SessionRouting.js"
 import * as SqliteStreamPositions from "../layers/SqliteStreamPositions.js"
 import { Agents } from "../services/Agents.js"
 import { HookEventHandler } from "../services/AgentHooks.js"
@@ -14,54 +11,18 @@ import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
-import { SystemStats } from "../services/SystemStats.js"
-import { STREAM_START, Transport } from "../services/Transport.js"
-import { MemoryStats, SystemStatsSnapshot } from "../src/domain/Computer.js"
+import { StreamPositions } from "../services/StreamPositions.js"
+import { STREAM_START, Transport, TransportError } from "../services/Transport.js"
 import { TurnStopped } from "../src/agents/HookEvent.js"
 import { ComputerName, SessionId } from "../src/domain/Session.js"
 import { encode, sign } from "../src/fleet/Envelope.js"
 import { FleetKeys, REQUEST_TIMEOUT, Reply, Request } from "../src/fleet/Protocol.js"
-import { sessionsOnDoubles } from "./support/unitLayers.js"
+import { FLEET_TEST_SECRET, fleetComputer, trustedDir } from "./support/fleetComputer.js"
 
-const SECRET = "fleet-test-secret"
+const SECRET = FLEET_TEST_SECRET
 const A = ComputerName.make("alpha")
 const B = ComputerName.make("beta")
-const trusted = os.tmpdir()
-
-const stats = Layer.succeed(
-  SystemStats,
-  SystemStats.of({
-    snapshot: Effect.succeed(
-      new SystemStatsSnapshot({
-        cpuPercent: 1,
-        memory: new MemoryStats({ totalGb: 8, availableGb: 4, percentUsed: 50 }),
-        disk: null
-      })
-    )
-  })
-)
-
-/** One computer of the fleet: its sessions on doubles, its fleet on the shared transport. */
-const computer = (name: ComputerName, transport: Context.Context<Transport>, heartbeatInterval = "1 second") =>
-  AgentsLive.fillFleetSlot.pipe(
-    Layer.provideMerge(FleetLive.layer()),
-    Layer.provideMerge(AgentsLive.layer),
-    Layer.provideMerge(AgentsLive.fleetSlot),
-    Layer.provideMerge(Layer.mergeAll(
-      MemoryOutputLog.layer,
-      SqliteStreamPositions.layerMemory,
-      SqliteListeners.layerMemory,
-      stats,
-      Layer.succeedContext(transport)
-    )),
-    Layer.provideMerge(sessionsOnDoubles({
-      TELEMUX_COMPUTER: name,
-      TELEMUX_REDIS_URL: "redis://memory",
-      TELEMUX_FLEET_SECRET: SECRET,
-      TELEMUX_TRUSTED_DIRS: trusted,
-      TELEMUX_HEARTBEAT_INTERVAL: heartbeatInterval
-    }))
-  )
+const trusted = trustedDir
 
 /** Lets every runnable fiber run to its next wait. */
 const settle = Effect.yieldNow().pipe(Effect.repeatN(50))
@@ -75,15 +36,59 @@ const advance = (d: Duration.DurationInput) =>
     }
   })
 
+/**
+ * The shared transport as one computer sees it, with a switch that cuts that computer off: what a
+ * crash (or SIGSTOP) looks like to the others — its records stop, and it cleans nothing up.
+ */
+const severable = (t: Transport["Type"]) => {
+  const cut = { value: false }
+  const gate = <A>(operation: string, effect: Effect.Effect<A, TransportError>) =>
+    Effect.suspend(() =>
+      cut.value ? Effect.fail(new TransportError({ operation, message: "cut off", failure: "unavailable" })) : effect
+    )
+  const transport = Transport.of({
+    link: t.link,
+    linkChanges: t.linkChanges,
+    put: (key, value, ttl) => gate("put", t.put(key, value, ttl)),
+    get: (key) => gate("get", t.get(key)),
+    getMany: (keys) => gate("getMany", t.getMany(keys)),
+    remove: (key) => gate("remove", t.remove(key)),
+    scan: (pattern) => gate("scan", t.scan(pattern)),
+    append: (stream, payload, options) => gate("append", t.append(stream, payload, options)),
+    lastId: (stream) => gate("lastId", t.lastId(stream)),
+    lastGeneratedIds: (streams) => gate("lastGeneratedIds", t.lastGeneratedIds(streams)),
+    reader: Effect.map(t.reader, (reader) => ({ read: (positions, options) => gate("read", reader.read(positions, options)) }))
+  })
+  return { transport, sever: Effect.sync(() => void (cut.value = true)) }
+}
+
+interface StartOptions {
+  readonly heartbeatInterval?: string
+  /** The computer's saved stream positions (its database), kept across its restarts. */
+  readonly positions?: StreamPositions["Type"]
+}
+
 const world = Effect.gen(function*() {
   const { control, transport } = yield* MemoryTransport.makeControlled
-  const transportContext = Context.make(Transport, transport)
-  const start = (name: ComputerName, heartbeatInterval?: string) =>
+  const start = (name: ComputerName, options: StartOptions = {}) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(computer(name, transportContext, heartbeatInterval), scope)
+      const own = severable(transport)
+      const positions = options.positions ?? (yield* memoryPositions)
+      const context = yield* Layer.buildWithScope(
+        fleetComputer(
+          name,
+          Layer.succeed(Transport, own.transport),
+          Layer.succeed(StreamPositions, positions),
+          options.heartbeatInterval
+        ),
+        scope
+      )
       return {
         fleet: Context.get(context, Fleet),
+        routing: yield* SessionRouting.make.pipe(Effect.provide(context)),
+        positions,
+        crash: own.sever,
         cache: Context.get(context, Cache),
         sessions: Context.get(context, Sessions),
         terminal: Context.get(context, FakeTerminal),
@@ -95,6 +100,11 @@ const world = Effect.gen(function*() {
     })
   return { transport, control, start }
 })
+
+const memoryPositions = Effect.map(
+  Layer.build(SqliteStreamPositions.layerMemory).pipe(Effect.scoped),
+  (context) => Context.get(context, StreamPositions)
+)
 
 const signed = (from: ComputerName, to: ComputerName, kind: string, payload: unknown, sentAt: number, deadline: number) =>
   encode(sign(Redacted.make(SECRET), { v: 1, id: crypto.randomUUID(), kind, from, to, sentAt, deadline, payload }))
@@ -135,9 +145,9 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       // 40 s beats: B's record is 35 s old when A first reads it, past the 30 s replay window of one-shot messages
       // whole seconds at a time: nothing here happens between them
       const seconds = (n: number) => Effect.repeatN(Effect.zipRight(TestClock.adjust("1 second"), settle), n - 1)
-      const b = yield* w.start(B, "40 seconds")
+      const b = yield* w.start(B, { heartbeatInterval: "40 seconds" })
       yield* seconds(35)
-      const a = yield* w.start(A, "40 seconds")
+      const a = yield* w.start(A, { heartbeatInterval: "40 seconds" })
       yield* settle
       assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [B])
       yield* seconds(40)
@@ -304,4 +314,212 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
         "RemoteTimeout"
       ])
     }))
+})
+
+describe("Fleet hardening: read positions, link health, who is gone (TestClock)", () => {
+  const far = "99999999999999-0"
+  const echo = (sessionId: SessionId) => ({ _tag: "SendText" as const, sessionId, text: "echo hi", enter: false })
+  const linkOf = (c: { readonly fleet: Fleet["Type"] }) => Effect.map(c.fleet.link, Option.getOrThrow)
+  /** The fiber's outcome now; a test fails at once (instead of hanging) when it is still waiting. */
+  const outcome = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
+    Effect.flatMap(fiber.poll, Option.match({
+      onNone: () => Effect.dieMessage("still waiting for an answer"),
+      onSome: (exit): Effect.Effect<A, E> => exit
+    }))
+
+  it.scoped("a poisoned inbox (a far-future id, then the stream deleted) is found within an interval and reset; requests flow again", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const session = yield* b.sessions.create({ projectDir: trusted })
+      yield* w.control.appendWithId(FleetKeys.inbox(B), far, "not an envelope")
+      yield* advance("200 millis")
+      // B read the entry (and dropped it): its saved position is now beyond anything Redis will generate once the stream is gone
+      assert.deepStrictEqual(yield* b.positions.get("fleet.inbox"), Option.some(far))
+      yield* w.transport.remove(FleetKeys.inbox(B))
+
+      const sent = yield* Effect.fork(a.fleet.request(B, echo(session.sessionId)))
+      yield* advance("1200 millis")
+      assert.isNull(yield* outcome(sent))
+      assert.deepStrictEqual(b.terminal.calls().flatMap((c) => (c.op === "paste" ? [c.text] : [])), ["echo hi"])
+      const link = yield* linkOf(b)
+      assert.strictEqual(link.state, "up")
+      assert.strictEqual(link.lastReset?.stream, FleetKeys.inbox(B))
+      assert.strictEqual(link.lastReset?.from, far)
+      assert.strictEqual(link.lastReset?.to, STREAM_START)
+      // A's request recreated the stream: its id, not the far one, is the stream's last
+      assert.notStrictEqual(link.lastReset?.lastGenerated, far)
+      const saved = Option.getOrThrow(yield* b.positions.get("fleet.inbox"))
+      assert.notStrictEqual(saved, far)
+      assert.notStrictEqual(saved, STREAM_START)
+    }))
+
+  it.scoped("a saved position beyond its stream no longer survives a restart: the reader resets it as it starts", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const positions = yield* memoryPositions
+      yield* positions.set("fleet.inbox", far)
+      yield* positions.set("fleet.events", far)
+      const a = yield* w.start(A)
+      const b = yield* w.start(B, { positions })
+      yield* advance("1 second")
+      const session = yield* b.sessions.create({ projectDir: trusted })
+      const sent = yield* Effect.fork(a.fleet.request(B, echo(session.sessionId)))
+      yield* advance("200 millis")
+      assert.isNull(yield* outcome(sent))
+      // B's events position was reset too: A's session events reach it
+      yield* a.sessions.create({ projectDir: trusted, title: "on-a" })
+      yield* advance("200 millis")
+      assert.deepStrictEqual((yield* b.cache.getSessionsForComputer(A)).map((s) => s.title), ["on-a"])
+      assert.isNotNull((yield* linkOf(b)).lastReset)
+    }))
+
+  it.scoped("a reader that cannot read shows the link degraded with its error (not Redis's text), and up after its next good read", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      assert.strictEqual((yield* linkOf(b)).state, "up")
+      // the inbox key taken by a plain value: every XREAD (and XINFO) on it fails with WRONGTYPE
+      yield* w.transport.put(FleetKeys.inbox(B), "not a stream", Duration.hours(1))
+      yield* advance("1 second")
+      const degraded = yield* linkOf(b)
+      assert.strictEqual(degraded.state, "degraded")
+      assert.include(degraded.lastError ?? "", "the fleet reader cannot read")
+      assert.notInclude(degraded.lastError ?? "", "WRONGTYPE")
+      yield* w.transport.remove(FleetKeys.inbox(B))
+      yield* advance("1 second")
+      const healed = yield* linkOf(b)
+      assert.deepStrictEqual([healed.state, healed.lastError], ["up", null])
+    }))
+
+  it.scoped("Redis out of memory: the link is degraded, requests fail 503 without Redis's text, nobody is forgotten; all heals after", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const session = yield* b.sessions.create({ projectDir: trusted })
+      yield* advance("200 millis")
+      assert.isTrue(Option.isSome(yield* a.cache.getSession(session.sessionId)))
+
+      yield* w.control.outOfMemory(true)
+      yield* advance("1 second")
+      const degraded = yield* linkOf(a)
+      assert.strictEqual(degraded.state, "degraded")
+      assert.include(degraded.lastError ?? "", "out of memory")
+      assert.notInclude(degraded.lastError ?? "", "OOM command")
+      const refused = yield* Effect.flip(a.fleet.request(B, echo(session.sessionId)))
+      assert.strictEqual(refused._tag, "ComputerUnreachable")
+      assert.include(refused.message, "the fleet link failed")
+      assert.include(refused.message, "maxmemory")
+      assert.notInclude(refused.message, "OOM")
+      assert.notInclude(refused.message, "EXECABORT")
+
+      // far past every record's TTL: the records are gone, but so is any way to write them
+      yield* advance("10 seconds")
+      assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [B])
+      assert.include(yield* a.routing.getJson(session.sessionId), session.sessionId)
+
+      yield* w.control.outOfMemory(false)
+      yield* advance("1500 millis")
+      assert.strictEqual((yield* linkOf(a)).state, "up")
+      const sent = yield* Effect.fork(a.fleet.request(B, echo(session.sessionId)))
+      yield* advance("200 millis")
+      assert.isNull(yield* outcome(sent))
+      assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [B])
+    }))
+
+  it.scoped("Redis restarted empty (every record gone at once): nobody is forgotten, sessions stay listed, emptied positions reset", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const session = yield* b.sessions.create({ projectDir: trusted })
+      yield* advance("200 millis")
+
+      yield* w.control.linkDown("connection refused")
+      yield* advance("2 seconds")
+      yield* w.control.linkUp
+      // before any fiber runs again: the restarted server has nothing
+      for (const key of yield* w.transport.scan("*")) yield* w.transport.remove(key)
+      for (let i = 0; i < 50; i++) {
+        yield* advance("100 millis")
+        assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [B], `B listed ${i * 100} ms after`)
+        assert.isTrue(Option.isSome(yield* a.cache.getSession(session.sessionId)), `session listed ${i * 100} ms after`)
+      }
+      const sent = yield* Effect.fork(a.fleet.request(B, echo(session.sessionId)))
+      yield* advance("200 millis")
+      assert.isNull(yield* outcome(sent))
+      // A had read B's session events and a reply: those positions were beyond the emptied streams
+      const reset = (yield* linkOf(a)).lastReset
+      assert.include([FleetKeys.events, FleetKeys.replies(A)], reset?.stream)
+      assert.strictEqual(reset?.lastGenerated, STREAM_START)
+    }))
+
+  it.scoped("a crashed computer is forgotten once its record expires; its sessions then answer 503 (offline since), never 404", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const session = yield* b.sessions.create({ projectDir: trusted })
+      yield* advance("200 millis")
+      assert.include(yield* a.routing.getJson(session.sessionId), session.sessionId)
+
+      yield* b.crash
+      yield* advance("2 seconds")
+      assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [B], "not before its record expires")
+      yield* advance("2200 millis")
+      assert.deepStrictEqual(yield* a.cache.getComputers, [])
+      assert.deepStrictEqual(yield* a.cache.getSessionsForComputer(B), [])
+
+      for (const lookup of [a.routing.getJson(session.sessionId), Effect.map(a.routing.get(session.sessionId), String)]) {
+        const error = yield* Effect.flip(lookup)
+        assert.strictEqual(error._tag, "ComputerUnreachable")
+        assert.match(error.message, /computer beta is offline since \d{4}-\d\d-\d\dT.*; its sessions come back when it does/)
+      }
+      const offline = yield* Effect.flip(a.routing.listJson({ computer: B }))
+      assert.strictEqual(offline._tag, "ComputerUnreachable")
+      const nobody = yield* Effect.flip(a.routing.listJson({ computer: ComputerName.make("nobody") }))
+      assert.strictEqual(nobody._tag, "ComputerUnreachable")
+      assert.include(nobody.message, "not online in the fleet")
+      assert.strictEqual(yield* a.routing.listJson({ computer: A }), "[]")
+      assert.strictEqual(yield* a.routing.listJson({}), "[]")
+      const unknown = SessionId.make("00000000-0000-4000-8000-00000000abcd")
+      assert.strictEqual((yield* Effect.flip(a.routing.getJson(unknown)))._tag, "SessionNotFound")
+      const asked = yield* Effect.flip(a.fleet.request(B, { _tag: "ListSessions" }))
+      assert.strictEqual(asked._tag, "ComputerUnreachable")
+      assert.include(asked.message, "offline since")
+
+      // back (a fresh process with an empty store here): once its sessions are loaded, the old id is simply unknown
+      yield* w.start(B)
+      yield* advance("1500 millis")
+      assert.strictEqual(yield* a.routing.listJson({ computer: B }), "[]")
+      assert.strictEqual((yield* Effect.flip(a.routing.getJson(session.sessionId)))._tag, "SessionNotFound")
+    }))
+
+  it.scoped("an orderly leave forgets at once, and its sessions answer 503 too", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const session = yield* b.sessions.create({ projectDir: trusted })
+      yield* advance("200 millis")
+      yield* b.stop
+      yield* advance("200 millis")
+      assert.deepStrictEqual(yield* a.cache.getComputers, [])
+      assert.strictEqual((yield* Effect.flip(a.routing.getJson(session.sessionId)))._tag, "ComputerUnreachable")
+    }))
+
+  it.effect("without a fleet, a list of another computer's sessions is 503 and lookups add nothing", () =>
+    Effect.gen(function*() {
+      const fleet = yield* Fleet
+      assert.strictEqual((yield* Effect.flip(fleet.requireOnline(B)))._tag, "ComputerUnreachable")
+      assert.isTrue(Option.isNone(yield* fleet.whereabouts(SessionId.make("00000000-0000-4000-8000-00000000abcd"))))
+    }).pipe(Effect.provide(FleetLive.layerAlone)))
 })

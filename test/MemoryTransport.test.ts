@@ -44,7 +44,7 @@ describe("MemoryTransport", () => {
       yield* t.append("s", "e", { maxLen: 5, ttl: Duration.hours(1) })
       assert.strictEqual((yield* Effect.flip(t.append("k", "e", { maxLen: 5, ttl: Duration.hours(1) })))._tag, "TransportError")
       assert.strictEqual((yield* Effect.flip(t.get("s")))._tag, "TransportError")
-      assert.deepStrictEqual(yield* t.getMany(["s", "k"]), [Option.none(), Option.some("v")])
+      assert.deepStrictEqual((yield* t.getMany(["s", "k"])).map(Option.map((v) => v.value)), [Option.none(), Option.some("v")])
     }).pipe(Effect.provide(MemoryTransport.layer)))
 
   it.effect("an infinite TTL is refused: every key must expire", () =>
@@ -101,6 +101,45 @@ describe("MemoryTransport", () => {
       const link = yield* t.link
       assert.deepStrictEqual([link.state, link.attempt, link.lastError], ["connecting", 3, "ECONNREFUSED"])
       assert.strictEqual((yield* Effect.flip(t.get("k"))).operation, "get")
+    }).pipe(Effect.provide(MemoryTransport.layerControlled)))
+
+  it.effect("out of memory: writes fail typed (out-of-memory, advice without Redis's text), reads and removes work, the link stays up", () =>
+    Effect.gen(function*() {
+      const t = yield* Transport
+      const control = yield* MemoryTransport.MemoryTransportControl
+      yield* t.put("k", "v", Duration.hours(1))
+      yield* control.outOfMemory(true)
+      const refused = [
+        yield* Effect.flip(t.put("k", "w", Duration.hours(1))),
+        yield* Effect.flip(t.append("s", "e", { maxLen: 5, ttl: Duration.hours(1) }))
+      ]
+      for (const error of refused) {
+        assert.strictEqual(error.failure, "out-of-memory")
+        assert.include(error.message, "OOM")
+        assert.notInclude(error.advice, "OOM")
+        assert.include(error.advice, "maxmemory")
+      }
+      assert.deepStrictEqual(yield* t.get("k"), Option.some("v"))
+      assert.strictEqual((yield* t.link).state, "up")
+      yield* t.remove("k")
+      yield* control.outOfMemory(false)
+      yield* t.put("k", "back", Duration.hours(1))
+      assert.deepStrictEqual(yield* t.get("k"), Option.some("back"))
+    }).pipe(Effect.provide(MemoryTransport.layerControlled)))
+
+  it.effect("appendWithId writes a chosen id (only above the stream's last); the stream's ids continue after it until it is removed", () =>
+    Effect.gen(function*() {
+      const t = yield* Transport
+      const control = yield* MemoryTransport.MemoryTransportControl
+      yield* TestClock.setTime(1_700_000_000_000)
+      yield* t.append("s", "a", { maxLen: 10, ttl: Duration.hours(1) })
+      yield* control.appendWithId("s", "99999999999999-0", "far")
+      assert.strictEqual((yield* Effect.flip(control.appendWithId("s", "5-0", "past"))).failure, "refused")
+      assert.strictEqual(yield* t.append("s", "b", { maxLen: 10, ttl: Duration.hours(1) }), "99999999999999-1")
+      assert.deepStrictEqual(yield* t.lastGeneratedIds(["s"]), ["99999999999999-1"])
+      yield* t.remove("s")
+      assert.deepStrictEqual(yield* t.lastGeneratedIds(["s"]), [STREAM_START])
+      assert.strictEqual(yield* t.append("s", "c", { maxLen: 10, ttl: Duration.hours(1) }), "1700000000000-0")
     }).pipe(Effect.provide(MemoryTransport.layerControlled)))
 
   it("globToRegExp follows Redis's glob", () => {

@@ -185,6 +185,57 @@ describe("RedisTransport (own redis-server)", () => {
       assert.strictEqual(secondOutage[secondOutage.length - 1]?.attempt, 0)
     }), { timeout: 60_000 })
 
+  it.scopedLive("Redis at maxmemory (noeviction): writes fail typed as out-of-memory (EXECABORT too) with advice free of Redis's text; reads work", () =>
+    Effect.gen(function*() {
+      const server = yield* scopedRedisServer()
+      const raw = yield* admin(server.url)
+      const t = Context.get(yield* Layer.build(transportOn(server.url)), Transport)
+      yield* t.put("telemux:v1:k", "v", longTtl)
+      const stream = "telemux:v1:inbox:oom"
+      yield* t.append(stream, "before", { maxLen: 10, ttl: longTtl })
+      yield* Effect.promise(() => raw.config("SET", "maxmemory-policy", "noeviction"))
+      yield* Effect.promise(() => raw.config("SET", "maxmemory", "1"))
+      try {
+        const refused = [
+          yield* Effect.flip(t.put("telemux:v1:k", "w", longTtl)),
+          // MULTI/XADD/PEXPIRE/EXEC: refused as a whole (EXECABORT), for the OOM behind it
+          yield* Effect.flip(t.append(stream, "during", { maxLen: 10, ttl: longTtl }))
+        ]
+        assert.match(refused[0]!.message, /^OOM command not allowed/)
+        assert.match(refused[1]!.message, /^EXECABORT/)
+        for (const error of refused) {
+          assert.strictEqual(error.failure, "out-of-memory")
+          assert.notMatch(error.advice, /OOM|EXECABORT/)
+          assert.include(error.advice, "maxmemory")
+        }
+        assert.deepStrictEqual(yield* t.get("telemux:v1:k"), Option.some("v"))
+        assert.lengthOf(yield* t.lastGeneratedIds([stream]), 1)
+        const reader = yield* t.reader
+        assert.deepStrictEqual(
+          (yield* reader.read([{ stream, after: STREAM_START }], { count: 10, block: Duration.zero })).map((e) => e.payload),
+          ["before"]
+        )
+        assert.strictEqual((yield* t.link).state, "up", "the connection itself is fine")
+      } finally {
+        yield* Effect.promise(() => raw.config("SET", "maxmemory", "0"))
+      }
+      yield* t.append(stream, "after", { maxLen: 10, ttl: longTtl })
+    }))
+
+  it.scopedLive("lastGeneratedIds reads XINFO's last-generated-id: a far-future id outlives its entry, and is gone with the stream", () =>
+    Effect.gen(function*() {
+      const server = yield* scopedRedisServer()
+      const raw = yield* admin(server.url)
+      const t = Context.get(yield* Layer.build(transportOn(server.url)), Transport)
+      const stream = "telemux:v1:inbox:poisoned"
+      yield* Effect.promise(() => raw.xadd(stream, "99999999999999-0", "p", "far"))
+      yield* Effect.promise(() => raw.xdel(stream, "99999999999999-0"))
+      assert.deepStrictEqual(yield* t.lastGeneratedIds([stream, "telemux:v1:missing"]), ["99999999999999-0", STREAM_START])
+      assert.strictEqual(yield* t.lastId(stream), STREAM_START, "no entry left")
+      yield* Effect.promise(() => raw.del(stream))
+      assert.deepStrictEqual(yield* t.lastGeneratedIds([stream]), [STREAM_START])
+    }))
+
   it.scopedLive("an interrupted blocking read leaves no wedged connection behind", () =>
     Effect.gen(function*() {
       const server = yield* scopedRedisServer()

@@ -68,13 +68,36 @@ export const transportContract = (subject: TransportSubject) =>
         assert.deepStrictEqual(yield* t.scan(`${p}*`), [`${p}long`])
       }))
 
-    test("getMany answers in the order asked, None for missing keys", (p) =>
+    test("getMany answers in the order asked, None for missing keys and streams, with each value's remaining life", (p) =>
       Effect.gen(function*() {
         const t = yield* Transport
         yield* t.put(`${p}x`, "X", longTtl)
-        yield* t.put(`${p}z`, "Z", longTtl)
-        assert.deepStrictEqual(yield* t.getMany([`${p}z`, `${p}y`, `${p}x`]), [Option.some("Z"), Option.none(), Option.some("X")])
+        yield* t.put(`${p}z`, "Z", Duration.seconds(30))
+        yield* t.append(`${p}s`, "entry", { maxLen: 10, ttl: longTtl })
+        yield* elapse(Duration.millis(100))
+        const found = yield* t.getMany([`${p}z`, `${p}y`, `${p}x`, `${p}s`])
+        assert.deepStrictEqual(found.map(Option.map((v) => v.value)), [Option.some("Z"), Option.none(), Option.some("X"), Option.none()])
+        const lives = found.flatMap((v) => (Option.isSome(v) ? [Duration.toMillis(v.value.expiresIn)] : []))
+        assert.isAtMost(lives[0]!, 30_000 - 100)
+        assert.isAbove(lives[0]!, 30_000 - 2_000)
+        assert.isAtMost(lives[1]!, Duration.toMillis(longTtl))
+        assert.isAbove(lives[1]!, Duration.toMillis(longTtl) - 2_000)
         assert.deepStrictEqual(yield* t.getMany([]), [])
+      }))
+
+    test("lastGeneratedIds: the last id a stream ever generated, 0-0 when it is missing, one answer per stream", (p) =>
+      Effect.gen(function*() {
+        const t = yield* Transport
+        const [a, b, gone] = [`${p}a`, `${p}b`, `${p}gone`]
+        yield* t.append(a, "1", { maxLen: 1, ttl: longTtl })
+        const second = yield* t.append(a, "2", { maxLen: 1, ttl: longTtl })
+        yield* t.append(gone, "x", { maxLen: 10, ttl: longTtl })
+        yield* t.remove(gone)
+        assert.deepStrictEqual(yield* t.lastGeneratedIds([a, b, gone]), [second, STREAM_START, STREAM_START])
+        assert.deepStrictEqual(yield* t.lastGeneratedIds([]), [])
+        // a value where a stream is expected is the caller's problem to see, not a stream that generated nothing
+        yield* t.put(b, "not a stream", longTtl)
+        assert.strictEqual((yield* Effect.flip(t.lastGeneratedIds([a, b])))._tag, "TransportError")
       }))
 
     test("scan finds exactly the keys matching the glob, each once", (p) =>

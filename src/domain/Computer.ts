@@ -20,13 +20,28 @@ export class SystemStatsSnapshot extends Schema.Class<SystemStatsSnapshot>("Syst
   disk: Schema.NullOr(DiskStats)
 }) {}
 
-/** A daemon's link to the fleet's Redis, as `/health` and `/v1/computers` show it. */
+/** A fleet stream reader's position found beyond the stream's last generated id, and reset. */
+export const PositionReset = Schema.Struct({
+  stream: Schema.String,
+  from: Schema.String,
+  lastGenerated: Schema.String,
+  to: Schema.String,
+  at: Schema.DateTimeUtc
+})
+
+/**
+ * A daemon's link to the fleet's Redis, as `/health` and `/v1/computers` show it. `degraded`:
+ * connected, but writes are refused (e.g. Redis out of memory) or the reader cannot read;
+ * `lastError` says why and what to check (never Redis's raw reply).
+ */
 export class FleetLink extends Schema.Class<FleetLink>("FleetLink")({
-  state: Schema.Literal("up", "connecting", "down"),
+  state: Schema.Literal("up", "degraded", "connecting", "down"),
   since: Schema.DateTimeUtc,
   /** Connect attempts in the current outage (0 while up). */
   attempt: Schema.Number,
-  lastError: Schema.NullOr(Schema.String)
+  lastError: Schema.NullOr(Schema.String),
+  /** The last read position this daemon found beyond its stream's end and reset, if any. */
+  lastReset: Schema.optionalWith(Schema.NullOr(PositionReset), { exact: true })
 }) {}
 
 export class Computer extends Schema.Class<Computer>("Computer")({
