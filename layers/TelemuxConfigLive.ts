@@ -4,6 +4,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { AGENT_MODE_FLAGS_DEFAULTS, AgentModeFlagsOverrideFromJson, mergeModeFlags } from "../src/agents/AgentCommands.js"
 import { ComputerName } from "../src/domain/Session.js"
+import { isLoopbackHost } from "../src/http/Hosts.js"
 import { CLOSED_RETENTION_DEFAULT } from "../services/SessionStore.js"
 import {
   AGENT_COMMAND_DEFAULTS,
@@ -43,9 +44,6 @@ export const sanitiseComputerName = (hostname: string): string => {
   return cleaned === "" ? "localhost" : cleaned
 }
 
-const isLoopback = (host: string) =>
-  host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host)
-
 const LOG_LEVEL_NAMES = "trace, debug, info, warning (warn), error, fatal, all, none (off)"
 
 /** A log level by its name or label, in any case: `warning`, `Warning`, `WARN`, `off`… */
@@ -64,6 +62,8 @@ export const settings = Effect.gen(function*() {
     onSome: (dir) => path.join(dir, "telemux")
   })
   const home = path.resolve(yield* Config.string("TELEMUX_HOME").pipe(Config.withDefault(defaultHome)))
+  const tmuxTmpdir = yield* Config.string("TMUX_TMPDIR").pipe(Config.withDefault(os.tmpdir()))
+  const lockDir = path.join(path.resolve(tmuxTmpdir), `telemux-${process.getuid?.() ?? "user"}`)
   const host = yield* Config.string("TELEMUX_HOST").pipe(Config.withDefault(DEFAULT_HOST))
   const port = yield* Config.port("TELEMUX_PORT").pipe(Config.withDefault(DEFAULT_PORT))
   const tmuxSocket = yield* Config.string("TELEMUX_TMUX_SOCKET").pipe(
@@ -98,7 +98,7 @@ export const settings = Effect.gen(function*() {
   const redisUrl = yield* Config.option(Config.redacted("TELEMUX_REDIS_URL"))
   const fleetSecret = yield* Config.option(Config.redacted("TELEMUX_FLEET_SECRET"))
   const auth = yield* Config.boolean("TELEMUX_AUTH").pipe(Config.withDefault(true))
-  if (!auth && !isLoopback(host)) {
+  if (!auth && !isLoopbackHost(host)) {
     return yield* new ConfigInvalid({
       message: `refusing to serve ${host} without a token: TELEMUX_AUTH=false is only allowed on loopback`
     })
@@ -144,6 +144,7 @@ export const settings = Effect.gen(function*() {
     home,
     dbPath: path.join(home, "telemux.db"),
     tokenPath: path.join(home, "token"),
+    lockDir,
     host,
     port,
     tmuxSocket,

@@ -44,6 +44,11 @@ export interface TelemuxSettings {
   readonly home: string
   readonly dbPath: string
   readonly tokenPath: string
+  /**
+   * Private dir (0700) for the per-socket lock that keeps two daemons off one tmux server:
+   * `$TMUX_TMPDIR` (else the OS temp dir) + `/telemux-<uid>`, beside where tmux keeps its sockets.
+   */
+  readonly lockDir: string
   readonly host: string
   readonly port: number
   readonly tmuxSocket: string

@@ -8,7 +8,7 @@
  * not need to pay.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, DateTime, Effect, Logger, Option, Redacted } from "effect"
+import { Console, DateTime, Effect, Option, Redacted } from "effect"
 import * as path from "node:path"
 import { Agent, AgentMode, ComputerName, SessionStatus } from "../domain/Session.js"
 import { VERSION } from "../Version.js"
@@ -31,10 +31,6 @@ import { hooks, listen, restart, resume } from "./AgentCommands.js"
 import { rotateToken } from "./TokenRotation.js"
 
 /** `ServeError` and friends carry an empty message and the reason in `cause`. */
-const describeFailure = (error: { readonly _tag: string; readonly message: string; readonly cause?: unknown }) => {
-  const cause = error.cause === undefined ? "" : String(error.cause).split("\n")[0]!
-  return [error._tag, error.message, cause].filter((part) => part !== "").join(": ")
-}
 
 // ---------------------------------------------------------------------------
 
@@ -47,8 +43,7 @@ const daemon = Command.make(
       const file = Option.orElse(config, () => root.config)
       const { daemonProgram } = yield* Effect.promise(() => import("./DaemonProgram.js"))
       return yield* daemonProgram(Option.getOrUndefined(file)).pipe(
-        Effect.tapErrorCause((cause) => Effect.logError("telemux stopped", cause).pipe(Effect.provide(Logger.json))),
-        Effect.mapError((error) => new DaemonFailed({ detail: `it stopped: ${describeFailure(error)}` }))
+        Effect.mapError((error) => new DaemonFailed({ detail: `it stopped: ${error.message}` }))
       )
     })
 ).pipe(Command.withDescription("run the daemon in the foreground (as `node dist/main.js`); Ctrl+C stops it"))

@@ -1,11 +1,18 @@
 /**
  * The daemon as one program, shared by `node dist/main.js` and `telemux daemon`: settings from
- * the environment and the optional config file, JSON logs, the composed layers of layers/Main.ts
- * launched until the process is interrupted (SIGINT/SIGTERM through NodeRuntime.runMain).
+ * the environment and the optional config file, JSON logs, then in this order — the state dir's
+ * and tmux socket's locks (a second daemon stops here), the listening socket (a port in use stops
+ * here; from now on every request is answered, 503 until ready), and only then the composed
+ * layers of layers/Main.ts, launched until the process is interrupted (SIGINT/SIGTERM through
+ * NodeRuntime.runMain). Nothing touches tmux, SQLite or Redis before the first two succeed.
  */
+import { HttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
-import { Effect, Layer, Logger } from "effect"
+import { Cause, Effect, Layer, Logger, Option } from "effect"
+import * as DaemonLock from "../../layers/DaemonLock.js"
+import * as HttpListenerLive from "../../layers/HttpListener.js"
 import * as Main from "../../layers/Main.js"
+import { HttpListener } from "../../services/HttpListener.js"
 import { makeSlicedScheduler } from "../concurrency/SlicedScheduler.js"
 import * as ConfigLive from "../../layers/TelemuxConfigLive.js"
 import { TelemuxConfig } from "../../services/TelemuxConfig.js"
@@ -24,6 +31,13 @@ export const configFileArg = (argv: ReadonlyArray<string>): string | undefined =
  */
 const scheduler = makeSlicedScheduler()
 
+const messageOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
+
+/** What a person reads when the daemon stops on its own: the typed error's message, or the defect. */
+export const failureMessage = (cause: Cause.Cause<unknown>): string =>
+  Option.match(Cause.failureOption(cause), { onNone: () => Cause.pretty(cause), onSome: messageOf })
+
 /** Runs the daemon until interrupted; fails only when it cannot start (or crashes). */
 export const daemonProgram = (configFile: string | undefined) =>
   Effect.gen(function*() {
@@ -31,8 +45,24 @@ export const daemonProgram = (configFile: string | undefined) =>
     yield* Effect.logInfo("telemux starting").pipe(
       Effect.annotateLogs({ computer: settings.computer, home: settings.home, socket: settings.tmuxSocket })
     )
-    return yield* Layer.launch(Main.daemon(settings)).pipe(Effect.provide(Logger.minimumLogLevel(settings.logLevel)))
+    return yield* Effect.gen(function*() {
+      const lock = yield* DaemonLock.acquire(settings)
+      const listener = yield* HttpListenerLive.make({ host: settings.host, port: settings.port })
+      yield* lock.publish(listener.port)
+      const Listener = Layer.merge(
+        Layer.succeed(HttpListener, listener),
+        Layer.succeed(HttpServer.HttpServer, listener.server)
+      )
+      return yield* Layer.launch(Main.daemon(settings, Listener))
+    }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(settings.logLevel)))
   }).pipe(
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.void
+        : Effect.logError(`telemux stopped: ${failureMessage(cause)}`).pipe(
+          Effect.annotateLogs({ error: Option.match(Cause.failureOption(cause), { onNone: () => "defect", onSome: (e) => (e as { _tag?: string })._tag ?? "error" }) })
+        )
+    ),
     Effect.provide(ConfigLive.layer({ configFile })),
     Effect.provide(NodeContext.layer),
     Effect.provide(Logger.json),

@@ -15,6 +15,7 @@ export const testSettings = (overrides: Partial<TelemuxSettings> = {}): TelemuxS
   home: "/nonexistent/telemux",
   dbPath: "/nonexistent/telemux/telemux.db",
   tokenPath: "/nonexistent/telemux/token",
+  lockDir: "/nonexistent/telemux-locks",
   host: "127.0.0.1",
   port: 0,
   tmuxSocket: "telemux-test",

@@ -1,0 +1,203 @@
+/**
+ * The API's handlers, group by group, and the bearer-token middleware: what each endpoint of
+ * src/api/Api.ts does, over the services. Serving them (the listener, the guard, the stream) is
+ * HttpServer.ts's part.
+ */
+import { HttpApiBuilder, HttpServerRequest, HttpServerResponse, type HttpApi } from "@effect/platform"
+import { Clock, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
+import * as os from "node:os"
+import { Agents } from "../services/Agents.js"
+import type { Idempotency } from "../services/Idempotency.js"
+import { AuthToken } from "../services/AuthToken.js"
+import { Cache } from "../services/Cache.js"
+import { Fleet } from "../services/Fleet.js"
+import { OutputLog } from "../services/OutputLog.js"
+import { WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
+import { Projects } from "../services/Projects.js"
+import { type ListSessionsRequest, Sessions } from "../services/Sessions.js"
+import { SystemStats } from "../services/SystemStats.js"
+import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { Authorization, CALLER_HEADER, Health, SessionOutput, TelemuxApi } from "../src/api/Api.js"
+import { Computer, FleetLink } from "../src/domain/Computer.js"
+import { Unauthorized } from "../src/domain/Errors.js"
+import { toKeyPress } from "../src/domain/Keys.js"
+import { type ComputerName, SessionId } from "../src/domain/Session.js"
+import { INVALID_TOKEN_MESSAGE, MISSING_TOKEN_MESSAGE, NOT_BEARER_MESSAGE, parseBearer } from "../src/http/Bearer.js"
+import { VERSION } from "../src/Version.js"
+import * as SessionRouting from "./SessionRouting.js"
+
+const decodeSessionId = Schema.decodeUnknownOption(SessionId)
+
+// ---------------------------------------------------------------------------
+// Authorization
+// ---------------------------------------------------------------------------
+
+export const AuthorizationLive: Layer.Layer<Authorization, never, AuthToken | TelemuxConfig> = Layer.effect(
+  Authorization,
+  Effect.gen(function*() {
+    const config = yield* TelemuxConfig
+    const token = yield* AuthToken
+    if (!config.auth) return Authorization.of({ bearer: () => Effect.void })
+    return Authorization.of({
+      bearer: (candidate) =>
+        Effect.gen(function*() {
+          const bearer = parseBearer((yield* HttpServerRequest.HttpServerRequest).headers.authorization)
+          if (bearer._tag === "Missing") return yield* new Unauthorized({ message: MISSING_TOKEN_MESSAGE })
+          if (bearer._tag === "NotBearer") return yield* new Unauthorized({ message: NOT_BEARER_MESSAGE })
+          if (!(yield* token.verify(Redacted.value(candidate).trim()))) {
+            return yield* new Unauthorized({ message: INVALID_TOKEN_MESSAGE })
+          }
+        })
+    })
+  })
+)
+
+// ---------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------
+
+/** The cached JSON text goes out as is; HttpApiBuilder does not re-encode a ready response. */
+const jsonText = (json: string) => HttpServerResponse.text(json, { contentType: "application/json" })
+
+/** The fleet link as the API shows it; null when this daemon is in no fleet. */
+const fleetLink = Effect.flatMap(Fleet, (fleet) => fleet.link).pipe(
+  Effect.map(Option.match({ onNone: () => null, onSome: (link) => new FleetLink(link) }))
+)
+
+const HealthLive = HttpApiBuilder.group(TelemuxApi, "health", (handlers) =>
+  Effect.gen(function*() {
+    const config = yield* TelemuxConfig
+    const fleet = yield* Fleet
+    const startedAt = yield* Clock.currentTimeMillis
+    return handlers.handle("health", () =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        return new Health({
+          ok: true,
+          version: VERSION,
+          computer: config.computer,
+          uptimeSeconds: Math.max(0, Math.floor((now - startedAt) / 1000)),
+          fleet: yield* Effect.provideService(fleetLink, Fleet, fleet)
+        })
+      }))
+  }))
+
+const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
+  Effect.gen(function*() {
+    const sessions = yield* Sessions
+    const outputLog = yield* OutputLog
+    const routing = yield* SessionRouting.make
+    const agents = yield* Agents
+    /** The session an agent calls from, when the request names one this daemon knows. */
+    const caller = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      Option.match(Option.flatMap(Option.fromNullable(request.headers[CALLER_HEADER]), decodeSessionId), {
+        onNone: () => Effect.succeedNone,
+        onSome: (id) =>
+          sessions.get(id).pipe(
+            Effect.map((s) => Option.some({ sessionId: id, computer: s.computer })),
+            Effect.orElseSucceed(() => Option.none())
+          )
+      }))
+    /** An agent that starts or messages a session is told when that session stops or asks. */
+    const listenAsCaller = (target: SessionId, from: Option.Option<{ readonly sessionId: SessionId; readonly computer: ComputerName }>) =>
+      Option.isNone(from) || from.value.sessionId === target
+        ? Effect.void
+        : agents.listen(target, from.value).pipe(
+          Effect.catchAll((error) => Effect.logWarning("could not make the caller a listener", error))
+        )
+    return handlers
+      .handle("list", ({ urlParams }) => {
+        const request: ListSessionsRequest = urlParams
+        return Effect.map(routing.listJson(request), jsonText)
+      })
+      .handle("get", ({ path }) => Effect.map(routing.getJson(path.id), jsonText))
+      .handle("create", ({ headers, payload }) =>
+        Effect.gen(function*() {
+          const from = yield* caller
+          const session = yield* routing.create({
+            ...payload,
+            ...Option.match(from, {
+              onNone: () => ({}),
+              onSome: (c) => ({ initiatorSessionId: c.sessionId, initiatorComputer: c.computer })
+            })
+          }, headers["idempotency-key"])
+          yield* listenAsCaller(session.sessionId, from)
+          return session
+        }))
+      .handle("input", ({ headers, path, payload }) =>
+        Effect.gen(function*() {
+          yield* routing.sendText(path.id, payload.text, payload.enter, headers["idempotency-key"])
+          yield* listenAsCaller(path.id, yield* caller)
+        }))
+      .handle("keys", ({ headers, path, payload }) =>
+        routing.sendKeys(path.id, payload.keys.map(toKeyPress), headers["idempotency-key"]))
+      .handle("output", ({ path, urlParams }) =>
+        Effect.gen(function*() {
+          // A watched session's snapshot is re-captured on every change signal, so it is the
+          // current screen while tmux answers; other history depths (or an unwatched session) are captured now.
+          const session = yield* routing.locate(path.id)
+          const snapshot = urlParams.lines === WATCH_HISTORY_LINES && session.status !== "closed"
+            ? yield* outputLog.latest(path.id)
+            : Option.none()
+          if (Option.isNone(snapshot)) {
+            const screen = yield* routing.capture(path.id, urlParams.lines)
+            return new SessionOutput({ sessionId: path.id, screen, capturedAt: yield* DateTime.now, stale: false })
+          }
+          const fresh = !routing.isLocal(session) || (yield* sessions.terminalResponsive)
+          return new SessionOutput({
+            sessionId: path.id,
+            screen: snapshot.value.screen,
+            capturedAt: fresh ? yield* DateTime.now : snapshot.value.changedAt,
+            stale: !fresh
+          })
+        }))
+      .handle("close", ({ path }) => routing.close(path.id))
+      .handle("resume", ({ path }) => routing.resume(path.id, false))
+      .handle("restart", ({ path }) => routing.resume(path.id, true))
+      .handle("listen", ({ path, payload }) =>
+        Effect.gen(function*() {
+          const listener = yield* routing.locate(payload.listener)
+          yield* agents.listen(path.id, { sessionId: listener.sessionId, computer: payload.computer ?? listener.computer })
+        }))
+  }))
+
+const ComputersLive = HttpApiBuilder.group(TelemuxApi, "computers", (handlers) =>
+  Effect.gen(function*() {
+    const config = yield* TelemuxConfig
+    const cache = yield* Cache
+    const systemStats = yield* SystemStats
+    const fleet = yield* Fleet
+    const host = os.hostname()
+    // userInfo throws when the uid has no passwd entry (common in containers).
+    const user = yield* Effect.try(() => os.userInfo().username).pipe(Effect.orElseSucceed(() => "unknown"))
+    return handlers.handle("list", () =>
+      Effect.gen(function*() {
+        const local = new Computer({
+          name: config.computer,
+          host,
+          user,
+          role: "local",
+          online: true,
+          lastSeenAt: yield* DateTime.now,
+          stats: yield* systemStats.snapshot,
+          version: VERSION,
+          link: yield* Effect.provideService(fleetLink, Fleet, fleet)
+        })
+        const known = yield* cache.getComputers
+        return [local, ...known.filter((computer) => computer.name !== local.name)]
+      }))
+  }))
+
+const ProjectsLive = HttpApiBuilder.group(TelemuxApi, "projects", (handlers) =>
+  Effect.map(Projects, (projects) => handlers.handle("list", () => projects.list)))
+
+/** The API with its handlers and auth; what the server layers below serve. */
+export const ApiLive: Layer.Layer<
+  HttpApi.Api,
+  never,
+  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet | Agents | Idempotency
+> = HttpApiBuilder.api(TelemuxApi).pipe(
+  Layer.provide([HealthLive, SessionsLive, ComputersLive, ProjectsLive]),
+  Layer.provide(AuthorizationLive)
+)
+

@@ -1,0 +1,186 @@
+import { FileSystem, type HttpApp, HttpIncomingMessage, type HttpMiddleware, HttpServer } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Deferred, Duration, Effect, Fiber, Layer, Option, Schema } from "effect"
+import * as http from "node:http"
+import type { Duplex } from "node:stream"
+import {
+  DRAIN_GRACE,
+  HEADERS_TIMEOUT,
+  HttpListener,
+  KEEP_ALIVE_TIMEOUT,
+  ListenFailed,
+  PortInUse,
+  REQUEST_BODY_MAX_BYTES,
+  REQUEST_TIMEOUT,
+  RETRY_AFTER_SECONDS,
+  type UpgradeHandler
+} from "../services/HttpListener.js"
+import { DaemonUnavailable } from "../src/domain/Errors.js"
+
+export interface ListenerOptions {
+  readonly host: string
+  readonly port: number
+  readonly drainGrace?: Duration.DurationInput
+}
+
+type Phase = "starting" | "serving" | "draining"
+
+const encodeUnavailable = Schema.encodeSync(DaemonUnavailable)
+
+const unavailableBody = (phase: Phase) =>
+  JSON.stringify(encodeUnavailable(
+    phase === "starting"
+      ? new DaemonUnavailable({ state: "starting", message: "telemux is starting (tmux, database, fleet); retry in a moment" })
+      : new DaemonUnavailable({ state: "shutting_down", message: "telemux is shutting down; retry once it is back" })
+  ))
+
+const answerUnavailable = (response: http.ServerResponse, phase: Phase) => {
+  const body = unavailableBody(phase)
+  response.shouldKeepAlive = false
+  response.writeHead(503, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "retry-after": String(RETRY_AFTER_SECONDS),
+    connection: "close"
+  })
+  response.end(body)
+}
+
+/** The same answer on a raw socket, for an upgrade request that cannot be served. */
+export const refuseUpgrade = (socket: Duplex, status: number, reason: string, body: string, headers: Record<string, string> = {}) => {
+  const lines = [
+    `HTTP/1.1 ${status} ${reason}`,
+    "content-type: application/json",
+    `content-length: ${Buffer.byteLength(body)}`,
+    "connection: close",
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)
+  ]
+  if (socket.writable) socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`)
+  else socket.destroy()
+}
+
+const bindError = (options: ListenerOptions, error: NodeJS.ErrnoException) => {
+  switch (error.code) {
+    case "EADDRINUSE":
+      return new PortInUse({ host: options.host, port: options.port })
+    case "EACCES":
+      return new ListenFailed({ ...options, reason: "permission denied (ports below 1024 need privileges); choose another TELEMUX_PORT" })
+    case "EADDRNOTAVAIL":
+      return new ListenFailed({ ...options, reason: `${options.host} is not an address of this machine; check TELEMUX_HOST` })
+    default:
+      return new ListenFailed({ ...options, reason: error.message })
+  }
+}
+
+/**
+ * Binds at once and answers 503 until `server.serve` is called; see services/HttpListener.ts.
+ * The node server's own timeouts are set on purpose: a client that never finishes its headers is
+ * cut after HEADERS_TIMEOUT, a body after REQUEST_TIMEOUT, an idle keep-alive after KEEP_ALIVE_TIMEOUT.
+ */
+export const make = (options: ListenerOptions) =>
+  Effect.gen(function*() {
+    const drainGrace = Duration.decode(options.drainGrace ?? DRAIN_GRACE)
+    const server = http.createServer({
+      noDelay: true,
+      headersTimeout: Duration.toMillis(HEADERS_TIMEOUT),
+      requestTimeout: Duration.toMillis(REQUEST_TIMEOUT),
+      keepAliveTimeout: Duration.toMillis(KEEP_ALIVE_TIMEOUT),
+      connectionsCheckingInterval: 1000
+    })
+    let phase: Phase = "starting"
+    let onRequest: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined
+    let onUpgrade: UpgradeHandler | undefined
+
+    server.on("request", (request, response) => {
+      if (phase === "serving" && onRequest !== undefined) onRequest(request, response)
+      else answerUnavailable(response, phase)
+    })
+    server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (phase === "serving" && onUpgrade !== undefined) onUpgrade(request, socket, head)
+      else refuseUpgrade(socket, 503, "Service Unavailable", unavailableBody(phase), { "retry-after": String(RETRY_AFTER_SECONDS) })
+    })
+
+    yield* Effect.acquireRelease(
+      Effect.async<void, PortInUse | ListenFailed>((resume) => {
+        const onError = (error: NodeJS.ErrnoException) => resume(Effect.fail(bindError(options, error)))
+        server.once("error", onError)
+        server.listen({ host: options.host, port: options.port }, () => {
+          server.off("error", onError)
+          resume(Effect.void)
+        })
+      }),
+      // Whatever is still open when the daemon is gone goes with it: nothing may hold the exit.
+      () =>
+        Effect.sync(() => {
+          server.close()
+          server.closeAllConnections()
+        })
+    )
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : options.port
+
+    /** Request fibers still running: interrupted (and awaited) once the drain grace is over. */
+    const inFlight = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+    const idle = yield* Deferred.make<void>()
+    // Interruptible whatever the flags of the fiber that served the app (a layer's build may be
+    // uninterruptible, and the handler's runtime inherits them): a request must yield to shutdown.
+    const track = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
+      Effect.withFiberRuntime((fiber) => {
+        inFlight.add(fiber)
+        return Effect.ensuring(
+          Effect.interruptible(app),
+          Effect.suspend(() => {
+            inFlight.delete(fiber)
+            return phase === "draining" && inFlight.size === 0 ? Deferred.succeed(idle, undefined) : Effect.void
+          })
+        )
+      })
+
+    const drain = Effect.gen(function*() {
+      phase = "draining"
+      // No new connections; idle keep-alives and connections that never sent a whole request go now.
+      server.close()
+      server.closeIdleConnections()
+      // A finalizer runs uninterruptibly: each bounded wait is made interruptible so its timeout can end it.
+      if (inFlight.size > 0) yield* Effect.interruptible(Deferred.await(idle)).pipe(Effect.timeout(drainGrace), Effect.ignore)
+      server.closeAllConnections()
+      yield* Effect.interruptible(Fiber.interruptAll(inFlight)).pipe(Effect.timeout(Duration.millis(100)), Effect.ignore)
+    }).pipe(Effect.withSpan("HttpListener.drain"))
+
+    const serve = (app: HttpApp.Default<unknown>, middleware?: HttpMiddleware.HttpMiddleware) =>
+      Effect.gen(function*() {
+        const handler = yield* NodeHttpServer.makeHandler(track(app), middleware!).pipe(
+          Effect.provideService(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(REQUEST_BODY_MAX_BYTES)))
+        )
+        onRequest = handler
+        phase = "serving"
+        yield* Effect.addFinalizer(() => drain)
+        yield* Effect.logInfo("telemux listening").pipe(
+          Effect.annotateLogs({ url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}` })
+        )
+      })
+
+    return HttpListener.of({
+      port,
+      server: HttpServer.make({ address: { _tag: "TcpAddress", hostname: options.host, port }, serve }),
+      onUpgrade: (handler) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            onUpgrade = handler
+          }),
+          () =>
+            Effect.sync(() => {
+              if (onUpgrade === handler) onUpgrade = undefined
+            })
+        )
+    })
+  })
+
+/** The listener as a layer, and the platform's `HttpServer` it serves (for HttpApiBuilder.serve). */
+export const layer = (options: ListenerOptions): Layer.Layer<HttpListener | HttpServer.HttpServer, PortInUse | ListenFailed> => {
+  const listener = Layer.scoped(HttpListener, make(options))
+  return Layer.merge(
+    listener,
+    Layer.effect(HttpServer.HttpServer, Effect.map(HttpListener, (l) => l.server)).pipe(Layer.provide(listener))
+  )
+}

@@ -1,0 +1,249 @@
+/**
+ * What every HTTP request passes before routing (the API, `/docs`, `/openapi.json` and the stream's
+ * upgrade alike): the `Host` must name this machine (DNS rebinding), an `Origin` must be the
+ * daemon's own (a page on another port of localhost is another origin), a browser's
+ * `Sec-Fetch-Site` must be same-origin, and a body must be `application/json`, bounded in size and
+ * depth. Whatever the app could not answer itself gets a JSON answer: 404 and 405 for unknown routes
+ * and methods, 400 for an unreadable body, 500 (logged) for a defect — never an empty body.
+ */
+import { HttpApi, type HttpApp, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Effect, Schema } from "effect"
+import { REQUEST_BODY_MAX_BYTES } from "../services/HttpListener.js"
+import { HostNotAllowed, TelemuxApi } from "../src/api/Api.js"
+import {
+  InternalError,
+  InvalidRequest,
+  MethodNotAllowed,
+  PayloadTooLarge,
+  RouteNotFound,
+  UnsupportedMediaType
+} from "../src/domain/Errors.js"
+import { hostnameOf, makeHostPredicate, makeOriginPredicate } from "../src/http/Hosts.js"
+
+/** Deepest JSON nesting a request body may have; no payload of the API needs more than a few levels. */
+export const JSON_DEPTH_MAX = 32
+
+export interface GuardSettings {
+  readonly host: string
+  readonly allowedHosts: ReadonlyArray<string>
+  /** The port actually listened on: an Origin must carry it. */
+  readonly port: number
+  readonly scheme: "http" | "https"
+}
+
+/** A refusal ready to be written: status, headers, JSON body. */
+export interface Refusal {
+  readonly status: number
+  readonly body: unknown
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+const encodeError = <A, I>(schema: Schema.Schema<A, I>, error: A) => Schema.encodeSync(schema)(error)
+
+export const toResponse = (refusal: Refusal) =>
+  HttpServerResponse.unsafeJson(refusal.body, { status: refusal.status, headers: refusal.headers ?? {} })
+
+/** Host, Origin and Sec-Fetch-Site checks on raw headers; shared with the WebSocket upgrade. */
+export const makeHeaderCheck = (settings: GuardSettings) => {
+  const isAllowedHost = makeHostPredicate(settings)
+  const isOwnOrigin = makeOriginPredicate(settings)
+  const forbidden = (message: string): Refusal => ({
+    status: 403,
+    body: encodeError(HostNotAllowed, new HostNotAllowed({ message }))
+  })
+  return (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>): Refusal | undefined => {
+    const host = typeof headers.host === "string" ? headers.host : undefined
+    const hostname = host === undefined ? undefined : hostnameOf(host)
+    if (hostname === undefined || !isAllowedHost(hostname)) {
+      return forbidden(`Host ${JSON.stringify(host ?? "")} is not allowed; add it to TELEMUX_ALLOWED_HOSTS to accept it`)
+    }
+    const origin = headers.origin
+    if (origin !== undefined && (typeof origin !== "string" || !isOwnOrigin(origin))) {
+      return forbidden(`Origin ${JSON.stringify(origin)} is not this daemon's own; only its own pages may call the API from a browser`)
+    }
+    const site = headers["sec-fetch-site"]
+    if (typeof site === "string" && site !== "same-origin" && site !== "none") {
+      return forbidden(`a ${site} browser request is refused; only the daemon's own pages may call the API`)
+    }
+    return undefined
+  }
+}
+
+/** `application/json`, with or without parameters (`; charset=utf-8`). */
+const isJson = (contentType: string) => /^application\/json\s*(;|$)/i.test(contentType.trim())
+
+/**
+ * A request that carries a body (or says it does) must say it is JSON and be small enough. A
+ * browser form or multipart POST needs no CORS preflight, so it is refused before anything reads it.
+ */
+export const checkBody = (
+  headers: Readonly<Record<string, string | undefined>>
+): Refusal | undefined => {
+  const contentType = headers["content-type"]
+  const length = headers["content-length"]
+  const hasBody = (length !== undefined && length.trim() !== "0") || headers["transfer-encoding"] !== undefined
+  if ((hasBody || contentType !== undefined) && (contentType === undefined || !isJson(contentType))) {
+    return {
+      status: 415,
+      body: encodeError(
+        UnsupportedMediaType,
+        new UnsupportedMediaType({
+          message: `request bodies must be JSON: send "Content-Type: application/json" (got ${JSON.stringify(contentType ?? "none")})`
+        })
+      )
+    }
+  }
+  if (length !== undefined && Number(length) > REQUEST_BODY_MAX_BYTES) {
+    return {
+      status: 413,
+      body: encodeError(
+        PayloadTooLarge,
+        new PayloadTooLarge({ message: `the request body is ${length} bytes; at most ${REQUEST_BODY_MAX_BYTES} are accepted` })
+      )
+    }
+  }
+  return undefined
+}
+
+/** The deepest nesting of arrays and objects in a JSON text (strings skipped), counted without parsing. */
+export const jsonDepth = (text: string): number => {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 || c === 91) deepest = Math.max(deepest, ++depth)
+    else if (c === 125 || c === 93) depth--
+  }
+  return deepest
+}
+
+const invalid = (message: string): Refusal => ({
+  status: 400,
+  body: encodeError(InvalidRequest, new InvalidRequest({ message }))
+})
+
+// ---------------------------------------------------------------------------
+// Routes: 404 and 405 from the API's own definition
+// ---------------------------------------------------------------------------
+
+interface Route {
+  readonly method: string
+  readonly pattern: RegExp
+}
+
+const routesOf = (api: HttpApi.HttpApi.Any, extra: ReadonlyArray<{ readonly method: string; readonly path: string }>) => {
+  const routes: Array<Route> = []
+  const add = (method: string, path: string) =>
+    routes.push({
+      method: method.toUpperCase(),
+      pattern: new RegExp(`^${path.split("/").map((part) => (part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/")}$`)
+    })
+  HttpApi.reflect(api as HttpApi.HttpApi<string, never, never, never>, {
+    onGroup: () => undefined,
+    onEndpoint: ({ endpoint }) => add(endpoint.method, endpoint.path)
+  })
+  for (const route of extra) add(route.method, route.path)
+  return routes
+}
+
+const makeRouteAnswer = (extra: ReadonlyArray<{ readonly method: string; readonly path: string }>) => {
+  const routes = routesOf(TelemuxApi, extra)
+  return (method: string, url: string): Refusal => {
+    const path = url.split("?")[0] ?? url
+    const allowed = [...new Set(routes.filter((r) => r.pattern.test(path)).map((r) => r.method))]
+    if (allowed.length > 0 && !allowed.includes(method)) {
+      return {
+        status: 405,
+        headers: { allow: allowed.join(", ") },
+        body: encodeError(
+          MethodNotAllowed,
+          new MethodNotAllowed({ message: `${method} is not allowed on ${path}; use ${allowed.join(" or ")}`, allowed })
+        )
+      }
+    }
+    return {
+      status: 404,
+      body: encodeError(RouteNotFound, new RouteNotFound({ message: `no route ${method} ${path}; the API is described at /docs` }))
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The middleware
+// ---------------------------------------------------------------------------
+
+const isRequestError = (u: unknown): u is HttpServerError.RequestError =>
+  HttpServerError.isServerError(u) && u._tag === "RequestError"
+
+const isRouteNotFound = (u: unknown): u is HttpServerError.RouteNotFound =>
+  HttpServerError.isServerError(u) && u._tag === "RouteNotFound"
+
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"])
+
+/**
+ * The guard as the server's middleware, around everything HttpApiBuilder serves: it sees the
+ * request first and, last, whatever the app could not turn into a response itself (an unknown
+ * route, an unreadable body, a defect). `extraRoutes` are routes served beside the API (the
+ * stream, the docs) so that a wrong method on them is a 405, not a 404.
+ */
+export const make = (
+  settings: GuardSettings,
+  extraRoutes: ReadonlyArray<{ readonly method: string; readonly path: string }> = []
+) => {
+  const checkHeaders = makeHeaderCheck(settings)
+  const routeAnswer = makeRouteAnswer(extraRoutes)
+  return <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<never, R> =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const refused = checkHeaders(request.headers) ?? (BODY_METHODS.has(request.method) ? checkBody(request.headers) : undefined)
+      if (refused !== undefined) {
+        return Effect.as(
+          Effect.logInfo("refused a request").pipe(
+            Effect.annotateLogs({ method: request.method, url: request.url, status: refused.status })
+          ),
+          toResponse(refused)
+        )
+      }
+      const checked = BODY_METHODS.has(request.method) && request.headers["content-type"] !== undefined
+        ? Effect.flatMap(request.text, (text) =>
+          jsonDepth(text) > JSON_DEPTH_MAX
+            ? Effect.succeed(toResponse(invalid(`the request body nests deeper than ${JSON_DEPTH_MAX} levels`)))
+            : app)
+        : app
+      return Effect.catchAllCause(checked, (cause) => {
+        // nothing to answer: the client went away, or the daemon is stopping
+        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+        const failure = Cause.squash(cause)
+        if (isRouteNotFound(failure)) return Effect.succeed(toResponse(routeAnswer(request.method, request.url)))
+        if (isRequestError(failure) && failure.reason === "Decode") {
+          const why = String(failure.cause ?? failure.description ?? failure.message)
+          return Effect.succeed(toResponse(
+            /max(imum)? ?bytes|too large|exceed/i.test(why)
+              ? {
+                status: 413,
+                body: encodeError(PayloadTooLarge, new PayloadTooLarge({ message: `the request body is over ${REQUEST_BODY_MAX_BYTES} bytes` }))
+              }
+              : invalid(`the request body could not be read as JSON: ${why}`)
+          ))
+        }
+        // a ready response raised as a defect (HttpApiBuilder does that) is the answer
+        if (HttpServerResponse.isServerResponse(failure)) return Effect.succeed(failure)
+        return Effect.as(
+          Effect.logError("a request failed unexpectedly", cause).pipe(
+            Effect.annotateLogs({ method: request.method, url: request.url })
+          ),
+          toResponse({
+            status: 500,
+            body: encodeError(
+              InternalError,
+              new InternalError({ message: `the daemon failed on ${request.method} ${request.url.split("?")[0]}; its log says why` })
+            )
+          })
+        )
+      })
+    })
+}
