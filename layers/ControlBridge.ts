@@ -11,6 +11,7 @@ import {
   type PaneInfo,
   TerminalBridge,
   TMUX_COMMAND_TIMEOUT,
+  TMUX_RESPONSIVE_WITHIN,
   TmuxCommandFailed,
   type TmuxError,
   TmuxSessionNotFound,
@@ -138,11 +139,8 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
 
     const sendKeys = Effect.fn("ControlBridge.sendKeys")(function*(pane: PaneId, keys: ReadonlyArray<KeyPress>) {
       if (keys.length === 0) return
-      // One command per press: a `;` sequence would answer with one block per command it got to.
-      yield* viaChannel(
-        Effect.forEach(keys, (press) => run(TmuxBridge.sendKeysArgs(pane, [press])), { discard: true }),
-        spawn.sendKeys(pane, keys)
-      )
+      // One command for every press: delivered together or not at all.
+      yield* viaChannel(Effect.asVoid(run(TmuxBridge.sendKeysArgs(pane, keys))), spawn.sendKeys(pane, keys))
     })
 
     const isInMode = Effect.fn("ControlBridge.isInMode")(function*(pane: PaneId) {
@@ -200,6 +198,7 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     })
 
     return TerminalBridge.of({
+      responsive: control.isResponsive(TMUX_RESPONSIVE_WITHIN),
       version: spawn.version,
       createSession,
       listPanes,

@@ -85,6 +85,7 @@ export const make = Effect.sync(() => {
     })
 
   const bridge = TerminalBridge.of({
+    responsive: Effect.sync(() => !hung),
     version: Effect.succeed("tmux 3.3a (fake)"),
     createSession: (options) =>
       guard("new-session").pipe(

@@ -8,6 +8,8 @@ import { type OutputChanged, OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { InvalidRequest, SessionNotFound, StorageFailure } from "../src/domain/Errors.js"
+import { sanitiseNotice } from "../src/domain/InputText.js"
+import * as LocalOperations from "./LocalOperations.js"
 import type { ComputerName, SessionId } from "../src/domain/Session.js"
 import { OUTPUT_LEASE, type OutputUpdate, type RemoteError, type Request } from "../src/fleet/Protocol.js"
 
@@ -40,6 +42,7 @@ export const make = (publishOutput: (update: OutputUpdate) => Effect.Effect<void
     const config = yield* TelemuxConfig
     const listeners = yield* Listeners
     const agents = yield* Agents
+    const operations = yield* LocalOperations.make
     const trusted = yield* Effect.forEach(config.trustedDirs, realpath)
     /** Session → until when (clock ms) its screens are forwarded. Pruned when a lease runs out or the session goes. */
     const leases = new Map<SessionId, number>()
@@ -69,14 +72,12 @@ export const make = (publishOutput: (update: OutputUpdate) => Effect.Effect<void
             ? {}
             : { initiatorSessionId: request.initiatorSessionId, initiatorComputer: from })
         }
-        const session = request.agent === undefined
-          ? yield* sessions.create(create)
-          : yield* agents.launch({
-            ...create,
-            agent: request.agent,
-            ...(request.mode === undefined ? {} : { mode: request.mode }),
-            ...(request.prompt === undefined ? {} : { prompt: request.prompt })
-          })
+        const session = yield* operations.create({
+          ...create,
+          ...(request.agent === undefined ? {} : { agent: request.agent }),
+          ...(request.mode === undefined ? {} : { mode: request.mode }),
+          ...(request.prompt === undefined ? {} : { prompt: request.prompt })
+        }, request.idempotencyKey)
         // the agent that asked is told when this one stops or asks for input
         if (request.initiatorSessionId !== undefined) {
           yield* listeners.add({ target: session.sessionId, listener: request.initiatorSessionId, listenerComputer: from }).pipe(
@@ -108,11 +109,14 @@ export const make = (publishOutput: (update: OutputUpdate) => Effect.Effect<void
           return createInTrustedDir(request, from)
         case "SendText":
           return own(request.sessionId).pipe(
-            Effect.zipRight(sessions.sendText(request.sessionId, request.text, request.enter)),
+            Effect.zipRight(operations.sendText(request.sessionId, request.text, request.enter, request.idempotencyKey)),
             Effect.as(null)
           )
         case "SendKeys":
-          return own(request.sessionId).pipe(Effect.zipRight(sessions.sendKeys(request.sessionId, request.keys)), Effect.as(null))
+          return own(request.sessionId).pipe(
+            Effect.zipRight(operations.sendKeys(request.sessionId, request.keys, request.idempotencyKey)),
+            Effect.as(null)
+          )
         case "Capture":
           return own(request.sessionId).pipe(Effect.zipRight(sessions.capture(request.sessionId, request.lines)))
         case "CloseSession":
@@ -141,8 +145,12 @@ export const make = (publishOutput: (update: OutputUpdate) => Effect.Effect<void
             Effect.zipRight(request.restart ? agents.restart(request.sessionId) : agents.resume(request.sessionId))
           )
         case "Notify":
+          // sanitised here too: the notice comes from another computer, whatever it ran
           return own(request.sessionId).pipe(
-            Effect.zipRight(sessions.sendText(request.sessionId, request.notice, true)),
+            Effect.zipRight(Effect.suspend(() => {
+              const notice = sanitiseNotice(request.notice)
+              return notice === "" ? Effect.void : sessions.sendText(request.sessionId, notice, true)
+            })),
             Effect.as(null)
           )
       }

@@ -1,5 +1,7 @@
+import type { HttpServer as PlatformHttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Effect, Layer, Option } from "effect"
+import type { HttpListener } from "../services/HttpListener.js"
 import { TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import * as ControlBridge from "./ControlBridge.js"
@@ -8,6 +10,7 @@ import * as FileProjects from "./FileProjects.js"
 import * as FleetLive from "./FleetLive.js"
 import * as HookOutbox from "./HookOutbox.js"
 import * as HttpServer from "./HttpServer.js"
+import * as IdempotencyLive from "./IdempotencyLive.js"
 import * as IndexedCache from "./IndexedCache.js"
 import * as LiveOutputWorkers from "./LiveOutputWorkers.js"
 import * as MemoryOutputLog from "./MemoryOutputLog.js"
@@ -32,9 +35,10 @@ const TmuxCheck = Layer.effectDiscard(
  * The whole daemon on one screen: settings → infrastructure (SQLite, the tmux control channel
  * and the bridge over it, cache, output log, stats, token) → session orchestration → output
  * watching → the fleet (Redis, when configured) → agents and their hooks' outbox → background
- * workers → the HTTP API and its stream.
+ * workers → the HTTP API and its stream, served on `Listener` — the socket bound (and answering
+ * 503) before any of this was built, see src/cli/DaemonProgram.ts.
  */
-export const daemon = (settings: TelemuxSettings) => {
+export const daemon = (settings: TelemuxSettings, Listener: Layer.Layer<HttpListener | PlatformHttpServer.HttpServer>) => {
   const Settings = Layer.succeed(TelemuxConfig, settings)
   const Tmux = ControlBridge.layer({ socket: settings.tmuxSocket })
   const Infrastructure = Layer.mergeAll(
@@ -46,7 +50,12 @@ export const daemon = (settings: TelemuxSettings) => {
     FileProjects.layer,
     TokenFile.layer
   ).pipe(Layer.provideMerge(TmuxCheck.pipe(Layer.provide(Tmux))))
-  const Orchestration = Layer.mergeAll(SessionsLive.layer, OutputPollerLive.layer, SqliteListeners.layer).pipe(
+  const Orchestration = Layer.mergeAll(
+    SessionsLive.layer,
+    OutputPollerLive.layer,
+    SqliteListeners.layer,
+    IdempotencyLive.layerSqlite
+  ).pipe(
     Layer.provideMerge(Infrastructure)
   )
   // With a Redis URL this computer joins the fleet; without one it is a fleet of one.
@@ -67,6 +76,7 @@ export const daemon = (settings: TelemuxSettings) => {
     Layer.provideMerge(AgentsLive.fleetSlot),
     Layer.provide(Orchestration),
     Layer.provide(Settings),
-    Layer.provide(NodeContext.layer)
+    Layer.provide(NodeContext.layer),
+    Layer.provide(Listener)
   )
 }

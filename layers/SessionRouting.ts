@@ -1,9 +1,12 @@
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { Agents } from "../services/Agents.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
-import { type CreateSessionRequest, Sessions } from "../services/Sessions.js"
+import { type CreateSessionRequest, type ListSessionsRequest, Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { type ComputerUnreachable, OutcomeUnknown, type RemoteTimeout, type SessionNotFound } from "../src/domain/Errors.js"
+import type { IdempotencyKey } from "../services/Idempotency.js"
+import * as LocalOperations from "./LocalOperations.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
 
@@ -23,68 +26,104 @@ export const make = Effect.gen(function*() {
   const fleet = yield* Fleet
   const cache = yield* Cache
   const agents = yield* Agents
+  const operations = yield* LocalOperations.make
   const { computer: me } = yield* TelemuxConfig
 
   const isLocal = (session: Session) => session.computer === me
 
-  const create = (request: RoutedCreate) => {
+  /**
+   * A change sent to another computer that did not answer in time may have run there: that is an
+   * unknown outcome, not "not done". The key travels with the request, so a retry with it (through
+   * any computer) learns what happened instead of running again.
+   */
+  const remoteChange = <A, E>(effect: Effect.Effect<A, E | RemoteTimeout>) =>
+    effect.pipe(Effect.catchIf(
+      (error): error is RemoteTimeout => (error as { _tag?: string })._tag === "RemoteTimeout",
+      (error) =>
+        Effect.fail(
+          new OutcomeUnknown({
+            message: `${error.message}; it may have run there: look at the session, or retry with the same Idempotency-Key`
+          })
+        )
+    ))
+
+  const withKey = (key: IdempotencyKey | undefined) => (key === undefined ? {} : { idempotencyKey: key })
+
+  const create = (request: RoutedCreate, key?: IdempotencyKey) => {
     const { agent, computer, mode, prompt, ...local } = request
-    if (computer === undefined || computer === me) {
-      if (agent === undefined) return sessions.create(local)
-      return agents.launch({
-        ...local,
-        agent,
-        ...(mode === undefined ? {} : { mode }),
-        ...(prompt === undefined ? {} : { prompt })
-      })
-    }
-    return fleet.request(computer, {
+    if (computer === undefined || computer === me) return operations.create({ ...local, agent, mode, prompt }, key)
+    return remoteChange(fleet.request(computer, {
       _tag: "CreateSession",
       projectDir: local.projectDir,
       ...(local.title === undefined ? {} : { title: local.title }),
       ...(agent === undefined ? {} : { agent }),
       ...(mode === undefined ? {} : { mode }),
       ...(prompt === undefined ? {} : { prompt }),
-      ...(local.initiatorSessionId === undefined ? {} : { initiatorSessionId: local.initiatorSessionId })
-    }).pipe(
+      ...(local.initiatorSessionId === undefined ? {} : { initiatorSessionId: local.initiatorSessionId }),
+      ...withKey(key)
+    })).pipe(
       // listed here at once, not only when the owner's event arrives
       Effect.tap((session) => cache.upsertSession(session))
     )
   }
 
-  const sendText = (id: SessionId, text: string, enter: boolean) =>
-    Effect.flatMap(sessions.get(id), (session) =>
+  const sendText = (id: SessionId, text: string, enter: boolean, key?: IdempotencyKey) =>
+    Effect.flatMap(locate(id), (session) =>
       isLocal(session)
-        ? sessions.sendText(id, text, enter)
-        : Effect.asVoid(fleet.request(session.computer, { _tag: "SendText", sessionId: id, text, enter })))
+        ? operations.sendText(id, text, enter, key)
+        : Effect.asVoid(remoteChange(fleet.request(session.computer, { _tag: "SendText", sessionId: id, text, enter, ...withKey(key) }))))
 
-  const sendKeys = (id: SessionId, keys: ReadonlyArray<KeyPress>) =>
-    Effect.flatMap(sessions.get(id), (session) => {
-      if (isLocal(session)) return sessions.sendKeys(id, keys)
+  const sendKeys = (id: SessionId, keys: ReadonlyArray<KeyPress>, key?: IdempotencyKey) =>
+    Effect.flatMap(locate(id), (session) => {
+      if (isLocal(session)) return operations.sendKeys(id, keys, key)
       const [first, ...rest] = keys
       if (first === undefined) return Effect.void
-      return Effect.asVoid(fleet.request(session.computer, { _tag: "SendKeys", sessionId: id, keys: [first, ...rest] }))
+      return Effect.asVoid(remoteChange(
+        fleet.request(session.computer, { _tag: "SendKeys", sessionId: id, keys: [first, ...rest], ...withKey(key) })
+      ))
     })
 
   const capture = (id: SessionId, lines: number) =>
-    Effect.flatMap(sessions.get(id), (session) =>
+    Effect.flatMap(locate(id), (session) =>
       isLocal(session)
         ? sessions.capture(id, lines)
         : fleet.request(session.computer, { _tag: "Capture", sessionId: id, lines }))
 
   const close = (id: SessionId) =>
-    Effect.flatMap(sessions.get(id), (session) =>
+    Effect.flatMap(locate(id), (session) =>
       isLocal(session) || session.status === "closed"
         ? sessions.close(id, "user")
-        : fleet.request(session.computer, { _tag: "CloseSession", sessionId: id }).pipe(
+        : remoteChange(fleet.request(session.computer, { _tag: "CloseSession", sessionId: id })).pipe(
           Effect.tap(() => cache.removeSession(id))
         ))
 
   const resume = (id: SessionId, restart: boolean) =>
-    Effect.flatMap(sessions.get(id), (session) =>
+    Effect.flatMap(locate(id), (session) =>
       isLocal(session)
         ? restart ? agents.restart(id) : agents.resume(id)
-        : fleet.request(session.computer, { _tag: "ResumeAgent", sessionId: id, restart }))
+        : remoteChange(fleet.request(session.computer, { _tag: "ResumeAgent", sessionId: id, restart })))
 
-  return { create, sendText, sendKeys, capture, close, resume, isLocal } as const
+  // -- reads that never turn "unreachable" into "not found" or an empty list ---------------------
+
+  /** A session's "not found" stands only when its computer is not one that left the fleet (then: 503). */
+  const notFoundUnlessDeparted = (id: SessionId, notFound: SessionNotFound) =>
+    Effect.flatMap(fleet.whereabouts(id), (departed): Effect.Effect<never, SessionNotFound | ComputerUnreachable> =>
+      Effect.fail(Option.getOrElse(departed, (): SessionNotFound | ComputerUnreachable => notFound)))
+
+  /** The session, wherever it lives; `ComputerUnreachable` (503) when its computer is offline, never 404. */
+  const locate = (id: SessionId) =>
+    sessions.get(id).pipe(Effect.catchTag("SessionNotFound", (notFound) => notFoundUnlessDeparted(id, notFound)))
+
+  const getJson = (id: SessionId) =>
+    sessions.getJson(id).pipe(Effect.catchTag("SessionNotFound", (notFound) => notFoundUnlessDeparted(id, notFound)))
+
+  /** A list of one computer's sessions needs that computer: another that is not online is 503, never `[]`. */
+  const requireListable = (computer: ComputerName | undefined) =>
+    computer === undefined || computer === me ? Effect.void : fleet.requireOnline(computer)
+
+  const list = (request: ListSessionsRequest) => Effect.zipRight(requireListable(request.computer), sessions.list(request))
+
+  const listJson = (request: ListSessionsRequest) => Effect.zipRight(requireListable(request.computer), sessions.listJson(request))
+
+  return { create, sendText, sendKeys, capture, close, resume, isLocal, locate, get: locate, getJson, list, listJson } as const
 })

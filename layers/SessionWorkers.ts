@@ -30,7 +30,8 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
     yield* Effect.logInfo("reconciled with tmux").pipe(Effect.annotateLogs({
       adopted: startup.value.adopted,
       closed: startup.value.closed.length,
-      spared: startup.value.spared
+      spared: startup.value.spared,
+      orphansRemoved: startup.value.orphansRemoved
     }))
   }
 

@@ -15,11 +15,12 @@ import {
   Sessions
 } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-import { type PaneInfo, TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
+import { mayHaveRun, type PaneInfo, TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
 import { KeyedMutex, LockTableFull } from "../src/concurrency/KeyedMutex.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import {
   InvalidRequest,
+  OutcomeUnknown,
   SessionClosed,
   SessionNotFound,
   StorageFailure,
@@ -31,7 +32,9 @@ import {
   type PaneId,
   Session,
   SessionId,
-  summarise
+  summarise,
+  TmuxName,
+  tmuxNameFor
 } from "../src/domain/Session.js"
 
 const encodeSession = Schema.encodeSync(Session)
@@ -39,6 +42,20 @@ const encodeSession = Schema.encodeSync(Session)
 const storageFailure = (error: StoreError) => new StorageFailure({ message: error.message })
 const terminalUnavailable = (error: TmuxError | { readonly message: string }) =>
   new TerminalUnavailable({ message: error.message })
+
+/**
+ * The answer for a failed step that changes the pane: "not done" when tmux refused it or never got
+ * it, "unknown" when it may have run (no answer in time, the channel lost after sending).
+ */
+const mutationFailed = (what: string) => (error: TmuxError): TerminalUnavailable | OutcomeUnknown =>
+  mayHaveRun(error)
+    ? new OutcomeUnknown({
+      message: `tmux did not confirm ${what} (${error.message}); it may have happened: look at the session ` +
+        "before sending it again, or retry with the same Idempotency-Key"
+    })
+    : terminalUnavailable(error)
+
+const isTmuxName = Schema.is(TmuxName)
 
 const validateProjectDir = (dir: string) =>
   Effect.gen(function*() {
@@ -187,37 +204,84 @@ export const make = Effect.gen(function*() {
             Effect.ignore
           )
         ),
-        Effect.mapError(terminalUnavailable)
+        // The row is closed either way: a tmux session that appears late is an orphan, and
+        // reconciliation removes it. So the answer is "not done", even after a timeout.
+        Effect.mapError((error) =>
+          new TerminalUnavailable({
+            message: mayHaveRun(error)
+              ? `tmux did not answer in time (${error.message}); the session was not created ` +
+                "(if tmux makes it late, telemux removes it): try again"
+              : `tmux could not start the session: ${error.message}`
+          })
+        )
       )
-      const started = yield* save(sessionId, { paneId, status: "running" })
+      const running = new Session({ ...session, paneId, status: "running" })
+      // The session exists now: a failure to record that is logged, not answered as "not done".
+      const started = yield* save(sessionId, { paneId, status: "running" }).pipe(
+        Effect.catchAll((error) =>
+          Effect.logError("the session started but could not be recorded as running; it is served from memory", error).pipe(
+            Effect.zipRight(cache.upsertSession(running)),
+            Effect.as(Option.some(running))
+          )
+        )
+      )
       yield* Effect.logInfo("session created").pipe(Effect.annotateLogs({ sessionId, dir }))
-      return Option.getOrElse(started, () => session)
+      return Option.getOrElse(started, () => running)
     }).pipe(Effect.ensuring(Effect.sync(() => creating.delete(sessionId))))
   })
 
+  /** After the pane got the input: a failure to record it is logged, never answered as "not done". */
   const recordInput = (id: SessionId, text: string | undefined) =>
-    DateTime.now.pipe(Effect.flatMap((now) =>
-      save(id, text === undefined ? { lastActivityAt: now } : { lastActivityAt: now, lastInput: summarise(text) })
+    DateTime.now.pipe(
+      Effect.flatMap((now) =>
+        save(id, text === undefined ? { lastActivityAt: now } : { lastActivityAt: now, lastInput: summarise(text) })
+      ),
+      Effect.catchAll((error) =>
+        Effect.logError("input was delivered but could not be recorded", error).pipe(Effect.annotateLogs({ sessionId: id }))
+      )
+    )
+
+  /** A step that changes the pane: a missing pane is confirmed as for any step; other failures per mutationFailed. */
+  const mutate = (session: Session, what: string) =>
+  <A>(
+    effect: Effect.Effect<A, TmuxError>
+  ): Effect.Effect<A, TerminalUnavailable | OutcomeUnknown | SessionClosed | StorageFailure> =>
+    effect.pipe(Effect.catchAll((error): Effect.Effect<never, TerminalUnavailable | OutcomeUnknown | SessionClosed | StorageFailure> =>
+      error._tag === "TmuxSessionNotFound" ? confirmGone(session) : Effect.fail(mutationFailed(what)(error))
     ))
 
+  /**
+   * The pane steps of one input run to their end once started (a caller that goes away does not
+   * leave text without its Enter): the outcome is then known, and kept for an idempotent retry.
+   */
   const sendText = Effect.fn("Sessions.sendText")(function*(id: SessionId, text: string, enter: boolean) {
     const { pane, session } = yield* openPane(id)
     yield* serialised(id)(Effect.gen(function*() {
       const tmux = onTmux(session)
       if (yield* tmux(bridge.isInMode(pane))) yield* tmux(bridge.cancelMode(pane))
       // tmux turns each LF into CR on paste; a CRLF would otherwise become two line ends
-      if (text !== "") yield* tmux(bridge.paste(pane, text.replace(/\r\n/g, "\n")))
+      if (text !== "") yield* mutate(session, "the paste")(bridge.paste(pane, text.replace(/\r\n/g, "\n")))
       if (enter) {
         yield* Effect.sleep(ENTER_SETTLE_DELAY)
-        yield* tmux(bridge.sendKeys(pane, [{ key: "Enter", repeat: 1 }]))
+        yield* mutate(session, "the Enter")(bridge.sendKeys(pane, [{ key: "Enter", repeat: 1 }])).pipe(
+          // the text is in the pane already: whatever went wrong with its Enter, the input is half done
+          Effect.mapError((error) =>
+            text === "" || error._tag === "OutcomeUnknown"
+              ? error
+              : new OutcomeUnknown({
+                message: `the text was typed but its Enter failed (${error.message}): look at the session before sending it again`
+              })
+          )
+        )
       }
-    }))
+    }).pipe(Effect.uninterruptible))
     yield* recordInput(id, text === "" ? undefined : text)
   })
 
+  /** Every press in one tmux command: the keys are sent together or not at all (or, on a timeout, unknown). */
   const sendKeys = Effect.fn("Sessions.sendKeys")(function*(id: SessionId, keys: ReadonlyArray<KeyPress>) {
     const { pane, session } = yield* openPane(id)
-    yield* serialised(id)(onTmux(session)(bridge.sendKeys(pane, keys)))
+    yield* serialised(id)(mutate(session, "the keys")(bridge.sendKeys(pane, keys)).pipe(Effect.uninterruptible))
     yield* recordInput(id, undefined)
   })
 
@@ -256,6 +320,20 @@ export const make = Effect.gen(function*() {
     return pane === undefined || pane.dead
   }
 
+  /** tmux names of this computer's open sessions, those being created included. */
+  const ownedNames = cache.getSessionsForComputer(config.computer).pipe(
+    Effect.map((sessions) => new Set<string>([...sessions.map((s) => s.tmuxName), ...[...creating].map(tmuxNameFor)]))
+  )
+
+  /** telemux-named tmux sessions that no open session owns (say, made late by a tmux that was frozen). */
+  const orphansIn = (panes: ReadonlyMap<string, PaneInfo>, owned: ReadonlySet<string>) =>
+    [...panes.keys()].filter((name) => isTmuxName(name) && !owned.has(name))
+
+  /**
+   * Rows against tmux, both ways: an open row whose tmux session is gone is closed, and a
+   * telemux-named tmux session with no open row is killed (it was never adopted: its row was closed
+   * when its creation failed, or never existed) — each only after a confirming second look.
+   */
   const reconcile = reconcileLock.withPermits(1)(Effect.gen(function*() {
     const sessions = yield* openLocal
     const first = yield* lookAtPanes
@@ -275,12 +353,15 @@ export const make = Effect.gen(function*() {
         adopted++
       }
     }
-    if (suspects.length === 0) return { adopted, closed: [], spared: 0 } satisfies ReconcileReport
+    const orphans = orphansIn(first, yield* ownedNames)
+    if (suspects.length === 0 && orphans.length === 0) {
+      return { adopted, closed: [], spared: 0, orphansRemoved: 0 } satisfies ReconcileReport
+    }
     yield* Effect.sleep(RECONCILE_CONFIRM_DELAY)
     const second = yield* lookAtPanes.pipe(Effect.option)
     if (Option.isNone(second)) {
       yield* Effect.logWarning("tmux did not answer the confirming look; closing nothing")
-      return { adopted, closed: [], spared: suspects.length } satisfies ReconcileReport
+      return { adopted, closed: [], spared: suspects.length, orphansRemoved: 0 } satisfies ReconcileReport
     }
     const closed: Array<SessionId> = []
     for (const session of suspects) {
@@ -292,7 +373,21 @@ export const make = Effect.gen(function*() {
       yield* closeRow(current.value, dead ? "pane_dead" : "tmux_gone")
       closed.push(session.sessionId)
     }
-    return { adopted, closed, spared: suspects.length - closed.length } satisfies ReconcileReport
+    const stillOrphans = new Set(orphansIn(second.value, yield* ownedNames))
+    let orphansRemoved = 0
+    for (const name of orphans) {
+      if (!stillOrphans.has(name)) continue
+      const killed = yield* bridge.killSession(TmuxName.make(name)).pipe(Effect.either)
+      if (killed._tag === "Right" || killed.left._tag === "TmuxSessionNotFound") {
+        orphansRemoved++
+        yield* Effect.logWarning("removed a tmux session that no open session owns").pipe(Effect.annotateLogs({ tmuxName: name }))
+      } else {
+        yield* Effect.logWarning("could not remove a tmux session that no open session owns", killed.left).pipe(
+          Effect.annotateLogs({ tmuxName: name })
+        )
+      }
+    }
+    return { adopted, closed, spared: suspects.length - closed.length, orphansRemoved } satisfies ReconcileReport
   })).pipe(Effect.withSpan("Sessions.reconcile"))
 
   const reapInactive = Effect.gen(function*() {
@@ -349,6 +444,7 @@ export const make = Effect.gen(function*() {
     sendText,
     sendKeys,
     capture,
+    terminalResponsive: bridge.responsive,
     close,
     reconcile,
     reapInactive

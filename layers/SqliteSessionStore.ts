@@ -1,8 +1,8 @@
 import { NodeContext } from "@effect/platform-node"
-import { FileSystem, Path } from "@effect/platform"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { Cause, type DateTime, Effect, Layer, Schema, Struct } from "effect"
+import * as path from "node:path"
 import {
   SessionStore,
   SQLITE_BUSY_TIMEOUT_MS,
@@ -23,6 +23,7 @@ import {
   SessionStatus,
   TmuxName
 } from "../src/domain/Session.js"
+import { describeModeChange, makePrivateDatabase, makePrivateDir } from "../src/agents/StateDir.js"
 
 // ---------------------------------------------------------------------------
 // Schema
@@ -72,7 +73,23 @@ const migration0002 = Effect.gen(function*() {
   yield* sql`CREATE INDEX listeners_listener ON listeners (listener_session_id)`
 })
 
-export const migrations = { "0001_sessions": migration0001, "0002_listeners": migration0002 } as const
+/** Idempotency-Keys of create/input/keys requests (services/Idempotency.ts); `outcome` is NULL while the request runs. */
+const migration0003 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE idempotency (
+    key TEXT PRIMARY KEY NOT NULL,
+    fingerprint TEXT NOT NULL,
+    outcome TEXT,
+    created_at INTEGER NOT NULL
+  )`
+  yield* sql`CREATE INDEX idempotency_created ON idempotency (created_at)`
+})
+
+export const migrations = {
+  "0001_sessions": migration0001,
+  "0002_listeners": migration0002,
+  "0003_idempotency": migration0003
+} as const
 
 // ---------------------------------------------------------------------------
 // Row <-> domain
@@ -316,12 +333,23 @@ export const layer: Layer.Layer<SessionStore, never, SqlClient.SqlClient> = Laye
 // ---------------------------------------------------------------------------
 // Database
 
+/**
+ * The state dir 0700 and the database 0600 before SQLite opens it (SQLite gives -wal and -shm the
+ * database's mode; it would create the database itself 0644): they hold what was typed into
+ * sessions, and the dir holds the API token. An existing install is tightened, with a warning.
+ */
 const stateDirectory = (filename: string) =>
   Layer.effectDiscard(Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    // The state dir also holds the API token: keep it private to the user.
-    yield* fs.makeDirectory(path.dirname(filename), { recursive: true, mode: 0o700 })
+    if (filename === ":memory:" || filename === "") return
+    const changes = yield* Effect.try({
+      try: () => [makePrivateDir(path.dirname(filename)), ...makePrivateDatabase(filename)],
+      catch: (cause) => cause
+    })
+    for (const change of changes) {
+      if (change === undefined) continue
+      const { annotations, message } = describeModeChange(change)
+      yield* Effect.logWarning(message).pipe(Effect.annotateLogs(annotations))
+    }
   }))
 
 // WAL is switched on by SqliteClient itself (unless `disableWAL`); these two are per connection

@@ -114,16 +114,16 @@ export const subcommandOf = (args: ReadonlyArray<string>): string => args.find((
 
 export const clampSize = (n: number) => Math.min(SIZE_MAX, Math.max(SIZE_MIN, Math.trunc(n)))
 
-/** One `send-keys` per press, chained with `;` argv entries into a single tmux invocation. */
-export const sendKeysArgs = (pane: PaneId, keys: ReadonlyArray<KeyPress>): ReadonlyArray<string> =>
-  keys.flatMap((press, i) => [
-    ...(i === 0 ? [] : [";"]),
-    "send-keys",
-    "-t",
-    pane,
-    ...(press.repeat > 1 ? ["-N", String(press.repeat)] : []),
-    press.key
-  ])
+/**
+ * Every press in one `send-keys` command, repeats spelled out: tmux runs a command whole, so the
+ * keys arrive together or not at all (a `;` list stops halfway when one of its commands fails).
+ */
+export const sendKeysArgs = (pane: PaneId, keys: ReadonlyArray<KeyPress>): ReadonlyArray<string> => [
+  "send-keys",
+  "-t",
+  pane,
+  ...keys.flatMap((press) => Array.from({ length: press.repeat }, () => press.key))
+]
 
 /** `new-session` for a telemux session: detached, sized, with its env, printing the pane id. */
 export const newSessionArgs = (create: CreateSessionOptions): ReadonlyArray<string> => [
@@ -277,6 +277,8 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
     })
 
     return TerminalBridge.of({
+      // each call spawns its own tmux: nothing waits between calls, a hang shows as that call's timeout
+      responsive: Effect.succeed(true),
       version,
       createSession,
       listPanes,

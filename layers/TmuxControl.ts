@@ -20,6 +20,7 @@ import {
 import { type PaneId } from "../src/domain/Session.js"
 import { commandLine, type ControlMessage, makeControlParser } from "../src/tmux/ControlProtocol.js"
 import {
+  ControlChannelDown,
   KILL_GRACE,
   TMUX_COMMAND_TIMEOUT,
   TmuxCommandFailed,
@@ -53,19 +54,6 @@ export const CONTROL_EVENT_BUFFER = 4096
 /** Idle command of the hub's own window: never exits, never writes. */
 export const HUB_IDLE_COMMAND = "tail -f /dev/null"
 
-/**
- * The channel could not carry the command. `sent: false` — it never reached tmux (safe to run
- * another way); `sent: true` — the client went away before answering (it may have run).
- */
-export class ControlChannelDown extends Data.TaggedError("ControlChannelDown")<{
-  readonly reason: string
-  readonly sent: boolean
-}> {
-  override get message() {
-    return `tmux control channel is down: ${this.reason}`
-  }
-}
-
 class ControlConnectFailed extends Data.TaggedError("ControlConnectFailed")<{ readonly reason: string }> {
   override get message() {
     return `tmux control client could not connect: ${this.reason}`
@@ -81,13 +69,7 @@ export const channelDownError = (command: string, reason: string, sent: boolean)
     cause: new ControlChannelDown({ reason, sent })
   })
 
-/** True when the command failed only because the channel was down before it was written. */
-export const isChannelDown = (error: TmuxError): boolean =>
-  error._tag === "TmuxCommandFailed" && error.cause instanceof ControlChannelDown && !error.cause.sent
-
-/** True when the channel failed the command: before writing it, or by going away before answering. */
-export const isChannelLost = (error: TmuxError): boolean =>
-  error._tag === "TmuxCommandFailed" && error.cause instanceof ControlChannelDown
+export { ControlChannelDown, isChannelDown, isChannelLost } from "../services/TerminalBridge.js"
 
 interface Pending {
   readonly command: string
@@ -460,6 +442,13 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
       run,
       subscribe: PubSub.subscribe(events),
       isConnected: Effect.map(Ref.get(current), (conn) => Option.isSome(conn) && conn.value.ready),
+      isResponsive: (within) =>
+        Effect.gen(function*() {
+          const conn = yield* Ref.get(current)
+          if (Option.isNone(conn) || !conn.value.ready) return false
+          const oldest = conn.value.pending.find((entry) => !entry.settled) ?? conn.value.pending[0]
+          return oldest === undefined || (yield* Clock.currentTimeMillis) - oldest.sentAt < Duration.toMillis(within)
+        }),
       watchWindowOf,
       clientPid: Effect.map(Ref.get(current), Option.map((conn) => conn.pid))
     })

@@ -1,8 +1,8 @@
 import { Context, Duration, type Effect } from "effect"
 import type { AgentModeUnsupported, NativeSessionIdInvalid } from "../src/agents/AgentCommands.js"
-import type { InvalidRequest, SessionNotFound, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
+import type { InvalidRequest, OutcomeUnknown, SessionNotFound, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
-import type { CreateSessionRequest, OperationError } from "./Sessions.js"
+import type { CreateSessionRequest, InputError } from "./Sessions.js"
 
 /** The agent's screen must be still this long before its first prompt is pasted… */
 export const PROMPT_QUIET = Duration.millis(800)
@@ -33,17 +33,17 @@ export type AgentError = InvalidRequest | AgentModeUnsupported | NativeSessionId
  */
 export class Agents extends Context.Tag("telemux/Agents")<Agents, {
   /** Creates the session, starts the agent in it, and delivers the prompt in the background (reported on the stream). */
-  readonly launch: (request: LaunchRequest) => Effect.Effect<Session, AgentError | TerminalUnavailable | StorageFailure>
+  readonly launch: (request: LaunchRequest) => Effect.Effect<Session, AgentError | TerminalUnavailable | StorageFailure | OutcomeUnknown>
   /** Starts the session's agent again in its pane, resuming its conversation (by native id, else the latest). */
-  readonly resume: (id: SessionId) => Effect.Effect<Session, AgentError | OperationError>
+  readonly resume: (id: SessionId) => Effect.Effect<Session, AgentError | InputError>
   /** Interrupts the agent twice, waits for the shell, then resumes. */
-  readonly restart: (id: SessionId) => Effect.Effect<Session, AgentError | OperationError>
+  readonly restart: (id: SessionId) => Effect.Effect<Session, AgentError | InputError>
   /** `listener` is told (a line typed into its pane) each time `target` finishes a turn or asks for input. */
   readonly listen: (
     target: SessionId,
     listener: { readonly sessionId: SessionId; readonly computer: ComputerName }
   ) => Effect.Effect<void, InvalidRequest | SessionNotFound | StorageFailure>
   /** Types `notice` into a local listener's pane (how another computer's agent reaches one here). */
-  readonly notify: (listener: SessionId, notice: string) => Effect.Effect<void, OperationError>
+  readonly notify: (listener: SessionId, notice: string) => Effect.Effect<void, InputError>
   readonly debounceSize: Effect.Effect<number>
 }>() {}

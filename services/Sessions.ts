@@ -1,6 +1,7 @@
 import { Context, type DateTime, Duration, type Effect } from "effect"
 import type {
   InvalidRequest,
+  OutcomeUnknown,
   SessionClosed,
   SessionNotFound,
   StorageFailure,
@@ -52,6 +53,9 @@ export interface ListSessionsRequest {
 
 export type OperationError = SessionNotFound | SessionClosed | TerminalUnavailable | StorageFailure
 
+/** What input (text, keys) can fail with: an operation error, or an outcome that is not known. */
+export type InputError = OperationError | OutcomeUnknown
+
 /**
  * What watching a pane revealed, or what an agent's hook reported; applied only to open
  * sessions, never reopening a closed one.
@@ -69,6 +73,8 @@ export interface ReconcileReport {
   readonly closed: ReadonlyArray<SessionId>
   /** Seen missing once but present (or unknowable) on the second look. */
   readonly spared: number
+  /** telemux-named tmux sessions without an open row, killed after the second look. */
+  readonly orphansRemoved: number
 }
 
 /** The orchestration of local sessions: tmux, the store and the cache kept in step. */
@@ -81,16 +87,25 @@ export class Sessions extends Context.Tag("telemux/Sessions")<Sessions, {
   readonly listJson: (request: ListSessionsRequest) => Effect.Effect<string, StorageFailure>
   readonly get: (id: SessionId) => Effect.Effect<Session, SessionNotFound | StorageFailure>
   readonly getJson: (id: SessionId) => Effect.Effect<string, SessionNotFound | StorageFailure>
-  /** Pastes `text` literally; with `enter`, presses Enter as its own key after a settle delay. */
-  readonly sendText: (id: SessionId, text: string, enter: boolean) => Effect.Effect<void, OperationError>
-  readonly sendKeys: (id: SessionId, keys: ReadonlyArray<KeyPress>) => Effect.Effect<void, OperationError>
+  /**
+   * Pastes `text` literally; with `enter`, presses Enter as its own key after a settle delay. A
+   * failure after the text reached the pane is OutcomeUnknown, never a plain "not done".
+   */
+  readonly sendText: (id: SessionId, text: string, enter: boolean) => Effect.Effect<void, InputError>
+  /** All presses in one tmux command: sent together, or not at all (or unknown when tmux did not answer). */
+  readonly sendKeys: (id: SessionId, keys: ReadonlyArray<KeyPress>) => Effect.Effect<void, InputError>
   readonly capture: (id: SessionId, historyLines: number) => Effect.Effect<string, OperationError>
+  /** Whether tmux answers now (a kept screen is current only while it does). */
+  readonly terminalResponsive: Effect.Effect<boolean>
   /** Kills the tmux session and marks the row closed; closing a closed session returns it as is. */
   readonly close: (
     id: SessionId,
     reason: CloseReason
   ) => Effect.Effect<Session, SessionNotFound | TerminalUnavailable | StorageFailure>
-  /** Compares open rows with tmux; closes a vanished session only after a confirming second look. */
+  /**
+   * Compares open rows with tmux; closes a vanished session, and kills a telemux-named tmux session
+   * that no open row owns, each only after a confirming second look.
+   */
   readonly reconcile: Effect.Effect<ReconcileReport, TerminalUnavailable | StorageFailure>
   /** Records what the output watcher saw; unknown or closed sessions are ignored. */
   readonly observe: (id: SessionId, observation: Observation) => Effect.Effect<void, StorageFailure>

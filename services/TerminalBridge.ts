@@ -7,6 +7,8 @@ export const TMUX_MIN_VERSION = { major: 3, minor: 2 } as const
 
 /** Every tmux call is bounded by one of these; on expiry the child is killed and reaped. */
 export const TMUX_COMMAND_TIMEOUT = Duration.seconds(5)
+/** tmux is "responsive" while no command has waited on it longer than this. */
+export const TMUX_RESPONSIVE_WITHIN = Duration.seconds(1)
 /** Time a child gets between SIGTERM and SIGKILL. */
 export const KILL_GRACE = Duration.millis(500)
 /** Most history lines a capture may include above the visible screen. */
@@ -56,6 +58,36 @@ export class TmuxVersionUnsupported extends Data.TaggedError("TmuxVersionUnsuppo
 
 export type TmuxError = TmuxTimeout | TmuxSessionNotFound | TmuxCommandFailed
 
+/**
+ * The control channel could not carry a command (the cause of a TmuxCommandFailed). `sent: false`
+ * — it never reached tmux (safe to run another way); `sent: true` — the client went away before
+ * answering (it may have run).
+ */
+export class ControlChannelDown extends Data.TaggedError("ControlChannelDown")<{
+  readonly reason: string
+  readonly sent: boolean
+}> {
+  override get message() {
+    return `tmux control channel is down: ${this.reason}`
+  }
+}
+
+/** True when the command failed only because the channel was down before it was written. */
+export const isChannelDown = (error: TmuxError): boolean =>
+  error._tag === "TmuxCommandFailed" && error.cause instanceof ControlChannelDown && !error.cause.sent
+
+/** True when the channel failed the command: before writing it, or by going away before answering. */
+export const isChannelLost = (error: TmuxError): boolean =>
+  error._tag === "TmuxCommandFailed" && error.cause instanceof ControlChannelDown
+
+/**
+ * True when a failed command may still have run (or may run later): tmux did not answer in time,
+ * or the channel went away after the command was written. Every other failure means "not done".
+ */
+export const mayHaveRun = (error: TmuxError): boolean =>
+  error._tag === "TmuxTimeout" ||
+  (error._tag === "TmuxCommandFailed" && error.cause instanceof ControlChannelDown && error.cause.sent)
+
 export interface PaneInfo {
   readonly sessionName: string
   readonly paneId: PaneId
@@ -79,6 +111,12 @@ export interface CreateSessionOptions {
 }
 
 export class TerminalBridge extends Context.Tag("telemux/TerminalBridge")<TerminalBridge, {
+  /**
+   * Whether tmux answers now: no command has waited on it longer than TMUX_RESPONSIVE_WITHIN. A
+   * screen kept from an earlier capture is current only while this holds (a frozen tmux sends no
+   * change signals either).
+   */
+  readonly responsive: Effect.Effect<boolean>
   /** The tmux version string (`tmux -V`); fails when older than TMUX_MIN_VERSION. */
   readonly version: Effect.Effect<string, TmuxError | TmuxVersionUnsupported>
   /** Starts a detached session and returns its (only) pane's id. */

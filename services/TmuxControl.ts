@@ -37,6 +37,8 @@ export class TmuxControl extends Context.Tag("telemux/TmuxControl")<TmuxControl,
   /** A subscription to events from now on; bounded (sliding: an overwhelmed reader loses the oldest). */
   readonly subscribe: Effect.Effect<Queue.Dequeue<ControlEvent>, never, Scope.Scope>
   readonly isConnected: Effect.Effect<boolean>
+  /** Connected, and the oldest command still waiting was sent less than `within` ago. */
+  readonly isResponsive: (within: Duration.Duration) => Effect.Effect<boolean>
   /** Links a session's window into the hub so its panes report output. */
   readonly watchWindowOf: (sessionName: string) => Effect.Effect<void, TmuxError>
   /** pid of the control client process while connected (for the process-count budget). */

@@ -6,7 +6,10 @@ import * as fs from "node:fs/promises"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as HttpListenerLive from "../layers/HttpListener.js"
+import * as IdempotencyLive from "../layers/IdempotencyLive.js"
 import * as HttpServerLayer from "../layers/HttpServer.js"
+import { HttpListener, REQUEST_BODY_MAX_BYTES } from "../services/HttpListener.js"
 import * as TokenFile from "../layers/TokenFile.js"
 import { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
@@ -99,7 +102,8 @@ const makeFakeSessions = (initial: ReadonlyArray<Session>) =>
           yield* Ref.update(store, (sessions) => new Map(sessions).set(id, closed))
           return closed
         }),
-      reconcile: Effect.succeed({ adopted: 0, closed: [], spared: 0 }),
+      terminalResponsive: Effect.succeed(true),
+      reconcile: Effect.succeed({ adopted: 0, closed: [], spared: 0, orphansRemoved: 0 }),
       reapInactive: Effect.succeed([]),
       observe: () => Effect.void
     })
@@ -152,7 +156,8 @@ const services = (
     Layer.provide(token, configLayer),
     MemoryOutputLog.layer,
     FleetLive.layerAlone,
-    agentsUnused
+    agentsUnused,
+    IdempotencyLive.layerMemory
   )
 }
 
@@ -160,7 +165,7 @@ const quiet = Logger.minimumLogLevel(LogLevel.Error)
 
 /** Serves the API in-process for `body`, on fresh layers; `body` gets the fake Sessions. */
 const withServer = <A, E>(
-  body: (fake: FakeSessions) => Effect.Effect<A, E, HttpClient.HttpClient>,
+  body: (fake: FakeSessions) => Effect.Effect<A, E, HttpClient.HttpClient | HttpListener>,
   options: {
     readonly config?: Partial<TelemuxSettings>
     readonly sessions?: ReadonlyArray<Session>
@@ -184,13 +189,14 @@ interface Reply {
 }
 
 const send = (
-  method: "GET" | "POST" | "DELETE",
+  method: "GET" | "POST" | "DELETE" | "PUT" | "PATCH",
   url: string,
   options: {
     readonly token?: string | null
     readonly authorization?: string
     readonly body?: unknown
     readonly rawBody?: string
+    readonly contentType?: string
     readonly headers?: Record<string, string>
   } = {}
 ) =>
@@ -202,7 +208,9 @@ const send = (
       request = HttpClientRequest.setHeader(request, "authorization", options.authorization)
     } else if (token !== null) request = HttpClientRequest.bearerToken(request, token)
     if (options.headers !== undefined) request = HttpClientRequest.setHeaders(request, options.headers)
-    if (options.rawBody !== undefined) request = HttpClientRequest.bodyText(request, options.rawBody, "application/json")
+    if (options.rawBody !== undefined) {
+      request = HttpClientRequest.bodyText(request, options.rawBody, options.contentType ?? "application/json")
+    }
     else if (options.body !== undefined) request = yield* HttpClientRequest.bodyJson(request, options.body)
     const response = yield* client.execute(request)
     const text = yield* response.text
@@ -246,7 +254,7 @@ describe("auth", () => {
 
           const wrong = yield* send(route.method, route.url, { token: "b".repeat(64), body: route.body })
           assert.strictEqual(wrong.status, 401, `${route.method} ${route.url} with a wrong token`)
-          assert.strictEqual(wrong.json.message, "invalid API token")
+          assert.match(wrong.json.message, /^invalid API token/)
 
           const basic = yield* send(route.method, route.url, { authorization: `Basic ${TOKEN}`, body: route.body })
           assert.strictEqual(basic.status, 401, `${route.method} ${route.url} with Basic`)
@@ -432,11 +440,15 @@ describe("sessions", () => {
   it.live("list filters reach Sessions decoded", () =>
     withServer((fake) =>
       Effect.gen(function*() {
-        assert.strictEqual((yield* send("GET", "/v1/sessions?status=all&limit=5&computer=box-1")).status, 200)
+        assert.strictEqual((yield* send("GET", "/v1/sessions?status=all&limit=5&computer=local")).status, 200)
         assert.strictEqual((yield* send("GET", "/v1/sessions?status=idle")).status, 200)
         assert.strictEqual((yield* send("GET", "/v1/sessions")).status, 200)
+        // another computer this daemon cannot reach is a 503, never an empty list
+        const elsewhere = yield* send("GET", "/v1/sessions?computer=box-1")
+        assert.strictEqual(elsewhere.status, 503)
+        assert.strictEqual(elsewhere.json._tag, "ComputerUnreachable")
         assert.deepStrictEqual(yield* fake.calls, [
-          { op: "list", request: { status: "all", limit: 5, computer: ComputerName.make("box-1") } },
+          { op: "list", request: { status: "all", limit: 5, computer: ComputerName.make("local") } },
           { op: "list", request: { status: "idle" } },
           { op: "list", request: {} }
         ])
@@ -540,7 +552,7 @@ describe("sessions", () => {
         const client = yield* HttpApiClient.make(TelemuxApi, {
           transformClient: HttpClient.mapRequest(HttpClientRequest.bearerToken(TOKEN))
         })
-        const created = yield* client.sessions.create({ payload: { projectDir: "/srv/proj" } })
+        const created = yield* client.sessions.create({ headers: {}, payload: { projectDir: "/srv/proj" } })
         const listed = yield* client.sessions.list({ urlParams: {} })
         assert.deepStrictEqual(listed.map((s) => s.sessionId), [created.sessionId])
         const missing = yield* Effect.flip(client.sessions.get({ path: { id: unknownId } }))
@@ -593,17 +605,31 @@ describe("Host and Origin check", () => {
         assert.deepStrictEqual(yield* fake.calls, [])
       }), { sessions: [existing] }))
 
-  it.live("a foreign Origin gets 403; a loopback Origin passes", () =>
+  it.live("a foreign Origin gets 403, another port of localhost too; only the daemon's own origin passes", () =>
     withServer((fake) =>
       Effect.gen(function*() {
-        for (const origin of ["https://evil.example", "null", "http://localhost.evil.example:4780"]) {
+        const port = (yield* HttpListener).port
+        for (
+          const origin of [
+            "https://evil.example",
+            "null",
+            "http://localhost.evil.example:4780",
+            "http://localhost:3000",
+            `https://localhost:${port}`,
+            `http://127.0.0.1:${port + 1}`
+          ]
+        ) {
           const reply = yield* send("DELETE", `/v1/sessions/${idOf}`, { headers: { origin } })
           assert.strictEqual(reply.status, 403, origin)
           assert.strictEqual(reply.json._tag, "HostNotAllowed")
         }
+        const crossSite = yield* send("DELETE", `/v1/sessions/${idOf}`, { headers: { "sec-fetch-site": "same-site" } })
+        assert.strictEqual(crossSite.status, 403)
         assert.deepStrictEqual(yield* fake.calls, [])
-        const ok = yield* send("GET", "/v1/sessions", { headers: { origin: "http://localhost:4780" } })
-        assert.strictEqual(ok.status, 200)
+        for (const origin of [`http://localhost:${port}`, `http://127.0.0.1:${port}`, `http://[::1]:${port}`]) {
+          const ok = yield* send("GET", "/v1/sessions", { headers: { origin, "sec-fetch-site": "same-origin" } })
+          assert.strictEqual(ok.status, 200, origin)
+        }
       }), { sessions: [existing] }))
 
   it.live("loopback names and configured allowedHosts are accepted as Host", () =>
@@ -615,6 +641,74 @@ describe("Host and Origin check", () => {
         }
         assert.strictEqual((yield* send("GET", "/health", { headers: { host: "other.lan" } })).status, 403)
       }), { config: { allowedHosts: ["telemux.lan"] } }))
+})
+
+describe("request guard", () => {
+  it.live("bodies that are not JSON are refused with 415 before anything runs (forms need no CORS preflight)", () =>
+    withServer((fake) =>
+      Effect.gen(function*() {
+        const url = `/v1/sessions/${idOf}/input`
+        for (
+          const [contentType, body] of [
+            ["application/x-www-form-urlencoded", "text=touch%20%2Ftmp%2Fpwned"],
+            ["multipart/form-data; boundary=x", "not multipart at all"],
+            ["multipart/form-data", "--x\r\n"],
+            ["text/plain", JSON.stringify({ text: "touch /tmp/pwned" })],
+            ["application/jsonx", JSON.stringify({ text: "x" })]
+          ] as const
+        ) {
+          const reply = yield* send("POST", url, { rawBody: body, contentType })
+          assert.strictEqual(reply.status, 415, contentType)
+          assert.strictEqual(reply.json._tag, "UnsupportedMediaType")
+        }
+        const withCharset = yield* send("POST", url, { rawBody: JSON.stringify({ text: "ls" }), contentType: "application/json; charset=utf-8" })
+        assert.strictEqual(withCharset.status, 204)
+        assert.deepStrictEqual((yield* fake.calls).filter((c) => c.op !== "get"), [{ op: "sendText", id: idOf, text: "ls", enter: true }])
+      }), { sessions: [existing] }))
+
+  it.live("deeply nested JSON is a 400 with a message, not a 500", () =>
+    withServer((fake) =>
+      Effect.gen(function*() {
+        for (const depth of [40, 3000, 100_000]) {
+          const nested = "[".repeat(depth) + "]".repeat(depth)
+          const reply = yield* send("POST", `/v1/sessions/${idOf}/input`, { rawBody: `{"text":"x","enter":${nested}}` })
+          assert.strictEqual(reply.status, 400, String(depth))
+          assert.strictEqual(reply.json._tag, "InvalidRequest")
+          assert.match(reply.json.message, /nests deeper/)
+        }
+        // inside a string, brackets are only characters
+        const inString = yield* send("POST", `/v1/sessions/${idOf}/input`, { body: { text: "[".repeat(5000) } })
+        assert.strictEqual(inString.status, 204)
+        assert.strictEqual((yield* fake.calls).filter((c) => c.op === "sendText").length, 1)
+      }), { sessions: [existing] }))
+
+  it.live("unknown paths are a JSON 404, wrong methods a JSON 405 with Allow", () =>
+    withServer(() =>
+      Effect.gen(function*() {
+        const missing = yield* send("GET", "/v1/nothing-here")
+        assert.strictEqual(missing.status, 404, missing.text)
+        assert.strictEqual(missing.json._tag, "RouteNotFound")
+        assert.match(missing.json.message, /\/docs/)
+        const put = yield* send("PUT", "/v1/sessions", { body: {} })
+        assert.strictEqual(put.status, 405)
+        assert.strictEqual(put.json._tag, "MethodNotAllowed")
+        assert.sameMembers([...put.json.allowed], ["GET", "POST"])
+        const patch = yield* send("PATCH", `/v1/sessions/${idOf}`, { body: {} })
+        assert.strictEqual(patch.status, 405)
+        assert.sameMembers([...patch.json.allowed], ["GET", "DELETE"])
+        const streamPost = yield* send("POST", "/v1/stream", { body: {} })
+        assert.strictEqual(streamPost.status, 405)
+      }), { sessions: [existing] }))
+
+  it.live("a body announced larger than the limit is a 413 before it is read", () =>
+    withServer(() =>
+      Effect.gen(function*() {
+        const reply = yield* send("POST", `/v1/sessions/${idOf}/input`, {
+          rawBody: "{}",
+          headers: { "content-length": String(REQUEST_BODY_MAX_BYTES + 1) }
+        })
+        assert.include([413, 400], reply.status)
+      }), { sessions: [existing] }))
 })
 
 describe("documentation", () => {
@@ -663,7 +757,8 @@ describe("startup", () => {
     Effect.gen(function*() {
       const fake = yield* makeFakeSessions([])
       const config = settings({ host: "0.0.0.0", auth: false })
-      for (const server of [HttpServerLayer.layer, HttpServerLayer.layerTest]) {
+      const listener = HttpListenerLive.layer({ host: "127.0.0.1", port: 0 })
+      for (const server of [HttpServerLayer.layer.pipe(Layer.provide(listener)), HttpServerLayer.layerTest]) {
         const exit = yield* Effect.exit(Layer.launch(server.pipe(Layer.provide(services(fake, config)))))
         assert.isTrue(Exit.isFailure(exit))
         if (Exit.isFailure(exit)) {
@@ -678,7 +773,13 @@ describe("startup", () => {
     Effect.gen(function*() {
       const fake = yield* makeFakeSessions([])
       const port = yield* freePort
-      yield* Layer.build(HttpServerLayer.layer.pipe(Layer.provide(services(fake, settings({ port }))), Layer.provide(quiet)))
+      yield* Layer.build(
+        HttpServerLayer.layer.pipe(
+          Layer.provide(services(fake, settings({ port }))),
+          Layer.provide(HttpListenerLive.layer({ host: "127.0.0.1", port })),
+          Layer.provide(quiet)
+        )
+      )
       const response = yield* Effect.promise(() => fetch(`http://127.0.0.1:${port}/health`))
       assert.strictEqual(response.status, 200)
       const body = (yield* Effect.promise(() => response.json())) as { readonly computer: string }

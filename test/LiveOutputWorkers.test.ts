@@ -43,6 +43,7 @@ const testControl = Layer.succeed(TmuxControl, TmuxControl.of({
   run: () => Effect.die("unused"),
   subscribe: PubSub.subscribe(controlEvents),
   isConnected: Effect.succeed(true),
+  isResponsive: () => Effect.succeed(true),
   watchWindowOf: () => Effect.void,
   clientPid: Effect.succeed(Option.none())
 }))

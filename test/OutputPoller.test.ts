@@ -24,6 +24,7 @@ const testControl = Layer.effectContext(Effect.gen(function*() {
     run: () => Effect.dieMessage("TmuxControl.run is not used by the poller"),
     subscribe: Effect.succeed(feed),
     isConnected: Effect.succeed(true),
+    isResponsive: () => Effect.succeed(true),
     watchWindowOf: () => Effect.dieMessage("TmuxControl.watchWindowOf is not used by the poller"),
     clientPid: Effect.succeed(Option.none())
   })

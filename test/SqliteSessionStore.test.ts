@@ -336,16 +336,18 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
         SELECT type, name, tbl_name FROM sqlite_master
         WHERE name NOT LIKE 'sqlite_%' AND name <> 'effect_sql_migrations' ORDER BY type, name`
       assert.deepStrictEqual(objects.map((o) => `${o.type}:${o.name}`), [
+        "index:idempotency_created",
         "index:listeners_listener",
         "index:sessions_computer",
         "index:sessions_status",
+        "table:idempotency",
         "table:kv",
         "table:listeners",
         "table:sessions"
       ])
       const applied = yield* sql<{ migration_id: number; name: string }>`
         SELECT migration_id, name FROM effect_sql_migrations`
-      assert.deepStrictEqual(applied.map((m) => [m.migration_id, m.name]), [[1, "sessions"], [2, "listeners"]])
+      assert.deepStrictEqual(applied.map((m) => [m.migration_id, m.name]), [[1, "sessions"], [2, "listeners"], [3, "idempotency"]])
       const statusIndex = yield* sql<{ name: string }>`SELECT name FROM pragma_index_info('sessions_status')`
       assert.deepStrictEqual(statusIndex.map((c) => c.name), ["status", "created_at"])
       const computerIndex = yield* sql<{ name: string }>`SELECT name FROM pragma_index_info('sessions_computer')`
@@ -447,7 +449,7 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
           // Reopening must not run the migrations again.
           const sql = yield* SqlClient.SqlClient
           const applied = yield* sql<{ n: number }>`SELECT count(*) AS n FROM effect_sql_migrations`
-          assert.deepStrictEqual(applied, [{ n: 2 }])
+          assert.deepStrictEqual(applied, [{ n: 3 }])
         }),
         SqliteSessionStore.layerFile(file)
       )

@@ -9,20 +9,27 @@ import {
 } from "@effect/platform"
 import { Schema } from "effect"
 import { VERSION } from "../Version.js"
+import { IdempotencyKey } from "../../services/Idempotency.js"
 import { INPUT_MAX_BYTES, SESSIONS_LIST_LIMIT_MAX } from "../../services/Sessions.js"
 import { CAPTURE_HISTORY_DEFAULT, CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
 import { Computer, FleetLink } from "../domain/Computer.js"
 import {
   ComputerUnreachable,
+  DaemonUnavailable,
+  IdempotencyKeyReused,
   InvalidRequest,
+  OutcomeUnknown,
+  PayloadTooLarge,
   RemoteTimeout,
   SessionClosed,
   SessionNotFound,
   StorageFailure,
   TerminalUnavailable,
-  Unauthorized
+  Unauthorized,
+  UnsupportedMediaType
 } from "../domain/Errors.js"
-import { KeyInput } from "../domain/Keys.js"
+import { InputText } from "../domain/InputText.js"
+import { KEY_PRESSES_MAX, KeyInput, toKeyPress } from "../domain/Keys.js"
 import { Project } from "../domain/Project.js"
 import { Agent, AgentMode, ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
 import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
@@ -91,7 +98,7 @@ export const CreateSessionPayload = Schema.Struct({
 }).annotations({ ...strict, identifier: "CreateSessionPayload" })
 
 export const SendInputPayload = Schema.Struct({
-  text: Schema.String.pipe(
+  text: InputText.pipe(
     Schema.filter((text) => utf8Length(text) <= INPUT_MAX_BYTES, {
       message: () => `text is longer than ${INPUT_MAX_BYTES} bytes`
     })
@@ -100,7 +107,11 @@ export const SendInputPayload = Schema.Struct({
 }).annotations({ ...strict, identifier: "SendInputPayload" })
 
 export const SendKeysPayload = Schema.Struct({
-  keys: Schema.NonEmptyArray(KeyInput)
+  keys: Schema.NonEmptyArray(KeyInput).pipe(
+    Schema.filter((keys) => keys.reduce((n, key) => n + toKeyPress(key).repeat, 0) <= KEY_PRESSES_MAX, {
+      message: () => `at most ${KEY_PRESSES_MAX} key presses per request, repeats counted`
+    })
+  )
 }).annotations({ ...strict, identifier: "SendKeysPayload" })
 
 /** `listener` (a session, on `computer` or this one) is told each time the target stops or asks for input. */
@@ -119,129 +130,113 @@ export const OutputParams = Schema.Struct({
 export class SessionOutput extends Schema.Class<SessionOutput>("SessionOutput")({
   sessionId: SessionId,
   screen: Schema.String,
-  capturedAt: Schema.DateTimeUtc
+  /** The time the screen is from: now, or, when `stale`, the last capture tmux answered. */
+  capturedAt: Schema.DateTimeUtc,
+  /** tmux is not answering: this is the last screen it gave, and the session may have changed since. */
+  stale: Schema.Boolean
 }) {}
 
 export class HealthGroup extends HttpApiGroup.make("health").add(
-  HttpApiEndpoint.get("health", "/health").addSuccess(Health)
+  HttpApiEndpoint.get("health", "/health")
+    .addSuccess(Health)
+    .annotate(OpenApi.Summary, "Liveness and the fleet link (no token needed)")
 ) {}
 
+/** `Idempotency-Key` on create, input and keys: a retry with the same key never runs twice. */
+export const IdempotencyHeaders = Schema.Struct({
+  "idempotency-key": Schema.optional(IdempotencyKey)
+})
+
+/**
+ * Every session operation may be routed to the computer that owns the session, so each may answer
+ * with the fleet's errors as well as its own; they are declared once, on the group.
+ * (Per-operation error lists come with the fleet's per-procedure errors.)
+ */
 export class SessionsGroup extends HttpApiGroup.make("sessions")
   .add(
     HttpApiEndpoint.get("list", "/v1/sessions")
       .setUrlParams(ListSessionsParams)
       .addSuccess(Schema.Array(Session))
-      .addError(StorageFailure)
+      .annotate(OpenApi.Summary, "List sessions (open ones by default; filter by computer and status)")
   )
   .add(
     HttpApiEndpoint.get("get")`/v1/sessions/${sessionIdParam}`
       .addSuccess(Session)
-      .addError(SessionNotFound)
-      .addError(StorageFailure)
+      .annotate(OpenApi.Summary, "Get one session")
   )
   .add(
     HttpApiEndpoint.post("create", "/v1/sessions")
       .setPayload(CreateSessionPayload)
+      .setHeaders(IdempotencyHeaders)
       .addSuccess(Session, { status: 201 })
-      .addError(InvalidRequest)
-      .addError(SessionNotFound)
-      .addError(SessionClosed)
-      .addError(TerminalUnavailable)
-      .addError(StorageFailure)
-      .addError(ComputerUnreachable)
-      .addError(RemoteTimeout)
-      .addError(AgentModeUnsupported)
-      .addError(NativeSessionIdInvalid)
+      .annotate(OpenApi.Summary, "Start a shell or an agent in a project directory, here or on another computer")
   )
   .add(
     HttpApiEndpoint.post("input")`/v1/sessions/${sessionIdParam}/input`
       .setPayload(SendInputPayload)
-      .addError(SessionNotFound)
-      .addError(SessionClosed)
-      .addError(TerminalUnavailable)
-      .addError(StorageFailure)
-      .addError(ComputerUnreachable)
-      .addError(RemoteTimeout)
-      .addError(AgentModeUnsupported)
-      .addError(NativeSessionIdInvalid)
+      .setHeaders(IdempotencyHeaders)
+      .annotate(OpenApi.Summary, "Type text into the session (bracketed paste), then Enter unless enter is false")
   )
   .add(
     HttpApiEndpoint.post("keys")`/v1/sessions/${sessionIdParam}/keys`
       .setPayload(SendKeysPayload)
-      .addError(SessionNotFound)
-      .addError(SessionClosed)
-      .addError(TerminalUnavailable)
-      .addError(StorageFailure)
-      .addError(ComputerUnreachable)
-      .addError(RemoteTimeout)
-      .addError(AgentModeUnsupported)
-      .addError(NativeSessionIdInvalid)
+      .setHeaders(IdempotencyHeaders)
+      .annotate(OpenApi.Summary, "Press keys in the session (all in one tmux command)")
   )
   .add(
     HttpApiEndpoint.get("output")`/v1/sessions/${sessionIdParam}/output`
       .setUrlParams(OutputParams)
       .addSuccess(SessionOutput)
-      .addError(SessionNotFound)
-      .addError(SessionClosed)
-      .addError(TerminalUnavailable)
-      .addError(StorageFailure)
-      .addError(ComputerUnreachable)
-      .addError(RemoteTimeout)
-      .addError(AgentModeUnsupported)
-      .addError(NativeSessionIdInvalid)
+      .annotate(OpenApi.Summary, "The session's screen plus up to `lines` lines of history")
   )
   .add(
     HttpApiEndpoint.del("close")`/v1/sessions/${sessionIdParam}`
       .addSuccess(Session)
-      .addError(SessionNotFound)
-      .addError(SessionClosed)
-      .addError(TerminalUnavailable)
-      .addError(StorageFailure)
-      .addError(ComputerUnreachable)
-      .addError(RemoteTimeout)
-      .addError(AgentModeUnsupported)
-      .addError(NativeSessionIdInvalid)
+      .annotate(OpenApi.Summary, "Close the session: kill its tmux session, keep the row as history")
   )
   .add(
     HttpApiEndpoint.post("resume")`/v1/sessions/${sessionIdParam}/resume`
       .addSuccess(Session)
-      .addError(SessionNotFound)
-      .addError(SessionClosed)
-      .addError(TerminalUnavailable)
-      .addError(StorageFailure)
-      .addError(ComputerUnreachable)
-      .addError(RemoteTimeout)
-      .addError(AgentModeUnsupported)
-      .addError(NativeSessionIdInvalid)
+      .annotate(OpenApi.Summary, "Start the session's agent again on its conversation")
   )
   .add(
     HttpApiEndpoint.post("restart")`/v1/sessions/${sessionIdParam}/restart`
       .addSuccess(Session)
-      .addError(SessionNotFound)
-      .addError(SessionClosed)
-      .addError(TerminalUnavailable)
-      .addError(StorageFailure)
-      .addError(ComputerUnreachable)
-      .addError(RemoteTimeout)
-      .addError(AgentModeUnsupported)
-      .addError(NativeSessionIdInvalid)
+      .annotate(OpenApi.Summary, "Interrupt the session's agent and start it again on its conversation")
   )
   .add(
     HttpApiEndpoint.post("listen")`/v1/sessions/${sessionIdParam}/listeners`
       .setPayload(ListenPayload)
-      .addError(SessionNotFound)
-      .addError(StorageFailure)
+      .annotate(OpenApi.Summary, "Have another session told (a line in its pane) when this one stops or asks for input")
   )
+  .addError(SessionNotFound)
+  .addError(SessionClosed)
+  .addError(TerminalUnavailable)
+  .addError(OutcomeUnknown)
+  .addError(IdempotencyKeyReused)
+  .addError(StorageFailure)
+  .addError(ComputerUnreachable)
+  .addError(RemoteTimeout)
+  .addError(AgentModeUnsupported)
+  .addError(NativeSessionIdInvalid)
   .middleware(Authorization)
 {}
 
 export class ComputersGroup extends HttpApiGroup.make("computers")
-  .add(HttpApiEndpoint.get("list", "/v1/computers").addSuccess(Schema.Array(Computer)))
+  .add(
+    HttpApiEndpoint.get("list", "/v1/computers")
+      .addSuccess(Schema.Array(Computer))
+      .annotate(OpenApi.Summary, "This computer and the others of the fleet, with their stats")
+  )
   .middleware(Authorization)
 {}
 
 export class ProjectsGroup extends HttpApiGroup.make("projects")
-  .add(HttpApiEndpoint.get("list", "/v1/projects").addSuccess(Schema.Array(Project)))
+  .add(
+    HttpApiEndpoint.get("list", "/v1/projects")
+      .addSuccess(Schema.Array(Project))
+      .annotate(OpenApi.Summary, "The trusted project directories, with their todos")
+  )
   .middleware(Authorization)
 {}
 
@@ -252,6 +247,9 @@ export class TelemuxApi extends HttpApi.make("telemux")
   .add(ProjectsGroup)
   .addError(InvalidRequest)
   .addError(HostNotAllowed)
+  .addError(UnsupportedMediaType)
+  .addError(PayloadTooLarge)
+  .addError(DaemonUnavailable)
   .annotate(OpenApi.Title, "telemux")
   .annotate(OpenApi.Version, VERSION)
   .annotate(OpenApi.Description, "Run and drive terminal sessions (shells and AI coding agents) in tmux.")

@@ -196,6 +196,7 @@ export const make = (
             Either.match(resolvePrefix(input, all), { onLeft: Effect.fail, onRight: Effect.succeed })),
       create: (projectDir, title, options = {}) =>
         call(api.sessions.create({
+          headers: {},
           payload: {
             projectDir,
             ...(title === undefined ? {} : { title }),
@@ -207,8 +208,8 @@ export const make = (
         })),
       resume: (id, restart) => call(restart ? api.sessions.restart({ path: { id } }) : api.sessions.resume({ path: { id } })),
       listen: (target, listener) => call(api.sessions.listen({ path: { id: target }, payload: { listener } })),
-      sendText: (id, text, enter) => call(api.sessions.input({ path: { id }, payload: { text, enter } })),
-      sendKeys: (id, keys) => call(api.sessions.keys({ path: { id }, payload: { keys } })),
+      sendText: (id, text, enter) => call(api.sessions.input({ path: { id }, headers: {}, payload: { text, enter } })),
+      sendKeys: (id, keys) => call(api.sessions.keys({ path: { id }, headers: {}, payload: { keys } })),
       output: (id, lines = CAPTURE_HISTORY_DEFAULT) => call(api.sessions.output({ path: { id }, urlParams: { lines } })),
       close: (id) => call(api.sessions.close({ path: { id } })),
       computers: call(api.computers.list()),

@@ -57,3 +57,62 @@ export class RemoteTimeout extends Schema.TaggedError<RemoteTimeout>()(
   { computer: Schema.String, message: Schema.String },
   HttpApiSchema.annotations({ status: 504 })
 ) {}
+
+/**
+ * The operation was sent to tmux (or to the computer that owns the session) and no answer came:
+ * it may have happened, or may still happen. Distinct from every "not done" error; retrying is
+ * safe only with the same `Idempotency-Key`, which replays the first attempt's outcome.
+ */
+export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()(
+  "OutcomeUnknown",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 504 })
+) {}
+
+/** The daemon is starting (its layers are being built) or shutting down; retry after `Retry-After`. */
+export class DaemonUnavailable extends Schema.TaggedError<DaemonUnavailable>()(
+  "DaemonUnavailable",
+  { state: Schema.Literal("starting", "shutting_down"), message: Schema.String },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+/** A request body of another type than `application/json` (forms and multipart need no CORS preflight, so they are refused). */
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()(
+  "UnsupportedMediaType",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 415 })
+) {}
+
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()(
+  "PayloadTooLarge",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 413 })
+) {}
+
+/** No route has this path. */
+export class RouteNotFound extends Schema.TaggedError<RouteNotFound>()(
+  "RouteNotFound",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+/** The path exists, with other methods (listed in `allowed` and in the `Allow` header). */
+export class MethodNotAllowed extends Schema.TaggedError<MethodNotAllowed>()(
+  "MethodNotAllowed",
+  { message: Schema.String, allowed: Schema.Array(Schema.String) },
+  HttpApiSchema.annotations({ status: 405 })
+) {}
+
+/** A fault of the daemon itself (a bug); the log has the details under the same message. */
+export class InternalError extends Schema.TaggedError<InternalError>()(
+  "InternalError",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 500 })
+) {}
+
+/** The same `Idempotency-Key` came with a different request (another operation, session or payload). */
+export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReused>()(
+  "IdempotencyKeyReused",
+  { message: Schema.String },
+  HttpApiSchema.annotations({ status: 422 })
+) {}

@@ -32,6 +32,8 @@ export type KeyName = typeof KeyName.Type
 
 /** Most presses of one key in a single request item (BSpace×N, arrows×N). */
 export const KEY_REPEAT_MAX = 200
+/** Most presses in one request, repeats counted (they go to tmux as one command). */
+export const KEY_PRESSES_MAX = 1000
 
 export const KeyPress = Schema.Struct({
   key: KeyName,

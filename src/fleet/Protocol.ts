@@ -1,16 +1,20 @@
 import { Duration, Schema } from "effect"
+import { IdempotencyKey } from "../../services/Idempotency.js"
 import { KEY_PREFIX } from "../../services/Transport.js"
 import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
 import { Computer } from "../domain/Computer.js"
 import {
   ComputerUnreachable,
+  IdempotencyKeyReused,
   InvalidRequest,
+  OutcomeUnknown,
   RemoteTimeout,
   SessionClosed,
   SessionNotFound,
   StorageFailure,
   TerminalUnavailable
 } from "../domain/Errors.js"
+import { InputText } from "../domain/InputText.js"
 import { KeyPress } from "../domain/Keys.js"
 import { Agent, AgentMode, ComputerName, Session, SessionId } from "../domain/Session.js"
 
@@ -70,10 +74,21 @@ export const CreateSession = Schema.TaggedStruct("CreateSession", {
   mode: Schema.optionalWith(AgentMode, { exact: true }),
   prompt: Schema.optionalWith(Schema.String, { exact: true }),
   /** The session on the sender's computer that asked for this one (it is told when this one stops). */
-  initiatorSessionId: Schema.optionalWith(SessionId, { exact: true })
+  initiatorSessionId: Schema.optionalWith(SessionId, { exact: true }),
+  idempotencyKey: Schema.optionalWith(IdempotencyKey, { exact: true })
 })
-export const SendText = Schema.TaggedStruct("SendText", { sessionId: SessionId, text: Schema.String, enter: Schema.Boolean })
-export const SendKeys = Schema.TaggedStruct("SendKeys", { sessionId: SessionId, keys: Schema.NonEmptyArray(KeyPress) })
+export const SendText = Schema.TaggedStruct("SendText", {
+  sessionId: SessionId,
+  text: InputText,
+  enter: Schema.Boolean,
+  idempotencyKey: Schema.optionalWith(IdempotencyKey, { exact: true })
+})
+export const SendKeys = Schema.TaggedStruct("SendKeys", {
+  sessionId: SessionId,
+  keys: Schema.NonEmptyArray(KeyPress),
+  /** The client's Idempotency-Key, kept by the owner (create, text and keys carry it). */
+  idempotencyKey: Schema.optionalWith(IdempotencyKey, { exact: true })
+})
 export const Capture = Schema.TaggedStruct("Capture", {
   sessionId: SessionId,
   lines: Schema.Number.pipe(Schema.int(), Schema.between(0, 2000))
@@ -142,7 +157,9 @@ export const RemoteError = Schema.Union(
   TerminalUnavailable,
   StorageFailure,
   ComputerUnreachable,
-  RemoteTimeout
+  RemoteTimeout,
+  OutcomeUnknown,
+  IdempotencyKeyReused
 )
 export type RemoteError = typeof RemoteError.Type
 

@@ -1,6 +1,7 @@
 import { Effect, Layer } from "effect"
 import { Agents } from "../../services/Agents.js"
 import * as FakeTerminalBridge from "../../layers/FakeTerminalBridge.js"
+import * as IdempotencyLive from "../../layers/IdempotencyLive.js"
 import * as IndexedCache from "../../layers/IndexedCache.js"
 import * as MemorySessionStore from "../../layers/MemorySessionStore.js"
 import * as SessionsLive from "../../layers/SessionsLive.js"
@@ -13,6 +14,7 @@ export const sessionsOnDoubles = (env: Readonly<Record<string, string>> = {}) =>
       IndexedCache.layer,
       MemorySessionStore.layer,
       FakeTerminalBridge.layer,
+      IdempotencyLive.layerMemory,
       ConfigLive.layerFromRecord({ TELEMUX_COMPUTER: "local", TELEMUX_HOME: "/nonexistent/telemux", ...env })
     ))
   )
