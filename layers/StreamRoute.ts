@@ -152,6 +152,9 @@ export const StreamRouteLive: Layer.Layer<
       Effect.acquireRelease(
         Effect.async<WebSocket>((resume) =>
           wss.handleUpgrade(request, socket, head, (ws) => {
+            // a protocol error (a frame over the bound is a RangeError) closes the socket with its
+            // code (1009, 1002…); without a listener it would be thrown out of the event loop
+            ws.on("error", () => undefined)
             ws.on("message", (data: Buffer, isBinary: boolean) => {
               Queue.unsafeOffer(inbox, isBinary ? new Uint8Array(data) : data.toString("utf8"))
             })

@@ -156,7 +156,11 @@ describe("telemux against a running daemon", () => {
 
     const mine = JSON.parse((await run(["ls", "--json", "--computer", "testbox"])).stdout)
     assert.lengthOf(mine, 2)
-    assert.deepStrictEqual(JSON.parse((await run(["ls", "--json", "--computer", "elsewhere"])).stdout), [])
+    // a computer this daemon cannot reach is an error, never an empty list
+    const elsewhere = await run(["ls", "--json", "--computer", "elsewhere"])
+    assert.notStrictEqual(elsewhere.code, 0)
+    assert.include(elsewhere.stderr, "elsewhere")
+    assert.strictEqual(elsewhere.stdout, "")
     assert.deepStrictEqual(JSON.parse((await run(["ls", "--json", "--status", "closed"])).stdout), [])
   }, 60_000)
 

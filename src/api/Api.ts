@@ -63,11 +63,24 @@ const utf8Length = (text: string): number => {
   return bytes
 }
 
-const IntFromString = (min: number, max: number) =>
+/**
+ * A query parameter holding a whole number. On the wire it is text, so the generated JSON Schema
+ * would say "a string"; the override says what a client may send.
+ */
+const IntFromString = (min: number, max: number, doc: { readonly description: string; readonly default?: number }) =>
   Schema.NumberFromString.pipe(
     Schema.int({ message: () => "must be an integer" }),
     Schema.between(min, max, { message: () => `must be between ${min} and ${max}` })
-  )
+  ).annotations({ jsonSchema: { type: "integer", minimum: min, maximum: max, ...doc } })
+
+/**
+ * Query parameters are a plain Struct with a `title`, never an `identifier`: OpenApi.fromApi reads
+ * the parameters from the Struct's JSON Schema `properties`, and an identifier turns that schema into
+ * a `$ref` to a component, so every parameter silently dropped out of the document. Their
+ * descriptions go in `jsonSchema`, not `description`: a `description` would also replace the
+ * expected value named in decode errors.
+ */
+const queryParams = (title: string) => ({ ...strict, title }) as const
 
 const sessionIdParam = HttpApiSchema.param("id", SessionId)
 
@@ -81,10 +94,23 @@ export class Health extends Schema.Class<Health>("Health")({
 }) {}
 
 export const ListSessionsParams = Schema.Struct({
-  computer: Schema.optionalWith(ComputerName, { exact: true }),
-  status: Schema.optionalWith(Schema.Union(SessionStatus, Schema.Literal("all")), { exact: true }),
-  limit: Schema.optionalWith(IntFromString(1, SESSIONS_LIST_LIMIT_MAX), { exact: true })
-}).annotations({ ...strict, identifier: "ListSessionsParams" })
+  computer: Schema.optionalWith(
+    ComputerName.annotations({
+      jsonSchema: { description: "only the sessions of this computer (default: every computer of the fleet)" }
+    }),
+    { exact: true }
+  ),
+  status: Schema.optionalWith(
+    Schema.Union(SessionStatus, Schema.Literal("all")).annotations({
+      jsonSchema: { description: "only sessions in this status; `all` includes closed ones (default: every open session)" }
+    }),
+    { exact: true }
+  ),
+  limit: Schema.optionalWith(
+    IntFromString(1, SESSIONS_LIST_LIMIT_MAX, { description: "at most this many sessions" }),
+    { exact: true }
+  )
+}).annotations(queryParams("ListSessionsParams"))
 
 export const CreateSessionPayload = Schema.Struct({
   projectDir: Schema.NonEmptyString,
@@ -124,8 +150,14 @@ export const ListenPayload = Schema.Struct({
 export const CALLER_HEADER = "x-telemux-caller"
 
 export const OutputParams = Schema.Struct({
-  lines: Schema.optionalWith(IntFromString(0, CAPTURE_HISTORY_MAX), { default: () => CAPTURE_HISTORY_DEFAULT })
-}).annotations({ ...strict, identifier: "OutputParams" })
+  lines: Schema.optionalWith(
+    IntFromString(0, CAPTURE_HISTORY_MAX, {
+      description: "lines of history above the visible screen",
+      default: CAPTURE_HISTORY_DEFAULT
+    }),
+    { default: () => CAPTURE_HISTORY_DEFAULT }
+  )
+}).annotations(queryParams("OutputParams"))
 
 export class SessionOutput extends Schema.Class<SessionOutput>("SessionOutput")({
   sessionId: SessionId,

@@ -38,6 +38,13 @@ const messageOf = (error: unknown): string =>
 export const failureMessage = (cause: Cause.Cause<unknown>): string =>
   Option.match(Cause.failureOption(cause), { onNone: () => Cause.pretty(cause), onSome: messageOf })
 
+/** The typed error's tag (what an operator may alert on), or "defect". */
+const errorTag = (cause: Cause.Cause<unknown>): string =>
+  Option.match(Cause.failureOption(cause), {
+    onNone: () => "defect",
+    onSome: (error) => (typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : "error")
+  })
+
 /** Runs the daemon until interrupted; fails only when it cannot start (or crashes). */
 export const daemonProgram = (configFile: string | undefined) =>
   Effect.gen(function*() {
@@ -56,14 +63,13 @@ export const daemonProgram = (configFile: string | undefined) =>
       return yield* Layer.launch(Main.daemon(settings, Listener))
     }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(settings.logLevel)))
   }).pipe(
+    Effect.provide(ConfigLive.layer({ configFile })),
+    // after the settings are read, so that a configuration error is logged like any other
     Effect.tapErrorCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Effect.void
-        : Effect.logError(`telemux stopped: ${failureMessage(cause)}`).pipe(
-          Effect.annotateLogs({ error: Option.match(Cause.failureOption(cause), { onNone: () => "defect", onSome: (e) => (e as { _tag?: string })._tag ?? "error" }) })
-        )
+        : Effect.logError(`telemux stopped: ${failureMessage(cause)}`).pipe(Effect.annotateLogs({ error: errorTag(cause) }))
     ),
-    Effect.provide(ConfigLive.layer({ configFile })),
     Effect.provide(NodeContext.layer),
     Effect.provide(Logger.json),
     Effect.withScheduler(scheduler)

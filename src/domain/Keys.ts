@@ -19,15 +19,34 @@ export const NAMED_KEYS = [
   "Space"
 ] as const
 
-type NamedKey = (typeof NAMED_KEYS)[number]
-const NAMED: ReadonlySet<string> = new Set(NAMED_KEYS)
 const KEY_HELP = `a key is one of ${NAMED_KEYS.join(", ")}, or C-<letter a-z>`
 
-export const KeyName = Schema.String.pipe(
-  Schema.filter((key): key is NamedKey | `C-${string}` => NAMED.has(key) || /^C-[a-z]$/.test(key), {
-    message: (issue) => `unknown key ${JSON.stringify(issue.actual)}: ${KEY_HELP}`
+/** `C-<letter>`: Ctrl with a lowercase letter. */
+const CTRL_LETTERS = [
+  "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "x", "y", "z"
+] as const
+
+/**
+ * The accepted names written as a schema (an enum and a pattern), not as a predicate, so that
+ * OpenAPI lists them. The message is the union's own: a name is checked as a whole, so a refusal
+ * names the key and the accepted set instead of each alternative's mismatch.
+ */
+export const KeyName = Schema.Union(
+  Schema.Literal(...NAMED_KEYS),
+  Schema.TemplateLiteral("C-", Schema.Literal(...CTRL_LETTERS)).annotations({
+    title: "C-<letter>",
+    description: "Ctrl plus a lowercase letter a-z"
   })
-).annotations({ identifier: "KeyName", description: KEY_HELP })
+).annotations({
+  identifier: "KeyName",
+  description: KEY_HELP,
+  message: (issue) => ({
+    message: typeof issue.actual === "string"
+      ? `unknown key ${JSON.stringify(issue.actual)}: ${KEY_HELP}`
+      : `Expected string, actual ${issue.actual === undefined ? "undefined" : JSON.stringify(issue.actual)}`,
+    override: true
+  })
+})
 export type KeyName = typeof KeyName.Type
 
 /** Most presses of one key in a single request item (BSpace×N, arrows×N). */
