@@ -1,4 +1,4 @@
-import { SqlClient } from "@effect/sql"
+import { SqlClient, SqlError } from "@effect/sql"
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Layer, Option, Ref, Schema } from "effect"
 import * as crypto from "node:crypto"
 import {
@@ -32,7 +32,9 @@ const CUT_SHORT =
   "look at the session before sending it again with a new key"
 
 const storageFailure = (error: IdempotencyStoreError) =>
-  new StorageFailure({ message: `could not remember the Idempotency-Key: ${error.message}` })
+  new StorageFailure({
+    message: `could not remember the Idempotency-Key, so the request was not run: ${error.message}`
+  })
 
 /** Prune at most once per this many claims (each prune is one indexed DELETE). */
 const PRUNE_EVERY = 100
@@ -140,10 +142,19 @@ const fail = (operation: string) => (cause: unknown) => new IdempotencyStoreErro
 /** Keys in the daemon's database (table `idempotency`, migration 0003), on the store's connection. */
 export const layerSqliteStore: Layer.Layer<IdempotencyStore, never, SqlClient.SqlClient> = Layer.effect(
   IdempotencyStore,
-  Effect.map(SqlClient.SqlClient, (sql) =>
-    IdempotencyStore.of({
+  Effect.map(SqlClient.SqlClient, (sql) => {
+    /**
+     * `withTransaction` turns a failed COMMIT or ROLLBACK into a defect (`orDie`), and a full disk
+     * fails the COMMIT (SQLite has rolled back by then: nothing is left open). That is a storage
+     * error like any other, answered as such — not a crash of the request.
+     */
+    const inTransaction = <A, E>(effect: Effect.Effect<A, E>) =>
+      sql.withTransaction(effect).pipe(
+        Effect.catchSomeDefect((defect) => defect instanceof SqlError.SqlError ? Option.some(Effect.fail(defect)) : Option.none())
+      )
+    return IdempotencyStore.of({
       claim: (key, fingerprint, now) =>
-        sql.withTransaction(Effect.gen(function*() {
+        inTransaction(Effect.gen(function*() {
           const rows = yield* sql<{ fingerprint: string; outcome: string | null }>`
             SELECT fingerprint, outcome FROM idempotency WHERE key = ${key}`
           const row = rows[0]
@@ -160,7 +171,8 @@ export const layerSqliteStore: Layer.Layer<IdempotencyStore, never, SqlClient.Sq
           sql`DELETE FROM idempotency WHERE key IN (
                 SELECT key FROM idempotency ORDER BY created_at DESC LIMIT -1 OFFSET ${IDEMPOTENCY_KEYS_MAX})`
         ], { discard: true }).pipe(Effect.mapError(fail("prune")))
-    }))
+    })
+  })
 )
 
 /** Keys in memory (insertion order = age), for unit tests. */

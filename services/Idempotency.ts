@@ -1,5 +1,6 @@
 import { Context, Data, Duration, type Effect, type Option, Schema } from "effect"
 import type { IdempotencyKeyReused, OutcomeUnknown, StorageFailure } from "../src/domain/Errors.js"
+import { describeCause } from "./SessionStore.js"
 
 /**
  * `Idempotency-Key`: a client that retries create, input or keys with the same key gets the first
@@ -39,7 +40,7 @@ export class IdempotencyStoreError extends Data.TaggedError("IdempotencyStoreErr
   readonly cause: unknown
 }> {
   override get message() {
-    return `idempotency store ${this.operation} failed: ${String(this.cause)}`
+    return `idempotency store ${this.operation} failed: ${describeCause(this.cause)}`
   }
 }
 

@@ -12,12 +12,21 @@ export const CLOSED_RETENTION_DEFAULT = Duration.days(30)
 /** How long a writer waits on a locked database before failing. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000
 
+/**
+ * A storage failure's cause as a person can act on it: a library error's own text ("Failed to
+ * execute statement") with, when it wraps one, the reason underneath ("database or disk is full").
+ */
+export const describeCause = (cause: unknown): string => {
+  const inner = typeof cause === "object" && cause !== null && "cause" in cause ? cause.cause : undefined
+  return inner instanceof Error && !String(cause).includes(inner.message) ? `${String(cause)} (${inner.message})` : String(cause)
+}
+
 export class StoreError extends Data.TaggedError("StoreError")<{
   readonly operation: string
   readonly cause: unknown
 }> {
   override get message() {
-    return `session store ${this.operation} failed: ${String(this.cause)}`
+    return `session store ${this.operation} failed: ${describeCause(this.cause)}`
   }
 }
 

@@ -84,6 +84,15 @@ export const tmuxSessionNames = (socket: string): ReadonlyArray<string> => {
   }
 }
 
+/** Names of the paste buffers on the tmux server of `socket`. */
+export const tmuxBufferNames = (socket: string): ReadonlyArray<string> => {
+  try {
+    return tmux(socket, "list-buffers", "-F", "#{buffer_name}").split("\n").filter((name) => name !== "")
+  } catch {
+    return []
+  }
+}
+
 /** The command running in `pane` (`#{pane_current_command}`), or undefined when tmux does not say. */
 export const paneCommand = (socket: string, pane: string): string | undefined => {
   try {
