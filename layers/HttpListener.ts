@@ -16,6 +16,7 @@ import {
   type UpgradeHandler
 } from "../services/HttpListener.js"
 import { DaemonUnavailable } from "../src/domain/Errors.js"
+import { protocolRefusal } from "./RequestGuard.js"
 
 export interface ListenerOptions {
   readonly host: string
@@ -85,7 +86,9 @@ export const make = (options: ListenerOptions) =>
       headersTimeout: Duration.toMillis(HEADERS_TIMEOUT),
       requestTimeout: Duration.toMillis(REQUEST_TIMEOUT),
       keepAliveTimeout: Duration.toMillis(KEEP_ALIVE_TIMEOUT),
-      connectionsCheckingInterval: 1000
+      connectionsCheckingInterval: 1000,
+      // a request without a Host goes on to the request guard, which refuses it in JSON (node's own answer is empty)
+      requireHostHeader: false
     })
     let phase: Phase = "starting"
     let onRequest: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined
@@ -94,6 +97,13 @@ export const make = (options: ListenerOptions) =>
     server.on("request", (request, response) => {
       if (phase === "serving" && onRequest !== undefined) onRequest(request, response)
       else answerUnavailable(response, phase)
+    })
+    server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+      // as node does: nothing to answer on a reset socket, or in the middle of a response already begun
+      const current = (socket as { _httpMessage?: http.ServerResponse })._httpMessage
+      if (error.code === "ECONNRESET" || !socket.writable || current?.headersSent === true) return socket.destroy()
+      const refusal = protocolRefusal(error)
+      refuseUpgrade(socket, refusal.status, http.STATUS_CODES[refusal.status] ?? "Bad Request", JSON.stringify(refusal.body))
     })
     server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (phase === "serving" && onUpgrade !== undefined) onUpgrade(request, socket, head)

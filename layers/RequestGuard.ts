@@ -2,12 +2,12 @@
  * What every HTTP request passes before routing (the API, `/docs`, `/openapi.json` and the stream's
  * upgrade alike): the `Host` must name this machine (DNS rebinding), an `Origin` must be the
  * daemon's own (a page on another port of localhost is another origin), a browser's
- * `Sec-Fetch-Site` must be same-origin, and a body must be `application/json`, bounded in size and
+ * `Sec-Fetch-Site` must be same-origin, and a body must be JSON (said and done), bounded in size and
  * depth. Whatever the app could not answer itself gets a JSON answer: 404 and 405 for unknown routes
  * and methods, 400 for an unreadable body, 500 (logged) for a defect — never an empty body.
  */
 import { HttpApi, type HttpApp, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Effect, Schema } from "effect"
+import { Cause, Effect, Either, Schema } from "effect"
 import { REQUEST_BODY_MAX_BYTES } from "../services/HttpListener.js"
 import { HostNotAllowed, TelemuxApi } from "../src/api/Api.js"
 import {
@@ -122,10 +122,37 @@ export const jsonDepth = (text: string): number => {
   return deepest
 }
 
-const invalid = (message: string): Refusal => ({
-  status: 400,
-  body: encodeError(InvalidRequest, new InvalidRequest({ message }))
-})
+const invalidBody = (message: string) => encodeError(InvalidRequest, new InvalidRequest({ message }))
+
+const invalid = (message: string): Refusal => ({ status: 400, body: invalidBody(message) })
+
+/**
+ * A request node's HTTP parser refused (bad framing, a control character in a header, an unknown
+ * method, headers over the limit, too slow): it never reaches the app, and node's own answer has an
+ * empty body. The status is node's; the body says what was wrong, in JSON like every other refusal.
+ */
+export const protocolRefusal = (error: { readonly code?: string | undefined; readonly message: string }): Refusal => {
+  switch (error.code) {
+    case "HPE_HEADER_OVERFLOW":
+      return { status: 431, body: invalidBody("the request's headers are too large") }
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return { status: 408, body: invalidBody("the request did not arrive in time") }
+    default:
+      return { status: 400, body: invalidBody(`the request is not valid HTTP/1.1: ${error.message}`) }
+  }
+}
+
+/**
+ * A `__proto__` query parameter cannot reach the API's strict decoding of the query: @effect/platform
+ * gathers the parameters into a plain object, where that key sets the object's prototype instead of
+ * adding a property, so it would be dropped without a word instead of refused as unknown.
+ */
+export const checkQuery = (url: string): Refusal | undefined => {
+  const start = url.indexOf("?")
+  return start >= 0 && new URLSearchParams(url.slice(start + 1)).has("__proto__")
+    ? invalid("unknown query parameter \"__proto__\"")
+    : undefined
+}
 
 // ---------------------------------------------------------------------------
 // Routes: 404 and 405 from the API's own definition
@@ -199,7 +226,9 @@ export const make = (
   const routeAnswer = makeRouteAnswer(extraRoutes)
   return <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<never, R> =>
     Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-      const refused = checkHeaders(request.headers) ?? (BODY_METHODS.has(request.method) ? checkBody(request.headers) : undefined)
+      const refused = checkHeaders(request.headers) ??
+        (BODY_METHODS.has(request.method) ? checkBody(request.headers) : undefined) ??
+        checkQuery(request.url)
       if (refused !== undefined) {
         return Effect.as(
           Effect.logInfo("refused a request").pipe(
@@ -209,10 +238,16 @@ export const make = (
         )
       }
       const checked = BODY_METHODS.has(request.method) && request.headers["content-type"] !== undefined
-        ? Effect.flatMap(request.text, (text) =>
-          jsonDepth(text) > JSON_DEPTH_MAX
-            ? Effect.succeed(toResponse(invalid(`the request body nests deeper than ${JSON_DEPTH_MAX} levels`)))
-            : app)
+        ? Effect.flatMap(request.text, (text) => {
+          if (jsonDepth(text) > JSON_DEPTH_MAX) {
+            return Effect.succeed(toResponse(invalid(`the request body nests deeper than ${JSON_DEPTH_MAX} levels`)))
+          }
+          // also where the operation takes no body, which HttpApiBuilder would then never read
+          const syntax = text.length === 0 ? undefined : Either.try({ try: () => JSON.parse(text), catch: String })
+          return syntax !== undefined && Either.isLeft(syntax)
+            ? Effect.succeed(toResponse(invalid(`the request body could not be read as JSON: ${syntax.left}`)))
+            : app
+        })
         : app
       return Effect.catchAllCause(checked, (cause) => {
         // nothing to answer: the client went away, or the daemon is stopping

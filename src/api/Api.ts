@@ -7,9 +7,9 @@ import {
   HttpApiSecurity,
   OpenApi
 } from "@effect/platform"
-import { Schema } from "effect"
+import { Duration, Schema } from "effect"
 import { VERSION } from "../Version.js"
-import { IdempotencyKey } from "../../services/Idempotency.js"
+import { IDEMPOTENCY_TTL, IdempotencyKey } from "../../services/Idempotency.js"
 import { INPUT_MAX_BYTES, SESSIONS_LIST_LIMIT_MAX } from "../../services/Sessions.js"
 import { CAPTURE_HISTORY_DEFAULT, CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
 import { Computer, FleetLink } from "../domain/Computer.js"
@@ -33,6 +33,7 @@ import { KEY_PRESSES_MAX, KeyInput, toKeyPress } from "../domain/Keys.js"
 import { Project } from "../domain/Project.js"
 import { Agent, AgentMode, ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
 import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
+import { describeErrorResponses } from "./ErrorResponses.js"
 
 /** Refused by the Host/Origin check (DNS rebinding) before anything else runs. */
 export class HostNotAllowed extends Schema.TaggedError<HostNotAllowed>()(
@@ -44,7 +45,14 @@ export class HostNotAllowed extends Schema.TaggedError<HostNotAllowed>()(
 /** Bearer token from the `Authorization` header only; a token in a URL would end up in logs and history. */
 export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("telemux/Authorization", {
   failure: Unauthorized,
-  security: { bearer: HttpApiSecurity.bearer }
+  security: {
+    bearer: HttpApiSecurity.bearer.pipe(
+      HttpApiSecurity.annotate(
+        OpenApi.Description,
+        "The daemon's token: generated on first start into `$TELEMUX_HOME/token` (mode 0600); `telemux token` prints it"
+      )
+    )
+  }
 }) {}
 
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
@@ -95,9 +103,8 @@ export class Health extends Schema.Class<Health>("Health")({
 
 export const ListSessionsParams = Schema.Struct({
   computer: Schema.optionalWith(
-    ComputerName.annotations({
-      jsonSchema: { description: "only the sessions of this computer (default: every computer of the fleet)" }
-    }),
+    // ComputerName has its own message, so here a plain description changes no error
+    ComputerName.annotations({ description: "only the sessions of this computer (default: every computer of the fleet)" }),
     { exact: true }
   ),
   status: Schema.optionalWith(
@@ -172,11 +179,23 @@ export class HealthGroup extends HttpApiGroup.make("health").add(
   HttpApiEndpoint.get("health", "/health")
     .addSuccess(Health)
     .annotate(OpenApi.Summary, "Liveness and the fleet link (no token needed)")
-) {}
+).annotate(OpenApi.Description, "Is the daemon up, and how is its link to the fleet") {}
 
 /** `Idempotency-Key` on create, input and keys: a retry with the same key never runs twice. */
 export const IdempotencyHeaders = Schema.Struct({
-  "idempotency-key": Schema.optional(IdempotencyKey)
+  "idempotency-key": Schema.optional(IdempotencyKey).annotations({
+    description: "Makes the request safe to retry: a request repeated with the same key gets the first one's outcome " +
+      `and does not run again (1-255 visible ASCII characters; a UUID is a good key; remembered ${Duration.toHours(IDEMPOTENCY_TTL)} hours)`
+  })
+})
+
+/** Create and input may name the session an agent calls from; a value that names no known session is ignored. */
+const CallerHeaders = Schema.Struct({
+  ...IdempotencyHeaders.fields,
+  [CALLER_HEADER]: Schema.optional(Schema.String).annotations({
+    description: "The session id of the agent making this request (the CLI sends its TELEMUX_SESSION_ID): " +
+      "that session is told when this one stops or asks for input"
+  })
 })
 
 /**
@@ -199,14 +218,14 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
   .add(
     HttpApiEndpoint.post("create", "/v1/sessions")
       .setPayload(CreateSessionPayload)
-      .setHeaders(IdempotencyHeaders)
+      .setHeaders(CallerHeaders)
       .addSuccess(Session, { status: 201 })
       .annotate(OpenApi.Summary, "Start a shell or an agent in a project directory, here or on another computer")
   )
   .add(
     HttpApiEndpoint.post("input")`/v1/sessions/${sessionIdParam}/input`
       .setPayload(SendInputPayload)
-      .setHeaders(IdempotencyHeaders)
+      .setHeaders(CallerHeaders)
       .annotate(OpenApi.Summary, "Type text into the session (bracketed paste), then Enter unless enter is false")
   )
   .add(
@@ -252,6 +271,10 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
   .addError(AgentModeUnsupported)
   .addError(NativeSessionIdInvalid)
   .middleware(Authorization)
+  .annotate(
+    OpenApi.Description,
+    "Terminal sessions (shells and agents in tmux) on this computer and the rest of the fleet: each operation on an id goes to the computer that owns the session"
+  )
 {}
 
 export class ComputersGroup extends HttpApiGroup.make("computers")
@@ -261,6 +284,7 @@ export class ComputersGroup extends HttpApiGroup.make("computers")
       .annotate(OpenApi.Summary, "This computer and the others of the fleet, with their stats")
   )
   .middleware(Authorization)
+  .annotate(OpenApi.Description, "The computers of the fleet: which are online, with CPU, memory and disk figures")
 {}
 
 export class ProjectsGroup extends HttpApiGroup.make("projects")
@@ -270,6 +294,7 @@ export class ProjectsGroup extends HttpApiGroup.make("projects")
       .annotate(OpenApi.Summary, "The trusted project directories, with their todos")
   )
   .middleware(Authorization)
+  .annotate(OpenApi.Description, "The trusted directories where sessions may be started, with the todos of their roadmaps")
 {}
 
 export class TelemuxApi extends HttpApi.make("telemux")
@@ -285,4 +310,7 @@ export class TelemuxApi extends HttpApi.make("telemux")
   .annotate(OpenApi.Title, "telemux")
   .annotate(OpenApi.Version, VERSION)
   .annotate(OpenApi.Description, "Run and drive terminal sessions (shells and AI coding agents) in tmux.")
+  // relative: the daemon that serves this document is the one it describes, at whatever address it was reached
+  .annotate(OpenApi.Servers, [{ url: "/", description: "this daemon" }])
+  .annotate(OpenApi.Transform, describeErrorResponses)
 {}

@@ -21,6 +21,12 @@ export const NAMED_KEYS = [
 
 const KEY_HELP = `a key is one of ${NAMED_KEYS.join(", ")}, or C-<letter a-z>`
 
+/** The refused value as a refusal quotes it: whole when short, cut when long (a refusal must not echo megabytes). */
+const quoted = (value: unknown): string => {
+  const text = JSON.stringify(value) ?? String(value)
+  return text.length > 80 ? `${text.slice(0, 80)}… (${text.length} characters)` : text
+}
+
 /** `C-<letter>`: Ctrl with a lowercase letter. */
 const CTRL_LETTERS = [
   "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "x", "y", "z"
@@ -42,8 +48,8 @@ export const KeyName = Schema.Union(
   description: KEY_HELP,
   message: (issue) => ({
     message: typeof issue.actual === "string"
-      ? `unknown key ${JSON.stringify(issue.actual)}: ${KEY_HELP}`
-      : `Expected string, actual ${issue.actual === undefined ? "undefined" : JSON.stringify(issue.actual)}`,
+      ? `unknown key ${quoted(issue.actual)}: ${KEY_HELP}`
+      : `Expected string, actual ${quoted(issue.actual)}`,
     override: true
   })
 })
@@ -69,7 +75,7 @@ export const KeyInput = Schema.Union(
 ).annotations({
   identifier: "KeyInput",
   message: (issue) => ({
-    message: `bad key ${JSON.stringify(issue.actual)}: ${KEY_HELP}; or { "key": <key>, "repeat": 1-${KEY_REPEAT_MAX} }`,
+    message: `bad key ${quoted(issue.actual)}: ${KEY_HELP}; or { "key": <key>, "repeat": 1-${KEY_REPEAT_MAX} }`,
     override: true
   })
 })
