@@ -3,15 +3,38 @@ import { benchControl } from "./controlBench.js"
 import { benchDiscovery } from "./discoveryBench.js"
 import { benchFleet } from "./fleetBench.js"
 import { benchHook } from "./hookBench.js"
-import { printRows } from "./measure.js"
+import { type BenchRow, printRows } from "./measure.js"
 import { benchOutput } from "./outputBench.js"
+import { benchShutdown } from "./shutdownBench.js"
 import { benchStore } from "./storeBench.js"
 
+/** Every section, in the order `npm run bench` runs them; `npm run bench -- <section>…` runs the ones named. */
+const SECTIONS: Record<string, { readonly title: string; readonly run: () => Promise<ReadonlyArray<BenchRow>> }> = {
+  cache: { title: "cache (in-memory read model)", run: benchCache },
+  store: { title: "session store (SQLite file)", run: benchStore },
+  control: { title: "tmux commands: control channel vs a process per call", run: benchControl },
+  output: { title: "live output: the daemon over its WebSocket vs a 1 s spawn-per-command poller", run: benchOutput },
+  discovery: { title: "fleet discovery: SCAN vs KEYS among 100k unrelated keys (own redis-server)", run: benchDiscovery },
+  fleet: { title: "fleet requests over Redis (own redis-server)", run: benchFleet },
+  hook: { title: "agent hook command", run: benchHook },
+  shutdown: { title: "shutdown: SIGTERM → exit of the daemon (dist/main.js), under load vs idle", run: benchShutdown }
+}
+
+const usage = `usage: npm run bench [-- <section>…]; sections: ${Object.keys(SECTIONS).join(", ")} (all when none is named)`
+const args = process.argv.slice(2)
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(usage)
+  process.exit(0)
+}
+const unknown = args.filter((name) => !(name in SECTIONS))
+if (unknown.length > 0) {
+  console.error(`unknown section${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}\n${usage}`)
+  process.exit(2)
+}
+
 console.log(`telemux benchmarks — node ${process.version}, ${new Date().toISOString()}`)
-printRows("cache (in-memory read model)", await benchCache())
-printRows("session store (SQLite file)", await benchStore())
-printRows("tmux commands: control channel vs a process per call", await benchControl())
-printRows("live output: the daemon over its WebSocket vs a 1 s spawn-per-command poller", await benchOutput())
-printRows("fleet discovery: SCAN vs KEYS among 100k unrelated keys (own redis-server)", await benchDiscovery())
-printRows("fleet requests over Redis (own redis-server)", await benchFleet())
-printRows("agent hook command", await benchHook())
+console.log(usage)
+for (const name of args.length === 0 ? Object.keys(SECTIONS) : args) {
+  const section = SECTIONS[name]!
+  printRows(section.title, await section.run())
+}

@@ -238,8 +238,15 @@ export const StreamRouteLive: Layer.Layer<
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         if (wss.clients.size === 0) return
-        for (const client of wss.clients) client.close(CLOSE_GOING_AWAY, "telemux is shutting down")
-        yield* Effect.sleep(STREAM_CLOSE_GRACE)
+        const clients = [...wss.clients]
+        for (const client of clients) client.close(CLOSE_GOING_AWAY, "telemux is shutting down")
+        // Done as soon as every client has answered (most do within a few ms): the grace is the
+        // bound, not a wait. A finalizer is uninterruptible; the wait is made interruptible so the
+        // timeout can end it.
+        yield* Effect.interruptible(Effect.forEach(clients, closedBy, { concurrency: "unbounded", discard: true })).pipe(
+          Effect.timeout(STREAM_CLOSE_GRACE),
+          Effect.ignore
+        )
         for (const client of wss.clients) client.terminate()
       })
     )
