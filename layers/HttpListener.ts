@@ -148,11 +148,13 @@ export const make = (options: ListenerOptions) =>
 
     const drain = Effect.gen(function*() {
       phase = "draining"
-      // No new connections; idle keep-alives and connections that never sent a whole request go now.
-      server.close()
+      // Idle keep-alives and connections that never sent a whole request go now. While requests
+      // are in flight the socket stays open and new requests get 503 shutting_down (a connection
+      // refused or reset mid-handshake would leave a client unsure what happened).
       server.closeIdleConnections()
       // A finalizer runs uninterruptibly: each bounded wait is made interruptible so its timeout can end it.
       if (inFlight.size > 0) yield* Effect.interruptible(Deferred.await(idle)).pipe(Effect.timeout(drainGrace), Effect.ignore)
+      server.close()
       server.closeAllConnections()
       yield* Effect.interruptible(Fiber.interruptAll(inFlight)).pipe(Effect.timeout(Duration.millis(100)), Effect.ignore)
     }).pipe(Effect.withSpan("HttpListener.drain"))

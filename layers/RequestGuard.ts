@@ -126,6 +126,30 @@ const invalidBody = (message: string) => encodeError(InvalidRequest, new Invalid
 
 const invalid = (message: string): Refusal => ({ status: 400, body: invalidBody(message) })
 
+/** Largest error body sent as it is; a schema's decode error quotes the refused value (once per union member). */
+export const ERROR_BODY_MAX_BYTES = 16 * 1024
+const ERROR_MESSAGE_MAX_CHARS = 2000
+const decoder = new TextDecoder()
+
+/**
+ * An error answer that would echo a huge refused value back (a 6 MB body made 56 MB answers) is cut
+ * down to its tag and the start of its message: an error never costs more than the request.
+ */
+const boundErrorBody = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
+  if (response.status < 400 || response.body._tag !== "Uint8Array" || response.body.body.length <= ERROR_BODY_MAX_BYTES) return response
+  let tag = "InvalidRequest"
+  let message = "the request was refused"
+  try {
+    const parsed = JSON.parse(decoder.decode(response.body.body)) as { readonly _tag?: unknown; readonly message?: unknown }
+    if (typeof parsed._tag === "string") tag = parsed._tag
+    if (typeof parsed.message === "string") message = parsed.message
+  } catch {
+    // not JSON: the generic message stays
+  }
+  const cut = message.length > ERROR_MESSAGE_MAX_CHARS ? `${message.slice(0, ERROR_MESSAGE_MAX_CHARS)}… (cut)` : message
+  return HttpServerResponse.unsafeJson({ _tag: tag, message: cut }, { status: response.status, headers: response.headers })
+}
+
 /**
  * A request node's HTTP parser refused (bad framing, a control character in a header, an unknown
  * method, headers over the limit, too slow): it never reaches the app, and node's own answer has an
@@ -249,7 +273,7 @@ export const make = (
             : app
         })
         : app
-      return Effect.catchAllCause(checked, (cause) => {
+      return Effect.catchAllCause(Effect.map(checked, boundErrorBody), (cause) => {
         // nothing to answer: the client went away, or the daemon is stopping
         if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
         const failure = Cause.squash(cause)

@@ -49,6 +49,9 @@ export interface TmuxControlOptions {
   readonly hangTimeout?: Duration.DurationInput
 }
 
+/** Time the control client gets to exit on end of input before it is sent SIGTERM. */
+const EOF_GRACE = Duration.millis(50)
+
 /** Events a subscriber may fall behind by before it loses the oldest. */
 export const CONTROL_EVENT_BUFFER = 4096
 /** Idle command of the hub's own window: never exits, never writes. */
@@ -280,8 +283,10 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
         yield* Queue.shutdown(conn.lines)
         // Finalizers are uninterruptible: without this the bound could not cut the wait short.
         yield* Effect.interruptible(Fiber.await(writer)).pipe(Effect.timeoutOption(KILL_GRACE))
-        for (const sig of ["SIGTERM", "SIGKILL"] as const) {
-          const exited = yield* Effect.interruptible(awaitExit(proc)).pipe(Effect.timeoutOption(KILL_GRACE))
+        // A client exits on EOF within a few ms; one that does not (a frozen tmux server) must not
+        // hold the daemon's exit: SIGTERM soon, and KILL_GRACE only before SIGKILL.
+        for (const [sig, wait] of [["SIGTERM", EOF_GRACE], ["SIGKILL", KILL_GRACE]] as const) {
+          const exited = yield* Effect.interruptible(awaitExit(proc)).pipe(Effect.timeoutOption(wait))
           if (Option.isSome(exited)) return
           yield* signal(proc.pid, sig)
         }

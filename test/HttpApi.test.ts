@@ -9,6 +9,7 @@ import * as path from "node:path"
 import * as HttpListenerLive from "../layers/HttpListener.js"
 import * as IdempotencyLive from "../layers/IdempotencyLive.js"
 import * as HttpServerLayer from "../layers/HttpServer.js"
+import { ERROR_BODY_MAX_BYTES } from "../layers/RequestGuard.js"
 import { HttpListener, REQUEST_BODY_MAX_BYTES } from "../services/HttpListener.js"
 import * as TokenFile from "../layers/TokenFile.js"
 import { AuthToken } from "../services/AuthToken.js"
@@ -698,6 +699,18 @@ describe("request guard", () => {
         assert.sameMembers([...patch.json.allowed], ["GET", "DELETE"])
         const streamPost = yield* send("POST", "/v1/stream", { body: {} })
         assert.strictEqual(streamPost.status, 405)
+      }), { sessions: [existing] }))
+
+  it.live("an error never echoes a huge refused value back: the answer stays small", () =>
+    withServer((fake) =>
+      Effect.gen(function*() {
+        const huge = "x".repeat(5_000_000)
+        const reply = yield* send("POST", `/v1/sessions/${idOf}/keys`, { body: { keys: ["Enter", huge] } })
+        assert.strictEqual(reply.status, 400)
+        assert.isAtMost(reply.text.length, ERROR_BODY_MAX_BYTES)
+        assert.isString(reply.json._tag)
+        assert.isString(reply.json.message)
+        assert.deepStrictEqual((yield* fake.calls).filter((c) => c.op === "sendKeys"), [])
       }), { sessions: [existing] }))
 
   it.live("a body announced larger than the limit is a 413 before it is read", () =>
