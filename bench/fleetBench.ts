@@ -5,6 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as FleetLive from "../layers/FleetLive.js"
+import * as FleetServer from "../layers/FleetServer.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import * as NodeSystemStats from "../layers/NodeSystemStats.js"
 import * as RedisTransport from "../layers/RedisTransport.js"
@@ -39,7 +40,8 @@ const scheduler = makeSlicedScheduler()
  * sessions on the in-memory doubles (the request's work there is not what is measured).
  */
 const computer = (name: ComputerName, url: string, home: string) =>
-  FleetLive.layer().pipe(
+  FleetServer.layer.pipe(
+    Layer.provideMerge(FleetLive.layer()),
     Layer.provideMerge(Layer.mergeAll(
       MemoryOutputLog.layer,
       SqliteStreamPositions.layer.pipe(Layer.provide(SqliteSessionStore.layerFile(path.join(home, "telemux.db")))),
@@ -134,13 +136,13 @@ export const benchFleet = async (): Promise<ReadonlyArray<BenchRow>> => {
     const session = await b.runPromise(Effect.flatMap(Sessions, (sessions) => sessions.create({ projectDir: homeB })))
     // A learns of B on its next discovery round
     await a.runPromise(
-      fleetA.request(B, { _tag: "ListSessions" }).pipe(
+      fleetA.call(B, (c) => c.ListSessions()).pipe(
         Effect.retry({ while: (e) => e._tag === "ComputerUnreachable", schedule: Schedule.spaced(Duration.millis(100)) }),
         Effect.timeout(Duration.seconds(10))
       )
     )
 
-    const capture = fleetA.request(B, { _tag: "Capture", sessionId: session.sessionId, lines: 0 })
+    const capture = fleetA.call(B, (c) => c.Capture({ sessionId: session.sessionId, lines: 0 }))
     const ping = Effect.promise(() => admin.ping())
     const { requestNs, pingNs } = await a.runPromise(Effect.gen(function*() {
       for (let i = 0; i < WARMUP; i++) {
@@ -161,7 +163,7 @@ export const benchFleet = async (): Promise<ReadonlyArray<BenchRow>> => {
     }).pipe(Effect.withScheduler(scheduler)))
     const bareNs = await bareStreamRoundTrips(server.url, admin, TIMED)
 
-    const list = fleetA.request(B, { _tag: "ListSessions" })
+    const list = fleetA.call(B, (c) => c.ListSessions())
     const burst = (n: number) =>
       a.runPromise(
         Effect.forEach(Array.from({ length: n }), () => list, { concurrency: IN_FLIGHT, discard: true }).pipe(

@@ -1,4 +1,4 @@
-import { Context, DateTime, Deferred, Duration, Effect, FiberMap, Layer, Option, PubSub, Queue } from "effect"
+import { Context, DateTime, Duration, Effect, FiberMap, Layer, Option, PubSub, Queue } from "effect"
 import {
   Agents,
   type LaunchRequest,
@@ -12,7 +12,7 @@ import {
 } from "../services/Agents.js"
 import { HookDeliveryFailed, HookEventHandler, type SessionRef } from "../services/AgentHooks.js"
 import { Cache } from "../services/Cache.js"
-import { Fleet, FleetSlot } from "../services/Fleet.js"
+import { Fleet } from "../services/Fleet.js"
 import { Listeners, type ListenerStoreError } from "../services/Listeners.js"
 import { type OutputEvent, OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
@@ -21,6 +21,7 @@ import { TerminalBridge } from "../services/TerminalBridge.js"
 import { AgentLaunch, buildLaunch } from "../src/agents/AgentCommands.js"
 import type { HookEvent } from "../src/agents/HookEvent.js"
 import { InvalidRequest, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
+import { consume } from "../src/concurrency/Workers.js"
 import { sanitiseNotice } from "../src/domain/InputText.js"
 import { isShell, screenTail } from "../src/domain/Screen.js"
 import { type Session, type SessionId, summarise } from "../src/domain/Session.js"
@@ -51,9 +52,7 @@ export const make = Effect.gen(function*() {
   const cache = yield* Cache
   const outputLog = yield* OutputLog
   const listeners = yield* Listeners
-  const slot = yield* FleetSlot
-  /** The fleet, once it is up (it is built after the agents, which it calls for other computers). */
-  const fleet = Deferred.await(slot)
+  const fleet = yield* Fleet
   const bridge = yield* TerminalBridge
   const config = yield* TelemuxConfig
   const deliveries = yield* FiberMap.make<SessionId>()
@@ -194,8 +193,7 @@ export const make = Effect.gen(function*() {
       const session = yield* sessions.get(target)
       if (session.computer !== config.computer) {
         // the target's hooks fire where it runs: that computer keeps its listeners
-        return yield* Effect.flatMap(fleet, (f) => f.request(session.computer, { _tag: "Listen", target, listener })).pipe(
-          Effect.asVoid,
+        return yield* fleet.call(session.computer, (c) => c.Listen({ target, listener })).pipe(
           Effect.catchAll((e) =>
             e._tag === "SessionNotFound" || e._tag === "InvalidRequest" || e._tag === "StorageFailure"
               ? Effect.fail(e)
@@ -224,7 +222,7 @@ export const make = Effect.gen(function*() {
       for (const l of all) {
         const sent = l.listenerComputer === config.computer
           ? notify(l.listener, notice)
-          : Effect.asVoid(Effect.flatMap(fleet, (f) => f.request(l.listenerComputer, { _tag: "Notify", sessionId: l.listener, notice })))
+          : fleet.call(l.listenerComputer, (c) => c.Notify({ sessionId: l.listener, notice }))
         const result = yield* Effect.either(sent)
         if (result._tag === "Right") told++
         else {
@@ -310,19 +308,13 @@ export const make = Effect.gen(function*() {
 
   // a closed session leaves no listener pair, no debounce entry, no prompt delivery behind
   const cacheEvents = yield* PubSub.subscribe(cache.events)
-  yield* Queue.take(cacheEvents).pipe(
-    Effect.flatMap((event) =>
-      event._tag === "SessionRemoved"
-        ? Effect.zipRight(
-          Effect.sync(() => lastStop.delete(event.sessionId)),
-          Effect.zipRight(FiberMap.remove(deliveries, event.sessionId), listeners.forget(event.sessionId))
-        )
-        : Effect.void
-    ),
-    Effect.catchAllCause((cause) => Effect.logWarning("agent cleanup failed", cause)),
-    Effect.forever,
-    Effect.forkScoped
-  )
+  yield* Effect.forkScoped(consume("agent-cleanup", cacheEvents, (event) =>
+    event._tag === "SessionRemoved"
+      ? Effect.zipRight(
+        Effect.sync(() => lastStop.delete(event.sessionId)),
+        Effect.zipRight(FiberMap.remove(deliveries, event.sessionId), listeners.forget(event.sessionId))
+      )
+      : Effect.void))
 
   return {
     agents: Agents.of({
@@ -340,13 +332,7 @@ export const make = Effect.gen(function*() {
 export const layer: Layer.Layer<
   Agents | HookEventHandler,
   never,
-  Sessions | Cache | OutputLog | Listeners | FleetSlot | TerminalBridge | TelemuxConfig
+  Sessions | Cache | OutputLog | Listeners | Fleet | TerminalBridge | TelemuxConfig
 > = Layer.scopedContext(
   Effect.map(make, ({ agents, hooks }) => Context.make(Agents, agents).pipe(Context.add(HookEventHandler, hooks)))
-)
-
-/** An empty slot for the fleet; `fillFleetSlot` completes it once the fleet is built. */
-export const fleetSlot: Layer.Layer<FleetSlot> = Layer.effect(FleetSlot, Deferred.make<Fleet["Type"]>())
-export const fillFleetSlot: Layer.Layer<never, never, FleetSlot | Fleet> = Layer.effectDiscard(
-  Effect.flatMap(FleetSlot, (slot) => Effect.flatMap(Fleet, (fleet) => Deferred.succeed(slot, fleet)))
 )

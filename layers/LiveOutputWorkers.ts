@@ -1,23 +1,16 @@
-import { Duration, Effect, FiberHandle, Layer, Option, PubSub, Queue, Schedule } from "effect"
+import { Duration, Effect, FiberHandle, Layer, Option, PubSub } from "effect"
 import { Cache } from "../services/Cache.js"
 import { type OutputChanged, OutputLog } from "../services/OutputLog.js"
 import { OutputPoller } from "../services/OutputPoller.js"
 import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TmuxControl } from "../services/TmuxControl.js"
+import { consume, every } from "../src/concurrency/Workers.js"
 import { isShell, screenTail } from "../src/domain/Screen.js"
 import type { Session, SessionId } from "../src/domain/Session.js"
 
 /** lastOutput / lastOutputAt are written at most this often per session (the latest wins). */
 export const ACTIVITY_FLUSH_INTERVAL = Duration.seconds(2)
-
-/** Takes events from `queue` forever, one at a time; a failing event is logged, the loop goes on. */
-const consume = <A, E>(name: string, queue: Queue.Dequeue<A>, handle: (event: A) => Effect.Effect<void, E>) =>
-  Queue.take(queue).pipe(
-    Effect.flatMap((event) => handle(event).pipe(Effect.catchAllCause((cause) => Effect.logError(`${name} failed`, cause)))),
-    Effect.forever,
-    Effect.annotateLogs({ worker: name })
-  )
 
 /**
  * Ties live output to sessions: local open sessions are watched while they exist; what the
@@ -95,11 +88,6 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
       discard: true
     })
   })
-  yield* Effect.forkScoped(
-    flush.pipe(
-      Effect.catchAllCause((cause) => Effect.logError("activity flush failed", cause)),
-      Effect.repeat(Schedule.spaced(ACTIVITY_FLUSH_INTERVAL))
-    )
-  )
+  yield* Effect.forkScoped(every("activity-flush", ACTIVITY_FLUSH_INTERVAL, flush))
   yield* Effect.addFinalizer(() => flush.pipe(Effect.ignore))
 }))

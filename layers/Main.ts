@@ -8,6 +8,7 @@ import * as ControlBridge from "./ControlBridge.js"
 import * as AgentsLive from "./AgentsLive.js"
 import * as FileProjects from "./FileProjects.js"
 import * as FleetLive from "./FleetLive.js"
+import * as FleetServer from "./FleetServer.js"
 import * as HookOutbox from "./HookOutbox.js"
 import * as HttpServer from "./HttpServer.js"
 import * as IdempotencyLive from "./IdempotencyLive.js"
@@ -58,11 +59,15 @@ export const daemon = (settings: TelemuxSettings, Listener: Layer.Layer<HttpList
   ).pipe(
     Layer.provideMerge(Infrastructure)
   )
-  // With a Redis URL this computer joins the fleet; without one it is a fleet of one.
-  const Fleet = Option.match(settings.redisUrl, {
-    onNone: () => FleetLive.layerAlone,
+  // With a Redis URL this computer joins the fleet: as a caller (which agents use to tell
+  // listeners elsewhere), then as a server (which starts agents for the others); without one it
+  // is a fleet of one.
+  const AgentsInFleet = Option.match(settings.redisUrl, {
+    onNone: () => AgentsLive.layer.pipe(Layer.provideMerge(FleetLive.layerAlone)),
     onSome: (url) =>
-      FleetLive.layer().pipe(
+      FleetServer.layer.pipe(
+        Layer.provideMerge(AgentsLive.layer),
+        Layer.provideMerge(FleetLive.layer()),
         Layer.provide(Layer.mergeAll(RedisTransport.layer({ url }), SqliteStreamPositions.layer))
       )
   })
@@ -70,10 +75,8 @@ export const daemon = (settings: TelemuxSettings, Listener: Layer.Layer<HttpList
   const AgentWork = HookOutbox.workerLayer.pipe(Layer.provide(HookOutbox.layer))
   // The API serves only once the startup reconciliation has settled what is open.
   return HttpServer.layer.pipe(
-    Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer, AgentWork, AgentsLive.fillFleetSlot)),
-    Layer.provideMerge(Fleet),
-    Layer.provideMerge(AgentsLive.layer),
-    Layer.provideMerge(AgentsLive.fleetSlot),
+    Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer, AgentWork)),
+    Layer.provideMerge(AgentsInFleet),
     Layer.provide(Orchestration),
     Layer.provide(Settings),
     Layer.provide(NodeContext.layer),

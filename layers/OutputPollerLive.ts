@@ -5,6 +5,7 @@ import { EXIT_CONFIRMATIONS, OutputPoller, WATCH_HISTORY_LINES } from "../servic
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
 import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
+import { consume, every } from "../src/concurrency/Workers.js"
 import type { PaneId, SessionId } from "../src/domain/Session.js"
 
 const captures = Metric.counter("telemux_output_captures_total")
@@ -170,13 +171,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         return Effect.forEach(missed, wake, { discard: true })
       })
     })
-    yield* Effect.sleep(pollIntervals.max).pipe(
-      Effect.zipRight(sweep),
-      Effect.catchAllCause((cause) => Effect.logWarning("output safety-net sweep failed", cause)),
-      Effect.forever,
-      Effect.annotateLogs({ worker: "output-sweep" }),
-      Effect.forkScoped
-    )
+    yield* Effect.forkScoped(every("output-sweep", pollIntervals.max, sweep, { delayed: true }))
 
     const watchedPane = (paneId: PaneId) => {
       const sessionId = sessionOfPane.get(paneId)
@@ -236,14 +231,7 @@ export const make = (options: OutputPollerOptions = {}) =>
       }
     }
 
-    const events = yield* control.subscribe
-    yield* Queue.take(events).pipe(
-      Effect.flatMap(route),
-      Effect.catchAllCause(Effect.logError),
-      Effect.forever,
-      Effect.annotateLogs({ worker: "output-router" }),
-      Effect.forkScoped
-    )
+    yield* Effect.forkScoped(consume("output-router", yield* control.subscribe, route))
 
     const forget = (sessionId: SessionId) =>
       Effect.gen(function*() {

@@ -6,6 +6,7 @@ import { type CreateSessionRequest, type ListSessionsRequest, Sessions } from ".
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { type ComputerUnreachable, OutcomeUnknown, type RemoteTimeout, type SessionNotFound } from "../src/domain/Errors.js"
 import type { IdempotencyKey } from "../services/Idempotency.js"
+import { CREATE_TIMEOUT } from "../src/fleet/Protocol.js"
 import * as LocalOperations from "./LocalOperations.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
@@ -52,16 +53,16 @@ export const make = Effect.gen(function*() {
   const create = (request: RoutedCreate, key?: IdempotencyKey) => {
     const { agent, computer, mode, prompt, ...local } = request
     if (computer === undefined || computer === me) return operations.create({ ...local, agent, mode, prompt }, key)
-    return remoteChange(fleet.request(computer, {
-      _tag: "CreateSession",
-      projectDir: local.projectDir,
-      ...(local.title === undefined ? {} : { title: local.title }),
-      ...(agent === undefined ? {} : { agent }),
-      ...(mode === undefined ? {} : { mode }),
-      ...(prompt === undefined ? {} : { prompt }),
-      ...(local.initiatorSessionId === undefined ? {} : { initiatorSessionId: local.initiatorSessionId }),
-      ...withKey(key)
-    })).pipe(
+    return remoteChange(fleet.call(computer, (c) =>
+      c.CreateSession({
+        projectDir: local.projectDir,
+        ...(local.title === undefined ? {} : { title: local.title }),
+        ...(agent === undefined ? {} : { agent }),
+        ...(mode === undefined ? {} : { mode }),
+        ...(prompt === undefined ? {} : { prompt }),
+        ...(local.initiatorSessionId === undefined ? {} : { initiatorSessionId: local.initiatorSessionId }),
+        ...withKey(key)
+      }), { timeout: CREATE_TIMEOUT })).pipe(
       // listed here at once, not only when the owner's event arrives
       Effect.tap((session) => cache.upsertSession(session))
     )
@@ -71,29 +72,27 @@ export const make = Effect.gen(function*() {
     Effect.flatMap(locate(id), (session) =>
       isLocal(session)
         ? operations.sendText(id, text, enter, key)
-        : Effect.asVoid(remoteChange(fleet.request(session.computer, { _tag: "SendText", sessionId: id, text, enter, ...withKey(key) }))))
+        : remoteChange(fleet.call(session.computer, (c) => c.SendText({ sessionId: id, text, enter, ...withKey(key) }))))
 
   const sendKeys = (id: SessionId, keys: ReadonlyArray<KeyPress>, key?: IdempotencyKey) =>
     Effect.flatMap(locate(id), (session) => {
       if (isLocal(session)) return operations.sendKeys(id, keys, key)
       const [first, ...rest] = keys
       if (first === undefined) return Effect.void
-      return Effect.asVoid(remoteChange(
-        fleet.request(session.computer, { _tag: "SendKeys", sessionId: id, keys: [first, ...rest], ...withKey(key) })
-      ))
+      return remoteChange(fleet.call(session.computer, (c) => c.SendKeys({ sessionId: id, keys: [first, ...rest], ...withKey(key) })))
     })
 
   const capture = (id: SessionId, lines: number) =>
     Effect.flatMap(locate(id), (session) =>
       isLocal(session)
         ? sessions.capture(id, lines)
-        : fleet.request(session.computer, { _tag: "Capture", sessionId: id, lines }))
+        : fleet.call(session.computer, (c) => c.Capture({ sessionId: id, lines })))
 
   const close = (id: SessionId) =>
     Effect.flatMap(locate(id), (session) =>
       isLocal(session) || session.status === "closed"
         ? sessions.close(id, "user")
-        : remoteChange(fleet.request(session.computer, { _tag: "CloseSession", sessionId: id })).pipe(
+        : remoteChange(fleet.call(session.computer, (c) => c.CloseSession({ sessionId: id }))).pipe(
           Effect.tap(() => cache.removeSession(id))
         ))
 
@@ -101,7 +100,7 @@ export const make = Effect.gen(function*() {
     Effect.flatMap(locate(id), (session) =>
       isLocal(session)
         ? restart ? agents.restart(id) : agents.resume(id)
-        : remoteChange(fleet.request(session.computer, { _tag: "ResumeAgent", sessionId: id, restart })))
+        : remoteChange(fleet.call(session.computer, (c) => c.ResumeAgent({ sessionId: id, restart }))))
 
   // -- reads that never turn "unreachable" into "not found" or an empty list ---------------------
 

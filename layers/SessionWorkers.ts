@@ -1,16 +1,8 @@
-import { DateTime, type Duration, Effect, Layer, Schedule } from "effect"
+import { DateTime, Effect, Layer } from "effect"
 import { SessionStore } from "../services/SessionStore.js"
 import { PRUNE_INTERVAL, REAP_INTERVAL, RECONCILE_INTERVAL, Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-
-/** Runs `task` every `interval`, forever; a failing round is logged and the next one runs. */
-const every = <A, E>(name: string, interval: Duration.Duration, task: Effect.Effect<A, E>) =>
-  task.pipe(
-    Effect.catchAllCause((cause) => Effect.logError(`${name} failed`, cause)),
-    Effect.annotateLogs({ worker: name }),
-    Effect.repeat(Schedule.spaced(interval)),
-    Effect.delay(interval)
-  )
+import { every } from "../src/concurrency/Workers.js"
 
 /**
  * The daemon's session housekeeping: one reconciliation with tmux at start (before the API
@@ -41,7 +33,7 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
     Effect.tap((count) => count > 0 ? Effect.logInfo("pruned closed sessions").pipe(Effect.annotateLogs({ count })) : Effect.void)
   )
 
-  yield* Effect.forkScoped(every("reconcile", RECONCILE_INTERVAL, sessions.reconcile))
-  yield* Effect.forkScoped(every("reaper", REAP_INTERVAL, sessions.reapInactive))
-  yield* Effect.forkScoped(every("pruner", PRUNE_INTERVAL, prune))
+  yield* Effect.forkScoped(every("reconcile", RECONCILE_INTERVAL, sessions.reconcile, { delayed: true }))
+  yield* Effect.forkScoped(every("reaper", REAP_INTERVAL, sessions.reapInactive, { delayed: true }))
+  yield* Effect.forkScoped(every("pruner", PRUNE_INTERVAL, prune, { delayed: true }))
 }))

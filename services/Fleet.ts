@@ -1,7 +1,8 @@
-import { Context, type DateTime, type Deferred, type Duration, type Effect, type Option, type Scope } from "effect"
-import type { RemoteError, Request, ResultOf } from "../src/fleet/Protocol.js"
-import type { ComputerUnreachable } from "../src/domain/Errors.js"
+import type { RpcClient, RpcClientError } from "@effect/rpc"
+import { Context, type DateTime, type Duration, type Effect, type Option, type Queue, type Scope } from "effect"
+import type { ComputerUnreachable, RemoteTimeout } from "../src/domain/Errors.js"
 import type { ComputerName, Session, SessionId } from "../src/domain/Session.js"
+import type { FleetRpc } from "../src/fleet/Rpcs.js"
 import type { LinkStatus } from "./Transport.js"
 
 /** A stream reader's position that was found beyond the stream's last generated id, and reset. */
@@ -17,7 +18,7 @@ export interface PositionReset {
 
 /**
  * This daemon's link to the fleet: the transport's connection state, and `degraded` while
- * connected but not working — writes refused (Redis out of memory, read-only) or the stream
+ * connected but not working — writes refused (Redis out of memory, read-only) or a stream
  * reader unable to read; `lastError` then says what and what to check. Back to `up` after the
  * next success.
  */
@@ -30,19 +31,27 @@ export interface FleetLinkStatus {
   readonly lastReset: PositionReset | null
 }
 
+/** The fleet's procedures as one computer calls them on another (src/fleet/Rpcs.ts). */
+export type FleetClient = RpcClient.RpcClient<FleetRpc, RpcClientError.RpcClientError>
+
+/** What any call to another computer may end with besides its procedure's own errors. */
+export type FleetCallError = ComputerUnreachable | RemoteTimeout
+
 /**
- * This computer's part in the fleet: it announces itself, learns the others and their sessions,
- * answers their requests and sends its own. Without a Redis URL the fleet is this computer alone:
- * `link` is none and every request to another computer fails with `ComputerUnreachable`.
+ * This computer as a caller in the fleet. Without a Redis URL the fleet is this computer alone:
+ * `link` is none and every call to another computer fails with `ComputerUnreachable`.
  */
 export class Fleet extends Context.Tag("telemux/Fleet")<Fleet, {
   readonly link: Effect.Effect<Option.Option<FleetLinkStatus>>
-  /** Runs `request` on `computer` and returns its typed result or typed error within `timeout`. */
-  readonly request: <R extends Request>(
+  /**
+   * Runs a procedure on `computer` (another than this one): its typed result or typed error, or
+   * RemoteTimeout when no answer came within `timeout`, ComputerUnreachable when it cannot be asked.
+   */
+  readonly call: <A, E>(
     computer: ComputerName,
-    request: R,
-    timeout?: Duration.Duration
-  ) => Effect.Effect<ResultOf<R>, RemoteError>
+    call: (client: FleetClient) => Effect.Effect<A, E>,
+    options?: { readonly timeout?: Duration.Duration }
+  ) => Effect.Effect<A, Exclude<E, RpcClientError.RpcClientError> | FleetCallError>
   /**
    * Mirrors a remote session's screen updates into the local OutputLog, with its owner's
    * sequence numbers, for as long as the scope is open (shared by every watcher of the session).
@@ -55,11 +64,6 @@ export class Fleet extends Context.Tag("telemux/Fleet")<Fleet, {
    * the session was open (remembered, bounded), or is back and its sessions are not loaded yet.
    */
   readonly whereabouts: (sessionId: SessionId) => Effect.Effect<Option.Option<ComputerUnreachable>>
+  /** Computers as they are forgotten (they left, or their heartbeat expired), from now on. */
+  readonly departures: Effect.Effect<Queue.Dequeue<ComputerName>, never, Scope.Scope>
 }>() {}
-
-/**
- * The fleet, for a part that is built before it and calls it later: agents tell listeners on other
- * computers, while the fleet starts agents for other computers. The composition fills the slot
- * once the fleet is up; a call before that waits for it.
- */
-export class FleetSlot extends Context.Tag("telemux/FleetSlot")<FleetSlot, Deferred.Deferred<Fleet["Type"]>>() {}

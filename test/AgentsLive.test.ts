@@ -18,8 +18,8 @@ const dir = os.tmpdir()
 const local = ComputerName.make("local")
 
 const agentsOnDoubles = () =>
-  Layer.mergeAll(AgentsLive.layer, AgentsLive.fillFleetSlot).pipe(
-    Layer.provideMerge(Layer.mergeAll(AgentsLive.fleetSlot, FleetLive.layerAlone)),
+  AgentsLive.layer.pipe(
+    Layer.provideMerge(FleetLive.layerAlone),
     Layer.provideMerge(Layer.mergeAll(MemoryOutputLog.layer, SqliteListeners.layerMemory)),
     Layer.provideMerge(sessionsOnDoubles())
   )

@@ -1,10 +1,10 @@
-import { Duration, Effect, Redacted, Schema } from "effect"
+import { Duration, Effect, Redacted } from "effect"
 import { Redis } from "ioredis"
 import { randomBytes, randomUUID } from "node:crypto"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { encode, open, sign, type UnsignedEnvelope } from "../src/fleet/Envelope.js"
-import { FleetKeys, INBOX_MAXLEN, Reply, Request, STREAM_TTL } from "../src/fleet/Protocol.js"
-import { ComputerName, type SessionId } from "../src/domain/Session.js"
+import { FleetKeys, INBOX_MAXLEN, Kinds, STREAM_TTL } from "../src/fleet/Protocol.js"
+import { ComputerName } from "../src/domain/Session.js"
 import {
   api,
   type DaemonEnv,
@@ -136,10 +136,17 @@ describe("a fleet of two daemons (dist/main.js) on one real Redis", () => {
 
   const envelope = (payload: unknown, overrides: Partial<UnsignedEnvelope> = {}): UnsignedEnvelope => {
     const now = Date.now()
-    return { v: 1, id: randomUUID(), kind: "request", from: A, to: B, sentAt: now, deadline: now + 60_000, payload, ...overrides }
+    return { v: 1, id: randomUUID(), kind: Kinds.request, from: A, to: B, sentAt: now, deadline: now + 60_000, payload, ...overrides }
   }
-  const sendText = (sessionId: string, text: string) =>
-    Schema.encodeSync(Request)({ _tag: "SendText", sessionId: sessionId as SessionId, text, enter: true })
+  let nextCall = 1
+  /** A SendText call as a caller's rpc client writes it (src/fleet/Rpcs.ts, layers/FleetRpcTransport.ts). */
+  const sendText = (sessionId: string, text: string) => ({
+    _tag: "Request",
+    id: String(nextCall++),
+    tag: "SendText",
+    payload: { sessionId, text, enter: true },
+    headers: []
+  })
   const signed = (unsigned: UnsignedEnvelope, secret = SECRET) => encode(sign(Redacted.make(secret), unsigned))
 
   /** Creates a session on B through A (a remote create) and returns its id. */
@@ -441,12 +448,12 @@ describe("a fleet of two daemons (dist/main.js) on one real Redis", () => {
     const expiredIds: Array<string> = []
     const validIds: Array<string> = []
     for (const [i, marker] of expired.entries()) {
-      const e = envelope(sendText(id, `: ${marker}`), { deadline: Date.now() - 1 })
-      expiredIds.push(e.id)
-      await appendToInbox(signed(e))
-      const ok = envelope(sendText(id, `: ${valid[i]}`))
+      const late = sendText(id, `: ${marker}`)
+      expiredIds.push(late.id)
+      await appendToInbox(signed(envelope(late, { deadline: Date.now() - 1 })))
+      const ok = sendText(id, `: ${valid[i]}`)
       validIds.push(ok.id)
-      await appendToInbox(signed(ok))
+      await appendToInbox(signed(envelope(ok)))
     }
 
     daemonB = await startB()
@@ -455,16 +462,16 @@ describe("a fleet of two daemons (dist/main.js) on one real Redis", () => {
       const entries = await admin.xrange(FleetKeys.replies(A), `(${repliesBefore}`, "+")
       const decoded = await Promise.all(entries.map(async ([, fields]) => {
         const env = await Effect.runPromise(open(Redacted.make(SECRET), fields[1]!, Date.now(), { replayWindow: "30 seconds" }))
-        return Schema.decodeUnknownSync(Reply)(env.payload)
+        return env.payload as { readonly requestId: string; readonly exit: { readonly _tag: string; readonly cause?: { readonly error?: { readonly _tag: string } } } }
       }))
       const mine = decoded.filter((r) => [...expiredIds, ...validIds].includes(r.requestId))
       return mine.length >= 4 ? mine : undefined
     }, 5000)
     for (const reply of replies.value) {
       if (expiredIds.includes(reply.requestId)) {
-        assert.strictEqual(reply._tag, "Failed")
-        assert.strictEqual(reply._tag === "Failed" ? reply.error._tag : "", "RemoteTimeout")
-      } else assert.strictEqual(reply._tag, "Ok")
+        assert.strictEqual(reply.exit._tag, "Failure")
+        assert.strictEqual(reply.exit.cause?.error?._tag, "RemoteTimeout")
+      } else assert.strictEqual(reply.exit._tag, "Success")
     }
     assert.lengthOf(replies.value, 4)
 

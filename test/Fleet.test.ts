@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, DateTime, Duration, Effect, Exit, type Fiber, Layer, Option, Redacted, Schema, Scope, TestClock } from "effect"
+import { Context, DateTime, Duration, Effect, Exit, type Fiber, Layer, Option, Redacted, Scope, TestClock } from "effect"
 import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
 import * as FleetLive from "../layers/FleetLive.js"
 import * as MemoryTransport from "../layers/MemoryTransport.js"
@@ -8,7 +8,7 @@ import * as SqliteStreamPositions from "../layers/SqliteStreamPositions.js"
 import { Agents } from "../services/Agents.js"
 import { HookEventHandler } from "../services/AgentHooks.js"
 import { Cache } from "../services/Cache.js"
-import { Fleet } from "../services/Fleet.js"
+import { Fleet, type FleetClient } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
 import { StreamPositions } from "../services/StreamPositions.js"
@@ -16,7 +16,7 @@ import { STREAM_START, Transport, TransportError } from "../services/Transport.j
 import { TurnStopped } from "../src/agents/HookEvent.js"
 import { ComputerName, SessionId } from "../src/domain/Session.js"
 import { encode, sign } from "../src/fleet/Envelope.js"
-import { FleetKeys, REQUEST_TIMEOUT, Reply, Request } from "../src/fleet/Protocol.js"
+import { FleetKeys, Kinds, REQUEST_TIMEOUT } from "../src/fleet/Protocol.js"
 import { FLEET_TEST_SECRET, fleetComputer, trustedDir } from "./support/fleetComputer.js"
 
 const SECRET = FLEET_TEST_SECRET
@@ -162,7 +162,7 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       const b = yield* w.start(B)
       yield* advance("1 second")
 
-      const created = yield* Effect.fork(a.fleet.request(B, { _tag: "CreateSession", projectDir: trusted, title: "remote" }))
+      const created = yield* Effect.fork(a.fleet.call(B, (c) => c.CreateSession({ projectDir: trusted, title: "remote" })))
       yield* advance("200 millis")
       const session = yield* created.await.pipe(Effect.flatten)
       assert.strictEqual(session.computer, B)
@@ -171,18 +171,18 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       yield* advance("200 millis")
       assert.isTrue(Option.isSome(yield* a.cache.getSession(session.sessionId)))
 
-      const typed = yield* Effect.fork(a.fleet.request(B, { _tag: "SendText", sessionId: session.sessionId, text: "echo hi", enter: false }))
+      const typed = yield* Effect.fork(a.fleet.call(B, (c) => c.SendText({ sessionId: session.sessionId, text: "echo hi", enter: false })))
       yield* advance("200 millis")
-      assert.isNull(yield* typed.await.pipe(Effect.flatten))
+      assert.isUndefined(yield* typed.await.pipe(Effect.flatten))
       assert.deepStrictEqual(
         b.terminal.calls().filter((c) => c.op === "paste").map((c) => (c.op === "paste" ? c.text : "")),
         ["echo hi"]
       )
-      const captured = yield* Effect.fork(a.fleet.request(B, { _tag: "Capture", sessionId: session.sessionId, lines: 0 }))
+      const captured = yield* Effect.fork(a.fleet.call(B, (c) => c.Capture({ sessionId: session.sessionId, lines: 0 })))
       yield* advance("200 millis")
       assert.include(yield* captured.await.pipe(Effect.flatten), "echo hi")
 
-      const closed = yield* Effect.fork(a.fleet.request(B, { _tag: "CloseSession", sessionId: session.sessionId }))
+      const closed = yield* Effect.fork(a.fleet.call(B, (c) => c.CloseSession({ sessionId: session.sessionId })))
       yield* advance("200 millis")
       assert.strictEqual((yield* closed.await.pipe(Effect.flatten)).status, "closed")
       yield* advance("200 millis")
@@ -223,8 +223,8 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       yield* w.start(B)
       yield* advance("1 second")
       const missing = SessionId.make("00000000-0000-4000-8000-0000000000ff")
-      const notFound = yield* Effect.fork(a.fleet.request(B, { _tag: "Capture", sessionId: missing, lines: 0 }))
-      const outside = yield* Effect.fork(a.fleet.request(B, { _tag: "CreateSession", projectDir: "/" }))
+      const notFound = yield* Effect.fork(a.fleet.call(B, (c) => c.Capture({ sessionId: missing, lines: 0 })))
+      const outside = yield* Effect.fork(a.fleet.call(B, (c) => c.CreateSession({ projectDir: "/" })))
       yield* advance("200 millis")
       assert.strictEqual((yield* Effect.flip(notFound.await.pipe(Effect.flatten)))._tag, "SessionNotFound")
       const refused = yield* Effect.flip(outside.await.pipe(Effect.flatten))
@@ -247,13 +247,13 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
         Duration.minutes(1)
       )
       yield* advance("1 second")
-      const pending = yield* Effect.fork(a.fleet.request(mute, { _tag: "ListSessions" }))
+      const pending = yield* Effect.fork(a.fleet.call(mute, (c) => c.ListSessions()))
       yield* advance(Duration.subtract(REQUEST_TIMEOUT, Duration.millis(200)))
       assert.isNull(pending.unsafePoll())
       yield* advance("300 millis")
       const error = yield* Effect.flip(pending.await.pipe(Effect.flatten))
       assert.strictEqual(error._tag, "RemoteTimeout")
-      const unknown = yield* Effect.flip(a.fleet.request(ComputerName.make("nobody"), { _tag: "ListSessions" }))
+      const unknown = yield* Effect.flip(a.fleet.call(ComputerName.make("nobody"), (c) => c.ListSessions()))
       assert.strictEqual(unknown._tag, "ComputerUnreachable")
     }))
 
@@ -277,6 +277,95 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       assert.isTrue(Option.isNone(yield* a.outputLog.latest(session.sessionId)))
     }))
 
+  /** How many answers (envelopes) wait in a computer's reply stream. */
+  const repliesTo = (w: Effect.Effect.Success<typeof world>, computer: ComputerName) =>
+    w.transport.reader.pipe(
+      Effect.flatMap((reader) => reader.read([{ stream: FleetKeys.replies(computer), after: STREAM_START }], { count: 100_000, block: Duration.zero })),
+      Effect.map((entries) => entries.length),
+      Effect.scoped
+    )
+
+  it.scoped("a watch is an rpc stream: it ends on the owner when the watcher goes away, and when the watcher crashes (once forgotten)", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const session = yield* b.sessions.create({ projectDir: trusted })
+      yield* advance("200 millis")
+      const screen = (text: string) =>
+        Effect.flatMap(TestClock.currentTimeMillis, (now) => b.outputLog.append(session.sessionId, text, DateTime.unsafeMake(now)))
+
+      const watching = yield* Scope.make()
+      yield* Scope.extend(a.fleet.watchOutput(session), watching)
+      yield* advance("200 millis")
+      yield* screen("one")
+      yield* advance("200 millis")
+      assert.strictEqual(Option.map(yield* a.outputLog.latest(session.sessionId), (u) => u.screen).pipe(Option.getOrNull), "one")
+      // the watcher goes away: the owner is told (an interruption) and stops sending
+      yield* Scope.close(watching, Exit.void)
+      yield* advance("200 millis")
+      const afterClose = yield* repliesTo(w, A)
+      yield* screen("two")
+      yield* advance("1 second")
+      assert.strictEqual(yield* repliesTo(w, A), afterClose, "no screen is sent to a watcher that left")
+
+      // a watcher that crashes tells nobody: the owner stops once it has forgotten the watcher
+      const c = yield* w.start(ComputerName.make("gamma"))
+      yield* advance("1 second")
+      yield* Scope.extend(c.fleet.watchOutput(session), yield* Scope.make())
+      yield* advance("200 millis")
+      assert.strictEqual(Option.map(yield* c.outputLog.latest(session.sessionId), (u) => u.screen).pipe(Option.getOrNull), "two")
+      yield* c.crash
+      yield* advance("5 seconds")
+      const afterForgotten = yield* repliesTo(w, ComputerName.make("gamma"))
+      yield* screen("three")
+      yield* advance("1 second")
+      assert.strictEqual(yield* repliesTo(w, ComputerName.make("gamma")), afterForgotten, "nothing is sent to a forgotten watcher")
+    }))
+
+  it.scoped("an answer is taken only from the computer the request went to; a forged one is ignored", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      yield* advance("1 second")
+      const mute = ComputerName.make("mute")
+      const envelope = JSON.parse(Option.getOrThrow(yield* w.transport.get(FleetKeys.computer(A))))
+      const now = yield* TestClock.currentTimeMillis
+      yield* w.transport.put(
+        FleetKeys.computer(mute),
+        signed(mute, "*" as ComputerName, "heartbeat", { ...envelope.payload, name: mute }, now, now + 60_000),
+        Duration.minutes(1)
+      )
+      yield* advance("1 second")
+      const pending = yield* Effect.fork(a.fleet.call(mute, (c) => c.ListSessions()))
+      yield* advance("200 millis")
+      // the requests as they sit in mute's inbox (alpha also loads mute's sessions): answer them as
+      // another computer (a forged answer) …
+      const requests = yield* w.transport.reader.pipe(
+        Effect.flatMap((reader) => reader.read([{ stream: FleetKeys.inbox(mute), after: STREAM_START }], { count: 10, block: Duration.zero })),
+        Effect.scoped
+      )
+      const answer = (from: ComputerName) =>
+        Effect.forEach(requests, (request) =>
+          w.transport.append(
+            FleetKeys.replies(A),
+            signed(from, A, Kinds.reply, {
+              _tag: "Exit",
+              requestId: JSON.parse(request.payload).payload.id,
+              exit: { _tag: "Success", value: [] }
+            }, now, now + 60_000),
+            { maxLen: 100, ttl: Duration.hours(1) }
+          ), { discard: true })
+      yield* answer(ComputerName.make("intruder"))
+      yield* advance("200 millis")
+      assert.isNull(pending.unsafePoll(), "an answer from another computer is no answer")
+      // … then as mute itself
+      yield* answer(mute)
+      yield* advance("200 millis")
+      assert.deepStrictEqual(yield* pending.await.pipe(Effect.flatten), [])
+    }))
+
   it.scoped("queued requests: expired ones get an error reply and never run; a repeated one runs once; forged, unsigned, stale, malformed and wrong-schema ones are dropped", () =>
     Effect.gen(function*() {
       const w = yield* world
@@ -285,40 +374,45 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       const b = yield* w.start(B)
       yield* settle
       const session = yield* b.sessions.create({ projectDir: trusted })
-      const input = (text: string) => Schema.encodeSync(Request)({ _tag: "SendText", sessionId: session.sessionId, text, enter: false })
+      let nextId = 1
+      /** A call as a caller's rpc client writes it (src/fleet/Rpcs.ts, layers/FleetRpcTransport.ts). */
+      const call = (tag: string, payload: unknown) => ({ _tag: "Request", id: String(nextId++), tag, payload, headers: [] })
+      const input = (text: string) => call("SendText", { sessionId: session.sessionId, text, enter: false })
       const inbox = FleetKeys.inbox(B)
       const put = (raw: string) => w.transport.append(inbox, raw, { maxLen: 100, ttl: Duration.hours(1) })
-      const expired = signed(A, B, "request", input("expired"), now, now - 1)
-      const fresh = signed(A, B, "request", input("fresh"), now, now + 10_000)
+      const expired = signed(A, B, Kinds.request, input("expired"), now, now - 1)
+      const fresh = signed(A, B, Kinds.request, input("fresh"), now, now + 10_000)
       yield* put(expired)
       yield* put(fresh)
       yield* put(fresh) // the same envelope delivered twice
       yield* put("not json")
       yield* put(JSON.stringify({ ...JSON.parse(fresh), sig: undefined }))
-      yield* put(JSON.stringify({ ...JSON.parse(signed(A, B, "request", input("forged"), now, now + 10_000)), sig: "0".repeat(64) }))
-      yield* put(signed(A, B, "request", input("stale"), now - 120_000, now + 10_000))
-      yield* put(signed(A, B, "request", { _tag: "Rm", path: "/" }, now, now + 10_000))
-      yield* put(signed(A, B, "request", input("last"), now, now + 10_000))
+      yield* put(JSON.stringify({ ...JSON.parse(signed(A, B, Kinds.request, input("forged"), now, now + 10_000)), sig: "0".repeat(64) }))
+      yield* put(signed(A, B, Kinds.request, input("stale"), now - 120_000, now + 10_000))
+      yield* put(signed(A, B, Kinds.request, call("Rm", { path: "/" }), now, now + 10_000))
+      yield* put(signed(A, B, Kinds.request, call("SendText", { sessionId: session.sessionId, text: 42 }), now, now + 10_000))
+      yield* put(signed(A, B, Kinds.request, { _tag: "Shell", command: "rm -rf /" }, now, now + 10_000))
+      yield* put(signed(A, B, Kinds.request, input("last"), now, now + 10_000))
       yield* advance("300 millis")
       const pasted = b.terminal.calls().flatMap((c) => (c.op === "paste" ? [c.text] : []))
       assert.deepStrictEqual(pasted, ["fresh", "last"])
-      // replies to alpha (in any order): the expired one failed typed, the wrong-schema one refused, the two runs answered
+      // answers to alpha (in any order): the expired one failed typed, the unknown procedure and the
+      // wrong payload refused, the two runs answered; the message that is no call at all got nothing
       const replies = yield* w.transport.reader.pipe(
         Effect.flatMap((reader) => reader.read([{ stream: FleetKeys.replies(A), after: STREAM_START }], { count: 100, block: Duration.zero }))
       )
-      const decoded = replies.map((e) => Schema.decodeUnknownSync(Reply)(JSON.parse(e.payload).payload))
-      assert.deepStrictEqual(decoded.map((r) => (r._tag === "Failed" ? r.error._tag : "Ok")).sort(), [
-        "InvalidRequest",
-        "Ok",
-        "Ok",
-        "RemoteTimeout"
-      ])
+      const outcomes = replies.map((e) => {
+        const exit = JSON.parse(e.payload).payload.exit
+        if (exit._tag === "Success") return "Ok"
+        return exit.cause._tag === "Fail" ? exit.cause.error._tag : exit.cause._tag
+      })
+      assert.deepStrictEqual(outcomes.sort(), ["ComputerUnreachable", "Die", "Ok", "Ok", "RemoteTimeout"])
     }))
 })
 
 describe("Fleet hardening: read positions, link health, who is gone (TestClock)", () => {
   const far = "99999999999999-0"
-  const echo = (sessionId: SessionId) => ({ _tag: "SendText" as const, sessionId, text: "echo hi", enter: false })
+  const echo = (sessionId: SessionId) => (c: FleetClient) => c.SendText({ sessionId, text: "echo hi", enter: false })
   const linkOf = (c: { readonly fleet: Fleet["Type"] }) => Effect.map(c.fleet.link, Option.getOrThrow)
   /** The fiber's outcome now; a test fails at once (instead of hanging) when it is still waiting. */
   const outcome = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
@@ -340,9 +434,9 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
       assert.deepStrictEqual(yield* b.positions.get("fleet.inbox"), Option.some(far))
       yield* w.transport.remove(FleetKeys.inbox(B))
 
-      const sent = yield* Effect.fork(a.fleet.request(B, echo(session.sessionId)))
+      const sent = yield* Effect.fork(a.fleet.call(B, echo(session.sessionId)))
       yield* advance("1200 millis")
-      assert.isNull(yield* outcome(sent))
+      assert.isUndefined(yield* outcome(sent))
       assert.deepStrictEqual(b.terminal.calls().flatMap((c) => (c.op === "paste" ? [c.text] : [])), ["echo hi"])
       const link = yield* linkOf(b)
       assert.strictEqual(link.state, "up")
@@ -366,9 +460,9 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
       const b = yield* w.start(B, { positions })
       yield* advance("1 second")
       const session = yield* b.sessions.create({ projectDir: trusted })
-      const sent = yield* Effect.fork(a.fleet.request(B, echo(session.sessionId)))
+      const sent = yield* Effect.fork(a.fleet.call(B, echo(session.sessionId)))
       yield* advance("200 millis")
-      assert.isNull(yield* outcome(sent))
+      assert.isUndefined(yield* outcome(sent))
       // B's events position was reset too: A's session events reach it
       yield* a.sessions.create({ projectDir: trusted, title: "on-a" })
       yield* advance("200 millis")
@@ -411,7 +505,7 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
       assert.strictEqual(degraded.state, "degraded")
       assert.include(degraded.lastError ?? "", "out of memory")
       assert.notInclude(degraded.lastError ?? "", "OOM command")
-      const refused = yield* Effect.flip(a.fleet.request(B, echo(session.sessionId)))
+      const refused = yield* Effect.flip(a.fleet.call(B, echo(session.sessionId)))
       assert.strictEqual(refused._tag, "ComputerUnreachable")
       assert.include(refused.message, "the fleet link failed")
       assert.include(refused.message, "maxmemory")
@@ -426,9 +520,9 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
       yield* w.control.outOfMemory(false)
       yield* advance("1500 millis")
       assert.strictEqual((yield* linkOf(a)).state, "up")
-      const sent = yield* Effect.fork(a.fleet.request(B, echo(session.sessionId)))
+      const sent = yield* Effect.fork(a.fleet.call(B, echo(session.sessionId)))
       yield* advance("200 millis")
-      assert.isNull(yield* outcome(sent))
+      assert.isUndefined(yield* outcome(sent))
       assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [B])
     }))
 
@@ -451,12 +545,12 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
         assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [B], `B listed ${i * 100} ms after`)
         assert.isTrue(Option.isSome(yield* a.cache.getSession(session.sessionId)), `session listed ${i * 100} ms after`)
       }
-      const sent = yield* Effect.fork(a.fleet.request(B, echo(session.sessionId)))
+      const sent = yield* Effect.fork(a.fleet.call(B, echo(session.sessionId)))
       yield* advance("200 millis")
-      assert.isNull(yield* outcome(sent))
-      // A had read B's session events and a reply: those positions were beyond the emptied streams
+      assert.isUndefined(yield* outcome(sent))
+      // A had read B's session events, answers and (as a server) its inbox: those positions were beyond the emptied streams
       const reset = (yield* linkOf(a)).lastReset
-      assert.include([FleetKeys.events, FleetKeys.replies(A)], reset?.stream)
+      assert.include([FleetKeys.events, FleetKeys.replies(A), FleetKeys.inbox(A)], reset?.stream)
       assert.strictEqual(reset?.lastGenerated, STREAM_START)
     }))
 
@@ -491,7 +585,7 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
       assert.strictEqual(yield* a.routing.listJson({}), "[]")
       const unknown = SessionId.make("00000000-0000-4000-8000-00000000abcd")
       assert.strictEqual((yield* Effect.flip(a.routing.getJson(unknown)))._tag, "SessionNotFound")
-      const asked = yield* Effect.flip(a.fleet.request(B, { _tag: "ListSessions" }))
+      const asked = yield* Effect.flip(a.fleet.call(B, (c) => c.ListSessions()))
       assert.strictEqual(asked._tag, "ComputerUnreachable")
       assert.include(asked.message, "offline since")
 

@@ -5,7 +5,7 @@ import * as RedisTransport from "../layers/RedisTransport.js"
 import * as SessionRouting from "../layers/SessionRouting.js"
 import * as SqliteStreamPositions from "../layers/SqliteStreamPositions.js"
 import { Cache } from "../services/Cache.js"
-import { Fleet } from "../services/Fleet.js"
+import { Fleet, type FleetClient } from "../services/Fleet.js"
 import { Sessions } from "../services/Sessions.js"
 import { StreamPositions } from "../services/StreamPositions.js"
 import { ComputerName, type SessionId } from "../src/domain/Session.js"
@@ -66,7 +66,7 @@ const twoComputers = Effect.gen(function*() {
   return { admin, a, b, session }
 })
 
-const echo = (sessionId: SessionId, text: string) => ({ _tag: "SendText" as const, sessionId, text, enter: false })
+const echo = (sessionId: SessionId, text: string) => (c: FleetClient) => c.SendText({ sessionId, text, enter: false })
 const linkOf = (fleet: Fleet["Type"]) => Effect.map(fleet.link, Option.getOrThrow)
 
 describe("Fleet on a real Redis (two computers in-process)", () => {
@@ -77,7 +77,7 @@ describe("Fleet on a real Redis (two computers in-process)", () => {
       yield* waitFor("B's saved inbox position at the far id", Effect.map(b.positions.get("fleet.inbox"), (p) => Option.getOrNull(p) === FAR))
       yield* Effect.promise(() => admin.del(FleetKeys.inbox(B)))
 
-      const [took] = yield* Effect.timed(a.fleet.request(B, echo(session.sessionId, "after the poison")))
+      const [took] = yield* Effect.timed(a.fleet.call(B, echo(session.sessionId, "after the poison")))
       const ms = Duration.toMillis(took)
       console.log(`poisoned inbox: request answered after ${ms} ms`)
       // found by the next periodic check (one heartbeat interval), then read at once
@@ -102,7 +102,7 @@ describe("Fleet on a real Redis (two computers in-process)", () => {
       console.log(`maxmemory: A degraded after ${degradedAfter} ms: ${degraded.lastError}`)
       assert.include(degraded.lastError ?? "", "out of memory")
       assert.notMatch(degraded.lastError ?? "", /OOM command|EXECABORT/)
-      const refused = yield* Effect.flip(a.fleet.request(B, echo(session.sessionId, "during")))
+      const refused = yield* Effect.flip(a.fleet.call(B, echo(session.sessionId, "during")))
       assert.strictEqual(refused._tag, "ComputerUnreachable")
       assert.notMatch(refused.message, /OOM command|EXECABORT/)
       assert.include(refused.message, "fleet link failed")
@@ -115,7 +115,7 @@ describe("Fleet on a real Redis (two computers in-process)", () => {
       yield* restore
       const upAfter = yield* waitFor("A's link up again", Effect.map(linkOf(a.fleet), (l) => l.state === "up"), "3 seconds")
       console.log(`maxmemory lifted: A up again after ${upAfter} ms`)
-      assert.isNull(yield* a.fleet.request(B, echo(session.sessionId, "after")))
+      assert.isUndefined(yield* a.fleet.call(B, echo(session.sessionId, "after")))
       assert.strictEqual((yield* linkOf(b.fleet)).state, "up")
     }), 30_000)
 })

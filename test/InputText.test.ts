@@ -4,7 +4,7 @@ import { INPUT_MAX_BYTES } from "../services/Sessions.js"
 import { AgentLaunch, buildLaunch } from "../src/agents/AgentCommands.js"
 import { SendInputPayload } from "../src/api/Api.js"
 import { findPasteMarker, InputText, inputTextProblem, NOTICE_MAX_CHARS, sanitiseNotice } from "../src/domain/InputText.js"
-import { Request } from "../src/fleet/Protocol.js"
+import { FleetRpcs } from "../src/fleet/Rpcs.js"
 
 const ESC = "\u001b"
 const CSI8 = "\u009b"
@@ -159,9 +159,9 @@ describe("InputText where text enters the daemon", () => {
     assert.include(ParseResult.TreeFormatter.formatErrorSync((tooLong as Either.Left<ParseResult.ParseError, unknown>).left), `${INPUT_MAX_BYTES} bytes`)
   })
 
-  it("a fleet SendText request with a marker does not decode (the receiving computer answers InvalidRequest)", () => {
-    const decode = Schema.decodeUnknownEither(Request)
-    const request = (text: string) => ({ _tag: "SendText", sessionId: SESSION, text, enter: false })
+  it("a fleet SendText request with a marker does not decode (the receiving computer refuses it)", () => {
+    const decode = Schema.decodeUnknownEither(FleetRpcs.requests.get("SendText")!.payloadSchema as Schema.Schema<unknown, unknown>)
+    const request = (text: string) => ({ sessionId: SESSION, text, enter: false })
     assert.isTrue(Either.isLeft(decode(request(`${ESC}[201~\nrm -rf ~\n`))))
     assert.isTrue(Either.isLeft(decode(request("a\u0000b"))))
     assert.isTrue(Either.isRight(decode(request("a\r\n\tb"))))

@@ -21,8 +21,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 const local = ComputerName.make("local")
 
 const agentsOnDoubles = () =>
-  Layer.mergeAll(AgentsLive.layer, AgentsLive.fillFleetSlot).pipe(
-    Layer.provideMerge(Layer.mergeAll(AgentsLive.fleetSlot, FleetLive.layerAlone)),
+  AgentsLive.layer.pipe(
+    Layer.provideMerge(FleetLive.layerAlone),
     Layer.provideMerge(Layer.mergeAll(MemoryOutputLog.layer, SqliteListeners.layerMemory)),
     Layer.provideMerge(sessionsOnDoubles())
   )

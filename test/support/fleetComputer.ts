@@ -2,6 +2,7 @@ import { Effect, Layer } from "effect"
 import * as os from "node:os"
 import * as AgentsLive from "../../layers/AgentsLive.js"
 import * as FleetLive from "../../layers/FleetLive.js"
+import * as FleetServer from "../../layers/FleetServer.js"
 import * as MemoryOutputLog from "../../layers/MemoryOutputLog.js"
 import * as SqliteListeners from "../../layers/SqliteListeners.js"
 import type { StreamPositions } from "../../services/StreamPositions.js"
@@ -35,10 +36,9 @@ export const fleetComputer = (
   positions: Layer.Layer<StreamPositions>,
   heartbeatInterval = "1 second"
 ) =>
-  AgentsLive.fillFleetSlot.pipe(
-    Layer.provideMerge(FleetLive.layer()),
+  FleetServer.layer.pipe(
     Layer.provideMerge(AgentsLive.layer),
-    Layer.provideMerge(AgentsLive.fleetSlot),
+    Layer.provideMerge(FleetLive.layer()),
     Layer.provideMerge(Layer.mergeAll(MemoryOutputLog.layer, positions, SqliteListeners.layerMemory, stats, transport)),
     Layer.provideMerge(sessionsOnDoubles({
       TELEMUX_COMPUTER: name,

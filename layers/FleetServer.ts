@@ -1,0 +1,178 @@
+/**
+ * This computer serving the others (src/fleet/Rpcs.ts): the same operations the HTTP API runs,
+ * on this computer's own sessions only, a remote create confined to the trusted dirs. Requests
+ * to one session run in arrival order (a lane per session), different sessions concurrently
+ * (REQUEST_CONCURRENCY); a computer that leaves has its requests and watches ended.
+ */
+import { RpcServer } from "@effect/rpc"
+import { Effect, Layer, Option, PubSub, Stream } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Agents } from "../services/Agents.js"
+import { Cache } from "../services/Cache.js"
+import { Fleet } from "../services/Fleet.js"
+import { FleetLink } from "../services/FleetLink.js"
+import type { Idempotency } from "../services/Idempotency.js"
+import { Listeners } from "../services/Listeners.js"
+import { type OutputChanged, OutputLog } from "../services/OutputLog.js"
+import { Sessions } from "../services/Sessions.js"
+import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { KeyedMutex, LockTableFull } from "../src/concurrency/KeyedMutex.js"
+import { consume } from "../src/concurrency/Workers.js"
+import { ComputerUnreachable, InvalidRequest, SessionNotFound, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
+import { sanitiseNotice } from "../src/domain/InputText.js"
+import { ComputerName, type SessionId } from "../src/domain/Session.js"
+import { FleetKeys, REQUEST_CONCURRENCY, WATCH_KEEPALIVE, WATCHES_MAX } from "../src/fleet/Protocol.js"
+import { type CreateSessionPayload, FleetCaller, FleetCallerMiddleware, FleetRpcs, type OutputUpdate } from "../src/fleet/Rpcs.js"
+import { FROM_HEADER, makeServerProtocol } from "./FleetRpcTransport.js"
+import * as LocalOperations from "./LocalOperations.js"
+
+/** Sessions with requests in flight from other computers at once; each lane lives only while busy. */
+const LANES_MAX = 4096
+
+/** `dir` is `root` or lies below it (both already resolved). */
+const isInside = (dir: string, root: string) => dir === root || dir.startsWith(root.endsWith(path.sep) ? root : root + path.sep)
+
+const realpath = (dir: string) => Effect.try(() => fs.realpathSync(dir)).pipe(Effect.orElseSucceed(() => path.resolve(dir)))
+
+export const toOutputUpdate = (update: OutputChanged): OutputUpdate => ({
+  sessionId: update.sessionId,
+  seq: update.seq,
+  screen: update.screen,
+  changedAt: update.changedAt.epochMillis
+})
+
+/** Who called, from the header the server protocol set from the envelope's signature. */
+const CallerLive = Layer.succeed(
+  FleetCallerMiddleware,
+  FleetCallerMiddleware.of(({ headers }) => {
+    const from = headers[FROM_HEADER]
+    return from === undefined
+      ? Effect.fail(new ComputerUnreachable({ computer: "unknown", message: "a fleet request without a verified sender" }))
+      : Effect.succeed(ComputerName.make(from))
+  })
+)
+
+const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
+  const sessions = yield* Sessions
+  const cache = yield* Cache
+  const outputLog = yield* OutputLog
+  const config = yield* TelemuxConfig
+  const listeners = yield* Listeners
+  const agents = yield* Agents
+  const operations = yield* LocalOperations.make
+  const trusted = yield* Effect.forEach(config.trustedDirs, realpath)
+  const lanes = new KeyedMutex<SessionId>(LANES_MAX)
+  let watching = 0
+
+  /** The session, if it is one of this computer's; another's is as unknown here as a missing one. */
+  const own = (id: SessionId) =>
+    Effect.filterOrFail(sessions.get(id), (s) => s.computer === config.computer, () => SessionNotFound.of(id))
+
+  /** Requests to one session in arrival order: the lane is taken as the request's first step. */
+  const inLane = (id: SessionId) => <A, E>(effect: Effect.Effect<A, E>) =>
+    lanes.withLock(id)(Effect.zipRight(own(id), effect)).pipe(
+      Effect.catchIf((e): e is LockTableFull => e instanceof LockTableFull, () =>
+        Effect.fail(new TerminalUnavailable({ message: `${LANES_MAX} sessions already have requests in flight; try again` })))
+    )
+
+  const create = (request: CreateSessionPayload, from: ComputerName) =>
+    Effect.gen(function*() {
+      if (!path.isAbsolute(request.projectDir)) {
+        return yield* new InvalidRequest({ message: `projectDir must be an absolute path, got "${request.projectDir}"` })
+      }
+      const dir = yield* realpath(request.projectDir)
+      if (!trusted.some((root) => isInside(dir, root))) {
+        return yield* new InvalidRequest({
+          message: trusted.length === 0
+            ? `${config.computer} has no trusted dirs, so it starts no session for another computer`
+            : `${dir} is not inside a trusted dir of ${config.computer}`
+        })
+      }
+      const session = yield* operations.create({
+        projectDir: dir,
+        ...(request.title === undefined ? {} : { title: request.title }),
+        ...(request.initiatorSessionId === undefined ? {} : { initiatorSessionId: request.initiatorSessionId, initiatorComputer: from }),
+        ...(request.agent === undefined ? {} : { agent: request.agent }),
+        ...(request.mode === undefined ? {} : { mode: request.mode }),
+        ...(request.prompt === undefined ? {} : { prompt: request.prompt })
+      }, request.idempotencyKey)
+      // the agent that asked is told when this one stops or asks for input
+      if (request.initiatorSessionId !== undefined) {
+        yield* listeners.add({ target: session.sessionId, listener: request.initiatorSessionId, listenerComputer: from }).pipe(Effect.ignore)
+      }
+      return session
+    })
+
+  /** The session's screens: the latest first, then each change, and WatchAlive when nothing else was sent for a while. */
+  const watch = (id: SessionId) =>
+    Stream.unwrapScoped(Effect.gen(function*() {
+      yield* own(id)
+      if (watching >= WATCHES_MAX) {
+        return yield* new InvalidRequest({ message: `more than ${WATCHES_MAX} sessions are watched from elsewhere` })
+      }
+      yield* Effect.acquireRelease(Effect.sync(() => watching++), () => Effect.sync(() => watching--))
+      const events = yield* PubSub.subscribe(outputLog.events)
+      const latest = Option.map(yield* outputLog.latest(id), toOutputUpdate)
+      const updates = Stream.fromQueue(events).pipe(
+        Stream.filterMap((event) => event._tag === "OutputChanged" && event.sessionId === id ? Option.some(toOutputUpdate(event)) : Option.none())
+      )
+      const alive = Stream.tick(WATCH_KEEPALIVE).pipe(Stream.drop(1), Stream.as({ _tag: "WatchAlive" } as const))
+      return Stream.concat(Stream.fromIterable(Option.toArray(latest)), Stream.merge(updates, alive, { haltStrategy: "either" }))
+    }))
+
+  return FleetRpcs.of({
+    ListSessions: () => cache.getSessionsForComputer(config.computer),
+    CreateSession: (request) => Effect.flatMap(FleetCaller, (from) => create(request, from)),
+    SendText: (request) =>
+      inLane(request.sessionId)(operations.sendText(request.sessionId, request.text, request.enter, request.idempotencyKey)),
+    SendKeys: (request) => inLane(request.sessionId)(operations.sendKeys(request.sessionId, request.keys, request.idempotencyKey)),
+    Capture: (request) => inLane(request.sessionId)(sessions.capture(request.sessionId, request.lines)),
+    CloseSession: (request) => inLane(request.sessionId)(sessions.close(request.sessionId, "user")),
+    WatchOutput: (request) => watch(request.sessionId),
+    Listen: (request) =>
+      inLane(request.target)(
+        Effect.gen(function*() {
+          const target = yield* own(request.target)
+          if (target.status === "closed") return yield* new InvalidRequest({ message: `session ${request.target} is closed` })
+          const added = yield* listeners.add({
+            target: request.target,
+            listener: request.listener.sessionId,
+            listenerComputer: request.listener.computer
+          }).pipe(Effect.mapError((e) => new StorageFailure({ message: `listeners: ${String(e.cause)}` })))
+          if (!added) {
+            return yield* new InvalidRequest({ message: `session ${request.target} already has the most listeners it may have` })
+          }
+        })
+      ),
+    // sanitised here too: the notice comes from another computer, whatever it ran
+    Notify: (request) =>
+      inLane(request.sessionId)(Effect.suspend(() => {
+        const notice = sanitiseNotice(request.notice)
+        return notice === "" ? Effect.void : sessions.sendText(request.sessionId, notice, true)
+      })),
+    ResumeAgent: (request) =>
+      inLane(request.sessionId)(request.restart ? agents.restart(request.sessionId) : agents.resume(request.sessionId))
+  })
+}))
+
+/**
+ * Serves the fleet's procedures to the other computers while the daemon runs: reads this
+ * computer's inbox (positions saved before handling), answers on each caller's reply stream.
+ */
+export const layer: Layer.Layer<
+  never,
+  never,
+  FleetLink | Fleet | Sessions | Cache | OutputLog | TelemuxConfig | Listeners | Agents | Idempotency
+> = Layer.scopedDiscard(Effect.gen(function*() {
+  const link = yield* FleetLink
+  const fleet = yield* Fleet
+  const { disconnect, onRequests, protocol } = yield* makeServerProtocol
+  yield* RpcServer.make(FleetRpcs, { concurrency: REQUEST_CONCURRENCY, disableFatalDefects: true, spanPrefix: "FleetServer" }).pipe(
+    Effect.provideService(RpcServer.Protocol, protocol),
+    Effect.forkScoped
+  )
+  yield* Effect.forkScoped(link.follow([{ stream: FleetKeys.inbox(link.me), savedAs: "fleet.inbox" }], onRequests))
+  const departures = yield* fleet.departures
+  yield* Effect.forkScoped(consume("fleet-departures", departures, disconnect))
+})).pipe(Layer.provide([HandlersLive, CallerLive]))

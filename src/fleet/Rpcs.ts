@@ -1,0 +1,125 @@
+/**
+ * What one computer of the fleet can ask another: an `@effect/rpc` group, each procedure with its
+ * own payload, success and error schemas. Carried over Redis streams in signed envelopes
+ * (layers/FleetRpcTransport.ts); served by layers/FleetServer.ts, called through the Fleet service.
+ */
+import { Rpc, RpcGroup, RpcMiddleware } from "@effect/rpc"
+import { Context, Schema } from "effect"
+import { IdempotencyKey } from "../../services/Idempotency.js"
+import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
+import {
+  ComputerUnreachable,
+  IdempotencyKeyReused,
+  InvalidRequest,
+  OutcomeUnknown,
+  RemoteTimeout,
+  SessionClosed,
+  SessionNotFound,
+  StorageFailure,
+  TerminalUnavailable
+} from "../domain/Errors.js"
+import { InputText } from "../domain/InputText.js"
+import { KeyPress } from "../domain/Keys.js"
+import { Agent, AgentMode, ComputerName, Session, SessionId } from "../domain/Session.js"
+
+/** The computer a request came from, as its envelope's signature proves; every handler may ask. */
+export class FleetCaller extends Context.Tag("telemux/FleetCaller")<FleetCaller, ComputerName>() {}
+
+/**
+ * Every procedure runs behind this: it tells the handler who called, and declares once the errors
+ * of the link itself that any call may end with (no answer in time; the computer not reachable).
+ */
+export class FleetCallerMiddleware extends RpcMiddleware.Tag<FleetCallerMiddleware>()("telemux/FleetCallerMiddleware", {
+  provides: FleetCaller,
+  failure: Schema.Union(RemoteTimeout, ComputerUnreachable)
+}) {}
+
+/** A session's screen as its owner numbered it. */
+export const OutputUpdate = Schema.Struct({
+  sessionId: SessionId,
+  seq: Schema.Number,
+  screen: Schema.String,
+  changedAt: Schema.Number
+})
+export type OutputUpdate = typeof OutputUpdate.Type
+
+/** Sent on a watch when nothing else was for a while: the watch is alive (a silent one is restarted). */
+export const WatchAlive = Schema.TaggedStruct("WatchAlive", {})
+export const WatchItem = Schema.Union(OutputUpdate, WatchAlive)
+export type WatchItem = typeof WatchItem.Type
+
+const session = { sessionId: SessionId }
+const idempotencyKey = Schema.optionalWith(IdempotencyKey, { exact: true })
+
+/** Errors of anything that reaches a session's pane. */
+const InputErrors = Schema.Union(
+  SessionNotFound,
+  SessionClosed,
+  TerminalUnavailable,
+  StorageFailure,
+  OutcomeUnknown,
+  IdempotencyKeyReused
+)
+const AgentErrors = [InvalidRequest, AgentModeUnsupported, NativeSessionIdInvalid] as const
+
+export const CreateSessionPayload = Schema.Struct({
+  projectDir: Schema.NonEmptyString,
+  title: Schema.optionalWith(Schema.String, { exact: true }),
+  agent: Schema.optionalWith(Agent, { exact: true }),
+  mode: Schema.optionalWith(AgentMode, { exact: true }),
+  prompt: Schema.optionalWith(Schema.String, { exact: true }),
+  /** The session on the caller's computer that asked for this one (it is told when this one stops). */
+  initiatorSessionId: Schema.optionalWith(SessionId, { exact: true }),
+  idempotencyKey
+})
+export type CreateSessionPayload = typeof CreateSessionPayload.Type
+
+export class FleetRpcs extends RpcGroup.make(
+  /** This computer's open sessions (a joining computer's are loaded so). */
+  Rpc.make("ListSessions", { success: Schema.Array(Session) }),
+  Rpc.make("CreateSession", {
+    payload: CreateSessionPayload,
+    success: Session,
+    error: Schema.Union(TerminalUnavailable, StorageFailure, OutcomeUnknown, IdempotencyKeyReused, ...AgentErrors)
+  }),
+  Rpc.make("SendText", {
+    payload: Schema.Struct({ ...session, text: InputText, enter: Schema.Boolean, idempotencyKey }),
+    error: InputErrors
+  }),
+  Rpc.make("SendKeys", {
+    payload: Schema.Struct({ ...session, keys: Schema.NonEmptyArray(KeyPress), idempotencyKey }),
+    error: InputErrors
+  }),
+  Rpc.make("Capture", {
+    payload: Schema.Struct({ ...session, lines: Schema.Number.pipe(Schema.int(), Schema.between(0, 2000)) }),
+    success: Schema.String,
+    error: Schema.Union(SessionNotFound, SessionClosed, TerminalUnavailable, StorageFailure)
+  }),
+  Rpc.make("CloseSession", {
+    payload: Schema.Struct(session),
+    success: Session,
+    error: Schema.Union(SessionNotFound, TerminalUnavailable, StorageFailure)
+  }),
+  /** The session's screens from now on: the latest first, then each change, until the caller goes away. */
+  Rpc.make("WatchOutput", {
+    payload: Schema.Struct(session),
+    success: WatchItem,
+    error: Schema.Union(SessionNotFound, StorageFailure, InvalidRequest),
+    stream: true
+  }),
+  /** `listener` (on the caller's side) is to be told when `target` (here) stops or asks for input. */
+  Rpc.make("Listen", {
+    payload: Schema.Struct({ target: SessionId, listener: Schema.Struct({ sessionId: SessionId, computer: ComputerName }) }),
+    error: Schema.Union(SessionNotFound, InvalidRequest, StorageFailure, TerminalUnavailable)
+  }),
+  /** A one-line notice for a listener session here: typed into its pane. */
+  Rpc.make("Notify", { payload: Schema.Struct({ ...session, notice: Schema.String }), error: InputErrors }),
+  /** Starts the session's agent again, resuming its conversation; with `restart`, interrupts it first. */
+  Rpc.make("ResumeAgent", {
+    payload: Schema.Struct({ ...session, restart: Schema.Boolean }),
+    success: Session,
+    error: Schema.Union(InputErrors, ...AgentErrors)
+  })
+).middleware(FleetCallerMiddleware) {}
+
+export type FleetRpc = RpcGroup.Rpcs<typeof FleetRpcs>
