@@ -1,34 +1,48 @@
-import * as Command from "@effect/platform/Command"
-import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import { type Duration, Effect, Layer } from "effect"
 import { randomUUID } from "node:crypto"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
 import {
-  CAPTURE_HISTORY_MAX,
+  cancelModeArgs,
+  captureArgs,
+  deleteBufferArgs,
+  inModeArgs,
+  inModeFrom,
+  isNotInMode,
+  killSessionArgs,
+  killWindowArgs,
+  listPanesArgs,
+  newSessionArgs,
+  paneIdFrom,
+  parsePaneList,
+  parseWindowIds,
+  pasteBufferArgs,
+  pasteBufferName,
+  resizeArgs,
+  sendKeysArgs,
+  setBufferArgs,
+  trimTrailingBlankLines,
+  windowIdsArgs
+} from "../src/tmux/Commands.js"
+import {
   type CreateSessionOptions,
-  KILL_GRACE,
   type PaneInfo,
   TerminalBridge,
-  TMUX_COMMAND_TIMEOUT,
   TMUX_RESPONSIVE_WITHIN,
-  TmuxCommandFailed,
   type TmuxError,
-  TmuxSessionNotFound,
-  TmuxTimeout
+  TmuxSessionNotFound
 } from "../services/TerminalBridge.js"
 import { HUB_SESSION, TmuxControl } from "../services/TmuxControl.js"
-import { runBounded } from "./Subprocess.js"
 import * as TmuxBridge from "./TmuxBridge.js"
 import * as TmuxControlLive from "./TmuxControl.js"
+import { makeTmuxProcess } from "./TmuxProcess.js"
 
 export interface ControlBridgeOptions {
   readonly socket: string
   readonly tmuxBinary?: string
   readonly commandTimeout?: Duration.DurationInput
 }
-
-const NOT_FOUND = /can't find (session|pane|window)|no server running|error connecting to/
 
 const withoutHub = (panes: ReadonlyArray<PaneInfo>) => panes.filter((pane) => pane.sessionName !== HUB_SESSION)
 
@@ -40,79 +54,49 @@ const withoutHub = (panes: ReadonlyArray<PaneInfo>) => panes.filter((pane) => pa
 export const makeControlBridge = (options: ControlBridgeOptions) =>
   Effect.gen(function*() {
     const control = yield* TmuxControl
-    const executor = yield* CommandExecutor.CommandExecutor
-    const spawn = yield* TmuxBridge.makeTmuxBridge({
-      socket: options.socket,
-      ...(options.tmuxBinary === undefined ? {} : { tmuxBinary: options.tmuxBinary })
-    })
+    const spawnOptions = { socket: options.socket, ...(options.tmuxBinary === undefined ? {} : { tmuxBinary: options.tmuxBinary }) }
+    const spawn = yield* TmuxBridge.makeTmuxBridge(spawnOptions)
+    /** One spawned tmux per command, for what the spawning bridge has no method for. */
+    const tmuxProcess = makeTmuxProcess(spawnOptions)
 
-    /** Over the channel, or `fallback` when the command could not be written to it. */
+    /**
+     * Over the channel, or `fallback` when the channel could not take the command. Only an
+     * `idempotent` command also falls back when the channel went away after it was written.
+     */
     const viaChannel = <A>(
       overChannel: Effect.Effect<A, TmuxError>,
       fallback: Effect.Effect<A, TmuxError>,
       options: { readonly idempotent: boolean } = { idempotent: false }
     ): Effect.Effect<A, TmuxError> =>
       overChannel.pipe(
-        Effect.catchIf(
-          (e) => (options.idempotent ? TmuxControlLive.isChannelLost(e) : TmuxControlLive.isChannelDown(e)),
-          () => fallback
-        )
+        Effect.catchTag("ControlChannelDown", (down) => (down.sent && !options.idempotent ? Effect.fail(down) : fallback))
       )
-
-    /** A spawned tmux for the commands the spawning bridge has no method for. */
-    const spawnRun = (target: string, args: ReadonlyArray<string>): Effect.Effect<string, TmuxError> => {
-      const command = TmuxBridge.subcommandOf(args)
-      return runBounded(Command.make(options.tmuxBinary ?? "tmux", "-u", "-L", options.socket, ...args), {
-        timeout: TMUX_COMMAND_TIMEOUT,
-        killGrace: KILL_GRACE,
-        onTimeout: () => new TmuxTimeout({ command, timeout: TMUX_COMMAND_TIMEOUT })
-      }).pipe(
-        Effect.mapError((e): TmuxError =>
-          e._tag === "TmuxTimeout" ? e : new TmuxCommandFailed({ command, exitCode: null, stderr: e.message, cause: e })
-        ),
-        Effect.flatMap((result): Effect.Effect<string, TmuxError> => {
-          if (result.exitCode === 0) return Effect.succeed(result.stdout)
-          if (NOT_FOUND.test(result.stderr)) return Effect.fail(new TmuxSessionNotFound({ target }))
-          return Effect.fail(new TmuxCommandFailed({ command, exitCode: result.exitCode, stderr: result.stderr }))
-        }),
-        Effect.provideService(CommandExecutor.CommandExecutor, executor)
-      )
-    }
 
     const run = control.run
+    const runText = (args: ReadonlyArray<string>) => Effect.map(run(args), (body) => body.join("\n"))
 
     const createSession = Effect.fn("ControlBridge.createSession")(function*(create: CreateSessionOptions) {
       // Over the channel when it is up: a spawn forks the whole daemon and blocks its event loop.
-      const pane = yield* viaChannel(
-        Effect.flatMap(run(TmuxBridge.newSessionArgs(create)), (lines) => TmuxBridge.paneIdFrom(lines.join("\n"))),
-        spawn.createSession(create)
-      )
+      const pane = yield* viaChannel(Effect.flatMap(runText(newSessionArgs(create)), paneIdFrom), spawn.createSession(create))
       // Down: the reconnect links every session's windows. Gone already: the pane's death is reported.
       yield* control.watchWindowOf(create.name).pipe(
-        Effect.catchIf(
-          (e) => TmuxControlLive.isChannelDown(e) || e._tag === "TmuxSessionNotFound",
-          () => Effect.void
-        )
+        Effect.catchTags({
+          ControlChannelDown: (down) => (down.sent ? Effect.fail(down) : Effect.void),
+          TmuxSessionNotFound: () => Effect.void
+        })
       )
       return pane
     })
 
     const listPanes = viaChannel(
-      Effect.map(
-        run(["list-panes", "-a", "-F", TmuxBridge.PANE_FORMAT]),
-        (lines) => withoutHub(TmuxBridge.parsePaneList(lines.join("\n")))
-      ),
+      Effect.map(runText(listPanesArgs), (stdout) => withoutHub(parsePaneList(stdout))),
       Effect.map(spawn.listPanes, withoutHub),
       { idempotent: true }
     ).pipe(Effect.withSpan("ControlBridge.listPanes"))
 
     const capture = Effect.fn("ControlBridge.capture")(function*(pane: PaneId, historyLines: number) {
-      const lines = Math.min(CAPTURE_HISTORY_MAX, Math.max(0, Math.trunc(historyLines)))
       return yield* viaChannel(
-        Effect.map(
-          run(["capture-pane", "-p", "-t", pane, ...(lines > 0 ? ["-S", `-${lines}`] : [])]),
-          (body) => TmuxBridge.trimTrailingBlankLines(body.join("\n"))
-        ),
+        Effect.map(runText(captureArgs(pane, historyLines)), trimTrailingBlankLines),
         spawn.capture(pane, historyLines),
         { idempotent: true }
       )
@@ -120,17 +104,15 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
 
     const paste = Effect.fn("ControlBridge.paste")(function*(pane: PaneId, text: string) {
       if (text.length === 0) return
-      const buffer = `telemux-${randomUUID()}`
+      const buffer = pasteBufferName(randomUUID())
       yield* viaChannel(
-        Effect.zipRight(
-          run(["set-buffer", "-b", buffer, "--", text]),
-          run(["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane])
-        ).pipe(
+        Effect.zipRight(run(setBufferArgs(buffer, text)), run(pasteBufferArgs(buffer, pane))).pipe(
           Effect.asVoid,
+          // Neither a server that timed out nor a lost channel could take the clean-up now.
           Effect.tapError((e) =>
-            e._tag === "TmuxTimeout" || TmuxControlLive.isChannelLost(e)
+            e._tag === "TmuxTimeout" || e._tag === "ControlChannelDown"
               ? Effect.void
-              : run(["delete-buffer", "-b", buffer]).pipe(Effect.ignore)
+              : run(deleteBufferArgs(buffer)).pipe(Effect.ignore)
           )
         ),
         spawn.paste(pane, text)
@@ -140,15 +122,12 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     const sendKeys = Effect.fn("ControlBridge.sendKeys")(function*(pane: PaneId, keys: ReadonlyArray<KeyPress>) {
       if (keys.length === 0) return
       // One command for every press: delivered together or not at all.
-      yield* viaChannel(Effect.asVoid(run(TmuxBridge.sendKeysArgs(pane, keys))), spawn.sendKeys(pane, keys))
+      yield* viaChannel(Effect.asVoid(run(sendKeysArgs(pane, keys))), spawn.sendKeys(pane, keys))
     })
 
     const isInMode = Effect.fn("ControlBridge.isInMode")(function*(pane: PaneId) {
       return yield* viaChannel(
-        Effect.flatMap(run(["display-message", "-p", "-t", pane, "#{pane_id} #{pane_in_mode}"]), (body) => {
-          const [id, inMode] = (body[0] ?? "").trim().split(" ")
-          return id === pane ? Effect.succeed(inMode === "1") : Effect.fail(new TmuxSessionNotFound({ target: pane }))
-        }),
+        Effect.flatMap(runText(inModeArgs(pane)), (output) => inModeFrom(pane, output)),
         spawn.isInMode(pane),
         { idempotent: true }
       )
@@ -156,20 +135,15 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
 
     const cancelMode = Effect.fn("ControlBridge.cancelMode")(function*(pane: PaneId) {
       yield* viaChannel(
-        run(["send-keys", "-X", "-t", pane, "cancel"]).pipe(
-          Effect.asVoid,
-          Effect.catchIf(
-            (e): e is TmuxCommandFailed => e._tag === "TmuxCommandFailed" && /not in a mode/.test(e.stderr),
-            () => Effect.void
-          )
-        ),
+        run(cancelModeArgs(pane)).pipe(Effect.asVoid, Effect.catchIf(isNotInMode, () => Effect.void)),
         spawn.cancelMode(pane)
       )
     })
 
     const resize = Effect.fn("ControlBridge.resize")(function*(pane: PaneId, width: number, height: number) {
-      const size = ["-x", String(TmuxBridge.clampSize(width)), "-y", String(TmuxBridge.clampSize(height))]
-      yield* viaChannel(Effect.asVoid(run(["resize-window", "-t", pane, ...size])), spawn.resize(pane, width, height), { idempotent: true })
+      yield* viaChannel(Effect.asVoid(run(resizeArgs(pane, width, height))), spawn.resize(pane, width, height), {
+        idempotent: true
+      })
     })
 
     /**
@@ -177,22 +151,17 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
      * windows by id removes them from every session, and the emptied session goes with them.
      */
     const killSession = Effect.fn("ControlBridge.killSession")(function*(name: TmuxName) {
-      const target = `=${name}`
       const kill = (tmux: (args: ReadonlyArray<string>) => Effect.Effect<string, TmuxError>) =>
         Effect.gen(function*() {
-          const windows = (yield* tmux(["list-windows", "-t", target, "-F", "#{window_id}"]))
-            .split("\n")
-            .filter((id) => /^@\d+$/.test(id))
-          yield* Effect.forEach(windows, (id) =>
-            tmux(["kill-window", "-t", id]).pipe(
-              Effect.catchTag("TmuxSessionNotFound", () => Effect.void)
-            ), { discard: true })
-          yield* tmux(["kill-session", "-t", target]).pipe(Effect.catchTag("TmuxSessionNotFound", () => Effect.void))
+          const windows = parseWindowIds(yield* tmux(windowIdsArgs(name)))
+          yield* Effect.forEach(
+            windows,
+            (id) => tmux(killWindowArgs(id)).pipe(Effect.catchTag("TmuxSessionNotFound", () => Effect.void)),
+            { discard: true }
+          )
+          yield* tmux(killSessionArgs(name)).pipe(Effect.catchTag("TmuxSessionNotFound", () => Effect.void))
         })
-      yield* viaChannel(
-        kill((args) => Effect.map(run(args), (body) => body.join("\n"))),
-        kill((args) => spawnRun(name, args))
-      ).pipe(
+      yield* viaChannel(kill(runText), kill((args) => tmuxProcess.run(name, args))).pipe(
         Effect.mapError((e) => (e._tag === "TmuxSessionNotFound" ? new TmuxSessionNotFound({ target: name }) : e))
       )
     })

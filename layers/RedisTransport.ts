@@ -1,5 +1,14 @@
-import { DateTime, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Ref, Schedule, SubscriptionRef } from "effect"
+import { DateTime, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Ref, SubscriptionRef } from "effect"
 import { Redis, type RedisOptions } from "ioredis"
+import { reconnectBackoff } from "../src/concurrency/Backoff.js"
+import {
+  decodeEntries,
+  failureOf,
+  lastGeneratedOf,
+  messageOf,
+  PAYLOAD_FIELD,
+  pipelineReplies
+} from "../src/transport/RedisReplies.js"
 import {
   type ExpiringValue,
   type LinkStatus,
@@ -8,12 +17,10 @@ import {
   SCAN_COUNT,
   STREAM_BLOCK_MAX,
   STREAM_START,
-  type StreamEntry,
   type StreamReader,
   Transport,
   TRANSPORT_COMMAND_TIMEOUT,
-  TransportError,
-  type TransportFailure
+  TransportError
 } from "../services/Transport.js"
 
 export interface RedisTransportOptions {
@@ -21,18 +28,10 @@ export interface RedisTransportOptions {
   readonly url: Redacted.Redacted<string>
 }
 
-/** The one stream-entry field; it carries the payload. */
-export const PAYLOAD_FIELD = "p"
 /** Longest one connect attempt (TCP, TLS, AUTH, ready check) may take. */
 export const CONNECT_TIMEOUT = Duration.seconds(5)
 /** A healthy link is pinged this often; two failed pings in a row drop it and reconnect. */
 export const LINK_PROBE_INTERVAL = Duration.seconds(5)
-
-/** Backoff between connect attempts of one outage; each outage starts it afresh. */
-export const reconnectSchedule = Schedule.exponential(RECONNECT_BACKOFF_INITIAL).pipe(
-  Schedule.jittered,
-  Schedule.union(Schedule.spaced(RECONNECT_BACKOFF_MAX))
-)
 
 /**
  * ioredis reconnects, queues and resends on its own by default; here every such decision is
@@ -50,32 +49,11 @@ const connectionOptions = (name: string): RedisOptions => ({
   disableClientInfo: true
 })
 
-const messageOf = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
-
-/** Error replies that say more than "refused", by their prefix (Redis's error code). */
-const REFUSALS: ReadonlyArray<readonly [RegExp, TransportFailure]> = [
-  [/^OOM\b/, "out-of-memory"],
-  [/^READONLY\b/, "read-only"],
-  [/^(NOAUTH|WRONGPASS|NOPERM)\b/, "denied"]
-]
-
-/**
- * An error reply is Redis saying no; anything else (closed, reset, not writable) is the connection.
- * A transaction refused as a whole (`EXECABORT`) is classified by the refusals behind it.
- */
-const classify = (cause: unknown): TransportFailure => {
-  if (!(cause instanceof Error) || cause.name !== "ReplyError") return "unavailable"
-  const behind: unknown = (cause as { readonly previousErrors?: unknown }).previousErrors
-  const messages = [cause.message, ...(Array.isArray(behind) ? behind.map(messageOf) : [])]
-  for (const [pattern, failure] of REFUSALS) if (messages.some((m) => pattern.test(m))) return failure
-  return "refused"
-}
-
 /** The one wrapper around ioredis: a promise-returning call, bounded, failing with `TransportError`. */
 const attempt = <A>(operation: string, call: () => Promise<A>, timeout: Duration.DurationInput = TRANSPORT_COMMAND_TIMEOUT) =>
   Effect.tryPromise({
     try: call,
-    catch: (cause) => new TransportError({ operation, message: messageOf(cause), failure: classify(cause), cause })
+    catch: (cause) => failureOf(operation, cause)
   }).pipe(
     Effect.timeoutFail({
       duration: timeout,
@@ -95,23 +73,6 @@ const ttlMillis = (operation: string, ttl: Duration.Duration) => {
     : Effect.fail(new TransportError({ operation, message: "every key needs a finite TTL", failure: "refused" }))
 }
 
-/** The replies of a pipeline, each command's error failing the whole. */
-const pipelineReplies = (operation: string, replies: Array<[Error | null, unknown]> | null) => {
-  if (replies === null) return Effect.fail(new TransportError({ operation, message: "the pipeline was discarded", failure: "unavailable" }))
-  const failed = replies.find(([error]) => error !== null)?.[0]
-  return failed == null
-    ? Effect.succeed(replies.map(([, reply]) => reply))
-    : Effect.fail(new TransportError({ operation, message: failed.message, failure: classify(failed), cause: failed }))
-}
-
-/** `last-generated-id` from an `XINFO STREAM` reply (a flat field/value list). */
-const lastGeneratedOf = (reply: unknown) => {
-  if (!Array.isArray(reply)) return undefined
-  const at = reply.findIndex((field, i) => i % 2 === 0 && field === "last-generated-id")
-  const id: unknown = at === -1 ? undefined : reply[at + 1]
-  return typeof id === "string" ? id : undefined
-}
-
 /**
  * Opens one connection. ioredis reports why a connect failed (refused, WRONGPASS, certificate)
  * on its `error` event and rejects `connect()` with a bare "Connection is closed", so the last
@@ -128,7 +89,7 @@ const connect = (url: Redacted.Redacted<string>, name: string) =>
       Effect.mapError((e) =>
         Option.match(errors.last, {
           onNone: () => e,
-          onSome: (cause) => new TransportError({ operation: "connect", message: messageOf(cause), failure: classify(cause), cause })
+          onSome: (cause) => failureOf("connect", cause)
         })
       ),
       Effect.onExit((exit) => (Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => client.disconnect()))),
@@ -150,24 +111,6 @@ const quit = (client: Redis) =>
     Effect.ignore,
     Effect.ensuring(Effect.sync(() => client.disconnect()))
   )
-
-const decodeEntries = (reply: unknown): ReadonlyArray<StreamEntry> | undefined => {
-  if (reply === null) return []
-  if (!Array.isArray(reply)) return undefined
-  const entries: Array<StreamEntry> = []
-  for (const streamReply of reply) {
-    if (!Array.isArray(streamReply) || typeof streamReply[0] !== "string" || !Array.isArray(streamReply[1])) return undefined
-    for (const entry of streamReply[1]) {
-      if (!Array.isArray(entry) || typeof entry[0] !== "string" || !Array.isArray(entry[1])) return undefined
-      const fields: Array<unknown> = entry[1]
-      const at = fields.findIndex((field, i) => i % 2 === 0 && field === PAYLOAD_FIELD)
-      const payload = at === -1 ? undefined : fields[at + 1]
-      // An entry without our field is still returned (empty), so a reader moves past it.
-      entries.push({ stream: streamReply[0], id: entry[0], payload: typeof payload === "string" ? payload : "" })
-    }
-  }
-  return entries
-}
 
 export const make = (options: RedisTransportOptions) =>
   Effect.gen(function*() {
@@ -202,7 +145,8 @@ export const make = (options: RedisTransportOptions) =>
             )
           )
         })
-        return yield* Effect.retry(once, reconnectSchedule)
+        // Each outage starts the backoff afresh.
+        return yield* Effect.retry(once, reconnectBackoff(RECONNECT_BACKOFF_INITIAL, RECONNECT_BACKOFF_MAX))
       })
 
     const probe = (client: Redis) =>
@@ -287,7 +231,7 @@ export const make = (options: RedisTransportOptions) =>
         }
         const failed = added[0] ?? expired[0]
         if (failed !== null) {
-          return yield* new TransportError({ operation: "append", message: failed.message, failure: classify(failed), cause: failed })
+          return yield* failureOf("append", failed)
         }
         return String(added[1])
       })
@@ -398,9 +342,7 @@ export const make = (options: RedisTransportOptions) =>
                 // XINFO on a missing key is an error reply; the stream it names has generated nothing
                 if (error !== null && /^ERR no such key/.test(error.message)) return Effect.succeed(STREAM_START)
                 if (error !== null) {
-                  return Effect.fail(
-                    new TransportError({ operation: "lastGeneratedIds", message: error.message, failure: classify(error), cause: error })
-                  )
+                  return Effect.fail(failureOf("lastGeneratedIds", error))
                 }
                 const id = lastGeneratedOf(reply)
                 return id === undefined

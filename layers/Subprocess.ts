@@ -1,5 +1,4 @@
 import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import { Data, Duration, Effect, HashMap, Option } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 
@@ -65,7 +64,8 @@ export const describeCommand = (command: Command.Command): string =>
     .map((c) => [c.command, ...c.args].join(" "))
     .join(" | ")
 
-const signalGroup = (pid: number, signal: NodeJS.Signals) =>
+/** Signals the process group led by `pid` (a child spawned detached), or the process alone; never fails. */
+export const signalGroup = (pid: number, signal: NodeJS.Signals) =>
   Effect.try(() => process.kill(-pid, signal)).pipe(
     Effect.orElse(() => Effect.try(() => process.kill(pid, signal))),
     Effect.ignore
@@ -105,7 +105,8 @@ const stopAndReap = (running: Running, killGrace: Duration.DurationInput) =>
  * Built on node:child_process rather than the platform's executor: the child's stdout and stderr
  * are read from the moment it is spawned. Node discards a stream nobody reads when the child
  * exits, so a reader attached a scheduler tick later (as the platform's stream does) loses the
- * output of a fast command once the event loop is busy.
+ * output of a fast command once the event loop is busy. `Command` only describes what to run, so
+ * no CommandExecutor is needed.
  *
  * On timeout — and equally when the caller interrupts — the child's process group is stopped
  * (SIGTERM, `killGrace`, SIGKILL) and reaped before the effect completes.
@@ -113,7 +114,7 @@ const stopAndReap = (running: Running, killGrace: Duration.DurationInput) =>
 export const runBounded = <E>(
   command: Command.Command,
   options: RunBoundedOptions<E>
-): Effect.Effect<SubprocessResult, E | SubprocessError, CommandExecutor.CommandExecutor> => {
+): Effect.Effect<SubprocessResult, E | SubprocessError> => {
   const name = describeCommand(command)
   if (command._tag !== "StandardCommand") {
     return Effect.fail(new SubprocessSpawnError({ command: name, cause: "piped commands are not supported" }))

@@ -14,31 +14,38 @@ import {
   PubSub,
   Queue,
   Ref,
-  Schedule,
   Stream
 } from "effect"
-import { type PaneId } from "../src/domain/Session.js"
+import { reconnectBackoff } from "../src/concurrency/Backoff.js"
+import { commandFailure, subcommandOf, targetOf, tmuxArgv } from "../src/tmux/Commands.js"
 import { commandLine, type ControlMessage, makeControlParser } from "../src/tmux/ControlProtocol.js"
 import {
-  ControlChannelDown,
-  KILL_GRACE,
-  TMUX_COMMAND_TIMEOUT,
-  TmuxCommandFailed,
-  type TmuxError,
-  TmuxSessionNotFound,
-  TmuxTimeout
-} from "../services/TerminalBridge.js"
+  allWindowsArgs,
+  controlClientArgs,
+  hubPanesArgs,
+  hubSessionArgs,
+  isDuplicateSession,
+  linkWindowArgs,
+  paneEventOf,
+  parseHubPanes,
+  sessionWindowsArgs,
+  subscribeArgs,
+  SUBSCRIPTIONS,
+  unlinkedTelemuxWindows,
+  unlinkedWindows
+} from "../src/tmux/HubCommands.js"
+import { KILL_GRACE, TMUX_COMMAND_TIMEOUT, TmuxCommandFailed, type TmuxError, TmuxTimeout } from "../services/TerminalBridge.js"
 import {
   CONTROL_COMMAND_TIMEOUT,
   CONTROL_PENDING_MAX,
   CONTROL_RECONNECT_BASE,
   CONTROL_RECONNECT_MAX,
+  ControlChannelDown,
   type ControlEvent,
-  HUB_SESSION,
   TmuxControl
 } from "../services/TmuxControl.js"
-import { runBounded } from "./Subprocess.js"
-import { FIELD_SEPARATOR, subcommandOf } from "./TmuxBridge.js"
+import { signalGroup } from "./Subprocess.js"
+import { makeTmuxProcess } from "./TmuxProcess.js"
 
 export interface TmuxControlOptions {
   /** Name of the private server socket (`tmux -L <socket>`). */
@@ -62,17 +69,6 @@ class ControlConnectFailed extends Data.TaggedError("ControlConnectFailed")<{ re
     return `tmux control client could not connect: ${this.reason}`
   }
 }
-
-/** The error `run` fails with when the channel is down; callers may fall back to spawning. */
-export const channelDownError = (command: string, reason: string, sent: boolean) =>
-  new TmuxCommandFailed({
-    command,
-    exitCode: null,
-    stderr: `control channel down: ${reason}`,
-    cause: new ControlChannelDown({ reason, sent })
-  })
-
-export { ControlChannelDown, isChannelDown, isChannelLost } from "../services/TerminalBridge.js"
 
 interface Pending {
   readonly command: string
@@ -98,35 +94,15 @@ interface Connection {
   ready: boolean
 }
 
-const NOT_FOUND = /can't find (session|pane|window)/
-const SUBSCRIPTIONS = [
-  { name: "command", format: "#{pane_current_command}" },
-  { name: "path", format: "#{pane_current_path}" },
-  { name: "dead", format: "#{pane_dead}" }
-] as const
-type Field = (typeof SUBSCRIPTIONS)[number]["name"]
-const isField = (name: string): name is Field => SUBSCRIPTIONS.some((s) => s.name === name)
+const notConnected = (command: string) =>
+  new ControlChannelDown({ command, reason: "the control client is not connected", sent: false })
 
-const targetOf = (args: ReadonlyArray<string>) => {
-  const i = args.indexOf("-t")
-  return i >= 0 && i + 1 < args.length ? args[i + 1]! : subcommandOf(args)
-}
-
-const replyExit = (entry: Pending, ok: boolean, body: ReadonlyArray<string>): Exit.Exit<ReadonlyArray<string>, TmuxError> => {
-  if (ok) return Exit.succeed(body)
-  const text = body.join("\n")
-  return NOT_FOUND.test(text)
-    ? Exit.fail(new TmuxSessionNotFound({ target: entry.target }))
-    : Exit.fail(new TmuxCommandFailed({ command: entry.command, exitCode: null, stderr: text }))
-}
+const replyExit = (entry: Pending, ok: boolean, body: ReadonlyArray<string>): Exit.Exit<ReadonlyArray<string>, TmuxError> =>
+  ok
+    ? Exit.succeed(body)
+    : Exit.fail(commandFailure({ command: entry.command, target: entry.target, exitCode: null, stderr: body.join("\n") }))
 
 const encoder = new TextEncoder()
-
-/** Delays between connect attempts of one outage: exponential from the base, jittered, never above the max. */
-export const reconnectSchedule = Schedule.exponential(CONTROL_RECONNECT_BASE).pipe(
-  Schedule.jittered,
-  Schedule.union(Schedule.spaced(CONTROL_RECONNECT_MAX))
-)
 
 export const makeTmuxControl = (options: TmuxControlOptions) =>
   Effect.gen(function*() {
@@ -141,23 +117,13 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
     const linking = yield* Effect.makeSemaphore(1)
     const firstAttempt = yield* Deferred.make<void>()
 
-    const spawnTmux = (args: ReadonlyArray<string>) =>
-      runBounded(Command.make(binary, "-u", "-L", options.socket, ...args), {
-        timeout: TMUX_COMMAND_TIMEOUT,
-        killGrace: KILL_GRACE,
-        onTimeout: () => new ControlConnectFailed({ reason: `tmux ${subcommandOf(args)} timed out` })
-      }).pipe(
-        Effect.mapError((e) => e._tag === "ControlConnectFailed" ? e : new ControlConnectFailed({ reason: e.message })),
-        Effect.provideService(CommandExecutor.CommandExecutor, executor)
-      )
+    const tmuxProcess = makeTmuxProcess({ socket: options.socket, tmuxBinary: binary })
 
     const ensureHub = Effect.gen(function*() {
-      // set-option without -t: the session new-session just made (an `=name` target is not found yet).
-      const result = yield* spawnTmux([
-        "new-session", "-d", "-s", HUB_SESSION, "-x", "80", "-y", "24", HUB_IDLE_COMMAND,
-        ";", "set-option", "destroy-unattached", "off"
-      ])
-      if (result.exitCode !== 0 && !/duplicate session/.test(result.stderr)) {
+      const result = yield* tmuxProcess.exec(hubSessionArgs(HUB_IDLE_COMMAND)).pipe(
+        Effect.mapError((e) => new ControlConnectFailed({ reason: e.message }))
+      )
+      if (result.exitCode !== 0 && !isDuplicateSession(result.stderr)) {
         return yield* new ControlConnectFailed({ reason: `creating the hub session: ${result.stderr.trim()}` })
       }
     })
@@ -165,7 +131,7 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
     const send = (conn: Connection, args: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<string>, TmuxError> =>
       Effect.gen(function*() {
         const command = subcommandOf(args)
-        if (!conn.open) return yield* channelDownError(command, "the control client is reconnecting", false)
+        if (!conn.open) return yield* new ControlChannelDown({ command, reason: "the control client is reconnecting", sent: false })
         if (conn.pending.length >= CONTROL_PENDING_MAX) {
           return yield* new TmuxCommandFailed({
             command,
@@ -189,43 +155,24 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
       Effect.flatMap(Ref.get(current), (conn) =>
         Option.isSome(conn)
           ? send(conn.value, args)
-          : Effect.fail(channelDownError(subcommandOf(args), "the control client is not connected", false)))
+          : Effect.fail(notConnected(subcommandOf(args))))
 
-    const linkUnlinked = (conn: Connection, lines: ReadonlyArray<string>) =>
-      Effect.forEach(lines, (line) => {
-        const [windowId, linkedTo = ""] = line.split(FIELD_SEPARATOR)
-        if (windowId === undefined || !/^@\d+$/.test(windowId) || linkedTo.split(",").includes(HUB_SESSION)) return Effect.void
-        return Effect.asVoid(send(conn, ["link-window", "-d", "-s", windowId, "-t", `=${HUB_SESSION}:`]))
-      }, { discard: true })
-
-    const WINDOW_FORMAT = `#{window_id}${FIELD_SEPARATOR}#{window_linked_sessions_list}`
-
-    const linkSession = (conn: Connection, sessionName: string) =>
+    /** Links the windows listed by `listing` that `unlinked` picks into the hub. */
+    const linkWindows = (
+      conn: Connection,
+      listing: ReadonlyArray<string>,
+      unlinked: (lines: ReadonlyArray<string>) => ReadonlyArray<string>
+    ) =>
       linking.withPermits(1)(
-        Effect.flatMap(send(conn, ["list-windows", "-t", `=${sessionName}`, "-F", WINDOW_FORMAT]), (lines) =>
-          linkUnlinked(conn, lines))
-      )
-
-    const linkAllSessions = (conn: Connection) =>
-      linking.withPermits(1)(
-        Effect.flatMap(
-          send(conn, ["list-windows", "-a", "-F", `#{session_name}${FIELD_SEPARATOR}${WINDOW_FORMAT}`]),
-          (lines) =>
-            linkUnlinked(
-              conn,
-              lines.flatMap((line) => {
-                const sep = line.indexOf(FIELD_SEPARATOR)
-                return sep > 0 && line.slice(0, sep).startsWith("tmx_") ? [line.slice(sep + 1)] : []
-              })
-            )
-        )
+        Effect.flatMap(send(conn, listing), (lines) =>
+          Effect.forEach(unlinked(lines), (windowId) => send(conn, linkWindowArgs(windowId)), { discard: true }))
       )
 
     const watchWindowOf = (sessionName: string) =>
       Effect.flatMap(Ref.get(current), (conn) =>
         Option.isSome(conn)
-          ? linkSession(conn.value, sessionName)
-          : Effect.fail(channelDownError("link-window", "the control client is not connected", false)))
+          ? linkWindows(conn.value, sessionWindowsArgs(sessionName), unlinkedWindows)
+          : Effect.fail(notConnected("link-window")))
 
     /** Turns what the client wrote into replies delivered and events to publish. */
     const handle = (conn: Connection, messages: ReadonlyArray<ControlMessage>): Array<ControlEvent> => {
@@ -248,20 +195,13 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
             }
             break
           }
-          case "Output":
-            // Empty when the write ended inside a character the next one completes.
-            if (message.data.length > 0 && !conn.hubPanes.has(message.paneId)) {
-              out.push({ _tag: "Output", paneId: message.paneId as PaneId, data: message.data })
-            }
-            break
-          case "SubscriptionChanged":
-            if (isField(message.name) && /^%\d+$/.test(message.paneId) && !conn.hubPanes.has(message.paneId)) {
-              out.push({ _tag: "PaneChanged", paneId: message.paneId as PaneId, field: message.name, value: message.value })
-            }
-            break
           case "Exit":
             Deferred.unsafeDone(conn.closed, Exit.succeed(`tmux control client exited${message.reason ? `: ${message.reason}` : ""}`))
             break
+          default: {
+            const event = paneEventOf(message, conn.hubPanes)
+            if (event !== undefined) out.push(event)
+          }
         }
       }
       return out
@@ -269,12 +209,6 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
 
     const awaitExit = (proc: CommandExecutor.Process) =>
       proc.exitCode.pipe(Effect.asVoid, Effect.orElse(() => Effect.void))
-
-    const signal = (pid: number, sig: NodeJS.Signals) =>
-      Effect.try(() => process.kill(-pid, sig)).pipe(
-        Effect.orElse(() => Effect.try(() => process.kill(pid, sig))),
-        Effect.ignore
-      )
 
     /** End of input first (the client exits on EOF), then SIGTERM, then SIGKILL; always reaped. */
     const stop = (proc: CommandExecutor.Process, conn: Connection, writer: Fiber.RuntimeFiber<unknown, unknown>) =>
@@ -288,7 +222,7 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
         for (const [sig, wait] of [["SIGTERM", EOF_GRACE], ["SIGKILL", KILL_GRACE]] as const) {
           const exited = yield* Effect.interruptible(awaitExit(proc)).pipe(Effect.timeoutOption(wait))
           if (Option.isSome(exited)) return
-          yield* signal(proc.pid, sig)
+          yield* signalGroup(proc.pid, sig)
         }
         yield* awaitExit(proc)
       })
@@ -330,7 +264,7 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
         conn.open = false
         const orphans = conn.pending.splice(0)
         for (const entry of orphans) {
-          Deferred.unsafeDone(entry.reply, Exit.fail(channelDownError(entry.command, reason, true)))
+          Deferred.unsafeDone(entry.reply, Exit.fail(new ControlChannelDown({ command: entry.command, reason, sent: true })))
         }
         yield* Ref.update(current, (c) => (Option.isSome(c) && c.value === conn ? Option.none() : c))
         if (conn.ready) {
@@ -346,8 +280,7 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
     const connection = Effect.gen(function*() {
       yield* ensureHub
       const proc = yield* executor.start(
-        Command.make(binary, "-u", "-L", options.socket, "-C", "attach-session", "-f", "ignore-size", "-t", `=${HUB_SESSION}`)
-          .pipe(Command.stdin("pipe"))
+        Command.make(binary, ...tmuxArgv(options.socket, controlClientArgs)).pipe(Command.stdin("pipe"))
       ).pipe(Effect.mapError((e) => new ControlConnectFailed({ reason: e.message })))
       const conn: Connection = {
         pid: proc.pid,
@@ -408,19 +341,9 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
 
       yield* Ref.set(current, Option.some(conn))
       const setup = Effect.gen(function*() {
-        const panes = yield* send(conn, [
-          "list-panes", "-s", "-t", `=${HUB_SESSION}`, "-F", `#{pane_id}${FIELD_SEPARATOR}#{window_linked_sessions}`
-        ])
-        conn.hubPanes = new Set(
-          panes.flatMap((line) => {
-            const [pane, sessions] = line.split(FIELD_SEPARATOR)
-            return sessions === "1" && pane !== undefined ? [pane] : []
-          })
-        )
-        for (const { format, name } of SUBSCRIPTIONS) {
-          yield* send(conn, ["refresh-client", "-B", `${name}:%*:${format}`])
-        }
-        yield* linkAllSessions(conn)
+        conn.hubPanes = parseHubPanes(yield* send(conn, hubPanesArgs))
+        for (const subscription of SUBSCRIPTIONS) yield* send(conn, subscribeArgs(subscription))
+        yield* linkWindows(conn, allWindowsArgs, unlinkedTelemuxWindows)
       })
       yield* setup.pipe(Effect.mapError((e) => new ControlConnectFailed({ reason: e.message })))
       conn.ready = true
@@ -435,7 +358,7 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
       Effect.tapError((e) =>
         Effect.zipRight(Deferred.succeed(firstAttempt, undefined), Effect.logWarning(e.message))
       ),
-      Effect.retry(reconnectSchedule),
+      Effect.retry(reconnectBackoff(CONTROL_RECONNECT_BASE, CONTROL_RECONNECT_MAX)),
       Effect.zipRight(Effect.sleep(CONTROL_RECONNECT_BASE)),
       Effect.forever
     )

@@ -1,6 +1,7 @@
 import { Context, Data, Duration, type Effect } from "effect"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
+import type { ControlChannelDown } from "./TmuxControl.js"
 
 /** Oldest tmux the daemon runs on (`new-session -e`, `display -p` formats we rely on). */
 export const TMUX_MIN_VERSION = { major: 3, minor: 2 } as const
@@ -56,37 +57,18 @@ export class TmuxVersionUnsupported extends Data.TaggedError("TmuxVersionUnsuppo
   }
 }
 
-export type TmuxError = TmuxTimeout | TmuxSessionNotFound | TmuxCommandFailed
-
 /**
- * The control channel could not carry a command (the cause of a TmuxCommandFailed). `sent: false`
- * — it never reached tmux (safe to run another way); `sent: true` — the client went away before
- * answering (it may have run).
+ * What a tmux command can fail with, whether it was spawned or sent over the control channel
+ * (a ControlChannelDown reaches bridge callers when the channel is lost after a command was sent).
  */
-export class ControlChannelDown extends Data.TaggedError("ControlChannelDown")<{
-  readonly reason: string
-  readonly sent: boolean
-}> {
-  override get message() {
-    return `tmux control channel is down: ${this.reason}`
-  }
-}
-
-/** True when the command failed only because the channel was down before it was written. */
-export const isChannelDown = (error: TmuxError): boolean =>
-  error._tag === "TmuxCommandFailed" && error.cause instanceof ControlChannelDown && !error.cause.sent
-
-/** True when the channel failed the command: before writing it, or by going away before answering. */
-export const isChannelLost = (error: TmuxError): boolean =>
-  error._tag === "TmuxCommandFailed" && error.cause instanceof ControlChannelDown
+export type TmuxError = TmuxTimeout | TmuxSessionNotFound | TmuxCommandFailed | ControlChannelDown
 
 /**
  * True when a failed command may still have run (or may run later): tmux did not answer in time,
  * or the channel went away after the command was written. Every other failure means "not done".
  */
 export const mayHaveRun = (error: TmuxError): boolean =>
-  error._tag === "TmuxTimeout" ||
-  (error._tag === "TmuxCommandFailed" && error.cause instanceof ControlChannelDown && error.cause.sent)
+  error._tag === "TmuxTimeout" || (error._tag === "ControlChannelDown" && error.sent)
 
 export interface PaneInfo {
   readonly sessionName: string

@@ -1,4 +1,4 @@
-import { Context, Duration, type Effect, type Option, type Queue, type Scope } from "effect"
+import { Context, Data, Duration, type Effect, type Option, type Queue, type Scope } from "effect"
 import type { PaneId } from "../src/domain/Session.js"
 import type { TmuxError } from "./TerminalBridge.js"
 
@@ -11,6 +11,20 @@ export const CONTROL_RECONNECT_BASE = Duration.millis(100)
 export const CONTROL_RECONNECT_MAX = Duration.seconds(10)
 /** Most commands waiting for a reply at once; more fail fast instead of queueing without bound. */
 export const CONTROL_PENDING_MAX = 1024
+
+/**
+ * The control channel could not carry a command. `sent: false` — it never reached tmux (safe to run
+ * another way); `sent: true` — the client went away before answering (it may have run).
+ */
+export class ControlChannelDown extends Data.TaggedError("ControlChannelDown")<{
+  readonly command: string
+  readonly reason: string
+  readonly sent: boolean
+}> {
+  override get message() {
+    return `tmux ${this.command} failed: control channel down: ${this.reason}`
+  }
+}
 
 /** What the control client reports between command replies. */
 export type ControlEvent =
@@ -32,7 +46,10 @@ export type ControlEvent =
  * the source of change signals for every pane, whatever the number of sessions.
  */
 export class TmuxControl extends Context.Tag("telemux/TmuxControl")<TmuxControl, {
-  /** Runs one command (argv, quoted for tmux's parser by the channel); the reply's body lines. */
+  /**
+   * Runs one command (argv, quoted for tmux's parser by the channel); the reply's body lines.
+   * Fails with ControlChannelDown when the channel cannot carry it.
+   */
   readonly run: (args: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, TmuxError>
   /** A subscription to events from now on; bounded (sliding: an overwhelmed reader loses the oldest). */
   readonly subscribe: Effect.Effect<Queue.Dequeue<ControlEvent>, never, Scope.Scope>

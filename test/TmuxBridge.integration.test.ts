@@ -6,8 +6,17 @@ import { randomBytes } from "node:crypto"
 import { realpathSync } from "node:fs"
 import type { KeyPress } from "../src/domain/Keys.js"
 import { PaneId, TmuxName } from "../src/domain/Session.js"
-import { isSupportedTmuxVersion, makeTmuxBridge, parsePaneList, parseTmuxVersion } from "../layers/TmuxBridge.js"
-import { CAPTURE_HISTORY_MAX, type PaneInfo } from "../services/TerminalBridge.js"
+import { makeTmuxBridge } from "../layers/TmuxBridge.js"
+import { commandFailure, isSupportedTmuxVersion, parsePaneList, parseTmuxVersion } from "../src/tmux/Commands.js"
+import {
+  CAPTURE_HISTORY_MAX,
+  mayHaveRun,
+  type PaneInfo,
+  TmuxCommandFailed,
+  TmuxSessionNotFound,
+  TmuxTimeout
+} from "../services/TerminalBridge.js"
+import { ControlChannelDown } from "../services/TmuxControl.js"
 import { scopedTmuxSocket, tmuxCommand, waitUntil } from "./support/tmuxSocket.js"
 import { isAlive } from "./support/processes.js"
 
@@ -143,6 +152,34 @@ describe("tmux version parsing", () => {
         currentPath: `/odd${sep}path`
       }
     ] satisfies ReadonlyArray<PaneInfo>)
+  })
+})
+
+describe("tmux failures", () => {
+  it("one not-found rule, spawned or over the channel: the target or the whole server is missing", () => {
+    const failure = (stderr: string) => commandFailure({ command: "capture-pane", target: "%7", exitCode: 1, stderr })
+    for (
+      const stderr of [
+        "can't find pane: %7",
+        "can't find session: =tmx_0badf00d",
+        "can't find window: @3",
+        "no server running on /tmp/tmux-1000/telemux",
+        "error connecting to /tmp/tmux-1000/telemux (No such file or directory)",
+        "error connecting to /tmp/tmux-1000/telemux (Connection refused)"
+      ]
+    ) assert.deepStrictEqual(failure(stderr), new TmuxSessionNotFound({ target: "%7" }), stderr)
+    for (const stderr of ["error connecting to /tmp/tmux-1000/telemux (Permission denied)", "unknown command: frob", ""]) {
+      assert.deepStrictEqual(failure(stderr), new TmuxCommandFailed({ command: "capture-pane", exitCode: 1, stderr }), stderr)
+    }
+  })
+
+  it("may have run: a timeout, or the channel lost after the command was written; nothing else", () => {
+    const timeout = Duration.seconds(5)
+    assert.isTrue(mayHaveRun(new TmuxTimeout({ command: "paste-buffer", timeout })))
+    assert.isTrue(mayHaveRun(new ControlChannelDown({ command: "paste-buffer", reason: "client exited", sent: true })))
+    assert.isFalse(mayHaveRun(new ControlChannelDown({ command: "paste-buffer", reason: "not connected", sent: false })))
+    assert.isFalse(mayHaveRun(new TmuxSessionNotFound({ target: "%1" })))
+    assert.isFalse(mayHaveRun(new TmuxCommandFailed({ command: "paste-buffer", exitCode: 1, stderr: "no buffer" })))
   })
 })
 

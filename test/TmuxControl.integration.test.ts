@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto"
 import { readdirSync, readFileSync, realpathSync } from "node:fs"
 import * as ControlBridge from "../layers/ControlBridge.js"
 import * as TmuxControlLive from "../layers/TmuxControl.js"
+import { reconnectBackoff } from "../src/concurrency/Backoff.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import { type PaneId, TmuxName } from "../src/domain/Session.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
@@ -113,7 +114,7 @@ describe("TmuxControl reconnect backoff", () => {
   it.effect("grows exponentially from the base, jittered, and never waits longer than the max", () =>
     Effect.gen(function*() {
       const delays = Chunk.toReadonlyArray(
-        yield* Schedule.run(Schedule.delays(TmuxControlLive.reconnectSchedule), 0, Array.from({ length: 14 }, () => undefined))
+        yield* Schedule.run(Schedule.delays(reconnectBackoff(CONTROL_RECONNECT_BASE, CONTROL_RECONNECT_MAX)), 0, Array.from({ length: 14 }, () => undefined))
       ).map(Duration.toMillis)
       const base = Duration.toMillis(CONTROL_RECONNECT_BASE)
       const max = Duration.toMillis(CONTROL_RECONNECT_MAX)
@@ -243,7 +244,8 @@ describe("TmuxControl on real tmux", () => {
         assert.strictEqual((yield* Effect.flip(control.run(["display-message", "-p", "x"])))._tag, "TmuxTimeout")
         yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Disconnected"), Duration.seconds(5))
         const down = yield* Effect.flip(control.run(["display-message", "-p", "y"]))
-        assert.isTrue(TmuxControlLive.isChannelDown(down), "run fails fast while disconnected")
+        assert.strictEqual(down._tag, "ControlChannelDown", "run fails fast while disconnected")
+        assert.isFalse(down._tag === "ControlChannelDown" && down.sent, "a command that was never written")
       }))
       yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Connected"), Duration.seconds(20))
       assert.deepStrictEqual(yield* control.run(["display-message", "-p", "back"]), ["back"])
@@ -464,7 +466,8 @@ describe("ControlBridge on real tmux", () => {
       const s = yield* setup({ tmuxBinary: binary })
       assert.isFalse(yield* s.control.isConnected)
       const down = yield* Effect.flip(s.control.run(["display-message", "-p", "x"]))
-      assert.isTrue(TmuxControlLive.isChannelDown(down))
+      assert.strictEqual(down._tag, "ControlChannelDown")
+      assert.isFalse(down._tag === "ControlChannelDown" && down.sent)
 
       const { name, pane } = yield* startShell(s)
       yield* runLine(s, pane, "echo spawned-$((3*3))")
