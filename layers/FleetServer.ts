@@ -168,7 +168,7 @@ export const layer: Layer.Layer<
   const link = yield* FleetLink
   const fleet = yield* Fleet
   const { disconnect, onRequests, protocol } = yield* makeServerProtocol
-  yield* RpcServer.make(FleetRpcs, { concurrency: REQUEST_CONCURRENCY, disableFatalDefects: true, spanPrefix: "FleetServer" }).pipe(
+  yield* RpcServer.make(FleetRpcs, { concurrency: REQUEST_CONCURRENCY, disableFatalDefects: true, disableTracing: true }).pipe(
     Effect.provideService(RpcServer.Protocol, protocol),
     Effect.forkScoped
   )

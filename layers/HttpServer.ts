@@ -16,9 +16,8 @@ import type { OutputLog } from "../services/OutputLog.js"
 import type { Projects } from "../services/Projects.js"
 import type { Sessions } from "../services/Sessions.js"
 import type { SystemStats } from "../services/SystemStats.js"
-import { ConfigInvalid, TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.js"
+import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { STREAM_PATH } from "../src/api/StreamProtocol.js"
-import { isLoopbackHost } from "../src/http/Hosts.js"
 import { ApiLive } from "./ApiHandlers.js"
 import * as HttpListenerLive from "./HttpListener.js"
 import * as RequestGuard from "./RequestGuard.js"
@@ -33,16 +32,6 @@ const EXTRA_ROUTES = [
   { method: "GET", path: "/docs" },
   { method: "GET", path: "/openapi.json" }
 ] as const
-
-/** Refuses a bind that would expose an unauthenticated API beyond this machine. */
-export const checkBind = (settings: Pick<TelemuxSettings, "host" | "auth">): Effect.Effect<void, ConfigInvalid> =>
-  !settings.auth && !isLoopbackHost(settings.host)
-    ? Effect.fail(
-      new ConfigInvalid({
-        message: `refusing to serve on ${settings.host} with auth off: turn auth on, or bind to 127.0.0.1`
-      })
-    )
-    : Effect.void
 
 type Services =
   | Sessions
@@ -80,25 +69,20 @@ const AppLive = Layer.unwrapEffect(
   Layer.provide(NodeHttpServer.layerContext)
 )
 
-/** The API served on the listener the daemon bound at start; until this layer is built, the listener answers 503. */
-export const layer: Layer.Layer<never, ConfigInvalid, Services | HttpListener | HttpServer.HttpServer> = Layer.unwrapEffect(
-  Effect.map(Effect.flatMap(TelemuxConfig, checkBind), () => AppLive)
-)
-
 /**
- * The same app on 127.0.0.1 and a random port, with an `HttpClient` whose relative URLs go to it.
- * The bind check still applies to TelemuxConfig's host, so tests can exercise it.
+ * The API served on the listener the daemon bound at start; until this layer is built, the
+ * listener answers 503. (Auth off beyond loopback is refused where the settings are read.)
  */
+export const layer: Layer.Layer<never, never, Services | HttpListener | HttpServer.HttpServer> = AppLive
+
+/** The same app on 127.0.0.1 and a random port, with an `HttpClient` whose relative URLs go to it. */
 export const layerTest: Layer.Layer<
   HttpServer.HttpServer | HttpClient.HttpClient | HttpListener,
-  ConfigInvalid | PortInUse | ListenFailed,
+  PortInUse | ListenFailed,
   Services
-> = Layer.unwrapEffect(
-  Effect.map(Effect.flatMap(TelemuxConfig, checkBind), () =>
-    HttpServer.layerTestClient.pipe(
-      Layer.provide(NodeHttpClient.layerWithoutAgent),
-      Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: false })),
-      Layer.provideMerge(AppLive),
-      Layer.provideMerge(HttpListenerLive.layer({ host: "127.0.0.1", port: 0 }))
-    ))
+> = HttpServer.layerTestClient.pipe(
+  Layer.provide(NodeHttpClient.layerWithoutAgent),
+  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: false })),
+  Layer.provideMerge(AppLive),
+  Layer.provideMerge(HttpListenerLive.layer({ host: "127.0.0.1", port: 0 }))
 )

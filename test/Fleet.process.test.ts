@@ -479,6 +479,8 @@ describe("a fleet of two daemons (dist/main.js) on one real Redis", () => {
     assert.strictEqual((await stop(daemonB)).code, 0)
     daemonB = await startB()
     await eventually("B back in A's computers", async () => ((await computerNames(callA)).includes(B) ? true : undefined))
+    // B's sessions are loaded into A's lists just after B is seen again (until then A answers 503, try again)
+    await eventually("B's session listed on A again", async () => ((await sessionIds(callA)).includes(id) ? true : undefined))
     const later = markerOf("later")
     assert.strictEqual((await callA("POST", `/v1/sessions/${id}/input`, { text: `: ${later}` })).status, 204)
     const screen = await ranOnce(id, later)

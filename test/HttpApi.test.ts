@@ -1,6 +1,6 @@
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, DateTime, Effect, Exit, Layer, LogLevel, Logger, Option, Redacted, Ref, Schema } from "effect"
+import { DateTime, Effect, Layer, LogLevel, Logger, Redacted, Ref, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as net from "node:net"
@@ -766,22 +766,6 @@ const freePort = Effect.async<number>((resume) => {
 const mode = (file: string) => Effect.map(Effect.promise(() => fs.stat(file)), (s) => s.mode & 0o777)
 
 describe("startup", () => {
-  it.live("refuses to serve off loopback with auth off", () =>
-    Effect.gen(function*() {
-      const fake = yield* makeFakeSessions([])
-      const config = settings({ host: "0.0.0.0", auth: false })
-      const listener = HttpListenerLive.layer({ host: "127.0.0.1", port: 0 })
-      for (const server of [HttpServerLayer.layer.pipe(Layer.provide(listener)), HttpServerLayer.layerTest]) {
-        const exit = yield* Effect.exit(Layer.launch(server.pipe(Layer.provide(services(fake, config)))))
-        assert.isTrue(Exit.isFailure(exit))
-        if (Exit.isFailure(exit)) {
-          const error = Cause.failureOption(exit.cause)
-          assert.isTrue(Option.isSome(error))
-          assert.strictEqual((error as Option.Some<{ readonly _tag: string }>).value._tag, "ConfigInvalid")
-        }
-      }
-    }))
-
   it.scopedLive("the live layer serves on the configured host and port", () =>
     Effect.gen(function*() {
       const fake = yield* makeFakeSessions([])
