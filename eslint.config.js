@@ -15,6 +15,36 @@ export default tseslint.config(
     }
   },
   {
+    // The layout, enforced: contracts (services/) and pure modules (src/ but the entry points'
+    // own folders) never reach into implementations (layers/).
+    files: [
+      "services/**/*.ts",
+      "src/domain/**/*.ts",
+      "src/api/**/*.ts",
+      "src/fleet/**/*.ts",
+      "src/tmux/**/*.ts",
+      "src/http/**/*.ts",
+      "src/concurrency/**/*.ts",
+      "src/transport/**/*.ts",
+      "src/agents/**/*.ts"
+    ],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [{ group: ["**/layers/**"], message: "Contracts and pure modules import no implementation: depend on a services/ Tag." }]
+      }]
+    }
+  },
+  {
+    // The daemon is composed in one place (layers/Main.ts), which only its entry program runs.
+    files: ["layers/**/*.ts", "src/*.ts", "src/cli/**/*.ts", "src/tui/**/*.ts", "src/tui/**/*.tsx"],
+    ignores: ["src/cli/DaemonProgram.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [{ group: ["**/layers/Main.js", "./Main.js"], message: "Only src/cli/DaemonProgram.ts composes the daemon (layers/Main.ts)." }]
+      }]
+    }
+  },
+  {
     files: ["scripts/**/*.mjs", "bench/**/*.mjs"],
     languageOptions: { globals: { URL: "readonly", console: "readonly", process: "readonly" } }
   },
