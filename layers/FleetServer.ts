@@ -4,9 +4,9 @@
  * to one session run in arrival order (a lane per session), different sessions concurrently
  * (REQUEST_CONCURRENCY); a computer that leaves has its requests and watches ended.
  */
+import { FileSystem } from "@effect/platform"
 import { RpcServer } from "@effect/rpc"
 import { Effect, Layer, Option, PubSub, Stream } from "effect"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { Agents } from "../services/Agents.js"
 import { Cache } from "../services/Cache.js"
@@ -33,7 +33,9 @@ const LANES_MAX = 4096
 /** `dir` is `root` or lies below it (both already resolved). */
 const isInside = (dir: string, root: string) => dir === root || dir.startsWith(root.endsWith(path.sep) ? root : root + path.sep)
 
-const realpath = (dir: string) => Effect.try(() => fs.realpathSync(dir)).pipe(Effect.orElseSucceed(() => path.resolve(dir)))
+/** The directory with every link resolved; as given (made absolute) when it cannot be resolved. */
+const realpath = (fs: FileSystem.FileSystem) => (dir: string) =>
+  fs.realPath(dir).pipe(Effect.orElseSucceed(() => path.resolve(dir)))
 
 export const toOutputUpdate = (update: OutputChanged): OutputUpdate => ({
   sessionId: update.sessionId,
@@ -61,7 +63,8 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
   const listeners = yield* Listeners
   const agents = yield* Agents
   const operations = yield* LocalOperations.make
-  const trusted = yield* Effect.forEach(config.trustedDirs, realpath)
+  const resolve = realpath(yield* FileSystem.FileSystem)
+  const trusted = yield* Effect.forEach(config.trustedDirs, resolve)
   const lanes = new KeyedMutex<SessionId>(LANES_MAX)
   let watching = 0
 
@@ -81,7 +84,7 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
       if (!path.isAbsolute(request.projectDir)) {
         return yield* new InvalidRequest({ message: `projectDir must be an absolute path, got "${request.projectDir}"` })
       }
-      const dir = yield* realpath(request.projectDir)
+      const dir = yield* resolve(request.projectDir)
       if (!trusted.some((root) => isInside(dir, root))) {
         return yield* new InvalidRequest({
           message: trusted.length === 0
@@ -163,7 +166,7 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
 export const layer: Layer.Layer<
   never,
   never,
-  FleetLink | Fleet | Sessions | Cache | OutputLog | TelemuxConfig | Listeners | Agents | Idempotency
+  FleetLink | Fleet | Sessions | Cache | OutputLog | TelemuxConfig | Listeners | Agents | Idempotency | FileSystem.FileSystem
 > = Layer.scopedDiscard(Effect.gen(function*() {
   const link = yield* FleetLink
   const fleet = yield* Fleet

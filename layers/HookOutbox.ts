@@ -1,8 +1,9 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
+import { FileSystem } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
 import type { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Clock, Context, DateTime, Effect, Either, Layer, Metric, Option, ParseResult, Queue } from "effect"
-import * as fs from "node:fs"
+import { Clock, Context, DateTime, Effect, Either, Layer, Metric, Option, ParseResult, Queue, Stream } from "effect"
 import * as path from "node:path"
 import {
   type DeadLetter,
@@ -131,6 +132,7 @@ const openClient = (filename: string) =>
 /** The outbox over `filename` (created with its tables when missing), on a connection of its own. */
 export const make = (filename: string) =>
   Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
     const sql: SqlClient.SqlClient = yield* openClient(filename)
     const fail = (operation: string) => (cause: unknown) => new HookOutboxError({ operation, cause })
 
@@ -167,15 +169,21 @@ export const make = (filename: string) =>
         return entries
       })
 
-    // the hook command touches the bell after each row; a missing watch (no inotify) leaves the poll
+    // The hook command touches the bell after each row; a missing watch (no inotify) leaves the poll.
+    // The watch starts in its own fiber: a row written before it is registered is found by the
+    // worker's first round or the next poll.
     const rung = yield* Queue.sliding<void>(1)
     const bell = path.join(path.dirname(filename), OUTBOX_BELL_FILE)
-    yield* Effect.try(() => fs.writeFileSync(bell, "", { flag: "a", mode: PRIVATE_FILE_MODE })).pipe(
-      Effect.zipRight(Effect.acquireRelease(
-        Effect.try(() => fs.watch(bell, () => void Queue.unsafeOffer(rung, undefined))),
-        (watcher) => Effect.sync(() => watcher.close())
-      )),
-      Effect.catchAll((error) => Effect.logWarning("cannot watch the outbox bell; hooks arrive on the poll", error))
+    const cannotWatch = (error: PlatformError) => Effect.logWarning("cannot watch the outbox bell; hooks arrive on the poll", error)
+    yield* fs.writeFile(bell, new Uint8Array(0), { flag: "a", mode: PRIVATE_FILE_MODE }).pipe(
+      Effect.zipRight(
+        fs.watch(bell).pipe(
+          Stream.runForEach(() => Queue.offer(rung, undefined)),
+          Effect.catchAll(cannotWatch),
+          Effect.forkScoped
+        )
+      ),
+      Effect.catchAll(cannotWatch)
     )
 
     return HookOutbox.of({
@@ -210,11 +218,11 @@ export const make = (filename: string) =>
   })
 
 /** The outbox over its own SQLite file. */
-export const layerFile = (filename: string): Layer.Layer<HookOutbox, HookOutboxError> =>
+export const layerFile = (filename: string): Layer.Layer<HookOutbox, HookOutboxError, FileSystem.FileSystem> =>
   Layer.scoped(HookOutbox, make(filename))
 
 /** The outbox in the state dir (`<home>/outbox.db`), where the hook command writes. */
-export const layer: Layer.Layer<HookOutbox, HookOutboxError, TelemuxConfig> = Layer.scoped(
+export const layer: Layer.Layer<HookOutbox, HookOutboxError, TelemuxConfig | FileSystem.FileSystem> = Layer.scoped(
   HookOutbox,
   Effect.flatMap(TelemuxConfig, (config) => make(outboxPath(config.home)))
 )

@@ -41,6 +41,10 @@ export const memoryStats = (): MemoryStats => {
   })
 }
 
+/**
+ * node:fs directly: the platform FileSystem has no `statfs` (free and total space of a file
+ * system), and reading it is the whole point here. Asynchronous, so it never blocks the loop.
+ */
 const diskStats = (dir: string) =>
   Effect.tryPromise(() => fs.statfs(dir)).pipe(
     Effect.map((s) => {

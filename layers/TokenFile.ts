@@ -1,6 +1,7 @@
-import { Effect, Layer, Redacted } from "effect"
+import { FileSystem } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
+import { Effect, Layer, Option, Redacted, Ref } from "effect"
 import * as crypto from "node:crypto"
-import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { AuthToken, TOKEN_BYTES, TokenError } from "../services/AuthToken.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -8,49 +9,54 @@ import { TelemuxConfig } from "../services/TelemuxConfig.js"
 /** Characters a bearer token may hold (RFC 6750 token68); short tokens are refused as guessable. */
 const TOKEN_PATTERN = /^[A-Za-z0-9._~+/=-]{32,1024}$/
 
-const errnoCode = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+const isReason = (reason: string) => (error: PlatformError): boolean =>
+  error._tag === "SystemError" && error.reason === reason
 
-const io = <A>(tokenPath: string, what: string, run: () => Promise<A>) =>
-  Effect.tryPromise({
-    try: run,
-    catch: (cause) => new TokenError({ path: tokenPath, message: `${what}: ${String(cause)}`, cause })
-  })
+const tokenError = (tokenPath: string, what: string) => (cause: PlatformError) =>
+  new TokenError({ path: tokenPath, message: `${what}: ${cause.message}`, cause })
 
 /** Creates the token file only if it does not exist yet, so a concurrent start never overwrites it. */
-const createTokenFile = (tokenPath: string) =>
+const createTokenFile = (fs: FileSystem.FileSystem, tokenPath: string) =>
   Effect.gen(function*() {
-    yield* io(tokenPath, "cannot create the token directory", () =>
-      fs.mkdir(path.dirname(tokenPath), { recursive: true, mode: 0o700 }))
+    yield* fs.makeDirectory(path.dirname(tokenPath), { recursive: true, mode: 0o700 }).pipe(
+      Effect.mapError(tokenError(tokenPath, "cannot create the token directory"))
+    )
     const temp = `${tokenPath}.${crypto.randomBytes(6).toString("hex")}.tmp`
     const token = crypto.randomBytes(TOKEN_BYTES).toString("hex")
     const created = yield* Effect.ensuring(
       Effect.gen(function*() {
-        yield* io(tokenPath, "cannot write the token file", () => fs.writeFile(temp, token + "\n", { mode: 0o600, flag: "wx" }))
+        yield* fs.writeFileString(temp, token + "\n", { mode: 0o600, flag: "wx" }).pipe(
+          Effect.mapError(tokenError(tokenPath, "cannot write the token file"))
+        )
         // link, unlike rename, fails when the target exists: the first writer wins.
-        return yield* io(tokenPath, "cannot install the token file", () => fs.link(temp, tokenPath)).pipe(
+        return yield* fs.link(temp, tokenPath).pipe(
           Effect.as(true),
-          Effect.catchIf((error) => errnoCode(error.cause) === "EEXIST", () => Effect.succeed(false))
+          Effect.catchIf(isReason("AlreadyExists"), () => Effect.succeed(false)),
+          Effect.mapError(tokenError(tokenPath, "cannot install the token file"))
         )
       }),
-      Effect.promise(() => fs.rm(temp, { force: true }))
+      Effect.orDie(fs.remove(temp, { force: true }))
     )
     if (created) yield* Effect.logInfo("generated a new API token").pipe(Effect.annotateLogs({ path: tokenPath }))
   })
 
-const readTokenFile = (tokenPath: string) =>
+const readTokenFile = (fs: FileSystem.FileSystem, tokenPath: string) =>
   Effect.gen(function*() {
-    const stat = yield* io(tokenPath, "cannot inspect the token file", () => fs.stat(tokenPath))
-    if (!stat.isFile()) {
+    const stat = yield* fs.stat(tokenPath).pipe(Effect.mapError(tokenError(tokenPath, "cannot inspect the token file")))
+    if (stat.type !== "File") {
       return yield* new TokenError({ path: tokenPath, message: `${tokenPath} is not a regular file` })
     }
     if ((stat.mode & 0o077) !== 0) {
-      yield* io(tokenPath, "cannot restrict the token file to its owner", () => fs.chmod(tokenPath, 0o600))
+      yield* fs.chmod(tokenPath, 0o600).pipe(
+        Effect.mapError(tokenError(tokenPath, "cannot restrict the token file to its owner"))
+      )
       yield* Effect.logWarning("the token file was readable by others; its mode is now 0600").pipe(
         Effect.annotateLogs({ path: tokenPath, previousMode: (stat.mode & 0o777).toString(8) })
       )
     }
-    const token = (yield* io(tokenPath, "cannot read the token file", () => fs.readFile(tokenPath, "utf8"))).trim()
+    const token = (yield* fs.readFileString(tokenPath, "utf8").pipe(
+      Effect.mapError(tokenError(tokenPath, "cannot read the token file"))
+    )).trim()
     if (token === "") {
       return yield* new TokenError({
         path: tokenPath,
@@ -70,44 +76,48 @@ const readTokenFile = (tokenPath: string) =>
 
 const digest = (value: string) => crypto.createHash("sha256").update(value, "utf8").digest()
 
-export const make = (tokenPath: string): Effect.Effect<AuthToken["Type"], TokenError> =>
+export const make = (tokenPath: string): Effect.Effect<AuthToken["Type"], TokenError, FileSystem.FileSystem> =>
   Effect.gen(function*() {
-    const exists = yield* io(tokenPath, "cannot inspect the token file", () => fs.lstat(tokenPath)).pipe(
+    const fs = yield* FileSystem.FileSystem
+    // a dangling link reads as missing here; creating over it fails to link and reading it says why
+    const exists = yield* fs.access(tokenPath).pipe(
       Effect.as(true),
-      Effect.catchIf((error) => errnoCode(error.cause) === "ENOENT", () => Effect.succeed(false))
+      Effect.catchIf(isReason("NotFound"), () => Effect.succeed(false)),
+      Effect.mapError(tokenError(tokenPath, "cannot inspect the token file"))
     )
-    if (!exists) yield* createTokenFile(tokenPath)
-    /** The token as last read, and which file version it came from (a rotation replaces the file). */
-    const loaded = async () => {
-      const stat = await fs.stat(tokenPath)
-      return { version: `${stat.ino}:${stat.mtimeMs}:${stat.size}` }
-    }
-    let state = {
-      ...(yield* io(tokenPath, "cannot inspect the token file", loaded)),
-      token: yield* readTokenFile(tokenPath)
-    }
-    let expected = digest(state.token)
+    if (!exists) yield* createTokenFile(fs, tokenPath)
+    /** Which version of the file is there (a rotation replaces the file); the platform's mtime is in whole ms. */
+    const versionOf = fs.stat(tokenPath).pipe(
+      Effect.map((stat) =>
+        `${Option.getOrElse(stat.ino, () => 0)}:${Option.match(stat.mtime, { onNone: () => 0, onSome: (d) => d.getTime() })}:${stat.size}`
+      )
+    )
+    const version = yield* versionOf.pipe(Effect.mapError(tokenError(tokenPath, "cannot inspect the token file")))
+    const token = yield* readTokenFile(fs, tokenPath)
+    /** The token as last read, its digest, and which file version it came from. */
+    const loaded = yield* Ref.make({ version, token, digest: digest(token) })
     /** Re-reads the file when it changed (`telemux token --rotate`); a file that became unreadable keeps the last good token. */
     const fresh = Effect.gen(function*() {
-      const now = yield* io(tokenPath, "cannot inspect the token file", loaded).pipe(Effect.option)
-      if (now._tag === "None" || now.value.version === state.version) return
-      const token = yield* readTokenFile(tokenPath).pipe(
+      const now = yield* Effect.option(versionOf)
+      const state = yield* Ref.get(loaded)
+      if (Option.isNone(now) || now.value === state.version) return
+      const token = yield* readTokenFile(fs, tokenPath).pipe(
         Effect.tapError((error) => Effect.logWarning("the token file changed but cannot be used; keeping the previous token", error)),
         Effect.option
       )
-      if (token._tag === "None") return
+      if (Option.isNone(token)) return
       if (token.value !== state.token) yield* Effect.logInfo("the API token was rotated").pipe(Effect.annotateLogs({ path: tokenPath }))
-      state = { version: now.value.version, token: token.value }
-      expected = digest(token.value)
+      yield* Ref.set(loaded, { version: now.value, token: token.value, digest: digest(token.value) })
     })
     return AuthToken.of({
-      current: Effect.zipRight(fresh, Effect.sync(() => Redacted.make(state.token))),
+      current: Effect.zipRight(fresh, Effect.map(Ref.get(loaded), (state) => Redacted.make(state.token))),
       // Comparing fixed-size digests keeps the comparison constant-time whatever the candidate's length.
-      verify: (candidate) => Effect.zipRight(fresh, Effect.sync(() => crypto.timingSafeEqual(digest(candidate), expected)))
+      verify: (candidate) =>
+        Effect.zipRight(fresh, Effect.map(Ref.get(loaded), (state) => crypto.timingSafeEqual(digest(candidate), state.digest)))
     })
   }).pipe(Effect.withSpan("TokenFile.make", { attributes: { path: tokenPath } }))
 
-export const layer: Layer.Layer<AuthToken, TokenError, TelemuxConfig> = Layer.effect(
+export const layer: Layer.Layer<AuthToken, TokenError, TelemuxConfig | FileSystem.FileSystem> = Layer.effect(
   AuthToken,
   Effect.flatMap(TelemuxConfig, (config) => make(config.tokenPath))
 )

@@ -9,11 +9,15 @@ import { assert, describe, it } from "vitest"
 import { attachCommand } from "../src/cli/Attach.js"
 import {
   ChildExit,
+  DaemonNotReady,
   DaemonUnreachable,
+  OutcomeUnconfirmed,
+  RemoteUnreachable,
   SessionAmbiguous,
   SessionUnknown,
   TokenRejected,
-  UsageError
+  UsageError,
+  VersionMismatch
 } from "../src/cli/CliError.js"
 import { addressOf, connectHost } from "../src/cli/Connection.js"
 import { checkRedis, formatCheck } from "../src/cli/Doctor.js"
@@ -84,6 +88,11 @@ describe("exit codes", () => {
     assert.strictEqual(exitCodeOf(new SessionAmbiguous({ prefix: "x", candidates: [] })), EXIT.ambiguous)
     assert.strictEqual(exitCodeOf(new UsageError({ detail: "x" })), EXIT.usage)
     assert.strictEqual(exitCodeOf(new ChildExit({ code: 42 })), 42)
+    // the daemon's newer answers fit the same scheme
+    assert.strictEqual(exitCodeOf(new DaemonNotReady({ address: "x", state: "starting" })), EXIT.unreachable)
+    assert.strictEqual(exitCodeOf(new OutcomeUnconfirmed({ detail: "x" })), EXIT.outcomeUnknown)
+    assert.strictEqual(exitCodeOf(new VersionMismatch({ address: "x", detail: "y" })), EXIT.daemonFailed)
+    assert.strictEqual(exitCodeOf(new RemoteUnreachable({ computer: "c", detail: "d" })), EXIT.daemonFailed)
     const codes = Object.values(EXIT)
     assert.strictEqual(new Set(codes).size, codes.length, "distinct")
   })
@@ -91,6 +100,8 @@ describe("exit codes", () => {
   it("turns a run's Exit into the process's exit code", () => {
     assert.strictEqual(exitCodeOfExit(Exit.void), 0)
     assert.strictEqual(exitCodeOfExit(Exit.fail(new SessionUnknown({ id: "x" }))), EXIT.notFound)
+    assert.strictEqual(exitCodeOfExit(Exit.fail(new OutcomeUnconfirmed({ detail: "x" }))), EXIT.outcomeUnknown)
+    assert.strictEqual(exitCodeOfExit(Exit.fail({ _tag: "toString" })), EXIT.failure)
     assert.strictEqual(exitCodeOfExit(Exit.fail(ValidationError.invalidArgument(HelpDoc.p("bad")))), EXIT.usage)
     assert.strictEqual(exitCodeOfExit(Exit.die(new Error("bug"))), EXIT.failure)
     // Ctrl+C / SIGTERM is how watch, daemon and tui end

@@ -1,3 +1,4 @@
+import { NodeFileSystem } from "@effect/platform-node"
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Layer, Ref } from "effect"
 import { spawn } from "node:child_process"
@@ -179,7 +180,7 @@ describe("the hook command (node dist/hook.js)", () => {
           )
       })
       const daemon = HookOutboxLive.workerLayer.pipe(
-        Layer.provideMerge(Layer.merge(HookOutboxLive.layerFile(outboxPath(home)), Layer.succeed(HookEventHandler, handler)))
+        Layer.provideMerge(Layer.merge(HookOutboxLive.layerFile(outboxPath(home)).pipe(Layer.provide(NodeFileSystem.layer)), Layer.succeed(HookEventHandler, handler)))
       )
       yield* Effect.scoped(Effect.gen(function*() {
         const context = yield* Layer.build(daemon)

@@ -1,5 +1,6 @@
+import { NodeFileSystem } from "@effect/platform-node"
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Layer, Ref, TestClock } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Ref, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -19,6 +20,7 @@ import {
 } from "../services/AgentHooks.js"
 import type { HookEvent, HookEventJson } from "../src/agents/HookEvent.js"
 import type { OutboxInsert } from "../src/agents/OutboxSchema.js"
+import { OUTBOX_BELL_FILE } from "../src/agents/StateDir.js"
 import { PaneId, SessionId } from "../src/domain/Session.js"
 
 const SESSION_A = "aaaaaaaa-0000-4000-8000-000000000001"
@@ -83,7 +85,7 @@ afterAll(() => {
 const sqliteLayer = Layer.unwrapEffect(Effect.sync(() => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-outbox-"))
   tempDirs.push(dir)
-  return HookOutboxLive.layerFile(path.join(dir, "outbox.db"))
+  return HookOutboxLive.layerFile(path.join(dir, "outbox.db")).pipe(Layer.provide(NodeFileSystem.layer))
 }))
 
 const implementations = [["SQLite file", sqliteLayer], ["memory", MemoryHookOutbox.layer]] as const
@@ -264,4 +266,25 @@ describe("retry delays", () => {
     const seconds = [1, 2, 3, 4, 5, 6, 7, 8, 40].map((n) => Duration.toSeconds(outboxRetryDelay(n)))
     assert.deepStrictEqual(seconds, [1, 2, 4, 8, 16, 32, 60, 60, 60])
   })
+})
+
+describe("the outbox bell", () => {
+  it.scopedLive("is created 0600 beside outbox.db, and touching it (as the hook command does) rings the outbox", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-bell-"))
+      tempDirs.push(dir)
+      const context = yield* Layer.build(
+        HookOutboxLive.layerFile(path.join(dir, "outbox.db")).pipe(Layer.provide(NodeFileSystem.layer))
+      )
+      const outbox = Context.get(context, HookOutbox)
+      const bell = path.join(dir, OUTBOX_BELL_FILE)
+      assert.strictEqual(fs.statSync(bell).mode & 0o777, 0o600)
+      // the watch starts in its own fiber: touch until it hears one (bounded), as the hook does after each row
+      const touch = Effect.sync(() => fs.utimesSync(bell, new Date(), new Date())).pipe(
+        Effect.zipRight(Effect.sleep(Duration.millis(50))),
+        Effect.forever
+      )
+      const rang = yield* Effect.raceFirst(outbox.rung, touch).pipe(Effect.timeoutOption(Duration.seconds(5)))
+      assert.isTrue(Option.isSome(rang), "the bell was heard")
+    }))
 })

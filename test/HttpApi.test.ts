@@ -12,6 +12,7 @@ import * as HttpServerLayer from "../layers/HttpServer.js"
 import { ERROR_BODY_MAX_BYTES } from "../layers/RequestGuard.js"
 import { HttpListener, REQUEST_BODY_MAX_BYTES } from "../services/HttpListener.js"
 import * as TokenFile from "../layers/TokenFile.js"
+import { NodeFileSystem } from "@effect/platform-node"
 import { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
 import { Projects } from "../services/Projects.js"
@@ -802,7 +803,7 @@ describe("TokenFile", () => {
       assert.isFalse(yield* second.verify(token.slice(0, 63) + (token.endsWith("0") ? "1" : "0")))
       assert.isFalse(yield* second.verify(""))
       assert.isFalse(yield* second.verify(token + "0"))
-    }))
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   it.scopedLive("a rotated token file is used from the next request; an unusable one keeps the last good token", () =>
     Effect.gen(function*() {
@@ -819,7 +820,7 @@ describe("TokenFile", () => {
       assert.strictEqual(Redacted.value(yield* service.current), fresh)
       yield* Effect.promise(() => fs.writeFile(tokenPath, "short\n", { mode: 0o600 }))
       assert.isTrue(yield* service.verify(fresh))
-    }))
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   it.scopedLive("tightens a token file readable by others to 0600", () =>
     Effect.gen(function*() {
@@ -831,7 +832,7 @@ describe("TokenFile", () => {
       const service = yield* TokenFile.make(tokenPath)
       assert.strictEqual(Redacted.value(yield* service.current), token)
       assert.strictEqual(yield* mode(tokenPath), 0o600)
-    }))
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   it.scopedLive("an empty or corrupt token file is a TokenError", () =>
     Effect.gen(function*() {
@@ -846,7 +847,7 @@ describe("TokenFile", () => {
       }
       const error = yield* Effect.flip(TokenFile.make(dir))
       assert.strictEqual(error._tag, "TokenError")
-    }))
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   it.scopedLive("the server accepts the token from the file and nothing else", () =>
     Effect.gen(function*() {
@@ -858,6 +859,6 @@ describe("TokenFile", () => {
           assert.strictEqual((yield* send("GET", "/v1/sessions", { token })).status, 200)
           assert.strictEqual((yield* send("GET", "/v1/sessions", { token: TOKEN })).status, 401)
           assert.strictEqual((yield* send("GET", "/v1/sessions", { token: null })).status, 401)
-        }), { config: { tokenPath }, token: TokenFile.layer })
+        }), { config: { tokenPath }, token: TokenFile.layer.pipe(Layer.provide(NodeFileSystem.layer)) })
     }))
 })

@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as FileProjects from "../layers/FileProjects.js"
+import { ROADMAP_MAX_BYTES } from "../services/Projects.js"
 import { parseRoadmap } from "../src/domain/Roadmap.js"
 
 describe("roadmap", () => {
@@ -37,7 +38,7 @@ describe("roadmap", () => {
       fs.writeFileSync(path.join(dir, "todos", "alpha", "requirements.md"), "r")
       fs.writeFileSync(path.join(dir, "README.md"), "# Title\n\nA project for tests.\n")
       const empty = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-proj-empty-"))
-      const projects = yield* FileProjects.make([dir, empty]).list
+      const projects = yield* (yield* FileProjects.make([dir, empty])).list
       assert.strictEqual(projects.length, 2)
       assert.strictEqual(projects[0]!.description, "A project for tests.")
       assert.deepStrictEqual(projects[0]!.todos.map((t) => [t.slug, t.state, t.hasRequirements, t.hasImplementationPlan]), [
@@ -47,5 +48,22 @@ describe("roadmap", () => {
       assert.deepStrictEqual(projects[1]!.todos, [])
       fs.rmSync(dir, { recursive: true })
       fs.rmSync(empty, { recursive: true })
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.effect("reads a roadmap only up to its size bound", () =>
+    Effect.gen(function*() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-proj-big-"))
+      fs.mkdirSync(path.join(dir, "todos"))
+      const description = "d".repeat(1000)
+      const entry = (n: number) => `- [ ] item-${String(n).padStart(4, "0")}\n  ${description}\n`
+      const size = entry(0).length
+      const count = Math.ceil(ROADMAP_MAX_BYTES / size) + 10
+      fs.writeFileSync(path.join(dir, "todos", "roadmap.md"), Array.from({ length: count }, (_, n) => entry(n)).join(""))
+      const [project] = yield* (yield* FileProjects.make([dir])).list
+      const whole = Math.floor(ROADMAP_MAX_BYTES / size)
+      // the entry at the bound is read with the part of its description before it
+      assert.strictEqual(project!.todos.length, whole + 1)
+      assert.strictEqual(project!.todos[whole]!.description, description.slice(0, ROADMAP_MAX_BYTES % size - "- [ ] item-0000\n  ".length))
+      fs.rmSync(dir, { recursive: true })
     }).pipe(Effect.provide(NodeContext.layer)))
 })

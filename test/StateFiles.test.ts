@@ -78,7 +78,8 @@ const withDaemonFiles = (home: string, check: (warnings: ReadonlyArray<Logged>) 
         SqliteSessionStore.layerFile(path.join(home, "telemux.db")),
         HookOutboxLive.layerFile(outboxPath(home))
       )),
-      Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+      Effect.provide(NodeContext.layer)
     )
   })
 

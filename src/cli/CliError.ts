@@ -48,10 +48,64 @@ export class SessionAmbiguous extends Data.TaggedError("SessionAmbiguous")<{
   }
 }
 
-/** The daemon understood the request and refused it (400, 403, 409): bad input, closed session, foreign Host. */
+/**
+ * The daemon refused the request and did nothing (400, 403, 409, 413, 415, 422): bad input, closed
+ * session, foreign Host, a body too large or not JSON, a reused Idempotency-Key.
+ */
 export class RequestRefused extends Data.TaggedError("RequestRefused")<{ readonly detail: string }> {
   override get message() {
     return this.detail
+  }
+}
+
+/**
+ * The daemon answered 503 DaemonUnavailable: it is starting (still so after the CLI waited a few
+ * seconds for it) or shutting down. Nothing was done.
+ */
+export class DaemonNotReady extends Data.TaggedError("DaemonNotReady")<{
+  readonly address: string
+  readonly state: "starting" | "shutting_down"
+}> {
+  override get message() {
+    return this.state === "starting"
+      ? `the daemon at ${this.address} is still starting (tmux, database, fleet); try again in a moment — ` +
+        "if it stays so, its log says what it waits for"
+      : `the daemon at ${this.address} is shutting down; start it again with \`telemux daemon\``
+  }
+}
+
+/**
+ * The daemon sent the change and got no answer (504 OutcomeUnknown): it may have happened, or may
+ * still happen. Not a "not done": running the command again may do it twice.
+ */
+export class OutcomeUnconfirmed extends Data.TaggedError("OutcomeUnconfirmed")<{ readonly detail: string }> {
+  override get message() {
+    return `the daemon could not confirm it was done (${this.detail}); it may have happened — ` +
+      "look at the session (`telemux tail`, `telemux ls`) before running the command again"
+  }
+}
+
+/**
+ * The daemon does not understand the request (404 RouteNotFound, 405 MethodNotAllowed, or a 400
+ * HttpApiDecodeError for a payload this CLI's own schemas accept): another telemux version.
+ */
+export class VersionMismatch extends Data.TaggedError("VersionMismatch")<{
+  readonly address: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `the daemon at ${this.address} does not understand this request (${this.detail}); it runs another telemux ` +
+      "version than this CLI — restart it (`telemux daemon`) after an upgrade; `telemux doctor` shows its version"
+  }
+}
+
+/** The computer that owns the session (or was asked to start one) cannot be reached from the daemon. */
+export class RemoteUnreachable extends Data.TaggedError("RemoteUnreachable")<{
+  readonly computer: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `${this.detail} — \`telemux computers\` shows which computers are online`
   }
 }
 
@@ -97,6 +151,10 @@ export type CliError =
   | SessionAmbiguous
   | RequestRefused
   | DaemonFailed
+  | DaemonNotReady
+  | OutcomeUnconfirmed
+  | VersionMismatch
+  | RemoteUnreachable
   | UsageError
   | LocalFailure
   | ChecksFailed

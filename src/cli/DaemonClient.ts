@@ -2,27 +2,47 @@
  * The daemon's HTTP API as the CLI and TUI use it: the shared HttpApi definition through
  * `HttpApiClient`, the bearer token in the `Authorization` header (never in a URL), a deadline on
  * every request, and every failure turned into a CliError that says what to do about it.
+ *
+ * Errors stay typed end to end: each request fails with the errors its endpoint declares in
+ * src/api/Api.ts (through HttpApiClient), plus the client's own (HttpClientError, ParseError, and a
+ * route the daemon does not have); `refine` maps each by its tag to a CliError, and a new error
+ * declared in the API does not compile until it is mapped.
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpApiClient from "@effect/platform/HttpApiClient"
 import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { Context, Duration, Effect, Either, Layer, Option, Redacted, Schema } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, ParseResult, Redacted, Schedule, Schema } from "effect"
+import { RETRY_AFTER_SECONDS } from "../../services/HttpListener.js"
 import { SESSIONS_LIST_LIMIT_MAX } from "../../services/Sessions.js"
 import { CAPTURE_HISTORY_DEFAULT } from "../../services/TerminalBridge.js"
-import { CALLER_HEADER, type SessionOutput, TelemuxApi } from "../api/Api.js"
+import {
+  CALLER_HEADER,
+  CreateSessionPayload,
+  SendInputPayload,
+  SendKeysPayload,
+  type SessionOutput,
+  TelemuxApi
+} from "../api/Api.js"
 import type { Computer } from "../domain/Computer.js"
+import { DaemonUnavailable, MethodNotAllowed, RouteNotFound } from "../domain/Errors.js"
 import type { KeyInput } from "../domain/Keys.js"
 import type { Project } from "../domain/Project.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
 import {
   type CliError,
   DaemonFailed,
+  DaemonNotReady,
   DaemonUnreachable,
+  OutcomeUnconfirmed,
+  RemoteUnreachable,
   RequestRefused,
   SessionUnknown,
-  TokenRejected
+  TokenRejected,
+  UsageError,
+  VersionMismatch
 } from "./CliError.js"
 import type { DaemonAddress } from "./Connection.js"
 import { isFullId, resolvePrefix } from "./SessionPrefix.js"
@@ -84,60 +104,133 @@ export class DaemonClient extends Context.Tag("telemux/cli/DaemonClient")<Daemon
   readonly projects: Effect.Effect<ReadonlyArray<Project>, CliError>
 }>() {}
 
-const tagOf = (error: unknown): string | undefined =>
-  typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : undefined
+/**
+ * How long a request waits for a daemon that answers "starting" (503 DaemonUnavailable), asking
+ * again every Retry-After: long enough for a daemon started a moment ago to finish reconciling.
+ */
+export const DAEMON_STARTING_WAIT = Duration.seconds(10)
 
-const messageOf = (error: unknown): string =>
-  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
-    ? error.message
-    : String(error)
+const whileStarting = Schedule.spaced(Duration.seconds(RETRY_AFTER_SECONDS)).pipe(Schedule.upTo(DAEMON_STARTING_WAIT))
 
-/** Innermost cause's message: fetch reports "fetch failed" and hides ECONNREFUSED in `cause`. */
-const rootCause = (error: unknown): string => {
-  let current: unknown = error
+/** The daemon's own answer for a path or method it does not serve (see layers/RequestGuard.ts). */
+const decodeRouteRefusal = Schema.decodeUnknownOption(Schema.parseJson(Schema.Union(RouteNotFound, MethodNotAllowed)))
+const utf8 = new TextDecoder()
+
+/**
+ * HttpApiClient reads a 404 as the endpoint's own 404 (SessionNotFound) and a 405 as nothing it
+ * knows; a daemon of another version answers RouteNotFound / MethodNotAllowed there. The body is
+ * read once (the response caches it) and the response goes on to HttpApiClient when it is neither.
+ */
+const failOnUnknownRoute = (
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError | RouteNotFound | MethodNotAllowed> =>
+  response.status !== 404 && response.status !== 405
+    ? Effect.succeed(response)
+    : Effect.flatMap(response.arrayBuffer, (body) =>
+      Option.match(decodeRouteRefusal(utf8.decode(body)), {
+        onNone: () => Effect.succeed(response),
+        onSome: Effect.fail
+      }))
+
+const makeApi = (
+  httpClient: HttpClient.HttpClient.With<HttpClientError.HttpClientError | RouteNotFound | MethodNotAllowed>,
+  baseUrl: string
+) => HttpApiClient.makeWith(TelemuxApi, { baseUrl, httpClient })
+
+type Api = Effect.Effect.Success<ReturnType<typeof makeApi>>
+type FailureOf<F> = F extends (...args: ReadonlyArray<any>) => Effect.Effect<any, infer E, any> ? E : never
+
+/**
+ * Every error a request of the API can fail with: what its endpoint, its group and the API declare
+ * (src/api/Api.ts), the middleware's Unauthorized, HttpApiClient's HttpClientError and ParseError,
+ * and an unknown route.
+ */
+export type ApiFailure = {
+  readonly [Group in keyof Api]: { readonly [Method in keyof Api[Group]]: FailureOf<Api[Group][Method]> }[keyof Api[Group]]
+}[keyof Api]
+
+/** The innermost cause's code or message: fetch reports "fetch failed" and hides ECONNREFUSED in `cause`. */
+const rootCause = (error: HttpClientError.RequestError): string => {
+  let current: unknown = error.cause
   for (let depth = 0; depth < 8; depth++) {
     if (typeof current !== "object" || current === null || !("cause" in current) || current.cause === undefined) break
     current = current.cause
   }
-  const code = typeof current === "object" && current !== null && "code" in current ? String(current.code) : undefined
-  return code ?? messageOf(current)
+  if (typeof current === "object" && current !== null) {
+    if ("code" in current) return String(current.code)
+    if ("message" in current && typeof current.message === "string") return current.message
+  }
+  return current === undefined ? error.message : String(current)
 }
 
-/** Every way a request can fail, as the CliError the person needs. */
-export const toCliError = (address: DaemonAddress, hasToken: boolean) => (error: unknown): CliError => {
-  switch (tagOf(error)) {
-    case "Unauthorized":
-      return new TokenRejected({
-        tokenPath: address.tokenPath,
-        detail: hasToken ? messageOf(error) : `${address.tokenPath} does not exist; has the daemon ever started here?`
+/**
+ * Every way a request can fail, as the CliError the person needs; the exit code of each is in
+ * ExitCodes.ts. "Not done" answers (4xx) are refusals; an unconfirmed change (504) is its own case.
+ */
+export const refine = (address: DaemonAddress, hasToken: boolean) =>
+<A>(effect: Effect.Effect<A, ApiFailure | DaemonUnreachable>): Effect.Effect<A, CliError> =>
+  effect.pipe(
+    Effect.catchTags({
+      Unauthorized: (error) =>
+        Effect.fail(
+          new TokenRejected({
+            tokenPath: address.tokenPath,
+            detail: hasToken ? error.message : `${address.tokenPath} does not exist; has the daemon ever started here?`
+          })
+        ),
+      SessionNotFound: (error) => Effect.fail(new SessionUnknown({ id: error.sessionId })),
+      InvalidRequest: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+      SessionClosed: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+      HostNotAllowed: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+      AgentModeUnsupported: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+      NativeSessionIdInvalid: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+      // the payload passed the same schemas here (`checked`): the daemon's differ, it is another version
+      HttpApiDecodeError: (error) => Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
+      PayloadTooLarge: (error) =>
+        Effect.fail(new RequestRefused({ detail: `nothing was done: ${error.message}; send the text in smaller pieces` })),
+      UnsupportedMediaType: (error) =>
+        Effect.fail(
+          new RequestRefused({
+            detail: `nothing was done: ${error.message}; the CLI sends JSON, so something between it and the daemon ` +
+              `at ${address.display} (a proxy?) changed the request`
+          })
+        ),
+      // declared on every session request, though the CLI sends no Idempotency-Key (yet)
+      IdempotencyKeyReused: (error) => Effect.fail(new RequestRefused({ detail: `nothing was done: ${error.message}` })),
+      DaemonUnavailable: (error) => Effect.fail(new DaemonNotReady({ address: address.display, state: error.state })),
+      OutcomeUnknown: (error) => Effect.fail(new OutcomeUnconfirmed({ detail: error.message })),
+      ComputerUnreachable: (error) => Effect.fail(new RemoteUnreachable({ computer: error.computer, detail: error.message })),
+      TerminalUnavailable: (error) => Effect.fail(new DaemonFailed({ detail: error.message })),
+      StorageFailure: (error) => Effect.fail(new DaemonFailed({ detail: error.message })),
+      RemoteTimeout: (error) => Effect.fail(new DaemonFailed({ detail: error.message })),
+      RouteNotFound: (error) => Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
+      MethodNotAllowed: (error) => Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
+      RequestError: (error) => Effect.fail(new DaemonUnreachable({ address: address.display, detail: rootCause(error) })),
+      ResponseError: (error) =>
+        Effect.fail(
+          error.response.status === 401
+            ? new TokenRejected({ tokenPath: address.tokenPath, detail: "HTTP 401" })
+            : new DaemonFailed({ detail: `HTTP ${error.response.status}: ${error.message}` })
+        ),
+      ParseError: (error) =>
+        Effect.fail(new DaemonFailed({ detail: `unexpected answer (is the daemon the same version?): ${error.message}` }))
+    })
+  )
+
+/**
+ * A payload checked against the API's own schema before it is sent: HttpApiClient would refuse it
+ * with a ParseError indistinguishable from an unreadable answer; this says what is wrong with it.
+ */
+const checked = <A, I>(schema: Schema.Schema<A, I>, payload: A): Effect.Effect<A, UsageError> =>
+  Schema.validate(schema)(payload).pipe(
+    Effect.mapError((error) =>
+      new UsageError({
+        detail: ParseResult.ArrayFormatter.formatErrorSync(error)
+          .map((issue) => (issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`))
+          .join("; ")
       })
-    case "SessionNotFound":
-      return new SessionUnknown({ id: (error as { sessionId: string }).sessionId })
-    case "InvalidRequest":
-    case "SessionClosed":
-    case "HostNotAllowed":
-      return new RequestRefused({ detail: messageOf(error) })
-    case "AgentModeUnsupported":
-    case "NativeSessionIdInvalid":
-      return new RequestRefused({ detail: messageOf(error) })
-    case "TerminalUnavailable":
-    case "StorageFailure":
-    case "ComputerUnreachable":
-    case "RemoteTimeout":
-      return new DaemonFailed({ detail: messageOf(error) })
-    case "RequestError":
-      return new DaemonUnreachable({ address: address.display, detail: rootCause(error) })
-    case "ResponseError": {
-      const status = (error as { response: { status: number } }).response.status
-      if (status === 401) return new TokenRejected({ tokenPath: address.tokenPath, detail: "HTTP 401" })
-      return new DaemonFailed({ detail: `HTTP ${status}: ${messageOf(error)}` })
-    }
-    case "ParseError":
-      return new DaemonFailed({ detail: `unexpected answer (is the daemon the same version?): ${messageOf(error)}` })
-    default:
-      return new DaemonFailed({ detail: messageOf(error) })
-  }
-}
+    )
+  )
 
 /**
  * `caller`: the session this command runs in (TELEMUX_SESSION_ID, set in every telemux pane). An
@@ -158,15 +251,23 @@ export const make = (
       onNone: () => withToken,
       onSome: (id) => HttpClient.mapRequest(withToken, HttpClientRequest.setHeader(CALLER_HEADER, id))
     })
-    const api = yield* HttpApiClient.makeWith(TelemuxApi, { baseUrl: address.baseUrl, httpClient: authed })
-    const call = <A>(effect: Effect.Effect<A, unknown>): Effect.Effect<A, CliError> =>
+    const routed = HttpClient.transformResponse(authed, Effect.flatMap(failOnUnknownRoute))
+    const api = yield* makeApi(routed, address.baseUrl)
+
+    /** One request: bounded, asked again while the daemon says it is starting, its failure refined. */
+    const call = <A>(effect: Effect.Effect<A, ApiFailure>): Effect.Effect<A, CliError> =>
       effect.pipe(
         Effect.timeoutFail({
           duration: REQUEST_TIMEOUT,
           onTimeout: () =>
             new DaemonUnreachable({ address: address.display, detail: `no answer within ${Duration.format(REQUEST_TIMEOUT)}` })
         }),
-        Effect.mapError(toCliError(address, Option.isSome(token)))
+        // a 503 while starting means "not run": asking again is safe for every request
+        Effect.retry({
+          schedule: whileStarting,
+          while: (error) => error._tag === "DaemonUnavailable" && error.state === "starting"
+        }),
+        refine(address, Option.isSome(token))
       )
 
     const sessions = (filter: ListFilter = {}) =>
@@ -179,14 +280,18 @@ export const make = (
       }))
     const session = (id: SessionId) => call(api.sessions.get({ path: { id } }))
 
+    // /health is read loosely (see HealthInfo); a daemon that is starting answers it 503 like the rest
+    const health = http.get(`${address.baseUrl}/health`).pipe(
+      Effect.flatMap(HttpClientResponse.matchStatus({
+        503: (response) => Effect.flatMap(HttpClientResponse.schemaBodyJson(DaemonUnavailable)(response), Effect.fail),
+        orElse: (response) =>
+          Effect.flatMap(HttpClientResponse.filterStatusOk(response), HttpClientResponse.schemaBodyJson(HealthInfo))
+      }))
+    )
+
     return DaemonClient.of({
       address,
-      health: call(
-        http.get(`${address.baseUrl}/health`).pipe(
-          Effect.flatMap(HttpClientResponse.filterStatusOk),
-          Effect.flatMap(HttpClientResponse.schemaBodyJson(HealthInfo))
-        )
-      ),
+      health: call(health),
       sessions,
       session,
       resolve: (input) =>
@@ -195,21 +300,24 @@ export const make = (
           : Effect.flatMap(sessions({ status: "all" }), (all) =>
             Either.match(resolvePrefix(input, all), { onLeft: Effect.fail, onRight: Effect.succeed })),
       create: (projectDir, title, options = {}) =>
-        call(api.sessions.create({
-          headers: {},
-          payload: {
-            projectDir,
-            ...(title === undefined ? {} : { title }),
-            ...(options.computer === undefined ? {} : { computer: options.computer }),
-            ...(options.agent === undefined ? {} : { agent: options.agent }),
-            ...(options.mode === undefined ? {} : { mode: options.mode }),
-            ...(options.prompt === undefined ? {} : { prompt: options.prompt })
-          }
-        })),
+        checked(CreateSessionPayload, {
+          projectDir,
+          ...(title === undefined ? {} : { title }),
+          ...(options.computer === undefined ? {} : { computer: options.computer }),
+          ...(options.agent === undefined ? {} : { agent: options.agent }),
+          ...(options.mode === undefined ? {} : { mode: options.mode }),
+          ...(options.prompt === undefined ? {} : { prompt: options.prompt })
+        }).pipe(Effect.flatMap((payload) => call(api.sessions.create({ headers: {}, payload })))),
       resume: (id, restart) => call(restart ? api.sessions.restart({ path: { id } }) : api.sessions.resume({ path: { id } })),
       listen: (target, listener) => call(api.sessions.listen({ path: { id: target }, payload: { listener } })),
-      sendText: (id, text, enter) => call(api.sessions.input({ path: { id }, headers: {}, payload: { text, enter } })),
-      sendKeys: (id, keys) => call(api.sessions.keys({ path: { id }, headers: {}, payload: { keys } })),
+      sendText: (id, text, enter) =>
+        checked(SendInputPayload, { text, enter }).pipe(
+          Effect.flatMap((payload) => call(api.sessions.input({ path: { id }, headers: {}, payload })))
+        ),
+      sendKeys: (id, keys) =>
+        checked(SendKeysPayload, { keys }).pipe(
+          Effect.flatMap((payload) => call(api.sessions.keys({ path: { id }, headers: {}, payload })))
+        ),
       output: (id, lines = CAPTURE_HISTORY_DEFAULT) => call(api.sessions.output({ path: { id }, urlParams: { lines } })),
       close: (id) => call(api.sessions.close({ path: { id } })),
       computers: call(api.computers.list()),

@@ -12,7 +12,7 @@ export const EXIT = {
   failure: 1,
   /** Bad command line: unknown command or option, missing argument, bad key name. */
   usage: 2,
-  /** The daemon is not running (connection refused) or does not answer in time. */
+  /** The daemon is not running (connection refused), does not answer in time, or is starting or stopping (503). */
   unreachable: 3,
   /** The daemon refused the token (401), or the token file is missing. */
   unauthorized: 4,
@@ -20,14 +20,19 @@ export const EXIT = {
   notFound: 5,
   /** The prefix matches more than one session. */
   ambiguous: 6,
-  /** The daemon refused the request (400 bad input, 409 session closed, 403 Host). */
+  /** The daemon refused the request and did nothing (400 bad input, 409 session closed, 403 Host, 413, 415, 422). */
   refused: 7,
-  /** The daemon failed (500 storage, 503 tmux unavailable, an unreadable answer). */
+  /**
+   * The daemon failed (500 storage, 503 tmux or the owning computer unavailable, an unreadable
+   * answer, a request it does not understand: another version).
+   */
   daemonFailed: 8,
   /** `telemux doctor` found a failing check. */
   checksFailed: 9,
   /** Something local failed (stdin, token file, starting tmux/ssh). */
-  local: 10
+  local: 10,
+  /** The change was sent and not confirmed (504): it may have happened; look before running it again. */
+  outcomeUnknown: 11
 } as const
 
 export const exitCodeOf = (error: CliError): number => {
@@ -43,7 +48,13 @@ export const exitCodeOf = (error: CliError): number => {
     case "RequestRefused":
       return EXIT.refused
     case "DaemonFailed":
+    case "VersionMismatch":
+    case "RemoteUnreachable":
       return EXIT.daemonFailed
+    case "DaemonNotReady":
+      return EXIT.unreachable
+    case "OutcomeUnconfirmed":
+      return EXIT.outcomeUnknown
     case "UsageError":
       return EXIT.usage
     case "LocalFailure":
@@ -55,10 +66,27 @@ export const exitCodeOf = (error: CliError): number => {
   }
 }
 
+/** Every CliError's tag: a variant added to CliError and missing here does not compile. */
+const CLI_ERROR_TAGS: { readonly [Tag in CliError["_tag"]]: true } = {
+  DaemonUnreachable: true,
+  TokenRejected: true,
+  SessionUnknown: true,
+  SessionAmbiguous: true,
+  RequestRefused: true,
+  DaemonFailed: true,
+  DaemonNotReady: true,
+  OutcomeUnconfirmed: true,
+  VersionMismatch: true,
+  RemoteUnreachable: true,
+  UsageError: true,
+  LocalFailure: true,
+  ChecksFailed: true,
+  ChildExit: true
+}
+
+/** The runtime hands the process's outcome over untyped (NodeRuntime's teardown): recognise ours. */
 const isCliError = (u: unknown): u is CliError =>
-  typeof u === "object" && u !== null && "_tag" in u &&
-  ["DaemonUnreachable", "TokenRejected", "SessionUnknown", "SessionAmbiguous", "RequestRefused", "DaemonFailed",
-    "UsageError", "LocalFailure", "ChecksFailed", "ChildExit"].includes(String(u._tag))
+  typeof u === "object" && u !== null && "_tag" in u && Object.hasOwn(CLI_ERROR_TAGS, String(u._tag))
 
 /**
  * The process's exit code for a finished CLI run: a number the program succeeded with, the code

@@ -7,13 +7,14 @@
  */
 import * as Socket from "@effect/platform/Socket"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import { Duration, Effect, Either, Exit, Fiber, Mailbox, Option, Redacted, Schedule, type Scope, Stream } from "effect"
+import { Duration, Effect, Either, Exit, Fiber, Mailbox, Option, Redacted, type Scope, Stream } from "effect"
 import {
   type ClientMessage,
   CLOSE_UNAUTHORIZED,
   decodeServerMessage,
   type ServerMessage
 } from "../api/StreamProtocol.js"
+import { reconnectBackoff } from "../concurrency/Backoff.js"
 import { type CliError, DaemonUnreachable, TokenRejected } from "./CliError.js"
 import type { DaemonAddress } from "./Connection.js"
 
@@ -24,20 +25,64 @@ export const STREAM_INBOX_MAX = 1024
 
 export const RECONNECT_DELAY_MIN = Duration.millis(200)
 export const RECONNECT_DELAY_MAX = Duration.seconds(5)
-/** A connection that lived this long counts as a success: the next wait starts from the minimum again. */
-export const RECONNECT_RESET_AFTER = Duration.seconds(10)
 
-/** 200 ms, 400 ms, … capped at 5 s; starts over after a connection that lasted. */
-export const reconnectSchedule = Schedule.exponential(RECONNECT_DELAY_MIN).pipe(
-  Schedule.union(Schedule.spaced(RECONNECT_DELAY_MAX)),
-  Schedule.resetAfter(RECONNECT_RESET_AFTER)
-)
+/**
+ * Waits between connect attempts of one outage: 200 ms doubling, jittered, never above 5 s (the
+ * daemon's one reconnect backoff). A fresh copy runs for each outage (see keepConnected), so a long
+ * outage stays at the cap and the next one starts from the minimum.
+ */
+export const reconnectSchedule = reconnectBackoff(RECONNECT_DELAY_MIN, RECONNECT_DELAY_MAX)
+
+export interface KeepConnectedOptions<C, A, E, R1, R2> {
+  /** Opens one connection; it lives in the scope of its round. The only step retried on the backoff. */
+  readonly connect: Effect.Effect<C, E, R1>
+  /** Uses the connection until it ends: `Some` ends the loop with its value, `None` (the link ended) reconnects. */
+  readonly serve: (connection: C) => Effect.Effect<Option.Option<A>, E, R2>
+  /** Errors that end the loop instead of reconnecting (a refused token). */
+  readonly isFatal: (error: E) => boolean
+  /** Told of each failed connect attempt and each lost link (`None`: the daemon ended it normally). */
+  readonly onLost: (reason: Option.Option<E>) => Effect.Effect<void>
+}
+
+/**
+ * The daemon's reconnect pattern, client side: connect (retried on a fresh `reconnectSchedule`),
+ * serve until the link ends, wait the minimum delay, and again, until `serve` is done or an error
+ * is fatal. Only the connect step is retried, so every outage starts a fresh backoff; the pause
+ * after a link ends keeps a link that dies as soon as it opens from spinning.
+ */
+export const keepConnected = <C, A, E, R1, R2>(
+  options: KeepConnectedOptions<C, A, E, R1, R2>
+): Effect.Effect<A, E, Exclude<R1 | R2, Scope.Scope>> => {
+  const notFatal = (error: E) => !options.isFatal(error)
+  const lost = (error: E) => (notFatal(error) ? options.onLost(Option.some(error)) : Effect.void)
+  const connected = options.connect.pipe(
+    Effect.tapError(lost),
+    Effect.retry({ schedule: reconnectSchedule, while: notFatal })
+  )
+  const round = Effect.scoped(Effect.flatMap(connected, options.serve)).pipe(
+    Effect.tap((done) => (Option.isNone(done) ? options.onLost(Option.none()) : Effect.void)),
+    Effect.catchIf(notFatal, (error) => Effect.as(options.onLost(Option.some(error)), Option.none()))
+  )
+  return Effect.gen(function*() {
+    while (true) {
+      const done = yield* round
+      if (Option.isSome(done)) return done.value
+      yield* Effect.sleep(RECONNECT_DELAY_MIN)
+    }
+  })
+}
 
 export interface StreamConnection {
   /** Every message after `ready`, in order; ends when the daemon closes, fails when the link breaks. */
   readonly messages: Stream.Stream<ServerMessage, CliError>
   readonly send: (message: ClientMessage) => Effect.Effect<void, CliError>
 }
+
+/** The socket's cause is a foreign event or error (ws's ErrorEvent says "connect ECONNREFUSED …" in `message`). */
+const describeCause = (cause: unknown): string =>
+  typeof cause === "object" && cause !== null && "message" in cause && typeof cause.message === "string" && cause.message !== ""
+    ? cause.message
+    : String(cause)
 
 const socketError = (address: DaemonAddress) => (error: Socket.SocketError): CliError => {
   if (error.reason === "Close" && error.code === CLOSE_UNAUTHORIZED) {
@@ -46,7 +91,7 @@ const socketError = (address: DaemonAddress) => (error: Socket.SocketError): Cli
   if (error.reason === "Close") {
     return new DaemonUnreachable({ address: address.display, detail: `stream closed (${error.code})` })
   }
-  return new DaemonUnreachable({ address: address.display, detail: `stream ${error.reason}: ${String(error.cause)}` })
+  return new DaemonUnreachable({ address: address.display, detail: `stream ${error.reason}: ${describeCause(error.cause)}` })
 }
 
 /**

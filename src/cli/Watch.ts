@@ -4,19 +4,13 @@
  * once (ScreenLog). When the link breaks it reconnects, resuming after the last seq seen, with a
  * backoff that starts again from the shortest wait after each successful connection.
  */
-import { Console, Data, Effect, Ref, Stream } from "effect"
+import { Console, Effect, Option, Ref, Stream } from "effect"
 import type { ServerMessage } from "../api/StreamProtocol.js"
 import type { Session } from "../domain/Session.js"
 import { type CliError } from "./CliError.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
 import { advance, emptyScreenLog, flush, type ScreenLog } from "./ScreenLog.js"
-import { connect, reconnectSchedule } from "./StreamConnection.js"
-
-class StreamEnded extends Data.TaggedError("StreamEnded")<{}> {
-  override get message() {
-    return "the stream ended"
-  }
-}
+import { connect, keepConnected } from "./StreamConnection.js"
 
 const CLEAR = "\x1b[H\x1b[2J"
 
@@ -71,33 +65,30 @@ export const watch = (session: Session): Effect.Effect<void, CliError, CliEnviro
     }
 
     /**
-     * One connection: subscribe (resuming after lastSeq) and show what comes. Succeeds when the
-     * session closed; fails when the connection ends or breaks.
+     * Follows over one connection after another: subscribe (resuming after lastSeq) and show what
+     * comes, until the session closed; a refused token ends it.
      */
-    const once = Effect.scoped(Effect.gen(function*() {
-      const connection = yield* connect(target.address, target.token)
-      const { lastSeq } = yield* Ref.get(state)
-      yield* connection.send({
-        type: "subscribe",
-        sessions: true,
-        output: [lastSeq === undefined ? { sessionId: id } : { sessionId: id, since: lastSeq }]
-      })
-      yield* connection.messages.pipe(
-        Stream.mapEffect(handle),
-        Stream.takeUntilEffect(() => Effect.map(Ref.get(state), (s) => s.closed)),
-        Stream.runDrain
-      )
-      if (!(yield* Ref.get(state)).closed) return yield* new StreamEnded()
-    }))
-
-    const follow = once.pipe(
-      Effect.tapError((error) =>
-        error._tag === "TokenRejected"
-          ? Effect.void
-          : Console.error(`stream ${error._tag === "StreamEnded" ? "ended" : `lost: ${error.message}`}; reconnecting`)),
-      Effect.retry({ schedule: reconnectSchedule, while: (error) => error._tag !== "TokenRejected" }),
-      Effect.catchTag("StreamEnded", () => Effect.void)
-    )
+    const follow = keepConnected({
+      connect: connect(target.address, target.token),
+      serve: (connection) =>
+        Effect.gen(function*() {
+          const { lastSeq } = yield* Ref.get(state)
+          yield* connection.send({
+            type: "subscribe",
+            sessions: true,
+            output: [lastSeq === undefined ? { sessionId: id } : { sessionId: id, since: lastSeq }]
+          })
+          yield* connection.messages.pipe(
+            Stream.mapEffect(handle),
+            Stream.takeUntilEffect(() => Effect.map(Ref.get(state), (s) => s.closed)),
+            Stream.runDrain
+          )
+          return (yield* Ref.get(state)).closed ? Option.some(undefined) : Option.none()
+        }),
+      isFatal: (error: CliError) => error._tag === "TokenRejected",
+      onLost: (reason) =>
+        Console.error(`stream ${Option.match(reason, { onNone: () => "ended", onSome: (error) => `lost: ${error.message}` })}; reconnecting`)
+    })
 
     yield* follow.pipe(
       Effect.ensuring(Effect.gen(function*() {

@@ -4,25 +4,19 @@
  * run in their own fibers and report through `dispatch`.
  *
  * The stream carries the session list (always) and the output of the one session being previewed;
- * when the link breaks it reconnects with a backoff that starts over after a connection that
- * lasted, subscribing again to what the UI follows at that moment.
+ * when the link breaks it reconnects (keepConnected: a fresh backoff for each outage), subscribing
+ * again to what the UI follows at that moment.
  */
-import { Data, Effect, Option, Ref, Stream } from "effect"
+import { Effect, Option, Ref, Stream } from "effect"
 import type { SessionId } from "../domain/Session.js"
 import type { CliError } from "../cli/CliError.js"
 import { DaemonTarget } from "../cli/CliEnvironment.js"
 import { DaemonClient } from "../cli/DaemonClient.js"
-import { connect, reconnectSchedule, type StreamConnection } from "../cli/StreamConnection.js"
+import { connect, keepConnected, type StreamConnection } from "../cli/StreamConnection.js"
 import type { Cmd, Msg } from "./Model.js"
 import { applyServerMessage } from "./Update.js"
 
 export type Dispatch = (msg: Msg) => void
-
-class StreamEnded extends Data.TaggedError("StreamEnded")<{}> {
-  override get message() {
-    return "the stream ended"
-  }
-}
 
 export const makeTuiClient = Effect.gen(function*() {
   const client = yield* DaemonClient
@@ -32,28 +26,26 @@ export const makeTuiClient = Effect.gen(function*() {
   // Subscribing on (re)connect and moving the output subscription never interleave.
   const lock = yield* Effect.makeSemaphore(1)
 
-  const once = (dispatch: Dispatch) =>
-    Effect.scoped(Effect.gen(function*() {
-      const connection = yield* connect(target.address, target.token)
-      yield* lock.withPermits(1)(Effect.gen(function*() {
-        const id = yield* Ref.get(watched)
-        yield* connection.send({ type: "subscribe", sessions: true, ...(id === undefined ? {} : { output: [{ sessionId: id }] }) })
-        yield* Ref.set(live, Option.some(connection))
-      }))
-      yield* Effect.sync(() => dispatch({ _tag: "Link", link: "live" }))
-      yield* connection.messages.pipe(
-        Stream.runForEach((message) => Effect.sync(() => applyServerMessage(dispatch, message)))
-      )
-      return yield* new StreamEnded()
-    })).pipe(Effect.ensuring(Ref.set(live, Option.none())))
-
   /** Follows the stream until interrupted; fails only when the daemon refuses the token. */
   const follow = (dispatch: Dispatch): Effect.Effect<void, CliError> =>
-    once(dispatch).pipe(
-      Effect.tapError(() => Effect.sync(() => dispatch({ _tag: "Link", link: "reconnecting" }))),
-      Effect.retry({ schedule: reconnectSchedule, while: (error) => error._tag !== "TokenRejected" }),
-      Effect.catchTag("StreamEnded", () => Effect.void)
-    )
+    keepConnected({
+      connect: connect(target.address, target.token),
+      serve: (connection) =>
+        Effect.gen(function*() {
+          yield* lock.withPermits(1)(Effect.gen(function*() {
+            const id = yield* Ref.get(watched)
+            yield* connection.send({ type: "subscribe", sessions: true, ...(id === undefined ? {} : { output: [{ sessionId: id }] }) })
+            yield* Ref.set(live, Option.some(connection))
+          }))
+          yield* Effect.sync(() => dispatch({ _tag: "Link", link: "live" }))
+          yield* connection.messages.pipe(
+            Stream.runForEach((message) => Effect.sync(() => applyServerMessage(dispatch, message)))
+          )
+          return Option.none<never>()
+        }).pipe(Effect.ensuring(Ref.set(live, Option.none()))),
+      isFatal: (error: CliError) => error._tag === "TokenRejected",
+      onLost: () => Effect.sync(() => dispatch({ _tag: "Link", link: "reconnecting" }))
+    })
 
   /** Moves the output subscription to `id` (or drops it). */
   const watchOutput = (id: SessionId | undefined) =>

@@ -1,3 +1,4 @@
+import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { Agents } from "../../services/Agents.js"
 import * as FakeTerminalBridge from "../../layers/FakeTerminalBridge.js"
@@ -15,7 +16,9 @@ export const sessionsOnDoubles = (env: Readonly<Record<string, string>> = {}) =>
       MemorySessionStore.layer,
       FakeTerminalBridge.layer,
       IdempotencyLive.layerMemory,
-      ConfigLive.layerFromRecord({ TELEMUX_COMPUTER: "local", TELEMUX_HOME: "/nonexistent/telemux", ...env })
+      ConfigLive.layerFromRecord({ TELEMUX_COMPUTER: "local", TELEMUX_HOME: "/nonexistent/telemux", ...env }),
+      // project dirs are checked on the real file system
+      NodeFileSystem.layer
     ))
   )
 
