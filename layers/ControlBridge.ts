@@ -1,17 +1,17 @@
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { type Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
 import {
-  cancelModeArgs,
   captureArgs,
   deleteBufferArgs,
-  inModeArgs,
-  inModeFrom,
-  isNotInMode,
+  enterAtShellArgs,
+  enterDeferred,
   killSessionArgs,
   killWindowArgs,
+  leaveModeArgs,
+  leaveModeMarkedArgs,
   listPanesArgs,
   newSessionArgs,
   paneIdFrom,
@@ -22,19 +22,24 @@ import {
   resizeArgs,
   sendKeysArgs,
   setBufferArgs,
+  subcommandOf,
   trimTrailingBlankLines,
   windowIdsArgs
 } from "../src/tmux/Commands.js"
 import {
   type CreateSessionOptions,
+  EnterNotConfirmed,
+  PASTE_LANDED_TIMEOUT,
   type PaneInfo,
   TerminalBridge,
   TMUX_RESPONSIVE_WITHIN,
+  TmuxCommandFailed,
   type TmuxError,
   TmuxSessionNotFound
 } from "../services/TerminalBridge.js"
-import { HUB_SESSION, TmuxControl } from "../services/TmuxControl.js"
+import { ControlChannelDown, ControlInput, HUB_SESSION, type ListReply, PaneSignals, TmuxControl } from "../services/TmuxControl.js"
 import * as TmuxBridge from "./TmuxBridge.js"
+import { screenChanges } from "./TmuxBridge.js"
 import * as TmuxControlLive from "./TmuxControl.js"
 import { makeTmuxProcess } from "./TmuxProcess.js"
 
@@ -46,14 +51,23 @@ export interface ControlBridgeOptions {
 
 const withoutHub = (panes: ReadonlyArray<PaneInfo>) => panes.filter((pane) => pane.sessionName !== HUB_SESSION)
 
+const ENTER: ReadonlyArray<KeyPress> = [{ key: "Enter", repeat: 1 }]
+
+/** The refusal that ended a list, if any; a list answered in full is its blocks. */
+const answered = (reply: ListReply): Effect.Effect<ReadonlyArray<ReadonlyArray<string>>, TmuxError> =>
+  Option.match(reply.refused, { onNone: () => Effect.succeed(reply.blocks), onSome: Effect.fail })
+
 /**
- * The terminal bridge over the control channel: every hot-path command is a line written to the one
- * long-lived `tmux -C` client. Bootstrap (version, new sessions) spawns; while the channel is down,
- * commands that never reached it run through the spawning bridge instead.
+ * The terminal bridge over two long-lived `tmux -C` clients: input (text, keys) is written to the
+ * input client (ControlInput), everything else (captures, listings, sessions) to the events client
+ * (TmuxControl), so input never waits behind a capture. Bootstrap (version) spawns; while a channel
+ * is down, commands that never reached it run through the spawning bridge instead.
  */
 export const makeControlBridge = (options: ControlBridgeOptions) =>
   Effect.gen(function*() {
     const control = yield* TmuxControl
+    const input = yield* ControlInput
+    const signals = yield* PaneSignals
     const spawnOptions = { socket: options.socket, ...(options.tmuxBinary === undefined ? {} : { tmuxBinary: options.tmuxBinary }) }
     const spawn = yield* TmuxBridge.makeTmuxBridge(spawnOptions)
     /** One spawned tmux per command, for what the spawning bridge has no method for. */
@@ -63,14 +77,13 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
      * Over the channel, or `fallback` when the channel could not take the command. Only an
      * `idempotent` command also falls back when the channel went away after it was written.
      */
-    const viaChannel = <A>(
-      overChannel: Effect.Effect<A, TmuxError>,
-      fallback: Effect.Effect<A, TmuxError>,
+    const viaChannel = <A, E>(
+      overChannel: Effect.Effect<A, E>,
+      fallback: Effect.Effect<A, E>,
       options: { readonly idempotent: boolean } = { idempotent: false }
-    ): Effect.Effect<A, TmuxError> =>
-      overChannel.pipe(
-        Effect.catchTag("ControlChannelDown", (down) => (down.sent && !options.idempotent ? Effect.fail(down) : fallback))
-      )
+    ): Effect.Effect<A, E> =>
+      Effect.catchAll(overChannel, (error) =>
+        error instanceof ControlChannelDown && (!error.sent || options.idempotent) ? fallback : Effect.fail(error))
 
     const run = control.run
     const runText = (args: ReadonlyArray<string>) => Effect.map(run(args), (body) => body.join("\n"))
@@ -102,42 +115,77 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
       )
     })
 
+    /**
+     * A list on the input client; refused, unsent, while tmux has left input there unanswered for
+     * TMUX_RESPONSIVE_WITHIN (a frozen server): written now, it would run whenever tmux wakes.
+     */
+    const sendInput = (commands: ReadonlyArray<ReadonlyArray<string>>) =>
+      Effect.flatMap(input.isStalled(TMUX_RESPONSIVE_WITHIN), (stalled) =>
+        stalled
+          ? Effect.fail(
+            new TmuxCommandFailed({
+              command: subcommandOf(commands[0] ?? []),
+              exitCode: null,
+              stderr: `tmux has left input unanswered for over ${Duration.format(TMUX_RESPONSIVE_WITHIN)}; nothing was sent`
+            })
+          )
+          : input.runList(commands))
+
+    const runInput = (commands: ReadonlyArray<ReadonlyArray<string>>) => Effect.flatMap(sendInput(commands), answered)
+
+    /** Pastes through a buffer of its own, after `before`; a paste tmux refused deletes its buffer. */
+    const pasteList = (pane: PaneId, text: string, before: ReadonlyArray<ReadonlyArray<string>>, after: ReadonlyArray<ReadonlyArray<string>>) =>
+      Effect.gen(function*() {
+        const buffer = pasteBufferName(randomUUID())
+        const pasteAt = before.length + 1
+        const reply = yield* sendInput([...before, setBufferArgs(buffer, text), pasteBufferArgs(buffer, pane), ...after])
+        if (Option.isSome(reply.refused) && reply.blocks.length <= pasteAt) {
+          // set-buffer ran but paste-buffer (which deletes it on success) did not
+          if (reply.blocks.length === pasteAt) yield* input.runList([deleteBufferArgs(buffer)]).pipe(Effect.ignore)
+          return yield* Effect.fail(reply.refused.value)
+        }
+        return reply
+      })
+
     const paste = Effect.fn("ControlBridge.paste")(function*(pane: PaneId, text: string) {
       if (text.length === 0) return
-      const buffer = pasteBufferName(randomUUID())
-      yield* viaChannel(
-        Effect.zipRight(run(setBufferArgs(buffer, text)), run(pasteBufferArgs(buffer, pane))).pipe(
-          Effect.asVoid,
-          // Neither a server that timed out nor a lost channel could take the clean-up now.
-          Effect.tapError((e) =>
-            e._tag === "TmuxTimeout" || e._tag === "ControlChannelDown"
-              ? Effect.void
-              : run(deleteBufferArgs(buffer)).pipe(Effect.ignore)
-          )
-        ),
-        spawn.paste(pane, text)
-      )
+      yield* viaChannel(Effect.asVoid(pasteList(pane, text, [], [])), spawn.paste(pane, text))
+    })
+
+    /**
+     * One round trip for a shell: leave any mode, paste, and (tmux deciding) Enter, as one list on the
+     * input client. For another application, the Enter waits for its next output after the paste.
+     */
+    const typeOverChannel = (pane: PaneId, text: string, enter: boolean) =>
+      Effect.scoped(Effect.gen(function*() {
+        // watched before the list is written: the mark it makes and the application's answer cannot be missed
+        const landed = enter && (yield* control.isConnected) ? Option.some(yield* signals.outputAfterMark(pane)) : Option.none()
+        const reply = yield* pasteList(pane, text, leaveModeMarkedArgs(pane), enter ? [enterAtShellArgs(pane)] : [])
+        if (!enter) return
+        yield* Effect.gen(function*() {
+          const blocks = yield* answered(reply)
+          if (!enterDeferred((blocks[blocks.length - 1] ?? []).join("\n"))) return
+          yield* Option.match(landed, {
+            // input runs uninterruptible (a started input finishes): the bound must still cut this wait short
+            onSome: (wait) => wait.pipe(Effect.interruptible, Effect.timeoutOption(PASTE_LANDED_TIMEOUT)),
+            onNone: () => screenChanges(capture(pane, 0))
+          })
+          yield* viaChannel(Effect.asVoid(runInput([sendKeysArgs(pane, ENTER)])), spawn.sendKeys(pane, ENTER))
+        }).pipe(Effect.mapError((cause) => new EnterNotConfirmed({ cause })))
+      }))
+
+    const type = Effect.fn("ControlBridge.type")(function*(pane: PaneId, text: string, enter: boolean) {
+      if (text === "") {
+        if (enter) yield* viaChannel(Effect.asVoid(runInput([leaveModeArgs(pane), sendKeysArgs(pane, ENTER)])), spawn.type(pane, "", true))
+        return
+      }
+      yield* viaChannel(typeOverChannel(pane, text, enter), spawn.type(pane, text, enter))
     })
 
     const sendKeys = Effect.fn("ControlBridge.sendKeys")(function*(pane: PaneId, keys: ReadonlyArray<KeyPress>) {
       if (keys.length === 0) return
       // One command for every press: delivered together or not at all.
-      yield* viaChannel(Effect.asVoid(run(sendKeysArgs(pane, keys))), spawn.sendKeys(pane, keys))
-    })
-
-    const isInMode = Effect.fn("ControlBridge.isInMode")(function*(pane: PaneId) {
-      return yield* viaChannel(
-        Effect.flatMap(runText(inModeArgs(pane)), (output) => inModeFrom(pane, output)),
-        spawn.isInMode(pane),
-        { idempotent: true }
-      )
-    })
-
-    const cancelMode = Effect.fn("ControlBridge.cancelMode")(function*(pane: PaneId) {
-      yield* viaChannel(
-        run(cancelModeArgs(pane)).pipe(Effect.asVoid, Effect.catchIf(isNotInMode, () => Effect.void)),
-        spawn.cancelMode(pane)
-      )
+      yield* viaChannel(Effect.asVoid(runInput([sendKeysArgs(pane, keys)])), spawn.sendKeys(pane, keys))
     })
 
     const resize = Effect.fn("ControlBridge.resize")(function*(pane: PaneId, width: number, height: number) {
@@ -173,24 +221,23 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
       listPanes,
       capture,
       paste,
+      type,
       sendKeys,
-      isInMode,
-      cancelMode,
       resize,
       killSession
     })
   })
 
-/** The control channel and the bridge over it, both provided (Main needs both). */
+/** The two control clients and the bridge over them, all provided (Main needs the bridge and TmuxControl). */
 export const layer = (
   options: ControlBridgeOptions
-): Layer.Layer<TerminalBridge | TmuxControl, never, CommandExecutor.CommandExecutor> =>
-  Layer.effect(TerminalBridge, makeControlBridge(options)).pipe(
-    Layer.provideMerge(
-      TmuxControlLive.layer({
-        socket: options.socket,
-        ...(options.tmuxBinary === undefined ? {} : { tmuxBinary: options.tmuxBinary }),
-        ...(options.commandTimeout === undefined ? {} : { commandTimeout: options.commandTimeout })
-      })
-    )
+): Layer.Layer<TerminalBridge | TmuxControl | PaneSignals | ControlInput, never, CommandExecutor.CommandExecutor> => {
+  const clients = {
+    socket: options.socket,
+    ...(options.tmuxBinary === undefined ? {} : { tmuxBinary: options.tmuxBinary }),
+    ...(options.commandTimeout === undefined ? {} : { commandTimeout: options.commandTimeout })
+  }
+  return Layer.effect(TerminalBridge, makeControlBridge(options)).pipe(
+    Layer.provideMerge(Layer.merge(TmuxControlLive.layer(clients), TmuxControlLive.layerInput(clients)))
   )
+}

@@ -1,10 +1,13 @@
 import { Clock, Context, Duration, Effect, Layer } from "effect"
 import type { KeyPress } from "../src/domain/Keys.js"
+import { isShell } from "../src/domain/Screen.js"
 import { PaneId, type TmuxName } from "../src/domain/Session.js"
 import {
+  EnterNotConfirmed,
   type PaneInfo,
   TerminalBridge,
   TMUX_COMMAND_TIMEOUT,
+  TmuxCommandFailed,
   TmuxSessionNotFound,
   TmuxTimeout
 } from "../services/TerminalBridge.js"
@@ -14,6 +17,8 @@ export type FakeCall =
   | { readonly op: "paste"; readonly pane: PaneId; readonly text: string }
   | { readonly op: "keys"; readonly pane: PaneId; readonly keys: ReadonlyArray<KeyPress> }
   | { readonly op: "cancelMode"; readonly pane: PaneId }
+  /** `type` waited for the application to show the paste before its Enter (the pane was not at a shell). */
+  | { readonly op: "awaitLanded"; readonly pane: PaneId }
   | { readonly op: "kill"; readonly name: TmuxName }
   | { readonly op: "list" }
   | { readonly op: "capture"; readonly pane: PaneId }
@@ -31,6 +36,8 @@ interface FakePane {
   readonly cwd: string
   inMode: boolean
   dead: boolean
+  /** The pane's foreground command (`pane_current_command`). */
+  foreground: string
   screen: string
   /** Clock time of the last change to `screen`, kept to the second as tmux's `window_activity` is. */
   activityAt: number
@@ -45,10 +52,14 @@ export class FakeTerminal extends Context.Tag("telemux/test/FakeTerminal")<FakeT
   /** Adds a session the daemon did not create (as after a daemon restart). */
   readonly adopt: (name: TmuxName, cwd: string) => PaneId
   readonly enterMode: (pane: PaneId) => void
-  /** While hung every call fails with TmuxTimeout (after `delay`, default none). */
+  /** While hung every call fails with TmuxTimeout, but `type`, which is refused unsent (as the control bridge refuses input behind a stalled client). */
   readonly setHung: (hung: boolean) => void
   /** Makes `paste` take this long, to expose interleaving. */
   readonly setPasteDelay: (delay: Duration.Duration) => void
+  /** tmux hangs right after the next paste lands: its Enter gets no answer. */
+  readonly hangAfterNextPaste: () => void
+  /** What runs in the pane's foreground (default `bash`). */
+  readonly setForeground: (pane: PaneId, command: string) => void
   /** listPanes answers these many times with a hang before answering normally. */
   readonly failNextLists: (count: number) => void
   /** Every capture attempt (failed ones too), oldest first. */
@@ -64,6 +75,7 @@ export const make = Effect.sync(() => {
   let nextPane = 0
   let hung = false
   let pasteDelay = Duration.zero
+  let hangAfterPaste = false
   let listFailures = 0
 
   const guard = (command: string): Effect.Effect<void, TmuxTimeout> =>
@@ -74,7 +86,7 @@ export const make = Effect.sync(() => {
   }
   const addPane = (name: TmuxName, cwd: string) => {
     const paneId = PaneId.make(`%${nextPane++}`)
-    panes.set(name, { name, paneId, cwd, inMode: false, dead: false, screen: "$ ", activityAt: 0 })
+    panes.set(name, { name, paneId, cwd, inMode: false, dead: false, foreground: "bash", screen: "$ ", activityAt: 0 })
     return paneId
   }
 
@@ -83,6 +95,31 @@ export const make = Effect.sync(() => {
     Effect.map(Clock.currentTimeMillis, (now) => {
       p.activityAt = Math.floor(now / 1000) * 1000
     })
+
+  const pasteInto = (pane: PaneId, text: string) =>
+    guard("paste-buffer").pipe(
+      Effect.zipRight(paneById(pane)),
+      Effect.tap(() => Effect.sleep(pasteDelay)),
+      Effect.map((p) => {
+        calls.push({ op: "paste", pane, text })
+        // a pane in copy-mode swallows a paste, as tmux does
+        if (!p.inMode) p.screen += text
+        if (hangAfterPaste) [hangAfterPaste, hung] = [false, true]
+        return p
+      }),
+      Effect.flatMap(touch)
+    )
+
+  const sendKeys = (pane: PaneId, keys: ReadonlyArray<KeyPress>) =>
+    guard("send-keys").pipe(
+      Effect.zipRight(paneById(pane)),
+      Effect.map((p) => {
+        calls.push({ op: "keys", pane, keys })
+        for (const k of keys) if (k.key === "Enter") p.screen += "\n$ ".repeat(k.repeat)
+        return p
+      }),
+      Effect.flatMap(touch)
+    )
 
   const bridge = TerminalBridge.of({
     responsive: Effect.sync(() => !hung),
@@ -108,7 +145,7 @@ export const make = Effect.sync(() => {
             panePid: 1000 + Number(p.paneId.slice(1)),
             dead: p.dead,
             inMode: p.inMode,
-            currentCommand: "bash",
+            currentCommand: p.foreground,
             activityAt: p.activityAt,
             currentPath: p.cwd
           }))
@@ -129,37 +166,24 @@ export const make = Effect.sync(() => {
           })
         )
       )),
-    paste: (pane, text) =>
-      guard("paste-buffer").pipe(
-        Effect.zipRight(paneById(pane)),
-        Effect.tap(() => Effect.sleep(pasteDelay)),
-        Effect.map((p) => {
-          calls.push({ op: "paste", pane, text })
-          // a pane in copy-mode swallows a paste, as tmux does
-          if (!p.inMode) p.screen += text
-          return p
-        }),
-        Effect.flatMap(touch)
-      ),
-    sendKeys: (pane, keys) =>
-      guard("send-keys").pipe(
-        Effect.zipRight(paneById(pane)),
-        Effect.map((p) => {
-          calls.push({ op: "keys", pane, keys })
-          for (const k of keys) if (k.key === "Enter") p.screen += "\n$ ".repeat(k.repeat)
-          return p
-        }),
-        Effect.flatMap(touch)
-      ),
-    isInMode: (pane) => guard("display-message").pipe(Effect.zipRight(paneById(pane)), Effect.map((p) => p.inMode)),
-    cancelMode: (pane) =>
-      guard("send-keys -X cancel").pipe(
-        Effect.zipRight(paneById(pane)),
-        Effect.map((p) => {
+    paste: (pane, text) => Effect.asVoid(pasteInto(pane, text)),
+    type: (pane, text, enter) =>
+      Effect.gen(function*() {
+        // as the control bridge does while tmux leaves its input client waiting: refused, unsent
+        if (hung) return yield* new TmuxCommandFailed({ command: "copy-mode", exitCode: null, stderr: "tmux has left input unanswered; nothing was sent" })
+        const p = yield* paneById(pane)
+        if (p.inMode) {
           calls.push({ op: "cancelMode", pane })
           p.inMode = false
-        })
-      ),
+        }
+        if (text !== "") yield* pasteInto(pane, text)
+        if (!enter) return
+        const press = Effect.asVoid(sendKeys(pane, [{ key: "Enter", repeat: 1 }]))
+        if (text === "") return yield* press
+        if (!isShell(p.foreground)) calls.push({ op: "awaitLanded", pane })
+        yield* press.pipe(Effect.mapError((cause) => new EnterNotConfirmed({ cause })))
+      }),
+    sendKeys,
     resize: (pane) => guard("resize-window").pipe(Effect.zipRight(paneById(pane)), Effect.asVoid),
     killSession: (name) =>
       guard("kill-session").pipe(
@@ -180,6 +204,10 @@ export const make = Effect.sync(() => {
     },
     setHung: (value) => void (hung = value),
     setPasteDelay: (delay) => void (pasteDelay = delay),
+    hangAfterNextPaste: () => void (hangAfterPaste = true),
+    setForeground: (pane, command) => {
+      for (const p of panes.values()) if (p.paneId === pane) p.foreground = command
+    },
     failNextLists: (count) => void (listFailures = count),
     captureAttempts: () => captureAttempts.slice(),
     markDead: (pane) => {

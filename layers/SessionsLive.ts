@@ -1,13 +1,11 @@
+import { FileSystem } from "@effect/platform"
 import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import * as crypto from "node:crypto"
-import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { Cache } from "../services/Cache.js"
 import { SessionStore, type SessionPatch, type StoreError } from "../services/SessionStore.js"
 import {
   type CreateSessionRequest,
-  ENTER_SETTLE_DELAY,
-  INPUT_LOCKS_MAX,
   type ListSessionsRequest,
   type Observation,
   RECONCILE_CONFIRM_DELAY,
@@ -15,12 +13,10 @@ import {
   Sessions
 } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { makeSessionInput } from "./SessionInput.js"
 import { mayHaveRun, type PaneInfo, TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
-import { KeyedMutex, LockTableFull } from "../src/concurrency/KeyedMutex.js"
-import type { KeyPress } from "../src/domain/Keys.js"
 import {
   InvalidRequest,
-  OutcomeUnknown,
   SessionClosed,
   SessionNotFound,
   StorageFailure,
@@ -32,7 +28,6 @@ import {
   type PaneId,
   Session,
   SessionId,
-  summarise,
   TmuxName,
   tmuxNameFor
 } from "../src/domain/Session.js"
@@ -43,30 +38,18 @@ const storageFailure = (error: StoreError) => new StorageFailure({ message: erro
 const terminalUnavailable = (error: TmuxError | { readonly message: string }) =>
   new TerminalUnavailable({ message: error.message })
 
-/**
- * The answer for a failed step that changes the pane: "not done" when tmux refused it or never got
- * it, "unknown" when it may have run (no answer in time, the channel lost after sending).
- */
-const mutationFailed = (what: string) => (error: TmuxError): TerminalUnavailable | OutcomeUnknown =>
-  mayHaveRun(error)
-    ? new OutcomeUnknown({
-      message: `tmux did not confirm ${what} (${error.message}); it may have happened: look at the session ` +
-        "before sending it again, or retry with the same Idempotency-Key"
-    })
-    : terminalUnavailable(error)
-
 const isTmuxName = Schema.is(TmuxName)
 
-const validateProjectDir = (dir: string) =>
+const validateProjectDir = (fs: FileSystem.FileSystem, dir: string) =>
   Effect.gen(function*() {
     if (dir.trim() === "" || !path.isAbsolute(dir)) {
       return yield* new InvalidRequest({ message: `projectDir must be an absolute path, got "${dir}"` })
     }
     const resolved = path.resolve(dir)
-    const stat = yield* Effect.tryPromise(() => fs.stat(resolved)).pipe(
+    const stat = yield* fs.stat(resolved).pipe(
       Effect.mapError(() => new InvalidRequest({ message: `projectDir ${resolved} does not exist` }))
     )
-    if (!stat.isDirectory()) {
+    if (stat.type !== "Directory") {
       return yield* new InvalidRequest({ message: `projectDir ${resolved} is not a directory` })
     }
     return resolved
@@ -74,10 +57,10 @@ const validateProjectDir = (dir: string) =>
 
 export const make = Effect.gen(function*() {
   const config = yield* TelemuxConfig
+  const fs = yield* FileSystem.FileSystem
   const store = yield* SessionStore
   const cache = yield* Cache
   const bridge = yield* TerminalBridge
-  const inputLocks = new KeyedMutex<SessionId>(INPUT_LOCKS_MAX)
   /** Sessions whose tmux side is being created right now; reconciliation leaves them alone. */
   const creating = new Set<SessionId>()
   const reconcileLock = yield* Effect.makeSemaphore(1)
@@ -165,14 +148,8 @@ export const make = Effect.gen(function*() {
       error._tag === "TmuxSessionNotFound" ? confirmGone(session) : Effect.fail(terminalUnavailable(error))
     ))
 
-  const serialised = (id: SessionId) => <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | TerminalUnavailable> =>
-    inputLocks.withLock(id)(effect).pipe(
-      Effect.catchIf((error): error is LockTableFull => error instanceof LockTableFull, (error) =>
-        Effect.fail(terminalUnavailable(error)))
-    )
-
   const create = Effect.fn("Sessions.create")(function*(request: CreateSessionRequest) {
-    const dir = yield* validateProjectDir(request.projectDir)
+    const dir = yield* validateProjectDir(fs, request.projectDir)
     const sessionId = SessionId.make(crypto.randomUUID())
     const now = yield* DateTime.now
     const session = new Session({
@@ -230,60 +207,7 @@ export const make = Effect.gen(function*() {
     }).pipe(Effect.ensuring(Effect.sync(() => creating.delete(sessionId))))
   })
 
-  /** After the pane got the input: a failure to record it is logged, never answered as "not done". */
-  const recordInput = (id: SessionId, text: string | undefined) =>
-    DateTime.now.pipe(
-      Effect.flatMap((now) =>
-        save(id, text === undefined ? { lastActivityAt: now } : { lastActivityAt: now, lastInput: summarise(text) })
-      ),
-      Effect.catchAll((error) =>
-        Effect.logError("input was delivered but could not be recorded", error).pipe(Effect.annotateLogs({ sessionId: id }))
-      )
-    )
-
-  /** A step that changes the pane: a missing pane is confirmed as for any step; other failures per mutationFailed. */
-  const mutate = (session: Session, what: string) =>
-  <A>(
-    effect: Effect.Effect<A, TmuxError>
-  ): Effect.Effect<A, TerminalUnavailable | OutcomeUnknown | SessionClosed | StorageFailure> =>
-    effect.pipe(Effect.catchAll((error): Effect.Effect<never, TerminalUnavailable | OutcomeUnknown | SessionClosed | StorageFailure> =>
-      error._tag === "TmuxSessionNotFound" ? confirmGone(session) : Effect.fail(mutationFailed(what)(error))
-    ))
-
-  /**
-   * The pane steps of one input run to their end once started (a caller that goes away does not
-   * leave text without its Enter): the outcome is then known, and kept for an idempotent retry.
-   */
-  const sendText = Effect.fn("Sessions.sendText")(function*(id: SessionId, text: string, enter: boolean) {
-    const { pane, session } = yield* openPane(id)
-    yield* serialised(id)(Effect.gen(function*() {
-      const tmux = onTmux(session)
-      if (yield* tmux(bridge.isInMode(pane))) yield* tmux(bridge.cancelMode(pane))
-      // tmux turns each LF into CR on paste; a CRLF would otherwise become two line ends
-      if (text !== "") yield* mutate(session, "the paste")(bridge.paste(pane, text.replace(/\r\n/g, "\n")))
-      if (enter) {
-        yield* Effect.sleep(ENTER_SETTLE_DELAY)
-        yield* mutate(session, "the Enter")(bridge.sendKeys(pane, [{ key: "Enter", repeat: 1 }])).pipe(
-          // the text is in the pane already: whatever went wrong with its Enter, the input is half done
-          Effect.mapError((error) =>
-            text === "" || error._tag === "OutcomeUnknown"
-              ? error
-              : new OutcomeUnknown({
-                message: `the text was typed but its Enter failed (${error.message}): look at the session before sending it again`
-              })
-          )
-        )
-      }
-    }).pipe(Effect.uninterruptible))
-    yield* recordInput(id, text === "" ? undefined : text)
-  })
-
-  /** Every press in one tmux command: the keys are sent together or not at all (or, on a timeout, unknown). */
-  const sendKeys = Effect.fn("Sessions.sendKeys")(function*(id: SessionId, keys: ReadonlyArray<KeyPress>) {
-    const { pane, session } = yield* openPane(id)
-    yield* serialised(id)(mutate(session, "the keys")(bridge.sendKeys(pane, keys)).pipe(Effect.uninterruptible))
-    yield* recordInput(id, undefined)
-  })
+  const { sendKeys, sendText } = makeSessionInput({ bridge, openPane, confirmGone, save })
 
   const capture = Effect.fn("Sessions.capture")(function*(id: SessionId, historyLines: number) {
     const { pane, session } = yield* openPane(id)

@@ -1,17 +1,16 @@
-import { type Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
 import {
-  cancelModeArgs,
   captureArgs,
   deleteBufferArgs,
-  inModeArgs,
-  inModeFrom,
+  enterAtShellArgs,
+  enterDeferred,
   isNoServer,
-  isNotInMode,
   isSupportedTmuxVersion,
   killSessionArgs,
+  leaveModeArgs,
   listPanesArgs,
   loadBufferArgs,
   newSessionArgs,
@@ -26,11 +25,39 @@ import {
 } from "../src/tmux/Commands.js"
 import {
   type CreateSessionOptions,
+  EnterNotConfirmed,
+  PASTE_LANDED_TIMEOUT,
   TerminalBridge,
   TmuxCommandFailed,
+  type TmuxError,
   TmuxVersionUnsupported
 } from "../services/TerminalBridge.js"
 import { makeTmuxProcess } from "./TmuxProcess.js"
+
+const ENTER: ReadonlyArray<KeyPress> = [{ key: "Enter", repeat: 1 }]
+
+/** How often the screen is compared while waiting for a paste to show, when no output signal exists. */
+const LANDED_POLL = Duration.millis(20)
+
+/**
+ * Waits (at most PASTE_LANDED_TIMEOUT) until the pane's screen differs from what it shows now: the
+ * application has drawn the paste. For when no output signal exists (no control channel); a
+ * capture that fails ends the wait.
+ */
+export const screenChanges = (capture: Effect.Effect<string, TmuxError>): Effect.Effect<void> =>
+  Effect.flatMap(capture, (first) =>
+    capture.pipe(
+      Effect.repeat({ schedule: Schedule.spaced(LANDED_POLL), until: (screen) => screen !== first })
+    )).pipe(
+      // input runs uninterruptible (a started input finishes): the bound must still cut this wait short
+      Effect.interruptible,
+      Effect.timeoutOption(PASTE_LANDED_TIMEOUT),
+      Effect.ignore
+    )
+
+/** A list as one spawned tmux's argv: the commands separated by `;` arguments. */
+const spawnedList = (commands: ReadonlyArray<ReadonlyArray<string>>): ReadonlyArray<string> =>
+  commands.flatMap((args, i) => (i === 0 ? args : [";", ...args]))
 
 // The doctor (src/cli/Doctor.ts) checks the version with the bridge's own rule.
 export { isSupportedTmuxVersion } from "../src/tmux/Commands.js"
@@ -96,12 +123,27 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
       yield* tmux(pane, sendKeysArgs(pane, keys))
     })
 
-    const isInMode = Effect.fn("TmuxBridge.isInMode")(function*(pane: PaneId) {
-      return yield* inModeFrom(pane, yield* tmux(pane, inModeArgs(pane)))
-    })
+    /** The paste half of `type`: one tmux, which leaves any mode, loads the buffer from stdin and pastes it. */
+    const leaveModeAndPaste = (pane: PaneId, text: string) => {
+      const buffer = pasteBufferName(randomUUID())
+      return tmux(pane, spawnedList([leaveModeArgs(pane), loadBufferArgs(buffer), pasteBufferArgs(buffer, pane)]), text).pipe(
+        // paste-buffer is the last command: when the list failed, nothing was typed
+        Effect.tapError((e) => e._tag === "TmuxTimeout" ? Effect.void : exec(deleteBufferArgs(buffer)).pipe(Effect.ignore))
+      )
+    }
 
-    const cancelMode = Effect.fn("TmuxBridge.cancelMode")(function*(pane: PaneId) {
-      yield* tmux(pane, cancelModeArgs(pane)).pipe(Effect.catchIf(isNotInMode, () => Effect.void))
+    const type = Effect.fn("TmuxBridge.type")(function*(pane: PaneId, text: string, enter: boolean) {
+      if (text === "") {
+        if (enter) yield* tmux(pane, spawnedList([leaveModeArgs(pane), sendKeysArgs(pane, ENTER)]))
+        return
+      }
+      yield* leaveModeAndPaste(pane, text)
+      if (!enter) return
+      yield* Effect.gen(function*() {
+        if (!enterDeferred(yield* tmux(pane, enterAtShellArgs(pane)))) return
+        yield* screenChanges(capture(pane, 0))
+        yield* tmux(pane, sendKeysArgs(pane, ENTER))
+      }).pipe(Effect.mapError((cause) => new EnterNotConfirmed({ cause })))
     })
 
     const resize = Effect.fn("TmuxBridge.resize")(function*(pane: PaneId, width: number, height: number) {
@@ -120,9 +162,8 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
       listPanes,
       capture,
       paste,
+      type,
       sendKeys,
-      isInMode,
-      cancelMode,
       resize,
       killSession
     })

@@ -18,8 +18,6 @@ import type {
   SessionStatus
 } from "../src/domain/Session.js"
 
-/** Pause between a paste and its Enter, so the app has drawn the pasted text first. */
-export const ENTER_SETTLE_DELAY = Duration.millis(150)
 /** How often rows are compared with tmux while the daemon runs. */
 export const RECONCILE_INTERVAL = Duration.seconds(15)
 /** Wait before the confirming second look at a session that seemed gone. */
@@ -88,7 +86,8 @@ export class Sessions extends Context.Tag("telemux/Sessions")<Sessions, {
   readonly get: (id: SessionId) => Effect.Effect<Session, SessionNotFound | StorageFailure>
   readonly getJson: (id: SessionId) => Effect.Effect<string, SessionNotFound | StorageFailure>
   /**
-   * Pastes `text` literally; with `enter`, presses Enter as its own key after a settle delay. A
+   * Pastes `text` literally; with `enter`, presses Enter as its own key — with the paste when a
+   * shell reads it, after the application has shown the paste otherwise (TerminalBridge.type). A
    * failure after the text reached the pane is OutcomeUnknown, never a plain "not done".
    */
   readonly sendText: (id: SessionId, text: string, enter: boolean) => Effect.Effect<void, InputError>

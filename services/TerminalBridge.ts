@@ -12,6 +12,11 @@ export const TMUX_COMMAND_TIMEOUT = Duration.seconds(5)
 export const TMUX_RESPONSIVE_WITHIN = Duration.seconds(1)
 /** Time a child gets between SIGTERM and SIGKILL. */
 export const KILL_GRACE = Duration.millis(500)
+/**
+ * Longest wait for an application that is not a shell to show a paste (its next output) before
+ * the Enter is sent anyway. Reached only when the application draws nothing.
+ */
+export const PASTE_LANDED_TIMEOUT = Duration.millis(500)
 /** Most history lines a capture may include above the visible screen. */
 export const CAPTURE_HISTORY_MAX = 2000
 export const CAPTURE_HISTORY_DEFAULT = 100
@@ -46,6 +51,16 @@ export class TmuxCommandFailed extends Data.TaggedError("TmuxCommandFailed")<{
 }> {
   override get message() {
     return `tmux ${this.command} failed (exit ${this.exitCode}): ${this.stderr.trim()}`
+  }
+}
+
+/**
+ * The text reached the pane but its Enter did not, or may not have: the input is half done, whatever
+ * `cause` says (a refusal as much as a timeout).
+ */
+export class EnterNotConfirmed extends Data.TaggedError("EnterNotConfirmed")<{ readonly cause: TmuxError }> {
+  override get message() {
+    return `the text was typed but its Enter was not confirmed: ${this.cause.message}`
   }
 }
 
@@ -109,10 +124,16 @@ export class TerminalBridge extends Context.Tag("telemux/TerminalBridge")<Termin
   readonly capture: (pane: PaneId, historyLines: number) => Effect.Effect<string, TmuxError>
   /** Pastes `text` literally through a tmux buffer (`paste-buffer -p`); no Enter. */
   readonly paste: (pane: PaneId, text: string) => Effect.Effect<void, TmuxError>
+  /**
+   * Types `text` as `paste` does, after taking the pane out of copy-mode; with `enter`, then
+   * presses Enter as its own key: at once when the pane's foreground process is a shell (tmux
+   * decides, in the same command list as the paste), else once the application has shown the
+   * paste (its next output, at most PASTE_LANDED_TIMEOUT). A failure after the text reached the
+   * pane is EnterNotConfirmed. While tmux leaves earlier input unanswered, refused unsent.
+   */
+  readonly type: (pane: PaneId, text: string, enter: boolean) => Effect.Effect<void, TmuxError | EnterNotConfirmed>
+  /** All presses in one command: delivered together or not at all. */
   readonly sendKeys: (pane: PaneId, keys: ReadonlyArray<KeyPress>) => Effect.Effect<void, TmuxError>
-  readonly isInMode: (pane: PaneId) => Effect.Effect<boolean, TmuxError>
-  /** Leaves copy-mode (or any pane mode). */
-  readonly cancelMode: (pane: PaneId) => Effect.Effect<void, TmuxError>
   readonly resize: (pane: PaneId, width: number, height: number) => Effect.Effect<void, TmuxError>
   readonly killSession: (name: TmuxName) => Effect.Effect<void, TmuxError>
 }>() {}

@@ -1,8 +1,8 @@
 import { Context, Data, Duration, type Effect, type Option, type Queue, type Scope } from "effect"
 import type { PaneId } from "../src/domain/Session.js"
-import type { TmuxError } from "./TerminalBridge.js"
+import type { TmuxCommandFailed, TmuxError, TmuxSessionNotFound } from "./TerminalBridge.js"
 
-/** Hidden session the control client attaches to; every telemux window is linked into it. */
+/** Hidden session the control clients attach to; every telemux window is linked into it. */
 export const HUB_SESSION = "_telemux_hub"
 /** Bound on one command's round trip over the control channel. */
 export const CONTROL_COMMAND_TIMEOUT = Duration.seconds(5)
@@ -41,9 +41,18 @@ export type ControlEvent =
   | { readonly _tag: "Connected" }
   | { readonly _tag: "Disconnected"; readonly reason: string }
 
+/** What a command list answered (see replyBlocks in src/tmux/ControlProtocol.ts). */
+export interface ListReply {
+  /** The bodies of the blocks that ended with `%end`, in order. */
+  readonly blocks: ReadonlyArray<ReadonlyArray<string>>
+  /** The refusal (`%error`) that ended the list at block `blocks.length`; the commands after it did not run. */
+  readonly refused: Option.Option<TmuxSessionNotFound | TmuxCommandFailed>
+}
+
 /**
- * One long-lived `tmux -C` client on the daemon's socket: a command channel for hot paths and
- * the source of change signals for every pane, whatever the number of sessions.
+ * The events client: one long-lived `tmux -C` client on the daemon's socket, the command channel
+ * for reads (captures, listings) and sessions, and the source of change signals for every pane,
+ * whatever the number of sessions. Input has a client of its own (ControlInput).
  */
 export class TmuxControl extends Context.Tag("telemux/TmuxControl")<TmuxControl, {
   /**
@@ -60,4 +69,36 @@ export class TmuxControl extends Context.Tag("telemux/TmuxControl")<TmuxControl,
   readonly watchWindowOf: (sessionName: string) => Effect.Effect<void, TmuxError>
   /** pid of the control client process while connected (for the process-count budget). */
   readonly clientPid: Effect.Effect<Option.Option<number>>
+}>() {}
+
+/**
+ * The daemon's second (and last) tmux client, attached with `-f no-output`: it carries input only,
+ * so a keystroke never waits behind the screen captures queued on TmuxControl's client, and it
+ * reads no pane output. Reconnects on its own, as TmuxControl does.
+ */
+export class ControlInput extends Context.Tag("telemux/ControlInput")<ControlInput, {
+  /**
+   * Writes the commands as one list on one line and gathers its reply blocks. Fails only when the
+   * list got no answer (TmuxTimeout, ControlChannelDown, or too many commands waiting); a command
+   * tmux refused is the reply's `refused`.
+   */
+  readonly runList: (commands: ReadonlyArray<ReadonlyArray<string>>) => Effect.Effect<ListReply, TmuxError>
+  readonly isConnected: Effect.Effect<boolean>
+  /** Connected, and a command has waited on tmux longer than `within`: a list written now would wait behind it. */
+  readonly isStalled: (within: Duration.Duration) => Effect.Effect<boolean>
+  readonly clientPid: Effect.Effect<Option.Option<number>>
+}>() {}
+
+/**
+ * A pane's output in the order the events client (TmuxControl's) read it, for input that must wait
+ * for an application to show a paste: a list that changes the pane's mode marks a point in that
+ * order (`%pane-mode-changed`, see leaveModeMarkedArgs), so output that was on its way before the
+ * paste is never taken for the paste's.
+ */
+export class PaneSignals extends Context.Tag("telemux/PaneSignals")<PaneSignals, {
+  /**
+   * Watches `pane` from now on, until the scope closes: the effect returned completes with the
+   * pane's first output after its next mode change, or as soon as the events client goes down.
+   */
+  readonly outputAfterMark: (pane: PaneId) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>
 }>() {}

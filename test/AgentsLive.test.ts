@@ -28,7 +28,7 @@ const agentsOnDoubles = () =>
 const stopped = (lastMessage: string, atMs = 0) =>
   new TurnStopped({ agent: "claude", at: DateTime.unsafeMake(atMs), lastMessage })
 
-/** Runs a hook to completion; a notice's Enter waits out ENTER_SETTLE_DELAY on the test clock (200 ms pass). */
+/** Runs a hook to completion, forked, with the test clock moved on past any wait in it (200 ms pass). */
 const deliver = <E>(handling: Effect.Effect<void, E>) =>
   Effect.gen(function*() {
     const fiber = yield* Effect.fork(handling)

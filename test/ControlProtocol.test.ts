@@ -1,9 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
+import { enterAtShellArgs } from "../src/tmux/Commands.js"
+import { PaneId } from "../src/domain/Session.js"
 import {
   commandLine,
+  commandListLine,
   type ControlMessage,
   makeControlParser,
   quoteArg,
+  replyBlocks,
   unescapeOutput
 } from "../src/tmux/ControlProtocol.js"
 
@@ -171,5 +175,19 @@ describe("control protocol: quoting", () => {
     const line = commandLine(["set-buffer", "--", "a\nb\r\n" + "x\n".repeat(1000)])
     assert.notInclude(line, "\n")
     assert.notInclude(line, "\r")
+  })
+})
+
+describe("control protocol: command lists", () => {
+  it("joins commands with bare separators; a `;` inside an argument stays quoted text", () => {
+    assert.strictEqual(
+      commandListLine([["set-buffer", "-b", "b", "--", "x ; y"], ["paste-buffer", "-b", "b", "-t", "%1"], ["display-message", "-p", ";"]]),
+      "set-buffer -b b -- \"x ; y\" ; paste-buffer -b b -t \"%1\" ; display-message -p \";\""
+    )
+  })
+
+  it("counts the reply blocks a command answers: an if-shell two (its own and its branch's)", () => {
+    assert.strictEqual(replyBlocks(["copy-mode", "-q", "-t", "%1"]), 1)
+    assert.strictEqual(replyBlocks(enterAtShellArgs(PaneId.make("%1"))), 2)
   })
 })

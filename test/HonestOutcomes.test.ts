@@ -13,7 +13,7 @@ import * as IdempotencyLive from "../layers/IdempotencyLive.js"
 import * as MemorySessionStore from "../layers/MemorySessionStore.js"
 import { Idempotency, IDEMPOTENCY_KEYS_MAX, IdempotencyKey, IdempotencyStore } from "../services/Idempotency.js"
 import { SessionStore, StoreError } from "../services/SessionStore.js"
-import { ENTER_SETTLE_DELAY, RECONCILE_CONFIRM_DELAY, Sessions } from "../services/Sessions.js"
+import { RECONCILE_CONFIRM_DELAY, Sessions } from "../services/Sessions.js"
 import { OutcomeUnknown, TerminalUnavailable } from "../src/domain/Errors.js"
 import { TmuxName } from "../src/domain/Session.js"
 import { sessionsOnDoubles } from "./support/unitLayers.js"
@@ -43,9 +43,8 @@ describe("honest outcomes (Sessions on doubles)", () => {
       const fake = yield* FakeTerminal
       const session = yield* sessions.create({ projectDir })
       refusing = true
-      const sent = yield* Effect.fork(sessions.sendText(session.sessionId, "echo kept", true))
-      yield* TestClock.adjust(ENTER_SETTLE_DELAY)
-      assert.isTrue(Exit.isSuccess(yield* Fiber.await(sent)), "delivered input is answered as done")
+      const sent = yield* Effect.exit(sessions.sendText(session.sessionId, "echo kept", true))
+      assert.isTrue(Exit.isSuccess(sent), "delivered input is answered as done")
       yield* sessions.sendKeys(session.sessionId, [{ key: "Up", repeat: 2 }])
       refusing = false
       assert.include(fake.panes()[0]!.screen, "echo kept")
@@ -79,15 +78,12 @@ describe("honest outcomes (Sessions on doubles)", () => {
       const sessions = yield* Sessions
       const fake = yield* FakeTerminal
       const session = yield* sessions.create({ projectDir })
-      const sent = yield* Effect.fork(Effect.flip(sessions.sendText(session.sessionId, "half", true)))
-      yield* Effect.yieldNow()
-      yield* TestClock.adjust(Duration.millis(1))
-      fake.setHung(true)
-      yield* TestClock.adjust(ENTER_SETTLE_DELAY)
-      const error = yield* Fiber.join(sent)
+      fake.hangAfterNextPaste()
+      const error = yield* Effect.flip(sessions.sendText(session.sessionId, "half", true))
       assert.instanceOf(error, OutcomeUnknown)
       assert.include(error.message, "may have happened")
       assert.isTrue(fake.calls().some((c) => c.op === "paste" && c.text === "half"))
+      assert.isFalse(fake.calls().some((c) => c.op === "keys"))
     }).pipe(Effect.provide(sessionsOnDoubles())))
 
   it.effect("keys go to tmux as one command; a hung tmux makes them unknown, not half-sent-and-failed", () =>

@@ -6,7 +6,7 @@ import * as path from "node:path"
 import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
 import { Cache } from "../services/Cache.js"
 import { SessionStore } from "../services/SessionStore.js"
-import { ENTER_SETTLE_DELAY, RECONCILE_CONFIRM_DELAY, Sessions } from "../services/Sessions.js"
+import { RECONCILE_CONFIRM_DELAY, Sessions } from "../services/Sessions.js"
 import { SessionId } from "../src/domain/Session.js"
 import { sessionsOnDoubles } from "./support/unitLayers.js"
 
@@ -49,7 +49,7 @@ describe("Sessions on test doubles", () => {
       assert.strictEqual((yield* (yield* SessionStore).getSessions({ status: "all" })).length, 0)
     }).pipe(Effect.provide(sessionsOnDoubles())))
 
-  it.effect("input from two senders never interleaves; Enter is its own key after the settle delay", () =>
+  it.effect("input from two senders never interleaves: each text is followed by its own Enter, without a fixed wait", () =>
     Effect.gen(function*() {
       const sessions = yield* Sessions
       const fake = yield* FakeTerminal
@@ -58,12 +58,10 @@ describe("Sessions on test doubles", () => {
       const a = yield* Effect.fork(sessions.sendText(session.sessionId, "first", true))
       const b = yield* Effect.fork(sessions.sendText(session.sessionId, "second", true))
       yield* TestClock.adjust(Duration.millis(100))
-      // first text pasted; its Enter waits for the settle delay, and the second sender waits for both
+      // the first text and its Enter are in as soon as the paste is; the second sender waits for both
       const afterPaste = fake.calls().filter((c) => c.op === "paste" || c.op === "keys")
-      assert.deepStrictEqual(afterPaste.map((c) => c.op), ["paste"])
-      yield* TestClock.adjust(ENTER_SETTLE_DELAY)
+      assert.deepStrictEqual(afterPaste.map((c) => c.op), ["paste", "keys"])
       yield* TestClock.adjust(Duration.millis(100))
-      yield* TestClock.adjust(ENTER_SETTLE_DELAY)
       yield* Fiber.join(a)
       yield* Fiber.join(b)
       const order = fake.calls().flatMap((c) =>
@@ -73,6 +71,22 @@ describe("Sessions on test doubles", () => {
       const updated = yield* sessions.get(session.sessionId)
       assert.isNotNull(updated.lastActivityAt)
       assert.isTrue(updated.lastInput === "first" || updated.lastInput === "second")
+    }).pipe(Effect.provide(sessionsOnDoubles())))
+
+  it.effect("text and its Enter are one typing: with the paste at a shell, after the paste has landed in any other program", () =>
+    Effect.gen(function*() {
+      const sessions = yield* Sessions
+      const fake = yield* FakeTerminal
+      const session = yield* sessions.create({ projectDir })
+      const pane = session.paneId!
+      const typed = () => fake.calls().flatMap((c) => (c.op === "paste" || c.op === "keys" || c.op === "awaitLanded" ? [c.op] : []))
+      yield* sessions.sendText(session.sessionId, "ls", true)
+      assert.deepStrictEqual(typed(), ["paste", "keys"])
+      fake.setForeground(pane, "node")
+      yield* sessions.sendText(session.sessionId, "a prompt", true)
+      assert.deepStrictEqual(typed().slice(2), ["paste", "awaitLanded", "keys"])
+      yield* sessions.sendText(session.sessionId, "no enter", false)
+      assert.deepStrictEqual(typed().slice(5), ["paste"])
     }).pipe(Effect.provide(sessionsOnDoubles())))
 
   it.effect("a pane in copy-mode is taken out of it before the paste", () =>

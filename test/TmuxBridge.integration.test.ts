@@ -277,21 +277,37 @@ describe("TmuxBridge on real tmux", () => {
       assert.isTrue(written === big, "the 50 KB file differs from the pasted text")
     }).pipe(Effect.provide(NodeContext.layer)))
 
-  it.scopedLive("takes a pane out of copy-mode, after which a paste arrives", () =>
+  it.scopedLive("type: takes a pane out of copy-mode, pastes, and presses Enter with the paste at a shell: the command runs once", () =>
     Effect.gen(function*() {
       const s = yield* setup
       const { pane } = yield* startShell(s)
-      assert.isFalse(yield* s.bridge.isInMode(pane))
-      yield* s.bridge.cancelMode(pane) // not in a mode: nothing to do, no error
-
       yield* tmuxCommand(s.socket, "copy-mode", "-t", pane)
-      assert.isTrue(yield* s.bridge.isInMode(pane))
       assert.isTrue((yield* paneOf(s, pane))?.inMode)
+      yield* s.bridge.type(pane, "echo typed-$((2+3)) >> typed.log", true)
+      yield* waitUntil("the typed command's file", s.fs.readFileString(`${s.dir}/typed.log`).pipe(Effect.orElseSucceed(() => "")), (t) =>
+        t === "typed-5\n")
+      assert.isFalse((yield* paneOf(s, pane))?.inMode)
+      // in no mode: nothing to leave, no error; without Enter the text waits on the line
+      yield* s.bridge.type(pane, "echo pending-$((1+1))", false)
+      yield* waitUntil("the pending line", s.bridge.capture(pane, 0), (t) => t.endsWith("echo pending-$((1+1))"))
+      yield* s.bridge.type(pane, "", true)
+      yield* waitUntil("the pending command's output", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("pending-2"))
+      assert.strictEqual(yield* s.fs.readFileString(`${s.dir}/typed.log`), "typed-5\n", "run exactly once")
+      assert.strictEqual(yield* tmuxCommand(s.socket, "list-buffers"), "", "no buffer left behind")
+    }).pipe(Effect.provide(NodeContext.layer)))
 
-      yield* s.bridge.cancelMode(pane)
-      assert.isFalse(yield* s.bridge.isInMode(pane))
-      yield* runLine(s, pane, "echo pasted-$((2+3))")
-      yield* waitUntil("the pasted command's output", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("pasted-5"))
+  it.scopedLive("type: an application that is not a shell gets its Enter only after the paste showed", () =>
+    Effect.gen(function*() {
+      const s = yield* setup
+      const { pane } = yield* startShell(s)
+      // cat in the foreground (cooked mode): the tty echoes the paste, cat repeats the line on Enter
+      yield* runLine(s, pane, "cat")
+      yield* waitForCommand(s, pane, "cat")
+      yield* s.bridge.type(pane, "through-cat", true)
+      yield* waitUntil("cat's copy of the line", s.bridge.capture(pane, 0), (t) =>
+        linesOf(t).filter((l) => l === "through-cat").length === 2)
+      yield* s.bridge.sendKeys(pane, [key("C-d")])
+      yield* waitForCommand(s, pane, "bash")
     }).pipe(Effect.provide(NodeContext.layer)))
 
   it.scopedLive("sends keys: C-c interrupts, Up recalls history, BSpace repeats", () =>
@@ -373,7 +389,7 @@ describe("TmuxBridge on real tmux", () => {
       for (const error of [
         yield* Effect.flip(s.bridge.paste(doomed.pane, "x")),
         yield* Effect.flip(s.bridge.sendKeys(doomed.pane, [key("Enter")])),
-        yield* Effect.flip(s.bridge.isInMode(doomed.pane)),
+        yield* Effect.flip(s.bridge.type(doomed.pane, "x", true)),
         yield* Effect.flip(s.bridge.resize(doomed.pane, 80, 24))
       ]) {
         assert.strictEqual(error._tag, "TmuxSessionNotFound")

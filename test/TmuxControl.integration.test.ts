@@ -10,15 +10,17 @@ import * as TmuxControlLive from "../layers/TmuxControl.js"
 import { reconnectBackoff } from "../src/concurrency/Backoff.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import { type PaneId, TmuxName } from "../src/domain/Session.js"
-import { TerminalBridge } from "../services/TerminalBridge.js"
+import { PASTE_LANDED_TIMEOUT, TerminalBridge } from "../services/TerminalBridge.js"
 import {
   CONTROL_PENDING_MAX,
   CONTROL_RECONNECT_BASE,
   CONTROL_RECONNECT_MAX,
   type ControlEvent,
+  ControlInput,
   HUB_SESSION,
   TmuxControl
 } from "../services/TmuxControl.js"
+import { FAKE_AGENTS } from "./fixtures/agents/hookBuild.js"
 import { isAlive } from "./support/processes.js"
 import { scopedTmuxSocket, tmuxCommand, waitUntil } from "./support/tmuxSocket.js"
 
@@ -38,7 +40,14 @@ const setup = (options: { readonly tmuxBinary?: string; readonly commandTimeout?
     const socket = yield* scopedTmuxSocket
     const { dir, fs } = yield* tempDir
     const context = yield* Layer.build(ControlBridge.layer({ socket, ...options }))
-    return { socket, dir, fs, bridge: Context.get(context, TerminalBridge), control: Context.get(context, TmuxControl) }
+    return {
+      socket,
+      dir,
+      fs,
+      bridge: Context.get(context, TerminalBridge),
+      control: Context.get(context, TmuxControl),
+      input: Context.get(context, ControlInput)
+    }
   })
 
 type Setup = Effect.Effect.Success<ReturnType<typeof setup>>
@@ -332,15 +341,15 @@ describe("ControlBridge on real tmux", () => {
         s.bridge.createSession({ name: randomName(), cwd: s.dir, env: {}, command: "HISTFILE= exec bash --noprofile --norc" }))
       yield* waitUntil("20 panes", Effect.map(s.bridge.listPanes, (p) => String(p.length)), (n) => n === "20")
 
+      // two clients, whatever the number of sessions: the events client and the input client
       const clients = controlClientChildren()
-      assert.isAtMost(clients.length, 2)
-      assert.deepStrictEqual(clients, [Option.getOrThrow(yield* s.control.clientPid)])
+      assert.sameMembers([...clients], [Option.getOrThrow(yield* s.control.clientPid), Option.getOrThrow(yield* s.input.clientPid)])
 
       const before = (yield* spawns).length
       yield* Effect.sleep(Duration.seconds(3))
       for (const pane of panes) yield* s.bridge.capture(pane, 10)
       yield* s.bridge.listPanes
-      yield* s.bridge.isInMode(panes[0]!)
+      yield* s.bridge.type(panes[0]!, "true", true)
       yield* s.bridge.sendKeys(panes[0]!, [key("Enter")])
       const after = yield* spawns
       assert.deepStrictEqual(after.slice(before), [], "tmux was spawned while sessions sat idle or were read")
@@ -365,13 +374,14 @@ describe("ControlBridge on real tmux", () => {
       const { pane } = yield* startShell(s)
       const pasteThroughCat = (text: string, tag: number) =>
         Effect.gen(function*() {
-          yield* runLine(s, pane, `cat > out-${tag}.txt; echo END-$((${tag}+1000))`)
+          // the end is read from a file, not the screen: under load the terminal may draw the tty's echo of a
+          // long paste after cat's own output, so no screen line is a reliable mark
+          yield* runLine(s, pane, `cat > out-${tag}.txt; echo END-$((${tag}+1000)) > end-${tag}.txt`)
           yield* waitForCommand(s, pane, "cat")
           yield* s.bridge.paste(pane, text)
           yield* s.bridge.sendKeys(pane, [key("C-d")])
-          yield* waitUntil("cat to finish", s.bridge.capture(pane, 0), (t) => linesOf(t).includes(`END-${tag + 1000}`), {
-            attempts: 200
-          })
+          const end = s.fs.readFileString(`${s.dir}/end-${tag}.txt`).pipe(Effect.orElseSucceed(() => ""))
+          yield* waitUntil("cat to finish", end, (t) => t === `END-${tag + 1000}\n`, { attempts: 200 })
           return yield* s.fs.readFileString(`${s.dir}/out-${tag}.txt`)
         })
       const tricky = [
@@ -402,17 +412,17 @@ describe("ControlBridge on real tmux", () => {
       yield* waitForCommand(s, pane, "bash")
     })), 40_000)
 
-  it.scopedLive("isInMode / cancelMode, resize, and listPanes without the hub or duplicate linked entries", () =>
+  it.scopedLive("type leaves copy-mode; resize; listPanes without the hub or duplicate linked entries", () =>
     live(Effect.gen(function*() {
       const s = yield* setup()
       const a = yield* startShell(s)
       const b = yield* startShell(s)
-      assert.isFalse(yield* s.bridge.isInMode(a.pane))
-      yield* s.bridge.cancelMode(a.pane)
+      const inMode = Effect.map(tmuxCommand(s.socket, "display-message", "-p", "-t", a.pane, "#{pane_in_mode}"), (o) => o.trim())
       yield* tmuxCommand(s.socket, "copy-mode", "-t", a.pane)
-      assert.isTrue(yield* s.bridge.isInMode(a.pane))
-      yield* s.bridge.cancelMode(a.pane)
-      assert.isFalse(yield* s.bridge.isInMode(a.pane))
+      assert.strictEqual(yield* inMode, "1")
+      yield* s.bridge.type(a.pane, "echo out-of-mode-$((3+4))", true)
+      yield* waitUntil("the typed command's output", s.bridge.capture(a.pane, 0), (t) => linesOf(t).includes("out-of-mode-7"))
+      assert.strictEqual(yield* inMode, "0")
 
       yield* s.bridge.resize(b.pane, 100, 40)
       const size = yield* tmuxCommand(s.socket, "display-message", "-p", "-t", b.pane, "#{pane_width}x#{pane_height}")
@@ -426,10 +436,119 @@ describe("ControlBridge on real tmux", () => {
 
       const missing = "%99999" as PaneId
       assert.strictEqual((yield* Effect.flip(s.bridge.capture(missing, 0)))._tag, "TmuxSessionNotFound")
-      assert.strictEqual((yield* Effect.flip(s.bridge.isInMode(missing)))._tag, "TmuxSessionNotFound")
+      assert.strictEqual((yield* Effect.flip(s.bridge.type(missing, "x", true)))._tag, "TmuxSessionNotFound")
       assert.strictEqual((yield* Effect.flip(s.bridge.paste(missing, "x")))._tag, "TmuxSessionNotFound")
       assert.strictEqual(yield* tmuxCommand(s.socket, "list-buffers"), "", "the failed paste deleted its buffer")
     })))
+
+  it.scopedLive("command lists on the input client: a block per command (an if-shell two), the first refusal ends the list", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const { pane } = yield* startShell(s)
+      const display = (text: string) => ["display-message", "-p", text]
+      const all = yield* s.input.runList([display("one"), display("two;three"), display("four")])
+      assert.deepStrictEqual(all.blocks, [["one"], ["two;three"], ["four"]])
+      assert.isTrue(Option.isNone(all.refused))
+
+      const stopped = yield* s.input.runList([display("before"), ["send-keys", "-t", "%99999", "x"], display("skipped")])
+      assert.deepStrictEqual(stopped.blocks, [["before"]])
+      assert.strictEqual(Option.getOrThrow(stopped.refused)._tag, "TmuxSessionNotFound")
+
+      const branch = (format: string) => ["if-shell", "-F", "-t", pane, format, "display-message -p yes", "display-message -p no"]
+      const ifs = yield* s.input.runList([display("first"), branch("1")])
+      assert.deepStrictEqual(ifs.blocks, [["first"], [], ["yes"]])
+      assert.deepStrictEqual((yield* s.input.runList([branch("0")])).blocks, [[], ["no"]])
+      // the channel still pairs every list with its own blocks
+      assert.deepStrictEqual((yield* s.input.runList([display("after")])).blocks, [["after"]])
+    })))
+
+  it.scopedLive("type at a shell (bash, bracketed paste on): text and Enter go together and the command runs exactly once", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const { pane } = yield* startShell(s)
+      const log = `${s.dir}/once.log`
+      const read = s.fs.readFileString(log).pipe(Effect.orElseSucceed(() => ""))
+      yield* s.bridge.type(pane, "echo once-$((40+2)) >> once.log", true)
+      // two lines in one paste: bash reads them as one edit, and the one Enter runs both
+      yield* s.bridge.type(pane, "echo two-a >> once.log\necho two-b >> once.log", true)
+      yield* s.bridge.type(pane, "echo sentinel-$((1+1))", true)
+      yield* waitUntil("the sentinel", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("sentinel-2"))
+      assert.strictEqual(yield* read, "once-42\ntwo-a\ntwo-b\n")
+    })))
+
+  it.scopedLive("type into an agent's UI (fake agent): Enter sent with the paste is swallowed; type waits for the paste to show, and the agent answers once", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const name = randomName()
+      const pane = yield* s.bridge.createSession({
+        name,
+        cwd: s.dir,
+        env: { HOME: s.dir },
+        command: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`
+      })
+      yield* waitUntil("the agent's prompt", s.bridge.capture(pane, 0), (t) => t.includes("claude>"), { attempts: 200 })
+      yield* waitForCommand(s, pane, "node")
+
+      // the premise: paste and Enter in one list, as for a shell — the UI reads that Enter as part of the paste
+      const buffer = "premise"
+      yield* s.input.runList([
+        ["set-buffer", "-b", buffer, "--", "swallowed"],
+        ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane],
+        ["send-keys", "-t", pane, "Enter"]
+      ])
+      yield* waitUntil("the swallowed paste drawn", s.bridge.capture(pane, 0), (t) => t.includes("swallowed"))
+      yield* Effect.sleep(Duration.millis(500))
+      assert.notInclude(yield* s.bridge.capture(pane, 0), "reply: swallowed")
+      yield* s.bridge.sendKeys(pane, [key("C-u")])
+
+      const start = Date.now()
+      yield* s.bridge.type(pane, "answered", true)
+      const took = Date.now() - start
+      const screen = yield* waitUntil("the agent's answer", s.bridge.capture(pane, 0), (t) => t.includes("reply: answered"))
+      assert.isBelow(took, 450, "the Enter followed the paste's output, not the bound")
+      yield* Effect.sleep(Duration.millis(300))
+      const after = yield* s.bridge.capture(pane, 0)
+      assert.strictEqual(after.split("reply: answered").length - 1, 1, screen)
+    })), 30_000)
+
+  it.scopedLive("an application that shows nothing of the paste gets its Enter after PASTE_LANDED_TIMEOUT, even from uninterruptible input", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const { pane } = yield* startShell(s)
+      // no echo: the paste draws nothing; cat writes the line once it has its Enter
+      yield* runLine(s, pane, "stty -echo; cat; stty echo")
+      yield* waitForCommand(s, pane, "cat")
+      const start = Date.now()
+      yield* Effect.uninterruptible(s.bridge.type(pane, "silent-line", true))
+      const took = Date.now() - start
+      assert.isAtLeast(took, Duration.toMillis(PASTE_LANDED_TIMEOUT) - 50)
+      assert.isBelow(took, Duration.toMillis(PASTE_LANDED_TIMEOUT) + 1000)
+      yield* waitUntil("cat's line", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("silent-line"))
+      yield* s.bridge.sendKeys(pane, [key("C-d")])
+    })))
+
+  it.scopedLive("input never waits behind captures: typed while hundreds of large captures are queued on the events client", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const big = yield* startShell(s, { width: 200, height: 50 })
+      const typed = yield* startShell(s)
+      yield* runLine(s, big.pane, "yes \"$(printf '%0190d' 7)\" | head -n 3000; echo filled-$((1+2))")
+      yield* waitUntil("the history filled", s.bridge.capture(big.pane, 0), (t) => linesOf(t).includes("filled-3"))
+      // a screen and 100 lines of history each, as the output poller captures (about 28 MB in all)
+      const captures = yield* Effect.fork(
+        Effect.forEach(Array.from({ length: 1000 }), () => s.bridge.capture(big.pane, 100), { concurrency: "unbounded", discard: true })
+      )
+      yield* Effect.sleep(Duration.millis(20))
+      const start = Date.now()
+      const behind = yield* Effect.fork(Effect.map(s.control.run(["display-message", "-p", "behind"]), () => Date.now() - start))
+      yield* s.bridge.type(typed.pane, "echo meanwhile-$((5*5))", true)
+      const took = Date.now() - start
+      const queued = yield* Fiber.join(behind)
+      yield* Fiber.join(captures)
+      // a command queued behind the captures on their client waits for all of them
+      assert.isBelow(took * 4, queued, `input answered in ${took} ms, a command behind the captures in ${queued} ms`)
+      yield* waitUntil("the typed command's output", s.bridge.capture(typed.pane, 0), (t) => linesOf(t).includes("meanwhile-25"))
+    })), 40_000)
 
   it.scopedLive("killSession ends the shell even though its window is linked into the hub", () =>
     live(Effect.gen(function*() {
@@ -472,7 +591,8 @@ describe("ControlBridge on real tmux", () => {
       const { name, pane } = yield* startShell(s)
       yield* runLine(s, pane, "echo spawned-$((3*3))")
       yield* waitUntil("the echo", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("spawned-9"))
-      assert.isFalse(yield* s.bridge.isInMode(pane))
+      yield* s.bridge.type(pane, "echo typed-while-down-$((2*2))", true)
+      yield* waitUntil("the typed echo", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("typed-while-down-4"))
       assert.deepStrictEqual((yield* s.bridge.listPanes).map((p) => p.paneId), [pane])
       yield* s.bridge.killSession(name)
       assert.strictEqual((yield* Effect.flip(s.bridge.capture(pane, 0)))._tag, "TmuxSessionNotFound")

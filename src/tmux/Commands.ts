@@ -12,11 +12,12 @@ import {
   type PaneInfo,
   TMUX_MIN_VERSION,
   TmuxCommandFailed,
-  type TmuxError,
   TmuxSessionNotFound
 } from "../../services/TerminalBridge.js"
 import type { KeyPress } from "../domain/Keys.js"
+import { SHELLS } from "../domain/Screen.js"
 import { PaneId, type TmuxName } from "../domain/Session.js"
+import { commandLine } from "./ControlProtocol.js"
 
 const isPaneId = Schema.is(PaneId)
 
@@ -61,10 +62,6 @@ export const commandFailure = (failed: {
   isNotFound(failed.stderr)
     ? new TmuxSessionNotFound({ target: failed.target })
     : new TmuxCommandFailed({ command: failed.command, exitCode: failed.exitCode, stderr: failed.stderr })
-
-/** `send-keys -X cancel` on a pane that is in no mode: nothing to leave, so not a failure. */
-export const isNotInMode = (error: TmuxError): error is TmuxCommandFailed =>
-  error._tag === "TmuxCommandFailed" && /not in a mode/.test(error.stderr)
 
 // ---------------------------------------------------------------------------------------------
 // Version
@@ -154,18 +151,6 @@ export const trimTrailingBlankLines = (text: string): string => {
   return lines.join("\n")
 }
 
-/** display-message answers an unknown target with empty output and success, so it prints the id too. */
-export const inModeArgs = (pane: PaneId): ReadonlyArray<string> => ["display-message", "-p", "-t", pane, "#{pane_id} #{pane_in_mode}"]
-
-/** Whether the pane is in a mode (copy-mode…), from what `inModeArgs` printed. */
-export const inModeFrom = (pane: PaneId, output: string): Effect.Effect<boolean, TmuxSessionNotFound> => {
-  const [id, inMode] = output.trim().split(" ")
-  return id === pane ? Effect.succeed(inMode === "1") : Effect.fail(new TmuxSessionNotFound({ target: pane }))
-}
-
-/** Leaves copy-mode (or any pane mode); fails with isNotInMode when the pane is in none. */
-export const cancelModeArgs = (pane: PaneId): ReadonlyArray<string> => ["send-keys", "-X", "-t", pane, "cancel"]
-
 /** tmux accepts window sizes in this range. */
 const SIZE_MIN = 1
 const SIZE_MAX = 10000
@@ -195,6 +180,49 @@ export const sendKeysArgs = (pane: PaneId, keys: ReadonlyArray<KeyPress>): Reado
   pane,
   ...keys.flatMap((press) => Array.from({ length: press.repeat }, () => press.key))
 ]
+
+/** Leaves copy-mode (or any pane mode) first; a pane in none is left as it is, without an error. */
+export const leaveModeArgs = (pane: PaneId): ReadonlyArray<string> => ["copy-mode", "-q", "-t", pane]
+
+/**
+ * Leaves any mode as leaveModeArgs does, marking the moment on the way: entering copy-mode and
+ * leaving it in one list makes tmux tell every control client `%pane-mode-changed` (twice), after
+ * all output it had read from the pane until then and before any the commands after it cause. No
+ * screen is drawn in between.
+ */
+export const leaveModeMarkedArgs = (pane: PaneId): ReadonlyArray<ReadonlyArray<string>> => [
+  ["copy-mode", "-t", pane],
+  leaveModeArgs(pane)
+]
+
+/** What the `else` branch of `enterAtShellArgs` prints: the Enter was not sent, the caller sends it. */
+export const ENTER_DEFERRED = "telemux-enter-deferred"
+
+/**
+ * True (a tmux format; `m/r`, a regular expression match, since tmux 3.1) when the pane's
+ * foreground process is a shell: one that reads a paste and the Enter right after it as a line
+ * (readline's bracketed paste, or the tty's line discipline).
+ */
+const atShellFormat = `#{m/r:^(${[...SHELLS].join("|")})$,#{pane_current_command}}`
+
+/**
+ * Enter now when the pane is at its shell, decided by tmux at the instant the paste before it
+ * ran; otherwise prints ENTER_DEFERRED and sends nothing: an application that reads an early
+ * Enter as part of the paste gets it only once the paste has landed. Answers two reply blocks in
+ * control mode (see replyBlocks): last in its list.
+ */
+export const enterAtShellArgs = (pane: PaneId): ReadonlyArray<string> => [
+  "if-shell",
+  "-F",
+  "-t",
+  pane,
+  atShellFormat,
+  commandLine(sendKeysArgs(pane, [{ key: "Enter", repeat: 1 }])),
+  commandLine(["display-message", "-p", ENTER_DEFERRED])
+]
+
+/** Whether the branch `enterAtShellArgs` ran (its stdout, or its block's body) deferred the Enter. */
+export const enterDeferred = (output: string): boolean => output.trim() === ENTER_DEFERRED
 
 /** A paste goes through a named buffer of its own, so concurrent pastes never share one. */
 export const pasteBufferName = (unique: string) => `telemux-${unique}`

@@ -263,3 +263,20 @@ export const quoteArg = (arg: string): string =>
 
 /** One control-mode command line (without its newline) for one command. */
 export const commandLine = (args: ReadonlyArray<string>): string => args.map(quoteArg).join(" ")
+
+/**
+ * One line for a command list (`a ; b ; c`): tmux parses the line whole and runs its commands in
+ * order, without another client's commands between them; the first that fails ends the list.
+ * A `;` inside an argument is quoted, so only these separators split it.
+ */
+export const commandListLine = (commands: ReadonlyArray<ReadonlyArray<string>>): string =>
+  commands.map(commandLine).join(" ; ")
+
+/**
+ * Reply blocks a command of a list answers in control mode (measured on tmux 3.3a): one of its
+ * own; an `if-shell` also one for the command of the branch it ran, right after its own (so both
+ * branches are given, of one command each, and an if-shell is the last command of its list — a
+ * failing branch does not stop the commands after it). A list answers these blocks in order and
+ * ends at the last, or at its first `%error` (the commands after a failure are skipped).
+ */
+export const replyBlocks = (args: ReadonlyArray<string>): number => (args[0] === "if-shell" ? 2 : 1)

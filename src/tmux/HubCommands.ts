@@ -33,6 +33,16 @@ export const isDuplicateSession = (stderr: string): boolean => /duplicate sessio
 /** The control client: attached to the hub, never resizing the windows linked into it. */
 export const controlClientArgs: ReadonlyArray<string> = ["-C", "attach-session", "-f", "ignore-size", "-t", sessionTarget(HUB_SESSION)]
 
+/** The input client: as the control client, but sent no pane output at all (`no-output`, tmux ≥ 3.2). */
+export const inputClientArgs: ReadonlyArray<string> = [
+  "-C",
+  "attach-session",
+  "-f",
+  "ignore-size,no-output",
+  "-t",
+  sessionTarget(HUB_SESSION)
+]
+
 /** The hub's own panes, which belong to no other session. */
 export const hubPanesArgs: ReadonlyArray<string> = [
   "list-panes",

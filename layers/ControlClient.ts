@@ -1,0 +1,389 @@
+import * as Command from "@effect/platform/Command"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import { Chunk, Clock, Data, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, type Scope, Stream } from "effect"
+import { reconnectBackoff } from "../src/concurrency/Backoff.js"
+import { commandFailure, subcommandOf, targetOf, tmuxArgv } from "../src/tmux/Commands.js"
+import { commandListLine, type ControlMessage, makeControlParser, replyBlocks } from "../src/tmux/ControlProtocol.js"
+import { hubSessionArgs, isDuplicateSession } from "../src/tmux/HubCommands.js"
+import { KILL_GRACE, TMUX_COMMAND_TIMEOUT, TmuxCommandFailed, type TmuxError, TmuxTimeout } from "../services/TerminalBridge.js"
+import {
+  CONTROL_PENDING_MAX,
+  CONTROL_RECONNECT_BASE,
+  CONTROL_RECONNECT_MAX,
+  ControlChannelDown,
+  type ListReply
+} from "../services/TmuxControl.js"
+import { signalGroup } from "./Subprocess.js"
+import { makeTmuxProcess } from "./TmuxProcess.js"
+
+/** Time the control client gets to exit on end of input before it is sent SIGTERM. */
+const EOF_GRACE = Duration.millis(50)
+/** Idle command of the hub's own window: never exits, never writes. */
+export const HUB_IDLE_COMMAND = "tail -f /dev/null"
+
+export type RunList = (commands: ReadonlyArray<ReadonlyArray<string>>) => Effect.Effect<ListReply, TmuxError>
+export type Run = (args: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, TmuxError>
+
+export interface ControlClientOptions {
+  /** Which of the daemon's clients this is, for logs. */
+  readonly role: string
+  readonly socket: string
+  readonly tmuxBinary: string
+  readonly commandTimeout: Duration.Duration
+  /** The oldest command unanswered this long means the client hangs: it is killed and restarted. */
+  readonly hangTimeout: Duration.Duration
+  /** The client's argv after the socket (`-C attach-session …` to the hub). */
+  readonly attachArgs: ReadonlyArray<string>
+  /** Runs on each new connection once attached, before it serves; `run` writes on that connection. */
+  readonly setup: (run: Run) => Effect.Effect<void, TmuxError>
+  /** What the client wrote besides replies, per chunk read; never called with none. */
+  readonly onNotifications: (messages: ReadonlyArray<ControlMessage>) => Effect.Effect<void>
+  readonly onUp: Effect.Effect<void>
+  readonly onDown: (reason: string) => Effect.Effect<void>
+}
+
+/** One `tmux -C` client of the daemon, reconnected whenever it goes away. */
+export interface ControlClient {
+  readonly runList: RunList
+  /** One command; a refusal is its typed failure. */
+  readonly run: Run
+  readonly isConnected: Effect.Effect<boolean>
+  /** Connected, and the oldest command still waiting was sent less than `within` ago. */
+  readonly isResponsive: (within: Duration.Duration) => Effect.Effect<boolean>
+  /** Connected, and a command has waited longer than `within`: what is written now waits behind it. */
+  readonly isStalled: (within: Duration.Duration) => Effect.Effect<boolean>
+  readonly pid: Effect.Effect<Option.Option<number>>
+}
+
+class ControlConnectFailed extends Data.TaggedError("ControlConnectFailed")<{ readonly reason: string }> {
+  override get message() {
+    return `tmux control client could not connect: ${this.reason}`
+  }
+}
+
+interface Pending {
+  readonly commands: ReadonlyArray<ReadonlyArray<string>>
+  /** The commands' names, for errors and logs. */
+  readonly label: string
+  /** Reply blocks the list answers when every command succeeds. */
+  readonly expected: number
+  readonly blocks: Array<ReadonlyArray<string>>
+  readonly sentAt: number
+  readonly reply: Deferred.Deferred<ListReply, TmuxError>
+  /** Answered or timed out; a timed-out entry stays queued until its late blocks are read. */
+  settled: boolean
+}
+
+interface Connection {
+  readonly pid: number
+  /** Lists written and not yet answered, oldest first; tmux answers a client in order. */
+  readonly pending: Array<Pending>
+  readonly lines: Queue.Queue<Uint8Array>
+  readonly closed: Deferred.Deferred<string>
+  readonly attached: Deferred.Deferred<void, ControlConnectFailed>
+  /** Pokes the deadline keeper when a command is due before the time it sleeps until. */
+  readonly wake: Queue.Queue<void>
+  wakeAt: number
+  open: boolean
+  ready: boolean
+}
+
+const notConnected = (command: string) =>
+  new ControlChannelDown({ command, reason: "the control client is not connected", sent: false })
+
+const labelOf = (commands: ReadonlyArray<ReadonlyArray<string>>) => commands.map(subcommandOf).join(" ; ")
+
+/** The refusal that ended a list at reply block `block`, attributed to the command that answered it. */
+const refusal = (entry: Pending, block: number, body: ReadonlyArray<string>) => {
+  let seen = 0
+  let args = entry.commands[entry.commands.length - 1] ?? []
+  for (const command of entry.commands) {
+    seen += replyBlocks(command)
+    if (block < seen) {
+      args = command
+      break
+    }
+  }
+  return commandFailure({ command: subcommandOf(args), target: targetOf(args), exitCode: null, stderr: body.join("\n") })
+}
+
+const settle = (entry: Pending, exit: Exit.Exit<ListReply, TmuxError>) => {
+  if (entry.settled) return
+  entry.settled = true
+  Deferred.unsafeDone(entry.reply, exit)
+}
+
+const encoder = new TextEncoder()
+
+/**
+ * A control client: spawns `tmux -C`, writes command lists, pairs each with its reply blocks,
+ * times them out, detects a hung client, and reconnects with a backoff that resets after success.
+ */
+export const makeControlClient = (
+  options: ControlClientOptions
+): Effect.Effect<ControlClient, never, CommandExecutor.CommandExecutor | Scope.Scope> =>
+  Effect.gen(function*() {
+    const executor = yield* CommandExecutor.CommandExecutor
+    const timeoutMillis = Duration.toMillis(options.commandTimeout)
+    const hangMillis = Duration.toMillis(options.hangTimeout)
+    const current = yield* Ref.make(Option.none<Connection>())
+    const firstAttempt = yield* Deferred.make<void>()
+    const tmuxProcess = makeTmuxProcess({ socket: options.socket, tmuxBinary: options.tmuxBinary })
+    const logged = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.annotateLogs(effect, { client: options.role })
+
+    // Every client of the daemon attaches to the hub: it must exist first.
+    const ensureHub = Effect.gen(function*() {
+      const result = yield* tmuxProcess.exec(hubSessionArgs(HUB_IDLE_COMMAND)).pipe(
+        Effect.mapError((e) => new ControlConnectFailed({ reason: e.message }))
+      )
+      if (result.exitCode !== 0 && !isDuplicateSession(result.stderr)) {
+        return yield* new ControlConnectFailed({ reason: `creating the hub session: ${result.stderr.trim()}` })
+      }
+    })
+
+    const send = (conn: Connection, commands: ReadonlyArray<ReadonlyArray<string>>): Effect.Effect<ListReply, TmuxError> =>
+      Effect.gen(function*() {
+        const label = labelOf(commands)
+        if (!conn.open) return yield* new ControlChannelDown({ command: label, reason: "the control client is reconnecting", sent: false })
+        if (conn.pending.length >= CONTROL_PENDING_MAX) {
+          return yield* new TmuxCommandFailed({
+            command: label,
+            exitCode: null,
+            stderr: `${CONTROL_PENDING_MAX} commands already wait for tmux on the control channel`
+          })
+        }
+        const reply = yield* Deferred.make<ListReply, TmuxError>()
+        const sentAt = yield* Clock.currentTimeMillis
+        const expected = commands.reduce((n, args) => n + replyBlocks(args), 0)
+        // No yield between these two: the pending order must be the order the lines are written in.
+        conn.pending.push({ commands, label, expected, blocks: [], sentAt, reply, settled: false })
+        Queue.unsafeOffer(conn.lines, encoder.encode(commandListLine(commands) + "\n"))
+        if (sentAt + timeoutMillis < conn.wakeAt) {
+          conn.wakeAt = sentAt + timeoutMillis
+          Queue.unsafeOffer(conn.wake, undefined)
+        }
+        return yield* Deferred.await(reply)
+      })
+
+    const single = (list: RunList): Run => (args) =>
+      Effect.flatMap(list([args]), (reply) =>
+        Option.match(reply.refused, {
+          onSome: Effect.fail,
+          onNone: () => Effect.succeed(reply.blocks[0] ?? [])
+        }))
+
+    const runList: RunList = (commands) =>
+      Effect.flatMap(Ref.get(current), (conn) =>
+        Option.isSome(conn) ? send(conn.value, commands) : Effect.fail(notConnected(labelOf(commands))))
+
+    /** Pairs replies with what waits for them; returns the messages that are not replies. */
+    const handle = (conn: Connection, messages: ReadonlyArray<ControlMessage>): Array<ControlMessage> => {
+      const others: Array<ControlMessage> = []
+      for (const message of messages) {
+        switch (message._tag) {
+          case "Reply": {
+            if (message.flags !== "1") {
+              // The block of attach-session itself, from the client's command line.
+              Deferred.unsafeDone(
+                conn.attached,
+                message.ok ? Exit.void : Exit.fail(new ControlConnectFailed({ reason: message.body.join("\n") }))
+              )
+              break
+            }
+            const entry = conn.pending[0]
+            if (entry === undefined) break
+            if (message.ok) {
+              entry.blocks.push(message.body)
+              if (entry.blocks.length < entry.expected) break
+              conn.pending.shift()
+              settle(entry, Exit.succeed({ blocks: entry.blocks, refused: Option.none() }))
+            } else {
+              // The first failure ends the list: tmux skips the commands after it.
+              conn.pending.shift()
+              settle(entry, Exit.succeed({ blocks: entry.blocks, refused: Option.some(refusal(entry, entry.blocks.length, message.body)) }))
+            }
+            break
+          }
+          case "Exit":
+            Deferred.unsafeDone(conn.closed, Exit.succeed(`tmux control client exited${message.reason ? `: ${message.reason}` : ""}`))
+            break
+          default:
+            others.push(message)
+        }
+      }
+      return others
+    }
+
+    const awaitExit = (proc: CommandExecutor.Process) => proc.exitCode.pipe(Effect.asVoid, Effect.orElse(() => Effect.void))
+
+    /** End of input first (the client exits on EOF), then SIGTERM, then SIGKILL; always reaped. */
+    const stop = (proc: CommandExecutor.Process, conn: Connection, writer: Fiber.RuntimeFiber<unknown, unknown>) =>
+      Effect.gen(function*() {
+        if (!(yield* proc.isRunning.pipe(Effect.orElseSucceed(() => false)))) return
+        yield* Queue.shutdown(conn.lines)
+        // Finalizers are uninterruptible: without this the bound could not cut the wait short.
+        yield* Effect.interruptible(Fiber.await(writer)).pipe(Effect.timeoutOption(KILL_GRACE))
+        // A client exits on EOF within a few ms; one that does not (a frozen tmux server) must not
+        // hold the daemon's exit: SIGTERM soon, and KILL_GRACE only before SIGKILL.
+        for (const [sig, wait] of [["SIGTERM", EOF_GRACE], ["SIGKILL", KILL_GRACE]] as const) {
+          const exited = yield* Effect.interruptible(awaitExit(proc)).pipe(Effect.timeoutOption(wait))
+          if (Option.isSome(exited)) return
+          yield* signalGroup(proc.pid, sig)
+        }
+        yield* awaitExit(proc)
+      })
+
+    /**
+     * Times out commands and detects a hung client with one fiber per connection instead of a timer
+     * per command: deadlines follow the FIFO order, so the first unsettled entry is always the next due.
+     */
+    const keepDeadlines = (conn: Connection) =>
+      Effect.gen(function*() {
+        while (true) {
+          const now = yield* Clock.currentTimeMillis
+          const oldest = conn.pending[0]
+          if (oldest !== undefined && now - oldest.sentAt >= hangMillis) {
+            return yield* Deferred.succeed(conn.closed, `tmux did not answer for ${Duration.format(options.hangTimeout)}`)
+          }
+          let due: Pending | undefined
+          for (const entry of conn.pending) {
+            if (entry.settled) continue
+            if (now - entry.sentAt < timeoutMillis) {
+              due = entry
+              break
+            }
+            settle(entry, Exit.fail(new TmuxTimeout({ command: entry.label, timeout: options.commandTimeout })))
+          }
+          conn.wakeAt = Math.min(
+            oldest === undefined ? Infinity : oldest.sentAt + hangMillis,
+            due === undefined ? Infinity : due.sentAt + timeoutMillis
+          )
+          if (conn.wakeAt === Infinity) yield* Queue.take(conn.wake)
+          else yield* Effect.timeoutOption(Queue.take(conn.wake), Duration.millis(conn.wakeAt - now))
+        }
+      })
+
+    /** Marks the connection gone: fails what waits on it and tells the owner if it had been up. */
+    const close = (conn: Connection, reason: string, shutdown: boolean) =>
+      Effect.gen(function*() {
+        conn.open = false
+        for (const entry of conn.pending.splice(0)) {
+          settle(entry, Exit.fail(new ControlChannelDown({ command: entry.label, reason, sent: true })))
+        }
+        yield* Ref.update(current, (c) => (Option.isSome(c) && c.value === conn ? Option.none() : c))
+        if (conn.ready) {
+          conn.ready = false
+          yield* options.onDown(reason)
+          yield* logged((shutdown ? Effect.logDebug : Effect.logWarning)("tmux control channel down").pipe(
+            Effect.annotateLogs({ reason })
+          ))
+        }
+      })
+
+    /** One connection, from spawning the client to its end; fails only while connecting. */
+    const connection = Effect.gen(function*() {
+      yield* ensureHub
+      const proc = yield* executor.start(
+        Command.make(options.tmuxBinary, ...tmuxArgv(options.socket, options.attachArgs)).pipe(Command.stdin("pipe"))
+      ).pipe(Effect.mapError((e) => new ControlConnectFailed({ reason: e.message })))
+      const conn: Connection = {
+        pid: proc.pid,
+        pending: [],
+        lines: yield* Queue.unbounded<Uint8Array>(),
+        closed: yield* Deferred.make<string>(),
+        attached: yield* Deferred.make<void, ControlConnectFailed>(),
+        wake: yield* Queue.sliding<void>(1),
+        wakeAt: Infinity,
+        open: true,
+        ready: false
+      }
+      const writer = yield* Effect.forkScoped(
+        // Lines queued together go out in one write: one syscall per burst, not per command.
+        Stream.fromQueue(conn.lines).pipe(
+          Stream.mapChunks((lines) => Chunk.of(Buffer.concat(Chunk.toReadonlyArray(lines)))),
+          Stream.run(proc.stdin),
+          Effect.ignore
+        )
+      )
+      yield* Effect.addFinalizer(() => stop(proc, conn, writer))
+      let stderr = ""
+      yield* Effect.forkScoped(
+        Stream.runForEach(proc.stderr, (bytes) =>
+          Effect.sync(() => {
+            stderr = (stderr + Buffer.from(bytes).toString("utf8")).slice(-2000)
+          })).pipe(Effect.ignore)
+      )
+      const parser = makeControlParser()
+      yield* Effect.forkScoped(
+        Stream.runForEach(proc.stdout, (chunk) => {
+          const others = handle(conn, parser.push(chunk))
+          return others.length === 0 ? Effect.void : options.onNotifications(others)
+        }).pipe(
+          Effect.ignore,
+          Effect.zipRight(Effect.suspend(() =>
+            Deferred.succeed(conn.closed, `tmux control client exited${stderr.trim() ? `: ${stderr.trim()}` : ""}`)
+          )),
+          Effect.zipRight(Effect.suspend(() =>
+            Deferred.fail(conn.attached, new ControlConnectFailed({ reason: stderr.trim() || "client exited before attaching" }))
+          ))
+        )
+      )
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(Deferred.isDone(conn.closed), (done) =>
+          done
+            ? Effect.flatMap(Deferred.await(conn.closed), (reason) => close(conn, reason, false))
+            : close(conn, "the control channel was shut down", true))
+      )
+      yield* Deferred.await(conn.attached).pipe(
+        Effect.timeoutFail({
+          duration: options.commandTimeout,
+          onTimeout: () => new ControlConnectFailed({ reason: "attach-session did not answer" })
+        })
+      )
+      yield* Effect.forkScoped(keepDeadlines(conn))
+
+      yield* Ref.set(current, Option.some(conn))
+      yield* options.setup(single((commands) => send(conn, commands))).pipe(
+        Effect.mapError((e) => new ControlConnectFailed({ reason: e.message }))
+      )
+      conn.ready = true
+      yield* options.onUp
+      yield* Deferred.succeed(firstAttempt, undefined)
+      yield* logged(Effect.logInfo("tmux control channel up").pipe(Effect.annotateLogs({ pid: conn.pid })))
+      return yield* Deferred.await(conn.closed)
+    })
+
+    // Only connecting is retried: a connection that served and then ended starts a fresh schedule.
+    const serve = Effect.scoped(connection).pipe(
+      Effect.tapError((e) => Effect.zipRight(Deferred.succeed(firstAttempt, undefined), logged(Effect.logWarning(e.message)))),
+      Effect.retry(reconnectBackoff(CONTROL_RECONNECT_BASE, CONTROL_RECONNECT_MAX)),
+      Effect.zipRight(Effect.sleep(CONTROL_RECONNECT_BASE)),
+      Effect.forever
+    )
+    /** Whether the oldest command still waiting (or a timed-out one not yet answered) was sent longer than `within` ago. */
+    const waitedLonger = (conn: Connection, within: Duration.Duration) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const oldest = conn.pending.find((entry) => !entry.settled) ?? conn.pending[0]
+        return oldest !== undefined && now - oldest.sentAt >= Duration.toMillis(within)
+      })
+
+    yield* Effect.forkScoped(serve)
+    // Start-up waits for the first attempt so the daemon begins on a live channel when tmux is fine.
+    yield* Deferred.await(firstAttempt).pipe(Effect.timeoutOption(Duration.sum(TMUX_COMMAND_TIMEOUT, options.commandTimeout)))
+
+    return {
+      runList,
+      run: single(runList),
+      isConnected: Effect.map(Ref.get(current), (conn) => Option.isSome(conn) && conn.value.ready),
+      isResponsive: (within) =>
+        Effect.gen(function*() {
+          const conn = yield* Ref.get(current)
+          if (Option.isNone(conn) || !conn.value.ready) return false
+          return !(yield* waitedLonger(conn.value, within))
+        }),
+      isStalled: (within) =>
+        Effect.flatMap(Ref.get(current), (conn) =>
+          Option.isSome(conn) && conn.value.ready ? waitedLonger(conn.value, within) : Effect.succeed(false)),
+      pid: Effect.map(Ref.get(current), Option.map((conn) => conn.pid))
+    } satisfies ControlClient
+  })
