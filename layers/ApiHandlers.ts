@@ -4,13 +4,13 @@
  * HttpServer.ts's part.
  */
 import { HttpApiBuilder, HttpServerRequest, HttpServerResponse, type HttpApi } from "@effect/platform"
-import { Clock, DateTime, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { Clock, DateTime, Effect, Equal, Layer, Option, Redacted, Ref, Schema } from "effect"
 import * as os from "node:os"
 import { Agents } from "../services/Agents.js"
 import type { Idempotency } from "../services/Idempotency.js"
 import { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
-import { Fleet } from "../services/Fleet.js"
+import { Fleet, type FleetLinkStatus } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
 import { Projects } from "../services/Projects.js"
@@ -64,23 +64,47 @@ const fleetLink = Effect.flatMap(Fleet, (fleet) => fleet.link).pipe(
   Effect.map(Option.match({ onNone: () => null, onSome: (link) => new FleetLink(link) }))
 )
 
-const HealthLive = HttpApiBuilder.group(TelemuxApi, "health", (handlers) =>
-  Effect.gen(function*() {
-    const config = yield* TelemuxConfig
-    const fleet = yield* Fleet
-    const startedAt = yield* Clock.currentTimeMillis
-    return handlers.handle("health", () =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        return new Health({
-          ok: true,
-          version: VERSION,
-          computer: config.computer,
-          uptimeSeconds: Math.max(0, Math.floor((now - startedAt) / 1000)),
-          fleet: yield* Effect.provideService(fleetLink, Fleet, fleet)
-        })
-      }))
-  }))
+const encodeHealth = Schema.encodeSync(Health)
+
+const sameLink = (a: Option.Option<FleetLinkStatus>, b: Option.Option<FleetLinkStatus>) =>
+  Option.isNone(a) || Option.isNone(b)
+    ? Option.isNone(a) && Option.isNone(b)
+    : a.value.state === b.value.state && a.value.attempt === b.value.attempt && a.value.lastError === b.value.lastError &&
+      a.value.lastReset === b.value.lastReset && Equal.equals(a.value.since, b.value.since)
+
+/**
+ * What `GET /health` answers, as JSON text: made again only when the uptime's second or the fleet
+ * link changed, not per request. One is made per server and shared by the handler and the hot
+ * route (HotRoutes.ts), so that both answer the same bytes.
+ */
+export const makeHealthJson: Effect.Effect<Effect.Effect<string>, never, TelemuxConfig | Fleet> = Effect.gen(function*() {
+  const config = yield* TelemuxConfig
+  const fleet = yield* Fleet
+  const startedAt = yield* Clock.currentTimeMillis
+  const last = yield* Ref.make<{ readonly uptime: number; readonly link: Option.Option<FleetLinkStatus>; readonly json: string } | undefined>(
+    undefined
+  )
+  return Effect.gen(function*() {
+    const uptime = Math.max(0, Math.floor(((yield* Clock.currentTimeMillis) - startedAt) / 1000))
+    const link = yield* fleet.link
+    const previous = yield* Ref.get(last)
+    if (previous !== undefined && previous.uptime === uptime && sameLink(previous.link, link)) return previous.json
+    const json = JSON.stringify(encodeHealth(
+      new Health({
+        ok: true,
+        version: VERSION,
+        computer: config.computer,
+        uptimeSeconds: uptime,
+        fleet: Option.match(link, { onNone: () => null, onSome: (status) => new FleetLink(status) })
+      })
+    ))
+    yield* Ref.set(last, { uptime, link, json })
+    return json
+  })
+})
+
+const healthLive = (healthJson: Effect.Effect<string>) =>
+  HttpApiBuilder.group(TelemuxApi, "health", (handlers) => Effect.succeed(handlers.handle("health", () => Effect.map(healthJson, jsonText))))
 
 const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
   Effect.gen(function*() {
@@ -191,13 +215,14 @@ const ComputersLive = HttpApiBuilder.group(TelemuxApi, "computers", (handlers) =
 const ProjectsLive = HttpApiBuilder.group(TelemuxApi, "projects", (handlers) =>
   Effect.map(Projects, (projects) => handlers.handle("list", () => projects.list)))
 
-/** The API with its handlers and auth; what the server layers below serve. */
-export const ApiLive: Layer.Layer<
+/** The API with its handlers and auth, answering health with `healthJson` (makeHealthJson); what HttpServer.ts serves. */
+export const makeApiLive = (healthJson: Effect.Effect<string>): Layer.Layer<
   HttpApi.Api,
   never,
   Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet | Agents | Idempotency
-> = HttpApiBuilder.api(TelemuxApi).pipe(
-  Layer.provide([HealthLive, SessionsLive, ComputersLive, ProjectsLive]),
-  Layer.provide(AuthorizationLive)
-)
+> =>
+  HttpApiBuilder.api(TelemuxApi).pipe(
+    Layer.provide([healthLive(healthJson), SessionsLive, ComputersLive, ProjectsLive]),
+    Layer.provide(AuthorizationLive)
+  )
 

@@ -13,6 +13,7 @@ import {
   REQUEST_BODY_MAX_BYTES,
   REQUEST_TIMEOUT,
   RETRY_AFTER_SECONDS,
+  type RequestShortcut,
   type UpgradeHandler
 } from "../services/HttpListener.js"
 import { DaemonUnavailable } from "../src/domain/Errors.js"
@@ -93,10 +94,16 @@ export const make = (options: ListenerOptions) =>
     let phase: Phase = "starting"
     let onRequest: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined
     let onUpgrade: UpgradeHandler | undefined
+    let shortcut: RequestShortcut | undefined
 
-    server.on("request", (request, response) => {
+    /** To the app while serving; a request a shortcut handed on after the drain began gets the 503 instead. */
+    const toApp = (request: http.IncomingMessage, response: http.ServerResponse) => {
       if (phase === "serving" && onRequest !== undefined) onRequest(request, response)
       else answerUnavailable(response, phase)
+    }
+    server.on("request", (request, response) => {
+      if (phase !== "serving" || shortcut === undefined) toApp(request, response)
+      else shortcut(request, response, () => toApp(request, response))
     })
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
       // as node does: nothing to answer on a reset socket, or in the middle of a response already begun
@@ -183,6 +190,16 @@ export const make = (options: ListenerOptions) =>
           () =>
             Effect.sync(() => {
               if (onUpgrade === handler) onUpgrade = undefined
+            })
+        ),
+      shortcut: (handler) =>
+        Effect.acquireRelease(
+          Effect.sync(() => {
+            shortcut = handler
+          }),
+          () =>
+            Effect.sync(() => {
+              if (shortcut === handler) shortcut = undefined
             })
         )
     })

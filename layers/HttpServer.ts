@@ -18,7 +18,8 @@ import type { Sessions } from "../services/Sessions.js"
 import type { SystemStats } from "../services/SystemStats.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { STREAM_PATH } from "../src/api/StreamProtocol.js"
-import { ApiLive } from "./ApiHandlers.js"
+import { makeApiLive, makeHealthJson } from "./ApiHandlers.js"
+import * as HotRoutes from "./HotRoutes.js"
 import * as HttpListenerLive from "./HttpListener.js"
 import * as RequestGuard from "./RequestGuard.js"
 import { StreamRouteLive } from "./StreamRoute.js"
@@ -49,24 +50,32 @@ type Services =
  * HttpApiBuilder's app behind the request guard. Not `HttpApiBuilder.serve(middleware)`: a server
  * middleware only sees an error after it has been answered (an empty 400/404/500); the guard wraps
  * the app itself so that it answers those in JSON. The guard needs the port the listener bound.
+ * In front of it, on the listener, the hot reads (HotRoutes.ts) answer `GET /health` and
+ * `GET /v1/sessions` from cached bytes when the app would answer them 200, and hand everything
+ * else on; both answer health from the one report made here.
  */
-const AppLive = Layer.unwrapEffect(
+const AppLive = Layer.unwrapScoped(
   Effect.gen(function*() {
     const config = yield* TelemuxConfig
     const listener = yield* HttpListener
-    const guard = RequestGuard.make(
-      { host: config.host, allowedHosts: config.allowedHosts, port: listener.port, scheme: "http" },
-      EXTRA_ROUTES
+    const settings: RequestGuard.GuardSettings = {
+      host: config.host,
+      allowedHosts: config.allowedHosts,
+      port: listener.port,
+      scheme: "http"
+    }
+    const healthJson = yield* makeHealthJson
+    yield* listener.shortcut(yield* HotRoutes.make(settings, healthJson))
+    const guard = RequestGuard.make(settings, EXTRA_ROUTES)
+    return Layer.unwrapEffect(Effect.map(HttpApiBuilder.httpApp, (app) => HttpServer.serve(guard(app)))).pipe(
+      Layer.provide(StreamRouteLive),
+      Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
+      Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
+      Layer.provide(makeApiLive(healthJson)),
+      Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]),
+      Layer.provide(NodeHttpServer.layerContext)
     )
-    return HttpServer.serve(guard(yield* HttpApiBuilder.httpApp))
   })
-).pipe(
-  Layer.provide(StreamRouteLive),
-  Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
-  Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
-  Layer.provide(ApiLive),
-  Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]),
-  Layer.provide(NodeHttpServer.layerContext)
 )
 
 /**

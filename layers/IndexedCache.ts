@@ -32,6 +32,9 @@ const removeFrom = <K, V>(index: Map<K, Set<V>>, key: K, value: V) => {
   if (set.size === 0) index.delete(key)
 }
 
+/** Distinct list filters remembered between two changes (a client's few views; more start over). */
+export const LIST_MEMO_MAX = 32
+
 const newestFirst = (a: Entry, b: Entry) =>
   b.session.createdAt.epochMillis - a.session.createdAt.epochMillis
 
@@ -44,6 +47,12 @@ export class SessionIndex {
   private readonly byComputer = new Map<ComputerName, Set<SessionId>>()
   private readonly byStatus = new Map<SessionStatus, Set<SessionId>>()
   private nextVersion = 1
+  /**
+   * selectJson's answers since the last change, by filter: a list read again before anything
+   * changed is the same string (no sort, no join), which lets a reader keep what it derived from it
+   * (the HTTP layer's bytes). Emptied by every change; bounded by LIST_MEMO_MAX filters.
+   */
+  private readonly listMemo = new Map<string, string>()
   /** How many times a session was encoded: once per version read, however many reads. */
   encodes = 0
 
@@ -66,6 +75,7 @@ export class SessionIndex {
     }
     const version = this.nextVersion++
     this.byId.set(session.sessionId, { session, version, json: undefined })
+    this.listMemo.clear()
     return version
   }
 
@@ -73,6 +83,7 @@ export class SessionIndex {
     const entry = this.byId.get(id)
     if (entry === undefined) return undefined
     this.byId.delete(id)
+    this.listMemo.clear()
     removeFrom(this.byComputer, entry.session.computer, id)
     removeFrom(this.byStatus, entry.session.status, id)
     return entry.session
@@ -103,7 +114,13 @@ export class SessionIndex {
   }
 
   selectJson(filter: SessionFilter = {}): string {
-    return "[" + this.selectEntries(filter).map((entry) => this.entryJson(entry)).join(",") + "]"
+    const key = `${filter.computer ?? ""}\u0000${filter.status ?? ""}\u0000${filter.limit ?? ""}`
+    const memo = this.listMemo.get(key)
+    if (memo !== undefined) return memo
+    const json = "[" + this.selectEntries(filter).map((entry) => this.entryJson(entry)).join(",") + "]"
+    if (this.listMemo.size >= LIST_MEMO_MAX) this.listMemo.clear()
+    this.listMemo.set(key, json)
+    return json
   }
 
   private entryJson(entry: Entry): string {

@@ -1,9 +1,9 @@
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Effect, Layer, Option, Redacted, Ref } from "effect"
+import { Clock, Duration, Effect, Layer, Option, Redacted, Ref } from "effect"
 import * as crypto from "node:crypto"
 import * as path from "node:path"
-import { AuthToken, TOKEN_BYTES, TokenError } from "../services/AuthToken.js"
+import { AuthToken, TOKEN_BYTES, TOKEN_RECHECK_INTERVAL, TokenError } from "../services/AuthToken.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 
 /** Characters a bearer token may hold (RFC 6750 token68); short tokens are refused as guessable. */
@@ -96,8 +96,13 @@ export const make = (tokenPath: string): Effect.Effect<AuthToken["Type"], TokenE
     const token = yield* readTokenFile(fs, tokenPath)
     /** The token as last read, its digest, and which file version it came from. */
     const loaded = yield* Ref.make({ version, token, digest: digest(token) })
+    /** When the file was last looked at (epoch ms); claimed before the look, so one request looks, not all. */
+    const checkedAt = yield* Ref.make(yield* Clock.currentTimeMillis)
+    const recheckMillis = Duration.toMillis(TOKEN_RECHECK_INTERVAL)
+
     /** Re-reads the file when it changed (`telemux token --rotate`); a file that became unreadable keeps the last good token. */
-    const fresh = Effect.gen(function*() {
+    const reload = Effect.gen(function*() {
+      yield* Ref.set(checkedAt, yield* Clock.currentTimeMillis)
       const now = yield* Effect.option(versionOf)
       const state = yield* Ref.get(loaded)
       if (Option.isNone(now) || now.value === state.version) return
@@ -109,11 +114,24 @@ export const make = (tokenPath: string): Effect.Effect<AuthToken["Type"], TokenE
       if (token.value !== state.token) yield* Effect.logInfo("the API token was rotated").pipe(Effect.annotateLogs({ path: tokenPath }))
       yield* Ref.set(loaded, { version: now.value, token: token.value, digest: digest(token.value) })
     })
+    /** Looks at the file when the last look is older than TOKEN_RECHECK_INTERVAL (only the first caller past it looks). */
+    const fresh = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.flatMap(
+        Ref.modify(checkedAt, (last) => (now - last >= recheckMillis ? [true, now] as const : [false, last] as const)),
+        (due) => (due ? reload : Effect.void)
+      ))
+    // Comparing fixed-size digests keeps the comparison constant-time whatever the candidate's length.
+    const matches = (candidate: Buffer) => Effect.map(Ref.get(loaded), (state) => crypto.timingSafeEqual(candidate, state.digest))
     return AuthToken.of({
       current: Effect.zipRight(fresh, Effect.map(Ref.get(loaded), (state) => Redacted.make(state.token))),
-      // Comparing fixed-size digests keeps the comparison constant-time whatever the candidate's length.
       verify: (candidate) =>
-        Effect.zipRight(fresh, Effect.map(Ref.get(loaded), (state) => crypto.timingSafeEqual(digest(candidate), state.digest)))
+        Effect.suspend(() => {
+          const hashed = digest(candidate)
+          return Effect.zipRight(fresh, matches(hashed)).pipe(
+            // not the token held: perhaps the one the file got since, so look before refusing
+            Effect.flatMap((ok) => (ok ? Effect.succeed(true) : Effect.zipRight(reload, matches(hashed))))
+          )
+        })
     })
   }).pipe(Effect.withSpan("TokenFile.make", { attributes: { path: tokenPath } }))
 

@@ -46,6 +46,12 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
 /** A WebSocket upgrade request, handed over raw: the handler owns the socket from then on. */
 export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void
 
+/**
+ * Sees each request before the served app: answers it, or calls `next` (at once or later, exactly
+ * once) to hand it to the app untouched. For the few hot reads answered from cached bytes.
+ */
+export type RequestShortcut = (request: http.IncomingMessage, response: http.ServerResponse, next: () => void) => void
+
 export class HttpListener extends Context.Tag("telemux/HttpListener")<HttpListener, {
   /** The port actually bound (differs from the configured one when that is 0). */
   readonly port: number
@@ -53,4 +59,6 @@ export class HttpListener extends Context.Tag("telemux/HttpListener")<HttpListen
   readonly server: HttpServer.HttpServer
   /** Routes upgrade requests to `handler` while the scope is open (one handler at a time). */
   readonly onUpgrade: (handler: UpgradeHandler) => Effect.Effect<void, never, Scope.Scope>
+  /** Puts `shortcut` in front of the served app while the scope is open (one at a time; only while serving). */
+  readonly shortcut: (shortcut: RequestShortcut) => Effect.Effect<void, never, Scope.Scope>
 }>() {}

@@ -52,6 +52,39 @@ describe("HttpListener", () => {
       assert.include(served.reply, "served")
     }).pipe(Effect.scoped))
 
+  it.live("a shortcut sees requests only while the app is served, answers some and hands the rest on untouched", () =>
+    Effect.gen(function*() {
+      const listener = yield* HttpListenerLive.make({ host: "127.0.0.1", port: 0 })
+      const seen: Array<string> = []
+      const shortcutScope = yield* Scope.make()
+      yield* listener.shortcut((request, response, next) => {
+        seen.push(request.url ?? "")
+        if (request.url === "/fast") response.writeHead(200, { "content-type": "text/plain", "content-length": 4 }).end("fast")
+        else if (request.url === "/later") setTimeout(next, 20)
+        else next()
+      }).pipe(Scope.extend(shortcutScope))
+      const get = (url: string) => rawRequest(listener.port, `GET ${url} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`)
+
+      assert.strictEqual(statusOf((yield* get("/fast")).reply), 503, "not before the app is served")
+      assert.deepStrictEqual(seen, [])
+
+      yield* Layer.launch(HttpServer.serve(HttpServerResponse.text("served"))).pipe(
+        Effect.provideService(HttpServer.HttpServer, listener.server),
+        Effect.forkScoped
+      )
+      yield* Effect.sleep(Duration.millis(50))
+      const fast = yield* get("/fast")
+      assert.strictEqual(statusOf(fast.reply), 200)
+      assert.match(fast.reply, /\r\n\r\nfast$/)
+      assert.match((yield* get("/other")).reply, /\r\n\r\nserved$/)
+      assert.match((yield* get("/later")).reply, /\r\n\r\nserved$/, "handed on after a while")
+      assert.deepStrictEqual(seen, ["/fast", "/other", "/later"])
+
+      yield* Scope.close(shortcutScope, Exit.void)
+      assert.match((yield* get("/fast")).reply, /\r\n\r\nserved$/, "gone with its scope")
+      assert.strictEqual(seen.length, 3)
+    }).pipe(Effect.scoped))
+
   it.live("a second listener on the same port fails with PortInUse, naming the port and what to do", () =>
     Effect.gen(function*() {
       const first = yield* HttpListenerLive.make({ host: "127.0.0.1", port: 0 })
