@@ -13,11 +13,12 @@ import { childrenOf } from "../test/support/processes.js"
 import type { BenchRow } from "./measure.js"
 
 const ROOT = path.resolve(import.meta.dirname, "..")
-const DIST_MAIN = path.join(ROOT, "dist", "main.js")
+/** TELEMUX_BENCH_DAEMON: another build of the daemon to measure (default: this tree's dist/main.js). */
+const DIST_MAIN = process.env.TELEMUX_BENCH_DAEMON ?? path.join(ROOT, "dist", "main.js")
 const PROBE = path.join(ROOT, "bench", "eventLoopProbe.mjs")
 const WRAPPER_DIR = path.join(ROOT, "bench", "bin")
 /** The real tmux on PATH, never the counting wrapper (which would exec itself). */
-const REAL_TMUX = (process.env.PATH ?? "")
+export const REAL_TMUX = (process.env.PATH ?? "")
   .split(":")
   .filter((dir) => dir !== "" && path.resolve(dir) !== WRAPPER_DIR)
   .map((dir) => path.join(dir, "tmux"))
@@ -31,16 +32,18 @@ const percentile = (sorted: ReadonlyArray<number>, p: number) =>
 const ms = (n: number) => `${n.toFixed(1)} ms`
 
 /** CPU seconds used by `pid` and its reaped children so far (from /proc). */
-const cpuSeconds = (pid: number | "self"): number => {
+export const cpuSeconds = (pid: number | "self"): number => {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   // utime stime cutime cstime are fields 14-17 (1-based) → 11..14 after the comm field
   return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLK_TCK
 }
 
-interface Daemon {
+export interface Daemon {
   readonly pid: number
   readonly port: number
+  /** The daemon's tmux server socket name (`tmux -L`). */
+  readonly socket: string
   readonly token: string
   readonly spawnLog: string
   readonly call: (method: string, route: string, body?: unknown) => Promise<any>
@@ -75,7 +78,7 @@ export const startDaemon = async (options: { readonly probe?: boolean } = {}): P
       TELEMUX_TMUX_SOCKET: socket,
       TELEMUX_PORT: String(port),
       TELEMUX_COMPUTER: "bench",
-      TELEMUX_LOG_LEVEL: "Warning"
+      TELEMUX_LOG_LEVEL: process.env.TELEMUX_BENCH_LOG_LEVEL ?? "Warning"
     },
     stdio: ["ignore", fs.openSync(path.join(home, "daemon.log"), "w"), "inherit"]
   })
@@ -121,7 +124,7 @@ export const startDaemon = async (options: { readonly probe?: boolean } = {}): P
     }
     fs.rmSync(home, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
   }
-  return { pid: child.pid!, port, token, spawnLog, call, probe, stop }
+  return { pid: child.pid!, port, socket, token, spawnLog, call, probe, stop }
 }
 
 /** A WebSocket watching every session's output; resolves waiters when a screen contains a marker. */

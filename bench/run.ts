@@ -1,8 +1,12 @@
+import { benchBusy } from "./busyBench.js"
 import { benchCache } from "./cacheBench.js"
 import { benchControl } from "./controlBench.js"
 import { benchDiscovery } from "./discoveryBench.js"
 import { benchFleet } from "./fleetBench.js"
 import { benchHook } from "./hookBench.js"
+import { benchHttp } from "./httpBench.js"
+import { benchInput } from "./inputBench.js"
+import { benchMemory } from "./memoryBench.js"
 import { type BenchRow, printRows } from "./measure.js"
 import { benchOutput } from "./outputBench.js"
 import { benchShutdown } from "./shutdownBench.js"
@@ -13,7 +17,17 @@ const SECTIONS: Record<string, { readonly title: string; readonly run: () => Pro
   cache: { title: "cache (in-memory read model)", run: benchCache },
   store: { title: "session store (SQLite file)", run: benchStore },
   control: { title: "tmux commands: control channel vs a process per call", run: benchControl },
+  input: {
+    title: "input → the command's output (dist/main.js over HTTP) vs a bare tmux -C client on the same server (the floor)",
+    run: benchInput
+  },
   output: { title: "live output: the daemon over its WebSocket vs a 1 s spawn-per-command poller", run: benchOutput },
+  busy: { title: "500 busy sessions: the daemon over its WebSocket vs a bare tmux -C client on the same layout (the floor)", run: benchBusy },
+  http: {
+    title: "HTTP throughput: the daemon (dist/main.js) vs a trivial node:http server answering the same bytes",
+    run: benchHttp
+  },
+  memory: { title: "memory: daemon RSS per open session and over 2,000 create/close cycles", run: benchMemory },
   discovery: { title: "fleet discovery: SCAN vs KEYS among 100k unrelated keys (own redis-server)", run: benchDiscovery },
   fleet: { title: "fleet requests over Redis (own redis-server)", run: benchFleet },
   hook: { title: "agent hook command", run: benchHook },

@@ -1,6 +1,6 @@
-import { Duration, Effect, FiberHandle, Layer, Option, PubSub } from "effect"
+import { Chunk, Duration, Effect, FiberHandle, Layer, Option, PubSub, Queue } from "effect"
 import { Cache } from "../services/Cache.js"
-import { type OutputChanged, OutputLog } from "../services/OutputLog.js"
+import { OUTPUT_EVENTS_CAPACITY, type OutputChanged, type OutputEvent, OutputLog } from "../services/OutputLog.js"
 import { OutputPoller } from "../services/OutputPoller.js"
 import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -30,14 +30,21 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
       ? poller.watch(session.sessionId, session.paneId)
       : Effect.void
 
+  /** Latest unwritten output per session; bounded by the open sessions, pruned on removal. */
+  const pending = new Map<SessionId, OutputChanged>()
+  /** The other output events, for a fiber (they touch sessions); as bounded as a PubSub subscriber. */
+  const outputEvents = yield* Queue.sliding<Exclude<OutputEvent, OutputChanged>>(OUTPUT_EVENTS_CAPACITY)
+
   // Subscribe before reading the current sessions, so none slips between the two.
   const cacheEvents = yield* PubSub.subscribe(cache.events)
-  const outputEvents = yield* PubSub.subscribe(log.events)
+  // A screen update only replaces the session's pending one: noted in place, not handed to a fiber.
+  yield* log.listen((event) => {
+    if (event._tag === "OutputChanged") pending.set(event.sessionId, event)
+    else Queue.unsafeOffer(outputEvents, event)
+  })
   const controlEvents = yield* control.subscribe
   yield* Effect.forEach(yield* cache.getSessionsForComputer(config.computer), follow, { discard: true })
 
-  /** Latest unwritten output per session; bounded by the open sessions, pruned on removal. */
-  const pending = new Map<SessionId, OutputChanged>()
   const reconciling = yield* FiberHandle.make()
   const reconcileSoon = FiberHandle.run(
     reconciling,
@@ -59,9 +66,6 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
 
   yield* Effect.forkScoped(consume("session-activity", outputEvents, (event) => {
     switch (event._tag) {
-      case "OutputChanged":
-        pending.set(event.sessionId, event)
-        return Effect.void
       case "CommandChanged":
         return Effect.flatMap(cache.getSession(event.sessionId), (session) => {
           const shell = isShell(event.command)
@@ -77,8 +81,14 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
     }
   }))
 
-  yield* Effect.forkScoped(consume("control-link", controlEvents, (event) =>
-    event._tag === "Connected" ? reconcileSoon : Effect.void))
+  // Every pane's output signal comes through here too: taken in batches, only a Connected counts.
+  yield* Effect.forkScoped(
+    Queue.takeBetween(controlEvents, 1, Number.MAX_SAFE_INTEGER).pipe(
+      Effect.flatMap((events) => (Chunk.some(events, (event) => event._tag === "Connected") ? reconcileSoon : Effect.void)),
+      Effect.forever,
+      Effect.annotateLogs({ worker: "control-link" })
+    )
+  )
 
   const flush = Effect.suspend(() => {
     const batch = Array.from(pending.values())

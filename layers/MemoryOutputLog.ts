@@ -1,55 +1,103 @@
-import { Clock, Effect, Layer, Option, PubSub } from "effect"
+import { Clock, type DateTime, Effect, Layer, Option, PubSub } from "effect"
 import {
   OUTPUT_EVENTS_CAPACITY,
   OUTPUT_RING_SIZE,
   type OutputChanged,
   type OutputEvent,
+  type OutputListener,
   OutputLog,
+  type ScreenPatch,
+  type ScreenRecord,
   type Since
 } from "../services/OutputLog.js"
+import { applySplices, diffLines, type LineSplice, screenLines } from "../src/domain/ScreenPatch.js"
 import type { SessionId } from "../src/domain/Session.js"
+
+/** One recorded screen. `screen` is joined from the lines when asked for: the lines are what is kept. */
+class Update implements OutputChanged {
+  readonly _tag = "OutputChanged"
+  constructor(
+    readonly sessionId: SessionId,
+    readonly seq: number,
+    readonly lines: ReadonlyArray<string>,
+    readonly changedAt: DateTime.Utc,
+    readonly patch: ScreenPatch | undefined
+  ) {}
+  get screen(): string {
+    return this.lines.join("\n")
+  }
+}
+
+/**
+ * A copy of `line` that does not hold on to the text it was cut from: V8 makes a substring of 13
+ * characters or more (what `split` returns) a view of its parent, so a kept line would keep the
+ * whole capture it came from alive.
+ */
+const detached = (line: string): string => (line.length < 13 ? line : (line + "\n").slice(0, -1))
+
+const detachSplices = (splices: ReadonlyArray<LineSplice>): ReadonlyArray<LineSplice> =>
+  splices.map((s) => ({ at: s.at, remove: s.remove, insert: s.insert.map(detached) }))
 
 interface History {
   nextSeq: number
   /** Seqs at or below this were never in this log (issued before it started, or before mirroring began). */
   readonly base: number
   /** Oldest first; at most `ringSize` entries. */
-  readonly ring: Array<OutputChanged>
+  readonly ring: Array<Update>
 }
 
 /**
  * Screen history in memory. Seqs of a session start at the daemon's start time in microseconds,
  * so they keep rising across restarts: a client's seq from before a restart is simply not in
  * the ring, and it is resynced.
+ *
+ * Per session it holds at most `ringSize` updates; they share their unchanged lines, so a busy
+ * session costs about one screen plus, per update, its line pointers and the lines it changed.
  */
 export const make = (options: { readonly ringSize?: number } = {}) =>
   Effect.gen(function*() {
     const ringSize = options.ringSize ?? OUTPUT_RING_SIZE
     const firstSeq = (yield* Clock.currentTimeMillis) * 1000
     const histories = new Map<SessionId, History>()
+    const listeners = new Set<OutputListener>()
     const events = yield* Effect.acquireRelease(
       PubSub.sliding<OutputEvent>(OUTPUT_EVENTS_CAPACITY),
       PubSub.shutdown
     )
 
-    const append = (sessionId: SessionId, screen: string, changedAt: OutputChanged["changedAt"]) =>
+    const emit = (event: OutputEvent) => {
+      for (const listener of listeners) listener(event)
+      return PubSub.publish(events, event)
+    }
+
+    /** The update for `screen` after the history's latest, with the lines they share kept once. */
+    const next = (history: History, sessionId: SessionId, seq: number, screen: string, changedAt: DateTime.Utc) => {
+      const previous = history.ring[history.ring.length - 1]
+      const fresh = screenLines(screen)
+      if (previous === undefined) return new Update(sessionId, seq, fresh.map(detached), changedAt, undefined)
+      const splices = detachSplices(diffLines(previous.lines, fresh))
+      const lines = applySplices(previous.lines, splices) ?? fresh.map(detached)
+      return new Update(sessionId, seq, lines, changedAt, { base: previous.seq, splices })
+    }
+
+    const record = (history: History, update: Update) => {
+      history.nextSeq = update.seq + 1
+      history.ring.push(update)
+      if (history.ring.length > ringSize) history.ring.shift()
+      return emit(update).pipe(Effect.as(update))
+    }
+
+    const append = (sessionId: SessionId, screen: string, changedAt: DateTime.Utc) =>
       Effect.suspend(() => {
         let history = histories.get(sessionId)
         if (history === undefined) {
           history = { nextSeq: firstSeq + 1, base: firstSeq, ring: [] }
           histories.set(sessionId, history)
         }
-        return record(history, { _tag: "OutputChanged", sessionId, seq: history.nextSeq, screen, changedAt })
+        return record(history, next(history, sessionId, history.nextSeq, screen, changedAt))
       })
 
-    const record = (history: History, update: OutputChanged) => {
-      history.nextSeq = update.seq + 1
-      history.ring.push(update)
-      if (history.ring.length > ringSize) history.ring.shift()
-      return PubSub.publish(events, update).pipe(Effect.as(update))
-    }
-
-    const mirror = (update: OutputChanged) =>
+    const mirror = (update: ScreenRecord) =>
       Effect.suspend(() => {
         let history = histories.get(update.sessionId)
         if (history === undefined) {
@@ -58,7 +106,7 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
         }
         // a repeat or an older update (a watch renewed, a stream re-read) changes nothing
         if (update.seq < history.nextSeq) return Effect.succeed(false)
-        return Effect.as(record(history, update), true)
+        return Effect.as(record(history, next(history, update.sessionId, update.seq, update.screen, update.changedAt)), true)
       })
 
     const since = (sessionId: SessionId, seq: number): Effect.Effect<Since> =>
@@ -82,7 +130,7 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
     return OutputLog.of({
       append,
       mirror,
-      publish: (event) => PubSub.publish(events, event).pipe(Effect.asVoid),
+      publish: (event) => Effect.suspend(() => emit(event)).pipe(Effect.asVoid),
       latest: (sessionId) =>
         Effect.sync(() => {
           const ring = histories.get(sessionId)?.ring
@@ -91,7 +139,12 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
       since,
       remove: (sessionId) => Effect.sync(() => void histories.delete(sessionId)),
       size: Effect.sync(() => histories.size),
-      events
+      events,
+      listen: (listener) =>
+        Effect.acquireRelease(
+          Effect.sync(() => void listeners.add(listener)),
+          () => Effect.sync(() => void listeners.delete(listener))
+        )
     })
   })
 

@@ -1,11 +1,10 @@
 import { Clock, DateTime, Duration, Effect, FiberMap, Layer, Metric, Option, Queue, Schedule } from "effect"
-import { createHash } from "node:crypto"
 import { OutputLog } from "../services/OutputLog.js"
 import { EXIT_CONFIRMATIONS, OutputPoller, WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
 import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
-import { consume, every } from "../src/concurrency/Workers.js"
+import { every } from "../src/concurrency/Workers.js"
 import type { PaneId, SessionId } from "../src/domain/Session.js"
 
 const captures = Metric.counter("telemux_output_captures_total")
@@ -23,7 +22,10 @@ interface Watched {
   readonly paneId: PaneId
   /** Sliding(1): any number of signals before the next capture collapse into one. */
   readonly wake: Queue.Queue<void>
-  lastHash: string | undefined
+  /** A signal came since the last capture began. */
+  dirty: boolean
+  /** The last screen captured (compared as is: cheaper than hashing it). */
+  lastScreen: string | undefined
   lastAttemptAt: number
   /** Clock time of the last output signal seen for the pane (-Infinity before the first). */
   lastSignalAt: number
@@ -36,8 +38,6 @@ interface Watched {
   exited: boolean
 }
 
-const hashScreen = (screen: string) => createHash("sha1").update(screen).digest("base64")
-
 /**
  * The poller, plus a view of its per-session state for tests that prove it is bounded.
  * Needs a Scope: the event router and every session's fiber belong to it.
@@ -49,7 +49,7 @@ export const make = (options: OutputPollerOptions = {}) =>
     const log = yield* OutputLog
     const { pollIntervals } = yield* TelemuxConfig
     const minMillis = Duration.toMillis(pollIntervals.min)
-        const defaultMillis = Duration.toMillis(pollIntervals.default)
+    const defaultMillis = Duration.toMillis(pollIntervals.default)
 
     const watched = new Map<SessionId, Watched>()
     const sessionOfPane = new Map<PaneId, SessionId>()
@@ -63,7 +63,11 @@ export const make = (options: OutputPollerOptions = {}) =>
       Schedule.union(Schedule.spaced(pollIntervals.max))
     )
 
-    const wake = (w: Watched) => Queue.offer(w.wake, undefined)
+    const wake = (w: Watched) =>
+      Effect.sync(() => {
+        w.dirty = true
+        Queue.unsafeOffer(w.wake, undefined)
+      })
     const wakeAll = Effect.suspend(() => Effect.forEach(Array.from(watched.values()), wake, { discard: true }))
 
     const addExitEvidence = (w: Watched) =>
@@ -100,30 +104,47 @@ export const make = (options: OutputPollerOptions = {}) =>
         Effect.zipRight(Effect.logWarning("capture failed", error))
       )
 
+    const captured = (w: Watched, screen: string, at: number) => {
+      if (!w.reportedDead) w.exitEvidence = 0
+      const append = screen === w.lastScreen
+        ? Effect.void
+        : Effect.suspend(() => {
+          w.lastScreen = screen
+          screensAppended.unsafeUpdate(1, [])
+          return log.append(w.sessionId, screen, DateTime.unsafeMake(at))
+        })
+      return w.reportedDead && !w.exited ? Effect.zipRight(append, confirmDead(w)) : Effect.asVoid(append)
+    }
+
+    /** One capture, answering every signal so far; appended when the screen changed. */
     const attempt = (w: Watched) =>
-      Effect.gen(function*() {
-        w.lastAttemptAt = yield* Clock.currentTimeMillis
-        // every signal so far is answered by this capture
-        yield* Queue.takeAll(w.wake)
-        yield* Metric.increment(captures)
-        const screen = yield* bridge.capture(w.paneId, WATCH_HISTORY_LINES).pipe(
-          Effect.tapError((error) => noteFailure(w, error))
-        )
-        if (!w.reportedDead) w.exitEvidence = 0
-        const hash = hashScreen(screen)
-        if (hash !== w.lastHash) {
-          w.lastHash = hash
-          yield* log.append(w.sessionId, screen, yield* DateTime.now)
-          yield* Metric.increment(screensAppended)
-        }
-        if (w.reportedDead && !w.exited) yield* confirmDead(w)
+      Effect.flatMap(Clock.currentTimeMillis, (at) => {
+        w.lastAttemptAt = at
+        w.dirty = false
+        captures.unsafeUpdate(1, [])
+        return Effect.matchEffect(bridge.capture(w.paneId, WATCH_HISTORY_LINES), {
+          onFailure: (error) => Effect.zipRight(noteFailure(w, error), Effect.fail(error)),
+          onSuccess: (screen) => captured(w, screen, at)
+        })
       })
 
-    // A fresh retry per round: the backoff starts over from `min` after every success.
+    /**
+     * A capture, retried on the backoff while it fails. The schedule is made only on a failure (it
+     * is the costly part of a round otherwise) and fresh each time: the backoff starts over from
+     * `min` after every success.
+     */
     const round = (w: Watched) =>
       attempt(w).pipe(
-        Effect.retry({ schedule: backoff, while: () => !w.exited }),
-        Effect.ignore
+        Effect.catchAll(() =>
+          Effect.flatMap(Schedule.driver(backoff), (driver) => {
+            const retry: Effect.Effect<void> = driver.next(undefined).pipe(
+              Effect.zipRight(attempt(w)),
+              Effect.catchAll(() => (w.exited ? Effect.void : retry))
+            )
+            return w.exited ? Effect.void : retry
+          })
+        ),
+        Effect.catchAll(() => Effect.void)
       )
 
     /**
@@ -133,14 +154,14 @@ export const make = (options: OutputPollerOptions = {}) =>
      */
     const awaitSignal = (w: Watched) =>
       Effect.gen(function*() {
-        if (connected) {
-          yield* Queue.take(w.wake)
-        } else {
-          const now = yield* Clock.currentTimeMillis
-          const signal = yield* Queue.take(w.wake).pipe(
-            Effect.timeoutOption(Duration.millis(Math.max(0, w.lastAttemptAt + defaultMillis - now)))
-          )
-          if (Option.isNone(signal)) return
+        // (a wake token left by a signal the last capture already answered is no signal)
+        while (!w.dirty) {
+          if (connected) {
+            yield* Queue.take(w.wake)
+            continue
+          }
+          const left = w.lastAttemptAt + defaultMillis - (yield* Clock.currentTimeMillis)
+          if (left <= 0 || Option.isNone(yield* Effect.timeoutOption(Queue.take(w.wake), Duration.millis(left)))) return
         }
         const wait = w.lastAttemptAt + minMillis - (yield* Clock.currentTimeMillis)
         if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
@@ -202,16 +223,8 @@ export const make = (options: OutputPollerOptions = {}) =>
         }
       })
 
-    const route = (event: ControlEvent): Effect.Effect<void> => {
+    const route = (event: Exclude<ControlEvent, { _tag: "Output" }>): Effect.Effect<void> => {
       switch (event._tag) {
-        case "Output": {
-          const w = watchedPane(event.paneId)
-          if (w === undefined) return Effect.void
-          return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-            w.lastSignalAt = now
-            return wake(w)
-          })
-        }
         case "PaneChanged":
           return paneChanged(event)
         case "Connected":
@@ -231,7 +244,33 @@ export const make = (options: OutputPollerOptions = {}) =>
       }
     }
 
-    yield* Effect.forkScoped(consume("output-router", yield* control.subscribe, route))
+    /**
+     * Takes the events in batches: an output signal (most of them, one per pane per chunk tmux
+     * writes) only marks its pane, in place; the others are routed one by one.
+     */
+    const routeBatch = (events: Iterable<ControlEvent>) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        for (const event of events) {
+          if (event._tag !== "Output") {
+            yield* route(event).pipe(Effect.catchAllCause((cause) => Effect.logError("output-router failed", cause)))
+            continue
+          }
+          const w = watchedPane(event.paneId)
+          if (w === undefined) continue
+          w.lastSignalAt = now
+          w.dirty = true
+          Queue.unsafeOffer(w.wake, undefined)
+        }
+      })
+    const controlEvents = yield* control.subscribe
+    yield* Effect.forkScoped(
+      Queue.takeBetween(controlEvents, 1, Number.MAX_SAFE_INTEGER).pipe(
+        Effect.flatMap(routeBatch),
+        Effect.forever,
+        Effect.annotateLogs({ worker: "output-router" })
+      )
+    )
 
     const forget = (sessionId: SessionId) =>
       Effect.gen(function*() {
@@ -251,7 +290,8 @@ export const make = (options: OutputPollerOptions = {}) =>
         sessionId,
         paneId,
         wake: yield* Queue.sliding<void>(1),
-        lastHash: undefined,
+        dirty: false,
+        lastScreen: undefined,
         lastAttemptAt: yield* Clock.currentTimeMillis,
         lastSignalAt: -Infinity,
         command: undefined,

@@ -1,54 +1,50 @@
 /**
  * One `/v1/stream` client after authentication (the route is in StreamRoute.ts).
  *
- * One fan-out fiber, the only producer, reads the client's own subscriptions to OutputLog.events
- * and Cache.events and its requests, filters them by what the client subscribed to, and offers
- * frames to a bounded outbound queue; one writer fiber moves frames to the socket and waits for
- * the socket to drain whenever it holds more than STREAM_SOCKET_HIGH_WATER bytes. No fiber ever
- * waits on another client's socket.
+ * Two fibers per client, neither per frame. The handler is the only producer: it takes what
+ * arrived since it last ran — output events (noted by an OutputLog listener that keeps only the
+ * client's sessions), session-list events and the client's requests — handles them in a row, and
+ * puts frames on a bounded outbound queue. The writer moves frames to the socket and waits for the
+ * socket to drain whenever it holds more than STREAM_SOCKET_HIGH_WATER bytes. No fiber ever waits
+ * on another client's socket.
+ *
+ * A screen update goes out as the update's own frame, encoded once and shared by every client:
+ * `output` (the whole screen), or — to a client that asked for `patches` and was last sent the
+ * screen the update's patch starts from — `patch` (the lines that changed).
  *
  * Overflow policy (resync, never block): when the outbound queue is full, the client is
- * "lagging": its pending screen frames are dropped (other frames are kept), and while it lags
- * screen updates only mark their session stale. Once the writer has written everything queued
- * before the lag, each stale session gets one `resync` with its latest snapshot (and the
- * `sessions` list is re-sent if list events had to be dropped). A client whose socket does not
- * drain for STREAM_CLIENT_STALL_TIMEOUT is disconnected (its socket destroyed).
+ * "lagging": its pending screen frames are dropped (other frames are kept) and their sessions
+ * marked stale; a stale session's updates are skipped. Once the writer has written everything
+ * queued before the lag, each stale session gets one `resync` with its latest snapshot (and the
+ * `sessions` list is re-sent if list events had to be dropped). Snapshots never overflow the
+ * queue themselves: those that find it full wait for the next round the same way, so a burst of
+ * them (a subscription to hundreds of sessions) goes out a queueful at a time. A client whose
+ * socket does not drain for STREAM_CLIENT_STALL_TIMEOUT is disconnected (its socket destroyed).
  */
 import type { Socket } from "@effect/platform"
-import {
-  Data,
-  Duration,
-  Effect,
-  Either,
-  Exit,
-  Metric,
-  MetricBoundaries,
-  Option,
-  PubSub,
-  Queue,
-  Schema,
-  Scope,
-  Stream
-} from "effect"
+import { Data, Duration, Effect, Either, Exit, Metric, MetricBoundaries, Option, PubSub, Queue, Scope } from "effect"
 import type * as net from "node:net"
 import type { Cache, CacheEvent } from "../services/Cache.js"
-import type { OutputChanged, OutputEvent, OutputLog } from "../services/OutputLog.js"
+import { OUTPUT_EVENTS_CAPACITY, type OutputChanged, type OutputEvent, type OutputLog } from "../services/OutputLog.js"
 import { SESSIONS_LIST_LIMIT_MAX } from "../services/Sessions.js"
 import {
+  encodeSession,
+  errorFrame,
+  eventFrame,
+  type OutputFrames,
+  PONG,
+  removedFrame,
+  resyncFrame,
+  sessionsFrame,
+  upsertedFrame
+} from "../src/api/StreamFrames.js"
+import {
   type ClientMessage,
-  AgentMessage,
-  CommandMessage,
   decodeClientMessage,
-  DirectoryMessage,
-  ErrorMessage,
-  ExitedMessage,
-  OutputMessage,
-  ResyncMessage,
-  SessionRemovedMessage,
   STREAM_CLIENT_MESSAGE_MAX,
   STREAM_SUBSCRIPTIONS_MAX
 } from "../src/api/StreamProtocol.js"
-import { Session, type SessionId } from "../src/domain/Session.js"
+import type { SessionId } from "../src/domain/Session.js"
 
 /** Frames waiting for one client's socket; past this the client lags (see the module doc). */
 export const STREAM_CLIENT_QUEUE_MAX = 256
@@ -67,73 +63,15 @@ export const streamLagResyncs = Metric.counter("telemux_stream_lag_resyncs_total
 export const streamQueueDepth = Metric.histogram(
   "telemux_stream_queue_depth",
   MetricBoundaries.linear({ start: 0, width: 32, count: 10 }),
-  "frames in a client's outbound queue after each offer"
+  "frames in a client's outbound queue after the handler's turn"
 )
 export const streamSocketBuffered = Metric.histogram(
   "telemux_stream_socket_buffered_bytes",
   MetricBoundaries.exponential({ start: 1024, factor: 4, count: 8 }),
-  "bytes buffered in a client's socket after each write"
+  "bytes buffered in a client's socket after the writer's turn"
 )
 
 export class StreamClientStalled extends Data.TaggedError("StreamClientStalled")<{ readonly message: string }> {}
-
-// ---------------------------------------------------------------------------
-// Frames
-// ---------------------------------------------------------------------------
-
-export const READY = JSON.stringify({ type: "ready" })
-const PONG = JSON.stringify({ type: "pong" })
-const encodeOutput = Schema.encodeSync(OutputMessage)
-const encodeResync = Schema.encodeSync(ResyncMessage)
-const encodeSession = Schema.encodeSync(Session)
-const encodeError = Schema.encodeSync(ErrorMessage)
-
-const errorFrame = (message: string) => JSON.stringify(encodeError({ type: "error", message }))
-const sessionsFrame = (json: string) => `{"type":"sessions","sessions":${json}}`
-const upsertedFrame = (json: string) => `{"type":"session","event":"upserted","session":${json}}`
-
-const resyncFrame = (sessionId: SessionId, snapshot: Option.Option<OutputChanged>) =>
-  JSON.stringify(encodeResync(Option.match(snapshot, {
-    onNone: () => ({ type: "resync" as const, sessionId }),
-    onSome: (u) => ({ type: "resync" as const, sessionId, seq: u.seq, screen: u.screen, changedAt: u.changedAt })
-  })))
-
-const eventFrame = (event: Exclude<OutputEvent, OutputChanged>): string => {
-  switch (event._tag) {
-    case "ProcessExited":
-      return JSON.stringify(Schema.encodeSync(ExitedMessage)({ type: "exited", sessionId: event.sessionId }))
-    case "DirectoryChanged":
-      return JSON.stringify(
-        Schema.encodeSync(DirectoryMessage)({ type: "directory", sessionId: event.sessionId, path: event.path })
-      )
-    case "CommandChanged":
-      return JSON.stringify(
-        Schema.encodeSync(CommandMessage)({ type: "command", sessionId: event.sessionId, command: event.command })
-      )
-    case "AgentActivity":
-      return JSON.stringify(Schema.encodeSync(AgentMessage)({
-        type: "agent",
-        sessionId: event.sessionId,
-        event: event.event,
-        ok: event.ok,
-        detail: event.detail
-      }))
-  }
-}
-
-/** Every client sends the same frame for an update: encoded once, for as long as the update lives. */
-export const makeOutputFrames = () => {
-  const frames = new WeakMap<OutputChanged, string>()
-  return (update: OutputChanged): string => {
-    let frame = frames.get(update)
-    if (frame === undefined) {
-      const { sessionId, seq, screen, changedAt } = update
-      frame = JSON.stringify(encodeOutput({ type: "output", sessionId, seq, screen, changedAt }))
-      frames.set(update, frame)
-    }
-    return frame
-  }
-}
 
 const awaitDrain = (socket: net.Socket) =>
   Effect.async<void>((resume) => {
@@ -171,31 +109,38 @@ type Outbound =
   /** Written past by the writer once everything queued before the lag is out. */
   | { readonly _tag: "Recover" }
 
-type Input =
-  | { readonly _tag: "Output"; readonly event: OutputEvent }
-  | { readonly _tag: "Cache"; readonly event: CacheEvent }
-  | { readonly _tag: "Message"; readonly data: string | Uint8Array }
-  | { readonly _tag: "Drained" }
-
 /** No screen sent yet: any seq is new. */
 const NONE = -1
 const RECOVER: Outbound = { _tag: "Recover" }
+
+/** Takes what `queue` holds (waiting for at least one), hands it to `into` and wakes the handler, forever. */
+const forward = <A>(queue: Queue.Dequeue<A>, into: Array<A>, wake: Queue.Queue<void>) =>
+  Queue.takeBetween(queue, 1, Number.MAX_SAFE_INTEGER).pipe(
+    Effect.tap((chunk) => {
+      for (const item of chunk) into.push(item)
+      return Queue.offer(wake, undefined)
+    }),
+    Effect.forever
+  )
 
 export const serveClient = (
   deps: Deps,
   inbox: Queue.Dequeue<string | Uint8Array>,
   write: (frame: string) => Effect.Effect<void, Socket.SocketError>,
   socket: net.Socket,
-  outputFrame: (update: OutputChanged) => string
+  frames: OutputFrames
 ) =>
   Effect.gen(function*() {
     const { cache, outputLog } = deps
-    const outputEvents = yield* PubSub.subscribe(outputLog.events)
     const cacheEvents = yield* PubSub.subscribe(cache.events)
-    const outbound = yield* Queue.dropping<Outbound>(STREAM_CLIENT_QUEUE_MAX)
-    const drained = yield* Queue.sliding<void>(1)
+    /** Wakes the handler: something arrived, or the writer reached a Recover. */
+    const wake = yield* Queue.sliding<void>(1)
+    /** Wakes the writer: something was queued. */
+    const queued = yield* Queue.sliding<void>(1)
+    const outbound: Array<Outbound> = []
 
     let sessions = false
+    let patches = false
     /** Subscribed sessions → the last seq queued for the client (NONE before the first). */
     const output = new Map<SessionId, number>()
     /** Subscribed sessions → the scope holding their remote watch; as bounded as `output`. */
@@ -210,98 +155,155 @@ export const serveClient = (
     let lagging = false
     const stale = new Set<SessionId>()
     let resendList = false
+    let recoverDue = false
 
-    const push = (item: Outbound) =>
-      Effect.tap(Queue.offer(outbound, item), () => Effect.flatMap(Queue.size(outbound), (n) => Metric.update(streamQueueDepth, n)))
+    // What arrived for the handler, oldest first. Output events of the client's sessions only; at
+    // most OUTPUT_EVENTS_CAPACITY of them (the oldest go, as a subscriber of the PubSub loses them:
+    // a gap in a session's seqs is filled from the ring).
+    const outputEvents: Array<OutputEvent> = []
+    const cacheInbox: Array<CacheEvent> = []
+    const messages: Array<string | Uint8Array> = []
+    yield* outputLog.listen((event) => {
+      if (!output.has(event.sessionId)) return
+      if (outputEvents.length >= OUTPUT_EVENTS_CAPACITY) outputEvents.shift()
+      outputEvents.push(event)
+      Queue.unsafeOffer(wake, undefined)
+    })
 
-    const startLagging = Effect.gen(function*() {
+    // Frames take at most all but the queue's last slot: that one is for the Recover that ends a lag.
+    const push = (item: Outbound): boolean => {
+      if (outbound.length >= STREAM_CLIENT_QUEUE_MAX - 1) return false
+      outbound.push(item)
+      Queue.unsafeOffer(queued, undefined)
+      return true
+    }
+
+    const startLagging = () => {
       lagging = true
-      yield* Metric.increment(streamOverflows)
+      streamOverflows.unsafeUpdate(1, [])
       const kept: Array<Outbound> = []
-      for (const item of yield* Queue.takeAll(outbound)) {
+      for (const item of outbound) {
         if (item._tag !== "Frame") continue
         if (item.screenOf === undefined) kept.push(item)
         else stale.add(item.screenOf)
       }
-      if (kept.length >= STREAM_CLIENT_QUEUE_MAX) {
+      if (kept.length >= STREAM_CLIENT_QUEUE_MAX - 1) {
         kept.length = 0
         resendList = true
       }
-      yield* Queue.offerAll(outbound, [...kept, RECOVER])
-    })
+      kept.push(RECOVER)
+      outbound.length = 0
+      outbound.push(...kept)
+      Queue.unsafeOffer(queued, undefined)
+    }
 
-    const sendScreen = (sessionId: SessionId, seq: number, text: string) =>
-      Effect.gen(function*() {
-        if (!lagging && (yield* push({ _tag: "Frame", text, screenOf: sessionId }))) {
-          output.set(sessionId, seq)
-          return
+    const sendScreen = (sessionId: SessionId, seq: number, text: string) => {
+      if (push({ _tag: "Frame", text, screenOf: sessionId })) {
+        output.set(sessionId, seq)
+        return
+      }
+      if (!lagging) startLagging()
+      stale.add(sessionId)
+    }
+
+    const sendOther = (text: string) => {
+      if (push({ _tag: "Frame", text })) return
+      if (!lagging) {
+        startLagging()
+        if (push({ _tag: "Frame", text })) return
+      }
+      resendList = true
+    }
+
+    /** The update as this client should get it, given the last seq it was sent for the session. */
+    const frameOf = (update: OutputChanged, last: number) =>
+      patches && update.patch !== undefined && update.patch.base === last ? frames.patch(update) : frames.output(update)
+
+    /** Enters the lag without dropping anything: the session is resynced at the next Recover. */
+    const defer = (sessionId: SessionId) => {
+      stale.add(sessionId)
+      if (lagging) return
+      lagging = true
+      outbound.push(RECOVER)
+      Queue.unsafeOffer(queued, undefined)
+    }
+
+    /**
+     * Sends the session's latest screen as a `resync`; when the queue is full (but for the slot a
+     * Recover needs) it is deferred to the next Recover instead: a burst of snapshots (a subscription
+     * to hundreds of sessions, the end of a long lag) goes out a queueful at a time, never dropped.
+     */
+    const resync = (sessionId: SessionId): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        if (outbound.length >= STREAM_CLIENT_QUEUE_MAX - 1) {
+          defer(sessionId)
+          return Effect.succeed(false)
         }
-        if (!lagging) yield* startLagging
-        stale.add(sessionId)
+        return Effect.map(outputLog.latest(sessionId), (snapshot) => {
+          sendScreen(sessionId, Option.match(snapshot, { onNone: () => NONE, onSome: (u) => u.seq }), resyncFrame(sessionId, snapshot))
+          return true
+        })
       })
 
-    const sendOther = (text: string) =>
-      Effect.gen(function*() {
-        if (yield* push({ _tag: "Frame", text })) return
-        if (!lagging) {
-          yield* startLagging
-          if (yield* push({ _tag: "Frame", text })) return
-        }
-        resendList = true
-      })
-
-    const resync = (sessionId: SessionId) =>
-      Effect.flatMap(outputLog.latest(sessionId), (snapshot) =>
-        sendScreen(sessionId, Option.match(snapshot, { onNone: () => NONE, onSome: (u) => u.seq }), resyncFrame(sessionId, snapshot)))
-
+    /** What the client missed after `since`, update by update; a resync when that is gone (or does not fit the queue). */
     const catchUp = (sessionId: SessionId, since: number) =>
-      Effect.flatMap(outputLog.since(sessionId, since), (result) =>
-        result._tag === "Missed"
-          ? Effect.forEach(result.updates, (u) => sendScreen(sessionId, u.seq, outputFrame(u)), { discard: true })
-          : sendScreen(
+      Effect.map(outputLog.since(sessionId, since), (result) => {
+        const room = STREAM_CLIENT_QUEUE_MAX - 1 - outbound.length
+        if (result._tag === "Resync" || result.updates.length > room) {
+          if (room < 1 || result._tag === "Missed") return defer(sessionId)
+          return sendScreen(
             sessionId,
             Option.match(result.snapshot, { onNone: () => NONE, onSome: (u) => u.seq }),
             resyncFrame(sessionId, result.snapshot)
-          ))
-
-    const sendList = Effect.flatMap(cache.getSessionsJson({ limit: SESSIONS_LIST_LIMIT_MAX }), (json) => sendOther(sessionsFrame(json)))
-
-    const onScreen = (update: OutputChanged, last: number) =>
-      Effect.gen(function*() {
-        if (update.seq <= last) return
-        if (lagging) return void stale.add(update.sessionId)
-        // The PubSub slides when this client's subscription falls far behind: fill the gap from the ring.
-        if (last !== NONE && update.seq > last + 1) {
-          yield* catchUp(update.sessionId, last)
-          if (update.seq <= (output.get(update.sessionId) ?? NONE) || lagging) return
+          )
         }
-        yield* sendScreen(update.sessionId, update.seq, outputFrame(update))
+        let last = since
+        for (const update of result.updates) {
+          sendScreen(sessionId, update.seq, frameOf(update, last))
+          last = update.seq
+        }
       })
 
-    const onOutputEvent = (event: OutputEvent) => {
-      const last = output.get(event.sessionId)
-      if (last === undefined) return Effect.void
-      return event._tag === "OutputChanged" ? onScreen(event, last) : sendOther(eventFrame(event))
+    const sendList = Effect.map(cache.getSessionsJson({ limit: SESSIONS_LIST_LIMIT_MAX }), (json) => sendOther(sessionsFrame(json)))
+
+    /** Handled at once when it can be (the common case); an effect to run when it needs the log. */
+    const onScreen = (update: OutputChanged, last: number): Effect.Effect<void> | undefined => {
+      // a stale session's next frame is its resync
+      if (update.seq <= last || stale.has(update.sessionId)) return
+      // Missed events (the listener keeps a bounded backlog) or a mirrored gap: fill it from the ring.
+      const follows = last === NONE || update.seq === last + 1 || update.patch?.base === last
+      if (!follows) {
+        return Effect.flatMap(catchUp(update.sessionId, last), () =>
+          Effect.sync(() => {
+            const now = output.get(update.sessionId) ?? NONE
+            if (update.seq > now && !stale.has(update.sessionId)) sendScreen(update.sessionId, update.seq, frameOf(update, now))
+          }))
+      }
+      sendScreen(update.sessionId, update.seq, frameOf(update, last))
     }
 
-    const onCacheEvent = (event: CacheEvent) => {
+    const onOutputEvent = (event: OutputEvent): Effect.Effect<void> | undefined => {
+      const last = output.get(event.sessionId)
+      if (last === undefined) return
+      if (event._tag === "OutputChanged") return onScreen(event, last)
+      sendOther(eventFrame(event))
+    }
+
+    const onCacheEvent = (event: CacheEvent): Effect.Effect<void> | undefined => {
       switch (event._tag) {
         case "SessionUpserted":
-          if (!sessions) return Effect.void
-          return Effect.flatMap(cache.getSessionJson(event.session.sessionId), (json) =>
+          if (!sessions) return
+          return Effect.map(cache.getSessionJson(event.session.sessionId), (json) =>
             sendOther(upsertedFrame(Option.getOrElse(json, () => JSON.stringify(encodeSession(event.session))))))
         case "SessionRemoved":
           output.delete(event.sessionId)
           stale.delete(event.sessionId)
-          if (!sessions) return unwatch(event.sessionId)
-          return Effect.zipRight(unwatch(event.sessionId), sendOther(JSON.stringify(Schema.encodeSync(SessionRemovedMessage)({
-            type: "session",
-            event: "removed",
-            sessionId: event.sessionId,
-            computer: event.computer
-          }))))
+          if (sessions) {
+            sendOther(removedFrame(event.sessionId, event.computer))
+          }
+          return unwatch(event.sessionId)
         default:
-          return Effect.void
+          return
       }
     }
 
@@ -310,10 +312,11 @@ export const serveClient = (
         const wanted = request.output ?? []
         const added = new Set(wanted.map((s) => s.sessionId).filter((id) => !output.has(id)))
         if (output.size + added.size > STREAM_SUBSCRIPTIONS_MAX) {
-          return yield* sendOther(errorFrame(
+          return sendOther(errorFrame(
             `at most ${STREAM_SUBSCRIPTIONS_MAX} output subscriptions per client (${output.size} held, ${added.size} new); nothing was subscribed`
           ))
         }
+        if (request.patches === true) patches = true
         if (request.sessions === true) {
           sessions = true
           yield* sendList
@@ -325,8 +328,8 @@ export const serveClient = (
             yield* Scope.extend(deps.watchRemote(sessionId), scope)
           }
           output.set(sessionId, since ?? NONE)
-          if (lagging) stale.add(sessionId)
-          else if (since === undefined) yield* resync(sessionId)
+          if (stale.has(sessionId)) continue
+          if (since === undefined) yield* resync(sessionId)
           else yield* catchUp(sessionId, since)
         }
       })
@@ -341,19 +344,19 @@ export const serveClient = (
         return Effect.forEach(request.output ?? [], unwatch, { discard: true })
       })
 
-    const onMessage = (data: string | Uint8Array) => {
-      if (typeof data !== "string") return sendOther(errorFrame("binary frames are not accepted; send JSON text"))
+    const onMessage = (data: string | Uint8Array): Effect.Effect<void> | undefined => {
+      if (typeof data !== "string") return void sendOther(errorFrame("binary frames are not accepted; send JSON text"))
       if (data.length > STREAM_CLIENT_MESSAGE_MAX) {
-        return sendOther(errorFrame(`message longer than ${STREAM_CLIENT_MESSAGE_MAX} characters; ignored`))
+        return void sendOther(errorFrame(`message longer than ${STREAM_CLIENT_MESSAGE_MAX} characters; ignored`))
       }
       const decoded = decodeClientMessage(data)
-      if (Either.isLeft(decoded)) return sendOther(errorFrame(`invalid message, ignored: ${decoded.left}`))
+      if (Either.isLeft(decoded)) return void sendOther(errorFrame(`invalid message, ignored: ${decoded.left}`))
       const message = decoded.right
       switch (message.type) {
         case "ping":
-          return sendOther(PONG)
+          return void sendOther(PONG)
         case "auth":
-          return sendOther(errorFrame("already authenticated"))
+          return void sendOther(errorFrame("already authenticated"))
         case "subscribe":
           return subscribe(message)
         case "unsubscribe":
@@ -361,47 +364,65 @@ export const serveClient = (
       }
     }
 
+    /** The lag's end: every stale session is resynced (those the queue has no room for at the next Recover). */
     const recover = Effect.gen(function*() {
       lagging = false
-      const sessionsToResync = [...stale]
-      stale.clear()
       if (resendList) {
         resendList = false
         if (sessions) yield* sendList
       }
-      for (const id of sessionsToResync) {
-        if (!output.has(id)) continue
-        if (lagging) stale.add(id)
-        else yield* resync(id)
+      const waiting = [...stale]
+      stale.clear()
+      let resynced = 0
+      for (const id of waiting) {
+        if (output.has(id) && (yield* resync(id))) resynced++
       }
-      yield* Metric.incrementBy(streamLagResyncs, sessionsToResync.length)
+      streamLagResyncs.unsafeUpdate(resynced, [])
     })
 
-    const handle = (input: Input): Effect.Effect<void> => {
-      switch (input._tag) {
-        case "Output":
-          return onOutputEvent(input.event)
-        case "Cache":
-          return onCacheEvent(input.event)
-        case "Message":
-          return onMessage(input.data)
-        case "Drained":
-          return recover
+    /** Handles everything that arrived, in arrival order per source, until nothing is left. */
+    const turn = Effect.gen(function*() {
+      while (messages.length > 0 || cacheInbox.length > 0 || outputEvents.length > 0 || recoverDue) {
+        for (const message of messages.splice(0)) {
+          const effect = onMessage(message)
+          if (effect !== undefined) yield* effect
+        }
+        for (const event of cacheInbox.splice(0)) {
+          const effect = onCacheEvent(event)
+          if (effect !== undefined) yield* effect
+        }
+        for (const event of outputEvents.splice(0)) {
+          const effect = onOutputEvent(event)
+          if (effect !== undefined) yield* effect
+        }
+        if (recoverDue) {
+          recoverDue = false
+          yield* recover
+        }
       }
-    }
+      streamQueueDepth.unsafeUpdate(outbound.length, [])
+    })
 
-    const fanOut = Stream.mergeAll([
-      Stream.map(Stream.fromQueue(outputEvents), (event): Input => ({ _tag: "Output", event })),
-      Stream.map(Stream.fromQueue(cacheEvents), (event): Input => ({ _tag: "Cache", event })),
-      Stream.map(Stream.fromQueue(inbox), (data): Input => ({ _tag: "Message", data })),
-      Stream.map(Stream.fromQueue(drained), (): Input => ({ _tag: "Drained" }))
-    ], { concurrency: "unbounded" }).pipe(Stream.runForEach(handle))
+    const handler = Effect.forever(Effect.zipRight(Queue.take(wake), turn))
+
+    /** Writes what is queued while the socket takes it, corked: the frames of one turn leave in one write. */
+    const writeQueued = Effect.gen(function*() {
+      while (outbound.length > 0 && socket.writableLength <= STREAM_SOCKET_HIGH_WATER) {
+        const item = outbound.shift()!
+        if (item._tag === "Recover") {
+          recoverDue = true
+          yield* Queue.offer(wake, undefined)
+          continue
+        }
+        yield* write(item.text)
+      }
+    })
 
     const writer = Effect.forever(Effect.gen(function*() {
-      const item = yield* Queue.take(outbound)
-      if (item._tag === "Recover") return yield* Queue.offer(drained, undefined)
-      yield* write(item.text)
-      yield* Metric.update(streamSocketBuffered, socket.writableLength)
+      if (outbound.length === 0) yield* Queue.take(queued)
+      socket.cork()
+      yield* Effect.ensuring(writeQueued, Effect.sync(() => socket.uncork()))
+      streamSocketBuffered.unsafeUpdate(socket.writableLength, [])
       if (socket.writableLength > STREAM_SOCKET_HIGH_WATER) {
         yield* awaitDrain(socket).pipe(Effect.timeoutFail({
           duration: STREAM_CLIENT_STALL_TIMEOUT,
@@ -410,5 +431,11 @@ export const serveClient = (
       }
     }))
 
-    return yield* Effect.raceFirst(fanOut, writer)
+    // Ends only by failing (a write failed, or the client stalled): the first failure stops the rest.
+    return yield* Effect.all([
+      handler,
+      writer,
+      forward(inbox, messages, wake),
+      forward(cacheEvents, cacheInbox, wake)
+    ], { concurrency: "unbounded", discard: true })
   })

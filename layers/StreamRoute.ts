@@ -23,12 +23,13 @@ import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { makeOutputFrames, READY } from "../src/api/StreamFrames.js"
 import { CLOSE_UNAUTHORIZED, decodeClientMessage, STREAM_CLIENT_MESSAGE_MAX, STREAM_PATH } from "../src/api/StreamProtocol.js"
 import { InvalidRequest, Unauthorized } from "../src/domain/Errors.js"
 import { INVALID_TOKEN_MESSAGE, NOT_BEARER_MESSAGE, parseBearer } from "../src/http/Bearer.js"
 import { refuseUpgrade } from "./HttpListener.js"
 import { makeHeaderCheck, type Refusal } from "./RequestGuard.js"
-import { type Deps, makeOutputFrames, READY, serveClient } from "./StreamClient.js"
+import { type Deps, serveClient } from "./StreamClient.js"
 
 export {
   STREAM_CLIENT_QUEUE_MAX,

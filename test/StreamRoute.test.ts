@@ -50,6 +50,7 @@ import {
   decodeServerMessage,
   STREAM_SUBSCRIPTIONS_MAX
 } from "../src/api/StreamProtocol.js"
+import { applySplices, screenLines } from "../src/domain/ScreenPatch.js"
 import type { SessionId } from "../src/domain/Session.js"
 import { makeSession } from "./support/fixtures.js"
 import { testSettings } from "./support/settings.js"
@@ -462,6 +463,46 @@ describe("stream output", () => {
       const after = yield* fresh.until((m) => m.seq === newer.seq)
       assert.deepStrictEqual(after.skipped, [], "nothing at or below the snapshot's seq")
     }).pipe(Effect.scoped, Effect.provide(testLayer({}, updatesLandingDuringCatchUp(3)))))
+
+  it.live("with patches: an update that follows the client's screen comes as the lines that changed, and applying them gives the screen", () =>
+    Effect.gen(function*() {
+      const log = yield* OutputLog
+      const rows = (n: number) => Array.from({ length: 24 }, (_, i) => `row ${n + i} ${"x".repeat(60)}`).join("\n")
+      const first = yield* log.append(S, rows(0), at)
+      const plain = yield* ready()
+      const patched = yield* ready()
+      yield* plain.send({ type: "subscribe", output: [{ sessionId: S }] })
+      yield* patched.send({ type: "subscribe", patches: true, output: [{ sessionId: S }] })
+      assert.strictEqual((yield* patched.next()).seq, first.seq)
+      assert.strictEqual((yield* plain.next()).seq, first.seq)
+
+      let screen = screenLines(rows(0))
+      const expected: Array<string> = []
+      for (let n = 1; n <= 5; n++) {
+        const update = yield* log.append(S, rows(n), at)
+        expected.push(update.screen)
+        const message = yield* patched.next()
+        assert.strictEqual(message.type, "patch", "decodes as a patch (not undecodable)")
+        assert.deepStrictEqual([message.seq, message.base], [update.seq, update.seq - 1])
+        assert.isBelow(JSON.stringify(message).length, update.screen.length, "smaller than the screen")
+        screen = applySplices(screen, message.splices)!
+        assert.strictEqual(screen.join("\n"), update.screen)
+        const whole = yield* plain.next()
+        assert.deepStrictEqual([whole.type, whole.screen], ["output", update.screen], "a client without patches gets screens")
+      }
+
+      // a reconnect with since: the missed updates chain as patches from the client's screen
+      const back = yield* ready()
+      yield* back.send({ type: "subscribe", patches: true, output: [{ sessionId: S, since: first.seq + 2 }] })
+      let rebuilt = screenLines(expected[1]!)
+      for (const seq of [first.seq + 3, first.seq + 4, first.seq + 5]) {
+        const message = yield* back.next()
+        assert.deepStrictEqual([message.type, message.seq, message.base], ["patch", seq, seq - 1])
+        rebuilt = applySplices(rebuilt, message.splices)!
+      }
+      assert.strictEqual(rebuilt.join("\n"), expected[4])
+      assert.deepStrictEqual((yield* roundTrip(back)).skipped, [])
+    }).pipe(Effect.scoped, Effect.provide(testLayer())))
 
   it.live("exited, directory and command events reach output subscribers only", () =>
     Effect.gen(function*() {

@@ -41,6 +41,11 @@ export const SubscribeMessage = Schema.Struct({
   type: Schema.Literal("subscribe"),
   /** The session list: a `sessions` snapshot, then `session` events. */
   sessions: Schema.optionalWith(Schema.Literal(true), { exact: true }),
+  /**
+   * From now on, a screen update that follows the last one this client was sent comes as a
+   * `patch` (what changed) instead of an `output` (the whole screen). For the connection.
+   */
+  patches: Schema.optionalWith(Schema.Literal(true), { exact: true }),
   output: Schema.optionalWith(Schema.Array(OutputSubscription).pipe(Schema.maxItems(STREAM_SUBSCRIPTIONS_MAX)), {
     exact: true
   })
@@ -94,12 +99,35 @@ export const SessionRemovedMessage = Schema.Struct({
   computer: ComputerName
 })
 
-/** One screen update; seqs of a session rise by one per update. */
+/** One screen update, the whole visible screen; seqs of a session rise with each update. */
 export const OutputMessage = Schema.Struct({
   type: Schema.Literal("output"),
   sessionId: SessionId,
   seq: Seq,
   screen: Schema.String,
+  changedAt: Schema.DateTimeUtc
+})
+
+/** Remove `remove` lines at `at`, then insert `insert` there. */
+export const LineSplice = Schema.Struct({
+  at: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
+  remove: Schema.Number.pipe(Schema.int(), Schema.nonNegative()),
+  insert: Schema.Array(Schema.String)
+})
+
+/**
+ * One screen update as what changed (to clients that subscribed with `patches`): apply `splices`
+ * in order to the lines of the screen the client has for `base` (the last seq it was sent for the
+ * session), each at an index of the lines as they stand after the splices before it; joined with
+ * "\n" they are the screen of `seq` (src/domain/ScreenPatch.ts). A patch always follows the screen
+ * it applies to; anything else comes as `output` or `resync`.
+ */
+export const PatchMessage = Schema.Struct({
+  type: Schema.Literal("patch"),
+  sessionId: SessionId,
+  seq: Seq,
+  base: Seq,
+  splices: Schema.Array(LineSplice),
   changedAt: Schema.DateTimeUtc
 })
 
@@ -155,6 +183,7 @@ export const ServerMessage = Schema.Union(
   SessionUpsertedMessage,
   SessionRemovedMessage,
   OutputMessage,
+  PatchMessage,
   ResyncMessage,
   ExitedMessage,
   DirectoryMessage,

@@ -1,0 +1,54 @@
+import { assert, describe, it } from "@effect/vitest"
+import fc from "fast-check"
+import { applySplices, diffLines, PATCH_DISTANCE_MAX, screenLines } from "../src/domain/ScreenPatch.js"
+
+const screenOf = (lines: ReadonlyArray<string>) => lines.join("\n")
+
+/** Screens as a terminal makes them: a few distinct lines, often repeated (blank rows, prompts). */
+const line = fc.oneof(fc.constantFrom("", "$ ", "ok", "error: x"), fc.string({ maxLength: 6 }))
+const lines = fc.array(line, { maxLength: 40 })
+
+describe("ScreenPatch", () => {
+  it("applying the diff of any two screens gives the second exactly", () =>
+    fc.assert(
+      fc.property(lines, lines, (before, after) => {
+        const patched = applySplices(before, diffLines(before, after))
+        assert.deepStrictEqual(patched, [...after])
+      }),
+      { numRuns: 2000 }
+    ))
+
+  it("equal screens give no splices; an edit in place gives one splice with only that line", () => {
+    const screen = ["$ ls", "a b c", "$ "]
+    assert.deepStrictEqual(diffLines(screen, [...screen]), [])
+    assert.deepStrictEqual(diffLines(screen, ["$ ls", "a b c", "$ echo hi"]), [{ at: 2, remove: 1, insert: ["$ echo hi"] }])
+  })
+
+  it("a terminal that scrolled up by two: two splices, none carrying a line the client has", () => {
+    const before = Array.from({ length: 24 }, (_, i) => `line ${i}`)
+    const after = [...before.slice(2), "line 24", "line 25"]
+    const splices = diffLines(before, after)
+    assert.deepStrictEqual(splices, [{ at: 0, remove: 2, insert: [] }, { at: 22, remove: 0, insert: ["line 24", "line 25"] }])
+    assert.deepStrictEqual(applySplices(before, splices), after)
+  })
+
+  it("past PATCH_DISTANCE_MAX differing lines the middle is replaced whole, still exactly", () => {
+    const before = Array.from({ length: 200 }, (_, i) => `a${i}`)
+    const after = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? `a${i}` : `b${i}`))
+    // 100 lines replaced: 200 edits, more than PATCH_DISTANCE_MAX
+    assert.isAbove(200, PATCH_DISTANCE_MAX)
+    const splices = diffLines(before, after)
+    assert.deepStrictEqual(splices, [{ at: 1, remove: 199, insert: after.slice(1) }])
+    assert.deepStrictEqual(applySplices(before, splices), after)
+  })
+
+  it("a patch for another screen does not apply (undefined, never a wrong screen)", () => {
+    const splices = diffLines(["a", "b", "c", "d"], ["a", "d"])
+    assert.isUndefined(applySplices(["a"], splices))
+    assert.isUndefined(applySplices(["x"], [{ at: -1, remove: 0, insert: [] }]))
+  })
+
+  it("screen text round-trips through its lines, trailing newline included", () => {
+    for (const text of ["", "one", "one\ntwo", "one\n", "\n\n"]) assert.strictEqual(screenOf(screenLines(text)), text)
+  })
+})
