@@ -1,5 +1,5 @@
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Either, Layer, Option } from "effect"
 import { randomUUID } from "node:crypto"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
@@ -27,6 +27,7 @@ import {
   windowIdsArgs
 } from "../src/tmux/Commands.js"
 import {
+  captureInTurn,
   type CreateSessionOptions,
   EnterNotConfirmed,
   PASTE_LANDED_TIMEOUT,
@@ -114,6 +115,20 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
         { idempotent: true }
       )
     })
+
+    /** Every capture in one list on the events client; down before it was answered, one spawn per capture. */
+    const captureEach = (panes: ReadonlyArray<PaneId>, historyLines: number) =>
+      viaChannel(
+        Effect.map(control.runList(panes.map((pane) => captureArgs(pane, historyLines))), (reply) => {
+          const results: Array<Either.Either<string, TmuxError>> = reply.blocks.map((block) =>
+            Either.right(trimTrailingBlankLines(block.join("\n")))
+          )
+          if (Option.isSome(reply.refused)) results.push(Either.left(reply.refused.value))
+          return results
+        }),
+        captureInTurn(spawn.capture)(panes, historyLines),
+        { idempotent: true }
+      )
 
     /**
      * A list on the input client; refused, unsent, while tmux has left input there unanswered for
@@ -220,6 +235,7 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
       createSession,
       listPanes,
       capture,
+      captureEach,
       paste,
       type,
       sendKeys,

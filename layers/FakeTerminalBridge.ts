@@ -3,6 +3,7 @@ import type { KeyPress } from "../src/domain/Keys.js"
 import { isShell } from "../src/domain/Screen.js"
 import { PaneId, type TmuxName } from "../src/domain/Session.js"
 import {
+  captureInTurn,
   EnterNotConfirmed,
   type PaneInfo,
   TerminalBridge,
@@ -121,6 +122,21 @@ export const make = Effect.sync(() => {
       Effect.flatMap(touch)
     )
 
+  const capture = (pane: PaneId) =>
+    Clock.currentTimeMillis.pipe(Effect.flatMap((at) =>
+      guard("capture-pane").pipe(
+        Effect.zipRight(paneById(pane)),
+        Effect.map((p) => {
+          calls.push({ op: "capture", pane })
+          return p.screen
+        }),
+        Effect.tapBoth({
+          onFailure: (error) => Effect.sync(() => captureAttempts.push({ pane, at, outcome: error._tag })),
+          onSuccess: () => Effect.sync(() => captureAttempts.push({ pane, at, outcome: "ok" }))
+        })
+      )
+    ))
+
   const bridge = TerminalBridge.of({
     responsive: Effect.sync(() => !hung),
     version: Effect.succeed("tmux 3.3a (fake)"),
@@ -152,20 +168,8 @@ export const make = Effect.sync(() => {
         )
       )
     }),
-    capture: (pane) =>
-      Clock.currentTimeMillis.pipe(Effect.flatMap((at) =>
-        guard("capture-pane").pipe(
-          Effect.zipRight(paneById(pane)),
-          Effect.map((p) => {
-            calls.push({ op: "capture", pane })
-            return p.screen
-          }),
-          Effect.tapBoth({
-            onFailure: (error) => Effect.sync(() => captureAttempts.push({ pane, at, outcome: error._tag })),
-            onSuccess: () => Effect.sync(() => captureAttempts.push({ pane, at, outcome: "ok" }))
-          })
-        )
-      )),
+    capture,
+    captureEach: captureInTurn(capture),
     paste: (pane, text) => Effect.asVoid(pasteInto(pane, text)),
     type: (pane, text, enter) =>
       Effect.gen(function*() {

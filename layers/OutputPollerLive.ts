@@ -1,4 +1,4 @@
-import { Clock, DateTime, Duration, Effect, FiberMap, Layer, Metric, Option, Queue, Schedule } from "effect"
+import { Clock, DateTime, Duration, Effect, Either, Layer, Metric, Queue } from "effect"
 import { OutputLog } from "../services/OutputLog.js"
 import { EXIT_CONFIRMATIONS, OutputPoller, WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -11,6 +11,9 @@ const captures = Metric.counter("telemux_output_captures_total")
 const captureFailures = Metric.counter("telemux_output_capture_failures_total")
 const screensAppended = Metric.counter("telemux_output_updates_total")
 
+/** Captures sent to tmux as one command list at most (the list's reply is parsed in one go). */
+export const CAPTURE_BATCH_MAX = 64
+
 export interface OutputPollerOptions {
   /** Jitter on the capture-failure backoff (on in the daemon; tests turn it off for exact times). */
   readonly jitter?: boolean
@@ -20,13 +23,14 @@ export interface OutputPollerOptions {
 interface Watched {
   readonly sessionId: SessionId
   readonly paneId: PaneId
-  /** Sliding(1): any number of signals before the next capture collapse into one. */
-  readonly wake: Queue.Queue<void>
-  /** A signal came since the last capture began. */
+  /** A signal came since the last capture began: any number of them ask for one capture. */
   dirty: boolean
   /** The last screen captured (compared as is: cheaper than hashing it). */
   lastScreen: string | undefined
   lastAttemptAt: number
+  /** Captures failed in a row; while above zero the pane is captured again at `retryAt`, signal or not. */
+  failures: number
+  retryAt: number
   /** Clock time of the last output signal seen for the pane (-Infinity before the first). */
   lastSignalAt: number
   command: string | undefined
@@ -40,7 +44,13 @@ interface Watched {
 
 /**
  * The poller, plus a view of its per-session state for tests that prove it is bounded.
- * Needs a Scope: the event router and every session's fiber belong to it.
+ * Needs a Scope: the event router and the capture scheduler belong to it.
+ *
+ * One scheduler fiber captures every pane that is due in one command list (CAPTURE_BATCH_MAX at
+ * most): a busy server's panes cost one round trip per batch, not a fiber hop, a timer and a round
+ * trip per pane. A pane is due on a signal, no earlier than `min` after its last capture; after a
+ * failed capture, on the exponential backoff from `min` (capped at `max`) whatever the signals;
+ * while the control channel is down (no signals), every `default` as well.
  */
 export const make = (options: OutputPollerOptions = {}) =>
   Effect.gen(function*() {
@@ -53,22 +63,28 @@ export const make = (options: OutputPollerOptions = {}) =>
 
     const watched = new Map<SessionId, Watched>()
     const sessionOfPane = new Map<PaneId, SessionId>()
-    const fibers = yield* FiberMap.make<SessionId>()
+    /** Wakes the scheduler: a pane became due (sliding: any number of wakes make one look). */
+    const kick = yield* Queue.sliding<void>(1)
     const lock = yield* Effect.makeSemaphore(1)
     // Without the control channel no signal arrives, so idle sessions are polled at the default interval.
     let connected = yield* control.isConnected
 
-    const exponential = Schedule.exponential(pollIntervals.min)
-    const backoff = (options.jitter ?? true ? Schedule.jittered(exponential) : exponential).pipe(
-      Schedule.union(Schedule.spaced(pollIntervals.max))
-    )
+    const maxMillis = Duration.toMillis(pollIntervals.max)
+    const jitter = options.jitter ?? true
+    /** The wait before the next try after `failures` failed captures in a row: min, 2·min, 4·min… up to max (jittered ±20 %). */
+    const backoffMillis = (failures: number) => {
+      const exponential = minMillis * 2 ** (failures - 1)
+      return Math.min(jitter ? exponential * (0.8 + Math.random() * 0.4) : exponential, maxMillis)
+    }
 
-    const wake = (w: Watched) =>
-      Effect.sync(() => {
-        w.dirty = true
-        Queue.unsafeOffer(w.wake, undefined)
-      })
-    const wakeAll = Effect.suspend(() => Effect.forEach(Array.from(watched.values()), wake, { discard: true }))
+    const signal = (w: Watched) => {
+      w.dirty = true
+      Queue.unsafeOffer(kick, undefined)
+    }
+    const wake = (w: Watched) => Effect.sync(() => signal(w))
+    const wakeAll = Effect.sync(() => {
+      for (const w of watched.values()) signal(w)
+    })
 
     const addExitEvidence = (w: Watched) =>
       Effect.suspend(() => {
@@ -98,13 +114,16 @@ export const make = (options: OutputPollerOptions = {}) =>
         Effect.catchAll((error) => Effect.logWarning("could not confirm the pane's exit", error))
       )
 
-    const noteFailure = (w: Watched, error: TmuxError) =>
-      Metric.increment(captureFailures).pipe(
-        Effect.zipRight(error._tag === "TmuxSessionNotFound" ? addExitEvidence(w) : Effect.void),
-        Effect.zipRight(Effect.logWarning("capture failed", error))
-      )
+    const failed = (w: Watched, error: TmuxError, at: number) =>
+      Effect.suspend(() => {
+        captureFailures.unsafeUpdate(1, [])
+        w.failures += 1
+        w.retryAt = at + backoffMillis(w.failures)
+        return error._tag === "TmuxSessionNotFound" ? addExitEvidence(w) : Effect.void
+      })
 
     const captured = (w: Watched, screen: string, at: number) => {
+      w.failures = 0
       if (!w.reportedDead) w.exitEvidence = 0
       const append = screen === w.lastScreen
         ? Effect.void
@@ -116,64 +135,74 @@ export const make = (options: OutputPollerOptions = {}) =>
       return w.reportedDead && !w.exited ? Effect.zipRight(append, confirmDead(w)) : Effect.asVoid(append)
     }
 
-    /** One capture, answering every signal so far; appended when the screen changed. */
-    const attempt = (w: Watched) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) => {
-        w.lastAttemptAt = at
-        w.dirty = false
-        captures.unsafeUpdate(1, [])
-        return Effect.matchEffect(bridge.capture(w.paneId, WATCH_HISTORY_LINES), {
-          onFailure: (error) => Effect.zipRight(noteFailure(w, error), Effect.fail(error)),
-          onSuccess: (screen) => captured(w, screen, at)
-        })
-      })
+    /** When the pane is next to be captured (Infinity: not until something asks). */
+    const dueAt = (w: Watched): number => {
+      if (w.exited) return Infinity
+      if (w.failures > 0) return w.retryAt
+      if (w.dirty) return w.lastAttemptAt + minMillis
+      return connected ? Infinity : w.lastAttemptAt + defaultMillis
+    }
 
     /**
-     * A capture, retried on the backoff while it fails. The schedule is made only on a failure (it
-     * is the costly part of a round otherwise) and fresh each time: the backoff starts over from
-     * `min` after every success.
+     * One list of captures, answering every signal of those panes so far. A refusal ends a tmux
+     * list: the panes after it were not captured and are due again at once. No answer at all (a
+     * timeout, the channel lost mid-list) is a failure of every pane in the batch.
      */
-    const round = (w: Watched) =>
-      attempt(w).pipe(
-        Effect.catchAll(() =>
-          Effect.flatMap(Schedule.driver(backoff), (driver) => {
-            const retry: Effect.Effect<void> = driver.next(undefined).pipe(
-              Effect.zipRight(attempt(w)),
-              Effect.catchAll(() => (w.exited ? Effect.void : retry))
+    const captureBatch = (batch: ReadonlyArray<Watched>, at: number) =>
+      Effect.gen(function*() {
+        for (const w of batch) {
+          w.lastAttemptAt = at
+          w.dirty = false
+        }
+        captures.unsafeUpdate(batch.length, [])
+        const answered = yield* Effect.either(bridge.captureEach(batch.map((w) => w.paneId), WATCH_HISTORY_LINES))
+        // a session unwatched (or moved) while its capture was out is not recorded
+        const current = (w: Watched) => watched.get(w.sessionId) === w
+        if (Either.isLeft(answered)) {
+          yield* Effect.logWarning("capture failed", answered.left).pipe(Effect.annotateLogs({ panes: batch.length }))
+          for (const w of batch) if (current(w)) yield* failed(w, answered.left, at)
+          return
+        }
+        const results = answered.right
+        for (let i = 0; i < batch.length; i++) {
+          const w = batch[i]!
+          const result = results[i]
+          if (!current(w)) continue
+          if (result === undefined) {
+            // skipped after a refusal: not tried, so due again at once
+            w.dirty = true
+            w.lastAttemptAt = at - minMillis
+          } else if (Either.isRight(result)) {
+            yield* captured(w, result.right, at)
+          } else {
+            yield* failed(w, result.left, at)
+            yield* Effect.logWarning("capture failed", result.left).pipe(
+              Effect.annotateLogs({ sessionId: w.sessionId, paneId: w.paneId })
             )
-            return w.exited ? Effect.void : retry
-          })
-        ),
-        Effect.catchAll(() => Effect.void)
-      )
-
-    /**
-     * Returns on a signal, no earlier than `min` after the last attempt. While the channel is
-     * down no signal comes, so the wait also ends when the default interval runs out; while it
-     * is up the safety net is the sweep below, not a timer per session.
-     */
-    const awaitSignal = (w: Watched) =>
-      Effect.gen(function*() {
-        // (a wake token left by a signal the last capture already answered is no signal)
-        while (!w.dirty) {
-          if (connected) {
-            yield* Queue.take(w.wake)
-            continue
           }
-          const left = w.lastAttemptAt + defaultMillis - (yield* Clock.currentTimeMillis)
-          if (left <= 0 || Option.isNone(yield* Effect.timeoutOption(Queue.take(w.wake), Duration.millis(left)))) return
         }
-        const wait = w.lastAttemptAt + minMillis - (yield* Clock.currentTimeMillis)
-        if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
       })
 
-    const loop = (w: Watched) =>
-      Effect.gen(function*() {
-        yield* round(w).pipe(Effect.catchAllCause(Effect.logError))
-        while (!w.exited) {
-          yield* awaitSignal(w).pipe(Effect.zipRight(round(w)), Effect.catchAllCause(Effect.logError))
+    /** Captures what is due, then sleeps until the next pane is due or a signal comes; forever. */
+    const scheduler = Effect.gen(function*() {
+      while (true) {
+        const now = yield* Clock.currentTimeMillis
+        const batch: Array<Watched> = []
+        let next = Infinity
+        for (const w of watched.values()) {
+          const at = dueAt(w)
+          if (at <= now && batch.length < CAPTURE_BATCH_MAX) batch.push(w)
+          else if (at < next) next = at
         }
-      }).pipe(Effect.annotateLogs({ sessionId: w.sessionId, paneId: w.paneId }))
+        if (batch.length > 0) {
+          yield* captureBatch(batch, now).pipe(Effect.catchAllCause((cause) => Effect.logError("capture batch failed", cause)))
+          continue
+        }
+        if (next === Infinity) yield* Queue.take(kick)
+        else yield* Effect.timeoutOption(Queue.take(kick), Duration.millis(next - now))
+      }
+    })
+    yield* Effect.forkScoped(scheduler.pipe(Effect.annotateLogs({ worker: "output-scheduler" })))
 
     /**
      * The safety net against a lost signal, for every watched pane in one listing: a pane tmux
@@ -259,8 +288,7 @@ export const make = (options: OutputPollerOptions = {}) =>
           const w = watchedPane(event.paneId)
           if (w === undefined) continue
           w.lastSignalAt = now
-          w.dirty = true
-          Queue.unsafeOffer(w.wake, undefined)
+          signal(w)
         }
       })
     const controlEvents = yield* control.subscribe
@@ -273,8 +301,7 @@ export const make = (options: OutputPollerOptions = {}) =>
     )
 
     const forget = (sessionId: SessionId) =>
-      Effect.gen(function*() {
-        yield* FiberMap.remove(fibers, sessionId)
+      Effect.sync(() => {
         const w = watched.get(sessionId)
         if (w === undefined) return
         watched.delete(sessionId)
@@ -289,10 +316,12 @@ export const make = (options: OutputPollerOptions = {}) =>
       const w: Watched = {
         sessionId,
         paneId,
-        wake: yield* Queue.sliding<void>(1),
-        dirty: false,
+        // the first capture at once
+        dirty: true,
         lastScreen: undefined,
-        lastAttemptAt: yield* Clock.currentTimeMillis,
+        lastAttemptAt: -Infinity,
+        failures: 0,
+        retryAt: 0,
         lastSignalAt: -Infinity,
         command: undefined,
         path: undefined,
@@ -302,7 +331,7 @@ export const make = (options: OutputPollerOptions = {}) =>
       }
       watched.set(sessionId, w)
       sessionOfPane.set(paneId, sessionId)
-      yield* FiberMap.run(fibers, sessionId, loop(w), { onlyIfMissing: true })
+      signal(w)
     })
 
     const unwatch = Effect.fn("OutputPoller.unwatch")(function*(sessionId: SessionId) {
@@ -316,11 +345,7 @@ export const make = (options: OutputPollerOptions = {}) =>
       watching: Effect.sync(() => watched.size)
     })
 
-    const stateSizes = Effect.map(FiberMap.size(fibers), (fiberCount) => ({
-      sessions: watched.size,
-      panes: sessionOfPane.size,
-      fibers: fiberCount
-    }))
+    const stateSizes = Effect.sync(() => ({ sessions: watched.size, panes: sessionOfPane.size }))
 
     return { poller, stateSizes } as const
   })

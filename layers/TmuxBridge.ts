@@ -24,6 +24,7 @@ import {
   versionArgs
 } from "../src/tmux/Commands.js"
 import {
+  captureInTurn,
   type CreateSessionOptions,
   EnterNotConfirmed,
   PASTE_LANDED_TIMEOUT,
@@ -161,6 +162,7 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
       createSession,
       listPanes,
       capture,
+      captureEach: captureInTurn(capture),
       paste,
       type,
       sendKeys,

@@ -136,6 +136,7 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
 
     const control = TmuxControl.of({
       run: client.run,
+      runList: client.runList,
       subscribe: PubSub.subscribe(events),
       isConnected: client.isConnected,
       isResponsive: client.isResponsive,

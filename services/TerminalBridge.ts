@@ -1,4 +1,4 @@
-import { Context, Data, Duration, type Effect } from "effect"
+import { Context, Data, Duration, Effect, Either } from "effect"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
 import type { ControlChannelDown } from "./TmuxControl.js"
@@ -122,6 +122,15 @@ export class TerminalBridge extends Context.Tag("telemux/TerminalBridge")<Termin
   readonly listPanes: Effect.Effect<ReadonlyArray<PaneInfo>, TmuxError>
   /** The visible screen plus up to `historyLines` lines above it. */
   readonly capture: (pane: PaneId, historyLines: number) => Effect.Effect<string, TmuxError>
+  /**
+   * Captures several panes in one round trip where it can: a result per pane, in order, up to and
+   * including the first capture that failed; the panes after it were not captured (tmux skips the
+   * rest of a list after a refusal). Fails as a whole only when no capture was answered.
+   */
+  readonly captureEach: (
+    panes: ReadonlyArray<PaneId>,
+    historyLines: number
+  ) => Effect.Effect<ReadonlyArray<Either.Either<string, TmuxError>>, TmuxError>
   /** Pastes `text` literally through a tmux buffer (`paste-buffer -p`); no Enter. */
   readonly paste: (pane: PaneId, text: string) => Effect.Effect<void, TmuxError>
   /**
@@ -137,3 +146,19 @@ export class TerminalBridge extends Context.Tag("telemux/TerminalBridge")<Termin
   readonly resize: (pane: PaneId, width: number, height: number) => Effect.Effect<void, TmuxError>
   readonly killSession: (name: TmuxName) => Effect.Effect<void, TmuxError>
 }>() {}
+
+/**
+ * `captureEach` one capture after another, stopping after the first failure as a tmux list does:
+ * for bridges that have no list (a process per command, the test double) and for the fallback.
+ */
+export const captureInTurn = (capture: (pane: PaneId, historyLines: number) => Effect.Effect<string, TmuxError>) =>
+(panes: ReadonlyArray<PaneId>, historyLines: number): Effect.Effect<ReadonlyArray<Either.Either<string, TmuxError>>> =>
+  Effect.gen(function*() {
+    const results: Array<Either.Either<string, TmuxError>> = []
+    for (const pane of panes) {
+      const result = yield* Effect.either(capture(pane, historyLines))
+      results.push(result)
+      if (Either.isLeft(result)) break
+    }
+    return results
+  })

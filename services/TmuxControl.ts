@@ -60,6 +60,8 @@ export class TmuxControl extends Context.Tag("telemux/TmuxControl")<TmuxControl,
    * Fails with ControlChannelDown when the channel cannot carry it.
    */
   readonly run: (args: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, TmuxError>
+  /** Runs commands as one list in one round trip (see ListReply: tmux skips the rest after a refusal). */
+  readonly runList: (commands: ReadonlyArray<ReadonlyArray<string>>) => Effect.Effect<ListReply, TmuxError>
   /** A subscription to events from now on; bounded (sliding: an overwhelmed reader loses the oldest). */
   readonly subscribe: Effect.Effect<Queue.Dequeue<ControlEvent>, never, Scope.Scope>
   readonly isConnected: Effect.Effect<boolean>

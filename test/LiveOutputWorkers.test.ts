@@ -41,6 +41,7 @@ const recordingPoller = Effect.sync(() => {
 const controlEvents = Effect.runSync(PubSub.unbounded<ControlEvent>())
 const testControl = Layer.succeed(TmuxControl, TmuxControl.of({
   run: () => Effect.die("unused"),
+  runList: () => Effect.die("unused"),
   subscribe: PubSub.subscribe(controlEvents),
   isConnected: Effect.succeed(true),
   isResponsive: () => Effect.succeed(true),

@@ -22,6 +22,7 @@ const testControl = Layer.effectContext(Effect.gen(function*() {
   const feed = yield* Queue.unbounded<ControlEvent>()
   const control = TmuxControl.of({
     run: () => Effect.dieMessage("TmuxControl.run is not used by the poller"),
+    runList: () => Effect.dieMessage("TmuxControl.runList is not used by the poller"),
     subscribe: Effect.succeed(feed),
     isConnected: Effect.succeed(true),
     isResponsive: () => Effect.succeed(true),
@@ -294,6 +295,45 @@ describe("OutputPoller", () => {
       assert.deepStrictEqual(tags(yield* h.drainEvents, "ProcessExited"), [{ _tag: "ProcessExited", sessionId: A }])
     }).pipe(Effect.provide(dependencies())))
 
+  it.scoped("panes due together are captured in one list; after a refusal the panes it skipped are captured at once", () =>
+    Effect.gen(function*() {
+      // the harness's pieces around a poller of our own (two pollers would share the test's one feed)
+      const bridge = yield* TerminalBridge
+      const fake = yield* FakeTerminal
+      const log = yield* OutputLog
+      const feed = yield* ControlFeed
+      let count = 0
+      const h = {
+        fake,
+        log,
+        newPane: () => fake.adopt(TmuxName.make(`tmx_${(count++).toString(16).padStart(8, "0")}`), "/tmp"),
+        type: (paneId: PaneId, text: string) => bridge.paste(paneId, text),
+        attempts: (paneId: PaneId) => fake.captureAttempts().filter((a) => a.pane === paneId)
+      }
+      const lists: Array<ReadonlyArray<PaneId>> = []
+      const seen = TerminalBridge.of({
+        ...bridge,
+        captureEach: (panes, lines) => Effect.zipRight(Effect.sync(() => lists.push(panes)), bridge.captureEach(panes, lines))
+      })
+      const { poller } = yield* OutputPollerLive.make({ jitter: false }).pipe(Effect.provideService(TerminalBridge, seen))
+      const panes = [h.newPane(), h.newPane(), h.newPane()]
+      yield* Effect.forEach(panes, (pane, i) => poller.watch(sessionId(i + 1), pane))
+      yield* settle
+      assert.deepStrictEqual(lists, [panes], "the three first captures in one list")
+
+      yield* TestClock.adjust(Duration.seconds(1))
+      for (const pane of panes) yield* h.type(pane, "x")
+      h.fake.vanish(TmuxName.make("tmx_00000001"))
+      // every pane due at once (a reconnect marks them all in one go)
+      yield* Queue.offer(feed, { _tag: "Connected" })
+      yield* settle
+      // tmux stops a list at the refused capture: the third pane goes in the next list, at once
+      assert.deepStrictEqual(lists.slice(1), [panes, [panes[2]]])
+      assert.deepStrictEqual(h.attempts(panes[2]!).map((a) => [a.at, a.outcome]), [[0, "ok"], [1000, "ok"]])
+      assert.strictEqual(Option.getOrThrow(yield* h.log.latest(sessionId(3))).screen, "$ x")
+      assert.strictEqual(h.attempts(panes[1]!).at(-1)?.outcome, "TmuxSessionNotFound")
+    }).pipe(Effect.provide(dependencies())))
+
   it.scoped("a dead signal plus a not-found capture confirm; timeouts never do", () =>
     Effect.gen(function*() {
       const h = yield* harness
@@ -350,7 +390,7 @@ describe("OutputPoller", () => {
       ])
     }).pipe(Effect.provide(dependencies())))
 
-  it.scoped("unwatch stops the session's fiber and frees its state and history", () =>
+  it.scoped("unwatch frees the session's state and history, and stops its captures", () =>
     Effect.gen(function*() {
       const h = yield* harness
       const a = h.newPane()
@@ -360,7 +400,7 @@ describe("OutputPoller", () => {
       yield* settle
       yield* h.poller.unwatch(A)
       assert.strictEqual(yield* h.poller.watching, 1)
-      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 1, panes: 1, fibers: 1 })
+      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 1, panes: 1 })
       assert.strictEqual(yield* h.log.size, 1)
       assert.isTrue(Option.isNone(yield* h.log.latest(A)))
       yield* TestClock.adjust(Duration.seconds(1))
@@ -373,7 +413,7 @@ describe("OutputPoller", () => {
       assert.strictEqual(Option.getOrThrow(yield* h.log.latest(B)).screen, "$ b")
       yield* h.poller.unwatch(B)
       yield* h.poller.unwatch(B)
-      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 0, panes: 0, fibers: 0 })
+      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 0, panes: 0 })
       assert.strictEqual(yield* h.log.size, 0)
     }).pipe(Effect.provide(dependencies())))
 
@@ -386,11 +426,11 @@ describe("OutputPoller", () => {
       for (const { pane } of watched) yield* h.send({ _tag: "PaneChanged", paneId: pane, field: "command", value: "vim" })
       yield* settle
       assert.strictEqual(yield* h.poller.watching, 1000)
-      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 1000, panes: 1000, fibers: 1000 })
+      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 1000, panes: 1000 })
       assert.strictEqual(yield* h.log.size, 1000)
       for (const { id } of watched) yield* h.poller.unwatch(id)
       assert.strictEqual(yield* h.poller.watching, 0)
-      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 0, panes: 0, fibers: 0 })
+      assert.deepStrictEqual(yield* h.stateSizes, { sessions: 0, panes: 0 })
       assert.strictEqual(yield* h.log.size, 0)
       const captured = h.fake.captureAttempts().length
       for (const { pane } of watched.slice(0, 10)) yield* h.signal(pane)
