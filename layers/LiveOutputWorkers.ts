@@ -11,6 +11,8 @@ import type { Session, SessionId } from "../src/domain/Session.js"
 
 /** lastOutput / lastOutputAt are written at most this often per session (the latest wins). */
 export const ACTIVITY_FLUSH_INTERVAL = Duration.seconds(2)
+/** Sessions written per turn of the event loop during a flush. */
+export const ACTIVITY_FLUSH_SLICE = 20
 
 /**
  * Ties live output to sessions: local open sessions are watched while they exist; what the
@@ -90,13 +92,24 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
     )
   )
 
+  /**
+   * Writes the latest output of every session that had some, ACTIVITY_FLUSH_SLICE sessions at a
+   * time with the event loop let go between slices: written in one go, 500 busy sessions held it
+   * for 150–250 ms every flush, and every screen update waited behind them.
+   */
   const flush = Effect.suspend(() => {
     const batch = Array.from(pending.values())
     pending.clear()
-    return Effect.forEach(batch, (update) =>
-      sessions.observe(update.sessionId, { lastOutput: screenTail(update.screen), lastOutputAt: update.changedAt }), {
-      discard: true
-    })
+    const slices = Array.from({ length: Math.ceil(batch.length / ACTIVITY_FLUSH_SLICE) }, (_, i) =>
+      batch.slice(i * ACTIVITY_FLUSH_SLICE, (i + 1) * ACTIVITY_FLUSH_SLICE))
+    return Effect.forEach(slices, (slice, i) =>
+      Effect.zipRight(
+        i === 0 ? Effect.void : Effect.sleep(Duration.zero),
+        Effect.forEach(slice, (update) =>
+          sessions.observe(update.sessionId, { lastOutput: screenTail(update.screen), lastOutputAt: update.changedAt }), {
+          discard: true
+        })
+      ), { discard: true })
   })
   yield* Effect.forkScoped(every("activity-flush", ACTIVITY_FLUSH_INTERVAL, flush))
   yield* Effect.addFinalizer(() => flush.pipe(Effect.ignore))

@@ -187,12 +187,16 @@ export const make = (options: OutputPollerOptions = {}) =>
     const scheduler = Effect.gen(function*() {
       while (true) {
         const now = yield* Clock.currentTimeMillis
-        const batch: Array<Watched> = []
+        let batch: Array<Watched> = []
         let next = Infinity
         for (const w of watched.values()) {
           const at = dueAt(w)
-          if (at <= now && batch.length < CAPTURE_BATCH_MAX) batch.push(w)
+          if (at <= now) batch.push(w)
           else if (at < next) next = at
+        }
+        if (batch.length > CAPTURE_BATCH_MAX) {
+          // more are due than one list takes: those captured longest ago first, so none waits behind the others
+          batch = batch.sort((a, b) => a.lastAttemptAt - b.lastAttemptAt).slice(0, CAPTURE_BATCH_MAX)
         }
         if (batch.length > 0) {
           yield* captureBatch(batch, now).pipe(Effect.catchAllCause((cause) => Effect.logError("capture batch failed", cause)))

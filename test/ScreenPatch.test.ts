@@ -32,6 +32,15 @@ describe("ScreenPatch", () => {
     assert.deepStrictEqual(applySplices(before, splices), after)
   })
 
+  it("scrolled by one while the last line (the prompt) changed: the kept lines are not sent again", () => {
+    const before = [...Array.from({ length: 23 }, (_, i) => `t${i}`), "$ t23"]
+    const after = [...Array.from({ length: 23 }, (_, i) => `t${i + 1}`), "$ t24"]
+    after[22] = "t23"
+    const splices = diffLines(before, after)
+    assert.deepStrictEqual(splices, [{ at: 0, remove: 1, insert: [] }, { at: 22, remove: 1, insert: ["t23", "$ t24"] }])
+    assert.deepStrictEqual(applySplices(before, splices), after)
+  })
+
   it("past PATCH_DISTANCE_MAX differing lines the middle is replaced whole, still exactly", () => {
     const before = Array.from({ length: 200 }, (_, i) => `a${i}`)
     const after = Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? `a${i}` : `b${i}`))

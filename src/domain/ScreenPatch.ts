@@ -41,8 +41,11 @@ export const diffLines = (before: ReadonlyArray<string>, after: ReadonlyArray<st
 const SCROLL_MAX = 8
 
 /**
- * The common update of a terminal: the lines scrolled up by a few and new ones came in below.
- * Two splices, found in one pass instead of Myers' search.
+ * The common update of a terminal: the lines scrolled up by a few, new ones came in below, and the
+ * last lines (a prompt, a status line) may have changed too. Found in one pass instead of Myers'
+ * search: the first line of the new screen is looked for among the old screen's next few; the run
+ * of lines that follow it unchanged is kept, the rest replaced. Undefined when no such run covers
+ * at least half the old lines (not a scroll).
  */
 const scrolled = (
   a: ReadonlyArray<string>,
@@ -53,14 +56,15 @@ const scrolled = (
 ): ReadonlyArray<LineSplice> | undefined => {
   const n = endA - start
   const m = endB - start
-  search: for (let k = 1; k <= Math.min(SCROLL_MAX, n - 1); k++) {
-    const kept = n - k
-    if (kept > m) continue
-    for (let i = 0; i < kept; i++) {
-      if (a[start + k + i] !== b[start + i]) continue search
-    }
+  for (let k = 1; k <= Math.min(SCROLL_MAX, n - 1); k++) {
+    if (a[start + k] !== b[start]) continue
+    const left = n - k
+    let kept = 1
+    while (kept < left && kept < m && a[start + k + kept] === b[start + kept]) kept++
+    if (kept * 2 < left) continue
     const removed: LineSplice = { at: start, remove: k, insert: [] }
-    return kept === m ? [removed] : [removed, { at: start + kept, remove: 0, insert: b.slice(start + kept, endB) }]
+    if (kept === left && kept === m) return [removed]
+    return [removed, { at: start + kept, remove: left - kept, insert: b.slice(start + kept, endB) }]
   }
   return undefined
 }
