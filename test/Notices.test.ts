@@ -27,7 +27,7 @@ const agentsOnDoubles = () =>
     Layer.provideMerge(sessionsOnDoubles())
   )
 
-/** Runs to completion an effect that may type a notice (its Enter waits ENTER_SETTLE_DELAY on the test clock). */
+/** Runs to completion an effect that may type a notice, forked, with the test clock moved on past any wait in it. */
 const settle = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.gen(function*() {
     const fiber = yield* Effect.fork(effect)

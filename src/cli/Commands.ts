@@ -163,7 +163,7 @@ const token = Command.make(
       const fresh = yield* rotateToken(target.address.tokenPath)
       yield* Console.log(fresh)
       yield* Console.error(
-        `wrote a new token to ${target.address.tokenPath}; the daemon accepts it (and only it) from its next request`
+        `wrote a new token to ${target.address.tokenPath}; the daemon accepts it from its next request and refuses the old one within a second`
       )
     }))
 ).pipe(Command.withDescription("print the API token (or rotate it with --rotate)"))

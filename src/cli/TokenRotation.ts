@@ -3,8 +3,9 @@
  * (hex of TOKEN_BYTES random bytes, mode 0600, the directory 0700) and installed atomically by
  * rename, so a reader sees the old file or the new one, never a partial one.
  *
- * The daemon reads its token file once, when it starts (layers/TokenFile.ts): until it restarts
- * it keeps accepting the old token only, and clients that read the new file are refused.
+ * The daemon re-reads the file when a request carries a token it does not know, and at least
+ * once a second (layers/TokenFile.ts): it accepts the new token from its next request and refuses
+ * the old one within a second.
  */
 import { Effect } from "effect"
 import * as crypto from "node:crypto"
