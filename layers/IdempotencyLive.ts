@@ -1,4 +1,4 @@
-import { SqlClient, SqlError } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Layer, Option, Ref, Schema } from "effect"
 import * as crypto from "node:crypto"
 import {
@@ -13,6 +13,7 @@ import {
   type IdempotentRequest
 } from "../services/Idempotency.js"
 import { IdempotencyKeyReused, OutcomeUnknown, StorageFailure } from "../src/domain/Errors.js"
+import { inTransaction } from "./SqlTransaction.js"
 
 /** A stable fingerprint of a request: its operation, target and payload. */
 export const fingerprintOf = (operation: string, target: string, payload: unknown): string =>
@@ -143,18 +144,10 @@ const fail = (operation: string) => (cause: unknown) => new IdempotencyStoreErro
 export const layerSqliteStore: Layer.Layer<IdempotencyStore, never, SqlClient.SqlClient> = Layer.effect(
   IdempotencyStore,
   Effect.map(SqlClient.SqlClient, (sql) => {
-    /**
-     * `withTransaction` turns a failed COMMIT or ROLLBACK into a defect (`orDie`), and a full disk
-     * fails the COMMIT (SQLite has rolled back by then: nothing is left open). That is a storage
-     * error like any other, answered as such — not a crash of the request.
-     */
-    const inTransaction = <A, E>(effect: Effect.Effect<A, E>) =>
-      sql.withTransaction(effect).pipe(
-        Effect.catchSomeDefect((defect) => defect instanceof SqlError.SqlError ? Option.some(Effect.fail(defect)) : Option.none())
-      )
+    const transaction = inTransaction(sql)
     return IdempotencyStore.of({
       claim: (key, fingerprint, now) =>
-        inTransaction(Effect.gen(function*() {
+        transaction(Effect.gen(function*() {
           const rows = yield* sql<{ fingerprint: string; outcome: string | null }>`
             SELECT fingerprint, outcome FROM idempotency WHERE key = ${key}`
           const row = rows[0]

@@ -94,7 +94,7 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
 
   /**
    * Writes the latest output of every session that had some, ACTIVITY_FLUSH_SLICE sessions at a
-   * time with the event loop let go between slices: written in one go, 500 busy sessions held it
+   * time (one transaction each) with the event loop let go between slices: written in one go, 500 busy sessions held it
    * for 150–250 ms every flush, and every screen update waited behind them.
    */
   const flush = Effect.suspend(() => {
@@ -105,10 +105,11 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
     return Effect.forEach(slices, (slice, i) =>
       Effect.zipRight(
         i === 0 ? Effect.void : Effect.sleep(Duration.zero),
-        Effect.forEach(slice, (update) =>
-          sessions.observe(update.sessionId, { lastOutput: screenTail(update.screen), lastOutputAt: update.changedAt }), {
-          discard: true
-        })
+        sessions.recordOutput(slice.map((update) => ({
+          id: update.sessionId,
+          lastOutput: screenTail(update.screen),
+          lastOutputAt: update.changedAt
+        })))
       ), { discard: true })
   })
   yield* Effect.forkScoped(every("activity-flush", ACTIVITY_FLUSH_INTERVAL, flush))

@@ -4,6 +4,7 @@ import {
   OUTPUT_RING_SIZE,
   type OutputChanged,
   type OutputEvent,
+  type NewScreen,
   type OutputListener,
   OutputLog,
   type ScreenPatch,
@@ -80,21 +81,36 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
       return new Update(sessionId, seq, lines, changedAt, { base: previous.seq, splices })
     }
 
-    const record = (history: History, update: Update) => {
+    /** Into the ring and to the listeners; the PubSub is the caller's (one publish for a batch). */
+    const keep = (history: History, update: Update) => {
       history.nextSeq = update.seq + 1
       history.ring.push(update)
       if (history.ring.length > ringSize) history.ring.shift()
-      return emit(update).pipe(Effect.as(update))
+      for (const listener of listeners) listener(update)
+      return update
+    }
+
+    const record = (history: History, update: Update) => PubSub.publish(events, keep(history, update)).pipe(Effect.as(update))
+
+    const appended = (sessionId: SessionId, screen: string, changedAt: DateTime.Utc) => {
+      let history = histories.get(sessionId)
+      if (history === undefined) {
+        history = { nextSeq: firstSeq + 1, base: firstSeq, ring: [] }
+        histories.set(sessionId, history)
+      }
+      return keep(history, next(history, sessionId, history.nextSeq, screen, changedAt))
     }
 
     const append = (sessionId: SessionId, screen: string, changedAt: DateTime.Utc) =>
       Effect.suspend(() => {
-        let history = histories.get(sessionId)
-        if (history === undefined) {
-          history = { nextSeq: firstSeq + 1, base: firstSeq, ring: [] }
-          histories.set(sessionId, history)
-        }
-        return record(history, next(history, sessionId, history.nextSeq, screen, changedAt))
+        const update = appended(sessionId, screen, changedAt)
+        return Effect.as(PubSub.publish(events, update), update)
+      })
+
+    const appendAll = (screens: ReadonlyArray<NewScreen>) =>
+      Effect.suspend(() => {
+        const updates = screens.map((s) => appended(s.sessionId, s.screen, s.changedAt))
+        return Effect.as(PubSub.publishAll(events, updates), updates)
       })
 
     const mirror = (update: ScreenRecord) =>
@@ -129,6 +145,7 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
 
     return OutputLog.of({
       append,
+      appendAll,
       mirror,
       publish: (event) => Effect.suspend(() => emit(event)).pipe(Effect.asVoid),
       latest: (sessionId) =>

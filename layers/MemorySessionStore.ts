@@ -3,6 +3,7 @@ import {
   SessionStore,
   StoreError,
   type ClosedMark,
+  type OutputMark,
   type SessionPatch,
   type SessionQuery
 } from "../services/SessionStore.js"
@@ -88,6 +89,13 @@ export const make = Effect.gen(function*() {
         })
       )
     ),
+    recordOutput: (marks: ReadonlyArray<OutputMark>) =>
+      modify((map) => {
+        for (const { id, lastOutput, lastOutputAt } of marks) {
+          const session = map.get(id)
+          if (session !== undefined && session.status !== "closed") map.set(id, withPatch(session, { lastOutput, lastOutputAt }))
+        }
+      }),
     markClosed: Effect.fn("SessionStore.markClosed")((id: SessionId, mark: ClosedMark) =>
       modify((map) =>
         Option.map(Option.fromNullable(map.get(id)), (session) => {

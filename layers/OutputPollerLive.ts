@@ -1,5 +1,5 @@
 import { Clock, DateTime, Duration, Effect, Either, Layer, Metric, Queue } from "effect"
-import { OutputLog } from "../services/OutputLog.js"
+import { type NewScreen, OutputLog } from "../services/OutputLog.js"
 import { EXIT_CONFIRMATIONS, OutputPoller, WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
@@ -122,18 +122,6 @@ export const make = (options: OutputPollerOptions = {}) =>
         return error._tag === "TmuxSessionNotFound" ? addExitEvidence(w) : Effect.void
       })
 
-    const captured = (w: Watched, screen: string, at: number) => {
-      w.failures = 0
-      if (!w.reportedDead) w.exitEvidence = 0
-      const append = screen === w.lastScreen
-        ? Effect.void
-        : Effect.suspend(() => {
-          w.lastScreen = screen
-          screensAppended.unsafeUpdate(1, [])
-          return log.append(w.sessionId, screen, DateTime.unsafeMake(at))
-        })
-      return w.reportedDead && !w.exited ? Effect.zipRight(append, confirmDead(w)) : Effect.asVoid(append)
-    }
 
     /** When the pane is next to be captured (Infinity: not until something asks). */
     const dueAt = (w: Watched): number => {
@@ -164,6 +152,10 @@ export const make = (options: OutputPollerOptions = {}) =>
           return
         }
         const results = answered.right
+        // the batch's changed screens are recorded together; the rare follow-ups (a failure, a dead pane) after them
+        const changed: Array<NewScreen> = []
+        const after: Array<Effect.Effect<void>> = []
+        const changedAt = DateTime.unsafeMake(at)
         for (let i = 0; i < batch.length; i++) {
           const w = batch[i]!
           const result = results[i]
@@ -173,14 +165,25 @@ export const make = (options: OutputPollerOptions = {}) =>
             w.dirty = true
             w.lastAttemptAt = at - minMillis
           } else if (Either.isRight(result)) {
-            yield* captured(w, result.right, at)
+            w.failures = 0
+            if (!w.reportedDead) w.exitEvidence = 0
+            if (result.right !== w.lastScreen) {
+              w.lastScreen = result.right
+              changed.push({ sessionId: w.sessionId, screen: result.right, changedAt })
+            }
+            if (w.reportedDead && !w.exited) after.push(confirmDead(w))
           } else {
-            yield* failed(w, result.left, at)
-            yield* Effect.logWarning("capture failed", result.left).pipe(
+            after.push(failed(w, result.left, at).pipe(
+              Effect.zipRight(Effect.logWarning("capture failed", result.left)),
               Effect.annotateLogs({ sessionId: w.sessionId, paneId: w.paneId })
-            )
+            ))
           }
         }
+        if (changed.length > 0) {
+          screensAppended.unsafeUpdate(changed.length, [])
+          yield* log.appendAll(changed)
+        }
+        for (const effect of after) yield* effect
       })
 
     /** Captures what is due, then sleeps until the next pane is due or a signal comes; forever. */

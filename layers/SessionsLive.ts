@@ -3,7 +3,7 @@ import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as path from "node:path"
 import { Cache } from "../services/Cache.js"
-import { SessionStore, type SessionPatch, type StoreError } from "../services/SessionStore.js"
+import { type OutputMark, SessionStore, type SessionPatch, type StoreError } from "../services/SessionStore.js"
 import {
   type CreateSessionRequest,
   type ListSessionsRequest,
@@ -351,9 +351,25 @@ export const make = Effect.gen(function*() {
       }
     })))
 
+  const recordOutput = (marks: ReadonlyArray<OutputMark>) =>
+    Effect.gen(function*() {
+      const open: Array<{ readonly session: Session; readonly mark: OutputMark }> = []
+      for (const mark of marks) {
+        const session = Option.getOrUndefined(yield* cache.getSession(mark.id))
+        if (session !== undefined && session.status !== "closed") open.push({ session, mark })
+      }
+      yield* store.recordOutput(open.map((o) => o.mark)).pipe(Effect.mapError(storageFailure))
+      // the rows as written, without reading them back (fields already valid: no validation)
+      yield* Effect.forEach(open, ({ mark, session }) =>
+        cache.upsertSession(new Session({ ...session, lastOutput: mark.lastOutput, lastOutputAt: mark.lastOutputAt }, true)), {
+        discard: true
+      })
+    })
+
   return Sessions.of({
     create,
     observe,
+    recordOutput,
     list: (request) => includesClosed(request) ? fromStore(request) : cache.getSessions(cacheFilter(request)),
     listJson: (request) =>
       includesClosed(request)

@@ -1,7 +1,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { SqlClient, SqlSchema, type Statement } from "@effect/sql"
 import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
-import { Cause, type DateTime, Effect, Layer, Schema, Struct } from "effect"
+import { Cause, DateTime, Effect, Layer, Schema, Struct } from "effect"
 import * as path from "node:path"
 import {
   SessionStore,
@@ -24,6 +24,7 @@ import {
   TmuxName
 } from "../src/domain/Session.js"
 import { describeModeChange, makePrivateDatabase, makePrivateDir } from "../src/agents/StateDir.js"
+import { inTransaction } from "./SqlTransaction.js"
 
 // ---------------------------------------------------------------------------
 // Schema
@@ -245,6 +246,7 @@ export const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
 
   const fail = (operation: string) => (cause: unknown) => new StoreError({ operation, cause })
+  const transaction = inTransaction(sql)
 
   const findSessions = SqlSchema.findAll({
     Request: SessionQuerySchema,
@@ -316,6 +318,12 @@ export const make = Effect.gen(function*() {
       },
       Effect.mapError(fail("update"))
     ),
+    recordOutput: (marks) =>
+      marks.length === 0
+        ? Effect.void
+        : transaction(Effect.forEach(marks, (mark) =>
+          sql`UPDATE sessions SET last_output = ${mark.lastOutput}, last_output_at = ${DateTime.toEpochMillis(mark.lastOutputAt)}
+            WHERE session_id = ${mark.id} AND status != 'closed'`, { discard: true })).pipe(Effect.mapError(fail("recordOutput"))),
     markClosed: Effect.fn("SessionStore.markClosed")(
       (id: SessionId, mark: ClosedMark) => closeRow({ id, reason: mark.reason, at: mark.at }),
       Effect.mapError(fail("markClosed"))

@@ -62,10 +62,19 @@ export type Since =
  */
 export type OutputListener = (event: OutputEvent) => void
 
+/** A screen to record for a session (see `appendAll`). */
+export interface NewScreen {
+  readonly sessionId: SessionId
+  readonly screen: string
+  readonly changedAt: DateTime.Utc
+}
+
 /** Per-session screen history: the latest snapshot, a bounded ring of updates, and a PubSub of events. */
 export class OutputLog extends Context.Tag("telemux/OutputLog")<OutputLog, {
   /** Records a new screen for the session, assigning the next seq. */
   readonly append: (sessionId: SessionId, screen: string, changedAt: DateTime.Utc) => Effect.Effect<OutputChanged>
+  /** `append` for several screens at once (each session's in order), published together. */
+  readonly appendAll: (screens: ReadonlyArray<NewScreen>) => Effect.Effect<ReadonlyArray<OutputChanged>>
   /**
    * Records an update numbered by the session's owner on another computer (seqs kept as they
    * are); an update not newer than the last one recorded is ignored and answers false.

@@ -58,6 +58,13 @@ export type SessionPatch = Partial<
   >
 >
 
+/** A session's latest output, as the activity flush writes it (see `recordOutput`). */
+export interface OutputMark {
+  readonly id: SessionId
+  readonly lastOutput: string
+  readonly lastOutputAt: DateTime.Utc
+}
+
 export interface ClosedMark {
   readonly reason: CloseReason
   readonly at: DateTime.Utc
@@ -70,6 +77,11 @@ export class SessionStore extends Context.Tag("telemux/SessionStore")<SessionSto
   readonly insert: (session: Session) => Effect.Effect<void, StoreError>
   /** Applies `patch`; returns the updated row, or none when there is no such session. */
   readonly update: (id: SessionId, patch: SessionPatch) => Effect.Effect<Option.Option<Session>, StoreError>
+  /**
+   * Writes the latest output of several open sessions in one transaction, reading nothing back
+   * (the caller has the rows); closed and unknown sessions are left as they are.
+   */
+  readonly recordOutput: (marks: ReadonlyArray<OutputMark>) => Effect.Effect<void, StoreError>
   /** Marks a session closed (once: a closed row keeps its first reason). */
   readonly markClosed: (id: SessionId, mark: ClosedMark) => Effect.Effect<Option.Option<Session>, StoreError>
   /** Deletes closed rows whose `closedAt` is before `before`; returns how many. */

@@ -8,6 +8,7 @@ import type {
   TerminalUnavailable
 } from "../src/domain/Errors.js"
 import type { KeyPress } from "../src/domain/Keys.js"
+import type { OutputMark } from "./SessionStore.js"
 import type {
   Agent,
   AgentMode,
@@ -108,6 +109,8 @@ export class Sessions extends Context.Tag("telemux/Sessions")<Sessions, {
   readonly reconcile: Effect.Effect<ReconcileReport, TerminalUnavailable | StorageFailure>
   /** Records what the output watcher saw; unknown or closed sessions are ignored. */
   readonly observe: (id: SessionId, observation: Observation) => Effect.Effect<void, StorageFailure>
+  /** The latest output of several sessions, written together (the activity flush); closed or unknown ones are left alone. */
+  readonly recordOutput: (marks: ReadonlyArray<OutputMark>) => Effect.Effect<void, StorageFailure>
   /** Closes sessions with no input for longer than the inactivity timeout; returns their ids. */
   readonly reapInactive: Effect.Effect<ReadonlyArray<SessionId>, StorageFailure>
 }>() {}

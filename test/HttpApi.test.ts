@@ -107,7 +107,8 @@ const makeFakeSessions = (initial: ReadonlyArray<Session>) =>
       terminalResponsive: Effect.succeed(true),
       reconcile: Effect.succeed({ adopted: 0, closed: [], spared: 0, orphansRemoved: 0 }),
       reapInactive: Effect.succeed([]),
-      observe: () => Effect.void
+      observe: () => Effect.void,
+      recordOutput: () => Effect.void
     })
     return { service, calls: Ref.get(calls) }
   })

@@ -265,6 +265,28 @@ const behavesAsSessionStore = (name: string, storeLayer: () => Layer.Layer<Sessi
         })))
     })
 
+    it.effect("recordOutput writes the last output of open sessions together; closed and unknown ones are left alone", () =>
+      run(Effect.gen(function*() {
+        const store = yield* SessionStore
+        const a = makeSession({ status: "running" })
+        const b = makeSession({ status: "idle", lastOutput: "old", lastOutputAt: at(T0) })
+        const closed = makeSession({ status: "idle", lastOutput: "kept", lastOutputAt: at(T0) })
+        yield* Effect.forEach([a, b, closed], store.insert, { discard: true })
+        yield* store.markClosed(closed.sessionId, { reason: "user", at: at(T0 + 1) })
+        yield* store.recordOutput([
+          { id: a.sessionId, lastOutput: "a out", lastOutputAt: at(T0 + 10) },
+          { id: b.sessionId, lastOutput: "b out", lastOutputAt: at(T0 + 20) },
+          { id: closed.sessionId, lastOutput: "late", lastOutputAt: at(T0 + 30) },
+          { id: SessionId.make(randomUUID()), lastOutput: "nobody", lastOutputAt: at(T0 + 40) }
+        ])
+        yield* store.recordOutput([])
+        assertSome(yield* store.getSession(a.sessionId), new Session({ ...a, lastOutput: "a out", lastOutputAt: at(T0 + 10) }))
+        assertSome(yield* store.getSession(b.sessionId), new Session({ ...b, lastOutput: "b out", lastOutputAt: at(T0 + 20) }))
+        const stillClosed = Option.getOrThrow(yield* store.getSession(closed.sessionId))
+        assert.deepStrictEqual([stillClosed.status, stillClosed.lastOutput], ["closed", "kept"])
+        assert.lengthOf(yield* store.getSessions({ status: "all" }), 3)
+      })))
+
     describe("markClosed", () => {
       it.effect("closes once: a second close keeps the first reason and time", () =>
         run(Effect.gen(function*() {

@@ -69,7 +69,8 @@ const makeDoubles = Effect.gen(function*() {
     terminalResponsive: Effect.succeed(true),
     reconcile: Effect.succeed({ adopted: 0, closed: [], spared: 0, orphansRemoved: 0 }),
     reapInactive: Effect.succeed([]),
-    observe: () => record("observe")
+    observe: () => record("observe"),
+    recordOutput: () => record("recordOutput")
   })
   const agents = Agents.of({
     launch: () => recorded("launch", Effect.succeed(existing)),
