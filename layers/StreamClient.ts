@@ -22,7 +22,7 @@
  * socket does not drain for STREAM_CLIENT_STALL_TIMEOUT is disconnected (its socket destroyed).
  */
 import type { Socket } from "@effect/platform"
-import { Data, Duration, Effect, Either, Exit, Metric, MetricBoundaries, Option, PubSub, Queue, Scope } from "effect"
+import { Data, Duration, Effect, Either, Exit, Option, PubSub, Queue, Scope } from "effect"
 import type * as net from "node:net"
 import type { Cache, CacheEvent } from "../services/Cache.js"
 import { OUTPUT_EVENTS_CAPACITY, type OutputChanged, type OutputEvent, type OutputLog } from "../services/OutputLog.js"
@@ -45,31 +45,13 @@ import {
   STREAM_SUBSCRIPTIONS_MAX
 } from "../src/api/StreamProtocol.js"
 import type { SessionId } from "../src/domain/Session.js"
+import { streamLagResyncs, streamOverflows, streamQueueDepth, streamSocketBuffered } from "./StreamMetrics.js"
 
 /** Frames waiting for one client's socket; past this the client lags (see the module doc). */
 export const STREAM_CLIENT_QUEUE_MAX = 256
 /** Bytes the writer leaves in a client's socket before it waits for the socket to drain. */
 export const STREAM_SOCKET_HIGH_WATER = 1024 * 1024
 export const STREAM_CLIENT_STALL_TIMEOUT = Duration.seconds(60)
-
-export const streamOverflows = Metric.counter("telemux_stream_overflows_total", {
-  description: "times a stream client's outbound queue was full",
-  incremental: true
-})
-export const streamLagResyncs = Metric.counter("telemux_stream_lag_resyncs_total", {
-  description: "resyncs sent to stream clients after they lagged",
-  incremental: true
-})
-export const streamQueueDepth = Metric.histogram(
-  "telemux_stream_queue_depth",
-  MetricBoundaries.linear({ start: 0, width: 32, count: 10 }),
-  "frames in a client's outbound queue after the handler's turn"
-)
-export const streamSocketBuffered = Metric.histogram(
-  "telemux_stream_socket_buffered_bytes",
-  MetricBoundaries.exponential({ start: 1024, factor: 4, count: 8 }),
-  "bytes buffered in a client's socket after the writer's turn"
-)
 
 export class StreamClientStalled extends Data.TaggedError("StreamClientStalled")<{ readonly message: string }> {}
 

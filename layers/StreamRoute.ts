@@ -30,17 +30,15 @@ import { INVALID_TOKEN_MESSAGE, NOT_BEARER_MESSAGE, parseBearer } from "../src/h
 import { refuseUpgrade } from "./HttpListener.js"
 import { makeHeaderCheck, type Refusal } from "./RequestGuard.js"
 import { type Deps, serveClient } from "./StreamClient.js"
+import { streamClients } from "./StreamMetrics.js"
 
 export {
   STREAM_CLIENT_QUEUE_MAX,
   STREAM_CLIENT_STALL_TIMEOUT,
   STREAM_SOCKET_HIGH_WATER,
-  StreamClientStalled,
-  streamLagResyncs,
-  streamOverflows,
-  streamQueueDepth,
-  streamSocketBuffered
+  StreamClientStalled
 } from "./StreamClient.js"
+export { streamClients, streamLagResyncs, streamOverflows, streamQueueDepth, streamSocketBuffered } from "./StreamMetrics.js"
 
 /** Client messages waiting to be handled; more are dropped. */
 export const STREAM_CLIENT_INBOX_MAX = 64
@@ -54,7 +52,6 @@ export const STREAM_FRAME_MAX_BYTES = 4 * STREAM_CLIENT_MESSAGE_MAX
 export const STREAM_CLOSE_GRACE = Duration.millis(150)
 export const CLOSE_GOING_AWAY = 1001
 
-export const streamClients = Metric.gauge("telemux_stream_clients", { description: "connected stream clients" })
 
 export class StreamUnauthorized extends Data.TaggedError("StreamUnauthorized")<{ readonly message: string }> {}
 

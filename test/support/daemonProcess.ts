@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -163,6 +164,35 @@ export const api = (env: DaemonEnv) => {
     const text = await res.text()
     return { status: res.status, body: text === "" ? undefined : JSON.parse(text) }
   }
+}
+
+/**
+ * `api` as a lean client would call it, for latency benchmarks: one keep-alive connection
+ * (node:http) and the token read once — what is timed is the daemon, not fetch's own overhead.
+ */
+export const keepAliveApi = (env: DaemonEnv) => {
+  const token = fs.readFileSync(path.join(env.home, "token"), "utf8").trim()
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 })
+  return (method: string, route: string, body?: unknown) =>
+    new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const data = body === undefined ? undefined : JSON.stringify(body)
+      const headers: Record<string, string | number> = { authorization: `Bearer ${token}` }
+      if (data !== undefined) {
+        headers["content-type"] = "application/json"
+        headers["content-length"] = Buffer.byteLength(data)
+      }
+      const request = http.request({ host: "127.0.0.1", port: env.port, path: route, method, agent, headers }, (response) => {
+        const chunks: Array<Buffer> = []
+        response.on("data", (chunk: Buffer) => chunks.push(chunk))
+        response.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8")
+          resolve({ status: response.statusCode ?? 0, body: text === "" ? undefined : JSON.parse(text) })
+        })
+        response.on("error", reject)
+      })
+      request.on("error", reject)
+      request.end(data)
+    })
 }
 
 export const killTmuxServer = (socket: string) => {
