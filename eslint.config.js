@@ -1,3 +1,4 @@
+import effectPlugin from "@effect/eslint-plugin"
 import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
@@ -5,6 +6,24 @@ export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "coverage/**", ".bench-tmp/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
+  {
+    // The formatter, run by `npm run lint` (and `npm run lint -- --fix`): the Effect repo's dprint setup.
+    files: ["**/*.ts", "**/*.tsx"],
+    plugins: { "@effect": effectPlugin },
+    rules: {
+      "@effect/dprint": ["error", {
+        config: {
+          indentWidth: 2,
+          lineWidth: 120,
+          semiColons: "asi",
+          quoteStyle: "alwaysDouble",
+          trailingCommas: "never",
+          operatorPosition: "maintain",
+          "arrowFunction.useParentheses": "force"
+        }
+      }]
+    }
+  },
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
