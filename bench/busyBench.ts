@@ -24,7 +24,8 @@ const MEASURE_MS = 20_000
 const PROBE_EVERY_MS = 100
 
 /** Prints its own timestamp every 200 ms in the background; the shell stays free for commands. */
-const ACTIVITY = "exec 9<> <(:); (read -t 0.$((RANDOM % 10)) -u 9; while :; do echo t${EPOCHREALTIME/./}; read -t 0.2 -u 9; done) &"
+const ACTIVITY =
+  "exec 9<> <(:); (read -t 0.$((RANDOM % 10)) -u 9; while :; do echo t${EPOCHREALTIME/./}; read -t 0.2 -u 9; done) &"
 const TICK = /\bt(\d{16})\b/g
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -64,7 +65,10 @@ const nowUs = () => (performance.timeOrigin + performance.now()) * 1000
 
 /** Typed commands: resolves with the time from sending until the output line shows. */
 const commandProbes = () => {
-  const waiting = new Map<string, { readonly marker: string; readonly t0: number; readonly resolve: (ms: number) => void }>()
+  const waiting = new Map<
+    string,
+    { readonly marker: string; readonly t0: number; readonly resolve: (ms: number) => void }
+  >()
   return {
     expect: (id: string, marker: string) =>
       new Promise<number | undefined>((resolve) => {
@@ -105,7 +109,12 @@ const tmuxServerPid = (socket: string) =>
   Number(execFileSync(REAL_TMUX, ["-L", socket, "display", "-p", "#{pid}"]).toString().trim())
 
 /** Sends a probe every PROBE_EVERY_MS to the next session until `until`; the samples once all are in. */
-const probeLoop = async (ids: ReadonlyArray<string>, until: number, send: (id: string, text: string) => Promise<void>, probes: ReturnType<typeof commandProbes>) => {
+const probeLoop = async (
+  ids: ReadonlyArray<string>,
+  until: number,
+  send: (id: string, text: string) => Promise<void>,
+  probes: ReturnType<typeof commandProbes>
+) => {
   const pending: Array<Promise<number | undefined>> = []
   for (let i = 0; performance.now() < until; i++) {
     const id = ids[i % ids.length]!
@@ -115,7 +124,10 @@ const probeLoop = async (ids: ReadonlyArray<string>, until: number, send: (id: s
     await sleep(PROBE_EVERY_MS)
   }
   const results = await Promise.all(pending)
-  return { samples: results.filter((r): r is number => r !== undefined), missed: results.filter((r) => r === undefined).length }
+  return {
+    samples: results.filter((r): r is number => r !== undefined),
+    missed: results.filter((r) => r === undefined).length
+  }
 }
 
 const telemuxSide = async (): Promise<Side & { readonly loop: { p50Ms: number; p99Ms: number; maxMs: number } }> => {
@@ -123,9 +135,13 @@ const telemuxSide = async (): Promise<Side & { readonly loop: { p50Ms: number; p
   try {
     const ids = await createSessions(daemon, SESSIONS, os.tmpdir())
     for (let i = 0; i < ids.length; i += 20) {
-      await Promise.all(ids.slice(i, i + 20).map((id) => daemon.call("POST", `/v1/sessions/${id}/input`, { text: ACTIVITY })))
+      await Promise.all(
+        ids.slice(i, i + 20).map((id) => daemon.call("POST", `/v1/sessions/${id}/input`, { text: ACTIVITY }))
+      )
     }
-    const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}/v1/stream`, { headers: { authorization: `Bearer ${daemon.token}` } })
+    const ws = new WebSocket(`ws://127.0.0.1:${daemon.port}/v1/stream`, {
+      headers: { authorization: `Bearer ${daemon.token}` }
+    })
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve())
       ws.once("error", reject)
@@ -148,7 +164,9 @@ const telemuxSide = async (): Promise<Side & { readonly loop: { p50Ms: number; p
       clock.see(message.sessionId, applied.changed, now)
       probes.see(message.sessionId, applied.changed)
     })
-    ws.send(JSON.stringify({ type: "subscribe", output: ids.map((sessionId) => ({ sessionId })), ...subscribeOptions() }))
+    ws.send(
+      JSON.stringify({ type: "subscribe", output: ids.map((sessionId) => ({ sessionId })), ...subscribeOptions() })
+    )
     await sleep(WARMUP_MS)
     const tmuxPid = tmuxServerPid(daemon.socket)
     await daemon.probe()
@@ -157,8 +175,12 @@ const telemuxSide = async (): Promise<Side & { readonly loop: { p50Ms: number; p
     counting = true
     clock.start()
     const started = performance.now()
-    const run = await probeLoop(ids, started + MEASURE_MS, (id, text) =>
-      daemon.call("POST", `/v1/sessions/${id}/input`, { text }).catch(() => undefined), probes)
+    const run = await probeLoop(
+      ids,
+      started + MEASURE_MS,
+      (id, text) => daemon.call("POST", `/v1/sessions/${id}/input`, { text }).catch(() => undefined),
+      probes
+    )
     const elapsed = (performance.now() - started) / 1000
     clock.stop()
     counting = false
@@ -191,7 +213,22 @@ const floorSide = async (): Promise<Side> => {
   const tmux = (...args: ReadonlyArray<string>) => execFileSync(REAL_TMUX, ["-u", "-L", socket, ...args]).toString()
   try {
     const env = { ...process.env, HOME: dir, HISTFILE: "/dev/null" }
-    execFileSync(REAL_TMUX, ["-u", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "hub", "-x", "200", "-y", "50", "tail -f /dev/null"], { env })
+    execFileSync(REAL_TMUX, [
+      "-u",
+      "-L",
+      socket,
+      "-f",
+      "/dev/null",
+      "new-session",
+      "-d",
+      "-s",
+      "hub",
+      "-x",
+      "200",
+      "-y",
+      "50",
+      "tail -f /dev/null"
+    ], { env })
     let script = ""
     for (let i = 0; i < SESSIONS; i++) {
       script += `new-session -d -s s${i} -x 200 -y 50 -c ${dir}\nlink-window -d -s s${i}:0 -t hub:${i + 1}\n`
@@ -200,7 +237,9 @@ const floorSide = async (): Promise<Side> => {
     tmux("source-file", path.join(dir, "setup.tmux"))
     const panes = tmux("list-panes", "-a", "-F", "#{session_name} #{pane_id}").trim().split("\n")
       .filter((line) => !line.startsWith("hub ")).map((line) => line.split(" ")[1]!)
-    const client = spawn(REAL_TMUX, ["-u", "-L", socket, "-C", "attach", "-t", "hub"], { stdio: ["pipe", "pipe", "ignore"] })
+    const client = spawn(REAL_TMUX, ["-u", "-L", socket, "-C", "attach", "-t", "hub"], {
+      stdio: ["pipe", "pipe", "ignore"]
+    })
     const clock = tickClock()
     const probes = commandProbes()
     const counts = { updates: 0, resyncs: 0, bytes: 0 }
@@ -265,7 +304,9 @@ const floorSide = async (): Promise<Side> => {
 }
 
 const quantiles = (sorted: ReadonlyArray<number>) =>
-  `p50 ${ms(percentile(sorted, 50))} p90 ${ms(percentile(sorted, 90))} p99 ${ms(percentile(sorted, 99))} max ${ms(sorted[sorted.length - 1] ?? NaN)}`
+  `p50 ${ms(percentile(sorted, 50))} p90 ${ms(percentile(sorted, 90))} p99 ${ms(percentile(sorted, 99))} max ${
+    ms(sorted[sorted.length - 1] ?? NaN)
+  }`
 
 export const benchBusy = async (): Promise<ReadonlyArray<BenchRow>> => {
   const telemux = await telemuxSide()
@@ -280,7 +321,8 @@ export const benchBusy = async (): Promise<ReadonlyArray<BenchRow>> => {
     },
     { name: `  distribution`, value: quantiles(telemux.ticks), baseline: `floor ${quantiles(floor.ticks)}` },
     {
-      name: `${n}: command typed → its output seen, p99 (${telemux.commands.length} commands, ${telemux.missed} unseen in 10 s)`,
+      name:
+        `${n}: command typed → its output seen, p99 (${telemux.commands.length} commands, ${telemux.missed} unseen in 10 s)`,
       value: ms(percentile(telemux.commands, 99)),
       baseline: `${ms(percentile(floor.commands, 99))} bare tmux -C (${floor.commands.length})`
     },

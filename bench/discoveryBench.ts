@@ -55,7 +55,10 @@ client.ping().then(async () => {
 
 const startProbe = (url: string) =>
   new Promise<{ readonly stop: () => Promise<Array<number>> }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["-e", PROBE, url], { cwd: process.cwd(), stdio: ["pipe", "pipe", "inherit"] })
+    const child = spawn(process.execPath, ["-e", PROBE, url], {
+      cwd: process.cwd(),
+      stdio: ["pipe", "pipe", "inherit"]
+    })
     let out = ""
     let started = false
     child.once("error", reject)
@@ -158,7 +161,8 @@ export const benchDiscovery = async (): Promise<ReadonlyArray<BenchRow>> => {
     ]
 
     const streamKey = `${KEY_PREFIX}inbox:bench`
-    const append = (i: number) => transport.append(streamKey, `{"n":${i}}`, { maxLen: STREAM_CAP, ttl: Duration.hours(1) })
+    const append = (i: number) =>
+      transport.append(streamKey, `{"n":${i}}`, { maxLen: STREAM_CAP, ttl: Duration.hours(1) })
     await runtime.runPromise(Effect.forEach(Array.from({ length: STREAM_CAP }, (_, i) => i), append, { discard: true }))
     const keysAtCap = await admin.dbsize()
     const memoryAtCap = await memoryOf(admin)

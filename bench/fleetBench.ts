@@ -14,11 +14,11 @@ import * as SqliteSessionStore from "../layers/SqliteSessionStore.js"
 import * as SqliteStreamPositions from "../layers/SqliteStreamPositions.js"
 import { Fleet } from "../services/Fleet.js"
 import { Sessions } from "../services/Sessions.js"
+import { makeSlicedScheduler } from "../src/concurrency/SlicedScheduler.js"
 import { ComputerName } from "../src/domain/Session.js"
 import { FleetKeys, INBOX_MAXLEN } from "../src/fleet/Protocol.js"
 import { startRedisServer } from "../test/support/redisServer.js"
 import { agentsUnused, sessionsOnDoubles } from "../test/support/unitLayers.js"
-import { makeSlicedScheduler } from "../src/concurrency/SlicedScheduler.js"
 import { type BenchRow, formatNs } from "./measure.js"
 
 const A = ComputerName.make("bench-a")
@@ -62,7 +62,8 @@ const computer = (name: ComputerName, url: string, home: string) =>
     Layer.provide(Layer.setScheduler(scheduler))
   )
 
-const percentile = (sorted: ReadonlyArray<number>, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0
+const percentile = (sorted: ReadonlyArray<number>, q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0
 
 const redisFigures = async (client: Redis) => {
   const memory = Number(/^used_memory:(\d+)/m.exec(await client.info("memory"))?.[1] ?? Number.NaN)
@@ -83,7 +84,12 @@ const bareStreamRoundTrips = async (url: string, admin: Redis, n: number) => {
   const inbox = "bench:bare:inbox"
   const replies = "bench:bare:replies"
   await admin.del(inbox, replies)
-  const [asker, askerReader, answerer, answererReader] = [new Redis(url), new Redis(url), new Redis(url), new Redis(url)]
+  const [asker, askerReader, answerer, answererReader] = [
+    new Redis(url),
+    new Redis(url),
+    new Redis(url),
+    new Redis(url)
+  ]
   let serving = true
   const serve = (async () => {
     let after = "0-0"
@@ -137,30 +143,35 @@ export const benchFleet = async (): Promise<ReadonlyArray<BenchRow>> => {
     // A learns of B on its next discovery round
     await a.runPromise(
       fleetA.call(B, (c) => c.ListSessions()).pipe(
-        Effect.retry({ while: (e) => e._tag === "ComputerUnreachable", schedule: Schedule.spaced(Duration.millis(100)) }),
+        Effect.retry({
+          while: (e) => e._tag === "ComputerUnreachable",
+          schedule: Schedule.spaced(Duration.millis(100))
+        }),
         Effect.timeout(Duration.seconds(10))
       )
     )
 
     const capture = fleetA.call(B, (c) => c.Capture({ sessionId: session.sessionId, lines: 0 }))
     const ping = Effect.promise(() => admin.ping())
-    const { requestNs, pingNs } = await a.runPromise(Effect.gen(function*() {
-      for (let i = 0; i < WARMUP; i++) {
-        yield* capture
-        yield* ping
-      }
-      const requestNs: Array<number> = []
-      const pingNs: Array<number> = []
-      for (let i = 0; i < TIMED; i++) {
-        let start = process.hrtime.bigint()
-        yield* ping
-        pingNs.push(Number(process.hrtime.bigint() - start))
-        start = process.hrtime.bigint()
-        yield* capture
-        requestNs.push(Number(process.hrtime.bigint() - start))
-      }
-      return { requestNs: requestNs.sort((x, y) => x - y), pingNs: pingNs.sort((x, y) => x - y) }
-    }).pipe(Effect.withScheduler(scheduler)))
+    const { requestNs, pingNs } = await a.runPromise(
+      Effect.gen(function*() {
+        for (let i = 0; i < WARMUP; i++) {
+          yield* capture
+          yield* ping
+        }
+        const requestNs: Array<number> = []
+        const pingNs: Array<number> = []
+        for (let i = 0; i < TIMED; i++) {
+          let start = process.hrtime.bigint()
+          yield* ping
+          pingNs.push(Number(process.hrtime.bigint() - start))
+          start = process.hrtime.bigint()
+          yield* capture
+          requestNs.push(Number(process.hrtime.bigint() - start))
+        }
+        return { requestNs: requestNs.sort((x, y) => x - y), pingNs: pingNs.sort((x, y) => x - y) }
+      }).pipe(Effect.withScheduler(scheduler))
+    )
     const bareNs = await bareStreamRoundTrips(server.url, admin, TIMED)
 
     const list = fleetA.call(B, (c) => c.ListSessions())
@@ -211,12 +222,15 @@ export const benchFleet = async (): Promise<ReadonlyArray<BenchRow>> => {
       },
       {
         name: `same: Redis used_memory (streams capped at ${INBOX_MAXLEN.toLocaleString("en")})`,
-        value: `${mib(before.memory)} → ${mib(after.memory)} (${after.memory >= before.memory ? "+" : ""}${mib(after.memory - before.memory)})`,
+        value: `${mib(before.memory)} → ${mib(after.memory)} (${after.memory >= before.memory ? "+" : ""}${
+          mib(after.memory - before.memory)
+        })`,
         baseline: `${mib(empty.memory)} before the first ${FILL.toLocaleString("en")} (filling the caps)`
       },
       {
         name: "same: DBSIZE and stream lengths",
-        value: `${before.keys} → ${after.keys} keys; XLEN inbox ${before.inbox} → ${after.inbox}, replies ${before.replies} → ${after.replies}`,
+        value:
+          `${before.keys} → ${after.keys} keys; XLEN inbox ${before.inbox} → ${after.inbox}, replies ${before.replies} → ${after.replies}`,
         baseline: `${empty.keys} keys at the start`
       }
     ]

@@ -57,7 +57,10 @@ export const benchHook = async (): Promise<ReadonlyArray<BenchRow>> => {
     mkdirSync(dirname(transcript), { recursive: true })
     const turn = (i: number) =>
       JSON.stringify({ type: "user", message: { role: "user", content: `question ${i} `.repeat(20) } }) + "\n" +
-      JSON.stringify({ type: "assistant", message: { role: "assistant", content: [{ type: "text", text: `answer ${i} `.repeat(60) }] } }) + "\n"
+      JSON.stringify({
+        type: "assistant",
+        message: { role: "assistant", content: [{ type: "text", text: `answer ${i} `.repeat(60) }] }
+      }) + "\n"
     let jsonl = ""
     for (let i = 0; jsonl.length < 256 * 1024; i++) jsonl += turn(i)
     writeFileSync(transcript, jsonl)
@@ -85,8 +88,18 @@ export const benchHook = async (): Promise<ReadonlyArray<BenchRow>> => {
 
     const label = `node dist/hook.js claude Stop (stdin payload, 256 KB transcript, SQLite outbox), ${RUNS} runs`
     return [
-      { name: `${label} (median)`, value: formatNs(median(hook)), baseline: `${formatNs(median(bare))} node -e 0`, ratio: ratio(median(bare), median(hook)) },
-      { name: `${label} (p99)`, value: formatNs(p99(hook)), baseline: `${formatNs(p99(bare))} node -e 0`, ratio: ratio(p99(bare), p99(hook)) }
+      {
+        name: `${label} (median)`,
+        value: formatNs(median(hook)),
+        baseline: `${formatNs(median(bare))} node -e 0`,
+        ratio: ratio(median(bare), median(hook))
+      },
+      {
+        name: `${label} (p99)`,
+        value: formatNs(p99(hook)),
+        baseline: `${formatNs(p99(bare))} node -e 0`,
+        ratio: ratio(p99(bare), p99(hook))
+      }
     ]
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -144,7 +144,10 @@ const connection = (
 }
 
 /** `onWindow` is told when counting starts and when it stops, so that the server's CPU is read over the same window. */
-const runLoad = async (request: LoadRequest, onWindow: (edge: "start" | "stop") => void = () => undefined): Promise<LoadResult> => {
+const runLoad = async (
+  request: LoadRequest,
+  onWindow: (edge: "start" | "stop") => void = () => undefined
+): Promise<LoadResult> => {
   let counting = false
   let running = true
   const latencies: Array<number> = []
@@ -155,18 +158,23 @@ const runLoad = async (request: LoadRequest, onWindow: (edge: "start" | "stop") 
   let allClosed: () => void = () => undefined
   const closed = new Promise<void>((resolve) => (allClosed = resolve))
   for (let i = 0; i < request.connections; i++) {
-    connection(request, (status, latencyMs, size) => {
-      if (!counting) return
-      if (status === 200) {
-        latencies.push(latencyMs)
-        bytes += size
-      } else {
-        errors++
-        statuses[String(status)] = (statuses[String(status)] ?? 0) + 1
+    connection(
+      request,
+      (status, latencyMs, size) => {
+        if (!counting) return
+        if (status === 200) {
+          latencies.push(latencyMs)
+          bytes += size
+        } else {
+          errors++
+          statuses[String(status)] = (statuses[String(status)] ?? 0) + 1
+        }
+      },
+      () => running,
+      () => {
+        if (--open === 0) allClosed()
       }
-    }, () => running, () => {
-      if (--open === 0) allClosed()
-    })
+    )
   }
   await sleep(request.warmupMs)
   onWindow("start")
@@ -195,7 +203,9 @@ interface Route {
 
 const serveTrivial = (routes: Record<string, Route>) =>
   new Promise<number>((resolve) => {
-    const answers = new Map(Object.entries(routes).map(([url, route]) => [url, { ...route, body: Buffer.from(route.body, "base64") }]))
+    const answers = new Map(
+      Object.entries(routes).map(([url, route]) => [url, { ...route, body: Buffer.from(route.body, "base64") }])
+    )
     const server = http.createServer((req, res) => {
       const answer = answers.get(req.url ?? "")
       if (answer === undefined) {
@@ -214,9 +224,16 @@ const serveTrivial = (routes: Record<string, Route>) =>
 
 /** A forked copy of this module playing `role`; `ask` sends one message and waits for its answer. */
 const forkRole = (role: "load" | "trivial") => {
-  const child = fork(SELF, [], { env: { ...process.env, [ROLE_ENV]: role }, stdio: ["ignore", "inherit", "inherit", "ipc"] })
+  const child = fork(SELF, [], {
+    env: { ...process.env, [ROLE_ENV]: role },
+    stdio: ["ignore", "inherit", "inherit", "ipc"]
+  })
   /** Resolves with the first message `accept` returns a value for; others go to `onOther`. */
-  const ask = <A>(message: unknown, accept: (answer: any) => A | undefined = (answer) => answer as A, onOther: (answer: any) => void = () => undefined) =>
+  const ask = <A>(
+    message: unknown,
+    accept: (answer: any) => A | undefined = (answer) => answer as A,
+    onOther: (answer: any) => void = () => undefined
+  ) =>
     new Promise<A>((resolve, reject) => {
       const onExit = (code: number | null) => reject(new Error(`the ${role} process exited (${code})`))
       const onMessage = (answer: unknown) => {
@@ -248,7 +265,11 @@ interface Daemon {
   readonly port: number
   readonly token: string
   readonly projectDir: string
-  readonly call: (method: string, route: string, body?: unknown) => Promise<{ status: number; contentType: string; text: string }>
+  readonly call: (
+    method: string,
+    route: string,
+    body?: unknown
+  ) => Promise<{ status: number; contentType: string; text: string }>
   readonly stop: () => Promise<void>
 }
 
@@ -291,7 +312,10 @@ const startDaemon = async (): Promise<Daemon> => {
   const call = async (method: string, route: string, body?: unknown) => {
     const res = await fetch(`http://127.0.0.1:${port}${route}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" })
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) })
     })
     return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() }
@@ -315,7 +339,10 @@ const startDaemon = async (): Promise<Daemon> => {
 const createSessions = async (daemon: Daemon, n: number) => {
   for (let i = 0; i < n; i += 10) {
     await Promise.all(Array.from({ length: Math.min(10, n - i) }, async (_, j) => {
-      const created = await daemon.call("POST", "/v1/sessions", { projectDir: daemon.projectDir, title: `bench-${i + j}` })
+      const created = await daemon.call("POST", "/v1/sessions", {
+        projectDir: daemon.projectDir,
+        title: `bench-${i + j}`
+      })
       if (created.status !== 201) throw new Error(`create: ${created.status} ${created.text}`)
     }))
   }
@@ -343,7 +370,9 @@ const measure = async (load: ReturnType<typeof forkRole>, pid: number, request: 
 }
 
 const rate = (r: LoadResult) => r.requests / r.seconds
-const formatRate = (perSecond: number) => (perSecond >= 1000 ? `${(perSecond / 1000).toFixed(1)}k req/s` : `${perSecond.toFixed(0)} req/s`)
+const formatRate = (
+  perSecond: number
+) => (perSecond >= 1000 ? `${(perSecond / 1000).toFixed(1)}k req/s` : `${perSecond.toFixed(0)} req/s`)
 const describe = (cell: Cell) =>
   `${formatRate(rate(cell.result))}, p50 ${cell.result.p50Ms.toFixed(2)} / p99 ${cell.result.p99Ms.toFixed(2)} ms, ` +
   `${cell.cpuUs.toFixed(0)} µs CPU/req` +
@@ -364,7 +393,8 @@ export const benchHttp = async (): Promise<ReadonlyArray<BenchRow>> => {
       if (answer.status !== 200) throw new Error(`GET ${url}: ${answer.status} ${answer.text}`)
       routes[url] = { contentType: answer.contentType, body: Buffer.from(answer.text).toString("base64") }
     }
-    const listed = (JSON.parse(Buffer.from(routes[paths.sessions]!.body, "base64").toString()) as ReadonlyArray<unknown>).length
+    const listed =
+      (JSON.parse(Buffer.from(routes[paths.sessions]!.body, "base64").toString()) as ReadonlyArray<unknown>).length
     if (listed !== SESSIONS) throw new Error(`the daemon lists ${listed} sessions, not ${SESSIONS}`)
     const trivialPort = await trivial.ask<number>({ routes })
     const listBytes = Buffer.byteLength(Buffer.from(routes[paths.sessions]!.body, "base64"))
@@ -376,7 +406,9 @@ export const benchHttp = async (): Promise<ReadonlyArray<BenchRow>> => {
         const floor = await measure(load, trivial.child.pid!, { ...base, port: trivialPort })
         const ours = await measure(load, daemon.child.pid!, { ...base, port: daemon.port })
         const ratio = rate(ours.result) / rate(floor.result)
-        const what = name === "sessions" ? `GET ${url} (${SESSIONS} sessions, ${(listBytes / 1024).toFixed(0)} KB)` : `GET ${url}`
+        const what = name === "sessions"
+          ? `GET ${url} (${SESSIONS} sessions, ${(listBytes / 1024).toFixed(0)} KB)`
+          : `GET ${url}`
         rows.push({
           name: `${what}, ${connections} connections, bearer auth on`,
           value: describe(ours),
@@ -396,7 +428,9 @@ export const benchHttp = async (): Promise<ReadonlyArray<BenchRow>> => {
 export const main = async () => {
   const { printRows } = await import("./measure.js")
   printRows(
-    `HTTP throughput: the daemon (dist/main.js) vs a trivial node:http server answering the same bytes (${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s counted per cell)`,
+    `HTTP throughput: the daemon (dist/main.js) vs a trivial node:http server answering the same bytes (${
+      WARMUP_MS / 1000
+    } s warm-up, ${MEASURE_MS / 1000} s counted per cell)`,
     await benchHttp()
   )
 }
@@ -405,7 +439,9 @@ const role = process.env[ROLE_ENV]
 if (role !== undefined) process.on("disconnect", () => process.exit(0))
 if (role === "load") {
   process.on("message", (message) => {
-    void runLoad(message as LoadRequest, (edge) => process.send!({ type: edge })).then((result) => process.send!({ type: "result", result }))
+    void runLoad(message as LoadRequest, (edge) => process.send!({ type: edge })).then((result) =>
+      process.send!({ type: "result", result })
+    )
   })
 } else if (role === "trivial") {
   process.once("message", (message) => {

@@ -26,7 +26,13 @@ import * as ControlBridge from "../layers/ControlBridge.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import type { PaneId } from "../src/domain/Session.js"
 import { FAKE_AGENTS } from "../test/fixtures/agents/hookBuild.js"
-import { type DaemonEnv, keepAliveApi, makeDaemonEnv, removeDaemonEnv, startDaemon } from "../test/support/daemonProcess.js"
+import {
+  type DaemonEnv,
+  keepAliveApi,
+  makeDaemonEnv,
+  removeDaemonEnv,
+  startDaemon
+} from "../test/support/daemonProcess.js"
 import { childrenOf } from "../test/support/processes.js"
 import type { BenchRow } from "./measure.js"
 
@@ -42,7 +48,8 @@ const HUB = "_telemux_hub"
 /** A marker not seen this long is a miss (counted, not sampled). */
 const MISS_AFTER_MS = 5000
 /** Each session's load: a line every 200 ms from a background loop (`read -t` is a builtin sleep). */
-const PRINTER = "exec 9<> <(:); { read -t 0.$((RANDOM % 10)) -u 9; while :; do echo tick-$RANDOM; read -t 0.2 -u 9; done; } &"
+const PRINTER =
+  "exec 9<> <(:); { read -t 0.$((RANDOM % 10)) -u 9; while :; do echo tick-$RANDOM; read -t 0.2 -u 9; done; } &"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -56,25 +63,40 @@ interface Stats {
 
 const stats = (samples: ReadonlyArray<number>): Stats => {
   const sorted = [...samples].sort((a, b) => a - b)
-  const at = (p: number) => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((sorted.length * p) / 100) - 1)]!
+  const at = (p: number) =>
+    sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((sorted.length * p) / 100) - 1)]!
   return { n: sorted.length, p50: at(50), p90: at(90), p99: at(99), max: sorted[sorted.length - 1] ?? NaN }
 }
 
-const show = (s: Stats) => `${s.p50.toFixed(1)} / ${s.p90.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.max.toFixed(1)} ms (n=${s.n})`
+const show = (s: Stats) =>
+  `${s.p50.toFixed(1)} / ${s.p90.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.max.toFixed(1)} ms (n=${s.n})`
 
 /** `\ooo` escapes of %output back to bytes (as text: markers are ASCII). */
-const unescape = (data: string) => data.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
+const unescape = (data: string) =>
+  data.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)))
 
 /**
  * The benchmark's own control client, attached to the daemon's hub (where every session's window is
  * linked): it types (the floor) and watches every pane's output for markers.
  */
 const observer = (socket: string) => {
-  const child: ChildProcess = spawn(REAL_TMUX, ["-L", socket, "-C", "attach-session", "-f", "ignore-size", "-t", `=${HUB}`], {
+  const child: ChildProcess = spawn(REAL_TMUX, [
+    "-L",
+    socket,
+    "-C",
+    "attach-session",
+    "-f",
+    "ignore-size",
+    "-t",
+    `=${HUB}`
+  ], {
     stdio: ["pipe", "pipe", "ignore"]
   })
   /** Per pane, what waits for a marker, each with the output seen since it started waiting. */
-  const waiters = new Map<string, Set<{ readonly marker: string; seen: string; readonly resolve: (at: number) => void }>>()
+  const waiters = new Map<
+    string,
+    Set<{ readonly marker: string; seen: string; readonly resolve: (at: number) => void }>
+  >()
   let partial = ""
   child.stdout!.setEncoding("latin1")
   child.stdout!.on("data", (chunk: string) => {
@@ -179,7 +201,13 @@ const inProcessBridge = async (socket: string) => {
 type Bridge = Awaited<ReturnType<typeof inProcessBridge>>
 
 /** Shell sessions: telemux, its input path in-process and the floor take turns, round-robin over the sessions. */
-const shellCase = async (call: Call, watch: Observer, bridge: Bridge, sessions: ReadonlyArray<Session>, samples: number) => {
+const shellCase = async (
+  call: Call,
+  watch: Observer,
+  bridge: Bridge,
+  sessions: ReadonlyArray<Session>,
+  samples: number
+) => {
   const ways = ["telemux", "bridge", "floor"] as const
   const taken: Record<(typeof ways)[number], Array<number>> = { telemux: [], bridge: [], floor: [] }
   let misses = 0
@@ -188,11 +216,16 @@ const shellCase = async (call: Call, watch: Observer, bridge: Bridge, sessions: 
     // each session's turn starts with another way, so none always follows the same one
     const way = ways[(i + Math.floor(i / ways.length)) % ways.length]!
     const { marker, text } = shellMarker(`${way[0]}${i}`)
-    const took = await timed(watch, session.pane, marker, {
-      telemux: () => call("POST", `/v1/sessions/${session.id}/input`, { text, enter: true }),
-      bridge: () => bridge.type(session.pane, text),
-      floor: () => watch.send(`send-keys -t ${session.pane} -l '${text}' ; send-keys -t ${session.pane} Enter`)
-    }[way])
+    const took = await timed(
+      watch,
+      session.pane,
+      marker,
+      {
+        telemux: () => call("POST", `/v1/sessions/${session.id}/input`, { text, enter: true }),
+        bridge: () => bridge.type(session.pane, text),
+        floor: () => watch.send(`send-keys -t ${session.pane} -l '${text}' ; send-keys -t ${session.pane} Enter`)
+      }[way]
+    )
     if (took === undefined) misses++
     else taken[way].push(took)
     await sleep(5 + Math.random() * 10)
@@ -208,14 +241,19 @@ const agentCase = async (call: Call, watch: Observer, session: Session, samples:
   for (let i = 0; i < samples * 2; i++) {
     const viaTelemux = i % 2 === 0
     const text = `${viaTelemux ? "t" : "f"}${i}-${Math.random().toString(36).slice(2, 8)}`
-    const took = await timed(watch, session.pane, `reply: ${text}`, viaTelemux
-      ? () => call("POST", `/v1/sessions/${session.id}/input`, { text, enter: true })
-      : async () => {
-        const drawn = watch.seen(session.pane, text)
-        watch.send(`set-buffer -b floor -- '${text}' ; paste-buffer -p -d -b floor -t ${session.pane}`)
-        await drawn
-        watch.send(`send-keys -t ${session.pane} Enter`)
-      })
+    const took = await timed(
+      watch,
+      session.pane,
+      `reply: ${text}`,
+      viaTelemux
+        ? () => call("POST", `/v1/sessions/${session.id}/input`, { text, enter: true })
+        : async () => {
+          const drawn = watch.seen(session.pane, text)
+          watch.send(`set-buffer -b floor -- '${text}' ; paste-buffer -p -d -b floor -t ${session.pane}`)
+          await drawn
+          watch.send(`send-keys -t ${session.pane} Enter`)
+        }
+    )
     if (took === undefined) misses++
     else (viaTelemux ? telemux : floor).push(took)
     await sleep(20)
@@ -226,7 +264,9 @@ const agentCase = async (call: Call, watch: Observer, session: Session, samples:
 const spawnCount = (log: string) => fs.readFileSync(log, "utf8").split("\n").filter(Boolean).length
 
 /** A daemon (dist/main.js) on its own socket and state dir, with tmux spawns counted; `run` gets its API and a watcher. */
-const withDaemon = async <A>(run: (call: Call, env: DaemonEnv, watch: Observer, spawns: () => number, clients: () => number) => Promise<A>) => {
+const withDaemon = async <A>(
+  run: (call: Call, env: DaemonEnv, watch: Observer, spawns: () => number, clients: () => number) => Promise<A>
+) => {
   const env = await makeDaemonEnv()
   const spawnLog = path.join(env.home, "spawns.log")
   fs.writeFileSync(spawnLog, "")
@@ -257,7 +297,14 @@ const withDaemon = async <A>(run: (call: Call, env: DaemonEnv, watch: Observer, 
 const ready = async (call: Call, watch: Observer, sessions: ReadonlyArray<Session>) => {
   for (const session of sessions) {
     const { marker, text } = shellMarker("ready")
-    if (await timed(watch, session.pane, marker, () => call("POST", `/v1/sessions/${session.id}/input`, { text, enter: true })) === undefined) {
+    if (
+      await timed(
+        watch,
+        session.pane,
+        marker,
+        () => call("POST", `/v1/sessions/${session.id}/input`, { text, enter: true })
+      ) === undefined
+    ) {
       throw new Error(`session ${session.id} never answered`)
     }
   }
@@ -266,18 +313,34 @@ const ready = async (call: Call, watch: Observer, sessions: ReadonlyArray<Sessio
 const verdict = (value: Stats, floor: Stats, p99Max: number) => {
   const over = value.p50 - floor.p50
   const ok = over <= 3 && value.p99 <= p99Max
-  return `p50 floor${over >= 0 ? "+" : ""}${over.toFixed(1)} ms, p99 ${value.p99.toFixed(1)} ms (target ≤ +3 / ≤ ${p99Max}): ${ok ? "met" : "MISSED"}`
+  return `p50 floor${over >= 0 ? "+" : ""}${over.toFixed(1)} ms, p99 ${
+    value.p99.toFixed(1)
+  } ms (target ≤ +3 / ≤ ${p99Max}): ${ok ? "met" : "MISSED"}`
 }
 
 export const benchInput = async (): Promise<ReadonlyArray<BenchRow>> => {
   const rows: Array<BenchRow> = []
   const push = (c: Case, extra: string, p99Max?: number) => {
     const target = (value: Stats) => (p99Max === undefined ? {} : { ratio: verdict(value, c.floor, p99Max) })
-    rows.push({ name: `${c.name}, p50/p90/p99/max`, value: show(c.telemux), baseline: `${show(c.floor)} floor`, ...target(c.telemux) })
+    rows.push({
+      name: `${c.name}, p50/p90/p99/max`,
+      value: show(c.telemux),
+      baseline: `${show(c.floor)} floor`,
+      ...target(c.telemux)
+    })
     if (c.bridge !== undefined) {
-      rows.push({ name: "  the same, the daemon's input path in-process (no HTTP)", value: show(c.bridge), baseline: "", ...target(c.bridge) })
+      rows.push({
+        name: "  the same, the daemon's input path in-process (no HTTP)",
+        value: show(c.bridge),
+        baseline: "",
+        ...target(c.bridge)
+      })
     }
-    rows.push({ name: `  markers never seen within ${MISS_AFTER_MS / 1000} s; ${extra}`, value: String(c.misses), baseline: "" })
+    rows.push({
+      name: `  markers never seen within ${MISS_AFTER_MS / 1000} s; ${extra}`,
+      value: String(c.misses),
+      baseline: ""
+    })
   }
 
   await withDaemon(async (call, env, watch, spawns, clients) => {
@@ -287,18 +350,28 @@ export const benchInput = async (): Promise<ReadonlyArray<BenchRow>> => {
     try {
       const before = spawns()
       const shell = await shellCase(call, watch, bridge, sessions, 200)
-      push({ name: "input → command output, 1 idle shell session", ...shell }, `tmux spawned by the daemon ${spawns() - before}, its tmux clients ${clients()}`, 25)
+      push(
+        { name: "input → command output, 1 idle shell session", ...shell },
+        `tmux spawned by the daemon ${spawns() - before}, its tmux clients ${clients()}`,
+        25
+      )
     } finally {
       await bridge.close()
     }
 
     // the fake agent in a shell session: what runs in the pane decides how the Enter goes
     const [agent] = sessions
-    await call("POST", `/v1/sessions/${agent!.id}/input`, { text: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`, enter: true })
+    await call("POST", `/v1/sessions/${agent!.id}/input`, {
+      text: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`,
+      enter: true
+    })
     await sleep(3000)
     const ui = await agentCase(call, watch, agent!, 30)
     push(
-      { name: "input → agent's reply, an agent's UI drawing a paste 50 ms after it (Enter after the paste shows)", ...ui },
+      {
+        name: "input → agent's reply, an agent's UI drawing a paste 50 ms after it (Enter after the paste shows)",
+        ...ui
+      },
       "floor: paste, wait for its draw, Enter"
     )
   })

@@ -16,7 +16,10 @@ export interface Timing {
  * Times `op` in `samples` batches of `batch` calls each (after a warm-up) and returns the
  * per-call median and p99 across batches. Batching keeps timer resolution out of sub-µs figures.
  */
-export const time = (op: () => unknown, options: { readonly samples?: number; readonly batch?: number } = {}): Timing => {
+export const time = (
+  op: () => unknown,
+  options: { readonly samples?: number; readonly batch?: number } = {}
+): Timing => {
   const samples = options.samples ?? 101
   const batch = options.batch ?? 100
   let sink: unknown
@@ -31,7 +34,10 @@ export const time = (op: () => unknown, options: { readonly samples?: number; re
   }
   if (sink === Symbol.for("never")) console.log(sink)
   perCall.sort((a, b) => a - b)
-  return { medianNs: perCall[Math.floor(perCall.length / 2)]!, p99Ns: perCall[Math.min(perCall.length - 1, Math.floor(perCall.length * 0.99))]! }
+  return {
+    medianNs: perCall[Math.floor(perCall.length / 2)]!,
+    p99Ns: perCall[Math.min(perCall.length - 1, Math.floor(perCall.length * 0.99))]!
+  }
 }
 
 export const formatNs = (ns: number): string =>

@@ -45,7 +45,9 @@ export const benchMemory = async (): Promise<ReadonlyArray<BenchRow>> => {
 
     const ids = await createSessions(daemon, OPEN_SESSIONS, os.tmpdir())
     for (let i = 0; i < ids.length; i += 20) {
-      await Promise.all(ids.slice(i, i + 20).map((id) => daemon.call("POST", `/v1/sessions/${id}/input`, { text: FILL })))
+      await Promise.all(
+        ids.slice(i, i + 20).map((id) => daemon.call("POST", `/v1/sessions/${id}/input`, { text: FILL }))
+      )
     }
     await sleep(SETTLE_MS)
     const open = rssOf(daemon.pid)
@@ -73,7 +75,9 @@ export const benchMemory = async (): Promise<ReadonlyArray<BenchRow>> => {
         ratio: `+${mb(closed - start)}`
       },
       {
-        name: `RSS after ${CYCLES} create/input/close cycles (${(CYCLES / seconds).toFixed(0)} cycles/s, ${CONCURRENCY} at a time)`,
+        name: `RSS after ${CYCLES} create/input/close cycles (${
+          (CYCLES / seconds).toFixed(0)
+        } cycles/s, ${CONCURRENCY} at a time)`,
         value: mb(after),
         baseline: `${mb(start)} at start`,
         ratio: `+${mb(after - start)}`

@@ -240,7 +240,11 @@ export const telemuxLatency = async (n: number, mode: LatencyMode, count: number
 }
 
 /** The naive design: every session's screen captured by spawning tmux once a second. */
-const baselinePoller = (socket: string, panes: ReadonlyArray<string>, onScreen: (pane: string, screen: string) => void) => {
+const baselinePoller = (
+  socket: string,
+  panes: ReadonlyArray<string>,
+  onScreen: (pane: string, screen: string) => void
+) => {
   let spawns = 0
   let stopped = false
   const tmux = (args: ReadonlyArray<string>) =>
@@ -273,7 +277,20 @@ const baselineSessions = (n: number) => {
   const panes: Array<string> = []
   for (let i = 0; i < n; i++) {
     panes.push(
-      execFileSync(REAL_TMUX, ["-u", "-L", socket, "new-session", "-d", "-x", "200", "-y", "50", "-P", "-F", "#{pane_id}"])
+      execFileSync(REAL_TMUX, [
+        "-u",
+        "-L",
+        socket,
+        "new-session",
+        "-d",
+        "-x",
+        "200",
+        "-y",
+        "50",
+        "-P",
+        "-F",
+        "#{pane_id}"
+      ])
         .toString().trim()
     )
   }
@@ -302,9 +319,13 @@ const baselineLatency = async (n: number, mode: LatencyMode, count: number) => {
   }
   try {
     if (mode === "active") {
-      await Promise.all(world.panes.map((pane) => poller.tmux(["send-keys", "-t", pane, "-l", ACTIVITY]).then(() =>
-        poller.tmux(["send-keys", "-t", pane, "Enter"])
-      )))
+      await Promise.all(
+        world.panes.map((pane) =>
+          poller.tmux(["send-keys", "-t", pane, "-l", ACTIVITY]).then(() =>
+            poller.tmux(["send-keys", "-t", pane, "Enter"])
+          )
+        )
+      )
     }
     await sleep(1000)
     if (mode === "active") {
@@ -389,10 +410,18 @@ export const benchOutput = async (): Promise<ReadonlyArray<BenchRow>> => {
       })
     }
     if (telemux.misses.length > 0) {
-      rows.push({ name: `  markers never seen within 10 s in that run`, value: String(telemux.misses.length), baseline: "" })
+      rows.push({
+        name: `  markers never seen within 10 s in that run`,
+        value: String(telemux.misses.length),
+        baseline: ""
+      })
     }
     if (telemux.spawned.length > 0) {
-      rows.push({ name: `  tmux spawned by the daemon during that run`, value: String(telemux.spawned.length), baseline: "" })
+      rows.push({
+        name: `  tmux spawned by the daemon during that run`,
+        value: String(telemux.spawned.length),
+        baseline: ""
+      })
     }
   }
   rows.push({

@@ -6,8 +6,8 @@ import { benchFleet } from "./fleetBench.js"
 import { benchHook } from "./hookBench.js"
 import { benchHttp } from "./httpBench.js"
 import { benchInput } from "./inputBench.js"
-import { benchMemory } from "./memoryBench.js"
 import { type BenchRow, printRows } from "./measure.js"
+import { benchMemory } from "./memoryBench.js"
 import { benchOutput } from "./outputBench.js"
 import { benchShutdown } from "./shutdownBench.js"
 import { benchStore } from "./storeBench.js"
@@ -18,23 +18,32 @@ const SECTIONS: Record<string, { readonly title: string; readonly run: () => Pro
   store: { title: "session store (SQLite file)", run: benchStore },
   control: { title: "tmux commands: control channel vs a process per call", run: benchControl },
   input: {
-    title: "input → the command's output (dist/main.js over HTTP) vs a bare tmux -C client on the same server (the floor)",
+    title:
+      "input → the command's output (dist/main.js over HTTP) vs a bare tmux -C client on the same server (the floor)",
     run: benchInput
   },
   output: { title: "live output: the daemon over its WebSocket vs a 1 s spawn-per-command poller", run: benchOutput },
-  busy: { title: "500 busy sessions: the daemon over its WebSocket vs a bare tmux -C client on the same layout (the floor)", run: benchBusy },
+  busy: {
+    title: "500 busy sessions: the daemon over its WebSocket vs a bare tmux -C client on the same layout (the floor)",
+    run: benchBusy
+  },
   http: {
     title: "HTTP throughput: the daemon (dist/main.js) vs a trivial node:http server answering the same bytes",
     run: benchHttp
   },
   memory: { title: "memory: daemon RSS per open session and over 2,000 create/close cycles", run: benchMemory },
-  discovery: { title: "fleet discovery: SCAN vs KEYS among 100k unrelated keys (own redis-server)", run: benchDiscovery },
+  discovery: {
+    title: "fleet discovery: SCAN vs KEYS among 100k unrelated keys (own redis-server)",
+    run: benchDiscovery
+  },
   fleet: { title: "fleet requests over Redis (own redis-server)", run: benchFleet },
   hook: { title: "agent hook command", run: benchHook },
   shutdown: { title: "shutdown: SIGTERM → exit of the daemon (dist/main.js), under load vs idle", run: benchShutdown }
 }
 
-const usage = `usage: npm run bench [-- <section>…]; sections: ${Object.keys(SECTIONS).join(", ")} (all when none is named)`
+const usage = `usage: npm run bench [-- <section>…]; sections: ${
+  Object.keys(SECTIONS).join(", ")
+} (all when none is named)`
 const args = process.argv.slice(2)
 if (args.includes("--help") || args.includes("-h")) {
   console.log(usage)

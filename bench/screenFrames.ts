@@ -23,7 +23,9 @@ export const applyFrame = (
     }
     case "patch": {
       const current = screens.get(message.sessionId)
-      if (current === undefined || current.seq !== message.base) throw new Error(`patch for seq ${message.base} on ${current?.seq}`)
+      if (current === undefined || current.seq !== message.base) {
+        throw new Error(`patch for seq ${message.base} on ${current?.seq}`)
+      }
       const splices = message.splices as ReadonlyArray<LineSplice>
       const lines = applySplices(current.lines, splices)
       if (lines === undefined) throw new Error("a patch that does not fit")

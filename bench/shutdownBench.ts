@@ -10,7 +10,14 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import WebSocket from "ws"
-import { api, type DaemonEnv, makeDaemonEnv, removeDaemonEnv, type RunningDaemon, startDaemon } from "../test/support/daemonProcess.js"
+import {
+  api,
+  type DaemonEnv,
+  makeDaemonEnv,
+  removeDaemonEnv,
+  type RunningDaemon,
+  startDaemon
+} from "../test/support/daemonProcess.js"
 import type { BenchRow } from "./measure.js"
 
 const SESSIONS = 50
@@ -19,7 +26,8 @@ const ROUNDS = 5
 const TARGET_MS = 1000
 const GOING_AWAY = 1001
 
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN
+const median = (values: ReadonlyArray<number>) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN
 const ms = (n: number) => `${n.toFixed(0)} ms`
 const verdict = (n: number) => (n <= TARGET_MS ? "(met)" : "(MISSED)")
 
@@ -31,7 +39,9 @@ const watcher = (env: DaemonEnv, token: string, sessionId: string) => {
   const watching = new Promise<void>((resolve, reject) => {
     ws.on("message", (raw) => {
       const message = JSON.parse(raw.toString()) as { type: string; sessionId?: string }
-      if (message.type === "ready") ws.send(JSON.stringify({ type: "subscribe", sessions: true, output: [{ sessionId }] }))
+      if (message.type === "ready") {
+        ws.send(JSON.stringify({ type: "subscribe", sessions: true, output: [{ sessionId }] }))
+      }
       // the session's screen: an `output` frame, or a `resync` with a fresh snapshot
       if ((message.type === "output" || message.type === "resync") && message.sessionId === sessionId) resolve()
     })
@@ -48,13 +58,18 @@ const terminate = async (daemon: RunningDaemon) => {
   const sent = performance.now()
   daemon.child.kill("SIGTERM")
   let timer: NodeJS.Timeout | undefined
-  const exit = await Promise.race([daemon.exited, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)))])
+  const exit = await Promise.race([
+    daemon.exited,
+    new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)))
+  ])
   clearTimeout(timer)
   if (exit === undefined) {
     daemon.child.kill("SIGKILL")
     throw new Error(`the daemon ignored SIGTERM for 10 s:\n${daemon.logs().slice(-3000)}`)
   }
-  if (exit.code !== 0) throw new Error(`the daemon exited ${exit.code ?? exit.signal} on SIGTERM:\n${daemon.logs().slice(-3000)}`)
+  if (exit.code !== 0) {
+    throw new Error(`the daemon exited ${exit.code ?? exit.signal} on SIGTERM:\n${daemon.logs().slice(-3000)}`)
+  }
   return exitAt - sent
 }
 
@@ -66,7 +81,9 @@ const loadedRound = async (env: DaemonEnv, sessionIds: ReadonlyArray<string>) =>
   const prepare = async () => {
     const listed = await api(env)("GET", "/v1/sessions")
     if (!Array.isArray(listed.body) || listed.body.length !== sessionIds.length) {
-      throw new Error(`the daemon adopted ${Array.isArray(listed.body) ? listed.body.length : "no"} of ${sessionIds.length} sessions`)
+      throw new Error(
+        `the daemon adopted ${Array.isArray(listed.body) ? listed.body.length : "no"} of ${sessionIds.length} sessions`
+      )
     }
     const token = fs.readFileSync(path.join(env.home, "token"), "utf8").trim()
     const clients = Array.from({ length: CLIENTS }, (_, i) => watcher(env, token, sessionIds[i % sessionIds.length]!))

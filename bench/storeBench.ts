@@ -6,7 +6,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as SqliteSessionStore from "../layers/SqliteSessionStore.js"
-import { SessionStore, type SessionQuery } from "../services/SessionStore.js"
+import { type SessionQuery, SessionStore } from "../services/SessionStore.js"
 import { ComputerName, Session, SessionId, type SessionStatus, tmuxNameFor } from "../src/domain/Session.js"
 import { type BenchRow, formatNs, printRows, ratio, time } from "./measure.js"
 
@@ -82,7 +82,9 @@ export const benchStore = async (): Promise<ReadonlyArray<BenchRow>> => {
       runtime.runSync(Effect.flatMap(SqlClient.SqlClient, (sql) => SqliteSessionStore.sessionsStatement(sql, query)))
     const idle: SessionQuery = { status: "idle" }
     const idlePage: SessionQuery = { status: "idle", limit: 50 }
-    const cases: ReadonlyArray<readonly [string, SessionQuery, (query: SessionQuery) => (runtime: Runtime) => () => ReadonlyArray<unknown>]> = [
+    const cases: ReadonlyArray<
+      readonly [string, SessionQuery, (query: SessionQuery) => (runtime: Runtime) => () => ReadonlyArray<unknown>]
+    > = [
       ["getSessions({ status: \"idle\" })", idle, getSessions],
       ["getSessions({ status: \"idle\", limit: 50 })", idlePage, getSessions],
       ["its SQL statement alone, no row decoding", idle, statementOnly]

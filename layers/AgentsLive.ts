@@ -1,4 +1,5 @@
 import { Context, DateTime, Duration, Effect, FiberMap, Layer, Option, PubSub, Queue } from "effect"
+import { HookDeliveryFailed, HookEventHandler, type SessionRef } from "../services/AgentHooks.js"
 import {
   Agents,
   type LaunchRequest,
@@ -10,7 +11,6 @@ import {
   STOP_DEBOUNCE,
   STOP_DEBOUNCE_MAX
 } from "../services/Agents.js"
-import { HookDeliveryFailed, HookEventHandler, type SessionRef } from "../services/AgentHooks.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
 import { Listeners, type ListenerStoreError } from "../services/Listeners.js"
@@ -20,8 +20,8 @@ import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import { AgentLaunch, buildLaunch } from "../src/agents/AgentCommands.js"
 import type { HookEvent } from "../src/agents/HookEvent.js"
-import { InvalidRequest, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
 import { consume } from "../src/concurrency/Workers.js"
+import { InvalidRequest, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
 import { sanitiseNotice } from "../src/domain/InputText.js"
 import { isShell, screenTail } from "../src/domain/Screen.js"
 import { type Session, type SessionId, summarise } from "../src/domain/Session.js"
@@ -42,7 +42,9 @@ const storeFailure = (error: ListenerStoreError) => new StorageFailure({ message
  */
 export const noticeFor = (target: Session, what: string, detail: string) =>
   sanitiseNotice(
-    `[telemux] ${sanitiseNotice(target.title, NOTICE_TITLE_MAX)} (${target.sessionId.slice(0, 8)}) on ${target.computer} ${what}` +
+    `[telemux] ${sanitiseNotice(target.title, NOTICE_TITLE_MAX)} (${
+      target.sessionId.slice(0, 8)
+    }) on ${target.computer} ${what}` +
       (detail === "" ? "" : `: ${sanitiseNotice(detail, NOTICE_DETAIL_MAX)}`) +
       ` — read it: telemux tail ${target.sessionId}`
   )
@@ -59,7 +61,12 @@ export const make = Effect.gen(function*() {
   /** Session → clock time of its last reported turn stop; bounded, and pruned when the session goes. */
   const lastStop = new Map<SessionId, number>()
 
-  const activity = (sessionId: SessionId, event: Extract<OutputEvent, { _tag: "AgentActivity" }>["event"], ok: boolean, detail: string) =>
+  const activity = (
+    sessionId: SessionId,
+    event: Extract<OutputEvent, { _tag: "AgentActivity" }>["event"],
+    ok: boolean,
+    detail: string
+  ) =>
     outputLog.publish({ _tag: "AgentActivity", sessionId, event, ok, detail }).pipe(
       Effect.zipRight(Effect.logInfo(`agent ${event}`).pipe(Effect.annotateLogs({ sessionId, ok, detail })))
     )
@@ -103,7 +110,12 @@ export const make = Effect.gen(function*() {
       const events = yield* PubSub.subscribe(outputLog.events)
       // the agent must be what runs in the pane: a prompt typed into the shell would run as a command
       if (!(yield* waitFor(Effect.map(atShell(session), (shell) => !shell), PROMPT_READY_TIMEOUT))) {
-        return yield* activity(id, "prompt", false, "not delivered: the agent did not start (the pane is still at its shell)")
+        return yield* activity(
+          id,
+          "prompt",
+          false,
+          "not delivered: the agent did not start (the pane is still at its shell)"
+        )
       }
       yield* awaitQuiet(events, id)
       for (let attempt = 1; attempt <= PROMPT_ATTEMPTS; attempt++) {
@@ -189,7 +201,9 @@ export const make = Effect.gen(function*() {
 
   const listen: Agents["Type"]["listen"] = (target, listener) =>
     Effect.gen(function*() {
-      if (target === listener.sessionId) return yield* new InvalidRequest({ message: "a session cannot listen to itself" })
+      if (target === listener.sessionId) {
+        return yield* new InvalidRequest({ message: "a session cannot listen to itself" })
+      }
       const session = yield* sessions.get(target)
       if (session.computer !== config.computer) {
         // the target's hooks fire where it runs: that computer keeps its listeners
@@ -197,14 +211,18 @@ export const make = Effect.gen(function*() {
           Effect.catchAll((e) =>
             e._tag === "SessionNotFound" || e._tag === "InvalidRequest" || e._tag === "StorageFailure"
               ? Effect.fail(e)
-              : Effect.fail(new InvalidRequest({ message: e.message })))
+              : Effect.fail(new InvalidRequest({ message: e.message }))
+          )
         )
       }
       if (session.status === "closed") return yield* new InvalidRequest({ message: `session ${target} is closed` })
-      const added = yield* listeners.add({ target, listener: listener.sessionId, listenerComputer: listener.computer }).pipe(
-        Effect.mapError(storeFailure)
-      )
-      if (!added) return yield* new InvalidRequest({ message: `session ${target} already has the most listeners it may have` })
+      const added = yield* listeners.add({ target, listener: listener.sessionId, listenerComputer: listener.computer })
+        .pipe(
+          Effect.mapError(storeFailure)
+        )
+      if (!added) {
+        return yield* new InvalidRequest({ message: `session ${target} already has the most listeners it may have` })
+      }
     })
 
   // whoever built the notice (another computer, say), what is typed is sanitised here
@@ -226,7 +244,9 @@ export const make = Effect.gen(function*() {
         const result = yield* Effect.either(sent)
         if (result._tag === "Right") told++
         else {
-          yield* Effect.logWarning("could not tell a listener", result.left).pipe(Effect.annotateLogs({ listener: l.listener }))
+          yield* Effect.logWarning("could not tell a listener", result.left).pipe(
+            Effect.annotateLogs({ listener: l.listener })
+          )
           if (result.left._tag === "SessionNotFound" || result.left._tag === "SessionClosed") {
             yield* listeners.forget(l.listener).pipe(Effect.ignore)
           }
@@ -275,10 +295,15 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const session = yield* resolve(ref)
       const id = session.sessionId
-      const native = "nativeSessionId" in event && event.nativeSessionId !== undefined ? { nativeSessionId: event.nativeSessionId } : {}
+      const native = "nativeSessionId" in event && event.nativeSessionId !== undefined
+        ? { nativeSessionId: event.nativeSessionId }
+        : {}
       switch (event._tag) {
         case "SessionStarted":
-          yield* observe(id, { ...native, ...(event.nativeLogFile === undefined ? {} : { nativeLogFile: event.nativeLogFile }) })
+          yield* observe(id, {
+            ...native,
+            ...(event.nativeLogFile === undefined ? {} : { nativeLogFile: event.nativeLogFile })
+          })
           return yield* activity(id, "started", true, event.source ?? "startup")
         case "PromptSubmitted":
           // a new turn: its stop is not a repeat of the last one, however soon it comes

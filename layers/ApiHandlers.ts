@@ -3,14 +3,14 @@
  * src/api/Api.ts does, over the services. Serving them (the listener, the guard, the stream) is
  * HttpServer.ts's part.
  */
-import { HttpApiBuilder, HttpServerRequest, HttpServerResponse, type HttpApi } from "@effect/platform"
+import { type HttpApi, HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Clock, DateTime, Effect, Equal, Layer, Option, Redacted, Ref, Schema } from "effect"
 import * as os from "node:os"
 import { Agents } from "../services/Agents.js"
-import type { Idempotency } from "../services/Idempotency.js"
 import { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet, type FleetLinkStatus } from "../services/Fleet.js"
+import type { Idempotency } from "../services/Idempotency.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
 import { Projects } from "../services/Projects.js"
@@ -69,7 +69,8 @@ const encodeHealth = Schema.encodeSync(Health)
 const sameLink = (a: Option.Option<FleetLinkStatus>, b: Option.Option<FleetLinkStatus>) =>
   Option.isNone(a) || Option.isNone(b)
     ? Option.isNone(a) && Option.isNone(b)
-    : a.value.state === b.value.state && a.value.attempt === b.value.attempt && a.value.lastError === b.value.lastError &&
+    : a.value.state === b.value.state && a.value.attempt === b.value.attempt &&
+      a.value.lastError === b.value.lastError &&
       a.value.lastReset === b.value.lastReset && Equal.equals(a.value.since, b.value.since)
 
 /**
@@ -77,34 +78,42 @@ const sameLink = (a: Option.Option<FleetLinkStatus>, b: Option.Option<FleetLinkS
  * link changed, not per request. One is made per server and shared by the handler and the hot
  * route (HotRoutes.ts), so that both answer the same bytes.
  */
-export const makeHealthJson: Effect.Effect<Effect.Effect<string>, never, TelemuxConfig | Fleet> = Effect.gen(function*() {
-  const config = yield* TelemuxConfig
-  const fleet = yield* Fleet
-  const startedAt = yield* Clock.currentTimeMillis
-  const last = yield* Ref.make<{ readonly uptime: number; readonly link: Option.Option<FleetLinkStatus>; readonly json: string } | undefined>(
-    undefined
-  )
-  return Effect.gen(function*() {
-    const uptime = Math.max(0, Math.floor(((yield* Clock.currentTimeMillis) - startedAt) / 1000))
-    const link = yield* fleet.link
-    const previous = yield* Ref.get(last)
-    if (previous !== undefined && previous.uptime === uptime && sameLink(previous.link, link)) return previous.json
-    const json = JSON.stringify(encodeHealth(
-      new Health({
-        ok: true,
-        version: VERSION,
-        computer: config.computer,
-        uptimeSeconds: uptime,
-        fleet: Option.match(link, { onNone: () => null, onSome: (status) => new FleetLink(status) })
-      })
-    ))
-    yield* Ref.set(last, { uptime, link, json })
-    return json
-  })
-})
+export const makeHealthJson: Effect.Effect<Effect.Effect<string>, never, TelemuxConfig | Fleet> = Effect.gen(
+  function*() {
+    const config = yield* TelemuxConfig
+    const fleet = yield* Fleet
+    const startedAt = yield* Clock.currentTimeMillis
+    const last = yield* Ref.make<
+      { readonly uptime: number; readonly link: Option.Option<FleetLinkStatus>; readonly json: string } | undefined
+    >(
+      undefined
+    )
+    return Effect.gen(function*() {
+      const uptime = Math.max(0, Math.floor(((yield* Clock.currentTimeMillis) - startedAt) / 1000))
+      const link = yield* fleet.link
+      const previous = yield* Ref.get(last)
+      if (previous !== undefined && previous.uptime === uptime && sameLink(previous.link, link)) return previous.json
+      const json = JSON.stringify(encodeHealth(
+        new Health({
+          ok: true,
+          version: VERSION,
+          computer: config.computer,
+          uptimeSeconds: uptime,
+          fleet: Option.match(link, { onNone: () => null, onSome: (status) => new FleetLink(status) })
+        })
+      ))
+      yield* Ref.set(last, { uptime, link, json })
+      return json
+    })
+  }
+)
 
 const healthLive = (healthJson: Effect.Effect<string>) =>
-  HttpApiBuilder.group(TelemuxApi, "health", (handlers) => Effect.succeed(handlers.handle("health", () => Effect.map(healthJson, jsonText))))
+  HttpApiBuilder.group(
+    TelemuxApi,
+    "health",
+    (handlers) => Effect.succeed(handlers.handle("health", () => Effect.map(healthJson, jsonText)))
+  )
 
 const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
   Effect.gen(function*() {
@@ -115,7 +124,8 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
     /** The session an agent calls from, when the request names one this daemon knows. */
     const caller = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
       Option.match(Option.flatMap(Option.fromNullable(request.headers[CALLER_HEADER]), decodeSessionId), {
-        onNone: () => Effect.succeedNone,
+        onNone: () =>
+          Effect.succeedNone,
         onSome: (id) =>
           sessions.get(id).pipe(
             Effect.map((s) => Option.some({ sessionId: id, computer: s.computer })),
@@ -123,11 +133,16 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
           )
       }))
     /** An agent that starts or messages a session is told when that session stops or asks. */
-    const listenAsCaller = (target: SessionId, from: Option.Option<{ readonly sessionId: SessionId; readonly computer: ComputerName }>) =>
+    const listenAsCaller = (
+      target: SessionId,
+      from: Option.Option<{ readonly sessionId: SessionId; readonly computer: ComputerName }>
+    ) =>
       Option.isNone(from) || from.value.sessionId === target
         ? Effect.void
         : agents.listen(target, from.value).pipe(
-          Effect.catchAll((error) => Effect.logWarning("could not make the caller a listener", error))
+          Effect.catchAll((error) =>
+            Effect.logWarning("could not make the caller a listener", error)
+          )
         )
     return handlers
       .handle("list", ({ urlParams }) => {
@@ -175,13 +190,18 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
             stale: !fresh
           })
         }))
-      .handle("close", ({ path }) => routing.close(path.id))
-      .handle("resume", ({ path }) => routing.resume(path.id, false))
+      .handle("close", ({ path }) =>
+        routing.close(path.id))
+      .handle("resume", ({ path }) =>
+        routing.resume(path.id, false))
       .handle("restart", ({ path }) => routing.resume(path.id, true))
       .handle("listen", ({ path, payload }) =>
         Effect.gen(function*() {
           const listener = yield* routing.locate(payload.listener)
-          yield* agents.listen(path.id, { sessionId: listener.sessionId, computer: payload.computer ?? listener.computer })
+          yield* agents.listen(path.id, {
+            sessionId: listener.sessionId,
+            computer: payload.computer ?? listener.computer
+          })
         }))
   }))
 
@@ -212,8 +232,11 @@ const ComputersLive = HttpApiBuilder.group(TelemuxApi, "computers", (handlers) =
       }))
   }))
 
-const ProjectsLive = HttpApiBuilder.group(TelemuxApi, "projects", (handlers) =>
-  Effect.map(Projects, (projects) => handlers.handle("list", () => projects.list)))
+const ProjectsLive = HttpApiBuilder.group(
+  TelemuxApi,
+  "projects",
+  (handlers) => Effect.map(Projects, (projects) => handlers.handle("list", () => projects.list))
+)
 
 /** The API with its handlers and auth, answering health with `healthJson` (makeHealthJson); what HttpServer.ts serves. */
 export const makeApiLive = (healthJson: Effect.Effect<string>): Layer.Layer<
@@ -225,4 +248,3 @@ export const makeApiLive = (healthJson: Effect.Effect<string>): Layer.Layer<
     Layer.provide([healthLive(healthJson), SessionsLive, ComputersLive, ProjectsLive]),
     Layer.provide(AuthorizationLive)
   )
-

@@ -1,6 +1,26 @@
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import { Duration, Effect, Either, Layer, Option } from "effect"
 import { randomUUID } from "node:crypto"
+import {
+  captureInTurn,
+  type CreateSessionOptions,
+  EnterNotConfirmed,
+  type PaneInfo,
+  PASTE_LANDED_TIMEOUT,
+  TerminalBridge,
+  TMUX_RESPONSIVE_WITHIN,
+  TmuxCommandFailed,
+  type TmuxError,
+  TmuxSessionNotFound
+} from "../services/TerminalBridge.js"
+import {
+  ControlChannelDown,
+  ControlInput,
+  HUB_SESSION,
+  type ListReply,
+  PaneSignals,
+  TmuxControl
+} from "../services/TmuxControl.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
 import {
@@ -26,19 +46,6 @@ import {
   trimTrailingBlankLines,
   windowIdsArgs
 } from "../src/tmux/Commands.js"
-import {
-  captureInTurn,
-  type CreateSessionOptions,
-  EnterNotConfirmed,
-  PASTE_LANDED_TIMEOUT,
-  type PaneInfo,
-  TerminalBridge,
-  TMUX_RESPONSIVE_WITHIN,
-  TmuxCommandFailed,
-  type TmuxError,
-  TmuxSessionNotFound
-} from "../services/TerminalBridge.js"
-import { ControlChannelDown, ControlInput, HUB_SESSION, type ListReply, PaneSignals, TmuxControl } from "../services/TmuxControl.js"
 import * as TmuxBridge from "./TmuxBridge.js"
 import { screenChanges } from "./TmuxBridge.js"
 import * as TmuxControlLive from "./TmuxControl.js"
@@ -69,7 +76,10 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     const control = yield* TmuxControl
     const input = yield* ControlInput
     const signals = yield* PaneSignals
-    const spawnOptions = { socket: options.socket, ...(options.tmuxBinary === undefined ? {} : { tmuxBinary: options.tmuxBinary }) }
+    const spawnOptions = {
+      socket: options.socket,
+      ...(options.tmuxBinary === undefined ? {} : { tmuxBinary: options.tmuxBinary })
+    }
     const spawn = yield* TmuxBridge.makeTmuxBridge(spawnOptions)
     /** One spawned tmux per command, for what the spawning bridge has no method for. */
     const tmuxProcess = makeTmuxProcess(spawnOptions)
@@ -87,11 +97,16 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
         error instanceof ControlChannelDown && (!error.sent || options.idempotent) ? fallback : Effect.fail(error))
 
     const run = control.run
-    const runText = (args: ReadonlyArray<string>) => Effect.map(run(args), (body) => body.join("\n"))
+    const runText = (args: ReadonlyArray<string>) =>
+      Effect.map(run(args), (body) =>
+        body.join("\n"))
 
     const createSession = Effect.fn("ControlBridge.createSession")(function*(create: CreateSessionOptions) {
       // Over the channel when it is up: a spawn forks the whole daemon and blocks its event loop.
-      const pane = yield* viaChannel(Effect.flatMap(runText(newSessionArgs(create)), paneIdFrom), spawn.createSession(create))
+      const pane = yield* viaChannel(
+        Effect.flatMap(runText(newSessionArgs(create)), paneIdFrom),
+        spawn.createSession(create)
+      )
       // Down: the reconnect links every session's windows. Gone already: the pane's death is reported.
       yield* control.watchWindowOf(create.name).pipe(
         Effect.catchTags({
@@ -141,7 +156,9 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
             new TmuxCommandFailed({
               command: subcommandOf(commands[0] ?? []),
               exitCode: null,
-              stderr: `tmux has left input unanswered for over ${Duration.format(TMUX_RESPONSIVE_WITHIN)}; nothing was sent`
+              stderr: `tmux has left input unanswered for over ${
+                Duration.format(TMUX_RESPONSIVE_WITHIN)
+              }; nothing was sent`
             })
           )
           : input.runList(commands))
@@ -149,11 +166,21 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     const runInput = (commands: ReadonlyArray<ReadonlyArray<string>>) => Effect.flatMap(sendInput(commands), answered)
 
     /** Pastes through a buffer of its own, after `before`; a paste tmux refused deletes its buffer. */
-    const pasteList = (pane: PaneId, text: string, before: ReadonlyArray<ReadonlyArray<string>>, after: ReadonlyArray<ReadonlyArray<string>>) =>
+    const pasteList = (
+      pane: PaneId,
+      text: string,
+      before: ReadonlyArray<ReadonlyArray<string>>,
+      after: ReadonlyArray<ReadonlyArray<string>>
+    ) =>
       Effect.gen(function*() {
         const buffer = pasteBufferName(randomUUID())
         const pasteAt = before.length + 1
-        const reply = yield* sendInput([...before, setBufferArgs(buffer, text), pasteBufferArgs(buffer, pane), ...after])
+        const reply = yield* sendInput([
+          ...before,
+          setBufferArgs(buffer, text),
+          pasteBufferArgs(buffer, pane),
+          ...after
+        ])
         if (Option.isSome(reply.refused) && reply.blocks.length <= pasteAt) {
           // set-buffer ran but paste-buffer (which deletes it on success) did not
           if (reply.blocks.length === pasteAt) yield* input.runList([deleteBufferArgs(buffer)]).pipe(Effect.ignore)
@@ -174,7 +201,9 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     const typeOverChannel = (pane: PaneId, text: string, enter: boolean) =>
       Effect.scoped(Effect.gen(function*() {
         // watched before the list is written: the mark it makes and the application's answer cannot be missed
-        const landed = enter && (yield* control.isConnected) ? Option.some(yield* signals.outputAfterMark(pane)) : Option.none()
+        const landed = enter && (yield* control.isConnected)
+          ? Option.some(yield* signals.outputAfterMark(pane))
+          : Option.none()
         const reply = yield* pasteList(pane, text, leaveModeMarkedArgs(pane), enter ? [enterAtShellArgs(pane)] : [])
         if (!enter) return
         yield* Effect.gen(function*() {
@@ -191,7 +220,12 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
 
     const type = Effect.fn("ControlBridge.type")(function*(pane: PaneId, text: string, enter: boolean) {
       if (text === "") {
-        if (enter) yield* viaChannel(Effect.asVoid(runInput([leaveModeArgs(pane), sendKeysArgs(pane, ENTER)])), spawn.type(pane, "", true))
+        if (enter) {
+          yield* viaChannel(
+            Effect.asVoid(runInput([leaveModeArgs(pane), sendKeysArgs(pane, ENTER)])),
+            spawn.type(pane, "", true)
+          )
+        }
         return
       }
       yield* viaChannel(typeOverChannel(pane, text, enter), spawn.type(pane, text, enter))

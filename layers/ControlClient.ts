@@ -1,11 +1,27 @@
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { Chunk, Clock, Data, Deferred, Duration, Effect, Exit, Fiber, Option, Queue, Ref, type Scope, Stream } from "effect"
-import { reconnectBackoff } from "../src/concurrency/Backoff.js"
-import { commandFailure, subcommandOf, targetOf, tmuxArgv } from "../src/tmux/Commands.js"
-import { commandListLine, type ControlMessage, makeControlParser, replyBlocks } from "../src/tmux/ControlProtocol.js"
-import { hubSessionArgs, isDuplicateSession } from "../src/tmux/HubCommands.js"
-import { KILL_GRACE, TMUX_COMMAND_TIMEOUT, TmuxCommandFailed, type TmuxError, TmuxTimeout } from "../services/TerminalBridge.js"
+import {
+  Chunk,
+  Clock,
+  Data,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Option,
+  Queue,
+  Ref,
+  type Scope,
+  Stream
+} from "effect"
+import {
+  KILL_GRACE,
+  TMUX_COMMAND_TIMEOUT,
+  TmuxCommandFailed,
+  type TmuxError,
+  TmuxTimeout
+} from "../services/TerminalBridge.js"
 import {
   CONTROL_PENDING_MAX,
   CONTROL_RECONNECT_BASE,
@@ -13,6 +29,10 @@ import {
   ControlChannelDown,
   type ListReply
 } from "../services/TmuxControl.js"
+import { reconnectBackoff } from "../src/concurrency/Backoff.js"
+import { commandFailure, subcommandOf, targetOf, tmuxArgv } from "../src/tmux/Commands.js"
+import { commandListLine, type ControlMessage, makeControlParser, replyBlocks } from "../src/tmux/ControlProtocol.js"
+import { hubSessionArgs, isDuplicateSession } from "../src/tmux/HubCommands.js"
 import { signalGroup } from "./Subprocess.js"
 import { makeTmuxProcess } from "./TmuxProcess.js"
 
@@ -104,7 +124,12 @@ const refusal = (entry: Pending, block: number, body: ReadonlyArray<string>) => 
       break
     }
   }
-  return commandFailure({ command: subcommandOf(args), target: targetOf(args), exitCode: null, stderr: body.join("\n") })
+  return commandFailure({
+    command: subcommandOf(args),
+    target: targetOf(args),
+    exitCode: null,
+    stderr: body.join("\n")
+  })
 }
 
 const settle = (entry: Pending, exit: Exit.Exit<ListReply, TmuxError>) => {
@@ -141,10 +166,19 @@ export const makeControlClient = (
       }
     })
 
-    const send = (conn: Connection, commands: ReadonlyArray<ReadonlyArray<string>>): Effect.Effect<ListReply, TmuxError> =>
+    const send = (
+      conn: Connection,
+      commands: ReadonlyArray<ReadonlyArray<string>>
+    ): Effect.Effect<ListReply, TmuxError> =>
       Effect.gen(function*() {
         const label = labelOf(commands)
-        if (!conn.open) return yield* new ControlChannelDown({ command: label, reason: "the control client is reconnecting", sent: false })
+        if (!conn.open) {
+          return yield* new ControlChannelDown({
+            command: label,
+            reason: "the control client is reconnecting",
+            sent: false
+          })
+        }
         if (conn.pending.length >= CONTROL_PENDING_MAX) {
           return yield* new TmuxCommandFailed({
             command: label,
@@ -191,21 +225,34 @@ export const makeControlClient = (
               break
             }
             const entry = conn.pending[0]
-            if (entry === undefined) break
+            if (entry === undefined) {
+              break
+            }
             if (message.ok) {
               entry.blocks.push(message.body)
-              if (entry.blocks.length < entry.expected) break
+              if (entry.blocks.length < entry.expected) {
+                break
+              }
               conn.pending.shift()
               settle(entry, Exit.succeed({ blocks: entry.blocks, refused: Option.none() }))
             } else {
               // The first failure ends the list: tmux skips the commands after it.
               conn.pending.shift()
-              settle(entry, Exit.succeed({ blocks: entry.blocks, refused: Option.some(refusal(entry, entry.blocks.length, message.body)) }))
+              settle(
+                entry,
+                Exit.succeed({
+                  blocks: entry.blocks,
+                  refused: Option.some(refusal(entry, entry.blocks.length, message.body))
+                })
+              )
             }
             break
           }
           case "Exit":
-            Deferred.unsafeDone(conn.closed, Exit.succeed(`tmux control client exited${message.reason ? `: ${message.reason}` : ""}`))
+            Deferred.unsafeDone(
+              conn.closed,
+              Exit.succeed(`tmux control client exited${message.reason ? `: ${message.reason}` : ""}`)
+            )
             break
           default:
             others.push(message)
@@ -214,7 +261,13 @@ export const makeControlClient = (
       return others
     }
 
-    const awaitExit = (proc: CommandExecutor.Process) => proc.exitCode.pipe(Effect.asVoid, Effect.orElse(() => Effect.void))
+    const awaitExit = (proc: CommandExecutor.Process) =>
+      proc.exitCode.pipe(
+        Effect.asVoid,
+        Effect.orElse(() =>
+          Effect.void
+        )
+      )
 
     /** End of input first (the client exits on EOF), then SIGTERM, then SIGKILL; always reaped. */
     const stop = (proc: CommandExecutor.Process, conn: Connection, writer: Fiber.RuntimeFiber<unknown, unknown>) =>
@@ -243,7 +296,10 @@ export const makeControlClient = (
           const now = yield* Clock.currentTimeMillis
           const oldest = conn.pending[0]
           if (oldest !== undefined && now - oldest.sentAt >= hangMillis) {
-            return yield* Deferred.succeed(conn.closed, `tmux did not answer for ${Duration.format(options.hangTimeout)}`)
+            return yield* Deferred.succeed(
+              conn.closed,
+              `tmux did not answer for ${Duration.format(options.hangTimeout)}`
+            )
           }
           let due: Pending | undefined
           for (const entry of conn.pending) {
@@ -274,9 +330,11 @@ export const makeControlClient = (
         if (conn.ready) {
           conn.ready = false
           yield* options.onDown(reason)
-          yield* logged((shutdown ? Effect.logDebug : Effect.logWarning)("tmux control channel down").pipe(
-            Effect.annotateLogs({ reason })
-          ))
+          yield* logged(
+            (shutdown ? Effect.logDebug : Effect.logWarning)("tmux control channel down").pipe(
+              Effect.annotateLogs({ reason })
+            )
+          )
         }
       })
 
@@ -320,11 +378,16 @@ export const makeControlClient = (
           return others.length === 0 ? Effect.void : options.onNotifications(others)
         }).pipe(
           Effect.ignore,
+          Effect.zipRight(
+            Effect.suspend(() =>
+              Deferred.succeed(conn.closed, `tmux control client exited${stderr.trim() ? `: ${stderr.trim()}` : ""}`)
+            )
+          ),
           Effect.zipRight(Effect.suspend(() =>
-            Deferred.succeed(conn.closed, `tmux control client exited${stderr.trim() ? `: ${stderr.trim()}` : ""}`)
-          )),
-          Effect.zipRight(Effect.suspend(() =>
-            Deferred.fail(conn.attached, new ControlConnectFailed({ reason: stderr.trim() || "client exited before attaching" }))
+            Deferred.fail(
+              conn.attached,
+              new ControlConnectFailed({ reason: stderr.trim() || "client exited before attaching" })
+            )
           ))
         )
       )
@@ -355,7 +418,9 @@ export const makeControlClient = (
 
     // Only connecting is retried: a connection that served and then ended starts a fresh schedule.
     const serve = Effect.scoped(connection).pipe(
-      Effect.tapError((e) => Effect.zipRight(Deferred.succeed(firstAttempt, undefined), logged(Effect.logWarning(e.message)))),
+      Effect.tapError((e) =>
+        Effect.zipRight(Deferred.succeed(firstAttempt, undefined), logged(Effect.logWarning(e.message)))
+      ),
       Effect.retry(reconnectBackoff(CONTROL_RECONNECT_BASE, CONTROL_RECONNECT_MAX)),
       Effect.zipRight(Effect.sleep(CONTROL_RECONNECT_BASE)),
       Effect.forever
@@ -369,7 +434,9 @@ export const makeControlClient = (
 
     yield* Effect.forkScoped(serve)
     // Start-up waits for the first attempt so the daemon begins on a live channel when tmux is fine.
-    yield* Deferred.await(firstAttempt).pipe(Effect.timeoutOption(Duration.sum(TMUX_COMMAND_TIMEOUT, options.commandTimeout)))
+    yield* Deferred.await(firstAttempt).pipe(
+      Effect.timeoutOption(Duration.sum(TMUX_COMMAND_TIMEOUT, options.commandTimeout))
+    )
 
     return {
       runList,
@@ -382,8 +449,10 @@ export const makeControlClient = (
           return !(yield* waitedLonger(conn.value, within))
         }),
       isStalled: (within) =>
-        Effect.flatMap(Ref.get(current), (conn) =>
-          Option.isSome(conn) && conn.value.ready ? waitedLonger(conn.value, within) : Effect.succeed(false)),
+        Effect.flatMap(
+          Ref.get(current),
+          (conn) => Option.isSome(conn) && conn.value.ready ? waitedLonger(conn.value, within) : Effect.succeed(false)
+        ),
       pid: Effect.map(Ref.get(current), Option.map((conn) => conn.pid))
     } satisfies ControlClient
   })

@@ -149,10 +149,14 @@ export const acquire = (settings: Pick<TelemuxSettings, "home" | "lockDir" | "tm
           version: VERSION,
           startedAt
         })
-        yield* Effect.forEach([paths.state.owner, paths.socket.owner], (file) => writeOwner(file, owner), { discard: true })
+        yield* Effect.forEach([paths.state.owner, paths.socket.owner], (file) => writeOwner(file, owner), {
+          discard: true
+        })
       }).pipe(Effect.catchAll((error) => Effect.logWarning("could not record this daemon beside its lock", error)))
     yield* Effect.addFinalizer(() =>
-      Effect.forEach([paths.state.owner, paths.socket.owner], (file) => Effect.ignore(fs.remove(file)), { discard: true })
+      Effect.forEach([paths.state.owner, paths.socket.owner], (file) => Effect.ignore(fs.remove(file)), {
+        discard: true
+      })
     )
     return { publish } as const
   })
@@ -162,7 +166,9 @@ export const inspect = (settings: Pick<TelemuxSettings, "home" | "lockDir" | "tm
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const paths = lockPaths(settings)
-    if (!(yield* fs.exists(paths.state.lock).pipe(Effect.orElseSucceed(() => false)))) return Option.none<DaemonOwner | undefined>()
+    if (!(yield* fs.exists(paths.state.lock).pipe(Effect.orElseSucceed(() => false)))) {
+      return Option.none<DaemonOwner | undefined>()
+    }
     const probe = yield* Effect.scoped(holdExclusive(paths.state.lock)).pipe(Effect.either)
     if (probe._tag === "Right" && probe.right !== "busy") return Option.none<DaemonOwner | undefined>()
     return Option.some(yield* readOwner(paths.state.owner))

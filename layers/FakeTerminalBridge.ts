@@ -1,7 +1,4 @@
 import { Clock, Context, Duration, Effect, Layer } from "effect"
-import type { KeyPress } from "../src/domain/Keys.js"
-import { isShell } from "../src/domain/Screen.js"
-import { PaneId, type TmuxName } from "../src/domain/Session.js"
 import {
   captureInTurn,
   EnterNotConfirmed,
@@ -12,9 +9,17 @@ import {
   TmuxSessionNotFound,
   TmuxTimeout
 } from "../services/TerminalBridge.js"
+import type { KeyPress } from "../src/domain/Keys.js"
+import { isShell } from "../src/domain/Screen.js"
+import { PaneId, type TmuxName } from "../src/domain/Session.js"
 
 export type FakeCall =
-  | { readonly op: "create"; readonly name: TmuxName; readonly cwd: string; readonly env: Readonly<Record<string, string>> }
+  | {
+    readonly op: "create"
+    readonly name: TmuxName
+    readonly cwd: string
+    readonly env: Readonly<Record<string, string>>
+  }
   | { readonly op: "paste"; readonly pane: PaneId; readonly text: string }
   | { readonly op: "keys"; readonly pane: PaneId; readonly keys: ReadonlyArray<KeyPress> }
   | { readonly op: "cancelMode"; readonly pane: PaneId }
@@ -174,7 +179,13 @@ export const make = Effect.sync(() => {
     type: (pane, text, enter) =>
       Effect.gen(function*() {
         // as the control bridge does while tmux leaves its input client waiting: refused, unsent
-        if (hung) return yield* new TmuxCommandFailed({ command: "copy-mode", exitCode: null, stderr: "tmux has left input unanswered; nothing was sent" })
+        if (hung) {
+          return yield* new TmuxCommandFailed({
+            command: "copy-mode",
+            exitCode: null,
+            stderr: "tmux has left input unanswered; nothing was sent"
+          })
+        }
         const p = yield* paneById(pane)
         if (p.inMode) {
           calls.push({ op: "cancelMode", pane })
@@ -223,7 +234,8 @@ export const make = Effect.sync(() => {
 
 /** The fake bridge and its test handle, sharing one in-memory "tmux server". */
 export const layer: Layer.Layer<TerminalBridge | FakeTerminal> = Layer.effectContext(
-  Effect.map(make, ({ bridge, control }) =>
-    Context.make(TerminalBridge, bridge).pipe(Context.add(FakeTerminal, control))
+  Effect.map(
+    make,
+    ({ bridge, control }) => Context.make(TerminalBridge, bridge).pipe(Context.add(FakeTerminal, control))
   )
 )

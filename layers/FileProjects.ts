@@ -1,10 +1,10 @@
 import { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import * as path from "node:path"
-import { Project, Todo } from "../src/domain/Project.js"
-import { parseRoadmap } from "../src/domain/Roadmap.js"
 import { Projects, ROADMAP_MAX_BYTES } from "../services/Projects.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { Project, Todo } from "../src/domain/Project.js"
+import { parseRoadmap } from "../src/domain/Roadmap.js"
 
 // as Buffer#toString("utf8"): invalid bytes become U+FFFD, a byte-order mark is kept
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true })

@@ -44,11 +44,13 @@ export const make = (transport: Transport["Type"]) =>
           Effect.flatMap(failed("writes", error), (first) =>
             first
               ? Effect.logWarning(`fleet write failed: ${error.advice}`, error).pipe(Effect.annotateLogs({ operation }))
-              : Effect.void
-          )
+              : Effect.void)
         ),
         Effect.tap(() =>
-          Effect.flatMap(succeeded("writes"), (recovered) => (recovered ? Effect.logInfo("fleet writes work again") : Effect.void))
+          Effect.flatMap(
+            succeeded("writes"),
+            (recovered) => (recovered ? Effect.logInfo("fleet writes work again") : Effect.void)
+          )
         )
       )
 

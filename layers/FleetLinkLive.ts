@@ -34,7 +34,10 @@ export const make = (options: FleetLinkOptions = {}) =>
     const follow: FleetLink["Type"]["follow"] = (streams, handle) =>
       Effect.gen(function*() {
         // a reader's connection opens lazily; one that cannot be made now is retried, never fatal
-        const reader = yield* transport.reader.pipe(Effect.tapError(() => Effect.sleep(FleetReader.READ_RETRY)), Effect.eventually)
+        const reader = yield* transport.reader.pipe(
+          Effect.tapError(() => Effect.sleep(FleetReader.READ_RETRY)),
+          Effect.eventually
+        )
         return yield* FleetReader.make({
           transport,
           positions,
@@ -52,7 +55,8 @@ export const make = (options: FleetLinkOptions = {}) =>
       heartbeatInterval: config.heartbeatInterval,
       seal: (kind, to, payload, lifetime) => sealer.seal(kind, to, payload, lifetime),
       unseal: sealer.unseal,
-      append: (operation, stream, raw, appendOptions) => health.tracked(operation, transport.append(stream, raw, appendOptions)),
+      append: (operation, stream, raw, appendOptions) =>
+        health.tracked(operation, transport.append(stream, raw, appendOptions)),
       follow,
       tracked: health.tracked,
       status: health.status,

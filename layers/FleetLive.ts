@@ -48,7 +48,10 @@ export const make = Effect.gen(function*() {
   const transport = yield* makeClientProtocol
   // No rpc spans: each costs a stack capture and several fibers' worth of context per call
   // (measured in the fleet bench); the call itself is traced below, without a stack.
-  const client: FleetClient = yield* RpcClient.make(FleetRpcs, { generateRequestId: requestIds(), disableTracing: true }).pipe(
+  const client: FleetClient = yield* RpcClient.make(FleetRpcs, {
+    generateRequestId: requestIds(),
+    disableTracing: true
+  }).pipe(
     Effect.provideService(RpcClient.Protocol, transport.protocol)
   )
 
@@ -67,7 +70,11 @@ export const make = Effect.gen(function*() {
         RpcClient.withHeadersEffect(headersFor(computer, timeout)),
         Effect.timeoutFail({
           duration: timeout,
-          onTimeout: () => new RemoteTimeout({ computer, message: `computer ${computer} did not answer within ${Duration.format(timeout)}` })
+          onTimeout: () =>
+            new RemoteTimeout({
+              computer,
+              message: `computer ${computer} did not answer within ${Duration.format(timeout)}`
+            })
         }),
         Effect.mapError((error: unknown) =>
           isClientError(error)
@@ -80,7 +87,9 @@ export const make = Effect.gen(function*() {
           Effect.fail(
             new ComputerUnreachable({
               computer,
-              message: `computer ${computer} could not run the request (another telemux version?): ${String(defect).slice(0, 200)}`
+              message: `computer ${computer} could not run the request (another telemux version?): ${
+                String(defect).slice(0, 200)
+              }`
             })
           )
         )
@@ -129,7 +138,11 @@ export const make = Effect.gen(function*() {
       const headers = yield* headersFor(computer, REQUEST_TIMEOUT)
       yield* client.WatchOutput({ sessionId }).pipe(
         Stream.timeoutFail(
-          () => new RemoteTimeout({ computer, message: `computer ${computer} stopped sending a watched session's screens` }),
+          () =>
+            new RemoteTimeout({
+              computer,
+              message: `computer ${computer} stopped sending a watched session's screens`
+            }),
           Duration.times(WATCH_KEEPALIVE, 3)
         ),
         Stream.runForEach((item) => ("_tag" in item ? Effect.void : mirror(item))),
@@ -148,7 +161,9 @@ export const make = Effect.gen(function*() {
         const existing = watches.get(session.sessionId)
         if (existing !== undefined) return Effect.sync(() => void existing.watchers++)
         watches.set(session.sessionId, { watchers: 1 })
-        return FiberMap.run(watchFibers, session.sessionId, follow(session.sessionId, session.computer)).pipe(Effect.asVoid)
+        return FiberMap.run(watchFibers, session.sessionId, follow(session.sessionId, session.computer)).pipe(
+          Effect.asVoid
+        )
       }),
       () =>
         Effect.gen(function*() {
@@ -161,16 +176,19 @@ export const make = Effect.gen(function*() {
         })
     )
 
-  const departures = Effect.flatMap(presence.changes, (changes) =>
-    Effect.map(Queue.unbounded<ComputerName>(), (departed) => ({ changes, departed }))).pipe(
-      Effect.tap(({ changes, departed }) =>
-        Queue.take(changes).pipe(
-          Effect.flatMap((change) => (change._tag === "Left" ? Queue.offer(departed, change.computer) : Effect.void)),
-          Effect.forever,
-          Effect.forkScoped
-        )),
-      Effect.map(({ departed }) => departed as Queue.Dequeue<ComputerName>)
-    )
+  const departures = Effect.flatMap(
+    presence.changes,
+    (changes) => Effect.map(Queue.unbounded<ComputerName>(), (departed) => ({ changes, departed }))
+  ).pipe(
+    Effect.tap(({ changes, departed }) =>
+      Queue.take(changes).pipe(
+        Effect.flatMap((change) => (change._tag === "Left" ? Queue.offer(departed, change.computer) : Effect.void)),
+        Effect.forever,
+        Effect.forkScoped
+      )
+    ),
+    Effect.map(({ departed }) => departed as Queue.Dequeue<ComputerName>)
+  )
 
   return {
     presence,
@@ -192,49 +210,58 @@ export const make = Effect.gen(function*() {
  * the others' in, calls out and their answers in, remote output. Leaving (shutdown) removes the
  * heartbeat at once.
  */
-export const layerClient: Layer.Layer<Fleet, never, FleetLink | Transport | Cache | OutputLog | SystemStats | TelemuxConfig> =
-  Layer.scoped(
-    Fleet,
-    Effect.gen(function*() {
-      const link = yield* FleetLink
-      const cache = yield* Cache
-      const me = link.me
-      const interval = link.heartbeatInterval
-      const made = yield* make
-      const { presence } = made
+export const layerClient: Layer.Layer<
+  Fleet,
+  never,
+  FleetLink | Transport | Cache | OutputLog | SystemStats | TelemuxConfig
+> = Layer.scoped(
+  Fleet,
+  Effect.gen(function*() {
+    const link = yield* FleetLink
+    const cache = yield* Cache
+    const me = link.me
+    const interval = link.heartbeatInterval
+    const made = yield* make
+    const { presence } = made
 
-      // this computer's own session changes go out; what came from elsewhere never does
-      const cacheEvents = yield* PubSub.subscribe(cache.events)
-      yield* Queue.take(cacheEvents).pipe(
-        Effect.flatMap((event) => {
-          switch (event._tag) {
-            case "SessionUpserted":
-              return event.session.computer === me ? presence.publish({ _tag: "SessionUpserted", session: event.session }) : Effect.void
-            case "SessionRemoved":
-              return event.computer === me ? presence.publish(event) : Effect.void
-            default:
-              return Effect.void
-          }
-        }),
-        Effect.catchAllCause((cause) => Effect.logError("publishing a session event failed", cause)),
-        Effect.forever,
-        Effect.forkScoped
+    // this computer's own session changes go out; what came from elsewhere never does
+    const cacheEvents = yield* PubSub.subscribe(cache.events)
+    yield* Queue.take(cacheEvents).pipe(
+      Effect.flatMap((event) => {
+        switch (event._tag) {
+          case "SessionUpserted":
+            return event.session.computer === me
+              ? presence.publish({ _tag: "SessionUpserted", session: event.session })
+              : Effect.void
+          case "SessionRemoved":
+            return event.computer === me ? presence.publish(event) : Effect.void
+          default:
+            return Effect.void
+        }
+      }),
+      Effect.catchAllCause((cause) => Effect.logError("publishing a session event failed", cause)),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    const changes = yield* presence.changes
+    yield* Queue.take(changes).pipe(Effect.flatMap(made.onPresence), Effect.forever, Effect.forkScoped)
+    yield* Effect.forkScoped(every("fleet-heartbeat", interval, presence.heartbeat))
+    yield* Effect.forkScoped(every("fleet-discovery", interval, presence.discover))
+    yield* Effect.forkScoped(
+      link.follow(
+        [{ stream: FleetKeys.events, savedAs: "fleet.events" }],
+        (entries) => Effect.forEach(entries, (entry) => presence.onEvent(entry.payload), { discard: true })
       )
-      const changes = yield* presence.changes
-      yield* Queue.take(changes).pipe(Effect.flatMap(made.onPresence), Effect.forever, Effect.forkScoped)
-      yield* Effect.forkScoped(every("fleet-heartbeat", interval, presence.heartbeat))
-      yield* Effect.forkScoped(every("fleet-discovery", interval, presence.discover))
-      yield* Effect.forkScoped(link.follow([{ stream: FleetKeys.events, savedAs: "fleet.events" }], (entries) =>
-        Effect.forEach(entries, (entry) => presence.onEvent(entry.payload), { discard: true })))
-      // answers to calls made before a restart have no one waiting for them: that position is not saved
-      yield* Effect.forkScoped(link.follow([{ stream: FleetKeys.replies(me) }], made.transport.onReplies))
-      // A finalizer runs uninterruptibly: the bounded wait is made interruptible so that its timeout can end it.
-      yield* Effect.addFinalizer(() =>
-        Effect.interruptible(presence.leave).pipe(Effect.timeout(Duration.millis(500)), Effect.ignore)
-      )
-      return made.fleet
-    })
-  )
+    )
+    // answers to calls made before a restart have no one waiting for them: that position is not saved
+    yield* Effect.forkScoped(link.follow([{ stream: FleetKeys.replies(me) }], made.transport.onReplies))
+    // A finalizer runs uninterruptibly: the bounded wait is made interruptible so that its timeout can end it.
+    yield* Effect.addFinalizer(() =>
+      Effect.interruptible(presence.leave).pipe(Effect.timeout(Duration.millis(500)), Effect.ignore)
+    )
+    return made.fleet
+  })
+)
 
 /** The fleet's wire and this computer as a caller in it, over a Transport. */
 export const layer = (options: FleetLinkLive.FleetLinkOptions = {}): Layer.Layer<
@@ -261,4 +288,3 @@ export const layerAlone: Layer.Layer<Fleet> = Layer.succeed(
     departures: Queue.unbounded<ComputerName>()
   })
 )
-

@@ -84,7 +84,9 @@ export const make = Effect.gen(function*() {
         yield* outputLog.remove(session.sessionId)
       }
       yield* PubSub.publish(changes, { _tag: "Left", computer: name } satisfies PresenceChange)
-      yield* Effect.logInfo("computer left the fleet").pipe(Effect.annotateLogs({ computer: name, why, sessions: sessions.length }))
+      yield* Effect.logInfo("computer left the fleet").pipe(
+        Effect.annotateLogs({ computer: name, why, sessions: sessions.length })
+      )
     })
 
   const discover = Effect.gen(function*() {
@@ -99,14 +101,19 @@ export const make = Effect.gen(function*() {
       if (Option.isNone(envelope) || envelope.value.from === me) continue
       const computer = yield* decodeHeartbeat(envelope.value.payload).pipe(Effect.option)
       if (Option.isSome(computer) && computer.value.name === envelope.value.from) {
-        seen.set(computer.value.name, { computer: computer.value, expiresAt: now + Duration.toMillis(value.value.expiresIn) })
+        seen.set(computer.value.name, {
+          computer: computer.value,
+          expiresAt: now + Duration.toMillis(value.value.expiresIn)
+        })
       }
     }
     const seeing = yield* link.seeingSince
     if (Option.isSome(seeing)) {
       const graceEnds = seeing.value + Duration.toMillis(ttl)
       for (const name of Array.from(online.keys())) {
-        if (!seen.has(name) && now >= Math.max(recordExpiry.get(name) ?? 0, graceEnds)) yield* forget(name, "its heartbeat expired")
+        if (!seen.has(name) && now >= Math.max(recordExpiry.get(name) ?? 0, graceEnds)) {
+          yield* forget(name, "its heartbeat expired")
+        }
       }
     }
     for (const [name, { computer, expiresAt }] of seen) {
@@ -119,7 +126,9 @@ export const make = Effect.gen(function*() {
         yield* Effect.logInfo("computer joined the fleet").pipe(Effect.annotateLogs({ computer: name }))
       }
     }
-    for (const name of unloaded) yield* PubSub.publish(changes, { _tag: "Joined", computer: name } satisfies PresenceChange)
+    for (const name of unloaded) {
+      yield* PubSub.publish(changes, { _tag: "Joined", computer: name } satisfies PresenceChange)
+    }
   })
 
   /** A joined computer's sessions are in the cache: requests for them are answered again. */
@@ -139,7 +148,9 @@ export const make = Effect.gen(function*() {
       ? unreachable(computer, "it is not online in the fleet")
       : new ComputerUnreachable({
         computer,
-        message: `computer ${computer} is offline since ${DateTime.formatIso(DateTime.unsafeMake(departure.since))}; its sessions come back when it does`
+        message: `computer ${computer} is offline since ${
+          DateTime.formatIso(DateTime.unsafeMake(departure.since))
+        }; its sessions come back when it does`
       })
   }
 
@@ -151,15 +162,19 @@ export const make = Effect.gen(function*() {
       const departure = departed.session(sessionId)
       if (departure === undefined) return Option.none<ComputerUnreachable>()
       if (!online.has(departure.computer)) return Option.some(offline(departure.computer))
-      return Option.some(unreachable(departure.computer, "it is back in the fleet and its sessions are loading; try again shortly"))
+      return Option.some(
+        unreachable(departure.computer, "it is back in the fleet and its sessions are loading; try again shortly")
+      )
     })
 
   const publish = (event: FleetEvent) =>
-    Effect.flatMap(link.seal(Kinds.event, "*", encodeEvent(event), STREAM_TTL), (raw) =>
-      link.append("event", FleetKeys.events, raw, { maxLen: EVENTS_MAXLEN, ttl: STREAM_TTL })).pipe(
-        Effect.catchAll((e) => Effect.logWarning("could not publish a fleet event", e)),
-        Effect.asVoid
-      )
+    Effect.flatMap(
+      link.seal(Kinds.event, "*", encodeEvent(event), STREAM_TTL),
+      (raw) => link.append("event", FleetKeys.events, raw, { maxLen: EVENTS_MAXLEN, ttl: STREAM_TTL })
+    ).pipe(
+      Effect.catchAll((e) => Effect.logWarning("could not publish a fleet event", e)),
+      Effect.asVoid
+    )
 
   /** Another computer's events; each speaks only for its own sessions. */
   const onEvent = (raw: string) =>

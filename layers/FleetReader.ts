@@ -1,6 +1,13 @@
 import { Clock, DateTime, Duration, Effect, Option, Queue } from "effect"
 import type { StreamPositions } from "../services/StreamPositions.js"
-import { STREAM_START, type StreamEntry, type StreamPosition, type StreamReader, type Transport, type TransportError } from "../services/Transport.js"
+import {
+  STREAM_START,
+  type StreamEntry,
+  type StreamPosition,
+  type StreamReader,
+  type Transport,
+  type TransportError
+} from "../services/Transport.js"
 import { READ_BATCH } from "../src/fleet/Protocol.js"
 import { isBeyond } from "../src/fleet/StreamId.js"
 import type { FleetLinkHealth } from "./FleetLinkHealth.js"
@@ -46,26 +53,35 @@ export interface FleetReaderOptions {
  */
 export const make = (options: FleetReaderOptions) => {
   const { health, interval, positions, transport } = options
-  const savedAs = new Map(options.resumed.flatMap((r) => (r.savedAs === undefined ? [] : [[r.stream, r.savedAs] as const])))
+  const savedAs = new Map(
+    options.resumed.flatMap((r) => (r.savedAs === undefined ? [] : [[r.stream, r.savedAs] as const]))
+  )
   /** Resolved on the first round that finds the link up (the daemon starts whether Redis is there or not). */
   const cursor = new Map<string, string>()
 
   const startOf = (stream: string) => {
     const saved = savedAs.get(stream)
-    return (saved === undefined ? Effect.succeedNone : positions.get(saved).pipe(Effect.orElseSucceed(() => Option.none<string>()))).pipe(
-      Effect.flatMap(Option.match({ onSome: Effect.succeed, onNone: () => transport.lastId(stream) }))
-    )
+    return (saved === undefined
+      ? Effect.succeedNone
+      : positions.get(saved).pipe(Effect.orElseSucceed(() => Option.none<string>()))).pipe(
+        Effect.flatMap(Option.match({ onSome: Effect.succeed, onNone: () => transport.lastId(stream) }))
+      )
   }
 
-  const resolve = Effect.forEach(options.resumed, ({ stream }) =>
-    cursor.has(stream) ? Effect.void : Effect.map(startOf(stream), (at) => void cursor.set(stream, at)), { discard: true })
+  const resolve = Effect.forEach(
+    options.resumed,
+    ({ stream }) => cursor.has(stream) ? Effect.void : Effect.map(startOf(stream), (at) => void cursor.set(stream, at)),
+    { discard: true }
+  )
 
   const moveTo = (stream: string, id: string) =>
     Effect.suspend(() => {
       cursor.set(stream, id)
       const saved = savedAs.get(stream)
       return saved === undefined ? Effect.void : positions.set(saved, id).pipe(
-        Effect.catchAll((e) => Effect.logError("could not save a stream position", e).pipe(Effect.annotateLogs({ stream })))
+        Effect.catchAll((e) =>
+          Effect.logError("could not save a stream position", e).pipe(Effect.annotateLogs({ stream }))
+        )
       )
     })
 
@@ -78,9 +94,10 @@ export const make = (options: FleetReaderOptions) => {
       if (!isBeyond(position, last)) continue
       yield* moveTo(stream, STREAM_START)
       yield* health.reset({ stream, from: position, lastGenerated: last, to: STREAM_START, at: yield* DateTime.now })
-      yield* Effect.logWarning("a fleet read position was beyond its stream's last generated id; reset to the start").pipe(
-        Effect.annotateLogs({ stream, position, lastGeneratedId: last, resetTo: STREAM_START })
-      )
+      yield* Effect.logWarning("a fleet read position was beyond its stream's last generated id; reset to the start")
+        .pipe(
+          Effect.annotateLogs({ stream, position, lastGeneratedId: last, resetTo: STREAM_START })
+        )
     }
   })
 
@@ -102,7 +119,12 @@ export const make = (options: FleetReaderOptions) => {
 
   /** Reads forever; every failure is retried, shown in the link's health, and logged (a warning once per up period). */
   const loop = (reader: StreamReader) => {
-    const state = { checkedAt: Number.NEGATIVE_INFINITY, checkedLink: Number.NaN, failing: false, warnedLink: Number.NaN }
+    const state = {
+      checkedAt: Number.NEGATIVE_INFINITY,
+      checkedLink: Number.NaN,
+      failing: false,
+      warnedLink: Number.NaN
+    }
     const succeeded = Effect.gen(function*() {
       state.failing = false
       if (yield* health.succeeded("reader")) yield* Effect.logInfo("fleet reader reads again")

@@ -57,7 +57,11 @@ const decodeFromClient = Schema.decodeUnknownOption(FromClient)
 /** What a server may send back: an Exit or a stream's items, for one request. */
 const FromServer = Schema.Union(
   Schema.Struct({ _tag: Schema.Literal("Exit"), requestId: Schema.String, exit: Schema.Unknown }),
-  Schema.Struct({ _tag: Schema.Literal("Chunk"), requestId: Schema.String, values: Schema.NonEmptyArray(Schema.Unknown) })
+  Schema.Struct({
+    _tag: Schema.Literal("Chunk"),
+    requestId: Schema.String,
+    values: Schema.NonEmptyArray(Schema.Unknown)
+  })
 )
 const decodeFromServer = Schema.decodeUnknownOption(FromServer)
 
@@ -92,8 +96,10 @@ export const makeClientProtocol = Effect.gen(function*() {
     new RpcClientError.RpcClientError({ reason: "Protocol", message, cause })
 
   const sendTo = (to: ComputerName, message: RpcMessage.FromClientEncoded, lifetime: Duration.Duration) =>
-    Effect.flatMap(link.seal(Kinds.request, to, message, lifetime), (raw) =>
-      link.append("request", FleetKeys.inbox(to), raw, { maxLen: INBOX_MAXLEN, ttl: STREAM_TTL }))
+    Effect.flatMap(
+      link.seal(Kinds.request, to, message, lifetime),
+      (raw) => link.append("request", FleetKeys.inbox(to), raw, { maxLen: INBOX_MAXLEN, ttl: STREAM_TTL })
+    )
 
   const send = (message: RpcMessage.FromClientEncoded): Effect.Effect<void, RpcClientError.RpcClientError> => {
     switch (message._tag) {
@@ -108,14 +114,18 @@ export const makeClientProtocol = Effect.gen(function*() {
         return Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           const deadline = Number(headers.get(DEADLINE_HEADER) ?? Number.NaN)
-          const lifetime = Duration.millis(Number.isFinite(deadline) ? Math.max(0, deadline - now) : Duration.toMillis(STREAM_TTL))
+          const lifetime = Duration.millis(
+            Number.isFinite(deadline) ? Math.max(0, deadline - now) : Duration.toMillis(STREAM_TTL)
+          )
           destinations.set(message.id, computer)
           yield* sendTo(computer, {
             ...message,
             headers: message.headers.filter(([name]) => name !== TO_HEADER && name !== DEADLINE_HEADER)
           }, lifetime).pipe(
             Effect.tapError(() => Effect.sync(() => destinations.delete(message.id))),
-            Effect.mapError((error) => protocolError(`the fleet link failed: ${error.advice}; GET /health shows the link`, error))
+            Effect.mapError((error) =>
+              protocolError(`the fleet link failed: ${error.advice}; GET /health shows the link`, error)
+            )
           )
         })
       }
@@ -187,11 +197,13 @@ export const makeServerProtocol = Effect.gen(function*() {
   }
 
   const sendTo = (computer: ComputerName, response: RpcMessage.FromServerEncoded) =>
-    Effect.flatMap(link.seal(Kinds.reply, computer, response, STREAM_TTL), (raw) =>
-      link.append("reply", FleetKeys.replies(computer), raw, { maxLen: REPLIES_MAXLEN, ttl: STREAM_TTL })).pipe(
-        Effect.catchAll((error) => Effect.logWarning("could not send a fleet answer", error)),
-        Effect.asVoid
-      )
+    Effect.flatMap(
+      link.seal(Kinds.reply, computer, response, STREAM_TTL),
+      (raw) => link.append("reply", FleetKeys.replies(computer), raw, { maxLen: REPLIES_MAXLEN, ttl: STREAM_TTL })
+    ).pipe(
+      Effect.catchAll((error) => Effect.logWarning("could not send a fleet answer", error)),
+      Effect.asVoid
+    )
 
   const protocol = yield* RpcServer.Protocol.make((write) =>
     Effect.sync(() => {
@@ -222,7 +234,9 @@ export const makeServerProtocol = Effect.gen(function*() {
         if (Option.isNone(opened)) return
         const envelope = opened.value
         if (!handled.add(envelope.id)) {
-          return yield* Effect.logWarning("dropped a repeated request").pipe(Effect.annotateLogs({ envelope: envelope.id }))
+          return yield* Effect.logWarning("dropped a repeated request").pipe(
+            Effect.annotateLogs({ envelope: envelope.id })
+          )
         }
         const message = decodeFromClient(envelope.payload)
         if (Option.isNone(message)) {
@@ -235,17 +249,46 @@ export const makeServerProtocol = Effect.gen(function*() {
         if (message.value._tag !== "Request") return yield* (deliver?.(clientId, message.value) ?? Effect.void)
         const request = message.value
         if (!FleetRpcs.requests.has(request.tag)) {
-          return yield* sendTo(from, failed(request.id, new ComputerUnreachable({ computer: link.me, message: `computer ${link.me} has no procedure ${request.tag} (another telemux version?)` })))
+          return yield* sendTo(
+            from,
+            failed(
+              request.id,
+              new ComputerUnreachable({
+                computer: link.me,
+                message: `computer ${link.me} has no procedure ${request.tag} (another telemux version?)`
+              })
+            )
+          )
         }
         if ((yield* Clock.currentTimeMillis) > envelope.deadline) {
-          return yield* sendTo(from, failed(request.id, new RemoteTimeout({ computer: link.me, message: "the request expired before it was handled; it did not run" })))
+          return yield* sendTo(
+            from,
+            failed(
+              request.id,
+              new RemoteTimeout({
+                computer: link.me,
+                message: "the request expired before it was handled; it did not run"
+              })
+            )
+          )
         }
         if (queued >= QUEUED_REQUESTS_MAX) {
-          return yield* sendTo(from, failed(request.id, new ComputerUnreachable({ computer: link.me, message: `computer ${link.me} is busy: ${QUEUED_REQUESTS_MAX} requests are waiting; try again shortly` })))
+          return yield* sendTo(
+            from,
+            failed(
+              request.id,
+              new ComputerUnreachable({
+                computer: link.me,
+                message: `computer ${link.me} is busy: ${QUEUED_REQUESTS_MAX} requests are waiting; try again shortly`
+              })
+            )
+          )
         }
         queued++
         const headers: Array<[string, string]> = [
-          ...request.headers.filter(([name]) => name !== FROM_HEADER).map(([name, value]): [string, string] => [name, value]),
+          ...request.headers.filter(([name]) => name !== FROM_HEADER).map((
+            [name, value]
+          ): [string, string] => [name, value]),
           [FROM_HEADER, from]
         ]
         yield* (deliver?.(clientId, { ...request, headers }) ?? Effect.void)

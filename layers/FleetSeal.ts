@@ -18,7 +18,13 @@ export const make = (options: SealOptions) => {
   const replayWindow = options.replayWindow ?? REPLAY_WINDOW
 
   /** The signed wire text of a message. */
-  const seal = (kind: string, to: ComputerName | "*", payload: unknown, lifetime: Duration.Duration, id: string = randomUUID()) =>
+  const seal = (
+    kind: string,
+    to: ComputerName | "*",
+    payload: unknown,
+    lifetime: Duration.Duration,
+    id: string = randomUUID()
+  ) =>
     Effect.map(Clock.currentTimeMillis, (now) =>
       encode(sign(secret, {
         v: 1,

@@ -19,11 +19,23 @@ import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { KeyedMutex, LockTableFull } from "../src/concurrency/KeyedMutex.js"
 import { consume } from "../src/concurrency/Workers.js"
-import { ComputerUnreachable, InvalidRequest, SessionNotFound, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
+import {
+  ComputerUnreachable,
+  InvalidRequest,
+  SessionNotFound,
+  StorageFailure,
+  TerminalUnavailable
+} from "../src/domain/Errors.js"
 import { sanitiseNotice } from "../src/domain/InputText.js"
 import { ComputerName, type SessionId } from "../src/domain/Session.js"
 import { FleetKeys, REQUEST_CONCURRENCY, WATCH_KEEPALIVE, WATCHES_MAX } from "../src/fleet/Protocol.js"
-import { type CreateSessionPayload, FleetCaller, FleetCallerMiddleware, FleetRpcs, type OutputUpdate } from "../src/fleet/Rpcs.js"
+import {
+  type CreateSessionPayload,
+  FleetCaller,
+  FleetCallerMiddleware,
+  FleetRpcs,
+  type OutputUpdate
+} from "../src/fleet/Rpcs.js"
 import { FROM_HEADER, makeServerProtocol } from "./FleetRpcTransport.js"
 import * as LocalOperations from "./LocalOperations.js"
 
@@ -31,7 +43,8 @@ import * as LocalOperations from "./LocalOperations.js"
 const LANES_MAX = 4096
 
 /** `dir` is `root` or lies below it (both already resolved). */
-const isInside = (dir: string, root: string) => dir === root || dir.startsWith(root.endsWith(path.sep) ? root : root + path.sep)
+const isInside = (dir: string, root: string) =>
+  dir === root || dir.startsWith(root.endsWith(path.sep) ? root : root + path.sep)
 
 /** The directory with every link resolved; as given (made absolute) when it cannot be resolved. */
 const realpath = (fs: FileSystem.FileSystem) => (dir: string) =>
@@ -50,7 +63,9 @@ const CallerLive = Layer.succeed(
   FleetCallerMiddleware.of(({ headers }) => {
     const from = headers[FROM_HEADER]
     return from === undefined
-      ? Effect.fail(new ComputerUnreachable({ computer: "unknown", message: "a fleet request without a verified sender" }))
+      ? Effect.fail(
+        new ComputerUnreachable({ computer: "unknown", message: "a fleet request without a verified sender" })
+      )
       : Effect.succeed(ComputerName.make(from))
   })
 )
@@ -75,14 +90,21 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
   /** Requests to one session in arrival order: the lane is taken as the request's first step. */
   const inLane = (id: SessionId) => <A, E>(effect: Effect.Effect<A, E>) =>
     lanes.withLock(id)(Effect.zipRight(own(id), effect)).pipe(
-      Effect.catchIf((e): e is LockTableFull => e instanceof LockTableFull, () =>
-        Effect.fail(new TerminalUnavailable({ message: `${LANES_MAX} sessions already have requests in flight; try again` })))
+      Effect.catchIf(
+        (e): e is LockTableFull => e instanceof LockTableFull,
+        () =>
+          Effect.fail(
+            new TerminalUnavailable({ message: `${LANES_MAX} sessions already have requests in flight; try again` })
+          )
+      )
     )
 
   const create = (request: CreateSessionPayload, from: ComputerName) =>
     Effect.gen(function*() {
       if (!path.isAbsolute(request.projectDir)) {
-        return yield* new InvalidRequest({ message: `projectDir must be an absolute path, got "${request.projectDir}"` })
+        return yield* new InvalidRequest({
+          message: `projectDir must be an absolute path, got "${request.projectDir}"`
+        })
       }
       const dir = yield* resolve(request.projectDir)
       if (!trusted.some((root) => isInside(dir, root))) {
@@ -95,14 +117,20 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
       const session = yield* operations.create({
         projectDir: dir,
         ...(request.title === undefined ? {} : { title: request.title }),
-        ...(request.initiatorSessionId === undefined ? {} : { initiatorSessionId: request.initiatorSessionId, initiatorComputer: from }),
+        ...(request.initiatorSessionId === undefined
+          ? {}
+          : { initiatorSessionId: request.initiatorSessionId, initiatorComputer: from }),
         ...(request.agent === undefined ? {} : { agent: request.agent }),
         ...(request.mode === undefined ? {} : { mode: request.mode }),
         ...(request.prompt === undefined ? {} : { prompt: request.prompt })
       }, request.idempotencyKey)
       // the agent that asked is told when this one stops or asks for input
       if (request.initiatorSessionId !== undefined) {
-        yield* listeners.add({ target: session.sessionId, listener: request.initiatorSessionId, listenerComputer: from }).pipe(Effect.ignore)
+        yield* listeners.add({
+          target: session.sessionId,
+          listener: request.initiatorSessionId,
+          listenerComputer: from
+        }).pipe(Effect.ignore)
       }
       return session
     })
@@ -118,18 +146,26 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
       const events = yield* PubSub.subscribe(outputLog.events)
       const latest = Option.map(yield* outputLog.latest(id), toOutputUpdate)
       const updates = Stream.fromQueue(events).pipe(
-        Stream.filterMap((event) => event._tag === "OutputChanged" && event.sessionId === id ? Option.some(toOutputUpdate(event)) : Option.none())
+        Stream.filterMap((event) =>
+          event._tag === "OutputChanged" && event.sessionId === id ? Option.some(toOutputUpdate(event)) : Option.none()
+        )
       )
       const alive = Stream.tick(WATCH_KEEPALIVE).pipe(Stream.drop(1), Stream.as({ _tag: "WatchAlive" } as const))
-      return Stream.concat(Stream.fromIterable(Option.toArray(latest)), Stream.merge(updates, alive, { haltStrategy: "either" }))
+      return Stream.concat(
+        Stream.fromIterable(Option.toArray(latest)),
+        Stream.merge(updates, alive, { haltStrategy: "either" })
+      )
     }))
 
   return FleetRpcs.of({
     ListSessions: () => cache.getSessionsForComputer(config.computer),
     CreateSession: (request) => Effect.flatMap(FleetCaller, (from) => create(request, from)),
     SendText: (request) =>
-      inLane(request.sessionId)(operations.sendText(request.sessionId, request.text, request.enter, request.idempotencyKey)),
-    SendKeys: (request) => inLane(request.sessionId)(operations.sendKeys(request.sessionId, request.keys, request.idempotencyKey)),
+      inLane(request.sessionId)(
+        operations.sendText(request.sessionId, request.text, request.enter, request.idempotencyKey)
+      ),
+    SendKeys: (request) =>
+      inLane(request.sessionId)(operations.sendKeys(request.sessionId, request.keys, request.idempotencyKey)),
     Capture: (request) => inLane(request.sessionId)(sessions.capture(request.sessionId, request.lines)),
     CloseSession: (request) => inLane(request.sessionId)(sessions.close(request.sessionId, "user")),
     WatchOutput: (request) => watch(request.sessionId),
@@ -137,14 +173,18 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
       inLane(request.target)(
         Effect.gen(function*() {
           const target = yield* own(request.target)
-          if (target.status === "closed") return yield* new InvalidRequest({ message: `session ${request.target} is closed` })
+          if (target.status === "closed") {
+            return yield* new InvalidRequest({ message: `session ${request.target} is closed` })
+          }
           const added = yield* listeners.add({
             target: request.target,
             listener: request.listener.sessionId,
             listenerComputer: request.listener.computer
           }).pipe(Effect.mapError((e) => new StorageFailure({ message: `listeners: ${String(e.cause)}` })))
           if (!added) {
-            return yield* new InvalidRequest({ message: `session ${request.target} already has the most listeners it may have` })
+            return yield* new InvalidRequest({
+              message: `session ${request.target} already has the most listeners it may have`
+            })
           }
         })
       ),
@@ -166,12 +206,25 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
 export const layer: Layer.Layer<
   never,
   never,
-  FleetLink | Fleet | Sessions | Cache | OutputLog | TelemuxConfig | Listeners | Agents | Idempotency | FileSystem.FileSystem
+  | FleetLink
+  | Fleet
+  | Sessions
+  | Cache
+  | OutputLog
+  | TelemuxConfig
+  | Listeners
+  | Agents
+  | Idempotency
+  | FileSystem.FileSystem
 > = Layer.scopedDiscard(Effect.gen(function*() {
   const link = yield* FleetLink
   const fleet = yield* Fleet
   const { disconnect, onRequests, protocol } = yield* makeServerProtocol
-  yield* RpcServer.make(FleetRpcs, { concurrency: REQUEST_CONCURRENCY, disableFatalDefects: true, disableTracing: true }).pipe(
+  yield* RpcServer.make(FleetRpcs, {
+    concurrency: REQUEST_CONCURRENCY,
+    disableFatalDefects: true,
+    disableTracing: true
+  }).pipe(
     Effect.provideService(RpcServer.Protocol, protocol),
     Effect.forkScoped
   )

@@ -19,8 +19,8 @@ import {
   OUTBOX_POLL_INTERVAL,
   type OutboxEntry,
   outboxRetryDelay,
-  sessionRefOf,
-  type SessionRef
+  type SessionRef,
+  sessionRefOf
 } from "../services/AgentHooks.js"
 import { SQLITE_BUSY_TIMEOUT_MS } from "../services/SessionStore.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -174,7 +174,8 @@ export const make = (filename: string) =>
     // worker's first round or the next poll.
     const rung = yield* Queue.sliding<void>(1)
     const bell = path.join(path.dirname(filename), OUTBOX_BELL_FILE)
-    const cannotWatch = (error: PlatformError) => Effect.logWarning("cannot watch the outbox bell; hooks arrive on the poll", error)
+    const cannotWatch = (error: PlatformError) =>
+      Effect.logWarning("cannot watch the outbox bell; hooks arrive on the poll", error)
     yield* fs.writeFile(bell, new Uint8Array(0), { flag: "a", mode: PRIVATE_FILE_MODE }).pipe(
       Effect.zipRight(
         fs.watch(bell).pipe(
@@ -197,7 +198,8 @@ export const make = (filename: string) =>
           return id
         }).pipe(sql.withTransaction, Effect.mapError(fail("enqueue"))),
       claimDue,
-      markDelivered: (id) => sql`DELETE FROM hook_outbox WHERE id = ${id}`.pipe(Effect.asVoid, Effect.mapError(fail("markDelivered"))),
+      markDelivered: (id) =>
+        sql`DELETE FROM hook_outbox WHERE id = ${id}`.pipe(Effect.asVoid, Effect.mapError(fail("markDelivered"))),
       markFailed: (id, failure) =>
         sql`UPDATE hook_outbox SET attempts = attempts + 1,
             next_attempt_at = ${DateTime.toEpochMillis(failure.retryAt)}, last_error = ${failure.error}
@@ -206,9 +208,9 @@ export const make = (filename: string) =>
       stats: sql<{ readonly pending: number; readonly dead: number }>`SELECT
           (SELECT COUNT(*) FROM hook_outbox) AS pending,
           (SELECT COUNT(*) FROM hook_dead_letters) AS dead`.pipe(
-          Effect.map(([row]) => ({ pending: row?.pending ?? 0, deadLetters: row?.dead ?? 0 })),
-          Effect.mapError(fail("stats"))
-        ),
+        Effect.map(([row]) => ({ pending: row?.pending ?? 0, deadLetters: row?.dead ?? 0 })),
+        Effect.mapError(fail("stats"))
+      ),
       deadLetters: (limit) =>
         sql<DeadLetterRow>`SELECT * FROM hook_dead_letters ORDER BY id DESC LIMIT ${limit}`.pipe(
           Effect.map((rows) => rows.map(deadLetterOf)),
@@ -242,9 +244,15 @@ const deliver = (
   Effect.gen(function*() {
     const event = yield* Effect.either(decodeHookEventJson(entry.payload))
     if (Either.isLeft(event)) {
-      yield* Effect.logWarning("unreadable hook event dead-lettered", ParseResult.TreeFormatter.formatErrorSync(event.left))
+      yield* Effect.logWarning(
+        "unreadable hook event dead-lettered",
+        ParseResult.TreeFormatter.formatErrorSync(event.left)
+      )
       yield* Metric.increment(deadLettered)
-      return yield* outbox.deadLetter(entry.id, `unreadable event: ${ParseResult.TreeFormatter.formatErrorSync(event.left)}`)
+      return yield* outbox.deadLetter(
+        entry.id,
+        `unreadable event: ${ParseResult.TreeFormatter.formatErrorSync(event.left)}`
+      )
     }
     const outcome = yield* handler.handle(entry.ref, event.right).pipe(
       Effect.timeoutFail({
@@ -302,7 +310,9 @@ export const workerLayer: Layer.Layer<never, never, HookOutbox | HookEventHandle
     )
     const loop = round.pipe(
       Effect.flatMap((taken) =>
-        taken === 0 ? Effect.raceFirst(Effect.sleep(OUTBOX_POLL_INTERVAL), Context.get(context, HookOutbox).rung) : Effect.void
+        taken === 0
+          ? Effect.raceFirst(Effect.sleep(OUTBOX_POLL_INTERVAL), Context.get(context, HookOutbox).rung)
+          : Effect.void
       ),
       Effect.forever,
       Effect.annotateLogs({ worker: "hook-outbox" })

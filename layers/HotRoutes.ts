@@ -15,8 +15,8 @@
  */
 import { Effect, Exit, FiberSet, Option, Schema } from "effect"
 import type * as http from "node:http"
-import type { RequestShortcut } from "../services/HttpListener.js"
 import { AuthToken } from "../services/AuthToken.js"
+import type { RequestShortcut } from "../services/HttpListener.js"
 import type { ListSessionsRequest } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { ListSessionsParams } from "../src/api/Api.js"
@@ -51,7 +51,8 @@ const parseListQuery = (query: string): Option.Option<ListSessionsRequest> => {
 
 /** A request that carries (or announces) a body is the pipeline's: it reads, bounds and refuses bodies. */
 const hasBody = (headers: http.IncomingHttpHeaders) =>
-  headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined || headers["content-type"] !== undefined
+  headers["content-length"] !== undefined || headers["transfer-encoding"] !== undefined ||
+  headers["content-type"] !== undefined
 
 /** A small map that starts over when full: the entries are cheap to make again, never wrong. */
 const boundedMemo = <K, V>(max: number, make: (key: K) => V) => {
@@ -88,7 +89,10 @@ export const make = (settings: GuardSettings, health: Effect.Effect<string>) =>
       return bearer._tag === "Token" ? token.verify(bearer.token) : undefined
     }
 
-    const listSessions = (request: http.IncomingMessage, query: string): Effect.Effect<Option.Option<string>> | undefined => {
+    const listSessions = (
+      request: http.IncomingMessage,
+      query: string
+    ): Effect.Effect<Option.Option<string>> | undefined => {
       const params = listQuery(query)
       // history is read from SQLite, not the cache: not a hot read
       if (Option.isNone(params) || params.value.status === "closed" || params.value.status === "all") return undefined
@@ -102,7 +106,11 @@ export const make = (settings: GuardSettings, health: Effect.Effect<string>) =>
       const url = request.url ?? ""
       const mark = url.indexOf("?")
       const path = mark < 0 ? url : url.slice(0, mark)
-      if (path === "/health" && mark < 0) return checkHeaders(request.headers) === undefined ? Effect.map(health, Option.some) : undefined
+      if (path === "/health" && mark < 0) {
+        return checkHeaders(request.headers) === undefined
+          ? Effect.map(health, Option.some)
+          : undefined
+      }
       if (path !== "/v1/sessions" || checkHeaders(request.headers) !== undefined) return undefined
       return listSessions(request, mark < 0 ? "" : url.slice(mark + 1))
     }

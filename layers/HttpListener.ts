@@ -12,8 +12,8 @@ import {
   PortInUse,
   REQUEST_BODY_MAX_BYTES,
   REQUEST_TIMEOUT,
-  RETRY_AFTER_SECONDS,
   type RequestShortcut,
+  RETRY_AFTER_SECONDS,
   type UpgradeHandler
 } from "../services/HttpListener.js"
 import { DaemonUnavailable } from "../src/domain/Errors.js"
@@ -32,7 +32,10 @@ const encodeUnavailable = Schema.encodeSync(DaemonUnavailable)
 const unavailableBody = (phase: Phase) =>
   JSON.stringify(encodeUnavailable(
     phase === "starting"
-      ? new DaemonUnavailable({ state: "starting", message: "telemux is starting (tmux, database, fleet); retry in a moment" })
+      ? new DaemonUnavailable({
+        state: "starting",
+        message: "telemux is starting (tmux, database, fleet); retry in a moment"
+      })
       : new DaemonUnavailable({ state: "shutting_down", message: "telemux is shutting down; retry once it is back" })
   ))
 
@@ -49,7 +52,13 @@ const answerUnavailable = (response: http.ServerResponse, phase: Phase) => {
 }
 
 /** The same answer on a raw socket, for an upgrade request that cannot be served. */
-export const refuseUpgrade = (socket: Duplex, status: number, reason: string, body: string, headers: Record<string, string> = {}) => {
+export const refuseUpgrade = (
+  socket: Duplex,
+  status: number,
+  reason: string,
+  body: string,
+  headers: Record<string, string> = {}
+) => {
   const lines = [
     `HTTP/1.1 ${status} ${reason}`,
     "content-type: application/json",
@@ -66,9 +75,15 @@ const bindError = (options: ListenerOptions, error: NodeJS.ErrnoException) => {
     case "EADDRINUSE":
       return new PortInUse({ host: options.host, port: options.port })
     case "EACCES":
-      return new ListenFailed({ ...options, reason: "permission denied (ports below 1024 need privileges); choose another TELEMUX_PORT" })
+      return new ListenFailed({
+        ...options,
+        reason: "permission denied (ports below 1024 need privileges); choose another TELEMUX_PORT"
+      })
     case "EADDRNOTAVAIL":
-      return new ListenFailed({ ...options, reason: `${options.host} is not an address of this machine; check TELEMUX_HOST` })
+      return new ListenFailed({
+        ...options,
+        reason: `${options.host} is not an address of this machine; check TELEMUX_HOST`
+      })
     default:
       return new ListenFailed({ ...options, reason: error.message })
   }
@@ -110,11 +125,18 @@ export const make = (options: ListenerOptions) =>
       const current = (socket as { _httpMessage?: http.ServerResponse })._httpMessage
       if (error.code === "ECONNRESET" || !socket.writable || current?.headersSent === true) return socket.destroy()
       const refusal = protocolRefusal(error)
-      refuseUpgrade(socket, refusal.status, http.STATUS_CODES[refusal.status] ?? "Bad Request", JSON.stringify(refusal.body))
+      refuseUpgrade(
+        socket,
+        refusal.status,
+        http.STATUS_CODES[refusal.status] ?? "Bad Request",
+        JSON.stringify(refusal.body)
+      )
     })
     server.on("upgrade", (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (phase === "serving" && onUpgrade !== undefined) onUpgrade(request, socket, head)
-      else refuseUpgrade(socket, 503, "Service Unavailable", unavailableBody(phase), { "retry-after": String(RETRY_AFTER_SECONDS) })
+      else {refuseUpgrade(socket, 503, "Service Unavailable", unavailableBody(phase), {
+          "retry-after": String(RETRY_AFTER_SECONDS)
+        })}
     })
 
     yield* Effect.acquireRelease(
@@ -160,10 +182,15 @@ export const make = (options: ListenerOptions) =>
       // refused or reset mid-handshake would leave a client unsure what happened).
       server.closeIdleConnections()
       // A finalizer runs uninterruptibly: each bounded wait is made interruptible so its timeout can end it.
-      if (inFlight.size > 0) yield* Effect.interruptible(Deferred.await(idle)).pipe(Effect.timeout(drainGrace), Effect.ignore)
+      if (inFlight.size > 0) {
+        yield* Effect.interruptible(Deferred.await(idle)).pipe(Effect.timeout(drainGrace), Effect.ignore)
+      }
       server.close()
       server.closeAllConnections()
-      yield* Effect.interruptible(Fiber.interruptAll(inFlight)).pipe(Effect.timeout(Duration.millis(100)), Effect.ignore)
+      yield* Effect.interruptible(Fiber.interruptAll(inFlight)).pipe(
+        Effect.timeout(Duration.millis(100)),
+        Effect.ignore
+      )
     }).pipe(Effect.withSpan("HttpListener.drain"))
 
     const serve = (app: HttpApp.Default<unknown>, middleware?: HttpMiddleware.HttpMiddleware) =>
@@ -175,7 +202,9 @@ export const make = (options: ListenerOptions) =>
         phase = "serving"
         yield* Effect.addFinalizer(() => drain)
         yield* Effect.logInfo("telemux listening").pipe(
-          Effect.annotateLogs({ url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}` })
+          Effect.annotateLogs({
+            url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`
+          })
         )
       })
 
@@ -206,7 +235,9 @@ export const make = (options: ListenerOptions) =>
   })
 
 /** The listener as a layer, and the platform's `HttpServer` it serves (for HttpApiBuilder.serve). */
-export const layer = (options: ListenerOptions): Layer.Layer<HttpListener | HttpServer.HttpServer, PortInUse | ListenFailed> => {
+export const layer = (
+  options: ListenerOptions
+): Layer.Layer<HttpListener | HttpServer.HttpServer, PortInUse | ListenFailed> => {
   const listener = Layer.scoped(HttpListener, make(options))
   return Layer.merge(
     listener,

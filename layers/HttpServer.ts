@@ -24,8 +24,8 @@ import * as HttpListenerLive from "./HttpListener.js"
 import * as RequestGuard from "./RequestGuard.js"
 import { StreamRouteLive } from "./StreamRoute.js"
 
-export { AuthorizationLive } from "./ApiHandlers.js"
 export { hostnameOf, isLoopbackHost, makeHostPredicate } from "../src/http/Hosts.js"
+export { AuthorizationLive } from "./ApiHandlers.js"
 
 /** Routes served beside the API's endpoints (a wrong method on them is a 405, not a 404). */
 const EXTRA_ROUTES = [

@@ -75,10 +75,11 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const exit = yield* Effect.exit(effect)
       if (Exit.isSuccess(exit)) {
-        yield* Effect.try(() => encodeOutcome({ _tag: "Done", value: Schema.encodeSync(request.success)(exit.value) })).pipe(
-          Effect.flatMap((outcome) => store.complete(key, outcome)),
-          Effect.catchAll((e) => Effect.logWarning("could not record the outcome for its Idempotency-Key", e))
-        )
+        yield* Effect.try(() => encodeOutcome({ _tag: "Done", value: Schema.encodeSync(request.success)(exit.value) }))
+          .pipe(
+            Effect.flatMap((outcome) => store.complete(key, outcome)),
+            Effect.catchAll((e) => Effect.logWarning("could not record the outcome for its Idempotency-Key", e))
+          )
         return exit.value
       }
       const error = Cause.failureOption(exit.cause)
@@ -89,7 +90,9 @@ export const make = Effect.gen(function*() {
       } else if (Option.isSome(error)) {
         // not done: a retry with this key must run
         yield* store.release(key).pipe(
-          Effect.catchAll((e) => Effect.logWarning("could not forget the Idempotency-Key of a request that was not done", e))
+          Effect.catchAll((e) =>
+            Effect.logWarning("could not forget the Idempotency-Key of a request that was not done", e)
+          )
         )
       }
       // a defect or an interruption leaves the claim as it is: what happened is unknown
@@ -99,33 +102,37 @@ export const make = Effect.gen(function*() {
   const run = <A, I, E>(request: IdempotentRequest<A, I>, effect: Effect.Effect<A, E>) => {
     const key = request.key
     if (key === undefined) return effect
-    const attempt: Effect.Effect<A, E | OutcomeUnknown | IdempotencyKeyReused | StorageFailure> = Effect.gen(function*() {
-      const running = inFlight.get(key)
-      if (running !== undefined) {
-        // the first attempt runs here now: wait for it, then read its outcome
-        yield* Deferred.await(running)
-        return yield* attempt
+    const attempt: Effect.Effect<A, E | OutcomeUnknown | IdempotencyKeyReused | StorageFailure> = Effect.gen(
+      function*() {
+        const running = inFlight.get(key)
+        if (running !== undefined) {
+          // the first attempt runs here now: wait for it, then read its outcome
+          yield* Deferred.await(running)
+          return yield* attempt
+        }
+        if (inFlight.size >= IDEMPOTENCY_IN_FLIGHT_MAX) {
+          return yield* new StorageFailure({
+            message: `${IDEMPOTENCY_IN_FLIGHT_MAX} requests with an Idempotency-Key already run; retry shortly`
+          })
+        }
+        const done = yield* Deferred.make<void>()
+        inFlight.set(key, done)
+        return yield* Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const existing = yield* store.claim(key, request.fingerprint, now).pipe(Effect.mapError(storageFailure))
+          if (Option.isSome(existing)) return yield* replay(request, existing.value)
+          yield* maybePrune(now)
+          return yield* first(key, request, effect)
+        }).pipe(
+          // the operation runs to its end even if the caller goes away: the retry will want its outcome
+          Effect.uninterruptible,
+          Effect.ensuring(Effect.suspend(() => {
+            inFlight.delete(key)
+            return Deferred.succeed(done, undefined)
+          }))
+        )
       }
-      if (inFlight.size >= IDEMPOTENCY_IN_FLIGHT_MAX) {
-        return yield* new StorageFailure({ message: `${IDEMPOTENCY_IN_FLIGHT_MAX} requests with an Idempotency-Key already run; retry shortly` })
-      }
-      const done = yield* Deferred.make<void>()
-      inFlight.set(key, done)
-      return yield* Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const existing = yield* store.claim(key, request.fingerprint, now).pipe(Effect.mapError(storageFailure))
-        if (Option.isSome(existing)) return yield* replay(request, existing.value)
-        yield* maybePrune(now)
-        return yield* first(key, request, effect)
-      }).pipe(
-        // the operation runs to its end even if the caller goes away: the retry will want its outcome
-        Effect.uninterruptible,
-        Effect.ensuring(Effect.suspend(() => {
-          inFlight.delete(key)
-          return Deferred.succeed(done, undefined)
-        }))
-      )
-    })
+    )
     return attempt
   }
 
@@ -151,13 +158,19 @@ export const layerSqliteStore: Layer.Layer<IdempotencyStore, never, SqlClient.Sq
           const rows = yield* sql<{ fingerprint: string; outcome: string | null }>`
             SELECT fingerprint, outcome FROM idempotency WHERE key = ${key}`
           const row = rows[0]
-          if (row !== undefined) return Option.some({ fingerprint: row.fingerprint, outcome: Option.fromNullable(row.outcome) })
+          if (row !== undefined) {
+            return Option.some({ fingerprint: row.fingerprint, outcome: Option.fromNullable(row.outcome) })
+          }
           yield* sql`INSERT INTO idempotency (key, fingerprint, outcome, created_at) VALUES (${key}, ${fingerprint}, NULL, ${now})`
           return Option.none<IdempotencyRecord>()
         })).pipe(Effect.mapError(fail("claim"))),
       complete: (key, outcome) =>
-        sql`UPDATE idempotency SET outcome = ${outcome} WHERE key = ${key}`.pipe(Effect.asVoid, Effect.mapError(fail("complete"))),
-      release: (key) => sql`DELETE FROM idempotency WHERE key = ${key}`.pipe(Effect.asVoid, Effect.mapError(fail("release"))),
+        sql`UPDATE idempotency SET outcome = ${outcome} WHERE key = ${key}`.pipe(
+          Effect.asVoid,
+          Effect.mapError(fail("complete"))
+        ),
+      release: (key) =>
+        sql`DELETE FROM idempotency WHERE key = ${key}`.pipe(Effect.asVoid, Effect.mapError(fail("release"))),
       prune: (before) =>
         Effect.all([
           sql`DELETE FROM idempotency WHERE created_at < ${before}`,
@@ -197,4 +210,6 @@ export const layerMemoryStore: Layer.Layer<IdempotencyStore> = Layer.sync(Idempo
 export const layerMemory: Layer.Layer<Idempotency> = layer.pipe(Layer.provide(layerMemoryStore))
 
 /** The service over the daemon's database. */
-export const layerSqlite: Layer.Layer<Idempotency, never, SqlClient.SqlClient> = layer.pipe(Layer.provide(layerSqliteStore))
+export const layerSqlite: Layer.Layer<Idempotency, never, SqlClient.SqlClient> = layer.pipe(
+  Layer.provide(layerSqliteStore)
+)

@@ -35,8 +35,7 @@ const removeFrom = <K, V>(index: Map<K, Set<V>>, key: K, value: V) => {
 /** Distinct list filters remembered between two changes (a client's few views; more start over). */
 export const LIST_MEMO_MAX = 32
 
-const newestFirst = (a: Entry, b: Entry) =>
-  b.session.createdAt.epochMillis - a.session.createdAt.epochMillis
+const newestFirst = (a: Entry, b: Entry) => b.session.createdAt.epochMillis - a.session.createdAt.epochMillis
 
 /**
  * Session read model with secondary indexes. Mutations are synchronous (one JS turn), so the
@@ -205,9 +204,7 @@ export const make = Effect.gen(function*() {
         return publish({ _tag: "ProjectsReplaced", computer })
       }),
     getProjects: (computer) =>
-      Effect.sync(() =>
-        computer === undefined ? Array.from(projects.values()).flat() : projects.get(computer) ?? []
-      ),
+      Effect.sync(() => computer === undefined ? Array.from(projects.values()).flat() : projects.get(computer) ?? []),
 
     events
   })

@@ -86,7 +86,9 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   // Every pane's output signal comes through here too: taken in batches, only a Connected counts.
   yield* Effect.forkScoped(
     Queue.takeBetween(controlEvents, 1, Number.MAX_SAFE_INTEGER).pipe(
-      Effect.flatMap((events) => (Chunk.some(events, (event) => event._tag === "Connected") ? reconcileSoon : Effect.void)),
+      Effect.flatMap((
+        events
+      ) => (Chunk.some(events, (event) => event._tag === "Connected") ? reconcileSoon : Effect.void)),
       Effect.forever,
       Effect.annotateLogs({ worker: "control-link" })
     )
@@ -100,8 +102,10 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   const flush = Effect.suspend(() => {
     const batch = Array.from(pending.values())
     pending.clear()
-    const slices = Array.from({ length: Math.ceil(batch.length / ACTIVITY_FLUSH_SLICE) }, (_, i) =>
-      batch.slice(i * ACTIVITY_FLUSH_SLICE, (i + 1) * ACTIVITY_FLUSH_SLICE))
+    const slices = Array.from(
+      { length: Math.ceil(batch.length / ACTIVITY_FLUSH_SLICE) },
+      (_, i) => batch.slice(i * ACTIVITY_FLUSH_SLICE, (i + 1) * ACTIVITY_FLUSH_SLICE)
+    )
     return Effect.forEach(slices, (slice, i) =>
       Effect.zipRight(
         i === 0 ? Effect.void : Effect.sleep(Duration.zero),

@@ -29,12 +29,14 @@ export const make = Effect.gen(function*() {
     const { agent, mode, prompt, ...shell } = request
     const run = agent === undefined
       ? sessions.create(shell)
-      : agents.launch({
-        ...shell,
-        agent,
-        ...(mode === undefined ? {} : { mode }),
-        ...(prompt === undefined ? {} : { prompt })
-      } satisfies LaunchRequest)
+      : agents.launch(
+        {
+          ...shell,
+          agent,
+          ...(mode === undefined ? {} : { mode }),
+          ...(prompt === undefined ? {} : { prompt })
+        } satisfies LaunchRequest
+      )
     return idempotency.run({
       key,
       fingerprint: fingerprintOf("create", me, {

@@ -4,8 +4,8 @@ import { Effect, Layer, Option } from "effect"
 import type { HttpListener } from "../services/HttpListener.js"
 import { TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
-import * as ControlBridge from "./ControlBridge.js"
 import * as AgentsLive from "./AgentsLive.js"
+import * as ControlBridge from "./ControlBridge.js"
 import * as FileProjects from "./FileProjects.js"
 import * as FleetLive from "./FleetLive.js"
 import * as FleetServer from "./FleetServer.js"
@@ -39,7 +39,10 @@ const TmuxCheck = Layer.effectDiscard(
  * workers → the HTTP API and its stream, served on `Listener` — the socket bound (and answering
  * 503) before any of this was built, see src/cli/DaemonProgram.ts.
  */
-export const daemon = (settings: TelemuxSettings, Listener: Layer.Layer<HttpListener | PlatformHttpServer.HttpServer>) => {
+export const daemon = (
+  settings: TelemuxSettings,
+  Listener: Layer.Layer<HttpListener | PlatformHttpServer.HttpServer>
+) => {
   const Settings = Layer.succeed(TelemuxConfig, settings)
   const Tmux = ControlBridge.layer({ socket: settings.tmuxSocket })
   const Infrastructure = Layer.mergeAll(

@@ -95,7 +95,10 @@ export const make = Effect.gen(function*() {
         const { pending } = yield* Ref.get(state)
         const heads = new Map<string, Pending>()
         for (const p of pending) if (!heads.has(p.key)) heads.set(p.key, p)
-        const due = [...heads.values()].filter((p) => p.nextAttemptAt <= now).sort((a, b) => a.id - b.id).slice(0, limit)
+        const due = [...heads.values()].filter((p) => p.nextAttemptAt <= now).sort((a, b) => a.id - b.id).slice(
+          0,
+          limit
+        )
         const entries: Array<OutboxEntry> = []
         for (const p of due) {
           const entry = entryOf(p)
@@ -110,7 +113,12 @@ export const make = Effect.gen(function*() {
         ...s,
         pending: s.pending.map((p) =>
           p.id === id
-            ? { ...p, attempts: p.attempts + 1, nextAttemptAt: DateTime.toEpochMillis(failure.retryAt), lastError: failure.error }
+            ? {
+              ...p,
+              attempts: p.attempts + 1,
+              nextAttemptAt: DateTime.toEpochMillis(failure.retryAt),
+              lastError: failure.error
+            }
             : p
         )
       })),

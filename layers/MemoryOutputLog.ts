@@ -1,10 +1,10 @@
 import { Clock, type DateTime, Effect, Layer, Option, PubSub } from "effect"
 import {
+  type NewScreen,
   OUTPUT_EVENTS_CAPACITY,
   OUTPUT_RING_SIZE,
   type OutputChanged,
   type OutputEvent,
-  type NewScreen,
   type OutputListener,
   OutputLog,
   type ScreenPatch,
@@ -90,7 +90,8 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
       return update
     }
 
-    const record = (history: History, update: Update) => PubSub.publish(events, keep(history, update)).pipe(Effect.as(update))
+    const record = (history: History, update: Update) =>
+      PubSub.publish(events, keep(history, update)).pipe(Effect.as(update))
 
     const appended = (sessionId: SessionId, screen: string, changedAt: DateTime.Utc) => {
       let history = histories.get(sessionId)
@@ -122,7 +123,10 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
         }
         // a repeat or an older update (a watch renewed, a stream re-read) changes nothing
         if (update.seq < history.nextSeq) return Effect.succeed(false)
-        return Effect.as(record(history, next(history, update.sessionId, update.seq, update.screen, update.changedAt)), true)
+        return Effect.as(
+          record(history, next(history, update.sessionId, update.seq, update.screen, update.changedAt)),
+          true
+        )
       })
 
     const since = (sessionId: SessionId, seq: number): Effect.Effect<Since> =>

@@ -1,11 +1,11 @@
 import { DateTime, Effect, Layer, Option, Ref } from "effect"
 import {
-  SessionStore,
-  StoreError,
   type ClosedMark,
   type OutputMark,
   type SessionPatch,
-  type SessionQuery
+  type SessionQuery,
+  SessionStore,
+  StoreError
 } from "../services/SessionStore.js"
 import { OPEN_STATUSES, Session, type SessionId } from "../src/domain/Session.js"
 
@@ -93,7 +93,9 @@ export const make = Effect.gen(function*() {
       modify((map) => {
         for (const { id, lastOutput, lastOutputAt } of marks) {
           const session = map.get(id)
-          if (session !== undefined && session.status !== "closed") map.set(id, withPatch(session, { lastOutput, lastOutputAt }))
+          if (session !== undefined && session.status !== "closed") {
+            map.set(id, withPatch(session, { lastOutput, lastOutputAt }))
+          }
         }
       }),
     markClosed: Effect.fn("SessionStore.markClosed")((id: SessionId, mark: ClosedMark) =>

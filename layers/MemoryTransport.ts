@@ -109,12 +109,18 @@ export const makeControlled = Effect.gen(function*() {
       link.state === "up"
         ? Effect.void
         : Effect.fail(
-          new TransportError({ operation, message: `link is ${link.state}: ${link.lastError ?? "no reason given"}`, failure: "unavailable" })
+          new TransportError({
+            operation,
+            message: `link is ${link.state}: ${link.lastError ?? "no reason given"}`,
+            failure: "unavailable"
+          })
         ))
 
   const guardWrite = (operation: string) =>
     Effect.suspend(() =>
-      memory.full ? Effect.fail(new TransportError({ operation, message: OUT_OF_MEMORY, failure: "out-of-memory" })) : guard(operation)
+      memory.full
+        ? Effect.fail(new TransportError({ operation, message: OUT_OF_MEMORY, failure: "out-of-memory" }))
+        : guard(operation)
     )
 
   /** Runs `f` on the live items at the Clock's now, after the link check (and, for a write, the memory check). */
@@ -140,7 +146,12 @@ export const makeControlled = Effect.gen(function*() {
     return wrongType(operation, key)
   }
 
-  const newStream = (): Extract<Item, { _tag: "Stream" }> => ({ _tag: "Stream", entries: [], last: { ms: 0, seq: 0 }, expiresAt: 0 })
+  const newStream = (): Extract<Item, { _tag: "Stream" }> => ({
+    _tag: "Stream",
+    entries: [],
+    last: { ms: 0, seq: 0 },
+    expiresAt: 0
+  })
 
   const entriesAfter = (
     positions: ReadonlyArray<StreamPosition>,
@@ -180,8 +191,10 @@ export const makeControlled = Effect.gen(function*() {
     link: SubscriptionRef.get(status),
     linkChanges: status.changes,
     put: (key, value, ttl) =>
-      Effect.flatMap(ttlMillis("put", ttl), (ms) =>
-        withItems("put", (now) => void items.set(key, { _tag: "Value", value, expiresAt: now + ms }), true)),
+      Effect.flatMap(
+        ttlMillis("put", ttl),
+        (ms) => withItems("put", (now) => void items.set(key, { _tag: "Value", value, expiresAt: now + ms }), true)
+      ),
     get: (key) => withItems("get", () => valueOf("get", key)),
     getMany: (keys) =>
       withItems("getMany", (now) => {
@@ -189,7 +202,9 @@ export const makeControlled = Effect.gen(function*() {
         for (const key of keys) {
           const item = items.get(key)
           values.push(
-            item?._tag === "Value" ? Option.some({ value: item.value, expiresIn: Duration.millis(item.expiresAt - now) }) : Option.none()
+            item?._tag === "Value"
+              ? Option.some({ value: item.value, expiresIn: Duration.millis(item.expiresAt - now) })
+              : Option.none()
           )
         }
         return values
@@ -209,7 +224,9 @@ export const makeControlled = Effect.gen(function*() {
           const next = now > item.last.ms ? { ms: now, seq: 0 } : { ms: item.last.ms, seq: item.last.seq + 1 }
           const id = `${next.ms}-${next.seq}`
           item.entries.push({ ...next, id, payload })
-          if (item.entries.length > options.maxLen) item.entries.splice(0, item.entries.length - Math.max(0, options.maxLen))
+          if (item.entries.length > options.maxLen) {
+            item.entries.splice(0, item.entries.length - Math.max(0, options.maxLen))
+          }
           item.last = next
           item.expiresAt = now + ms
           items.set(stream, item)
@@ -275,6 +292,8 @@ export const layer: Layer.Layer<Transport> = Layer.effect(Transport, make)
 
 /** The transport plus the handle that forces its link down and up. */
 export const layerControlled: Layer.Layer<Transport | MemoryTransportControl> = Layer.effectContext(
-  Effect.map(makeControlled, ({ control, transport }) =>
-    Context.make(Transport, transport).pipe(Context.add(MemoryTransportControl, control)))
+  Effect.map(
+    makeControlled,
+    ({ control, transport }) => Context.make(Transport, transport).pipe(Context.add(MemoryTransportControl, control))
+  )
 )

@@ -1,9 +1,9 @@
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
-import { DiskStats, MemoryStats, SystemStatsSnapshot } from "../src/domain/Computer.js"
 import { SystemStats } from "../services/SystemStats.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { DiskStats, MemoryStats, SystemStatsSnapshot } from "../src/domain/Computer.js"
 
 const GB = 1024 ** 3
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits

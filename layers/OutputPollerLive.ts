@@ -122,7 +122,6 @@ export const make = (options: OutputPollerOptions = {}) =>
         return error._tag === "TmuxSessionNotFound" ? addExitEvidence(w) : Effect.void
       })
 
-
     /** When the pane is next to be captured (Infinity: not until something asks). */
     const dueAt = (w: Watched): number => {
       if (w.exited) return Infinity
@@ -173,10 +172,12 @@ export const make = (options: OutputPollerOptions = {}) =>
             }
             if (w.reportedDead && !w.exited) after.push(confirmDead(w))
           } else {
-            after.push(failed(w, result.left, at).pipe(
-              Effect.zipRight(Effect.logWarning("capture failed", result.left)),
-              Effect.annotateLogs({ sessionId: w.sessionId, paneId: w.paneId })
-            ))
+            after.push(
+              failed(w, result.left, at).pipe(
+                Effect.zipRight(Effect.logWarning("capture failed", result.left)),
+                Effect.annotateLogs({ sessionId: w.sessionId, paneId: w.paneId })
+              )
+            )
           }
         }
         if (changed.length > 0) {
@@ -202,7 +203,9 @@ export const make = (options: OutputPollerOptions = {}) =>
           batch = batch.sort((a, b) => a.lastAttemptAt - b.lastAttemptAt).slice(0, CAPTURE_BATCH_MAX)
         }
         if (batch.length > 0) {
-          yield* captureBatch(batch, now).pipe(Effect.catchAllCause((cause) => Effect.logError("capture batch failed", cause)))
+          yield* captureBatch(batch, now).pipe(
+            Effect.catchAllCause((cause) => Effect.logError("capture batch failed", cause))
+          )
           continue
         }
         if (next === Infinity) yield* Queue.take(kick)
@@ -357,5 +360,5 @@ export const make = (options: OutputPollerOptions = {}) =>
     return { poller, stateSizes } as const
   })
 
-export const layer: Layer.Layer<OutputPoller, never, TmuxControl | TerminalBridge | OutputLog | TelemuxConfig> =
-  Layer.scoped(OutputPoller, Effect.map(make(), ({ poller }) => poller))
+export const layer: Layer.Layer<OutputPoller, never, TmuxControl | TerminalBridge | OutputLog | TelemuxConfig> = Layer
+  .scoped(OutputPoller, Effect.map(make(), ({ poller }) => poller))

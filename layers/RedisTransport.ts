@@ -1,14 +1,5 @@
 import { DateTime, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Ref, SubscriptionRef } from "effect"
 import { Redis, type RedisOptions } from "ioredis"
-import { reconnectBackoff } from "../src/concurrency/Backoff.js"
-import {
-  decodeEntries,
-  failureOf,
-  lastGeneratedOf,
-  messageOf,
-  PAYLOAD_FIELD,
-  pipelineReplies
-} from "../src/transport/RedisReplies.js"
 import {
   type ExpiringValue,
   type LinkStatus,
@@ -22,6 +13,15 @@ import {
   TRANSPORT_COMMAND_TIMEOUT,
   TransportError
 } from "../services/Transport.js"
+import { reconnectBackoff } from "../src/concurrency/Backoff.js"
+import {
+  decodeEntries,
+  failureOf,
+  lastGeneratedOf,
+  messageOf,
+  PAYLOAD_FIELD,
+  pipelineReplies
+} from "../src/transport/RedisReplies.js"
 
 export interface RedisTransportOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://…` for TLS (certificates verified). */
@@ -50,7 +50,11 @@ const connectionOptions = (name: string): RedisOptions => ({
 })
 
 /** The one wrapper around ioredis: a promise-returning call, bounded, failing with `TransportError`. */
-const attempt = <A>(operation: string, call: () => Promise<A>, timeout: Duration.DurationInput = TRANSPORT_COMMAND_TIMEOUT) =>
+const attempt = <A>(
+  operation: string,
+  call: () => Promise<A>,
+  timeout: Duration.DurationInput = TRANSPORT_COMMAND_TIMEOUT
+) =>
   Effect.tryPromise({
     try: call,
     catch: (cause) => failureOf(operation, cause)
@@ -169,7 +173,9 @@ export const make = (options: RedisTransportOptions) =>
         yield* Deferred.succeed(firstAttempt, undefined)
         yield* Effect.logInfo("Redis link up")
         const reason = yield* Effect.raceFirst(
-          ended(client).pipe(Effect.map(() => Option.match(errors.last, { onNone: () => "connection closed", onSome: messageOf }))),
+          ended(client).pipe(
+            Effect.map(() => Option.match(errors.last, { onNone: () => "connection closed", onSome: messageOf }))
+          ),
           probe(client).pipe(Effect.catchAll((e) => Effect.succeed(`health probe failed: ${e.message}`)))
         )
         yield* Ref.set(current, Option.none())
@@ -189,7 +195,9 @@ export const make = (options: RedisTransportOptions) =>
         Effect.fail(
           new TransportError({
             operation,
-            message: `Redis link is ${link.state === "up" ? "reconnecting" : link.state}${link.lastError === null ? "" : `: ${link.lastError}`}`,
+            message: `Redis link is ${link.state === "up" ? "reconnecting" : link.state}${
+              link.lastError === null ? "" : `: ${link.lastError}`
+            }`,
             failure: "unavailable"
           })
         ))
@@ -216,7 +224,11 @@ export const make = (options: RedisTransportOptions) =>
         return Array.from(keys)
       })
 
-    const append = (stream: string, payload: string, opts: { readonly maxLen: number; readonly ttl: Duration.Duration }) =>
+    const append = (
+      stream: string,
+      payload: string,
+      opts: { readonly maxLen: number; readonly ttl: Duration.Duration }
+    ) =>
       Effect.gen(function*() {
         const ttl = yield* ttlMillis("append", opts.ttl)
         const replies = yield* command("append", (c) =>
@@ -227,7 +239,11 @@ export const make = (options: RedisTransportOptions) =>
         const added = replies?.[0]
         const expired = replies?.[1]
         if (added === undefined || expired === undefined) {
-          return yield* new TransportError({ operation: "append", message: "the transaction was discarded", failure: "unavailable" })
+          return yield* new TransportError({
+            operation: "append",
+            message: "the transaction was discarded",
+            failure: "unavailable"
+          })
         }
         const failed = added[0] ?? expired[0]
         if (failed !== null) {
@@ -261,13 +277,19 @@ export const make = (options: RedisTransportOptions) =>
       })
 
       const read: StreamReader["read"] = (positions, opts) => {
-        const blockMs = Math.max(0, Math.min(Math.floor(Duration.toMillis(opts.block)), Duration.toMillis(STREAM_BLOCK_MAX)))
+        const blockMs = Math.max(
+          0,
+          Math.min(Math.floor(Duration.toMillis(opts.block)), Duration.toMillis(STREAM_BLOCK_MAX))
+        )
         if (positions.length === 0) {
           // nothing to read: wait out `block` like an empty XREAD would, so a caller's loop cannot spin
-          return Effect.flatMap(Ref.get(current), Option.match({
-            onNone: () => linkDown("read"),
-            onSome: () => Effect.as(Effect.sleep(Duration.millis(blockMs)), [])
-          }))
+          return Effect.flatMap(
+            Ref.get(current),
+            Option.match({
+              onNone: () => linkDown("read"),
+              onSome: () => Effect.as(Effect.sleep(Duration.millis(blockMs)), [])
+            })
+          )
         }
         const args: Array<string | number> = ["COUNT", Math.max(1, Math.floor(opts.count))]
         if (blockMs > 0) args.push("BLOCK", blockMs)
@@ -281,7 +303,11 @@ export const make = (options: RedisTransportOptions) =>
           )
           const entries = decodeEntries(reply)
           if (entries === undefined) {
-            return yield* new TransportError({ operation: "read", message: "unexpected XREAD reply", failure: "refused" })
+            return yield* new TransportError({
+              operation: "read",
+              message: "unexpected XREAD reply",
+              failure: "refused"
+            })
           }
           return entries
         }).pipe(
@@ -297,7 +323,9 @@ export const make = (options: RedisTransportOptions) =>
       link: SubscriptionRef.get(status),
       linkChanges: status.changes,
       put: (key, value, ttl) =>
-        Effect.flatMap(ttlMillis("put", ttl), (ms) => command("put", (c) => c.set(key, value, "PX", ms))).pipe(Effect.asVoid),
+        Effect.flatMap(ttlMillis("put", ttl), (ms) => command("put", (c) => c.set(key, value, "PX", ms))).pipe(
+          Effect.asVoid
+        ),
       get: (key) => command("get", (c) => c.get(key)).pipe(Effect.map(Option.fromNullable)),
       getMany: (keys) =>
         keys.length === 0
@@ -346,13 +374,24 @@ export const make = (options: RedisTransportOptions) =>
                 }
                 const id = lastGeneratedOf(reply)
                 return id === undefined
-                  ? Effect.fail(new TransportError({ operation: "lastGeneratedIds", message: "unexpected XINFO reply", failure: "refused" }))
+                  ? Effect.fail(
+                    new TransportError({
+                      operation: "lastGeneratedIds",
+                      message: "unexpected XINFO reply",
+                      failure: "refused"
+                    })
+                  )
                   : Effect.succeed(id)
               })
             ),
             Effect.filterOrFail(
               (ids) => ids.length === streams.length,
-              () => new TransportError({ operation: "lastGeneratedIds", message: "the pipeline was discarded", failure: "unavailable" })
+              () =>
+                new TransportError({
+                  operation: "lastGeneratedIds",
+                  message: "the pipeline was discarded",
+                  failure: "unavailable"
+                })
             )
           ),
       reader

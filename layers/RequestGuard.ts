@@ -55,11 +55,15 @@ export const makeHeaderCheck = (settings: GuardSettings) => {
     const host = typeof headers.host === "string" ? headers.host : undefined
     const hostname = host === undefined ? undefined : hostnameOf(host)
     if (hostname === undefined || !isAllowedHost(hostname)) {
-      return forbidden(`Host ${JSON.stringify(host ?? "")} is not allowed; add it to TELEMUX_ALLOWED_HOSTS to accept it`)
+      return forbidden(
+        `Host ${JSON.stringify(host ?? "")} is not allowed; add it to TELEMUX_ALLOWED_HOSTS to accept it`
+      )
     }
     const origin = headers.origin
     if (origin !== undefined && (typeof origin !== "string" || !isOwnOrigin(origin))) {
-      return forbidden(`Origin ${JSON.stringify(origin)} is not this daemon's own; only its own pages may call the API from a browser`)
+      return forbidden(
+        `Origin ${JSON.stringify(origin)} is not this daemon's own; only its own pages may call the API from a browser`
+      )
     }
     const site = headers["sec-fetch-site"]
     if (typeof site === "string" && site !== "same-origin" && site !== "none") {
@@ -88,7 +92,9 @@ export const checkBody = (
       body: encodeError(
         UnsupportedMediaType,
         new UnsupportedMediaType({
-          message: `request bodies must be JSON: send "Content-Type: application/json" (got ${JSON.stringify(contentType ?? "none")})`
+          message: `request bodies must be JSON: send "Content-Type: application/json" (got ${
+            JSON.stringify(contentType ?? "none")
+          })`
         })
       )
     }
@@ -98,7 +104,9 @@ export const checkBody = (
       status: 413,
       body: encodeError(
         PayloadTooLarge,
-        new PayloadTooLarge({ message: `the request body is ${length} bytes; at most ${REQUEST_BODY_MAX_BYTES} are accepted` })
+        new PayloadTooLarge({
+          message: `the request body is ${length} bytes; at most ${REQUEST_BODY_MAX_BYTES} are accepted`
+        })
       )
     }
   }
@@ -136,18 +144,26 @@ const decoder = new TextDecoder()
  * down to its tag and the start of its message: an error never costs more than the request.
  */
 const boundErrorBody = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
-  if (response.status < 400 || response.body._tag !== "Uint8Array" || response.body.body.length <= ERROR_BODY_MAX_BYTES) return response
+  if (
+    response.status < 400 || response.body._tag !== "Uint8Array" || response.body.body.length <= ERROR_BODY_MAX_BYTES
+  ) return response
   let tag = "InvalidRequest"
   let message = "the request was refused"
   try {
-    const parsed = JSON.parse(decoder.decode(response.body.body)) as { readonly _tag?: unknown; readonly message?: unknown }
+    const parsed = JSON.parse(decoder.decode(response.body.body)) as {
+      readonly _tag?: unknown
+      readonly message?: unknown
+    }
     if (typeof parsed._tag === "string") tag = parsed._tag
     if (typeof parsed.message === "string") message = parsed.message
   } catch {
     // not JSON: the generic message stays
   }
   const cut = message.length > ERROR_MESSAGE_MAX_CHARS ? `${message.slice(0, ERROR_MESSAGE_MAX_CHARS)}… (cut)` : message
-  return HttpServerResponse.unsafeJson({ _tag: tag, message: cut }, { status: response.status, headers: response.headers })
+  return HttpServerResponse.unsafeJson({ _tag: tag, message: cut }, {
+    status: response.status,
+    headers: response.headers
+  })
 }
 
 /**
@@ -187,12 +203,20 @@ interface Route {
   readonly pattern: RegExp
 }
 
-const routesOf = (api: HttpApi.HttpApi.Any, extra: ReadonlyArray<{ readonly method: string; readonly path: string }>) => {
+const routesOf = (
+  api: HttpApi.HttpApi.Any,
+  extra: ReadonlyArray<{ readonly method: string; readonly path: string }>
+) => {
   const routes: Array<Route> = []
   const add = (method: string, path: string) =>
     routes.push({
       method: method.toUpperCase(),
-      pattern: new RegExp(`^${path.split("/").map((part) => (part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/")}$`)
+      pattern: new RegExp(
+        `^${
+          path.split("/").map((part) => (part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+            .join("/")
+        }$`
+      )
     })
   HttpApi.reflect(api as HttpApi.HttpApi<string, never, never, never>, {
     onGroup: () => undefined,
@@ -219,7 +243,10 @@ const makeRouteAnswer = (extra: ReadonlyArray<{ readonly method: string; readonl
     }
     return {
       status: 404,
-      body: encodeError(RouteNotFound, new RouteNotFound({ message: `no route ${method} ${path}; the API is described at /docs` }))
+      body: encodeError(
+        RouteNotFound,
+        new RouteNotFound({ message: `no route ${method} ${path}; the API is described at /docs` })
+      )
     }
   }
 }
@@ -284,7 +311,10 @@ export const make = (
             /max(imum)? ?bytes|too large|exceed/i.test(why)
               ? {
                 status: 413,
-                body: encodeError(PayloadTooLarge, new PayloadTooLarge({ message: `the request body is over ${REQUEST_BODY_MAX_BYTES} bytes` }))
+                body: encodeError(
+                  PayloadTooLarge,
+                  new PayloadTooLarge({ message: `the request body is over ${REQUEST_BODY_MAX_BYTES} bytes` })
+                )
               }
               : invalid(`the request body could not be read as JSON: ${why}`)
           ))
@@ -299,7 +329,9 @@ export const make = (
             status: 500,
             body: encodeError(
               InternalError,
-              new InternalError({ message: `the daemon failed on ${request.method} ${request.url.split("?")[0]}; its log says why` })
+              new InternalError({
+                message: `the daemon failed on ${request.method} ${request.url.split("?")[0]}; its log says why`
+              })
             )
           })
         )

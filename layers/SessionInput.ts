@@ -1,9 +1,8 @@
 import { DateTime, Effect } from "effect"
-import type { SessionPatch } from "../services/SessionStore.js"
 import { INPUT_LOCKS_MAX } from "../services/Sessions.js"
+import type { SessionPatch } from "../services/SessionStore.js"
 import { type EnterNotConfirmed, mayHaveRun, type TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
 import { KeyedMutex, LockTableFull } from "../src/concurrency/KeyedMutex.js"
-import type { KeyPress } from "../src/domain/Keys.js"
 import {
   OutcomeUnknown,
   type SessionClosed,
@@ -11,6 +10,7 @@ import {
   type StorageFailure,
   TerminalUnavailable
 } from "../src/domain/Errors.js"
+import type { KeyPress } from "../src/domain/Keys.js"
 import { type PaneId, type Session, type SessionId, summarise } from "../src/domain/Session.js"
 
 /** What input needs of the sessions it types into (Sessions' own steps, see SessionsLive.make). */
@@ -19,7 +19,10 @@ export interface SessionInputDeps {
   /** An open session with a pane. */
   readonly openPane: (
     id: SessionId
-  ) => Effect.Effect<{ readonly session: Session; readonly pane: PaneId }, SessionNotFound | SessionClosed | TerminalUnavailable | StorageFailure>
+  ) => Effect.Effect<
+    { readonly session: Session; readonly pane: PaneId },
+    SessionNotFound | SessionClosed | TerminalUnavailable | StorageFailure
+  >
   /** tmux said the pane is missing: closes the session only if a listing confirms it, and fails either way. */
   readonly confirmGone: (session: Session) => Effect.Effect<never, TerminalUnavailable | SessionClosed | StorageFailure>
   readonly save: (id: SessionId, patch: SessionPatch) => Effect.Effect<unknown, StorageFailure>
@@ -43,11 +46,14 @@ const mutationFailed = (what: string) => (error: TmuxError): TerminalUnavailable
 export const makeSessionInput = ({ bridge, confirmGone, openPane, save }: SessionInputDeps) => {
   const inputLocks = new KeyedMutex<SessionId>(INPUT_LOCKS_MAX)
 
-  const serialised = (id: SessionId) => <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | TerminalUnavailable> =>
-    inputLocks.withLock(id)(effect).pipe(
-      Effect.catchIf((error): error is LockTableFull => error instanceof LockTableFull, (error) =>
-        Effect.fail(new TerminalUnavailable({ message: error.message })))
-    )
+  const serialised =
+    (id: SessionId) => <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | TerminalUnavailable> =>
+      inputLocks.withLock(id)(effect).pipe(
+        Effect.catchIf(
+          (error): error is LockTableFull => error instanceof LockTableFull,
+          (error) => Effect.fail(new TerminalUnavailable({ message: error.message }))
+        )
+      )
 
   /** After the pane got the input: a failure to record it is logged, never answered as "not done". */
   const recordInput = (id: SessionId, text: string | undefined) =>
@@ -56,7 +62,9 @@ export const makeSessionInput = ({ bridge, confirmGone, openPane, save }: Sessio
         save(id, text === undefined ? { lastActivityAt: now } : { lastActivityAt: now, lastInput: summarise(text) })
       ),
       Effect.catchAll((error) =>
-        Effect.logError("input was delivered but could not be recorded", error).pipe(Effect.annotateLogs({ sessionId: id }))
+        Effect.logError("input was delivered but could not be recorded", error).pipe(
+          Effect.annotateLogs({ sessionId: id })
+        )
       )
     )
 
@@ -64,23 +72,26 @@ export const makeSessionInput = ({ bridge, confirmGone, openPane, save }: Sessio
    * A step that changes the pane: a missing pane is confirmed as for any step; text typed whose Enter
    * was not confirmed is half done (unknown, whatever the cause); other failures per mutationFailed.
    */
-  const mutate = (session: Session, what: string) => <A>(effect: Effect.Effect<A, TmuxError | EnterNotConfirmed>): Effect.Effect<A, StepError> =>
-    effect.pipe(Effect.catchAll((error): Effect.Effect<never, StepError> => {
-      switch (error._tag) {
-        case "EnterNotConfirmed":
-          return Effect.fail(
-            mayHaveRun(error.cause)
-              ? mutationFailed("the Enter after the text")(error.cause)
-              : new OutcomeUnknown({
-                message: `the text was typed but its Enter failed (${error.cause.message}): look at the session before sending it again`
-              })
-          )
-        case "TmuxSessionNotFound":
-          return confirmGone(session)
-        default:
-          return Effect.fail(mutationFailed(what)(error))
-      }
-    }))
+  const mutate =
+    (session: Session, what: string) =>
+    <A>(effect: Effect.Effect<A, TmuxError | EnterNotConfirmed>): Effect.Effect<A, StepError> =>
+      effect.pipe(Effect.catchAll((error): Effect.Effect<never, StepError> => {
+        switch (error._tag) {
+          case "EnterNotConfirmed":
+            return Effect.fail(
+              mayHaveRun(error.cause)
+                ? mutationFailed("the Enter after the text")(error.cause)
+                : new OutcomeUnknown({
+                  message:
+                    `the text was typed but its Enter failed (${error.cause.message}): look at the session before sending it again`
+                })
+            )
+          case "TmuxSessionNotFound":
+            return confirmGone(session)
+          default:
+            return Effect.fail(mutationFailed(what)(error))
+        }
+      }))
 
   /**
    * The pane steps of one input run to their end once started (a caller that goes away does not

@@ -2,14 +2,19 @@ import { Effect, Option } from "effect"
 import { Agents } from "../services/Agents.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
+import type { IdempotencyKey } from "../services/Idempotency.js"
 import { type CreateSessionRequest, type ListSessionsRequest, Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-import { type ComputerUnreachable, OutcomeUnknown, type RemoteTimeout, type SessionNotFound } from "../src/domain/Errors.js"
-import type { IdempotencyKey } from "../services/Idempotency.js"
-import { CREATE_TIMEOUT } from "../src/fleet/Protocol.js"
-import * as LocalOperations from "./LocalOperations.js"
+import {
+  type ComputerUnreachable,
+  OutcomeUnknown,
+  type RemoteTimeout,
+  type SessionNotFound
+} from "../src/domain/Errors.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
+import { CREATE_TIMEOUT } from "../src/fleet/Protocol.js"
+import * as LocalOperations from "./LocalOperations.js"
 
 export interface RoutedCreate extends Omit<CreateSessionRequest, "agent" | "agentMode"> {
   readonly computer?: ComputerName | undefined
@@ -43,7 +48,8 @@ export const make = Effect.gen(function*() {
       (error) =>
         Effect.fail(
           new OutcomeUnknown({
-            message: `${error.message}; it may have run there: look at the session, or retry with the same Idempotency-Key`
+            message:
+              `${error.message}; it may have run there: look at the session, or retry with the same Idempotency-Key`
           })
         )
     ))
@@ -63,23 +69,27 @@ export const make = Effect.gen(function*() {
         ...(local.initiatorSessionId === undefined ? {} : { initiatorSessionId: local.initiatorSessionId }),
         ...withKey(key)
       }), { timeout: CREATE_TIMEOUT })).pipe(
-      // listed here at once, not only when the owner's event arrives
-      Effect.tap((session) => cache.upsertSession(session))
-    )
+        // listed here at once, not only when the owner's event arrives
+        Effect.tap((session) => cache.upsertSession(session))
+      )
   }
 
   const sendText = (id: SessionId, text: string, enter: boolean, key?: IdempotencyKey) =>
     Effect.flatMap(locate(id), (session) =>
       isLocal(session)
         ? operations.sendText(id, text, enter, key)
-        : remoteChange(fleet.call(session.computer, (c) => c.SendText({ sessionId: id, text, enter, ...withKey(key) }))))
+        : remoteChange(
+          fleet.call(session.computer, (c) => c.SendText({ sessionId: id, text, enter, ...withKey(key) }))
+        ))
 
   const sendKeys = (id: SessionId, keys: ReadonlyArray<KeyPress>, key?: IdempotencyKey) =>
     Effect.flatMap(locate(id), (session) => {
       if (isLocal(session)) return operations.sendKeys(id, keys, key)
       const [first, ...rest] = keys
       if (first === undefined) return Effect.void
-      return remoteChange(fleet.call(session.computer, (c) => c.SendKeys({ sessionId: id, keys: [first, ...rest], ...withKey(key) })))
+      return remoteChange(
+        fleet.call(session.computer, (c) => c.SendKeys({ sessionId: id, keys: [first, ...rest], ...withKey(key) }))
+      )
     })
 
   const capture = (id: SessionId, lines: number) =>
@@ -106,8 +116,11 @@ export const make = Effect.gen(function*() {
 
   /** A session's "not found" stands only when its computer is not one that left the fleet (then: 503). */
   const notFoundUnlessDeparted = (id: SessionId, notFound: SessionNotFound) =>
-    Effect.flatMap(fleet.whereabouts(id), (departed): Effect.Effect<never, SessionNotFound | ComputerUnreachable> =>
-      Effect.fail(Option.getOrElse(departed, (): SessionNotFound | ComputerUnreachable => notFound)))
+    Effect.flatMap(
+      fleet.whereabouts(id),
+      (departed): Effect.Effect<never, SessionNotFound | ComputerUnreachable> =>
+        Effect.fail(Option.getOrElse(departed, (): SessionNotFound | ComputerUnreachable => notFound))
+    )
 
   /** The session, wherever it lives; `ComputerUnreachable` (503) when its computer is offline, never 404. */
   const locate = (id: SessionId) =>
@@ -120,9 +133,24 @@ export const make = Effect.gen(function*() {
   const requireListable = (computer: ComputerName | undefined) =>
     computer === undefined || computer === me ? Effect.void : fleet.requireOnline(computer)
 
-  const list = (request: ListSessionsRequest) => Effect.zipRight(requireListable(request.computer), sessions.list(request))
+  const list = (request: ListSessionsRequest) =>
+    Effect.zipRight(requireListable(request.computer), sessions.list(request))
 
-  const listJson = (request: ListSessionsRequest) => Effect.zipRight(requireListable(request.computer), sessions.listJson(request))
+  const listJson = (request: ListSessionsRequest) =>
+    Effect.zipRight(requireListable(request.computer), sessions.listJson(request))
 
-  return { create, sendText, sendKeys, capture, close, resume, isLocal, locate, get: locate, getJson, list, listJson } as const
+  return {
+    create,
+    sendText,
+    sendKeys,
+    capture,
+    close,
+    resume,
+    isLocal,
+    locate,
+    get: locate,
+    getJson,
+    list,
+    listJson
+  } as const
 })

@@ -1,6 +1,6 @@
 import { DateTime, Effect, Layer } from "effect"
-import { SessionStore } from "../services/SessionStore.js"
 import { PRUNE_INTERVAL, REAP_INTERVAL, RECONCILE_INTERVAL, Sessions } from "../services/Sessions.js"
+import { SessionStore } from "../services/SessionStore.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { every } from "../src/concurrency/Workers.js"
 
@@ -30,7 +30,9 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   const prune = DateTime.now.pipe(
     Effect.map((now) => DateTime.subtractDuration(now, config.closedRetention)),
     Effect.flatMap(store.pruneClosed),
-    Effect.tap((count) => count > 0 ? Effect.logInfo("pruned closed sessions").pipe(Effect.annotateLogs({ count })) : Effect.void)
+    Effect.tap((count) =>
+      count > 0 ? Effect.logInfo("pruned closed sessions").pipe(Effect.annotateLogs({ count })) : Effect.void
+    )
   )
 
   yield* Effect.forkScoped(every("reconcile", RECONCILE_INTERVAL, sessions.reconcile, { delayed: true }))

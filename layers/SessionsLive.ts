@@ -3,7 +3,6 @@ import { DateTime, Effect, Layer, Option, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as path from "node:path"
 import { Cache } from "../services/Cache.js"
-import { type OutputMark, SessionStore, type SessionPatch, type StoreError } from "../services/SessionStore.js"
 import {
   type CreateSessionRequest,
   type ListSessionsRequest,
@@ -12,8 +11,8 @@ import {
   type ReconcileReport,
   Sessions
 } from "../services/Sessions.js"
+import { type OutputMark, type SessionPatch, SessionStore, type StoreError } from "../services/SessionStore.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-import { makeSessionInput } from "./SessionInput.js"
 import { mayHaveRun, type PaneInfo, TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
 import {
   InvalidRequest,
@@ -31,6 +30,7 @@ import {
   TmuxName,
   tmuxNameFor
 } from "../src/domain/Session.js"
+import { makeSessionInput } from "./SessionInput.js"
 
 const encodeSession = Schema.encodeSync(Session)
 
@@ -134,7 +134,9 @@ export const make = Effect.gen(function*() {
       Effect.mapError(terminalUnavailable),
       Effect.flatMap((panes): Effect.Effect<never, TerminalUnavailable | SessionClosed | StorageFailure> =>
         panes.some((p) => p.sessionName === session.tmuxName)
-          ? Effect.fail(new TerminalUnavailable({ message: `tmux lost track of a pane of ${session.sessionId}; try again` }))
+          ? Effect.fail(
+            new TerminalUnavailable({ message: `tmux lost track of a pane of ${session.sessionId}; try again` })
+          )
           : closeRow(session, "tmux_gone").pipe(
             Effect.zipRight(Effect.fail(
               new SessionClosed({ sessionId: session.sessionId, message: `session ${session.sessionId} ended in tmux` })
@@ -144,9 +146,11 @@ export const make = Effect.gen(function*() {
     )
 
   const onTmux = (session: Session) => <A>(effect: Effect.Effect<A, TmuxError>) =>
-    effect.pipe(Effect.catchAll((error) =>
-      error._tag === "TmuxSessionNotFound" ? confirmGone(session) : Effect.fail(terminalUnavailable(error))
-    ))
+    effect.pipe(
+      Effect.catchAll((error) =>
+        error._tag === "TmuxSessionNotFound" ? confirmGone(session) : Effect.fail(terminalUnavailable(error))
+      )
+    )
 
   const create = Effect.fn("Sessions.create")(function*(request: CreateSessionRequest) {
     const dir = yield* validateProjectDir(fs, request.projectDir)
@@ -196,10 +200,11 @@ export const make = Effect.gen(function*() {
       // The session exists now: a failure to record that is logged, not answered as "not done".
       const started = yield* save(sessionId, { paneId, status: "running" }).pipe(
         Effect.catchAll((error) =>
-          Effect.logError("the session started but could not be recorded as running; it is served from memory", error).pipe(
-            Effect.zipRight(cache.upsertSession(running)),
-            Effect.as(Option.some(running))
-          )
+          Effect.logError("the session started but could not be recorded as running; it is served from memory", error)
+            .pipe(
+              Effect.zipRight(cache.upsertSession(running)),
+              Effect.as(Option.some(running))
+            )
         )
       )
       yield* Effect.logInfo("session created").pipe(Effect.annotateLogs({ sessionId, dir }))
@@ -304,7 +309,9 @@ export const make = Effect.gen(function*() {
       const killed = yield* bridge.killSession(TmuxName.make(name)).pipe(Effect.either)
       if (killed._tag === "Right" || killed.left._tag === "TmuxSessionNotFound") {
         orphansRemoved++
-        yield* Effect.logWarning("removed a tmux session that no open session owns").pipe(Effect.annotateLogs({ tmuxName: name }))
+        yield* Effect.logWarning("removed a tmux session that no open session owns").pipe(
+          Effect.annotateLogs({ tmuxName: name })
+        )
       } else {
         yield* Effect.logWarning("could not remove a tmux session that no open session owns", killed.left).pipe(
           Effect.annotateLogs({ tmuxName: name })
@@ -334,7 +341,9 @@ export const make = Effect.gen(function*() {
       onNone: () => Effect.void,
       onSome: (session) => {
         const patch: { -readonly [K in keyof SessionPatch]: SessionPatch[K] } = {}
-        if (observation.status !== undefined && observation.status !== session.status && session.status !== "creating") {
+        if (
+          observation.status !== undefined && observation.status !== session.status && session.status !== "creating"
+        ) {
           patch.status = observation.status
         }
         if (observation.lastOutput !== undefined && observation.lastOutput !== session.lastOutput) {
@@ -361,7 +370,9 @@ export const make = Effect.gen(function*() {
       yield* store.recordOutput(open.map((o) => o.mark)).pipe(Effect.mapError(storageFailure))
       // the rows as written, without reading them back (fields already valid: no validation)
       yield* Effect.forEach(open, ({ mark, session }) =>
-        cache.upsertSession(new Session({ ...session, lastOutput: mark.lastOutput, lastOutputAt: mark.lastOutputAt }, true)), {
+        cache.upsertSession(
+          new Session({ ...session, lastOutput: mark.lastOutput, lastOutputAt: mark.lastOutputAt }, true)
+        ), {
         discard: true
       })
     })

@@ -8,5 +8,7 @@ import { Effect, Option } from "effect"
  */
 export const inTransaction = (sql: SqlClient.SqlClient) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   sql.withTransaction(effect).pipe(
-    Effect.catchSomeDefect((defect) => (defect instanceof SqlError.SqlError ? Option.some(Effect.fail(defect)) : Option.none()))
+    Effect.catchSomeDefect((
+      defect
+    ) => (defect instanceof SqlError.SqlError ? Option.some(Effect.fail(defect)) : Option.none()))
   )

@@ -14,7 +14,11 @@ export const layer: Layer.Layer<Listeners, never, SqlClient.SqlClient> = Layer.e
         SELECT listener_session_id, listener_computer FROM listeners
         WHERE target_session_id = ${target} ORDER BY created_at`.pipe(
         Effect.map((rows) =>
-          rows.map((row): Listener => ({ target, listener: row.listener_session_id, listenerComputer: row.listener_computer }))
+          rows.map((row): Listener => ({
+            target,
+            listener: row.listener_session_id,
+            listenerComputer: row.listener_computer
+          }))
         ),
         Effect.mapError(failed("of"))
       )
@@ -29,7 +33,8 @@ export const layer: Layer.Layer<Listeners, never, SqlClient.SqlClient> = Layer.e
           if (present > 0) return true
           if (n >= LISTENERS_PER_SESSION_MAX) return false
           yield* sql`INSERT INTO listeners (target_session_id, listener_session_id, listener_computer, created_at)
-            VALUES (${listener.target}, ${listener.listener}, ${listener.listenerComputer}, ${yield* Clock.currentTimeMillis})`
+            VALUES (${listener.target}, ${listener.listener}, ${listener.listenerComputer}, ${yield* Clock
+            .currentTimeMillis})`
           return true
         })).pipe(Effect.mapError(failed("add"))),
       of,

@@ -4,13 +4,14 @@ import { SqliteClient, SqliteMigrator } from "@effect/sql-sqlite-node"
 import { Cause, DateTime, Effect, Layer, Schema, Struct } from "effect"
 import * as path from "node:path"
 import {
-  SessionStore,
-  SQLITE_BUSY_TIMEOUT_MS,
-  StoreError,
   type ClosedMark,
   type SessionPatch,
-  type SessionQuery
+  type SessionQuery,
+  SessionStore,
+  SQLITE_BUSY_TIMEOUT_MS,
+  StoreError
 } from "../services/SessionStore.js"
+import { describeModeChange, makePrivateDatabase, makePrivateDir } from "../src/agents/StateDir.js"
 import {
   Agent,
   AgentMode,
@@ -23,7 +24,6 @@ import {
   SessionStatus,
   TmuxName
 } from "../src/domain/Session.js"
-import { describeModeChange, makePrivateDatabase, makePrivateDir } from "../src/agents/StateDir.js"
 import { inTransaction } from "./SqlTransaction.js"
 
 // ---------------------------------------------------------------------------
@@ -322,8 +322,12 @@ export const make = Effect.gen(function*() {
       marks.length === 0
         ? Effect.void
         : transaction(Effect.forEach(marks, (mark) =>
-          sql`UPDATE sessions SET last_output = ${mark.lastOutput}, last_output_at = ${DateTime.toEpochMillis(mark.lastOutputAt)}
-            WHERE session_id = ${mark.id} AND status != 'closed'`, { discard: true })).pipe(Effect.mapError(fail("recordOutput"))),
+          sql`UPDATE sessions SET last_output = ${mark.lastOutput}, last_output_at = ${
+            DateTime.toEpochMillis(mark.lastOutputAt)
+          }
+            WHERE session_id = ${mark.id} AND status != 'closed'`, { discard: true })).pipe(
+            Effect.mapError(fail("recordOutput"))
+          ),
     markClosed: Effect.fn("SessionStore.markClosed")(
       (id: SessionId, mark: ClosedMark) => closeRow({ id, reason: mark.reason, at: mark.at }),
       Effect.mapError(fail("markClosed"))

@@ -222,7 +222,11 @@ export const serveClient = (
           return Effect.succeed(false)
         }
         return Effect.map(outputLog.latest(sessionId), (snapshot) => {
-          sendScreen(sessionId, Option.match(snapshot, { onNone: () => NONE, onSome: (u) => u.seq }), resyncFrame(sessionId, snapshot))
+          sendScreen(
+            sessionId,
+            Option.match(snapshot, { onNone: () => NONE, onSome: (u) => u.seq }),
+            resyncFrame(sessionId, snapshot)
+          )
           return true
         })
       })
@@ -246,19 +250,24 @@ export const serveClient = (
         }
       })
 
-    const sendList = Effect.map(cache.getSessionsJson({ limit: SESSIONS_LIST_LIMIT_MAX }), (json) => sendOther(sessionsFrame(json)))
+    const sendList = Effect.map(cache.getSessionsJson({ limit: SESSIONS_LIST_LIMIT_MAX }), (json) =>
+      sendOther(sessionsFrame(json)))
 
     /** Handled at once when it can be (the common case); an effect to run when it needs the log. */
     const onScreen = (update: OutputChanged, last: number): Effect.Effect<void> | undefined => {
       // a stale session's next frame is its resync
-      if (update.seq <= last || stale.has(update.sessionId)) return
+      if (update.seq <= last || stale.has(update.sessionId)) {
+        return
+      }
       // Missed events (the listener keeps a bounded backlog) or a mirrored gap: fill it from the ring.
       const follows = last === NONE || update.seq === last + 1 || update.patch?.base === last
       if (!follows) {
         return Effect.flatMap(catchUp(update.sessionId, last), () =>
           Effect.sync(() => {
             const now = output.get(update.sessionId) ?? NONE
-            if (update.seq > now && !stale.has(update.sessionId)) sendScreen(update.sessionId, update.seq, frameOf(update, now))
+            if (update.seq > now && !stale.has(update.sessionId)) {
+              sendScreen(update.sessionId, update.seq, frameOf(update, now))
+            }
           }))
       }
       sendScreen(update.sessionId, update.seq, frameOf(update, last))
@@ -266,17 +275,24 @@ export const serveClient = (
 
     const onOutputEvent = (event: OutputEvent): Effect.Effect<void> | undefined => {
       const last = output.get(event.sessionId)
-      if (last === undefined) return
-      if (event._tag === "OutputChanged") return onScreen(event, last)
+      if (last === undefined) {
+        return
+      }
+      if (event._tag === "OutputChanged") {
+        return onScreen(event, last)
+      }
       sendOther(eventFrame(event))
     }
 
     const onCacheEvent = (event: CacheEvent): Effect.Effect<void> | undefined => {
       switch (event._tag) {
         case "SessionUpserted":
-          if (!sessions) return
+          if (!sessions) {
+            return
+          }
           return Effect.map(cache.getSessionJson(event.session.sessionId), (json) =>
-            sendOther(upsertedFrame(Option.getOrElse(json, () => JSON.stringify(encodeSession(event.session))))))
+            sendOther(upsertedFrame(Option.getOrElse(json, () =>
+              JSON.stringify(encodeSession(event.session))))))
         case "SessionRemoved":
           output.delete(event.sessionId)
           stale.delete(event.sessionId)
@@ -292,7 +308,11 @@ export const serveClient = (
     const subscribe = (request: Extract<ClientMessage, { type: "subscribe" }>) =>
       Effect.gen(function*() {
         const wanted = request.output ?? []
-        const added = new Set(wanted.map((s) => s.sessionId).filter((id) => !output.has(id)))
+        const added = new Set(
+          wanted.map((s) =>
+            s.sessionId
+          ).filter((id) => !output.has(id))
+        )
         if (output.size + added.size > STREAM_SUBSCRIPTIONS_MAX) {
           return sendOther(errorFrame(
             `at most ${STREAM_SUBSCRIPTIONS_MAX} output subscriptions per client (${output.size} held, ${added.size} new); nothing was subscribed`

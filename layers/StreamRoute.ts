@@ -17,14 +17,19 @@ import type * as http from "node:http"
 import type * as net from "node:net"
 import type { Duplex } from "node:stream"
 import { type WebSocket, WebSocketServer } from "ws"
-import { HttpListener } from "../services/HttpListener.js"
 import { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
+import { HttpListener } from "../services/HttpListener.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { makeOutputFrames, READY } from "../src/api/StreamFrames.js"
-import { CLOSE_UNAUTHORIZED, decodeClientMessage, STREAM_CLIENT_MESSAGE_MAX, STREAM_PATH } from "../src/api/StreamProtocol.js"
+import {
+  CLOSE_UNAUTHORIZED,
+  decodeClientMessage,
+  STREAM_CLIENT_MESSAGE_MAX,
+  STREAM_PATH
+} from "../src/api/StreamProtocol.js"
 import { InvalidRequest, Unauthorized } from "../src/domain/Errors.js"
 import { INVALID_TOKEN_MESSAGE, NOT_BEARER_MESSAGE, parseBearer } from "../src/http/Bearer.js"
 import { refuseUpgrade } from "./HttpListener.js"
@@ -38,7 +43,13 @@ export {
   STREAM_SOCKET_HIGH_WATER,
   StreamClientStalled
 } from "./StreamClient.js"
-export { streamClients, streamLagResyncs, streamOverflows, streamQueueDepth, streamSocketBuffered } from "./StreamMetrics.js"
+export {
+  streamClients,
+  streamLagResyncs,
+  streamOverflows,
+  streamQueueDepth,
+  streamSocketBuffered
+} from "./StreamMetrics.js"
 
 /** Client messages waiting to be handled; more are dropped. */
 export const STREAM_CLIENT_INBOX_MAX = 64
@@ -51,7 +62,6 @@ export const STREAM_FRAME_MAX_BYTES = 4 * STREAM_CLIENT_MESSAGE_MAX
 /** After the close frame at shutdown, clients get this long to answer it before their sockets are cut. */
 export const STREAM_CLOSE_GRACE = Duration.millis(150)
 export const CLOSE_GOING_AWAY = 1001
-
 
 export class StreamUnauthorized extends Data.TaggedError("StreamUnauthorized")<{ readonly message: string }> {}
 
@@ -134,19 +144,34 @@ export const StreamRouteLive: Layer.Layer<
             : Effect.void)
     }
     const outputFrame = makeOutputFrames()
-    const checkHeaders = makeHeaderCheck({ host: config.host, allowedHosts: config.allowedHosts, port: listener.port, scheme: "http" })
+    const checkHeaders = makeHeaderCheck({
+      host: config.host,
+      allowedHosts: config.allowedHosts,
+      port: listener.port,
+      scheme: "http"
+    })
     let clientCount = 0
 
     const wss = yield* Effect.acquireRelease(
-      Effect.sync(() => new WebSocketServer({ noServer: true, maxPayload: STREAM_FRAME_MAX_BYTES, perMessageDeflate: false })),
-      (server) => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
+      Effect.sync(() =>
+        new WebSocketServer({ noServer: true, maxPayload: STREAM_FRAME_MAX_BYTES, perMessageDeflate: false })
+      ),
+      (server) =>
+        Effect.async<void>((resume) =>
+          server.close(() => resume(Effect.void))
+        )
     )
 
     /**
      * The upgrade completes at once and the message listener is attached in the same callback, so
      * a client that writes right after the handshake (an `auth` message) loses nothing.
      */
-    const upgradeSocket = (request: http.IncomingMessage, socket: Duplex, head: Buffer, inbox: Queue.Enqueue<string | Uint8Array>) =>
+    const upgradeSocket = (
+      request: http.IncomingMessage,
+      socket: Duplex,
+      head: Buffer,
+      inbox: Queue.Enqueue<string | Uint8Array>
+    ) =>
       Effect.acquireRelease(
         Effect.async<WebSocket>((resume) =>
           wss.handleUpgrade(request, socket, head, (ws) => {
@@ -182,7 +207,9 @@ export const StreamRouteLive: Layer.Layer<
           if (!authenticated) {
             const result = yield* Effect.either(authenticate(inbox, token))
             if (Either.isLeft(result)) {
-              yield* Effect.logInfo("refused a stream client").pipe(Effect.annotateLogs({ reason: result.left.message }))
+              yield* Effect.logInfo("refused a stream client").pipe(
+                Effect.annotateLogs({ reason: result.left.message })
+              )
               ws.close(CLOSE_UNAUTHORIZED, result.left.message)
               return
             }
@@ -193,7 +220,10 @@ export const StreamRouteLive: Layer.Layer<
         })
         yield* Effect.raceFirst(closedBy(ws), session).pipe(
           Effect.catchTag("StreamClientStalled", (error) =>
-            Effect.zipRight(Effect.logWarning("dropped a stalled stream client", error), Effect.sync(() => socket.destroy())))
+            Effect.zipRight(
+              Effect.logWarning("dropped a stalled stream client", error),
+              Effect.sync(() => socket.destroy())
+            ))
         )
       }).pipe(
         Effect.catchAllCause((cause) => Effect.logDebug("stream client ended", cause)),
@@ -206,19 +236,39 @@ export const StreamRouteLive: Layer.Layer<
         const url = request.url ?? "/"
         const refused = checkHeaders(request.headers) ?? (
           url.split("?")[0] !== STREAM_PATH
-            ? { status: 404, body: { _tag: "RouteNotFound", message: `no WebSocket endpoint at ${url.split("?")[0]}; the stream is at ${STREAM_PATH}` } }
+            ? {
+              status: 404,
+              body: {
+                _tag: "RouteNotFound",
+                message: `no WebSocket endpoint at ${url.split("?")[0]}; the stream is at ${STREAM_PATH}`
+              }
+            }
             : hasTokenInUrl(url)
             ? unauthorized("tokens are not accepted in URLs; send the Authorization header or an auth message")
             : undefined
         )
-        if (refused !== undefined) return refuseUpgrade(socket, refused.status, STATUS_TEXT[refused.status] ?? "Refused", JSON.stringify(refused.body))
+        if (refused !== undefined) {
+          return refuseUpgrade(
+            socket,
+            refused.status,
+            STATUS_TEXT[refused.status] ?? "Refused",
+            JSON.stringify(refused.body)
+          )
+        }
         let authenticated = !config.auth
         if (config.auth) {
           const bearer = parseBearer(request.headers.authorization)
-          if (bearer._tag === "NotBearer") return refuseUpgrade(socket, 401, "Unauthorized", JSON.stringify(unauthorized(NOT_BEARER_MESSAGE).body))
+          if (bearer._tag === "NotBearer") {
+            return refuseUpgrade(socket, 401, "Unauthorized", JSON.stringify(unauthorized(NOT_BEARER_MESSAGE).body))
+          }
           if (bearer._tag === "Token") {
             if (!(yield* token.verify(bearer.token))) {
-              return refuseUpgrade(socket, 401, "Unauthorized", JSON.stringify(unauthorized(INVALID_TOKEN_MESSAGE).body))
+              return refuseUpgrade(
+                socket,
+                401,
+                "Unauthorized",
+                JSON.stringify(unauthorized(INVALID_TOKEN_MESSAGE).body)
+              )
             }
             authenticated = true
           }
@@ -241,10 +291,11 @@ export const StreamRouteLive: Layer.Layer<
         // Done as soon as every client has answered (most do within a few ms): the grace is the
         // bound, not a wait. A finalizer is uninterruptible; the wait is made interruptible so the
         // timeout can end it.
-        yield* Effect.interruptible(Effect.forEach(clients, closedBy, { concurrency: "unbounded", discard: true })).pipe(
-          Effect.timeout(STREAM_CLOSE_GRACE),
-          Effect.ignore
-        )
+        yield* Effect.interruptible(Effect.forEach(clients, closedBy, { concurrency: "unbounded", discard: true }))
+          .pipe(
+            Effect.timeout(STREAM_CLOSE_GRACE),
+            Effect.ignore
+          )
         for (const client of wss.clients) client.terminate()
       })
     )
@@ -252,7 +303,9 @@ export const StreamRouteLive: Layer.Layer<
     yield* router.get(
       STREAM_PATH,
       HttpServerResponse.unsafeJson(
-        Schema.encodeSync(InvalidRequest)(new InvalidRequest({ message: `${STREAM_PATH} is a WebSocket endpoint: send an Upgrade request` })),
+        Schema.encodeSync(InvalidRequest)(
+          new InvalidRequest({ message: `${STREAM_PATH} is a WebSocket endpoint: send an Upgrade request` })
+        ),
         { status: 426, headers: { upgrade: "websocket" } }
       )
     )

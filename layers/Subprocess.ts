@@ -154,14 +154,19 @@ export const runBounded = <E>(
       child[stream]!.on("data", (chunk: Buffer) => {
         size += chunk.length
         if (size > limit) {
-          finish(stopAndReap(running, 0).pipe(
-            Effect.zipRight(Effect.fail(new SubprocessOutputTooLarge({ command: name, stream, limit })))
-          ))
+          finish(
+            stopAndReap(running, 0).pipe(
+              Effect.zipRight(Effect.fail(new SubprocessOutputTooLarge({ command: name, stream, limit })))
+            )
+          )
         } else {
           chunks.push(chunk)
         }
       })
-      child[stream]!.on("error", (cause) => finish(Effect.fail(new SubprocessIoError({ command: name, stream, cause }))))
+      child[stream]!.on(
+        "error",
+        (cause) => finish(Effect.fail(new SubprocessIoError({ command: name, stream, cause })))
+      )
       // Decoded once at the end so a multi-byte character split across reads stays intact.
       return () => Buffer.concat(chunks).toString("utf8")
     }

@@ -1,10 +1,19 @@
 import { FileSystem } from "@effect/platform"
-import { Config, ConfigError, ConfigProvider, Duration, Effect, Either, Layer, LogLevel, Option, Schema, String as Str } from "effect"
+import {
+  Config,
+  ConfigError,
+  ConfigProvider,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  LogLevel,
+  Option,
+  Schema,
+  String as Str
+} from "effect"
 import * as os from "node:os"
 import * as path from "node:path"
-import { AGENT_MODE_FLAGS_DEFAULTS, AgentModeFlagsOverrideFromJson, mergeModeFlags } from "../src/agents/AgentCommands.js"
-import { ComputerName } from "../src/domain/Session.js"
-import { isLoopbackHost } from "../src/http/Hosts.js"
 import { CLOSED_RETENTION_DEFAULT } from "../services/SessionStore.js"
 import {
   AGENT_COMMAND_DEFAULTS,
@@ -13,16 +22,23 @@ import {
   DEFAULT_HOST,
   DEFAULT_PORT,
   DEFAULT_TMUX_SOCKET,
-  INACTIVITY_TIMEOUT_DEFAULT,
   HEARTBEAT_INTERVAL_CEILING,
   HEARTBEAT_INTERVAL_DEFAULT,
   HEARTBEAT_INTERVAL_FLOOR,
+  INACTIVITY_TIMEOUT_DEFAULT,
   POLL_INTERVAL_DEFAULT,
   POLL_INTERVAL_MAX_DEFAULT,
   POLL_INTERVAL_MIN_DEFAULT,
   TelemuxConfig,
   type TelemuxSettings
 } from "../services/TelemuxConfig.js"
+import {
+  AGENT_MODE_FLAGS_DEFAULTS,
+  AgentModeFlagsOverrideFromJson,
+  mergeModeFlags
+} from "../src/agents/AgentCommands.js"
+import { ComputerName } from "../src/domain/Session.js"
+import { isLoopbackHost } from "../src/http/Hosts.js"
 
 /** Environment names are the contract (PRODUCT.md §4); the JSON file uses them in camelCase. */
 const PREFIX = "TELEMUX_"
@@ -49,9 +65,7 @@ const LOG_LEVEL_NAMES = "trace, debug, info, warning (warn), error, fatal, all, 
 /** A log level by its name or label, in any case: `warning`, `Warning`, `WARN`, `off`… */
 export const parseLogLevel = (name: string): LogLevel.LogLevel | undefined => {
   const wanted = name.trim().toLowerCase()
-  return LogLevel.allLevels.find((level) =>
-    level._tag.toLowerCase() === wanted || level.label.toLowerCase() === wanted
-  )
+  return LogLevel.allLevels.find((level) => level._tag.toLowerCase() === wanted || level.label.toLowerCase() === wanted)
 }
 
 /** The settings, read from whatever ConfigProvider is current (env first, then the file). */
@@ -168,8 +182,9 @@ export const settings = Effect.gen(function*() {
   }
   return result
 }).pipe(
-  Effect.catchTag("ConfigError", (error) =>
-    Effect.fail(new ConfigInvalid({ message: `configuration: ${error.toString()}`, cause: error }))
+  Effect.catchTag(
+    "ConfigError",
+    (error) => Effect.fail(new ConfigInvalid({ message: `configuration: ${error.toString()}`, cause: error }))
   )
 )
 
@@ -217,4 +232,3 @@ export const layerFromRecord = (overrides: Readonly<Record<string, string>>) =>
     TelemuxConfig,
     settings.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(overrides)))))
   )
-

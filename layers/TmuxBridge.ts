@@ -1,5 +1,15 @@
 import { Duration, Effect, Layer, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
+import {
+  captureInTurn,
+  type CreateSessionOptions,
+  EnterNotConfirmed,
+  PASTE_LANDED_TIMEOUT,
+  TerminalBridge,
+  TmuxCommandFailed,
+  type TmuxError,
+  TmuxVersionUnsupported
+} from "../services/TerminalBridge.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
 import {
@@ -23,16 +33,6 @@ import {
   trimTrailingBlankLines,
   versionArgs
 } from "../src/tmux/Commands.js"
-import {
-  captureInTurn,
-  type CreateSessionOptions,
-  EnterNotConfirmed,
-  PASTE_LANDED_TIMEOUT,
-  TerminalBridge,
-  TmuxCommandFailed,
-  type TmuxError,
-  TmuxVersionUnsupported
-} from "../services/TerminalBridge.js"
 import { makeTmuxProcess } from "./TmuxProcess.js"
 
 const ENTER: ReadonlyArray<KeyPress> = [{ key: "Enter", repeat: 1 }]
@@ -96,7 +96,9 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
       if (result.exitCode === 0) {
         const panes = parsePaneList(result.stdout)
         const lines = result.stdout.split("\n").filter((line) => line.length > 0).length
-        if (panes.length < lines) yield* Effect.logWarning(`list-panes: skipped ${lines - panes.length} unreadable line(s)`)
+        if (panes.length < lines) {
+          yield* Effect.logWarning(`list-panes: skipped ${lines - panes.length} unreadable line(s)`)
+        }
         return panes
       }
       if (isNoServer(result.stderr)) return []
@@ -115,7 +117,9 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
         tmux(pane, pasteBufferArgs(buffer, pane))
       ).pipe(
         // A server that timed out would only make the clean-up wait for its own timeout too.
-        Effect.tapError((e) => e._tag === "TmuxTimeout" ? Effect.void : exec(deleteBufferArgs(buffer)).pipe(Effect.ignore))
+        Effect.tapError((e) =>
+          e._tag === "TmuxTimeout" ? Effect.void : exec(deleteBufferArgs(buffer)).pipe(Effect.ignore)
+        )
       )
     })
 
@@ -127,10 +131,13 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
     /** The paste half of `type`: one tmux, which leaves any mode, loads the buffer from stdin and pastes it. */
     const leaveModeAndPaste = (pane: PaneId, text: string) => {
       const buffer = pasteBufferName(randomUUID())
-      return tmux(pane, spawnedList([leaveModeArgs(pane), loadBufferArgs(buffer), pasteBufferArgs(buffer, pane)]), text).pipe(
-        // paste-buffer is the last command: when the list failed, nothing was typed
-        Effect.tapError((e) => e._tag === "TmuxTimeout" ? Effect.void : exec(deleteBufferArgs(buffer)).pipe(Effect.ignore))
-      )
+      return tmux(pane, spawnedList([leaveModeArgs(pane), loadBufferArgs(buffer), pasteBufferArgs(buffer, pane)]), text)
+        .pipe(
+          // paste-buffer is the last command: when the list failed, nothing was typed
+          Effect.tapError((e) =>
+            e._tag === "TmuxTimeout" ? Effect.void : exec(deleteBufferArgs(buffer)).pipe(Effect.ignore)
+          )
+        )
     }
 
     const type = Effect.fn("TmuxBridge.type")(function*(pane: PaneId, text: string, enter: boolean) {
@@ -171,4 +178,5 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
     })
   })
 
-export const layer = (options: TmuxBridgeOptions): Layer.Layer<TerminalBridge> => Layer.effect(TerminalBridge, makeTmuxBridge(options))
+export const layer = (options: TmuxBridgeOptions): Layer.Layer<TerminalBridge> =>
+  Layer.effect(TerminalBridge, makeTmuxBridge(options))

@@ -1,6 +1,14 @@
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import { Context, Deferred, Duration, Effect, Layer, PubSub } from "effect"
 import {
+  CONTROL_COMMAND_TIMEOUT,
+  type ControlEvent,
+  ControlInput,
+  PaneSignals,
+  TmuxControl
+} from "../services/TmuxControl.js"
+import type { ControlMessage } from "../src/tmux/ControlProtocol.js"
+import {
   allWindowsArgs,
   controlClientArgs,
   hubPanesArgs,
@@ -14,8 +22,6 @@ import {
   unlinkedTelemuxWindows,
   unlinkedWindows
 } from "../src/tmux/HubCommands.js"
-import type { ControlMessage } from "../src/tmux/ControlProtocol.js"
-import { CONTROL_COMMAND_TIMEOUT, ControlInput, type ControlEvent, PaneSignals, TmuxControl } from "../services/TmuxControl.js"
 import { makeControlClient, type Run } from "./ControlClient.js"
 
 export interface TmuxControlOptions {
@@ -61,7 +67,9 @@ const makeMarks = () => {
     }
   }
   const releaseAll = Effect.sync(() => {
-    for (const waiters of waiting.values()) for (const waiter of waiters) Deferred.unsafeDone(waiter.landed, Effect.void)
+    for (const waiters of waiting.values()) {
+      for (const waiter of waiters) Deferred.unsafeDone(waiter.landed, Effect.void)
+    }
   })
   const signals = PaneSignals.of({
     outputAfterMark: (pane) =>
@@ -106,8 +114,10 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
       unlinked: (lines: ReadonlyArray<string>) => ReadonlyArray<string>
     ) =>
       linking.withPermits(1)(
-        Effect.flatMap(run(listing), (lines) =>
-          Effect.forEach(unlinked(lines), (windowId) => run(linkWindowArgs(windowId)), { discard: true }))
+        Effect.flatMap(
+          run(listing),
+          (lines) => Effect.forEach(unlinked(lines), (windowId) => run(linkWindowArgs(windowId)), { discard: true })
+        )
       )
 
     const client = yield* makeControlClient({
@@ -167,8 +177,12 @@ export const makeControlInput = (options: TmuxControlOptions) =>
       })
   )
 
-export const layer = (options: TmuxControlOptions): Layer.Layer<TmuxControl | PaneSignals, never, CommandExecutor.CommandExecutor> =>
+export const layer = (
+  options: TmuxControlOptions
+): Layer.Layer<TmuxControl | PaneSignals, never, CommandExecutor.CommandExecutor> =>
   Layer.scopedContext(makeTmuxControl(options))
 
-export const layerInput = (options: TmuxControlOptions): Layer.Layer<ControlInput, never, CommandExecutor.CommandExecutor> =>
+export const layerInput = (
+  options: TmuxControlOptions
+): Layer.Layer<ControlInput, never, CommandExecutor.CommandExecutor> =>
   Layer.scoped(ControlInput, makeControlInput(options))

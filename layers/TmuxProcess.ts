@@ -57,7 +57,9 @@ export const makeTmuxProcess = (options: TmuxProcessOptions): TmuxProcess => {
     Effect.flatMap(exec(args, stdin), (result) =>
       result.exitCode === 0
         ? Effect.succeed(result.stdout)
-        : Effect.fail(commandFailure({ command: subcommandOf(args), target, exitCode: result.exitCode, stderr: result.stderr })))
+        : Effect.fail(
+          commandFailure({ command: subcommandOf(args), target, exitCode: result.exitCode, stderr: result.stderr })
+        ))
 
   return { exec, run }
 }

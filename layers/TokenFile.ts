@@ -89,7 +89,9 @@ export const make = (tokenPath: string): Effect.Effect<AuthToken["Type"], TokenE
     /** Which version of the file is there (a rotation replaces the file); the platform's mtime is in whole ms. */
     const versionOf = fs.stat(tokenPath).pipe(
       Effect.map((stat) =>
-        `${Option.getOrElse(stat.ino, () => 0)}:${Option.match(stat.mtime, { onNone: () => 0, onSome: (d) => d.getTime() })}:${stat.size}`
+        `${Option.getOrElse(stat.ino, () => 0)}:${
+          Option.match(stat.mtime, { onNone: () => 0, onSome: (d) => d.getTime() })
+        }:${stat.size}`
       )
     )
     const version = yield* versionOf.pipe(Effect.mapError(tokenError(tokenPath, "cannot inspect the token file")))
@@ -107,11 +109,15 @@ export const make = (tokenPath: string): Effect.Effect<AuthToken["Type"], TokenE
       const state = yield* Ref.get(loaded)
       if (Option.isNone(now) || now.value === state.version) return
       const token = yield* readTokenFile(fs, tokenPath).pipe(
-        Effect.tapError((error) => Effect.logWarning("the token file changed but cannot be used; keeping the previous token", error)),
+        Effect.tapError((error) =>
+          Effect.logWarning("the token file changed but cannot be used; keeping the previous token", error)
+        ),
         Effect.option
       )
       if (Option.isNone(token)) return
-      if (token.value !== state.token) yield* Effect.logInfo("the API token was rotated").pipe(Effect.annotateLogs({ path: tokenPath }))
+      if (token.value !== state.token) {
+        yield* Effect.logInfo("the API token was rotated").pipe(Effect.annotateLogs({ path: tokenPath }))
+      }
       yield* Ref.set(loaded, { version: now.value, token: token.value, digest: digest(token.value) })
     })
     /** Looks at the file when the last look is older than TOKEN_RECHECK_INTERVAL (only the first caller past it looks). */
@@ -121,7 +127,8 @@ export const make = (tokenPath: string): Effect.Effect<AuthToken["Type"], TokenE
         (due) => (due ? reload : Effect.void)
       ))
     // Comparing fixed-size digests keeps the comparison constant-time whatever the candidate's length.
-    const matches = (candidate: Buffer) => Effect.map(Ref.get(loaded), (state) => crypto.timingSafeEqual(candidate, state.digest))
+    const matches = (candidate: Buffer) =>
+      Effect.map(Ref.get(loaded), (state) => crypto.timingSafeEqual(candidate, state.digest))
     return AuthToken.of({
       current: Effect.zipRight(fresh, Effect.map(Ref.get(loaded), (state) => Redacted.make(state.token))),
       verify: (candidate) =>

@@ -57,7 +57,10 @@ export const sessionRefOf = (row: {
 }): Option.Option<SessionRef> =>
   row.sessionId !== null
     ? Option.map(decodeSessionId(row.sessionId), (sessionId): SessionRef => ({ _tag: "Session", sessionId }))
-    : Option.map(decodePaneId(row.paneId), (paneId): SessionRef => ({ _tag: "Pane", paneId, tmuxSocket: row.tmuxSocket }))
+    : Option.map(
+      decodePaneId(row.paneId),
+      (paneId): SessionRef => ({ _tag: "Pane", paneId, tmuxSocket: row.tmuxSocket })
+    )
 
 export interface OutboxEntry {
   readonly id: number

@@ -1,6 +1,12 @@
 import { Context, Duration, type Effect } from "effect"
 import type { AgentModeUnsupported, NativeSessionIdInvalid } from "../src/agents/AgentCommands.js"
-import type { InvalidRequest, OutcomeUnknown, SessionNotFound, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
+import type {
+  InvalidRequest,
+  OutcomeUnknown,
+  SessionNotFound,
+  StorageFailure,
+  TerminalUnavailable
+} from "../src/domain/Errors.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import type { CreateSessionRequest, InputError } from "./Sessions.js"
 
@@ -33,7 +39,9 @@ export type AgentError = InvalidRequest | AgentModeUnsupported | NativeSessionId
  */
 export class Agents extends Context.Tag("telemux/Agents")<Agents, {
   /** Creates the session, starts the agent in it, and delivers the prompt in the background (reported on the stream). */
-  readonly launch: (request: LaunchRequest) => Effect.Effect<Session, AgentError | TerminalUnavailable | StorageFailure | OutcomeUnknown>
+  readonly launch: (
+    request: LaunchRequest
+  ) => Effect.Effect<Session, AgentError | TerminalUnavailable | StorageFailure | OutcomeUnknown>
   /** Starts the session's agent again in its pane, resuming its conversation (by native id, else the latest). */
   readonly resume: (id: SessionId) => Effect.Effect<Session, AgentError | InputError>
   /** Interrupts the agent twice, waits for the shell, then resumes. */

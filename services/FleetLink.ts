@@ -19,7 +19,12 @@ export class FleetLink extends Context.Tag("telemux/FleetLink")<FleetLink, {
   readonly me: ComputerName
   readonly heartbeatInterval: Duration.Duration
   /** The signed wire text of a message to `to` (or every computer), valid for `lifetime`. */
-  readonly seal: (kind: string, to: ComputerName | "*", payload: unknown, lifetime: Duration.Duration) => Effect.Effect<string>
+  readonly seal: (
+    kind: string,
+    to: ComputerName | "*",
+    payload: unknown,
+    lifetime: Duration.Duration
+  ) => Effect.Effect<string>
   /** The authentic envelope in `raw`, or none (logged) for anything forged, stale, malformed or misaddressed. */
   readonly unseal: (
     raw: string,

@@ -1,11 +1,5 @@
-import { Context, Data, Duration, type DateTime, type Effect, type Option } from "effect"
-import type {
-  CloseReason,
-  ComputerName,
-  Session,
-  SessionId,
-  SessionStatus
-} from "../src/domain/Session.js"
+import { Context, Data, type DateTime, Duration, type Effect, type Option } from "effect"
+import type { CloseReason, ComputerName, Session, SessionId, SessionStatus } from "../src/domain/Session.js"
 
 /** Closed rows are kept as history for this long, then pruned. */
 export const CLOSED_RETENTION_DEFAULT = Duration.days(30)
@@ -18,7 +12,9 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5000
  */
 export const describeCause = (cause: unknown): string => {
   const inner = typeof cause === "object" && cause !== null && "cause" in cause ? cause.cause : undefined
-  return inner instanceof Error && !String(cause).includes(inner.message) ? `${String(cause)} (${inner.message})` : String(cause)
+  return inner instanceof Error && !String(cause).includes(inner.message)
+    ? `${String(cause)} (${inner.message})`
+    : String(cause)
 }
 
 export class StoreError extends Data.TaggedError("StoreError")<{
@@ -42,7 +38,8 @@ export interface SessionQuery {
  * through `markClosed`, and a closed row stays closed: a patch never reopens it.
  */
 export type SessionPatch = Partial<
-  { readonly status: Exclude<SessionStatus, "closed"> } & Pick<
+  & { readonly status: Exclude<SessionStatus, "closed"> }
+  & Pick<
     Session,
     | "paneId"
     | "title"
@@ -87,4 +84,3 @@ export class SessionStore extends Context.Tag("telemux/SessionStore")<SessionSto
   /** Deletes closed rows whose `closedAt` is before `before`; returns how many. */
   readonly pruneClosed: (before: DateTime.Utc) => Effect.Effect<number, StoreError>
 }>() {}
-

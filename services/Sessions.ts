@@ -8,7 +8,6 @@ import type {
   TerminalUnavailable
 } from "../src/domain/Errors.js"
 import type { KeyPress } from "../src/domain/Keys.js"
-import type { OutputMark } from "./SessionStore.js"
 import type {
   Agent,
   AgentMode,
@@ -18,6 +17,7 @@ import type {
   SessionId,
   SessionStatus
 } from "../src/domain/Session.js"
+import type { OutputMark } from "./SessionStore.js"
 
 /** How often rows are compared with tmux while the daemon runs. */
 export const RECONCILE_INTERVAL = Duration.seconds(15)

@@ -152,7 +152,10 @@ export class TerminalBridge extends Context.Tag("telemux/TerminalBridge")<Termin
  * for bridges that have no list (a process per command, the test double) and for the fallback.
  */
 export const captureInTurn = (capture: (pane: PaneId, historyLines: number) => Effect.Effect<string, TmuxError>) =>
-(panes: ReadonlyArray<PaneId>, historyLines: number): Effect.Effect<ReadonlyArray<Either.Either<string, TmuxError>>> =>
+(
+  panes: ReadonlyArray<PaneId>,
+  historyLines: number
+): Effect.Effect<ReadonlyArray<Either.Either<string, TmuxError>>> =>
   Effect.gen(function*() {
     const results: Array<Either.Either<string, TmuxError>> = []
     for (const pane of panes) {

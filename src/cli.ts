@@ -19,7 +19,8 @@ const report = (cause: Cause.Cause<unknown>) => {
   if (Cause.isInterruptedOnly(cause)) return Effect.void
   return Option.match(Cause.failureOption(cause), {
     onNone: () => Console.error(Cause.pretty(cause)),
-    onSome: (error) => ValidationError.isValidationError(error) ? Effect.void : Console.error(`telemux: ${messageOf(error)}`)
+    onSome: (error) =>
+      ValidationError.isValidationError(error) ? Effect.void : Console.error(`telemux: ${messageOf(error)}`)
   })
 }
 

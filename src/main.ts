@@ -8,7 +8,9 @@ import { configFileArg, daemonProgram, failureMessage } from "./cli/DaemonProgra
  */
 const program = daemonProgram(configFileArg(process.argv.slice(2))).pipe(
   Effect.tapErrorCause((cause) =>
-    Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => process.stderr.write(`telemux: ${failureMessage(cause)}\n`))
+    Cause.isInterruptedOnly(cause)
+      ? Effect.void
+      : Effect.sync(() => process.stderr.write(`telemux: ${failureMessage(cause)}\n`))
   )
 )
 

@@ -51,12 +51,18 @@ describe("agent launch commands", () => {
         yield* line("codex", "med", AgentLaunch.resume(ID)),
         `codex resume -m gpt-5-codex -c model_reasoning_effort=medium ${ID}`
       )
-      assert.strictEqual(yield* line("gemini", "slow", AgentLaunch.resume(ID)), `gemini -m gemini-2.5-pro --resume ${ID}`)
+      assert.strictEqual(
+        yield* line("gemini", "slow", AgentLaunch.resume(ID)),
+        `gemini -m gemini-2.5-pro --resume ${ID}`
+      )
     }))
 
   it.effect("continue the latest conversation when no id is known", () =>
     Effect.gen(function*() {
-      assert.strictEqual(yield* line("claude", "fast", AgentLaunch.resumeOrContinue(null)), "claude --model haiku --continue")
+      assert.strictEqual(
+        yield* line("claude", "fast", AgentLaunch.resumeOrContinue(null)),
+        "claude --model haiku --continue"
+      )
       assert.strictEqual(
         yield* line("codex", "fast", AgentLaunch.resumeOrContinue(undefined)),
         "codex resume --last -m gpt-5-codex -c model_reasoning_effort=low"
@@ -81,10 +87,15 @@ describe("agent launch commands", () => {
   it.effect("the configured base command is used verbatim; a blank one falls back to the agent's name", () =>
     Effect.gen(function*() {
       assert.strictEqual(
-        yield* line("claude", "fast", AgentLaunch.start, { claude: "FOO=1 /opt/claude/bin/claude --dangerously-skip-permissions" }),
+        yield* line("claude", "fast", AgentLaunch.start, {
+          claude: "FOO=1 /opt/claude/bin/claude --dangerously-skip-permissions"
+        }),
         "FOO=1 /opt/claude/bin/claude --dangerously-skip-permissions --model haiku"
       )
-      assert.strictEqual(yield* line("gemini", "fast", AgentLaunch.start, { gemini: "   " }), "gemini -m gemini-2.5-flash-lite")
+      assert.strictEqual(
+        yield* line("gemini", "fast", AgentLaunch.start, { gemini: "   " }),
+        "gemini -m gemini-2.5-flash-lite"
+      )
     }))
 
   it.effect("deep is refused where the agent has no such mode, with a 400", () =>
@@ -102,7 +113,9 @@ describe("agent launch commands", () => {
   it.effect("native ids that look like flags or carry shell characters are refused", () =>
     Effect.gen(function*() {
       for (const bad of ["", "--dangerously-skip-permissions", "a b", "x;rm -rf ~", "id\nrm", "$(id)"]) {
-        const error = yield* Effect.flip(buildLaunch({ agent: "claude", mode: "fast", launch: AgentLaunch.resume(bad) }))
+        const error = yield* Effect.flip(
+          buildLaunch({ agent: "claude", mode: "fast", launch: AgentLaunch.resume(bad) })
+        )
         assert.strictEqual(error._tag, "NativeSessionIdInvalid", JSON.stringify(bad))
       }
     }))
@@ -110,7 +123,11 @@ describe("agent launch commands", () => {
   it.effect("mode flags are overridable from configuration; null switches a mode off", () =>
     Effect.gen(function*() {
       const override = yield* Schema.decode(AgentModeFlagsOverrideFromJson)(
-        JSON.stringify({ codex: { deep: null }, claude: { fast: ["--model", "claude-haiku-4-5"] }, gemini: { deep: ["-m", "gemini-3-pro"] } })
+        JSON.stringify({
+          codex: { deep: null },
+          claude: { fast: ["--model", "claude-haiku-4-5"] },
+          gemini: { deep: ["-m", "gemini-3-pro"] }
+        })
       )
       const flags = mergeModeFlags(AGENT_MODE_FLAGS_DEFAULTS, override)
       const fast = yield* buildLaunch({ agent: "claude", mode: "fast", launch: AgentLaunch.start, modeFlags: flags })
@@ -118,9 +135,16 @@ describe("agent launch commands", () => {
       // modes not mentioned keep their defaults
       const med = yield* buildLaunch({ agent: "claude", mode: "med", launch: AgentLaunch.start, modeFlags: flags })
       assert.strictEqual(med.commandLine, "claude --model sonnet")
-      const codexDeep = yield* Effect.flip(buildLaunch({ agent: "codex", mode: "deep", launch: AgentLaunch.start, modeFlags: flags }))
+      const codexDeep = yield* Effect.flip(
+        buildLaunch({ agent: "codex", mode: "deep", launch: AgentLaunch.start, modeFlags: flags })
+      )
       assert.strictEqual(codexDeep._tag, "AgentModeUnsupported")
-      const geminiDeep = yield* buildLaunch({ agent: "gemini", mode: "deep", launch: AgentLaunch.start, modeFlags: flags })
+      const geminiDeep = yield* buildLaunch({
+        agent: "gemini",
+        mode: "deep",
+        launch: AgentLaunch.start,
+        modeFlags: flags
+      })
       assert.strictEqual(geminiDeep.commandLine, "gemini -m gemini-3-pro")
       assert.deepStrictEqual(mergeModeFlags(AGENT_MODE_FLAGS_DEFAULTS, undefined), AGENT_MODE_FLAGS_DEFAULTS)
     }))
@@ -135,7 +159,9 @@ describe("agent launch commands", () => {
 
   it.effect("flag words with shell characters are quoted in the command line", () =>
     Effect.gen(function*() {
-      const flags = mergeModeFlags(AGENT_MODE_FLAGS_DEFAULTS, { claude: { fast: ["--append-system-prompt", "be brief; don't $(ask)"] } })
+      const flags = mergeModeFlags(AGENT_MODE_FLAGS_DEFAULTS, {
+        claude: { fast: ["--append-system-prompt", "be brief; don't $(ask)"] }
+      })
       const plan = yield* buildLaunch({ agent: "claude", mode: "fast", launch: AgentLaunch.start, modeFlags: flags })
       assert.strictEqual(plan.commandLine, `claude --append-system-prompt 'be brief; don'\\''t $(ask)'`)
       assert.deepStrictEqual(plan.args, ["--append-system-prompt", "be brief; don't $(ask)"])

@@ -33,7 +33,11 @@ interface World {
 const makeWorld = Effect.gen(function*() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-fakes-"))
   dirs.push(root)
-  const world: World = { home: path.join(root, "home"), state: path.join(root, "state"), project: path.join(root, "project") }
+  const world: World = {
+    home: path.join(root, "home"),
+    state: path.join(root, "state"),
+    project: path.join(root, "project")
+  }
   fs.mkdirSync(world.home)
   fs.mkdirSync(world.project)
   const reports = yield* install({ home: world.home, hookCommand: HOOK_COMMAND })
@@ -106,7 +110,14 @@ describe("fake agent CLIs with telemux's hooks installed", () => {
         "InputRequested:which file?",
         "TurnStopped:reply: ask: which file?"
       ])
-      assert.deepStrictEqual(rows.map((r) => r.event), ["SessionStart", "BeforeAgent", "AfterAgent", "BeforeAgent", "Notification", "AfterAgent"])
+      assert.deepStrictEqual(rows.map((r) => r.event), [
+        "SessionStart",
+        "BeforeAgent",
+        "AfterAgent",
+        "BeforeAgent",
+        "Notification",
+        "AfterAgent"
+      ])
     }))
 
   it.effect("codex: notify with the JSON argument after each turn", () =>
@@ -133,7 +144,10 @@ describe("fake agent CLIs with telemux's hooks installed", () => {
         assert.include(resumed.stdout, `resumed ${resumedId}`)
         const newRows = resumed.rows.slice(first.rows.length)
         assert.isTrue(newRows.length > 0)
-        assert.isTrue(newRows.every((r) => r.event_json.nativeSessionId === resumedId), JSON.stringify(summary(newRows)))
+        assert.isTrue(
+          newRows.every((r) => r.event_json.nativeSessionId === resumedId),
+          JSON.stringify(summary(newRows))
+        )
 
         // the latest conversation is now the resumed one
         const continued = yield* runAgent(world, agent, AgentLaunch.resumeOrContinue(null), "three\n")

@@ -6,8 +6,8 @@ import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
 import * as FleetLive from "../layers/FleetLive.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import * as SqliteListeners from "../layers/SqliteListeners.js"
-import { Agents, STOP_DEBOUNCE, STOP_DEBOUNCE_MAX } from "../services/Agents.js"
 import { HookEventHandler } from "../services/AgentHooks.js"
+import { Agents, STOP_DEBOUNCE, STOP_DEBOUNCE_MAX } from "../services/Agents.js"
 import { Listeners, LISTENERS_PER_SESSION_MAX } from "../services/Listeners.js"
 import { Sessions } from "../services/Sessions.js"
 import { InputRequested, PromptSubmitted, TurnStopped } from "../src/agents/HookEvent.js"
@@ -57,7 +57,10 @@ describe("Agents on doubles", () => {
       assert.strictEqual(idle.lastOutput, "all tests pass")
       const told = pastes(terminal, boss.paneId)
       assert.strictEqual(told.length, 1)
-      assert.match(told[0]!, /^\[telemux\] .* \(\w{8}\) on local finished its turn: all tests pass — read it: telemux tail /)
+      assert.match(
+        told[0]!,
+        /^\[telemux\] .* \(\w{8}\) on local finished its turn: all tests pass — read it: telemux tail /
+      )
 
       // the agent's repeated stop inside the window (its hook ran 1999 ms after the first) is the same stop
       const window = Duration.toMillis(STOP_DEBOUNCE)
@@ -72,7 +75,9 @@ describe("Agents on doubles", () => {
         new PromptSubmitted({ agent: "claude", at: DateTime.unsafeMake(window + 5), prompt: "quick one" })
       ))
       assert.strictEqual((yield* sessions.get(worker.sessionId)).status, "running")
-      yield* deliver(hooks.handle({ _tag: "Session", sessionId: worker.sessionId }, stopped("quick answer", window + 10)))
+      yield* deliver(
+        hooks.handle({ _tag: "Session", sessionId: worker.sessionId }, stopped("quick answer", window + 10))
+      )
       assert.strictEqual(pastes(terminal, boss.paneId).length, 3)
 
       // input requested: waiting_input with its message, listener told
@@ -139,7 +144,9 @@ describe("Agents on doubles", () => {
       const self = yield* Effect.flip(agents.listen(target.sessionId, { sessionId: target.sessionId, computer: local }))
       assert.strictEqual(self._tag, "InvalidRequest")
       yield* sessions.close(target.sessionId, "user")
-      const closed = yield* Effect.flip(agents.listen(target.sessionId, { sessionId: extra.sessionId, computer: local }))
+      const closed = yield* Effect.flip(
+        agents.listen(target.sessionId, { sessionId: extra.sessionId, computer: local })
+      )
       assert.strictEqual(closed._tag, "InvalidRequest")
     }).pipe(Effect.provide(agentsOnDoubles())))
 })

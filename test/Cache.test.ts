@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Option, PubSub, Queue } from "effect"
-import { Cache } from "../services/Cache.js"
 import * as IndexedCache from "../layers/IndexedCache.js"
+import { Cache } from "../services/Cache.js"
 import { ComputerName, type Session, type SessionStatus } from "../src/domain/Session.js"
 import { makeSession } from "./support/fixtures.js"
 
@@ -83,7 +83,10 @@ describe("SessionIndex", () => {
     const index = new IndexedCache.SessionIndex()
     for (let n = 0; n < 10; n++) index.upsert(makeSession({}, n))
     const listed = index.select({ limit: 3 })
-    assert.deepStrictEqual(listed.map((s) => s.createdAt.epochMillis), [9, 8, 7].map((n) => 1_700_000_000_000 + n * 1000))
+    assert.deepStrictEqual(
+      listed.map((s) => s.createdAt.epochMillis),
+      [9, 8, 7].map((n) => 1_700_000_000_000 + n * 1000)
+    )
     assert.strictEqual(JSON.parse(index.selectJson({ limit: 2 })).length, 2)
   })
 })

@@ -2,23 +2,16 @@
  * `node dist/cli.js …` as a person runs it, against a real daemon (dist/main.js) on a temp state
  * dir and a private tmux socket, configured only through the daemon's own TELEMUX_* names.
  */
+import { DateTime, Schema } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
-import { DateTime, Schema } from "effect"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { EXIT } from "../src/cli/ExitCodes.js"
 import { Computer } from "../src/domain/Computer.js"
 import { ComputerName, Session } from "../src/domain/Session.js"
-import { EXIT } from "../src/cli/ExitCodes.js"
-import {
-  cliEnv,
-  eventually,
-  fakeCommand,
-  removeEnv,
-  runCli,
-  spawnCli
-} from "./support/cliProcess.js"
+import { cliEnv, eventually, fakeCommand, removeEnv, runCli, spawnCli } from "./support/cliProcess.js"
 import {
   api,
   type DaemonEnv,
@@ -48,14 +41,18 @@ describe("telemux daemon", () => {
   it("runs the daemon in the foreground: /health answers, SIGTERM stops it cleanly", async () => {
     const env = await freshEnv()
     const daemon = spawnCli(["daemon"], { env: cliEnv(env, { TELEMUX_COMPUTER: "clibox" }) })
-    const health = await eventually(async () => {
-      try {
-        const res = await fetch(`http://127.0.0.1:${env.port}/health`, { signal: AbortSignal.timeout(1000) })
-        return res.ok ? (await res.json()) as { computer: string } : undefined
-      } catch {
-        return undefined
-      }
-    }, "the daemon's /health", 20_000)
+    const health = await eventually(
+      async () => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${env.port}/health`, { signal: AbortSignal.timeout(1000) })
+          return res.ok ? (await res.json()) as { computer: string } : undefined
+        } catch {
+          return undefined
+        }
+      },
+      "the daemon's /health",
+      20_000
+    )
     assert.strictEqual(health.computer, "clibox")
     assert.strictEqual(fs.statSync(path.join(env.home, "token")).mode & 0o777, 0o600)
     const tmuxPid = tmuxServerPid(env.socket)
@@ -75,7 +72,10 @@ describe("telemux daemon", () => {
 describe("telemux against a running daemon", () => {
   let env: DaemonEnv
   let daemon: RunningDaemon
-  let run: (args: ReadonlyArray<string>, options?: { input?: string; extra?: Record<string, string>; cwd?: string }) => ReturnType<typeof runCli>
+  let run: (
+    args: ReadonlyArray<string>,
+    options?: { input?: string; extra?: Record<string, string>; cwd?: string }
+  ) => ReturnType<typeof runCli>
   let call: ReturnType<typeof api>
   /** Ids of sessions created so far. */
   const created: Array<string> = []
@@ -146,7 +146,9 @@ describe("telemux against a running daemon", () => {
     assert.strictEqual(table.code, 0, table.stderr)
     const lines = table.stdout.trim().split("\n")
     assert.match(lines[0]!, /^ID\s+COMPUTER\s+STATUS\s+AGE\s+TITLE\s+DIRECTORY\s+LAST INPUT$/)
-    assert.isTrue(lines.some((line) => line.startsWith(first.slice(0, 8)) && line.includes("first") && line.includes("testbox")))
+    assert.isTrue(
+      lines.some((line) => line.startsWith(first.slice(0, 8)) && line.includes("first") && line.includes("testbox"))
+    )
     assert.isTrue(lines.some((line) => line.startsWith(second.sessionId.slice(0, 8)) && line.includes("relative")))
 
     const listed = JSON.parse((await run(["ls", "--json"])).stdout) as Array<{ sessionId: string; title: string }>
@@ -185,9 +187,15 @@ describe("telemux against a running daemon", () => {
 
     // C-c interrupts what runs in the pane
     await run(["send", id, "sleep 30"])
-    await eventually(async () => ((await call("GET", `/v1/sessions/${id}`)).body.status === "running" ? true : undefined), "running")
+    await eventually(
+      async () => ((await call("GET", `/v1/sessions/${id}`)).body.status === "running" ? true : undefined),
+      "running"
+    )
     assert.strictEqual((await run(["keys", id, "C-c"])).code, 0)
-    await eventually(async () => ((await call("GET", `/v1/sessions/${id}`)).body.status === "idle" ? true : undefined), "idle again")
+    await eventually(
+      async () => ((await call("GET", `/v1/sessions/${id}`)).body.status === "idle" ? true : undefined),
+      "idle again"
+    )
 
     const tail = await run(["tail", "--lines", "0", id])
     assert.strictEqual(tail.code, 0, tail.stderr)
@@ -294,7 +302,9 @@ describe("telemux against a running daemon", () => {
     assert.include(watched.stderr, `session ${id} closed`)
     const open = JSON.parse((await run(["ls", "--json"])).stdout) as Array<{ sessionId: string }>
     assert.notInclude(open.map((s) => s.sessionId), id)
-    const all = JSON.parse((await run(["ls", "--json", "--status", "all"])).stdout) as Array<{ sessionId: string; status: string }>
+    const all = JSON.parse((await run(["ls", "--json", "--status", "all"])).stdout) as Array<
+      { sessionId: string; status: string }
+    >
     assert.strictEqual(all.find((s) => s.sessionId === id)?.status, "closed")
     // a closed session refuses input: 409 → 7
     const refused = await run(["send", id, "echo nope"])
@@ -371,7 +381,9 @@ describe("telemux token --rotate", () => {
     try {
       const after = await runCli(["ls"], { env: cliEnv(env) })
       assert.strictEqual(after.code, 0, after.stderr)
-      const res = await fetch(`http://127.0.0.1:${env.port}/v1/sessions`, { headers: { authorization: `Bearer ${old}` } })
+      const res = await fetch(`http://127.0.0.1:${env.port}/v1/sessions`, {
+        headers: { authorization: `Bearer ${old}` }
+      })
       assert.strictEqual(res.status, 401)
     } finally {
       await first.stop()
@@ -385,21 +397,43 @@ describe("telemux attach for a session on another computer", () => {
     const remote = makeSession({ computer: ComputerName.make("farbox"), status: "idle" })
     const now = DateTime.unsafeMake(1_700_000_000_000)
     const computers = [
-      new Computer({ name: ComputerName.make("testbox"), host: "localhost", user: "me", role: "local", online: true, lastSeenAt: now, stats: null, version: "0.1.0" }),
-      new Computer({ name: ComputerName.make("farbox"), host: "far.example.net", user: "me", role: "peer", online: true, lastSeenAt: now, stats: null, version: "0.1.0" })
+      new Computer({
+        name: ComputerName.make("testbox"),
+        host: "localhost",
+        user: "me",
+        role: "local",
+        online: true,
+        lastSeenAt: now,
+        stats: null,
+        version: "0.1.0"
+      }),
+      new Computer({
+        name: ComputerName.make("farbox"),
+        host: "far.example.net",
+        user: "me",
+        role: "peer",
+        online: true,
+        lastSeenAt: now,
+        stats: null,
+        version: "0.1.0"
+      })
     ]
     // A stand-in daemon: only the three answers attach needs.
     const server = http.createServer((req, res) => {
       const url = new URL(req.url ?? "/", "http://x")
-      const json = (body: unknown) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body))
-      if (url.pathname === "/health") return json({ ok: true, version: "0.1.0", computer: "testbox", uptimeSeconds: 1, fleet: null })
+      const json = (body: unknown) =>
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body))
+      if (url.pathname === "/health") {
+        return json({ ok: true, version: "0.1.0", computer: "testbox", uptimeSeconds: 1, fleet: null })
+      }
       if (url.pathname === "/v1/computers") return json(Schema.encodeSync(Schema.Array(Computer))(computers))
       if (url.pathname === "/v1/sessions") return json(Schema.encodeSync(Schema.Array(Session))([remote]))
       if (url.pathname === `/v1/sessions/${remote.sessionId}`) return json(Schema.encodeSync(Session)(remote))
       res.writeHead(404).end()
     })
     const port = await new Promise<number>((resolve) =>
-      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)))
+      server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port))
+    )
     try {
       fs.writeFileSync(path.join(env.home, "token"), "a".repeat(64), { mode: 0o600 })
       const bin = path.join(env.home, "fakebin")
@@ -424,4 +458,3 @@ describe("telemux attach for a session on another computer", () => {
     }
   })
 })
-

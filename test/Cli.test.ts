@@ -170,20 +170,47 @@ describe("attach command line", () => {
       ["tmux", "-L", "telemux", "attach-session", "-t", "=tmx_3f2a0c1e"]
     )
     assert.deepStrictEqual(
-      Effect.runSync(attachCommand({ session: { ...session, computer: ComputerName.make("far") }, localComputer: "here", computers, tmuxSocket: "telemux" })),
+      Effect.runSync(
+        attachCommand({
+          session: { ...session, computer: ComputerName.make("far") },
+          localComputer: "here",
+          computers,
+          tmuxSocket: "telemux"
+        })
+      ),
       ["ssh", "-t", "dev@far.example.net", "tmux", "-L", "telemux", "attach-session", "-t", "=tmx_3f2a0c1e"]
     )
     // a daemon that could not tell its user: ssh's own default
     assert.deepStrictEqual(
-      Effect.runSync(attachCommand({ session: { ...session, computer: ComputerName.make("anon") }, localComputer: "here", computers, tmuxSocket: "telemux" }))[2],
+      Effect.runSync(
+        attachCommand({
+          session: { ...session, computer: ComputerName.make("anon") },
+          localComputer: "here",
+          computers,
+          tmuxSocket: "telemux"
+        })
+      )[2],
       "anon.example.net"
     )
   })
 
   it("refuses a closed session and a computer whose host is unknown", () => {
-    const closed = Effect.runSync(Effect.either(attachCommand({ session: { ...session, status: "closed" }, localComputer: "here", computers, tmuxSocket: "t" })))
+    const closed = Effect.runSync(
+      Effect.either(
+        attachCommand({ session: { ...session, status: "closed" }, localComputer: "here", computers, tmuxSocket: "t" })
+      )
+    )
     assert.isTrue(Either.isLeft(closed) && closed.left.message.includes("closed"))
-    const unknown = Effect.runSync(Effect.either(attachCommand({ session: { ...session, computer: ComputerName.make("nowhere") }, localComputer: "here", computers, tmuxSocket: "t" })))
+    const unknown = Effect.runSync(
+      Effect.either(
+        attachCommand({
+          session: { ...session, computer: ComputerName.make("nowhere") },
+          localComputer: "here",
+          computers,
+          tmuxSocket: "t"
+        })
+      )
+    )
     assert.isTrue(Either.isLeft(unknown) && unknown.left.message.includes("nowhere"))
   })
 })
@@ -192,7 +219,10 @@ describe("doctor's fleet check", () => {
   it("reads the Redis link from /health: none → skipped, up → ✓, otherwise ✗ with the attempt and error", () => {
     assert.strictEqual(checkRedis({}).status, "skipped")
     assert.strictEqual(checkRedis({ fleet: null }).status, "skipped")
-    assert.strictEqual(formatCheck(checkRedis({ fleet: { state: "up", attempt: 0, lastError: null } })), "✓ Redis link is up")
+    assert.strictEqual(
+      formatCheck(checkRedis({ fleet: { state: "up", attempt: 0, lastError: null } })),
+      "✓ Redis link is up"
+    )
     assert.strictEqual(
       formatCheck(checkRedis({ fleet: { state: "connecting", attempt: 3, lastError: "ECONNREFUSED" } })),
       "✗ Redis link is connecting (attempt 3, ECONNREFUSED)"

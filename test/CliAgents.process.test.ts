@@ -37,45 +37,65 @@ describe("telemux for agents: hooks, new --agent, restart, the caller told", () 
     assert.deepStrictEqual(JSON.parse(fs.readFileSync(settings, "utf8")), mine)
   })
 
-  it("new --agent --mode --prompt starts the agent and delivers the prompt; restart resumes; a session that types into another is told when it stops", async () => {
-    const env = await makeDaemonEnv()
-    envs.push(env)
-    const cli = cliEnv(env)
-    assert.strictEqual((await runCli(["hooks", "install", "--agent", "claude"], { env: cli })).code, 0)
-    const daemon = await startDaemon(env, { TELEMUX_AGENT_CLAUDE: path.join(FAKE_AGENTS, "claude") })
-    try {
-      const created = await runCli(["new", env.projectDir, "--agent", "claude", "--mode", "slow", "--prompt", "hello agent"], {
-        env: cli
-      })
-      assert.strictEqual(created.code, 0, created.stderr)
-      const id = created.stdout.trim()
-      const tail = async (which: string) => (await runCli(["tail", which], { env: cli })).stdout
-      await eventually(async () => ((await tail(id)).includes("reply: hello agent") ? true : undefined), "the prompt's reply")
-      assert.include(await tail(id), "model=opus")
+  it(
+    "new --agent --mode --prompt starts the agent and delivers the prompt; restart resumes; a session that types into another is told when it stops",
+    async () => {
+      const env = await makeDaemonEnv()
+      envs.push(env)
+      const cli = cliEnv(env)
+      assert.strictEqual((await runCli(["hooks", "install", "--agent", "claude"], { env: cli })).code, 0)
+      const daemon = await startDaemon(env, { TELEMUX_AGENT_CLAUDE: path.join(FAKE_AGENTS, "claude") })
+      try {
+        const created = await runCli([
+          "new",
+          env.projectDir,
+          "--agent",
+          "claude",
+          "--mode",
+          "slow",
+          "--prompt",
+          "hello agent"
+        ], {
+          env: cli
+        })
+        assert.strictEqual(created.code, 0, created.stderr)
+        const id = created.stdout.trim()
+        const tail = async (which: string) => (await runCli(["tail", which], { env: cli })).stdout
+        await eventually(
+          async () => ((await tail(id)).includes("reply: hello agent") ? true : undefined),
+          "the prompt's reply"
+        )
+        assert.include(await tail(id), "model=opus")
 
-      // a shell session messages the agent through the CLI, from inside its own pane's identity
-      const boss = (await runCli(["new", env.projectDir, "--title", "boss"], { env: cli })).stdout.trim()
-      const sent = await runCli(["send", id, "from the boss"], { env: { ...cli, TELEMUX_SESSION_ID: boss } })
-      assert.strictEqual(sent.code, 0, sent.stderr)
-      const notice = await eventually(
-        async () => {
-          const text = await tail(boss)
-          return text.includes("[telemux]") ? text : undefined
-        },
-        "the notice in the boss's pane",
-        15_000
-      )
-      assert.include(notice, `(${id.slice(0, 8)}) on testbox finished its turn`)
+        // a shell session messages the agent through the CLI, from inside its own pane's identity
+        const boss = (await runCli(["new", env.projectDir, "--title", "boss"], { env: cli })).stdout.trim()
+        const sent = await runCli(["send", id, "from the boss"], { env: { ...cli, TELEMUX_SESSION_ID: boss } })
+        assert.strictEqual(sent.code, 0, sent.stderr)
+        const notice = await eventually(
+          async () => {
+            const text = await tail(boss)
+            return text.includes("[telemux]") ? text : undefined
+          },
+          "the notice in the boss's pane",
+          15_000
+        )
+        assert.include(notice, `(${id.slice(0, 8)}) on testbox finished its turn`)
 
-      const restarted = await runCli(["restart", id], { env: cli })
-      assert.strictEqual(restarted.code, 0, restarted.stderr)
-      await eventually(async () => ((await tail(id)).includes("resumed ") ? true : undefined), "the resumed agent", 15_000)
+        const restarted = await runCli(["restart", id], { env: cli })
+        assert.strictEqual(restarted.code, 0, restarted.stderr)
+        await eventually(
+          async () => ((await tail(id)).includes("resumed ") ? true : undefined),
+          "the resumed agent",
+          15_000
+        )
 
-      // a plain shell has no agent to resume: refused with the request-refused exit code
-      const refused = await runCli(["resume", boss], { env: cli })
-      assert.strictEqual(refused.code, 7, refused.stderr)
-    } finally {
-      await daemon.stop()
-    }
-  }, 90_000)
+        // a plain shell has no agent to resume: refused with the request-refused exit code
+        const refused = await runCli(["resume", boss], { env: cli })
+        assert.strictEqual(refused.code, 7, refused.stderr)
+      } finally {
+        await daemon.stop()
+      }
+    },
+    90_000
+  )
 })

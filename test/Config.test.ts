@@ -69,7 +69,10 @@ describe("TelemuxConfig", () => {
     Effect.gen(function*() {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-config-"))
       const file = path.join(dir, "config.json")
-      fs.writeFileSync(file, JSON.stringify({ port: 4999, tmuxSocket: "from-file", trustedDirs: ["/x", "/y"], computer: "filebox" }))
+      fs.writeFileSync(
+        file,
+        JSON.stringify({ port: 4999, tmuxSocket: "from-file", trustedDirs: ["/x", "/y"], computer: "filebox" })
+      )
       const config = yield* load({ TELEMUX_COMPUTER: "envbox", TELEMUX_HOME: dir }, file)
       assert.strictEqual(config.port, 4999)
       assert.strictEqual(config.tmuxSocket, "from-file")

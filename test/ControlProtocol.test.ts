@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { enterAtShellArgs } from "../src/tmux/Commands.js"
 import { PaneId } from "../src/domain/Session.js"
+import { enterAtShellArgs } from "../src/tmux/Commands.js"
 import {
   commandLine,
   commandListLine,
@@ -19,7 +19,9 @@ const parseAll = (chunks: ReadonlyArray<Uint8Array | string>, parser = makeContr
 
 /** The octal escaping tmux applies to %output (bytes < 32 and backslash as \ooo). */
 const escapeLikeTmux = (data: Uint8Array) =>
-  Array.from(data, (b) => (b < 32 || b === 0x5c ? `\\${b.toString(8).padStart(3, "0")}` : String.fromCharCode(b))).join("")
+  Array.from(data, (b) => (b < 32 || b === 0x5c ? `\\${b.toString(8).padStart(3, "0")}` : String.fromCharCode(b))).join(
+    ""
+  )
 
 /** A string whose chars are bytes (what escapeLikeTmux returns) back to those bytes. */
 const bytesFromLatin1 = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0))
@@ -116,12 +118,15 @@ describe("control protocol: output", () => {
       const raw = bytes(text)
       for (let cut = 1; cut < raw.length; cut++) {
         const parser = makeControlParser()
-        const messages = parseAll([
-          `%output %5 ${escapeLikeTmux(raw.subarray(0, cut))}\n`,
-          // Another pane's output in between must not disturb %5's pending bytes.
-          `%output %6 ${escapeLikeTmux(bytes("日"))}\n`,
-          `%output %5 ${escapeLikeTmux(raw.subarray(cut))}\n`
-        ].map(bytesFromLatin1), parser)
+        const messages = parseAll(
+          [
+            `%output %5 ${escapeLikeTmux(raw.subarray(0, cut))}\n`,
+            // Another pane's output in between must not disturb %5's pending bytes.
+            `%output %6 ${escapeLikeTmux(bytes("日"))}\n`,
+            `%output %5 ${escapeLikeTmux(raw.subarray(cut))}\n`
+          ].map(bytesFromLatin1),
+          parser
+        )
         assert.strictEqual(outputs(messages, "%5").join(""), text, `${text} cut at byte ${cut}`)
         assert.deepStrictEqual(outputs(messages, "%6"), ["日"])
       }
@@ -129,7 +134,9 @@ describe("control protocol: output", () => {
   })
 
   it("reads %extended-output's value after the ' : ' mark", () => {
-    const messages = parseAll([`%extended-output %9 120 future-arg : ${escapeLikeTmux(bytes("x : y\\ ✓\n"))}\n`].map(bytesFromLatin1))
+    const messages = parseAll(
+      [`%extended-output %9 120 future-arg : ${escapeLikeTmux(bytes("x : y\\ ✓\n"))}\n`].map(bytesFromLatin1)
+    )
     assert.deepStrictEqual(outputs(messages), ["x : y\\ ✓\n"])
   })
 
@@ -181,7 +188,11 @@ describe("control protocol: quoting", () => {
 describe("control protocol: command lists", () => {
   it("joins commands with bare separators; a `;` inside an argument stays quoted text", () => {
     assert.strictEqual(
-      commandListLine([["set-buffer", "-b", "b", "--", "x ; y"], ["paste-buffer", "-b", "b", "-t", "%1"], ["display-message", "-p", ";"]]),
+      commandListLine([["set-buffer", "-b", "b", "--", "x ; y"], ["paste-buffer", "-b", "b", "-t", "%1"], [
+        "display-message",
+        "-p",
+        ";"
+      ]]),
       "set-buffer -b b -- \"x ; y\" ; paste-buffer -b b -t \"%1\" ; display-message -p \";\""
     )
   })

@@ -64,7 +64,8 @@ const clientAnswering = (answers: ReadonlyArray<Answer | "refused">) =>
             headers: { "content-type": "application/json" }
           })
         )
-      }))
+      })
+    )
     const client = yield* make(address, Option.some(Redacted.make("t".repeat(64)))).pipe(
       Effect.provideService(HttpClient.HttpClient, http)
     )
@@ -88,7 +89,11 @@ const cases: Record<string, Case> = {
     says: ["tmux did not confirm the text", "may have happened", "telemux tail"]
   },
   "IdempotencyKeyReused (422): refused, nothing done": {
-    answer: refusal(IdempotencyKeyReused, new IdempotencyKeyReused({ message: "this Idempotency-Key was already used" }), 422),
+    answer: refusal(
+      IdempotencyKeyReused,
+      new IdempotencyKeyReused({ message: "this Idempotency-Key was already used" }),
+      422
+    ),
     request: (c) => c.sendKeys(ID, ["Enter"]),
     tag: "RequestRefused",
     exit: EXIT.refused,
@@ -145,7 +150,11 @@ const cases: Record<string, Case> = {
     says: ["is unexpected", "another telemux version"]
   },
   "MethodNotAllowed (405): another version": {
-    answer: refusal(MethodNotAllowed, new MethodNotAllowed({ message: "DELETE is not allowed", allowed: ["GET"] }), 405),
+    answer: refusal(
+      MethodNotAllowed,
+      new MethodNotAllowed({ message: "DELETE is not allowed", allowed: ["GET"] }),
+      405
+    ),
     request: (c) => c.close(ID),
     tag: "VersionMismatch",
     exit: EXIT.daemonFailed,

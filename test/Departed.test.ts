@@ -27,7 +27,11 @@ describe("Departed: sessions of computers that left (bounded)", () => {
     departed.left(B, Array.from({ length: DEPARTED_SESSIONS_MAX }, (_, i) => id(i)), 1000)
     // the oldest, touched now, outlives the ones after it
     assert.isDefined(departed.session(id(0)))
-    departed.left(C, Array.from({ length: total - DEPARTED_SESSIONS_MAX }, (_, i) => id(DEPARTED_SESSIONS_MAX + i)), 2000)
+    departed.left(
+      C,
+      Array.from({ length: total - DEPARTED_SESSIONS_MAX }, (_, i) => id(DEPARTED_SESSIONS_MAX + i)),
+      2000
+    )
     assert.strictEqual(departed.sessionCount(), DEPARTED_SESSIONS_MAX)
     assert.isDefined(departed.session(id(0)))
     assert.isUndefined(departed.session(id(1)))

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Redacted } from "effect"
+import { ComputerName } from "../src/domain/Session.js"
 import {
   canonicalJson,
   encode,
@@ -10,7 +11,6 @@ import {
   sign,
   type UnsignedEnvelope
 } from "../src/fleet/Envelope.js"
-import { ComputerName } from "../src/domain/Session.js"
 
 const secret = Redacted.make("fleet-secret-for-tests")
 const NOW = 1_750_000_000_000

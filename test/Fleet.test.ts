@@ -1,12 +1,24 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, DateTime, Duration, Effect, Exit, type Fiber, Layer, Option, Redacted, Scope, TestClock } from "effect"
+import {
+  Context,
+  DateTime,
+  Duration,
+  Effect,
+  Exit,
+  type Fiber,
+  Layer,
+  Option,
+  Redacted,
+  Scope,
+  TestClock
+} from "effect"
 import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
 import * as FleetLive from "../layers/FleetLive.js"
 import * as MemoryTransport from "../layers/MemoryTransport.js"
 import * as SessionRouting from "../layers/SessionRouting.js"
 import * as SqliteStreamPositions from "../layers/SqliteStreamPositions.js"
-import { Agents } from "../services/Agents.js"
 import { HookEventHandler } from "../services/AgentHooks.js"
+import { Agents } from "../services/Agents.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet, type FleetClient } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
@@ -57,7 +69,10 @@ const severable = (t: Transport["Type"]) => {
     append: (stream, payload, options) => gate("append", t.append(stream, payload, options)),
     lastId: (stream) => gate("lastId", t.lastId(stream)),
     lastGeneratedIds: (streams) => gate("lastGeneratedIds", t.lastGeneratedIds(streams)),
-    reader: Effect.map(t.reader, (reader) => ({ read: (positions, options) => gate("read", reader.read(positions, options)) }))
+    reader: Effect.map(
+      t.reader,
+      (reader) => ({ read: (positions, options) => gate("read", reader.read(positions, options)) })
+    )
   })
   return { transport, sever: Effect.sync(() => void (cut.value = true)) }
 }
@@ -106,8 +121,14 @@ const memoryPositions = Effect.map(
   (context) => Context.get(context, StreamPositions)
 )
 
-const signed = (from: ComputerName, to: ComputerName, kind: string, payload: unknown, sentAt: number, deadline: number) =>
-  encode(sign(Redacted.make(SECRET), { v: 1, id: crypto.randomUUID(), kind, from, to, sentAt, deadline, payload }))
+const signed = (
+  from: ComputerName,
+  to: ComputerName,
+  kind: string,
+  payload: unknown,
+  sentAt: number,
+  deadline: number
+) => encode(sign(Redacted.make(SECRET), { v: 1, id: crypto.randomUUID(), kind, from, to, sentAt, deadline, payload }))
 
 describe("Fleet on MemoryTransport (TestClock)", () => {
   it.scoped("computers find each other within a heartbeat; a stopped one is gone at once, a silent one within the TTL", () =>
@@ -162,7 +183,9 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       const b = yield* w.start(B)
       yield* advance("1 second")
 
-      const created = yield* Effect.fork(a.fleet.call(B, (c) => c.CreateSession({ projectDir: trusted, title: "remote" })))
+      const created = yield* Effect.fork(
+        a.fleet.call(B, (c) => c.CreateSession({ projectDir: trusted, title: "remote" }))
+      )
       yield* advance("200 millis")
       const session = yield* created.await.pipe(Effect.flatten)
       assert.strictEqual(session.computer, B)
@@ -171,7 +194,9 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       yield* advance("200 millis")
       assert.isTrue(Option.isSome(yield* a.cache.getSession(session.sessionId)))
 
-      const typed = yield* Effect.fork(a.fleet.call(B, (c) => c.SendText({ sessionId: session.sessionId, text: "echo hi", enter: false })))
+      const typed = yield* Effect.fork(
+        a.fleet.call(B, (c) => c.SendText({ sessionId: session.sessionId, text: "echo hi", enter: false }))
+      )
       yield* advance("200 millis")
       assert.isUndefined(yield* typed.await.pipe(Effect.flatten))
       assert.deepStrictEqual(
@@ -199,7 +224,9 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       const worker = yield* b.sessions.create({ projectDir: trusted, agent: "claude" })
       yield* advance("200 millis")
       // asked on alpha, kept on beta (where the worker's hooks fire)
-      const listening = yield* Effect.fork(a.agents.listen(worker.sessionId, { sessionId: boss.sessionId, computer: A }))
+      const listening = yield* Effect.fork(
+        a.agents.listen(worker.sessionId, { sessionId: boss.sessionId, computer: A })
+      )
       yield* advance("200 millis")
       yield* listening.await.pipe(Effect.flatten)
       const stop = yield* Effect.fork(
@@ -268,7 +295,11 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       const watching = yield* Scope.make()
       yield* Scope.extend(a.fleet.watchOutput(session), watching)
       yield* advance("200 millis")
-      yield* b.outputLog.append(session.sessionId, "remote screen", DateTime.unsafeMake(yield* TestClock.currentTimeMillis))
+      yield* b.outputLog.append(
+        session.sessionId,
+        "remote screen",
+        DateTime.unsafeMake(yield* TestClock.currentTimeMillis)
+      )
       yield* advance("200 millis")
       const mirrored = yield* a.outputLog.latest(session.sessionId)
       assert.strictEqual(Option.map(mirrored, (u) => u.screen).pipe(Option.getOrNull), "remote screen")
@@ -280,7 +311,12 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
   /** How many answers (envelopes) wait in a computer's reply stream. */
   const repliesTo = (w: Effect.Effect.Success<typeof world>, computer: ComputerName) =>
     w.transport.reader.pipe(
-      Effect.flatMap((reader) => reader.read([{ stream: FleetKeys.replies(computer), after: STREAM_START }], { count: 100_000, block: Duration.zero })),
+      Effect.flatMap((reader) =>
+        reader.read([{ stream: FleetKeys.replies(computer), after: STREAM_START }], {
+          count: 100_000,
+          block: Duration.zero
+        })
+      ),
       Effect.map((entries) => entries.length),
       Effect.scoped
     )
@@ -294,14 +330,20 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       const session = yield* b.sessions.create({ projectDir: trusted })
       yield* advance("200 millis")
       const screen = (text: string) =>
-        Effect.flatMap(TestClock.currentTimeMillis, (now) => b.outputLog.append(session.sessionId, text, DateTime.unsafeMake(now)))
+        Effect.flatMap(
+          TestClock.currentTimeMillis,
+          (now) => b.outputLog.append(session.sessionId, text, DateTime.unsafeMake(now))
+        )
 
       const watching = yield* Scope.make()
       yield* Scope.extend(a.fleet.watchOutput(session), watching)
       yield* advance("200 millis")
       yield* screen("one")
       yield* advance("200 millis")
-      assert.strictEqual(Option.map(yield* a.outputLog.latest(session.sessionId), (u) => u.screen).pipe(Option.getOrNull), "one")
+      assert.strictEqual(
+        Option.map(yield* a.outputLog.latest(session.sessionId), (u) => u.screen).pipe(Option.getOrNull),
+        "one"
+      )
       // the watcher goes away: the owner is told (an interruption) and stops sending
       yield* Scope.close(watching, Exit.void)
       yield* advance("200 millis")
@@ -315,13 +357,20 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       yield* advance("1 second")
       yield* Scope.extend(c.fleet.watchOutput(session), yield* Scope.make())
       yield* advance("200 millis")
-      assert.strictEqual(Option.map(yield* c.outputLog.latest(session.sessionId), (u) => u.screen).pipe(Option.getOrNull), "two")
+      assert.strictEqual(
+        Option.map(yield* c.outputLog.latest(session.sessionId), (u) => u.screen).pipe(Option.getOrNull),
+        "two"
+      )
       yield* c.crash
       yield* advance("5 seconds")
       const afterForgotten = yield* repliesTo(w, ComputerName.make("gamma"))
       yield* screen("three")
       yield* advance("1 second")
-      assert.strictEqual(yield* repliesTo(w, ComputerName.make("gamma")), afterForgotten, "nothing is sent to a forgotten watcher")
+      assert.strictEqual(
+        yield* repliesTo(w, ComputerName.make("gamma")),
+        afterForgotten,
+        "nothing is sent to a forgotten watcher"
+      )
     }))
 
   it.scoped("an answer is taken only from the computer the request went to; a forged one is ignored", () =>
@@ -343,18 +392,27 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       // the requests as they sit in mute's inbox (alpha also loads mute's sessions): answer them as
       // another computer (a forged answer) …
       const requests = yield* w.transport.reader.pipe(
-        Effect.flatMap((reader) => reader.read([{ stream: FleetKeys.inbox(mute), after: STREAM_START }], { count: 10, block: Duration.zero })),
+        Effect.flatMap((reader) =>
+          reader.read([{ stream: FleetKeys.inbox(mute), after: STREAM_START }], { count: 10, block: Duration.zero })
+        ),
         Effect.scoped
       )
       const answer = (from: ComputerName) =>
         Effect.forEach(requests, (request) =>
           w.transport.append(
             FleetKeys.replies(A),
-            signed(from, A, Kinds.reply, {
-              _tag: "Exit",
-              requestId: JSON.parse(request.payload).payload.id,
-              exit: { _tag: "Success", value: [] }
-            }, now, now + 60_000),
+            signed(
+              from,
+              A,
+              Kinds.reply,
+              {
+                _tag: "Exit",
+                requestId: JSON.parse(request.payload).payload.id,
+                exit: { _tag: "Success", value: [] }
+              },
+              now,
+              now + 60_000
+            ),
             { maxLen: 100, ttl: Duration.hours(1) }
           ), { discard: true })
       yield* answer(ComputerName.make("intruder"))
@@ -376,7 +434,13 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       const session = yield* b.sessions.create({ projectDir: trusted })
       let nextId = 1
       /** A call as a caller's rpc client writes it (src/fleet/Rpcs.ts, layers/FleetRpcTransport.ts). */
-      const call = (tag: string, payload: unknown) => ({ _tag: "Request", id: String(nextId++), tag, payload, headers: [] })
+      const call = (tag: string, payload: unknown) => ({
+        _tag: "Request",
+        id: String(nextId++),
+        tag,
+        payload,
+        headers: []
+      })
       const input = (text: string) => call("SendText", { sessionId: session.sessionId, text, enter: false })
       const inbox = FleetKeys.inbox(B)
       const put = (raw: string) => w.transport.append(inbox, raw, { maxLen: 100, ttl: Duration.hours(1) })
@@ -387,10 +451,17 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       yield* put(fresh) // the same envelope delivered twice
       yield* put("not json")
       yield* put(JSON.stringify({ ...JSON.parse(fresh), sig: undefined }))
-      yield* put(JSON.stringify({ ...JSON.parse(signed(A, B, Kinds.request, input("forged"), now, now + 10_000)), sig: "0".repeat(64) }))
+      yield* put(
+        JSON.stringify({
+          ...JSON.parse(signed(A, B, Kinds.request, input("forged"), now, now + 10_000)),
+          sig: "0".repeat(64)
+        })
+      )
       yield* put(signed(A, B, Kinds.request, input("stale"), now - 120_000, now + 10_000))
       yield* put(signed(A, B, Kinds.request, call("Rm", { path: "/" }), now, now + 10_000))
-      yield* put(signed(A, B, Kinds.request, call("SendText", { sessionId: session.sessionId, text: 42 }), now, now + 10_000))
+      yield* put(
+        signed(A, B, Kinds.request, call("SendText", { sessionId: session.sessionId, text: 42 }), now, now + 10_000)
+      )
       yield* put(signed(A, B, Kinds.request, { _tag: "Shell", command: "rm -rf /" }, now, now + 10_000))
       yield* put(signed(A, B, Kinds.request, input("last"), now, now + 10_000))
       yield* advance("300 millis")
@@ -399,7 +470,9 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       // answers to alpha (in any order): the expired one failed typed, the unknown procedure and the
       // wrong payload refused, the two runs answered; the message that is no call at all got nothing
       const replies = yield* w.transport.reader.pipe(
-        Effect.flatMap((reader) => reader.read([{ stream: FleetKeys.replies(A), after: STREAM_START }], { count: 100, block: Duration.zero }))
+        Effect.flatMap((reader) =>
+          reader.read([{ stream: FleetKeys.replies(A), after: STREAM_START }], { count: 100, block: Duration.zero })
+        )
       )
       const outcomes = replies.map((e) => {
         const exit = JSON.parse(e.payload).payload.exit
@@ -416,10 +489,13 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
   const linkOf = (c: { readonly fleet: Fleet["Type"] }) => Effect.map(c.fleet.link, Option.getOrThrow)
   /** The fiber's outcome now; a test fails at once (instead of hanging) when it is still waiting. */
   const outcome = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
-    Effect.flatMap(fiber.poll, Option.match({
-      onNone: () => Effect.dieMessage("still waiting for an answer"),
-      onSome: (exit): Effect.Effect<A, E> => exit
-    }))
+    Effect.flatMap(
+      fiber.poll,
+      Option.match({
+        onNone: () => Effect.dieMessage("still waiting for an answer"),
+        onSome: (exit): Effect.Effect<A, E> => exit
+      })
+    )
 
   it.scoped("a poisoned inbox (a far-future id, then the stream deleted) is found within an interval and reset; requests flow again", () =>
     Effect.gen(function*() {
@@ -571,10 +647,15 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
       assert.deepStrictEqual(yield* a.cache.getComputers, [])
       assert.deepStrictEqual(yield* a.cache.getSessionsForComputer(B), [])
 
-      for (const lookup of [a.routing.getJson(session.sessionId), Effect.map(a.routing.get(session.sessionId), String)]) {
+      for (
+        const lookup of [a.routing.getJson(session.sessionId), Effect.map(a.routing.get(session.sessionId), String)]
+      ) {
         const error = yield* Effect.flip(lookup)
         assert.strictEqual(error._tag, "ComputerUnreachable")
-        assert.match(error.message, /computer beta is offline since \d{4}-\d\d-\d\dT.*; its sessions come back when it does/)
+        assert.match(
+          error.message,
+          /computer beta is offline since \d{4}-\d\d-\d\dT.*; its sessions come back when it does/
+        )
       }
       const offline = yield* Effect.flip(a.routing.listJson({ computer: B }))
       assert.strictEqual(offline._tag, "ComputerUnreachable")

@@ -24,7 +24,11 @@ class NotYet extends Data.TaggedError("NotYet")<{ readonly what: string }> {
 }
 
 /** Re-checks `check` every 50 ms until it holds; fails the test after `within`; returns how long it took (ms). */
-const waitFor = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, within: Duration.DurationInput = Duration.seconds(10)) =>
+const waitFor = <E, R>(
+  what: string,
+  check: Effect.Effect<boolean, E, R>,
+  within: Duration.DurationInput = Duration.seconds(10)
+) =>
   Effect.gen(function*() {
     const start = yield* Clock.currentTimeMillis
     yield* check.pipe(
@@ -70,52 +74,71 @@ const echo = (sessionId: SessionId, text: string) => (c: FleetClient) => c.SendT
 const linkOf = (fleet: Fleet["Type"]) => Effect.map(fleet.link, Option.getOrThrow)
 
 describe("Fleet on a real Redis (two computers in-process)", () => {
-  it.scopedLive("a poisoned inbox (XADD far-future id, DEL): B resets its position within an interval and answers again", () =>
-    Effect.gen(function*() {
-      const { a, admin, b, session } = yield* twoComputers
-      yield* Effect.promise(() => admin.xadd(FleetKeys.inbox(B), FAR, "p", "not an envelope"))
-      yield* waitFor("B's saved inbox position at the far id", Effect.map(b.positions.get("fleet.inbox"), (p) => Option.getOrNull(p) === FAR))
-      yield* Effect.promise(() => admin.del(FleetKeys.inbox(B)))
+  it.scopedLive(
+    "a poisoned inbox (XADD far-future id, DEL): B resets its position within an interval and answers again",
+    () =>
+      Effect.gen(function*() {
+        const { a, admin, b, session } = yield* twoComputers
+        yield* Effect.promise(() => admin.xadd(FleetKeys.inbox(B), FAR, "p", "not an envelope"))
+        yield* waitFor(
+          "B's saved inbox position at the far id",
+          Effect.map(b.positions.get("fleet.inbox"), (p) => Option.getOrNull(p) === FAR)
+        )
+        yield* Effect.promise(() => admin.del(FleetKeys.inbox(B)))
 
-      const [took] = yield* Effect.timed(a.fleet.call(B, echo(session.sessionId, "after the poison")))
-      const ms = Duration.toMillis(took)
-      console.log(`poisoned inbox: request answered after ${ms} ms`)
-      // found by the next periodic check (one heartbeat interval), then read at once
-      assert.isBelow(ms, 2500)
-      const link = yield* linkOf(b.fleet)
-      assert.strictEqual(link.state, "up")
-      assert.strictEqual(link.lastReset?.from, FAR)
-      assert.strictEqual(link.lastReset?.stream, FleetKeys.inbox(B))
-      assert.notStrictEqual(Option.getOrNull(yield* b.positions.get("fleet.inbox")), FAR)
-    }), 30_000)
+        const [took] = yield* Effect.timed(a.fleet.call(B, echo(session.sessionId, "after the poison")))
+        const ms = Duration.toMillis(took)
+        console.log(`poisoned inbox: request answered after ${ms} ms`)
+        // found by the next periodic check (one heartbeat interval), then read at once
+        assert.isBelow(ms, 2500)
+        const link = yield* linkOf(b.fleet)
+        assert.strictEqual(link.state, "up")
+        assert.strictEqual(link.lastReset?.from, FAR)
+        assert.strictEqual(link.lastReset?.stream, FleetKeys.inbox(B))
+        assert.notStrictEqual(Option.getOrNull(yield* b.positions.get("fleet.inbox")), FAR)
+      }),
+    30_000
+  )
 
-  it.scopedLive("Redis at maxmemory (noeviction): the link is degraded, requests fail 503 without Redis's text, nobody is forgotten; then it heals", () =>
-    Effect.gen(function*() {
-      const { a, admin, b, session } = yield* twoComputers
-      yield* Effect.promise(() => admin.config("SET", "maxmemory-policy", "noeviction"))
-      yield* Effect.promise(() => admin.config("SET", "maxmemory", "1"))
-      const restore = Effect.promise(() => admin.config("SET", "maxmemory", "0"))
-      yield* Effect.addFinalizer(() => Effect.ignore(restore))
+  it.scopedLive(
+    "Redis at maxmemory (noeviction): the link is degraded, requests fail 503 without Redis's text, nobody is forgotten; then it heals",
+    () =>
+      Effect.gen(function*() {
+        const { a, admin, b, session } = yield* twoComputers
+        yield* Effect.promise(() => admin.config("SET", "maxmemory-policy", "noeviction"))
+        yield* Effect.promise(() => admin.config("SET", "maxmemory", "1"))
+        const restore = Effect.promise(() => admin.config("SET", "maxmemory", "0"))
+        yield* Effect.addFinalizer(() => Effect.ignore(restore))
 
-      const degradedAfter = yield* waitFor("A's link degraded", Effect.map(linkOf(a.fleet), (l) => l.state === "degraded"), "3 seconds")
-      const degraded = yield* linkOf(a.fleet)
-      console.log(`maxmemory: A degraded after ${degradedAfter} ms: ${degraded.lastError}`)
-      assert.include(degraded.lastError ?? "", "out of memory")
-      assert.notMatch(degraded.lastError ?? "", /OOM command|EXECABORT/)
-      const refused = yield* Effect.flip(a.fleet.call(B, echo(session.sessionId, "during")))
-      assert.strictEqual(refused._tag, "ComputerUnreachable")
-      assert.notMatch(refused.message, /OOM command|EXECABORT/)
-      assert.include(refused.message, "fleet link failed")
+        const degradedAfter = yield* waitFor(
+          "A's link degraded",
+          Effect.map(linkOf(a.fleet), (l) => l.state === "degraded"),
+          "3 seconds"
+        )
+        const degraded = yield* linkOf(a.fleet)
+        console.log(`maxmemory: A degraded after ${degradedAfter} ms: ${degraded.lastError}`)
+        assert.include(degraded.lastError ?? "", "out of memory")
+        assert.notMatch(degraded.lastError ?? "", /OOM command|EXECABORT/)
+        const refused = yield* Effect.flip(a.fleet.call(B, echo(session.sessionId, "during")))
+        assert.strictEqual(refused._tag, "ComputerUnreachable")
+        assert.notMatch(refused.message, /OOM command|EXECABORT/)
+        assert.include(refused.message, "fleet link failed")
 
-      // longer than the heartbeat TTL (3 s): every record has expired, yet B is not forgotten
-      yield* Effect.sleep("4 seconds")
-      assert.isTrue((yield* a.cache.getComputers).some((c) => c.name === B))
-      assert.include(yield* a.routing.getJson(session.sessionId), session.sessionId)
+        // longer than the heartbeat TTL (3 s): every record has expired, yet B is not forgotten
+        yield* Effect.sleep("4 seconds")
+        assert.isTrue((yield* a.cache.getComputers).some((c) => c.name === B))
+        assert.include(yield* a.routing.getJson(session.sessionId), session.sessionId)
 
-      yield* restore
-      const upAfter = yield* waitFor("A's link up again", Effect.map(linkOf(a.fleet), (l) => l.state === "up"), "3 seconds")
-      console.log(`maxmemory lifted: A up again after ${upAfter} ms`)
-      assert.isUndefined(yield* a.fleet.call(B, echo(session.sessionId, "after")))
-      assert.strictEqual((yield* linkOf(b.fleet)).state, "up")
-    }), 30_000)
+        yield* restore
+        const upAfter = yield* waitFor(
+          "A's link up again",
+          Effect.map(linkOf(a.fleet), (l) => l.state === "up"),
+          "3 seconds"
+        )
+        console.log(`maxmemory lifted: A up again after ${upAfter} ms`)
+        assert.isUndefined(yield* a.fleet.call(B, echo(session.sessionId, "after")))
+        assert.strictEqual((yield* linkOf(b.fleet)).state, "up")
+      }),
+    30_000
+  )
 })

@@ -12,8 +12,8 @@ import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
 import * as IdempotencyLive from "../layers/IdempotencyLive.js"
 import * as MemorySessionStore from "../layers/MemorySessionStore.js"
 import { Idempotency, IDEMPOTENCY_KEYS_MAX, IdempotencyKey, IdempotencyStore } from "../services/Idempotency.js"
-import { SessionStore, StoreError } from "../services/SessionStore.js"
 import { RECONCILE_CONFIRM_DELAY, Sessions } from "../services/Sessions.js"
+import { SessionStore, StoreError } from "../services/SessionStore.js"
 import { OutcomeUnknown, TerminalUnavailable } from "../src/domain/Errors.js"
 import { TmuxName } from "../src/domain/Session.js"
 import { sessionsOnDoubles } from "./support/unitLayers.js"
@@ -29,7 +29,9 @@ const flakyStore = Layer.effect(
     SessionStore.of({
       ...store,
       update: (id, patch) =>
-        refusing ? Effect.fail(new StoreError({ operation: "update", cause: "SQLITE_FULL: database or disk is full" })) : store.update(id, patch)
+        refusing
+          ? Effect.fail(new StoreError({ operation: "update", cause: "SQLITE_FULL: database or disk is full" }))
+          : store.update(id, patch)
     }))
 )
 
@@ -91,7 +93,10 @@ describe("honest outcomes (Sessions on doubles)", () => {
       const sessions = yield* Sessions
       const fake = yield* FakeTerminal
       const session = yield* sessions.create({ projectDir })
-      yield* sessions.sendKeys(session.sessionId, [{ key: "Up", repeat: 3 }, { key: "C-c", repeat: 1 }, { key: "Enter", repeat: 1 }])
+      yield* sessions.sendKeys(session.sessionId, [{ key: "Up", repeat: 3 }, { key: "C-c", repeat: 1 }, {
+        key: "Enter",
+        repeat: 1
+      }])
       assert.strictEqual(fake.calls().filter((c) => c.op === "keys").length, 1)
       fake.setHung(true)
       const error = yield* Effect.flip(sessions.sendKeys(session.sessionId, [{ key: "Enter", repeat: 1 }]))
@@ -172,7 +177,9 @@ describe("Idempotency (memory store)", () => {
       const idem = yield* Idempotency
       const c = yield* counted
       yield* idem.run({ key: key("k"), fingerprint: "input:a:ls", success: Schema.Void }, c.op(undefined))
-      const error = yield* Effect.flip(idem.run({ key: key("k"), fingerprint: "input:a:rm", success: Schema.Void }, c.op(undefined)))
+      const error = yield* Effect.flip(
+        idem.run({ key: key("k"), fingerprint: "input:a:rm", success: Schema.Void }, c.op(undefined))
+      )
       assert.strictEqual(error._tag, "IdempotencyKeyReused")
       assert.strictEqual(c.runs(), 1)
     }).pipe(Effect.provide(IdempotencyLive.layerMemory)))
@@ -215,7 +222,9 @@ describe("Idempotency (memory store)", () => {
       const idem = yield* Idempotency
       const c = yield* counted
       yield* store.claim(key("crashed"), "f", 0)
-      const error = yield* Effect.flip(idem.run({ key: key("crashed"), fingerprint: "f", success: Schema.Void }, c.op(undefined)))
+      const error = yield* Effect.flip(
+        idem.run({ key: key("crashed"), fingerprint: "f", success: Schema.Void }, c.op(undefined))
+      )
       assert.strictEqual(error._tag, "OutcomeUnknown")
       assert.strictEqual(c.runs(), 0)
     }).pipe(Effect.provide(IdempotencyLive.layer.pipe(Layer.provideMerge(IdempotencyLive.layerMemoryStore)))))
@@ -240,7 +249,10 @@ describe("Idempotency (memory store)", () => {
       for (let i = 0; i < IDEMPOTENCY_KEYS_MAX + 500; i++) yield* store.claim(key(`k${i}`), "f", i)
       yield* store.prune(0)
       assert.isTrue(Option.isNone(yield* store.claim(key("k0"), "g", 1)), "the oldest was forgotten")
-      assert.isTrue(Option.isSome(yield* store.claim(key(`k${IDEMPOTENCY_KEYS_MAX + 499}`), "f", 1)), "the newest is kept")
+      assert.isTrue(
+        Option.isSome(yield* store.claim(key(`k${IDEMPOTENCY_KEYS_MAX + 499}`), "f", 1)),
+        "the newest is kept"
+      )
       yield* store.prune(Number.MAX_SAFE_INTEGER)
       assert.isTrue(Option.isNone(yield* store.claim(key(`k${IDEMPOTENCY_KEYS_MAX + 499}`), "f", 1)), "expired keys go")
     }).pipe(Effect.provide(IdempotencyLive.layerMemoryStore)))

@@ -31,7 +31,13 @@ afterAll(() => {
 })
 
 const claudePayload = (event: string, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ session_id: "native-1", transcript_path: "/nonexistent.jsonl", cwd: "/p", hook_event_name: event, ...extra })
+  JSON.stringify({
+    session_id: "native-1",
+    transcript_path: "/nonexistent.jsonl",
+    cwd: "/p",
+    hook_event_name: event,
+    ...extra
+  })
 
 describe("the hook command (node dist/hook.js)", () => {
   it("loads no effect: plain Node and better-sqlite3 only", () => {
@@ -54,7 +60,11 @@ describe("the hook command (node dist/hook.js)", () => {
   it("in a session it appends one normalised row, printing nothing", () => {
     const home = tempHome()
     const env = { TELEMUX_HOME: home, TELEMUX_SESSION_ID: SESSION_A }
-    const started = runHookProcess(["claude", "SessionStart"], env, claudePayload("SessionStart", { source: "startup" }))
+    const started = runHookProcess(
+      ["claude", "SessionStart"],
+      env,
+      claudePayload("SessionStart", { source: "startup" })
+    )
     const stopped = runHookProcess(["claude", "Stop"], env, claudePayload("Stop", { last_assistant_message: "Done." }))
     for (const result of [started, stopped]) {
       assert.strictEqual(result.status, 0, result.stderr)
@@ -104,13 +114,20 @@ describe("the hook command (node dist/hook.js)", () => {
     assert.strictEqual(runHookProcess(["gemini", "AfterAgent"], env, payload).status, 0)
     assert.deepStrictEqual(fs.readdirSync(home), [])
     // unless telemux runs its server on that socket
-    assert.strictEqual(runHookProcess(["gemini", "AfterAgent"], { ...env, TELEMUX_TMUX_SOCKET: "default" }, payload).status, 0)
+    assert.strictEqual(
+      runHookProcess(["gemini", "AfterAgent"], { ...env, TELEMUX_TMUX_SOCKET: "default" }, payload).status,
+      0
+    )
     assert.strictEqual(outboxRows(outboxPath(home)).length, 1)
   })
 
   it("a bad payload becomes a HookPayloadInvalid row", () => {
     const home = tempHome()
-    const result = runHookProcess(["claude", "Stop"], { TELEMUX_HOME: home, TELEMUX_SESSION_ID: SESSION_A }, "not json at all")
+    const result = runHookProcess(
+      ["claude", "Stop"],
+      { TELEMUX_HOME: home, TELEMUX_SESSION_ID: SESSION_A },
+      "not json at all"
+    )
     assert.strictEqual(result.status, 0)
     const [row] = outboxRows(outboxPath(home))
     assert.strictEqual(row!.event_json._tag, "HookPayloadInvalid")
@@ -121,13 +138,20 @@ describe("the hook command (node dist/hook.js)", () => {
     const base = tempHome()
     const file = path.join(base, "a-file")
     fs.writeFileSync(file, "")
-    const unusable = runHookProcess(["claude", "Stop"], { TELEMUX_HOME: path.join(file, "home"), TELEMUX_SESSION_ID: SESSION_A }, claudePayload("Stop"))
+    const unusable = runHookProcess(["claude", "Stop"], {
+      TELEMUX_HOME: path.join(file, "home"),
+      TELEMUX_SESSION_ID: SESSION_A
+    }, claudePayload("Stop"))
     assert.strictEqual(unusable.status, 0)
     assert.strictEqual(unusable.stdout, "")
 
     const home = tempHome()
     fs.writeFileSync(outboxPath(home), "this is not a database".repeat(100))
-    const broken = runHookProcess(["claude", "Stop"], { TELEMUX_HOME: home, TELEMUX_SESSION_ID: SESSION_A }, claudePayload("Stop"))
+    const broken = runHookProcess(
+      ["claude", "Stop"],
+      { TELEMUX_HOME: home, TELEMUX_SESSION_ID: SESSION_A },
+      claudePayload("Stop")
+    )
     assert.strictEqual(broken.status, 0)
     assert.strictEqual(broken.stdout, "")
     assert.match(fs.readFileSync(hookLogPath(home), "utf8"), /hook claude Stop failed: /)
@@ -180,11 +204,18 @@ describe("the hook command (node dist/hook.js)", () => {
           )
       })
       const daemon = HookOutboxLive.workerLayer.pipe(
-        Layer.provideMerge(Layer.merge(HookOutboxLive.layerFile(outboxPath(home)).pipe(Layer.provide(NodeFileSystem.layer)), Layer.succeed(HookEventHandler, handler)))
+        Layer.provideMerge(
+          Layer.merge(
+            HookOutboxLive.layerFile(outboxPath(home)).pipe(Layer.provide(NodeFileSystem.layer)),
+            Layer.succeed(HookEventHandler, handler)
+          )
+        )
       )
       yield* Effect.scoped(Effect.gen(function*() {
         const context = yield* Layer.build(daemon)
-        yield* Deferred.await(allIn).pipe(Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => "not all delivered" }))
+        yield* Deferred.await(allIn).pipe(
+          Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => "not all delivered" })
+        )
         // a round more, to see that nothing comes twice
         yield* Effect.sleep(Duration.millis(600))
         const stats = yield* Effect.flatMap(HookOutbox, (outbox) => outbox.stats).pipe(Effect.provide(context))
@@ -194,7 +225,10 @@ describe("the hook command (node dist/hook.js)", () => {
       assert.strictEqual(delivered.length, total)
       for (const session of [SESSION_A, SESSION_B]) {
         const ofSession = delivered.filter((d) => d.ref._tag === "Session" && d.ref.sessionId === session)
-        assert.deepStrictEqual(ofSession.map((d) => d.event._tag === "PromptSubmitted" ? d.event.prompt : d.event._tag), expected[session])
+        assert.deepStrictEqual(
+          ofSession.map((d) => d.event._tag === "PromptSubmitted" ? d.event.prompt : d.event._tag),
+          expected[session]
+        )
       }
       // a second daemon start finds nothing left to deliver
       assert.deepStrictEqual(outboxRows(outboxPath(home)), [])

@@ -58,7 +58,10 @@ describe("Claude Code settings.json", () => {
         { hooks: [{ type: "command", command: hookCommandLine(HOOK, "claude", event), timeout: 10 }] }
       ])
     }
-    assert.strictEqual(hookCommandLine(HOOK, "claude", "Stop"), "/usr/bin/node '/opt/tele mux/dist/hook.js' claude Stop")
+    assert.strictEqual(
+      hookCommandLine(HOOK, "claude", "Stop"),
+      "/usr/bin/node '/opt/tele mux/dist/hook.js' claude Stop"
+    )
     assert.isTrue(text.endsWith("}\n"))
   })
 
@@ -74,7 +77,7 @@ describe("Claude Code settings.json", () => {
     assert.strictEqual(settings.hooks.Stop.length, 2)
     assert.deepStrictEqual(settings.hooks.Stop[0], USER_SETTINGS.hooks.Stop[0])
     // the file's own indentation is kept
-    assert.isTrue(once.includes('\n    "model": "opus"'))
+    assert.isTrue(once.includes("\n    \"model\": \"opus\""))
   })
 
   it("an already complete file is left byte for byte", () => {
@@ -89,7 +92,14 @@ describe("Claude Code settings.json", () => {
     assert.strictEqual(restored, original)
     // a group shared with the user's own hook keeps the user's hook
     const shared = JSON.stringify({
-      hooks: { Stop: [{ hooks: [{ type: "command", command: "say done" }, { type: "command", command: hookCommandLine(HOOK, "claude", "Stop") }] }] }
+      hooks: {
+        Stop: [{
+          hooks: [{ type: "command", command: "say done" }, {
+            type: "command",
+            command: hookCommandLine(HOOK, "claude", "Stop")
+          }]
+        }]
+      }
     })
     assert.deepStrictEqual(JSON.parse(claudeUninstall(shared)!), {
       hooks: { Stop: [{ hooks: [{ type: "command", command: "say done" }] }] }
@@ -122,7 +132,14 @@ describe("Gemini CLI settings.json", () => {
     assert.strictEqual(settings.theme, "Dracula")
     assert.deepStrictEqual(Object.keys(settings.hooks), [...GEMINI_HOOK_EVENTS])
     assert.deepStrictEqual(settings.hooks.AfterAgent, [
-      { hooks: [{ name: "telemux-AfterAgent", type: "command", command: hookCommandLine(HOOK, "gemini", "AfterAgent"), timeout: 10000 }] }
+      {
+        hooks: [{
+          name: "telemux-AfterAgent",
+          type: "command",
+          command: hookCommandLine(HOOK, "gemini", "AfterAgent"),
+          timeout: 10000
+        }]
+      }
     ])
     assert.strictEqual(right(installJsonHooks(GEMINI_FLAVOUR, FILE, text, HOOK)), text)
     assert.strictEqual(right(uninstallJsonHooks(GEMINI_FLAVOUR, FILE, text, HOOK)), `{\n  "theme": "Dracula"\n}\n`)
@@ -142,20 +159,20 @@ describe("Codex config.toml", () => {
   it("notify goes among the top-level keys, before the first table, and the rest is kept", () => {
     const original = [
       "# my codex",
-      'model = "o3"',
+      "model = \"o3\"",
       "matrix = [",
       "  [1, 2],", // a line starting with [ inside a value is not a table header
       "  [3, 4],",
       "]",
-      'note = """',
+      "note = \"\"\"",
       "[not a table]",
-      '"""',
+      "\"\"\"",
       "",
       "[tui]",
       "notifications = true",
       "",
       "[profiles.fast]",
-      'notify = ["profile-notifier"]',
+      "notify = [\"profile-notifier\"]",
       ""
     ].join("\n")
     const text = installCodexNotify(original, argv)
@@ -165,7 +182,7 @@ describe("Codex config.toml", () => {
     assert.deepStrictEqual(parsed.tui, { notifications: true })
     assert.deepStrictEqual((parsed.profiles as Record<string, unknown>).fast, { notify: ["profile-notifier"] })
     const lines = text.split("\n")
-    assert.strictEqual(lines.indexOf('"""') + 1, lines.findIndex((l) => l.startsWith("notify = ")))
+    assert.strictEqual(lines.indexOf("\"\"\"") + 1, lines.findIndex((l) => l.startsWith("notify = ")))
     assert.strictEqual(installCodexNotify(text, argv), text)
     assert.strictEqual(uninstallCodexNotify(text, argv), original)
   })
@@ -179,7 +196,16 @@ describe("Codex config.toml", () => {
   })
 
   it("a user's own notify is kept aside and restored by uninstall", () => {
-    const original = ['model = "o3"', "notify = [", '  "python3",', '  "/home/u/notify.py", # desktop', "]", "", "[tui]", ""].join("\n")
+    const original = [
+      "model = \"o3\"",
+      "notify = [",
+      "  \"python3\",",
+      "  \"/home/u/notify.py\", # desktop",
+      "]",
+      "",
+      "[tui]",
+      ""
+    ].join("\n")
     const text = installCodexNotify(original, argv)
     assert.deepStrictEqual(parse(text).notify, [...argv])
     assert.include(text, `${PREVIOUS_NOTIFY_MARK}notify = [`)
@@ -191,8 +217,8 @@ describe("Codex config.toml", () => {
   })
 
   it("a notify the user set after installing is not removed", () => {
-    const installed = installCodexNotify('model = "o3"\n', argv)
-    const changed = installed.replace(/^notify = .*$/m, 'notify = ["mine"]')
+    const installed = installCodexNotify("model = \"o3\"\n", argv)
+    const changed = installed.replace(/^notify = .*$/m, "notify = [\"mine\"]")
     assert.strictEqual(uninstallCodexNotify(changed, argv), changed)
   })
 
@@ -223,11 +249,14 @@ describe("install and uninstall on files", () => {
         const codex = settingsFileOf(home, "codex")
         const gemini = settingsFileOf(home, "gemini")
         fs.mkdirSync(path.dirname(codex), { recursive: true })
-        const userCodex = 'model = "o3"\nnotify = ["notify-send", "codex"]\n\n[tui]\nnotifications = true\n'
+        const userCodex = "model = \"o3\"\nnotify = [\"notify-send\", \"codex\"]\n\n[tui]\nnotifications = true\n"
         fs.writeFileSync(codex, userCodex, { mode: 0o600 })
 
         const first = yield* install({ home, hookCommand: HOOK })
-        assert.deepStrictEqual(first.map((r) => [r.agent, r.outcome]), [["claude", "changed"], ["codex", "changed"], ["gemini", "changed"]])
+        assert.deepStrictEqual(first.map((r) => [r.agent, r.outcome]), [["claude", "changed"], ["codex", "changed"], [
+          "gemini",
+          "changed"
+        ]])
         const afterFirst = [read(claude), read(codex), read(gemini)]
         assert.strictEqual(fs.statSync(codex).mode & 0o777, 0o600, "the file's mode is kept")
         // a backup only of what existed, holding the original
@@ -237,7 +266,10 @@ describe("install and uninstall on files", () => {
         const second = yield* install({ home, hookCommand: HOOK })
         assert.deepStrictEqual(second.map((r) => r.outcome), ["unchanged", "unchanged", "unchanged"])
         assert.deepStrictEqual([read(claude), read(codex), read(gemini)], afterFirst)
-        assert.deepStrictEqual(fs.readdirSync(path.dirname(codex)).sort(), ["config.toml", "config.toml.telemux-backup"])
+        assert.deepStrictEqual(fs.readdirSync(path.dirname(codex)).sort(), [
+          "config.toml",
+          "config.toml.telemux-backup"
+        ])
 
         const removed = yield* uninstall({ home, hookCommand: HOOK })
         assert.deepStrictEqual(removed.map((r) => r.outcome), ["changed", "changed", "changed"])
@@ -264,7 +296,10 @@ describe("install and uninstall on files", () => {
         assert.deepStrictEqual(reports.slice(1).map((r) => r.outcome), ["changed", "changed"])
         const only = yield* install({ home, hookCommand: HOOK, agents: ["gemini"] })
         assert.deepStrictEqual(only.map((r) => [r.agent, r.outcome]), [["gemini", "unchanged"]])
-        assert.deepStrictEqual((yield* uninstall({ home, hookCommand: HOOK, agents: ["claude"] })).map((r) => r.outcome), ["failed"])
+        assert.deepStrictEqual(
+          (yield* uninstall({ home, hookCommand: HOOK, agents: ["claude"] })).map((r) => r.outcome),
+          ["failed"]
+        )
       })
     ))
 })

@@ -118,86 +118,109 @@ for (const [name, layer] of implementations) {
           assert.strictEqual(yield* HookOutboxLive.deliverDue, 0)
           const delivered = yield* Ref.get(calls)
           assert.deepStrictEqual(texts(delivered), ["a1", "p1", "a2", "a3"])
-          assert.deepStrictEqual(delivered[1]!.ref, { _tag: "Pane", paneId: PaneId.make("%7"), tmuxSocket: "/tmp/tmux-1000/telemux" })
+          assert.deepStrictEqual(delivered[1]!.ref, {
+            _tag: "Pane",
+            paneId: PaneId.make("%7"),
+            tmuxSocket: "/tmp/tmux-1000/telemux"
+          })
           assert.deepStrictEqual(delivered[0]!.ref, { _tag: "Session", sessionId: SessionId.make(SESSION_A) })
           assert.deepStrictEqual(yield* outbox.stats, { pending: 0, deadLetters: 0 })
         })))
 
     it.effect("a failing row holds back its session's later rows, not other sessions'", () =>
-      withOutbox(layer, (text, previous) => text === "a1" && previous === 0 ? new HookDeliveryFailed({ message: "busy" }) : undefined, (calls) =>
-        Effect.gen(function*() {
-          const outbox = yield* HookOutbox
-          yield* outbox.enqueue(row(SESSION_A, "a1"))
-          yield* outbox.enqueue(row(SESSION_A, "a2"))
-          yield* outbox.enqueue(row(SESSION_B, "b1"))
-          yield* outbox.enqueue(row(SESSION_B, "b2"))
-          while ((yield* HookOutboxLive.deliverDue) > 0) {
-            // drain what is due now
-          }
-          assert.deepStrictEqual(texts(yield* Ref.get(calls)), ["b1", "b2"])
-          assert.strictEqual((yield* outbox.stats).pending, 2)
-          yield* TestClock.adjust(outboxRetryDelay(1))
-          while ((yield* HookOutboxLive.deliverDue) > 0) {
-            // the retry, then the row it held back
-          }
-          assert.deepStrictEqual(texts(yield* Ref.get(calls)), ["b1", "b2", "a1", "a2"])
-          assert.strictEqual((yield* outbox.stats).pending, 0)
-        })))
+      withOutbox(
+        layer,
+        (text, previous) => text === "a1" && previous === 0 ? new HookDeliveryFailed({ message: "busy" }) : undefined,
+        (calls) =>
+          Effect.gen(function*() {
+            const outbox = yield* HookOutbox
+            yield* outbox.enqueue(row(SESSION_A, "a1"))
+            yield* outbox.enqueue(row(SESSION_A, "a2"))
+            yield* outbox.enqueue(row(SESSION_B, "b1"))
+            yield* outbox.enqueue(row(SESSION_B, "b2"))
+            while ((yield* HookOutboxLive.deliverDue) > 0) {
+              // drain what is due now
+            }
+            assert.deepStrictEqual(texts(yield* Ref.get(calls)), ["b1", "b2"])
+            assert.strictEqual((yield* outbox.stats).pending, 2)
+            yield* TestClock.adjust(outboxRetryDelay(1))
+            while ((yield* HookOutboxLive.deliverDue) > 0) {
+              // the retry, then the row it held back
+            }
+            assert.deepStrictEqual(texts(yield* Ref.get(calls)), ["b1", "b2", "a1", "a2"])
+            assert.strictEqual((yield* outbox.stats).pending, 0)
+          })
+      ))
 
     it.effect("retries with capped exponential backoff, then dead-letters with the error", () =>
-      withOutbox(layer, (text) => text === "a1" ? new HookDeliveryFailed({ message: "daemon store locked" }) : undefined, (calls) =>
-        Effect.gen(function*() {
-          const outbox = yield* HookOutbox
-          yield* outbox.enqueue(row(SESSION_A, "a1"))
-          yield* outbox.enqueue(row(SESSION_A, "a2"))
-          for (let failures = 0; failures < OUTBOX_MAX_ATTEMPTS; failures++) {
-            assert.strictEqual(yield* HookOutboxLive.deliverDue, 1)
-            // not due again a moment before its retry time
-            if (failures + 1 < OUTBOX_MAX_ATTEMPTS) {
-              yield* TestClock.adjust(Duration.subtract(outboxRetryDelay(failures + 1), Duration.millis(1)))
-              assert.strictEqual(yield* HookOutboxLive.deliverDue, 0)
-              yield* TestClock.adjust(Duration.millis(1))
+      withOutbox(
+        layer,
+        (text) => text === "a1" ? new HookDeliveryFailed({ message: "daemon store locked" }) : undefined,
+        (calls) =>
+          Effect.gen(function*() {
+            const outbox = yield* HookOutbox
+            yield* outbox.enqueue(row(SESSION_A, "a1"))
+            yield* outbox.enqueue(row(SESSION_A, "a2"))
+            for (let failures = 0; failures < OUTBOX_MAX_ATTEMPTS; failures++) {
+              assert.strictEqual(yield* HookOutboxLive.deliverDue, 1)
+              // not due again a moment before its retry time
+              if (failures + 1 < OUTBOX_MAX_ATTEMPTS) {
+                yield* TestClock.adjust(Duration.subtract(outboxRetryDelay(failures + 1), Duration.millis(1)))
+                assert.strictEqual(yield* HookOutboxLive.deliverDue, 0)
+                yield* TestClock.adjust(Duration.millis(1))
+              }
             }
-          }
-          const attempts = (yield* Ref.get(calls)).filter((c) => c.text === "a1")
-          assert.strictEqual(attempts.length, OUTBOX_MAX_ATTEMPTS)
-          const gaps = attempts.slice(1).map((c, i) => c.at - attempts[i]!.at)
-          assert.deepStrictEqual(gaps, [1000, 2000, 4000, 8000, 16000, 32000, 60000].slice(0, OUTBOX_MAX_ATTEMPTS - 1))
-          const [letter] = yield* outbox.deadLetters(10)
-          assert.strictEqual(letter!.error, "daemon store locked")
-          assert.strictEqual(letter!.attempts, OUTBOX_MAX_ATTEMPTS)
-          assert.deepStrictEqual(letter!.ref, { _tag: "Session", sessionId: SessionId.make(SESSION_A) })
-          assert.strictEqual(JSON.parse(letter!.payload).prompt, "a1")
-          // the session moves on
-          assert.strictEqual(yield* HookOutboxLive.deliverDue, 1)
-          assert.deepStrictEqual(texts(yield* Ref.get(calls)), ["a2"])
-          assert.deepStrictEqual(yield* outbox.stats, { pending: 0, deadLetters: 1 })
-        })))
+            const attempts = (yield* Ref.get(calls)).filter((c) => c.text === "a1")
+            assert.strictEqual(attempts.length, OUTBOX_MAX_ATTEMPTS)
+            const gaps = attempts.slice(1).map((c, i) => c.at - attempts[i]!.at)
+            assert.deepStrictEqual(
+              gaps,
+              [1000, 2000, 4000, 8000, 16000, 32000, 60000].slice(0, OUTBOX_MAX_ATTEMPTS - 1)
+            )
+            const [letter] = yield* outbox.deadLetters(10)
+            assert.strictEqual(letter!.error, "daemon store locked")
+            assert.strictEqual(letter!.attempts, OUTBOX_MAX_ATTEMPTS)
+            assert.deepStrictEqual(letter!.ref, { _tag: "Session", sessionId: SessionId.make(SESSION_A) })
+            assert.strictEqual(JSON.parse(letter!.payload).prompt, "a1")
+            // the session moves on
+            assert.strictEqual(yield* HookOutboxLive.deliverDue, 1)
+            assert.deepStrictEqual(texts(yield* Ref.get(calls)), ["a2"])
+            assert.deepStrictEqual(yield* outbox.stats, { pending: 0, deadLetters: 1 })
+          })
+      ))
 
     it.effect("a permanent failure is dead-lettered at once", () =>
-      withOutbox(layer, () => new HookDeliveryFailed({ message: "no such session", permanent: true }), () =>
-        Effect.gen(function*() {
-          const outbox = yield* HookOutbox
-          yield* outbox.enqueue(row(SESSION_A, "a1"))
-          yield* HookOutboxLive.deliverDue
-          assert.deepStrictEqual(yield* outbox.stats, { pending: 0, deadLetters: 1 })
-          assert.strictEqual((yield* outbox.deadLetters(1))[0]!.attempts, 1)
-        })))
+      withOutbox(
+        layer,
+        () => new HookDeliveryFailed({ message: "no such session", permanent: true }),
+        () =>
+          Effect.gen(function*() {
+            const outbox = yield* HookOutbox
+            yield* outbox.enqueue(row(SESSION_A, "a1"))
+            yield* HookOutboxLive.deliverDue
+            assert.deepStrictEqual(yield* outbox.stats, { pending: 0, deadLetters: 1 })
+            assert.strictEqual((yield* outbox.deadLetters(1))[0]!.attempts, 1)
+          })
+      ))
 
     it.effect("a handler that dies or hangs counts as a failure and is retried", () =>
-      withOutbox(layer, (text, previous) => previous > 0 ? undefined : text === "a1" ? "die" : "hang", (calls) =>
-        Effect.gen(function*() {
-          const outbox = yield* HookOutbox
-          yield* outbox.enqueue(row(SESSION_A, "a1"))
-          yield* outbox.enqueue(row(SESSION_B, "b1"))
-          const round = yield* Effect.fork(HookOutboxLive.deliverDue)
-          yield* TestClock.adjust(OUTBOX_DELIVERY_TIMEOUT)
-          assert.strictEqual(yield* round.await.pipe(Effect.flatten), 2)
-          assert.deepStrictEqual(texts(yield* Ref.get(calls)), [])
-          yield* TestClock.adjust(outboxRetryDelay(1))
-          assert.strictEqual(yield* HookOutboxLive.deliverDue, 2)
-          assert.deepStrictEqual(texts(yield* Ref.get(calls)), ["a1", "b1"])
-        })))
+      withOutbox(
+        layer,
+        (text, previous) => previous > 0 ? undefined : text === "a1" ? "die" : "hang",
+        (calls) =>
+          Effect.gen(function*() {
+            const outbox = yield* HookOutbox
+            yield* outbox.enqueue(row(SESSION_A, "a1"))
+            yield* outbox.enqueue(row(SESSION_B, "b1"))
+            const round = yield* Effect.fork(HookOutboxLive.deliverDue)
+            yield* TestClock.adjust(OUTBOX_DELIVERY_TIMEOUT)
+            assert.strictEqual(yield* round.await.pipe(Effect.flatten), 2)
+            assert.deepStrictEqual(texts(yield* Ref.get(calls)), [])
+            yield* TestClock.adjust(outboxRetryDelay(1))
+            assert.strictEqual(yield* HookOutboxLive.deliverDue, 2)
+            assert.deepStrictEqual(texts(yield* Ref.get(calls)), ["a1", "b1"])
+          })
+      ))
 
     it.effect("rows it cannot read are dead-lettered instead of blocking their session", () =>
       withOutbox(layer, undefined, (calls) =>
@@ -232,21 +255,27 @@ for (const [name, layer] of implementations) {
           assert.strictEqual(newest.at(-1)!.error, "failed 5")
         })))
 
-    it.effect("pending rows are capped, oldest dropped", () =>
-      withOutbox(layer, undefined, (calls) =>
-        Effect.gen(function*() {
-          const outbox = yield* HookOutbox
-          for (let i = 0; i < OUTBOX_ROWS_MAX + 3; i++) yield* outbox.enqueue(row(SESSION_A, `r${i}`))
-          assert.strictEqual((yield* outbox.stats).pending, OUTBOX_ROWS_MAX)
-          yield* HookOutboxLive.deliverDue
-          assert.deepStrictEqual(texts(yield* Ref.get(calls)), ["r3"])
-        })), 60_000)
+    it.effect(
+      "pending rows are capped, oldest dropped",
+      () =>
+        withOutbox(layer, undefined, (calls) =>
+          Effect.gen(function*() {
+            const outbox = yield* HookOutbox
+            for (let i = 0; i < OUTBOX_ROWS_MAX + 3; i++) yield* outbox.enqueue(row(SESSION_A, `r${i}`))
+            assert.strictEqual((yield* outbox.stats).pending, OUTBOX_ROWS_MAX)
+            yield* HookOutboxLive.deliverDue
+            assert.deepStrictEqual(texts(yield* Ref.get(calls)), ["r3"])
+          })),
+      60_000
+    )
 
     it.scoped("the worker polls: a row written while it idles is delivered within one poll interval", () =>
       Effect.gen(function*() {
         const { calls, handler } = yield* recordingHandler()
         const context = yield* Layer.build(
-          HookOutboxLive.workerLayer.pipe(Layer.provideMerge(Layer.merge(layer, Layer.succeed(HookEventHandler, handler))))
+          HookOutboxLive.workerLayer.pipe(
+            Layer.provideMerge(Layer.merge(layer, Layer.succeed(HookEventHandler, handler)))
+          )
         )
         const outbox = yield* HookOutbox.pipe(Effect.provide(context))
         yield* TestClock.adjust(Duration.seconds(5))

@@ -17,7 +17,7 @@ import {
   TRANSCRIPT_TAIL_BYTES
 } from "../src/agents/HookPayload.js"
 import { stateDirFrom } from "../src/agents/StateDir.js"
-import { SUMMARY_MAX_CHARS, summarise } from "../src/domain/Session.js"
+import { summarise, SUMMARY_MAX_CHARS } from "../src/domain/Session.js"
 
 const AT = new Date("2025-06-01T12:00:00.000Z")
 
@@ -58,7 +58,11 @@ describe("Claude Code payloads", () => {
   })
 
   it("SessionStart without a session id is an invalid payload, not a crash", () => {
-    const event = normalise({ agent: "claude", event: "SessionStart", payload: JSON.stringify({ hook_event_name: "SessionStart" }) })
+    const event = normalise({
+      agent: "claude",
+      event: "SessionStart",
+      payload: JSON.stringify({ hook_event_name: "SessionStart" })
+    })
     assert.strictEqual(event._tag, "HookPayloadInvalid")
   })
 
@@ -78,7 +82,12 @@ describe("Claude Code payloads", () => {
     const event = normalise({
       agent: "claude",
       event: "Stop",
-      payload: JSON.stringify({ ...base, hook_event_name: "Stop", stop_hook_active: false, last_assistant_message: "All  done." }),
+      payload: JSON.stringify({
+        ...base,
+        hook_event_name: "Stop",
+        stop_hook_active: false,
+        last_assistant_message: "All  done."
+      }),
       lastMessageOfTranscript: () => "from the transcript"
     })
     assert.deepStrictEqual(event, {
@@ -137,7 +146,11 @@ describe("Claude Code payloads", () => {
   })
 
   it("events telemux does not install are recorded as invalid", () => {
-    const event = normalise({ agent: "claude", event: "PreToolUse", payload: JSON.stringify({ ...base, hook_event_name: "PreToolUse" }) })
+    const event = normalise({
+      agent: "claude",
+      event: "PreToolUse",
+      payload: JSON.stringify({ ...base, hook_event_name: "PreToolUse" })
+    })
     assert.strictEqual(event._tag, "HookPayloadInvalid")
     assert.include((event as { reason: string }).reason, "PreToolUse")
   })
@@ -167,7 +180,11 @@ describe("Codex notify payloads", () => {
   })
 
   it("other notification types are invalid", () => {
-    const event = normalise({ agent: "codex", event: "notify", payload: JSON.stringify({ type: "approval-requested" }) })
+    const event = normalise({
+      agent: "codex",
+      event: "notify",
+      payload: JSON.stringify({ type: "approval-requested" })
+    })
     assert.strictEqual(event._tag, "HookPayloadInvalid")
   })
 })
@@ -201,7 +218,12 @@ describe("Gemini CLI payloads", () => {
     const stopped = normalise({
       agent: "gemini",
       event: "AfterAgent",
-      payload: JSON.stringify({ ...base, hook_event_name: "AfterAgent", prompt: "explain", prompt_response: "It is a parser." })
+      payload: JSON.stringify({
+        ...base,
+        hook_event_name: "AfterAgent",
+        prompt: "explain",
+        prompt_response: "It is a parser."
+      })
     })
     assert.strictEqual(stopped._tag, "TurnStopped")
     assert.strictEqual((stopped as { lastMessage: string }).lastMessage, "It is a parser.")
@@ -239,7 +261,12 @@ describe("invalid payloads", () => {
 
   it.effect("decodes to the schema classes with a DateTime", () =>
     Effect.gen(function*() {
-      const json = normaliseHookPayload({ agent: "codex", event: "notify", payload: `{"type":"agent-turn-complete"}`, at: AT })
+      const json = normaliseHookPayload({
+        agent: "codex",
+        event: "notify",
+        payload: `{"type":"agent-turn-complete"}`,
+        at: AT
+      })
       const event = yield* decodeHookEventJson(JSON.stringify(json))
       assert.instanceOf(event, TurnStopped)
       assert.strictEqual(DateTime.toEpochMillis(event.at), AT.getTime())
@@ -250,12 +277,17 @@ describe("invalid payloads", () => {
 
 describe("transcript tail", () => {
   it("finds the last text reply, skipping tool calls, user lines and broken lines", () => {
-    const jsonl = [assistantLine("first"), userLine("more"), assistantLine("second"), toolLine, "{broken", ""].join("\n")
+    const jsonl = [assistantLine("first"), userLine("more"), assistantLine("second"), toolLine, "{broken", ""].join(
+      "\n"
+    )
     assert.strictEqual(lastAssistantMessageOfJsonl(jsonl), "second")
     assert.strictEqual(lastAssistantMessageOfJsonl([userLine("x"), toolLine].join("\n")), undefined)
     assert.strictEqual(
       lastAssistantMessageOfJsonl(
-        JSON.stringify({ type: "assistant", message: { role: "assistant", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] } })
+        JSON.stringify({
+          type: "assistant",
+          message: { role: "assistant", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] }
+        })
       ),
       "a\nb"
     )
@@ -266,7 +298,12 @@ describe("transcript tail", () => {
     const file = path.join(dir, "big.jsonl")
     const filler = userLine("y".repeat(1000))
     // a reply far from the end, beyond the tail window, and one near it
-    const lines = [assistantLine("too early"), ...Array.from({ length: 200 }, () => filler), assistantLine("the latest"), filler]
+    const lines = [
+      assistantLine("too early"),
+      ...Array.from({ length: 200 }, () => filler),
+      assistantLine("the latest"),
+      filler
+    ]
     fs.writeFileSync(file, lines.join("\n") + "\n")
     assert.isAbove(fs.statSync(file).size, 3 * TRANSCRIPT_TAIL_BYTES)
     const tail = readFileTail(file)!
@@ -294,7 +331,15 @@ describe("transcript tail", () => {
 describe("summariseText", () => {
   it("is the domain's summarise, without loading effect", () => {
     assert.strictEqual(HOOK_SUMMARY_MAX_CHARS, SUMMARY_MAX_CHARS)
-    const samples = ["", "  a  b  ", "x".repeat(199), "x".repeat(200), "x".repeat(201), "line\n".repeat(100), "é✓ ".repeat(90)]
+    const samples = [
+      "",
+      "  a  b  ",
+      "x".repeat(199),
+      "x".repeat(200),
+      "x".repeat(201),
+      "line\n".repeat(100),
+      "é✓ ".repeat(90)
+    ]
     for (const sample of samples) assert.strictEqual(summariseText(sample), summarise(sample))
   })
 })

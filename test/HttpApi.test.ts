@@ -1,28 +1,27 @@
 import { HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
+import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, LogLevel, Logger, Redacted, Ref, Schema } from "effect"
+import { DateTime, Effect, Layer, Logger, LogLevel, Redacted, Ref, Schema } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as FleetLive from "../layers/FleetLive.js"
 import * as HttpListenerLive from "../layers/HttpListener.js"
-import * as IdempotencyLive from "../layers/IdempotencyLive.js"
 import * as HttpServerLayer from "../layers/HttpServer.js"
+import * as IdempotencyLive from "../layers/IdempotencyLive.js"
+import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import { ERROR_BODY_MAX_BYTES } from "../layers/RequestGuard.js"
-import { HttpListener, REQUEST_BODY_MAX_BYTES } from "../services/HttpListener.js"
 import * as TokenFile from "../layers/TokenFile.js"
-import { NodeFileSystem } from "@effect/platform-node"
 import { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
+import { HttpListener, REQUEST_BODY_MAX_BYTES } from "../services/HttpListener.js"
 import { Projects } from "../services/Projects.js"
 import { INPUT_MAX_BYTES, type ListSessionsRequest, Sessions } from "../services/Sessions.js"
 import { SystemStats } from "../services/SystemStats.js"
+import { TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.js"
 import { CAPTURE_HISTORY_DEFAULT } from "../services/TerminalBridge.js"
-import {
-  TelemuxConfig,
-  type TelemuxSettings
-} from "../services/TelemuxConfig.js"
 import { TelemuxApi } from "../src/api/Api.js"
 import { Computer, MemoryStats, SystemStatsSnapshot } from "../src/domain/Computer.js"
 import { SessionNotFound } from "../src/domain/Errors.js"
@@ -31,10 +30,8 @@ import { Project } from "../src/domain/Project.js"
 import { type CloseReason, ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import { VERSION } from "../src/Version.js"
 import { makeSession } from "./support/fixtures.js"
-import { agentsUnused } from "./support/unitLayers.js"
-import * as FleetLive from "../layers/FleetLive.js"
-import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import { testSettings } from "./support/settings.js"
+import { agentsUnused } from "./support/unitLayers.js"
 
 const TOKEN = "a".repeat(64)
 
@@ -87,7 +84,8 @@ const makeFakeSessions = (initial: ReadonlyArray<Session>) =>
       listJson: (request) => Effect.zipRight(record({ op: "list", request }), Effect.map(select(request), listText)),
       get: (id) => Effect.zipRight(record({ op: "get", id }), find(id)),
       getJson: (id) => Effect.zipRight(record({ op: "get", id }), Effect.map(find(id), sessionText)),
-      sendText: (id, text, enter) => Effect.zipRight(record({ op: "sendText", id, text, enter }), Effect.asVoid(find(id))),
+      sendText: (id, text, enter) =>
+        Effect.zipRight(record({ op: "sendText", id, text, enter }), Effect.asVoid(find(id))),
       sendKeys: (id, keys) => Effect.zipRight(record({ op: "sendKeys", id, keys }), Effect.asVoid(find(id))),
       capture: (id, lines) =>
         Effect.zipRight(record({ op: "capture", id, lines }), Effect.as(find(id), `screen of ${id}\n$ `)),
@@ -140,7 +138,10 @@ const settings = (overrides: Parameters<typeof testSettings>[0] = {}) =>
 
 const fixedToken = Layer.succeed(
   AuthToken,
-  AuthToken.of({ current: Effect.succeed(Redacted.make(TOKEN)), verify: (candidate) => Effect.succeed(candidate === TOKEN) })
+  AuthToken.of({
+    current: Effect.succeed(Redacted.make(TOKEN)),
+    verify: (candidate) => Effect.succeed(candidate === TOKEN)
+  })
 )
 
 const services = (
@@ -213,8 +214,7 @@ const send = (
     if (options.headers !== undefined) request = HttpClientRequest.setHeaders(request, options.headers)
     if (options.rawBody !== undefined) {
       request = HttpClientRequest.bodyText(request, options.rawBody, options.contentType ?? "application/json")
-    }
-    else if (options.body !== undefined) request = yield* HttpClientRequest.bodyJson(request, options.body)
+    } else if (options.body !== undefined) request = yield* HttpClientRequest.bodyJson(request, options.body)
     const response = yield* client.execute(request)
     const text = yield* response.text
     let json: any = undefined
@@ -274,7 +274,8 @@ describe("auth", () => {
         const reply = yield* send("GET", `/v1/sessions?access_token=${TOKEN}`, { token: null })
         assert.strictEqual(reply.status, 401)
         assert.deepStrictEqual(yield* fake.calls, [])
-      })))
+      })
+    ))
 
   it.live("the right token opens every route", () =>
     withServer((fake) =>
@@ -310,7 +311,8 @@ describe("auth", () => {
         assert.strictEqual(reply.json.version, VERSION)
         assert.strictEqual(reply.json.computer, "local")
         assert.isAtLeast(reply.json.uptimeSeconds, 0)
-      })))
+      })
+    ))
 
   it.live("with auth off, /v1 routes answer without a token", () =>
     withServer(() =>
@@ -385,7 +387,9 @@ describe("request validation", () => {
           body: { text: "é".repeat(INPUT_MAX_BYTES / 2 + 1) }
         })
         assert.include(reply.json.message, `${INPUT_MAX_BYTES} bytes`)
-        const ok = yield* send("POST", `/v1/sessions/${idOf}/input`, { body: { text: "é".repeat(INPUT_MAX_BYTES / 2) } })
+        const ok = yield* send("POST", `/v1/sessions/${idOf}/input`, {
+          body: { text: "é".repeat(INPUT_MAX_BYTES / 2) }
+        })
         assert.strictEqual(ok.status, 204)
       }), { sessions: [existing] }))
 
@@ -399,7 +403,8 @@ describe("request validation", () => {
           yield* refused(fake, "POST", `/v1/sessions/${bad}/input`, { body: { text: "ls" } })
           yield* refused(fake, "POST", `/v1/sessions/${bad}/keys`, { body: { keys: ["Enter"] } })
         }
-      })))
+      })
+    ))
 
   it.live("bad query parameters are refused", () =>
     withServer((fake) =>
@@ -455,7 +460,8 @@ describe("sessions", () => {
           { op: "list", request: { status: "idle" } },
           { op: "list", request: {} }
         ])
-      })))
+      })
+    ))
 
   it.live("an unknown session id is a 404 SessionNotFound", () =>
     withServer(() =>
@@ -547,7 +553,8 @@ describe("sessions", () => {
 
         const projects = yield* send("GET", "/v1/projects")
         assert.deepStrictEqual(Schema.decodeUnknownSync(Schema.Array(Project))(projects.json), [project])
-      })))
+      })
+    ))
 
   it.live("the API definition works as a typed client (what the CLI uses)", () =>
     withServer(() =>
@@ -562,7 +569,8 @@ describe("sessions", () => {
         assert.strictEqual(missing._tag, "SessionNotFound")
         const health = yield* client.health.health()
         assert.strictEqual(health.computer, "local")
-      })))
+      })
+    ))
 })
 
 describe("Host and Origin check", () => {
@@ -581,7 +589,9 @@ describe("Host and Origin check", () => {
 
   it("accepts the bind host and allowedHosts off loopback, never the unspecified address", () => {
     const allowed = HttpServerLayer.makeHostPredicate({ host: "10.1.2.3", allowedHosts: ["Box.LAN", "fd00::7"] })
-    for (const host of ["10.1.2.3", "box.lan", "[fd00::7]", "localhost", "127.0.0.1"]) assert.isTrue(allowed(host), host)
+    for (const host of ["10.1.2.3", "box.lan", "[fd00::7]", "localhost", "127.0.0.1"]) {
+      assert.isTrue(allowed(host), host)
+    }
     for (const host of ["evil.example", "10.1.2.4"]) assert.isFalse(allowed(host), host)
     const wildcard = HttpServerLayer.makeHostPredicate({ host: "0.0.0.0", allowedHosts: [] })
     assert.isFalse(wildcard("0.0.0.0"))
@@ -664,9 +674,17 @@ describe("request guard", () => {
           assert.strictEqual(reply.status, 415, contentType)
           assert.strictEqual(reply.json._tag, "UnsupportedMediaType")
         }
-        const withCharset = yield* send("POST", url, { rawBody: JSON.stringify({ text: "ls" }), contentType: "application/json; charset=utf-8" })
+        const withCharset = yield* send("POST", url, {
+          rawBody: JSON.stringify({ text: "ls" }),
+          contentType: "application/json; charset=utf-8"
+        })
         assert.strictEqual(withCharset.status, 204)
-        assert.deepStrictEqual((yield* fake.calls).filter((c) => c.op !== "get"), [{ op: "sendText", id: idOf, text: "ls", enter: true }])
+        assert.deepStrictEqual((yield* fake.calls).filter((c) => c.op !== "get"), [{
+          op: "sendText",
+          id: idOf,
+          text: "ls",
+          enter: true
+        }])
       }), { sessions: [existing] }))
 
   it.live("deeply nested JSON is a 400 with a message, not a 500", () =>
@@ -737,7 +755,8 @@ describe("documentation", () => {
         assert.property(reply.json.paths, "/health")
         assert.deepStrictEqual(reply.json.paths["/health"].get.security, [])
         assert.isNotEmpty(reply.json.paths["/v1/sessions"].get.security)
-      })))
+      })
+    ))
 
   it.live("/docs serves HTML without a token", () =>
     withServer(() =>
@@ -746,7 +765,8 @@ describe("documentation", () => {
         assert.strictEqual(reply.status, 200)
         assert.include(reply.contentType ?? "", "text/html")
         assert.include(reply.text, "swagger-ui")
-      })))
+      })
+    ))
 })
 
 // ---------------------------------------------------------------------------
@@ -796,7 +816,11 @@ describe("TokenFile", () => {
       assert.match(token, /^[0-9a-f]{64}$/)
       assert.strictEqual(yield* mode(tokenPath), 0o600)
       assert.strictEqual(yield* mode(path.dirname(tokenPath)), 0o700)
-      assert.deepStrictEqual(yield* Effect.promise(() => fs.readdir(path.dirname(tokenPath))), ["token"], "no temp file left")
+      assert.deepStrictEqual(
+        yield* Effect.promise(() => fs.readdir(path.dirname(tokenPath))),
+        ["token"],
+        "no temp file left"
+      )
 
       const second = yield* TokenFile.make(tokenPath)
       assert.strictEqual(Redacted.value(yield* second.current), token)

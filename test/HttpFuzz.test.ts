@@ -27,7 +27,17 @@ import { TelemuxApi } from "../src/api/Api.js"
 import { existing, MUTATING, type Recorder, TOKEN, withApi } from "./support/apiInProcess.js"
 
 /** Requests generated per family of defects (the few that come out valid are not sent): ~6,000 sent, ~25 s on two cores. */
-const RUNS = { auth: 700, method: 600, pathId: 600, query: 700, header: 500, host: 400, contentType: 500, body: 2000, raw: 400 }
+const RUNS = {
+  auth: 700,
+  method: 600,
+  pathId: 600,
+  query: 700,
+  header: 500,
+  host: 400,
+  contentType: 500,
+  body: 2000,
+  raw: 400
+}
 /**
  * Memory. Retained: once the run is over and garbage collected, the heap may hold RETAINED_MAX_MB
  * more than after the warm-up (a leak of 3 KB per request would fail). Peak: RSS may rise
@@ -63,7 +73,10 @@ interface Operation {
 }
 
 const endpointSchemas = () => {
-  const byKey = new Map<string, { payload: Option.Option<any>; urlParams: Option.Option<any>; headers: Option.Option<any> }>()
+  const byKey = new Map<
+    string,
+    { payload: Option.Option<any>; urlParams: Option.Option<any>; headers: Option.Option<any> }
+  >()
   HttpApi.reflect(TelemuxApi as unknown as HttpApi.HttpApi<string, never, never, never>, {
     onGroup: () => undefined,
     onEndpoint: ({ endpoint }) =>
@@ -128,12 +141,46 @@ interface FuzzRequest {
 }
 
 const HOSTILE = [
-  "\u0000", "\u001b[201~", "\u001b[200~", "\u009b201~", "\u001b[0;201~", "\r\n", "\r", "\n", "\t", "\u0007", "\u007f",
-  "\u0085", "\u2028", "\u202e", "\u200b", "\ufeff", "\ud800", "\udfff", "\ud83d\ude00", "\uffff", "%00", "%", "../..",
-  "\\", "\"", "'", "<script>", "${x}", "𝕏", "é", "\u0301", "null", "[]", "{}"
+  "\u0000",
+  "\u001b[201~",
+  "\u001b[200~",
+  "\u009b201~",
+  "\u001b[0;201~",
+  "\r\n",
+  "\r",
+  "\n",
+  "\t",
+  "\u0007",
+  "\u007f",
+  "\u0085",
+  "\u2028",
+  "\u202e",
+  "\u200b",
+  "\ufeff",
+  "\ud800",
+  "\udfff",
+  "\ud83d\ude00",
+  "\uffff",
+  "%00",
+  "%",
+  "../..",
+  "\\",
+  "\"",
+  "'",
+  "<script>",
+  "${x}",
+  "𝕏",
+  "é",
+  "\u0301",
+  "null",
+  "[]",
+  "{}"
 ]
 const hostileString = fc
-  .array(fc.oneof(fc.constantFrom(...HOSTILE), fc.string({ unit: "binary", maxLength: 12 })), { minLength: 1, maxLength: 8 })
+  .array(fc.oneof(fc.constantFrom(...HOSTILE), fc.string({ unit: "binary", maxLength: 12 })), {
+    minLength: 1,
+    maxLength: 8
+  })
   .map((parts) => parts.join(""))
 const hugeString = fc
   .tuple(fc.constantFrom(64 * 1024, INPUT_MAX_BYTES + 1), fc.constantFrom("a", "é", "😀", "\u0000", "\u001b"))
@@ -145,7 +192,9 @@ const anyJson: fc.Arbitrary<unknown> = fc.oneof(
 /** `depth` levels of arrays or objects around a value, as JSON text (too deep for JSON.stringify to build). */
 const deepText = fc
   .tuple(fc.integer({ min: 33, max: 20_000 }), fc.boolean())
-  .map(([depth, arrays]) => (arrays ? "[".repeat(depth) + "]".repeat(depth) : "{\"a\":".repeat(depth) + "1" + "}".repeat(depth)))
+  .map((
+    [depth, arrays]
+  ) => (arrays ? "[".repeat(depth) + "]".repeat(depth) : "{\"a\":".repeat(depth) + "1" + "}".repeat(depth)))
 
 const DEEP = "__telemux_fuzz_deep__"
 /** Over the body limit: refused (413) before it is read. One buffer, sent as it is, however often it is drawn. */
@@ -165,7 +214,22 @@ const bodyDefect = (op: Operation, otherFields: ReadonlyArray<string>): fc.Arbit
   const text = fc.record({
     kind: fc.constant("text" as const),
     value: fc.oneof(
-      { arbitrary: fc.constantFrom(" ", "null", "{", "{\"a\":", "[1,2", "\ufeff{}", "{'a':1}", "{\"a\":1}{}", "undefined", "NaN", "\u0000"), weight: 5 },
+      {
+        arbitrary: fc.constantFrom(
+          " ",
+          "null",
+          "{",
+          "{\"a\":",
+          "[1,2",
+          "\ufeff{}",
+          "{'a':1}",
+          "{\"a\":1}{}",
+          "undefined",
+          "NaN",
+          "\u0000"
+        ),
+        weight: 5
+      },
       { arbitrary: fc.string({ unit: "binary", maxLength: 200 }), weight: 5 },
       { arbitrary: anyJson.map((v) => JSON.stringify(v)), weight: 5 },
       { arbitrary: deepText, weight: 5 },
@@ -185,8 +249,19 @@ const bodyDefect = (op: Operation, otherFields: ReadonlyArray<string>): fc.Arbit
     }),
     fc.record({ kind: fc.constant("deep" as const), field, value: deepText }),
     fc.record({ kind: fc.constant("drop" as const), field }),
-    fc.record({ kind: fc.constant("extra" as const), field: fc.oneof(fc.constantFrom(...otherFields), fc.string({ maxLength: 20 }), fc.constantFrom("__proto__", "constructor", "_tag")), value: anyJson }),
-    fc.record({ kind: fc.constant("keys" as const), value: fc.array(fc.oneof(anyJson, fc.string()), { maxLength: 2000 }) }),
+    fc.record({
+      kind: fc.constant("extra" as const),
+      field: fc.oneof(
+        fc.constantFrom(...otherFields),
+        fc.string({ maxLength: 20 }),
+        fc.constantFrom("__proto__", "constructor", "_tag")
+      ),
+      value: anyJson
+    }),
+    fc.record({
+      kind: fc.constant("keys" as const),
+      value: fc.array(fc.oneof(anyJson, fc.string()), { maxLength: 2000 })
+    }),
     text,
     fc.record({ kind: fc.constant("text" as const), value: fc.constant("") })
   )
@@ -207,7 +282,12 @@ const applyBodyDefect = (valid: unknown, defect: BodyDefect): string => {
       delete base[defect.field]
       break
     case "extra":
-      Object.defineProperty(base, defect.field, { value: defect.value, enumerable: true, writable: true, configurable: true })
+      Object.defineProperty(base, defect.field, {
+        value: defect.value,
+        enumerable: true,
+        writable: true,
+        configurable: true
+      })
       break
     case "keys":
       return JSON.stringify({ ...base, keys: defect.value })
@@ -250,7 +330,14 @@ const makeArbitraries = (ops: ReadonlyArray<Operation>, port: number) => {
     family: FuzzRequest["family"],
     op: Operation,
     parts: Partial<Omit<FuzzRequest, "family">> & { readonly malformed: boolean }
-  ): FuzzRequest => ({ family, method: op.method, path: pathOf(op), headers: baseHeaders(op), body: undefined, ...parts })
+  ): FuzzRequest => ({
+    family,
+    method: op.method,
+    path: pathOf(op),
+    headers: baseHeaders(op),
+    body: undefined,
+    ...parts
+  })
   const pick = (filter: (op: Operation) => boolean) => fc.constantFrom(...ops.filter(filter))
   /** What an HTTP library lets into a header value (no control characters but TAB, nothing past U+00FF). */
   const latin1 = fc.string({ unit: "binary", maxLength: 200 }).map((s) => s.replace(/[^\t\x20-\x7e\x80-\xff]/g, "?"))
@@ -260,7 +347,16 @@ const makeArbitraries = (ops: ReadonlyArray<Operation>, port: number) => {
       validBody(op),
       fc.oneof(
         fc.constant(undefined),
-        fc.constantFrom("", "Bearer", "Bearer ", `Basic ${TOKEN}`, `bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`, `Bearer ${TOKEN} x`, `Token ${TOKEN}`),
+        fc.constantFrom(
+          "",
+          "Bearer",
+          "Bearer ",
+          `Basic ${TOKEN}`,
+          `bearer ${TOKEN}x`,
+          `Bearer ${TOKEN.slice(1)}`,
+          `Bearer ${TOKEN} x`,
+          `Token ${TOKEN}`
+        ),
         latin1.map((s) => `Bearer ${s}`)
       )
     ).map(([body, authorization]) => {
@@ -279,7 +375,12 @@ const makeArbitraries = (ops: ReadonlyArray<Operation>, port: number) => {
     // HEAD is answered like GET where GET is allowed
     const wrong = METHODS.filter((m) => !ok.has(m) && !(m === "HEAD" && ok.has("GET")))
     return fc.tuple(fc.constantFrom(...wrong), validBody(op)).map(([m, body]) =>
-      request("method", op, { method: m, body, headers: { ...baseHeaders(op), "content-type": "application/json" }, malformed: true })
+      request("method", op, {
+        method: m,
+        body,
+        headers: { ...baseHeaders(op), "content-type": "application/json" },
+        malformed: true
+      })
     )
   })
 
@@ -289,7 +390,20 @@ const makeArbitraries = (ops: ReadonlyArray<Operation>, port: number) => {
         fc.uuid().filter((id) => id !== BASE_ID),
         hostileString.map(pct),
         fc.string({ unit: "binary", maxLength: 3000 }).map(pct),
-        fc.constantFrom("%", "%zz", "%c0%af", "%ed%a0%80", "%ff", "%00", "..%2F..%2Fetc", "%2F", BASE_ID.toUpperCase().replace("4", "x"), `${BASE_ID}%00`, `${BASE_ID}%20`, BASE_ID + "0"),
+        fc.constantFrom(
+          "%",
+          "%zz",
+          "%c0%af",
+          "%ed%a0%80",
+          "%ff",
+          "%00",
+          "..%2F..%2Fetc",
+          "%2F",
+          BASE_ID.toUpperCase().replace("4", "x"),
+          `${BASE_ID}%00`,
+          `${BASE_ID}%20`,
+          BASE_ID + "0"
+        ),
         fc.integer().map(String)
       ),
       validBody(op)
@@ -297,16 +411,46 @@ const makeArbitraries = (ops: ReadonlyArray<Operation>, port: number) => {
       const path = pathOf(op, id)
       // an empty id, "." or ".." make another path of the same API (`/v1/sessions/` is the list): not a bad id
       const resolved = new URL(path, "http://127.0.0.1").pathname === path
-      return request("pathId", op, { path, body, malformed: resolved && id !== "" && decodeURIComponentSafe(id) !== BASE_ID })
+      return request("pathId", op, {
+        path,
+        body,
+        malformed: resolved && id !== "" && decodeURIComponentSafe(id) !== BASE_ID
+      })
     })
   )
 
   const query = pick((op) => op.query.length > 0).chain((op) =>
     fc.array(
       fc.tuple(
-        fc.oneof(fc.constantFrom(...op.query), fc.string({ maxLength: 12 }), fc.constantFrom("access_token", "__proto__", "limit[]", "LIMIT")),
         fc.oneof(
-          fc.constantFrom("", "-1", "0", "1.5", "1e3", "1e309", "NaN", "Infinity", "0x10", " 5", "5 ", "+5", "10001", "2001", "99999999999999999999", "all", "ALL", "idle", "closed", "local", "a b"),
+          fc.constantFrom(...op.query),
+          fc.string({ maxLength: 12 }),
+          fc.constantFrom("access_token", "__proto__", "limit[]", "LIMIT")
+        ),
+        fc.oneof(
+          fc.constantFrom(
+            "",
+            "-1",
+            "0",
+            "1.5",
+            "1e3",
+            "1e309",
+            "NaN",
+            "Infinity",
+            "0x10",
+            " 5",
+            "5 ",
+            "+5",
+            "10001",
+            "2001",
+            "99999999999999999999",
+            "all",
+            "ALL",
+            "idle",
+            "closed",
+            "local",
+            "a b"
+          ),
           hostileString,
           fc.integer().map(String)
         )
@@ -314,7 +458,10 @@ const makeArbitraries = (ops: ReadonlyArray<Operation>, port: number) => {
       { minLength: 1, maxLength: 4 }
     ).map((pairs) => {
       const search = pairs.map(([k, v]) => `${pct(k)}=${pct(v)}`).join("&")
-      return request("query", op, { path: `${pathOf(op)}?${search}`, malformed: !decodes(op.urlParams, queryObject(search)) })
+      return request("query", op, {
+        path: `${pathOf(op)}?${search}`,
+        malformed: !decodes(op.urlParams, queryObject(search))
+      })
     })
   )
 
@@ -337,34 +484,81 @@ const makeArbitraries = (ops: ReadonlyArray<Operation>, port: number) => {
   const hostDefect = fc.constantFrom(...ops).chain((op) =>
     fc.tuple(
       fc.oneof(
-        fc.record({ host: fc.oneof(fc.constantFrom("evil.example", "127.0.0.1.evil.example", "localhost.evil", "[::2]", "0.0.0.0", "127.0.0.1.nip.io", "127.1"), fc.domain()) }),
-        fc.record({ origin: fc.oneof(fc.constantFrom("null", "http://localhost:3000", `http://${host}.evil`, `https://${host}`, "file://"), fc.webUrl()) }),
+        fc.record({
+          host: fc.oneof(
+            fc.constantFrom(
+              "evil.example",
+              "127.0.0.1.evil.example",
+              "localhost.evil",
+              "[::2]",
+              "0.0.0.0",
+              "127.0.0.1.nip.io",
+              "127.1"
+            ),
+            fc.domain()
+          )
+        }),
+        fc.record({
+          origin: fc.oneof(
+            fc.constantFrom("null", "http://localhost:3000", `http://${host}.evil`, `https://${host}`, "file://"),
+            fc.webUrl()
+          )
+        }),
         fc.record({ "sec-fetch-site": fc.constantFrom("cross-site", "same-site") })
       ),
       validBody(op),
-      fc.dictionary(fc.constantFrom("x-a", "x-forwarded-for", "x-telemux-caller", "accept", "user-agent", "cookie"), latin1, { maxKeys: 3 })
-    ).map(([bad, body, noise]) => request("host", op, { headers: { ...baseHeaders(op), ...noise, ...bad }, body, malformed: true }))
+      fc.dictionary(
+        fc.constantFrom("x-a", "x-forwarded-for", "x-telemux-caller", "accept", "user-agent", "cookie"),
+        latin1,
+        { maxKeys: 3 }
+      )
+    ).map(([bad, body, noise]) =>
+      request("host", op, { headers: { ...baseHeaders(op), ...noise, ...bad }, body, malformed: true })
+    )
   )
 
   const contentType = pick((op) => op.method === "POST").chain((op) =>
     fc.tuple(
       fc.oneof(
-        fc.constantFrom(undefined, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; boundary=x", "application/jsonx", "application/json-patch+json", "text/json", "application/xml", "json", "*/*", ""),
+        fc.constantFrom(
+          undefined,
+          "text/plain",
+          "application/x-www-form-urlencoded",
+          "multipart/form-data",
+          "multipart/form-data; boundary=x",
+          "application/jsonx",
+          "application/json-patch+json",
+          "text/json",
+          "application/xml",
+          "json",
+          "*/*",
+          ""
+        ),
         latin1.filter((s) => !/^\s*application\/json\s*(;|$)/i.test(s))
       ),
       validBody(op).map((b) => b ?? Buffer.from("{}"))
     ).map(([type, body]) => {
       const { "content-type": _, ...rest } = baseHeaders(op)
-      return request("contentType", op, { headers: type === undefined ? rest : { ...rest, "content-type": type }, body, malformed: true })
+      return request("contentType", op, {
+        headers: type === undefined ? rest : { ...rest, "content-type": type },
+        body,
+        malformed: true
+      })
     })
   )
 
   const body = pick((op) => op.method === "POST").chain((op) =>
     fc.tuple(op.validBody ?? fc.constant({}), bodyDefect(op, otherFields)).map(([valid, defect]) => {
-      const text = defect.kind === "text" && defect.value === TOO_LARGE ? TOO_LARGE_BODY : Buffer.from(applyBodyDefect(valid, defect))
+      const text = defect.kind === "text" && defect.value === TOO_LARGE
+        ? TOO_LARGE_BODY
+        : Buffer.from(applyBodyDefect(valid, defect))
       // an operation without a body ignores a JSON one: only text that is not JSON is wrong there
       const malformed = op.body === undefined ? text.length > 0 && !isJson(text) : !bodyIsValid(op, text)
-      return request("body", op, { body: text, headers: { ...baseHeaders(op), "content-type": "application/json" }, malformed })
+      return request("body", op, {
+        body: text,
+        headers: { ...baseHeaders(op), "content-type": "application/json" },
+        malformed
+      })
     })
   )
 
@@ -379,7 +573,9 @@ const makeArbitraries = (ops: ReadonlyArray<Operation>, port: number) => {
       fc.tuple(
         fc.constantFrom("x-fuzz", "idempotency-key", "authorization", "content-type", "host", "x-telemux-caller"),
         fc.constantFrom("\u0000", "\u001b[201~", "\u001b[200~x", "\u009b201~\u0000", "a\rb", "\u007f", "\u0001")
-      ).map(([name, value]) => raw([line(), `host: ${host}`, bearer, `${name}: ${value}`, "connection: close", ...withBody])),
+      ).map(([name, value]) =>
+        raw([line(), `host: ${host}`, bearer, `${name}: ${value}`, "connection: close", ...withBody])
+      ),
       // methods and request targets no client library sends
       fc.constantFrom("FOO", "GET\u0000", "G ET", "get", "PO\u001bST").map((m) =>
         raw([line(m), `host: ${host}`, bearer, "connection: close", ...withBody])
@@ -398,7 +594,18 @@ const makeArbitraries = (ops: ReadonlyArray<Operation>, port: number) => {
       ).map(raw),
       // a broken chunk, where the body is read (a GET is answered from its head: its body is nobody's business)
       ...(op.method === "GET" ? [] : [
-        fc.constant(raw([line(), `host: ${host}`, bearer, "content-type: application/json", "transfer-encoding: chunked", "", "zz", "{}"]))
+        fc.constant(
+          raw([
+            line(),
+            `host: ${host}`,
+            bearer,
+            "content-type: application/json",
+            "transfer-encoding: chunked",
+            "",
+            "zz",
+            "{}"
+          ])
+        )
       ])
     )
   })
@@ -411,7 +618,12 @@ const ows = (value: string) => value.replace(/^[ \t]+|[ \t]+$/g, "")
 
 /** Percent-encoding of the UTF-8 bytes (a lone surrogate goes as U+FFFD, as on any wire); encodeURIComponent throws on it. */
 const pct = (s: string) =>
-  [...Buffer.from(s, "utf8")].map((b) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).padStart(2, "0")}`)).join("")
+  [...Buffer.from(s, "utf8")].map((
+    b
+  ) => (/[A-Za-z0-9\-_.~]/.test(String.fromCharCode(b))
+    ? String.fromCharCode(b)
+    : `%${b.toString(16).padStart(2, "0")}`)
+  ).join("")
 
 const decodeURIComponentSafe = (s: string) => {
   try {
@@ -457,20 +669,27 @@ const sendHttp = (port: number, req: FuzzRequest) =>
       (response) => {
         const chunks: Array<Buffer> = []
         response.on("data", (chunk: Buffer) => chunks.push(chunk))
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
         response.on("error", reject)
       }
     )
-    outgoing.on("timeout", () => outgoing.destroy(new Error(`no answer in ${TIMEOUT_MS} ms`)))
+    outgoing.on("timeout", () =>
+      outgoing.destroy(new Error(`no answer in ${TIMEOUT_MS} ms`)))
     // the server may answer (413, 415) and close before it has read the whole body
-    outgoing.on("error", (error: NodeJS.ErrnoException) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? undefined : reject(error)))
+    outgoing.on(
+      "error",
+      (
+        error: NodeJS.ErrnoException
+      ) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? undefined : reject(error))
+    )
     outgoing.end(req.body)
   })
 
 /** A chunked body's data (sizes in hex, each chunk followed by CRLF). */
 const dechunk = (body: string) => {
   let out = ""
-  for (let at = 0; ;) {
+  for (let at = 0;;) {
     const end = body.indexOf("\r\n", at)
     const size = end < 0 ? 0 : parseInt(body.slice(at, end), 16)
     if (!(size > 0)) return out
@@ -511,7 +730,9 @@ const errorBodyProblem = (answer: Answer): string | undefined => {
     return `not JSON: ${JSON.stringify(answer.body.slice(0, 200))}`
   }
   const { _tag, message } = (json ?? {}) as { _tag?: unknown; message?: unknown }
-  return typeof _tag === "string" && typeof message === "string" ? undefined : `no _tag/message: ${answer.body.slice(0, 200)}`
+  return typeof _tag === "string" && typeof message === "string"
+    ? undefined
+    : `no _tag/message: ${answer.body.slice(0, 200)}`
 }
 
 const MB = 1024 * 1024
@@ -524,69 +745,88 @@ const heapAfterGc = (): number => {
 }
 
 describe("HTTP fuzz from the OpenAPI document", () => {
-  it.live("malformed requests get a JSON 4xx, change nothing, and memory stays bounded", () =>
-    withApi((recorder: Recorder) =>
-      Effect.gen(function*() {
-        const { port } = yield* HttpListener
-        const client = yield* HttpClient.HttpClient
-        const doc = JSON.parse(yield* (yield* client.get("/openapi.json")).text)
-        const ops = operationsOf(doc)
-        assert.isAtLeast(ops.length, 13)
-        const arbitraries = makeArbitraries(ops, port)
+  it.live(
+    "malformed requests get a JSON 4xx, change nothing, and memory stays bounded",
+    () =>
+      withApi((recorder: Recorder) =>
+        Effect.gen(function*() {
+          const { port } = yield* HttpListener
+          const client = yield* HttpClient.HttpClient
+          const doc = JSON.parse(yield* (yield* client.get("/openapi.json")).text)
+          const ops = operationsOf(doc)
+          assert.isAtLeast(ops.length, 13)
+          const arbitraries = makeArbitraries(ops, port)
 
-        const statuses = new Map<number, number>()
-        const perFamily = new Map<string, { sent: number; valid: number }>()
-        const counted = (family: string) => perFamily.get(family) ?? perFamily.set(family, { sent: 0, valid: 0 }).get(family)!
-        let rssPeak = 0
-        let largestAnswer = { bytes: 0, body: 0 }
+          const statuses = new Map<number, number>()
+          const perFamily = new Map<string, { sent: number; valid: number }>()
+          const counted = (family: string) =>
+            perFamily.get(family) ?? perFamily.set(family, { sent: 0, valid: 0 }).get(family)!
+          let rssPeak = 0
+          let largestAnswer = { bytes: 0, body: 0 }
 
-        const check = async (req: FuzzRequest) => {
-          if (!req.malformed) {
-            counted(req.family).valid++
-            return
+          const check = async (req: FuzzRequest) => {
+            if (!req.malformed) {
+              counted(req.family).valid++
+              return
+            }
+            const before = (await Effect.runPromise(recorder.calls)).length
+            const answer = req.raw !== undefined ? await sendRaw(port, req.raw) : await sendHttp(port, req)
+            counted(req.family).sent++
+            if (answer.body.length > largestAnswer.bytes) {
+              largestAnswer = { bytes: answer.body.length, body: req.body?.length ?? 0 }
+            }
+            statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
+            rssPeak = Math.max(rssPeak, process.memoryUsage().rss)
+            const what = () => `${answer.status} for ${describeRequest(req)}`
+            if (answer.status < 400 || answer.status >= 500) {
+              assert.fail(`not a 4xx: ${what()}: ${answer.body.slice(0, 300)}`)
+            }
+            const problem = req.method === "HEAD" ? undefined : errorBodyProblem(answer)
+            if (problem !== undefined) assert.fail(`${problem}: ${what()}`)
+            const changes = (await Effect.runPromise(recorder.calls)).slice(before).filter((op) => MUTATING.has(op))
+            if (changes.length > 0) assert.fail(`changed state (${changes.join(", ")}): ${what()}`)
           }
-          const before = (await Effect.runPromise(recorder.calls)).length
-          const answer = req.raw !== undefined ? await sendRaw(port, req.raw) : await sendHttp(port, req)
-          counted(req.family).sent++
-          if (answer.body.length > largestAnswer.bytes) largestAnswer = { bytes: answer.body.length, body: req.body?.length ?? 0 }
-          statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
-          rssPeak = Math.max(rssPeak, process.memoryUsage().rss)
-          const what = () => `${answer.status} for ${describeRequest(req)}`
-          if (answer.status < 400 || answer.status >= 500) assert.fail(`not a 4xx: ${what()}: ${answer.body.slice(0, 300)}`)
-          const problem = req.method === "HEAD" ? undefined : errorBodyProblem(answer)
-          if (problem !== undefined) assert.fail(`${problem}: ${what()}`)
-          const changes = (await Effect.runPromise(recorder.calls)).slice(before).filter((op) => MUTATING.has(op))
-          if (changes.length > 0) assert.fail(`changed state (${changes.join(", ")}): ${what()}`)
-        }
-        const run = (family: keyof typeof RUNS, numRuns: number) =>
-          Effect.promise(() => fc.assert(fc.asyncProperty(arbitraries[family], check), { numRuns, endOnFailure: true }))
+          const run = (family: keyof typeof RUNS, numRuns: number) =>
+            Effect.promise(() =>
+              fc.assert(fc.asyncProperty(arbitraries[family], check), { numRuns, endOnFailure: true })
+            )
 
-        // warmed up (code compiled, caches filled, every family drawn once) before the baseline is taken
-        for (const family of Object.keys(RUNS) as ReadonlyArray<keyof typeof RUNS>) yield* run(family, WARM_UP_RUNS)
-        const heapBefore = heapAfterGc()
-        const rssBefore = process.memoryUsage().rss
-        rssPeak = rssBefore
-        const started = Date.now()
-        for (const [family, runs] of Object.entries(RUNS) as ReadonlyArray<[keyof typeof RUNS, number]>) yield* run(family, runs)
-        const seconds = (Date.now() - started) / 1000
-        const retainedMb = (heapAfterGc() - heapBefore) / MB
-        const peakMb = (rssPeak - rssBefore) / MB
+          // warmed up (code compiled, caches filled, every family drawn once) before the baseline is taken
+          for (const family of Object.keys(RUNS) as ReadonlyArray<keyof typeof RUNS>) yield* run(family, WARM_UP_RUNS)
+          const heapBefore = heapAfterGc()
+          const rssBefore = process.memoryUsage().rss
+          rssPeak = rssBefore
+          const started = Date.now()
+          for (const [family, runs] of Object.entries(RUNS) as ReadonlyArray<[keyof typeof RUNS, number]>) {
+            yield* run(family, runs)
+          }
+          const seconds = (Date.now() - started) / 1000
+          const retainedMb = (heapAfterGc() - heapBefore) / MB
+          const peakMb = (rssPeak - rssBefore) / MB
 
-        const sent = [...perFamily.values()].reduce((n, f) => n + f.sent, 0)
-        const histogram = [...statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}: ${n}`).join(", ")
-        console.log(
-          `HTTP fuzz: ${sent} malformed requests to ${ops.length} operations in ${seconds.toFixed(1)} s\n` +
-            `  by status: ${histogram}\n` +
-            `  by family (sent/generated valid, not sent): ${[...perFamily.entries()].map(([f, n]) => `${f} ${n.sent}/${n.valid}`).join(", ")}\n` +
-            `  RSS ${Math.round(rssBefore / MB)} MB after warm-up, peak +${peakMb.toFixed(0)} MB (bound ${PEAK_GROWTH_MAX_MB}); ` +
-            `heap after GC +${retainedMb.toFixed(1)} MB (bound ${RETAINED_MAX_MB}); ` +
-            `largest answer ${(largestAnswer.bytes / MB).toFixed(1)} MB (to a body of ${(largestAnswer.body / MB).toFixed(1)} MB)`
-        )
-        assert.isAtLeast(sent, 5000)
-        assert.isBelow(peakMb, PEAK_GROWTH_MAX_MB)
-        assert.isBelow(retainedMb, RETAINED_MAX_MB)
-      })
-    ), { timeout: 120_000 })
+          const sent = [...perFamily.values()].reduce((n, f) => n + f.sent, 0)
+          const histogram = [...statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s}: ${n}`).join(", ")
+          console.log(
+            `HTTP fuzz: ${sent} malformed requests to ${ops.length} operations in ${seconds.toFixed(1)} s\n` +
+              `  by status: ${histogram}\n` +
+              `  by family (sent/generated valid, not sent): ${
+                [...perFamily.entries()].map(([f, n]) => `${f} ${n.sent}/${n.valid}`).join(", ")
+              }\n` +
+              `  RSS ${Math.round(rssBefore / MB)} MB after warm-up, peak +${
+                peakMb.toFixed(0)
+              } MB (bound ${PEAK_GROWTH_MAX_MB}); ` +
+              `heap after GC +${retainedMb.toFixed(1)} MB (bound ${RETAINED_MAX_MB}); ` +
+              `largest answer ${(largestAnswer.bytes / MB).toFixed(1)} MB (to a body of ${
+                (largestAnswer.body / MB).toFixed(1)
+              } MB)`
+          )
+          assert.isAtLeast(sent, 5000)
+          assert.isBelow(peakMb, PEAK_GROWTH_MAX_MB)
+          assert.isBelow(retainedMb, RETAINED_MAX_MB)
+        })
+      ),
+    { timeout: 120_000 }
+  )
 
   it.live("the requests the fuzz first found answered wrongly, each once", () =>
     withApi((recorder) =>
@@ -596,10 +836,19 @@ describe("HTTP fuzz from the OpenAPI document", () => {
         const auth = { host, authorization: `Bearer ${TOKEN}` }
         const http1 = (method: string, path: string, headers: Record<string, string>, body?: string) =>
           Effect.promise(() =>
-            sendHttp(port, { family: "body", method, path, headers, body: body === undefined ? undefined : Buffer.from(body), malformed: true })
+            sendHttp(port, {
+              family: "body",
+              method,
+              path,
+              headers,
+              body: body === undefined ? undefined : Buffer.from(body),
+              malformed: true
+            })
           )
         const raw = (...lines: ReadonlyArray<string>) =>
-          Effect.promise(() => sendRaw(port, Buffer.from([...lines, "connection: close", "", ""].join("\r\n"), "latin1")))
+          Effect.promise(() =>
+            sendRaw(port, Buffer.from([...lines, "connection: close", "", ""].join("\r\n"), "latin1"))
+          )
         const expect = (answer: Answer, status: number, tag: string, text: RegExp) => {
           assert.strictEqual(answer.status, status, answer.body)
           const json = JSON.parse(answer.body)
@@ -608,13 +857,28 @@ describe("HTTP fuzz from the OpenAPI document", () => {
         }
         const target = `/v1/sessions/${BASE_ID}`
         // a body that is not JSON where the operation takes none: it ran the operation (200)
-        expect(yield* http1("POST", `${target}/resume`, { ...auth, "content-type": "application/json" }, "hello"), 400, "InvalidRequest", /could not be read as JSON/)
+        expect(
+          yield* http1("POST", `${target}/resume`, { ...auth, "content-type": "application/json" }, "hello"),
+          400,
+          "InvalidRequest",
+          /could not be read as JSON/
+        )
         // `__proto__` fell out of the query before its strict decoding: 200
         expect(yield* http1("GET", "/v1/sessions?__proto__=1", auth), 400, "InvalidRequest", /__proto__/)
         // what node's parser refuses got node's empty 400 (or 431)
-        expect(yield* raw(`GET ${target} HTTP/1.1`, `host: ${host}`, "x-a: \u001b[201~\u0000"), 400, "InvalidRequest", /not valid HTTP/)
+        expect(
+          yield* raw(`GET ${target} HTTP/1.1`, `host: ${host}`, "x-a: \u001b[201~\u0000"),
+          400,
+          "InvalidRequest",
+          /not valid HTTP/
+        )
         expect(yield* raw(`FOO ${target} HTTP/1.1`, `host: ${host}`), 400, "InvalidRequest", /not valid HTTP/)
-        expect(yield* raw(`GET ${target} HTTP/1.1`, `host: ${host}`, `x-a: ${"a".repeat(20_000)}`), 431, "InvalidRequest", /too large/)
+        expect(
+          yield* raw(`GET ${target} HTTP/1.1`, `host: ${host}`, `x-a: ${"a".repeat(20_000)}`),
+          431,
+          "InvalidRequest",
+          /too large/
+        )
         // and an HTTP/1.1 request without Host got node's empty 400
         expect(yield* raw(`GET ${target} HTTP/1.1`, `authorization: Bearer ${TOKEN}`), 403, "HostNotAllowed", /Host/)
         assert.deepStrictEqual((yield* recorder.calls).filter((op) => MUTATING.has(op)), [])

@@ -7,7 +7,7 @@
 import { FileSystem, type HttpClient } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer, LogLevel, Logger, Redacted, type Scope, TestClock } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, Redacted, type Scope, TestClock } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
@@ -34,7 +34,10 @@ const TOKEN = "b".repeat(64)
 
 const fixedToken = Layer.succeed(
   AuthToken,
-  AuthToken.of({ current: Effect.succeed(Redacted.make(TOKEN)), verify: (candidate) => Effect.succeed(candidate === TOKEN) })
+  AuthToken.of({
+    current: Effect.succeed(Redacted.make(TOKEN)),
+    verify: (candidate) => Effect.succeed(candidate === TOKEN)
+  })
 )
 
 const stats = new SystemStatsSnapshot({
@@ -97,7 +100,8 @@ const call = (
     })
   )
 
-const listIds = (body: string) => (JSON.parse(body) as ReadonlyArray<{ readonly sessionId: string }>).map((s) => s.sessionId)
+const listIds = (body: string) =>
+  (JSON.parse(body) as ReadonlyArray<{ readonly sessionId: string }>).map((s) => s.sessionId)
 
 describe("hot reads are never stale", () => {
   it.scopedLive("a created or closed session shows in the very next list, however often the list was read before", () =>
@@ -147,7 +151,9 @@ describe("hot reads are never stale", () => {
     assert.deepStrictEqual(listIds(index.selectJson()), [b.sessionId])
     assert.deepStrictEqual(listIds(index.selectJson({ limit: 1 })), [b.sessionId])
     // past the bound the memo starts over; every answer stays right
-    for (let limit = 1; limit <= LIST_MEMO_MAX * 2; limit++) assert.deepStrictEqual(listIds(index.selectJson({ limit })), [b.sessionId])
+    for (let limit = 1; limit <= LIST_MEMO_MAX * 2; limit++) {
+      assert.deepStrictEqual(listIds(index.selectJson({ limit })), [b.sessionId])
+    }
   })
 })
 
@@ -163,16 +169,31 @@ describe("hot reads answer what the pipeline answers", () => {
     withServer((port) =>
       Effect.gen(function*() {
         const dir = yield* projectDir
-        for (let i = 0; i < 3; i++) assert.strictEqual((yield* call(port, "POST", "/v1/sessions", { body: { projectDir: dir } })).status, 201)
-        for (const url of ["/v1/sessions", "/v1/sessions?status=running", "/v1/sessions?limit=2", "/v1/sessions?computer=local&limit=1", "/v1/sessions?status=idle", "/health"]) {
+        for (let i = 0; i < 3; i++) {
+          assert.strictEqual((yield* call(port, "POST", "/v1/sessions", { body: { projectDir: dir } })).status, 201)
+        }
+        for (
+          const url of [
+            "/v1/sessions",
+            "/v1/sessions?status=running",
+            "/v1/sessions?limit=2",
+            "/v1/sessions?computer=local&limit=1",
+            "/v1/sessions?status=idle",
+            "/health"
+          ]
+        ) {
           const [hot, piped] = yield* both(port, url)
           assert.strictEqual(hot.status, 200, `${url}: ${hot.body}`)
           assert.strictEqual(hot.status, piped.status, url)
           assert.strictEqual(hot.headers["content-type"], piped.headers["content-type"], url)
           assert.strictEqual(hot.headers["content-length"], piped.headers["content-length"], url)
           // health's uptime may tick between the two
-          if (url !== "/health") assert.strictEqual(hot.body, piped.body, url)
-          else assert.deepStrictEqual({ ...JSON.parse(hot.body), uptimeSeconds: 0 }, { ...JSON.parse(piped.body), uptimeSeconds: 0 })
+          if (url !== "/health") {
+            assert.strictEqual(hot.body, piped.body, url)
+          } else {assert.deepStrictEqual({ ...JSON.parse(hot.body), uptimeSeconds: 0 }, {
+              ...JSON.parse(piped.body),
+              uptimeSeconds: 0
+            })}
         }
         assert.lengthOf(JSON.parse((yield* call(port, "GET", "/v1/sessions?limit=2")).body), 2)
       })
@@ -185,14 +206,24 @@ describe("hot reads answer what the pipeline answers", () => {
         assert.strictEqual(missing.status, 401)
         assert.strictEqual(JSON.parse(missing.body)._tag, "Unauthorized")
         assert.strictEqual((yield* call(port, "GET", "/v1/sessions", { token: "c".repeat(64) })).status, 401)
-        assert.strictEqual((yield* call(port, "GET", "/v1/sessions", { token: null, headers: { authorization: `Basic ${TOKEN}` } })).status, 401)
+        assert.strictEqual(
+          (yield* call(port, "GET", "/v1/sessions", { token: null, headers: { authorization: `Basic ${TOKEN}` } }))
+            .status,
+          401
+        )
         for (const url of ["/health", "/v1/sessions"]) {
           const foreign = yield* call(port, "GET", url, { headers: { host: "evil.example" } })
           assert.strictEqual(foreign.status, 403, url)
           assert.strictEqual(JSON.parse(foreign.body)._tag, "HostNotAllowed")
-          assert.strictEqual((yield* call(port, "GET", url, { headers: { origin: "http://localhost:3000" } })).status, 403, url)
+          assert.strictEqual(
+            (yield* call(port, "GET", url, { headers: { origin: "http://localhost:3000" } })).status,
+            403,
+            url
+          )
         }
-        for (const query of ["limit=0", "limit=x", "status=nope", "unknown=1", "status=idle&status=idle", "__proto__=x"]) {
+        for (
+          const query of ["limit=0", "limit=x", "status=nope", "unknown=1", "status=idle&status=idle", "__proto__=x"]
+        ) {
           const bad = yield* call(port, "GET", `/v1/sessions?${query}`)
           assert.strictEqual(bad.status, 400, query)
           assert.isString(JSON.parse(bad.body)._tag, query)
@@ -214,7 +245,10 @@ describe("hot reads answer what the pipeline answers", () => {
 
 describe("which requests the hot routes answer", () => {
   /** The shortcut alone on a plain node server; what it hands on is answered 599 by the stand-in app. */
-  const withShortcut = <A, E>(body: (port: number) => Effect.Effect<A, E>, env: Readonly<Record<string, string>> = {}) =>
+  const withShortcut = <A, E>(
+    body: (port: number) => Effect.Effect<A, E>,
+    env: Readonly<Record<string, string>> = {}
+  ) =>
     Effect.gen(function*() {
       const server = http.createServer()
       yield* Effect.acquireRelease(
@@ -226,22 +260,50 @@ describe("which requests the hot routes answer", () => {
         { host: "127.0.0.1", allowedHosts: [], port, scheme: "http" },
         Effect.succeed("{\"ok\":true}")
       )
-      server.on("request", (request, response) => shortcut(request, response, () => response.writeHead(599, { "content-length": 0 }).end()))
+      server.on("request", (request, response) =>
+        shortcut(request, response, () => response.writeHead(599, { "content-length": 0 }).end()))
       return yield* body(port)
     }).pipe(Effect.provide(services(env)), Effect.provide(quiet))
 
   it.scopedLive("only a GET the pipeline would answer 200 from the cache; everything else is handed on", () =>
     withShortcut((port) =>
       Effect.gen(function*() {
-        const answered = async (method: string, url: string, headers: http.OutgoingHttpHeaders = {}, withToken = true) =>
-          (await httpRequest(port, { method, path: url, headers: { ...(withToken ? { authorization: `Bearer ${TOKEN}` } : {}), ...headers } })).status
-        const check = (expected: number, method: string, url: string, headers: http.OutgoingHttpHeaders = {}, withToken = true) =>
+        const answered = async (
+          method: string,
+          url: string,
+          headers: http.OutgoingHttpHeaders = {},
+          withToken = true
+        ) =>
+          (await httpRequest(port, {
+            method,
+            path: url,
+            headers: { ...(withToken ? { authorization: `Bearer ${TOKEN}` } : {}), ...headers }
+          })).status
+        const check = (
+          expected: number,
+          method: string,
+          url: string,
+          headers: http.OutgoingHttpHeaders = {},
+          withToken = true
+        ) =>
           Effect.promise(() => answered(method, url, headers, withToken)).pipe(
-            Effect.map((status) => assert.strictEqual(status, expected, `${method} ${url} ${JSON.stringify(headers)} token=${withToken}`))
+            Effect.map((status) =>
+              assert.strictEqual(status, expected, `${method} ${url} ${JSON.stringify(headers)} token=${withToken}`)
+            )
           )
         yield* check(200, "GET", "/health", {}, false)
         yield* check(200, "GET", "/v1/sessions")
-        for (const query of ["status=running", "status=idle", "status=waiting_input", "status=creating", "limit=1", "computer=local", "computer=local&limit=5"]) {
+        for (
+          const query of [
+            "status=running",
+            "status=idle",
+            "status=waiting_input",
+            "status=creating",
+            "limit=1",
+            "computer=local",
+            "computer=local&limit=5"
+          ]
+        ) {
           yield* check(200, "GET", `/v1/sessions?${query}`)
         }
         // handed on: what the pipeline refuses, answers from elsewhere, or must look at more closely

@@ -59,11 +59,13 @@ describe("HttpListener", () => {
       const shortcutScope = yield* Scope.make()
       yield* listener.shortcut((request, response, next) => {
         seen.push(request.url ?? "")
-        if (request.url === "/fast") response.writeHead(200, { "content-type": "text/plain", "content-length": 4 }).end("fast")
-        else if (request.url === "/later") setTimeout(next, 20)
+        if (request.url === "/fast") {
+          response.writeHead(200, { "content-type": "text/plain", "content-length": 4 }).end("fast")
+        } else if (request.url === "/later") setTimeout(next, 20)
         else next()
       }).pipe(Scope.extend(shortcutScope))
-      const get = (url: string) => rawRequest(listener.port, `GET ${url} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`)
+      const get = (url: string) =>
+        rawRequest(listener.port, `GET ${url} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`)
 
       assert.strictEqual(statusOf((yield* get("/fast")).reply), 503, "not before the app is served")
       assert.deepStrictEqual(seen, [])
@@ -112,8 +114,12 @@ describe("HttpListener", () => {
         Effect.provideService(HttpServer.HttpServer, listener.server)
       )
       // one half-sent request, one request that never finishes, one idle keep-alive connection
-      const halfSent = yield* Effect.fork(rawRequest(listener.port, "GET /health HTTP/1.1\r\nHost: localhost\r\n", 10_000))
-      const stuck = yield* Effect.fork(rawRequest(listener.port, "GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n", 10_000))
+      const halfSent = yield* Effect.fork(
+        rawRequest(listener.port, "GET /health HTTP/1.1\r\nHost: localhost\r\n", 10_000)
+      )
+      const stuck = yield* Effect.fork(
+        rawRequest(listener.port, "GET /slow HTTP/1.1\r\nHost: localhost\r\n\r\n", 10_000)
+      )
       yield* Deferred.await(slowStarted)
       const idle = yield* Effect.fork(
         Effect.async<boolean>((resume) => {

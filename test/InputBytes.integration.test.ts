@@ -66,7 +66,9 @@ const waitForCommand = (id: SessionId, command: string) =>
   Effect.gen(function*() {
     const session = yield* (yield* Sessions).get(id)
     const pane = (yield* (yield* TerminalBridge).listPanes).find((p) => p.paneId === session.paneId)
-    if (pane?.currentCommand !== command) return yield* Effect.fail(`pane runs ${pane?.currentCommand}, waiting for ${command}`)
+    if (pane?.currentCommand !== command) {
+      return yield* Effect.fail(`pane runs ${pane?.currentCommand}, waiting for ${command}`)
+    }
   }).pipe(Effect.retry({ schedule: Schedule.spaced(Duration.millis(50)), times: 200 }))
 
 /** The file once it holds `length` bytes; what arrived within 10 s when that does not happen. */

@@ -3,7 +3,13 @@ import { Effect, Either, ParseResult, Schema } from "effect"
 import { INPUT_MAX_BYTES } from "../services/Sessions.js"
 import { AgentLaunch, buildLaunch } from "../src/agents/AgentCommands.js"
 import { SendInputPayload } from "../src/api/Api.js"
-import { findPasteMarker, InputText, inputTextProblem, NOTICE_MAX_CHARS, sanitiseNotice } from "../src/domain/InputText.js"
+import {
+  findPasteMarker,
+  InputText,
+  inputTextProblem,
+  NOTICE_MAX_CHARS,
+  sanitiseNotice
+} from "../src/domain/InputText.js"
 import { FleetRpcs } from "../src/fleet/Rpcs.js"
 
 const ESC = "\u001b"
@@ -26,9 +32,52 @@ const prng = (seed: number) => () => {
 
 /** Pieces an attacker would combine: introducers, marker bodies, terminators, controls, halves of pairs. */
 const HOSTILE_PIECES = [
-  ESC, "[", "]", "P", "_", "^", "X", "\\", "200~", "201~", "20", "1~", "0", ";", ":", "?", "~", CSI8, "\u009d", "\u0090",
-  "\u009c", "\u0007", "\u0015", "\u0003", "\u0004", "\r", "\n", "\t", "\u0000", "\u007f", "\u0085", "\u0018", "\u001a",
-  "\ud83d", "\ude00", "😀", "é", "\u2028", "\u2029", "\u202e", "\u2066", " ", "touch /tmp/pwned", "a", "$(id)", "\u00a0"
+  ESC,
+  "[",
+  "]",
+  "P",
+  "_",
+  "^",
+  "X",
+  "\\",
+  "200~",
+  "201~",
+  "20",
+  "1~",
+  "0",
+  ";",
+  ":",
+  "?",
+  "~",
+  CSI8,
+  "\u009d",
+  "\u0090",
+  "\u009c",
+  "\u0007",
+  "\u0015",
+  "\u0003",
+  "\u0004",
+  "\r",
+  "\n",
+  "\t",
+  "\u0000",
+  "\u007f",
+  "\u0085",
+  "\u0018",
+  "\u001a",
+  "\ud83d",
+  "\ude00",
+  "😀",
+  "é",
+  "\u2028",
+  "\u2029",
+  "\u202e",
+  "\u2066",
+  " ",
+  "touch /tmp/pwned",
+  "a",
+  "$(id)",
+  "\u00a0"
 ]
 
 const hostileText = (random: () => number, pieces: number) =>
@@ -74,7 +123,12 @@ describe("InputText: what may be pasted into a pane", () => {
   })
 
   it("refuses lone UTF-16 surrogates (no UTF-8 encoding) but not pairs", () => {
-    for (const [text, index] of [["\ud800", 0], ["a\udc00", 1], ["x\ude00\ud83d", 1], ["ok😀\ud83d", 4], ["\ud83d😀", 0]] as const) {
+    for (
+      const [text, index] of [["\ud800", 0], ["a\udc00", 1], ["x\ude00\ud83d", 1], ["ok😀\ud83d", 4], [
+        "\ud83d😀",
+        0
+      ]] as const
+    ) {
       const problem = inputTextProblem(text)
       assert.isDefined(problem, JSON.stringify(text))
       assert.include(problem!, "lone UTF-16 surrogate")
@@ -156,11 +210,16 @@ describe("InputText where text enters the daemon", () => {
     assert.deepStrictEqual(decode({ text: "a\tb\rc\u0003" }), Either.right({ text: "a\tb\rc\u0003", enter: true }))
     const tooLong = decode({ text: "é".repeat(INPUT_MAX_BYTES / 2 + 1) })
     assert.isTrue(Either.isLeft(tooLong))
-    assert.include(ParseResult.TreeFormatter.formatErrorSync((tooLong as Either.Left<ParseResult.ParseError, unknown>).left), `${INPUT_MAX_BYTES} bytes`)
+    assert.include(
+      ParseResult.TreeFormatter.formatErrorSync((tooLong as Either.Left<ParseResult.ParseError, unknown>).left),
+      `${INPUT_MAX_BYTES} bytes`
+    )
   })
 
   it("a fleet SendText request with a marker does not decode (the receiving computer refuses it)", () => {
-    const decode = Schema.decodeUnknownEither(FleetRpcs.requests.get("SendText")!.payloadSchema as Schema.Schema<unknown, unknown>)
+    const decode = Schema.decodeUnknownEither(
+      FleetRpcs.requests.get("SendText")!.payloadSchema as Schema.Schema<unknown, unknown>
+    )
     const request = (text: string) => ({ sessionId: SESSION, text, enter: false })
     assert.isTrue(Either.isLeft(decode(request(`${ESC}[201~\nrm -rf ~\n`))))
     assert.isTrue(Either.isLeft(decode(request("a\u0000b"))))
@@ -170,11 +229,19 @@ describe("InputText where text enters the daemon", () => {
   it.effect("an agent's first prompt with a marker is refused before any session exists", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(
-        buildLaunch({ agent: "claude", mode: "med", launch: AgentLaunch.startWithPrompt(`fix it${ESC}[201~\u0015touch /tmp/x\r`) })
+        buildLaunch({
+          agent: "claude",
+          mode: "med",
+          launch: AgentLaunch.startWithPrompt(`fix it${ESC}[201~\u0015touch /tmp/x\r`)
+        })
       )
       assert.strictEqual(error._tag, "InvalidRequest")
       assert.include(error.message, "prompt contains the bracketed-paste marker ESC[201~ at index 6")
-      const plan = yield* buildLaunch({ agent: "claude", mode: "med", launch: AgentLaunch.startWithPrompt("fix\tit\r\nplease") })
+      const plan = yield* buildLaunch({
+        agent: "claude",
+        mode: "med",
+        launch: AgentLaunch.startWithPrompt("fix\tit\r\nplease")
+      })
       assert.strictEqual(plan.firstPrompt, "fix\tit\r\nplease")
     }))
 })
@@ -238,7 +305,9 @@ describe("sanitiseNotice: one line of printable text", () => {
     assert.isTrue(emoji.endsWith("😀…"))
     assert.notMatch(emoji, LONE_SURROGATE)
     const started = performance.now()
-    const huge = sanitiseNotice(`${ESC}]`.repeat(100_000) + "\u009d".repeat(100_000) + `${ESC}[`.repeat(100_000) + "tail")
+    const huge = sanitiseNotice(
+      `${ESC}]`.repeat(100_000) + "\u009d".repeat(100_000) + `${ESC}[`.repeat(100_000) + "tail"
+    )
     assert.isBelow(performance.now() - started, 2000)
     assert.notMatch(huge, CONTROL)
     assert.strictEqual(sanitiseNotice("abcdef", 4), "abc…")

@@ -81,7 +81,11 @@ describe("keepConnected", () => {
       assert.strictEqual(Math.max(...during), MAX)
       const atCap = during.findIndex((gap) => gap === MAX)
       assert.isBelow(first[atCap]!, 10_000, "the cap is reached early")
-      assert.deepStrictEqual(during.slice(atCap), during.slice(atCap).map(() => MAX), "and held to the end of the outage")
+      assert.deepStrictEqual(
+        during.slice(atCap),
+        during.slice(atCap).map(() => MAX),
+        "and held to the end of the outage"
+      )
 
       // the link lasted one second (less than resetAfter's 10 s): the next outage still starts over
       assert.strictEqual(Math.round(second[0]! - endedAt), MIN, "the pause after a link ends")

@@ -22,9 +22,15 @@ describe("live output end to end (dist/main.js, real tmux, WebSocket)", () => {
 
       const first = await connect(env)
       first.send({ type: "subscribe", output: [{ sessionId: id }] })
-      await first.waitFor("the first snapshot", (f) => f.sessionId === id && (f.type === "resync" || f.type === "output"))
+      await first.waitFor(
+        "the first snapshot",
+        (f) => f.sessionId === id && (f.type === "resync" || f.type === "output")
+      )
       await call("POST", `/v1/sessions/${id}/input`, { text: "echo hello-$((3*4))" })
-      const hello = await first.waitFor("hello on screen", (f) => f.type === "output" && (f.screen ?? "").includes("\nhello-12"))
+      const hello = await first.waitFor(
+        "hello on screen",
+        (f) => f.type === "output" && (f.screen ?? "").includes("\nhello-12")
+      )
       await first.close()
 
       // the default output request is answered from the same watched snapshot

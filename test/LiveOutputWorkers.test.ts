@@ -25,29 +25,34 @@ const recordingPoller = Effect.sync(() => {
   const watched = new Map<SessionId, PaneId>()
   const calls: Array<string> = []
   const service = OutputPoller.of({
-    watch: (id, pane) => Effect.sync(() => {
-      if (!watched.has(id)) calls.push(`watch:${id}`)
-      watched.set(id, pane)
-    }),
-    unwatch: (id) => Effect.sync(() => {
-      calls.push(`unwatch:${id}`)
-      watched.delete(id)
-    }),
+    watch: (id, pane) =>
+      Effect.sync(() => {
+        if (!watched.has(id)) calls.push(`watch:${id}`)
+        watched.set(id, pane)
+      }),
+    unwatch: (id) =>
+      Effect.sync(() => {
+        calls.push(`unwatch:${id}`)
+        watched.delete(id)
+      }),
     watching: Effect.sync(() => watched.size)
   })
   return { service, watched, calls }
 })
 
 const controlEvents = Effect.runSync(PubSub.unbounded<ControlEvent>())
-const testControl = Layer.succeed(TmuxControl, TmuxControl.of({
-  run: () => Effect.die("unused"),
-  runList: () => Effect.die("unused"),
-  subscribe: PubSub.subscribe(controlEvents),
-  isConnected: Effect.succeed(true),
-  isResponsive: () => Effect.succeed(true),
-  watchWindowOf: () => Effect.void,
-  clientPid: Effect.succeed(Option.none())
-}))
+const testControl = Layer.succeed(
+  TmuxControl,
+  TmuxControl.of({
+    run: () => Effect.die("unused"),
+    runList: () => Effect.die("unused"),
+    subscribe: PubSub.subscribe(controlEvents),
+    isConnected: Effect.succeed(true),
+    isResponsive: () => Effect.succeed(true),
+    watchWindowOf: () => Effect.void,
+    clientPid: Effect.succeed(Option.none())
+  })
+)
 
 const withWorkers = <A, E, R>(
   body: (poller: Effect.Effect.Success<typeof recordingPoller>) => Effect.Effect<A, E, R>
@@ -74,7 +79,8 @@ describe("live output workers", () => {
         yield* settle
         assert.isFalse(poller.watched.has(session.sessionId))
         assert.deepStrictEqual(poller.calls, [`watch:${session.sessionId}`, `unwatch:${session.sessionId}`])
-      })))
+      })
+    ))
 
   it.effect("the pane's command drives running ⇄ idle; output becomes lastOutput within the flush interval", () =>
     withWorkers(() =>
@@ -97,7 +103,8 @@ describe("live output workers", () => {
         const updated = yield* sessions.get(session.sessionId)
         assert.strictEqual(updated.lastOutput, "$ echo hi ⏎ hi ⏎ $")
         assert.strictEqual(updated.lastOutputAt?.epochMillis, at.epochMillis)
-      })))
+      })
+    ))
 
   it.effect("a reconnected control channel triggers a reconciliation", () =>
     withWorkers(() =>
@@ -111,7 +118,8 @@ describe("live output workers", () => {
         yield* TestClock.adjust(RECONCILE_CONFIRM_DELAY)
         yield* settle
         assert.strictEqual((yield* sessions.get(session.sessionId)).closeReason, "tmux_gone")
-      })))
+      })
+    ))
 })
 
 describe("screen helpers", () => {
@@ -132,4 +140,3 @@ describe("screen helpers", () => {
     assert.isTrue(huge.startsWith("…"))
   })
 })
-

@@ -42,9 +42,15 @@ describe("MemoryTransport", () => {
       const t = yield* Transport
       yield* t.put("k", "v", Duration.hours(1))
       yield* t.append("s", "e", { maxLen: 5, ttl: Duration.hours(1) })
-      assert.strictEqual((yield* Effect.flip(t.append("k", "e", { maxLen: 5, ttl: Duration.hours(1) })))._tag, "TransportError")
+      assert.strictEqual(
+        (yield* Effect.flip(t.append("k", "e", { maxLen: 5, ttl: Duration.hours(1) })))._tag,
+        "TransportError"
+      )
       assert.strictEqual((yield* Effect.flip(t.get("s")))._tag, "TransportError")
-      assert.deepStrictEqual((yield* t.getMany(["s", "k"])).map(Option.map((v) => v.value)), [Option.none(), Option.some("v")])
+      assert.deepStrictEqual((yield* t.getMany(["s", "k"])).map(Option.map((v) => v.value)), [
+        Option.none(),
+        Option.some("v")
+      ])
     }).pipe(Effect.provide(MemoryTransport.layer)))
 
   it.effect("an infinite TTL is refused: every key must expire", () =>
@@ -64,7 +70,9 @@ describe("MemoryTransport", () => {
       yield* t.put("k", "v", Duration.hours(1))
       const after = yield* t.lastId("s")
       const reader = yield* t.reader
-      const blocked = yield* Effect.fork(reader.read([{ stream: "s", after }], { count: 1, block: Duration.seconds(5) }))
+      const blocked = yield* Effect.fork(
+        reader.read([{ stream: "s", after }], { count: 1, block: Duration.seconds(5) })
+      )
       yield* Effect.yieldNow()
 
       yield* control.linkDown("redis went away")

@@ -6,8 +6,8 @@ import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
 import * as FleetLive from "../layers/FleetLive.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import * as SqliteListeners from "../layers/SqliteListeners.js"
-import { Agents } from "../services/Agents.js"
 import { HookEventHandler } from "../services/AgentHooks.js"
+import { Agents } from "../services/Agents.js"
 import { Sessions } from "../services/Sessions.js"
 import { InputRequested, TurnStopped } from "../src/agents/HookEvent.js"
 import { findPasteMarker } from "../src/domain/InputText.js"
@@ -60,8 +60,12 @@ describe("notices the daemon types into listeners' panes", () => {
       yield* agents.listen(worker.sessionId, { sessionId: boss.sessionId, computer: local })
 
       const ref = { _tag: "Session", sessionId: worker.sessionId } as const
-      yield* settle(hooks.handle(ref, new TurnStopped({ agent: "claude", at: DateTime.unsafeMake(0), lastMessage: ESCAPE })))
-      yield* settle(hooks.handle(ref, new InputRequested({ agent: "claude", at: DateTime.unsafeMake(0), message: ESCAPE })))
+      yield* settle(
+        hooks.handle(ref, new TurnStopped({ agent: "claude", at: DateTime.unsafeMake(0), lastMessage: ESCAPE }))
+      )
+      yield* settle(
+        hooks.handle(ref, new InputRequested({ agent: "claude", at: DateTime.unsafeMake(0), message: ESCAPE }))
+      )
 
       const typed = terminal.calls().flatMap((c) => (c.op === "paste" && c.pane === boss.paneId ? [c.text] : []))
       assert.strictEqual(typed.length, 2)

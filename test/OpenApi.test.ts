@@ -39,14 +39,21 @@ const redoclyLint = (file: string) =>
       Command.env({ REDOCLY_TELEMETRY: "off", REDOCLY_SUPPRESS_UPDATE_NOTICE: "true" })
     )
     const process = yield* Command.start(lint)
-    const [stdout, stderr, exitCode] = yield* Effect.all([text(process.stdout), text(process.stderr), process.exitCode], {
-      concurrency: "unbounded"
-    })
+    const [stdout, stderr, exitCode] = yield* Effect.all(
+      [text(process.stdout), text(process.stderr), process.exitCode],
+      {
+        concurrency: "unbounded"
+      }
+    )
     return { stdout, stderr, exitCode }
   }))
 
 type Parameter = { readonly name: string; readonly in: string; readonly schema: any }
-type Operation = { readonly summary?: string; readonly parameters: ReadonlyArray<Parameter>; readonly responses: Record<string, any> }
+type Operation = {
+  readonly summary?: string
+  readonly parameters: ReadonlyArray<Parameter>
+  readonly responses: Record<string, any>
+}
 
 const operationsOf = (doc: any): ReadonlyArray<readonly [string, Operation]> =>
   Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(([p, item]) =>
@@ -79,7 +86,9 @@ describe("OpenAPI document", () => {
       const doc = JSON.parse(yield* servedDocument)
       const operations = new Map(operationsOf(doc))
       const query = (operation: string) =>
-        new Map((operations.get(operation)?.parameters ?? []).filter((p) => p.in === "query").map((p) => [p.name, p.schema]))
+        new Map(
+          (operations.get(operation)?.parameters ?? []).filter((p) => p.in === "query").map((p) => [p.name, p.schema])
+        )
 
       const list = query("GET /v1/sessions")
       assert.deepStrictEqual([...list.keys()].sort(), ["computer", "limit", "status"])
@@ -106,7 +115,9 @@ describe("OpenAPI document", () => {
           if (Number(status) < 400) continue
           const errors = errorNamesOf(response.content?.["application/json"]?.schema)
           assert.isAbove(errors.length, 0, `${name} ${status}`)
-          for (const error of errors) assert.property(ERROR_MEANINGS, error, `${name} ${status}: ${error} has no meaning`)
+          for (const error of errors) {
+            assert.property(ERROR_MEANINGS, error, `${name} ${status}: ${error} has no meaning`)
+          }
         }
       }
       assert.isTrue(operationsOf(doc).length >= 13)

@@ -291,7 +291,10 @@ describe("OutputPoller", () => {
       assert.strictEqual(h.attempts(pane).at(-1)?.outcome, "TmuxSessionNotFound")
       assert.lengthOf(tags(yield* h.drainEvents, "ProcessExited"), 0)
       yield* TestClock.adjust(MIN)
-      assert.deepStrictEqual(h.attempts(pane).slice(1).map((a) => a.outcome), ["TmuxSessionNotFound", "TmuxSessionNotFound"])
+      assert.deepStrictEqual(h.attempts(pane).slice(1).map((a) => a.outcome), [
+        "TmuxSessionNotFound",
+        "TmuxSessionNotFound"
+      ])
       assert.deepStrictEqual(tags(yield* h.drainEvents, "ProcessExited"), [{ _tag: "ProcessExited", sessionId: A }])
     }).pipe(Effect.provide(dependencies())))
 
@@ -313,9 +316,12 @@ describe("OutputPoller", () => {
       const lists: Array<ReadonlyArray<PaneId>> = []
       const seen = TerminalBridge.of({
         ...bridge,
-        captureEach: (panes, lines) => Effect.zipRight(Effect.sync(() => lists.push(panes)), bridge.captureEach(panes, lines))
+        captureEach: (panes, lines) =>
+          Effect.zipRight(Effect.sync(() => lists.push(panes)), bridge.captureEach(panes, lines))
       })
-      const { poller } = yield* OutputPollerLive.make({ jitter: false }).pipe(Effect.provideService(TerminalBridge, seen))
+      const { poller } = yield* OutputPollerLive.make({ jitter: false }).pipe(
+        Effect.provideService(TerminalBridge, seen)
+      )
       const panes = [h.newPane(), h.newPane(), h.newPane()]
       yield* Effect.forEach(panes, (pane, i) => poller.watch(sessionId(i + 1), pane))
       yield* settle
@@ -423,7 +429,9 @@ describe("OutputPoller", () => {
       const watched = Array.from({ length: 1000 }, (_, i) => ({ id: sessionId(i + 1), pane: h.newPane() }))
       for (const { id, pane } of watched) yield* h.poller.watch(id, pane)
       yield* settle
-      for (const { pane } of watched) yield* h.send({ _tag: "PaneChanged", paneId: pane, field: "command", value: "vim" })
+      for (const { pane } of watched) {
+        yield* h.send({ _tag: "PaneChanged", paneId: pane, field: "command", value: "vim" })
+      }
       yield* settle
       assert.strictEqual(yield* h.poller.watching, 1000)
       assert.deepStrictEqual(yield* h.stateSizes, { sessions: 1000, panes: 1000 })

@@ -1,5 +1,19 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Clock, Context, Data, Duration, Effect, Fiber, Layer, Option, Redacted, Ref, Schedule, type Scope, Stream } from "effect"
+import {
+  Clock,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Fiber,
+  Layer,
+  Option,
+  Redacted,
+  Ref,
+  Schedule,
+  type Scope,
+  Stream
+} from "effect"
 import { Redis } from "ioredis"
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
@@ -23,8 +37,10 @@ afterAll(async () => {
 transportContract({
   name: "RedisTransport",
   test: (name, body) =>
-    it.scopedLive(name, () =>
-      Effect.suspend(() => body(uniqueKeyPrefix()).pipe(Effect.provide(transportOn(shared!.url))))),
+    it.scopedLive(
+      name,
+      () => Effect.suspend(() => body(uniqueKeyPrefix()).pipe(Effect.provide(transportOn(shared!.url))))
+    ),
   elapse: (duration) => Effect.sleep(duration),
   // XADD MAXLEN ~ only drops whole radix-tree nodes (stream-node-max-entries, 100 by default)
   trimSlack: 100
@@ -37,7 +53,11 @@ class NotYet extends Data.TaggedError("NotYet")<{ readonly what: string }> {
 }
 
 /** Re-checks `check` every 20 ms until it holds; fails the test after `within`. */
-const waitFor = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, within: Duration.DurationInput = Duration.seconds(10)) =>
+const waitFor = <E, R>(
+  what: string,
+  check: Effect.Effect<boolean, E, R>,
+  within: Duration.DurationInput = Duration.seconds(10)
+) =>
   check.pipe(
     Effect.filterOrFail((ok) => ok, () => new NotYet({ what })),
     Effect.retry({ while: (e) => e instanceof NotYet, schedule: Schedule.spaced(Duration.millis(20)) }),
@@ -64,7 +84,9 @@ const commandStats = (client: Redis) =>
 const clientList = (client: Redis) =>
   Effect.promise(() => client.client("LIST") as Promise<string>).pipe(
     Effect.map((text) =>
-      text.trim().split("\n").map((line) => Object.fromEntries(line.split(" ").map((pair) => pair.split("=", 2) as [string, string])))
+      text.trim().split("\n").map((line) =>
+        Object.fromEntries(line.split(" ").map((pair) => pair.split("=", 2) as [string, string]))
+      )
     )
   )
 
@@ -93,97 +115,117 @@ describe("RedisTransport (own redis-server)", () => {
       )
 
       const after = yield* commandStats(raw)
-      assert.deepStrictEqual([...found].sort(), Array.from({ length: 50 }, (_, i) => `telemux:v1:computer:c${i}`).sort())
+      assert.deepStrictEqual(
+        [...found].sort(),
+        Array.from({ length: 50 }, (_, i) => `telemux:v1:computer:c${i}`).sort()
+      )
       const scans = (after.get("scan") ?? 0) - (before.get("scan") ?? 0)
       assert.isAtLeast(scans, Math.ceil(5050 / 500), "one SCAN per cursor step")
       assert.strictEqual(after.get("keys"), before.get("keys"))
       assert.isUndefined(after.get("keys"))
     }))
 
-  it.scopedLive("Redis restarted mid-traffic: fast failures, link down then up, fresh attempts, reader resumes, AOF kept", () =>
-    Effect.gen(function*() {
-      const server = yield* scopedRedisServer()
-      const t = Context.get(yield* Layer.build(transportOn(server.url)), Transport)
-      const stream = "telemux:v1:inbox:beta"
+  it.scopedLive(
+    "Redis restarted mid-traffic: fast failures, link down then up, fresh attempts, reader resumes, AOF kept",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* scopedRedisServer()
+        const t = Context.get(yield* Layer.build(transportOn(server.url)), Transport)
+        const stream = "telemux:v1:inbox:beta"
 
-      const statuses = yield* Ref.make<ReadonlyArray<LinkStatus>>([])
-      yield* Effect.forkScoped(Stream.runForEach(t.linkChanges, (s) => Ref.update(statuses, (all) => [...all, s])))
-      const latest = Effect.map(t.link, (s) => s.state)
+        const statuses = yield* Ref.make<ReadonlyArray<LinkStatus>>([])
+        yield* Effect.forkScoped(Stream.runForEach(t.linkChanges, (s) => Ref.update(statuses, (all) => [...all, s])))
+        const latest = Effect.map(t.link, (s) => s.state)
 
-      // a consumer as the fleet inbox will run it: resumes from its last id, retries after errors
-      const reader = yield* t.reader
-      const position = yield* Ref.make(STREAM_START)
-      const received = yield* Ref.make<ReadonlyArray<StreamEntry>>([])
-      const readFailures = yield* Ref.make(0)
-      const step = Ref.get(position).pipe(
-        Effect.flatMap((after) => reader.read([{ stream, after }], { count: 100, block: Duration.seconds(1) })),
-        Effect.flatMap((entries) =>
-          entries.length === 0 ? Effect.void : Effect.zipRight(
-            Ref.set(position, entries[entries.length - 1]!.id),
-            Ref.update(received, (all) => [...all, ...entries])
-          )),
-        Effect.catchTag("TransportError", () => Effect.zipRight(Ref.update(readFailures, (n) => n + 1), Effect.sleep(Duration.millis(50))))
-      )
-      yield* Effect.forkScoped(Effect.forever(step))
-      const receivedCount = (n: number) => Effect.map(Ref.get(received), (all) => all.length >= n)
+        // a consumer as the fleet inbox will run it: resumes from its last id, retries after errors
+        const reader = yield* t.reader
+        const position = yield* Ref.make(STREAM_START)
+        const received = yield* Ref.make<ReadonlyArray<StreamEntry>>([])
+        const readFailures = yield* Ref.make(0)
+        const step = Ref.get(position).pipe(
+          Effect.flatMap((after) => reader.read([{ stream, after }], { count: 100, block: Duration.seconds(1) })),
+          Effect.flatMap((entries) =>
+            entries.length === 0 ? Effect.void : Effect.zipRight(
+              Ref.set(position, entries[entries.length - 1]!.id),
+              Ref.update(received, (all) => [...all, ...entries])
+            )
+          ),
+          Effect.catchTag("TransportError", () =>
+            Effect.zipRight(Ref.update(readFailures, (n) => n + 1), Effect.sleep(Duration.millis(50))))
+        )
+        yield* Effect.forkScoped(Effect.forever(step))
+        const receivedCount = (n: number) =>
+          Effect.map(Ref.get(received), (all) => all.length >= n)
 
-      for (const p of ["a0", "a1", "a2"]) yield* t.append(stream, p, { maxLen: 1000, ttl: longTtl })
-      yield* waitFor("the first three entries", receivedCount(3))
+        for (const p of ["a0", "a1", "a2"]) yield* t.append(stream, p, { maxLen: 1000, ttl: longTtl })
+        yield* waitFor("the first three entries", receivedCount(3))
 
-      // ---- first outage
-      yield* Effect.promise(server.kill)
-      const [failure, elapsed] = yield* timed(Effect.flip(t.put("telemux:v1:x", "v", longTtl)))
-      assert.instanceOf(failure, TransportError)
-      assert.isBelow(elapsed, 500, "a command during an outage fails promptly")
-      yield* waitFor("the link to go down", Effect.map(latest, (s) => s !== "up"))
-      yield* waitFor("a few reconnect attempts", Effect.map(t.link, (s) => s.attempt >= 3))
-      const [results, outageElapsed] = yield* timed(Effect.all([
-        Effect.flip(t.get("telemux:v1:x")),
-        Effect.flip(t.getMany(["telemux:v1:x"])),
-        Effect.flip(t.scan("telemux:v1:*")),
-        Effect.flip(t.append(stream, "lost", { maxLen: 1000, ttl: longTtl })),
-        Effect.flip(t.lastId(stream)),
-        Effect.flip(t.remove("telemux:v1:x"))
-      ]))
-      for (const error of results) assert.instanceOf(error, TransportError)
-      assert.isBelow(outageElapsed, 200, "failing fast, not queueing or waiting for a timeout")
-      assert.isAbove(yield* Ref.get(readFailures), 0)
+        // ---- first outage
+        yield* Effect.promise(server.kill)
+        const [failure, elapsed] = yield* timed(Effect.flip(t.put("telemux:v1:x", "v", longTtl)))
+        assert.instanceOf(failure, TransportError)
+        assert.isBelow(elapsed, 500, "a command during an outage fails promptly")
+        yield* waitFor("the link to go down", Effect.map(latest, (s) => s !== "up"))
+        yield* waitFor("a few reconnect attempts", Effect.map(t.link, (s) => s.attempt >= 3))
+        const [results, outageElapsed] = yield* timed(Effect.all([
+          Effect.flip(t.get("telemux:v1:x")),
+          Effect.flip(t.getMany(["telemux:v1:x"])),
+          Effect.flip(t.scan("telemux:v1:*")),
+          Effect.flip(t.append(stream, "lost", { maxLen: 1000, ttl: longTtl })),
+          Effect.flip(t.lastId(stream)),
+          Effect.flip(t.remove("telemux:v1:x"))
+        ]))
+        for (const error of results) assert.instanceOf(error, TransportError)
+        assert.isBelow(outageElapsed, 200, "failing fast, not queueing or waiting for a timeout")
+        assert.isAbove(yield* Ref.get(readFailures), 0)
 
-      yield* Effect.promise(server.start)
-      yield* waitFor("the link to come back by itself", Effect.map(latest, (s) => s === "up"))
-      for (const p of ["b0", "b1", "b2"]) yield* t.append(stream, p, { maxLen: 1000, ttl: longTtl })
-      yield* waitFor("the entries appended after the restart", receivedCount(6))
-      const got = yield* Ref.get(received)
-      assert.deepStrictEqual(got.map((e) => e.payload), ["a0", "a1", "a2", "b0", "b1", "b2"], "nothing replayed, nothing lost")
-      assert.strictEqual(new Set(got.map((e) => e.id)).size, 6)
-      // entries appended before the restart survived it (AOF, fsync always)
-      const fromStart = yield* Effect.scoped(Effect.flatMap(t.reader, (r) =>
-        r.read([{ stream, after: STREAM_START }], { count: 100, block: Duration.zero })))
-      assert.deepStrictEqual(fromStart.map((e) => e.payload), ["a0", "a1", "a2", "b0", "b1", "b2"])
+        yield* Effect.promise(server.start)
+        yield* waitFor("the link to come back by itself", Effect.map(latest, (s) => s === "up"))
+        for (const p of ["b0", "b1", "b2"]) yield* t.append(stream, p, { maxLen: 1000, ttl: longTtl })
+        yield* waitFor("the entries appended after the restart", receivedCount(6))
+        const got = yield* Ref.get(received)
+        assert.deepStrictEqual(
+          got.map((e) => e.payload),
+          ["a0", "a1", "a2", "b0", "b1", "b2"],
+          "nothing replayed, nothing lost"
+        )
+        assert.strictEqual(new Set(got.map((e) => e.id)).size, 6)
+        // entries appended before the restart survived it (AOF, fsync always)
+        const fromStart = yield* Effect.scoped(Effect.flatMap(t.reader, (r) =>
+          r.read([{ stream, after: STREAM_START }], { count: 100, block: Duration.zero })))
+        assert.deepStrictEqual(
+          fromStart.map((e) =>
+            e.payload
+          ),
+          ["a0", "a1", "a2", "b0", "b1", "b2"]
+        )
 
-      // ---- second outage: the attempt counter starts again at 1
-      const seenBefore = (yield* Ref.get(statuses)).length
-      yield* Effect.promise(server.kill)
-      yield* waitFor("the link to go down again", Effect.map(latest, (s) => s !== "up"))
-      yield* Effect.promise(server.start)
-      yield* waitFor("the link to come back again", Effect.map(latest, (s) => s === "up"))
-      yield* t.append(stream, "c0", { maxLen: 1000, ttl: longTtl })
-      yield* waitFor("the reader to carry on", receivedCount(7))
+        // ---- second outage: the attempt counter starts again at 1
+        const seenBefore = (yield* Ref.get(statuses)).length
+        yield* Effect.promise(server.kill)
+        yield* waitFor("the link to go down again", Effect.map(latest, (s) => s !== "up"))
+        yield* Effect.promise(server.start)
+        yield* waitFor("the link to come back again", Effect.map(latest, (s) => s === "up"))
+        yield* t.append(stream, "c0", { maxLen: 1000, ttl: longTtl })
+        yield* waitFor("the reader to carry on", receivedCount(7))
 
-      const all = yield* Ref.get(statuses)
-      const firstOutage = all.slice(0, seenBefore)
-      const secondOutage = all.slice(seenBefore)
-      const outageStart = (history: ReadonlyArray<LinkStatus>) => history[history.findIndex((s) => s.state === "up") + 1]
-      assert.deepStrictEqual(
-        [outageStart(firstOutage)?.state, outageStart(firstOutage)?.attempt],
-        ["connecting", 1]
-      )
-      assert.isAtLeast(Math.max(...firstOutage.map((s) => s.attempt)), 3)
-      assert.deepStrictEqual([secondOutage[0]?.state, secondOutage[0]?.attempt], ["connecting", 1])
-      assert.isNotNull(secondOutage[0]?.lastError)
-      assert.strictEqual(secondOutage[secondOutage.length - 1]?.state, "up")
-      assert.strictEqual(secondOutage[secondOutage.length - 1]?.attempt, 0)
-    }), { timeout: 60_000 })
+        const all = yield* Ref.get(statuses)
+        const firstOutage = all.slice(0, seenBefore)
+        const secondOutage = all.slice(seenBefore)
+        const outageStart = (history: ReadonlyArray<LinkStatus>) =>
+          history[history.findIndex((s) => s.state === "up") + 1]
+        assert.deepStrictEqual(
+          [outageStart(firstOutage)?.state, outageStart(firstOutage)?.attempt],
+          ["connecting", 1]
+        )
+        assert.isAtLeast(Math.max(...firstOutage.map((s) => s.attempt)), 3)
+        assert.deepStrictEqual([secondOutage[0]?.state, secondOutage[0]?.attempt], ["connecting", 1])
+        assert.isNotNull(secondOutage[0]?.lastError)
+        assert.strictEqual(secondOutage[secondOutage.length - 1]?.state, "up")
+        assert.strictEqual(secondOutage[secondOutage.length - 1]?.attempt, 0)
+      }),
+    { timeout: 60_000 }
+  )
 
   it.scopedLive("Redis at maxmemory (noeviction): writes fail typed as out-of-memory (EXECABORT too) with advice free of Redis's text; reads work", () =>
     Effect.gen(function*() {
@@ -212,7 +254,9 @@ describe("RedisTransport (own redis-server)", () => {
         assert.lengthOf(yield* t.lastGeneratedIds([stream]), 1)
         const reader = yield* t.reader
         assert.deepStrictEqual(
-          (yield* reader.read([{ stream, after: STREAM_START }], { count: 10, block: Duration.zero })).map((e) => e.payload),
+          (yield* reader.read([{ stream, after: STREAM_START }], { count: 10, block: Duration.zero })).map((e) =>
+            e.payload
+          ),
           ["before"]
         )
         assert.strictEqual((yield* t.link).state, "up", "the connection itself is fine")
@@ -230,7 +274,10 @@ describe("RedisTransport (own redis-server)", () => {
       const stream = "telemux:v1:inbox:poisoned"
       yield* Effect.promise(() => raw.xadd(stream, "99999999999999-0", "p", "far"))
       yield* Effect.promise(() => raw.xdel(stream, "99999999999999-0"))
-      assert.deepStrictEqual(yield* t.lastGeneratedIds([stream, "telemux:v1:missing"]), ["99999999999999-0", STREAM_START])
+      assert.deepStrictEqual(yield* t.lastGeneratedIds([stream, "telemux:v1:missing"]), [
+        "99999999999999-0",
+        STREAM_START
+      ])
       assert.strictEqual(yield* t.lastId(stream), STREAM_START, "no entry left")
       yield* Effect.promise(() => raw.del(stream))
       assert.deepStrictEqual(yield* t.lastGeneratedIds([stream]), [STREAM_START])
@@ -245,20 +292,35 @@ describe("RedisTransport (own redis-server)", () => {
         const t = yield* Transport
         const stream = "telemux:v1:inbox:gamma"
         const reader = yield* t.reader
-        const blocked = yield* Effect.fork(reader.read([{ stream, after: STREAM_START }], { count: 10, block: Duration.seconds(5) }))
-        yield* waitFor("the XREAD to block on the server", Effect.map(readers, (cs) => cs.some((c) => c.flags?.includes("b") === true)))
+        const blocked = yield* Effect.fork(
+          reader.read([{ stream, after: STREAM_START }], { count: 10, block: Duration.seconds(5) })
+        )
+        yield* waitFor(
+          "the XREAD to block on the server",
+          Effect.map(readers, (cs) => cs.some((c) => c.flags?.includes("b") === true))
+        )
         yield* Fiber.interrupt(blocked)
-        yield* waitFor("the blocked connection to be closed", Effect.map(readers, (cs) => cs.length === 0), Duration.seconds(2))
+        yield* waitFor(
+          "the blocked connection to be closed",
+          Effect.map(readers, (cs) => cs.length === 0),
+          Duration.seconds(2)
+        )
 
         const id = yield* t.append(stream, "after", { maxLen: 10, ttl: longTtl })
-        const [entries, elapsed] = yield* timed(reader.read([{ stream, after: STREAM_START }], { count: 10, block: Duration.seconds(5) }))
+        const [entries, elapsed] = yield* timed(
+          reader.read([{ stream, after: STREAM_START }], { count: 10, block: Duration.seconds(5) })
+        )
         assert.deepStrictEqual(entries, [{ stream, id, payload: "after" }])
         assert.isBelow(elapsed, 1000, "the next read is not stuck behind the interrupted one")
         const open = yield* readers
         assert.strictEqual(open.length, 1)
         assert.isFalse(open[0]!.flags!.includes("b"))
       }).pipe(Effect.scoped, Effect.provide(transportOn(server.url)))
-      yield* waitFor("the reader's connection to close with its scope", Effect.map(readers, (cs) => cs.length === 0), Duration.seconds(2))
+      yield* waitFor(
+        "the reader's connection to close with its scope",
+        Effect.map(readers, (cs) => cs.length === 0),
+        Duration.seconds(2)
+      )
     }))
 
   it.scopedLive("connects as an ACL user given in the URL (percent-encoded password) and is held to its rights", () =>
@@ -266,7 +328,9 @@ describe("RedisTransport (own redis-server)", () => {
       const server = yield* scopedRedisServer()
       const raw = yield* admin(server.url)
       const password = "p@ss:w/rd%1"
-      yield* Effect.promise(() => raw.call("ACL", "SETUSER", "fleet", "on", `>${password}`, "~telemux:*", "+@all", "-keys"))
+      yield* Effect.promise(() =>
+        raw.call("ACL", "SETUSER", "fleet", "on", `>${password}`, "~telemux:*", "+@all", "-keys")
+      )
       const authority = `fleet:${encodeURIComponent(password)}@127.0.0.1:${server.port}`
 
       yield* Effect.gen(function*() {
@@ -301,9 +365,21 @@ describe("RedisTransport (own redis-server)", () => {
       const keyFile = join(certs, "key.pem")
       yield* Effect.sync(() =>
         execFileSync("openssl", [
-          "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-          "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-          "-keyout", keyFile, "-out", certFile
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-days",
+          "1",
+          "-subj",
+          "/CN=127.0.0.1",
+          "-addext",
+          "subjectAltName=IP:127.0.0.1",
+          "-keyout",
+          keyFile,
+          "-out",
+          certFile
         ], { stdio: "ignore", timeout: 20_000 })
       )
       const server = yield* scopedRedisServer({ tls: { certFile, keyFile } })
@@ -311,7 +387,9 @@ describe("RedisTransport (own redis-server)", () => {
 
       // the server works over TLS for a client told to skip verification…
       const insecure = yield* Effect.acquireRelease(
-        Effect.sync(() => new Redis(server.url, { tls: { rejectUnauthorized: false }, lazyConnect: true, retryStrategy: () => null })),
+        Effect.sync(() =>
+          new Redis(server.url, { tls: { rejectUnauthorized: false }, lazyConnect: true, retryStrategy: () => null })
+        ),
         (client) => Effect.sync(() => client.disconnect())
       )
       assert.strictEqual(yield* Effect.promise(() => insecure.connect().then(() => insecure.ping())), "PONG")

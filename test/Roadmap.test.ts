@@ -41,10 +41,13 @@ describe("roadmap", () => {
       const projects = yield* (yield* FileProjects.make([dir, empty])).list
       assert.strictEqual(projects.length, 2)
       assert.strictEqual(projects[0]!.description, "A project for tests.")
-      assert.deepStrictEqual(projects[0]!.todos.map((t) => [t.slug, t.state, t.hasRequirements, t.hasImplementationPlan]), [
-        ["alpha", "pending", true, false],
-        ["beta", "in_progress", false, false]
-      ])
+      assert.deepStrictEqual(
+        projects[0]!.todos.map((t) => [t.slug, t.state, t.hasRequirements, t.hasImplementationPlan]),
+        [
+          ["alpha", "pending", true, false],
+          ["beta", "in_progress", false, false]
+        ]
+      )
       assert.deepStrictEqual(projects[1]!.todos, [])
       fs.rmSync(dir, { recursive: true })
       fs.rmSync(empty, { recursive: true })
@@ -58,12 +61,18 @@ describe("roadmap", () => {
       const entry = (n: number) => `- [ ] item-${String(n).padStart(4, "0")}\n  ${description}\n`
       const size = entry(0).length
       const count = Math.ceil(ROADMAP_MAX_BYTES / size) + 10
-      fs.writeFileSync(path.join(dir, "todos", "roadmap.md"), Array.from({ length: count }, (_, n) => entry(n)).join(""))
+      fs.writeFileSync(
+        path.join(dir, "todos", "roadmap.md"),
+        Array.from({ length: count }, (_, n) => entry(n)).join("")
+      )
       const [project] = yield* (yield* FileProjects.make([dir])).list
       const whole = Math.floor(ROADMAP_MAX_BYTES / size)
       // the entry at the bound is read with the part of its description before it
       assert.strictEqual(project!.todos.length, whole + 1)
-      assert.strictEqual(project!.todos[whole]!.description, description.slice(0, ROADMAP_MAX_BYTES % size - "- [ ] item-0000\n  ".length))
+      assert.strictEqual(
+        project!.todos[whole]!.description,
+        description.slice(0, ROADMAP_MAX_BYTES % size - "- [ ] item-0000\n  ".length)
+      )
       fs.rmSync(dir, { recursive: true })
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -21,14 +21,22 @@ describe("ScreenPatch", () => {
   it("equal screens give no splices; an edit in place gives one splice with only that line", () => {
     const screen = ["$ ls", "a b c", "$ "]
     assert.deepStrictEqual(diffLines(screen, [...screen]), [])
-    assert.deepStrictEqual(diffLines(screen, ["$ ls", "a b c", "$ echo hi"]), [{ at: 2, remove: 1, insert: ["$ echo hi"] }])
+    assert.deepStrictEqual(diffLines(screen, ["$ ls", "a b c", "$ echo hi"]), [{
+      at: 2,
+      remove: 1,
+      insert: ["$ echo hi"]
+    }])
   })
 
   it("a terminal that scrolled up by two: two splices, none carrying a line the client has", () => {
     const before = Array.from({ length: 24 }, (_, i) => `line ${i}`)
     const after = [...before.slice(2), "line 24", "line 25"]
     const splices = diffLines(before, after)
-    assert.deepStrictEqual(splices, [{ at: 0, remove: 2, insert: [] }, { at: 22, remove: 0, insert: ["line 24", "line 25"] }])
+    assert.deepStrictEqual(splices, [{ at: 0, remove: 2, insert: [] }, {
+      at: 22,
+      remove: 0,
+      insert: ["line 24", "line 25"]
+    }])
     assert.deepStrictEqual(applySplices(before, splices), after)
   })
 

@@ -10,8 +10,8 @@ import * as SessionsLive from "../layers/SessionsLive.js"
 import * as SqliteSessionStore from "../layers/SqliteSessionStore.js"
 import * as ConfigLive from "../layers/TelemuxConfigLive.js"
 import * as TmuxBridge from "../layers/TmuxBridge.js"
-import { SessionStore } from "../services/SessionStore.js"
 import { Sessions } from "../services/Sessions.js"
+import { SessionStore } from "../services/SessionStore.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import type { SessionId } from "../src/domain/Session.js"
 
@@ -23,7 +23,11 @@ interface World {
 
 const makeWorld = (): World => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-sess-int-"))
-  return { dir, socket: `telemux-it-${process.pid}-${Math.random().toString(16).slice(2, 10)}`, db: path.join(dir, "telemux.db") }
+  return {
+    dir,
+    socket: `telemux-it-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
+    db: path.join(dir, "telemux.db")
+  }
 }
 
 /** Sessions on real tmux (private socket) and a real SQLite file; a fresh daemon-like graph per call. */
@@ -85,75 +89,83 @@ const trickyText = (): string => {
 }
 
 describe("Sessions on real tmux and SQLite", () => {
-  it.scopedLive("input arrives literally (quotes, $, leading -, 50 KB) into a pane left in copy-mode; keys; capture; close", () =>
-    Effect.gen(function*() {
-      const world = makeWorld()
-      yield* cleanup(world)
-      const project = path.join(world.dir, "project")
-      fs.mkdirSync(project)
-      yield* Effect.gen(function*() {
-        const sessions = yield* Sessions
-        const session = yield* sessions.create({ projectDir: project, title: "it" })
-        yield* waitForCommand(session.sessionId, "bash").pipe(Effect.orElse(() => Effect.void))
+  it.scopedLive(
+    "input arrives literally (quotes, $, leading -, 50 KB) into a pane left in copy-mode; keys; capture; close",
+    () =>
+      Effect.gen(function*() {
+        const world = makeWorld()
+        yield* cleanup(world)
+        const project = path.join(world.dir, "project")
+        fs.mkdirSync(project)
+        yield* Effect.gen(function*() {
+          const sessions = yield* Sessions
+          const session = yield* sessions.create({ projectDir: project, title: "it" })
+          yield* waitForCommand(session.sessionId, "bash").pipe(Effect.orElse(() => Effect.void))
 
-        const out = path.join(project, "out.txt")
-        yield* sessions.sendText(session.sessionId, "cat > out.txt", true)
-        yield* waitForCommand(session.sessionId, "cat")
-        execFileSync("tmux", ["-L", world.socket, "copy-mode", "-t", session.paneId!])
-        const text = trickyText()
-        yield* sessions.sendText(session.sessionId, text, true)
-        yield* sessions.sendKeys(session.sessionId, [{ key: "C-d", repeat: 1 }])
-        const written = yield* waitForFile(out, text.length + 1)
-        assert.strictEqual(written, text + "\n")
+          const out = path.join(project, "out.txt")
+          yield* sessions.sendText(session.sessionId, "cat > out.txt", true)
+          yield* waitForCommand(session.sessionId, "cat")
+          execFileSync("tmux", ["-L", world.socket, "copy-mode", "-t", session.paneId!])
+          const text = trickyText()
+          yield* sessions.sendText(session.sessionId, text, true)
+          yield* sessions.sendKeys(session.sessionId, [{ key: "C-d", repeat: 1 }])
+          const written = yield* waitForFile(out, text.length + 1)
+          assert.strictEqual(written, text + "\n")
 
-        yield* sessions.sendText(session.sessionId, "sleep 100", true)
-        yield* waitForCommand(session.sessionId, "sleep")
-        yield* sessions.sendKeys(session.sessionId, [{ key: "C-c", repeat: 1 }])
-        yield* waitForCommand(session.sessionId, "bash")
+          yield* sessions.sendText(session.sessionId, "sleep 100", true)
+          yield* waitForCommand(session.sessionId, "sleep")
+          yield* sessions.sendKeys(session.sessionId, [{ key: "C-c", repeat: 1 }])
+          yield* waitForCommand(session.sessionId, "bash")
 
-        yield* sessions.sendText(session.sessionId, "echo captured-$((40+2))", true)
-        const screen = yield* sessions.capture(session.sessionId, 50).pipe(
-          Effect.filterOrFail((s) => s.includes("captured-42"), () => "not on screen yet"),
-          Effect.retry({ schedule: Schedule.spaced(Duration.millis(50)), times: 100 })
-        )
-        assert.include(screen, "echo captured-$((40+2))")
+          yield* sessions.sendText(session.sessionId, "echo captured-$((40+2))", true)
+          const screen = yield* sessions.capture(session.sessionId, 50).pipe(
+            Effect.filterOrFail((s) => s.includes("captured-42"), () => "not on screen yet"),
+            Effect.retry({ schedule: Schedule.spaced(Duration.millis(50)), times: 100 })
+          )
+          assert.include(screen, "echo captured-$((40+2))")
 
-        const updated = yield* sessions.get(session.sessionId)
-        assert.strictEqual(updated.lastInput, "echo captured-$((40+2))")
+          const updated = yield* sessions.get(session.sessionId)
+          assert.strictEqual(updated.lastInput, "echo captured-$((40+2))")
 
-        const closed = yield* sessions.close(session.sessionId, "user")
-        assert.strictEqual(closed.closeReason, "user")
-        const panes = yield* (yield* TerminalBridge).listPanes
-        assert.isFalse(panes.some((p) => p.sessionName === session.tmuxName))
-        const row = yield* (yield* SessionStore).getSession(session.sessionId)
-        assert.strictEqual(Option.getOrThrow(row).status, "closed")
-      }).pipe(Effect.provide(daemonLayer(world)))
-    }), { timeout: 60_000 })
+          const closed = yield* sessions.close(session.sessionId, "user")
+          assert.strictEqual(closed.closeReason, "user")
+          const panes = yield* (yield* TerminalBridge).listPanes
+          assert.isFalse(panes.some((p) => p.sessionName === session.tmuxName))
+          const row = yield* (yield* SessionStore).getSession(session.sessionId)
+          assert.strictEqual(Option.getOrThrow(row).status, "closed")
+        }).pipe(Effect.provide(daemonLayer(world)))
+      }),
+    { timeout: 60_000 }
+  )
 
-  it.scopedLive("a restarted daemon adopts live sessions and closes the one killed from outside as tmux_gone", () =>
-    Effect.gen(function*() {
-      const world = makeWorld()
-      yield* cleanup(world)
-      const [kept, killed] = yield* Effect.gen(function*() {
-        const sessions = yield* Sessions
-        return [yield* sessions.create({ projectDir: world.dir }), yield* sessions.create({ projectDir: world.dir })]
-      }).pipe(Effect.provide(daemonLayer(world)))
+  it.scopedLive(
+    "a restarted daemon adopts live sessions and closes the one killed from outside as tmux_gone",
+    () =>
+      Effect.gen(function*() {
+        const world = makeWorld()
+        yield* cleanup(world)
+        const [kept, killed] = yield* Effect.gen(function*() {
+          const sessions = yield* Sessions
+          return [yield* sessions.create({ projectDir: world.dir }), yield* sessions.create({ projectDir: world.dir })]
+        }).pipe(Effect.provide(daemonLayer(world)))
 
-      // the first "daemon" is gone; its tmux sessions are not. One is killed meanwhile.
-      execFileSync("tmux", ["-L", world.socket, "kill-session", "-t", `=${killed.tmuxName}`])
+        // the first "daemon" is gone; its tmux sessions are not. One is killed meanwhile.
+        execFileSync("tmux", ["-L", world.socket, "kill-session", "-t", `=${killed.tmuxName}`])
 
-      yield* Effect.gen(function*() {
-        const sessions = yield* Sessions
-        assert.strictEqual((yield* sessions.list({})).length, 2)
-        const report = yield* sessions.reconcile
-        assert.deepStrictEqual(report.closed, [killed.sessionId])
-        assert.deepStrictEqual((yield* sessions.list({})).map((s) => s.sessionId), [kept.sessionId])
-        assert.strictEqual((yield* sessions.get(killed.sessionId)).closeReason, "tmux_gone")
-        yield* sessions.sendText(kept.sessionId, "echo still-$((2*3))", true)
-        yield* sessions.capture(kept.sessionId, 10).pipe(
-          Effect.filterOrFail((s) => s.includes("still-6"), () => "not on screen yet"),
-          Effect.retry({ schedule: Schedule.spaced(Duration.millis(50)), times: 100 })
-        )
-      }).pipe(Effect.provide(daemonLayer(world)))
-    }), { timeout: 60_000 })
+        yield* Effect.gen(function*() {
+          const sessions = yield* Sessions
+          assert.strictEqual((yield* sessions.list({})).length, 2)
+          const report = yield* sessions.reconcile
+          assert.deepStrictEqual(report.closed, [killed.sessionId])
+          assert.deepStrictEqual((yield* sessions.list({})).map((s) => s.sessionId), [kept.sessionId])
+          assert.strictEqual((yield* sessions.get(killed.sessionId)).closeReason, "tmux_gone")
+          yield* sessions.sendText(kept.sessionId, "echo still-$((2*3))", true)
+          yield* sessions.capture(kept.sessionId, 10).pipe(
+            Effect.filterOrFail((s) => s.includes("still-6"), () => "not on screen yet"),
+            Effect.retry({ schedule: Schedule.spaced(Duration.millis(50)), times: 100 })
+          )
+        }).pipe(Effect.provide(daemonLayer(world)))
+      }),
+    { timeout: 60_000 }
+  )
 })

@@ -5,8 +5,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
 import { Cache } from "../services/Cache.js"
-import { SessionStore } from "../services/SessionStore.js"
 import { RECONCILE_CONFIRM_DELAY, Sessions } from "../services/Sessions.js"
+import { SessionStore } from "../services/SessionStore.js"
 import { SessionId } from "../src/domain/Session.js"
 import { sessionsOnDoubles } from "./support/unitLayers.js"
 
@@ -79,7 +79,8 @@ describe("Sessions on test doubles", () => {
       const fake = yield* FakeTerminal
       const session = yield* sessions.create({ projectDir })
       const pane = session.paneId!
-      const typed = () => fake.calls().flatMap((c) => (c.op === "paste" || c.op === "keys" || c.op === "awaitLanded" ? [c.op] : []))
+      const typed = () =>
+        fake.calls().flatMap((c) => (c.op === "paste" || c.op === "keys" || c.op === "awaitLanded" ? [c.op] : []))
       yield* sessions.sendText(session.sessionId, "ls", true)
       assert.deepStrictEqual(typed(), ["paste", "keys"])
       fake.setForeground(pane, "node")

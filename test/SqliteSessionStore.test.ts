@@ -12,11 +12,11 @@ import {
   AgentMode,
   CloseReason,
   ComputerName,
+  newSession,
   PaneId,
   Session,
   SessionId,
-  SessionStatus,
-  newSession
+  SessionStatus
 } from "../src/domain/Session.js"
 
 // ---------------------------------------------------------------------------
@@ -85,7 +85,10 @@ const behavesAsSessionStore = (name: string, storeLayer: () => Layer.Layer<Sessi
         assertSome(yield* store.getSession(full.sessionId), full)
         assertSome(yield* store.getSession(sparse.sessionId), sparse)
         const got = yield* store.getSession(full.sessionId)
-        assert.strictEqual(Option.map(got, (s) => DateTime.toEpochMillis(s.lastActivityAt!)).pipe(Option.getOrNull), T0 + 2_345)
+        assert.strictEqual(
+          Option.map(got, (s) => DateTime.toEpochMillis(s.lastActivityAt!)).pipe(Option.getOrNull),
+          T0 + 2_345
+        )
         assert.isTrue(Option.isNone(yield* store.getSession(SessionId.make(randomUUID()))))
       })))
 
@@ -199,7 +202,12 @@ const behavesAsSessionStore = (name: string, storeLayer: () => Layer.Layer<Sessi
             lastOutputAt: at(T0 + 50_001),
             lastOutput: null
           })
-          const expected = new Session({ ...session, title: "renamed", lastOutputAt: at(T0 + 50_001), lastOutput: null })
+          const expected = new Session({
+            ...session,
+            title: "renamed",
+            lastOutputAt: at(T0 + 50_001),
+            lastOutput: null
+          })
           assertSome(updated, expected)
           assertSome(yield* store.getSession(session.sessionId), expected)
         })))
@@ -280,8 +288,14 @@ const behavesAsSessionStore = (name: string, storeLayer: () => Layer.Layer<Sessi
           { id: SessionId.make(randomUUID()), lastOutput: "nobody", lastOutputAt: at(T0 + 40) }
         ])
         yield* store.recordOutput([])
-        assertSome(yield* store.getSession(a.sessionId), new Session({ ...a, lastOutput: "a out", lastOutputAt: at(T0 + 10) }))
-        assertSome(yield* store.getSession(b.sessionId), new Session({ ...b, lastOutput: "b out", lastOutputAt: at(T0 + 20) }))
+        assertSome(
+          yield* store.getSession(a.sessionId),
+          new Session({ ...a, lastOutput: "a out", lastOutputAt: at(T0 + 10) })
+        )
+        assertSome(
+          yield* store.getSession(b.sessionId),
+          new Session({ ...b, lastOutput: "b out", lastOutputAt: at(T0 + 20) })
+        )
         const stillClosed = Option.getOrThrow(yield* store.getSession(closed.sessionId))
         assert.deepStrictEqual([stillClosed.status, stillClosed.lastOutput], ["closed", "kept"])
         assert.lengthOf(yield* store.getSessions({ status: "all" }), 3)
@@ -304,7 +318,9 @@ const behavesAsSessionStore = (name: string, storeLayer: () => Layer.Layer<Sessi
       it.effect("returns none for an unknown id", () =>
         run(Effect.gen(function*() {
           const store = yield* SessionStore
-          assert.isTrue(Option.isNone(yield* store.markClosed(SessionId.make(randomUUID()), { reason: "error", at: at(T0) })))
+          assert.isTrue(
+            Option.isNone(yield* store.markClosed(SessionId.make(randomUUID()), { reason: "error", at: at(T0) }))
+          )
         })))
     })
 
@@ -333,7 +349,10 @@ const behavesAsSessionStore = (name: string, storeLayer: () => Layer.Layer<Sessi
 // ---------------------------------------------------------------------------
 // SQLite
 
-const tempDirectory = Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix: "telemux-store-" }))
+const tempDirectory = Effect.flatMap(
+  FileSystem.FileSystem,
+  (fs) => fs.makeTempDirectoryScoped({ prefix: "telemux-store-" })
+)
 
 /** A database file in a fresh temp dir, under a directory the layer has to create. */
 const dbFile = Effect.gen(function*() {
@@ -369,7 +388,10 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
       ])
       const applied = yield* sql<{ migration_id: number; name: string }>`
         SELECT migration_id, name FROM effect_sql_migrations`
-      assert.deepStrictEqual(applied.map((m) => [m.migration_id, m.name]), [[1, "sessions"], [2, "listeners"], [3, "idempotency"]])
+      assert.deepStrictEqual(applied.map((m) => [m.migration_id, m.name]), [[1, "sessions"], [2, "listeners"], [
+        3,
+        "idempotency"
+      ]])
       const statusIndex = yield* sql<{ name: string }>`SELECT name FROM pragma_index_info('sessions_status')`
       assert.deepStrictEqual(statusIndex.map((c) => c.name), ["status", "created_at"])
       const computerIndex = yield* sql<{ name: string }>`SELECT name FROM pragma_index_info('sessions_computer')`
@@ -418,8 +440,15 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
         SELECT created_at, closed_at, status FROM sessions WHERE session_id = ${session.sessionId}`
       assert.deepStrictEqual(row, { created_at: T0 + 1, closed_at: T0 + 9_999, status: "waiting_input" })
 
-      for (const [column, value] of [["status", "sleeping"], ["agent", "gpt"], ["agent_mode", "turbo"], ["close_reason", "bored"]]) {
-        const error = yield* Effect.flip(sql`UPDATE sessions SET ${sql(column)} = ${value} WHERE session_id = ${session.sessionId}`)
+      for (
+        const [column, value] of [["status", "sleeping"], ["agent", "gpt"], ["agent_mode", "turbo"], [
+          "close_reason",
+          "bored"
+        ]]
+      ) {
+        const error = yield* Effect.flip(
+          sql`UPDATE sessions SET ${sql(column)} = ${value} WHERE session_id = ${session.sessionId}`
+        )
         assert.include(String(error.cause), "CHECK constraint failed", column)
       }
     })))
@@ -437,7 +466,12 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
       // (status, created_at) yields rows already in order: no sort step.
       assert.isFalse(byStatus.some((d) => d.includes("TEMP B-TREE")), byStatus.join("; "))
 
-      for (const query of [{ computer: "alpha" }, { computer: "alpha", status: "idle" as const }, { computer: "alpha", status: "all" as const }]) {
+      for (
+        const query of [{ computer: "alpha" }, { computer: "alpha", status: "idle" as const }, {
+          computer: "alpha",
+          status: "all" as const
+        }]
+      ) {
         const details = yield* plan(query)
         assert.isTrue(details.some((d) => d.includes("USING INDEX sessions_computer")), details.join("; "))
       }
@@ -454,8 +488,7 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
       const session = fullSession()
       const other = makeSession({ status: "idle" })
       yield* Effect.provide(
-        Effect.flatMap(SessionStore, (store) =>
-          Effect.zipRight(store.insert(session), store.insert(other))),
+        Effect.flatMap(SessionStore, (store) => Effect.zipRight(store.insert(session), store.insert(other))),
         SqliteSessionStore.layerFile(file)
       )
       yield* Effect.provide(

@@ -31,16 +31,17 @@ const modeOf = (file: string) => fs.statSync(file).mode & 0o7777
 const octal = (mode: number) => mode.toString(8).padStart(4, "0")
 
 /** Every file the daemon writes in its state dir, with the dir itself. */
-const stateFiles = (home: string) => [
-  "telemux.db",
-  "telemux.db-wal",
-  "telemux.db-shm",
-  "outbox.db",
-  "outbox.db-wal",
-  "outbox.db-shm",
-  OUTBOX_BELL_FILE,
-  "token"
-].map((name) => path.join(home, name))
+const stateFiles = (home: string) =>
+  [
+    "telemux.db",
+    "telemux.db-wal",
+    "telemux.db-shm",
+    "outbox.db",
+    "outbox.db-wal",
+    "outbox.db-shm",
+    OUTBOX_BELL_FILE,
+    "token"
+  ].map((name) => path.join(home, name))
 
 const outboxRow = () => ({
   sessionId: SESSION,
@@ -174,7 +175,9 @@ describe("the hook command (node dist/hook.js) creates its files private", () =>
     const result = runHookProcess(["claude", "Stop"], { TELEMUX_HOME: home, TELEMUX_SESSION_ID: SESSION }, stop)
     assert.strictEqual(result.status, 0, result.stderr)
     assert.strictEqual(octal(modeOf(home)), "0700")
-    for (const name of ["outbox.db", OUTBOX_BELL_FILE]) assert.strictEqual(octal(modeOf(path.join(home, name))), "0600", name)
+    for (const name of ["outbox.db", OUTBOX_BELL_FILE]) {
+      assert.strictEqual(octal(modeOf(path.join(home, name))), "0600", name)
+    }
     const failed = runHookProcess(["no-such-agent", "Stop"], { TELEMUX_HOME: home, TELEMUX_SESSION_ID: SESSION })
     assert.strictEqual(failed.status, 0)
     assert.strictEqual(octal(modeOf(hookLogPath(home))), "0600")
@@ -205,6 +208,8 @@ describe("installing the agents' hooks", () => {
       assert.deepStrictEqual(reports.map((r) => r.outcome), ["changed", "changed", "changed"])
       assert.strictEqual(octal(modeOf(claude)), "0644", "the user's own file keeps its mode")
       assert.strictEqual(octal(modeOf(claude + BACKUP_SUFFIX)), "0600")
-      for (const agent of ["codex", "gemini"] as const) assert.strictEqual(octal(modeOf(settingsFileOf(home, agent))), "0600", agent)
+      for (const agent of ["codex", "gemini"] as const) {
+        assert.strictEqual(octal(modeOf(settingsFileOf(home, agent))), "0600", agent)
+      }
     }).pipe(Effect.provide(NodeContext.layer)))
 })

@@ -7,27 +7,26 @@ import {
   Duration,
   Effect,
   Either,
+  Exit,
   Layer,
-  LogLevel,
   Logger,
+  LogLevel,
   Metric,
   Queue,
-  Exit,
   Redacted,
   Scope
 } from "effect"
 import WebSocket from "ws"
-import * as HttpServerLayer from "../layers/HttpServer.js"
 import * as FleetLive from "../layers/FleetLive.js"
+import * as HttpServerLayer from "../layers/HttpServer.js"
 import * as IdempotencyLive from "../layers/IdempotencyLive.js"
-import { agentsUnused } from "./support/unitLayers.js"
 import * as IndexedCache from "../layers/IndexedCache.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import {
   STREAM_AUTH_DEADLINE,
+  STREAM_CLIENT_QUEUE_MAX,
   STREAM_FRAME_MAX_BYTES,
   STREAM_PREAUTH_MAX_BYTES,
-  STREAM_CLIENT_QUEUE_MAX,
   STREAM_SOCKET_HIGH_WATER,
   streamClients,
   streamLagResyncs,
@@ -41,19 +40,13 @@ import { OUTPUT_RING_SIZE, OutputLog } from "../services/OutputLog.js"
 import { Projects } from "../services/Projects.js"
 import { Sessions } from "../services/Sessions.js"
 import { SystemStats } from "../services/SystemStats.js"
-import {
-  TelemuxConfig,
-  type TelemuxSettings
-} from "../services/TelemuxConfig.js"
-import {
-  CLOSE_UNAUTHORIZED,
-  decodeServerMessage,
-  STREAM_SUBSCRIPTIONS_MAX
-} from "../src/api/StreamProtocol.js"
+import { TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.js"
+import { CLOSE_UNAUTHORIZED, decodeServerMessage, STREAM_SUBSCRIPTIONS_MAX } from "../src/api/StreamProtocol.js"
 import { applySplices, screenLines } from "../src/domain/ScreenPatch.js"
 import type { SessionId } from "../src/domain/Session.js"
 import { makeSession } from "./support/fixtures.js"
 import { testSettings } from "./support/settings.js"
+import { agentsUnused } from "./support/unitLayers.js"
 
 const TOKEN = "c".repeat(64)
 const at = DateTime.unsafeMake(1_700_000_000_000)
@@ -112,8 +105,10 @@ type Connected =
   | { readonly _tag: "Open"; readonly client: Client }
   | { readonly _tag: "Refused"; readonly status: number; readonly body: string }
 
-const portOf = Effect.map(HttpServer.HttpServer, (server) =>
-  server.address._tag === "TcpAddress" ? server.address.port : 0)
+const portOf = Effect.map(
+  HttpServer.HttpServer,
+  (server) => server.address._tag === "TcpAddress" ? server.address.port : 0
+)
 
 const connect = (
   options: { readonly path?: string; readonly token?: string; readonly headers?: Record<string, string> } = {}
@@ -287,7 +282,11 @@ describe("stream auth", () => {
       // the same size is fine once authenticated; one byte past the frame bound is a 1009
       const authed = yield* ready()
       yield* authed.send(JSON.stringify({ type: "ping", pad: "y".repeat(STREAM_PREAUTH_MAX_BYTES * 4) }))
-      assert.strictEqual((yield* authed.next()).type, "error", "a big message is read (and refused as invalid), not cut")
+      assert.strictEqual(
+        (yield* authed.next()).type,
+        "error",
+        "a big message is read (and refused as invalid), not cut"
+      )
       yield* authed.send("z".repeat(STREAM_FRAME_MAX_BYTES + 1))
       assert.strictEqual((yield* authed.closed).code, 1009)
       // a message-authenticated client's bound is lifted with the auth message
@@ -315,7 +314,9 @@ describe("stream auth", () => {
   it.live("a plain GET is told to upgrade; with auth off no token is needed", () =>
     Effect.gen(function*() {
       const client = yield* HttpClient.HttpClient
-      const plain = yield* client.execute(HttpClientRequest.get("/v1/stream").pipe(HttpClientRequest.bearerToken(TOKEN)))
+      const plain = yield* client.execute(
+        HttpClientRequest.get("/v1/stream").pipe(HttpClientRequest.bearerToken(TOKEN))
+      )
       assert.strictEqual(plain.status, 426)
       const open = yield* ready({})
       yield* open.send({ type: "ping" })
@@ -384,7 +385,11 @@ describe("stream output", () => {
       })
       yield* Effect.sync(() => empty.ws.close())
 
-      const missed = [yield* log.append(S, "screen 2", at), yield* log.append(S, "screen 3", at), yield* log.append(S, "screen 4", at)]
+      const missed = [
+        yield* log.append(S, "screen 2", at),
+        yield* log.append(S, "screen 3", at),
+        yield* log.append(S, "screen 4", at)
+      ]
       const back = yield* ready()
       yield* back.send({ type: "subscribe", output: [{ sessionId: S, since: first.seq }] })
       for (const update of missed) {
@@ -488,7 +493,11 @@ describe("stream output", () => {
         screen = applySplices(screen, message.splices)!
         assert.strictEqual(screen.join("\n"), update.screen)
         const whole = yield* plain.next()
-        assert.deepStrictEqual([whole.type, whole.screen], ["output", update.screen], "a client without patches gets screens")
+        assert.deepStrictEqual(
+          [whole.type, whole.screen],
+          ["output", update.screen],
+          "a client without patches gets screens"
+        )
       }
 
       // a reconnect with since: the missed updates chain as patches from the client's screen
@@ -609,60 +618,63 @@ describe("stream requests", () => {
 })
 
 describe("stream back-pressure", () => {
-  it.live("a stalled client neither slows another nor grows without bound, and is resynced once it reads", () =>
-    Effect.gen(function*() {
-      const log = yield* OutputLog
-      const healthy = yield* ready()
-      const stalled = yield* ready()
-      for (const client of [healthy, stalled]) {
-        yield* client.send({ type: "subscribe", output: [{ sessionId: S }] })
-        assert.deepStrictEqual(yield* client.next(), { type: "resync", sessionId: S })
-      }
-      ;(stalled.ws as any)._socket.pause()
-      const overflowsBefore = (yield* Metric.value(streamOverflows)).count
-      const resyncsBefore = (yield* Metric.value(streamLagResyncs)).count
+  it.live(
+    "a stalled client neither slows another nor grows without bound, and is resynced once it reads",
+    () =>
+      Effect.gen(function*() {
+        const log = yield* OutputLog
+        const healthy = yield* ready()
+        const stalled = yield* ready()
+        for (const client of [healthy, stalled]) {
+          yield* client.send({ type: "subscribe", output: [{ sessionId: S }] })
+          assert.deepStrictEqual(yield* client.next(), { type: "resync", sessionId: S })
+        }
+        ;(stalled.ws as any)._socket.pause()
+        const overflowsBefore = (yield* Metric.value(streamOverflows)).count
+        const resyncsBefore = (yield* Metric.value(streamLagResyncs)).count
 
-      const SCREEN_BYTES = 32 * 1024
-      const UPDATES = 2000
-      const BATCH = 20
-      const padding = "x".repeat(SCREEN_BYTES)
-      const started = Date.now()
-      let last = yield* log.append(S, `0 ${padding}`, at)
-      const firstSeq = last.seq
-      yield* healthy.until((m) => m.seq === last.seq)
-      for (let i = 1; i < UPDATES; i += BATCH) {
-        for (let j = i; j < Math.min(i + BATCH, UPDATES); j++) last = yield* log.append(S, `${j} ${padding}`, at)
-        // paced by the healthy client only: the stalled one must not hold anything up
-        yield* healthy.until((m) => m.seq === last.seq, "5 seconds")
-      }
-      const elapsed = Date.now() - started
-      assert.isBelow(elapsed, 20_000, "the healthy client kept up")
-      assert.deepStrictEqual(
-        outputs(healthy.received).map((m) => m.seq),
-        Array.from({ length: UPDATES }, (_, i) => firstSeq + i),
-        "the healthy client got every update, in order"
-      )
+        const SCREEN_BYTES = 32 * 1024
+        const UPDATES = 2000
+        const BATCH = 20
+        const padding = "x".repeat(SCREEN_BYTES)
+        const started = Date.now()
+        let last = yield* log.append(S, `0 ${padding}`, at)
+        const firstSeq = last.seq
+        yield* healthy.until((m) => m.seq === last.seq)
+        for (let i = 1; i < UPDATES; i += BATCH) {
+          for (let j = i; j < Math.min(i + BATCH, UPDATES); j++) last = yield* log.append(S, `${j} ${padding}`, at)
+          // paced by the healthy client only: the stalled one must not hold anything up
+          yield* healthy.until((m) => m.seq === last.seq, "5 seconds")
+        }
+        const elapsed = Date.now() - started
+        assert.isBelow(elapsed, 20_000, "the healthy client kept up")
+        assert.deepStrictEqual(
+          outputs(healthy.received).map((m) => m.seq),
+          Array.from({ length: UPDATES }, (_, i) => firstSeq + i),
+          "the healthy client got every update, in order"
+        )
 
-      assert.isAbove((yield* Metric.value(streamOverflows)).count, overflowsBefore, "the stalled client lagged")
-      const depth = yield* Metric.value(streamQueueDepth)
-      assert.isAtMost(depth.max, STREAM_CLIENT_QUEUE_MAX)
-      const buffered = yield* Metric.value(streamSocketBuffered)
-      assert.isAtMost(buffered.max, STREAM_SOCKET_HIGH_WATER + 2 * SCREEN_BYTES, "the writer waited for the socket")
-      assert.isBelow(outputs(stalled.received).length, 50, "the stalled client read (almost) nothing meanwhile")
+        assert.isAbove((yield* Metric.value(streamOverflows)).count, overflowsBefore, "the stalled client lagged")
+        const depth = yield* Metric.value(streamQueueDepth)
+        assert.isAtMost(depth.max, STREAM_CLIENT_QUEUE_MAX)
+        const buffered = yield* Metric.value(streamSocketBuffered)
+        assert.isAtMost(buffered.max, STREAM_SOCKET_HIGH_WATER + 2 * SCREEN_BYTES, "the writer waited for the socket")
+        assert.isBelow(outputs(stalled.received).length, 50, "the stalled client read (almost) nothing meanwhile")
+        ;(stalled.ws as any)._socket.resume()
+        const caughtUp = yield* stalled.until((m) => m.sessionId === S && m.seq === last.seq, "10 seconds")
+        assert.strictEqual(caughtUp.match.type, "resync", "the lag ends with a resync to the latest screen")
+        assert.isTrue(caughtUp.match.screen.startsWith(`${UPDATES - 1} `))
+        const seen = stalled.received.filter((m) => m.sessionId === S && m.seq !== undefined).map((m) => m.seq)
+        assert.isBelow(seen.length, UPDATES, "pending updates were dropped, not queued")
+        seen.forEach((seq, i) => i > 0 && assert.isAbove(seq, seen[i - 1]!, "never a duplicate or a step back"))
+        assert.isAbove((yield* Metric.value(streamLagResyncs)).count, resyncsBefore)
 
-      ;(stalled.ws as any)._socket.resume()
-      const caughtUp = yield* stalled.until((m) => m.sessionId === S && m.seq === last.seq, "10 seconds")
-      assert.strictEqual(caughtUp.match.type, "resync", "the lag ends with a resync to the latest screen")
-      assert.isTrue(caughtUp.match.screen.startsWith(`${UPDATES - 1} `))
-      const seen = stalled.received.filter((m) => m.sessionId === S && m.seq !== undefined).map((m) => m.seq)
-      assert.isBelow(seen.length, UPDATES, "pending updates were dropped, not queued")
-      seen.forEach((seq, i) => i > 0 && assert.isAbove(seq, seen[i - 1]!, "never a duplicate or a step back"))
-      assert.isAbove((yield* Metric.value(streamLagResyncs)).count, resyncsBefore)
-
-      // and it is live again
-      const after = yield* log.append(S, "after", at)
-      const live = yield* stalled.until((m) => m.seq === after.seq)
-      assert.strictEqual(live.match.type, "output")
-      assert.deepStrictEqual(live.skipped, [])
-    }).pipe(Effect.scoped, Effect.provide(testLayer())), 60_000)
+        // and it is live again
+        const after = yield* log.append(S, "after", at)
+        const live = yield* stalled.until((m) => m.seq === after.seq)
+        assert.strictEqual(live.match.type, "output")
+        assert.deepStrictEqual(live.skipped, [])
+      }).pipe(Effect.scoped, Effect.provide(testLayer())),
+    60_000
+  )
 })

@@ -1,11 +1,11 @@
+import { NodeContext } from "@effect/platform-node"
 import * as Command from "@effect/platform/Command"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Data, Duration, Effect, Fiber, Scheduler } from "effect"
 import { runBounded } from "../layers/Subprocess.js"
-import { waitUntil } from "./support/tmuxSocket.js"
 import { isAlive } from "./support/processes.js"
+import { waitUntil } from "./support/tmuxSocket.js"
 
 class TestTimeout extends Data.TaggedError("TestTimeout")<{}> {}
 
@@ -14,7 +14,6 @@ const onTimeout = () => new TestTimeout()
 /** A shell that ignores SIGTERM (so does its `sleep`) and records its pid in `$1` first. */
 const stubborn = (pidFile: string) =>
   Command.make("sh", "-c", "trap '' TERM; echo $$ > \"$1\"; sleep 60", "sh", pidFile)
-
 
 const readPid = (file: string) =>
   Effect.gen(function*() {
@@ -43,9 +42,14 @@ describe("runBounded", () => {
         runBounded(Command.make("echo", `out-${i}`), {
           timeout: Duration.seconds(5),
           killGrace: Duration.millis(200),
-          onTimeout: () => new TestTimeout()
+          onTimeout: () =>
+            new TestTimeout()
         }).pipe(Effect.map((r) => r.stdout)))
-      assert.deepStrictEqual(outputs, Array.from({ length: 40 }, (_, i) => `out-${i}\n`))
+      assert.deepStrictEqual(
+        outputs,
+        Array.from({ length: 40 }, (_, i) =>
+          `out-${i}\n`)
+      )
     }).pipe(
       Effect.withScheduler(Scheduler.makeBatched((runBatch) => setImmediate(runBatch))),
       Effect.provide(NodeContext.layer)

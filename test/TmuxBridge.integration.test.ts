@@ -1,13 +1,10 @@
-import * as FileSystem from "@effect/platform/FileSystem"
 import { NodeContext } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import { realpathSync } from "node:fs"
-import type { KeyPress } from "../src/domain/Keys.js"
-import { PaneId, TmuxName } from "../src/domain/Session.js"
 import { makeTmuxBridge } from "../layers/TmuxBridge.js"
-import { commandFailure, isSupportedTmuxVersion, parsePaneList, parseTmuxVersion } from "../src/tmux/Commands.js"
 import {
   CAPTURE_HISTORY_MAX,
   mayHaveRun,
@@ -17,8 +14,11 @@ import {
   TmuxTimeout
 } from "../services/TerminalBridge.js"
 import { ControlChannelDown } from "../services/TmuxControl.js"
-import { scopedTmuxSocket, tmuxCommand, waitUntil } from "./support/tmuxSocket.js"
+import type { KeyPress } from "../src/domain/Keys.js"
+import { PaneId, TmuxName } from "../src/domain/Session.js"
+import { commandFailure, isSupportedTmuxVersion, parsePaneList, parseTmuxVersion } from "../src/tmux/Commands.js"
 import { isAlive } from "./support/processes.js"
+import { scopedTmuxSocket, tmuxCommand, waitUntil } from "./support/tmuxSocket.js"
 
 const PROMPT = "tmx$"
 const WIDTH = 120
@@ -93,7 +93,6 @@ const elapsedMillis = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     return [result, Date.now() - start] as const
   })
 
-
 /** An executable stand-in for tmux; `body` is POSIX sh. */
 const fakeTmux = (fs: FileSystem.FileSystem, dir: string, body: string) =>
   Effect.gen(function*() {
@@ -130,28 +129,31 @@ describe("tmux version parsing", () => {
         ""
       ].join("\n")
     )
-    assert.deepStrictEqual(panes, [
-      {
-        paneId: PaneId.make("%3"),
-        panePid: 123,
-        dead: false,
-        inMode: true,
-        sessionName: "tmx_0badf00d",
-        currentCommand: "bash",
-        activityAt: 1795493864000,
-        currentPath: "/tmp/with\ttab"
-      },
-      {
-        paneId: PaneId.make("%4"),
-        panePid: 77,
-        dead: true,
-        inMode: false,
-        sessionName: "other",
-        currentCommand: "vim",
-        activityAt: 0,
-        currentPath: `/odd${sep}path`
-      }
-    ] satisfies ReadonlyArray<PaneInfo>)
+    assert.deepStrictEqual(
+      panes,
+      [
+        {
+          paneId: PaneId.make("%3"),
+          panePid: 123,
+          dead: false,
+          inMode: true,
+          sessionName: "tmx_0badf00d",
+          currentCommand: "bash",
+          activityAt: 1795493864000,
+          currentPath: "/tmp/with\ttab"
+        },
+        {
+          paneId: PaneId.make("%4"),
+          panePid: 77,
+          dead: true,
+          inMode: false,
+          sessionName: "other",
+          currentCommand: "vim",
+          activityAt: 0,
+          currentPath: `/odd${sep}path`
+        }
+      ] satisfies ReadonlyArray<PaneInfo>
+    )
   })
 })
 
@@ -168,8 +170,14 @@ describe("tmux failures", () => {
         "error connecting to /tmp/tmux-1000/telemux (Connection refused)"
       ]
     ) assert.deepStrictEqual(failure(stderr), new TmuxSessionNotFound({ target: "%7" }), stderr)
-    for (const stderr of ["error connecting to /tmp/tmux-1000/telemux (Permission denied)", "unknown command: frob", ""]) {
-      assert.deepStrictEqual(failure(stderr), new TmuxCommandFailed({ command: "capture-pane", exitCode: 1, stderr }), stderr)
+    for (
+      const stderr of ["error connecting to /tmp/tmux-1000/telemux (Permission denied)", "unknown command: frob", ""]
+    ) {
+      assert.deepStrictEqual(
+        failure(stderr),
+        new TmuxCommandFailed({ command: "capture-pane", exitCode: 1, stderr }),
+        stderr
+      )
     }
   })
 
@@ -177,7 +185,9 @@ describe("tmux failures", () => {
     const timeout = Duration.seconds(5)
     assert.isTrue(mayHaveRun(new TmuxTimeout({ command: "paste-buffer", timeout })))
     assert.isTrue(mayHaveRun(new ControlChannelDown({ command: "paste-buffer", reason: "client exited", sent: true })))
-    assert.isFalse(mayHaveRun(new ControlChannelDown({ command: "paste-buffer", reason: "not connected", sent: false })))
+    assert.isFalse(
+      mayHaveRun(new ControlChannelDown({ command: "paste-buffer", reason: "not connected", sent: false }))
+    )
     assert.isFalse(mayHaveRun(new TmuxSessionNotFound({ target: "%1" })))
     assert.isFalse(mayHaveRun(new TmuxCommandFailed({ command: "paste-buffer", exitCode: 1, stderr: "no buffer" })))
   })
@@ -284,14 +294,21 @@ describe("TmuxBridge on real tmux", () => {
       yield* tmuxCommand(s.socket, "copy-mode", "-t", pane)
       assert.isTrue((yield* paneOf(s, pane))?.inMode)
       yield* s.bridge.type(pane, "echo typed-$((2+3)) >> typed.log", true)
-      yield* waitUntil("the typed command's file", s.fs.readFileString(`${s.dir}/typed.log`).pipe(Effect.orElseSucceed(() => "")), (t) =>
-        t === "typed-5\n")
+      yield* waitUntil(
+        "the typed command's file",
+        s.fs.readFileString(`${s.dir}/typed.log`).pipe(Effect.orElseSucceed(() => "")),
+        (t) => t === "typed-5\n"
+      )
       assert.isFalse((yield* paneOf(s, pane))?.inMode)
       // in no mode: nothing to leave, no error; without Enter the text waits on the line
       yield* s.bridge.type(pane, "echo pending-$((1+1))", false)
       yield* waitUntil("the pending line", s.bridge.capture(pane, 0), (t) => t.endsWith("echo pending-$((1+1))"))
       yield* s.bridge.type(pane, "", true)
-      yield* waitUntil("the pending command's output", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("pending-2"))
+      yield* waitUntil(
+        "the pending command's output",
+        s.bridge.capture(pane, 0),
+        (t) => linesOf(t).includes("pending-2")
+      )
       assert.strictEqual(yield* s.fs.readFileString(`${s.dir}/typed.log`), "typed-5\n", "run exactly once")
       assert.strictEqual(yield* tmuxCommand(s.socket, "list-buffers"), "", "no buffer left behind")
     }).pipe(Effect.provide(NodeContext.layer)))
@@ -304,8 +321,11 @@ describe("TmuxBridge on real tmux", () => {
       yield* runLine(s, pane, "cat")
       yield* waitForCommand(s, pane, "cat")
       yield* s.bridge.type(pane, "through-cat", true)
-      yield* waitUntil("cat's copy of the line", s.bridge.capture(pane, 0), (t) =>
-        linesOf(t).filter((l) => l === "through-cat").length === 2)
+      yield* waitUntil(
+        "cat's copy of the line",
+        s.bridge.capture(pane, 0),
+        (t) => linesOf(t).filter((l) => l === "through-cat").length === 2
+      )
       yield* s.bridge.sendKeys(pane, [key("C-d")])
       yield* waitForCommand(s, pane, "bash")
     }).pipe(Effect.provide(NodeContext.layer)))
@@ -386,12 +406,14 @@ describe("TmuxBridge on real tmux", () => {
       assert.strictEqual(capture._tag, "TmuxSessionNotFound")
       const again = yield* Effect.flip(s.bridge.killSession(doomed.name))
       assert.strictEqual(again._tag, "TmuxSessionNotFound")
-      for (const error of [
-        yield* Effect.flip(s.bridge.paste(doomed.pane, "x")),
-        yield* Effect.flip(s.bridge.sendKeys(doomed.pane, [key("Enter")])),
-        yield* Effect.flip(s.bridge.type(doomed.pane, "x", true)),
-        yield* Effect.flip(s.bridge.resize(doomed.pane, 80, 24))
-      ]) {
+      for (
+        const error of [
+          yield* Effect.flip(s.bridge.paste(doomed.pane, "x")),
+          yield* Effect.flip(s.bridge.sendKeys(doomed.pane, [key("Enter")])),
+          yield* Effect.flip(s.bridge.type(doomed.pane, "x", true)),
+          yield* Effect.flip(s.bridge.resize(doomed.pane, 80, 24))
+        ]
+      ) {
         assert.strictEqual(error._tag, "TmuxSessionNotFound")
       }
       // The failed paste deleted the buffer it had loaded.

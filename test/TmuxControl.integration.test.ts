@@ -1,15 +1,12 @@
+import { NodeContext } from "@effect/platform-node"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Context, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import { readdirSync, readFileSync, realpathSync } from "node:fs"
 import * as ControlBridge from "../layers/ControlBridge.js"
 import * as TmuxControlLive from "../layers/TmuxControl.js"
-import { reconnectBackoff } from "../src/concurrency/Backoff.js"
-import type { KeyPress } from "../src/domain/Keys.js"
-import { type PaneId, TmuxName } from "../src/domain/Session.js"
 import { PASTE_LANDED_TIMEOUT, TerminalBridge } from "../services/TerminalBridge.js"
 import {
   CONTROL_PENDING_MAX,
@@ -20,6 +17,9 @@ import {
   HUB_SESSION,
   TmuxControl
 } from "../services/TmuxControl.js"
+import { reconnectBackoff } from "../src/concurrency/Backoff.js"
+import type { KeyPress } from "../src/domain/Keys.js"
+import { type PaneId, TmuxName } from "../src/domain/Session.js"
 import { FAKE_AGENTS } from "./fixtures/agents/hookBuild.js"
 import { isAlive } from "./support/processes.js"
 import { scopedTmuxSocket, tmuxCommand, waitUntil } from "./support/tmuxSocket.js"
@@ -95,10 +95,12 @@ const outputOf = (seen: ReadonlyArray<ControlEvent>, pane: PaneId) =>
 
 const signal = (pid: number, sig: NodeJS.Signals) => Effect.sync(() => process.kill(pid, sig))
 
-const serverPid = (socket: string) => Effect.map(tmuxCommand(socket, "display-message", "-p", "#{pid}"), (o) => Number(o.trim()))
+const serverPid = (socket: string) =>
+  Effect.map(tmuxCommand(socket, "display-message", "-p", "#{pid}"), (o) => Number(o.trim()))
 
 /** A stopped server for the scope's lifetime; continued (so it can be killed) when the scope closes. */
-const stopServer = (pid: number) => Effect.acquireRelease(signal(pid, "SIGSTOP"), () => Effect.ignore(signal(pid, "SIGCONT")))
+const stopServer = (pid: number) =>
+  Effect.acquireRelease(signal(pid, "SIGSTOP"), () => Effect.ignore(signal(pid, "SIGCONT")))
 
 /** Child processes of this test process whose command line is a tmux control client. */
 const controlClientChildren = (): ReadonlyArray<number> =>
@@ -108,7 +110,8 @@ const controlClientChildren = (): ReadonlyArray<number> =>
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8")
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1])
       const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")
-      return ppid === process.pid && argv.some((a) => a.endsWith("tmux")) && (argv.includes("-C") || argv.includes("attach-session"))
+      return ppid === process.pid && argv.some((a) => a.endsWith("tmux")) &&
+          (argv.includes("-C") || argv.includes("attach-session"))
         ? [Number(entry)]
         : []
     } catch {
@@ -123,7 +126,11 @@ describe("TmuxControl reconnect backoff", () => {
   it.effect("grows exponentially from the base, jittered, and never waits longer than the max", () =>
     Effect.gen(function*() {
       const delays = Chunk.toReadonlyArray(
-        yield* Schedule.run(Schedule.delays(reconnectBackoff(CONTROL_RECONNECT_BASE, CONTROL_RECONNECT_MAX)), 0, Array.from({ length: 14 }, () => undefined))
+        yield* Schedule.run(
+          Schedule.delays(reconnectBackoff(CONTROL_RECONNECT_BASE, CONTROL_RECONNECT_MAX)),
+          0,
+          Array.from({ length: 14 }, () => undefined)
+        )
       ).map(Duration.toMillis)
       const base = Duration.toMillis(CONTROL_RECONNECT_BASE)
       const max = Duration.toMillis(CONTROL_RECONNECT_MAX)
@@ -143,7 +150,11 @@ describe("TmuxControl on real tmux", () => {
       const s = yield* setup()
       const { pane } = yield* startShell(s)
       yield* runLine(s, pane, "printf '%%end 1 2 3\\n%%begin 9 9 9\\n%%error 1 2 3\\n'; echo after-$((6*7))")
-      const screen = yield* waitUntil("the look-alike lines", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("after-42"))
+      const screen = yield* waitUntil(
+        "the look-alike lines",
+        s.bridge.capture(pane, 0),
+        (t) => linesOf(t).includes("after-42")
+      )
       const lines = linesOf(screen)
       for (const line of ["%end 1 2 3", "%begin 9 9 9", "%error 1 2 3"]) assert.include(lines, line)
       // The channel still pairs every reply with its own command.
@@ -159,7 +170,13 @@ describe("TmuxControl on real tmux", () => {
       const { pane } = yield* startShell(s)
       const events = yield* s.control.subscribe
       // Each printf writes part of a character; the sleeps make tmux send them as separate %output lines.
-      const parts = ["U:\\303", "\\251 \\342\\234", "\\223 \\346\\227\\245", "\\346\\234\\254 \\360\\237", "\\230\\200:END\\n"]
+      const parts = [
+        "U:\\303",
+        "\\251 \\342\\234",
+        "\\223 \\346\\227\\245",
+        "\\346\\234\\254 \\360\\237",
+        "\\230\\200:END\\n"
+      ]
       yield* runLine(s, pane, parts.map((p) => `printf '${p}'`).join("; sleep 0.1; "))
       const expected = "U:é ✓ 日本 😀:END"
       const seen = yield* takeUntil(events, (seen) => outputOf(seen, pane).includes(expected))
@@ -185,18 +202,51 @@ describe("TmuxControl on real tmux", () => {
       const big = Array.from({ length: 1600 }, (_, i) => `${i} ;\\; $HOME ~ ' " \\ #{pane_id} ✓\n`).join("")
       assert.isAtLeast(big.length, 50 * 1024)
       const texts = [
-        "a;b", ";", "\\;", "x ; y", "$HOME", "${HOME}", "~", "~/x", "~root", "'", "\"", "''\"\"",
-        "back\\slash\\", "\\\\", "line1\nline2\n", "\r\n", "tab\there", "#{pane_id}", "#{session_name}#[fg=red]",
-        "-", "--", "-t %0", "%if 1", "{ braces }", "# not a comment", "ünïcødé ✓ — 日本語 😀", "\u0001\u001b[31m\u007f",
+        "a;b",
+        ";",
+        "\\;",
+        "x ; y",
+        "$HOME",
+        "${HOME}",
+        "~",
+        "~/x",
+        "~root",
+        "'",
+        "\"",
+        "''\"\"",
+        "back\\slash\\",
+        "\\\\",
+        "line1\nline2\n",
+        "\r\n",
+        "tab\there",
+        "#{pane_id}",
+        "#{session_name}#[fg=red]",
+        "-",
+        "--",
+        "-t %0",
+        "%if 1",
+        "{ braces }",
+        "# not a comment",
+        "ünïcødé ✓ — 日本語 😀",
+        "\u0001\u001b[31m\u007f",
         big
       ]
       for (const [i, text] of texts.entries()) {
         yield* s.control.run(["set-buffer", "-b", `q${i}`, "--", text])
         const stored = yield* tmuxCommand(s.socket, "save-buffer", "-b", `q${i}`, "-")
-        assert.isTrue(stored === text, `buffer ${i} differs: ${JSON.stringify(text.slice(0, 60))} → ${JSON.stringify(stored.slice(0, 60))}`)
+        assert.isTrue(
+          stored === text,
+          `buffer ${i} differs: ${JSON.stringify(text.slice(0, 60))} → ${JSON.stringify(stored.slice(0, 60))}`
+        )
       }
       // Formats passed on purpose to a command that expands them are expanded.
-      const [hubPane] = yield* s.control.run(["display-message", "-p", "-t", `=${HUB_SESSION}:0`, "#{pane_id} #{session_name}"])
+      const [hubPane] = yield* s.control.run([
+        "display-message",
+        "-p",
+        "-t",
+        `=${HUB_SESSION}:0`,
+        "#{pane_id} #{session_name}"
+      ])
       assert.match(hubPane!, new RegExp(`^%\\d+ ${HUB_SESSION}$`))
     })))
 
@@ -238,27 +288,31 @@ describe("TmuxControl on real tmux", () => {
       assert.isTrue(yield* s.control.isConnected)
     })))
 
-  it.scopedLive("a server that stops answering is a hung client: Disconnected, then Connected once it answers again", () =>
-    live(Effect.gen(function*() {
-      const socket = yield* scopedTmuxSocket
-      const context = yield* Layer.build(
-        TmuxControlLive.layer({ socket, commandTimeout: Duration.millis(300), hangTimeout: Duration.millis(800) })
-      )
-      const control = Context.get(context, TmuxControl)
-      assert.isTrue(yield* control.isConnected)
-      const events = yield* control.subscribe
-      const pid = yield* serverPid(socket)
-      yield* Effect.scoped(Effect.gen(function*() {
-        yield* stopServer(pid)
-        assert.strictEqual((yield* Effect.flip(control.run(["display-message", "-p", "x"])))._tag, "TmuxTimeout")
-        yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Disconnected"), Duration.seconds(5))
-        const down = yield* Effect.flip(control.run(["display-message", "-p", "y"]))
-        assert.strictEqual(down._tag, "ControlChannelDown", "run fails fast while disconnected")
-        assert.isFalse(down._tag === "ControlChannelDown" && down.sent, "a command that was never written")
-      }))
-      yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Connected"), Duration.seconds(20))
-      assert.deepStrictEqual(yield* control.run(["display-message", "-p", "back"]), ["back"])
-    })), 40_000)
+  it.scopedLive(
+    "a server that stops answering is a hung client: Disconnected, then Connected once it answers again",
+    () =>
+      live(Effect.gen(function*() {
+        const socket = yield* scopedTmuxSocket
+        const context = yield* Layer.build(
+          TmuxControlLive.layer({ socket, commandTimeout: Duration.millis(300), hangTimeout: Duration.millis(800) })
+        )
+        const control = Context.get(context, TmuxControl)
+        assert.isTrue(yield* control.isConnected)
+        const events = yield* control.subscribe
+        const pid = yield* serverPid(socket)
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* stopServer(pid)
+          assert.strictEqual((yield* Effect.flip(control.run(["display-message", "-p", "x"])))._tag, "TmuxTimeout")
+          yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Disconnected"), Duration.seconds(5))
+          const down = yield* Effect.flip(control.run(["display-message", "-p", "y"]))
+          assert.strictEqual(down._tag, "ControlChannelDown", "run fails fast while disconnected")
+          assert.isFalse(down._tag === "ControlChannelDown" && down.sent, "a command that was never written")
+        }))
+        yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Connected"), Duration.seconds(20))
+        assert.deepStrictEqual(yield* control.run(["display-message", "-p", "back"]), ["back"])
+      })),
+    40_000
+  )
 
   it.scopedLive("reconnects by itself after kill-server; a session created afterwards reports its output", () =>
     live(Effect.gen(function*() {
@@ -285,7 +339,14 @@ describe("TmuxControl on real tmux", () => {
       // The hub goes away (and with it its links) while the session stays.
       yield* tmuxCommand(s.socket, "kill-session", "-t", `=${HUB_SESSION}`)
       yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Connected"))
-      const linked = yield* tmuxCommand(s.socket, "display-message", "-p", "-t", `=${name}:`, "#{window_linked_sessions_list}")
+      const linked = yield* tmuxCommand(
+        s.socket,
+        "display-message",
+        "-p",
+        "-t",
+        `=${name}:`,
+        "#{window_linked_sessions_list}"
+      )
       assert.sameMembers(linked.trim().split(","), [name, HUB_SESSION])
       yield* runLine(s, pane, "echo relinked-$((1+1))")
       yield* takeUntil(events, (seen) => outputOf(seen, pane).includes("relinked-2"))
@@ -307,7 +368,10 @@ describe("TmuxControl on real tmux", () => {
     live(Effect.gen(function*() {
       const socket = yield* scopedTmuxSocket
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(TmuxControlLive.layer({ socket, commandTimeout: Duration.seconds(30) }), scope)
+      const context = yield* Layer.buildWithScope(
+        TmuxControlLive.layer({ socket, commandTimeout: Duration.seconds(30) }),
+        scope
+      )
       const control = Context.get(context, TmuxControl)
       const pid = Option.getOrThrow(yield* control.clientPid)
       yield* stopServer(yield* serverPid(socket))
@@ -327,34 +391,50 @@ describe("TmuxControl on real tmux", () => {
 })
 
 describe("ControlBridge on real tmux", () => {
-  it.scopedLive("20 sessions: one control client, and no tmux spawned while they sit idle or are read", () =>
-    live(Effect.gen(function*() {
-      const { dir: binDir, fs } = yield* tempDir
-      const log = `${binDir}/spawns.log`
-      const binary = `${binDir}/tmux`
-      yield* fs.writeFileString(binary, `#!/bin/sh\necho "$*" >> '${log}'\nexec tmux "$@"\n`)
-      yield* fs.chmod(binary, 0o755)
-      const s = yield* setup({ tmuxBinary: binary })
-      const spawns = Effect.map(fs.readFileString(log), (text) => text.split("\n").filter((l) => l.length > 0))
+  it.scopedLive(
+    "20 sessions: one control client, and no tmux spawned while they sit idle or are read",
+    () =>
+      live(Effect.gen(function*() {
+        const { dir: binDir, fs } = yield* tempDir
+        const log = `${binDir}/spawns.log`
+        const binary = `${binDir}/tmux`
+        yield* fs.writeFileString(binary, `#!/bin/sh\necho "$*" >> '${log}'\nexec tmux "$@"\n`)
+        yield* fs.chmod(binary, 0o755)
+        const s = yield* setup({ tmuxBinary: binary })
+        const spawns = Effect.map(fs.readFileString(log), (text) => text.split("\n").filter((l) => l.length > 0))
 
-      const panes = yield* Effect.forEach(Array.from({ length: 20 }), () =>
-        s.bridge.createSession({ name: randomName(), cwd: s.dir, env: {}, command: "HISTFILE= exec bash --noprofile --norc" }))
-      yield* waitUntil("20 panes", Effect.map(s.bridge.listPanes, (p) => String(p.length)), (n) => n === "20")
+        const panes = yield* Effect.forEach(Array.from({ length: 20 }), () =>
+          s.bridge.createSession({
+            name: randomName(),
+            cwd: s.dir,
+            env: {},
+            command: "HISTFILE= exec bash --noprofile --norc"
+          }))
+        yield* waitUntil(
+          "20 panes",
+          Effect.map(s.bridge.listPanes, (p) => String(p.length)),
+          (n) => n === "20"
+        )
 
-      // two clients, whatever the number of sessions: the events client and the input client
-      const clients = controlClientChildren()
-      assert.sameMembers([...clients], [Option.getOrThrow(yield* s.control.clientPid), Option.getOrThrow(yield* s.input.clientPid)])
+        // two clients, whatever the number of sessions: the events client and the input client
+        const clients = controlClientChildren()
+        assert.sameMembers([...clients], [
+          Option.getOrThrow(yield* s.control.clientPid),
+          Option.getOrThrow(yield* s.input.clientPid)
+        ])
 
-      const before = (yield* spawns).length
-      yield* Effect.sleep(Duration.seconds(3))
-      for (const pane of panes) yield* s.bridge.capture(pane, 10)
-      yield* s.bridge.listPanes
-      yield* s.bridge.type(panes[0]!, "true", true)
-      yield* s.bridge.sendKeys(panes[0]!, [key("Enter")])
-      const after = yield* spawns
-      assert.deepStrictEqual(after.slice(before), [], "tmux was spawned while sessions sat idle or were read")
-      assert.isAtMost(controlClientChildren().length, 2)
-    })), 40_000)
+        const before = (yield* spawns).length
+        yield* Effect.sleep(Duration.seconds(3))
+        for (const pane of panes) yield* s.bridge.capture(pane, 10)
+        yield* s.bridge.listPanes
+        yield* s.bridge.type(panes[0]!, "true", true)
+        yield* s.bridge.sendKeys(panes[0]!, [key("Enter")])
+        const after = yield* spawns
+        assert.deepStrictEqual(after.slice(before), [], "tmux was spawned while sessions sat idle or were read")
+        assert.isAtMost(controlClientChildren().length, 2)
+      })),
+    40_000
+  )
 
   it.scopedLive("linking a 200x50 window into the hub leaves its size alone; linking twice links once", () =>
     live(Effect.gen(function*() {
@@ -405,7 +485,9 @@ describe("ControlBridge on real tmux", () => {
       yield* waitUntil("the echo", s.bridge.capture(pane, 0), (t) => linesOf(t).includes("recall-42"))
       yield* s.bridge.sendKeys(pane, [key("Up"), key("Enter")])
       yield* waitUntil("the recalled echo", s.bridge.capture(pane, 0), (t) =>
-        linesOf(t).filter((l) => l === "recall-42").length === 2)
+        linesOf(t).filter((l) =>
+          l === "recall-42"
+        ).length === 2)
       yield* runLine(s, pane, "sleep 100")
       yield* waitForCommand(s, pane, "sleep")
       yield* s.bridge.sendKeys(pane, [key("C-c")])
@@ -417,11 +499,18 @@ describe("ControlBridge on real tmux", () => {
       const s = yield* setup()
       const a = yield* startShell(s)
       const b = yield* startShell(s)
-      const inMode = Effect.map(tmuxCommand(s.socket, "display-message", "-p", "-t", a.pane, "#{pane_in_mode}"), (o) => o.trim())
+      const inMode = Effect.map(
+        tmuxCommand(s.socket, "display-message", "-p", "-t", a.pane, "#{pane_in_mode}"),
+        (o) => o.trim()
+      )
       yield* tmuxCommand(s.socket, "copy-mode", "-t", a.pane)
       assert.strictEqual(yield* inMode, "1")
       yield* s.bridge.type(a.pane, "echo out-of-mode-$((3+4))", true)
-      yield* waitUntil("the typed command's output", s.bridge.capture(a.pane, 0), (t) => linesOf(t).includes("out-of-mode-7"))
+      yield* waitUntil(
+        "the typed command's output",
+        s.bridge.capture(a.pane, 0),
+        (t) => linesOf(t).includes("out-of-mode-7")
+      )
       assert.strictEqual(yield* inMode, "0")
 
       yield* s.bridge.resize(b.pane, 100, 40)
@@ -450,11 +539,17 @@ describe("ControlBridge on real tmux", () => {
       assert.deepStrictEqual(all.blocks, [["one"], ["two;three"], ["four"]])
       assert.isTrue(Option.isNone(all.refused))
 
-      const stopped = yield* s.input.runList([display("before"), ["send-keys", "-t", "%99999", "x"], display("skipped")])
+      const stopped = yield* s.input.runList([
+        display("before"),
+        ["send-keys", "-t", "%99999", "x"],
+        display("skipped")
+      ])
       assert.deepStrictEqual(stopped.blocks, [["before"]])
       assert.strictEqual(Option.getOrThrow(stopped.refused)._tag, "TmuxSessionNotFound")
 
-      const branch = (format: string) => ["if-shell", "-F", "-t", pane, format, "display-message -p yes", "display-message -p no"]
+      const branch = (
+        format: string
+      ) => ["if-shell", "-F", "-t", pane, format, "display-message -p yes", "display-message -p no"]
       const ifs = yield* s.input.runList([display("first"), branch("1")])
       assert.deepStrictEqual(ifs.blocks, [["first"], [], ["yes"]])
       assert.deepStrictEqual((yield* s.input.runList([branch("0")])).blocks, [[], ["no"]])
@@ -476,40 +571,50 @@ describe("ControlBridge on real tmux", () => {
       assert.strictEqual(yield* read, "once-42\ntwo-a\ntwo-b\n")
     })))
 
-  it.scopedLive("type into an agent's UI (fake agent): Enter sent with the paste is swallowed; type waits for the paste to show, and the agent answers once", () =>
-    live(Effect.gen(function*() {
-      const s = yield* setup()
-      const name = randomName()
-      const pane = yield* s.bridge.createSession({
-        name,
-        cwd: s.dir,
-        env: { HOME: s.dir },
-        command: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`
-      })
-      yield* waitUntil("the agent's prompt", s.bridge.capture(pane, 0), (t) => t.includes("claude>"), { attempts: 200 })
-      yield* waitForCommand(s, pane, "node")
+  it.scopedLive(
+    "type into an agent's UI (fake agent): Enter sent with the paste is swallowed; type waits for the paste to show, and the agent answers once",
+    () =>
+      live(Effect.gen(function*() {
+        const s = yield* setup()
+        const name = randomName()
+        const pane = yield* s.bridge.createSession({
+          name,
+          cwd: s.dir,
+          env: { HOME: s.dir },
+          command: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`
+        })
+        yield* waitUntil("the agent's prompt", s.bridge.capture(pane, 0), (t) => t.includes("claude>"), {
+          attempts: 200
+        })
+        yield* waitForCommand(s, pane, "node")
 
-      // the premise: paste and Enter in one list, as for a shell — the UI reads that Enter as part of the paste
-      const buffer = "premise"
-      yield* s.input.runList([
-        ["set-buffer", "-b", buffer, "--", "swallowed"],
-        ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane],
-        ["send-keys", "-t", pane, "Enter"]
-      ])
-      yield* waitUntil("the swallowed paste drawn", s.bridge.capture(pane, 0), (t) => t.includes("swallowed"))
-      yield* Effect.sleep(Duration.millis(500))
-      assert.notInclude(yield* s.bridge.capture(pane, 0), "reply: swallowed")
-      yield* s.bridge.sendKeys(pane, [key("C-u")])
+        // the premise: paste and Enter in one list, as for a shell — the UI reads that Enter as part of the paste
+        const buffer = "premise"
+        yield* s.input.runList([
+          ["set-buffer", "-b", buffer, "--", "swallowed"],
+          ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane],
+          ["send-keys", "-t", pane, "Enter"]
+        ])
+        yield* waitUntil("the swallowed paste drawn", s.bridge.capture(pane, 0), (t) => t.includes("swallowed"))
+        yield* Effect.sleep(Duration.millis(500))
+        assert.notInclude(yield* s.bridge.capture(pane, 0), "reply: swallowed")
+        yield* s.bridge.sendKeys(pane, [key("C-u")])
 
-      const start = Date.now()
-      yield* s.bridge.type(pane, "answered", true)
-      const took = Date.now() - start
-      const screen = yield* waitUntil("the agent's answer", s.bridge.capture(pane, 0), (t) => t.includes("reply: answered"))
-      assert.isBelow(took, 450, "the Enter followed the paste's output, not the bound")
-      yield* Effect.sleep(Duration.millis(300))
-      const after = yield* s.bridge.capture(pane, 0)
-      assert.strictEqual(after.split("reply: answered").length - 1, 1, screen)
-    })), 30_000)
+        const start = Date.now()
+        yield* s.bridge.type(pane, "answered", true)
+        const took = Date.now() - start
+        const screen = yield* waitUntil(
+          "the agent's answer",
+          s.bridge.capture(pane, 0),
+          (t) => t.includes("reply: answered")
+        )
+        assert.isBelow(took, 450, "the Enter followed the paste's output, not the bound")
+        yield* Effect.sleep(Duration.millis(300))
+        const after = yield* s.bridge.capture(pane, 0)
+        assert.strictEqual(after.split("reply: answered").length - 1, 1, screen)
+      })),
+    30_000
+  )
 
   it.scopedLive("an application that shows nothing of the paste gets its Enter after PASTE_LANDED_TIMEOUT, even from uninterruptible input", () =>
     live(Effect.gen(function*() {
@@ -527,28 +632,38 @@ describe("ControlBridge on real tmux", () => {
       yield* s.bridge.sendKeys(pane, [key("C-d")])
     })))
 
-  it.scopedLive("input never waits behind captures: typed while hundreds of large captures are queued on the events client", () =>
-    live(Effect.gen(function*() {
-      const s = yield* setup()
-      const big = yield* startShell(s, { width: 200, height: 50 })
-      const typed = yield* startShell(s)
-      yield* runLine(s, big.pane, "yes \"$(printf '%0190d' 7)\" | head -n 3000; echo filled-$((1+2))")
-      yield* waitUntil("the history filled", s.bridge.capture(big.pane, 0), (t) => linesOf(t).includes("filled-3"))
-      // a screen and 100 lines of history each, as the output poller captures (about 28 MB in all)
-      const captures = yield* Effect.fork(
-        Effect.forEach(Array.from({ length: 1000 }), () => s.bridge.capture(big.pane, 100), { concurrency: "unbounded", discard: true })
-      )
-      yield* Effect.sleep(Duration.millis(20))
-      const start = Date.now()
-      const behind = yield* Effect.fork(Effect.map(s.control.run(["display-message", "-p", "behind"]), () => Date.now() - start))
-      yield* s.bridge.type(typed.pane, "echo meanwhile-$((5*5))", true)
-      const took = Date.now() - start
-      const queued = yield* Fiber.join(behind)
-      yield* Fiber.join(captures)
-      // a command queued behind the captures on their client waits for all of them
-      assert.isBelow(took * 4, queued, `input answered in ${took} ms, a command behind the captures in ${queued} ms`)
-      yield* waitUntil("the typed command's output", s.bridge.capture(typed.pane, 0), (t) => linesOf(t).includes("meanwhile-25"))
-    })), 40_000)
+  it.scopedLive(
+    "input never waits behind captures: typed while hundreds of large captures are queued on the events client",
+    () =>
+      live(Effect.gen(function*() {
+        const s = yield* setup()
+        const big = yield* startShell(s, { width: 200, height: 50 })
+        const typed = yield* startShell(s)
+        yield* runLine(s, big.pane, "yes \"$(printf '%0190d' 7)\" | head -n 3000; echo filled-$((1+2))")
+        yield* waitUntil("the history filled", s.bridge.capture(big.pane, 0), (t) => linesOf(t).includes("filled-3"))
+        // a screen and 100 lines of history each, as the output poller captures (about 28 MB in all)
+        const captures = yield* Effect.fork(
+          Effect.forEach(Array.from({ length: 1000 }), () => s.bridge.capture(big.pane, 100), {
+            concurrency: "unbounded",
+            discard: true
+          })
+        )
+        yield* Effect.sleep(Duration.millis(20))
+        const start = Date.now()
+        const behind = yield* Effect.fork(
+          Effect.map(s.control.run(["display-message", "-p", "behind"]), () => Date.now() - start)
+        )
+        yield* s.bridge.type(typed.pane, "echo meanwhile-$((5*5))", true)
+        const took = Date.now() - start
+        const queued = yield* Fiber.join(behind)
+        yield* Fiber.join(captures)
+        // a command queued behind the captures on their client waits for all of them
+        assert.isBelow(took * 4, queued, `input answered in ${took} ms, a command behind the captures in ${queued} ms`)
+        yield* waitUntil("the typed command's output", s.bridge.capture(typed.pane, 0), (t) =>
+          linesOf(t).includes("meanwhile-25"))
+      })),
+    40_000
+  )
 
   it.scopedLive("killSession ends the shell even though its window is linked into the hub", () =>
     live(Effect.gen(function*() {

@@ -76,7 +76,12 @@ export const transportContract = (subject: TransportSubject) =>
         yield* t.append(`${p}s`, "entry", { maxLen: 10, ttl: longTtl })
         yield* elapse(Duration.millis(100))
         const found = yield* t.getMany([`${p}z`, `${p}y`, `${p}x`, `${p}s`])
-        assert.deepStrictEqual(found.map(Option.map((v) => v.value)), [Option.some("Z"), Option.none(), Option.some("X"), Option.none()])
+        assert.deepStrictEqual(found.map(Option.map((v) => v.value)), [
+          Option.some("Z"),
+          Option.none(),
+          Option.some("X"),
+          Option.none()
+        ])
         const lives = found.flatMap((v) => (Option.isSome(v) ? [Duration.toMillis(v.value.expiresIn)] : []))
         assert.isAtMost(lives[0]!, 30_000 - 100)
         assert.isAbove(lives[0]!, 30_000 - 2_000)
@@ -148,7 +153,10 @@ export const transportContract = (subject: TransportSubject) =>
         const kept = yield* readAll(stream)
         assert.isAtLeast(kept.length, 50)
         assert.isAtMost(kept.length, 50 + subject.trimSlack)
-        assert.deepStrictEqual(kept.map((e) => e.payload), Array.from({ length: kept.length }, (_, i) => `m${600 - kept.length + i}`))
+        assert.deepStrictEqual(
+          kept.map((e) => e.payload),
+          Array.from({ length: kept.length }, (_, i) => `m${600 - kept.length + i}`)
+        )
         assert.deepStrictEqual(kept.map((e) => e.id), ids.slice(600 - kept.length))
       }))
 
@@ -213,7 +221,10 @@ export const transportContract = (subject: TransportSubject) =>
           { stream: b, after: STREAM_START },
           { stream: c, after: STREAM_START }
         ]
-        const entries: ReadonlyArray<StreamEntry> = yield* reader.read(positions, { count: 2, block: Duration.seconds(1) })
+        const entries: ReadonlyArray<StreamEntry> = yield* reader.read(positions, {
+          count: 2,
+          block: Duration.seconds(1)
+        })
         assert.deepStrictEqual(entries, [
           { stream: a, id: aIds[2]!, payload: "a2" },
           { stream: a, id: aIds[3]!, payload: "a3" },

@@ -7,7 +7,14 @@ import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { afterAll, assert, describe, it } from "vitest"
 import { cliEnv, DIST_CLI, eventually, removeEnv, removeTmuxServer } from "./support/cliProcess.js"
-import { api, type DaemonEnv, leftoverProcesses, makeDaemonEnv, startDaemon, tmuxServerPid } from "./support/daemonProcess.js"
+import {
+  api,
+  type DaemonEnv,
+  leftoverProcesses,
+  makeDaemonEnv,
+  startDaemon,
+  tmuxServerPid
+} from "./support/daemonProcess.js"
 
 describe("telemux tui in a terminal", () => {
   const envs: Array<DaemonEnv> = []
@@ -30,10 +37,14 @@ describe("telemux tui in a terminal", () => {
     const waitScreen = async (what: string, accept: (text: string) => boolean, timeoutMs = 10_000) => {
       let last = ""
       try {
-        return await eventually(async () => {
-          last = screen()
-          return accept(last) ? last : undefined
-        }, what, timeoutMs)
+        return await eventually(
+          async () => {
+            last = screen()
+            return accept(last) ? last : undefined
+          },
+          what,
+          timeoutMs
+        )
       } catch (error) {
         throw new Error(`${String(error)}; the screen:\n${last}\ndaemon log tail:\n${daemon.logs().slice(-3000)}`)
       }
@@ -41,10 +52,25 @@ describe("telemux tui in a terminal", () => {
 
     try {
       tmux(
-        "-f", "/dev/null", "new-session", "-d", "-s", "tui", "-x", "150", "-y", "40", "-c", env.projectDir,
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "tui",
+        "-x",
+        "150",
+        "-y",
+        "40",
+        "-c",
+        env.projectDir,
         `${process.execPath} ${DIST_CLI} tui; echo TUI-EXIT=$?; sleep 60`
       )
-      await waitScreen("the TUI live with no sessions", (text) => text.includes("● live") && text.includes("no sessions"), 20_000)
+      await waitScreen(
+        "the TUI live with no sessions",
+        (text) => text.includes("● live") && text.includes("no sessions"),
+        20_000
+      )
 
       // n: the directory prompt offers the working directory; Enter creates the session
       tmux("send-keys", "-t", "tui", "n")
@@ -55,7 +81,10 @@ describe("telemux tui in a terminal", () => {
         return sessions.length === 1 ? sessions[0]! : undefined
       }, "the session the TUI created")
       const shortId = created.sessionId.slice(0, 8)
-      await waitScreen("the new session selected in the tree", (text) => text.includes("project (1)") && text.includes(shortId))
+      await waitScreen(
+        "the new session selected in the tree",
+        (text) => text.includes("project (1)") && text.includes(shortId)
+      )
 
       // s: type into the field, Enter sends
       tmux("send-keys", "-t", "tui", "s")

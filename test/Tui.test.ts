@@ -35,7 +35,13 @@ const KEY = {
 const encodeServer = Schema.encodeSync(ServerMessage)
 
 const session = (n: number, overrides: Parameters<typeof makeSession>[0] = {}) =>
-  makeSession({ computer: ComputerName.make("alpha"), workingDirectory: "/work/app", title: `s${n}`, status: "idle", ...overrides }, n)
+  makeSession({
+    computer: ComputerName.make("alpha"),
+    workingDirectory: "/work/app",
+    title: `s${n}`,
+    status: "idle",
+    ...overrides
+  }, n)
 
 const projects = [
   new Project({
@@ -43,8 +49,20 @@ const projects = [
     path: "/work/app",
     description: "the app",
     todos: [
-      new Todo({ slug: "login-page", state: "in_progress", description: "build it", hasRequirements: true, hasImplementationPlan: false }),
-      new Todo({ slug: "dark-mode", state: "pending", description: "", hasRequirements: false, hasImplementationPlan: true })
+      new Todo({
+        slug: "login-page",
+        state: "in_progress",
+        description: "build it",
+        hasRequirements: true,
+        hasImplementationPlan: false
+      }),
+      new Todo({
+        slug: "dark-mode",
+        state: "pending",
+        description: "",
+        hasRequirements: false,
+        hasImplementationPlan: true
+      })
     ]
   }),
   new Project({ name: "lib", path: "/work/lib", description: "", todos: [] })
@@ -98,7 +116,20 @@ describe("TUI: Sessions view", () => {
     t.store.dispatch({ _tag: "ProjectsLoaded", projects })
     t.server({ type: "sessions", sessions: [a, b, c] })
     const frame = await t.frame()
-    for (const text of ["alpha (2)", "beta (1)", "app (1)", "lib (1)", "/srv/other (1)", "s1", "lib-work", "remote", "running", "make test"]) {
+    for (
+      const text of [
+        "alpha (2)",
+        "beta (1)",
+        "app (1)",
+        "lib (1)",
+        "/srv/other (1)",
+        "s1",
+        "lib-work",
+        "remote",
+        "running",
+        "make test"
+      ]
+    ) {
       assert.include(frame, text)
     }
     // local computer first, then the others
@@ -252,7 +283,16 @@ describe("TUI: Projects view", () => {
     assert.include(await t.frame(), "loading projects")
     t.store.dispatch({ _tag: "ProjectsLoaded", projects })
     const frame = await t.frame()
-    for (const text of ["app  /work/app", "the app", "[>] login-page  (req) — build it", "[ ] dark-mode  (plan)", "lib  /work/lib", "no todos"]) {
+    for (
+      const text of [
+        "app  /work/app",
+        "the app",
+        "[>] login-page  (req) — build it",
+        "[ ] dark-mode  (plan)",
+        "lib  /work/lib",
+        "no todos"
+      ]
+    ) {
       assert.include(frame, text)
     }
     await t.press(KEY.down, "n")
@@ -271,7 +311,9 @@ describe("TUI: bounded UI state", () => {
   it(`keeps per-session state for at most ${SESSION_UI_MAX} sessions and drops it when sessions go`, () => {
     const count = SESSION_UI_MAX + 50
     const running = Array.from({ length: count }, (_, i) => session(i + 1, { status: "running" }))
-    let state = update(initialState({ defaultDir: "/", localComputer: "alpha" }), { _tag: "SessionsListed", sessions: running }).state
+    let state =
+      update(initialState({ defaultDir: "/", localComputer: "alpha" }), { _tag: "SessionsListed", sessions: running })
+        .state
     assert.strictEqual(state.sessionUi.size, 0)
     state = statusFlip(state, Array.from({ length: count }, (_, i) => session(i + 1, { status: "idle" })))
     assert.strictEqual(state.sessions.size, count)
@@ -290,9 +332,13 @@ describe("TUI: bounded UI state", () => {
 
   it(`keeps fold state for at most ${NODE_UI_MAX} nodes and prunes nodes that no longer exist`, () => {
     const count = NODE_UI_MAX + 20
-    const sessions = Array.from({ length: count }, (_, i) =>
-      session(i + 1, { computer: ComputerName.make(`c${String(i).padStart(4, "0")}`), workingDirectory: `/p/${i}` }))
-    let state = update(initialState({ defaultDir: "/", localComputer: "c0000" }), { _tag: "SessionsListed", sessions }).state
+    const sessions = Array.from(
+      { length: count },
+      (_, i) =>
+        session(i + 1, { computer: ComputerName.make(`c${String(i).padStart(4, "0")}`), workingDirectory: `/p/${i}` })
+    )
+    let state =
+      update(initialState({ defaultDir: "/", localComputer: "c0000" }), { _tag: "SessionsListed", sessions }).state
     // fold every computer node: cursor on it, ←
     for (const s of sessions) {
       state = { ...state, cursor: computerKey(s.computer) }

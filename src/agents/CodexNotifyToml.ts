@@ -133,7 +133,7 @@ export const parseStringArray = (text: string): ReadonlyArray<string> | undefine
         if (c === `"`) break
         if (c === "\\") {
           const e = text[i + 1]
-          const simple: Record<string, string> = { b: "\b", t: "\t", n: "\n", f: "\f", r: "\r", '"': '"', "\\": "\\" }
+          const simple: Record<string, string> = { b: "\b", t: "\t", n: "\n", f: "\f", r: "\r", "\"": "\"", "\\": "\\" }
           if (e !== undefined && e in simple) {
             value += simple[e]
             i += 2

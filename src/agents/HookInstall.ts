@@ -82,7 +82,9 @@ const parseSettings = (file: string, text: string | undefined): Either.Either<Js
   try {
     parsed = JSON.parse(text)
   } catch (cause) {
-    return Either.left(new HookConfigUnreadable({ file, message: `${file} is not valid JSON (${String(cause)}); left as is` }))
+    return Either.left(
+      new HookConfigUnreadable({ file, message: `${file} is not valid JSON (${String(cause)}); left as is` })
+    )
   }
   return isRecord(parsed)
     ? Either.right(parsed)
@@ -233,11 +235,15 @@ const applyEdit = (agent: Agent, file: string, edit: Edit) =>
     const after = yield* edit(file, before)
     if (after === undefined) return { agent, file, outcome: "absent" } satisfies HookFileReport
     if (after === before) return { agent, file, outcome: "unchanged" } satisfies HookFileReport
-    yield* fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(Effect.mapError(failed("cannot create its directory")))
+    yield* fs.makeDirectory(path.dirname(file), { recursive: true }).pipe(
+      Effect.mapError(failed("cannot create its directory"))
+    )
     const backup = file + BACKUP_SUFFIX
     if (before !== undefined && !(yield* fs.exists(backup).pipe(Effect.orElseSucceed(() => false)))) {
       // settings files may hold credentials: the copy is the user's alone, whatever the original's mode
-      yield* fs.writeFileString(backup, before, { mode: 0o600 }).pipe(Effect.mapError(failed("cannot write the backup")))
+      yield* fs.writeFileString(backup, before, { mode: 0o600 }).pipe(
+        Effect.mapError(failed("cannot write the backup"))
+      )
     }
     // replace in one rename, keeping the file's mode (a new file: 0600): a half-written settings file would break the agent
     const temporary = `${file}.telemux-${process.pid}.tmp`

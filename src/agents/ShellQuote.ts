@@ -7,8 +7,7 @@
 const BARE_WORD = /^[A-Za-z0-9_/.,:@%+-][A-Za-z0-9_/.,:=@%+-]*$/
 
 /** One shell word that stands for exactly `word`: left bare when safe, else single-quoted. */
-export const shellQuote = (word: string): string =>
-  BARE_WORD.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
+export const shellQuote = (word: string): string => BARE_WORD.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 
 /** A command line whose words are exactly `argv`. */
 export const shellJoin = (argv: ReadonlyArray<string>): string => argv.map(shellQuote).join(" ")

@@ -6,7 +6,9 @@ import { createRequire } from "node:module"
  * use it without `effect` (and esbuild leaves it external).
  */
 export interface SqliteStatement {
-  readonly run: (...params: ReadonlyArray<unknown>) => { readonly changes: number; readonly lastInsertRowid: number | bigint }
+  readonly run: (
+    ...params: ReadonlyArray<unknown>
+  ) => { readonly changes: number; readonly lastInsertRowid: number | bigint }
   readonly all: (...params: ReadonlyArray<unknown>) => Array<unknown>
   readonly get: (...params: ReadonlyArray<unknown>) => unknown
 }
@@ -25,7 +27,7 @@ export interface SqliteOpenOptions {
   readonly fileMustExist?: boolean
 }
 
-type SqliteConstructor = new (filename: string, options?: SqliteOpenOptions) => SqliteDatabase
+type SqliteConstructor = new(filename: string, options?: SqliteOpenOptions) => SqliteDatabase
 
 /** Loaded on first use (Node caches it): a hook outside telemux exits without loading the addon. */
 export const openSqlite = (filename: string, options: SqliteOpenOptions = {}): SqliteDatabase => {

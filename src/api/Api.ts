@@ -8,10 +8,10 @@ import {
   OpenApi
 } from "@effect/platform"
 import { Duration, Schema } from "effect"
-import { VERSION } from "../Version.js"
 import { IDEMPOTENCY_TTL, IdempotencyKey } from "../../services/Idempotency.js"
 import { INPUT_MAX_BYTES, SESSIONS_LIST_LIMIT_MAX } from "../../services/Sessions.js"
 import { CAPTURE_HISTORY_DEFAULT, CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
+import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
 import { Computer, FleetLink } from "../domain/Computer.js"
 import {
   ComputerUnreachable,
@@ -32,7 +32,7 @@ import { InputText } from "../domain/InputText.js"
 import { KEY_PRESSES_MAX, KeyInput, toKeyPress } from "../domain/Keys.js"
 import { Project } from "../domain/Project.js"
 import { Agent, AgentMode, ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
-import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
+import { VERSION } from "../Version.js"
 import { describeErrorResponses } from "./ErrorResponses.js"
 
 /** Refused by the Host/Origin check (DNS rebinding) before anything else runs. */
@@ -104,12 +104,16 @@ export class Health extends Schema.Class<Health>("Health")({
 export const ListSessionsParams = Schema.Struct({
   computer: Schema.optionalWith(
     // ComputerName has its own message, so here a plain description changes no error
-    ComputerName.annotations({ description: "only the sessions of this computer (default: every computer of the fleet)" }),
+    ComputerName.annotations({
+      description: "only the sessions of this computer (default: every computer of the fleet)"
+    }),
     { exact: true }
   ),
   status: Schema.optionalWith(
     Schema.Union(SessionStatus, Schema.Literal("all")).annotations({
-      jsonSchema: { description: "only sessions in this status; `all` includes closed ones (default: every open session)" }
+      jsonSchema: {
+        description: "only sessions in this status; `all` includes closed ones (default: every open session)"
+      }
     }),
     { exact: true }
   ),
@@ -185,7 +189,9 @@ export class HealthGroup extends HttpApiGroup.make("health").add(
 export const IdempotencyHeaders = Schema.Struct({
   "idempotency-key": Schema.optional(IdempotencyKey).annotations({
     description: "Makes the request safe to retry: a request repeated with the same key gets the first one's outcome " +
-      `and does not run again (1-255 visible ASCII characters; a UUID is a good key; remembered ${Duration.toHours(IDEMPOTENCY_TTL)} hours)`
+      `and does not run again (1-255 visible ASCII characters; a UUID is a good key; remembered ${
+        Duration.toHours(IDEMPOTENCY_TTL)
+      } hours)`
   })
 })
 
@@ -294,7 +300,10 @@ export class ProjectsGroup extends HttpApiGroup.make("projects")
       .annotate(OpenApi.Summary, "The trusted project directories, with their todos")
   )
   .middleware(Authorization)
-  .annotate(OpenApi.Description, "The trusted directories where sessions may be started, with the todos of their roadmaps")
+  .annotate(
+    OpenApi.Description,
+    "The trusted directories where sessions may be started, with the todos of their roadmaps"
+  )
 {}
 
 export class TelemuxApi extends HttpApi.make("telemux")

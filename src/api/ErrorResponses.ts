@@ -10,11 +10,13 @@ import { Record } from "effect"
 /** Keyed by `_tag` (the component's name); test/OpenApi.test.ts checks that every declared error has one. */
 export const ERROR_MEANINGS: Readonly<Record<string, string>> = {
   HttpApiDecodeError: "the path, query, headers or body do not match this document (`issues` says where)",
-  InvalidRequest: "the request cannot be done as asked (a directory outside the trusted ones, a body that is not JSON or nests too deep…)",
+  InvalidRequest:
+    "the request cannot be done as asked (a directory outside the trusted ones, a body that is not JSON or nests too deep…)",
   AgentModeUnsupported: "the agent has no such mode",
   NativeSessionIdInvalid: "the agent's conversation id is malformed",
   Unauthorized: "no bearer token, or a wrong one (the daemon keeps it in `$TELEMUX_HOME/token`)",
-  HostNotAllowed: "the `Host`, `Origin` or `Sec-Fetch-Site` header does not name this daemon (DNS rebinding, cross-site requests)",
+  HostNotAllowed:
+    "the `Host`, `Origin` or `Sec-Fetch-Site` header does not name this daemon (DNS rebinding, cross-site requests)",
   SessionNotFound: "no session, open or closed, has this id",
   SessionClosed: "the session is closed",
   PayloadTooLarge: "the request body is over the size limit",
@@ -60,9 +62,15 @@ const describe = (response: Response, status: number): Response => {
 /** For `OpenApi.Transform` on the API: every 4xx/5xx response described from the errors it carries. */
 export const describeErrorResponses = (spec: Record<string, any>): Record<string, any> => ({
   ...spec,
-  paths: Record.map((spec as OpenApi.OpenAPISpec).paths, (item) =>
-    Record.map(item as Record<string, OpenApi.OpenAPISpecOperation>, (operation) => ({
-      ...operation,
-      responses: Record.map(operation.responses, (response, status) => (Number(status) >= 400 ? describe(response, Number(status)) : response))
-    })))
+  paths: Record.map(
+    (spec as OpenApi.OpenAPISpec).paths,
+    (item) =>
+      Record.map(item as Record<string, OpenApi.OpenAPISpecOperation>, (operation) => ({
+        ...operation,
+        responses: Record.map(
+          operation.responses,
+          (response, status) => (Number(status) >= 400 ? describe(response, Number(status)) : response)
+        )
+      }))
+  )
 })

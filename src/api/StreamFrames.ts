@@ -47,13 +47,15 @@ export const eventFrame = (event: Exclude<OutputEvent, OutputChanged>): string =
         Schema.encodeSync(CommandMessage)({ type: "command", sessionId: event.sessionId, command: event.command })
       )
     case "AgentActivity":
-      return JSON.stringify(Schema.encodeSync(AgentMessage)({
-        type: "agent",
-        sessionId: event.sessionId,
-        event: event.event,
-        ok: event.ok,
-        detail: event.detail
-      }))
+      return JSON.stringify(
+        Schema.encodeSync(AgentMessage)({
+          type: "agent",
+          sessionId: event.sessionId,
+          event: event.event,
+          ok: event.ok,
+          detail: event.detail
+        })
+      )
   }
 }
 
@@ -100,7 +102,6 @@ export const makeOutputFrames = (capacity = STREAM_FRAME_CACHE_MAX) => {
   }
 }
 export type OutputFrames = ReturnType<typeof makeOutputFrames>
-
 
 export const removedFrame = (sessionId: SessionId, computer: Session["computer"]) =>
   JSON.stringify(Schema.encodeSync(SessionRemovedMessage)({ type: "session", event: "removed", sessionId, computer }))

@@ -6,8 +6,8 @@ import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import { type HookFileReport, install, uninstall } from "../agents/HookInstall.js"
 import { Agent } from "../domain/Session.js"
-import { RequestRefused } from "./CliError.js"
 import { CliEnvironment } from "./CliEnvironment.js"
+import { RequestRefused } from "./CliError.js"
 import { DaemonClient } from "./DaemonClient.js"
 import { json, resolve, sessionId, withDaemon } from "./Root.js"
 
@@ -22,8 +22,14 @@ const resumeLike = (name: "resume" | "restart", description: string) =>
       yield* Console.log(options.json ? sessionJson(resumed) : resumed.sessionId)
     }))).pipe(Command.withDescription(description))
 
-export const resume = resumeLike("resume", "start a session's agent again on its conversation (by its id, else the latest)")
-export const restart = resumeLike("restart", "interrupt a session's agent (Ctrl+C twice), wait for the shell, resume it")
+export const resume = resumeLike(
+  "resume",
+  "start a session's agent again on its conversation (by its id, else the latest)"
+)
+export const restart = resumeLike(
+  "restart",
+  "interrupt a session's agent (Ctrl+C twice), wait for the shell, resume it"
+)
 
 export const listen = Command.make(
   "listen",
@@ -61,7 +67,9 @@ const agentsOption = Options.choice("agent", Agent.literals).pipe(
 )
 
 const report = (reports: ReadonlyArray<HookFileReport>) =>
-  Effect.forEach(reports, (r) => Console.log(`${r.outcome.padEnd(9)} ${r.agent.padEnd(6)} ${r.file}`), { discard: true })
+  Effect.forEach(reports, (r) => Console.log(`${r.outcome.padEnd(9)} ${r.agent.padEnd(6)} ${r.file}`), {
+    discard: true
+  })
 
 const hooksAction = (name: "install" | "uninstall") =>
   Command.make(name, { agents: agentsOption }, (options) =>

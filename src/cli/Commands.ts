@@ -12,8 +12,9 @@ import { Console, DateTime, Effect, Option, Redacted } from "effect"
 import * as path from "node:path"
 import { Agent, AgentMode, ComputerName, SessionStatus } from "../domain/Session.js"
 import { VERSION } from "../Version.js"
-import { DaemonFailed, UsageError } from "./CliError.js"
+import { hooks, listen, restart, resume } from "./AgentCommands.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
+import { DaemonFailed, UsageError } from "./CliError.js"
 import { DaemonClient } from "./DaemonClient.js"
 import { doctor } from "./Doctor.js"
 import {
@@ -27,7 +28,6 @@ import {
 } from "./Render.js"
 import { configOption, json, rootCommand, withDaemon } from "./Root.js"
 import { attach, close, keys, send, tail, watchCommand } from "./SessionCommands.js"
-import { hooks, listen, restart, resume } from "./AgentCommands.js"
 import { rotateToken } from "./TokenRotation.js"
 
 /** `ServeError` and friends carry an empty message and the reason in `cause`. */
@@ -155,7 +155,9 @@ const token = Command.make(
         return yield* Option.match(target.token, {
           onNone: () =>
             Effect.fail(
-              new UsageError({ detail: `no token at ${target.address.tokenPath}: the daemon writes it on its first start` })
+              new UsageError({
+                detail: `no token at ${target.address.tokenPath}: the daemon writes it on its first start`
+              })
             ),
           onSome: (value) => Console.log(Redacted.value(value))
         })
@@ -195,7 +197,9 @@ const COMMAND_NAMES = [
 
 export const telemux = rootCommand.pipe(
   Command.withHandler(() =>
-    Effect.fail(new UsageError({ detail: `name a command: ${COMMAND_NAMES.join(", ")} (\`telemux --help\` describes them)` }))
+    Effect.fail(
+      new UsageError({ detail: `name a command: ${COMMAND_NAMES.join(", ")} (\`telemux --help\` describes them)` })
+    )
   ),
   Command.withDescription("run and drive terminal sessions in tmux"),
   Command.withSubcommands([

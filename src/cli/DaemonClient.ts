@@ -123,7 +123,10 @@ const utf8 = new TextDecoder()
  */
 const failOnUnknownRoute = (
   response: HttpClientResponse.HttpClientResponse
-): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.ResponseError | RouteNotFound | MethodNotAllowed> =>
+): Effect.Effect<
+  HttpClientResponse.HttpClientResponse,
+  HttpClientError.ResponseError | RouteNotFound | MethodNotAllowed
+> =>
   response.status !== 404 && response.status !== 405
     ? Effect.succeed(response)
     : Effect.flatMap(response.arrayBuffer, (body) =>
@@ -146,7 +149,9 @@ type FailureOf<F> = F extends (...args: ReadonlyArray<any>) => Effect.Effect<any
  * and an unknown route.
  */
 export type ApiFailure = {
-  readonly [Group in keyof Api]: { readonly [Method in keyof Api[Group]]: FailureOf<Api[Group][Method]> }[keyof Api[Group]]
+  readonly [Group in keyof Api]: {
+    readonly [Method in keyof Api[Group]]: FailureOf<Api[Group][Method]>
+  }[keyof Api[Group]]
 }[keyof Api]
 
 /** The innermost cause's code or message: fetch reports "fetch failed" and hides ECONNREFUSED in `cause`. */
@@ -167,55 +172,68 @@ const rootCause = (error: HttpClientError.RequestError): string => {
  * Every way a request can fail, as the CliError the person needs; the exit code of each is in
  * ExitCodes.ts. "Not done" answers (4xx) are refusals; an unconfirmed change (504) is its own case.
  */
-export const refine = (address: DaemonAddress, hasToken: boolean) =>
-<A>(effect: Effect.Effect<A, ApiFailure | DaemonUnreachable>): Effect.Effect<A, CliError> =>
-  effect.pipe(
-    Effect.catchTags({
-      Unauthorized: (error) =>
-        Effect.fail(
-          new TokenRejected({
-            tokenPath: address.tokenPath,
-            detail: hasToken ? error.message : `${address.tokenPath} does not exist; has the daemon ever started here?`
-          })
-        ),
-      SessionNotFound: (error) => Effect.fail(new SessionUnknown({ id: error.sessionId })),
-      InvalidRequest: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
-      SessionClosed: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
-      HostNotAllowed: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
-      AgentModeUnsupported: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
-      NativeSessionIdInvalid: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
-      // the payload passed the same schemas here (`checked`): the daemon's differ, it is another version
-      HttpApiDecodeError: (error) => Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
-      PayloadTooLarge: (error) =>
-        Effect.fail(new RequestRefused({ detail: `nothing was done: ${error.message}; send the text in smaller pieces` })),
-      UnsupportedMediaType: (error) =>
-        Effect.fail(
-          new RequestRefused({
-            detail: `nothing was done: ${error.message}; the CLI sends JSON, so something between it and the daemon ` +
-              `at ${address.display} (a proxy?) changed the request`
-          })
-        ),
-      // declared on every session request, though the CLI sends no Idempotency-Key (yet)
-      IdempotencyKeyReused: (error) => Effect.fail(new RequestRefused({ detail: `nothing was done: ${error.message}` })),
-      DaemonUnavailable: (error) => Effect.fail(new DaemonNotReady({ address: address.display, state: error.state })),
-      OutcomeUnknown: (error) => Effect.fail(new OutcomeUnconfirmed({ detail: error.message })),
-      ComputerUnreachable: (error) => Effect.fail(new RemoteUnreachable({ computer: error.computer, detail: error.message })),
-      TerminalUnavailable: (error) => Effect.fail(new DaemonFailed({ detail: error.message })),
-      StorageFailure: (error) => Effect.fail(new DaemonFailed({ detail: error.message })),
-      RemoteTimeout: (error) => Effect.fail(new DaemonFailed({ detail: error.message })),
-      RouteNotFound: (error) => Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
-      MethodNotAllowed: (error) => Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
-      RequestError: (error) => Effect.fail(new DaemonUnreachable({ address: address.display, detail: rootCause(error) })),
-      ResponseError: (error) =>
-        Effect.fail(
-          error.response.status === 401
-            ? new TokenRejected({ tokenPath: address.tokenPath, detail: "HTTP 401" })
-            : new DaemonFailed({ detail: `HTTP ${error.response.status}: ${error.message}` })
-        ),
-      ParseError: (error) =>
-        Effect.fail(new DaemonFailed({ detail: `unexpected answer (is the daemon the same version?): ${error.message}` }))
-    })
-  )
+export const refine =
+  (address: DaemonAddress, hasToken: boolean) =>
+  <A>(effect: Effect.Effect<A, ApiFailure | DaemonUnreachable>): Effect.Effect<A, CliError> =>
+    effect.pipe(
+      Effect.catchTags({
+        Unauthorized: (error) =>
+          Effect.fail(
+            new TokenRejected({
+              tokenPath: address.tokenPath,
+              detail: hasToken
+                ? error.message
+                : `${address.tokenPath} does not exist; has the daemon ever started here?`
+            })
+          ),
+        SessionNotFound: (error) => Effect.fail(new SessionUnknown({ id: error.sessionId })),
+        InvalidRequest: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        SessionClosed: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        HostNotAllowed: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        AgentModeUnsupported: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        NativeSessionIdInvalid: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        // the payload passed the same schemas here (`checked`): the daemon's differ, it is another version
+        HttpApiDecodeError: (error) =>
+          Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
+        PayloadTooLarge: (error) =>
+          Effect.fail(
+            new RequestRefused({ detail: `nothing was done: ${error.message}; send the text in smaller pieces` })
+          ),
+        UnsupportedMediaType: (error) =>
+          Effect.fail(
+            new RequestRefused({
+              detail:
+                `nothing was done: ${error.message}; the CLI sends JSON, so something between it and the daemon ` +
+                `at ${address.display} (a proxy?) changed the request`
+            })
+          ),
+        // declared on every session request, though the CLI sends no Idempotency-Key (yet)
+        IdempotencyKeyReused: (error) =>
+          Effect.fail(new RequestRefused({ detail: `nothing was done: ${error.message}` })),
+        DaemonUnavailable: (error) => Effect.fail(new DaemonNotReady({ address: address.display, state: error.state })),
+        OutcomeUnknown: (error) => Effect.fail(new OutcomeUnconfirmed({ detail: error.message })),
+        ComputerUnreachable: (error) =>
+          Effect.fail(new RemoteUnreachable({ computer: error.computer, detail: error.message })),
+        TerminalUnavailable: (error) => Effect.fail(new DaemonFailed({ detail: error.message })),
+        StorageFailure: (error) => Effect.fail(new DaemonFailed({ detail: error.message })),
+        RemoteTimeout: (error) => Effect.fail(new DaemonFailed({ detail: error.message })),
+        RouteNotFound: (error) => Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
+        MethodNotAllowed: (error) =>
+          Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
+        RequestError: (error) =>
+          Effect.fail(new DaemonUnreachable({ address: address.display, detail: rootCause(error) })),
+        ResponseError: (error) =>
+          Effect.fail(
+            error.response.status === 401
+              ? new TokenRejected({ tokenPath: address.tokenPath, detail: "HTTP 401" })
+              : new DaemonFailed({ detail: `HTTP ${error.response.status}: ${error.message}` })
+          ),
+        ParseError: (error) =>
+          Effect.fail(
+            new DaemonFailed({ detail: `unexpected answer (is the daemon the same version?): ${error.message}` })
+          )
+      })
+    )
 
 /**
  * A payload checked against the API's own schema before it is sent: HttpApiClient would refuse it
@@ -260,7 +278,10 @@ export const make = (
         Effect.timeoutFail({
           duration: REQUEST_TIMEOUT,
           onTimeout: () =>
-            new DaemonUnreachable({ address: address.display, detail: `no answer within ${Duration.format(REQUEST_TIMEOUT)}` })
+            new DaemonUnreachable({
+              address: address.display,
+              detail: `no answer within ${Duration.format(REQUEST_TIMEOUT)}`
+            })
         }),
         // a 503 while starting means "not run": asking again is safe for every request
         Effect.retry({
@@ -297,8 +318,10 @@ export const make = (
       resolve: (input) =>
         isFullId(input)
           ? session(input.trim().toLowerCase() as SessionId)
-          : Effect.flatMap(sessions({ status: "all" }), (all) =>
-            Either.match(resolvePrefix(input, all), { onLeft: Effect.fail, onRight: Effect.succeed })),
+          : Effect.flatMap(
+            sessions({ status: "all" }),
+            (all) => Either.match(resolvePrefix(input, all), { onLeft: Effect.fail, onRight: Effect.succeed })
+          ),
       create: (projectDir, title, options = {}) =>
         checked(CreateSessionPayload, {
           projectDir,
@@ -308,7 +331,8 @@ export const make = (
           ...(options.mode === undefined ? {} : { mode: options.mode }),
           ...(options.prompt === undefined ? {} : { prompt: options.prompt })
         }).pipe(Effect.flatMap((payload) => call(api.sessions.create({ headers: {}, payload })))),
-      resume: (id, restart) => call(restart ? api.sessions.restart({ path: { id } }) : api.sessions.resume({ path: { id } })),
+      resume: (id, restart) =>
+        call(restart ? api.sessions.restart({ path: { id } }) : api.sessions.resume({ path: { id } })),
       listen: (target, listener) => call(api.sessions.listen({ path: { id: target }, payload: { listener } })),
       sendText: (id, text, enter) =>
         checked(SendInputPayload, { text, enter }).pipe(
@@ -318,7 +342,8 @@ export const make = (
         checked(SendKeysPayload, { keys }).pipe(
           Effect.flatMap((payload) => call(api.sessions.keys({ path: { id }, headers: {}, payload })))
         ),
-      output: (id, lines = CAPTURE_HISTORY_DEFAULT) => call(api.sessions.output({ path: { id }, urlParams: { lines } })),
+      output: (id, lines = CAPTURE_HISTORY_DEFAULT) =>
+        call(api.sessions.output({ path: { id }, urlParams: { lines } })),
       close: (id) => call(api.sessions.close({ path: { id } })),
       computers: call(api.computers.list()),
       projects: call(api.projects.list())
@@ -332,5 +357,3 @@ export const layer = (
   caller: Option.Option<string> = Option.none()
 ): Layer.Layer<DaemonClient> =>
   Layer.effect(DaemonClient, make(address, token, caller)).pipe(Layer.provide(FetchHttpClient.layer))
-
-

@@ -12,10 +12,10 @@ import { Cause, Effect, Layer, Logger, Option } from "effect"
 import * as DaemonLock from "../../layers/DaemonLock.js"
 import * as HttpListenerLive from "../../layers/HttpListener.js"
 import * as Main from "../../layers/Main.js"
-import { HttpListener } from "../../services/HttpListener.js"
-import { makeSlicedScheduler } from "../concurrency/SlicedScheduler.js"
 import * as ConfigLive from "../../layers/TelemuxConfigLive.js"
+import { HttpListener } from "../../services/HttpListener.js"
 import { TelemuxConfig } from "../../services/TelemuxConfig.js"
+import { makeSlicedScheduler } from "../concurrency/SlicedScheduler.js"
 
 /** `--config FILE` / `--config=FILE` in a raw argv; everything else comes from TELEMUX_* variables. */
 export const configFileArg = (argv: ReadonlyArray<string>): string | undefined => {
@@ -68,7 +68,9 @@ export const daemonProgram = (configFile: string | undefined) =>
     Effect.tapErrorCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Effect.void
-        : Effect.logError(`telemux stopped: ${failureMessage(cause)}`).pipe(Effect.annotateLogs({ error: errorTag(cause) }))
+        : Effect.logError(`telemux stopped: ${failureMessage(cause)}`).pipe(
+          Effect.annotateLogs({ error: errorTag(cause) })
+        )
     ),
     Effect.provide(NodeContext.layer),
     Effect.provide(Logger.json),

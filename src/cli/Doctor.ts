@@ -44,7 +44,9 @@ export const checkTmux: Effect.Effect<CheckResult, never, CommandExecutor.Comman
   }),
   Effect.catchAll((error) =>
     Effect.succeed(
-      failed(error._tag === "TmuxVersionTimeout" ? "tmux -V did not answer in time" : `tmux not found: ${error.message}`)
+      failed(
+        error._tag === "TmuxVersionTimeout" ? "tmux -V did not answer in time" : `tmux not found: ${error.message}`
+      )
     )
   )
 )
@@ -74,14 +76,17 @@ export const checkRedis = (health: Pick<HealthInfo, "fleet">): CheckResult => {
 export const doctor = Effect.gen(function*() {
   const client = yield* DaemonClient
   const results: Array<CheckResult> = []
-  const report = (result: CheckResult) => Effect.zipRight(Effect.sync(() => results.push(result)), Console.log(formatCheck(result)))
+  const report = (result: CheckResult) =>
+    Effect.zipRight(Effect.sync(() => results.push(result)), Console.log(formatCheck(result)))
 
   yield* report(yield* checkTmux)
   const decoded = yield* Effect.either(client.health)
   yield* report(Either.match(decoded, {
     onLeft: (error) => failed(error.message),
     onRight: (h) =>
-      ok(`daemon reachable at ${client.address.display} (computer ${h.computer}, version ${h.version}, up ${h.uptimeSeconds}s)`)
+      ok(
+        `daemon reachable at ${client.address.display} (computer ${h.computer}, version ${h.version}, up ${h.uptimeSeconds}s)`
+      )
   }))
   yield* report(yield* checkTokenFile(client.address.tokenPath))
   if (Either.isRight(decoded)) {

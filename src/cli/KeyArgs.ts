@@ -11,8 +11,10 @@ const decodeKey = Schema.decodeUnknownEither(KeyInput)
 export const parseKeyArg = (arg: string): Either.Either<KeyInput, UsageError> => {
   const match = /^(.+?)\*(\d+)$/.exec(arg.trim())
   const raw = match === null ? arg.trim() : { key: match[1], repeat: Number(match[2]) }
-  return Either.mapLeft(decodeKey(raw), (error) =>
-    new UsageError({ detail: `${arg}: ${ParseResult.TreeFormatter.formatErrorSync(error)}` }))
+  return Either.mapLeft(
+    decodeKey(raw),
+    (error) => new UsageError({ detail: `${arg}: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
+  )
 }
 
 export const parseKeyArgs = (

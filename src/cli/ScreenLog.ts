@@ -31,7 +31,10 @@ const startsWith = (lines: ReadonlyArray<string>, prefix: ReadonlyArray<string>,
 }
 
 /** The lines to print for `screen`, and the log to continue from. */
-export const advance = (log: ScreenLog, screen: string): { readonly print: ReadonlyArray<string>; readonly next: ScreenLog } => {
+export const advance = (
+  log: ScreenLog,
+  screen: string
+): { readonly print: ReadonlyArray<string>; readonly next: ScreenLog } => {
   const lines = linesOf(screen)
   const committed = lines.slice(0, Math.max(0, lines.length - 1))
   const next: ScreenLog = { committed, pending: lines.length === 0 ? undefined : lines[lines.length - 1] }

@@ -2,8 +2,8 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { attachCommand, runAttached } from "./Attach.js"
-import { RequestRefused } from "./CliError.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
+import { RequestRefused } from "./CliError.js"
 import { DaemonClient } from "./DaemonClient.js"
 import { parseKeyArgs } from "./KeyArgs.js"
 import { resolve, sessionId, withDaemon } from "./Root.js"
@@ -37,8 +37,10 @@ export const keys = Command.make(
     id: sessionId,
     keys: Args.text({ name: "key" }).pipe(
       Args.atLeast(1),
-      Args.withDescription("Enter, Escape, Tab, BTab, BSpace, Up, Down, Left, Right, Home, End, PPage, NPage, DC, " +
-        "Space or C-<a-z>; Name*N repeats (BSpace*5)")
+      Args.withDescription(
+        "Enter, Escape, Tab, BTab, BSpace, Up, Down, Left, Right, Home, End, PPage, NPage, DC, " +
+          "Space or C-<a-z>; Name*N repeats (BSpace*5)"
+      )
     )
   },
   (options) =>

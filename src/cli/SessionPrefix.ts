@@ -36,7 +36,12 @@ export const resolvePrefix = <S extends Pick<Session, "sessionId" | "status" | "
   return Either.left(
     new SessionAmbiguous({
       prefix: input,
-      candidates: matches.map((s) => ({ sessionId: s.sessionId, status: s.status, title: s.title, computer: s.computer }))
+      candidates: matches.map((s) => ({
+        sessionId: s.sessionId,
+        status: s.status,
+        title: s.title,
+        computer: s.computer
+      }))
     })
   )
 }

@@ -5,8 +5,8 @@
  * headers; a token in the URL is refused by design). The connection is ready once the daemon
  * answers `ready`; a wrong token is a close with code 4401.
  */
-import * as Socket from "@effect/platform/Socket"
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as Socket from "@effect/platform/Socket"
 import { Duration, Effect, Either, Exit, Fiber, Mailbox, Option, Redacted, type Scope, Stream } from "effect"
 import {
   type ClientMessage,
@@ -80,18 +80,25 @@ export interface StreamConnection {
 
 /** The socket's cause is a foreign event or error (ws's ErrorEvent says "connect ECONNREFUSED …" in `message`). */
 const describeCause = (cause: unknown): string =>
-  typeof cause === "object" && cause !== null && "message" in cause && typeof cause.message === "string" && cause.message !== ""
+  typeof cause === "object" && cause !== null && "message" in cause && typeof cause.message === "string" &&
+    cause.message !== ""
     ? cause.message
     : String(cause)
 
 const socketError = (address: DaemonAddress) => (error: Socket.SocketError): CliError => {
   if (error.reason === "Close" && error.code === CLOSE_UNAUTHORIZED) {
-    return new TokenRejected({ tokenPath: address.tokenPath, detail: error.closeReason ?? "the stream refused the token" })
+    return new TokenRejected({
+      tokenPath: address.tokenPath,
+      detail: error.closeReason ?? "the stream refused the token"
+    })
   }
   if (error.reason === "Close") {
     return new DaemonUnreachable({ address: address.display, detail: `stream closed (${error.code})` })
   }
-  return new DaemonUnreachable({ address: address.display, detail: `stream ${error.reason}: ${describeCause(error.cause)}` })
+  return new DaemonUnreachable({
+    address: address.display,
+    detail: `stream ${error.reason}: ${describeCause(error.cause)}`
+  })
 }
 
 /**
@@ -112,8 +119,7 @@ export const connect = (
     const toError = socketError(address)
     const onOpen = Option.match(token, {
       onNone: () => Effect.void,
-      onSome: (value) =>
-        write(JSON.stringify({ type: "auth", token: Redacted.value(value) })).pipe(Effect.ignore)
+      onSome: (value) => write(JSON.stringify({ type: "auth", token: Redacted.value(value) })).pipe(Effect.ignore)
     })
     const reader = yield* socket.runRaw((data) => {
       if (typeof data !== "string") return
@@ -130,14 +136,19 @@ export const connect = (
     // The first message is `ready` (or a close 4401 for a wrong token).
     const first = yield* mailbox.take.pipe(
       Effect.catchTag("NoSuchElementException", () =>
-        Effect.fail(new DaemonUnreachable({ address: address.display, detail: "the stream closed before it was ready" }))),
+        Effect.fail(
+          new DaemonUnreachable({ address: address.display, detail: "the stream closed before it was ready" })
+        )),
       Effect.timeoutFail({
         duration: STREAM_OPEN_TIMEOUT,
         onTimeout: () => new DaemonUnreachable({ address: address.display, detail: "the stream did not become ready" })
       })
     )
     if (first.type !== "ready") {
-      return yield* new DaemonUnreachable({ address: address.display, detail: `unexpected first message ${first.type}` })
+      return yield* new DaemonUnreachable({
+        address: address.display,
+        detail: `unexpected first message ${first.type}`
+      })
     }
     const connection: StreamConnection = {
       messages: Mailbox.toStream(mailbox),

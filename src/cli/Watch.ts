@@ -7,8 +7,8 @@
 import { Console, Effect, Option, Ref, Stream } from "effect"
 import type { ServerMessage } from "../api/StreamProtocol.js"
 import type { Session } from "../domain/Session.js"
-import { type CliError } from "./CliError.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
+import { type CliError } from "./CliError.js"
 import { advance, emptyScreenLog, flush, type ScreenLog } from "./ScreenLog.js"
 import { connect, keepConnected } from "./StreamConnection.js"
 
@@ -87,7 +87,14 @@ export const watch = (session: Session): Effect.Effect<void, CliError, CliEnviro
         }),
       isFatal: (error: CliError) => error._tag === "TokenRejected",
       onLost: (reason) =>
-        Console.error(`stream ${Option.match(reason, { onNone: () => "ended", onSome: (error) => `lost: ${error.message}` })}; reconnecting`)
+        Console.error(
+          `stream ${
+            Option.match(reason, {
+              onNone: () => "ended",
+              onSome: (error) => `lost: ${error.message}`
+            })
+          }; reconnecting`
+        )
     })
 
     yield* follow.pipe(

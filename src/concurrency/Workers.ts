@@ -27,7 +27,9 @@ export const consume = <A, E, R>(
   handle: (item: A) => Effect.Effect<void, E, R>
 ): Effect.Effect<never, never, R> =>
   Queue.take(queue).pipe(
-    Effect.flatMap((item) => handle(item).pipe(Effect.catchAllCause((cause) => Effect.logError(`${name} failed`, cause)))),
+    Effect.flatMap((item) =>
+      handle(item).pipe(Effect.catchAllCause((cause) => Effect.logError(`${name} failed`, cause)))
+    ),
     Effect.forever,
     Effect.annotateLogs({ worker: name })
   )

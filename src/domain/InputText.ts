@@ -127,7 +127,9 @@ export const inputTextProblem = (text: string, name: string = "text"): string | 
       "which has no UTF-8 encoding; remove it or complete the pair"
   }
   const shown = visible(text.slice(marker!.start, Math.min(marker!.end, marker!.start + MARKER_SHOWN_MAX)))
-  return `${name} contains the bracketed-paste marker ${shown} at index ${marker!.start}: it would end the paste early ` +
+  return `${name} contains the bracketed-paste marker ${shown} at index ${
+    marker!.start
+  }: it would end the paste early ` +
     "and the rest would arrive as typed keys; remove it"
 }
 

@@ -1,7 +1,20 @@
 import { SUMMARY_MAX_CHARS } from "./Session.js"
 
 /** Foreground commands that mean "at a prompt": the session is idle. */
-export const SHELLS: ReadonlySet<string> = new Set(["bash", "zsh", "sh", "dash", "fish", "ksh", "mksh", "tcsh", "csh", "nu", "elvish", "xonsh"])
+export const SHELLS: ReadonlySet<string> = new Set([
+  "bash",
+  "zsh",
+  "sh",
+  "dash",
+  "fish",
+  "ksh",
+  "mksh",
+  "tcsh",
+  "csh",
+  "nu",
+  "elvish",
+  "xonsh"
+])
 
 export const isShell = (command: string): boolean => SHELLS.has(command.replace(/^-/, "").split("/").pop() ?? command)
 

@@ -90,7 +90,9 @@ const middleSplices = (
   search: for (let d = 0; d <= limit; d++) {
     trace.push(v.slice())
     for (let k = -d; k <= d; k += 2) {
-      let x = k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!) ? v[offset + k + 1]! : v[offset + k - 1]! + 1
+      let x = k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!)
+        ? v[offset + k + 1]!
+        : v[offset + k - 1]! + 1
       let y = x - k
       while (x < n && y < m && a[start + x] === b[start + y]) {
         x++

@@ -78,9 +78,9 @@ export const canonicalJson = (value: unknown): string => {
 
 /** The bytes the signature covers: every field but `sig`, in a fixed order, behind a domain tag. */
 const signedBytes = (e: UnsignedEnvelope): string =>
-  `telemux-envelope\n${
-    JSON.stringify([e.v, e.id, e.kind, e.from, e.to, e.sentAt, e.deadline])
-  }\n${canonicalJson(e.payload)}`
+  `telemux-envelope\n${JSON.stringify([e.v, e.id, e.kind, e.from, e.to, e.sentAt, e.deadline])}\n${
+    canonicalJson(e.payload)
+  }`
 
 const hmac = (secret: Redacted.Redacted<string>, e: UnsignedEnvelope): Buffer =>
   createHmac("sha256", Redacted.value(secret)).update(signedBytes(e), "utf8").digest()
@@ -127,7 +127,10 @@ export const open = (
     if (sig === undefined || sig === null || sig === "") return reject("unsigned", "the message carries no signature")
     const decoded = decodeEnvelope(value)
     if (Either.isLeft(decoded)) {
-      return reject("schema", `not a v${ENVELOPE_VERSION} envelope: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`)
+      return reject(
+        "schema",
+        `not a v${ENVELOPE_VERSION} envelope: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`
+      )
     }
     const envelope = decoded.right
     const expected = hmac(secret, envelope)
@@ -140,7 +143,9 @@ export const open = (
     if (Math.abs(skew) > window) {
       return reject(
         "stale",
-        `${envelope.kind} ${envelope.id} from ${envelope.from} was sent ${Math.abs(skew)} ms ${skew < 0 ? "ago" : "in the future"}, outside the ${window} ms replay window`
+        `${envelope.kind} ${envelope.id} from ${envelope.from} was sent ${Math.abs(skew)} ms ${
+          skew < 0 ? "ago" : "in the future"
+        }, outside the ${window} ms replay window`
       )
     }
     return Effect.succeed(envelope)

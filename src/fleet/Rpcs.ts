@@ -109,7 +109,10 @@ export class FleetRpcs extends RpcGroup.make(
   }),
   /** `listener` (on the caller's side) is to be told when `target` (here) stops or asks for input. */
   Rpc.make("Listen", {
-    payload: Schema.Struct({ target: SessionId, listener: Schema.Struct({ sessionId: SessionId, computer: ComputerName }) }),
+    payload: Schema.Struct({
+      target: SessionId,
+      listener: Schema.Struct({ sessionId: SessionId, computer: ComputerName })
+    }),
     error: Schema.Union(SessionNotFound, InvalidRequest, StorageFailure, TerminalUnavailable)
   }),
   /** A one-line notice for a listener session here: typed into its pane. */

@@ -12,6 +12,7 @@ export const parseBearer = (header: string | undefined): BearerHeader => {
   return { _tag: "Token", token: header.replace(BEARER, "").trim() }
 }
 
-export const MISSING_TOKEN_MESSAGE = "missing API token: send the header `Authorization: Bearer <token>` (see `telemux token`)"
+export const MISSING_TOKEN_MESSAGE =
+  "missing API token: send the header `Authorization: Bearer <token>` (see `telemux token`)"
 export const NOT_BEARER_MESSAGE = "the Authorization header must use the Bearer scheme"
 export const INVALID_TOKEN_MESSAGE = "invalid API token: `telemux token` prints the current one"

@@ -29,7 +29,9 @@ const normaliseHost = (host: string): string => {
 const UNSPECIFIED = new Set(["0.0.0.0", "[::]"])
 
 /** Accepts loopback names always; the bind host and `allowedHosts` as configured. */
-export const makeHostPredicate = (settings: { readonly host: string; readonly allowedHosts: ReadonlyArray<string> }) => {
+export const makeHostPredicate = (
+  settings: { readonly host: string; readonly allowedHosts: ReadonlyArray<string> }
+) => {
   const allowed = new Set(
     [settings.host, ...settings.allowedHosts].map(normaliseHost).filter((host) => !UNSPECIFIED.has(host))
   )

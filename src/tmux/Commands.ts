@@ -29,10 +29,14 @@ const isPaneId = Schema.is(PaneId)
  * daemon's locale; without it tmux turns control characters (our field separator) and non-ASCII
  * text into "_".
  */
-export const tmuxArgv = (socket: string, args: ReadonlyArray<string>): ReadonlyArray<string> => ["-u", "-L", socket, ...args]
+export const tmuxArgv = (
+  socket: string,
+  args: ReadonlyArray<string>
+): ReadonlyArray<string> => ["-u", "-L", socket, ...args]
 
 /** The command's name (`capture-pane`), for errors and logs. */
-export const subcommandOf = (args: ReadonlyArray<string>): string => args.find((a) => !a.startsWith("-")) ?? args.join(" ")
+export const subcommandOf = (args: ReadonlyArray<string>): string =>
+  args.find((a) => !a.startsWith("-")) ?? args.join(" ")
 
 /** What a command is addressed at (its `-t`), or its name when it has no target. */
 export const targetOf = (args: ReadonlyArray<string>): string => {
@@ -231,7 +235,10 @@ export const pasteBufferName = (unique: string) => `telemux-${unique}`
 export const loadBufferArgs = (buffer: string): ReadonlyArray<string> => ["load-buffer", "-b", buffer, "-"]
 
 /** Fills the buffer from an argument (the control channel, which has no stdin per command). */
-export const setBufferArgs = (buffer: string, text: string): ReadonlyArray<string> => ["set-buffer", "-b", buffer, "--", text]
+export const setBufferArgs = (
+  buffer: string,
+  text: string
+): ReadonlyArray<string> => ["set-buffer", "-b", buffer, "--", text]
 
 /** Pastes and deletes the buffer; `-p`: bracketed only when the application asked for it. */
 export const pasteBufferArgs = (buffer: string, pane: PaneId): ReadonlyArray<string> => [
@@ -274,7 +281,11 @@ export const paneIdFrom = (output: string): Effect.Effect<PaneId, TmuxCommandFai
   return isPaneId(paneId)
     ? Effect.succeed(paneId)
     : Effect.fail(
-      new TmuxCommandFailed({ command: "new-session", exitCode: 0, stderr: `expected a pane id, got ${JSON.stringify(paneId)}` })
+      new TmuxCommandFailed({
+        command: "new-session",
+        exitCode: 0,
+        stderr: `expected a pane id, got ${JSON.stringify(paneId)}`
+      })
     )
 }
 
@@ -283,7 +294,9 @@ export const sessionTarget = (name: string) => `=${name}`
 
 export const killSessionArgs = (name: TmuxName): ReadonlyArray<string> => ["kill-session", "-t", sessionTarget(name)]
 
-export const windowIdsArgs = (name: TmuxName): ReadonlyArray<string> => ["list-windows", "-t", sessionTarget(name), "-F", "#{window_id}"]
+export const windowIdsArgs = (
+  name: TmuxName
+): ReadonlyArray<string> => ["list-windows", "-t", sessionTarget(name), "-F", "#{window_id}"]
 
 export const isWindowId = (text: string) => /^@\d+$/.test(text)
 

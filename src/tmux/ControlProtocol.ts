@@ -110,7 +110,9 @@ export const makeControlParser = (options: { readonly maxPanes?: number } = {}):
   const maxPanes = options.maxPanes ?? DECODER_PANES_MAX
   const decoders = new Map<string, InstanceType<typeof TextDecoder>>()
   let partial: Array<Uint8Array> = []
-  let block: { time: string; number: string; flags: string; end: string; error: string; body: Array<string> } | undefined
+  let block:
+    | { time: string; number: string; flags: string; end: string; error: string; body: Array<string> }
+    | undefined
 
   const decoderFor = (paneId: string) => {
     let decoder = decoders.get(paneId)
@@ -258,8 +260,7 @@ const quoted = (arg: string): string => {
  * control characters written as escapes, since a raw newline would end the command line. `#{…}`
  * passes through; only commands that expand formats (display-message…) expand it.
  */
-export const quoteArg = (arg: string): string =>
-  BARE.test(arg) ? arg : quoted(arg)
+export const quoteArg = (arg: string): string => BARE.test(arg) ? arg : quoted(arg)
 
 /** One control-mode command line (without its newline) for one command. */
 export const commandLine = (args: ReadonlyArray<string>): string => args.map(quoteArg).join(" ")

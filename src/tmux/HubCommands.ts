@@ -9,7 +9,6 @@ import { PaneId } from "../domain/Session.js"
 import { FIELD_SEPARATOR, isWindowId, sessionTarget } from "./Commands.js"
 import type { ControlMessage } from "./ControlProtocol.js"
 
-
 /** Creates the hub (a no-op failing with isDuplicateSession when it exists) and keeps it alive detached. */
 export const hubSessionArgs = (idleCommand: string): ReadonlyArray<string> => [
   "new-session",
@@ -31,7 +30,14 @@ export const hubSessionArgs = (idleCommand: string): ReadonlyArray<string> => [
 export const isDuplicateSession = (stderr: string): boolean => /duplicate session/.test(stderr)
 
 /** The control client: attached to the hub, never resizing the windows linked into it. */
-export const controlClientArgs: ReadonlyArray<string> = ["-C", "attach-session", "-f", "ignore-size", "-t", sessionTarget(HUB_SESSION)]
+export const controlClientArgs: ReadonlyArray<string> = [
+  "-C",
+  "attach-session",
+  "-f",
+  "ignore-size",
+  "-t",
+  sessionTarget(HUB_SESSION)
+]
 
 /** The input client: as the control client, but sent no pane output at all (`no-output`, tmux ≥ 3.2). */
 export const inputClientArgs: ReadonlyArray<string> = [
@@ -71,13 +77,20 @@ export const sessionWindowsArgs = (sessionName: string): ReadonlyArray<string> =
 ]
 
 /** Every window of every session, prefixed with its session's name. */
-export const allWindowsArgs: ReadonlyArray<string> = ["list-windows", "-a", "-F", `#{session_name}${FIELD_SEPARATOR}${WINDOW_FORMAT}`]
+export const allWindowsArgs: ReadonlyArray<string> = [
+  "list-windows",
+  "-a",
+  "-F",
+  `#{session_name}${FIELD_SEPARATOR}${WINDOW_FORMAT}`
+]
 
 /** The windows of `sessionWindowsArgs` lines not yet linked into the hub. */
 export const unlinkedWindows = (lines: ReadonlyArray<string>): ReadonlyArray<string> =>
   lines.flatMap((line) => {
     const [windowId, linkedTo = ""] = line.split(FIELD_SEPARATOR)
-    return windowId === undefined || !isWindowId(windowId) || linkedTo.split(",").includes(HUB_SESSION) ? [] : [windowId]
+    return windowId === undefined || !isWindowId(windowId) || linkedTo.split(",").includes(HUB_SESSION)
+      ? []
+      : [windowId]
   })
 
 /** The windows of `allWindowsArgs` lines that belong to telemux sessions and are not linked into the hub. */

@@ -35,7 +35,9 @@ export const failureOf = (operation: string, cause: unknown) =>
 
 /** The replies of a pipeline, each command's error failing the whole. */
 export const pipelineReplies = (operation: string, replies: Array<[Error | null, unknown]> | null) => {
-  if (replies === null) return Effect.fail(new TransportError({ operation, message: "the pipeline was discarded", failure: "unavailable" }))
+  if (replies === null) {
+    return Effect.fail(new TransportError({ operation, message: "the pipeline was discarded", failure: "unavailable" }))
+  }
   const failed = replies.find(([error]) => error !== null)?.[0]
   return failed == null ? Effect.succeed(replies.map(([, reply]) => reply)) : Effect.fail(failureOf(operation, failed))
 }
@@ -54,7 +56,9 @@ export const decodeEntries = (reply: unknown): ReadonlyArray<StreamEntry> | unde
   if (!Array.isArray(reply)) return undefined
   const entries: Array<StreamEntry> = []
   for (const streamReply of reply) {
-    if (!Array.isArray(streamReply) || typeof streamReply[0] !== "string" || !Array.isArray(streamReply[1])) return undefined
+    if (!Array.isArray(streamReply) || typeof streamReply[0] !== "string" || !Array.isArray(streamReply[1])) {
+      return undefined
+    }
     for (const entry of streamReply[1]) {
       if (!Array.isArray(entry) || typeof entry[0] !== "string" || !Array.isArray(entry[1])) return undefined
       const fields: Array<unknown> = entry[1]

@@ -38,13 +38,13 @@ const Header = ({ state }: { readonly state: TuiState }) => {
     : <Text color="yellow">○ {state.link}</Text>
   return (
     <Box>
-      <Text bold>telemux </Text>
-      <Text inverse={state.view === "sessions"}> 1 Sessions </Text>
-      <Text> </Text>
-      <Text inverse={state.view === "projects"}> 2 Projects </Text>
-      {state.filter === "" ? null : <Text color="cyan">  filter: {state.filter}</Text>}
+      <Text bold>telemux</Text>
+      <Text inverse={state.view === "sessions"}>1 Sessions</Text>
+      <Text></Text>
+      <Text inverse={state.view === "projects"}>2 Projects</Text>
+      {state.filter === "" ? null : <Text color="cyan">filter: {state.filter}</Text>}
       <Box flexGrow={1} />
-      {state.pending > 0 ? <Text color="cyan">{SPINNER[state.spinner % SPINNER.length]} </Text> : null}
+      {state.pending > 0 ? <Text color="cyan">{SPINNER[state.spinner % SPINNER.length]}</Text> : null}
       {link}
     </Box>
   )

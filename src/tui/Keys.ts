@@ -23,7 +23,13 @@ const PAGE = 10
 const browseKey = (state: TuiState, input: string, key: KeyInfo): Step => {
   if (input === "q" || (key.ctrl && input === "c")) return step(state, [{ _tag: "Quit" }])
   if (key.tab || input === "1" || input === "2") {
-    const view = input === "1" ? "sessions" : input === "2" ? "projects" : state.view === "sessions" ? "projects" : "sessions"
+    const view = input === "1"
+      ? "sessions"
+      : input === "2"
+      ? "projects"
+      : state.view === "sessions"
+      ? "projects"
+      : "sessions"
     return step({ ...state, view }, view === "projects" && !state.projectsLoaded ? [{ _tag: "LoadProjects" }] : none)
   }
   if (input === "r") return step(notice(state, "info", "reloading projects"), [{ _tag: "LoadProjects" }])
@@ -40,7 +46,10 @@ const browseKey = (state: TuiState, input: string, key: KeyInfo): Step => {
   if (state.view === "projects") {
     if (key.upArrow || input === "k") return step({ ...state, projectCursor: Math.max(0, state.projectCursor - 1) })
     if (key.downArrow || input === "j") {
-      return step({ ...state, projectCursor: Math.min(Math.max(0, state.projects.length - 1), state.projectCursor + 1) })
+      return step({
+        ...state,
+        projectCursor: Math.min(Math.max(0, state.projects.length - 1), state.projectCursor + 1)
+      })
     }
     return step(state)
   }
@@ -66,14 +75,19 @@ const browseKey = (state: TuiState, input: string, key: KeyInfo): Step => {
     return onSession(state, (s) => step(withSessionUi(state, s.sessionId, (ui) => ({ ...ui, expanded: !ui.expanded }))))
   }
   if (input === "s" || input === "i") {
-    return onSession(state, (s) =>
-      step({ ...state, mode: { _tag: "send", sessionId: s.sessionId, draft: sessionUiOf(state, s.sessionId).draft } }))
+    return onSession(
+      state,
+      (s) =>
+        step({ ...state, mode: { _tag: "send", sessionId: s.sessionId, draft: sessionUiOf(state, s.sessionId).draft } })
+    )
   }
   if (input === "x") return onSession(state, (s) => step({ ...state, mode: { _tag: "keys", sessionId: s.sessionId } }))
   if (input === "d") {
     return onSession(state, (s) => step({ ...state, mode: { _tag: "confirmClose", sessionId: s.sessionId } }))
   }
-  if (input === "a" || key.return) return onSession(state, (s) => step(state, [{ _tag: "Attach", sessionId: s.sessionId }]))
+  if (input === "a" || key.return) {
+    return onSession(state, (s) => step(state, [{ _tag: "Attach", sessionId: s.sessionId }]))
+  }
   return step(state)
 }
 

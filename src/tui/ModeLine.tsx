@@ -26,7 +26,11 @@ export const ModeLine = ({ state, width }: { readonly state: TuiState; readonly 
     case "keys":
       return <Text color="cyan">{truncate(`key for ${titleOf(mode.sessionId)}: ${KEYS_HINT}`, width)}</Text>
     case "confirmClose":
-      return <Text color="yellow">{truncate(`close ${titleOf(mode.sessionId)} (${mode.sessionId.slice(0, 8)})? y/n`, width)}</Text>
+      return (
+        <Text color="yellow">
+          {truncate(`close ${titleOf(mode.sessionId)} (${mode.sessionId.slice(0, 8)})? y/n`, width)}
+        </Text>
+      )
     case "browse":
       if (state.notice !== undefined) {
         return <Text color={state.notice.kind === "error" ? "red" : "green"}>{truncate(state.notice.text, width)}</Text>

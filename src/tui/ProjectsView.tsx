@@ -7,9 +7,19 @@ import type { TuiState } from "./Model.js"
 export const ProjectsView = (
   { state, width, height }: { readonly state: TuiState; readonly width: number; readonly height: number }
 ) => {
-  if (!state.projectsLoaded) return <Box height={height}><Text dimColor>loading projects…</Text></Box>
+  if (!state.projectsLoaded) {
+    return (
+      <Box height={height}>
+        <Text dimColor>loading projects…</Text>
+      </Box>
+    )
+  }
   if (state.projects.length === 0) {
-    return <Box height={height}><Text dimColor>no projects (the daemon's TELEMUX_TRUSTED_DIRS is empty)</Text></Box>
+    return (
+      <Box height={height}>
+        <Text dimColor>no projects (the daemon's TELEMUX_TRUSTED_DIRS is empty)</Text>
+      </Box>
+    )
   }
   const lines: Array<{ key: string; text: string; selected: boolean; kind: "project" | "detail" | "todo" }> = []
   let selectedLine = 0
@@ -17,9 +27,13 @@ export const ProjectsView = (
     const selected = i === state.projectCursor
     if (selected) selectedLine = lines.length
     lines.push({ key: `p${i}`, text: `${project.name}  ${project.path}`, selected, kind: "project" })
-    if (project.description !== "") lines.push({ key: `d${i}`, text: `  ${project.description}`, selected: false, kind: "detail" })
+    if (project.description !== "") {
+      lines.push({ key: `d${i}`, text: `  ${project.description}`, selected: false, kind: "detail" })
+    }
     project.todos.forEach((todo, j) => {
-      const flags = [todo.hasRequirements ? "req" : "", todo.hasImplementationPlan ? "plan" : ""].filter((f) => f !== "")
+      const flags = [todo.hasRequirements ? "req" : "", todo.hasImplementationPlan ? "plan" : ""].filter((f) =>
+        f !== ""
+      )
       lines.push({
         key: `t${i}.${j}`,
         text: `  ${TODO_MARK[todo.state]} ${todo.slug}${flags.length === 0 ? "" : `  (${flags.join(", ")})`}` +

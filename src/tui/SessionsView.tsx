@@ -17,7 +17,9 @@ export const STATUS_COLOR: Readonly<Record<SessionStatus, string>> = {
 const sessionLine = (session: Session, now: number) => {
   const title = session.title === "" ? "(untitled)" : session.title
   const input = session.lastInput === null ? "" : `  › ${flatten(session.lastInput)}`
-  return `${session.status.padEnd(13)} ${title}  ${session.sessionId.slice(0, 8)}  ${formatAge(session.createdAt.epochMillis, now)}${input}`
+  return `${session.status.padEnd(13)} ${title}  ${session.sessionId.slice(0, 8)}  ${
+    formatAge(session.createdAt.epochMillis, now)
+  }${input}`
 }
 
 const TreeRow = (
@@ -65,7 +67,9 @@ const TreeRow = (
   }
 }
 
-const Preview = ({ state, width, height }: { readonly state: TuiState; readonly width: number; readonly height: number }) => {
+const Preview = (
+  { state, width, height }: { readonly state: TuiState; readonly width: number; readonly height: number }
+) => {
   const inner = Math.max(1, width - 2)
   const preview = state.preview
   const session = preview === undefined ? undefined : state.sessions.get(preview.sessionId)
@@ -79,7 +83,9 @@ const Preview = ({ state, width, height }: { readonly state: TuiState; readonly 
   const ui = state.sessionUi.get(session.sessionId) ?? emptySessionUi
   const was = ui.previousStatus === undefined ? "" : ` (was ${ui.previousStatus})`
   const header = [
-    `${session.title || "(untitled)"} · ${session.sessionId.slice(0, 8)} · ${session.status}${was} · ${session.workingDirectory}`,
+    `${session.title || "(untitled)"} · ${
+      session.sessionId.slice(0, 8)
+    } · ${session.status}${was} · ${session.workingDirectory}`,
     `› ${flatten(session.lastInput ?? "")}`,
     `‹ ${flatten(session.lastOutput ?? "")}`
   ].map((line) => truncate(line, inner))
@@ -119,7 +125,14 @@ export const SessionsView = (
             </Text>
           )
           : visible.map((row) => (
-            <TreeRow key={row.key} row={row} selected={row.key === state.cursor} width={treeWidth} state={state} now={now} />
+            <TreeRow
+              key={row.key}
+              row={row}
+              selected={row.key === state.cursor}
+              width={treeWidth}
+              state={state}
+              now={now}
+            />
           ))}
       </Box>
       <Box width={1} />

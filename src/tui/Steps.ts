@@ -4,14 +4,7 @@
  */
 import type { Session, SessionId } from "../domain/Session.js"
 import { prune, remove, touch } from "./Bounded.js"
-import {
-  type Cmd,
-  emptySessionUi,
-  NODE_UI_MAX,
-  SESSION_UI_MAX,
-  type SessionUi,
-  type TuiState
-} from "./Model.js"
+import { type Cmd, emptySessionUi, NODE_UI_MAX, SESSION_UI_MAX, type SessionUi, type TuiState } from "./Model.js"
 import { buildRows, computerKey, nodeKeys, projectKey, projectOf, type Row } from "./Tree.js"
 
 export interface Step {
@@ -58,7 +51,8 @@ export const moveCursor = (state: TuiState, delta: number | "first" | "last"): T
   const rows = buildRows(state)
   if (rows.length === 0) return state
   const current = Math.max(0, rows.findIndex((row) => row.key === state.cursor))
-  const index = delta === "first" ? 0 : delta === "last" ? rows.length - 1 :
+  const index = delta === "first" ? 0 : delta === "last" ?
+    rows.length - 1 :
     Math.min(rows.length - 1, Math.max(0, current + delta))
   return { ...state, cursor: rows[index]!.key, cursorIndex: index }
 }
@@ -110,7 +104,10 @@ export const reveal = (state: TuiState, session: Session): TuiState => {
   return settle({ ...state, nodeUi, filter, cursor: session.sessionId })
 }
 
-export const notice = (state: TuiState, kind: "info" | "error", text: string): TuiState => ({ ...state, notice: { kind, text } })
+export const notice = (state: TuiState, kind: "info" | "error", text: string): TuiState => ({
+  ...state,
+  notice: { kind, text }
+})
 
 export const none: ReadonlyArray<Cmd> = []
 export const step = (state: TuiState, commands: ReadonlyArray<Cmd> = none): Step => ({ state, commands })

@@ -28,7 +28,7 @@ export const makeStore = (initial: TuiState, onCommand: (command: Cmd) => void):
         const result = update(state, next)
         const changed = result.state !== state
         state = result.state
-        if (changed) for (const listener of listeners) listener()
+        if (changed) { for (const listener of listeners) listener() }
         for (const command of result.commands) onCommand(command)
       }
     } finally {

@@ -31,8 +31,7 @@ export type Row =
 export const computerKey = (computer: string) => `computer:${computer}`
 export const projectKey = (computer: string, dir: string) => `project:${computer}:${dir}`
 
-const within = (dir: string, root: string) =>
-  dir === root || dir.startsWith(root.endsWith("/") ? root : root + "/")
+const within = (dir: string, root: string) => dir === root || dir.startsWith(root.endsWith("/") ? root : root + "/")
 
 /** The project holding `session`'s directory (the deepest), when its computer's projects are known. */
 export const projectOf = (
@@ -43,7 +42,9 @@ export const projectOf = (
   if (session.computer === localComputer) {
     let best: Project | undefined
     for (const project of projects) {
-      if (within(session.workingDirectory, project.path) && (best === undefined || project.path.length > best.path.length)) {
+      if (
+        within(session.workingDirectory, project.path) && (best === undefined || project.path.length > best.path.length)
+      ) {
         best = project
       }
     }

@@ -8,11 +8,11 @@
  * again to what the UI follows at that moment.
  */
 import { Effect, Option, Ref, Stream } from "effect"
-import type { SessionId } from "../domain/Session.js"
-import type { CliError } from "../cli/CliError.js"
 import { DaemonTarget } from "../cli/CliEnvironment.js"
+import type { CliError } from "../cli/CliError.js"
 import { DaemonClient } from "../cli/DaemonClient.js"
 import { connect, keepConnected, type StreamConnection } from "../cli/StreamConnection.js"
+import type { SessionId } from "../domain/Session.js"
 import type { Cmd, Msg } from "./Model.js"
 import { applyServerMessage } from "./Update.js"
 
@@ -34,7 +34,11 @@ export const makeTuiClient = Effect.gen(function*() {
         Effect.gen(function*() {
           yield* lock.withPermits(1)(Effect.gen(function*() {
             const id = yield* Ref.get(watched)
-            yield* connection.send({ type: "subscribe", sessions: true, ...(id === undefined ? {} : { output: [{ sessionId: id }] }) })
+            yield* connection.send({
+              type: "subscribe",
+              sessions: true,
+              ...(id === undefined ? {} : { output: [{ sessionId: id }] })
+            })
             yield* Ref.set(live, Option.some(connection))
           }))
           yield* Effect.sync(() => dispatch({ _tag: "Link", link: "live" }))

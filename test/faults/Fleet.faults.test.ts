@@ -3,8 +3,8 @@ import { Redis } from "ioredis"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { FleetKeys } from "../../src/fleet/Protocol.js"
 import { ComputerName } from "../../src/domain/Session.js"
+import { FleetKeys } from "../../src/fleet/Protocol.js"
 import {
   type DaemonEnv,
   makeDaemonEnv,
@@ -35,7 +35,11 @@ const RAW_REDIS = /OOM command|EXECABORT|WRONGTYPE|ReplyError|ERR |NOSCRIPT|MISC
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-const eventually = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<{ value: T; afterMs: number }> => {
+const eventually = async <T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number
+): Promise<{ value: T; afterMs: number }> => {
   const start = Date.now()
   for (;;) {
     const value = await probe()
@@ -48,7 +52,9 @@ const eventually = async <T>(what: string, probe: () => Promise<T | undefined>, 
 interface Answer {
   readonly status: number
   readonly text: string
-  readonly body: { readonly _tag?: string; readonly message?: string; readonly fleet?: { readonly state?: string } } | undefined
+  readonly body:
+    | { readonly _tag?: string; readonly message?: string; readonly fleet?: { readonly state?: string } }
+    | undefined
 }
 
 /** One API call with a bound of its own (a request deadline is 10 s; 15 s means no answer at all). */
@@ -57,7 +63,10 @@ const caller = (env: DaemonEnv) => async (method: string, route: string, body?: 
   try {
     const res = await fetch(`http://127.0.0.1:${env.port}${route}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" })
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(15_000)
     })
@@ -142,9 +151,12 @@ describe("fault: the fleet link (two dist/main.js daemons, private redis-server 
     TELEMUX_TRUSTED_DIRS: trusted
   })
   const startB = () => startDaemon(envB, fleetEnv(B, envB.projectDir))
-  const fleetState = async (call: ReturnType<typeof caller>) => (await call("GET", "/health")).body?.fleet?.state ?? null
+  const fleetState = async (call: ReturnType<typeof caller>) =>
+    (await call("GET", "/health")).body?.fleet?.state ?? null
   const health = async (call: ReturnType<typeof caller>) =>
-    (await call("GET", "/health")).body as { fleet: { state: string; lastError: string | null; lastReset?: { stream: string; from: string } | null } }
+    (await call("GET", "/health")).body as {
+      fleet: { state: string; lastError: string | null; lastReset?: { stream: string; from: string } | null }
+    }
   const report = (line: string) => {
     printed.push(line)
     console.log(line)
@@ -160,7 +172,11 @@ describe("fault: the fleet link (two dist/main.js daemons, private redis-server 
     void until.finally(() => (going = false))
     const client = async (c: number) => {
       for (let i = 0; going; i++) {
-        tally.record("input", await callA("POST", `/v1/sessions/${sessionId}/input`, { text: `: c${c}t${i}`, enter: true }), sessionId)
+        tally.record(
+          "input",
+          await callA("POST", `/v1/sessions/${sessionId}/input`, { text: `: c${c}t${i}`, enter: true }),
+          sessionId
+        )
         tally.record("get", await callA("GET", `/v1/sessions/${sessionId}`), sessionId)
         tally.record("capture", await callA("GET", `/v1/sessions/${sessionId}/output?lines=5`), sessionId)
         tally.record("list", await callA("GET", `/v1/sessions?computer=${B}`), sessionId)
@@ -190,7 +206,9 @@ describe("fault: the fleet link (two dist/main.js daemons, private redis-server 
     daemonB = await startB()
     await eventually("A lists B", async () => {
       const res = await callA("GET", "/v1/computers")
-      return Array.isArray(res.body) && (res.body as Array<{ name: string }>).some((c) => c.name === B) ? true : undefined
+      return Array.isArray(res.body) && (res.body as Array<{ name: string }>).some((c) => c.name === B)
+        ? true
+        : undefined
     }, 10_000)
     const created = await callA("POST", "/v1/sessions", { projectDir: envB.projectDir, computer: B, title: "faults" })
     assert.strictEqual(created.status, 201, created.text)
@@ -205,101 +223,132 @@ describe("fault: the fleet link (two dist/main.js daemons, private redis-server 
     console.log(`fleet faults:\n  ${printed.join("\n  ")}`)
   }, 30_000)
 
-  it("(i) a poisoned inbox (far-future id, then DEL), also across a restart: requests work again within a bound; /health shows the reset", async () => {
-    const inbox = FleetKeys.inbox(B)
-    const poison = async (daemon: RunningDaemon) => {
-      const from = daemon.logs().length
-      await admin.xadd(inbox, FAR, "p", "poison")
-      // B reads the entry (and drops it, unsigned): its saved position is now the far id
-      await eventually("B dropped the poison", async () => (daemon.logs().slice(from).includes("dropped a fleet message") ? true : undefined), 5000)
-    }
-
-    await poison(daemonB!)
-    await admin.del(inbox)
-    const live = await firstSuccess(8000)
-    const shown = await health(callB)
-    assert.strictEqual(shown.fleet.lastReset?.from, FAR)
-    assert.strictEqual(shown.fleet.lastReset?.stream, inbox)
-    assert.strictEqual(shown.fleet.state, "up")
-
-    // the same, with the daemon restarted while its saved position is poisoned
-    await poison(daemonB!)
-    assert.strictEqual((await daemonB!.stop()).code, 0)
-    await admin.del(inbox)
-    const restartedAt = Date.now()
-    daemonB = await startB()
-    const afterRestart = await firstSuccess(12_000)
-    const restarted = await health(callB)
-    assert.strictEqual(restarted.fleet.lastReset?.from, FAR)
-    assert.include(daemonB.logs(), "beyond its stream's last generated id")
-    report(
-      `(i) poisoned inbox: answered again ${live} ms after the DEL (live); ${Date.now() - restartedAt} ms after B restarted ` +
-        `(${afterRestart} ms after it served); /health lastReset ${restarted.fleet.lastReset?.from} → 0-0`
-    )
-    assert.isAtMost(live, 5000)
-    assert.isAtMost(afterRestart, 10_000)
-  }, 60_000)
-
-  it("(ii) Redis at maxmemory (noeviction): typed 503/504 without Redis's text, /health not up, no 404; then recovery", async () => {
-    await firstSuccess(10_000)
-    await admin.config("SET", "maxmemory-policy", "noeviction")
-    await admin.config("SET", "maxmemory", "1")
-    let tally: Tally
-    let shown: { readonly afterMs: number; readonly states: ReadonlyArray<string | null>; readonly lastError: string | null } | undefined
-    try {
-      const watching = (async () => {
-        const start = Date.now()
-        while (Date.now() - start < 5000) {
-          const states = [await fleetState(callA), await fleetState(callB)]
-          if (states.every((s) => s !== null && s !== "up")) {
-            return { afterMs: Date.now() - start, states, lastError: (await health(callA)).fleet.lastError }
-          }
-          await sleep(50)
-        }
-        return undefined
-      })()
-      // traffic through the whole outage: longer than the heartbeat TTL (3 s), so every record expires meanwhile
-      ;[tally, shown] = await Promise.all([traffic(sleep(6000)), watching])
-    } finally {
-      await admin.config("SET", "maxmemory", "0")
-    }
-    const recovered = await firstSuccess(15_000)
-    const up = await eventually("both links up", async () =>
-      (await fleetState(callA)) === "up" && (await fleetState(callB)) === "up" ? true : undefined, 5000)
-    report(
-      `(ii) maxmemory: ${tally.summary()}; /health ${shown === undefined ? "stayed up" : `${shown.states.join("/")} after ${shown.afterMs} ms`}; ` +
-        `recovered after ${recovered} ms (links up after ${up.afterMs + recovered} ms)`
-    )
-    assert.isDefined(shown, "/health stayed up while Redis refused writes")
-    assert.deepStrictEqual(shown?.states, ["degraded", "degraded"])
-    assert.include(shown?.lastError ?? "", "out of memory")
-    assert.notMatch(shown?.lastError ?? "", RAW_REDIS)
-    tally.assertHonest()
-    assert.isAbove(tally.failed, 0, "the outage was met")
-  }, 60_000)
-
-  it("(iii) Redis restarted (empty) mid-traffic, three times: 0 404s, every failure a typed 503/504, then recovery", async () => {
-    await firstSuccess(10_000)
-    const outage = (async () => {
-      await sleep(1000)
-      for (let restart = 0; restart < 3; restart++) {
-        await server.kill()
-        await sleep(500)
-        await server.start()
-        // traffic on until both links are up again, and past the heartbeat TTL (3 s) after that
-        await eventually("both links up", async () =>
-          (await fleetState(callA)) === "up" && (await fleetState(callB)) === "up" ? true : undefined, 15_000)
-        await sleep(3500)
+  it(
+    "(i) a poisoned inbox (far-future id, then DEL), also across a restart: requests work again within a bound; /health shows the reset",
+    async () => {
+      const inbox = FleetKeys.inbox(B)
+      const poison = async (daemon: RunningDaemon) => {
+        const from = daemon.logs().length
+        await admin.xadd(inbox, FAR, "p", "poison")
+        // B reads the entry (and drops it, unsigned): its saved position is now the far id
+        await eventually(
+          "B dropped the poison",
+          async () => (daemon.logs().slice(from).includes("dropped a fleet message") ? true : undefined),
+          5000
+        )
       }
-    })()
-    const tally = await traffic(outage)
-    await outage
-    const recovered = await firstSuccess(15_000)
-    report(`(iii) Redis restarted 3 times: ${tally.summary()}; a request succeeded ${recovered} ms after the traffic stopped`)
-    tally.assertHonest()
-    assert.isAbove(tally.ok, 0)
-    // B stayed listed throughout: nothing was forgotten for one empty SCAN
-    const computers = await callA("GET", "/v1/computers")
-    assert.isTrue((computers.body as unknown as Array<{ name: string }>).some((c) => c.name === B))
-  }, 90_000)
+
+      await poison(daemonB!)
+      await admin.del(inbox)
+      const live = await firstSuccess(8000)
+      const shown = await health(callB)
+      assert.strictEqual(shown.fleet.lastReset?.from, FAR)
+      assert.strictEqual(shown.fleet.lastReset?.stream, inbox)
+      assert.strictEqual(shown.fleet.state, "up")
+
+      // the same, with the daemon restarted while its saved position is poisoned
+      await poison(daemonB!)
+      assert.strictEqual((await daemonB!.stop()).code, 0)
+      await admin.del(inbox)
+      const restartedAt = Date.now()
+      daemonB = await startB()
+      const afterRestart = await firstSuccess(12_000)
+      const restarted = await health(callB)
+      assert.strictEqual(restarted.fleet.lastReset?.from, FAR)
+      assert.include(daemonB.logs(), "beyond its stream's last generated id")
+      report(
+        `(i) poisoned inbox: answered again ${live} ms after the DEL (live); ${
+          Date.now() - restartedAt
+        } ms after B restarted ` +
+          `(${afterRestart} ms after it served); /health lastReset ${restarted.fleet.lastReset?.from} → 0-0`
+      )
+      assert.isAtMost(live, 5000)
+      assert.isAtMost(afterRestart, 10_000)
+    },
+    60_000
+  )
+
+  it(
+    "(ii) Redis at maxmemory (noeviction): typed 503/504 without Redis's text, /health not up, no 404; then recovery",
+    async () => {
+      await firstSuccess(10_000)
+      await admin.config("SET", "maxmemory-policy", "noeviction")
+      await admin.config("SET", "maxmemory", "1")
+      let tally: Tally
+      let shown: {
+        readonly afterMs: number
+        readonly states: ReadonlyArray<string | null>
+        readonly lastError: string | null
+      } | undefined
+      try {
+        const watching = (async () => {
+          const start = Date.now()
+          while (Date.now() - start < 5000) {
+            const states = [await fleetState(callA), await fleetState(callB)]
+            if (states.every((s) => s !== null && s !== "up")) {
+              return { afterMs: Date.now() - start, states, lastError: (await health(callA)).fleet.lastError }
+            }
+            await sleep(50)
+          }
+          return undefined
+        })() // traffic through the whole outage: longer than the heartbeat TTL (3 s), so every record expires meanwhile
+        ;[tally, shown] = await Promise.all([traffic(sleep(6000)), watching])
+      } finally {
+        await admin.config("SET", "maxmemory", "0")
+      }
+      const recovered = await firstSuccess(15_000)
+      const up = await eventually(
+        "both links up",
+        async () => (await fleetState(callA)) === "up" && (await fleetState(callB)) === "up" ? true : undefined,
+        5000
+      )
+      report(
+        `(ii) maxmemory: ${tally.summary()}; /health ${
+          shown === undefined ? "stayed up" : `${shown.states.join("/")} after ${shown.afterMs} ms`
+        }; ` +
+          `recovered after ${recovered} ms (links up after ${up.afterMs + recovered} ms)`
+      )
+      assert.isDefined(shown, "/health stayed up while Redis refused writes")
+      assert.deepStrictEqual(shown?.states, ["degraded", "degraded"])
+      assert.include(shown?.lastError ?? "", "out of memory")
+      assert.notMatch(shown?.lastError ?? "", RAW_REDIS)
+      tally.assertHonest()
+      assert.isAbove(tally.failed, 0, "the outage was met")
+    },
+    60_000
+  )
+
+  it(
+    "(iii) Redis restarted (empty) mid-traffic, three times: 0 404s, every failure a typed 503/504, then recovery",
+    async () => {
+      await firstSuccess(10_000)
+      const outage = (async () => {
+        await sleep(1000)
+        for (let restart = 0; restart < 3; restart++) {
+          await server.kill()
+          await sleep(500)
+          await server.start()
+          // traffic on until both links are up again, and past the heartbeat TTL (3 s) after that
+          await eventually(
+            "both links up",
+            async () => (await fleetState(callA)) === "up" && (await fleetState(callB)) === "up" ? true : undefined,
+            15_000
+          )
+          await sleep(3500)
+        }
+      })()
+      const tally = await traffic(outage)
+      await outage
+      const recovered = await firstSuccess(15_000)
+      report(
+        `(iii) Redis restarted 3 times: ${tally.summary()}; a request succeeded ${recovered} ms after the traffic stopped`
+      )
+      tally.assertHonest()
+      assert.isAbove(tally.ok, 0)
+      // B stayed listed throughout: nothing was forgotten for one empty SCAN
+      const computers = await callA("GET", "/v1/computers")
+      assert.isTrue((computers.body as unknown as Array<{ name: string }>).some((c) => c.name === B))
+    },
+    90_000
+  )
 })

@@ -4,7 +4,7 @@
  * a request reached nothing that changes state.
  */
 import type { HttpClient } from "@effect/platform"
-import { DateTime, Effect, Layer, LogLevel, Logger, Redacted, Ref, Schema } from "effect"
+import { DateTime, Effect, Layer, Logger, LogLevel, Redacted, Ref, Schema } from "effect"
 import * as FleetLive from "../../layers/FleetLive.js"
 import * as HttpServerLayer from "../../layers/HttpServer.js"
 import * as IdempotencyLive from "../../layers/IdempotencyLive.js"
@@ -85,7 +85,10 @@ const makeDoubles = Effect.gen(function*() {
 
 const fixedToken = Layer.succeed(
   AuthToken,
-  AuthToken.of({ current: Effect.succeed(Redacted.make(TOKEN)), verify: (candidate) => Effect.succeed(candidate === TOKEN) })
+  AuthToken.of({
+    current: Effect.succeed(Redacted.make(TOKEN)),
+    verify: (candidate) => Effect.succeed(candidate === TOKEN)
+  })
 )
 
 const stats = new SystemStatsSnapshot({

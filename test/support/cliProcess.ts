@@ -79,7 +79,12 @@ export const spawnCli = (
 /** Runs `node dist/cli.js …` to completion (killed after `timeoutMs`). */
 export const runCli = async (
   args: ReadonlyArray<string>,
-  options: { readonly env: Record<string, string>; readonly cwd?: string; readonly input?: string; readonly timeoutMs?: number }
+  options: {
+    readonly env: Record<string, string>
+    readonly cwd?: string
+    readonly input?: string
+    readonly timeoutMs?: number
+  }
 ): Promise<CliResult> => {
   const running = spawnCli(args, options)
   const timer = setTimeout(() => running.child.kill("SIGKILL"), options.timeoutMs ?? 20_000)
@@ -91,7 +96,11 @@ export const runCli = async (
 }
 
 /** Polls `probe` until it returns a value (bounded). */
-export const eventually = async <A>(probe: () => Promise<A | undefined>, what: string, timeoutMs = 10_000): Promise<A> => {
+export const eventually = async <A>(
+  probe: () => Promise<A | undefined>,
+  what: string,
+  timeoutMs = 10_000
+): Promise<A> => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await probe()

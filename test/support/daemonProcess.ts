@@ -39,7 +39,9 @@ export interface RunningDaemon {
   readonly child: ChildProcess
   readonly logs: () => string
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; afterMs: number }>
-  readonly stop: (signal?: NodeJS.Signals) => Promise<{ code: number | null; signal: NodeJS.Signals | null; elapsedMs: number }>
+  readonly stop: (
+    signal?: NodeJS.Signals
+  ) => Promise<{ code: number | null; signal: NodeJS.Signals | null; elapsedMs: number }>
 }
 
 export const startDaemon = async (env: DaemonEnv, extra: Record<string, string> = {}): Promise<RunningDaemon> => {
@@ -106,7 +108,9 @@ export const startDaemon = async (env: DaemonEnv, extra: Record<string, string> 
 /** The tmux server's pid on `socket`, or undefined when none runs. */
 export const tmuxServerPid = (socket: string): number | undefined => {
   try {
-    return Number(execFileSync("tmux", ["-L", socket, "display-message", "-p", "#{pid}"], { timeout: 5000 }).toString().trim())
+    return Number(
+      execFileSync("tmux", ["-L", socket, "display-message", "-p", "#{pid}"], { timeout: 5000 }).toString().trim()
+    )
   } catch {
     return undefined
   }
@@ -181,15 +185,18 @@ export const keepAliveApi = (env: DaemonEnv) => {
         headers["content-type"] = "application/json"
         headers["content-length"] = Buffer.byteLength(data)
       }
-      const request = http.request({ host: "127.0.0.1", port: env.port, path: route, method, agent, headers }, (response) => {
-        const chunks: Array<Buffer> = []
-        response.on("data", (chunk: Buffer) => chunks.push(chunk))
-        response.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8")
-          resolve({ status: response.statusCode ?? 0, body: text === "" ? undefined : JSON.parse(text) })
-        })
-        response.on("error", reject)
-      })
+      const request = http.request(
+        { host: "127.0.0.1", port: env.port, path: route, method, agent, headers },
+        (response) => {
+          const chunks: Array<Buffer> = []
+          response.on("data", (chunk: Buffer) => chunks.push(chunk))
+          response.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8")
+            resolve({ status: response.statusCode ?? 0, body: text === "" ? undefined : JSON.parse(text) })
+          })
+          response.on("error", reject)
+        }
+      )
       request.on("error", reject)
       request.end(data)
     })

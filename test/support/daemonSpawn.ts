@@ -18,7 +18,10 @@ export interface SpawnedDaemon {
   readonly stderr: () => string
   readonly exited: Promise<DaemonExit>
   /** Sends `signal` and waits for the exit (at most `boundMs`, then SIGKILL); `elapsedMs` runs from the signal to the `exit` event. */
-  readonly signal: (signal: NodeJS.Signals, boundMs?: number) => Promise<DaemonExit & { readonly elapsedMs: number; readonly timedOut: boolean }>
+  readonly signal: (
+    signal: NodeJS.Signals,
+    boundMs?: number
+  ) => Promise<DaemonExit & { readonly elapsedMs: number; readonly timedOut: boolean }>
 }
 
 /**

@@ -70,7 +70,9 @@ async (
 }
 
 /** `status tag` of an answer, as tallies print it (e.g. `504 OutcomeUnknown`, `204`, `0`). */
-export const answerKind = (answer: Answer) => (answer.tag === undefined ? String(answer.status) : `${answer.status} ${answer.tag}`)
+export const answerKind = (
+  answer: Answer
+) => (answer.tag === undefined ? String(answer.status) : `${answer.status} ${answer.tag}`)
 
 const tmux = (socket: string, ...args: ReadonlyArray<string>) =>
   execFileSync("tmux", ["-L", socket, ...args], { timeout: 5000, stdio: ["ignore", "pipe", "pipe"] }).toString()
@@ -103,7 +105,7 @@ export const paneCommand = (socket: string, pane: string): string | undefined =>
 }
 
 /** Stops (SIGSTOP) a process until the returned function continues it (SIGCONT); continuing twice is harmless. */
-export const freeze = (pid: number): (() => void) => {
+export const freeze = (pid: number): () => void => {
   process.kill(pid, "SIGSTOP")
   let frozen = true
   return () => {
@@ -134,7 +136,10 @@ export interface Tmpfs {
 export const mountTmpfs = (sizeBytes: number): Tmpfs => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-tmpfs-"))
   try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0700`, "tmpfs", dir], { timeout: 5000, stdio: "pipe" })
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${sizeBytes},mode=0700`, "tmpfs", dir], {
+      timeout: 5000,
+      stdio: "pipe"
+    })
   } catch (error) {
     fs.rmdirSync(dir)
     const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim() ?? String(error)

@@ -5,7 +5,9 @@ import { ComputerName, newSession, Session, SessionId, type SessionStatus } from
 /** A session row with sensible defaults; `n` makes ids and times deterministic when given. */
 export const makeSession = (overrides: Partial<ConstructorParameters<typeof Session>[0]> = {}, n?: number): Session => {
   const sessionId = overrides.sessionId ??
-    SessionId.make(n === undefined ? crypto.randomUUID() : `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`)
+    SessionId.make(
+      n === undefined ? crypto.randomUUID() : `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`
+    )
   return new Session({
     ...newSession({
       sessionId,

@@ -32,7 +32,11 @@ const parse = (raw: string): Pick<RawAnswer, "status" | "headers" | "body"> => {
     const colon = line.indexOf(":")
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim()
   }
-  return { status: status === null ? undefined : Number(status[1]), headers, body: split < 0 ? "" : raw.slice(split + 4) }
+  return {
+    status: status === null ? undefined : Number(status[1]),
+    headers,
+    body: split < 0 ? "" : raw.slice(split + 4)
+  }
 }
 
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code ?? String(error)
@@ -52,7 +56,11 @@ export const connect = (port: number): Promise<net.Socket | string> =>
   })
 
 /** Retries `connect` every `everyMs` until one succeeds (or `boundMs` passes); counts the refusals on the way. */
-export const connectWhenListening = async (port: number, boundMs: number, everyMs = 2): Promise<{ socket: net.Socket | undefined; refused: number }> => {
+export const connectWhenListening = async (
+  port: number,
+  boundMs: number,
+  everyMs = 2
+): Promise<{ socket: net.Socket | undefined; refused: number }> => {
   const deadline = performance.now() + boundMs
   let refused = 0
   while (performance.now() < deadline) {
@@ -91,7 +99,14 @@ export const rawExchange = async (port: number, request: string | Buffer, boundM
   const started = performance.now()
   const socket = await connect(port)
   if (typeof socket === "string") {
-    return { status: undefined, headers: {}, body: "", outcome: socket === "ECONNREFUSED" ? "refused" : "error", error: socket, ms: performance.now() - started }
+    return {
+      status: undefined,
+      headers: {},
+      body: "",
+      outcome: socket === "ECONNREFUSED" ? "refused" : "error",
+      error: socket,
+      ms: performance.now() - started
+    }
   }
   return exchangeOn(socket, request, boundMs)
 }
@@ -111,7 +126,12 @@ export const upgradeRequest = (port: number, path: string, headers: Readonly<Rec
   ].join("\r\n")
 
 /** A WebSocket opened by hand: the socket after the server's `101` (the caller writes frames on it). */
-export const openRawWebSocket = (port: number, path: string, headers: Readonly<Record<string, string>> = {}, boundMs = 5000) =>
+export const openRawWebSocket = (
+  port: number,
+  path: string,
+  headers: Readonly<Record<string, string>> = {},
+  boundMs = 5000
+) =>
   new Promise<net.Socket>((resolve, reject) => {
     const socket = net.connect({ host: "127.0.0.1", port })
     let head = ""
@@ -193,11 +213,25 @@ export interface HttpAnswer {
 /** One request through node:http (no agent, no header rewriting: browsers' Origin and Sec-Fetch-* are sent as given). */
 export const httpRequest = (
   port: number,
-  options: { readonly method: string; readonly path: string; readonly headers?: http.OutgoingHttpHeaders; readonly body?: string; readonly timeoutMs?: number }
+  options: {
+    readonly method: string
+    readonly path: string
+    readonly headers?: http.OutgoingHttpHeaders
+    readonly body?: string
+    readonly timeoutMs?: number
+  }
 ) =>
   new Promise<HttpAnswer>((resolve, reject) => {
     const request = http.request(
-      { host: "127.0.0.1", port, method: options.method, path: options.path, headers: options.headers ?? {}, agent: false, timeout: options.timeoutMs ?? 10_000 },
+      {
+        host: "127.0.0.1",
+        port,
+        method: options.method,
+        path: options.path,
+        headers: options.headers ?? {},
+        agent: false,
+        timeout: options.timeoutMs ?? 10_000
+      },
       (response) => {
         let body = ""
         response.setEncoding("utf8")

@@ -43,7 +43,9 @@ export const uniqueKeyPrefix = (): string => `telemux:v1:test:${process.pid}-${r
 const requireRedisServer = () => {
   const probe = spawnSync("redis-server", ["--version"], { stdio: "ignore", timeout: 5000 })
   if (probe.error !== undefined || probe.status !== 0) {
-    throw new Error(`redis-server is required by the Redis integration tests and was not found on PATH: ${REDIS_INSTALL_HINT}`)
+    throw new Error(
+      `redis-server is required by the Redis integration tests and was not found on PATH: ${REDIS_INSTALL_HINT}`
+    )
   }
 }
 
@@ -70,19 +72,29 @@ const spawnServer = (port: number, dir: string, options: RedisServerOptions) =>
     const listen = options.tls === undefined
       ? ["--port", String(port)]
       : [
-        "--port", "0",
-        "--tls-port", String(port),
-        "--tls-cert-file", options.tls.certFile,
-        "--tls-key-file", options.tls.keyFile,
-        "--tls-auth-clients", "no"
+        "--port",
+        "0",
+        "--tls-port",
+        String(port),
+        "--tls-cert-file",
+        options.tls.certFile,
+        "--tls-key-file",
+        options.tls.keyFile,
+        "--tls-auth-clients",
+        "no"
       ]
     const child = spawn("redis-server", [
       ...listen,
-      "--bind", "127.0.0.1",
-      "--save", "",
-      "--appendonly", "yes",
-      "--appendfsync", "always",
-      "--dir", dir,
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      "always",
+      "--dir",
+      dir,
       ...(options.extraArgs ?? [])
     ], { stdio: ["ignore", "pipe", "pipe"] })
     let log = ""
@@ -216,6 +228,9 @@ export const scopedRedisServer = (
   options: RedisServerOptions = {}
 ): Effect.Effect<RedisTestServer, RedisServerError, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.tryPromise({ try: () => startRedisServer(options), catch: (e) => new RedisServerError({ message: String(e) }) }),
+    Effect.tryPromise({
+      try: () => startRedisServer(options),
+      catch: (e) => new RedisServerError({ message: String(e) })
+    }),
     (server) => Effect.promise(server.stop)
   )

@@ -35,7 +35,9 @@ export const connectStream = async (env: DaemonEnv) => {
       }
       const timer = setTimeout(() => {
         listeners.delete(check)
-        reject(new Error(`no ${what} within ${timeoutMs} ms; got ${JSON.stringify(frames.map((f) => [f.type, f.seq]))}`))
+        reject(
+          new Error(`no ${what} within ${timeoutMs} ms; got ${JSON.stringify(frames.map((f) => [f.type, f.seq]))}`)
+        )
       }, timeoutMs)
       listeners.add(check)
       check()

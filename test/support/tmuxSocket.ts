@@ -27,8 +27,8 @@ export const killServer = (socket: string): Effect.Effect<void, never, CommandEx
   })
 
 /** A fresh private socket whose tmux server is killed when the scope closes. */
-export const scopedTmuxSocket: Effect.Effect<string, never, Scope.Scope | CommandExecutor.CommandExecutor> =
-  Effect.acquireRelease(Effect.sync(uniqueSocketName), killServer)
+export const scopedTmuxSocket: Effect.Effect<string, never, Scope.Scope | CommandExecutor.CommandExecutor> = Effect
+  .acquireRelease(Effect.sync(uniqueSocketName), killServer)
 
 export class ConditionNotMet extends Data.TaggedError("ConditionNotMet")<{
   readonly what: string
@@ -58,7 +58,9 @@ export const waitUntil = <E, R>(
     })
   )
 
-class TmuxHelperFailed extends Data.TaggedError("TmuxHelperFailed")<{ readonly args: ReadonlyArray<string>; readonly stderr: string }> {}
+class TmuxHelperFailed
+  extends Data.TaggedError("TmuxHelperFailed")<{ readonly args: ReadonlyArray<string>; readonly stderr: string }>
+{}
 
 /** Runs `tmux -L <socket> …args` directly (for setting up or inspecting what the bridge cannot). */
 export const tmuxCommand = (socket: string, ...args: ReadonlyArray<string>) =>

@@ -1,12 +1,12 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { Agents } from "../../services/Agents.js"
 import * as FakeTerminalBridge from "../../layers/FakeTerminalBridge.js"
 import * as IdempotencyLive from "../../layers/IdempotencyLive.js"
 import * as IndexedCache from "../../layers/IndexedCache.js"
 import * as MemorySessionStore from "../../layers/MemorySessionStore.js"
 import * as SessionsLive from "../../layers/SessionsLive.js"
 import * as ConfigLive from "../../layers/TelemuxConfigLive.js"
+import { Agents } from "../../services/Agents.js"
 
 /** Sessions over in-memory doubles, with the doubles exposed for assertions. A fresh graph per call. */
 export const sessionsOnDoubles = (env: Readonly<Record<string, string>> = {}) =>
