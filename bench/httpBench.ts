@@ -14,18 +14,16 @@
  * flags to the daemon's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); TELEMUX_BENCH_MAIN runs
  * another build of the daemon than dist/main.js.
  */
-import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process"
+import { fork } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
-import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import type { BenchRow } from "./measure.js"
+import { createSessions, type Daemon, startDaemon } from "./outputBench.js"
 
 const SELF = fileURLToPath(import.meta.url)
-const ROOT = path.resolve(path.dirname(SELF), "..")
-const DIST_MAIN = process.env.TELEMUX_BENCH_MAIN ?? path.join(ROOT, "dist", "main.js")
 const ROLE_ENV = "TELEMUX_HTTP_BENCH_ROLE"
 
 const SESSIONS = 200
@@ -250,102 +248,12 @@ const forkRole = (role: "load" | "trivial") => {
   return { child, ask }
 }
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port
-      server.close(() => resolve(port))
-    })
+/** A GET as the load generator sees it: status, content type and the exact bytes. */
+const getRaw = async (daemon: Daemon, route: string) => {
+  const res = await fetch(`http://127.0.0.1:${daemon.port}${route}`, {
+    headers: { authorization: `Bearer ${daemon.token}` }
   })
-
-interface Daemon {
-  readonly child: ChildProcess
-  readonly port: number
-  readonly token: string
-  readonly projectDir: string
-  readonly call: (
-    method: string,
-    route: string,
-    body?: unknown
-  ) => Promise<{ status: number; contentType: string; text: string }>
-  readonly stop: () => Promise<void>
-}
-
-const startDaemon = async (): Promise<Daemon> => {
-  if (!fs.existsSync(DIST_MAIN)) throw new Error(`${DIST_MAIN} is missing: run npm run build`)
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-httpbench-"))
-  const projectDir = path.join(home, "project")
-  fs.mkdirSync(projectDir)
-  const socket = `telemux-httpbench-${process.pid}-${Math.random().toString(16).slice(2, 8)}`
-  const port = await freePort()
-  const nodeArgs = (process.env.TELEMUX_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean)
-  const child = spawn(process.execPath, [...nodeArgs, DIST_MAIN], {
-    env: {
-      // as a user runs it: without the NODE_OPTIONS (tsx's loader) this benchmark runs under
-      ...Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== "NODE_OPTIONS")),
-      HOME: home,
-      HISTFILE: "/dev/null",
-      TELEMUX_HOME: home,
-      TELEMUX_TMUX_SOCKET: socket,
-      TELEMUX_PORT: String(port),
-      TELEMUX_COMPUTER: "bench",
-      TELEMUX_LOG_LEVEL: "Warning"
-    },
-    stdio: ["ignore", fs.openSync(path.join(home, "daemon.log"), "w"), "inherit"]
-  })
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(1000) })).ok) break
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill("SIGKILL")
-      throw new Error(`daemon did not start:\n${fs.readFileSync(path.join(home, "daemon.log"), "utf8").slice(-2000)}`)
-    }
-    await sleep(50)
-  }
-  const token = fs.readFileSync(path.join(home, "token"), "utf8").trim()
-  const call = async (method: string, route: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${port}${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" })
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
-    return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() }
-  }
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r))
-      child.kill("SIGTERM")
-      await exited
-    }
-    try {
-      execFileSync("tmux", ["-L", socket, "kill-server"], { stdio: "ignore" })
-    } catch {
-      // gone
-    }
-    fs.rmSync(home, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
-  }
-  return { child, port, token, projectDir, call, stop }
-}
-
-const createSessions = async (daemon: Daemon, n: number) => {
-  for (let i = 0; i < n; i += 10) {
-    await Promise.all(Array.from({ length: Math.min(10, n - i) }, async (_, j) => {
-      const created = await daemon.call("POST", "/v1/sessions", {
-        projectDir: daemon.projectDir,
-        title: `bench-${i + j}`
-      })
-      if (created.status !== 201) throw new Error(`create: ${created.status} ${created.text}`)
-    }))
-  }
+  return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() }
 }
 
 interface Cell {
@@ -383,13 +291,13 @@ export const benchHttp = async (): Promise<ReadonlyArray<BenchRow>> => {
   const load = forkRole("load")
   const trivial = forkRole("trivial")
   try {
-    await createSessions(daemon, SESSIONS)
+    await createSessions(daemon, SESSIONS, os.tmpdir())
     // the new shells print their first prompt: let the list settle before its bytes are taken
     await sleep(2000)
     const paths = { health: "/health", sessions: "/v1/sessions" } as const
     const routes: Record<string, Route> = {}
     for (const url of Object.values(paths)) {
-      const answer = await daemon.call("GET", url)
+      const answer = await getRaw(daemon, url)
       if (answer.status !== 200) throw new Error(`GET ${url}: ${answer.status} ${answer.text}`)
       routes[url] = { contentType: answer.contentType, body: Buffer.from(answer.text).toString("base64") }
     }
@@ -404,7 +312,7 @@ export const benchHttp = async (): Promise<ReadonlyArray<BenchRow>> => {
       for (const connections of CONNECTIONS) {
         const base = { path: url, token: daemon.token, connections, warmupMs: WARMUP_MS, measureMs: MEASURE_MS }
         const floor = await measure(load, trivial.child.pid!, { ...base, port: trivialPort })
-        const ours = await measure(load, daemon.child.pid!, { ...base, port: daemon.port })
+        const ours = await measure(load, daemon.pid, { ...base, port: daemon.port })
         const ratio = rate(ours.result) / rate(floor.result)
         const what = name === "sessions"
           ? `GET ${url} (${SESSIONS} sessions, ${(listBytes / 1024).toFixed(0)} KB)`

@@ -24,27 +24,11 @@ import { HttpListener } from "../services/HttpListener.js"
 import { Projects } from "../services/Projects.js"
 import { SystemStats } from "../services/SystemStats.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-import { MemoryStats, SystemStatsSnapshot } from "../src/domain/Computer.js"
 import { ComputerName, Session } from "../src/domain/Session.js"
+import { fixedToken, stats, TOKEN } from "./support/apiInProcess.js"
 import { makeSession } from "./support/fixtures.js"
 import { httpRequest } from "./support/rawHttp.js"
 import { agentsUnused, sessionsOnDoubles } from "./support/unitLayers.js"
-
-const TOKEN = "b".repeat(64)
-
-const fixedToken = Layer.succeed(
-  AuthToken,
-  AuthToken.of({
-    current: Effect.succeed(Redacted.make(TOKEN)),
-    verify: (candidate) => Effect.succeed(candidate === TOKEN)
-  })
-)
-
-const stats = new SystemStatsSnapshot({
-  cpuPercent: 1,
-  memory: new MemoryStats({ totalGb: 16, availableGb: 8, percentUsed: 50 }),
-  disk: null
-})
 
 /** The real Sessions over doubles (cache, store, terminal), with everything else the server needs. */
 const services = (

@@ -83,7 +83,7 @@ const makeDoubles = Effect.gen(function*() {
   return { sessions, agents, recorder: { calls: Ref.get(log) } satisfies Recorder }
 })
 
-const fixedToken = Layer.succeed(
+export const fixedToken = Layer.succeed(
   AuthToken,
   AuthToken.of({
     current: Effect.succeed(Redacted.make(TOKEN)),
@@ -91,7 +91,7 @@ const fixedToken = Layer.succeed(
   })
 )
 
-const stats = new SystemStatsSnapshot({
+export const stats = new SystemStatsSnapshot({
   cpuPercent: 1,
   memory: new MemoryStats({ totalGb: 16, availableGb: 8, percentUsed: 50 }),
   disk: null
