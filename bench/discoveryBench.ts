@@ -12,7 +12,7 @@ const COMPUTERS = 50
 const PATTERN = `${KEY_PREFIX}computer:*`
 /** How long each workload runs while the probe samples PING latency. */
 const WINDOW_MS = 3_000
-const APPENDS = 100_000
+const APPENDS = 20_000
 const STREAM_CAP = 1_000
 
 interface Latencies {

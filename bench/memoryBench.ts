@@ -15,6 +15,8 @@ const SETTLE_MS = 5000
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`
+/** A change in RSS with its sign. */
+const delta = (bytes: number) => `${bytes < 0 ? "−" : "+"}${mb(Math.abs(bytes))}`
 
 const rssOf = (pid: number): number => {
   const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
@@ -72,7 +74,7 @@ export const benchMemory = async (): Promise<ReadonlyArray<BenchRow>> => {
         name: `RSS after those ${OPEN_SESSIONS} closed`,
         value: mb(closed),
         baseline: `${mb(start)} at start`,
-        ratio: `+${mb(closed - start)}`
+        ratio: delta(closed - start)
       },
       {
         name: `RSS after ${CYCLES} create/input/close cycles (${
@@ -80,7 +82,7 @@ export const benchMemory = async (): Promise<ReadonlyArray<BenchRow>> => {
         } cycles/s, ${CONCURRENCY} at a time)`,
         value: mb(after),
         baseline: `${mb(start)} at start`,
-        ratio: `+${mb(after - start)}`
+        ratio: delta(after - start)
       }
     ]
   } finally {

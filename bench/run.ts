@@ -57,7 +57,11 @@ if (unknown.length > 0) {
 
 console.log(`telemux benchmarks — node ${process.version}, ${new Date().toISOString()}`)
 console.log(usage)
+const began = performance.now()
 for (const name of args.length === 0 ? Object.keys(SECTIONS) : args) {
   const section = SECTIONS[name]!
+  const started = performance.now()
   printRows(section.title, await section.run())
+  console.log(`(${name}: ${((performance.now() - started) / 1000).toFixed(0)} s)`)
 }
+console.log(`\nall sections: ${((performance.now() - began) / 1000).toFixed(0)} s`)
