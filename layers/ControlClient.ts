@@ -15,6 +15,7 @@ import {
   type Scope,
   Stream
 } from "effect"
+import * as fs from "node:fs"
 import {
   KILL_GRACE,
   TMUX_COMMAND_TIMEOUT,
@@ -61,6 +62,18 @@ export interface ControlClientOptions {
   readonly onUp: Effect.Effect<void>
   readonly onDown: (reason: string) => Effect.Effect<void>
 }
+
+/**
+ * `setpriv` where the system has it (util-linux): the kernel sends the client SIGTERM when the daemon
+ * dies, however it dies. A client normally exits on the end of its input, but one killed daemon in
+ * a few left a client attached to the hub for good (seen in the fleet's process test). Without
+ * setpriv the client is started as it is.
+ */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((candidate) => fs.existsSync(candidate))
+const diesWithDaemon = (argv: ReadonlyArray<string>): [string, ...Array<string>] =>
+  SETPRIV === undefined
+    ? [argv[0]!, ...argv.slice(1)]
+    : [SETPRIV, "--pdeathsig", "TERM", "--", ...argv]
 
 /** One `tmux -C` client of the daemon, reconnected whenever it goes away. */
 export interface ControlClient {
@@ -341,8 +354,9 @@ export const makeControlClient = (
     /** One connection, from spawning the client to its end; fails only while connecting. */
     const connection = Effect.gen(function*() {
       yield* ensureHub
+      const argv = [options.tmuxBinary, ...tmuxArgv(options.socket, options.attachArgs)]
       const proc = yield* executor.start(
-        Command.make(options.tmuxBinary, ...tmuxArgv(options.socket, options.attachArgs)).pipe(Command.stdin("pipe"))
+        Command.make(...diesWithDaemon(argv)).pipe(Command.stdin("pipe"))
       ).pipe(Effect.mapError((e) => new ControlConnectFailed({ reason: e.message })))
       const conn: Connection = {
         pid: proc.pid,
