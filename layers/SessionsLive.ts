@@ -360,21 +360,25 @@ export const make = Effect.gen(function*() {
       }
     })))
 
+  /** An open session as the cache holds it now (it may have changed since an earlier look). */
+  const openInCache = (id: SessionId) =>
+    Effect.map(cache.getSession(id), Option.filter((session) => session.status !== "closed"))
+
   const recordOutput = (marks: ReadonlyArray<OutputMark>) =>
     Effect.gen(function*() {
-      const open: Array<{ readonly session: Session; readonly mark: OutputMark }> = []
-      for (const mark of marks) {
-        const session = Option.getOrUndefined(yield* cache.getSession(mark.id))
-        if (session !== undefined && session.status !== "closed") open.push({ session, mark })
+      const open: Array<OutputMark> = []
+      for (const mark of marks) if (Option.isSome(yield* openInCache(mark.id))) open.push(mark)
+      yield* store.recordOutput(open).pipe(Effect.mapError(storageFailure))
+      // The rows as written, without reading them back (fields already valid: no validation). Each
+      // is patched onto the cache's current row: a close or a status change made while the store
+      // was written is kept, not overwritten with the row as it was before.
+      for (const mark of open) {
+        const current = yield* openInCache(mark.id)
+        if (Option.isNone(current)) continue
+        yield* cache.upsertSession(
+          new Session({ ...current.value, lastOutput: mark.lastOutput, lastOutputAt: mark.lastOutputAt }, true)
+        )
       }
-      yield* store.recordOutput(open.map((o) => o.mark)).pipe(Effect.mapError(storageFailure))
-      // the rows as written, without reading them back (fields already valid: no validation)
-      yield* Effect.forEach(open, ({ mark, session }) =>
-        cache.upsertSession(
-          new Session({ ...session, lastOutput: mark.lastOutput, lastOutputAt: mark.lastOutputAt }, true)
-        ), {
-        discard: true
-      })
     })
 
   return Sessions.of({

@@ -1,5 +1,5 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Option, TestClock } from "effect"
+import { DateTime, Duration, Effect, Fiber, Option, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -88,6 +88,32 @@ describe("Sessions on test doubles", () => {
       assert.deepStrictEqual(typed().slice(2), ["paste", "awaitLanded", "keys"])
       yield* sessions.sendText(session.sessionId, "no enter", false)
       assert.deepStrictEqual(typed().slice(5), ["paste"])
+    }).pipe(Effect.provide(sessionsOnDoubles())))
+
+  it.effect("recordOutput writes open sessions' last output to the store and the cache; a closed one keeps its row", () =>
+    Effect.gen(function*() {
+      const sessions = yield* Sessions
+      const store = yield* SessionStore
+      const cache = yield* Cache
+      const open = yield* sessions.create({ projectDir })
+      const closed = yield* sessions.create({ projectDir })
+      yield* sessions.close(closed.sessionId, "user")
+      const at = DateTime.unsafeMake(1_700_000_000_000)
+      yield* sessions.recordOutput([
+        { id: open.sessionId, lastOutput: "built ok", lastOutputAt: at },
+        { id: closed.sessionId, lastOutput: "late", lastOutputAt: at }
+      ])
+      const stored = Option.getOrThrow(yield* store.getSession(open.sessionId))
+      const cached = Option.getOrThrow(yield* cache.getSession(open.sessionId))
+      for (const row of [stored, cached]) {
+        assert.deepStrictEqual([row.lastOutput, row.lastOutputAt, row.status], ["built ok", at, open.status])
+      }
+      const closedRow = Option.getOrThrow(yield* store.getSession(closed.sessionId))
+      assert.deepStrictEqual([closedRow.status, closedRow.lastOutput], ["closed", closed.lastOutput])
+      assert.isTrue(
+        Option.isNone(yield* cache.getSession(closed.sessionId)) ||
+          Option.getOrThrow(yield* cache.getSession(closed.sessionId)).status === "closed"
+      )
     }).pipe(Effect.provide(sessionsOnDoubles())))
 
   it.effect("a pane in copy-mode is taken out of it before the paste", () =>
