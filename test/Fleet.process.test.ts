@@ -463,7 +463,9 @@ describe("a fleet of two daemons (dist/main.js) on one real Redis", () => {
       const failed = results.filter((r) => r.status !== 204)
       timings["requests during the outage: failed"] = failed.length
       timings["requests during the outage: slowest failure (ms)"] = Math.max(0, ...failed.map((r) => r.ms))
-      assert.isAbove(failed.length, 0, "some traffic met the outage")
+      // Whether the loop's own requests meet the outage is timing (one in flight may wait it out and
+      // succeed): the request sent while the link was down (whileDown, above) is the one that must
+      // fail typed; each loop request that failed must have failed the same way.
       for (const r of failed) {
         assert.include([503, 504], r.status)
         assert.isBelow(r.ms, 10_500)
