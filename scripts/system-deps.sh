@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# Makes sure the system tools the daemon and its tests need are present: tmux (>= 3.2) and
-# redis-server. Installs missing ones with apt-get when running as root on Debian/Ubuntu;
-# otherwise says how to install them and fails.
+# Makes sure the system tools the daemon and its tests need are present: tmux (>= 3.2),
+# redis-server, and promtool + prometheus (the metrics test validates /metrics with promtool and
+# has a real Prometheus scrape it). Installs missing ones with apt-get when running as root on
+# Debian/Ubuntu; otherwise says how to install them and fails.
 set -euo pipefail
 
+# command, then the Debian package that provides it
+needed=(
+  tmux tmux
+  redis-server redis-server
+  promtool prometheus
+  prometheus prometheus
+)
 missing=()
-command -v tmux >/dev/null 2>&1 || missing+=(tmux)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+for ((i = 0; i < ${#needed[@]}; i += 2)); do
+  command -v "${needed[i]}" >/dev/null 2>&1 && continue
+  package=${needed[i + 1]}
+  [[ " ${missing[*]-} " == *" $package "* ]] || missing+=("$package")
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]} with apt-get" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  # without recommends: prometheus would pull in prometheus-node-exporter, a service the tests never use
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   exit 0
 fi
 

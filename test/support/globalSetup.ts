@@ -10,4 +10,7 @@ export default function setup() {
     }
   }
   need("tmux", ["-V"], "install it with `apt-get install -y tmux` (3.2 or newer), or run `bash .ci/run`")
+  // Debian's `prometheus` package provides both: promtool checks /metrics, prometheus scrapes it.
+  need("promtool", ["--version"], "install it with `apt-get install -y prometheus`, or run `bash .ci/run`")
+  need("prometheus", ["--version"], "install it with `apt-get install -y prometheus`, or run `bash .ci/run`")
 }
