@@ -4,10 +4,12 @@
  * daemon's own (a page on another port of localhost is another origin), a browser's
  * `Sec-Fetch-Site` must be same-origin, and a body must be JSON (said and done), bounded in size and
  * depth. Whatever the app could not answer itself gets a JSON answer: 404 and 405 for unknown routes
- * and methods, 400 for an unreadable body, 500 (logged) for a defect — never an empty body.
+ * and methods, 400 for an unreadable body, 500 (logged) for a defect — never an empty body. Every
+ * log line of a request carries its `requestId`, `method` and `path` (never its query).
  */
 import { HttpApi, type HttpApp, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Either, Schema } from "effect"
+import { randomUUID } from "node:crypto"
 import { REQUEST_BODY_MAX_BYTES } from "../services/HttpListener.js"
 import { HostNotAllowed, TelemuxApi } from "../src/api/Api.js"
 import {
@@ -263,6 +265,31 @@ const isRouteNotFound = (u: unknown): u is HttpServerError.RouteNotFound =>
 
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"])
 
+/** A client's own `x-request-id` that can go into a log line as it is: a short token, nothing to escape. */
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+/** The client's `x-request-id` when it is a short safe token, else a new random one. */
+export const requestIdOf = (headers: Readonly<Record<string, string | undefined>>): Effect.Effect<string> => {
+  const given = headers["x-request-id"]
+  return given !== undefined && SAFE_REQUEST_ID.test(given) ? Effect.succeed(given) : Effect.sync(() => randomUUID())
+}
+
+/**
+ * Every log line of `handle` (the guard's own, the handlers', the stream's) names the request: its
+ * id, method and path. Never the query: it may carry what a log must not keep.
+ */
+const withRequestLogs = <A, E, R>(handle: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(
+    HttpServerRequest.HttpServerRequest,
+    (request) =>
+      Effect.flatMap(requestIdOf(request.headers), (requestId) =>
+        Effect.annotateLogs(handle, {
+          requestId,
+          method: request.method,
+          path: request.url.split("?")[0] ?? ""
+        }))
+  )
+
 /**
  * The guard as the server's middleware, around everything HttpApiBuilder serves: it sees the
  * request first and, last, whatever the app could not turn into a response itself (an unknown
@@ -276,15 +303,13 @@ export const make = (
   const checkHeaders = makeHeaderCheck(settings)
   const routeAnswer = makeRouteAnswer(extraRoutes)
   return <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<never, R> =>
-    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+    withRequestLogs(Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const refused = checkHeaders(request.headers) ??
         (BODY_METHODS.has(request.method) ? checkBody(request.headers) : undefined) ??
         checkQuery(request.url)
       if (refused !== undefined) {
         return Effect.as(
-          Effect.logInfo("refused a request").pipe(
-            Effect.annotateLogs({ method: request.method, url: request.url, status: refused.status })
-          ),
+          Effect.logInfo("refused a request").pipe(Effect.annotateLogs({ status: refused.status })),
           toResponse(refused)
         )
       }
@@ -322,9 +347,7 @@ export const make = (
         // a ready response raised as a defect (HttpApiBuilder does that) is the answer
         if (HttpServerResponse.isServerResponse(failure)) return Effect.succeed(failure)
         return Effect.as(
-          Effect.logError("a request failed unexpectedly", cause).pipe(
-            Effect.annotateLogs({ method: request.method, url: request.url })
-          ),
+          Effect.logError("a request failed unexpectedly", cause),
           toResponse({
             status: 500,
             body: encodeError(
@@ -336,5 +359,5 @@ export const make = (
           })
         )
       })
-    })
+    }))
 }

@@ -181,7 +181,9 @@ export const make = Effect.gen(function*() {
       }).pipe(
         Effect.tapError((error) =>
           closeRow(session, "error").pipe(
-            Effect.zipRight(Effect.logWarning("tmux could not start the session", error)),
+            Effect.zipRight(
+              Effect.logWarning("tmux could not start the session", error).pipe(Effect.annotateLogs({ sessionId }))
+            ),
             Effect.ignore
           )
         ),
@@ -202,6 +204,7 @@ export const make = Effect.gen(function*() {
         Effect.catchAll((error) =>
           Effect.logError("the session started but could not be recorded as running; it is served from memory", error)
             .pipe(
+              Effect.annotateLogs({ sessionId }),
               Effect.zipRight(cache.upsertSession(running)),
               Effect.as(Option.some(running))
             )
@@ -331,7 +334,11 @@ export const make = Effect.gen(function*() {
       const result = yield* close(session.sessionId, "inactive").pipe(Effect.either)
       if (result._tag === "Right") reaped.push(session.sessionId)
       else if (result.left._tag === "StorageFailure") return yield* result.left
-      else yield* Effect.logWarning("could not reap inactive session", result.left)
+      else {
+        yield* Effect.logWarning("could not reap inactive session", result.left).pipe(
+          Effect.annotateLogs({ sessionId: session.sessionId })
+        )
+      }
     }
     return reaped
   }).pipe(Effect.withSpan("Sessions.reapInactive"))

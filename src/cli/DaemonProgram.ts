@@ -11,6 +11,7 @@ import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Layer, Logger, Option } from "effect"
 import * as v8 from "node:v8"
 import * as DaemonLock from "../../layers/DaemonLock.js"
+import * as DaemonLogger from "../../layers/DaemonLogger.js"
 import * as HttpListenerLive from "../../layers/HttpListener.js"
 import * as Main from "../../layers/Main.js"
 import * as ConfigLive from "../../layers/TelemuxConfigLive.js"
@@ -38,13 +39,6 @@ const messageOf = (error: unknown): string =>
 /** What a person reads when the daemon stops on its own: the typed error's message, or the defect. */
 export const failureMessage = (cause: Cause.Cause<unknown>): string =>
   Option.match(Cause.failureOption(cause), { onNone: () => Cause.pretty(cause), onSome: messageOf })
-
-/** The typed error's tag (what an operator may alert on), or "defect". */
-const errorTag = (cause: Cause.Cause<unknown>): string =>
-  Option.match(Cause.failureOption(cause), {
-    onNone: () => "defect",
-    onSome: (error) => (typeof error === "object" && error !== null && "_tag" in error ? String(error._tag) : "error")
-  })
 
 /** Runs the daemon until interrupted; fails only when it cannot start (or crashes). */
 /**
@@ -80,11 +74,10 @@ export const daemonProgram = (configFile: string | undefined) =>
     Effect.tapErrorCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Effect.void
-        : Effect.logError(`telemux stopped: ${failureMessage(cause)}`).pipe(
-          Effect.annotateLogs({ error: errorTag(cause) })
-        )
+        // the cause gives the line its `error` (the typed error's _tag and fields) or `defect`
+        : Effect.logError(`telemux stopped: ${failureMessage(cause)}`, cause)
     ),
     Effect.provide(NodeContext.layer),
-    Effect.provide(Logger.json),
+    Effect.provide(DaemonLogger.layer),
     Effect.withScheduler(scheduler)
   )
