@@ -232,9 +232,18 @@ export const layer: Layer.Layer<HookOutbox, HookOutboxError, TelemuxConfig | Fil
 // ---------------------------------------------------------------------------
 // The worker
 
-const delivered = Metric.counter("telemux_hook_events_delivered")
-const retried = Metric.counter("telemux_hook_events_retried")
-const deadLettered = Metric.counter("telemux_hook_events_dead_lettered")
+const delivered = Metric.counter("telemux_hook_events_delivered_total", {
+  description: "agent hook events delivered from the outbox",
+  incremental: true
+})
+const retried = Metric.counter("telemux_hook_events_retried_total", {
+  description: "agent hook event deliveries that failed and will be retried",
+  incremental: true
+})
+const deadLettered = Metric.counter("telemux_hook_events_dead_lettered_total", {
+  description: "agent hook events given up on (kept as dead letters)",
+  incremental: true
+})
 
 const deliver = (
   outbox: typeof HookOutbox.Service,

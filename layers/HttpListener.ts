@@ -17,12 +17,15 @@ import {
   type UpgradeHandler
 } from "../services/HttpListener.js"
 import { DaemonUnavailable } from "../src/domain/Errors.js"
+import * as HttpMetrics from "./HttpMetrics.js"
 import { protocolRefusal } from "./RequestGuard.js"
 
 export interface ListenerOptions {
   readonly host: string
   readonly port: number
   readonly drainGrace?: Duration.DurationInput
+  /** Count and time every answer in the HTTP metrics (HttpMetrics.ts); on unless turned off. */
+  readonly recordMetrics?: boolean
 }
 
 type Phase = "starting" | "serving" | "draining"
@@ -116,7 +119,18 @@ export const make = (options: ListenerOptions) =>
       if (phase === "serving" && onRequest !== undefined) onRequest(request, response)
       else answerUnavailable(response, phase)
     }
+    const recordMetrics = options.recordMetrics ?? true
     server.on("request", (request, response) => {
+      if (recordMetrics) {
+        const arrived = performance.now()
+        response.once("close", () =>
+          HttpMetrics.record(
+            request.method ?? "",
+            request.url ?? "",
+            response.writableFinished ? response.statusCode : 0,
+            (performance.now() - arrived) / 1000
+          ))
+      }
       if (phase !== "serving" || shortcut === undefined) toApp(request, response)
       else shortcut(request, response, () => toApp(request, response))
     })

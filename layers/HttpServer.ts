@@ -6,6 +6,7 @@
 import { HttpApiBuilder, HttpApiSwagger, type HttpClient, HttpServer } from "@effect/platform"
 import { NodeHttpClient, NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
+import type { HookOutbox } from "../services/AgentHooks.js"
 import type { Agents } from "../services/Agents.js"
 import type { AuthToken } from "../services/AuthToken.js"
 import type { Cache } from "../services/Cache.js"
@@ -17,24 +18,20 @@ import type { Projects } from "../services/Projects.js"
 import type { Sessions } from "../services/Sessions.js"
 import type { SystemStats } from "../services/SystemStats.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-import { STREAM_PATH } from "../src/api/StreamProtocol.js"
+import { EXTRA_ROUTES } from "../src/http/RouteTemplate.js"
 import { makeApiLive, makeHealthJson } from "./ApiHandlers.js"
 import * as HotRoutes from "./HotRoutes.js"
 import * as HttpListenerLive from "./HttpListener.js"
+import * as MemoryHookOutbox from "./MemoryHookOutbox.js"
+import { MetricsRouteLive } from "./MetricsRoute.js"
 import * as RequestGuard from "./RequestGuard.js"
 import { StreamRouteLive } from "./StreamRoute.js"
 
 export { hostnameOf, isLoopbackHost, makeHostPredicate } from "../src/http/Hosts.js"
 export { AuthorizationLive } from "./ApiHandlers.js"
 
-/** Routes served beside the API's endpoints (a wrong method on them is a 405, not a 404). */
-const EXTRA_ROUTES = [
-  { method: "GET", path: STREAM_PATH },
-  { method: "GET", path: "/docs" },
-  { method: "GET", path: "/openapi.json" }
-] as const
-
 type Services =
+  | HookOutbox
   | Sessions
   | Cache
   | SystemStats
@@ -69,6 +66,7 @@ const AppLive = Layer.unwrapScoped(
     const guard = RequestGuard.make(settings, EXTRA_ROUTES)
     return Layer.unwrapEffect(Effect.map(HttpApiBuilder.httpApp, (app) => HttpServer.serve(guard(app)))).pipe(
       Layer.provide(StreamRouteLive),
+      Layer.provide(MetricsRouteLive),
       Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
       Layer.provide(makeApiLive(healthJson)),
@@ -84,14 +82,18 @@ const AppLive = Layer.unwrapScoped(
  */
 export const layer: Layer.Layer<never, never, Services | HttpListener | HttpServer.HttpServer> = AppLive
 
-/** The same app on 127.0.0.1 and a random port, with an `HttpClient` whose relative URLs go to it. */
+/**
+ * The same app on 127.0.0.1 and a random port, with an `HttpClient` whose relative URLs go to it;
+ * the hook outbox /metrics reads is an empty one in memory.
+ */
 export const layerTest: Layer.Layer<
   HttpServer.HttpServer | HttpClient.HttpClient | HttpListener,
   PortInUse | ListenFailed,
-  Services
+  Exclude<Services, HookOutbox>
 > = HttpServer.layerTestClient.pipe(
   Layer.provide(NodeHttpClient.layerWithoutAgent),
   Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: false })),
   Layer.provideMerge(AppLive),
-  Layer.provideMerge(HttpListenerLive.layer({ host: "127.0.0.1", port: 0 }))
+  Layer.provideMerge(HttpListenerLive.layer({ host: "127.0.0.1", port: 0 })),
+  Layer.provide(MemoryHookOutbox.layer)
 )

@@ -44,7 +44,7 @@ export const daemon = (
   Listener: Layer.Layer<HttpListener | PlatformHttpServer.HttpServer>
 ) => {
   const Settings = Layer.succeed(TelemuxConfig, settings)
-  const Tmux = ControlBridge.layer({ socket: settings.tmuxSocket })
+  const Tmux = ControlBridge.layer({ socket: settings.tmuxSocket, metrics: settings.metrics })
   const Infrastructure = Layer.mergeAll(
     SqliteSessionStore.layerFile(settings.dbPath),
     Tmux,
@@ -75,7 +75,8 @@ export const daemon = (
       )
   })
   // Agents' hooks arrive through the durable outbox the hook command writes.
-  const AgentWork = HookOutbox.workerLayer.pipe(Layer.provide(HookOutbox.layer))
+  // The outbox is also read by /metrics (its depth).
+  const AgentWork = HookOutbox.workerLayer.pipe(Layer.provideMerge(HookOutbox.layer))
   // The API serves only once the startup reconciliation has settled what is open.
   return HttpServer.layer.pipe(
     Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer, AgentWork)),

@@ -7,7 +7,7 @@
  * and methods, 400 for an unreadable body, 500 (logged) for a defect — never an empty body. Every
  * log line of a request carries its `requestId`, `method` and `path` (never its query).
  */
-import { HttpApi, type HttpApp, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { type HttpApp, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Effect, Either, Schema } from "effect"
 import { randomUUID } from "node:crypto"
 import { REQUEST_BODY_MAX_BYTES } from "../services/HttpListener.js"
@@ -21,6 +21,7 @@ import {
   UnsupportedMediaType
 } from "../src/domain/Errors.js"
 import { hostnameOf, makeHostPredicate, makeOriginPredicate } from "../src/http/Hosts.js"
+import { routesOf } from "../src/http/RouteTemplate.js"
 
 /** Deepest JSON nesting a request body may have; no payload of the API needs more than a few levels. */
 export const JSON_DEPTH_MAX = 32
@@ -199,34 +200,6 @@ export const checkQuery = (url: string): Refusal | undefined => {
 // ---------------------------------------------------------------------------
 // Routes: 404 and 405 from the API's own definition
 // ---------------------------------------------------------------------------
-
-interface Route {
-  readonly method: string
-  readonly pattern: RegExp
-}
-
-const routesOf = (
-  api: HttpApi.HttpApi.Any,
-  extra: ReadonlyArray<{ readonly method: string; readonly path: string }>
-) => {
-  const routes: Array<Route> = []
-  const add = (method: string, path: string) =>
-    routes.push({
-      method: method.toUpperCase(),
-      pattern: new RegExp(
-        `^${
-          path.split("/").map((part) => (part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
-            .join("/")
-        }$`
-      )
-    })
-  HttpApi.reflect(api as HttpApi.HttpApi<string, never, never, never>, {
-    onGroup: () => undefined,
-    onEndpoint: ({ endpoint }) => add(endpoint.method, endpoint.path)
-  })
-  for (const route of extra) add(route.method, route.path)
-  return routes
-}
 
 const makeRouteAnswer = (extra: ReadonlyArray<{ readonly method: string; readonly path: string }>) => {
   const routes = routesOf(TelemuxApi, extra)

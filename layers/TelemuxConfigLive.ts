@@ -112,6 +112,11 @@ export const settings = Effect.gen(function*() {
   const redisUrl = yield* Config.option(Config.redacted("TELEMUX_REDIS_URL"))
   const fleetSecret = yield* Config.option(Config.redacted("TELEMUX_FLEET_SECRET"))
   const auth = yield* Config.boolean("TELEMUX_AUTH").pipe(Config.withDefault(true))
+  const metrics = yield* Config.boolean("TELEMUX_METRICS").pipe(Config.withDefault(true))
+  const metricsToken = yield* Config.option(Config.redacted("TELEMUX_METRICS_TOKEN"))
+  const otlpEndpoint = yield* Config.option(Config.url("OTEL_EXPORTER_OTLP_ENDPOINT")).pipe(
+    Config.map(Option.map((url) => url.href.replace(/\/+$/, "")))
+  )
   if (!auth && !isLoopbackHost(host)) {
     return yield* new ConfigInvalid({
       message: `refusing to serve ${host} without a token: TELEMUX_AUTH=false is only allowed on loopback`
@@ -174,6 +179,9 @@ export const settings = Effect.gen(function*() {
     inactivityTimeout,
     closedRetention,
     heartbeatInterval,
+    metrics,
+    metricsToken,
+    otlpEndpoint,
     pollIntervals: {
       min: pollMin,
       max: pollMax,

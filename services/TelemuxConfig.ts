@@ -69,6 +69,12 @@ export interface TelemuxSettings {
   /** Fleet heartbeat period (TELEMUX_HEARTBEAT_INTERVAL); discovery runs as often. */
   readonly heartbeatInterval: Duration.Duration
   readonly pollIntervals: PollIntervals
+  /** Record metrics and serve them at `/metrics` (TELEMUX_METRICS; on unless turned off). */
+  readonly metrics: boolean
+  /** A token that opens `/metrics` and nothing else, for scrapers (TELEMUX_METRICS_TOKEN). */
+  readonly metricsToken: Option.Option<Redacted.Redacted<string>>
+  /** An OTLP/HTTP collector (OTEL_EXPORTER_OTLP_ENDPOINT): spans are exported there when set, else none are kept. */
+  readonly otlpEndpoint: Option.Option<string>
 }
 
 export class TelemuxConfig extends Context.Tag("telemux/TelemuxConfig")<TelemuxConfig, TelemuxSettings>() {}

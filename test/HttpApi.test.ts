@@ -11,6 +11,7 @@ import * as FleetLive from "../layers/FleetLive.js"
 import * as HttpListenerLive from "../layers/HttpListener.js"
 import * as HttpServerLayer from "../layers/HttpServer.js"
 import * as IdempotencyLive from "../layers/IdempotencyLive.js"
+import * as MemoryHookOutbox from "../layers/MemoryHookOutbox.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import { ERROR_BODY_MAX_BYTES } from "../layers/RequestGuard.js"
 import * as TokenFile from "../layers/TokenFile.js"
@@ -796,6 +797,7 @@ describe("startup", () => {
         HttpServerLayer.layer.pipe(
           Layer.provide(services(fake, settings({ port }))),
           Layer.provide(HttpListenerLive.layer({ host: "127.0.0.1", port })),
+          Layer.provide(MemoryHookOutbox.layer),
           Layer.provide(quiet)
         )
       )

@@ -60,7 +60,11 @@ export const daemonProgram = (configFile: string | undefined) =>
     )
     return yield* Effect.gen(function*() {
       const lock = yield* DaemonLock.acquire(settings)
-      const listener = yield* HttpListenerLive.make({ host: settings.host, port: settings.port })
+      const listener = yield* HttpListenerLive.make({
+        host: settings.host,
+        port: settings.port,
+        recordMetrics: settings.metrics
+      })
       yield* lock.publish(listener.port)
       const Listener = Layer.merge(
         Layer.succeed(HttpListener, listener),

@@ -31,6 +31,9 @@ export const testSettings = (overrides: Partial<TelemuxSettings> = {}): TelemuxS
   inactivityTimeout: Duration.hours(72),
   closedRetention: Duration.days(7),
   heartbeatInterval: HEARTBEAT_INTERVAL_DEFAULT,
+  metrics: true,
+  metricsToken: Option.none(),
+  otlpEndpoint: Option.none(),
   pollIntervals: { min: POLL_INTERVAL_MIN_DEFAULT, default: POLL_INTERVAL_DEFAULT, max: POLL_INTERVAL_MAX_DEFAULT },
   ...overrides
 })

@@ -1,0 +1,194 @@
+/**
+ * `/metrics` (layers/MetricsRoute.ts) served in-process, and the exposition format it writes
+ * (src/metrics/PrometheusText.ts). The real Prometheus and promtool check the daemon's output in
+ * Metrics.process.test.ts.
+ */
+import type { HttpClient } from "@effect/platform"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Logger, LogLevel, Metric, MetricBoundaries, type Scope } from "effect"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as FleetLive from "../layers/FleetLive.js"
+import * as HttpServerLayer from "../layers/HttpServer.js"
+import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
+import { HttpListener } from "../services/HttpListener.js"
+import { Projects } from "../services/Projects.js"
+import { SystemStats } from "../services/SystemStats.js"
+import { PROMETHEUS_CONTENT_TYPE, render } from "../src/metrics/PrometheusText.js"
+import { fixedToken, stats, TOKEN } from "./support/apiInProcess.js"
+import { httpRequest } from "./support/rawHttp.js"
+import { agentsUnused, sessionsOnDoubles } from "./support/unitLayers.js"
+
+const SCRAPER_TOKEN = "scraper-token-for-tests"
+
+const services = (env: Readonly<Record<string, string>>) =>
+  Layer.provideMerge(
+    fixedToken,
+    Layer.mergeAll(
+      sessionsOnDoubles(env),
+      Layer.succeed(SystemStats, SystemStats.of({ snapshot: Effect.succeed(stats) })),
+      Layer.succeed(Projects, Projects.of({ list: Effect.succeed([]) })),
+      MemoryOutputLog.layer,
+      FleetLive.layerAlone,
+      agentsUnused
+    )
+  )
+
+const withServer = <A, E>(
+  body: (port: number) => Effect.Effect<A, E, HttpClient.HttpClient | HttpListener | Scope.Scope>,
+  env: Readonly<Record<string, string>> = { TELEMUX_METRICS_TOKEN: SCRAPER_TOKEN }
+) =>
+  Effect.flatMap(HttpListener, (listener) => body(listener.port)).pipe(
+    Effect.provide(HttpServerLayer.layerTest.pipe(Layer.provide(services(env)))),
+    Effect.provide(Logger.minimumLogLevel(LogLevel.Error))
+  )
+
+const call = (port: number, method: string, url: string, token: string | null = TOKEN, body?: unknown) =>
+  Effect.promise(() =>
+    httpRequest(port, {
+      method,
+      path: url,
+      headers: {
+        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+        ...(body === undefined ? {} : { "content-type": "application/json" })
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+  )
+
+/** The value of one series in an exposition (labels given in any order), or undefined. */
+const sample = (text: string, name: string, labels: Readonly<Record<string, string>> = {}): number | undefined => {
+  for (const line of text.split("\n")) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line)
+    if (match === null || match[1] !== name) continue
+    const found = new Map([...(match[3] ?? "").matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]))
+    if (found.size !== Object.keys(labels).length) continue
+    if (Object.entries(labels).every(([key, value]) => found.get(key) === value)) return Number(match[4])
+  }
+  return undefined
+}
+
+const scrape = (port: number, token: string | null = SCRAPER_TOKEN) =>
+  Effect.map(call(port, "GET", "/metrics", token), (reply) => reply.body)
+
+describe("the exposition format", () => {
+  it.effect("counters, gauges and histograms by family, labels escaped, buckets cumulative up to +Inf", () =>
+    Effect.gen(function*() {
+      const counter = Metric.counter("test_render_things_total", { description: "things\ncounted" })
+      const gauge = Metric.gauge("test_render_level")
+      const histogram = Metric.histogram(
+        "test_render_latency_seconds",
+        MetricBoundaries.fromIterable([0.1, 1]),
+        "latency"
+      )
+      yield* Metric.incrementBy(Metric.tagged(counter, "kind", "a \"quoted\\\" one\nand a line"), 2)
+      yield* Metric.increment(Metric.tagged(counter, "kind", "plain"))
+      yield* Metric.set(gauge, 7.5)
+      for (const value of [0.05, 0.5, 0.5, 3]) yield* Metric.update(histogram, value)
+      const text = render((yield* Metric.snapshot).filter((pair) => pair.metricKey.name.startsWith("test_render_")))
+      const lines = text.trimEnd().split("\n")
+      const at = (line: string) => {
+        const i = lines.indexOf(line)
+        assert.isAtLeast(i, 0, `missing line: ${line}\n${text}`)
+        return i
+      }
+      assert.isBelow(
+        at("# HELP test_render_things_total things\\ncounted"),
+        at("# TYPE test_render_things_total counter")
+      )
+      at("test_render_things_total{kind=\"a \\\"quoted\\\\\\\" one\\nand a line\"} 2")
+      at("test_render_things_total{kind=\"plain\"} 1")
+      at("# TYPE test_render_level gauge")
+      at("test_render_level 7.5")
+      at("# TYPE test_render_latency_seconds histogram")
+      const buckets = [
+        at("test_render_latency_seconds_bucket{le=\"0.1\"} 1"),
+        at("test_render_latency_seconds_bucket{le=\"1\"} 3"),
+        at("test_render_latency_seconds_bucket{le=\"+Inf\"} 4")
+      ]
+      assert.deepStrictEqual([...buckets].sort((a, b) => a - b), buckets, "buckets in ascending order")
+      at("test_render_latency_seconds_sum 4.05")
+      at("test_render_latency_seconds_count 4")
+      // one HELP/TYPE per family, whatever the number of series
+      assert.strictEqual(lines.filter((l) => l === "# TYPE test_render_things_total counter").length, 1)
+      assert.isTrue(text.endsWith("\n"))
+    }))
+})
+
+describe("GET /metrics", () => {
+  it.scopedLive("answers the API token and the scraper token; the scraper token opens nothing else", () =>
+    withServer((port) =>
+      Effect.gen(function*() {
+        const missing = yield* call(port, "GET", "/metrics", null)
+        assert.strictEqual(missing.status, 401)
+        assert.include(missing.body, "Unauthorized")
+        assert.strictEqual((yield* call(port, "GET", "/metrics", "wrong-token")).status, 401)
+        const byScraper = yield* call(port, "GET", "/metrics", SCRAPER_TOKEN)
+        assert.strictEqual(byScraper.status, 200, byScraper.body)
+        assert.strictEqual(byScraper.headers["content-type"], PROMETHEUS_CONTENT_TYPE)
+        assert.strictEqual((yield* call(port, "GET", "/metrics", TOKEN)).status, 200)
+        assert.strictEqual((yield* call(port, "GET", "/v1/sessions", SCRAPER_TOKEN)).status, 401)
+        assert.strictEqual((yield* call(port, "POST", "/v1/sessions", SCRAPER_TOKEN, { projectDir: "/" })).status, 401)
+      })
+    ))
+
+  it.scopedLive("counts requests by route template and status, and sessions by computer and status", () =>
+    withServer((port) =>
+      Effect.gen(function*() {
+        const dir = yield* Effect.acquireRelease(
+          Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "telemux-metrics-"))),
+          (d) => Effect.promise(() => fs.rm(d, { recursive: true, force: true }))
+        )
+        const before = yield* scrape(port)
+        const created = (labels: Record<string, string>) => sample(before, "telemux_http_requests_total", labels) ?? 0
+        const createdBefore = created({ method: "POST", route: "/v1/sessions", status: "201" })
+        const readBefore = created({ method: "GET", route: "/v1/sessions/:id", status: "200" })
+        const missingBefore = created({ method: "GET", route: "/v1/sessions/:id", status: "404" })
+
+        const reply = yield* call(port, "POST", "/v1/sessions", TOKEN, { projectDir: dir, title: "metered" })
+        assert.strictEqual(reply.status, 201, reply.body)
+        const id = (JSON.parse(reply.body) as { readonly sessionId: string }).sessionId
+        for (let i = 0; i < 3; i++) assert.strictEqual((yield* call(port, "GET", `/v1/sessions/${id}`)).status, 200)
+        assert.strictEqual((yield* call(port, "GET", "/v1/sessions/00000000-0000-4000-8000-00000000dead")).status, 404)
+        assert.strictEqual((yield* call(port, "GET", "/no/such/route?x=1")).status, 404)
+
+        const after = yield* scrape(port)
+        const count = (labels: Record<string, string>) => sample(after, "telemux_http_requests_total", labels) ?? 0
+        assert.strictEqual(count({ method: "POST", route: "/v1/sessions", status: "201" }), createdBefore + 1)
+        assert.strictEqual(count({ method: "GET", route: "/v1/sessions/:id", status: "200" }), readBefore + 3)
+        assert.strictEqual(count({ method: "GET", route: "/v1/sessions/:id", status: "404" }), missingBefore + 1)
+        assert.isAtLeast(count({ method: "GET", route: "unmatched", status: "404" }), 1)
+        assert.isAtLeast(
+          sample(after, "telemux_http_request_duration_seconds_count", { method: "GET", route: "/v1/sessions/:id" }) ??
+            0,
+          readBefore + 3
+        )
+        // a session id, a path or a query is never a label
+        assert.notInclude(after, id)
+        assert.notInclude(after, "00000000-0000-4000-8000-00000000dead")
+        assert.notInclude(after, "/no/such/route")
+        assert.strictEqual(sample(after, "telemux_sessions", { computer: "local", status: "running" }), 1)
+        assert.strictEqual(sample(after, "telemux_sessions", { computer: "local", status: "idle" }), 0)
+        assert.isAbove(sample(after, "process_resident_memory_bytes") ?? 0, 0)
+        assert.isAbove(sample(after, "nodejs_heap_used_bytes") ?? 0, 0)
+        assert.isDefined(sample(after, "telemux_event_loop_delay_p99_seconds"))
+        assert.strictEqual(sample(after, "telemux_hook_outbox_pending"), 0)
+        for (const state of ["up", "connecting", "down", "degraded"]) {
+          assert.strictEqual(sample(after, "telemux_fleet_link_state", { state }), 0, "alone: no link state is on")
+        }
+
+        assert.strictEqual((yield* call(port, "DELETE", `/v1/sessions/${id}`)).status, 200)
+        const closed = yield* scrape(port)
+        assert.strictEqual(sample(closed, "telemux_sessions", { computer: "local", status: "running" }), 0)
+      })
+    ))
+
+  it.scopedLive("with TELEMUX_METRICS=off the route says metrics are off", () =>
+    withServer((port) =>
+      Effect.gen(function*() {
+        const reply = yield* call(port, "GET", "/metrics", TOKEN)
+        assert.strictEqual(reply.status, 404)
+        assert.include(reply.body, "TELEMUX_METRICS=off")
+      }), { TELEMUX_METRICS: "false" }))
+})
