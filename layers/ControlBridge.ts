@@ -49,12 +49,15 @@ import {
 import * as TmuxBridge from "./TmuxBridge.js"
 import { screenChanges } from "./TmuxBridge.js"
 import * as TmuxControlLive from "./TmuxControl.js"
+import * as TmuxMetrics from "./TmuxMetrics.js"
 import { makeTmuxProcess } from "./TmuxProcess.js"
 
 export interface ControlBridgeOptions {
   readonly socket: string
   readonly tmuxBinary?: string
   readonly commandTimeout?: Duration.DurationInput
+  /** Count and time tmux commands, reconnects and fallbacks in the tmux metrics; on unless false. */
+  readonly metrics?: boolean
 }
 
 const withoutHub = (panes: ReadonlyArray<PaneInfo>) => panes.filter((pane) => pane.sessionName !== HUB_SESSION)
@@ -78,6 +81,7 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     const signals = yield* PaneSignals
     const spawnOptions = {
       socket: options.socket,
+      metrics: options.metrics ?? true,
       ...(options.tmuxBinary === undefined ? {} : { tmuxBinary: options.tmuxBinary })
     }
     const spawn = yield* TmuxBridge.makeTmuxBridge(spawnOptions)
@@ -93,13 +97,14 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
       fallback: Effect.Effect<A, E>,
       options: { readonly idempotent: boolean } = { idempotent: false }
     ): Effect.Effect<A, E> =>
-      Effect.catchAll(overChannel, (error) =>
-        error instanceof ControlChannelDown && (!error.sent || options.idempotent) ? fallback : Effect.fail(error))
+      Effect.catchAll(overChannel, (error) => {
+        if (!(error instanceof ControlChannelDown && (!error.sent || options.idempotent))) return Effect.fail(error)
+        if (spawnOptions.metrics) TmuxMetrics.recordFallback(error.command.split(" ")[0] ?? "")
+        return fallback
+      })
 
     const run = control.run
-    const runText = (args: ReadonlyArray<string>) =>
-      Effect.map(run(args), (body) =>
-        body.join("\n"))
+    const runText = (args: ReadonlyArray<string>) => Effect.map(run(args), (body) => body.join("\n"))
 
     const createSession = Effect.fn("ControlBridge.createSession")(function*(create: CreateSessionOptions) {
       // Over the channel when it is up: a spawn forks the whole daemon and blocks its event loop.
@@ -284,6 +289,7 @@ export const layer = (
 ): Layer.Layer<TerminalBridge | TmuxControl | PaneSignals | ControlInput, never, CommandExecutor.CommandExecutor> => {
   const clients = {
     socket: options.socket,
+    metrics: options.metrics ?? true,
     ...(options.tmuxBinary === undefined ? {} : { tmuxBinary: options.tmuxBinary }),
     ...(options.commandTimeout === undefined ? {} : { commandTimeout: options.commandTimeout })
   }

@@ -1,6 +1,7 @@
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import {
+  Cause,
   Chunk,
   Clock,
   Data,
@@ -35,6 +36,7 @@ import { commandFailure, subcommandOf, targetOf, tmuxArgv } from "../src/tmux/Co
 import { commandListLine, type ControlMessage, makeControlParser, replyBlocks } from "../src/tmux/ControlProtocol.js"
 import { hubSessionArgs, isDuplicateSession } from "../src/tmux/HubCommands.js"
 import { signalGroup } from "./Subprocess.js"
+import * as TmuxMetrics from "./TmuxMetrics.js"
 import { makeTmuxProcess } from "./TmuxProcess.js"
 
 /** Time the control client gets to exit on end of input before it is sent SIGTERM. */
@@ -61,6 +63,8 @@ export interface ControlClientOptions {
   readonly onNotifications: (messages: ReadonlyArray<ControlMessage>) => Effect.Effect<void>
   readonly onUp: Effect.Effect<void>
   readonly onDown: (reason: string) => Effect.Effect<void>
+  /** Count and time commands and reconnects in the tmux metrics (TmuxMetrics.ts); on unless false. */
+  readonly metrics?: boolean
 }
 
 /**
@@ -102,6 +106,8 @@ interface Pending {
   readonly expected: number
   readonly blocks: Array<ReadonlyArray<string>>
   readonly sentAt: number
+  /** `performance.now()` when written, for the latency metric; undefined when metrics are off. */
+  readonly measuredFrom: number | undefined
   readonly reply: Deferred.Deferred<ListReply, TmuxError>
   /** Answered or timed out; a timed-out entry stays queued until its late blocks are read. */
   settled: boolean
@@ -145,9 +151,28 @@ const refusal = (entry: Pending, block: number, body: ReadonlyArray<string>) => 
   })
 }
 
+const resultOf = (exit: Exit.Exit<ListReply, TmuxError>): TmuxMetrics.Result => {
+  if (Exit.isSuccess(exit)) return Option.isSome(exit.value.refused) ? "refused" : "ok"
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isNone(failure)) return "error"
+  return failure.value._tag === "TmuxTimeout"
+    ? "timeout"
+    : failure.value._tag === "ControlChannelDown"
+    ? "down"
+    : "error"
+}
+
 const settle = (entry: Pending, exit: Exit.Exit<ListReply, TmuxError>) => {
   if (entry.settled) return
   entry.settled = true
+  if (entry.measuredFrom !== undefined) {
+    TmuxMetrics.recordCommand(
+      subcommandOf(entry.commands[0] ?? []),
+      "control",
+      resultOf(exit),
+      (performance.now() - entry.measuredFrom) / 1000
+    )
+  }
   Deferred.unsafeDone(entry.reply, exit)
 }
 
@@ -166,8 +191,14 @@ export const makeControlClient = (
     const hangMillis = Duration.toMillis(options.hangTimeout)
     const current = yield* Ref.make(Option.none<Connection>())
     const firstAttempt = yield* Deferred.make<void>()
-    const tmuxProcess = makeTmuxProcess({ socket: options.socket, tmuxBinary: options.tmuxBinary })
+    const tmuxProcess = makeTmuxProcess({
+      socket: options.socket,
+      tmuxBinary: options.tmuxBinary,
+      metrics: options.metrics ?? true
+    })
     const logged = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.annotateLogs(effect, { client: options.role })
+    const measure = options.metrics ?? true
+    let connectedBefore = false
 
     // Every client of the daemon attaches to the hub: it must exist first.
     const ensureHub = Effect.gen(function*() {
@@ -203,7 +234,8 @@ export const makeControlClient = (
         const sentAt = yield* Clock.currentTimeMillis
         const expected = commands.reduce((n, args) => n + replyBlocks(args), 0)
         // No yield between these two: the pending order must be the order the lines are written in.
-        conn.pending.push({ commands, label, expected, blocks: [], sentAt, reply, settled: false })
+        const measuredFrom = measure ? performance.now() : undefined
+        conn.pending.push({ commands, label, expected, blocks: [], sentAt, measuredFrom, reply, settled: false })
         Queue.unsafeOffer(conn.lines, encoder.encode(commandListLine(commands) + "\n"))
         if (sentAt + timeoutMillis < conn.wakeAt) {
           conn.wakeAt = sentAt + timeoutMillis
@@ -424,6 +456,8 @@ export const makeControlClient = (
         Effect.mapError((e) => new ControlConnectFailed({ reason: e.message }))
       )
       conn.ready = true
+      if (connectedBefore && measure) TmuxMetrics.recordReconnect(options.role)
+      connectedBefore = true
       yield* options.onUp
       yield* Deferred.succeed(firstAttempt, undefined)
       yield* logged(Effect.logInfo("tmux control channel up").pipe(Effect.annotateLogs({ pid: conn.pid })))

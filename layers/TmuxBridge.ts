@@ -70,6 +70,8 @@ export interface TmuxBridgeOptions {
   readonly killGrace?: Duration.DurationInput
   /** Path of the tmux executable; tests point it at stand-ins. */
   readonly tmuxBinary?: string
+  /** Count and time each command in the tmux metrics; on unless false. */
+  readonly metrics?: boolean
 }
 
 /** The terminal bridge that spawns one tmux per call (the control channel's fallback, and tests'). */

@@ -31,6 +31,8 @@ export interface TmuxControlOptions {
   readonly commandTimeout?: Duration.DurationInput
   /** The oldest command unanswered this long means the client hangs: it is killed and restarted. */
   readonly hangTimeout?: Duration.DurationInput
+  /** Count and time commands in the tmux metrics; on unless false. */
+  readonly metrics?: boolean
 }
 
 /** Events a subscriber may fall behind by before it loses the oldest. */
@@ -42,7 +44,8 @@ const clientOptions = (options: TmuxControlOptions) => {
     socket: options.socket,
     tmuxBinary: options.tmuxBinary ?? "tmux",
     commandTimeout,
-    hangTimeout: Duration.decode(options.hangTimeout ?? Duration.times(commandTimeout, 3))
+    hangTimeout: Duration.decode(options.hangTimeout ?? Duration.times(commandTimeout, 3)),
+    metrics: options.metrics ?? true
   }
 }
 

@@ -1,5 +1,5 @@
 import * as Command from "@effect/platform/Command"
-import { Duration, Effect } from "effect"
+import { Cause, Duration, Effect, Exit, Option } from "effect"
 import {
   KILL_GRACE,
   TMUX_COMMAND_TIMEOUT,
@@ -9,6 +9,7 @@ import {
 } from "../services/TerminalBridge.js"
 import { commandFailure, subcommandOf, tmuxArgv } from "../src/tmux/Commands.js"
 import { runBounded, type SubprocessResult } from "./Subprocess.js"
+import * as TmuxMetrics from "./TmuxMetrics.js"
 
 export interface TmuxProcessOptions {
   /** Name of the private server socket (`tmux -L <socket>`). */
@@ -17,6 +18,8 @@ export interface TmuxProcessOptions {
   readonly tmuxBinary?: string
   readonly timeout?: Duration.DurationInput
   readonly killGrace?: Duration.DurationInput
+  /** Count and time each spawned command in the tmux metrics; on unless false. */
+  readonly metrics?: boolean
 }
 
 /** The daemon's one way to spawn tmux: a process per command on its socket, bounded and reaped. */
@@ -38,10 +41,11 @@ export const makeTmuxProcess = (options: TmuxProcessOptions): TmuxProcess => {
   const binary = options.tmuxBinary ?? "tmux"
   const timeout = Duration.decode(options.timeout ?? TMUX_COMMAND_TIMEOUT)
   const killGrace = options.killGrace ?? KILL_GRACE
+  const measure = options.metrics ?? true
 
   const exec: TmuxProcess["exec"] = (args, stdin) => {
     const command = subcommandOf(args)
-    return runBounded(Command.make(binary, ...tmuxArgv(options.socket, args)), {
+    const run = runBounded(Command.make(binary, ...tmuxArgv(options.socket, args)), {
       timeout,
       killGrace,
       ...(stdin === undefined ? {} : { stdin }),
@@ -51,6 +55,26 @@ export const makeTmuxProcess = (options: TmuxProcessOptions): TmuxProcess => {
         e._tag === "TmuxTimeout" ? e : new TmuxCommandFailed({ command, exitCode: null, stderr: e.message, cause: e })
       )
     )
+    if (!measure) return run
+    return Effect.suspend(() => {
+      const started = performance.now()
+      return Effect.onExit(run, (exit) =>
+        Effect.sync(() =>
+          TmuxMetrics.recordCommand(
+            command,
+            "spawn",
+            Exit.isSuccess(exit)
+              ? (exit.value.exitCode === 0 ? "ok" : "refused")
+              : Exit.isInterrupted(exit)
+              ? "error"
+              : Option.match(Cause.failureOption(exit.cause), {
+                onNone: () => "error",
+                onSome: (e) => (e._tag === "TmuxTimeout" ? "timeout" : "error")
+              }),
+            (performance.now() - started) / 1000
+          )
+        ))
+    })
   }
 
   const run: TmuxProcess["run"] = (target, args, stdin) =>
