@@ -7,9 +7,22 @@ import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
 import { every } from "../src/concurrency/Workers.js"
 import type { PaneId, SessionId } from "../src/domain/Session.js"
 
-const captures = Metric.counter("telemux_output_captures_total")
-const captureFailures = Metric.counter("telemux_output_capture_failures_total")
-const screensAppended = Metric.counter("telemux_output_updates_total")
+const captures = Metric.counter("telemux_output_captures_total", {
+  description: "screens captured from watched panes",
+  incremental: true
+})
+const captureFailures = Metric.counter("telemux_output_capture_failures_total", {
+  description: "captures of watched panes that failed",
+  incremental: true
+})
+const screensAppended = Metric.counter("telemux_output_updates_total", {
+  description: "captured screens that had changed, handed to the output log and its stream clients",
+  incremental: true
+})
+const screensUnchanged = Metric.counter("telemux_output_unchanged_total", {
+  description: "captured screens identical to the previous one, dropped (deduplicated)",
+  incremental: true
+})
 
 /** Captures sent to tmux as one command list at most (the list's reply is parsed in one go). */
 export const CAPTURE_BATCH_MAX = 64
@@ -57,7 +70,7 @@ export const make = (options: OutputPollerOptions = {}) =>
     const control = yield* TmuxControl
     const bridge = yield* TerminalBridge
     const log = yield* OutputLog
-    const { pollIntervals } = yield* TelemuxConfig
+    const { metrics: measure, pollIntervals } = yield* TelemuxConfig
     const minMillis = Duration.toMillis(pollIntervals.min)
     const defaultMillis = Duration.toMillis(pollIntervals.default)
 
@@ -116,7 +129,7 @@ export const make = (options: OutputPollerOptions = {}) =>
 
     const failed = (w: Watched, error: TmuxError, at: number) =>
       Effect.suspend(() => {
-        captureFailures.unsafeUpdate(1, [])
+        if (measure) captureFailures.unsafeUpdate(1, [])
         w.failures += 1
         w.retryAt = at + backoffMillis(w.failures)
         return error._tag === "TmuxSessionNotFound" ? addExitEvidence(w) : Effect.void
@@ -141,7 +154,7 @@ export const make = (options: OutputPollerOptions = {}) =>
           w.lastAttemptAt = at
           w.dirty = false
         }
-        captures.unsafeUpdate(batch.length, [])
+        if (measure) captures.unsafeUpdate(batch.length, [])
         const answered = yield* Effect.either(bridge.captureEach(batch.map((w) => w.paneId), WATCH_HISTORY_LINES))
         // a session unwatched (or moved) while its capture was out is not recorded
         const current = (w: Watched) => watched.get(w.sessionId) === w
@@ -155,6 +168,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         const changed: Array<NewScreen> = []
         const after: Array<Effect.Effect<void>> = []
         const changedAt = DateTime.unsafeMake(at)
+        let unchanged = 0
         for (let i = 0; i < batch.length; i++) {
           const w = batch[i]!
           const result = results[i]
@@ -169,6 +183,8 @@ export const make = (options: OutputPollerOptions = {}) =>
             if (result.right !== w.lastScreen) {
               w.lastScreen = result.right
               changed.push({ sessionId: w.sessionId, screen: result.right, changedAt })
+            } else {
+              unchanged++
             }
             if (w.reportedDead && !w.exited) after.push(confirmDead(w))
           } else {
@@ -180,8 +196,11 @@ export const make = (options: OutputPollerOptions = {}) =>
             )
           }
         }
-        if (changed.length > 0) {
+        if (measure) {
+          screensUnchanged.unsafeUpdate(unchanged, [])
           screensAppended.unsafeUpdate(changed.length, [])
+        }
+        if (changed.length > 0) {
           yield* log.appendAll(changed)
         }
         for (const effect of after) yield* effect

@@ -45,7 +45,13 @@ import {
   STREAM_SUBSCRIPTIONS_MAX
 } from "../src/api/StreamProtocol.js"
 import type { SessionId } from "../src/domain/Session.js"
-import { streamLagResyncs, streamOverflows, streamQueueDepth, streamSocketBuffered } from "./StreamMetrics.js"
+import {
+  streamFramesSent,
+  streamLagResyncs,
+  streamOverflows,
+  streamQueueDepth,
+  streamSocketBuffered
+} from "./StreamMetrics.js"
 
 /** Frames waiting for one client's socket; past this the client lags (see the module doc). */
 export const STREAM_CLIENT_QUEUE_MAX = 256
@@ -409,6 +415,7 @@ export const serveClient = (
 
     /** Writes what is queued while the socket takes it, corked: the frames of one turn leave in one write. */
     const writeQueued = Effect.gen(function*() {
+      let sent = 0
       while (outbound.length > 0 && socket.writableLength <= STREAM_SOCKET_HIGH_WATER) {
         const item = outbound.shift()!
         if (item._tag === "Recover") {
@@ -417,7 +424,9 @@ export const serveClient = (
           continue
         }
         yield* write(item.text)
+        sent++
       }
+      if (sent > 0) streamFramesSent.unsafeUpdate(sent, [])
     })
 
     const writer = Effect.forever(Effect.gen(function*() {

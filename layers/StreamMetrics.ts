@@ -3,8 +3,13 @@ import { Metric, MetricBoundaries } from "effect"
 
 export const streamClients = Metric.gauge("telemux_stream_clients", { description: "connected stream clients" })
 
+export const streamFramesSent = Metric.counter("telemux_stream_frames_sent_total", {
+  description: "frames written to stream clients (session lists and changes, output screens and patches, resyncs)",
+  incremental: true
+})
 export const streamOverflows = Metric.counter("telemux_stream_overflows_total", {
-  description: "times a stream client's outbound queue was full",
+  description:
+    "frames dropped because a stream client's outbound queue was full (the client is resynced once it catches up)",
   incremental: true
 })
 export const streamLagResyncs = Metric.counter("telemux_stream_lag_resyncs_total", {
