@@ -20,6 +20,7 @@ import type { ComputerName, SessionId } from "../src/domain/Session.js"
 import { makeDeparted } from "../src/fleet/Departed.js"
 import { EVENTS_MAXLEN, FleetEvent, FleetKeys, heartbeatTtl, Kinds, STREAM_TTL } from "../src/fleet/Protocol.js"
 import { VERSION } from "../src/Version.js"
+import * as FleetMetrics from "./FleetMetrics.js"
 
 const decodeEvent = Schema.decodeUnknown(FleetEvent)
 const decodeHeartbeat = Schema.decodeUnknown(Computer)
@@ -107,6 +108,7 @@ export const make = Effect.gen(function*() {
         })
       }
     }
+    FleetMetrics.recordHeartbeats(seen.size)
     const seeing = yield* link.seeingSince
     if (Option.isSome(seeing)) {
       const graceEnds = seeing.value + Duration.toMillis(ttl)

@@ -13,6 +13,7 @@
 import { RpcClient, RpcClientError, type RpcMessage, RpcServer } from "@effect/rpc"
 import { Clock, Duration, Effect, Exit, Mailbox, Option, Schema } from "effect"
 import { FleetLink } from "../services/FleetLink.js"
+import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import type { StreamEntry } from "../services/Transport.js"
 import { ComputerUnreachable, RemoteTimeout } from "../src/domain/Errors.js"
 import { ComputerName } from "../src/domain/Session.js"
@@ -27,6 +28,7 @@ import {
   STREAM_TTL
 } from "../src/fleet/Protocol.js"
 import { FleetRpcs } from "../src/fleet/Rpcs.js"
+import * as FleetMetrics from "./FleetMetrics.js"
 import { boundedSet } from "./FleetSeal.js"
 
 /** The computer a request goes to (taken off by the client protocol). */
@@ -88,9 +90,18 @@ const failed = (requestId: string, error: RemoteTimeout | ComputerUnreachable): 
  */
 export const makeClientProtocol = Effect.gen(function*() {
   const link = yield* FleetLink
+  const { metrics: measure } = yield* TelemuxConfig
   let deliver: ((data: RpcMessage.FromServerEncoded) => Effect.Effect<void>) | undefined
   /** Where each request in flight went: its answer must come from there, its interruption goes there. */
   const destinations = new Map<string, ComputerName>()
+  /** Each request in flight's procedure and when it left, for the fleet metrics (same keys as `destinations`). */
+  const started = new Map<string, { readonly procedure: string; readonly at: number }>()
+  const finish = (requestId: string, result: string) => {
+    const call = started.get(requestId)
+    if (call === undefined) return
+    started.delete(requestId)
+    if (measure) FleetMetrics.recordRequest("called", call.procedure, result, (performance.now() - call.at) / 1000)
+  }
 
   const protocolError = (message: string, cause?: unknown) =>
     new RpcClientError.RpcClientError({ reason: "Protocol", message, cause })
@@ -118,11 +129,17 @@ export const makeClientProtocol = Effect.gen(function*() {
             Number.isFinite(deadline) ? Math.max(0, deadline - now) : Duration.toMillis(STREAM_TTL)
           )
           destinations.set(message.id, computer)
+          started.set(message.id, { procedure: message.tag, at: performance.now() })
           yield* sendTo(computer, {
             ...message,
             headers: message.headers.filter(([name]) => name !== TO_HEADER && name !== DEADLINE_HEADER)
           }, lifetime).pipe(
-            Effect.tapError(() => Effect.sync(() => destinations.delete(message.id))),
+            Effect.tapError(() =>
+              Effect.sync(() => {
+                destinations.delete(message.id)
+                finish(message.id, "unsent")
+              })
+            ),
             Effect.mapError((error) =>
               protocolError(`the fleet link failed: ${error.advice}; GET /health shows the link`, error)
             )
@@ -133,7 +150,10 @@ export const makeClientProtocol = Effect.gen(function*() {
       case "Ack": {
         const computer = destinations.get(message.requestId)
         if (computer === undefined) return Effect.void
-        if (message._tag === "Interrupt") destinations.delete(message.requestId)
+        if (message._tag === "Interrupt") {
+          destinations.delete(message.requestId)
+          finish(message.requestId, "interrupted")
+        }
         // best effort: a lost interruption ends when the callee's deadline or watch does
         return sendTo(computer, message, STREAM_TTL).pipe(Effect.ignore)
       }
@@ -160,7 +180,10 @@ export const makeClientProtocol = Effect.gen(function*() {
         const destination = destinations.get(message.value.requestId)
         // an answer from anyone but the computer the request went to is not an answer
         if (destination === undefined || destination !== opened.value.from) return
-        if (message.value._tag === "Exit") destinations.delete(message.value.requestId)
+        if (message.value._tag === "Exit") {
+          destinations.delete(message.value.requestId)
+          finish(message.value.requestId, FleetMetrics.resultOfEncodedExit(message.value.exit))
+        }
         yield* (deliver?.(message.value as RpcMessage.FromServerEncoded) ?? Effect.void)
       }), { discard: true })
 
@@ -177,6 +200,9 @@ export const makeClientProtocol = Effect.gen(function*() {
  */
 export const makeServerProtocol = Effect.gen(function*() {
   const link = yield* FleetLink
+  const { metrics: measure } = yield* TelemuxConfig
+  /** Each request handed to the server and not answered yet: its procedure and when it was read. */
+  const serving = new Map<string, { readonly procedure: string; readonly at: number }>()
   const handled = boundedSet<string>(HANDLED_IDS_MAX)
   const disconnects = yield* Mailbox.make<number>()
   const clientIds = new Map<ComputerName, number>()
@@ -213,7 +239,21 @@ export const makeServerProtocol = Effect.gen(function*() {
         send: (clientId: number, response: RpcMessage.FromServerEncoded) => {
           const computer = computers.get(clientId)
           if (computer === undefined) return Effect.void
-          if (response._tag === "Exit") queued = Math.max(0, queued - 1)
+          if (response._tag === "Exit") {
+            queued = Math.max(0, queued - 1)
+            const call = serving.get(response.requestId)
+            if (call !== undefined) {
+              serving.delete(response.requestId)
+              if (measure) {
+                FleetMetrics.recordRequest(
+                  "served",
+                  call.procedure,
+                  FleetMetrics.resultOfEncodedExit(response.exit),
+                  (performance.now() - call.at) / 1000
+                )
+              }
+            }
+          }
           return sendTo(computer, response)
         },
         end: () => Effect.void,
@@ -233,6 +273,7 @@ export const makeServerProtocol = Effect.gen(function*() {
         const opened = yield* link.unseal(entry.payload, Kinds.request, "inbox")
         if (Option.isNone(opened)) return
         const envelope = opened.value
+        if (measure) FleetMetrics.recordInboxLag(((yield* Clock.currentTimeMillis) - envelope.sentAt) / 1000)
         if (!handled.add(envelope.id)) {
           return yield* Effect.logWarning("dropped a repeated request").pipe(
             Effect.annotateLogs({ envelope: envelope.id })
@@ -285,6 +326,9 @@ export const makeServerProtocol = Effect.gen(function*() {
           )
         }
         queued++
+        // bounded like the queue it mirrors: a request that ends without an answer (its caller left) is forgotten
+        if (serving.size >= QUEUED_REQUESTS_MAX) serving.delete(serving.keys().next().value!)
+        serving.set(request.id, { procedure: request.tag, at: performance.now() })
         const headers: Array<[string, string]> = [
           ...request.headers.filter(([name]) => name !== FROM_HEADER).map((
             [name, value]
