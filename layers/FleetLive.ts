@@ -12,7 +12,7 @@ import { FleetLink } from "../services/FleetLink.js"
 import { OutputLog } from "../services/OutputLog.js"
 import type { StreamPositions } from "../services/StreamPositions.js"
 import type { SystemStats } from "../services/SystemStats.js"
-import type { ConfigInvalid, TelemuxConfig } from "../services/TelemuxConfig.js"
+import { type ConfigInvalid, TelemuxConfig } from "../services/TelemuxConfig.js"
 import { Transport } from "../services/Transport.js"
 import { every } from "../src/concurrency/Workers.js"
 import { ComputerUnreachable, RemoteTimeout } from "../src/domain/Errors.js"
@@ -22,6 +22,7 @@ import { FleetRpcs, type OutputUpdate } from "../src/fleet/Rpcs.js"
 import * as FleetLinkLive from "./FleetLinkLive.js"
 import * as FleetPresence from "./FleetPresence.js"
 import { DEADLINE_HEADER, makeClientProtocol, TO_HEADER } from "./FleetRpcTransport.js"
+import * as Tracing from "./Tracing.js"
 
 /** Pause before a watch that failed or went silent is started again. */
 const WATCH_RETRY = Duration.seconds(1)
@@ -46,11 +47,12 @@ export const make = Effect.gen(function*() {
   const me = link.me
   const presence = yield* FleetPresence.make
   const transport = yield* makeClientProtocol
-  // No rpc spans: each costs a stack capture and several fibers' worth of context per call
-  // (measured in the fleet bench); the call itself is traced below, without a stack.
+  // No rpc spans unless traces are exported: each costs a stack capture and several fibers' worth
+  // of context per call (measured in the fleet bench); the call itself is traced below, without a
+  // stack. When exported, the rpc carries the trace to the callee, whose spans join the caller's.
   const client: FleetClient = yield* RpcClient.make(FleetRpcs, {
     generateRequestId: requestIds(),
-    disableTracing: true
+    disableTracing: !Tracing.isTracing(yield* TelemuxConfig)
   }).pipe(
     Effect.provideService(RpcClient.Protocol, transport.protocol)
   )

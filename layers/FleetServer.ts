@@ -38,6 +38,7 @@ import {
 } from "../src/fleet/Rpcs.js"
 import { FROM_HEADER, makeServerProtocol } from "./FleetRpcTransport.js"
 import * as LocalOperations from "./LocalOperations.js"
+import * as Tracing from "./Tracing.js"
 
 /** Sessions with requests in flight from other computers at once; each lane lives only while busy. */
 const LANES_MAX = 4096
@@ -223,7 +224,8 @@ export const layer: Layer.Layer<
   yield* RpcServer.make(FleetRpcs, {
     concurrency: REQUEST_CONCURRENCY,
     disableFatalDefects: true,
-    disableTracing: true
+    // spans only when exported (see FleetLive): then a served request continues its caller's trace
+    disableTracing: !Tracing.isTracing(yield* TelemuxConfig)
   }).pipe(
     Effect.provideService(RpcServer.Protocol, protocol),
     Effect.forkScoped

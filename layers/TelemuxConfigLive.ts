@@ -26,6 +26,7 @@ import {
   HEARTBEAT_INTERVAL_DEFAULT,
   HEARTBEAT_INTERVAL_FLOOR,
   INACTIVITY_TIMEOUT_DEFAULT,
+  type OtlpSettings,
   POLL_INTERVAL_DEFAULT,
   POLL_INTERVAL_MAX_DEFAULT,
   POLL_INTERVAL_MIN_DEFAULT,
@@ -114,9 +115,7 @@ export const settings = Effect.gen(function*() {
   const auth = yield* Config.boolean("TELEMUX_AUTH").pipe(Config.withDefault(true))
   const metrics = yield* Config.boolean("TELEMUX_METRICS").pipe(Config.withDefault(true))
   const metricsToken = yield* Config.option(Config.redacted("TELEMUX_METRICS_TOKEN"))
-  const otlpEndpoint = yield* Config.option(Config.url("OTEL_EXPORTER_OTLP_ENDPOINT")).pipe(
-    Config.map(Option.map((url) => url.href.replace(/\/+$/, "")))
-  )
+  const otlp = yield* otlpSettings
   if (!auth && !isLoopbackHost(host)) {
     return yield* new ConfigInvalid({
       message: `refusing to serve ${host} without a token: TELEMUX_AUTH=false is only allowed on loopback`
@@ -181,7 +180,7 @@ export const settings = Effect.gen(function*() {
     heartbeatInterval,
     metrics,
     metricsToken,
-    otlpEndpoint,
+    otlp,
     pollIntervals: {
       min: pollMin,
       max: pollMax,
@@ -195,6 +194,34 @@ export const settings = Effect.gen(function*() {
     (error) => Effect.fail(new ConfigInvalid({ message: `configuration: ${error.toString()}`, cause: error }))
   )
 )
+
+/**
+ * The standard OpenTelemetry exporter variables, for traces over OTLP/HTTP. Unset endpoints: no
+ * tracing. An endpoint that is not a URL or an unknown protocol is a configuration error.
+ */
+const otlpSettings = Effect.gen(function*() {
+  const base = yield* Config.option(Config.url("OTEL_EXPORTER_OTLP_ENDPOINT"))
+  const traces = yield* Config.option(Config.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+  const tracesUrl = Option.orElse(
+    Option.map(traces, (url) => url.href),
+    () => Option.map(base, (url) => `${url.href.replace(/\/+$/, "")}/v1/traces`)
+  )
+  if (Option.isNone(tracesUrl)) return Option.none<OtlpSettings>()
+  const protocol = yield* Config.literal("http/protobuf", "http/json")("OTEL_EXPORTER_OTLP_PROTOCOL").pipe(
+    Config.withDefault("http/protobuf" as const)
+  )
+  const delayMillis = yield* Config.integer("OTEL_BSP_SCHEDULE_DELAY").pipe(
+    Config.validate({ message: "OTEL_BSP_SCHEDULE_DELAY is a number of milliseconds ≥ 1", validation: (n) => n >= 1 }),
+    Config.withDefault(5000)
+  )
+  const serviceName = yield* Config.string("OTEL_SERVICE_NAME").pipe(Config.withDefault("telemux"))
+  return Option.some<OtlpSettings>({
+    tracesUrl: tracesUrl.value,
+    protocol,
+    exportInterval: Duration.millis(delayMillis),
+    serviceName
+  })
+})
 
 /** Reads the JSON config file into a provider answering the env names. */
 export const fileProvider = (file: string) =>

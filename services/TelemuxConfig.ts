@@ -73,8 +73,20 @@ export interface TelemuxSettings {
   readonly metrics: boolean
   /** A token that opens `/metrics` and nothing else, for scrapers (TELEMUX_METRICS_TOKEN). */
   readonly metricsToken: Option.Option<Redacted.Redacted<string>>
-  /** An OTLP/HTTP collector (OTEL_EXPORTER_OTLP_ENDPOINT): spans are exported there when set, else none are kept. */
-  readonly otlpEndpoint: Option.Option<string>
+  /** Where spans are exported (OTEL_EXPORTER_OTLP_*); none: nothing is loaded or exported. */
+  readonly otlp: Option.Option<OtlpSettings>
+}
+
+/** An OTLP/HTTP trace exporter, configured by the standard OpenTelemetry variables. */
+export interface OtlpSettings {
+  /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, else OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`. */
+  readonly tracesUrl: string
+  /** OTEL_EXPORTER_OTLP_PROTOCOL (`http/protobuf`, the standard's default, or `http/json`). */
+  readonly protocol: "http/protobuf" | "http/json"
+  /** OTEL_BSP_SCHEDULE_DELAY: how often finished spans are sent (default 5 s). */
+  readonly exportInterval: Duration.Duration
+  /** OTEL_SERVICE_NAME (default `telemux`); every span also carries the computer's name. */
+  readonly serviceName: string
 }
 
 export class TelemuxConfig extends Context.Tag("telemux/TelemuxConfig")<TelemuxConfig, TelemuxSettings>() {}

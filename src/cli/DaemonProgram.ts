@@ -15,6 +15,7 @@ import * as DaemonLogger from "../../layers/DaemonLogger.js"
 import * as HttpListenerLive from "../../layers/HttpListener.js"
 import * as Main from "../../layers/Main.js"
 import * as ConfigLive from "../../layers/TelemuxConfigLive.js"
+import * as Tracing from "../../layers/Tracing.js"
 import { HttpListener } from "../../services/HttpListener.js"
 import { TelemuxConfig } from "../../services/TelemuxConfig.js"
 import { makeSlicedScheduler } from "../concurrency/SlicedScheduler.js"
@@ -70,7 +71,7 @@ export const daemonProgram = (configFile: string | undefined) =>
         Layer.succeed(HttpListener, listener),
         Layer.succeed(HttpServer.HttpServer, listener.server)
       )
-      return yield* Layer.launch(Main.daemon(settings, Listener))
+      return yield* Layer.launch(Main.daemon(settings, Listener).pipe(Layer.provide(Tracing.layer(settings))))
     }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(settings.logLevel)))
   }).pipe(
     Effect.provide(ConfigLive.layer({ configFile })),

@@ -33,7 +33,7 @@ export const testSettings = (overrides: Partial<TelemuxSettings> = {}): TelemuxS
   heartbeatInterval: HEARTBEAT_INTERVAL_DEFAULT,
   metrics: true,
   metricsToken: Option.none(),
-  otlpEndpoint: Option.none(),
+  otlp: Option.none(),
   pollIntervals: { min: POLL_INTERVAL_MIN_DEFAULT, default: POLL_INTERVAL_DEFAULT, max: POLL_INTERVAL_MAX_DEFAULT },
   ...overrides
 })
