@@ -130,10 +130,19 @@ const probeLoop = async (
   }
 }
 
-const telemuxSide = async (): Promise<Side & { readonly loop: { p50Ms: number; p99Ms: number; maxMs: number } }> => {
-  const daemon = await startDaemon()
+/** What one run of the daemon's side is: how many sessions, how long counted, the daemon's extra environment. */
+export interface BusyRun {
+  readonly sessions: number
+  readonly measureMs: number
+  readonly env?: Readonly<Record<string, string>>
+}
+
+export const telemuxSide = async (
+  run: BusyRun = { sessions: SESSIONS, measureMs: MEASURE_MS }
+): Promise<Side & { readonly loop: { p50Ms: number; p99Ms: number; maxMs: number } }> => {
+  const daemon = await startDaemon(run.env === undefined ? {} : { env: run.env })
   try {
-    const ids = await createSessions(daemon, SESSIONS, os.tmpdir())
+    const ids = await createSessions(daemon, run.sessions, os.tmpdir())
     for (let i = 0; i < ids.length; i += 20) {
       await Promise.all(
         ids.slice(i, i + 20).map((id) => daemon.call("POST", `/v1/sessions/${id}/input`, { text: ACTIVITY }))
@@ -175,9 +184,9 @@ const telemuxSide = async (): Promise<Side & { readonly loop: { p50Ms: number; p
     counting = true
     clock.start()
     const started = performance.now()
-    const run = await probeLoop(
+    const probed = await probeLoop(
       ids,
-      started + MEASURE_MS,
+      started + run.measureMs,
       (id, text) => daemon.call("POST", `/v1/sessions/${id}/input`, { text }).catch(() => undefined),
       probes
     )
@@ -190,8 +199,8 @@ const telemuxSide = async (): Promise<Side & { readonly loop: { p50Ms: number; p
     ws.close()
     return {
       ticks: clock.samples.sort((a, b) => a - b),
-      commands: run.samples.sort((a, b) => a - b),
-      missed: run.missed,
+      commands: probed.samples.sort((a, b) => a - b),
+      missed: probed.missed,
       cpuMs,
       tmuxCpuPercent: (tmuxCpu / elapsed) * 100,
       ...counts,
@@ -276,7 +285,7 @@ const floorSide = async (): Promise<Side> => {
     clock.start()
     const started = performance.now()
     const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`
-    const run = await probeLoop(panes, started + MEASURE_MS, async (pane, text) => {
+    const probed = await probeLoop(panes, started + MEASURE_MS, async (pane, text) => {
       client.stdin.write(`send-keys -t ${pane} -l ${quote(text)} ; send-keys -t ${pane} Enter\n`)
     }, probes)
     const elapsed = (performance.now() - started) / 1000
@@ -287,8 +296,8 @@ const floorSide = async (): Promise<Side> => {
     client.kill()
     return {
       ticks: clock.samples.sort((a, b) => a - b),
-      commands: run.samples.sort((a, b) => a - b),
-      missed: run.missed,
+      commands: probed.samples.sort((a, b) => a - b),
+      missed: probed.missed,
       cpuMs: (self.user + self.system) / 1000,
       tmuxCpuPercent: (tmuxCpu / elapsed) * 100,
       ...counts

@@ -54,7 +54,7 @@ interface LoadRequest {
   readonly measureMs: number
 }
 
-interface LoadResult {
+export interface LoadResult {
   readonly requests: number
   readonly errors: number
   /** Statuses other than 200 seen, with their counts. */
@@ -221,7 +221,7 @@ const serveTrivial = (routes: Record<string, Route>) =>
 // ---------------------------------------------------------------------------
 
 /** A forked copy of this module playing `role`; `ask` sends one message and waits for its answer. */
-const forkRole = (role: "load" | "trivial") => {
+export const forkRole = (role: "load" | "trivial") => {
   const child = fork(SELF, [], {
     env: { ...process.env, [ROLE_ENV]: role },
     stdio: ["ignore", "inherit", "inherit", "ipc"]
@@ -256,14 +256,14 @@ const getRaw = async (daemon: Daemon, route: string) => {
   return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() }
 }
 
-interface Cell {
+export interface Cell {
   readonly result: LoadResult
   /** Server CPU per answered request, in µs. */
   readonly cpuUs: number
 }
 
 /** One cell: the load generator's figures, and the server's CPU over the counted window. */
-const measure = async (load: ReturnType<typeof forkRole>, pid: number, request: LoadRequest): Promise<Cell> => {
+export const measure = async (load: ReturnType<typeof forkRole>, pid: number, request: LoadRequest): Promise<Cell> => {
   let cpuStart = NaN
   let cpuStop = NaN
   const result = await load.ask<LoadResult>(
@@ -277,11 +277,11 @@ const measure = async (load: ReturnType<typeof forkRole>, pid: number, request: 
   return { result, cpuUs: result.requests === 0 ? NaN : ((cpuStop - cpuStart) / result.requests) * 1e6 }
 }
 
-const rate = (r: LoadResult) => r.requests / r.seconds
+export const rate = (r: LoadResult) => r.requests / r.seconds
 const formatRate = (
   perSecond: number
 ) => (perSecond >= 1000 ? `${(perSecond / 1000).toFixed(1)}k req/s` : `${perSecond.toFixed(0)} req/s`)
-const describe = (cell: Cell) =>
+export const describe = (cell: Cell) =>
   `${formatRate(rate(cell.result))}, p50 ${cell.result.p50Ms.toFixed(2)} / p99 ${cell.result.p99Ms.toFixed(2)} ms, ` +
   `${cell.cpuUs.toFixed(0)} µs CPU/req` +
   (cell.result.errors > 0 ? `, ${cell.result.errors} not 200 (${JSON.stringify(cell.result.statuses)})` : "")

@@ -52,7 +52,9 @@ export interface Daemon {
 }
 
 /** `probe: false` leaves the event-loop probe out: its 5 ms timer would be most of an idle daemon's CPU. */
-export const startDaemon = async (options: { readonly probe?: boolean } = {}): Promise<Daemon> => {
+export const startDaemon = async (
+  options: { readonly probe?: boolean; readonly env?: Readonly<Record<string, string>> } = {}
+): Promise<Daemon> => {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-bench-"))
   const socket = `telemux-bench-${process.pid}-${Math.random().toString(16).slice(2, 8)}`
   const port = await freePort()
@@ -78,7 +80,8 @@ export const startDaemon = async (options: { readonly probe?: boolean } = {}): P
       TELEMUX_TMUX_SOCKET: socket,
       TELEMUX_PORT: String(port),
       TELEMUX_COMPUTER: "bench",
-      TELEMUX_LOG_LEVEL: process.env.TELEMUX_BENCH_LOG_LEVEL ?? "Warning"
+      TELEMUX_LOG_LEVEL: process.env.TELEMUX_BENCH_LOG_LEVEL ?? "Warning",
+      ...options.env
     },
     stdio: ["ignore", fs.openSync(path.join(home, "daemon.log"), "w"), "inherit"]
   })

@@ -8,6 +8,7 @@ import { benchHttp } from "./httpBench.js"
 import { benchInput } from "./inputBench.js"
 import { type BenchRow, printRows } from "./measure.js"
 import { benchMemory } from "./memoryBench.js"
+import { benchMetrics } from "./metricsBench.js"
 import { benchOutput } from "./outputBench.js"
 import { benchShutdown } from "./shutdownBench.js"
 import { benchStore } from "./storeBench.js"
@@ -30,6 +31,10 @@ const SECTIONS: Record<string, { readonly title: string; readonly run: () => Pro
   http: {
     title: "HTTP throughput: the daemon (dist/main.js) vs a trivial node:http server answering the same bytes",
     run: benchHttp
+  },
+  metrics: {
+    title: "metrics on vs off (TELEMUX_METRICS=false): request throughput and CPU per output update, same run",
+    run: benchMetrics
   },
   memory: { title: "memory: daemon RSS per open session and over 2,000 create/close cycles", run: benchMemory },
   discovery: {
