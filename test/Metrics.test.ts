@@ -5,7 +5,7 @@
  */
 import type { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel, Metric, MetricBoundaries, type Scope } from "effect"
+import { Effect, Layer, Logger, LogLevel, Metric, MetricBoundaries, Option, type Scope } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -15,7 +15,8 @@ import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import { HttpListener } from "../services/HttpListener.js"
 import { Projects } from "../services/Projects.js"
 import { SystemStats } from "../services/SystemStats.js"
-import { PROMETHEUS_CONTENT_TYPE, render } from "../src/metrics/PrometheusText.js"
+import { metricsSummary } from "../src/cli/Doctor.js"
+import { parse, PROMETHEUS_CONTENT_TYPE, render } from "../src/metrics/PrometheusText.js"
 import { fixedToken, stats, TOKEN } from "./support/apiInProcess.js"
 import { httpRequest } from "./support/rawHttp.js"
 import { agentsUnused, sessionsOnDoubles } from "./support/unitLayers.js"
@@ -57,17 +58,12 @@ const call = (port: number, method: string, url: string, token: string | null = 
     })
   )
 
-/** The value of one series in an exposition (labels given in any order), or undefined. */
-const sample = (text: string, name: string, labels: Readonly<Record<string, string>> = {}): number | undefined => {
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line)
-    if (match === null || match[1] !== name) continue
-    const found = new Map([...(match[3] ?? "").matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]))
-    if (found.size !== Object.keys(labels).length) continue
-    if (Object.entries(labels).every(([key, value]) => found.get(key) === value)) return Number(match[4])
-  }
-  return undefined
-}
+/** The value of one series in an exposition (exactly these labels), or undefined. */
+const sample = (text: string, name: string, labels: Readonly<Record<string, string>> = {}): number | undefined =>
+  parse(text).find((s) =>
+    s.name === name && Object.keys(s.labels).length === Object.keys(labels).length &&
+    Object.entries(labels).every(([key, value]) => s.labels[key] === value)
+  )?.value
 
 const scrape = (port: number, token: string | null = SCRAPER_TOKEN) =>
   Effect.map(call(port, "GET", "/metrics", token), (reply) => reply.body)
@@ -114,6 +110,29 @@ describe("the exposition format", () => {
       assert.strictEqual(lines.filter((l) => l === "# TYPE test_render_things_total counter").length, 1)
       assert.isTrue(text.endsWith("\n"))
     }))
+})
+
+describe("telemux doctor's metrics line", () => {
+  it("sums the series it shows; says so when the daemon records none", () => {
+    const text = [
+      "telemux_http_requests_total{method=\"GET\",route=\"/health\",status=\"200\"} 12000",
+      "telemux_http_requests_total{method=\"POST\",route=\"/v1/sessions\",status=\"503\"} 2",
+      "telemux_http_requests_total{method=\"POST\",route=\"/v1/sessions\",status=\"201\"} 5",
+      "telemux_tmux_commands_total{command=\"capture-pane\",channel=\"control\",result=\"ok\"} 40",
+      "telemux_tmux_commands_total{command=\"capture-pane\",channel=\"control\",result=\"timeout\"} 3",
+      "telemux_tmux_control_reconnects_total{client=\"events\"} 1",
+      "telemux_event_loop_delay_p99_seconds 0.0125",
+      "process_resident_memory_bytes 104857600"
+    ].join("\n")
+    const line = metricsSummary(Option.some(text))
+    assert.strictEqual(line.status, "ok")
+    assert.include(
+      line.text,
+      "12k HTTP requests (2 answered 5xx), 43 tmux commands (3 timed out, 1 control reconnects)"
+    )
+    assert.include(line.text, "event loop p99 12.5 ms, RSS 100 MB")
+    assert.strictEqual(metricsSummary(Option.none()).status, "skipped")
+  })
 })
 
 describe("GET /metrics", () => {

@@ -84,6 +84,8 @@ export class DaemonClient extends Context.Tag("telemux/cli/DaemonClient")<Daemon
   readonly address: DaemonAddress
   /** `/health`, read loosely (see HealthInfo). */
   readonly health: Effect.Effect<HealthInfo, CliError>
+  /** `/metrics` as text; none when the daemon records none (TELEMUX_METRICS=off, or an older daemon). */
+  readonly metrics: Effect.Effect<Option.Option<string>, CliError>
   readonly sessions: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<Session>, CliError>
   readonly session: (id: SessionId) => Effect.Effect<Session, CliError>
   /** A full id, a unique prefix of one, or a tmux name; resolved against every session, closed ones too. */
@@ -310,9 +312,18 @@ export const make = (
       }))
     )
 
+    const metrics = routed.get(`${address.baseUrl}/metrics`).pipe(
+      Effect.flatMap(HttpClientResponse.matchStatus({
+        404: () => Effect.succeed(Option.none<string>()),
+        orElse: (response) =>
+          Effect.flatMap(HttpClientResponse.filterStatusOk(response), (ok) => Effect.map(ok.text, Option.some))
+      }))
+    )
+
     return DaemonClient.of({
       address,
       health: call(health),
+      metrics: call(metrics),
       sessions,
       session,
       resolve: (input) =>

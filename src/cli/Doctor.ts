@@ -4,11 +4,12 @@
  */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { Console, Data, Duration, Effect, Either } from "effect"
+import { Console, Data, Duration, Effect, Either, Option } from "effect"
 import * as fs from "node:fs/promises"
 import { runBounded } from "../../layers/Subprocess.js"
 import { isSupportedTmuxVersion } from "../../layers/TmuxBridge.js"
 import { TMUX_MIN_VERSION } from "../../services/TerminalBridge.js"
+import * as PrometheusText from "../metrics/PrometheusText.js"
 import { ChecksFailed } from "./CliError.js"
 import { DaemonClient, type HealthInfo } from "./DaemonClient.js"
 
@@ -72,6 +73,34 @@ export const checkRedis = (health: Pick<HealthInfo, "fleet">): CheckResult => {
   return failed(`Redis link is ${link.state}${detail === "" ? "" : ` (${detail})`}`)
 }
 
+const kilo = (n: number) => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(Math.round(n)))
+
+/**
+ * A few of the daemon's figures from `/metrics` (what an operator would graph): informational,
+ * never a failure by itself.
+ */
+export const metricsSummary = (text: Option.Option<string>): CheckResult => {
+  if (Option.isNone(text)) return skipped("metrics: the daemon records none (TELEMUX_METRICS=off)")
+  const samples = PrometheusText.parse(text.value)
+  const requests = PrometheusText.sum(samples, "telemux_http_requests_total")
+  const serverErrors = PrometheusText.sum(
+    samples,
+    "telemux_http_requests_total",
+    (l) => (l.status ?? "").startsWith("5")
+  )
+  const tmux = PrometheusText.sum(samples, "telemux_tmux_commands_total")
+  const timeouts = PrometheusText.sum(samples, "telemux_tmux_commands_total", (l) => l.result === "timeout")
+  const reconnects = PrometheusText.sum(samples, "telemux_tmux_control_reconnects_total")
+  const resyncs = PrometheusText.sum(samples, "telemux_stream_lag_resyncs_total")
+  const loopMs = PrometheusText.sum(samples, "telemux_event_loop_delay_p99_seconds") * 1000
+  const rssMb = PrometheusText.sum(samples, "process_resident_memory_bytes") / (1024 * 1024)
+  return ok(
+    `metrics: ${kilo(requests)} HTTP requests (${kilo(serverErrors)} answered 5xx), ${kilo(tmux)} tmux commands ` +
+      `(${kilo(timeouts)} timed out, ${kilo(reconnects)} control reconnects), ${kilo(resyncs)} stream resyncs, ` +
+      `event loop p99 ${loopMs.toFixed(1)} ms, RSS ${rssMb.toFixed(0)} MB — all of them at GET /metrics`
+  )
+}
+
 /** All checks, printed as they complete; fails with ChecksFailed when any failed. */
 export const doctor = Effect.gen(function*() {
   const client = yield* DaemonClient
@@ -96,6 +125,11 @@ export const doctor = Effect.gen(function*() {
       onRight: () => ok("the daemon accepts the token")
     }))
     yield* report(checkRedis(decoded.right))
+    const metrics = yield* Effect.either(client.metrics)
+    yield* report(Either.match(metrics, {
+      onLeft: (error) => failed(`the daemon's metrics could not be read: ${error.message}`),
+      onRight: metricsSummary
+    }))
   } else {
     yield* report(skipped("token and Redis link not checked: the daemon is not reachable"))
   }

@@ -99,3 +99,35 @@ export const render = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): str
   }
   return out.length === 0 ? "" : `${out.join("\n")}\n`
 }
+
+/** One sample of an exposition: a series' name, its labels, its value. */
+export interface Sample {
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly value: number
+}
+
+const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/
+const LABEL_PAIR = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g
+const unescapeLabel = (value: string) => value.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c))
+
+/** The samples of an exposition (comments and unreadable lines skipped): what `telemux doctor` and tests read. */
+export const parse = (text: string): ReadonlyArray<Sample> => {
+  const samples: Array<Sample> = []
+  for (const line of text.split("\n")) {
+    const match = SAMPLE_LINE.exec(line)
+    if (match === null) continue
+    const labels: Record<string, string> = {}
+    for (const pair of (match[2] ?? "").matchAll(LABEL_PAIR)) labels[pair[1]!] = unescapeLabel(pair[2]!)
+    const value = match[3] === "+Inf" ? Infinity : match[3] === "-Inf" ? -Infinity : Number(match[3])
+    samples.push({ name: match[1]!, labels, value })
+  }
+  return samples
+}
+
+/** The sum of a metric's samples whose labels include `where`. */
+export const sum = (
+  samples: ReadonlyArray<Sample>,
+  name: string,
+  where: (labels: Readonly<Record<string, string>>) => boolean = () => true
+): number => samples.reduce((total, s) => (s.name === name && where(s.labels) ? total + s.value : total), 0)
