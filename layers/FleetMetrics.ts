@@ -6,18 +6,19 @@
  * error tags from its schemas, bounded in shape and count in case a peer sends others.
  */
 import { Metric, MetricBoundaries } from "effect"
-import { labelSets } from "../src/metrics/LabelSets.js"
+import * as MetricKey from "effect/MetricKey"
 import { latencyBoundaries } from "../src/metrics/Latency.js"
+import { NO_LABELS, seriesOf } from "../src/metrics/Series.js"
 
 /** `called`: this computer asked another; `served`: another asked this one. */
 export type Side = "called" | "served"
 
-const requests = Metric.counter("telemux_fleet_requests_total", {
+const requests = MetricKey.counter("telemux_fleet_requests_total", {
   description:
     "fleet procedure calls, by side (called, served), procedure and result (ok, an error tag, defect, interrupted)",
   incremental: true
 })
-const duration = Metric.histogram(
+const duration = MetricKey.histogram(
   "telemux_fleet_request_duration_seconds",
   latencyBoundaries,
   "fleet procedure latency: from sending to the answer (called), from reading to answering (served)"
@@ -35,13 +36,13 @@ const inboxLag = Metric.histogram(
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/
 const bounded = (name: string) => (NAME.test(name) ? name : "other")
 
-const resultLabels = labelSets("side", "procedure", "result")
-const latencyLabels = labelSets("side", "procedure")
+const requestsOf = seriesOf(requests, "side", "procedure", "result")
+const durationOf = seriesOf(duration, "side", "procedure")
 
 export const recordRequest = (side: Side, procedure: string, result: string, seconds: number) => {
   const name = bounded(procedure)
-  requests.unsafeUpdate(1, resultLabels(side, name, bounded(result)))
-  duration.unsafeUpdate(seconds, latencyLabels(side, name))
+  requestsOf(side, name, bounded(result)).unsafeUpdate(1, NO_LABELS)
+  durationOf(side, name).unsafeUpdate(seconds, NO_LABELS)
 }
 
 export const recordHeartbeats = (count: number) => {
