@@ -21,6 +21,7 @@ import type { ListSessionsRequest } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { ListSessionsParams } from "../src/api/Api.js"
 import { parseBearer } from "../src/http/Bearer.js"
+import * as HttpMetrics from "./HttpMetrics.js"
 import { type GuardSettings, makeHeaderCheck } from "./RequestGuard.js"
 import * as SessionRouting from "./SessionRouting.js"
 
@@ -115,17 +116,24 @@ export const make = (settings: GuardSettings, health: Effect.Effect<string>) =>
       return listSessions(request, mark < 0 ? "" : url.slice(mark + 1))
     }
 
-    const send = (response: http.ServerResponse, json: string) => {
+    const send = (response: http.ServerResponse, route: string, json: string) => {
       const body = bytesOf(json)
       response.writeHead(200, { "content-type": "application/json", "content-length": body.length })
       response.end(body)
+      if (config.metrics) HttpMetrics.countHot(route)
+    }
+
+    /** The template of a read this shortcut answers: its path, which has no parameters. */
+    const routeOf = (request: http.IncomingMessage) => {
+      const url = request.url ?? ""
+      return url.startsWith("/health") ? "/health" : "/v1/sessions"
     }
 
     const shortcut: RequestShortcut = (request, response, next) => {
       const read = readFor(request)
       if (read === undefined) return next()
       const settle = (exit: Exit.Exit<Option.Option<string>>) => {
-        if (Exit.isSuccess(exit) && Option.isSome(exit.value)) send(response, exit.value.value)
+        if (Exit.isSuccess(exit) && Option.isSome(exit.value)) send(response, routeOf(request), exit.value.value)
         else next()
       }
       // a read that needs no I/O (the usual case) is done when run returns; whatever goes wrong in

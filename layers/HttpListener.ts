@@ -57,10 +57,7 @@ const answerUnavailable = (response: http.ServerResponse, phase: Phase) => {
 const ARRIVED = Symbol("arrived")
 type Timed = http.ServerResponse & { [ARRIVED]?: number }
 
-/**
- * Counts an answer once its response is done (or abandoned: status 0). One function for every
- * response, the arrival time on the response itself: no closure per request on this path.
- */
+/** Counts an answer once its response is done (status 0: the client went away first). One function for every response. */
 function recordAnswer(this: Timed) {
   HttpMetrics.record(
     this.req.method ?? "",
@@ -130,17 +127,20 @@ export const make = (options: ListenerOptions) =>
     let onUpgrade: UpgradeHandler | undefined
     let shortcut: RequestShortcut | undefined
 
-    /** To the app while serving; a request a shortcut handed on after the drain began gets the 503 instead. */
+    /**
+     * To the app while serving; a request a shortcut handed on after the drain began gets the 503
+     * instead. Every request that comes here is counted and timed (the shortcut counts its own).
+     */
     const toApp = (request: http.IncomingMessage, response: http.ServerResponse) => {
+      if (recordMetrics) {
+        ;(response as Timed)[ARRIVED] = performance.now()
+        response.on("close", recordAnswer)
+      }
       if (phase === "serving" && onRequest !== undefined) onRequest(request, response)
       else answerUnavailable(response, phase)
     }
     const recordMetrics = options.recordMetrics ?? true
     server.on("request", (request, response) => {
-      if (recordMetrics) {
-        ;(response as Timed)[ARRIVED] = performance.now()
-        response.on("close", recordAnswer)
-      }
       if (phase !== "serving" || shortcut === undefined) toApp(request, response)
       else shortcut(request, response, () => toApp(request, response))
     })

@@ -164,6 +164,8 @@ describe("GET /metrics", () => {
         const createdBefore = created({ method: "POST", route: "/v1/sessions", status: "201" })
         const readBefore = created({ method: "GET", route: "/v1/sessions/:id", status: "200" })
         const missingBefore = created({ method: "GET", route: "/v1/sessions/:id", status: "404" })
+        const healthBefore = created({ method: "GET", route: "/health", status: "200" })
+        const listBefore = created({ method: "GET", route: "/v1/sessions", status: "200" })
 
         const reply = yield* call(port, "POST", "/v1/sessions", TOKEN, { projectDir: dir, title: "metered" })
         assert.strictEqual(reply.status, 201, reply.body)
@@ -171,6 +173,9 @@ describe("GET /metrics", () => {
         for (let i = 0; i < 3; i++) assert.strictEqual((yield* call(port, "GET", `/v1/sessions/${id}`)).status, 200)
         assert.strictEqual((yield* call(port, "GET", "/v1/sessions/00000000-0000-4000-8000-00000000dead")).status, 404)
         assert.strictEqual((yield* call(port, "GET", "/no/such/route?x=1")).status, 404)
+        // the cached reads, answered before the app: counted too
+        for (let i = 0; i < 2; i++) assert.strictEqual((yield* call(port, "GET", "/health")).status, 200)
+        assert.strictEqual((yield* call(port, "GET", "/v1/sessions?status=running")).status, 200)
 
         const after = yield* scrape(port)
         const count = (labels: Record<string, string>) => sample(after, "telemux_http_requests_total", labels) ?? 0
@@ -178,6 +183,8 @@ describe("GET /metrics", () => {
         assert.strictEqual(count({ method: "GET", route: "/v1/sessions/:id", status: "200" }), readBefore + 3)
         assert.strictEqual(count({ method: "GET", route: "/v1/sessions/:id", status: "404" }), missingBefore + 1)
         assert.isAtLeast(count({ method: "GET", route: "unmatched", status: "404" }), 1)
+        assert.strictEqual(count({ method: "GET", route: "/health", status: "200" }), healthBefore + 2)
+        assert.strictEqual(count({ method: "GET", route: "/v1/sessions", status: "200" }), listBefore + 1)
         assert.isAtLeast(
           sample(after, "telemux_http_request_duration_seconds_count", { method: "GET", route: "/v1/sessions/:id" }) ??
             0,
