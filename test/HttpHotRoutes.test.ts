@@ -13,39 +13,20 @@ import * as fs from "node:fs/promises"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as FleetLive from "../layers/FleetLive.js"
 import * as HotRoutes from "../layers/HotRoutes.js"
 import * as HttpServerLayer from "../layers/HttpServer.js"
 import { LIST_MEMO_MAX, SessionIndex } from "../layers/IndexedCache.js"
-import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import * as TokenFile from "../layers/TokenFile.js"
 import { AuthToken, TOKEN_RECHECK_INTERVAL } from "../services/AuthToken.js"
 import { HttpListener } from "../services/HttpListener.js"
-import { Projects } from "../services/Projects.js"
-import { SystemStats } from "../services/SystemStats.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { ComputerName, Session } from "../src/domain/Session.js"
-import { fixedToken, stats, TOKEN } from "./support/apiInProcess.js"
+import { realSessionsServices, TOKEN } from "./support/apiInProcess.js"
 import { makeSession } from "./support/fixtures.js"
 import { httpRequest } from "./support/rawHttp.js"
-import { agentsUnused, sessionsOnDoubles } from "./support/unitLayers.js"
 
 /** The real Sessions over doubles (cache, store, terminal), with everything else the server needs. */
-const services = (
-  env: Readonly<Record<string, string>> = {},
-  token: Layer.Layer<AuthToken, unknown, TelemuxConfig | FileSystem.FileSystem> = fixedToken
-) =>
-  Layer.provideMerge(
-    token,
-    Layer.mergeAll(
-      sessionsOnDoubles(env),
-      Layer.succeed(SystemStats, SystemStats.of({ snapshot: Effect.succeed(stats) })),
-      Layer.succeed(Projects, Projects.of({ list: Effect.succeed([]) })),
-      MemoryOutputLog.layer,
-      FleetLive.layerAlone,
-      agentsUnused
-    )
-  )
+const services = realSessionsServices
 
 const quiet = Logger.minimumLogLevel(LogLevel.Error)
 

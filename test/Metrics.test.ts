@@ -9,32 +9,16 @@ import { Effect, Layer, Logger, LogLevel, Metric, MetricBoundaries, Option, type
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as FleetLive from "../layers/FleetLive.js"
 import * as HttpServerLayer from "../layers/HttpServer.js"
-import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import { HttpListener } from "../services/HttpListener.js"
-import { Projects } from "../services/Projects.js"
-import { SystemStats } from "../services/SystemStats.js"
 import { metricsSummary } from "../src/cli/Doctor.js"
 import { parse, PROMETHEUS_CONTENT_TYPE, render } from "../src/metrics/PrometheusText.js"
-import { fixedToken, stats, TOKEN } from "./support/apiInProcess.js"
+import { realSessionsServices, TOKEN } from "./support/apiInProcess.js"
 import { httpRequest } from "./support/rawHttp.js"
-import { agentsUnused, sessionsOnDoubles } from "./support/unitLayers.js"
 
 const SCRAPER_TOKEN = "scraper-token-for-tests"
 
-const services = (env: Readonly<Record<string, string>>) =>
-  Layer.provideMerge(
-    fixedToken,
-    Layer.mergeAll(
-      sessionsOnDoubles(env),
-      Layer.succeed(SystemStats, SystemStats.of({ snapshot: Effect.succeed(stats) })),
-      Layer.succeed(Projects, Projects.of({ list: Effect.succeed([]) })),
-      MemoryOutputLog.layer,
-      FleetLive.layerAlone,
-      agentsUnused
-    )
-  )
+const services = realSessionsServices
 
 const withServer = <A, E>(
   body: (port: number) => Effect.Effect<A, E, HttpClient.HttpClient | HttpListener | Scope.Scope>,

@@ -6,8 +6,6 @@
  * trace id.
  */
 import { randomBytes } from "node:crypto"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import {
   type DaemonEnv,
@@ -16,6 +14,7 @@ import {
   type RunningDaemon,
   startDaemon
 } from "./support/daemonProcess.js"
+import { caller } from "./support/faultInjection.js"
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from "./support/otlpReceiver.js"
 import { type RedisForTest, redisForTest } from "./support/redisServer.js"
 
@@ -36,12 +35,7 @@ interface Daemon {
   readonly name: string
   readonly env: DaemonEnv
   readonly process: RunningDaemon
-  readonly call: (
-    method: string,
-    route: string,
-    body?: unknown,
-    headers?: Record<string, string>
-  ) => Promise<{ status: number; body: any }>
+  readonly call: ReturnType<typeof caller>
 }
 
 const computerOf = (span: ReceivedSpan) => span.resource["telemux.computer"]
@@ -82,25 +76,11 @@ describe("trace export from the daemon as a process to an in-test OTLP receiver"
     const env = await makeDaemonEnv()
     envs.push(env)
     const started = await startDaemon(env, { TELEMUX_COMPUTER: name, TELEMUX_TRUSTED_DIRS: env.projectDir, ...extra })
-    const token = fs.readFileSync(path.join(env.home, "token"), "utf8").trim()
     const daemon: Daemon = {
       name,
       env,
       process: started,
-      call: async (method, route, body, headers = {}) => {
-        const res = await fetch(`http://127.0.0.1:${env.port}${route}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${token}`,
-            ...(body === undefined ? {} : { "content-type": "application/json" }),
-            ...headers
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(WAIT_MS)
-        })
-        const text = await res.text()
-        return { status: res.status, body: text === "" ? undefined : JSON.parse(text) }
-      }
+      call: caller(env, WAIT_MS)
     }
     daemons.push(daemon)
     return daemon
@@ -113,7 +93,7 @@ describe("trace export from the daemon as a process to an in-test OTLP receiver"
   const createSession = async (daemon: Daemon, body: Record<string, unknown>) => {
     const created = await daemon.call("POST", "/v1/sessions", body)
     assert.strictEqual(created.status, 201, `POST /v1/sessions on ${daemon.name}: ${JSON.stringify(created.body)}`)
-    return created.body.sessionId as string
+    return (created.body as { readonly sessionId: string }).sessionId
   }
   const logsOf = (daemon: Daemon) => `\n--- ${daemon.name}'s output:\n${daemon.process.logs()}`
 
@@ -248,7 +228,8 @@ describe("trace export from the daemon as a process to an in-test OTLP receiver"
     const deadline = Date.now() + WAIT_MS
     for (;;) {
       const computers = await a.call("GET", "/v1/computers")
-      if (computers.status === 200 && computers.body.some((c: { name: string }) => c.name === B)) break
+      const names = computers.status === 200 ? (computers.body as ReadonlyArray<{ readonly name: string }>) : []
+      if (names.some((c) => c.name === B)) break
       if (Date.now() > deadline) {
         assert.fail(`${A} did not list ${B} within ${WAIT_MS} ms: ${JSON.stringify(computers.body)}${logsOf(a)}`)
       }

@@ -3,7 +3,7 @@
  * for tests that look at the API from outside (its OpenAPI document, fuzzing) and need to know that
  * a request reached nothing that changes state.
  */
-import type { HttpClient } from "@effect/platform"
+import type { FileSystem, HttpClient } from "@effect/platform"
 import { DateTime, Effect, Layer, Logger, LogLevel, Redacted, Ref, Schema } from "effect"
 import * as FleetLive from "../../layers/FleetLive.js"
 import * as HttpServerLayer from "../../layers/HttpServer.js"
@@ -22,6 +22,7 @@ import { SessionNotFound } from "../../src/domain/Errors.js"
 import { ComputerName, Session, type SessionId } from "../../src/domain/Session.js"
 import { makeSession } from "./fixtures.js"
 import { testSettings } from "./settings.js"
+import { agentsUnused, sessionsOnDoubles } from "./unitLayers.js"
 
 export const TOKEN = "a".repeat(64)
 
@@ -119,3 +120,23 @@ export const withApi = <A, E>(
     )
     return yield* body(doubles.recorder).pipe(Effect.provide(HttpServerLayer.layerTest.pipe(Layer.provide(services))))
   }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Error)))
+
+/**
+ * What the server needs, with the real Sessions over doubles (cache, store, terminal; `env` as
+ * configuration) instead of recording doubles: for tests of what the daemon itself answers.
+ */
+export const realSessionsServices = (
+  env: Readonly<Record<string, string>> = {},
+  token: Layer.Layer<AuthToken, unknown, TelemuxConfig | FileSystem.FileSystem> = fixedToken
+) =>
+  Layer.provideMerge(
+    token,
+    Layer.mergeAll(
+      sessionsOnDoubles(env),
+      Layer.succeed(SystemStats, SystemStats.of({ snapshot: Effect.succeed(stats) })),
+      Layer.succeed(Projects, Projects.of({ list: Effect.succeed([]) })),
+      MemoryOutputLog.layer,
+      FleetLive.layerAlone,
+      agentsUnused
+    )
+  )
