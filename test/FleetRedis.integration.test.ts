@@ -137,7 +137,9 @@ describe("Fleet on a real Redis (two computers in-process)", () => {
         )
         console.log(`maxmemory lifted: A up again after ${upAfter} ms`)
         assert.isUndefined(yield* a.fleet.call(B, echo(session.sessionId, "after")))
-        assert.strictEqual((yield* linkOf(b.fleet)).state, "up")
+        // B heals on its own next successful write; one of its writes that failed while the
+        // reply above went out may still mark it degraded for a moment (seen once in CI)
+        yield* waitFor("B's link up again", Effect.map(linkOf(b.fleet), (l) => l.state === "up"), "3 seconds")
       }),
     30_000
   )
