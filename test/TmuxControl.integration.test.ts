@@ -599,6 +599,9 @@ describe("ControlBridge on real tmux", () => {
         yield* Effect.sleep(Duration.millis(500))
         assert.notInclude(yield* s.bridge.capture(pane, 0), "reply: swallowed")
         yield* s.bridge.sendKeys(pane, [key("C-u")])
+        // the UI's redraw of the cleared line must be out before `type` marks the pane: output it
+        // sees after its mark is its signal that the paste landed (CI once saw this redraw instead)
+        yield* waitUntil("the cleared line", s.bridge.capture(pane, 0), (t) => t.trimEnd().endsWith("claude>"))
 
         const start = Date.now()
         yield* s.bridge.type(pane, "answered", true)
