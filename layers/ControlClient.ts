@@ -467,7 +467,7 @@ export const makeControlClient = (
     // Only connecting is retried: a connection that served and then ended starts a fresh schedule.
     const serve = Effect.scoped(connection).pipe(
       Effect.tapError((e) =>
-        Effect.zipRight(Deferred.succeed(firstAttempt, undefined), logged(Effect.logWarning(e.message)))
+        Effect.zipRight(Deferred.succeed(firstAttempt, undefined), logged(Effect.logWarning(e.message, e)))
       ),
       Effect.retry(reconnectBackoff(CONTROL_RECONNECT_BASE, CONTROL_RECONNECT_MAX)),
       Effect.zipRight(Effect.sleep(CONTROL_RECONNECT_BASE)),

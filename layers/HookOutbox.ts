@@ -254,9 +254,8 @@ const deliver = (
     const event = yield* Effect.either(decodeHookEventJson(entry.payload))
     if (Either.isLeft(event)) {
       yield* Effect.logWarning(
-        "unreadable hook event dead-lettered",
-        ParseResult.TreeFormatter.formatErrorSync(event.left)
-      )
+        "unreadable hook event dead-lettered"
+      ).pipe(Effect.annotateLogs({ error: ParseResult.TreeFormatter.formatErrorSync(event.left) }))
       yield* Metric.increment(deadLettered)
       return yield* outbox.deadLetter(
         entry.id,

@@ -144,7 +144,7 @@ export const make = (options: RedisTransportOptions) =>
                 Ref.set(previous, e.message),
                 report({ state: "down", attempt: n, lastError: e.message }),
                 Deferred.succeed(firstAttempt, undefined),
-                n === 1 ? Effect.logWarning(`Redis link down: ${e.message}`) : Effect.void
+                n === 1 ? Effect.logWarning(`Redis link down: ${e.message}`, e) : Effect.void
               ], { discard: true })
             )
           )
