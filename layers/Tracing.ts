@@ -8,8 +8,9 @@
  * Through @effect/opentelemetry's own OTLP exporter, which needs only an HTTP client, not the
  * OpenTelemetry SDK.
  */
+import { HttpClient, HttpClientError } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import type { TelemuxSettings } from "../services/TelemuxConfig.js"
 import { VERSION } from "../src/Version.js"
 
@@ -20,6 +21,35 @@ const withoutSecrets = (url: string) => {
   const parsed = new URL(url)
   return `${parsed.protocol}//${parsed.host}${parsed.pathname}`
 }
+
+/**
+ * One export may take this long; then it fails (and the exporter pauses for a minute). Without it
+ * a collector that accepts and never answers held each batch, and every later one, for good.
+ */
+export const EXPORT_TIMEOUT = Duration.seconds(10)
+/**
+ * The last spans' export at shutdown is given this long: a collector that does not answer held the
+ * daemon's exit for ~5 s (the exporter's own default is 3 s), past the 1 s every SIGTERM is promised.
+ */
+export const EXPORT_AT_SHUTDOWN_TIMEOUT = Duration.millis(300)
+
+const boundedClient = Layer.effect(
+  HttpClient.HttpClient,
+  Effect.map(
+    HttpClient.HttpClient,
+    HttpClient.transform((response, request) =>
+      Effect.timeoutFail(response, {
+        duration: EXPORT_TIMEOUT,
+        onTimeout: () =>
+          new HttpClientError.RequestError({
+            request,
+            reason: "Transport",
+            description: `the trace collector did not answer within ${Duration.format(EXPORT_TIMEOUT)}`
+          })
+      })
+    )
+  )
+).pipe(Layer.provide(NodeHttpClient.layerUndici))
 
 export const layer = (settings: TelemuxSettings): Layer.Layer<never> =>
   Option.match(settings.otlp, {
@@ -36,6 +66,7 @@ export const layer = (settings: TelemuxSettings): Layer.Layer<never> =>
             OtlpTracer.layer({
               url: otlp.tracesUrl,
               exportInterval: otlp.exportInterval,
+              shutdownTimeout: EXPORT_AT_SHUTDOWN_TIMEOUT,
               resource: {
                 serviceName: otlp.serviceName,
                 serviceVersion: VERSION,
@@ -45,7 +76,7 @@ export const layer = (settings: TelemuxSettings): Layer.Layer<never> =>
               Layer.provide(
                 otlp.protocol === "http/json" ? OtlpSerialization.layerJson : OtlpSerialization.layerProtobuf
               ),
-              Layer.provide(NodeHttpClient.layerUndici)
+              Layer.provide(boundedClient)
             )
           ),
           Effect.tap(() =>

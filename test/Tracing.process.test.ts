@@ -6,6 +6,8 @@
  * trace id.
  */
 import { randomBytes } from "node:crypto"
+import * as http from "node:http"
+import type * as net from "node:net"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import {
   type DaemonEnv,
@@ -24,6 +26,7 @@ const SILENCE_MS = 1000
 const run = `${process.pid}-${randomBytes(3).toString("hex")}`
 const ONE = `trace-one-${run}`
 const SILENT = `trace-silent-${run}`
+const STUCK = `trace-stuck-${run}`
 const A = `trace-a-${run}`
 const B = `trace-b-${run}`
 const FLEET_SECRET = `tracing-process-${randomBytes(8).toString("hex")}`
@@ -213,6 +216,39 @@ describe("trace export from the daemon as a process to an in-test OTLP receiver"
     )
     assert.deepStrictEqual(fromSilent.map((span) => span.name), [], "spans exported by the daemon without an endpoint")
     assert.notInclude(silent.process.logs(), "exporting traces")
+  }, 60_000)
+
+  it("a collector that accepts and never answers costs neither the requests nor the SIGTERM bound", async () => {
+    // a collector that takes every request in and answers none (its connections are cut at the end)
+    const sockets = new Set<net.Socket>()
+    const frozen = http.createServer((request) => request.resume())
+    frozen.on("connection", (socket) => {
+      sockets.add(socket)
+      socket.on("close", () => sockets.delete(socket))
+    })
+    await new Promise<void>((resolve) => frozen.listen(0, "127.0.0.1", resolve))
+    const port = (frozen.address() as net.AddressInfo).port
+    try {
+      const stuck = await start(STUCK, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+        OTEL_BSP_SCHEDULE_DELAY: "100"
+      })
+      for (let i = 0; i < 3; i++) await createSession(stuck, { projectDir: stuck.env.projectDir, title: `stuck ${i}` })
+      // exports went out and hang
+      await sleep(500)
+      assert.isAbove(sockets.size, 0, "the daemon's exporter reached the frozen collector")
+      const listed = await stuck.call("GET", "/v1/computers")
+      assert.strictEqual(listed.status, 200, "requests are answered while exports hang")
+      const exit = await stuck.process.stop()
+      daemons.splice(daemons.indexOf(stuck), 1)
+      console.log(`SIGTERM with exports hanging on a frozen collector: exit ${exit.code} after ${exit.elapsedMs} ms`)
+      assert.strictEqual(exit.code, 0, logsOf(stuck))
+      assert.isBelow(exit.elapsedMs, 1000, `the exit waited on the collector${logsOf(stuck)}`)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise<void>((resolve) => frozen.close(() => resolve()))
+    }
   }, 60_000)
 
   it("puts a fleet request's spans on both daemons under one trace id", async () => {
