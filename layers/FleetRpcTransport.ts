@@ -88,18 +88,27 @@ const failed = (requestId: string, error: RemoteTimeout | ComputerUnreachable): 
  * The client protocol, and `onReplies`, which the caller's reader of its reply stream feeds:
  * answers are passed on only from the computer their request went to.
  */
+interface InFlight {
+  readonly computer: ComputerName
+  readonly procedure: string
+  /** `performance.now()` when it left or was read. */
+  readonly at: number
+}
+
 export const makeClientProtocol = Effect.gen(function*() {
   const link = yield* FleetLink
   const { metrics: measure } = yield* TelemuxConfig
   let deliver: ((data: RpcMessage.FromServerEncoded) => Effect.Effect<void>) | undefined
-  /** Where each request in flight went: its answer must come from there, its interruption goes there. */
-  const destinations = new Map<string, ComputerName>()
-  /** Each request in flight's procedure and when it left, for the fleet metrics (same keys as `destinations`). */
-  const started = new Map<string, { readonly procedure: string; readonly at: number }>()
+  /**
+   * Each request in flight: where it went (its answer must come from there, its interruption goes
+   * there), and its procedure and when it left (for the fleet metrics).
+   */
+  const destinations = new Map<string, InFlight>()
+  /** The request is over (answered, interrupted or never sent): forgotten, and counted. */
   const finish = (requestId: string, result: string) => {
-    const call = started.get(requestId)
+    const call = destinations.get(requestId)
     if (call === undefined) return
-    started.delete(requestId)
+    destinations.delete(requestId)
     if (measure) FleetMetrics.recordRequest("called", call.procedure, result, (performance.now() - call.at) / 1000)
   }
 
@@ -128,18 +137,12 @@ export const makeClientProtocol = Effect.gen(function*() {
           const lifetime = Duration.millis(
             Number.isFinite(deadline) ? Math.max(0, deadline - now) : Duration.toMillis(STREAM_TTL)
           )
-          destinations.set(message.id, computer)
-          started.set(message.id, { procedure: message.tag, at: performance.now() })
+          destinations.set(message.id, { computer, procedure: message.tag, at: performance.now() })
           yield* sendTo(computer, {
             ...message,
             headers: message.headers.filter(([name]) => name !== TO_HEADER && name !== DEADLINE_HEADER)
           }, lifetime).pipe(
-            Effect.tapError(() =>
-              Effect.sync(() => {
-                destinations.delete(message.id)
-                finish(message.id, "unsent")
-              })
-            ),
+            Effect.tapError(() => Effect.sync(() => finish(message.id, "unsent"))),
             Effect.mapError((error) =>
               protocolError(`the fleet link failed: ${error.advice}; GET /health shows the link`, error)
             )
@@ -148,14 +151,11 @@ export const makeClientProtocol = Effect.gen(function*() {
       }
       case "Interrupt":
       case "Ack": {
-        const computer = destinations.get(message.requestId)
-        if (computer === undefined) return Effect.void
-        if (message._tag === "Interrupt") {
-          destinations.delete(message.requestId)
-          finish(message.requestId, "interrupted")
-        }
+        const call = destinations.get(message.requestId)
+        if (call === undefined) return Effect.void
+        if (message._tag === "Interrupt") finish(message.requestId, "interrupted")
         // best effort: a lost interruption ends when the callee's deadline or watch does
-        return sendTo(computer, message, STREAM_TTL).pipe(Effect.ignore)
+        return sendTo(call.computer, message, STREAM_TTL).pipe(Effect.ignore)
       }
       default:
         return Effect.void
@@ -177,11 +177,10 @@ export const makeClientProtocol = Effect.gen(function*() {
         if (Option.isNone(opened)) return
         const message = decodeFromServer(opened.value.payload)
         if (Option.isNone(message)) return yield* Effect.logWarning("dropped a malformed fleet answer")
-        const destination = destinations.get(message.value.requestId)
+        const call = destinations.get(message.value.requestId)
         // an answer from anyone but the computer the request went to is not an answer
-        if (destination === undefined || destination !== opened.value.from) return
+        if (call === undefined || call.computer !== opened.value.from) return
         if (message.value._tag === "Exit") {
-          destinations.delete(message.value.requestId)
           finish(message.value.requestId, FleetMetrics.resultOfEncodedExit(message.value.exit))
         }
         yield* (deliver?.(message.value as RpcMessage.FromServerEncoded) ?? Effect.void)
@@ -201,15 +200,19 @@ export const makeClientProtocol = Effect.gen(function*() {
 export const makeServerProtocol = Effect.gen(function*() {
   const link = yield* FleetLink
   const { metrics: measure } = yield* TelemuxConfig
-  /** Each request handed to the server and not answered yet: its procedure and when it was read. */
-  const serving = new Map<string, { readonly procedure: string; readonly at: number }>()
+  /**
+   * Requests handed to the server and not answered yet, by `<client id>/<request id>` (request ids
+   * are the callers' own): how many wait (beyond QUEUED_REQUESTS_MAX a request is "busy"), and
+   * each one's procedure and when it was read, for the fleet metrics. A computer that leaves takes
+   * its entries with it: the server sends no answer to a client it dropped.
+   */
+  const serving = new Map<string, Omit<InFlight, "computer">>()
+  const servingKey = (clientId: number, requestId: string) => `${clientId}/${requestId}`
   const handled = boundedSet<string>(HANDLED_IDS_MAX)
   const disconnects = yield* Mailbox.make<number>()
   const clientIds = new Map<ComputerName, number>()
   const computers = new Map<number, ComputerName>()
   let nextClientId = 1
-  /** Requests passed to the server and not answered yet. */
-  let queued = 0
   let deliver: ((clientId: number, data: RpcMessage.FromClientEncoded) => Effect.Effect<void>) | undefined
 
   const clientIdOf = (computer: ComputerName) => {
@@ -237,13 +240,11 @@ export const makeServerProtocol = Effect.gen(function*() {
       return {
         disconnects,
         send: (clientId: number, response: RpcMessage.FromServerEncoded) => {
-          const computer = computers.get(clientId)
-          if (computer === undefined) return Effect.void
           if (response._tag === "Exit") {
-            queued = Math.max(0, queued - 1)
-            const call = serving.get(response.requestId)
+            const key = servingKey(clientId, response.requestId)
+            const call = serving.get(key)
             if (call !== undefined) {
-              serving.delete(response.requestId)
+              serving.delete(key)
               if (measure) {
                 FleetMetrics.recordRequest(
                   "served",
@@ -254,7 +255,8 @@ export const makeServerProtocol = Effect.gen(function*() {
               }
             }
           }
-          return sendTo(computer, response)
+          const computer = computers.get(clientId)
+          return computer === undefined ? Effect.void : sendTo(computer, response)
         },
         end: () => Effect.void,
         clientIds: Effect.sync(() => new Set(computers.keys())),
@@ -313,7 +315,7 @@ export const makeServerProtocol = Effect.gen(function*() {
             )
           )
         }
-        if (queued >= QUEUED_REQUESTS_MAX) {
+        if (serving.size >= QUEUED_REQUESTS_MAX) {
           return yield* sendTo(
             from,
             failed(
@@ -325,10 +327,7 @@ export const makeServerProtocol = Effect.gen(function*() {
             )
           )
         }
-        queued++
-        // bounded like the queue it mirrors: a request that ends without an answer (its caller left) is forgotten
-        if (serving.size >= QUEUED_REQUESTS_MAX) serving.delete(serving.keys().next().value!)
-        serving.set(request.id, { procedure: request.tag, at: performance.now() })
+        serving.set(servingKey(clientId, request.id), { procedure: request.tag, at: performance.now() })
         const headers: Array<[string, string]> = [
           ...request.headers.filter(([name]) => name !== FROM_HEADER).map((
             [name, value]
@@ -345,6 +344,8 @@ export const makeServerProtocol = Effect.gen(function*() {
       if (id === undefined) return Effect.void
       clientIds.delete(computer)
       computers.delete(id)
+      const prefix = `${id}/`
+      for (const key of serving.keys()) if (key.startsWith(prefix)) serving.delete(key)
       return Effect.asVoid(disconnects.offer(id))
     })
 
