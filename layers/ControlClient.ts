@@ -1,7 +1,6 @@
 import * as Command from "@effect/platform/Command"
 import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import {
-  Cause,
   Chunk,
   Clock,
   Data,
@@ -151,26 +150,17 @@ const refusal = (entry: Pending, block: number, body: ReadonlyArray<string>) => 
   })
 }
 
-const resultOf = (exit: Exit.Exit<ListReply, TmuxError>): TmuxMetrics.Result => {
-  if (Exit.isSuccess(exit)) return Option.isSome(exit.value.refused) ? "refused" : "ok"
-  const failure = Cause.failureOption(exit.cause)
-  if (Option.isNone(failure)) return "error"
-  return failure.value._tag === "TmuxTimeout"
-    ? "timeout"
-    : failure.value._tag === "ControlChannelDown"
-    ? "down"
-    : "error"
-}
-
 const settle = (entry: Pending, exit: Exit.Exit<ListReply, TmuxError>) => {
   if (entry.settled) return
   entry.settled = true
-  if (entry.measuredFrom !== undefined) {
+  const from = entry.measuredFrom
+  const result = from === undefined ? undefined : TmuxMetrics.resultOf(exit, (reply) => Option.isNone(reply.refused))
+  if (from !== undefined && result !== undefined) {
     TmuxMetrics.recordCommand(
       subcommandOf(entry.commands[0] ?? []),
       "control",
-      resultOf(exit),
-      (performance.now() - entry.measuredFrom) / 1000
+      result,
+      (performance.now() - from) / 1000
     )
   }
   Deferred.unsafeDone(entry.reply, exit)

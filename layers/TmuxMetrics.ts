@@ -4,6 +4,7 @@
  * the tmux subcommand (`capture-pane`, …), which comes from the daemon's own code: a few dozen at
  * most. A command list is labelled by its first command (lists are batches of one kind).
  */
+import { Cause, Exit, Option } from "effect"
 import * as MetricKey from "effect/MetricKey"
 import { latencyBoundaries } from "../src/metrics/Latency.js"
 import { NO_LABELS, seriesOf } from "../src/metrics/Series.js"
@@ -41,6 +42,23 @@ const commandsOf = seriesOf(commands, "command", "channel", "result")
 const durationOf = seriesOf(duration, "command", "channel")
 const reconnectsOf = seriesOf(reconnects, "client")
 const fallbacksOf = seriesOf(fallbacks, "command")
+
+/**
+ * How a command ended, from its exit: `answered` says whether tmux accepted it; a failure is
+ * classified by its tag; an interruption (the daemon stopping, a caller gone) is none of tmux's
+ * doing and is not counted.
+ */
+export const resultOf = <A, E extends { readonly _tag: string }>(
+  exit: Exit.Exit<A, E>,
+  answered: (value: A) => boolean
+): Result | undefined => {
+  if (Exit.isSuccess(exit)) return answered(exit.value) ? "ok" : "refused"
+  if (Cause.isInterruptedOnly(exit.cause)) return undefined
+  return Option.match(Cause.failureOption(exit.cause), {
+    onNone: () => "error",
+    onSome: (e) => (e._tag === "TmuxTimeout" ? "timeout" : e._tag === "ControlChannelDown" ? "down" : "error")
+  })
+}
 
 export const recordCommand = (subcommand: string, channel: Channel, result: Result, seconds: number) => {
   const command = commandLabel(subcommand)

@@ -1,5 +1,5 @@
 import * as Command from "@effect/platform/Command"
-import { Cause, Duration, Effect, Exit, Option } from "effect"
+import { Duration, Effect } from "effect"
 import {
   KILL_GRACE,
   TMUX_COMMAND_TIMEOUT,
@@ -59,21 +59,12 @@ export const makeTmuxProcess = (options: TmuxProcessOptions): TmuxProcess => {
     return Effect.suspend(() => {
       const started = performance.now()
       return Effect.onExit(run, (exit) =>
-        Effect.sync(() =>
-          TmuxMetrics.recordCommand(
-            command,
-            "spawn",
-            Exit.isSuccess(exit)
-              ? (exit.value.exitCode === 0 ? "ok" : "refused")
-              : Exit.isInterrupted(exit)
-              ? "error"
-              : Option.match(Cause.failureOption(exit.cause), {
-                onNone: () => "error",
-                onSome: (e) => (e._tag === "TmuxTimeout" ? "timeout" : "error")
-              }),
-            (performance.now() - started) / 1000
-          )
-        ))
+        Effect.sync(() => {
+          const result = TmuxMetrics.resultOf(exit, (done) => done.exitCode === 0)
+          if (result !== undefined) {
+            TmuxMetrics.recordCommand(command, "spawn", result, (performance.now() - started) / 1000)
+          }
+        }))
     })
   }
 
