@@ -102,18 +102,22 @@ export const make = (settings: GuardSettings, health: Effect.Effect<string>) =>
       return Effect.flatMap(allowed, (ok) => (ok ? Effect.option(routing.listJson(params.value)) : Effect.succeedNone))
     }
 
-    const readFor = (request: http.IncomingMessage): Effect.Effect<Option.Option<string>> | undefined => {
+    /** The read a request asks for, and its route (its path: neither has parameters), if it is one of these. */
+    const readFor = (
+      request: http.IncomingMessage
+    ): { readonly route: string; readonly read: Effect.Effect<Option.Option<string>> } | undefined => {
       if (request.method !== "GET" || hasBody(request.headers)) return undefined
       const url = request.url ?? ""
       const mark = url.indexOf("?")
       const path = mark < 0 ? url : url.slice(0, mark)
       if (path === "/health" && mark < 0) {
         return checkHeaders(request.headers) === undefined
-          ? Effect.map(health, Option.some)
+          ? { route: path, read: Effect.map(health, Option.some) }
           : undefined
       }
       if (path !== "/v1/sessions" || checkHeaders(request.headers) !== undefined) return undefined
-      return listSessions(request, mark < 0 ? "" : url.slice(mark + 1))
+      const read = listSessions(request, mark < 0 ? "" : url.slice(mark + 1))
+      return read === undefined ? undefined : { route: path, read }
     }
 
     const send = (response: http.ServerResponse, route: string, json: string) => {
@@ -123,22 +127,16 @@ export const make = (settings: GuardSettings, health: Effect.Effect<string>) =>
       if (config.metrics) HttpMetrics.countHot(route)
     }
 
-    /** The template of a read this shortcut answers: its path, which has no parameters. */
-    const routeOf = (request: http.IncomingMessage) => {
-      const url = request.url ?? ""
-      return url.startsWith("/health") ? "/health" : "/v1/sessions"
-    }
-
     const shortcut: RequestShortcut = (request, response, next) => {
-      const read = readFor(request)
-      if (read === undefined) return next()
+      const found = readFor(request)
+      if (found === undefined) return next()
       const settle = (exit: Exit.Exit<Option.Option<string>>) => {
-        if (Exit.isSuccess(exit) && Option.isSome(exit.value)) send(response, routeOf(request), exit.value.value)
+        if (Exit.isSuccess(exit) && Option.isSome(exit.value)) send(response, found.route, exit.value.value)
         else next()
       }
       // a read that needs no I/O (the usual case) is done when run returns; whatever goes wrong in
       // it (a defect too) is the pipeline's to answer and log
-      const fiber = run(Effect.catchAllCause(read, () => Effect.succeedNone))
+      const fiber = run(Effect.catchAllCause(found.read, () => Effect.succeedNone))
       const done = fiber.unsafePoll()
       if (done !== null) settle(done)
       else fiber.addObserver(settle)

@@ -126,6 +126,7 @@ export const make = (options: ListenerOptions) =>
     let onRequest: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined
     let onUpgrade: UpgradeHandler | undefined
     let shortcut: RequestShortcut | undefined
+    const recordMetrics = options.recordMetrics ?? true
 
     /**
      * To the app while serving; a request a shortcut handed on after the drain began gets the 503
@@ -139,7 +140,6 @@ export const make = (options: ListenerOptions) =>
       if (phase === "serving" && onRequest !== undefined) onRequest(request, response)
       else answerUnavailable(response, phase)
     }
-    const recordMetrics = options.recordMetrics ?? true
     server.on("request", (request, response) => {
       if (phase !== "serving" || shortcut === undefined) toApp(request, response)
       else shortcut(request, response, () => toApp(request, response))
