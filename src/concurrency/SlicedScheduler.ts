@@ -1,44 +1,72 @@
 import { Scheduler } from "effect"
 
-/** Longest stretch of fiber work in one macrotask before Node reads sockets and fires timers again. */
+/** Longest stretch of fiber work before Node reads sockets and fires timers again. */
 export const SLICE_MS = 3
 /** Tasks run before the queue's consumed head is dropped (keeps the array from growing). */
 const COMPACT_AFTER = 1024
 
 /**
- * A scheduler for the daemon: fibers run in macrotasks (setImmediate), like Scheduler.makeBatched,
- * but each macrotask stops taking tasks once SLICE_MS have passed and leaves the rest to the next.
- * A burst of work (a hundred screens arriving at once) then never holds the event loop for more
- * than a slice plus one task, and a socket or timer waits at most that long.
+ * A scheduler for the daemon that bounds how long fiber work holds the event loop, without making
+ * a quiet daemon's requests wait for the loop to come round.
+ *
+ * Fiber work continues as microtasks of the callback that started it (a request's fiber reaches
+ * tmux before Node turns to the next socket, as with Effect's default scheduler) until it has used
+ * SLICE_MS in this turn of the event loop; what is left then runs in macrotasks (setImmediate) of
+ * at most SLICE_MS each, between which Node reads sockets and fires timers. A burst of work (a
+ * hundred screens arriving at once) therefore never holds the loop for much more than two slices,
+ * and a lone request pays no loop turn per step: with every task in a macrotask, each await of an
+ * input cost a turn (about 1 ms each under load).
+ *
+ * A turn starts with the first task after the loop's last check phase and ends at the next one
+ * (one setImmediate per turn with fiber work marks it).
  */
-export const makeSlicedScheduler = (sliceMs: number = SLICE_MS): Scheduler.Scheduler => {
+export const makeSlicedScheduler = (
+  sliceMs: number = SLICE_MS,
+  now: () => number = () => performance.now()
+): Scheduler.Scheduler => {
   const queue: Array<() => void> = []
   let head = 0
-  let scheduled = false
-  const run = () => {
-    const deadline = performance.now() + sliceMs
+  /** A drain is scheduled or running: new tasks only join the queue. */
+  let draining = false
+  /** When this turn's fiber work began; undefined between turns. */
+  let turnStart: number | undefined
+
+  const endTurn = () => {
+    turnStart = undefined
+  }
+
+  /** Runs tasks until the queue is empty or `deadline`; what is left goes to a macrotask. */
+  const drain = (deadline: number) => {
     while (head < queue.length) {
       const task = queue[head++]!
       task()
-      if (performance.now() >= deadline) break
+      if (now() >= deadline) break
     }
     if (head >= queue.length) {
       queue.length = 0
       head = 0
-      scheduled = false
+      draining = false
       return
     }
     if (head >= COMPACT_AFTER) {
       queue.splice(0, head)
       head = 0
     }
-    setImmediate(run)
+    setImmediate(inMacrotask)
   }
+
+  const inMacrotask = () => drain(now() + sliceMs)
+  const inMicrotask = () => drain(turnStart === undefined ? now() + sliceMs : turnStart + sliceMs)
+
   return Scheduler.make((task) => {
     queue.push(task)
-    if (!scheduled) {
-      scheduled = true
-      setImmediate(run)
+    if (draining) return
+    draining = true
+    if (turnStart === undefined) {
+      turnStart = now()
+      setImmediate(endTurn)
     }
+    if (now() - turnStart < sliceMs) queueMicrotask(inMicrotask)
+    else setImmediate(inMacrotask)
   }, Scheduler.defaultShouldYield)
 }
