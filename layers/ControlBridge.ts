@@ -46,6 +46,7 @@ import {
   trimTrailingBlankLines,
   windowIdsArgs
 } from "../src/tmux/Commands.js"
+import { replyBlocks } from "../src/tmux/ControlProtocol.js"
 import * as TmuxBridge from "./TmuxBridge.js"
 import { screenChanges } from "./TmuxBridge.js"
 import * as TmuxControlLive from "./TmuxControl.js"
@@ -179,7 +180,8 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     ) =>
       Effect.gen(function*() {
         const buffer = pasteBufferName(randomUUID())
-        const pasteAt = before.length + 1
+        // the reply blocks before paste-buffer's own: those of `before`, then set-buffer's
+        const pasteAt = before.reduce((n, args) => n + replyBlocks(args), 0) + 1
         const reply = yield* sendInput([
           ...before,
           setBufferArgs(buffer, text),

@@ -189,25 +189,37 @@ export const sendKeysArgs = (pane: PaneId, keys: ReadonlyArray<KeyPress>): Reado
 export const leaveModeArgs = (pane: PaneId): ReadonlyArray<string> => ["copy-mode", "-q", "-t", pane]
 
 /**
- * Leaves any mode as leaveModeArgs does, marking the moment on the way: entering copy-mode and
- * leaving it in one list makes tmux tell every control client `%pane-mode-changed` (twice), after
- * all output it had read from the pane until then and before any the commands after it cause. No
- * screen is drawn in between.
- */
-export const leaveModeMarkedArgs = (pane: PaneId): ReadonlyArray<ReadonlyArray<string>> => [
-  ["copy-mode", "-t", pane],
-  leaveModeArgs(pane)
-]
-
-/** What the `else` branch of `enterAtShellArgs` prints: the Enter was not sent, the caller sends it. */
-export const ENTER_DEFERRED = "telemux-enter-deferred"
-
-/**
  * True (a tmux format; `m/r`, a regular expression match, since tmux 3.1) when the pane's
  * foreground process is a shell: one that reads a paste and the Enter right after it as a line
  * (readline's bracketed paste, or the tty's line discipline).
  */
 const atShellFormat = `#{m/r:^(${[...SHELLS].join("|")})$,#{pane_current_command}}`
+
+/**
+ * Leaves any mode as leaveModeArgs does and, where the pane is not at its shell, marks the moment
+ * on the way: entering copy-mode and leaving it in one list makes tmux tell every control client
+ * `%pane-mode-changed` (twice), after all output it had read from the pane until then and before
+ * any the commands after it cause. No screen is drawn in between. At a shell the mark is left out
+ * (it costs tmux about half a millisecond): enterAtShellArgs, deciding by the same format, sends
+ * the Enter at once and nothing waits for the mark. The `if-shell` branches are one command each,
+ * neither of which can fail where the `if-shell` found the pane, so the list answers a fixed count
+ * of reply blocks (see replyBlocks).
+ */
+export const leaveModeMarkedArgs = (pane: PaneId): ReadonlyArray<ReadonlyArray<string>> => [
+  [
+    "if-shell",
+    "-F",
+    "-t",
+    pane,
+    atShellFormat,
+    commandLine(leaveModeArgs(pane)),
+    commandLine(["copy-mode", "-t", pane])
+  ],
+  leaveModeArgs(pane)
+]
+
+/** What the `else` branch of `enterAtShellArgs` prints: the Enter was not sent, the caller sends it. */
+export const ENTER_DEFERRED = "telemux-enter-deferred"
 
 /**
  * Enter now when the pane is at its shell, decided by tmux at the instant the paste before it

@@ -276,8 +276,8 @@ export const commandListLine = (commands: ReadonlyArray<ReadonlyArray<string>>):
 /**
  * Reply blocks a command of a list answers in control mode (measured on tmux 3.3a): one of its
  * own; an `if-shell` also one for the command of the branch it ran, right after its own (so both
- * branches are given, of one command each, and an if-shell is the last command of its list — a
- * failing branch does not stop the commands after it). A list answers these blocks in order and
+ * branches are given, of one command each, and an if-shell is the last command of its list or
+ * one whose branches cannot fail — a failing branch does not stop the commands after it). A list answers these blocks in order and
  * ends at the last, or at its first `%error` (the commands after a failure are skipped).
  */
 export const replyBlocks = (args: ReadonlyArray<string>): number => (args[0] === "if-shell" ? 2 : 1)
