@@ -57,6 +57,8 @@ export interface ControlBridgeOptions {
   readonly socket: string
   readonly tmuxBinary?: string
   readonly commandTimeout?: Duration.DurationInput
+  /** How long the oldest command may go unanswered before a client counts as hung (see TmuxControlOptions). */
+  readonly hangTimeout?: Duration.DurationInput
   /** Count and time tmux commands, reconnects and fallbacks in the tmux metrics; on unless false. */
   readonly metrics?: boolean
 }
@@ -293,7 +295,8 @@ export const layer = (
     socket: options.socket,
     metrics: options.metrics ?? true,
     ...(options.tmuxBinary === undefined ? {} : { tmuxBinary: options.tmuxBinary }),
-    ...(options.commandTimeout === undefined ? {} : { commandTimeout: options.commandTimeout })
+    ...(options.commandTimeout === undefined ? {} : { commandTimeout: options.commandTimeout }),
+    ...(options.hangTimeout === undefined ? {} : { hangTimeout: options.hangTimeout })
   }
   return Layer.effect(TerminalBridge, makeControlBridge(options)).pipe(
     Layer.provideMerge(Layer.merge(TmuxControlLive.layer(clients), TmuxControlLive.layerInput(clients)))

@@ -35,7 +35,13 @@ const tempDir = Effect.gen(function*() {
 })
 
 /** ControlBridge + TmuxControl on a fresh socket; the layer's scope closes before the server is killed. */
-const setup = (options: { readonly tmuxBinary?: string; readonly commandTimeout?: Duration.DurationInput } = {}) =>
+const setup = (
+  options: {
+    readonly tmuxBinary?: string
+    readonly commandTimeout?: Duration.DurationInput
+    readonly hangTimeout?: Duration.DurationInput
+  } = {}
+) =>
   Effect.gen(function*() {
     const socket = yield* scopedTmuxSocket
     const { dir, fs } = yield* tempDir
@@ -90,8 +96,20 @@ const takeUntil = (
     Effect.timeoutFail({ duration: within, onTimeout: () => new Error("expected events did not arrive") })
   )
 
-const outputOf = (seen: ReadonlyArray<ControlEvent>, pane: PaneId) =>
-  seen.flatMap((e) => (e._tag === "Output" && e.paneId === pane ? [e.data] : [])).join("")
+/** What each pane wrote, one entry per notification, as TmuxControl.onOutput told it (for the scope's life). */
+const recordOutput = (control: TmuxControl["Type"]) =>
+  Effect.gen(function*() {
+    const writes: Array<{ readonly paneId: PaneId; readonly data: string }> = []
+    yield* control.onOutput((paneId, data) => void writes.push({ paneId, data }))
+    const of = (pane: PaneId) => writes.filter((w) => w.paneId === pane).map((w) => w.data)
+    const until = (pane: PaneId, text: string, within: Duration.DurationInput = Duration.seconds(10)) =>
+      Effect.gen(function*() {
+        while (!of(pane).join("").includes(text)) yield* Effect.sleep(Duration.millis(20))
+      }).pipe(
+        Effect.timeoutFail({ duration: within, onTimeout: () => new Error(`${pane} never wrote ${text}`) })
+      )
+    return { of, until }
+  })
 
 const signal = (pid: number, sig: NodeJS.Signals) => Effect.sync(() => process.kill(pid, sig))
 
@@ -164,11 +182,11 @@ describe("TmuxControl on real tmux", () => {
       }
     })))
 
-  it.scopedLive("pane output arrives as Output events with multi-byte characters split across writes intact", () =>
+  it.scopedLive("pane output reaches output listeners with multi-byte characters split across writes intact", () =>
     live(Effect.gen(function*() {
       const s = yield* setup()
       const { pane } = yield* startShell(s)
-      const events = yield* s.control.subscribe
+      const output = yield* recordOutput(s.control)
       // Each printf writes part of a character; the sleeps make tmux send them as separate %output lines.
       const parts = [
         "U:\\303",
@@ -179,9 +197,10 @@ describe("TmuxControl on real tmux", () => {
       ]
       yield* runLine(s, pane, parts.map((p) => `printf '${p}'`).join("; sleep 0.1; "))
       const expected = "U:é ✓ 日本 😀:END"
-      const seen = yield* takeUntil(events, (seen) => outputOf(seen, pane).includes(expected))
-      assert.notInclude(outputOf(seen, pane), "\uFFFD")
-      assert.isAbove(seen.filter((e) => e._tag === "Output" && e.paneId === pane).length, 2)
+      yield* output.until(pane, expected)
+      assert.notInclude(output.of(pane).join(""), "\uFFFD")
+      assert.isAbove(output.of(pane).length, 2)
+      assert.isTrue(output.of(pane).every((data) => data.length > 0), "no empty writes")
     })))
 
   it.scopedLive("PaneChanged reports the pane's command as it changes", () =>
@@ -252,7 +271,9 @@ describe("TmuxControl on real tmux", () => {
 
   it.scopedLive("a command that times out is TmuxTimeout; its late reply is dropped, the next command gets its own", () =>
     live(Effect.gen(function*() {
-      const s = yield* setup({ commandTimeout: Duration.millis(400) })
+      // hang detection (its own test below) kept out of the way: under load the fillers can take
+      // longer to queue than the default 3 × 400 ms, and the client was restarted mid-test
+      const s = yield* setup({ commandTimeout: Duration.millis(400), hangTimeout: Duration.seconds(20) })
       const pid = yield* serverPid(s.socket)
       const late = yield* Effect.scoped(Effect.gen(function*() {
         yield* stopServer(pid)
@@ -318,6 +339,7 @@ describe("TmuxControl on real tmux", () => {
     live(Effect.gen(function*() {
       const s = yield* setup()
       const events = yield* s.control.subscribe
+      const output = yield* recordOutput(s.control)
       const firstPid = yield* s.control.clientPid
       assert.isTrue(Option.isSome(firstPid))
       yield* tmuxCommand(s.socket, "kill-server").pipe(Effect.ignore)
@@ -328,7 +350,7 @@ describe("TmuxControl on real tmux", () => {
 
       const { pane } = yield* startShell(s)
       yield* runLine(s, pane, "echo fresh-$((20+3))")
-      yield* takeUntil(events, (seen) => outputOf(seen, pane).includes("fresh-23"))
+      yield* output.until(pane, "fresh-23")
     })))
 
   it.scopedLive("re-links every session's window into the hub when it reconnects", () =>
@@ -336,6 +358,7 @@ describe("TmuxControl on real tmux", () => {
       const s = yield* setup()
       const { name, pane } = yield* startShell(s)
       const events = yield* s.control.subscribe
+      const output = yield* recordOutput(s.control)
       // The hub goes away (and with it its links) while the session stays.
       yield* tmuxCommand(s.socket, "kill-session", "-t", `=${HUB_SESSION}`)
       yield* takeUntil(events, (seen) => seen.some((e) => e._tag === "Connected"))
@@ -349,7 +372,7 @@ describe("TmuxControl on real tmux", () => {
       )
       assert.sameMembers(linked.trim().split(","), [name, HUB_SESSION])
       yield* runLine(s, pane, "echo relinked-$((1+1))")
-      yield* takeUntil(events, (seen) => outputOf(seen, pane).includes("relinked-2"))
+      yield* output.until(pane, "relinked-2")
     })))
 
   it.scopedLive("closing the layer ends the control client (reaped)", () =>
