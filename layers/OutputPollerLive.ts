@@ -281,7 +281,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         }
       })
 
-    const route = (event: Exclude<ControlEvent, { _tag: "Output" }>): Effect.Effect<void> => {
+    const route = (event: ControlEvent): Effect.Effect<void> => {
       switch (event._tag) {
         case "PaneChanged":
           return paneChanged(event)
@@ -302,28 +302,21 @@ export const make = (options: OutputPollerOptions = {}) =>
       }
     }
 
-    /**
-     * Takes the events in batches: an output signal (most of them, one per pane per chunk tmux
-     * writes) only marks its pane, in place; the others are routed one by one.
-     */
-    const routeBatch = (events: Iterable<ControlEvent>) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        for (const event of events) {
-          if (event._tag !== "Output") {
-            yield* route(event).pipe(Effect.catchAllCause((cause) => Effect.logError("output-router failed", cause)))
-            continue
-          }
-          const w = watchedPane(event.paneId)
-          if (w === undefined) continue
-          w.lastSignalAt = now
-          signal(w)
-        }
-      })
+    // An output signal (most of what tmux reports: one per pane per write) only marks its pane, in
+    // place, as the control client reads it; the other events are routed one by one.
+    const clock = yield* Effect.clock
+    yield* control.onOutput((paneId) => {
+      const w = watchedPane(paneId)
+      if (w === undefined) return
+      w.lastSignalAt = clock.unsafeCurrentTimeMillis()
+      signal(w)
+    })
     const controlEvents = yield* control.subscribe
     yield* Effect.forkScoped(
-      Queue.takeBetween(controlEvents, 1, Number.MAX_SAFE_INTEGER).pipe(
-        Effect.flatMap(routeBatch),
+      Queue.take(controlEvents).pipe(
+        Effect.flatMap((event) =>
+          route(event).pipe(Effect.catchAllCause((cause) => Effect.logError("output-router failed", cause)))
+        ),
         Effect.forever,
         Effect.annotateLogs({ worker: "output-router" })
       )

@@ -4,6 +4,7 @@ import {
   CONTROL_COMMAND_TIMEOUT,
   type ControlEvent,
   ControlInput,
+  type PaneOutputListener,
   PaneSignals,
   TmuxControl
 } from "../services/TmuxControl.js"
@@ -13,6 +14,7 @@ import {
   controlClientArgs,
   hubPanesArgs,
   inputClientArgs,
+  isSessionOutput,
   linkWindowArgs,
   paneEventOf,
   parseHubPanes,
@@ -109,6 +111,9 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
     /** The hub's own panes on the current connection: their output is not a session's. */
     let hubPanes: ReadonlySet<string> = new Set()
     const marks = makeMarks()
+    const outputListeners = new Set<PaneOutputListener>()
+    /** A listener that threw, kept for the log: the reader goes on, the other listeners too. */
+    let listenerFailure: unknown = undefined
 
     /** Links the windows listed by `listing` that `unlinked` picks into the hub. */
     const linkWindows = (
@@ -137,10 +142,23 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
         marks.see(messages)
         const out: Array<ControlEvent> = []
         for (const message of messages) {
-          const event = paneEventOf(message, hubPanes)
-          if (event !== undefined) out.push(event)
+          if (message._tag !== "Output") {
+            const event = paneEventOf(message, hubPanes)
+            if (event !== undefined) out.push(event)
+          } else if (outputListeners.size > 0 && isSessionOutput(message, hubPanes)) {
+            for (const listener of outputListeners) {
+              try {
+                listener(message.paneId, message.data)
+              } catch (error) {
+                listenerFailure = error
+              }
+            }
+          }
         }
-        return out.length === 0 ? Effect.void : PubSub.publishAll(events, out)
+        const failure = listenerFailure
+        listenerFailure = undefined
+        const logged = failure === undefined ? Effect.void : Effect.logError("an output listener failed", failure)
+        return out.length === 0 ? logged : Effect.zipRight(logged, PubSub.publishAll(events, out))
       },
       onUp: PubSub.publish(events, { _tag: "Connected" }),
       // a channel that went down reads no more output: waits end now
@@ -151,6 +169,11 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
       run: client.run,
       runList: client.runList,
       subscribe: PubSub.subscribe(events),
+      onOutput: (listener) =>
+        Effect.acquireRelease(
+          Effect.sync(() => void outputListeners.add(listener)),
+          () => Effect.sync(() => void outputListeners.delete(listener))
+        ),
       isConnected: client.isConnected,
       isResponsive: client.isResponsive,
       watchWindowOf: (sessionName) => linkWindows(client.run, sessionWindowsArgs(sessionName), unlinkedWindows),

@@ -26,10 +26,14 @@ export class ControlChannelDown extends Data.TaggedError("ControlChannelDown")<{
   }
 }
 
-/** What the control client reports between command replies. */
+/**
+ * Told of what a pane wrote (octal-unescaped, UTF-8 decoded by a per-pane streaming decoder; never
+ * empty), synchronously and in order, as the control client reads it. It must return at once.
+ */
+export type PaneOutputListener = (paneId: PaneId, data: string) => void
+
+/** What the control client reports between command replies, besides output (see TmuxControl.onOutput). */
 export type ControlEvent =
-  /** Bytes a pane wrote, octal-unescaped and UTF-8 decoded (per-pane streaming decoder). */
-  | { readonly _tag: "Output"; readonly paneId: PaneId; readonly data: string }
   /** A `refresh-client -B` subscription's value changed for a pane. */
   | {
     readonly _tag: "PaneChanged"
@@ -64,6 +68,12 @@ export class TmuxControl extends Context.Tag("telemux/TmuxControl")<TmuxControl,
   readonly runList: (commands: ReadonlyArray<ReadonlyArray<string>>) => Effect.Effect<ListReply, TmuxError>
   /** A subscription to events from now on; bounded (sliding: an overwhelmed reader loses the oldest). */
   readonly subscribe: Effect.Effect<Queue.Dequeue<ControlEvent>, never, Scope.Scope>
+  /**
+   * Calls `listener` with every session pane's output from now on, for the scope's life. Output is
+   * most of what tmux reports (a notification per pane per write): a plain call per notification,
+   * where an event would cost a queue item and a fiber wake-up for each subscriber.
+   */
+  readonly onOutput: (listener: PaneOutputListener) => Effect.Effect<void, never, Scope.Scope>
   readonly isConnected: Effect.Effect<boolean>
   /** Connected, and the oldest command still waiting was sent less than `within` ago. */
   readonly isResponsive: (within: Duration.Duration) => Effect.Effect<boolean>

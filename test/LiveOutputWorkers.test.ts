@@ -47,6 +47,7 @@ const testControl = Layer.succeed(
     run: () => Effect.die("unused"),
     runList: () => Effect.die("unused"),
     subscribe: PubSub.subscribe(controlEvents),
+    onOutput: () => Effect.void,
     isConnected: Effect.succeed(true),
     isResponsive: () => Effect.succeed(true),
     watchWindowOf: () => Effect.void,

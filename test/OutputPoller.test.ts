@@ -8,22 +8,35 @@ import * as ConfigLive from "../layers/TelemuxConfigLive.js"
 import { type OutputEvent, OutputLog } from "../services/OutputLog.js"
 import { OutputPoller } from "../services/OutputPoller.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
-import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
+import { type ControlEvent, type PaneOutputListener, TmuxControl } from "../services/TmuxControl.js"
 import { type PaneId, SessionId, TmuxName } from "../src/domain/Session.js"
 
 const MIN = Duration.millis(50)
 const MAX = Duration.seconds(30)
 const DEFAULT = Duration.seconds(1)
 
-/** The test's end of the control channel: what it offers here the poller reads from `subscribe`. */
-class ControlFeed extends Context.Tag("test/ControlFeed")<ControlFeed, Queue.Queue<ControlEvent>>() {}
+/**
+ * The test's end of the control channel: what it offers on `events` the poller reads from
+ * `subscribe`; `output` tells the poller's output listeners of a pane's write.
+ */
+class ControlFeed extends Context.Tag("test/ControlFeed")<ControlFeed, {
+  readonly events: Queue.Queue<ControlEvent>
+  readonly output: (paneId: PaneId) => void
+}>() {}
 
 const testControl = Layer.effectContext(Effect.gen(function*() {
-  const feed = yield* Queue.unbounded<ControlEvent>()
+  const events = yield* Queue.unbounded<ControlEvent>()
+  const listeners = new Set<PaneOutputListener>()
+  const feed = { events, output: (paneId: PaneId) => listeners.forEach((listener) => listener(paneId, "x")) }
   const control = TmuxControl.of({
     run: () => Effect.dieMessage("TmuxControl.run is not used by the poller"),
     runList: () => Effect.dieMessage("TmuxControl.runList is not used by the poller"),
-    subscribe: Effect.succeed(feed),
+    subscribe: Effect.succeed(events),
+    onOutput: (listener) =>
+      Effect.acquireRelease(
+        Effect.sync(() => void listeners.add(listener)),
+        () => Effect.sync(() => void listeners.delete(listener))
+      ),
     isConnected: Effect.succeed(true),
     isResponsive: () => Effect.succeed(true),
     watchWindowOf: () => Effect.dieMessage("TmuxControl.watchWindowOf is not used by the poller"),
@@ -62,8 +75,8 @@ const harness = Effect.gen(function*() {
     fake,
     log,
     newPane,
-    signal: (paneId: PaneId) => Queue.offer(feed, { _tag: "Output", paneId, data: "x" }),
-    send: (event: ControlEvent) => Queue.offer(feed, event),
+    signal: (paneId: PaneId) => Effect.sync(() => feed.output(paneId)),
+    send: (event: ControlEvent) => Queue.offer(feed.events, event),
     type: (paneId: PaneId, text: string) => bridge.paste(paneId, text),
     /** Times of capture attempts on the pane, failed ones included. */
     attempts: (paneId: PaneId) => fake.captureAttempts().filter((a) => a.pane === paneId),
@@ -331,7 +344,7 @@ describe("OutputPoller", () => {
       for (const pane of panes) yield* h.type(pane, "x")
       h.fake.vanish(TmuxName.make("tmx_00000001"))
       // every pane due at once (a reconnect marks them all in one go)
-      yield* Queue.offer(feed, { _tag: "Connected" })
+      yield* Queue.offer(feed.events, { _tag: "Connected" })
       yield* settle
       // tmux stops a list at the refused capture: the third pane goes in the next list, at once
       assert.deepStrictEqual(lists.slice(1), [panes, [panes[2]]])

@@ -129,14 +129,17 @@ export const subscribeArgs = (subscription: (typeof SUBSCRIPTIONS)[number]): Rea
 
 const isPaneId = Schema.is(PaneId)
 
-/** The event a message of the client is for subscribers, if any: output and field changes of panes not the hub's own. */
+/** Whether an output message is a session pane's (not the hub's own) and carries text. */
+export const isSessionOutput = (
+  message: Extract<ControlMessage, { _tag: "Output" }>,
+  hubPanes: ReadonlySet<string>
+): message is typeof message & { readonly paneId: PaneId } =>
+  // empty when the write ended inside a character the next one completes
+  message.data.length > 0 && isPaneId(message.paneId) && !hubPanes.has(message.paneId)
+
+/** The event a message of the client is for subscribers, if any: field changes of panes not the hub's own. */
 export const paneEventOf = (message: ControlMessage, hubPanes: ReadonlySet<string>): ControlEvent | undefined => {
   switch (message._tag) {
-    case "Output":
-      // Empty when the write ended inside a character the next one completes.
-      return message.data.length > 0 && isPaneId(message.paneId) && !hubPanes.has(message.paneId)
-        ? { _tag: "Output", paneId: message.paneId, data: message.data }
-        : undefined
     case "SubscriptionChanged":
       return isSubscribedField(message.name) && isPaneId(message.paneId) && !hubPanes.has(message.paneId)
         ? { _tag: "PaneChanged", paneId: message.paneId, field: message.name, value: message.value }
