@@ -10,6 +10,7 @@ import { HttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Layer, Logger, Option } from "effect"
 import * as v8 from "node:v8"
+import * as DaemonBanner from "../../layers/DaemonBanner.js"
 import * as DaemonLock from "../../layers/DaemonLock.js"
 import * as DaemonLogger from "../../layers/DaemonLogger.js"
 import * as HttpListenerLive from "../../layers/HttpListener.js"
@@ -56,6 +57,7 @@ export const daemonProgram = (configFile: string | undefined) =>
   Effect.gen(function*() {
     yield* favourMemory
     const settings = yield* TelemuxConfig
+    yield* DaemonBanner.announceStarting(settings)
     yield* Effect.logInfo("telemux starting").pipe(
       Effect.annotateLogs({ computer: settings.computer, home: settings.home, socket: settings.tmuxSocket })
     )
@@ -71,7 +73,9 @@ export const daemonProgram = (configFile: string | undefined) =>
         Layer.succeed(HttpListener, listener),
         Layer.succeed(HttpServer.HttpServer, listener.server)
       )
-      return yield* Layer.launch(Main.daemon(settings, Listener).pipe(Layer.provide(Tracing.layer(settings))))
+      yield* Layer.build(Main.daemon(settings, Listener).pipe(Layer.provide(Tracing.layer(settings))))
+      yield* DaemonBanner.announceReady(settings, listener.port)
+      return yield* Effect.never
     }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(settings.logLevel)))
   }).pipe(
     Effect.provide(ConfigLive.layer({ configFile })),
