@@ -1,8 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Either, Layer, Logger, Option } from "effect"
 import { createHmac, timingSafeEqual } from "node:crypto"
+import * as fs from "node:fs"
 import * as http from "node:http"
 import * as os from "node:os"
+import * as path from "node:path"
 import * as DaemonLogger from "../layers/DaemonLogger.js"
 import * as Notifier from "../layers/Notifier.js"
 import * as ConfigLive from "../layers/TelemuxConfigLive.js"
@@ -297,5 +299,45 @@ describe("Notifier (sessions on in-memory doubles, a real HTTP sink)", () => {
           notifierOn(`${stuck.url}/hook`, lines, { ...FAST, queueMax: 5, attemptTimeout: Duration.seconds(20) })
         )
       )
+    }))
+
+  it.scopedLive("desktop: notify-send gets the headline and the detail; without it, one attempt and a drop that says what to install", () =>
+    Effect.gen(function*() {
+      const bin = fs.mkdtempSync(path.join(os.tmpdir(), "telemux-notify-send-"))
+      const record = path.join(bin, "args")
+      fs.writeFileSync(path.join(bin, "notify-send"), `#!/bin/sh\nprintf '%s\\n' "$@" > '${record}'\n`, { mode: 0o755 })
+      const savedPath = process.env.PATH
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          process.env.PATH = savedPath
+          fs.rmSync(bin, { recursive: true, force: true })
+        })
+      )
+      const lines: Array<string> = []
+      process.env.PATH = `${bin}:${savedPath ?? ""}`
+      yield* Effect.gen(function*() {
+        const s = yield* newSession("desk")
+        yield* observe(s.sessionId, "waiting_input", "Allow \u001b[31mrm\u001b[0m?")
+        yield* until("notify-send ran", () => fs.existsSync(record))
+        yield* until("its arguments written", () => fs.readFileSync(record, "utf8").split("\n").length >= 6)
+        assert.deepStrictEqual(fs.readFileSync(record, "utf8").split("\n").slice(0, 5), [
+          "--app-name=telemux",
+          "--urgency=critical",
+          "--",
+          "desk waits for input (local)",
+          "Allow rm?"
+        ])
+      }).pipe(Effect.provide(notifierOn("desktop", lines)))
+
+      process.env.PATH = "/nonexistent"
+      const missing: Array<string> = []
+      yield* Effect.gen(function*() {
+        const s = yield* newSession("no desktop")
+        yield* observe(s.sessionId, "waiting_input", "?")
+        yield* until("the drop", () => missing.some((l) => l.includes("notification dropped")))
+        const dropped = messages(missing).find((l) => l.message.includes("notification dropped"))!
+        assert.match(dropped.message, /^notification dropped after 1 attempt: could not start notify-send/)
+        assert.include(dropped.message, "install notify-send (libnotify-bin) or drop the desktop target")
+      }).pipe(Effect.provide(notifierOn("desktop", missing)))
     }))
 })
