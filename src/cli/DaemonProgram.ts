@@ -1,10 +1,12 @@
 /**
  * The daemon as one program, shared by `node dist/main.js` and `telemux daemon`: settings from
- * the environment and the optional config file, JSON logs, then in this order — the state dir's
+ * the environment and the optional config file, logs (JSON, or pretty on a terminal: see
+ * layers/DaemonLogger.ts), then in this order — the state dir's
  * and tmux socket's locks (a second daemon stops here), the listening socket (a port in use stops
  * here; from now on every request is answered, 503 until ready), and only then the composed
- * layers of layers/Main.ts, launched until the process is interrupted (SIGINT/SIGTERM through
- * NodeRuntime.runMain). Nothing touches tmux, SQLite or Redis before the first two succeed.
+ * layers of layers/Main.ts, built (then a person at a terminal is told where it serves and what to
+ * run next: layers/DaemonBanner.ts) and kept until the process is interrupted (SIGINT/SIGTERM
+ * through NodeRuntime.runMain). Nothing touches tmux, SQLite or Redis before the first two succeed.
  */
 import { HttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
