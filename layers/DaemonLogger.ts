@@ -14,7 +14,23 @@
  * Values are made JSON-safe on the way (Redacted stays redacted; bigint, symbols, functions, cycles
  * and huge values are rendered, cut or marked): a log line never throws and never costs much.
  */
-import { Cause, Chunk, FiberId, HashMap, Inspectable, List, Logger, Predicate, Redacted, Schema } from "effect"
+import {
+  Cause,
+  Chunk,
+  Config,
+  Effect,
+  FiberId,
+  HashMap,
+  Inspectable,
+  Layer,
+  List,
+  Logger,
+  Option,
+  Predicate,
+  Redacted,
+  Schema
+} from "effect"
+import { ConfigInvalid } from "../services/TelemuxConfig.js"
 
 /** Longest string kept in a field; a longer one ends with "… (cut)". */
 export const STRING_MAX = 2000
@@ -204,8 +220,94 @@ export const makeLogger = (write: (line: string) => void): Logger.Logger<unknown
     }
   })
 
-/** Replaces Effect's default logger (as Logger.json does) with the daemon's, on stdout. */
-export const layer = Logger.replace(
-  Logger.defaultLogger,
-  makeLogger((line) => process.stdout.write(`${line}\n`))
+/**
+ * How the lines are written: `json` (the format above, for machines: journald, a file, a collector)
+ * or `pretty` (one short line a person reads: time, level, message, then `key=value` annotations
+ * and the error's tag and message).
+ */
+export type LogFormat = "json" | "pretty"
+
+const LOG_FORMATS: ReadonlyArray<LogFormat> = ["json", "pretty"]
+
+/**
+ * TELEMUX_LOG_FORMAT as given (any case), else `pretty` when the logs go to a terminal and `json`
+ * when they go anywhere else; a value that is neither is a configuration error.
+ */
+export const resolveLogFormat = (
+  value: string | undefined,
+  toTerminal: boolean
+): LogFormat | ConfigInvalid => {
+  if (value === undefined || value.trim() === "") return toTerminal ? "pretty" : "json"
+  const wanted = value.trim().toLowerCase()
+  const format = LOG_FORMATS.find((f) => f === wanted)
+  return format ?? new ConfigInvalid({ message: `TELEMUX_LOG_FORMAT "${value}" is not json or pretty` })
+}
+
+const prettyValue = (value: unknown): string => {
+  const text = typeof value === "string" ? value : JSON.stringify(jsonSafe(value, 0, new Set()))
+  return /[\s"=]/.test(text) || text === "" ? JSON.stringify(text) : text
+}
+
+const prettyError = (error: unknown): string => {
+  const json = errorJson(error)
+  if (typeof json !== "object" || json === null) return String(json)
+  const { _tag, message, name } = json as { _tag?: unknown; message?: unknown; name?: unknown }
+  const label = String(_tag ?? name ?? "Error")
+  return typeof message === "string" ? `${label}: ${message}` : label
+}
+
+/** One log line for a person: `HH:MM:SS.mmm LEVEL message key=value … error=Tag: message`. */
+export const formatPrettyLine = (options: Logger.Logger.Options<unknown>): string => {
+  const { annotations, cause, date, logLevel, message } = options
+  try {
+    const parts: ReadonlyArray<unknown> = Array.isArray(message) ? message : [message]
+    const text: Array<string> = []
+    const errors: Array<string> = []
+    for (const part of parts) {
+      if (isErrorLike(part)) errors.push(prettyError(part))
+      else text.push(messagePart(part))
+    }
+    for (const failure of Cause.failures(cause)) errors.push(prettyError(failure))
+    const fields = Array.from(HashMap.toEntries(annotations), ([key, value]) => `${key}=${prettyValue(value)}`)
+    for (const error of errors) fields.push(`error=${prettyValue(error)}`)
+    if (!Cause.isEmpty(cause) && !Chunk.isEmpty(Cause.defects(cause))) {
+      fields.push(`\n${renderDefect(cause)}`)
+    }
+    const time = date.toISOString().slice(11, 23)
+    return [time, logLevel.label.padEnd(7), text.join(" "), ...fields].join(" ")
+  } catch (error) {
+    return `${date.toISOString()} ${logLevel.label} a log line could not be written: ${String(error)}`
+  }
+}
+
+/** The daemon's logger in `format`, writing each line with `write`. */
+export const makeFormatLogger = (format: LogFormat, write: (line: string) => void): Logger.Logger<unknown, void> =>
+  format === "json" ? makeLogger(write) : Logger.make((options) => {
+    try {
+      write(formatPrettyLine(options))
+    } catch {
+      // as makeLogger: a log line never fails the fiber that logged it
+    }
+  })
+
+/** Replaces Effect's default logger (as Logger.json does) with the daemon's in `format`, on stdout. */
+export const layerFor = (format: LogFormat) =>
+  Logger.replace(
+    Logger.defaultLogger,
+    makeFormatLogger(format, (line) => process.stdout.write(`${line}\n`))
+  )
+
+/**
+ * The daemon's logger on stdout, in the format TELEMUX_LOG_FORMAT names (read from the environment
+ * only: the logger exists before the config file is read, so that its errors are logged too), by
+ * default `pretty` when stdout is a terminal and JSON otherwise.
+ */
+export const layer = Layer.unwrapEffect(
+  Config.option(Config.string("TELEMUX_LOG_FORMAT")).pipe(
+    Effect.orElseSucceed(() => Option.none<string>()),
+    Effect.flatMap((value) => {
+      const format = resolveLogFormat(Option.getOrUndefined(value), process.stdout.isTTY === true)
+      return format instanceof ConfigInvalid ? Effect.fail(format) : Effect.succeed(layerFor(format))
+    })
+  )
 )

@@ -16,6 +16,7 @@ import * as IndexedCache from "./IndexedCache.js"
 import * as LiveOutputWorkers from "./LiveOutputWorkers.js"
 import * as MemoryOutputLog from "./MemoryOutputLog.js"
 import * as NodeSystemStats from "./NodeSystemStats.js"
+import * as Notifier from "./Notifier.js"
 import * as OutputPollerLive from "./OutputPollerLive.js"
 import * as RedisTransport from "./RedisTransport.js"
 import * as SessionsLive from "./SessionsLive.js"
@@ -80,6 +81,8 @@ export const daemon = (
   // The API serves only once the startup reconciliation has settled what is open.
   return HttpServer.layer.pipe(
     Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer, AgentWork)),
+    // people told of sessions waiting, turns finished, sessions dying (TELEMUX_NOTIFY)
+    Layer.provide(Notifier.layer),
     Layer.provideMerge(AgentsInFleet),
     Layer.provide(Orchestration),
     Layer.provide(Settings),

@@ -26,6 +26,7 @@ import {
   HEARTBEAT_INTERVAL_DEFAULT,
   HEARTBEAT_INTERVAL_FLOOR,
   INACTIVITY_TIMEOUT_DEFAULT,
+  type NotifySettings,
   type OtlpSettings,
   POLL_INTERVAL_DEFAULT,
   POLL_INTERVAL_MAX_DEFAULT,
@@ -40,6 +41,7 @@ import {
 } from "../src/agents/AgentCommands.js"
 import { ComputerName } from "../src/domain/Session.js"
 import { isLoopbackHost } from "../src/http/Hosts.js"
+import { parseTargets } from "../src/notify/NotifyTarget.js"
 
 /** Environment names are the contract (PRODUCT.md §4); the JSON file uses them in camelCase. */
 const PREFIX = "TELEMUX_"
@@ -116,6 +118,7 @@ export const settings = Effect.gen(function*() {
   const metrics = yield* Config.boolean("TELEMUX_METRICS").pipe(Config.withDefault(true))
   const metricsToken = yield* Config.option(Config.redacted("TELEMUX_METRICS_TOKEN"))
   const otlp = yield* otlpSettings
+  const notify = yield* notifySettings
   if (!auth && !isLoopbackHost(host)) {
     return yield* new ConfigInvalid({
       message: `refusing to serve ${host} without a token: TELEMUX_AUTH=false is only allowed on loopback`
@@ -181,6 +184,7 @@ export const settings = Effect.gen(function*() {
     metrics,
     metricsToken,
     otlp,
+    notify,
     pollIntervals: {
       min: pollMin,
       max: pollMax,
@@ -221,6 +225,27 @@ const otlpSettings = Effect.gen(function*() {
     exportInterval: Duration.millis(delayMillis),
     serviceName
   })
+})
+
+/**
+ * TELEMUX_NOTIFY (targets separated by commas or spaces; an array in the file) and
+ * TELEMUX_NOTIFY_SECRET. A bad target is a configuration error naming it; a webhook without a
+ * secret is refused, so that every webhook request can be verified by its receiver.
+ */
+const notifySettings = Effect.gen(function*() {
+  const entries = yield* list("TELEMUX_NOTIFY", ",")
+  const targets = yield* Effect.mapError(
+    parseTargets(entries.join(",")),
+    (error) => new ConfigInvalid({ message: error.message, cause: error })
+  )
+  const secret = yield* Config.option(Config.redacted("TELEMUX_NOTIFY_SECRET"))
+  if (Option.isNone(secret) && targets.some((target) => target._tag === "Webhook")) {
+    return yield* new ConfigInvalid({
+      message: "a TELEMUX_NOTIFY webhook needs TELEMUX_NOTIFY_SECRET: every request is signed with it (HMAC-SHA256)"
+    })
+  }
+  const result: NotifySettings = { targets, secret }
+  return result
 })
 
 /** Reads the JSON config file into a provider answering the env names. */

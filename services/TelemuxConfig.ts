@@ -1,6 +1,7 @@
 import { Context, Data, Duration, type LogLevel, type Option, type Redacted } from "effect"
 import type { AgentModeFlags } from "../src/agents/AgentCommands.js"
 import type { Agent, ComputerName } from "../src/domain/Session.js"
+import type { NotifyTarget } from "../src/notify/NotifyTarget.js"
 
 export const DEFAULT_HOST = "127.0.0.1"
 export const DEFAULT_PORT = 4780
@@ -75,6 +76,14 @@ export interface TelemuxSettings {
   readonly metricsToken: Option.Option<Redacted.Redacted<string>>
   /** Where spans are exported (OTEL_EXPORTER_OTLP_*); none: nothing is loaded or exported. */
   readonly otlp: Option.Option<OtlpSettings>
+  /** Where people are told of a session waiting for input, a turn finished, a session dying. */
+  readonly notify: NotifySettings
+}
+
+/** TELEMUX_NOTIFY's targets (none: nothing is sent) and TELEMUX_NOTIFY_SECRET, which signs webhooks. */
+export interface NotifySettings {
+  readonly targets: ReadonlyArray<NotifyTarget>
+  readonly secret: Option.Option<Redacted.Redacted<string>>
 }
 
 /** An OTLP/HTTP trace exporter, configured by the standard OpenTelemetry variables. */

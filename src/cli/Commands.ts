@@ -27,6 +27,7 @@ import {
   sessionsTable
 } from "./Render.js"
 import { configOption, json, rootCommand, withDaemon } from "./Root.js"
+import { service } from "./Service.js"
 import { attach, close, keys, send, tail, watchCommand } from "./SessionCommands.js"
 import { rotateToken } from "./TokenRotation.js"
 
@@ -192,7 +193,8 @@ const COMMAND_NAMES = [
   "resume",
   "restart",
   "listen",
-  "hooks"
+  "hooks",
+  "service"
 ]
 
 export const telemux = rootCommand.pipe(
@@ -220,7 +222,8 @@ export const telemux = rootCommand.pipe(
     resume,
     restart,
     listen,
-    hooks
+    hooks,
+    service
   ])
 )
 

@@ -1,15 +1,18 @@
 /**
  * The daemon as one program, shared by `node dist/main.js` and `telemux daemon`: settings from
- * the environment and the optional config file, JSON logs, then in this order — the state dir's
+ * the environment and the optional config file, logs (JSON, or pretty on a terminal: see
+ * layers/DaemonLogger.ts), then in this order — the state dir's
  * and tmux socket's locks (a second daemon stops here), the listening socket (a port in use stops
  * here; from now on every request is answered, 503 until ready), and only then the composed
- * layers of layers/Main.ts, launched until the process is interrupted (SIGINT/SIGTERM through
- * NodeRuntime.runMain). Nothing touches tmux, SQLite or Redis before the first two succeed.
+ * layers of layers/Main.ts, built (then a person at a terminal is told where it serves and what to
+ * run next: layers/DaemonBanner.ts) and kept until the process is interrupted (SIGINT/SIGTERM
+ * through NodeRuntime.runMain). Nothing touches tmux, SQLite or Redis before the first two succeed.
  */
 import { HttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Layer, Logger, Option } from "effect"
 import * as v8 from "node:v8"
+import * as DaemonBanner from "../../layers/DaemonBanner.js"
 import * as DaemonLock from "../../layers/DaemonLock.js"
 import * as DaemonLogger from "../../layers/DaemonLogger.js"
 import * as HttpListenerLive from "../../layers/HttpListener.js"
@@ -56,6 +59,7 @@ export const daemonProgram = (configFile: string | undefined) =>
   Effect.gen(function*() {
     yield* favourMemory
     const settings = yield* TelemuxConfig
+    yield* DaemonBanner.announceStarting(settings)
     yield* Effect.logInfo("telemux starting").pipe(
       Effect.annotateLogs({ computer: settings.computer, home: settings.home, socket: settings.tmuxSocket })
     )
@@ -71,7 +75,9 @@ export const daemonProgram = (configFile: string | undefined) =>
         Layer.succeed(HttpListener, listener),
         Layer.succeed(HttpServer.HttpServer, listener.server)
       )
-      return yield* Layer.launch(Main.daemon(settings, Listener).pipe(Layer.provide(Tracing.layer(settings))))
+      yield* Layer.build(Main.daemon(settings, Listener).pipe(Layer.provide(Tracing.layer(settings))))
+      yield* DaemonBanner.announceReady(settings, listener.port)
+      return yield* Effect.never
     }).pipe(Effect.scoped, Effect.provide(Logger.minimumLogLevel(settings.logLevel)))
   }).pipe(
     Effect.provide(ConfigLive.layer({ configFile })),
