@@ -216,11 +216,15 @@ describe("TUI: actions", () => {
     t.server({ type: "sessions", sessions: [a] })
     t.commands.length = 0
 
-    // n offers the selected session's project directory; Ctrl+U clears it
+    // n opens the dialog on the selected session's project directory; Ctrl+U clears it
     await t.press("n")
-    assert.include(await t.frame(), "new session in: /work/app")
+    assert.match(await t.frame(), /Directory\s+\/work\/app▏/)
     await t.press("\x15", ..."/tmp/x", KEY.enter)
-    assert.deepStrictEqual(t.commands, [{ _tag: "Create", dir: "/tmp/x" }])
+    assert.deepStrictEqual(t.commands, [{ _tag: "LoadComputers" }, { _tag: "Create", dir: "/tmp/x" }])
+    // the dialog waits for the daemon's answer; Esc leaves it
+    assert.strictEqual(t.store.getState().mode._tag, "create")
+    await t.press(KEY.escape)
+    assert.strictEqual(t.store.getState().mode._tag, "browse")
 
     // s: a field for the text; Esc keeps the draft for the session; Enter sends
     await t.press("s", ..."echo hu", KEY.backspace, "i")
@@ -233,13 +237,13 @@ describe("TUI: actions", () => {
     assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendText", sessionId: a.sessionId, text: "echo hi" })
     assert.strictEqual(t.store.getState().sessionUi.get(a.sessionId)?.draft, "")
 
-    // x then a key: Ctrl+C, Escape, Enter
+    // x then a key: Ctrl+C, Enter, Up
     await t.press("x", KEY.ctrlC)
-    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKey", sessionId: a.sessionId, key: "C-c" })
+    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKeys", sessionId: a.sessionId, keys: ["C-c"] })
     await t.press("x", KEY.enter)
-    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKey", sessionId: a.sessionId, key: "Enter" })
+    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKeys", sessionId: a.sessionId, keys: ["Enter"] })
     await t.press("x", KEY.up)
-    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKey", sessionId: a.sessionId, key: "Up" })
+    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKeys", sessionId: a.sessionId, keys: ["Up"] })
 
     // d asks first: n keeps the session, y closes it
     const before = t.commands.length
@@ -275,7 +279,7 @@ describe("TUI: actions", () => {
 })
 
 describe("TUI: Projects view", () => {
-  it("switches views with Tab and 1/2, lists projects with their todos, and starts a session in the selected one", async () => {
+  it("switches views with Tab and 1/2/3, lists projects with their todos, and starts a session in the selected one", async () => {
     const t = setup()
     t.server({ type: "sessions", sessions: [session(1)] })
     await t.press(KEY.tab)
@@ -296,7 +300,7 @@ describe("TUI: Projects view", () => {
       assert.include(frame, text)
     }
     await t.press(KEY.down, "n")
-    assert.include(await t.frame(), "new session in: /work/lib")
+    assert.match(await t.frame(), /Directory\s+\/work\/lib▏/)
     await t.press(KEY.escape, "1")
     assert.strictEqual(t.store.getState().view, "sessions")
     await t.press("2")
