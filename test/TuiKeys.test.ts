@@ -5,22 +5,13 @@
  */
 import { cleanup } from "ink-testing-library"
 import { afterEach, assert, describe, it } from "vitest"
+import { GLOBAL_KEYS, HISTORY_KEYS, PROJECTS_KEYS, SESSIONS_KEYS } from "../src/tui/BrowseKeys.js"
 import { DIALOG_KEYS } from "../src/tui/Dialog.js"
 import { helpLines } from "../src/tui/HelpView.js"
 import { parseKeyNames } from "../src/tui/KeyNames.js"
-import {
-  CONFIRM_CLOSE_KEYS,
-  FILTER_KEYS,
-  GLOBAL_KEYS,
-  HELP_KEYS,
-  HELP_SECTIONS,
-  HISTORY_KEYS,
-  KEY_PROMPT_KEYS,
-  PROJECTS_KEYS,
-  SEND_KEYS,
-  SESSIONS_KEYS
-} from "../src/tui/Keys.js"
+import { HELP_KEYS, HELP_SECTIONS } from "../src/tui/Keys.js"
 import { footerLine } from "../src/tui/ModeLine.js"
+import { CONFIRM_CLOSE_KEYS, FILTER_KEYS, KEY_PROMPT_KEYS, SEND_KEYS } from "../src/tui/PromptKeys.js"
 import { KEY, projects, session, setup } from "./support/tuiHarness.js"
 
 afterEach(() => cleanup())
