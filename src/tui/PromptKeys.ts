@@ -68,7 +68,7 @@ export const KEY_PROMPT_KEYS: ReadonlyArray<Binding<KeysCtx>> = [
     keys: "Esc",
     does: "cancel (to send Escape, type Escape and Enter)",
     on: (_, k) => k.escape,
-    run: (s) => step(notice(browse(s), "info", "no key sent"))
+    run: (s) => step(notice(browse(s), "info", "no key sent (x to pick one; s sends text)"))
   },
   {
     keys: "Enter",
@@ -102,7 +102,7 @@ export const KEY_PROMPT_KEYS: ReadonlyArray<Binding<KeysCtx>> = [
       if (i === " " && mode.draft !== "") return step({ ...s, mode: { ...mode, draft: mode.draft + " " } })
       const name = tmuxKeyFor(i, k)
       return name === undefined
-        ? step(notice(browse(s), "info", "no key sent"))
+        ? step(notice(browse(s), "info", "that key has no name tmux knows: no key sent (? lists the keys)"))
         : step(browse(s), [{ _tag: "SendKeys", sessionId: mode.sessionId, keys: [name] }])
     }
   }
