@@ -128,7 +128,7 @@ describe("TUI: statuses and ages", () => {
     t.store.dispatch({ _tag: "Clock", now: T0 + 7000 })
     let frame = await t.frame()
     assert.match(frame, /idle\s+7s s1/)
-    assert.include(frame, "started 7s ago · output 7s ago")
+    assert.include(frame, "idle · up 7s · output 7s ago")
     t.store.dispatch({ _tag: "Clock", now: T0 + 125_000 })
     frame = await t.frame()
     assert.match(frame, /idle\s+2m s1/)

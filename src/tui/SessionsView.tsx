@@ -82,11 +82,12 @@ const Preview = (
   const ui = state.sessionUi.get(session.sessionId) ?? emptySessionUi
   const style = STATUS_STYLE[session.status]
   const was = ui.previousStatus === undefined ? "" : ` (was ${STATUS_STYLE[ui.previousStatus].label})`
+  const age = (at: { readonly epochMillis: number }) => formatAge(at.epochMillis, state.now)
   const ago = (at: { readonly epochMillis: number } | null) =>
     at === null ? "–" : `${formatAge(at.epochMillis, state.now)} ago`
   const header = [
     `${session.title || "(untitled)"} · ${session.sessionId.slice(0, 8)} · ${session.workingDirectory}`,
-    `${style.label}${was} · started ${ago(session.createdAt)} · output ${ago(session.lastOutputAt)}`,
+    `${style.label}${was} · up ${age(session.createdAt)} · output ${ago(session.lastOutputAt)}`,
     `› ${flatten(session.lastInput ?? "")}`,
     `‹ ${flatten(session.lastOutput ?? "")}`
   ].map((line) => truncate(line, inner))
@@ -111,7 +112,8 @@ export const SessionsView = (
   { state, width, height }: { readonly state: TuiState; readonly width: number; readonly height: number }
 ) => {
   const rows = buildRows(state)
-  const treeWidth = Math.max(24, Math.floor(width * 0.45))
+  // The tree needs little room (status, age, title): the screen gets the rest.
+  const treeWidth = Math.max(24, Math.floor(width * 0.4))
   const previewWidth = Math.max(10, width - treeWidth - 1)
   const cursor = Math.max(0, rows.findIndex((row) => row.key === state.cursor))
   const start = Math.max(0, Math.min(cursor - Math.floor(height / 2), rows.length - height))
