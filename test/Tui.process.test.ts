@@ -72,9 +72,9 @@ describe("telemux tui in a terminal", () => {
         20_000
       )
 
-      // n: the directory prompt offers the working directory; Enter creates the session
+      // n: the dialog offers the working directory; Enter creates the session
       tmux("send-keys", "-t", "tui", "n")
-      await waitScreen("the directory prompt", (text) => text.includes(`new session in: ${env.projectDir}`))
+      await waitScreen("the new-session dialog", (text) => text.includes(`Directory ${env.projectDir}`))
       tmux("send-keys", "-t", "tui", "Enter")
       const created = await eventually(async () => {
         const sessions = (await call("GET", "/v1/sessions")).body as Array<{ sessionId: string }>

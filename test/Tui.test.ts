@@ -1,109 +1,11 @@
-/**
- * The terminal UI on ink-testing-library: the real components over the real store and reducer,
- * fed with stream messages exactly as the live client feeds them (JSON text → decodeServerMessage
- * → applyServerMessage), and keys typed into Ink's stdin. Commands the UI asks for are recorded
- * instead of being sent to a daemon.
- *
- * (JSX needs a .tsx file, which vitest.config.ts does not include; createElement does the same.)
- */
-import { DateTime, Either, Schema } from "effect"
-import { cleanup, render } from "ink-testing-library"
-import { createElement } from "react"
+/** The terminal UI's views and keys on ink-testing-library (test/support/tuiHarness.ts). */
+import { cleanup } from "ink-testing-library"
 import { afterEach, assert, describe, it } from "vitest"
-import { decodeServerMessage, ServerMessage } from "../src/api/StreamProtocol.js"
-import { Project, Todo } from "../src/domain/Project.js"
-import { ComputerName, type Session, type SessionId } from "../src/domain/Session.js"
-import { App } from "../src/tui/App.js"
-import { type Cmd, initialState, NODE_UI_MAX, noKey, SESSION_UI_MAX, type TuiState } from "../src/tui/Model.js"
-import { makeStore } from "../src/tui/Store.js"
+import { ComputerName, type Session } from "../src/domain/Session.js"
+import { initialState, NODE_UI_MAX, noKey, SESSION_UI_MAX, type TuiState } from "../src/tui/Model.js"
 import { computerKey } from "../src/tui/Tree.js"
-import { applyServerMessage, update } from "../src/tui/Update.js"
-import { makeSession } from "./support/fixtures.js"
-
-const KEY = {
-  up: "\x1b[A",
-  down: "\x1b[B",
-  right: "\x1b[C",
-  left: "\x1b[D",
-  enter: "\r",
-  escape: "\x1b",
-  tab: "\t",
-  ctrlC: "\x03",
-  backspace: "\x7f"
-} as const
-
-const encodeServer = Schema.encodeSync(ServerMessage)
-
-const session = (n: number, overrides: Parameters<typeof makeSession>[0] = {}) =>
-  makeSession({
-    computer: ComputerName.make("alpha"),
-    workingDirectory: "/work/app",
-    title: `s${n}`,
-    status: "idle",
-    ...overrides
-  }, n)
-
-const projects = [
-  new Project({
-    name: "app",
-    path: "/work/app",
-    description: "the app",
-    todos: [
-      new Todo({
-        slug: "login-page",
-        state: "in_progress",
-        description: "build it",
-        hasRequirements: true,
-        hasImplementationPlan: false
-      }),
-      new Todo({
-        slug: "dark-mode",
-        state: "pending",
-        description: "",
-        hasRequirements: false,
-        hasImplementationPlan: true
-      })
-    ]
-  }),
-  new Project({ name: "lib", path: "/work/lib", description: "", todos: [] })
-]
-
-const tick = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** The UI over a store whose commands are recorded; `server` sends a stream message the way the client does. */
-const setup = (options: { readonly localComputer?: string } = {}) => {
-  const commands: Array<Cmd> = []
-  const store = makeStore(
-    initialState({ defaultDir: "/home/me", localComputer: options.localComputer ?? "alpha" }),
-    (command) => commands.push(command)
-  )
-  const ui = render(createElement(App, { store }))
-  const server = (message: ServerMessage) => {
-    const decoded = decodeServerMessage(JSON.stringify(encodeServer(message)))
-    assert.isTrue(Either.isRight(decoded))
-    applyServerMessage(store.dispatch, Either.getOrThrow(decoded))
-  }
-  const press = async (...keys: ReadonlyArray<string>) => {
-    for (const key of keys) {
-      ui.stdin.write(key)
-      await tick(15)
-    }
-    await tick()
-  }
-  const frame = async () => {
-    await tick()
-    return ui.lastFrame() ?? ""
-  }
-  return { commands, store, ui, server, press, frame }
-}
-
-const screenOf = (id: SessionId, seq: number, screen: string): ServerMessage => ({
-  type: "output",
-  sessionId: id,
-  seq,
-  screen,
-  changedAt: DateTime.unsafeMake(1_700_000_100_000)
-})
+import { update } from "../src/tui/Update.js"
+import { KEY, projects, screenOf, session, setup } from "./support/tuiHarness.js"
 
 afterEach(() => cleanup())
 
@@ -216,11 +118,15 @@ describe("TUI: actions", () => {
     t.server({ type: "sessions", sessions: [a] })
     t.commands.length = 0
 
-    // n offers the selected session's project directory; Ctrl+U clears it
+    // n opens the dialog on the selected session's project directory; Ctrl+U clears it
     await t.press("n")
-    assert.include(await t.frame(), "new session in: /work/app")
+    assert.match(await t.frame(), /Directory\s+\/work\/app▏/)
     await t.press("\x15", ..."/tmp/x", KEY.enter)
-    assert.deepStrictEqual(t.commands, [{ _tag: "Create", dir: "/tmp/x" }])
+    assert.deepStrictEqual(t.commands, [{ _tag: "LoadComputers" }, { _tag: "Create", dir: "/tmp/x" }])
+    // the dialog waits for the daemon's answer; Esc leaves it
+    assert.strictEqual(t.store.getState().mode._tag, "create")
+    await t.press(KEY.escape)
+    assert.strictEqual(t.store.getState().mode._tag, "browse")
 
     // s: a field for the text; Esc keeps the draft for the session; Enter sends
     await t.press("s", ..."echo hu", KEY.backspace, "i")
@@ -233,13 +139,13 @@ describe("TUI: actions", () => {
     assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendText", sessionId: a.sessionId, text: "echo hi" })
     assert.strictEqual(t.store.getState().sessionUi.get(a.sessionId)?.draft, "")
 
-    // x then a key: Ctrl+C, Escape, Enter
+    // x then a key: Ctrl+C, Enter, Up
     await t.press("x", KEY.ctrlC)
-    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKey", sessionId: a.sessionId, key: "C-c" })
+    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKeys", sessionId: a.sessionId, keys: ["C-c"] })
     await t.press("x", KEY.enter)
-    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKey", sessionId: a.sessionId, key: "Enter" })
+    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKeys", sessionId: a.sessionId, keys: ["Enter"] })
     await t.press("x", KEY.up)
-    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKey", sessionId: a.sessionId, key: "Up" })
+    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKeys", sessionId: a.sessionId, keys: ["Up"] })
 
     // d asks first: n keeps the session, y closes it
     const before = t.commands.length
@@ -275,7 +181,7 @@ describe("TUI: actions", () => {
 })
 
 describe("TUI: Projects view", () => {
-  it("switches views with Tab and 1/2, lists projects with their todos, and starts a session in the selected one", async () => {
+  it("switches views with Tab and 1/2/3, lists projects with their todos, and starts a session in the selected one", async () => {
     const t = setup()
     t.server({ type: "sessions", sessions: [session(1)] })
     await t.press(KEY.tab)
@@ -296,7 +202,7 @@ describe("TUI: Projects view", () => {
       assert.include(frame, text)
     }
     await t.press(KEY.down, "n")
-    assert.include(await t.frame(), "new session in: /work/lib")
+    assert.match(await t.frame(), /Directory\s+\/work\/lib▏/)
     await t.press(KEY.escape, "1")
     assert.strictEqual(t.store.getState().view, "sessions")
     await t.press("2")

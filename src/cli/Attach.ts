@@ -60,3 +60,49 @@ export const runAttached = (
     if (result.status === 0) return Effect.void
     return Effect.fail(new ChildExit({ code: result.status ?? 128 + 1 }))
   })
+
+/** How long tmux shows the detach hint in its status line after attaching. */
+export const DETACH_HINT_MILLIS = 4000
+
+/** `C-b` as a person reads it: `Ctrl+b`. */
+const readableKey = (tmuxKey: string): string => tmuxKey.replace(/^C-/, "Ctrl+").replace(/^M-/, "Alt+")
+
+/**
+ * The prefix key of the tmux server on `socket` (`C-b` unless configured), asked with a short
+ * deadline; `C-b`, tmux's default, when it cannot say.
+ */
+export const tmuxPrefix = (socket: string, env: NodeJS.ProcessEnv): string => {
+  const { TMUX: _ignored, ...rest } = env
+  const result = spawnSync("tmux", ["-L", socket, "show-options", "-gv", "prefix"], {
+    env: rest,
+    timeout: 2000,
+    encoding: "utf8"
+  })
+  const prefix = result.status === 0 ? result.stdout.trim() : ""
+  return /^\S+$/.test(prefix) && prefix !== "None" ? prefix : "C-b"
+}
+
+/** The one line that tells a person how to come back: the prefix, then d. */
+export const detachHint = (prefix: string): string => `telemux: detach with ${readableKey(prefix)} then d`
+
+/**
+ * `argv` (from attachCommand) followed by a tmux `display-message` of `hint` on the client that
+ * attaches: the line shows in tmux's status line for a few seconds. Through ssh the remote shell
+ * reads the command, so the separator and the message are quoted for it.
+ */
+export const withDetachHint = (argv: ReadonlyArray<string>, hint: string): ReadonlyArray<string> => {
+  const display = ["display-message", "-d", String(DETACH_HINT_MILLIS)]
+  if (argv[0] === "ssh") return [...argv, "\\;", ...display, `'${hint.replace(/'/g, "")}'`]
+  return [...argv, ";", ...display, hint]
+}
+
+/**
+ * What tmux (and ssh) leave on the terminal's normal screen once the attach ends: tmux's
+ * `[detached (from session …)]` or `[exited]` line, and ssh's `Connection to … closed.` Erased
+ * after the attach (the cursor goes up that many lines, and everything below goes), so that
+ * quitting the UI later does not reveal them.
+ */
+export const attachLeftovers = (argv: ReadonlyArray<string>, succeeded: boolean): string => {
+  const lines = argv[0] === "ssh" && succeeded ? 2 : 1
+  return `\x1b[${lines}F\x1b[J`
+}

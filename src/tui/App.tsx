@@ -4,6 +4,9 @@
  */
 import { Box, type Key, Text, useInput } from "ink"
 import { useSyncExternalStore } from "react"
+import { DialogView } from "./DialogView.js"
+import { HelpView } from "./HelpView.js"
+import { HistoryView } from "./HistoryView.js"
 import type { KeyInfo, TuiState } from "./Model.js"
 import { ModeLine } from "./ModeLine.js"
 import { ProjectsView } from "./ProjectsView.js"
@@ -38,16 +41,35 @@ const Header = ({ state }: { readonly state: TuiState }) => {
     : <Text color="yellow">○ {state.link}</Text>
   return (
     <Box>
-      <Text bold>telemux</Text>
-      <Text inverse={state.view === "sessions"}>1 Sessions</Text>
-      <Text></Text>
-      <Text inverse={state.view === "projects"}>2 Projects</Text>
-      {state.filter === "" ? null : <Text color="cyan">filter: {state.filter}</Text>}
+      <Text>
+        <Text bold>telemux</Text>{"  "}<Text inverse={state.view === "sessions"}>1 Sessions</Text>{" "}
+        <Text inverse={state.view === "projects"}>2 Projects</Text>{" "}
+        <Text inverse={state.view === "history"}>3 History</Text>
+        {state.filter === "" ? "" : "  "}
+        {state.filter === "" ? "" : <Text color="cyan">filter: {state.filter}</Text>}
+      </Text>
       <Box flexGrow={1} />
       {state.pending > 0 ? <Text color="cyan">{SPINNER[state.spinner % SPINNER.length]}</Text> : null}
       {link}
     </Box>
   )
+}
+
+const Body = (
+  { state, width, height }: { readonly state: TuiState; readonly width: number; readonly height: number }
+) => {
+  if (state.mode._tag === "help") return <HelpView scroll={state.mode.scroll} width={width} height={height} />
+  if (state.mode._tag === "create") {
+    return <DialogView state={state} dialog={state.mode.dialog} width={width} height={height} />
+  }
+  switch (state.view) {
+    case "sessions":
+      return <SessionsView state={state} width={width} height={height} />
+    case "projects":
+      return <ProjectsView state={state} width={width} height={height} />
+    case "history":
+      return <HistoryView state={state} width={width} height={height} />
+  }
 }
 
 export const App = ({ store }: { readonly store: Store }) => {
@@ -60,9 +82,7 @@ export const App = ({ store }: { readonly store: Store }) => {
   return (
     <Box flexDirection="column" width={columns} height={height}>
       <Header state={state} />
-      {state.view === "sessions"
-        ? <SessionsView state={state} width={columns} height={body} />
-        : <ProjectsView state={state} width={columns} height={body} />}
+      <Body state={state} width={columns} height={body} />
       <ModeLine state={state} width={columns} />
     </Box>
   )

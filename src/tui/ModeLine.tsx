@@ -1,11 +1,20 @@
 /** The bottom line: the field being typed, the question asked, a notice, or the keys of the view. */
 import { Text } from "ink"
 import { truncate } from "../cli/Table.js"
-import { KEYS_HINT } from "./KeyNames.js"
-import type { TuiState } from "./Model.js"
+import { footerKeys } from "./Keys.js"
+import type { TuiState, View } from "./Model.js"
 
-const SESSIONS_KEYS = "↑↓ move  ←→ fold  n new  s send  x key  d close  a attach  / filter  Tab view  q quit"
-const PROJECTS_KEYS = "↑↓ move  n new session here  r reload  Tab view  q quit"
+const HELP = "? help"
+
+/** The view's keys that fit in `width`, `? help` always last (the others dropped from the end first). */
+export const footerLine = (view: View, width: number): string => {
+  const keys = footerKeys(view).filter((k) => k !== HELP)
+  for (let n = keys.length; n >= 0; n--) {
+    const line = [...keys.slice(0, n), HELP].join("  ")
+    if (line.length <= width) return line
+  }
+  return truncate(HELP, width)
+}
 
 /** The visible end of a field that may be wider than the line. */
 const field = (prompt: string, draft: string, width: number) => {
@@ -20,11 +29,23 @@ export const ModeLine = ({ state, width }: { readonly state: TuiState; readonly 
     case "filter":
       return <Text color="cyan">{field("filter: ", mode.draft, width)}</Text>
     case "create":
-      return <Text color="cyan">{field("new session in: ", mode.draft, width)}</Text>
+      return <Text dimColor>{truncate("new session: Enter create · Esc cancel", width)}</Text>
+    case "help":
+      return <Text dimColor>{truncate("↑↓ scroll · Esc closes the help", width)}</Text>
     case "send":
       return <Text color="cyan">{field(`send to ${titleOf(mode.sessionId)}: `, mode.draft, width)}</Text>
     case "keys":
-      return <Text color="cyan">{truncate(`key for ${titleOf(mode.sessionId)}: ${KEYS_HINT}`, width)}</Text>
+      if (mode.error !== undefined) return <Text color="red">{truncate(`${mode.error} · Esc cancels`, width)}</Text>
+      return mode.draft === ""
+        ? (
+          <Text color="cyan">
+            {truncate(
+              `key for ${titleOf(mode.sessionId)}: press it, or type a name (Escape, C-c, Up*3) + Enter · Esc cancels`,
+              width
+            )}
+          </Text>
+        )
+        : <Text color="cyan">{field(`key for ${titleOf(mode.sessionId)}: `, mode.draft, width)}</Text>
     case "confirmClose":
       return (
         <Text color="yellow">
@@ -35,6 +56,6 @@ export const ModeLine = ({ state, width }: { readonly state: TuiState; readonly 
       if (state.notice !== undefined) {
         return <Text color={state.notice.kind === "error" ? "red" : "green"}>{truncate(state.notice.text, width)}</Text>
       }
-      return <Text dimColor>{truncate(state.view === "sessions" ? SESSIONS_KEYS : PROJECTS_KEYS, width)}</Text>
+      return <Text dimColor>{footerLine(state.view, width)}</Text>
   }
 }

@@ -3,8 +3,9 @@
  * Store.ts holds it; the Ink components only read it and send key presses; TuiClient.ts turns
  * commands into requests and stream messages into messages.
  */
+import type { KeyInput } from "../domain/Keys.js"
 import type { Project } from "../domain/Project.js"
-import type { Session, SessionId, SessionStatus } from "../domain/Session.js"
+import type { Agent, AgentMode, Session, SessionId, SessionStatus } from "../domain/Session.js"
 
 /** Sessions whose UI state (previous status, draft text, details shown) is kept; the least recently touched go first. */
 export const SESSION_UI_MAX = 256
@@ -13,14 +14,48 @@ export const NODE_UI_MAX = 256
 /** Longest text kept in an input field. */
 export const FIELD_MAX_CHARS = 64 * 1024
 
-export type View = "sessions" | "projects"
+/** Closed sessions kept for the History view (the newest). */
+export const HISTORY_MAX = 200
+
+export type View = "sessions" | "projects" | "history"
+
+/** The new-session dialog's fields, top to bottom. */
+export const DIALOG_FIELDS = ["directory", "computer", "start", "mode", "prompt", "title"] as const
+export type DialogField = typeof DIALOG_FIELDS[number]
+
+/** What a new session starts: a shell, or one of the agents. */
+export type StartKind = "shell" | Agent
+
+export interface CreateDialog {
+  readonly field: DialogField
+  readonly directory: string
+  /** The computer it starts on; undefined: this computer. */
+  readonly computer: string | undefined
+  readonly start: StartKind
+  readonly agentMode: AgentMode
+  readonly prompt: string
+  readonly title: string
+  /** Tab cycles the projects matching what was typed before the first Tab. */
+  readonly completion: { readonly typed: string; readonly index: number } | undefined
+  /** The request is in flight: Enter does not send it twice. */
+  readonly submitting: boolean
+  /** The daemon's refusal of the last attempt, shown in the dialog. */
+  readonly error: string | undefined
+}
 
 export type Mode =
   | { readonly _tag: "browse" }
+  | { readonly _tag: "help"; readonly scroll: number }
   | { readonly _tag: "filter"; readonly draft: string }
-  | { readonly _tag: "create"; readonly draft: string }
+  | { readonly _tag: "create"; readonly dialog: CreateDialog }
   | { readonly _tag: "send"; readonly sessionId: SessionId; readonly draft: string }
-  | { readonly _tag: "keys"; readonly sessionId: SessionId }
+  | {
+    readonly _tag: "keys"
+    readonly sessionId: SessionId
+    /** A key name being typed (`Escape`, `C-c`, `Up*3`); empty: the next key pressed is sent. */
+    readonly draft: string
+    readonly error: string | undefined
+  }
   | { readonly _tag: "confirmClose"; readonly sessionId: SessionId }
 
 export interface SessionUi {
@@ -78,9 +113,19 @@ export interface TuiState {
   readonly spinner: number
   readonly link: LinkState
   readonly notice: Notice | undefined
+  /** The clock as of the last Clock message: ages are counted from it. */
+  readonly now: number
+  /** The fleet's computers (name, online), for the new-session dialog; this computer alone until loaded. */
+  readonly computers: ReadonlyArray<{ readonly name: string; readonly online: boolean }>
+  /** Closed sessions, newest first, at most HISTORY_MAX. */
+  readonly history: ReadonlyArray<Session>
+  readonly historyLoaded: boolean
+  readonly historyCursor: number
 }
 
-export const initialState = (options: { readonly defaultDir: string; readonly localComputer?: string }): TuiState => ({
+export const initialState = (
+  options: { readonly defaultDir: string; readonly localComputer?: string; readonly now?: number }
+): TuiState => ({
   view: "sessions",
   mode: { _tag: "browse" },
   sessions: new Map(),
@@ -99,7 +144,12 @@ export const initialState = (options: { readonly defaultDir: string; readonly lo
   pending: 0,
   spinner: 0,
   link: "connecting",
-  notice: undefined
+  notice: undefined,
+  now: options.now ?? 0,
+  computers: [],
+  history: [],
+  historyLoaded: false,
+  historyCursor: 0
 })
 
 /** The subset of Ink's `Key` the UI reads (Ink's own type fits it). */
@@ -155,23 +205,42 @@ export type Msg =
   | { readonly _tag: "Link"; readonly link: LinkState }
   // from requests
   | { readonly _tag: "ProjectsLoaded"; readonly projects: ReadonlyArray<Project> }
+  | {
+    readonly _tag: "ComputersLoaded"
+    readonly computers: ReadonlyArray<{ readonly name: string; readonly online: boolean }>
+  }
+  | { readonly _tag: "HistoryLoaded"; readonly sessions: ReadonlyArray<Session> }
   | { readonly _tag: "LocalComputer"; readonly name: string }
   | { readonly _tag: "RequestStarted" }
   | { readonly _tag: "RequestSucceeded"; readonly text?: string }
   | { readonly _tag: "RequestFailed"; readonly text: string }
   | { readonly _tag: "Created"; readonly session: Session }
+  /** The daemon refused to create a session: the dialog shows why and stays open. */
+  | { readonly _tag: "CreateFailed"; readonly text: string }
   | { readonly _tag: "Notice"; readonly notice: Notice }
   // from the person and the clock
   | { readonly _tag: "Key"; readonly input: string; readonly key: KeyInfo }
   | { readonly _tag: "Tick" }
+  /** Once a second: ages are counted from `now`. */
+  | { readonly _tag: "Clock"; readonly now: number }
 
 export type Cmd =
-  | { readonly _tag: "Create"; readonly dir: string }
+  | {
+    readonly _tag: "Create"
+    readonly dir: string
+    readonly title?: string
+    readonly computer?: string
+    readonly agent?: Agent
+    readonly mode?: AgentMode
+    readonly prompt?: string
+  }
   | { readonly _tag: "SendText"; readonly sessionId: SessionId; readonly text: string }
-  | { readonly _tag: "SendKey"; readonly sessionId: SessionId; readonly key: string }
+  | { readonly _tag: "SendKeys"; readonly sessionId: SessionId; readonly keys: readonly [KeyInput, ...Array<KeyInput>] }
   | { readonly _tag: "Close"; readonly sessionId: SessionId }
   | { readonly _tag: "Attach"; readonly sessionId: SessionId }
   /** Follow this session's screen (and no other); undefined: none. */
   | { readonly _tag: "WatchOutput"; readonly sessionId: SessionId | undefined }
   | { readonly _tag: "LoadProjects" }
+  | { readonly _tag: "LoadComputers" }
+  | { readonly _tag: "LoadHistory" }
   | { readonly _tag: "Quit" }

@@ -7,7 +7,7 @@
 import { Deferred, Duration, Effect, FiberSet, Schedule } from "effect"
 import { type Instance, render } from "ink"
 import { createElement } from "react"
-import { attachCommand, runAttached } from "../cli/Attach.js"
+import { attachCommand, attachLeftovers, detachHint, runAttached, tmuxPrefix, withDetachHint } from "../cli/Attach.js"
 import { CliEnvironment, DaemonTarget } from "../cli/CliEnvironment.js"
 import { type CliError, UsageError } from "../cli/CliError.js"
 import { DaemonClient } from "../cli/DaemonClient.js"
@@ -19,6 +19,8 @@ import { makeTuiClient } from "./TuiClient.js"
 
 /** How often the spinner turns while a request is in flight. */
 export const SPINNER_INTERVAL = Duration.millis(100)
+/** How often ages are counted again (a second is their finest unit). */
+export const CLOCK_INTERVAL = Duration.seconds(1)
 
 const ENTER_ALT_SCREEN = "\x1b[?1049h\x1b[H"
 const LEAVE_ALT_SCREEN = "\x1b[?1049l"
@@ -39,7 +41,7 @@ export const runTui = Effect.gen(function*() {
     const run = yield* FiberSet.makeRuntime<never, void, never>()
     let instance: Instance | undefined
     const store: Store = makeStore(
-      initialState({ defaultDir: env.cwd, localComputer: health.computer }),
+      initialState({ defaultDir: env.cwd, localComputer: health.computer, now: Date.now() }),
       (command) => {
         run(perform(command))
       }
@@ -70,8 +72,12 @@ export const runTui = Effect.gen(function*() {
           computers,
           tmuxSocket: target.settings.tmuxSocket
         })
+        // The remote server's prefix is not known here; the local one is the best guess.
+        const hint = detachHint(tmuxPrefix(target.settings.tmuxSocket, env.env))
+        const hinted = withDetachHint(argv, hint)
         yield* Effect.sync(unmount)
-        const result = yield* Effect.either(runAttached(argv, env.env))
+        const result = yield* Effect.either(runAttached(hinted, env.env))
+        yield* Effect.sync(() => env.stdout.write(attachLeftovers(hinted, result._tag === "Right")))
         yield* Effect.sync(mount)
         if (result._tag === "Left") return yield* result.left
       }).pipe(
@@ -99,6 +105,10 @@ export const runTui = Effect.gen(function*() {
     )
     yield* Effect.sync(() => store.dispatch({ _tag: "Tick" })).pipe(
       Effect.repeat(Schedule.spaced(SPINNER_INTERVAL)),
+      Effect.forkScoped
+    )
+    yield* Effect.sync(() => store.dispatch({ _tag: "Clock", now: Date.now() })).pipe(
+      Effect.repeat(Schedule.spaced(CLOCK_INTERVAL)),
       Effect.forkScoped
     )
     run(tui.perform(store.dispatch, { _tag: "LoadProjects" }))

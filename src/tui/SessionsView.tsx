@@ -1,25 +1,22 @@
 /** Sessions: the tree (computer → project → session) beside the selected session's live screen. */
 import { Box, Text } from "ink"
 import { flatten, formatAge, truncate } from "../cli/Table.js"
-import type { Session, SessionStatus } from "../domain/Session.js"
+import type { Session } from "../domain/Session.js"
 import { emptySessionUi, type TuiState } from "./Model.js"
+import { STATUS_LABEL_WIDTH, STATUS_STYLE } from "./Status.js"
 import { screenTail } from "./Text.js"
 import { buildRows, type Row } from "./Tree.js"
 
-export const STATUS_COLOR: Readonly<Record<SessionStatus, string>> = {
-  creating: "cyan",
-  running: "green",
-  idle: "gray",
-  waiting_input: "yellow",
-  closed: "red"
-}
+/** Narrower than this, a row leaves out the session's short id (the preview shows it). */
+const ROW_ID_MIN_WIDTH = 40
 
-const sessionLine = (session: Session, now: number) => {
+/** After the symbol: the status word, the age, the title, the short id when there is room, the last input. */
+const sessionLine = (session: Session, now: number, width: number) => {
   const title = session.title === "" ? "(untitled)" : session.title
-  const input = session.lastInput === null ? "" : `  › ${flatten(session.lastInput)}`
-  return `${session.status.padEnd(13)} ${title}  ${session.sessionId.slice(0, 8)}  ${
-    formatAge(session.createdAt.epochMillis, now)
-  }${input}`
+  const age = formatAge(session.createdAt.epochMillis, now).padStart(3)
+  const id = width >= ROW_ID_MIN_WIDTH ? ` ${session.sessionId.slice(0, 8)}` : ""
+  const input = session.lastInput === null ? "" : ` › ${flatten(session.lastInput)}`
+  return `${STATUS_STYLE[session.status].label.padEnd(STATUS_LABEL_WIDTH)} ${age} ${title}${id}${input}`
 }
 
 const TreeRow = (
@@ -46,12 +43,14 @@ const TreeRow = (
       )
     case "session": {
       const ui = state.sessionUi.get(row.session.sessionId) ?? emptySessionUi
-      const line = truncate(sessionLine(row.session, now), Math.max(0, width - 6))
+      const style = STATUS_STYLE[row.session.status]
+      const room = Math.max(0, width - 6)
+      const line = truncate(sessionLine(row.session, now, room), room)
       return (
         <Box flexDirection="column">
           <Text inverse={selected}>
             {"    "}
-            <Text color={STATUS_COLOR[row.session.status]}>●</Text> {line}
+            <Text color={style.color} bold={row.session.status === "waiting_input"}>{style.symbol}</Text> {line}
           </Text>
           {ui.expanded
             ? (
@@ -81,11 +80,14 @@ const Preview = (
     )
   }
   const ui = state.sessionUi.get(session.sessionId) ?? emptySessionUi
-  const was = ui.previousStatus === undefined ? "" : ` (was ${ui.previousStatus})`
+  const style = STATUS_STYLE[session.status]
+  const was = ui.previousStatus === undefined ? "" : ` (was ${STATUS_STYLE[ui.previousStatus].label})`
+  const age = (at: { readonly epochMillis: number }) => formatAge(at.epochMillis, state.now)
+  const ago = (at: { readonly epochMillis: number } | null) =>
+    at === null ? "–" : `${formatAge(at.epochMillis, state.now)} ago`
   const header = [
-    `${session.title || "(untitled)"} · ${
-      session.sessionId.slice(0, 8)
-    } · ${session.status}${was} · ${session.workingDirectory}`,
+    `${session.title || "(untitled)"} · ${session.sessionId.slice(0, 8)} · ${session.workingDirectory}`,
+    `${style.label}${was} · up ${age(session.createdAt)} · output ${ago(session.lastOutputAt)}`,
     `› ${flatten(session.lastInput ?? "")}`,
     `‹ ${flatten(session.lastOutput ?? "")}`
   ].map((line) => truncate(line, inner))
@@ -94,8 +96,11 @@ const Preview = (
   return (
     <Box borderStyle="single" width={width} height={height} flexDirection="column">
       <Text bold>{header[0]}</Text>
-      <Text dimColor>{header[1]}</Text>
+      <Text>
+        <Text color={style.color}>{style.symbol}</Text> {truncate(header[1]!, Math.max(0, inner - 2))}
+      </Text>
       <Text dimColor>{header[2]}</Text>
+      <Text dimColor>{header[3]}</Text>
       <Text dimColor>{"─".repeat(inner)}</Text>
       {preview.screen === undefined ? <Text dimColor>waiting for the screen…</Text> : null}
       {lines.map((line, i) => <Text key={i}>{line === "" ? " " : line}</Text>)}
@@ -107,12 +112,13 @@ export const SessionsView = (
   { state, width, height }: { readonly state: TuiState; readonly width: number; readonly height: number }
 ) => {
   const rows = buildRows(state)
-  const treeWidth = Math.max(24, Math.floor(width * 0.45))
+  // The tree needs little room (status, age, title): the screen gets the rest.
+  const treeWidth = Math.max(24, Math.floor(width * 0.4))
   const previewWidth = Math.max(10, width - treeWidth - 1)
   const cursor = Math.max(0, rows.findIndex((row) => row.key === state.cursor))
   const start = Math.max(0, Math.min(cursor - Math.floor(height / 2), rows.length - height))
   const visible = rows.slice(start, start + height)
-  const now = Date.now()
+  const now = state.now
   return (
     <Box flexDirection="row" height={height}>
       <Box flexDirection="column" width={treeWidth} height={height} overflow="hidden">

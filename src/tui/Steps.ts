@@ -4,12 +4,52 @@
  */
 import type { Session, SessionId } from "../domain/Session.js"
 import { prune, remove, touch } from "./Bounded.js"
-import { type Cmd, emptySessionUi, NODE_UI_MAX, SESSION_UI_MAX, type SessionUi, type TuiState } from "./Model.js"
+import {
+  type Cmd,
+  emptySessionUi,
+  type KeyInfo,
+  NODE_UI_MAX,
+  SESSION_UI_MAX,
+  type SessionUi,
+  type TuiState
+} from "./Model.js"
 import { buildRows, computerKey, nodeKeys, projectKey, projectOf, type Row } from "./Tree.js"
 
 export interface Step {
   readonly state: TuiState
   readonly commands: ReadonlyArray<Cmd>
+}
+
+/** A key as the help overlay and the footer show it. */
+export interface KeyHelp {
+  readonly keys: string
+  readonly does: string
+  /** Its short form in the footer (`n new`); none: only in the help. */
+  readonly footer?: string
+}
+
+/**
+ * One entry of a key table: which presses it takes and what they do. The tables are what the UI
+ * dispatches on and what the help overlay lists, so the two cannot disagree. `Ctx` is what the
+ * mode carries (the dialog, the prompt), passed in so that `run` need not look for it again.
+ */
+export interface Binding<Ctx = void> extends KeyHelp {
+  readonly on: (input: string, key: KeyInfo) => boolean
+  readonly run: (state: TuiState, ctx: Ctx, input: string, key: KeyInfo) => Step
+}
+
+/** The first binding of `table` that takes the press, run; undefined when none does. */
+export const dispatchKey = <Ctx>(
+  table: ReadonlyArray<Binding<Ctx>>,
+  state: TuiState,
+  ctx: Ctx,
+  input: string,
+  key: KeyInfo
+): Step | undefined => {
+  for (const binding of table) {
+    if (binding.on(input, key)) return binding.run(state, ctx, input, key)
+  }
+  return undefined
 }
 
 export const selectedRow = (state: TuiState): Row | undefined =>

@@ -12,11 +12,14 @@ import { DaemonTarget } from "../cli/CliEnvironment.js"
 import type { CliError } from "../cli/CliError.js"
 import { DaemonClient } from "../cli/DaemonClient.js"
 import { connect, keepConnected, type StreamConnection } from "../cli/StreamConnection.js"
-import type { SessionId } from "../domain/Session.js"
+import type { KeyInput } from "../domain/Keys.js"
+import type { ComputerName, SessionId } from "../domain/Session.js"
 import type { Cmd, Msg } from "./Model.js"
 import { applyServerMessage } from "./Update.js"
 
 export type Dispatch = (msg: Msg) => void
+
+const keyLabel = (key: KeyInput) => typeof key === "string" ? key : `${key.key}*${key.repeat ?? 1}`
 
 export const makeTuiClient = Effect.gen(function*() {
   const client = yield* DaemonClient
@@ -80,17 +83,32 @@ export const makeTuiClient = Effect.gen(function*() {
   const perform = (dispatch: Dispatch, command: Cmd): Effect.Effect<void> => {
     switch (command._tag) {
       case "Create":
-        return request(dispatch, client.create(command.dir), (session) => [
-          { _tag: "Created", session },
-          { _tag: "RequestSucceeded", text: `started ${session.sessionId.slice(0, 8)} in ${session.workingDirectory}` }
-        ])
+        return Effect.sync(() => dispatch({ _tag: "RequestStarted" })).pipe(
+          Effect.zipRight(client.create(command.dir, command.title, {
+            computer: command.computer as ComputerName | undefined,
+            agent: command.agent,
+            mode: command.mode,
+            prompt: command.prompt
+          })),
+          Effect.match({
+            onFailure: (error): ReadonlyArray<Msg> => [{ _tag: "CreateFailed", text: error.message }],
+            onSuccess: (session): ReadonlyArray<Msg> => [
+              { _tag: "Created", session },
+              {
+                _tag: "RequestSucceeded",
+                text: `started ${session.sessionId.slice(0, 8)} in ${session.workingDirectory}`
+              }
+            ]
+          }),
+          Effect.flatMap((msgs) => Effect.sync(() => msgs.forEach(dispatch)))
+        )
       case "SendText":
         return request(dispatch, client.sendText(command.sessionId, command.text, true), () => [
           { _tag: "RequestSucceeded", text: "sent" }
         ])
-      case "SendKey":
-        return request(dispatch, client.sendKeys(command.sessionId, [command.key as never]), () => [
-          { _tag: "RequestSucceeded", text: `sent ${command.key}` }
+      case "SendKeys":
+        return request(dispatch, client.sendKeys(command.sessionId, command.keys), () => [
+          { _tag: "RequestSucceeded", text: `sent ${command.keys.map(keyLabel).join(" ")}` }
         ])
       case "Close":
         return request(dispatch, client.close(command.sessionId), (session) => [
@@ -100,6 +118,16 @@ export const makeTuiClient = Effect.gen(function*() {
       case "LoadProjects":
         return request(dispatch, client.projects, (projects) => [
           { _tag: "ProjectsLoaded", projects },
+          { _tag: "RequestSucceeded" }
+        ])
+      case "LoadComputers":
+        return request(dispatch, client.computers, (computers) => [
+          { _tag: "ComputersLoaded", computers: computers.map((c) => ({ name: c.name, online: c.online })) },
+          { _tag: "RequestSucceeded" }
+        ])
+      case "LoadHistory":
+        return request(dispatch, client.sessions({ status: "closed" }), (sessions) => [
+          { _tag: "HistoryLoaded", sessions },
           { _tag: "RequestSucceeded" }
         ])
       case "WatchOutput":

@@ -3,9 +3,22 @@
  * Pure: no I/O, no clock; the tests drive it (and the components over it) with plain messages.
  */
 import type { ServerMessage } from "../api/StreamProtocol.js"
+import type { Session } from "../domain/Session.js"
+import { createAnswered } from "./Dialog.js"
 import { keyPressed } from "./Keys.js"
-import type { Msg, TuiState } from "./Model.js"
-import { listed, notice, removeSession, reveal, selectedSession, settle, type Step, step, upsert } from "./Steps.js"
+import { HISTORY_MAX, type Msg, type TuiState } from "./Model.js"
+import {
+  browse,
+  listed,
+  notice,
+  removeSession,
+  reveal,
+  selectedSession,
+  settle,
+  type Step,
+  step,
+  upsert
+} from "./Steps.js"
 
 export type { Step } from "./Steps.js"
 export { selectedRow, selectedSession } from "./Steps.js"
@@ -34,12 +47,21 @@ export const applyServerMessage = (dispatch: (msg: Msg) => void, message: Server
   if (msg !== undefined) dispatch(msg)
 }
 
+const closedAt = (s: Session) => (s.closedAt ?? s.createdAt).epochMillis
+
+/** A session that closed goes to the top of the history (once loaded: the load brings it otherwise). */
+const remember = (state: TuiState, session: Session): TuiState => {
+  if (session.status !== "closed" || !state.historyLoaded) return state
+  const history = [session, ...state.history.filter((s) => s.sessionId !== session.sessionId)].slice(0, HISTORY_MAX)
+  return { ...state, history, historyCursor: Math.min(state.historyCursor, history.length - 1) }
+}
+
 const reduce = (state: TuiState, msg: Msg): Step => {
   switch (msg._tag) {
     case "SessionsListed":
       return step(settle(listed(state, msg.sessions)))
     case "SessionUpserted":
-      return step(settle(upsert(state, msg.session)))
+      return step(settle(upsert(remember(state, msg.session), msg.session)))
     case "SessionRemoved":
       return step(settle(removeSession(state, msg.sessionId)))
     case "Screen":
@@ -57,6 +79,19 @@ const reduce = (state: TuiState, msg: Msg): Step => {
         projectsLoaded: true,
         projectCursor: Math.min(state.projectCursor, Math.max(0, msg.projects.length - 1))
       }))
+    case "ComputersLoaded":
+      return step({ ...state, computers: msg.computers })
+    case "HistoryLoaded": {
+      const history = msg.sessions.filter((s) => s.status === "closed")
+        .sort((a, b) => closedAt(b) - closedAt(a))
+        .slice(0, HISTORY_MAX)
+      return step({
+        ...state,
+        history,
+        historyLoaded: true,
+        historyCursor: Math.min(state.historyCursor, Math.max(0, history.length - 1))
+      })
+    }
     case "LocalComputer":
       return step(settle({ ...state, localComputer: msg.name }))
     case "RequestStarted":
@@ -67,14 +102,25 @@ const reduce = (state: TuiState, msg: Msg): Step => {
     }
     case "RequestFailed":
       return step(notice({ ...state, pending: Math.max(0, state.pending - 1) }, "error", msg.text))
-    case "Created":
-      return step(reveal(upsert({ ...state, view: "sessions" }, msg.session), msg.session))
+    case "Created": {
+      const closed = state.mode._tag === "create" ? browse(state) : state
+      return step(reveal(upsert({ ...closed, view: "sessions" }, msg.session), msg.session))
+    }
+    case "CreateFailed":
+      return step(
+        state.mode._tag === "create"
+          ? createAnswered({ ...state, pending: Math.max(0, state.pending - 1) }, msg.text)
+          : notice({ ...state, pending: Math.max(0, state.pending - 1) }, "error", msg.text)
+      )
     case "Notice":
       return step({ ...state, notice: msg.notice })
     case "Key":
       return keyPressed({ ...state, notice: undefined }, msg.input, msg.key)
     case "Tick":
       return step(state.pending > 0 ? { ...state, spinner: state.spinner + 1 } : state)
+    case "Clock":
+      // Only the views that show ages are drawn again.
+      return step(state.view === "projects" || state.mode._tag === "help" ? state : { ...state, now: msg.now })
   }
 }
 
@@ -84,7 +130,7 @@ const reduce = (state: TuiState, msg: Msg): Step => {
  */
 export const update = (state: TuiState, msg: Msg): Step => {
   const result = reduce(state, msg)
-  if (msg._tag === "Screen" || msg._tag === "Tick" || msg._tag === "Link") return result
+  if (msg._tag === "Screen" || msg._tag === "Tick" || msg._tag === "Link" || msg._tag === "Clock") return result
   const before = state.preview?.sessionId
   const selected = selectedSession(result.state)?.sessionId
   if (selected === before) return result
