@@ -17,6 +17,7 @@ import * as LiveOutputWorkers from "./LiveOutputWorkers.js"
 import * as MemoryOutputLog from "./MemoryOutputLog.js"
 import * as NodeSystemStats from "./NodeSystemStats.js"
 import * as OutputPollerLive from "./OutputPollerLive.js"
+import * as PaneProcessesLive from "./PaneProcessesLive.js"
 import * as RedisTransport from "./RedisTransport.js"
 import * as SessionsLive from "./SessionsLive.js"
 import * as SessionWorkers from "./SessionWorkers.js"
@@ -52,7 +53,8 @@ export const daemon = (
     MemoryOutputLog.layer,
     NodeSystemStats.layer,
     FileProjects.layer,
-    TokenFile.layer
+    TokenFile.layer,
+    PaneProcessesLive.layer
   ).pipe(Layer.provideMerge(TmuxCheck.pipe(Layer.provide(Tmux))))
   const Orchestration = Layer.mergeAll(
     SessionsLive.layer,
