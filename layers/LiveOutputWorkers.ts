@@ -57,6 +57,19 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   const statusWake = yield* Queue.sliding<void>(1)
   const wakeStatus = Queue.offer(statusWake, undefined).pipe(Effect.asVoid)
 
+  /**
+   * A running session of this computer that nothing will settle yet (new, or loaded at start with
+   * the status it had) is looked at once SHELL_QUIET has passed.
+   */
+  const armSettle = (session: Session) =>
+    session.computer === config.computer && session.status === "running" && !settleAt.has(session.sessionId)
+      ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.zipRight(
+          Effect.sync(() => settleAt.set(session.sessionId, now + Duration.toMillis(SHELL_QUIET))),
+          wakeStatus
+        ))
+      : Effect.void
+
   // Subscribe before reading the current sessions, so none slips between the two.
   const cacheEvents = yield* PubSub.subscribe(cache.events)
   // A screen update only replaces the session's pending one: noted in place, not handed to a fiber.
@@ -74,19 +87,6 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
     (session) => Effect.zipRight(follow(session), armSettle(session)),
     { discard: true }
   )
-
-  /**
-   * A running session of this computer that nothing will settle yet (new, or loaded at start with
-   * the status it had) is looked at once SHELL_QUIET has passed.
-   */
-  const armSettle = (session: Session) =>
-    session.computer === config.computer && session.status === "running" && !settleAt.has(session.sessionId)
-      ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.zipRight(
-          Effect.sync(() => settleAt.set(session.sessionId, now + Duration.toMillis(SHELL_QUIET))),
-          wakeStatus
-        ))
-      : Effect.void
 
   const reconciling = yield* FiberHandle.make()
   const reconcileSoon = FiberHandle.run(

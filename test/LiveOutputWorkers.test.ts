@@ -158,6 +158,22 @@ describe("live output workers", () => {
       })
     ))
 
+  it.effect("sessions open before the workers start (a daemon restart) are settled too", () =>
+    Effect.gen(function*() {
+      const poller = yield* recordingPoller
+      const sessions = yield* Sessions
+      const session = yield* sessions.create({ projectDir })
+      assert.strictEqual(session.status, "running")
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.buildWithScope(LiveOutputWorkers.layer, yield* Effect.scope)
+        yield* settle
+        assert.strictEqual(poller.watched.get(session.sessionId), session.paneId)
+        yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
+        yield* settle
+        assert.strictEqual((yield* sessions.get(session.sessionId)).status, "idle")
+      })).pipe(Effect.provide(Layer.succeed(OutputPoller, poller.service)))
+    }).pipe(Effect.provide(Layer.mergeAll(sessionsOnDoubles(), MemoryOutputLog.layer, testControl))))
+
   it.effect("an agent's status is its hooks': screen changes leave it; its pane back at the shell makes it idle", () =>
     withWorkers(() =>
       Effect.gen(function*() {
