@@ -105,10 +105,10 @@ export const make = Effect.gen(function*() {
           agent,
           command: lookup.program,
           path: lookup.searched,
-          message: `${agent} cannot be started: ${lookup.reason}` +
-            (lookup.searched === "" ? "" : `, which is ${lookup.searched}`) +
-            ` — install ${agent} there, or set ${agentVariable(agent)} (or "agentCommands" in the config file) ` +
-            "to its full path, then restart the daemon"
+          message: `${agent} cannot be started: ${lookup.reason}` + (lookup.searched === ""
+            ? ` — fix ${agentVariable(agent)} (or "agentCommands" in the config file), then restart the daemon`
+            : `, which is ${lookup.searched} — install ${agent} there, or set ${agentVariable(agent)} ` +
+              `(or "agentCommands" in the config file) to its full path, then restart the daemon`)
         })
       ))
 

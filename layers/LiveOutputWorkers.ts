@@ -145,18 +145,28 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
     changed.clear()
     for (const id of fresh) {
       const session = yield* cache.getSession(id)
-      if (Option.isNone(session) || session.value.agent !== null) continue
+      if (Option.isNone(session) || session.value.agent !== null || session.value.computer !== config.computer) {
+        settleAt.delete(id)
+        continue
+      }
       yield* sessions.observe(id, { status: "running" })
     }
     const now = yield* Clock.currentTimeMillis
-    const due = Array.from(settleAt).filter(([, at]) => at <= now).map(([id]) => id)
+    const due: Array<SessionId> = []
+    for (const [id, at] of settleAt) if (at <= now) due.push(id)
     if (due.length === 0) return
-    const panes = yield* bridge.listPanes
+    const listed = yield* Effect.either(bridge.listPanes)
+    if (listed._tag === "Left") {
+      // tmux does not answer: the statuses stay as they are, and are looked at again later
+      for (const id of due) settleAt.set(id, now + Duration.toMillis(SHELL_QUIET))
+      return yield* Effect.logWarning("could not list the panes to settle session statuses", listed.left)
+    }
+    const panes = new Map(listed.right.map((pane) => [pane.paneId, pane] as const))
     for (const id of due) {
       settleAt.delete(id)
       const session = yield* cache.getSession(id)
       if (Option.isNone(session) || session.value.computer !== config.computer) continue
-      const pane = panes.find((p) => p.paneId === session.value.paneId)
+      const pane = session.value.paneId === null ? undefined : panes.get(session.value.paneId)
       if (pane === undefined) continue
       const atShell = yield* processes.atShell(pane)
       if (session.value.agent === null) yield* sessions.observe(id, { status: atShell ? "idle" : "running" })
