@@ -30,7 +30,7 @@ export const STATUS_TICK = Duration.millis(250)
  * shell holds the terminal (at its prompt). An agent's session is driven by its hooks; its pane
  * back at the shell (the agent exited) makes it `idle`.
  */
-export const layer = Layer.scopedDiscard(Effect.gen(function*() {
+export const make = Effect.gen(function*() {
   const cache = yield* Cache
   const poller = yield* OutputPoller
   const log = yield* OutputLog
@@ -220,4 +220,8 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   })
   yield* Effect.forkScoped(every("activity-flush", ACTIVITY_FLUSH_INTERVAL, flush))
   yield* Effect.addFinalizer(() => flush.pipe(Effect.ignore))
-}))
+  /** Entries the status rules hold (for tests that prove them bounded by the open sessions). */
+  return { statusStateSize: Effect.sync(() => changed.size + settleAt.size) } as const
+})
+
+export const layer = Layer.scopedDiscard(make)

@@ -174,6 +174,27 @@ describe("live output workers", () => {
       })).pipe(Effect.provide(Layer.succeed(OutputPoller, poller.service)))
     }).pipe(Effect.provide(Layer.mergeAll(sessionsOnDoubles(), MemoryOutputLog.layer, testControl))))
 
+  it.effect("the status rules hold nothing for sessions that are settled or closed", () =>
+    Effect.gen(function*() {
+      const poller = yield* recordingPoller
+      const sessions = yield* Sessions
+      const log = yield* OutputLog
+      yield* Effect.scoped(Effect.gen(function*() {
+        const workers = yield* LiveOutputWorkers.make
+        const open = []
+        for (let i = 0; i < 40; i++) open.push(yield* sessions.create({ projectDir }))
+        for (const s of open) yield* log.append(s.sessionId, `screen ${s.sessionId}`, DateTime.unsafeMake(0))
+        yield* settle
+        assert.strictEqual(yield* workers.statusStateSize, 40)
+        for (const s of open.slice(0, 20)) yield* sessions.close(s.sessionId, "user")
+        yield* settle
+        assert.strictEqual(yield* workers.statusStateSize, 20)
+        yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
+        yield* settle
+        assert.strictEqual(yield* workers.statusStateSize, 0)
+      })).pipe(Effect.provide(Layer.succeed(OutputPoller, poller.service)))
+    }).pipe(Effect.provide(Layer.mergeAll(sessionsOnDoubles(), MemoryOutputLog.layer, testControl))))
+
   it.effect("an agent's status is its hooks': screen changes leave it; its pane back at the shell makes it idle", () =>
     withWorkers(() =>
       Effect.gen(function*() {
