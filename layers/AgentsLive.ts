@@ -15,20 +15,30 @@ import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
 import { Listeners, type ListenerStoreError } from "../services/Listeners.js"
 import { type OutputEvent, OutputLog } from "../services/OutputLog.js"
+import { PaneProcesses } from "../services/PaneProcesses.js"
 import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import { AgentLaunch, buildLaunch } from "../src/agents/AgentCommands.js"
 import type { HookEvent } from "../src/agents/HookEvent.js"
 import { consume } from "../src/concurrency/Workers.js"
-import { InvalidRequest, StorageFailure, TerminalUnavailable } from "../src/domain/Errors.js"
+import {
+  AgentBusy,
+  AgentCommandNotFound,
+  InvalidRequest,
+  SessionClosed,
+  StorageFailure,
+  TerminalUnavailable
+} from "../src/domain/Errors.js"
 import { sanitiseNotice } from "../src/domain/InputText.js"
-import { isShell, screenTail } from "../src/domain/Screen.js"
-import { type Session, type SessionId, summarise } from "../src/domain/Session.js"
+import { screenTail } from "../src/domain/Screen.js"
+import { type Agent, PromptDelivery, type Session, type SessionId, summarise } from "../src/domain/Session.js"
 
 const DEFAULT_MODE = "med" as const
 /** How often restart looks whether the pane is back at its shell. */
 const SHELL_POLL = Duration.millis(200)
+/** After the prompt's paste, the wait for the agent to show it before Enter is pressed anyway. */
+const PASTE_SHOWN_TIMEOUT = Duration.seconds(1)
 const NOTICE_DETAIL_MAX = 120
 /** A long title must not push the detail and the way to read it out of the notice. */
 const NOTICE_TITLE_MAX = 60
@@ -57,6 +67,7 @@ export const make = Effect.gen(function*() {
   const fleet = yield* Fleet
   const bridge = yield* TerminalBridge
   const config = yield* TelemuxConfig
+  const processes = yield* PaneProcesses
   const deliveries = yield* FiberMap.make<SessionId>()
   /** Session → clock time of its last reported turn stop; bounded, and pruned when the session goes. */
   const lastStop = new Map<SessionId, number>()
@@ -71,11 +82,52 @@ export const make = Effect.gen(function*() {
       Effect.zipRight(Effect.logInfo(`agent ${event}`).pipe(Effect.annotateLogs({ sessionId, ok, detail })))
     )
 
+  /** The session's pane as tmux lists it now (none when it is gone). */
+  const paneOf = (session: Session) =>
+    Effect.map(bridge.listPanes, (panes) => Option.fromNullable(panes.find((p) => p.paneId === session.paneId))).pipe(
+      Effect.mapError((error) => new TerminalUnavailable({ message: error.message }))
+    )
+
+  /** Whether the pane's own shell holds its terminal: a program it started (the agent, a wrapper script) does not. */
   const atShell = (session: Session) =>
-    Effect.map(bridge.listPanes, (panes) => {
-      const pane = panes.find((p) => p.paneId === session.paneId)
-      return pane !== undefined && isShell(pane.currentCommand)
-    }).pipe(Effect.orElseSucceed(() => false))
+    paneOf(session).pipe(
+      Effect.flatMap(Option.match({ onNone: () => Effect.succeed(false), onSome: processes.atShell })),
+      Effect.orElseSucceed(() => false)
+    )
+
+  const agentVariable = (agent: Agent) => `TELEMUX_AGENT_${agent.toUpperCase()}`
+
+  /** The agent's command must be one a new pane's shell can run; else nothing is started. */
+  const checkCommand = (agent: Agent, base: string, cwd: string) =>
+    Effect.flatMap(processes.findCommand(base, cwd), (lookup) =>
+      lookup._tag !== "Missing" ? Effect.void : Effect.fail(
+        new AgentCommandNotFound({
+          agent,
+          command: lookup.program,
+          path: lookup.searched,
+          message: `${agent} cannot be started: ${lookup.reason}` + (lookup.searched === ""
+            ? ` — fix ${agentVariable(agent)} (or "agentCommands" in the config file), then restart the daemon`
+            : `, which is ${lookup.searched} — install ${agent} there, or set ${agentVariable(agent)} ` +
+              `(or "agentCommands" in the config file) to its full path, then restart the daemon`)
+        })
+      ))
+
+  const delivery = (id: SessionId, state: PromptDelivery["state"], detail: string) =>
+    Effect.flatMap(
+      DateTime.now,
+      (at) =>
+        sessions.observe(id, { promptDelivery: new PromptDelivery({ state, detail, at }) }).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning("could not record the first prompt's outcome", error).pipe(
+              Effect.annotateLogs({ sessionId: id })
+            )
+          )
+        )
+    )
+
+  /** The prompt's outcome: on the session (`promptDelivery`), on the stream, and in the log. */
+  const promptOutcome = (id: SessionId, ok: boolean, detail: string) =>
+    Effect.zipRight(delivery(id, ok ? "delivered" : "failed", detail), activity(id, "prompt", ok, detail))
 
   /** True once `check` holds (looked at every SHELL_POLL), false when `timeout` ran out first. */
   const waitFor = (check: Effect.Effect<boolean>, timeout: Duration.Duration) =>
@@ -104,37 +156,71 @@ export const make = Effect.gen(function*() {
       }
     }).pipe(Effect.timeoutOption(PROMPT_READY_TIMEOUT))
 
+  /** The session's next screen unlike `before` within `within` (events taken from the queue), or none. */
+  const screenUnlike = (
+    events: Queue.Dequeue<OutputEvent>,
+    id: SessionId,
+    before: string | undefined,
+    within: Duration.Duration
+  ) =>
+    Queue.take(events).pipe(
+      Effect.repeat({ until: (e) => e._tag === "OutputChanged" && e.sessionId === id && e.screen !== before }),
+      Effect.timeoutOption(within),
+      Effect.map(Option.isSome)
+    )
+
+  const currentScreen = (id: SessionId) =>
+    Effect.map(outputLog.latest(id), (latest) => Option.getOrUndefined(Option.map(latest, (u) => u.screen)))
+
+  const tryAgain = (id: SessionId) =>
+    `look at the session (telemux attach ${id}) and type the prompt yourself (telemux send ${id} …)`
+
+  /**
+   * The paste, then Enter as its own key once the agent has shown the paste (an agent's UI reads an
+   * Enter that comes with a paste as part of it, and tmux cannot tell an agent run by a wrapper script
+   * from a shell); delivered once the Enter changed the screen.
+   */
   const deliver = (session: Session, prompt: string) =>
     Effect.gen(function*() {
       const id = session.sessionId
       const events = yield* PubSub.subscribe(outputLog.events)
       // the agent must be what runs in the pane: a prompt typed into the shell would run as a command
       if (!(yield* waitFor(Effect.map(atShell(session), (shell) => !shell), PROMPT_READY_TIMEOUT))) {
-        return yield* activity(
+        return yield* promptOutcome(
           id,
-          "prompt",
           false,
-          "not delivered: the agent did not start (the pane is still at its shell)"
+          `not delivered: the agent did not start within ${
+            Duration.format(PROMPT_READY_TIMEOUT)
+          } (the pane is still at its shell); ${tryAgain(id)}`
         )
       }
       yield* awaitQuiet(events, id)
+      let pasted = false
       for (let attempt = 1; attempt <= PROMPT_ATTEMPTS; attempt++) {
-        const before = Option.map(yield* outputLog.latest(id), (u) => u.screen)
+        if (!pasted) {
+          const before = yield* currentScreen(id)
+          yield* Queue.takeAll(events)
+          yield* sessions.sendText(id, prompt, false)
+          pasted = yield* screenUnlike(events, id, before, PASTE_SHOWN_TIMEOUT)
+        }
+        const before = yield* currentScreen(id)
         yield* Queue.takeAll(events)
-        yield* sessions.sendText(id, prompt, true)
-        // the paste (or the agent's answer to it) shows on the screen; nothing showing means it was lost
-        const changed = yield* Queue.take(events).pipe(
-          Effect.repeat({
-            until: (e) => e._tag === "OutputChanged" && e.sessionId === id && Option.getOrUndefined(before) !== e.screen
-          }),
-          Effect.timeoutOption(PROMPT_VERIFY_TIMEOUT)
-        )
-        if (Option.isSome(changed)) return yield* activity(id, "prompt", true, `delivered on attempt ${attempt}`)
+        yield* sessions.sendKeys(id, [{ key: "Enter", repeat: 1 }])
+        // the agent takes the prompt in (or answers it): nothing showing means the attempt was lost
+        if (yield* screenUnlike(events, id, before, PROMPT_VERIFY_TIMEOUT)) {
+          return yield* promptOutcome(id, true, `delivered on attempt ${attempt}`)
+        }
       }
-      yield* activity(id, "prompt", false, `the screen did not change after ${PROMPT_ATTEMPTS} attempts`)
+      yield* promptOutcome(
+        id,
+        false,
+        `not delivered: the screen did not change after ${PROMPT_ATTEMPTS} attempts; ${tryAgain(id)}`
+      )
     }).pipe(
       Effect.scoped,
-      Effect.catchAll((error) => activity(session.sessionId, "prompt", false, `not delivered: ${error.message}`))
+      Effect.catchAll((error) =>
+        promptOutcome(session.sessionId, false, `not delivered: ${error.message}; ${tryAgain(session.sessionId)}`)
+      )
     )
 
   // -- launch, resume, restart --------------------------------------------------------------------
@@ -149,6 +235,7 @@ export const make = Effect.gen(function*() {
         commands: config.agentCommands,
         modeFlags: config.agentModeFlags
       })
+      yield* checkCommand(request.agent, plan.base, request.projectDir)
       const { prompt: _prompt, mode: _mode, ...create } = request
       const session = yield* sessions.create({ ...create, agentMode: mode })
       yield* sessions.sendText(session.sessionId, plan.commandLine, true).pipe(
@@ -157,10 +244,10 @@ export const make = Effect.gen(function*() {
           SessionClosed: (e) => new TerminalUnavailable({ message: e.message })
         })
       )
-      if (plan.firstPrompt !== undefined) {
-        yield* FiberMap.run(deliveries, session.sessionId, deliver(session, plan.firstPrompt))
-      }
-      return session
+      if (plan.firstPrompt === undefined) return session
+      yield* delivery(session.sessionId, "pending", "waiting for the agent to start and settle")
+      yield* FiberMap.run(deliveries, session.sessionId, deliver(session, plan.firstPrompt))
+      return Option.getOrElse(yield* cache.getSession(session.sessionId), () => session)
     })
 
   const agentSession = (id: SessionId) =>
@@ -179,6 +266,19 @@ export const make = Effect.gen(function*() {
         commands: config.agentCommands,
         modeFlags: config.agentModeFlags
       })
+      if (session.status === "closed") {
+        return yield* new SessionClosed({ sessionId: id, message: `session ${id} is closed` })
+      }
+      // typed into a running agent, the command line would be a prompt to it
+      const pane = yield* paneOf(session)
+      if (Option.isSome(pane) && !(yield* processes.atShell(pane.value))) {
+        return yield* new AgentBusy({
+          sessionId: id,
+          message: `${agent} is still running in session ${id} (its pane runs ${pane.value.currentCommand}): ` +
+            `type to it with telemux send ${id} …, or restart it (telemux restart ${id}) to interrupt it and resume`
+        })
+      }
+      yield* checkCommand(agent, plan.base, session.workingDirectory)
       yield* sessions.sendText(id, plan.commandLine, true)
       return yield* sessions.get(id)
     })
@@ -194,7 +294,9 @@ export const make = Effect.gen(function*() {
           message: `the agent in ${id} did not return to its shell within ${Duration.format(RESTART_SHELL_TIMEOUT)}`
         })
       }
-      return yield* resume(id)
+      return yield* resume(id).pipe(
+        Effect.catchTag("AgentBusy", (e) => new TerminalUnavailable({ message: e.message }))
+      )
     })
 
   // -- listeners -----------------------------------------------------------------------------------
@@ -357,7 +459,7 @@ export const make = Effect.gen(function*() {
 export const layer: Layer.Layer<
   Agents | HookEventHandler,
   never,
-  Sessions | Cache | OutputLog | Listeners | Fleet | TerminalBridge | TelemuxConfig
+  Sessions | Cache | OutputLog | Listeners | Fleet | TerminalBridge | TelemuxConfig | PaneProcesses
 > = Layer.scopedContext(
   Effect.map(make, ({ agents, hooks }) => Context.make(Agents, agents).pipe(Context.add(HookEventHandler, hooks)))
 )

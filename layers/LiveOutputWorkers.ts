@@ -1,9 +1,11 @@
-import { Chunk, Duration, Effect, FiberHandle, Layer, Option, PubSub, Queue } from "effect"
+import { Chunk, Clock, DateTime, Duration, Effect, FiberHandle, Layer, Option, PubSub, Queue } from "effect"
 import { Cache } from "../services/Cache.js"
 import { OUTPUT_EVENTS_CAPACITY, type OutputChanged, type OutputEvent, OutputLog } from "../services/OutputLog.js"
 import { OutputPoller } from "../services/OutputPoller.js"
+import { PaneProcesses } from "../services/PaneProcesses.js"
 import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { TerminalBridge } from "../services/TerminalBridge.js"
 import { TmuxControl } from "../services/TmuxControl.js"
 import { consume, every } from "../src/concurrency/Workers.js"
 import { isShell, screenTail } from "../src/domain/Screen.js"
@@ -13,19 +15,30 @@ import type { Session, SessionId } from "../src/domain/Session.js"
 export const ACTIVITY_FLUSH_INTERVAL = Duration.seconds(2)
 /** Sessions written per turn of the event loop during a flush. */
 export const ACTIVITY_FLUSH_SLICE = 20
+/** A shell session whose screen has not changed for this long, at its prompt, is idle. */
+export const SHELL_QUIET = Duration.seconds(3)
+/** How often sessions that have gone quiet are looked at (while there are any to look at). */
+export const STATUS_TICK = Duration.millis(250)
 
 /**
  * Ties live output to sessions: local open sessions are watched while they exist; what the
- * watcher sees updates their status (running ⇄ idle) and last output; exits and a reconnected
- * control channel trigger a reconciliation with tmux.
+ * watcher sees updates their status and last output; exits and a reconnected control channel
+ * trigger a reconciliation with tmux.
+ *
+ * Status of a shell session: `running` as soon as its screen changes or a program other than its
+ * shell takes the foreground; `idle` once the screen has been still for SHELL_QUIET and the pane's
+ * shell holds the terminal (at its prompt). An agent's session is driven by its hooks; its pane
+ * back at the shell (the agent exited) makes it `idle`.
  */
-export const layer = Layer.scopedDiscard(Effect.gen(function*() {
+export const make = Effect.gen(function*() {
   const cache = yield* Cache
   const poller = yield* OutputPoller
   const log = yield* OutputLog
   const sessions = yield* Sessions
   const control = yield* TmuxControl
   const config = yield* TelemuxConfig
+  const bridge = yield* TerminalBridge
+  const processes = yield* PaneProcesses
 
   const follow = (session: Session) =>
     session.computer === config.computer && session.paneId !== null && session.status !== "closed"
@@ -36,16 +49,44 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   const pending = new Map<SessionId, OutputChanged>()
   /** The other output events, for a fiber (they touch sessions); as bounded as a PubSub subscriber. */
   const outputEvents = yield* Queue.sliding<Exclude<OutputEvent, OutputChanged>>(OUTPUT_EVENTS_CAPACITY)
+  /** Sessions whose screen changed since the status fiber last looked; bounded by the open sessions. */
+  const changed = new Set<SessionId>()
+  /** When each session is next looked at to settle its status (idle or not); pruned on removal. */
+  const settleAt = new Map<SessionId, number>()
+  /** Wakes the status fiber (sliding: any number of wakes make one look). */
+  const statusWake = yield* Queue.sliding<void>(1)
+  const wakeStatus = Queue.offer(statusWake, undefined).pipe(Effect.asVoid)
+
+  /**
+   * A running session of this computer that nothing will settle yet (new, or loaded at start with
+   * the status it had) is looked at once SHELL_QUIET has passed.
+   */
+  const armSettle = (session: Session) =>
+    session.computer === config.computer && session.status === "running" && !settleAt.has(session.sessionId)
+      ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.zipRight(
+          Effect.sync(() => settleAt.set(session.sessionId, now + Duration.toMillis(SHELL_QUIET))),
+          wakeStatus
+        ))
+      : Effect.void
 
   // Subscribe before reading the current sessions, so none slips between the two.
   const cacheEvents = yield* PubSub.subscribe(cache.events)
   // A screen update only replaces the session's pending one: noted in place, not handed to a fiber.
   yield* log.listen((event) => {
-    if (event._tag === "OutputChanged") pending.set(event.sessionId, event)
-    else Queue.unsafeOffer(outputEvents, event)
+    if (event._tag === "OutputChanged") {
+      pending.set(event.sessionId, event)
+      changed.add(event.sessionId)
+      settleAt.set(event.sessionId, DateTime.toEpochMillis(event.changedAt) + Duration.toMillis(SHELL_QUIET))
+      Queue.unsafeOffer(statusWake, undefined)
+    } else Queue.unsafeOffer(outputEvents, event)
   })
   const controlEvents = yield* control.subscribe
-  yield* Effect.forEach(yield* cache.getSessionsForComputer(config.computer), follow, { discard: true })
+  yield* Effect.forEach(
+    yield* cache.getSessionsForComputer(config.computer),
+    (session) => Effect.zipRight(follow(session), armSettle(session)),
+    { discard: true }
+  )
 
   const reconciling = yield* FiberHandle.make()
   const reconcileSoon = FiberHandle.run(
@@ -57,9 +98,11 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   yield* Effect.forkScoped(consume("follow-sessions", cacheEvents, (event) => {
     switch (event._tag) {
       case "SessionUpserted":
-        return follow(event.session)
+        return Effect.zipRight(follow(event.session), armSettle(event.session))
       case "SessionRemoved":
         pending.delete(event.sessionId)
+        changed.delete(event.sessionId)
+        settleAt.delete(event.sessionId)
         return poller.unwatch(event.sessionId)
       default:
         return Effect.void
@@ -69,12 +112,21 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   yield* Effect.forkScoped(consume("session-activity", outputEvents, (event) => {
     switch (event._tag) {
       case "CommandChanged":
-        return Effect.flatMap(cache.getSession(event.sessionId), (session) => {
-          const shell = isShell(event.command)
-          // an agent's turns are reported by its hooks; its pane going back to the shell means it exited
-          if (Option.isSome(session) && session.value.agent !== null && !shell) return Effect.void
-          return sessions.observe(event.sessionId, { status: shell ? "idle" : "running" })
-        })
+        return Effect.flatMap(
+          cache.getSession(event.sessionId),
+          (session) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              if (Option.isNone(session)) return Effect.void
+              const shell = isShell(event.command)
+              // an agent's turns are reported by its hooks; its pane back at the shell (checked) means it exited
+              if (session.value.agent !== null) {
+                return Effect.sync(() => shell && settleAt.set(event.sessionId, now)).pipe(Effect.zipRight(wakeStatus))
+              }
+              // a program's end is not yet idle: the screen must go quiet first
+              settleAt.set(event.sessionId, now + Duration.toMillis(SHELL_QUIET))
+              return shell ? wakeStatus : sessions.observe(event.sessionId, { status: "running" })
+            })
+        )
       case "ProcessExited":
         return reconcileSoon
       case "DirectoryChanged":
@@ -82,6 +134,56 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
         return Effect.void
     }
   }))
+
+  /**
+   * One look: the shell sessions whose screen changed are running; those due (quiet for
+   * SHELL_QUIET, or an agent's pane that seems back at its shell) are settled by what holds their
+   * pane's terminal — one listing of the panes for all of them.
+   */
+  const statusRound = Effect.gen(function*() {
+    const fresh = Array.from(changed)
+    changed.clear()
+    for (const id of fresh) {
+      const session = yield* cache.getSession(id)
+      if (Option.isNone(session) || session.value.agent !== null || session.value.computer !== config.computer) {
+        settleAt.delete(id)
+        continue
+      }
+      yield* sessions.observe(id, { status: "running" })
+    }
+    const now = yield* Clock.currentTimeMillis
+    const due: Array<SessionId> = []
+    for (const [id, at] of settleAt) if (at <= now) due.push(id)
+    if (due.length === 0) return
+    const listed = yield* Effect.either(bridge.listPanes)
+    if (listed._tag === "Left") {
+      // tmux does not answer: the statuses stay as they are, and are looked at again later
+      for (const id of due) settleAt.set(id, now + Duration.toMillis(SHELL_QUIET))
+      return yield* Effect.logWarning("could not list the panes to settle session statuses", listed.left)
+    }
+    const panes = new Map(listed.right.map((pane) => [pane.paneId, pane] as const))
+    for (const id of due) {
+      settleAt.delete(id)
+      const session = yield* cache.getSession(id)
+      if (Option.isNone(session) || session.value.computer !== config.computer) continue
+      const pane = session.value.paneId === null ? undefined : panes.get(session.value.paneId)
+      if (pane === undefined) continue
+      const atShell = yield* processes.atShell(pane)
+      if (session.value.agent === null) yield* sessions.observe(id, { status: atShell ? "idle" : "running" })
+      else if (atShell) yield* sessions.observe(id, { status: "idle" })
+    }
+  })
+  yield* Effect.forkScoped(
+    Effect.suspend(() =>
+      settleAt.size === 0 ? Queue.take(statusWake) : Effect.timeoutOption(Queue.take(statusWake), STATUS_TICK)
+    ).pipe(
+      Effect.zipRight(
+        statusRound.pipe(Effect.catchAllCause((cause) => Effect.logError("session-status failed", cause)))
+      ),
+      Effect.forever,
+      Effect.annotateLogs({ worker: "session-status" })
+    )
+  )
 
   // Every pane's output signal comes through here too: taken in batches, only a Connected counts.
   yield* Effect.forkScoped(
@@ -118,4 +220,8 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
   })
   yield* Effect.forkScoped(every("activity-flush", ACTIVITY_FLUSH_INTERVAL, flush))
   yield* Effect.addFinalizer(() => flush.pipe(Effect.ignore))
-}))
+  /** Entries the status rules hold (for tests that prove them bounded by the open sessions). */
+  return { statusStateSize: Effect.sync(() => changed.size + settleAt.size) } as const
+})
+
+export const layer = Layer.scopedDiscard(make)

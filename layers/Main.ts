@@ -18,6 +18,7 @@ import * as MemoryOutputLog from "./MemoryOutputLog.js"
 import * as NodeSystemStats from "./NodeSystemStats.js"
 import * as Notifier from "./Notifier.js"
 import * as OutputPollerLive from "./OutputPollerLive.js"
+import * as PaneProcessesLive from "./PaneProcessesLive.js"
 import * as RedisTransport from "./RedisTransport.js"
 import * as SessionsLive from "./SessionsLive.js"
 import * as SessionWorkers from "./SessionWorkers.js"
@@ -53,7 +54,8 @@ export const daemon = (
     MemoryOutputLog.layer,
     NodeSystemStats.layer,
     FileProjects.layer,
-    TokenFile.layer
+    TokenFile.layer,
+    PaneProcessesLive.layer
   ).pipe(Layer.provideMerge(TmuxCheck.pipe(Layer.provide(Tmux))))
   const Orchestration = Layer.mergeAll(
     SessionsLive.layer,

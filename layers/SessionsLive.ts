@@ -65,10 +65,23 @@ export const make = Effect.gen(function*() {
   const creating = new Set<SessionId>()
   const reconcileLock = yield* Effect.makeSemaphore(1)
 
+  /** A stored row lacks what the cache alone keeps (the first prompt's delivery): carried over. */
+  const withMemory = (row: Session) =>
+    Effect.map(
+      cache.getSession(row.sessionId),
+      (current) =>
+        Option.isSome(current) && current.value.promptDelivery !== undefined && row.promptDelivery === undefined
+          ? new Session({ ...row, promptDelivery: current.value.promptDelivery }, true)
+          : row
+    )
+
   const save = (id: SessionId, patch: SessionPatch) =>
     store.update(id, patch).pipe(
       Effect.mapError(storageFailure),
-      Effect.tap(Option.match({ onNone: () => Effect.void, onSome: (row) => cache.upsertSession(row) }))
+      Effect.tap(Option.match({
+        onNone: () => Effect.void,
+        onSome: (row) => Effect.flatMap(withMemory(row), cache.upsertSession)
+      }))
     )
 
   const find = (id: SessionId) =>
@@ -363,7 +376,18 @@ export const make = Effect.gen(function*() {
         if (observation.nativeLogFile !== undefined && observation.nativeLogFile !== session.nativeLogFile) {
           patch.nativeLogFile = observation.nativeLogFile
         }
-        return Object.keys(patch).length === 0 ? Effect.void : save(id, patch).pipe(Effect.asVoid)
+        const stored = Object.keys(patch).length === 0 ? Effect.void : save(id, patch).pipe(Effect.asVoid)
+        const delivery = observation.promptDelivery
+        return delivery === undefined ? stored : Effect.zipRight(
+          stored,
+          Effect.flatMap(
+            openInCache(id),
+            Option.match({
+              onNone: () => Effect.void,
+              onSome: (current) => cache.upsertSession(new Session({ ...current, promptDelivery: delivery }, true))
+            })
+          )
+        )
       }
     })))
 

@@ -1,6 +1,8 @@
 import { Context, Duration, type Effect } from "effect"
 import type { AgentModeUnsupported, NativeSessionIdInvalid } from "../src/agents/AgentCommands.js"
 import type {
+  AgentBusy,
+  AgentCommandNotFound,
   InvalidRequest,
   OutcomeUnknown,
   SessionNotFound,
@@ -31,7 +33,7 @@ export interface LaunchRequest extends CreateSessionRequest {
   readonly prompt?: string
 }
 
-export type AgentError = InvalidRequest | AgentModeUnsupported | NativeSessionIdInvalid
+export type AgentError = InvalidRequest | AgentModeUnsupported | NativeSessionIdInvalid | AgentCommandNotFound
 
 /**
  * AI coding agents in sessions: started with a mode and a first prompt, resumed, restarted; their
@@ -42,8 +44,11 @@ export class Agents extends Context.Tag("telemux/Agents")<Agents, {
   readonly launch: (
     request: LaunchRequest
   ) => Effect.Effect<Session, AgentError | TerminalUnavailable | StorageFailure | OutcomeUnknown>
-  /** Starts the session's agent again in its pane, resuming its conversation (by native id, else the latest). */
-  readonly resume: (id: SessionId) => Effect.Effect<Session, AgentError | InputError>
+  /**
+   * Starts the session's agent again in its pane, resuming its conversation (by native id, else the
+   * latest); refused (AgentBusy) while a program runs in the pane, which would read the command as input.
+   */
+  readonly resume: (id: SessionId) => Effect.Effect<Session, AgentError | AgentBusy | InputError>
   /** Interrupts the agent twice, waits for the shell, then resumes. */
   readonly restart: (id: SessionId) => Effect.Effect<Session, AgentError | InputError>
   /** `listener` is told (a line typed into its pane) each time `target` finishes a turn or asks for input. */

@@ -13,6 +13,7 @@ import type {
   AgentMode,
   CloseReason,
   ComputerName,
+  PromptDelivery,
   Session,
   SessionId,
   SessionStatus
@@ -65,6 +66,8 @@ export interface Observation {
   readonly lastOutputAt?: DateTime.Utc
   readonly nativeSessionId?: string
   readonly nativeLogFile?: string
+  /** Kept on the session in memory (the cache), not stored. */
+  readonly promptDelivery?: PromptDelivery
 }
 
 export interface ReconcileReport {

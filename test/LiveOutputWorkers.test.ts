@@ -1,5 +1,5 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { DateTime, Effect, Layer, Option, PubSub, TestClock } from "effect"
+import { Clock, DateTime, Duration, Effect, Layer, Option, PubSub, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -83,27 +83,144 @@ describe("live output workers", () => {
       })
     ))
 
-  it.effect("the pane's command drives running ⇄ idle; output becomes lastOutput within the flush interval", () =>
+  it.effect("a program in the foreground is running; back at the prompt, idle once the screen is quiet for SHELL_QUIET", () =>
     withWorkers(() =>
       Effect.gen(function*() {
         const sessions = yield* Sessions
         const log = yield* OutputLog
+        const fake = yield* FakeTerminal
         const session = yield* sessions.create({ projectDir })
-        yield* log.publish({ _tag: "CommandChanged", sessionId: session.sessionId, command: "sleep" })
+        const id = session.sessionId
+        const status = Effect.map(sessions.get(id), (s) => s.status)
+        fake.setForeground(session.paneId!, "sleep")
+        yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: "sleep" })
         yield* settle
-        assert.strictEqual((yield* sessions.get(session.sessionId)).status, "running")
-        yield* log.publish({ _tag: "CommandChanged", sessionId: session.sessionId, command: "bash" })
+        assert.strictEqual(yield* status, "running")
+        // a silent program stays running however long it takes
+        yield* TestClock.adjust(Duration.times(LiveOutputWorkers.SHELL_QUIET, 3))
         yield* settle
-        assert.strictEqual((yield* sessions.get(session.sessionId)).status, "idle")
+        assert.strictEqual(yield* status, "running")
 
-        const at = DateTime.unsafeMake(1_800_000_000_000)
-        yield* log.append(session.sessionId, "$ echo hi\nhi\n$ \n\n", at)
+        fake.setForeground(session.paneId!, "bash")
+        yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: "bash" })
         yield* settle
-        assert.isNull((yield* sessions.get(session.sessionId)).lastOutput)
+        assert.strictEqual(yield* status, "running", "back at the prompt, not yet quiet")
+        yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
+        yield* settle
+        assert.strictEqual(yield* status, "idle")
+
+        const at = DateTime.unsafeMake(yield* Clock.currentTimeMillis)
+        yield* log.append(id, "$ echo hi\nhi\n$ \n\n", at)
+        yield* settle
+        assert.strictEqual(yield* status, "running", "a screen change is activity")
+        assert.isNull((yield* sessions.get(id)).lastOutput)
         yield* TestClock.adjust(LiveOutputWorkers.ACTIVITY_FLUSH_INTERVAL)
-        const updated = yield* sessions.get(session.sessionId)
+        const updated = yield* sessions.get(id)
         assert.strictEqual(updated.lastOutput, "$ echo hi ⏎ hi ⏎ $")
         assert.strictEqual(updated.lastOutputAt?.epochMillis, at.epochMillis)
+      })
+    ))
+
+  it.effect("a shell loop that keeps printing stays running, its foreground flipping between the shell and its programs; idle once it stops", () =>
+    withWorkers(() =>
+      Effect.gen(function*() {
+        const sessions = yield* Sessions
+        const log = yield* OutputLog
+        const fake = yield* FakeTerminal
+        const session = yield* sessions.create({ projectDir })
+        const id = session.sessionId
+        const status = Effect.map(sessions.get(id), (s) => s.status)
+        yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
+        yield* settle
+        assert.strictEqual(yield* status, "idle", "a new shell is idle once quiet")
+        // `while true; do date; sleep 0.5; done`: the loop is the shell's own; tmux sees bash most of the time
+        for (let tick = 0; tick < 16; tick++) {
+          const foreground = ["date", "bash", "sleep", "bash"][tick % 4]!
+          fake.setForeground(session.paneId!, foreground)
+          yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: foreground })
+          yield* log.append(
+            id,
+            `$ loop\n${"tick\n".repeat(tick + 1)}`,
+            DateTime.unsafeMake(yield* Clock.currentTimeMillis)
+          )
+          yield* settle
+          assert.strictEqual(yield* status, "running", `tick ${tick}`)
+          yield* TestClock.adjust(Duration.millis(500))
+          yield* settle
+        }
+        assert.strictEqual(yield* status, "running")
+        yield* TestClock.adjust(Duration.subtract(LiveOutputWorkers.SHELL_QUIET, Duration.millis(600)))
+        yield* settle
+        assert.strictEqual(yield* status, "running", "not idle before the quiet time")
+        yield* TestClock.adjust(Duration.millis(600))
+        yield* settle
+        assert.strictEqual(yield* status, "idle")
+        assert.strictEqual(fake.panes().length, 1)
+      })
+    ))
+
+  it.effect("sessions open before the workers start (a daemon restart) are settled too", () =>
+    Effect.gen(function*() {
+      const poller = yield* recordingPoller
+      const sessions = yield* Sessions
+      const session = yield* sessions.create({ projectDir })
+      assert.strictEqual(session.status, "running")
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Layer.buildWithScope(LiveOutputWorkers.layer, yield* Effect.scope)
+        yield* settle
+        assert.strictEqual(poller.watched.get(session.sessionId), session.paneId)
+        yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
+        yield* settle
+        assert.strictEqual((yield* sessions.get(session.sessionId)).status, "idle")
+      })).pipe(Effect.provide(Layer.succeed(OutputPoller, poller.service)))
+    }).pipe(Effect.provide(Layer.mergeAll(sessionsOnDoubles(), MemoryOutputLog.layer, testControl))))
+
+  it.effect("the status rules hold nothing for sessions that are settled or closed", () =>
+    Effect.gen(function*() {
+      const poller = yield* recordingPoller
+      const sessions = yield* Sessions
+      const log = yield* OutputLog
+      yield* Effect.scoped(Effect.gen(function*() {
+        const workers = yield* LiveOutputWorkers.make
+        const open = []
+        for (let i = 0; i < 40; i++) open.push(yield* sessions.create({ projectDir }))
+        for (const s of open) yield* log.append(s.sessionId, `screen ${s.sessionId}`, DateTime.unsafeMake(0))
+        yield* settle
+        assert.strictEqual(yield* workers.statusStateSize, 40)
+        for (const s of open.slice(0, 20)) yield* sessions.close(s.sessionId, "user")
+        yield* settle
+        assert.strictEqual(yield* workers.statusStateSize, 20)
+        yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
+        yield* settle
+        assert.strictEqual(yield* workers.statusStateSize, 0)
+      })).pipe(Effect.provide(Layer.succeed(OutputPoller, poller.service)))
+    }).pipe(Effect.provide(Layer.mergeAll(sessionsOnDoubles(), MemoryOutputLog.layer, testControl))))
+
+  it.effect("an agent's status is its hooks': screen changes leave it; its pane back at the shell makes it idle", () =>
+    withWorkers(() =>
+      Effect.gen(function*() {
+        const sessions = yield* Sessions
+        const log = yield* OutputLog
+        const fake = yield* FakeTerminal
+        const session = yield* sessions.create({ projectDir, agent: "claude" })
+        const id = session.sessionId
+        const status = Effect.map(sessions.get(id), (s) => s.status)
+        fake.setForeground(session.paneId!, "claude")
+        yield* sessions.observe(id, { status: "waiting_input" })
+        yield* log.append(id, "claude> which branch?", DateTime.unsafeMake(yield* Clock.currentTimeMillis))
+        yield* TestClock.adjust(Duration.times(LiveOutputWorkers.SHELL_QUIET, 2))
+        yield* settle
+        assert.strictEqual(yield* status, "waiting_input")
+        // tmux names a wrapper script's interpreter: a shell's name while the agent still runs
+        yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: "sh" })
+        yield* TestClock.adjust(LiveOutputWorkers.STATUS_TICK)
+        yield* settle
+        assert.strictEqual(yield* status, "waiting_input")
+        fake.setForeground(session.paneId!, "bash")
+        yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: "bash" })
+        yield* TestClock.adjust(LiveOutputWorkers.STATUS_TICK)
+        yield* settle
+        assert.strictEqual(yield* status, "idle")
       })
     ))
 

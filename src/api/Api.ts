@@ -14,6 +14,8 @@ import { CAPTURE_HISTORY_DEFAULT, CAPTURE_HISTORY_MAX } from "../../services/Ter
 import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
 import { Computer, FleetLink } from "../domain/Computer.js"
 import {
+  AgentBusy,
+  AgentCommandNotFound,
   ComputerUnreachable,
   DaemonUnavailable,
   IdempotencyKeyReused,
@@ -233,6 +235,7 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(IdempotencyKeyReused)
       .addError(AgentModeUnsupported)
       .addError(NativeSessionIdInvalid)
+      .addError(AgentCommandNotFound)
   )
   .add(
     HttpApiEndpoint.post("input")`/v1/sessions/${sessionIdParam}/input`
@@ -276,7 +279,7 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
   .add(
     HttpApiEndpoint.post("resume")`/v1/sessions/${sessionIdParam}/resume`
       .addSuccess(Session)
-      .annotate(OpenApi.Summary, "Start the session's agent again on its conversation")
+      .annotate(OpenApi.Summary, "Start the session's agent again on its conversation (refused while it runs)")
       .addError(SessionNotFound)
       .addError(IdempotencyKeyReused)
       .addError(SessionClosed)
@@ -284,6 +287,8 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(OutcomeUnknown)
       .addError(AgentModeUnsupported)
       .addError(NativeSessionIdInvalid)
+      .addError(AgentCommandNotFound)
+      .addError(AgentBusy)
   )
   .add(
     HttpApiEndpoint.post("restart")`/v1/sessions/${sessionIdParam}/restart`
@@ -296,6 +301,8 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(OutcomeUnknown)
       .addError(AgentModeUnsupported)
       .addError(NativeSessionIdInvalid)
+      .addError(AgentCommandNotFound)
+      .addError(AgentBusy)
   )
   .add(
     HttpApiEndpoint.post("listen")`/v1/sessions/${sessionIdParam}/listeners`

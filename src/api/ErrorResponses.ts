@@ -14,6 +14,9 @@ export const ERROR_MEANINGS: Readonly<Record<string, string>> = {
     "the request cannot be done as asked (a directory outside the trusted ones, a body that is not JSON or nests too deep…)",
   AgentModeUnsupported: "the agent has no such mode",
   NativeSessionIdInvalid: "the agent's conversation id is malformed",
+  AgentCommandNotFound:
+    "the agent's configured command is not on the PATH a new session's shell uses, or its path cannot be run (`command` and `path` say which)",
+  AgentBusy: "the session's agent (or another program) is running in its pane: wait for its turn to end, or restart it",
   Unauthorized: "no bearer token, or a wrong one (the daemon keeps it in `$TELEMUX_HOME/token`)",
   HostNotAllowed:
     "the `Host`, `Origin` or `Sec-Fetch-Site` header does not name this daemon (DNS rebinding, cross-site requests)",

@@ -1,13 +1,13 @@
 /** Commands for agents: resume, restart, listen, and the agents' hooks (install / uninstall). */
 import { Command, Options } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
-import { Console, Effect, Option } from "effect"
+import { Console, Duration, Effect, Option, Schedule } from "effect"
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import { type HookFileReport, install, uninstall } from "../agents/HookInstall.js"
-import { Agent } from "../domain/Session.js"
+import { Agent, type Session } from "../domain/Session.js"
 import { CliEnvironment } from "./CliEnvironment.js"
-import { RequestRefused } from "./CliError.js"
+import { OutcomeUnconfirmed, PromptNotDelivered, RequestRefused } from "./CliError.js"
 import { DaemonClient } from "./DaemonClient.js"
 import { json, resolve, sessionId, withDaemon } from "./Root.js"
 
@@ -98,3 +98,42 @@ export const hooks = Command.make("hooks").pipe(
   Command.withDescription("the agents' hooks that report turns and questions to telemux"),
   Command.withSubcommands([hooksAction("install"), hooksAction("uninstall")])
 )
+
+/** Longest wait for the daemon to report the first prompt's outcome (its own attempts end well within it). */
+export const PROMPT_OUTCOME_WAIT = Duration.seconds(90)
+const PROMPT_OUTCOME_POLL = Duration.millis(250)
+
+/**
+ * A session started with a prompt, once the daemon knows whether the prompt reached its agent;
+ * fails with PromptNotDelivered when it did not (the session runs: the message says what to do).
+ */
+export const awaitPromptDelivery = (session: Session) =>
+  Effect.gen(function*() {
+    if (session.promptDelivery?.state !== "pending") return session
+    const client = yield* DaemonClient
+    const settled = yield* client.session(session.sessionId).pipe(
+      Effect.repeat(
+        Schedule.spaced(PROMPT_OUTCOME_POLL).pipe(
+          Schedule.whileInput((s: Session) => s.promptDelivery?.state === "pending" && s.status !== "closed"),
+          Schedule.passthrough
+        )
+      ),
+      Effect.timeoutFail({
+        duration: PROMPT_OUTCOME_WAIT,
+        onTimeout: () =>
+          new OutcomeUnconfirmed({
+            detail: `the daemon did not say within ${
+              Duration.format(PROMPT_OUTCOME_WAIT)
+            } whether the first prompt of session ${session.sessionId} reached its agent`
+          })
+      })
+    )
+    if (settled.promptDelivery?.state === "delivered") return settled
+    return yield* new PromptNotDelivered({
+      sessionId: session.sessionId,
+      detail: settled.promptDelivery?.detail ??
+        `not delivered: the session closed (${
+          settled.closeReason ?? "unknown reason"
+        }) before its agent took the prompt`
+    })
+  })

@@ -116,6 +116,16 @@ export class DaemonFailed extends Data.TaggedError("DaemonFailed")<{ readonly de
   }
 }
 
+/** The session started, but its agent's first prompt did not reach the agent (the daemon gave up on it). */
+export class PromptNotDelivered extends Data.TaggedError("PromptNotDelivered")<{
+  readonly sessionId: string
+  readonly detail: string
+}> {
+  override get message() {
+    return `session ${this.sessionId} started, but its first prompt was ${this.detail}`
+  }
+}
+
 /** Bad arguments the parser could not catch (a key name, an empty text…). */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly detail: string }> {
   override get message() {
@@ -155,6 +165,7 @@ export type CliError =
   | OutcomeUnconfirmed
   | VersionMismatch
   | RemoteUnreachable
+  | PromptNotDelivered
   | UsageError
   | LocalFailure
   | ChecksFailed

@@ -12,7 +12,7 @@ import { Console, DateTime, Effect, Option, Redacted } from "effect"
 import * as path from "node:path"
 import { Agent, AgentMode, ComputerName, SessionStatus } from "../domain/Session.js"
 import { VERSION } from "../Version.js"
-import { hooks, listen, restart, resume } from "./AgentCommands.js"
+import { awaitPromptDelivery, hooks, listen, restart, resume } from "./AgentCommands.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
 import { DaemonFailed, UsageError } from "./CliError.js"
 import { DaemonClient } from "./DaemonClient.js"
@@ -110,7 +110,10 @@ const newSession = Command.make(
         mode: Option.getOrUndefined(options.mode),
         prompt: Option.getOrUndefined(options.prompt)
       })
-      yield* Console.log(options.json ? sessionJson(session) : session.sessionId)
+      // the id first, so the session can be found whatever becomes of its prompt
+      if (!options.json) yield* Console.log(session.sessionId)
+      const settled = yield* awaitPromptDelivery(session)
+      if (options.json) yield* Console.log(sessionJson(settled))
     }))
 ).pipe(Command.withDescription("start a session in a directory (a shell, or an agent with --agent); prints its id"))
 

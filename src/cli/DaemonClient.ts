@@ -194,6 +194,9 @@ export const refine =
         HostNotAllowed: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
         AgentModeUnsupported: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
         NativeSessionIdInvalid: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        // the daemon's configuration names a command that cannot run: fixed in its settings, not by retrying
+        AgentCommandNotFound: (error) => Effect.fail(new UsageError({ detail: error.message })),
+        AgentBusy: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
         // the payload passed the same schemas here (`checked`): the daemon's differ, it is another version
         HttpApiDecodeError: (error) =>
           Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),

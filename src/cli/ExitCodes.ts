@@ -48,6 +48,7 @@ export const exitCodeOf = (error: CliError): number => {
     case "RequestRefused":
       return EXIT.refused
     case "DaemonFailed":
+    case "PromptNotDelivered":
     case "VersionMismatch":
     case "RemoteUnreachable":
       return EXIT.daemonFailed
@@ -76,6 +77,7 @@ const CLI_ERROR_TAGS: { readonly [Tag in CliError["_tag"]]: true } = {
   DaemonFailed: true,
   DaemonNotReady: true,
   OutcomeUnconfirmed: true,
+  PromptNotDelivered: true,
   VersionMismatch: true,
   RemoteUnreachable: true,
   UsageError: true,

@@ -116,3 +116,21 @@ export class IdempotencyKeyReused extends Schema.TaggedError<IdempotencyKeyReuse
   { message: Schema.String },
   HttpApiSchema.annotations({ status: 422 })
 ) {}
+
+/**
+ * The agent's configured command cannot be run: its program is on no directory of the PATH a new
+ * session's shell uses (`path`, empty when the command is a path), or that path is missing or not
+ * executable. Nothing was started.
+ */
+export class AgentCommandNotFound extends Schema.TaggedError<AgentCommandNotFound>()(
+  "AgentCommandNotFound",
+  { agent: Schema.String, command: Schema.String, path: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 400 })
+) {}
+
+/** The session's agent (or another program) runs in its pane: starting it again would type into it. */
+export class AgentBusy extends Schema.TaggedError<AgentBusy>()(
+  "AgentBusy",
+  { sessionId: Schema.String, message: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}

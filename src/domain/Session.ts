@@ -37,6 +37,16 @@ export type AgentMode = typeof AgentMode.Type
 /** Longest `lastInput` / `lastOutput` kept on a session. */
 export const SUMMARY_MAX_CHARS = 200
 
+/**
+ * What became of an agent's first prompt: `pending` from the launch until it was typed and the
+ * screen answered (`delivered`), or telemux gave up (`failed`, with what to do in `detail`).
+ */
+export class PromptDelivery extends Schema.Class<PromptDelivery>("PromptDelivery")({
+  state: Schema.Literal("pending", "delivered", "failed"),
+  detail: Schema.String,
+  at: Schema.DateTimeUtc
+}) {}
+
 export class Session extends Schema.Class<Session>("Session")({
   sessionId: SessionId,
   computer: ComputerName,
@@ -57,7 +67,9 @@ export class Session extends Schema.Class<Session>("Session")({
   initiatorSessionId: Schema.NullOr(SessionId),
   initiatorComputer: Schema.NullOr(ComputerName),
   closedAt: Schema.NullOr(Schema.DateTimeUtc),
-  closeReason: Schema.NullOr(CloseReason)
+  closeReason: Schema.NullOr(CloseReason),
+  /** Only on a session started with a prompt; kept while the daemon runs (not stored). */
+  promptDelivery: Schema.optionalWith(PromptDelivery, { exact: true })
 }) {}
 
 /** A session as it is born: `creating`, no pane yet, nothing typed or seen, no agent. */

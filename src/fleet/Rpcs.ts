@@ -8,6 +8,8 @@ import { Context, Schema } from "effect"
 import { IdempotencyKey } from "../../services/Idempotency.js"
 import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
 import {
+  AgentBusy,
+  AgentCommandNotFound,
   ComputerUnreachable,
   IdempotencyKeyReused,
   InvalidRequest,
@@ -60,7 +62,7 @@ const InputErrors = Schema.Union(
   OutcomeUnknown,
   IdempotencyKeyReused
 )
-const AgentErrors = [InvalidRequest, AgentModeUnsupported, NativeSessionIdInvalid] as const
+const AgentErrors = [InvalidRequest, AgentModeUnsupported, NativeSessionIdInvalid, AgentCommandNotFound] as const
 
 export const CreateSessionPayload = Schema.Struct({
   projectDir: Schema.NonEmptyString,
@@ -121,7 +123,7 @@ export class FleetRpcs extends RpcGroup.make(
   Rpc.make("ResumeAgent", {
     payload: Schema.Struct({ ...session, restart: Schema.Boolean }),
     success: Session,
-    error: Schema.Union(InputErrors, ...AgentErrors)
+    error: Schema.Union(InputErrors, AgentBusy, ...AgentErrors)
   })
 ).middleware(FleetCallerMiddleware) {}
 

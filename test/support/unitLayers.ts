@@ -4,6 +4,7 @@ import * as FakeTerminalBridge from "../../layers/FakeTerminalBridge.js"
 import * as IdempotencyLive from "../../layers/IdempotencyLive.js"
 import * as IndexedCache from "../../layers/IndexedCache.js"
 import * as MemorySessionStore from "../../layers/MemorySessionStore.js"
+import * as PaneProcessesLive from "../../layers/PaneProcessesLive.js"
 import * as SessionsLive from "../../layers/SessionsLive.js"
 import * as ConfigLive from "../../layers/TelemuxConfigLive.js"
 import { Agents } from "../../services/Agents.js"
@@ -16,6 +17,8 @@ export const sessionsOnDoubles = (env: Readonly<Record<string, string>> = {}) =>
       MemorySessionStore.layer,
       FakeTerminalBridge.layer,
       IdempotencyLive.layerMemory,
+      // the fake panes have no processes: their foreground is told by their command's name
+      PaneProcessesLive.layerByName(),
       ConfigLive.layerFromRecord({ TELEMUX_COMPUTER: "local", TELEMUX_HOME: "/nonexistent/telemux", ...env }),
       // project dirs are checked on the real file system
       NodeFileSystem.layer
