@@ -169,7 +169,12 @@ describe("display width", () => {
       const lines = formatTable(columns, rows, width).split("\n")
       for (const line of lines) assert.isAtMost(displayWidth(line), width, `${width}: ${line}`)
       assert.include(lines[1], "…")
+      assert.include(lines[0], "TITLE")
     }
+    // too narrow for every column at its floor: the last cut columns are left out, never the first
+    const narrow = formatTable(columns, rows, 20).split("\n")
+    assert.strictEqual(narrow[0], "ID        TITLE")
+    for (const line of narrow) assert.isAtMost(displayWidth(line), 20, line)
     assert.strictEqual(truncate("日本語", 4), "日…")
   })
 })

@@ -176,7 +176,9 @@ const token = Command.make(
 ).pipe(Command.withDescription("print the API token (or rotate it with --rotate)"))
 
 const doctorCommand = Command.make("doctor", {}, () => withDaemon(doctor)).pipe(
-  Command.withDescription("check tmux, the daemon, the token file and the fleet link")
+  Command.withDescription(
+    "check tmux, the daemon, the token, the state dir and its lock, Redis, the agents' commands and hooks"
+  )
 )
 
 const COMMAND_NAMES = [

@@ -2,7 +2,8 @@
  * Plain-text tables for the terminal: left-aligned columns two spaces apart, cells flattened to
  * one line and cut to a column's width. Widths are display widths (src/cli/DisplayWidth.ts): a CJK
  * title or an emoji takes two columns. Given the terminal's width, the columns that may be cut
- * (those with a `max`) give up columns, widest first, until the table fits.
+ * (those with a `max`) give up columns, widest first, down to a floor; when that is not enough,
+ * cut columns are left out from the right (the table's last columns matter least) until it fits.
  */
 import { displayWidth, padToWidth, sliceToWidth } from "./DisplayWidth.js"
 
@@ -43,23 +44,33 @@ export const formatTable = <Row>(
       ...texts.map((line) => Math.min(displayWidth(line[i]!), column.max ?? Number.POSITIVE_INFINITY))
     )
   )
+  const shown = columns.map(() => true)
   if (width !== undefined) {
     const floor = columns.map((column) => Math.max(displayWidth(column.header), MIN_CUT_WIDTH))
-    const total = () => widths.reduce((sum, w) => sum + w, 0) + GAP * (columns.length - 1)
+    const total = () => widths.reduce((sum, w, i) => sum + (shown[i] ? w + GAP : 0), 0) - GAP
     while (total() > width) {
       let widest = -1
       columns.forEach((column, i) => {
-        if (column.max !== undefined && widths[i]! > floor[i]! && (widest < 0 || widths[i]! > widths[widest]!)) {
-          widest = i
-        }
+        if (
+          shown[i] && column.max !== undefined && widths[i]! > floor[i]! &&
+          (widest < 0 || widths[i]! > widths[widest]!)
+        ) widest = i
       })
-      if (widest < 0) break
-      widths[widest] = widths[widest]! - 1
+      if (widest >= 0) {
+        widths[widest] = widths[widest]! - 1
+        continue
+      }
+      let last = -1
+      for (let i = columns.length - 1; i > 0 && last < 0; i--) {
+        if (shown[i] && columns[i]!.max !== undefined) last = i
+      }
+      if (last < 0) break
+      shown[last] = false
     }
   }
   const render = (line: ReadonlyArray<string>) =>
     line
-      .map((text, i) => padToWidth(truncate(text, widths[i]!), widths[i]!, columns[i]!.align))
+      .flatMap((text, i) => (shown[i] ? [padToWidth(truncate(text, widths[i]!), widths[i]!, columns[i]!.align)] : []))
       .join(" ".repeat(GAP))
       .trimEnd()
   return [render(columns.map((column) => column.header)), ...texts.map(render)].join("\n")
