@@ -101,6 +101,11 @@ describe("telemux's command line against a running daemon", () => {
       assert.notInclude(result.stderr, "same version", args.join(" "))
     }
     assert.notInclude((await run(["keys", id, "Bogus"])).stderr, `"key"`)
+    // what the parser refuses ends with where the right form is
+    const missing = await run(["send", id])
+    assert.strictEqual(missing.code, EXIT.usage)
+    assert.include(missing.stderr, "Missing argument <text>")
+    assert.include(missing.stderr, "`telemux send --help` shows its usage")
     assert.strictEqual(await openSessions(), before)
   }, 60_000)
 

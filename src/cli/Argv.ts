@@ -28,8 +28,8 @@ export type Invocation = Data.TaggedEnum<{
   Completions: { readonly shell: "bash" | "zsh" }
   /** What a completion script asks for: `kind` (`sessions`), the word typed so far. */
   Complete: { readonly kind: string; readonly prefix: string }
-  /** Arguments (without node and the script) for @effect/cli. */
-  Run: { readonly args: ReadonlyArray<string> }
+  /** Arguments (without node and the script) for @effect/cli; `path`: the command named, if any. */
+  Run: { readonly args: ReadonlyArray<string>; readonly path: ReadonlyArray<string> }
 }>
 export const Invocation = Data.taggedEnum<Invocation>()
 
@@ -70,7 +70,7 @@ export const prepare = (args: ReadonlyArray<string>): Invocation => {
     if (VALUE_OPTIONS.has(word) && i + 1 < args.length) out.push(args[++i]!)
     i++
   }
-  if (i >= args.length) return Invocation.Run({ args: out })
+  if (i >= args.length) return Invocation.Run({ args: out, path: [] })
   const command = args[i++]!
   if (command === COMPLETE_COMMAND) {
     return Invocation.Complete({ kind: args[i] ?? "", prefix: args[i + 1] ?? "" })
@@ -99,7 +99,7 @@ const commandArgs = (args: ReadonlyArray<string>, from: number, path: ReadonlyAr
       out.push(TEXT_OPTIONS.has(word) ? literal(value) : value)
     }
   }
-  return Invocation.Run({ args: out })
+  return Invocation.Run({ args: out, path })
 }
 
 /** `send [--no-enter] ID TEXT…`: options before the id, text after it. */
@@ -120,5 +120,5 @@ const sendArgs = (args: ReadonlyArray<string>, from: number, path: ReadonlyArray
   if (i < args.length) out.push(literal(args[i++]!))
   if (!separated && args[i] === "--") i++
   out.push(...args.slice(i).map(literal))
-  return Invocation.Run({ args: out })
+  return Invocation.Run({ args: out, path })
 }

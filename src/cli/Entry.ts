@@ -3,6 +3,7 @@
  * completion scripts and completion answers, or the command through @effect/cli; all of it
  * printed without ANSI codes where colour is not wanted (not a terminal, NO_COLOR, TERM=dumb).
  */
+import { ValidationError } from "@effect/cli"
 import { Console, Effect } from "effect"
 import { VERSION } from "../Version.js"
 import { prepare } from "./Argv.js"
@@ -71,7 +72,20 @@ export const run = (argv: ReadonlyArray<string>) =>
         if (lines !== "") yield* Console.log(lines)
         return
       }
-      case "Run":
-        return yield* cli([argv[0] ?? "node", argv[1] ?? "telemux", ...invocation.args])
+      case "Run": {
+        const named = invocation.path.join(" ")
+        return yield* cli([argv[0] ?? "node", argv[1] ?? "telemux", ...invocation.args]).pipe(
+          // @effect/cli printed what is wrong; say where the right form is
+          Effect.tapError((error) =>
+            ValidationError.isValidationError(error)
+              ? Console.error(
+                named !== "" && commandHelp(telemux, invocation.path, { width: 80, color: false }) !== undefined
+                  ? `\`telemux ${named} --help\` shows its usage`
+                  : "`telemux --help` lists the commands"
+              )
+              : Effect.void
+          )
+        )
+      }
     }
   }))
