@@ -6,6 +6,7 @@ import { Effect, Either, Exit, Option, Schema } from "effect"
 import { assert, describe, it } from "vitest"
 import { type Invocation, literal, prepare, unmark } from "../src/cli/Argv.js"
 import { telemux } from "../src/cli/Commands.js"
+import { bashScript, zshScript } from "../src/cli/Completion.js"
 import { displayWidth, sliceToWidth, wrapWords } from "../src/cli/DisplayWidth.js"
 import { colorWanted, stripAnsi } from "../src/cli/Entry.js"
 import { commandHelp, rootHelp } from "../src/cli/Help.js"
@@ -211,5 +212,23 @@ describe("help", () => {
     assert.isTrue(colorWanted({ NO_COLOR: "" }, { isTTY: true }))
     assert.isFalse(colorWanted({ TERM: "dumb" }, { isTTY: true }))
     assert.strictEqual(stripAnsi(`${ANSI_START}0;1mUSAGE${ANSI_START}0m x`), "USAGE x")
+    // only colour: a cursor movement stays
+    assert.strictEqual(stripAnsi(`${ANSI_START}2J${ANSI_START}31mred`), `${ANSI_START}2Jred`)
+  })
+})
+
+describe("completion scripts", () => {
+  // bash's is run for real in CliUsage.process.test.ts; there is no zsh on the test machines
+  it("zsh's completes session ids through the daemon, key names, and each command's options from the command tree", () => {
+    const zsh = zshScript(telemux)
+    assert.match(zsh, /^#compdef telemux\n/)
+    assert.include(zsh, "compdef _telemux telemux")
+    assert.include(zsh, "command telemux __complete sessions")
+    assert.match(zsh, /\(keys\) .*compadd -M 'm:\{a-zA-Z\}=\{A-Za-z\}' -- Enter Escape .* F12 C-a .* C-z M-;/)
+    assert.match(zsh, /\("hooks install"\) print -r -- "--agent --help"/)
+    assert.match(zsh, /\("new"\) print -r -- "--json --title --computer --agent --mode --prompt --help"/)
+    const bash = bashScript(telemux)
+    assert.include(bash, "complete -F _telemux_bash_completions telemux")
+    assert.match(bash, /"tail"\) echo "--lines --help"/)
   })
 })

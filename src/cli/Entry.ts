@@ -1,7 +1,8 @@
 /**
  * One run of `telemux`: the command line prepared (src/cli/Argv.ts), then telemux's own help,
  * completion scripts and completion answers, or the command through @effect/cli; all of it
- * printed without ANSI codes where colour is not wanted (not a terminal, NO_COLOR, TERM=dumb).
+ * printed without colour codes (ANSI SGR) where colour is not wanted (not a terminal, NO_COLOR,
+ * TERM=dumb). Only colour is taken out: `watch` moves the cursor on a terminal with NO_COLOR too.
  */
 import { ValidationError } from "@effect/cli"
 import { Console, Effect } from "effect"
@@ -20,13 +21,13 @@ export const colorWanted = (
 ): boolean => stream?.isTTY === true && (env.NO_COLOR ?? "") === "" && env.TERM !== "dumb"
 
 // eslint-disable-next-line no-control-regex
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g
+const SGR = /\x1b\[[0-9;]*m/g
 
-export const stripAnsi = (text: string): string => text.replace(ANSI, "")
+export const stripAnsi = (text: string): string => text.replace(SGR, "")
 
 const plainArgs = (args: ReadonlyArray<unknown>) => args.map((arg) => (typeof arg === "string" ? stripAnsi(arg) : arg))
 
-/** The console with ANSI codes taken out of what goes to a stream that wants no colour. */
+/** The console with colour codes taken out of what goes to a stream that wants no colour. */
 const withPlainOutput = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(CliEnvironment, ({ env, stdout, stderr }) => {
     const plainOut = !colorWanted(env, stdout)
