@@ -113,7 +113,7 @@ const summaryOf = (node: Node): string => {
 const usageLines = (node: Node, parents: ReadonlyArray<string>, style: HelpStyle): Array<string> =>
   Usage.enumerate(CommandDescriptor.getUsage(node as never), config).map((span) => {
     const text = ["telemux", ...parents, spanText(span)].join(" ")
-    const [first = "", ...rest] = wrapWords(text, style.width - 7)
+    const [first = "", ...rest] = wrapWords(text, style.width - 9)
     return [`Usage: ${first}`, ...rest.map((line) => `         ${line}`)].join("\n")
   })
 
@@ -131,7 +131,7 @@ const commandList = (nodes: ReadonlyArray<Node>, style: HelpStyle): Array<string
 export const rootHelp = (root: { readonly descriptor: unknown }, version: string, style: HelpStyle) => {
   const node = root.descriptor as unknown as Node
   const lines = [
-    `telemux ${version} — run and drive terminal sessions (shells, AI agents) in tmux`,
+    ...wrapWords(`telemux ${version} — run and drive terminal sessions (shells, AI agents) in tmux`, style.width),
     "",
     "Usage: telemux [--config FILE] <command> [options] [arguments]",
     "",
