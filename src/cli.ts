@@ -8,7 +8,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Option } from "effect"
 import { CliEnvironment } from "./cli/CliEnvironment.js"
-import { cli } from "./cli/Commands.js"
+import { run } from "./cli/Entry.js"
 import { exitCodeOfExit } from "./cli/ExitCodes.js"
 
 const messageOf = (error: unknown): string =>
@@ -24,14 +24,15 @@ const report = (cause: Cause.Cause<unknown>) => {
   })
 }
 
-const program = cli(process.argv).pipe(
+const program = run(process.argv).pipe(
   Effect.tapErrorCause(report),
   Effect.provide(NodeContext.layer),
   Effect.provideService(CliEnvironment, {
     env: process.env,
     cwd: process.cwd(),
     stdin: process.stdin,
-    stdout: process.stdout
+    stdout: process.stdout,
+    stderr: process.stderr
   })
 )
 

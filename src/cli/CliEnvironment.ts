@@ -12,6 +12,8 @@ export class CliEnvironment extends Context.Tag("telemux/cli/CliEnvironment")<Cl
   readonly cwd: string
   readonly stdin: NodeJS.ReadStream
   readonly stdout: NodeJS.WriteStream
+  /** Where errors go; colour there is decided by whether it is a terminal. */
+  readonly stderr?: NodeJS.WriteStream
 }>() {}
 
 /** The daemon this command talks to, resolved from the configuration names. */

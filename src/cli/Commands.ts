@@ -17,6 +17,7 @@ import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
 import { DaemonFailed, UsageError } from "./CliError.js"
 import { DaemonClient } from "./DaemonClient.js"
 import { doctor } from "./Doctor.js"
+import { checkNewOptions, requireFleet } from "./NewChecks.js"
 import {
   computersJson,
   computersTable,
@@ -26,7 +27,7 @@ import {
   sessionsJson,
   sessionsTable
 } from "./Render.js"
-import { configOption, json, rootCommand, withDaemon } from "./Root.js"
+import { argument, configOption, json, rootCommand, terminalWidth, textOption, withDaemon } from "./Root.js"
 import { service } from "./Service.js"
 import { attach, close, keys, send, tail, watchCommand } from "./SessionCommands.js"
 import { rotateToken } from "./TokenRotation.js"
@@ -72,7 +73,7 @@ const ls = Command.make(
       })
       if (options.json) return yield* Console.log(sessionsJson(sessions))
       const now = DateTime.toEpochMillis(yield* DateTime.now)
-      yield* Console.log(sessionsTable(sessions, now))
+      yield* Console.log(sessionsTable(sessions, now, yield* terminalWidth))
     }))
 ).pipe(Command.withDescription("list sessions"))
 
@@ -80,7 +81,7 @@ const newSession = Command.make(
   "new",
   {
     json,
-    title: Options.text("title").pipe(Options.withDescription("the session's title"), Options.optional),
+    title: textOption("title").pipe(Options.withDescription("the session's title"), Options.optional),
     computer: Options.text("computer").pipe(
       Options.withSchema(ComputerName),
       Options.withDescription("start it on this computer of the fleet (the dir must be inside its trusted dirs)"),
@@ -91,30 +92,34 @@ const newSession = Command.make(
       Options.optional
     ),
     mode: Options.choice("mode", AgentMode.literals).pipe(
-      Options.withDescription("the agent's mode (model and effort; default med)"),
+      Options.withDescription("the agent's mode (model and effort; default med; needs --agent)"),
       Options.optional
     ),
-    prompt: Options.text("prompt").pipe(
-      Options.withDescription("the agent's first prompt, pasted once it is ready"),
+    prompt: textOption("prompt").pipe(
+      Options.withDescription("the agent's first prompt, pasted once it is ready (needs --agent)"),
       Options.optional
     ),
-    dir: Args.text({ name: "dir" }).pipe(Args.withDescription("the directory to start a shell in"))
+    dir: argument("dir").pipe(Args.withDescription("the directory to start it in (`.` for this one)"))
   },
   (options) =>
-    withDaemon(Effect.gen(function*() {
-      const { cwd } = yield* CliEnvironment
-      const client = yield* DaemonClient
-      const session = yield* client.create(path.resolve(cwd, options.dir), Option.getOrUndefined(options.title), {
-        computer: Option.getOrUndefined(options.computer),
-        agent: Option.getOrUndefined(options.agent),
-        mode: Option.getOrUndefined(options.mode),
-        prompt: Option.getOrUndefined(options.prompt)
-      })
-      // the id first, so the session can be found whatever becomes of its prompt
-      if (!options.json) yield* Console.log(session.sessionId)
-      const settled = yield* awaitPromptDelivery(session)
-      if (options.json) yield* Console.log(sessionJson(settled))
-    }))
+    Effect.zipRight(
+      checkNewOptions(options),
+      withDaemon(Effect.gen(function*() {
+        const { cwd } = yield* CliEnvironment
+        const client = yield* DaemonClient
+        if (Option.isSome(options.computer)) yield* requireFleet(client, options.computer.value)
+        const session = yield* client.create(path.resolve(cwd, options.dir), Option.getOrUndefined(options.title), {
+          computer: Option.getOrUndefined(options.computer),
+          agent: Option.getOrUndefined(options.agent),
+          mode: Option.getOrUndefined(options.mode),
+          prompt: Option.getOrUndefined(options.prompt)
+        })
+        // the id first, so the session can be found whatever becomes of its prompt
+        if (!options.json) yield* Console.log(session.sessionId)
+        const settled = yield* awaitPromptDelivery(session)
+        if (options.json) yield* Console.log(sessionJson(settled))
+      }))
+    )
 ).pipe(Command.withDescription("start a session in a directory (a shell, or an agent with --agent); prints its id"))
 
 const computers = Command.make(
@@ -123,7 +128,7 @@ const computers = Command.make(
   (options) =>
     withDaemon(Effect.gen(function*() {
       const list = yield* Effect.flatMap(DaemonClient, (client) => client.computers)
-      yield* Console.log(options.json ? computersJson(list) : computersTable(list))
+      yield* Console.log(options.json ? computersJson(list) : computersTable(list, yield* terminalWidth))
     }))
 ).pipe(Command.withDescription("list computers with their load"))
 
@@ -175,7 +180,9 @@ const token = Command.make(
 ).pipe(Command.withDescription("print the API token (or rotate it with --rotate)"))
 
 const doctorCommand = Command.make("doctor", {}, () => withDaemon(doctor)).pipe(
-  Command.withDescription("check tmux, the daemon, the token file and the fleet link")
+  Command.withDescription(
+    "check tmux, the daemon, the token, the state dir and its lock, Redis, the agents' commands and hooks"
+  )
 )
 
 const COMMAND_NAMES = [

@@ -1,17 +1,22 @@
 /**
  * `telemux doctor`: is this machine ready, and is the daemon healthy? Each check prints one line,
- * ✓ or ✗ (– for what does not apply); any ✗ makes the command fail.
+ * ✓ or ✗ (– for what does not apply), a ✗ with what to do; any ✗ makes the command fail. The
+ * machine's setup (agents, hooks, state dir, lock, Redis) is checked in DoctorSetup.ts.
  */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import { Console, Data, Duration, Effect, Either, Option } from "effect"
 import * as fs from "node:fs/promises"
+import * as os from "node:os"
 import { runBounded } from "../../layers/Subprocess.js"
 import { isSupportedTmuxVersion } from "../../layers/TmuxBridge.js"
 import { TMUX_MIN_VERSION } from "../../services/TerminalBridge.js"
 import * as PrometheusText from "../metrics/PrometheusText.js"
+import { hookCommand } from "./AgentCommands.js"
+import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
 import { ChecksFailed } from "./CliError.js"
 import { DaemonClient, type HealthInfo } from "./DaemonClient.js"
+import { checkAgents, checkHooks, checkLock, checkRedisPing, checkStateModes } from "./DoctorSetup.js"
 
 export const TMUX_VERSION_TIMEOUT = Duration.seconds(5)
 
@@ -38,15 +43,19 @@ export const checkTmux: Effect.Effect<CheckResult, never, CommandExecutor.Comman
 ).pipe(
   Effect.map((result) => {
     const found = result.stdout.trim()
-    if (result.exitCode !== 0) return failed(`tmux -V failed: ${result.stderr.trim()}`)
+    if (result.exitCode !== 0) {
+      return failed(`tmux -V failed: ${result.stderr.trim()} — reinstall tmux ${minimum} or newer`)
+    }
     return isSupportedTmuxVersion(found)
       ? ok(`${found} (${minimum} or newer needed)`)
-      : failed(`${found || "tmux"} is too old or unrecognised: ${minimum} or newer is needed`)
+      : failed(`${found || "tmux"} is too old or unrecognised: install tmux ${minimum} or newer`)
   }),
   Effect.catchAll((error) =>
     Effect.succeed(
       failed(
-        error._tag === "TmuxVersionTimeout" ? "tmux -V did not answer in time" : `tmux not found: ${error.message}`
+        error._tag === "TmuxVersionTimeout"
+          ? "tmux -V did not answer in time: is this machine overloaded?"
+          : `tmux not found (${error.message}): install tmux ${minimum} or newer (e.g. apt install tmux, brew install tmux)`
       )
     )
   )
@@ -104,6 +113,8 @@ export const metricsSummary = (text: Option.Option<string>): CheckResult => {
 /** All checks, printed as they complete; fails with ChecksFailed when any failed. */
 export const doctor = Effect.gen(function*() {
   const client = yield* DaemonClient
+  const target = yield* DaemonTarget
+  const { cwd, env } = yield* CliEnvironment
   const results: Array<CheckResult> = []
   const report = (result: CheckResult) =>
     Effect.zipRight(Effect.sync(() => results.push(result)), Console.log(formatCheck(result)))
@@ -125,6 +136,10 @@ export const doctor = Effect.gen(function*() {
       onRight: () => ok("the daemon accepts the token")
     }))
     yield* report(checkRedis(decoded.right))
+    if (Option.isSome(target.settings.redisUrl)) yield* report(yield* checkRedisPing(target.settings.redisUrl))
+    else if (decoded.right.fleet != null) {
+      yield* report(skipped("Redis PING not checked: TELEMUX_REDIS_URL is not set for this command"))
+    }
     const metrics = yield* Effect.either(client.metrics)
     yield* report(Either.match(metrics, {
       onLeft: (error) => failed(`the daemon's metrics could not be read: ${error.message}`),
@@ -132,6 +147,14 @@ export const doctor = Effect.gen(function*() {
     }))
   } else {
     yield* report(skipped("token and Redis link not checked: the daemon is not reachable"))
+    if (Option.isSome(target.settings.redisUrl)) yield* report(yield* checkRedisPing(target.settings.redisUrl))
+  }
+  yield* report(yield* checkStateModes(target.settings.home))
+  yield* report(yield* checkLock(target.settings, Either.isRight(decoded)))
+  const agents = yield* checkAgents(target.settings.agentCommands, env, cwd)
+  for (const agent of agents) {
+    yield* report(agent.result)
+    if (agent.present) yield* report(yield* checkHooks(agent.agent, env.HOME ?? os.homedir(), hookCommand()))
   }
   const failures = results.filter((r) => r.status === "failed").length
   if (failures > 0) return yield* new ChecksFailed({ failed: failures })

@@ -23,23 +23,28 @@ export const sessionColumns = (nowMillis: number): ReadonlyArray<Column<Session>
   { header: "LAST INPUT", cell: (s) => s.lastInput ?? "", max: 40 }
 ]
 
-export const sessionsTable = (sessions: ReadonlyArray<Session>, nowMillis: number): string =>
-  sessions.length === 0 ? "no sessions" : formatTable(sessionColumns(nowMillis), sessions)
+/** `width`: the terminal's columns (none when printing to a pipe: nothing is cut beyond each column's max). */
+export const sessionsTable = (sessions: ReadonlyArray<Session>, nowMillis: number, width?: number): string =>
+  sessions.length === 0 ? "no sessions" : formatTable(sessionColumns(nowMillis), sessions, width)
 
 const percent = (value: number | undefined) => (value === undefined ? "-" : `${Math.round(value)}%`)
 
-export const computersTable = (computers: ReadonlyArray<Computer>): string =>
-  formatTable<Computer>([
-    { header: "NAME", cell: (c) => c.name },
-    { header: "HOST", cell: (c) => c.host, max: 30 },
-    { header: "USER", cell: (c) => c.user },
-    { header: "ROLE", cell: (c) => c.role },
-    { header: "ONLINE", cell: (c) => (c.online ? "yes" : "no") },
-    { header: "CPU", cell: (c) => percent(c.stats?.cpuPercent), align: "right" },
-    { header: "MEM", cell: (c) => percent(c.stats?.memory.percentUsed), align: "right" },
-    { header: "DISK", cell: (c) => percent(c.stats?.disk?.percentUsed), align: "right" },
-    { header: "VERSION", cell: (c) => c.version }
-  ], computers)
+export const computersTable = (computers: ReadonlyArray<Computer>, width?: number): string =>
+  formatTable<Computer>(
+    [
+      { header: "NAME", cell: (c) => c.name },
+      { header: "HOST", cell: (c) => c.host, max: 30 },
+      { header: "USER", cell: (c) => c.user },
+      { header: "ROLE", cell: (c) => c.role },
+      { header: "ONLINE", cell: (c) => (c.online ? "yes" : "no") },
+      { header: "CPU", cell: (c) => percent(c.stats?.cpuPercent), align: "right" },
+      { header: "MEM", cell: (c) => percent(c.stats?.memory.percentUsed), align: "right" },
+      { header: "DISK", cell: (c) => percent(c.stats?.disk?.percentUsed), align: "right" },
+      { header: "VERSION", cell: (c) => c.version }
+    ],
+    computers,
+    width
+  )
 
 export const TODO_MARK: Readonly<Record<TodoState, string>> = { pending: "[ ]", ready: "[.]", in_progress: "[>]" }
 

@@ -1,12 +1,13 @@
 /** Commands on one session: send, keys, tail, watch, attach, close. */
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
+import { CAPTURE_HISTORY_DEFAULT, CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
 import { attachCommand, runAttached } from "./Attach.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
-import { RequestRefused } from "./CliError.js"
+import { RequestRefused, UsageError } from "./CliError.js"
 import { DaemonClient } from "./DaemonClient.js"
-import { parseKeyArgs } from "./KeyArgs.js"
-import { resolve, sessionId, withDaemon } from "./Root.js"
+import { KEYS_HINT, parseKeyArgs } from "./KeyArgs.js"
+import { argument, resolve, sessionId, withDaemon } from "./Root.js"
 import { readAll } from "./Stdin.js"
 import { watch } from "./Watch.js"
 
@@ -15,9 +16,12 @@ export const send = Command.make(
   {
     noEnter: Options.boolean("no-enter").pipe(Options.withDescription("type the text without pressing Enter")),
     id: sessionId,
-    text: Args.text({ name: "text" }).pipe(
+    text: argument("text").pipe(
       Args.atLeast(1),
-      Args.withDescription("text to type (words are joined by spaces); `-` reads it from stdin")
+      Args.withDescription(
+        "text to type (words are joined by spaces); `-` reads it from stdin. Every word after the id is " +
+          "text, even one starting with - (options go before the id)"
+      )
     )
   },
   (options) =>
@@ -35,38 +39,54 @@ export const keys = Command.make(
   "keys",
   {
     id: sessionId,
-    keys: Args.text({ name: "key" }).pipe(
+    keys: argument("key").pipe(
       Args.atLeast(1),
-      Args.withDescription(
-        "Enter, Escape, Tab, BTab, BSpace, Up, Down, Left, Right, Home, End, PPage, NPage, DC, " +
-          "Space or C-<a-z>; Name*N repeats (BSpace*5)"
-      )
+      Args.withDescription(`${KEYS_HINT}; names are case-insensitive but for M-'s letter`)
     )
   },
   (options) =>
-    withDaemon(Effect.gen(function*() {
+    Effect.gen(function*() {
       const parsed = yield* Either.match(parseKeyArgs(options.keys), { onLeft: Effect.fail, onRight: Effect.succeed })
-      const session = yield* resolve(options.id)
-      yield* Effect.flatMap(DaemonClient, (client) => client.sendKeys(session.sessionId, parsed))
-    }))
-).pipe(Command.withDescription("press keys in a session"))
+      return yield* withDaemon(Effect.gen(function*() {
+        const session = yield* resolve(options.id)
+        yield* Effect.flatMap(DaemonClient, (client) => client.sendKeys(session.sessionId, parsed))
+      }))
+    })
+).pipe(Command.withDescription("press keys in a session (Enter, C-c, Up*3, F5, M-x…)"))
+
+/** `--lines`, checked here: the daemon's refusal of a bad one reads like a version mismatch. */
+const historyLines = (lines: Option.Option<number>): Effect.Effect<Option.Option<number>, UsageError> =>
+  Option.match(lines, {
+    onNone: () => Effect.succeed(lines),
+    onSome: (n) =>
+      n >= 0 && n <= CAPTURE_HISTORY_MAX
+        ? Effect.succeed(lines)
+        : Effect.fail(
+          new UsageError({
+            detail: `--lines takes 0 to ${CAPTURE_HISTORY_MAX} (lines of history above the screen), not ${n}`
+          })
+        )
+  })
 
 export const tail = Command.make(
   "tail",
   {
     lines: Options.integer("lines").pipe(
-      Options.withDescription("lines of history above the screen (default 100)"),
+      Options.withDescription(
+        `lines of history above the screen, 0 to ${CAPTURE_HISTORY_MAX} (default ${CAPTURE_HISTORY_DEFAULT})`
+      ),
       Options.optional
     ),
     id: sessionId
   },
   (options) =>
-    withDaemon(Effect.gen(function*() {
-      const client = yield* DaemonClient
-      const session = yield* resolve(options.id)
-      const output = yield* client.output(session.sessionId, Option.getOrUndefined(options.lines))
-      yield* Console.log(output.screen.replace(/\s+$/, ""))
-    }))
+    Effect.flatMap(historyLines(options.lines), (lines) =>
+      withDaemon(Effect.gen(function*() {
+        const client = yield* DaemonClient
+        const session = yield* resolve(options.id)
+        const output = yield* client.output(session.sessionId, Option.getOrUndefined(lines))
+        yield* Console.log(output.screen.replace(/\s+$/, ""))
+      })))
 ).pipe(Command.withDescription("print a session's screen"))
 
 export const watchCommand = Command.make(

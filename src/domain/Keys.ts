@@ -1,7 +1,10 @@
 import { Schema } from "effect"
 
-/** Named keys the daemon will send; anything else is refused before tmux sees it. */
-export const NAMED_KEYS = [
+/** Function keys, as tmux names them. */
+export const FUNCTION_KEYS = ["F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8", "F9", "F10", "F11", "F12"] as const
+
+/** Named keys other than the function keys. */
+export const EDITING_KEYS = [
   "Enter",
   "Escape",
   "Tab",
@@ -19,7 +22,10 @@ export const NAMED_KEYS = [
   "Space"
 ] as const
 
-const KEY_HELP = `a key is one of ${NAMED_KEYS.join(", ")}, or C-<letter a-z>`
+/** Named keys the daemon will send (tmux's names); anything else is refused before tmux sees it. */
+export const NAMED_KEYS = [...EDITING_KEYS, ...FUNCTION_KEYS] as const
+
+const KEY_HELP = `a key is one of ${EDITING_KEYS.join(", ")}, F1-F12, C-<letter a-z>, or M-<letter or digit>`
 
 /** The refused value as a refusal quotes it: whole when short, cut when long (a refusal must not echo megabytes). */
 const quoted = (value: unknown): string => {
@@ -57,6 +63,22 @@ const CTRL_LETTERS = [
   "z"
 ] as const
 
+/** `M-<key>`: Meta (Alt) with a letter (case matters: M-X is Alt+Shift+x) or a digit. */
+const META_KEYS = [
+  ...CTRL_LETTERS,
+  ...CTRL_LETTERS.map((letter) => letter.toUpperCase() as Uppercase<typeof letter>),
+  "0",
+  "1",
+  "2",
+  "3",
+  "4",
+  "5",
+  "6",
+  "7",
+  "8",
+  "9"
+] as const
+
 /**
  * The accepted names written as a schema (an enum and a pattern), not as a predicate, so that
  * OpenAPI lists them. The message is the union's own: a name is checked as a whole, so a refusal
@@ -67,6 +89,10 @@ export const KeyName = Schema.Union(
   Schema.TemplateLiteral("C-", Schema.Literal(...CTRL_LETTERS)).annotations({
     title: "C-<letter>",
     description: "Ctrl plus a lowercase letter a-z"
+  }),
+  Schema.TemplateLiteral("M-", Schema.Literal(...META_KEYS)).annotations({
+    title: "M-<key>",
+    description: "Meta (Alt) plus a letter a-z or A-Z (Alt+Shift) or a digit 0-9"
   })
 ).annotations({
   identifier: "KeyName",
