@@ -237,8 +237,16 @@ describe("telemux against a running daemon", () => {
       "attach-session",
       "-t",
       `=${tmuxName}`,
+      // the detach key, shown in tmux's status line as it attaches (tmux's default prefix: the fake knows none)
+      ";",
+      "display-message",
+      "-d",
+      "4000",
+      "telemux: detach with Ctrl+b then d",
       "TMUX="
     ])
+    // and said on the terminal before tmux takes it
+    assert.strictEqual(result.stderr, "telemux: detach with Ctrl+b then d\n")
     // tmux's own exit status is passed on
     fakeCommand(bin, "tmux", 3)
     assert.strictEqual((await run(["attach", id], { extra })).code, 3)
@@ -456,6 +464,12 @@ describe("telemux attach for a session on another computer", () => {
         "attach-session",
         "-t",
         `=${remote.tmuxName}`,
+        // quoted for the remote shell that reads it
+        "\\;",
+        "display-message",
+        "-d",
+        "4000",
+        "'telemux: detach with Ctrl+b then d'",
         "TMUX="
       ])
     } finally {

@@ -2,7 +2,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { CAPTURE_HISTORY_DEFAULT, CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
-import { attachCommand, runAttached } from "./Attach.js"
+import { attachCommand, detachHint, runAttached, tmuxPrefix, withDetachHint } from "./Attach.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
 import { RequestRefused, UsageError } from "./CliError.js"
 import { DaemonClient } from "./DaemonClient.js"
@@ -118,7 +118,12 @@ export const attach = Command.make(
         computers,
         tmuxSocket: settings.tmuxSocket
       })
-      yield* runAttached(argv, env)
+      // said before tmux takes the screen (it stays in the scrollback) and, for a few seconds, in tmux's
+      // status line; the remote server's prefix is not known here, the local one is the best guess
+      const hint = detachHint(tmuxPrefix(settings.tmuxSocket, env))
+      const { stderr, stdout } = yield* CliEnvironment
+      yield* Effect.sync(() => (stderr ?? stdout).write(`${hint}\n`))
+      yield* runAttached(withDetachHint(argv, hint), env)
     }))
 ).pipe(Command.withDescription("attach this terminal to a session with tmux (over ssh for another computer)"))
 
