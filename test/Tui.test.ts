@@ -1,7 +1,8 @@
 /** The terminal UI's views and keys on ink-testing-library (test/support/tuiHarness.ts). */
+import { DateTime } from "effect"
 import { cleanup } from "ink-testing-library"
 import { afterEach, assert, describe, it } from "vitest"
-import { ComputerName, type Session } from "../src/domain/Session.js"
+import { ComputerName, PromptDelivery, type Session } from "../src/domain/Session.js"
 import { initialState, NODE_UI_MAX, noKey, SESSION_UI_MAX, type TuiState } from "../src/tui/Model.js"
 import { computerKey } from "../src/tui/Tree.js"
 import { update } from "../src/tui/Update.js"
@@ -107,6 +108,36 @@ describe("TUI: Sessions view", () => {
     t.server({ type: "session", event: "upserted", session: session(1, { status: "closed" }) })
     assert.include(await t.frame(), "no sessions — press n to start one")
     assert.strictEqual(t.store.getState().sessions.size, 0)
+  })
+
+  it("a prompt not delivered is said where the user looks: the footer once, a mark in the tree, the reason in the preview", async () => {
+    const t = setup()
+    const at = DateTime.unsafeMake(1_700_000_000_000)
+    const pending = session(1, {
+      title: "agent-work",
+      promptDelivery: new PromptDelivery({ state: "pending", detail: "", at })
+    })
+    t.store.dispatch({ _tag: "ProjectsLoaded", projects })
+    t.server({ type: "sessions", sessions: [pending] })
+    assert.include(await t.frame(), "prompt: waiting for the agent to be ready")
+    const failed = session(1, {
+      title: "agent-work",
+      promptDelivery: new PromptDelivery({
+        state: "failed",
+        detail: "the pane is still at its shell; send it with telemux send",
+        at
+      })
+    })
+    t.server({ type: "session", event: "upserted", session: failed })
+    const frame = await t.frame()
+    assert.include(frame, "agent-work: prompt not delivered: the pane is still at its shell")
+    assert.include(frame, "! prompt not delivered")
+    // the tree's row: the status symbol, then the mark
+    assert.match(frame, /^ {4}\S! idle +\S+ agent-work/m)
+    // said once: the same failure again raises no new notice
+    t.store.dispatch({ _tag: "Notice", notice: { kind: "info", text: "something else" } })
+    t.server({ type: "session", event: "upserted", session: failed })
+    assert.notInclude(await t.frame(), "agent-work: prompt not delivered")
   })
 })
 

@@ -44,13 +44,14 @@ const TreeRow = (
     case "session": {
       const ui = state.sessionUi.get(row.session.sessionId) ?? emptySessionUi
       const style = STATUS_STYLE[row.session.status]
-      const room = Math.max(0, width - 6)
+      const room = Math.max(0, width - 7)
       const line = truncate(sessionLine(row.session, now, room), room)
       return (
         <Box flexDirection="column">
           <Text inverse={selected}>
             {"    "}
-            <Text color={style.color} bold={row.session.status === "waiting_input"}>{style.symbol}</Text> {line}
+            <Text color={style.color} bold={row.session.status === "waiting_input"}>{style.symbol}</Text>
+            {row.session.promptDelivery?.state === "failed" ? <Text color="red">!</Text> : null} {line}
           </Text>
           {ui.expanded
             ? (
@@ -63,6 +64,18 @@ const TreeRow = (
         </Box>
       )
     }
+  }
+}
+
+/** The first prompt's fate while it is not simply delivered: a failure in red with what to do, a wait dimmed. */
+const promptDeliveryLine = (session: Session): { readonly text: string; readonly color: string } | undefined => {
+  switch (session.promptDelivery?.state) {
+    case "failed":
+      return { text: `! prompt not delivered: ${session.promptDelivery.detail}`, color: "red" }
+    case "pending":
+      return { text: "prompt: waiting for the agent to be ready…", color: "gray" }
+    default:
+      return undefined
   }
 }
 
@@ -91,7 +104,8 @@ const Preview = (
     `› ${flatten(session.lastInput ?? "")}`,
     `‹ ${flatten(session.lastOutput ?? "")}`
   ].map((line) => truncate(line, inner))
-  const screenHeight = Math.max(0, height - 2 - header.length - 1)
+  const delivery = promptDeliveryLine(session)
+  const screenHeight = Math.max(0, height - 2 - header.length - (delivery === undefined ? 0 : 1) - 1)
   const lines = preview.screen === undefined ? [] : screenTail(preview.screen, screenHeight, inner)
   return (
     <Box borderStyle="single" width={width} height={height} flexDirection="column">
@@ -101,6 +115,7 @@ const Preview = (
       </Text>
       <Text dimColor>{header[2]}</Text>
       <Text dimColor>{header[3]}</Text>
+      {delivery === undefined ? null : <Text color={delivery.color}>{truncate(delivery.text, inner)}</Text>}
       <Text dimColor>{"─".repeat(inner)}</Text>
       {preview.screen === undefined ? <Text dimColor>waiting for the screen…</Text> : null}
       {lines.map((line, i) => <Text key={i}>{line === "" ? " " : line}</Text>)}

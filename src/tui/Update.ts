@@ -56,12 +56,22 @@ const remember = (state: TuiState, session: Session): TuiState => {
   return { ...state, history, historyCursor: Math.min(state.historyCursor, history.length - 1) }
 }
 
+/** A session whose first prompt was just found not delivered: said in the footer, where the user is looking. */
+const promptFailure = (state: TuiState, session: Session): TuiState => {
+  const delivery = session.promptDelivery
+  if (delivery?.state !== "failed" || state.sessions.get(session.sessionId)?.promptDelivery?.state === "failed") {
+    return state
+  }
+  const name = session.title === "" ? session.sessionId.slice(0, 8) : session.title
+  return notice(state, "error", `${name}: prompt not delivered: ${delivery.detail}`)
+}
+
 const reduce = (state: TuiState, msg: Msg): Step => {
   switch (msg._tag) {
     case "SessionsListed":
       return step(settle(listed(state, msg.sessions)))
     case "SessionUpserted":
-      return step(settle(upsert(remember(state, msg.session), msg.session)))
+      return step(settle(upsert(remember(promptFailure(state, msg.session), msg.session), msg.session)))
     case "SessionRemoved":
       return step(settle(removeSession(state, msg.sessionId)))
     case "Screen":
