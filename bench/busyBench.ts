@@ -20,7 +20,7 @@ import { applyFrame, type ScreenFrame } from "./screenFrames.js"
 
 const SESSIONS = Number(process.env.TELEMUX_BENCH_BUSY_SESSIONS ?? 500)
 const WARMUP_MS = 4000
-const MEASURE_MS = 20_000
+const MEASURE_MS = 15_000
 const PROBE_EVERY_MS = 100
 
 /** Prints its own timestamp every 200 ms in the background; the shell stays free for commands. */

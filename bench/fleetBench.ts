@@ -28,7 +28,7 @@ const WARMUP = 300
 const TIMED = 2_000
 /** Enough requests to fill the inbox and replies streams to their caps before the volume run is measured. */
 const FILL = 2 * INBOX_MAXLEN
-const VOLUME = 30_000
+const VOLUME = 15_000
 const IN_FLIGHT = 64
 const P99_TARGET_MS = 5
 

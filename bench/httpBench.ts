@@ -29,7 +29,7 @@ const ROLE_ENV = "TELEMUX_HTTP_BENCH_ROLE"
 const SESSIONS = 200
 const CONNECTIONS = [10, 50] as const
 const WARMUP_MS = 1000
-const MEASURE_MS = 4000
+const MEASURE_MS = 3000
 const TARGET_RATIO = 0.3
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

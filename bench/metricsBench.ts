@@ -27,14 +27,14 @@ import type { BenchRow } from "./measure.js"
 import { createSessions, type Daemon, startDaemon } from "./outputBench.js"
 
 const SESSIONS = 5
-const PAIRS = 3
+const PAIRS = 2
 const CONNECTIONS = 10
-const ROUNDS = 3
+const ROUNDS = 2
 const WARMUP_MS = 500
 const MEASURE_MS = 2000
 const BUSY_SESSIONS = 60
-const BUSY_PAIRS = 3
-const BUSY_MEASURE_MS = 8000
+const BUSY_PAIRS = 2
+const BUSY_MEASURE_MS = 6000
 const TARGET_PERCENT = 5
 const OFF = { TELEMUX_METRICS: "false" } as const
 

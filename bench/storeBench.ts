@@ -11,7 +11,7 @@ import { ComputerName, Session, SessionId, type SessionStatus, tmuxNameFor } fro
 import { type BenchRow, formatNs, printRows, ratio, time } from "./measure.js"
 
 const ROWS = 10_000
-const RUNS = 200
+const RUNS = 100
 const STATUSES: ReadonlyArray<SessionStatus> = ["creating", "running", "idle", "waiting_input", "closed"]
 const T0 = Date.UTC(2025, 0, 1)
 
