@@ -175,7 +175,14 @@ export const SESSIONS_KEYS: ReadonlyArray<Binding> = [
   }
 ]
 
-export const PROJECTS_KEYS: ReadonlyArray<Binding> = [
+/** The keys of a view that is a list to move in and reload (Projects, History). */
+const listKeys = (list: {
+  readonly cursor: "projectCursor" | "historyCursor"
+  readonly length: (s: TuiState) => number
+  readonly does: string
+  readonly reloading: string
+  readonly load: "LoadProjects" | "LoadHistory"
+}): ReadonlyArray<Binding> => [
   {
     keys: "↑ ↓  k j",
     does: "move",
@@ -184,40 +191,34 @@ export const PROJECTS_KEYS: ReadonlyArray<Binding> = [
       const delta = k.upArrow || i === "k" ? -1 : 1
       return step({
         ...s,
-        projectCursor: Math.min(Math.max(0, s.projects.length - 1), Math.max(0, s.projectCursor + delta))
+        [list.cursor]: Math.min(Math.max(0, list.length(s) - 1), Math.max(0, s[list.cursor] + delta))
       })
     }
   },
   {
     keys: "r",
-    does: "reload the projects",
+    does: list.does,
     footer: "r reload",
     on: char("r"),
-    run: (s) => step(notice(s, "info", "reloading projects"), [{ _tag: "LoadProjects" }])
+    run: (s) => step(notice(s, "info", list.reloading), [{ _tag: list.load }])
   }
 ]
 
-export const HISTORY_KEYS: ReadonlyArray<Binding> = [
-  {
-    keys: "↑ ↓  k j",
-    does: "move",
-    on: (i, k) => k.upArrow || k.downArrow || char("k")(i, k) || char("j")(i, k),
-    run: (s, _, i, k) => {
-      const delta = k.upArrow || i === "k" ? -1 : 1
-      return step({
-        ...s,
-        historyCursor: Math.min(Math.max(0, s.history.length - 1), Math.max(0, s.historyCursor + delta))
-      })
-    }
-  },
-  {
-    keys: "r",
-    does: "reload the closed sessions",
-    footer: "r reload",
-    on: char("r"),
-    run: (s) => step(notice(s, "info", "reloading history"), [{ _tag: "LoadHistory" }])
-  }
-]
+export const PROJECTS_KEYS: ReadonlyArray<Binding> = listKeys({
+  cursor: "projectCursor",
+  length: (s) => s.projects.length,
+  does: "reload the projects",
+  reloading: "reloading projects",
+  load: "LoadProjects"
+})
+
+export const HISTORY_KEYS: ReadonlyArray<Binding> = listKeys({
+  cursor: "historyCursor",
+  length: (s) => s.history.length,
+  does: "reload the closed sessions",
+  reloading: "reloading history",
+  load: "LoadHistory"
+})
 
 export const VIEW_KEYS: Readonly<Record<View, ReadonlyArray<Binding>>> = {
   sessions: SESSIONS_KEYS,
