@@ -8,12 +8,12 @@
  */
 import * as CliConfig from "@effect/cli/CliConfig"
 import * as CommandDescriptor from "@effect/cli/CommandDescriptor"
-import type * as Span from "@effect/cli/HelpDoc/Span"
 import * as Usage from "@effect/cli/Usage"
 import { Duration, Effect, Option } from "effect"
 import { EDITING_KEYS, FUNCTION_KEYS } from "../domain/Keys.js"
 import { Agent, AgentMode, SessionStatus } from "../domain/Session.js"
 import { COMPLETE_COMMAND } from "./Argv.js"
+import { childrenOf, type Node, own, spanText } from "./CommandTree.js"
 import { addressOf, loadSettings, readToken } from "./Connection.js"
 import { DaemonClient, layer as daemonClientLayer } from "./DaemonClient.js"
 
@@ -26,30 +26,6 @@ const VALUE_OPTIONS = "--config|--log-level|--computer|--status|--agent|--mode|-
 
 const CTRL_KEYS = "abcdefghijklmnopqrstuvwxyz".split("").map((c) => `C-${c}`)
 export const COMPLETED_KEYS = [...EDITING_KEYS, ...FUNCTION_KEYS, ...CTRL_KEYS, "M-"]
-
-interface Node {
-  readonly _tag: "Standard" | "GetUserInput" | "Map" | "Subcommands"
-  readonly name?: string
-  readonly command?: Node
-  readonly parent?: Node
-  readonly children?: ReadonlyArray<Node>
-}
-const own = (node: Node): Node =>
-  node._tag === "Map" ? own(node.command!) : node._tag === "Subcommands" ? own(node.parent!) : node
-const childrenOf = (node: Node): ReadonlyArray<Node> =>
-  node._tag === "Map" ? childrenOf(node.command!) : node._tag === "Subcommands" ? node.children! : []
-
-const spanText = (span: Span.Span): string => {
-  switch (span._tag) {
-    case "Text":
-    case "URI":
-      return span.value
-    case "Sequence":
-      return spanText(span.left) + spanText(span.right)
-    default:
-      return spanText(span.value)
-  }
-}
 
 /** A command's options, read off its usage line. */
 const optionsOf = (node: Node): Array<string> => {

@@ -8,8 +8,8 @@
 import * as CliConfig from "@effect/cli/CliConfig"
 import * as CommandDescriptor from "@effect/cli/CommandDescriptor"
 import type * as HelpDoc from "@effect/cli/HelpDoc"
-import type * as Span from "@effect/cli/HelpDoc/Span"
 import * as Usage from "@effect/cli/Usage"
+import { childrenOf, nameOf, type Node, own, spanText } from "./CommandTree.js"
 import { displayWidth, padToWidth, wrapWords } from "./DisplayWidth.js"
 
 /** Widest help page; a narrower terminal wraps it narrower. */
@@ -21,38 +21,10 @@ export interface HelpStyle {
   readonly color: boolean
 }
 
-/** The shape of @effect/cli's command descriptors (its internal instructions), as far as help reads it. */
-interface Node {
-  readonly _tag: "Standard" | "GetUserInput" | "Map" | "Subcommands"
-  readonly name?: string
-  readonly description?: HelpDoc.HelpDoc
-  readonly command?: Node
-  readonly parent?: Node
-  readonly children?: ReadonlyArray<Node>
-}
-
-const own = (node: Node): Node =>
-  node._tag === "Map" ? own(node.command!) : node._tag === "Subcommands" ? own(node.parent!) : node
-const nameOf = (node: Node): string => own(node).name ?? ""
-const childrenOf = (node: Node): ReadonlyArray<Node> =>
-  node._tag === "Map" ? childrenOf(node.command!) : node._tag === "Subcommands" ? node.children! : []
-
 const find = (node: Node, path: ReadonlyArray<string>): Node | undefined => {
   if (path.length === 0) return node
   const child = childrenOf(node).find((c) => nameOf(c) === path[0])
   return child === undefined ? undefined : find(child, path.slice(1))
-}
-
-const spanText = (span: Span.Span): string => {
-  switch (span._tag) {
-    case "Text":
-    case "URI":
-      return span.value
-    case "Sequence":
-      return spanText(span.left) + spanText(span.right)
-    default:
-      return spanText(span.value)
-  }
 }
 
 /** Lines @effect/cli adds under every option or argument, which say nothing the usage does not. */
