@@ -3,10 +3,8 @@
  * private socket, not the daemon's), driven with send-keys and read with capture-pane, against a
  * real daemon.
  */
-import { execFileSync } from "node:child_process"
-import { randomBytes } from "node:crypto"
 import { afterAll, assert, describe, it } from "vitest"
-import { cliEnv, DIST_CLI, eventually, removeEnv, removeTmuxServer } from "./support/cliProcess.js"
+import { eventually, removeEnv, removeTmuxServer } from "./support/cliProcess.js"
 import {
   api,
   type DaemonEnv,
@@ -15,6 +13,7 @@ import {
   startDaemon,
   tmuxServerPid
 } from "./support/daemonProcess.js"
+import { tuiInTmux } from "./support/tuiInTmux.js"
 
 describe("telemux tui in a terminal", () => {
   const envs: Array<DaemonEnv> = []
@@ -29,43 +28,14 @@ describe("telemux tui in a terminal", () => {
     envs.push(env)
     const daemon = await startDaemon(env)
     const call = api(env)
-    const socket = `telemux-tui-test-${process.pid}-${randomBytes(4).toString("hex")}`
+    const { keys, socket, start, waitScreen } = tuiInTmux(env, daemon, {
+      socketPrefix: "telemux-tui-test",
+      waitTimeoutMs: 10_000
+    })
     sockets.push(socket)
-    const tmux = (...args: ReadonlyArray<string>) =>
-      execFileSync("tmux", ["-L", socket, ...args], { env: cliEnv(env), timeout: 5000 }).toString()
-    const screen = () => tmux("capture-pane", "-p", "-t", "tui")
-    const waitScreen = async (what: string, accept: (text: string) => boolean, timeoutMs = 10_000) => {
-      let last = ""
-      try {
-        return await eventually(
-          async () => {
-            last = screen()
-            return accept(last) ? last : undefined
-          },
-          what,
-          timeoutMs
-        )
-      } catch (error) {
-        throw new Error(`${String(error)}; the screen:\n${last}\ndaemon log tail:\n${daemon.logs().slice(-3000)}`)
-      }
-    }
 
     try {
-      tmux(
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-s",
-        "tui",
-        "-x",
-        "150",
-        "-y",
-        "40",
-        "-c",
-        env.projectDir,
-        `${process.execPath} ${DIST_CLI} tui; echo TUI-EXIT=$?; sleep 60`
-      )
+      start(150, 40)
       await waitScreen(
         "the TUI live with no sessions",
         (text) => text.includes("● live") && text.includes("no sessions"),
@@ -73,9 +43,9 @@ describe("telemux tui in a terminal", () => {
       )
 
       // n: the dialog offers the working directory; Enter creates the session
-      tmux("send-keys", "-t", "tui", "n")
+      keys("n")
       await waitScreen("the new-session dialog", (text) => text.includes(`Directory ${env.projectDir}`))
-      tmux("send-keys", "-t", "tui", "Enter")
+      keys("Enter")
       const created = await eventually(async () => {
         const sessions = (await call("GET", "/v1/sessions")).body as Array<{ sessionId: string }>
         return sessions.length === 1 ? sessions[0]! : undefined
@@ -87,18 +57,18 @@ describe("telemux tui in a terminal", () => {
       )
 
       // s: type into the field, Enter sends
-      tmux("send-keys", "-t", "tui", "s")
+      keys("s")
       await waitScreen("the send field", (text) => text.includes("send to project: "))
-      tmux("send-keys", "-t", "tui", "-l", "echo hi")
+      keys("-l", "echo hi")
       await waitScreen("the typed text", (text) => text.includes("send to project: echo hi"))
-      tmux("send-keys", "-t", "tui", "Enter")
+      keys("Enter")
       // a preview line that is just "hi", inside the preview's border
       const shown = await waitScreen("hi in the preview", (text) => /│hi\s*│/.test(text))
       assert.match(shown, /│\S*[$#] echo hi\s*│/)
       const output = (await call("GET", `/v1/sessions/${created.sessionId}/output`)).body.screen as string
       assert.include(output, "\nhi\n")
 
-      tmux("send-keys", "-t", "tui", "q")
+      keys("q")
       await waitScreen("the TUI to exit", (text) => text.includes("TUI-EXIT=0"))
     } finally {
       removeTmuxServer(socket)

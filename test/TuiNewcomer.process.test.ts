@@ -5,10 +5,8 @@
  * refusal in it, coloured statuses and ticking ages, Esc and pastes in prompts, the attach hint and
  * a clean screen after detaching, and the History view.
  */
-import { execFileSync } from "node:child_process"
-import { randomBytes } from "node:crypto"
 import { afterAll, assert, describe, it } from "vitest"
-import { cliEnv, DIST_CLI, eventually, removeEnv, removeTmuxServer } from "./support/cliProcess.js"
+import { eventually, removeEnv, removeTmuxServer } from "./support/cliProcess.js"
 import {
   api,
   type DaemonEnv,
@@ -17,6 +15,7 @@ import {
   startDaemon,
   tmuxServerPid
 } from "./support/daemonProcess.js"
+import { tuiInTmux } from "./support/tuiInTmux.js"
 
 const ESC = String.fromCharCode(27)
 const COLUMNS = 80
@@ -38,44 +37,14 @@ describe("telemux tui on an 80-column terminal", () => {
       // the project the dialog completes
       const daemon = await startDaemon(env, { TELEMUX_TRUSTED_DIRS: env.projectDir })
       const call = api(env)
-      const socket = `telemux-tui-newcomer-${process.pid}-${randomBytes(4).toString("hex")}`
+      const { keys, socket, start, tmux, waitScreen } = tuiInTmux(env, daemon, {
+        socketPrefix: "telemux-tui-newcomer",
+        waitTimeoutMs: 20_000
+      })
       sockets.push(socket)
-      const tmux = (...args: ReadonlyArray<string>) =>
-        execFileSync("tmux", ["-L", socket, ...args], { env: cliEnv(env), timeout: 5000 }).toString()
-      const keys = (...args: ReadonlyArray<string>) => tmux("send-keys", "-t", "tui", ...args)
-      const screen = () => tmux("capture-pane", "-p", "-t", "tui")
-      const waitScreen = async (what: string, accept: (text: string) => boolean, timeoutMs = 20_000) => {
-        let last = ""
-        try {
-          return await eventually(
-            async () => {
-              last = screen()
-              return accept(last) ? last : undefined
-            },
-            what,
-            timeoutMs
-          )
-        } catch (error) {
-          throw new Error(`${String(error)}; the screen:\n${last}\ndaemon log tail:\n${daemon.logs().slice(-3000)}`)
-        }
-      }
 
       try {
-        tmux(
-          "-f",
-          "/dev/null",
-          "new-session",
-          "-d",
-          "-s",
-          "tui",
-          "-x",
-          String(COLUMNS),
-          "-y",
-          String(ROWS),
-          "-c",
-          env.projectDir,
-          `${process.execPath} ${DIST_CLI} tui; echo TUI-EXIT=$?; sleep 60`
-        )
+        start(COLUMNS, ROWS)
         let text = await waitScreen(
           "the TUI live with no sessions, and its footer",
           (t) => t.includes("● live") && t.includes("no sessions") && /\? help\s*$/m.test(t),
