@@ -1,14 +1,12 @@
-import { NodeContext } from "@effect/platform-node"
-import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { install } from "../src/agents/HookInstall.js"
-import { buildHook, FAKE_AGENTS, HOOK_COMMAND } from "./fixtures/agents/hookBuild.js"
+import { assert, describe, it } from "vitest"
+import { FAKE_AGENTS } from "./fixtures/agents/hookBuild.js"
+import { agentDaemonEnvs } from "./support/agentDaemon.js"
 import { cliEnv, eventually, runCli } from "./support/cliProcess.js"
-import { api, type DaemonEnv, makeDaemonEnv, removeDaemonEnv, startDaemon } from "./support/daemonProcess.js"
+import { api, startDaemon } from "./support/daemonProcess.js"
 import { connectStream } from "./support/streamClient.js"
 
 const tmuxName = (id: string) => `tmx_${id.replace(/-/g, "").slice(0, 8)}`
@@ -22,17 +20,12 @@ const script = (dir: string, name: string, body: string) => {
 }
 
 describe("launching agents (dist/main.js, real tmux)", () => {
-  const envs: Array<DaemonEnv> = []
-  beforeAll(() => void buildHook())
-  afterAll(() => {
-    for (const env of envs) removeDaemonEnv(env)
-  })
+  const envs = agentDaemonEnvs()
 
   it(
     "an agent whose command cannot run is refused with a 400 naming it and the PATH of the session's shell; nothing starts",
     async () => {
-      const env = await makeDaemonEnv()
-      envs.push(env)
+      const env = await envs.make()
       // on the daemon's PATH, but a new pane's login shell sets its own
       const daemonBin = path.join(env.home, "daemon-bin")
       fs.mkdirSync(daemonBin)
@@ -89,13 +82,7 @@ describe("launching agents (dist/main.js, real tmux)", () => {
   it(
     "an agent run by a wrapper script gets its prompt once; resume is refused with a 409 while it runs and works once it has exited",
     async () => {
-      const env = await makeDaemonEnv()
-      envs.push(env)
-      await Effect.runPromise(
-        install({ home: env.home, hookCommand: HOOK_COMMAND, agents: ["claude"] }).pipe(
-          Effect.provide(NodeContext.layer)
-        )
-      )
+      const env = await envs.withClaudeHooks()
       // no exec: the pane's foreground process is the script's sh, which tmux names a shell
       const wrapper = script(
         env.home,
@@ -171,8 +158,7 @@ describe("launching agents (dist/main.js, real tmux)", () => {
   it(
     "a prompt that cannot be delivered is on the session and the stream, and new --prompt exits non-zero saying what to do",
     async () => {
-      const env = await makeDaemonEnv()
-      envs.push(env)
+      const env = await envs.make()
       // found and executable, but it never becomes an agent: the pane stays at its shell
       const broken = script(env.home, "claude-broken", "echo 'claude-broken: no licence' >&2; exit 1")
       const daemon = await startDaemon(env, { TELEMUX_AGENT_CLAUDE: broken })

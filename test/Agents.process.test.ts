@@ -1,12 +1,10 @@
-import { NodeContext } from "@effect/platform-node"
-import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import * as path from "node:path"
-import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { install } from "../src/agents/HookInstall.js"
+import { assert, describe, it } from "vitest"
 import { openSqlite } from "../src/agents/SqliteFile.js"
-import { buildHook, FAKE_AGENTS, HOOK_COMMAND } from "./fixtures/agents/hookBuild.js"
-import { api, type DaemonEnv, makeDaemonEnv, removeDaemonEnv, startDaemon } from "./support/daemonProcess.js"
+import { FAKE_AGENTS } from "./fixtures/agents/hookBuild.js"
+import { agentDaemonEnvs } from "./support/agentDaemon.js"
+import { api, startDaemon } from "./support/daemonProcess.js"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -24,23 +22,13 @@ const eventually = async <A>(what: string, probe: () => Promise<A | undefined>, 
 const count = (text: string, needle: string) => text.split(needle).length - 1
 
 describe("agents end to end (dist/main.js, real tmux, fake agent CLIs with their hooks)", () => {
-  const envs: Array<DaemonEnv> = []
-  beforeAll(() => void buildHook())
-  afterAll(() => {
-    for (const env of envs) removeDaemonEnv(env)
-  })
+  const envs = agentDaemonEnvs()
 
   it(
     "launch delivers the prompt once; hooks drive idle / waiting_input; listeners are told; restart resumes; hooks fired while the daemon is down arrive after it starts",
     async () => {
-      const env = await makeDaemonEnv()
-      envs.push(env)
       // the daemon's panes run with HOME = the state dir: the agents' hook settings go there
-      await Effect.runPromise(
-        install({ home: env.home, hookCommand: HOOK_COMMAND, agents: ["claude"] }).pipe(
-          Effect.provide(NodeContext.layer)
-        )
-      )
+      const env = await envs.withClaudeHooks()
       // panes run login shells, which set their own PATH: the agent commands are configured by path
       const daemonEnv = { TELEMUX_AGENT_CLAUDE: path.join(FAKE_AGENTS, "claude") }
       let daemon = await startDaemon(env, daemonEnv)
@@ -182,8 +170,7 @@ describe("agents end to end (dist/main.js, real tmux, fake agent CLIs with their
   )
 
   it("a mode the agent does not have is a typed 400 and starts nothing", async () => {
-    const env = await makeDaemonEnv()
-    envs.push(env)
+    const env = await envs.make()
     const daemon = await startDaemon(env, { TELEMUX_AGENT_GEMINI: path.join(FAKE_AGENTS, "gemini") })
     const call = api(env)
     try {

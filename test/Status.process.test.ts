@@ -1,11 +1,10 @@
-import { NodeContext } from "@effect/platform-node"
-import { Duration, Effect } from "effect"
+import { Duration } from "effect"
 import * as path from "node:path"
-import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { assert, describe, it } from "vitest"
 import { SHELL_QUIET } from "../layers/LiveOutputWorkers.js"
-import { install } from "../src/agents/HookInstall.js"
-import { buildHook, FAKE_AGENTS, HOOK_COMMAND, runHookProcess } from "./fixtures/agents/hookBuild.js"
-import { api, type DaemonEnv, makeDaemonEnv, removeDaemonEnv, startDaemon } from "./support/daemonProcess.js"
+import { FAKE_AGENTS, runHookProcess } from "./fixtures/agents/hookBuild.js"
+import { agentDaemonEnvs } from "./support/agentDaemon.js"
+import { api, startDaemon } from "./support/daemonProcess.js"
 import { connectStream, type Frame } from "./support/streamClient.js"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -39,17 +38,12 @@ const statusesOver = async (call: Call, id: string, forMs: number) => {
 }
 
 describe("status tells the truth (dist/main.js, real tmux)", () => {
-  const envs: Array<DaemonEnv> = []
-  beforeAll(() => void buildHook())
-  afterAll(() => {
-    for (const env of envs) removeDaemonEnv(env)
-  })
+  const envs = agentDaemonEnvs()
 
   it(
     "a shell loop is running within 1 s and stays so; idle within the quiet time after it ends; a silent program is running",
     async () => {
-      const env = await makeDaemonEnv()
-      envs.push(env)
+      const env = await envs.make()
       const daemon = await startDaemon(env)
       const call = api(env)
       try {
@@ -86,13 +80,7 @@ describe("status tells the truth (dist/main.js, real tmux)", () => {
   it(
     "an agent's hooks drive its status: running while its turn runs, idle when it ends, waiting_input when it asks",
     async () => {
-      const env = await makeDaemonEnv()
-      envs.push(env)
-      await Effect.runPromise(
-        install({ home: env.home, hookCommand: HOOK_COMMAND, agents: ["claude"] }).pipe(
-          Effect.provide(NodeContext.layer)
-        )
-      )
+      const env = await envs.withClaudeHooks()
       const daemon = await startDaemon(env, { TELEMUX_AGENT_CLAUDE: path.join(FAKE_AGENTS, "claude") })
       const call = api(env)
       const stream = await connectStream(env)
