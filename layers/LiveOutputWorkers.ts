@@ -53,6 +53,17 @@ export const make = Effect.gen(function*() {
   const changed = new Set<SessionId>()
   /** When each session is next looked at to settle its status (idle or not); pruned on removal. */
   const settleAt = new Map<SessionId, number>()
+  /**
+   * This computer's shell sessions the cache says are running, kept from its events: another screen
+   * change of one only moves the moment it settles, and needs no look by the status fiber (with 500
+   * busy sessions that look was a wake and two cache reads per screen update).
+   */
+  const runningShells = new Set<SessionId>()
+  const noteStatus = (session: Session) => {
+    if (session.computer === config.computer && session.agent === null && session.status === "running") {
+      runningShells.add(session.sessionId)
+    } else runningShells.delete(session.sessionId)
+  }
   /** Wakes the status fiber (sliding: any number of wakes make one look). */
   const statusWake = yield* Queue.sliding<void>(1)
   const wakeStatus = Queue.offer(statusWake, undefined).pipe(Effect.asVoid)
@@ -76,15 +87,18 @@ export const make = Effect.gen(function*() {
   yield* log.listen((event) => {
     if (event._tag === "OutputChanged") {
       pending.set(event.sessionId, event)
-      changed.add(event.sessionId)
       settleAt.set(event.sessionId, DateTime.toEpochMillis(event.changedAt) + Duration.toMillis(SHELL_QUIET))
-      Queue.unsafeOffer(statusWake, undefined)
+      if (!runningShells.has(event.sessionId)) {
+        changed.add(event.sessionId)
+        Queue.unsafeOffer(statusWake, undefined)
+      }
     } else Queue.unsafeOffer(outputEvents, event)
   })
   const controlEvents = yield* control.subscribe
   yield* Effect.forEach(
     yield* cache.getSessionsForComputer(config.computer),
-    (session) => Effect.zipRight(follow(session), armSettle(session)),
+    (session) =>
+      Effect.zipRight(Effect.sync(() => noteStatus(session)), Effect.zipRight(follow(session), armSettle(session))),
     { discard: true }
   )
 
@@ -98,8 +112,10 @@ export const make = Effect.gen(function*() {
   yield* Effect.forkScoped(consume("follow-sessions", cacheEvents, (event) => {
     switch (event._tag) {
       case "SessionUpserted":
+        noteStatus(event.session)
         return Effect.zipRight(follow(event.session), armSettle(event.session))
       case "SessionRemoved":
+        runningShells.delete(event.sessionId)
         pending.delete(event.sessionId)
         changed.delete(event.sessionId)
         settleAt.delete(event.sessionId)
@@ -221,7 +237,7 @@ export const make = Effect.gen(function*() {
   yield* Effect.forkScoped(every("activity-flush", ACTIVITY_FLUSH_INTERVAL, flush))
   yield* Effect.addFinalizer(() => flush.pipe(Effect.ignore))
   /** Entries the status rules hold (for tests that prove them bounded by the open sessions). */
-  return { statusStateSize: Effect.sync(() => changed.size + settleAt.size) } as const
+  return { statusStateSize: Effect.sync(() => changed.size + settleAt.size + runningShells.size) } as const
 })
 
 export const layer = Layer.scopedDiscard(make)

@@ -121,6 +121,41 @@ describe("live output workers", () => {
       })
     ))
 
+  it.effect("a running shell's screen changes wake nothing; once anything makes it idle, the next change makes it running again", () =>
+    withWorkers(() =>
+      Effect.gen(function*() {
+        const sessions = yield* Sessions
+        const log = yield* OutputLog
+        const fake = yield* FakeTerminal
+        const session = yield* sessions.create({ projectDir })
+        const id = session.sessionId
+        const status = Effect.map(sessions.get(id), (s) => s.status)
+        fake.setForeground(session.paneId!, "bash")
+        const change = (n: number) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => log.append(id, `$ tick ${n}\n$ `, DateTime.unsafeMake(now)))
+        yield* change(0)
+        yield* settle
+        assert.strictEqual(yield* status, "running")
+        // changes keep postponing the settle: still running after more than SHELL_QUIET of them
+        for (let i = 1; i <= 8; i++) {
+          yield* TestClock.adjust(Duration.millis(500))
+          yield* change(i)
+          yield* settle
+        }
+        assert.strictEqual(yield* status, "running")
+        // another party says idle (as the settle would): the next change is activity again
+        yield* sessions.observe(id, { status: "idle" })
+        yield* settle
+        assert.strictEqual(yield* status, "idle")
+        yield* change(9)
+        yield* settle
+        assert.strictEqual(yield* status, "running")
+        yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
+        yield* settle
+        assert.strictEqual(yield* status, "idle")
+      })
+    ))
+
   it.effect("a shell loop that keeps printing stays running, its foreground flipping between the shell and its programs; idle once it stops", () =>
     withWorkers(() =>
       Effect.gen(function*() {
@@ -186,10 +221,11 @@ describe("live output workers", () => {
         for (let i = 0; i < 40; i++) open.push(yield* sessions.create({ projectDir }))
         for (const s of open) yield* log.append(s.sessionId, `screen ${s.sessionId}`, DateTime.unsafeMake(0))
         yield* settle
-        assert.strictEqual(yield* workers.statusStateSize, 40)
+        // per running session: when it settles, and that it is known to run
+        assert.strictEqual(yield* workers.statusStateSize, 80)
         for (const s of open.slice(0, 20)) yield* sessions.close(s.sessionId, "user")
         yield* settle
-        assert.strictEqual(yield* workers.statusStateSize, 20)
+        assert.strictEqual(yield* workers.statusStateSize, 40)
         yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
         yield* settle
         assert.strictEqual(yield* workers.statusStateSize, 0)
