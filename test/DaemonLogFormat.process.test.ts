@@ -1,7 +1,14 @@
 import { spawn } from "node:child_process"
 import { afterAll, assert, describe, it } from "vitest"
 import { VERSION } from "../src/Version.js"
-import { type DaemonEnv, DIST_MAIN, makeDaemonEnv, removeDaemonEnv, startDaemon } from "./support/daemonProcess.js"
+import {
+  type DaemonEnv,
+  daemonVariables,
+  DIST_MAIN,
+  makeDaemonEnv,
+  removeDaemonEnv,
+  startDaemon
+} from "./support/daemonProcess.js"
 
 /** The daemon run under `script`, which gives it a pseudo-terminal for stdout and stderr, as a person's shell would. */
 const startOnTerminal = (env: DaemonEnv, extra: Record<string, string> = {}) => {
@@ -10,17 +17,7 @@ const startOnTerminal = (env: DaemonEnv, extra: Record<string, string> = {}) => 
     `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(DIST_MAIN)}`,
     "/dev/null"
   ], {
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: env.home,
-      HISTFILE: "/dev/null",
-      TELEMUX_HOME: env.home,
-      TELEMUX_TMUX_SOCKET: env.socket,
-      TELEMUX_PORT: String(env.port),
-      TELEMUX_COMPUTER: "testbox",
-      TELEMUX_TEST_MARKER: env.marker,
-      ...extra
-    },
+    env: daemonVariables(env, extra),
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""

@@ -44,23 +44,25 @@ export interface RunningDaemon {
   ) => Promise<{ code: number | null; signal: NodeJS.Signals | null; elapsedMs: number }>
 }
 
+/** The environment variables a test daemon runs with (its own HOME, state dir, socket, port and marker), then `extra`. */
+export const daemonVariables = (env: DaemonEnv, extra: Record<string, string> = {}): Record<string, string> => ({
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  // A home of its own: the shells in its panes read no ~/.bashrc, tmux no ~/.tmux.conf.
+  HOME: env.home,
+  // the panes' shells die with the tmux server as the test removes HOME; they must not write into it then
+  HISTFILE: "/dev/null",
+  TELEMUX_HOME: env.home,
+  TELEMUX_TMUX_SOCKET: env.socket,
+  TELEMUX_PORT: String(env.port),
+  TELEMUX_COMPUTER: "testbox",
+  TELEMUX_TEST_MARKER: env.marker,
+  ...extra
+})
+
 export const startDaemon = async (env: DaemonEnv, extra: Record<string, string> = {}): Promise<RunningDaemon> => {
   if (!fs.existsSync(DIST_MAIN)) throw new Error(`${DIST_MAIN} is missing: run npm run build (npm test does)`)
   const child = spawn(process.execPath, [DIST_MAIN], {
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      // A home of its own: the shells in its panes read no ~/.bashrc, tmux no ~/.tmux.conf.
-      HOME: env.home,
-      // the panes' shells die with the tmux server as the test removes HOME; they must not write into it then
-      HISTFILE: "/dev/null",
-      TELEMUX_HOME: env.home,
-      TELEMUX_TMUX_SOCKET: env.socket,
-      TELEMUX_PORT: String(env.port),
-      TELEMUX_COMPUTER: "testbox",
-      TELEMUX_LOG_LEVEL: "Debug",
-      TELEMUX_TEST_MARKER: env.marker,
-      ...extra
-    },
+    env: daemonVariables(env, { TELEMUX_LOG_LEVEL: "Debug", ...extra }),
     stdio: ["ignore", "pipe", "pipe"]
   })
   let output = ""

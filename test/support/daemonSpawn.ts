@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import { type DaemonEnv, DIST_MAIN } from "./daemonProcess.js"
+import { type DaemonEnv, daemonVariables, DIST_MAIN } from "./daemonProcess.js"
 
 /** How a daemon process ended, and when (performance.now() of its `exit` event in this process). */
 export interface DaemonExit {
@@ -33,18 +33,7 @@ export const spawnDaemon = (env: DaemonEnv, extra: Record<string, string> = {}):
   if (!fs.existsSync(DIST_MAIN)) throw new Error(`${DIST_MAIN} is missing: run npm run build (npm test does)`)
   const spawnedAt = performance.now()
   const child = spawn(process.execPath, [DIST_MAIN], {
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: env.home,
-      HISTFILE: "/dev/null",
-      TELEMUX_HOME: env.home,
-      TELEMUX_TMUX_SOCKET: env.socket,
-      TELEMUX_PORT: String(env.port),
-      TELEMUX_COMPUTER: "testbox",
-      TELEMUX_LOG_LEVEL: "Debug",
-      TELEMUX_TEST_MARKER: env.marker,
-      ...extra
-    },
+    env: daemonVariables(env, { TELEMUX_LOG_LEVEL: "Debug", ...extra }),
     stdio: ["ignore", "pipe", "pipe"]
   })
   let stdout = ""
