@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, describe, it } from "vitest"
+import { eventually } from "./support/cliProcess.js"
 import {
   api,
   type DaemonEnv,
@@ -11,17 +12,6 @@ import {
   startDaemon,
   tmuxServerPid
 } from "./support/daemonProcess.js"
-
-/** Polls `probe` until it returns a value (bounded); the daemon's effects are asynchronous. */
-const eventually = async <A>(probe: () => Promise<A | undefined>, what: string, timeoutMs = 10_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 describe("the daemon as a process (dist/main.js, real tmux, real SQLite)", () => {
   const envs: Array<DaemonEnv> = []
