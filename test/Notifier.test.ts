@@ -1,8 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Either, Layer, Logger, Option } from "effect"
-import { createHmac, timingSafeEqual } from "node:crypto"
 import * as fs from "node:fs"
-import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as DaemonLogger from "../layers/DaemonLogger.js"
@@ -15,56 +13,15 @@ import { parseTargets } from "../src/notify/NotifyTarget.js"
 import { RateLimit } from "../src/notify/RateLimit.js"
 import { SessionTransitions } from "../src/notify/SessionTransitions.js"
 import { sessionsOnDoubles } from "./support/unitLayers.js"
+import { startWebhookSink } from "./support/webhookSink.js"
 
 const SECRET = "s3cret-for-tests"
 
-interface Received {
-  readonly path: string
-  readonly headers: http.IncomingHttpHeaders
-  readonly body: any
-  /** Whether the signature header is the HMAC of `<timestamp>.<body>` with the shared secret. */
-  readonly signed: boolean
-}
-
 /** A real HTTP server on loopback that records each request and answers what `answer` says. */
-const sink = (answer: (n: number) => number | "hang" = () => 204) =>
+const sink = (answer?: (n: number) => number | "hang") =>
   Effect.acquireRelease(
-    Effect.promise(() =>
-      new Promise<{ server: http.Server; url: string; received: Array<Received> }>((resolve) => {
-        const received: Array<Received> = []
-        const server = http.createServer((req, res) => {
-          const chunks: Array<Buffer> = []
-          req.on("data", (chunk: Buffer) => chunks.push(chunk))
-          req.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8")
-            const timestamp = String(req.headers["x-telemux-timestamp"] ?? "")
-            const expected = Buffer.from(
-              `sha256=${createHmac("sha256", SECRET).update(`${timestamp}.${text}`).digest("hex")}`
-            )
-            const given = Buffer.from(String(req.headers["x-telemux-signature"] ?? ""))
-            received.push({
-              path: req.url ?? "",
-              headers: req.headers,
-              body: JSON.parse(text),
-              signed: given.length === expected.length && timingSafeEqual(given, expected)
-            })
-            const status = answer(received.length)
-            if (status !== "hang") res.writeHead(status).end()
-          })
-        })
-        server.listen(0, "127.0.0.1", () => {
-          const address = server.address() as { port: number }
-          resolve({ server, url: `http://127.0.0.1:${address.port}`, received })
-        })
-      })
-    ),
-    ({ server }) =>
-      Effect.promise(() =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections()
-          server.close(() => resolve())
-        })
-      )
+    Effect.promise(() => startWebhookSink(SECRET, answer)),
+    (target) => Effect.promise(target.close)
   )
 
 const FAST: Notifier.NotifierTuning = {
