@@ -4,7 +4,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "vitest"
 import { FAKE_AGENTS } from "./fixtures/agents/hookBuild.js"
-import { agentDaemonEnvs } from "./support/agentDaemon.js"
+import { agentDaemonEnvs, createClaudeSession } from "./support/agentDaemon.js"
 import { cliEnv, eventually, runCli } from "./support/cliProcess.js"
 import { api, startDaemon } from "./support/daemonProcess.js"
 import { connectStream } from "./support/streamClient.js"
@@ -93,14 +93,9 @@ describe("launching agents (dist/main.js, real tmux)", () => {
       const call = api(env)
       const screen = async (id: string) => (await call("GET", `/v1/sessions/${id}/output`)).body.screen as string
       try {
-        const created = await call("POST", "/v1/sessions", {
-          projectDir: env.projectDir,
-          agent: "claude",
-          prompt: "first task"
-        })
-        assert.strictEqual(created.status, 201, JSON.stringify(created.body))
-        const id: string = created.body.sessionId
-        assert.strictEqual(created.body.promptDelivery.state, "pending")
+        const created = await createClaudeSession(call, env)
+        const id: string = created.sessionId
+        assert.strictEqual(created.promptDelivery.state, "pending")
 
         const delivered = await eventually(
           async () => {

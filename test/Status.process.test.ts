@@ -3,7 +3,7 @@ import * as path from "node:path"
 import { assert, describe, it } from "vitest"
 import { SHELL_QUIET } from "../layers/LiveOutputWorkers.js"
 import { FAKE_AGENTS, runHookProcess } from "./fixtures/agents/hookBuild.js"
-import { agentDaemonEnvs } from "./support/agentDaemon.js"
+import { agentDaemonEnvs, createClaudeSession } from "./support/agentDaemon.js"
 import { api, startDaemon } from "./support/daemonProcess.js"
 import { connectStream, type Frame } from "./support/streamClient.js"
 
@@ -86,13 +86,8 @@ describe("status tells the truth (dist/main.js, real tmux)", () => {
       const stream = await connectStream(env)
       try {
         stream.send({ type: "subscribe", sessions: true })
-        const created = await call("POST", "/v1/sessions", {
-          projectDir: env.projectDir,
-          agent: "claude",
-          prompt: "first task"
-        })
-        assert.strictEqual(created.status, 201, JSON.stringify(created.body))
-        const id: string = created.body.sessionId
+        const created = await createClaudeSession(call, env)
+        const id: string = created.sessionId
         type SessionFrame = Frame & { readonly session?: { readonly sessionId: string; readonly status: string } }
         /** This session's statuses on the stream, from the `from`-th frame on. */
         const statuses = (from: number) =>

@@ -4,10 +4,10 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { Effect } from "effect"
-import { afterAll, beforeAll } from "vitest"
+import { afterAll, assert, beforeAll } from "vitest"
 import { install } from "../../src/agents/HookInstall.js"
 import { buildHook, HOOK_COMMAND } from "../fixtures/agents/hookBuild.js"
-import { type DaemonEnv, makeDaemonEnv, removeDaemonEnv } from "./daemonProcess.js"
+import { type api, type DaemonEnv, makeDaemonEnv, removeDaemonEnv } from "./daemonProcess.js"
 
 /** Call inside a describe: registers the build and the clean-up, and makes that describe's environments. */
 export const agentDaemonEnvs = () => {
@@ -34,4 +34,15 @@ export const agentDaemonEnvs = () => {
       return env
     }
   }
+}
+
+/** Creates a claude session with `prompt` in the environment's project; the daemon's answer's body, which must be a 201. */
+export const createClaudeSession = async (
+  call: ReturnType<typeof api>,
+  env: DaemonEnv,
+  prompt = "first task"
+): Promise<any> => {
+  const created = await call("POST", "/v1/sessions", { projectDir: env.projectDir, agent: "claude", prompt })
+  assert.strictEqual(created.status, 201, JSON.stringify(created.body))
+  return created.body
 }
