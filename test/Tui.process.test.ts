@@ -3,36 +3,22 @@
  * private socket, not the daemon's), driven with send-keys and read with capture-pane, against a
  * real daemon.
  */
-import { afterAll, assert, describe, it } from "vitest"
-import { eventually, removeEnv, removeTmuxServer } from "./support/cliProcess.js"
-import {
-  api,
-  type DaemonEnv,
-  leftoverProcesses,
-  makeDaemonEnv,
-  startDaemon,
-  tmuxServerPid
-} from "./support/daemonProcess.js"
-import { tuiInTmux } from "./support/tuiInTmux.js"
+import { assert, describe, it } from "vitest"
+import { eventually, removeTmuxServer } from "./support/cliProcess.js"
+import { api, leftoverProcesses, startDaemon, tmuxServerPid } from "./support/daemonProcess.js"
+import { tuiTests } from "./support/tuiInTmux.js"
 
 describe("telemux tui in a terminal", () => {
-  const envs: Array<DaemonEnv> = []
-  const sockets: Array<string> = []
-  afterAll(() => {
-    for (const socket of sockets) removeTmuxServer(socket)
-    for (const env of envs) removeEnv(env)
-  })
+  const tests = tuiTests()
 
   it("creates a session with n, sends `echo hi` with s, shows hi in the preview, and quits with q", async () => {
-    const env = await makeDaemonEnv()
-    envs.push(env)
+    const env = await tests.makeEnv()
     const daemon = await startDaemon(env)
     const call = api(env)
-    const { keys, socket, start, waitScreen } = tuiInTmux(env, daemon, {
+    const { keys, socket, start, waitScreen } = tests.tuiInTmux(env, daemon, {
       socketPrefix: "telemux-tui-test",
       waitTimeoutMs: 10_000
     })
-    sockets.push(socket)
 
     try {
       start(150, 40)

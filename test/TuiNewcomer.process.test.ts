@@ -5,43 +5,29 @@
  * refusal in it, coloured statuses and ticking ages, Esc and pastes in prompts, the attach hint and
  * a clean screen after detaching, and the History view.
  */
-import { afterAll, assert, describe, it } from "vitest"
-import { eventually, removeEnv, removeTmuxServer } from "./support/cliProcess.js"
-import {
-  api,
-  type DaemonEnv,
-  leftoverProcesses,
-  makeDaemonEnv,
-  startDaemon,
-  tmuxServerPid
-} from "./support/daemonProcess.js"
-import { tuiInTmux } from "./support/tuiInTmux.js"
+import { assert, describe, it } from "vitest"
+import { eventually, removeTmuxServer } from "./support/cliProcess.js"
+import { api, leftoverProcesses, startDaemon, tmuxServerPid } from "./support/daemonProcess.js"
+import { tuiTests } from "./support/tuiInTmux.js"
 
 const ESC = String.fromCharCode(27)
 const COLUMNS = 80
 const ROWS = 24
 
 describe("telemux tui on an 80-column terminal", () => {
-  const envs: Array<DaemonEnv> = []
-  const sockets: Array<string> = []
-  afterAll(() => {
-    for (const socket of sockets) removeTmuxServer(socket)
-    for (const env of envs) removeEnv(env)
-  })
+  const tests = tuiTests()
 
   it(
     "help, the new-session dialog and its errors, statuses and ages, prompts, attach and detach, history",
     async () => {
-      const env = await makeDaemonEnv()
-      envs.push(env)
+      const env = await tests.makeEnv()
       // the project the dialog completes
       const daemon = await startDaemon(env, { TELEMUX_TRUSTED_DIRS: env.projectDir })
       const call = api(env)
-      const { keys, socket, start, tmux, waitScreen } = tuiInTmux(env, daemon, {
+      const { keys, socket, start, tmux, waitScreen } = tests.tuiInTmux(env, daemon, {
         socketPrefix: "telemux-tui-newcomer",
         waitTimeoutMs: 20_000
       })
-      sockets.push(socket)
 
       try {
         start(COLUMNS, ROWS)

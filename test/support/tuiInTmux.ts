@@ -4,8 +4,9 @@
  */
 import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { cliEnv, DIST_CLI, eventually } from "./cliProcess.js"
-import type { DaemonEnv, RunningDaemon } from "./daemonProcess.js"
+import { afterAll } from "vitest"
+import { cliEnv, DIST_CLI, eventually, removeEnv, removeTmuxServer } from "./cliProcess.js"
+import { type DaemonEnv, makeDaemonEnv, type RunningDaemon } from "./daemonProcess.js"
 
 export interface TuiInTmux {
   /** The private tmux socket's name (`tmux -L`); remove it with removeTmuxServer. */
@@ -66,6 +67,28 @@ export const tuiInTmux = (
         env.projectDir,
         `${process.execPath} ${DIST_CLI} tui; echo TUI-EXIT=$?; sleep 60`
       )
+    }
+  }
+}
+
+/** Call inside a describe: the daemon environments and TUI tmux servers it makes are removed after its tests. */
+export const tuiTests = () => {
+  const envs: Array<DaemonEnv> = []
+  const sockets: Array<string> = []
+  afterAll(() => {
+    for (const socket of sockets) removeTmuxServer(socket)
+    for (const env of envs) removeEnv(env)
+  })
+  return {
+    makeEnv: async (): Promise<DaemonEnv> => {
+      const env = await makeDaemonEnv()
+      envs.push(env)
+      return env
+    },
+    tuiInTmux: (...args: Parameters<typeof tuiInTmux>): TuiInTmux => {
+      const tui = tuiInTmux(...args)
+      sockets.push(tui.socket)
+      return tui
     }
   }
 }
