@@ -4,8 +4,8 @@
  * real daemon.
  */
 import { assert, describe, it } from "vitest"
-import { eventually, removeTmuxServer } from "./support/cliProcess.js"
-import { api, leftoverProcesses, startDaemon, tmuxServerPid } from "./support/daemonProcess.js"
+import { eventually } from "./support/cliProcess.js"
+import { api, startDaemon } from "./support/daemonProcess.js"
 import { tuiTests } from "./support/tuiInTmux.js"
 
 describe("telemux tui in a terminal", () => {
@@ -15,7 +15,7 @@ describe("telemux tui in a terminal", () => {
     const env = await tests.makeEnv()
     const daemon = await startDaemon(env)
     const call = api(env)
-    const { keys, socket, start, waitScreen } = tests.tuiInTmux(env, daemon, {
+    const { end, keys, start, waitScreen } = tests.tuiInTmux(env, daemon, {
       socketPrefix: "telemux-tui-test",
       waitTimeoutMs: 10_000
     })
@@ -57,11 +57,7 @@ describe("telemux tui in a terminal", () => {
       keys("q")
       await waitScreen("the TUI to exit", (text) => text.includes("TUI-EXIT=0"))
     } finally {
-      removeTmuxServer(socket)
-      const tmuxPid = tmuxServerPid(env.socket)
-      const stopped = await daemon.stop()
-      assert.strictEqual(stopped.code, 0, daemon.logs())
-      assert.deepStrictEqual(leftoverProcesses(env.marker, tmuxPid), [])
+      await end()
     }
   }, 60_000)
 })

@@ -6,8 +6,8 @@
  * a clean screen after detaching, and the History view.
  */
 import { assert, describe, it } from "vitest"
-import { eventually, removeTmuxServer } from "./support/cliProcess.js"
-import { api, leftoverProcesses, startDaemon, tmuxServerPid } from "./support/daemonProcess.js"
+import { eventually } from "./support/cliProcess.js"
+import { api, startDaemon } from "./support/daemonProcess.js"
 import { tuiTests } from "./support/tuiInTmux.js"
 
 const ESC = String.fromCharCode(27)
@@ -24,7 +24,7 @@ describe("telemux tui on an 80-column terminal", () => {
       // the project the dialog completes
       const daemon = await startDaemon(env, { TELEMUX_TRUSTED_DIRS: env.projectDir })
       const call = api(env)
-      const { keys, socket, start, tmux, waitScreen } = tests.tuiInTmux(env, daemon, {
+      const { end, keys, start, tmux, waitScreen } = tests.tuiInTmux(env, daemon, {
         socketPrefix: "telemux-tui-newcomer",
         waitTimeoutMs: 20_000
       })
@@ -133,11 +133,7 @@ describe("telemux tui on an 80-column terminal", () => {
         assert.notInclude(text, "[detached")
         assert.notInclude(text, "detach with")
       } finally {
-        removeTmuxServer(socket)
-        const tmuxPid = tmuxServerPid(env.socket)
-        const stopped = await daemon.stop()
-        assert.strictEqual(stopped.code, 0, daemon.logs())
-        assert.deepStrictEqual(leftoverProcesses(env.marker, tmuxPid), [])
+        await end()
       }
     },
     240_000

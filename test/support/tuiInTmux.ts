@@ -4,9 +4,9 @@
  */
 import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { afterAll } from "vitest"
+import { afterAll, assert } from "vitest"
 import { cliEnv, DIST_CLI, eventually, removeEnv, removeTmuxServer } from "./cliProcess.js"
-import { type DaemonEnv, makeDaemonEnv, type RunningDaemon } from "./daemonProcess.js"
+import { type DaemonEnv, leftoverProcesses, makeDaemonEnv, type RunningDaemon, tmuxServerPid } from "./daemonProcess.js"
 
 export interface TuiInTmux {
   /** The private tmux socket's name (`tmux -L`); remove it with removeTmuxServer. */
@@ -20,6 +20,8 @@ export interface TuiInTmux {
   readonly waitScreen: (what: string, accept: (text: string) => boolean, timeoutMs?: number) => Promise<string>
   /** Starts `telemux tui` in a detached session "tui" of that size, in the environment's project dir. */
   readonly start: (columns: number, rows: number) => void
+  /** Removes the TUI's tmux server, then stops the daemon: it must exit 0 and leave nothing of the test running but its tmux server. */
+  readonly end: () => Promise<void>
 }
 
 export const tuiInTmux = (
@@ -67,6 +69,13 @@ export const tuiInTmux = (
         env.projectDir,
         `${process.execPath} ${DIST_CLI} tui; echo TUI-EXIT=$?; sleep 60`
       )
+    },
+    end: async () => {
+      removeTmuxServer(socket)
+      const tmuxPid = tmuxServerPid(env.socket)
+      const stopped = await daemon.stop()
+      assert.strictEqual(stopped.code, 0, daemon.logs())
+      assert.deepStrictEqual(leftoverProcesses(env.marker, tmuxPid), [])
     }
   }
 }
