@@ -68,6 +68,22 @@ const withWorkers = <A, E, R>(
     Effect.provide(Layer.mergeAll(sessionsOnDoubles(), MemoryOutputLog.layer, testControl))
   )
 
+/** A new session (a shell, or the agent's), the services a status test drives it with, and its status. */
+const newSession = (agent?: "claude") =>
+  Effect.gen(function*() {
+    const sessions = yield* Sessions
+    const session = yield* sessions.create(agent === undefined ? { projectDir } : { projectDir, agent })
+    const id = session.sessionId
+    return {
+      sessions,
+      log: yield* OutputLog,
+      fake: yield* FakeTerminal,
+      session,
+      id,
+      status: Effect.map(sessions.get(id), (s) => s.status)
+    }
+  })
+
 describe("live output workers", () => {
   it.effect("watch sessions while open, unwatch when closed", () =>
     withWorkers((poller) =>
@@ -86,12 +102,7 @@ describe("live output workers", () => {
   it.effect("a program in the foreground is running; back at the prompt, idle once the screen is quiet for SHELL_QUIET", () =>
     withWorkers(() =>
       Effect.gen(function*() {
-        const sessions = yield* Sessions
-        const log = yield* OutputLog
-        const fake = yield* FakeTerminal
-        const session = yield* sessions.create({ projectDir })
-        const id = session.sessionId
-        const status = Effect.map(sessions.get(id), (s) => s.status)
+        const { fake, id, log, session, sessions, status } = yield* newSession()
         fake.setForeground(session.paneId!, "sleep")
         yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: "sleep" })
         yield* settle
@@ -124,12 +135,7 @@ describe("live output workers", () => {
   it.effect("a running shell's screen changes wake nothing; once anything makes it idle, the next change makes it running again", () =>
     withWorkers(() =>
       Effect.gen(function*() {
-        const sessions = yield* Sessions
-        const log = yield* OutputLog
-        const fake = yield* FakeTerminal
-        const session = yield* sessions.create({ projectDir })
-        const id = session.sessionId
-        const status = Effect.map(sessions.get(id), (s) => s.status)
+        const { fake, id, log, session, sessions, status } = yield* newSession()
         fake.setForeground(session.paneId!, "bash")
         const change = (n: number) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => log.append(id, `$ tick ${n}\n$ `, DateTime.unsafeMake(now)))
@@ -159,12 +165,7 @@ describe("live output workers", () => {
   it.effect("a shell loop that keeps printing stays running, its foreground flipping between the shell and its programs; idle once it stops", () =>
     withWorkers(() =>
       Effect.gen(function*() {
-        const sessions = yield* Sessions
-        const log = yield* OutputLog
-        const fake = yield* FakeTerminal
-        const session = yield* sessions.create({ projectDir })
-        const id = session.sessionId
-        const status = Effect.map(sessions.get(id), (s) => s.status)
+        const { fake, id, log, session, status } = yield* newSession()
         yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
         yield* settle
         assert.strictEqual(yield* status, "idle", "a new shell is idle once quiet")
@@ -235,12 +236,7 @@ describe("live output workers", () => {
   it.effect("an agent's status is its hooks': screen changes leave it; its pane back at the shell makes it idle", () =>
     withWorkers(() =>
       Effect.gen(function*() {
-        const sessions = yield* Sessions
-        const log = yield* OutputLog
-        const fake = yield* FakeTerminal
-        const session = yield* sessions.create({ projectDir, agent: "claude" })
-        const id = session.sessionId
-        const status = Effect.map(sessions.get(id), (s) => s.status)
+        const { fake, id, log, session, sessions, status } = yield* newSession("claude")
         fake.setForeground(session.paneId!, "claude")
         yield* sessions.observe(id, { status: "waiting_input" })
         yield* log.append(id, "claude> which branch?", DateTime.unsafeMake(yield* Clock.currentTimeMillis))
