@@ -5,7 +5,7 @@
  * does not pay for them.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Cause, Duration, Effect, Either, Exit, Option, Redacted } from "effect"
+import { Cause, Data, Duration, Effect, Either, Exit, Option, Redacted } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import type { TelemuxSettings } from "../../services/TelemuxConfig.js"
@@ -28,6 +28,13 @@ const skipped = (text: string): CheckResult => ({ status: "skipped", text })
 
 /** Longest doctor waits for Redis to answer PING (connect included). */
 export const REDIS_PING_TIMEOUT = Duration.seconds(2)
+
+/** Redis did not answer doctor's PING within REDIS_PING_TIMEOUT. */
+class RedisPingTimeout extends Data.TaggedError("RedisPingTimeout")<{}> {
+  override get message() {
+    return `no answer within ${Duration.format(REDIS_PING_TIMEOUT)}`
+  }
+}
 
 const AGENT_ENV: Readonly<Record<Agent, string>> = {
   claude: "TELEMUX_AGENT_CLAUDE",
@@ -230,7 +237,7 @@ export const checkRedisPing = (redisUrl: Option.Option<Redacted.Redacted<string>
           Effect.scoped,
           Effect.timeoutFail({
             duration: REDIS_PING_TIMEOUT,
-            onTimeout: () => new Error(`no answer within ${Duration.format(REDIS_PING_TIMEOUT)}`)
+            onTimeout: () => new RedisPingTimeout()
           }),
           Effect.either
         )
