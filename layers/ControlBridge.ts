@@ -25,6 +25,7 @@ import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
 import {
   captureArgs,
+  clampSize,
   deleteBufferArgs,
   enterAtShellArgs,
   enterDeferred,
@@ -47,6 +48,14 @@ import {
   windowIdsArgs
 } from "../src/tmux/Commands.js"
 import { replyBlocks } from "../src/tmux/ControlProtocol.js"
+import {
+  bracketedPasteIn,
+  parseSnapshot,
+  parseViewers,
+  sendBytesArgs,
+  snapshotArgs,
+  viewersArgs
+} from "../src/tmux/TerminalCommands.js"
 import * as TmuxBridge from "./TmuxBridge.js"
 import { screenChanges } from "./TmuxBridge.js"
 import * as TmuxControlLive from "./TmuxControl.js"
@@ -66,6 +75,9 @@ export interface ControlBridgeOptions {
 const withoutHub = (panes: ReadonlyArray<PaneInfo>) => panes.filter((pane) => pane.sessionName !== HUB_SESSION)
 
 const ENTER: ReadonlyArray<KeyPress> = [{ key: "Enter", repeat: 1 }]
+
+/** Panes whose bracketed-paste mode is remembered at once (ControlBridge's `bracketed`). */
+export const BRACKETED_PANES_MAX = 4096
 
 /** The refusal that ended a list, if any; a list answered in full is its blocks. */
 const answered = (reply: ListReply): Effect.Effect<ReadonlyArray<ReadonlyArray<string>>, TmuxError> =>
@@ -256,6 +268,54 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
      * `kill-session` alone would leave the session's window alive, linked into the hub; killing the
      * windows by id removes them from every session, and the emptied session goes with them.
      */
+    /**
+     * Bracketed paste per pane, read from what the panes write (tmux has no format for it). Only
+     * panes that turned it on are kept, at most BRACKETED_PANES_MAX (the oldest go).
+     */
+    const bracketed = new Set<string>()
+    yield* control.onOutput((paneId, data) => {
+      const on = bracketedPasteIn(data)
+      if (on === undefined) return
+      bracketed.delete(paneId)
+      if (!on) return
+      if (bracketed.size >= BRACKETED_PANES_MAX) bracketed.delete(bracketed.values().next().value!)
+      bracketed.add(paneId)
+    })
+
+    /** Over the events client, where the output is read: `at` falls exactly between two outputs. */
+    const snapshot = <A>(pane: PaneId, historyLines: number, at: () => A) =>
+      Effect.suspend(() => {
+        let mark: { readonly value: A } | undefined
+        return viaChannel(
+          control.runList(snapshotArgs(pane, historyLines), () => {
+            mark = { value: at() }
+          }),
+          // the spawning fallback has no output order: `at` after the whole capture
+          TmuxBridge.snapshotBlocks(tmuxProcess, pane, historyLines),
+          { idempotent: true }
+        ).pipe(
+          Effect.flatMap(answered),
+          Effect.flatMap((blocks) => parseSnapshot(blocks, bracketed.has(pane))),
+          Effect.map((taken) => [taken, mark === undefined ? at() : mark.value] as const),
+          Effect.withSpan("ControlBridge.snapshot")
+        )
+      })
+
+    const sendBytes = Effect.fn("ControlBridge.sendBytes")(function*(pane: PaneId, bytes: Uint8Array) {
+      if (bytes.length === 0) return
+      const commands = sendBytesArgs(pane, bytes)
+      yield* viaChannel(Effect.asVoid(runInput(commands)), spawn.sendBytes(pane, bytes))
+    })
+
+    const fitToViewer = Effect.fn("ControlBridge.fitToViewer")(function*(pane: PaneId, width: number, height: number) {
+      const before = parseViewers(
+        yield* viaChannel(run(viewersArgs(pane)), TmuxBridge.viewersOf(tmuxProcess, pane), { idempotent: true })
+      )
+      if (before.viewers > 0) return { width: before.width, height: before.height, applied: false }
+      yield* resize(pane, width, height)
+      return { width: clampSize(width), height: clampSize(height), applied: true }
+    })
+
     const killSession = Effect.fn("ControlBridge.killSession")(function*(name: TmuxName) {
       const kill = (tmux: (args: ReadonlyArray<string>) => Effect.Effect<string, TmuxError>) =>
         Effect.gen(function*() {
@@ -283,6 +343,9 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
       type,
       sendKeys,
       resize,
+      snapshot,
+      sendBytes,
+      fitToViewer,
       killSession
     })
   })
@@ -298,7 +361,7 @@ export const layer = (
     ...(options.commandTimeout === undefined ? {} : { commandTimeout: options.commandTimeout }),
     ...(options.hangTimeout === undefined ? {} : { hangTimeout: options.hangTimeout })
   }
-  return Layer.effect(TerminalBridge, makeControlBridge(options)).pipe(
+  return Layer.scoped(TerminalBridge, makeControlBridge(options)).pipe(
     Layer.provideMerge(Layer.merge(TmuxControlLive.layer(clients), TmuxControlLive.layerInput(clients)))
   )
 }

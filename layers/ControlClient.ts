@@ -43,7 +43,15 @@ const EOF_GRACE = Duration.millis(50)
 /** Idle command of the hub's own window: never exits, never writes. */
 export const HUB_IDLE_COMMAND = "tail -f /dev/null"
 
-export type RunList = (commands: ReadonlyArray<ReadonlyArray<string>>) => Effect.Effect<ListReply, TmuxError>
+/**
+ * Writes the commands as one list. `at`, when given, is called synchronously once the whole list
+ * has been answered, at that point of what the client reads: the output of every pane that tmux
+ * reported before the answer has been passed to `onOutput`, none that it reported after.
+ */
+export type RunList = (
+  commands: ReadonlyArray<ReadonlyArray<string>>,
+  at?: () => void
+) => Effect.Effect<ListReply, TmuxError>
 export type Run = (args: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, TmuxError>
 
 export interface ControlClientOptions {
@@ -58,6 +66,11 @@ export interface ControlClientOptions {
   readonly attachArgs: ReadonlyArray<string>
   /** Runs on each new connection once attached, before it serves; `run` writes on that connection. */
   readonly setup: (run: Run) => Effect.Effect<void, TmuxError>
+  /**
+   * Each pane's output as it is read, synchronously and in order with the replies (see RunList's
+   * `at`); it must return at once. Output messages are also among onNotifications'.
+   */
+  readonly onOutput?: (message: Extract<ControlMessage, { readonly _tag: "Output" }>) => void
   /** What the client wrote besides replies, per chunk read; never called with none. */
   readonly onNotifications: (messages: ReadonlyArray<ControlMessage>) => Effect.Effect<void>
   readonly onUp: Effect.Effect<void>
@@ -108,6 +121,8 @@ interface Pending {
   /** `performance.now()` when written, for the latency metric; undefined when metrics are off. */
   readonly measuredFrom: number | undefined
   readonly reply: Deferred.Deferred<ListReply, TmuxError>
+  /** Called when the list is answered in full, in the order of what the client reads (RunList). */
+  readonly at: (() => void) | undefined
   /** Answered or timed out; a timed-out entry stays queued until its late blocks are read. */
   settled: boolean
 }
@@ -202,7 +217,8 @@ export const makeControlClient = (
 
     const send = (
       conn: Connection,
-      commands: ReadonlyArray<ReadonlyArray<string>>
+      commands: ReadonlyArray<ReadonlyArray<string>>,
+      at?: () => void
     ): Effect.Effect<ListReply, TmuxError> =>
       Effect.gen(function*() {
         const label = labelOf(commands)
@@ -225,7 +241,7 @@ export const makeControlClient = (
         const expected = commands.reduce((n, args) => n + replyBlocks(args), 0)
         // No yield between these two: the pending order must be the order the lines are written in.
         const measuredFrom = measure ? performance.now() : undefined
-        conn.pending.push({ commands, label, expected, blocks: [], sentAt, measuredFrom, reply, settled: false })
+        conn.pending.push({ commands, label, expected, blocks: [], sentAt, measuredFrom, reply, at, settled: false })
         Queue.unsafeOffer(conn.lines, encoder.encode(commandListLine(commands) + "\n"))
         if (sentAt + timeoutMillis < conn.wakeAt) {
           conn.wakeAt = sentAt + timeoutMillis
@@ -241,9 +257,9 @@ export const makeControlClient = (
           onNone: () => Effect.succeed(reply.blocks[0] ?? [])
         }))
 
-    const runList: RunList = (commands) =>
+    const runList: RunList = (commands, at) =>
       Effect.flatMap(Ref.get(current), (conn) =>
-        Option.isSome(conn) ? send(conn.value, commands) : Effect.fail(notConnected(labelOf(commands))))
+        Option.isSome(conn) ? send(conn.value, commands, at) : Effect.fail(notConnected(labelOf(commands))))
 
     /** Pairs replies with what waits for them; returns the messages that are not replies. */
     const handle = (conn: Connection, messages: ReadonlyArray<ControlMessage>): Array<ControlMessage> => {
@@ -269,6 +285,9 @@ export const makeControlClient = (
                 break
               }
               conn.pending.shift()
+              if (!entry.settled && entry.at !== undefined) {
+                entry.at()
+              }
               settle(entry, Exit.succeed({ blocks: entry.blocks, refused: Option.none() }))
             } else {
               // The first failure ends the list: tmux skips the commands after it.
@@ -288,6 +307,10 @@ export const makeControlClient = (
               conn.closed,
               Exit.succeed(`tmux control client exited${message.reason ? `: ${message.reason}` : ""}`)
             )
+            break
+          case "Output":
+            options.onOutput?.(message)
+            others.push(message)
             break
           default:
             others.push(message)

@@ -2,6 +2,8 @@ import { Clock, Context, Duration, Effect, Layer } from "effect"
 import {
   captureInTurn,
   EnterNotConfirmed,
+  PANE_HEIGHT_DEFAULT,
+  PANE_WIDTH_DEFAULT,
   type PaneInfo,
   TerminalBridge,
   TMUX_COMMAND_TIMEOUT,
@@ -12,6 +14,7 @@ import {
 import type { KeyPress } from "../src/domain/Keys.js"
 import { isShell } from "../src/domain/Screen.js"
 import { PaneId, type TmuxName } from "../src/domain/Session.js"
+import type { TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 
 export type FakeCall =
   | {
@@ -28,6 +31,9 @@ export type FakeCall =
   | { readonly op: "kill"; readonly name: TmuxName }
   | { readonly op: "list" }
   | { readonly op: "capture"; readonly pane: PaneId }
+  /** Raw keystrokes, as sendBytes got them. */
+  | { readonly op: "bytes"; readonly pane: PaneId; readonly bytes: Uint8Array }
+  | { readonly op: "resize"; readonly pane: PaneId; readonly width: number; readonly height: number }
 
 /** One capture call, successful or not, at the (test) clock's time. */
 export interface CaptureAttempt {
@@ -47,6 +53,9 @@ interface FakePane {
   screen: string
   /** Clock time of the last change to `screen`, kept to the second as tmux's `window_activity` is. */
   activityAt: number
+  width: number
+  height: number
+  viewers: number
 }
 
 /** Test handle over the fake: inspect calls, script faults, change the "tmux server" behind the daemon's back. */
@@ -72,6 +81,8 @@ export class FakeTerminal extends Context.Tag("telemux/test/FakeTerminal")<FakeT
   readonly captureAttempts: () => ReadonlyArray<CaptureAttempt>
   /** The pane's process exits but the pane stays (as with remain-on-exit): listPanes reports it dead. */
   readonly markDead: (pane: PaneId) => void
+  /** A person attaches with tmux (viewers > 0: a viewer's size is not applied) or detaches. */
+  readonly setAttached: (pane: PaneId, viewers: number) => void
 }>() {}
 
 export const make = Effect.sync(() => {
@@ -92,7 +103,19 @@ export const make = Effect.sync(() => {
   }
   const addPane = (name: TmuxName, cwd: string) => {
     const paneId = PaneId.make(`%${nextPane++}`)
-    panes.set(name, { name, paneId, cwd, inMode: false, dead: false, foreground: "bash", screen: "$ ", activityAt: 0 })
+    panes.set(name, {
+      name,
+      paneId,
+      cwd,
+      inMode: false,
+      dead: false,
+      foreground: "bash",
+      screen: "$ ",
+      activityAt: 0,
+      width: PANE_WIDTH_DEFAULT,
+      height: PANE_HEIGHT_DEFAULT,
+      viewers: 0
+    })
     return paneId
   }
 
@@ -199,7 +222,74 @@ export const make = Effect.sync(() => {
         yield* press.pipe(Effect.mapError((cause) => new EnterNotConfirmed({ cause })))
       }),
     sendKeys,
-    resize: (pane) => guard("resize-window").pipe(Effect.zipRight(paneById(pane)), Effect.asVoid),
+    resize: (pane, width, height) =>
+      guard("resize-window").pipe(
+        Effect.zipRight(paneById(pane)),
+        Effect.map((p) => {
+          calls.push({ op: "resize", pane, width, height })
+          p.width = width
+          p.height = height
+        })
+      ),
+    snapshot: (pane, historyLines, at) =>
+      guard("capture-pane").pipe(
+        Effect.zipRight(paneById(pane)),
+        Effect.map((p) => {
+          calls.push({ op: "capture", pane })
+          const lines = p.screen.split("\n")
+          const screen = lines.slice(-p.height)
+          while (screen.length < p.height) screen.push("")
+          const snapshot: TerminalSnapshot = {
+            width: p.width,
+            height: p.height,
+            cursor: {
+              x: Math.min(lines[lines.length - 1]!.length, p.width - 1),
+              y: Math.min(lines.length, p.height) - 1
+            },
+            modes: {
+              alternateScreen: false,
+              bracketedPaste: false,
+              applicationCursor: false,
+              applicationKeypad: false,
+              mouse: "none",
+              mouseSgr: false,
+              mouseUtf8: false,
+              insert: false,
+              wrap: true,
+              origin: false,
+              cursorVisible: true
+            },
+            scrollRegion: { top: 0, bottom: p.height - 1 },
+            history: lines.slice(0, -p.height).slice(-Math.max(0, historyLines)),
+            screen
+          }
+          return [snapshot, at()] as const
+        })
+      ),
+    sendBytes: (pane, bytes) =>
+      guard("send-keys").pipe(
+        Effect.zipRight(paneById(pane)),
+        Effect.flatMap((p) => {
+          if (bytes.length === 0) return Effect.void
+          calls.push({ op: "bytes", pane, bytes })
+          p.inMode = false
+          p.screen += new TextDecoder().decode(bytes).replace(/\r/g, "\n$ ")
+          return touch(p)
+        })
+      ),
+    fitToViewer: (pane, width, height) =>
+      guard("resize-window").pipe(
+        Effect.zipRight(paneById(pane)),
+        Effect.map((p) => {
+          const applied = p.viewers === 0
+          if (applied) {
+            calls.push({ op: "resize", pane, width, height })
+            p.width = width
+            p.height = height
+          }
+          return { width: p.width, height: p.height, applied }
+        })
+      ),
     killSession: (name) =>
       guard("kill-session").pipe(
         Effect.flatMap(() => {
@@ -227,6 +317,9 @@ export const make = Effect.sync(() => {
     captureAttempts: () => captureAttempts.slice(),
     markDead: (pane) => {
       for (const p of panes.values()) if (p.paneId === pane) p.dead = true
+    },
+    setAttached: (pane, viewers) => {
+      for (const p of panes.values()) if (p.paneId === pane) p.viewers = viewers
     }
   })
   return { bridge, control }

@@ -1,4 +1,4 @@
-import { Duration, Effect, Layer, Schedule } from "effect"
+import { Duration, Effect, Layer, Option, Schedule } from "effect"
 import { randomUUID } from "node:crypto"
 import {
   captureInTurn,
@@ -10,10 +10,12 @@ import {
   type TmuxError,
   TmuxVersionUnsupported
 } from "../services/TerminalBridge.js"
+import type { ListReply } from "../services/TmuxControl.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
 import {
   captureArgs,
+  clampSize,
   deleteBufferArgs,
   enterAtShellArgs,
   enterDeferred,
@@ -33,7 +35,8 @@ import {
   trimTrailingBlankLines,
   versionArgs
 } from "../src/tmux/Commands.js"
-import { makeTmuxProcess } from "./TmuxProcess.js"
+import { parseSnapshot, parseViewers, sendBytesArgs, snapshotArgs, viewersArgs } from "../src/tmux/TerminalCommands.js"
+import { makeTmuxProcess, type TmuxProcess } from "./TmuxProcess.js"
 
 const ENTER: ReadonlyArray<KeyPress> = [{ key: "Enter", repeat: 1 }]
 
@@ -62,6 +65,17 @@ const spawnedList = (commands: ReadonlyArray<ReadonlyArray<string>>): ReadonlyAr
 
 // The doctor (src/cli/Doctor.ts) checks the version with the bridge's own rule.
 export { isSupportedTmuxVersion } from "../src/tmux/Commands.js"
+
+/** snapshotArgs' blocks, one spawn each: not one instant of the pane, as the control channel's are. */
+export const snapshotBlocks = (tmuxProcess: TmuxProcess, pane: PaneId, historyLines: number) =>
+  Effect.map(
+    Effect.forEach(snapshotArgs(pane, historyLines), (args) =>
+      Effect.map(tmuxProcess.run(pane, args), (stdout) => stdout.replace(/\n$/, "").split("\n"))),
+    (blocks): ListReply => ({ blocks, refused: Option.none() })
+  )
+
+export const viewersOf = (tmuxProcess: TmuxProcess, pane: PaneId) =>
+  Effect.map(tmuxProcess.run(pane, viewersArgs(pane)), (stdout) => stdout.split("\n"))
 
 export interface TmuxBridgeOptions {
   /** Name of the private server socket (`tmux -L <socket>`). */
@@ -164,6 +178,28 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
       yield* tmux(name, killSessionArgs(name))
     })
 
+    const processOf = { exec, run: tmux }
+
+    /** No output is read here: bracketed paste is never known to be on. */
+    const snapshot = <A>(pane: PaneId, historyLines: number, at: () => A) =>
+      snapshotBlocks(processOf, pane, historyLines).pipe(
+        Effect.flatMap((reply) => parseSnapshot(reply.blocks, false)),
+        Effect.map((taken) => [taken, at()] as const),
+        Effect.withSpan("TmuxBridge.snapshot")
+      )
+
+    const sendBytes = Effect.fn("TmuxBridge.sendBytes")(function*(pane: PaneId, bytes: Uint8Array) {
+      if (bytes.length === 0) return
+      yield* tmux(pane, spawnedList(sendBytesArgs(pane, bytes)))
+    })
+
+    const fitToViewer = Effect.fn("TmuxBridge.fitToViewer")(function*(pane: PaneId, width: number, height: number) {
+      const before = parseViewers(yield* viewersOf(processOf, pane))
+      if (before.viewers > 0) return { width: before.width, height: before.height, applied: false }
+      yield* resize(pane, width, height)
+      return { width: clampSize(width), height: clampSize(height), applied: true }
+    })
+
     return TerminalBridge.of({
       // each call spawns its own tmux: nothing waits between calls, a hang shows as that call's timeout
       responsive: Effect.succeed(true),
@@ -176,6 +212,9 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
       type,
       sendKeys,
       resize,
+      snapshot,
+      sendBytes,
+      fitToViewer,
       killSession
     })
   })

@@ -24,6 +24,7 @@ import {
   unlinkedTelemuxWindows,
   unlinkedWindows
 } from "../src/tmux/HubCommands.js"
+import { attachResetsSizeArgs } from "../src/tmux/TerminalCommands.js"
 import { makeControlClient, type Run } from "./ControlClient.js"
 
 export interface TmuxControlOptions {
@@ -136,24 +137,27 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
         Effect.gen(function*() {
           hubPanes = parseHubPanes(yield* run(hubPanesArgs))
           for (const subscription of SUBSCRIPTIONS) yield* run(subscribeArgs(subscription))
+          for (const hook of attachResetsSizeArgs) yield* run(hook)
           yield* linkWindows(run, allWindowsArgs, unlinkedTelemuxWindows)
         }),
+      // in order with the replies, so that a list's `at` falls between the right two outputs
+      onOutput: (message) => {
+        if (outputListeners.size === 0 || !isSessionOutput(message, hubPanes)) return
+        for (const listener of outputListeners) {
+          try {
+            listener(message.paneId, message.data)
+          } catch (error) {
+            listenerFailure = error
+          }
+        }
+      },
       onNotifications: (messages) => {
         marks.see(messages)
         const out: Array<ControlEvent> = []
         for (const message of messages) {
-          if (message._tag !== "Output") {
-            const event = paneEventOf(message, hubPanes)
-            if (event !== undefined) out.push(event)
-          } else if (outputListeners.size > 0 && isSessionOutput(message, hubPanes)) {
-            for (const listener of outputListeners) {
-              try {
-                listener(message.paneId, message.data)
-              } catch (error) {
-                listenerFailure = error
-              }
-            }
-          }
+          if (message._tag === "Output") continue
+          const event = paneEventOf(message, hubPanes)
+          if (event !== undefined) out.push(event)
         }
         const failure = listenerFailure
         listenerFailure = undefined

@@ -1,6 +1,7 @@
 import { Context, Data, Duration, Effect, Either } from "effect"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
+import type { TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 import type { ControlChannelDown } from "./TmuxControl.js"
 
 /** Oldest tmux the daemon runs on (`new-session -e`, `display -p` formats we rely on). */
@@ -97,6 +98,12 @@ export interface PaneInfo {
   readonly activityAt: number
 }
 
+export interface ViewerFit {
+  readonly width: number
+  readonly height: number
+  readonly applied: boolean
+}
+
 export interface CreateSessionOptions {
   readonly name: TmuxName
   readonly cwd: string
@@ -144,6 +151,26 @@ export class TerminalBridge extends Context.Tag("telemux/TerminalBridge")<Termin
   /** All presses in one command: delivered together or not at all. */
   readonly sendKeys: (pane: PaneId, keys: ReadonlyArray<KeyPress>) => Effect.Effect<void, TmuxError>
   readonly resize: (pane: PaneId, width: number, height: number) => Effect.Effect<void, TmuxError>
+  /**
+   * The pane's terminal as an attached person sees it (TerminalSnapshot), plus up to `historyLines`
+   * lines above the screen. `at` is called where the snapshot falls in the pane's output order (see
+   * TmuxControl.runList): output reported before its call is in the snapshot, output after is not.
+   */
+  readonly snapshot: <A>(
+    pane: PaneId,
+    historyLines: number,
+    at: () => A
+  ) => Effect.Effect<readonly [TerminalSnapshot, A], TmuxError>
+  /**
+   * Writes `bytes` to the pane as a terminal's keyboard would (any byte, escape sequences included),
+   * after taking it out of copy-mode; never interpreted by a shell. Empty: nothing happens.
+   */
+  readonly sendBytes: (pane: PaneId, bytes: Uint8Array) => Effect.Effect<void, TmuxError>
+  /**
+   * A viewer's size, applied only while no person attached with tmux shows the pane's window (they
+   * keep theirs): the window's size afterwards, and whether the request was applied.
+   */
+  readonly fitToViewer: (pane: PaneId, width: number, height: number) => Effect.Effect<ViewerFit, TmuxError>
   readonly killSession: (name: TmuxName) => Effect.Effect<void, TmuxError>
 }>() {}
 

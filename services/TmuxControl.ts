@@ -64,8 +64,16 @@ export class TmuxControl extends Context.Tag("telemux/TmuxControl")<TmuxControl,
    * Fails with ControlChannelDown when the channel cannot carry it.
    */
   readonly run: (args: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, TmuxError>
-  /** Runs commands as one list in one round trip (see ListReply: tmux skips the rest after a refusal). */
-  readonly runList: (commands: ReadonlyArray<ReadonlyArray<string>>) => Effect.Effect<ListReply, TmuxError>
+  /**
+   * Runs commands as one list in one round trip (see ListReply: tmux skips the rest after a
+   * refusal). `at`, when given, is called synchronously when the list has been answered in full, at
+   * that point of the output order: every onOutput listener has been told all a pane wrote before
+   * the answer, and nothing after it (a snapshot and the output that follows it meet exactly there).
+   */
+  readonly runList: (
+    commands: ReadonlyArray<ReadonlyArray<string>>,
+    at?: () => void
+  ) => Effect.Effect<ListReply, TmuxError>
   /** A subscription to events from now on; bounded (sliding: an overwhelmed reader loses the oldest). */
   readonly subscribe: Effect.Effect<Queue.Dequeue<ControlEvent>, never, Scope.Scope>
   /**

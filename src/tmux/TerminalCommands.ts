@@ -1,0 +1,181 @@
+/**
+ * The tmux commands of the terminal stream (pure, like Commands.ts): a snapshot of a pane's
+ * terminal in one command list, raw bytes as keystrokes, and the size a viewer may set.
+ */
+import { Effect } from "effect"
+import { TmuxCommandFailed } from "../../services/TerminalBridge.js"
+import { CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
+import type { PaneId } from "../domain/Session.js"
+import type { MouseTracking, TerminalSnapshot } from "../domain/TerminalSnapshot.js"
+
+const FIELDS = [
+  "pane_width",
+  "pane_height",
+  "cursor_x",
+  "cursor_y",
+  "cursor_flag",
+  "alternate_on",
+  "alternate_saved_x",
+  "alternate_saved_y",
+  "keypad_cursor_flag",
+  "keypad_flag",
+  "mouse_standard_flag",
+  "mouse_button_flag",
+  "mouse_all_flag",
+  "mouse_sgr_flag",
+  "mouse_utf8_flag",
+  "insert_flag",
+  "wrap_flag",
+  "origin_flag",
+  "scroll_region_upper",
+  "scroll_region_lower"
+] as const
+
+const stateFormat = FIELDS.map((field) => `#{${field}}`).join(" ")
+
+/**
+ * One list, answered as three blocks in one round trip, so nothing the pane writes can fall between
+ * them: the state (size, cursor, modes), the lines (history and what shows: the alternate screen
+ * while it is on), and the normal screen saved under the alternate one (`-a`; `-q`: no error, an
+ * empty block, when there is none). `-e` keeps colours and attributes, `-N` trailing spaces.
+ */
+export const snapshotArgs = (pane: PaneId, historyLines: number): ReadonlyArray<ReadonlyArray<string>> => {
+  const lines = Math.min(CAPTURE_HISTORY_MAX, Math.max(0, Math.trunc(historyLines)))
+  return [
+    ["display-message", "-p", "-t", pane, stateFormat],
+    ["capture-pane", "-p", "-e", "-N", "-t", pane, "-S", `-${lines}`],
+    ["capture-pane", "-a", "-q", "-p", "-e", "-N", "-t", pane]
+  ]
+}
+
+const malformed = (detail: string) =>
+  new TmuxCommandFailed({ command: "display-message", exitCode: null, stderr: `unexpected terminal state: ${detail}` })
+
+/**
+ * The snapshot from snapshotArgs' three reply bodies; `bracketedPaste` is not a tmux format (the
+ * caller knows it from the pane's output).
+ */
+export const parseSnapshot = (
+  blocks: ReadonlyArray<ReadonlyArray<string>>,
+  bracketedPaste: boolean
+): Effect.Effect<TerminalSnapshot, TmuxCommandFailed> =>
+  Effect.suspend(() => {
+    const [stateBlock, linesBlock, savedBlock] = blocks
+    const values = (stateBlock?.[0] ?? "").trim().split(" ").map(Number)
+    if (values.length !== FIELDS.length || values.some((n) => !Number.isInteger(n) || n < 0)) {
+      return Effect.fail(malformed(JSON.stringify(stateBlock?.[0] ?? "")))
+    }
+    const field = Object.fromEntries(FIELDS.map((name, i) => [name, values[i]!])) as Record<
+      (typeof FIELDS)[number],
+      number
+    >
+    const width = field.pane_width
+    const height = field.pane_height
+    if (width < 1 || height < 1) return Effect.fail(malformed(`size ${width}x${height}`))
+    const lines = [...(linesBlock ?? [])]
+    // tmux answers exactly `height` visible lines; pad defensively so the shape always holds
+    while (lines.length < height) lines.push("")
+    const visible = lines.slice(lines.length - height)
+    const history = lines.slice(0, lines.length - height)
+    const alternateOn = field.alternate_on === 1
+    const saved = [...(savedBlock ?? [])].slice(0, height)
+    while (saved.length < height) saved.push("")
+    const mouse: MouseTracking = field.mouse_all_flag === 1
+      ? "any"
+      : field.mouse_button_flag === 1
+      ? "button"
+      : field.mouse_standard_flag === 1
+      ? "normal"
+      : "none"
+    return Effect.succeed({
+      width,
+      height,
+      cursor: { x: Math.min(field.cursor_x, width - 1), y: Math.min(field.cursor_y, height - 1) },
+      modes: {
+        alternateScreen: alternateOn,
+        bracketedPaste,
+        applicationCursor: field.keypad_cursor_flag === 1,
+        applicationKeypad: field.keypad_flag === 1,
+        mouse,
+        mouseSgr: field.mouse_sgr_flag === 1,
+        mouseUtf8: field.mouse_utf8_flag === 1,
+        insert: field.insert_flag === 1,
+        wrap: field.wrap_flag === 1,
+        origin: field.origin_flag === 1,
+        cursorVisible: field.cursor_flag === 1
+      },
+      scrollRegion: {
+        top: Math.min(field.scroll_region_upper, height - 1),
+        bottom: Math.min(field.scroll_region_lower, height - 1)
+      },
+      history,
+      ...(alternateOn
+        ? {
+          screen: saved,
+          alternate: {
+            screen: visible,
+            savedCursor: {
+              x: Math.min(field.alternate_saved_x, width - 1),
+              y: Math.min(field.alternate_saved_y, height - 1)
+            }
+          }
+        }
+        : { screen: visible })
+    })
+  })
+
+/** Bytes per `send-keys -H` command: a 64 KiB message is a list of 64 commands. */
+export const SEND_BYTES_PER_COMMAND = 1024
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"))
+
+/**
+ * Raw bytes as tmux writes them to the pane: `send-keys -H`, one literal byte per argument (any
+ * byte, 0x00–0xff; a multi-byte character is its bytes), after leaving copy-mode so they reach the
+ * application, not the mode. Never a shell, never a key name.
+ */
+export const sendBytesArgs = (pane: PaneId, bytes: Uint8Array): ReadonlyArray<ReadonlyArray<string>> => {
+  const commands: Array<ReadonlyArray<string>> = [["copy-mode", "-q", "-t", pane]]
+  for (let start = 0; start < bytes.length; start += SEND_BYTES_PER_COMMAND) {
+    const args = ["send-keys", "-H", "-t", pane]
+    const end = Math.min(bytes.length, start + SEND_BYTES_PER_COMMAND)
+    for (let i = start; i < end; i++) args.push(HEX[bytes[i]!]!)
+    commands.push(args)
+  }
+  return commands
+}
+
+/** Clients of people attached with tmux that show the pane's window now (the daemon's own never do). */
+export const viewersArgs = (pane: PaneId): ReadonlyArray<string> => [
+  "display-message",
+  "-p",
+  "-t",
+  pane,
+  "#{window_active_clients} #{window_width} #{window_height}"
+]
+
+export const parseViewers = (body: ReadonlyArray<string>) => {
+  const [viewers, width, height] = (body[0] ?? "").trim().split(" ").map(Number)
+  return { viewers: viewers ?? 0, width: width ?? 0, height: height ?? 0 }
+}
+
+/**
+ * A person who attaches gets the window sized by tmux again (window-size back to the server's
+ * default): a size a stream client set (`resize-window` makes it manual) never outlives them
+ * attaching. Set once per server, by the events client.
+ */
+export const attachResetsSizeArgs: ReadonlyArray<ReadonlyArray<string>> = [
+  ["set-hook", "-g", "client-attached", "set-option -w -u window-size"],
+  ["set-hook", "-g", "client-session-changed", "set-option -w -u window-size"]
+]
+
+/**
+ * Whether the bytes turn bracketed paste on or off (the last DECSET/DECRST 2004 in them), or
+ * undefined when they do neither. tmux has no format for the mode: it is read from the output.
+ */
+export const bracketedPasteIn = (data: string): boolean | undefined => {
+  const at = data.lastIndexOf("\x1b[?2004")
+  if (at < 0) return undefined
+  const final = data[at + 7]
+  return final === "h" ? true : final === "l" ? false : undefined
+}
