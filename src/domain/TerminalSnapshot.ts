@@ -62,6 +62,7 @@ const CSI = `${ESC}[`
 /** Cursor to 0-based (x, y). */
 const moveTo = (x: number, y: number) => `${CSI}${y + 1};${x + 1}H`
 
+// eslint-disable-next-line no-control-regex
 const SGR = /\x1b\[([0-9;:]*)m/g
 
 /**
