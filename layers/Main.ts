@@ -25,6 +25,7 @@ import * as SessionWorkers from "./SessionWorkers.js"
 import * as SqliteListeners from "./SqliteListeners.js"
 import * as SqliteSessionStore from "./SqliteSessionStore.js"
 import * as SqliteStreamPositions from "./SqliteStreamPositions.js"
+import * as TerminalStreamsLive from "./TerminalStreamsLive.js"
 import * as TokenFile from "./TokenFile.js"
 
 /** Refuses to start on a tmux older than the daemon needs; logs the one it found. */
@@ -58,7 +59,7 @@ export const daemon = (
     PaneProcessesLive.layer
   ).pipe(Layer.provideMerge(TmuxCheck.pipe(Layer.provide(Tmux))))
   const Orchestration = Layer.mergeAll(
-    SessionsLive.layer,
+    TerminalStreamsLive.layer.pipe(Layer.provideMerge(SessionsLive.layer)),
     OutputPollerLive.layer,
     SqliteListeners.layer,
     IdempotencyLive.layerSqlite

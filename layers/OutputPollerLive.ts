@@ -299,6 +299,9 @@ export const make = (options: OutputPollerOptions = {}) =>
               Effect.zipRight(wakeAll)
             )
           })
+        case "LayoutChanged":
+          // a resize redraws the pane, and its output signals that
+          return Effect.void
       }
     }
 

@@ -1,9 +1,10 @@
 import { DateTime, Effect } from "effect"
-import { INPUT_LOCKS_MAX } from "../services/Sessions.js"
+import { INPUT_LOCKS_MAX, TERMINAL_INPUT_MAX_BYTES } from "../services/Sessions.js"
 import type { SessionPatch } from "../services/SessionStore.js"
 import { type EnterNotConfirmed, mayHaveRun, type TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
 import { KeyedMutex, LockTableFull } from "../src/concurrency/KeyedMutex.js"
 import {
+  InvalidRequest,
   OutcomeUnknown,
   type SessionClosed,
   type SessionNotFound,
@@ -112,5 +113,22 @@ export const makeSessionInput = ({ bridge, confirmGone, openPane, save }: Sessio
     yield* recordInput(id, undefined)
   })
 
-  return { sendText, sendKeys } as const
+  /**
+   * A terminal's keystrokes, byte for byte, in one command list: written together or not at all
+   * (unknown on a timeout). The activity time is recorded; the bytes are not a "last input" summary.
+   */
+  const sendBytes = Effect.fn("Sessions.sendBytes")(function*(id: SessionId, bytes: Uint8Array) {
+    if (bytes.length > TERMINAL_INPUT_MAX_BYTES) {
+      return yield* new InvalidRequest({
+        message: `a keystroke message carries at most ${TERMINAL_INPUT_MAX_BYTES} bytes (got ${bytes.length}); ` +
+          "send a longer paste in several messages"
+      })
+    }
+    const { pane, session } = yield* openPane(id)
+    if (bytes.length === 0) return
+    yield* serialised(id)(mutate(session, "the keystrokes")(bridge.sendBytes(pane, bytes)).pipe(Effect.uninterruptible))
+    yield* recordInput(id, undefined)
+  })
+
+  return { sendText, sendKeys, sendBytes } as const
 }

@@ -228,11 +228,21 @@ export const make = Effect.gen(function*() {
     }).pipe(Effect.ensuring(Effect.sync(() => creating.delete(sessionId))))
   })
 
-  const { sendKeys, sendText } = makeSessionInput({ bridge, openPane, confirmGone, save })
+  const { sendBytes, sendKeys, sendText } = makeSessionInput({ bridge, openPane, confirmGone, save })
 
   const capture = Effect.fn("Sessions.capture")(function*(id: SessionId, historyLines: number) {
     const { pane, session } = yield* openPane(id)
     return yield* onTmux(session)(bridge.capture(pane, historyLines))
+  })
+
+  const terminalSnapshot = <A>(id: SessionId, historyLines: number, at: () => A) =>
+    Effect.flatMap(openPane(id), ({ pane, session }) => onTmux(session)(bridge.snapshot(pane, historyLines, at))).pipe(
+      Effect.withSpan("Sessions.terminalSnapshot")
+    )
+
+  const fitTerminal = Effect.fn("Sessions.fitTerminal")(function*(id: SessionId, width: number, height: number) {
+    const { pane, session } = yield* openPane(id)
+    return yield* onTmux(session)(bridge.fitToViewer(pane, width, height))
   })
 
   const fromStore = (request: ListSessionsRequest) =>
@@ -429,6 +439,9 @@ export const make = Effect.gen(function*() {
       }))),
     sendText,
     sendKeys,
+    sendBytes,
+    terminalSnapshot,
+    fitTerminal,
     capture,
     terminalResponsive: bridge.responsive,
     close,

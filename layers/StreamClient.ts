@@ -26,24 +26,30 @@ import { Data, Duration, Effect, Either, Exit, Option, PubSub, Queue, Scope } fr
 import type * as net from "node:net"
 import type { Cache, CacheEvent } from "../services/Cache.js"
 import { OUTPUT_EVENTS_CAPACITY, type OutputChanged, type OutputEvent, type OutputLog } from "../services/OutputLog.js"
-import { SESSIONS_LIST_LIMIT_MAX } from "../services/Sessions.js"
+import { type OperationError, type Sessions, SESSIONS_LIST_LIMIT_MAX } from "../services/Sessions.js"
+import type { SnapshotAt, TerminalChunk, TerminalEvent, TerminalStreams } from "../services/TerminalStreams.js"
 import {
   encodeSession,
   errorFrame,
   eventFrame,
+  inputFailedFrame,
   type OutputFrames,
   PONG,
   removedFrame,
   resyncFrame,
   sessionsFrame,
+  sizeFrame,
   upsertedFrame
 } from "../src/api/StreamFrames.js"
 import {
   type ClientMessage,
   decodeClientMessage,
   STREAM_CLIENT_MESSAGE_MAX,
-  STREAM_SUBSCRIPTIONS_MAX
+  STREAM_SUBSCRIPTIONS_MAX,
+  TERMINAL_SUBSCRIPTIONS_MAX,
+  type TerminalSubscription
 } from "../src/api/StreamProtocol.js"
+import { encodeChunkFrame } from "../src/api/TerminalFrames.js"
 import type { SessionId } from "../src/domain/Session.js"
 import {
   streamFramesSent,
@@ -58,6 +64,11 @@ export const STREAM_CLIENT_QUEUE_MAX = 256
 /** Bytes the writer leaves in a client's socket before it waits for the socket to drain. */
 export const STREAM_SOCKET_HIGH_WATER = 1024 * 1024
 export const STREAM_CLIENT_STALL_TIMEOUT = Duration.seconds(60)
+/**
+ * Bytes of terminal frames (chunks, snapshots) queued for one client; past this it lags: its queued
+ * terminal frames are dropped and each terminal gets one fresh snapshot once it has caught up.
+ */
+export const STREAM_TERMINAL_QUEUE_BYTES = 1024 * 1024
 
 export class StreamClientStalled extends Data.TaggedError("StreamClientStalled")<{ readonly message: string }> {}
 
@@ -87,13 +98,25 @@ const awaitDrain = (socket: net.Socket) =>
 export interface Deps {
   readonly outputLog: OutputLog["Type"]
   readonly cache: Cache["Type"]
+  readonly terminals: TerminalStreams["Type"]
+  readonly sessions: Sessions["Type"]
+  /** Fails unless the session's terminal is on this computer (a remote one is not streamed here). */
+  readonly localTerminal: (sessionId: SessionId) => Effect.Effect<void, OperationError>
   /** Brings a session owned elsewhere into the output log while the scope is open; nothing for a local one. */
   readonly watchRemote: (sessionId: SessionId) => Effect.Effect<void, never, Scope.Scope>
 }
 
 type Outbound =
-  /** `screenOf`: the session whose screen the frame carries (dropped and resynced on lag). */
-  | { readonly _tag: "Frame"; readonly text: string; readonly screenOf?: SessionId }
+  /**
+   * `screenOf`: the session whose screen the frame carries; `terminalOf`: whose terminal (a chunk or
+   * a snapshot). Either is dropped on lag and its session resynced.
+   */
+  | {
+    readonly _tag: "Frame"
+    readonly text: string | Uint8Array
+    readonly screenOf?: SessionId
+    readonly terminalOf?: SessionId
+  }
   /** Written past by the writer once everything queued before the lag is out. */
   | { readonly _tag: "Recover" }
 
@@ -111,10 +134,37 @@ const forward = <A>(queue: Queue.Dequeue<A>, into: Array<A>, wake: Queue.Queue<v
     Effect.forever
   )
 
+/** Chunk frames, built once per chunk whatever the number of clients watching. */
+const chunkFrames = new WeakMap<TerminalChunk, Uint8Array>()
+const chunkFrame = (sessionId: SessionId, chunk: TerminalChunk) => {
+  let frame = chunkFrames.get(chunk)
+  if (frame === undefined) {
+    frame = encodeChunkFrame(sessionId, chunk.seq, chunk.bytes)
+    chunkFrames.set(chunk, frame)
+  }
+  return frame
+}
+
+const terminalFrame = (sessionId: SessionId, at: SnapshotAt) =>
+  JSON.stringify({ type: "terminal", sessionId, seq: at.seq, snapshot: at.snapshot })
+
+const utf8 = new TextEncoder()
+
+/** A `binary` input's bytes: each character one byte; undefined when one is not. */
+const bytesOf = (data: string): Uint8Array | undefined => {
+  const bytes = new Uint8Array(data.length)
+  for (let i = 0; i < data.length; i++) {
+    const code = data.charCodeAt(i)
+    if (code > 0xff) return undefined
+    bytes[i] = code
+  }
+  return bytes
+}
+
 export const serveClient = (
   deps: Deps,
   inbox: Queue.Dequeue<string | Uint8Array>,
-  write: (frame: string) => Effect.Effect<void, Socket.SocketError>,
+  write: (frame: string | Uint8Array) => Effect.Effect<void, Socket.SocketError>,
   socket: net.Socket,
   frames: OutputFrames
 ) =>
@@ -140,6 +190,19 @@ export const serveClient = (
         return scope === undefined ? Effect.void : Scope.close(scope, Exit.void)
       })
     yield* Effect.addFinalizer(() => Effect.forEach(Array.from(remote.keys()), unwatch, { discard: true }))
+    /** Terminal subscriptions → the last seq queued (NONE before the snapshot) and the scope of the watch. */
+    const terminal = new Map<SessionId, { last: number; readonly scope: Scope.CloseableScope }>()
+    const staleTerminal = new Set<SessionId>()
+    /** Bytes of terminal frames in `outbound`: past STREAM_TERMINAL_QUEUE_BYTES the client lags. */
+    let terminalBytes = 0
+    const unwatchTerminal = (id: SessionId) =>
+      Effect.suspend(() => {
+        const watched = terminal.get(id)
+        terminal.delete(id)
+        staleTerminal.delete(id)
+        return watched === undefined ? Effect.void : Scope.close(watched.scope, Exit.void)
+      })
+    yield* Effect.addFinalizer(() => Effect.forEach(Array.from(terminal.keys()), unwatchTerminal, { discard: true }))
     let lagging = false
     const stale = new Set<SessionId>()
     let resendList = false
@@ -150,6 +213,12 @@ export const serveClient = (
     // a gap in a session's seqs is filled from the ring).
     const outputEvents: Array<OutputEvent> = []
     const cacheInbox: Array<CacheEvent> = []
+    const terminalEvents: Array<TerminalEvent> = []
+    const onTerminal = (event: TerminalEvent) => {
+      if (staleTerminal.has(event.sessionId)) return
+      terminalEvents.push(event)
+      Queue.unsafeOffer(wake, undefined)
+    }
     const messages: Array<string | Uint8Array> = []
     yield* outputLog.listen((event) => {
       if (!output.has(event.sessionId)) return
@@ -161,6 +230,11 @@ export const serveClient = (
     // Frames take at most all but the queue's last slot: that one is for the Recover that ends a lag.
     const push = (item: Outbound): boolean => {
       if (outbound.length >= STREAM_CLIENT_QUEUE_MAX - 1) return false
+      if (item._tag === "Frame" && item.terminalOf !== undefined) {
+        const size = item.text.length
+        if (terminalBytes + size > STREAM_TERMINAL_QUEUE_BYTES && terminalBytes > 0) return false
+        terminalBytes += size
+      }
       outbound.push(item)
       Queue.unsafeOffer(queued, undefined)
       return true
@@ -172,9 +246,14 @@ export const serveClient = (
       const kept: Array<Outbound> = []
       for (const item of outbound) {
         if (item._tag !== "Frame") continue
-        if (item.screenOf === undefined) kept.push(item)
-        else stale.add(item.screenOf)
+        if (item.screenOf !== undefined) stale.add(item.screenOf)
+        else if (item.terminalOf !== undefined) staleTerminal.add(item.terminalOf)
+        else kept.push(item)
       }
+      terminalBytes = 0
+      // what waits to be queued goes too: the session's snapshot at the Recover replaces it
+      for (const event of terminalEvents) staleTerminal.add(event.sessionId)
+      terminalEvents.length = 0
       if (kept.length >= STREAM_CLIENT_QUEUE_MAX - 1) {
         kept.length = 0
         resendList = true
@@ -256,6 +335,133 @@ export const serveClient = (
         }
       })
 
+    /** A terminal frame, or (no room) the session's terminal marked for a snapshot at the next Recover. */
+    const sendTerminal = (sessionId: SessionId, seq: number, text: string | Uint8Array) => {
+      const watched = terminal.get(sessionId)
+      if (watched === undefined) return
+      if (push({ _tag: "Frame", text, terminalOf: sessionId })) {
+        watched.last = seq
+        return
+      }
+      if (!lagging) startLagging()
+      staleTerminal.add(sessionId)
+    }
+
+    /** The terminal's snapshot now; deferred to the next Recover when the queue is full. */
+    const resyncTerminal = (sessionId: SessionId): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        if (outbound.length >= STREAM_CLIENT_QUEUE_MAX - 1) {
+          staleTerminal.add(sessionId)
+          if (!lagging) {
+            lagging = true
+            outbound.push(RECOVER)
+            Queue.unsafeOffer(queued, undefined)
+          }
+          return Effect.succeed(false)
+        }
+        return deps.terminals.snapshot(sessionId).pipe(
+          Effect.map((at) => {
+            staleTerminal.delete(sessionId)
+            sendTerminal(sessionId, at.seq, terminalFrame(sessionId, at))
+            return true
+          }),
+          Effect.catchAll((error) =>
+            Effect.sync(() => {
+              sendOther(errorFrame(`terminal of session ${sessionId}: ${error.message}`))
+              return false
+            })
+          )
+        )
+      })
+
+    /** From `since` out of the ring when it still holds everything after it, else a snapshot. */
+    const startTerminal = (sessionId: SessionId, since: number | undefined) =>
+      Effect.gen(function*() {
+        if (since !== undefined) {
+          const missed = yield* deps.terminals.since(sessionId, since)
+          if (Option.isSome(missed)) {
+            const watched = terminal.get(sessionId)
+            if (watched !== undefined) watched.last = since
+            for (const chunk of missed.value) sendTerminal(sessionId, chunk.seq, chunkFrame(sessionId, chunk))
+            return
+          }
+        }
+        yield* resyncTerminal(sessionId)
+      })
+
+    const onTerminalEvent = (event: TerminalEvent): Effect.Effect<void> | undefined => {
+      const watched = terminal.get(event.sessionId)
+      if (watched === undefined || staleTerminal.has(event.sessionId)) return
+      if (event._tag === "Redraw") {
+        return void sendTerminal(event.sessionId, event.seq, terminalFrame(event.sessionId, event))
+      }
+      const { chunk } = event
+      // before its snapshot (or already sent), nothing to do
+      if (watched.last === NONE || chunk.seq <= watched.last) return
+      // a gap (not expected: chunks are never dropped without marking the terminal stale) is redrawn
+      if (chunk.seq !== watched.last + 1) return Effect.asVoid(resyncTerminal(event.sessionId))
+      sendTerminal(event.sessionId, chunk.seq, chunkFrame(event.sessionId, chunk))
+    }
+
+    const subscribeTerminals = (wanted: ReadonlyArray<TerminalSubscription>) =>
+      Effect.gen(function*() {
+        const added = new Set(wanted.map((s) => s.sessionId).filter((id) => !terminal.has(id)))
+        if (terminal.size + added.size > TERMINAL_SUBSCRIPTIONS_MAX) {
+          return sendOther(errorFrame(
+            `at most ${TERMINAL_SUBSCRIPTIONS_MAX} terminal subscriptions per client (${terminal.size} held, ${added.size} new); no terminal was subscribed`
+          ))
+        }
+        for (const { sessionId, since } of wanted) {
+          if (!terminal.has(sessionId)) {
+            const scope = yield* Scope.make()
+            const watching = yield* Effect.either(
+              Effect.zipRight(
+                deps.localTerminal(sessionId),
+                Scope.extend(deps.terminals.watch(sessionId, onTerminal), scope)
+              )
+            )
+            if (Either.isLeft(watching)) {
+              yield* Scope.close(scope, Exit.void)
+              sendOther(errorFrame(`terminal of session ${sessionId}: ${watching.left.message}`))
+              continue
+            }
+            terminal.set(sessionId, { last: NONE, scope })
+          }
+          staleTerminal.delete(sessionId)
+          yield* startTerminal(sessionId, since)
+        }
+      })
+
+    const input = (message: Extract<ClientMessage, { type: "input" }>) =>
+      Effect.gen(function*() {
+        const bytes = message.binary === true ? bytesOf(message.data) : utf8.encode(message.data)
+        const failed = (error: string, text: string) => sendOther(inputFailedFrame(message.sessionId, error, text))
+        if (bytes === undefined) {
+          return failed(
+            "InvalidRequest",
+            "a binary input holds byte values only (characters below 256); nothing was sent"
+          )
+        }
+        const sent = yield* Effect.either(
+          Effect.zipRight(deps.localTerminal(message.sessionId), deps.sessions.sendBytes(message.sessionId, bytes))
+        )
+        if (Either.isLeft(sent)) failed(sent.left._tag, sent.left.message)
+      })
+
+    const resize = (message: Extract<ClientMessage, { type: "resize" }>) =>
+      Effect.gen(function*() {
+        const fit = yield* Effect.either(
+          Effect.zipRight(
+            deps.localTerminal(message.sessionId),
+            deps.sessions.fitTerminal(message.sessionId, message.cols, message.rows)
+          )
+        )
+        if (Either.isLeft(fit)) {
+          return sendOther(errorFrame(`resize of session ${message.sessionId}: ${fit.left.message}`))
+        }
+        sendOther(sizeFrame(message.sessionId, fit.right.width, fit.right.height, fit.right.applied))
+      })
+
     const sendList = Effect.map(cache.getSessionsJson({ limit: SESSIONS_LIST_LIMIT_MAX }), (json) =>
       sendOther(sessionsFrame(json)))
 
@@ -305,7 +511,7 @@ export const serveClient = (
           if (sessions) {
             sendOther(removedFrame(event.sessionId, event.computer))
           }
-          return unwatch(event.sessionId)
+          return Effect.zipRight(unwatch(event.sessionId), unwatchTerminal(event.sessionId))
         default:
           return
       }
@@ -340,6 +546,7 @@ export const serveClient = (
           if (since === undefined) yield* resync(sessionId)
           else yield* catchUp(sessionId, since)
         }
+        if (request.terminal !== undefined) yield* subscribeTerminals(request.terminal)
       })
 
     const unsubscribe = (request: Extract<ClientMessage, { type: "unsubscribe" }>) =>
@@ -349,7 +556,10 @@ export const serveClient = (
           output.delete(id)
           stale.delete(id)
         }
-        return Effect.forEach(request.output ?? [], unwatch, { discard: true })
+        return Effect.zipRight(
+          Effect.forEach(request.output ?? [], unwatch, { discard: true }),
+          Effect.forEach(request.terminal ?? [], unwatchTerminal, { discard: true })
+        )
       })
 
     const onMessage = (data: string | Uint8Array): Effect.Effect<void> | undefined => {
@@ -369,6 +579,10 @@ export const serveClient = (
           return subscribe(message)
         case "unsubscribe":
           return unsubscribe(message)
+        case "input":
+          return input(message)
+        case "resize":
+          return resize(message)
       }
     }
 
@@ -385,12 +599,19 @@ export const serveClient = (
       for (const id of waiting) {
         if (output.has(id) && (yield* resync(id))) resynced++
       }
+      for (const id of [...staleTerminal]) {
+        staleTerminal.delete(id)
+        if (terminal.has(id) && (yield* resyncTerminal(id))) resynced++
+      }
       streamLagResyncs.unsafeUpdate(resynced, [])
     })
 
     /** Handles everything that arrived, in arrival order per source, until nothing is left. */
     const turn = Effect.gen(function*() {
-      while (messages.length > 0 || cacheInbox.length > 0 || outputEvents.length > 0 || recoverDue) {
+      while (
+        messages.length > 0 || cacheInbox.length > 0 || outputEvents.length > 0 || terminalEvents.length > 0 ||
+        recoverDue
+      ) {
         for (const message of messages.splice(0)) {
           const effect = onMessage(message)
           if (effect !== undefined) yield* effect
@@ -401,6 +622,10 @@ export const serveClient = (
         }
         for (const event of outputEvents.splice(0)) {
           const effect = onOutputEvent(event)
+          if (effect !== undefined) yield* effect
+        }
+        for (const event of terminalEvents.splice(0)) {
+          const effect = onTerminalEvent(event)
           if (effect !== undefined) yield* effect
         }
         if (recoverDue) {
@@ -423,6 +648,7 @@ export const serveClient = (
           yield* Queue.offer(wake, undefined)
           continue
         }
+        if (item.terminalOf !== undefined) terminalBytes -= item.text.length
         yield* write(item.text)
         sent++
       }

@@ -18,7 +18,9 @@ import type {
   SessionId,
   SessionStatus
 } from "../src/domain/Session.js"
+import type { TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 import type { OutputMark } from "./SessionStore.js"
+import type { ViewerFit } from "./TerminalBridge.js"
 
 /** How often rows are compared with tmux while the daemon runs. */
 export const RECONCILE_INTERVAL = Duration.seconds(15)
@@ -28,6 +30,8 @@ export const RECONCILE_CONFIRM_DELAY = Duration.millis(750)
 export const REAP_INTERVAL = Duration.minutes(5)
 /** How often closed rows past retention are pruned. */
 export const PRUNE_INTERVAL = Duration.hours(1)
+/** Largest keystroke message (raw bytes) accepted at once; a bigger paste comes in several. */
+export const TERMINAL_INPUT_MAX_BYTES = 64 * 1024
 /** Largest text accepted by one input request. */
 export const INPUT_MAX_BYTES = 1024 * 1024
 export const SESSIONS_LIST_LIMIT_MAX = 10_000
@@ -98,6 +102,22 @@ export class Sessions extends Context.Tag("telemux/Sessions")<Sessions, {
   /** All presses in one tmux command: sent together, or not at all (or unknown when tmux did not answer). */
   readonly sendKeys: (id: SessionId, keys: ReadonlyArray<KeyPress>) => Effect.Effect<void, InputError>
   readonly capture: (id: SessionId, historyLines: number) => Effect.Effect<string, OperationError>
+  /**
+   * The session's terminal (TerminalBridge.snapshot): `at` is called where the snapshot falls in
+   * the pane's output order.
+   */
+  readonly terminalSnapshot: <A>(
+    id: SessionId,
+    historyLines: number,
+    at: () => A
+  ) => Effect.Effect<readonly [TerminalSnapshot, A], OperationError>
+  /**
+   * Raw keystrokes (a terminal's bytes) into the pane, serialised with the session's other input;
+   * at most TERMINAL_INPUT_MAX_BYTES per call.
+   */
+  readonly sendBytes: (id: SessionId, bytes: Uint8Array) => Effect.Effect<void, InputError | InvalidRequest>
+  /** A viewer's size for the session's window, applied only while no person attached with tmux shows it. */
+  readonly fitTerminal: (id: SessionId, width: number, height: number) => Effect.Effect<ViewerFit, OperationError>
   /** Whether tmux answers now (a kept screen is current only while it does). */
   readonly terminalResponsive: Effect.Effect<boolean>
   /** Kills the tmux session and marks the row closed; closing a closed session returns it as is. */

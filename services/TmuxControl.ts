@@ -41,6 +41,8 @@ export type ControlEvent =
     readonly field: "command" | "path" | "dead"
     readonly value: string
   }
+  /** A window's size (or its panes' layout) changed: a terminal of the window is to be drawn again. */
+  | { readonly _tag: "LayoutChanged"; readonly windowId: string }
   /** The channel is (again) up; anything may have changed while it was down. */
   | { readonly _tag: "Connected" }
   | { readonly _tag: "Disconnected"; readonly reason: string }

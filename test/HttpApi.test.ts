@@ -25,7 +25,7 @@ import { TelemuxConfig, type TelemuxSettings } from "../services/TelemuxConfig.j
 import { CAPTURE_HISTORY_DEFAULT } from "../services/TerminalBridge.js"
 import { TelemuxApi } from "../src/api/Api.js"
 import { Computer, MemoryStats, SystemStatsSnapshot } from "../src/domain/Computer.js"
-import { SessionNotFound } from "../src/domain/Errors.js"
+import { SessionNotFound, TerminalUnavailable } from "../src/domain/Errors.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import { Project } from "../src/domain/Project.js"
 import { type CloseReason, ComputerName, Session, SessionId } from "../src/domain/Session.js"
@@ -90,6 +90,9 @@ const makeFakeSessions = (initial: ReadonlyArray<Session>) =>
       sendKeys: (id, keys) => Effect.zipRight(record({ op: "sendKeys", id, keys }), Effect.asVoid(find(id))),
       capture: (id, lines) =>
         Effect.zipRight(record({ op: "capture", id, lines }), Effect.as(find(id), `screen of ${id}\n$ `)),
+      terminalSnapshot: () => Effect.fail(new TerminalUnavailable({ message: "this double has no terminal" })),
+      sendBytes: () => Effect.fail(new TerminalUnavailable({ message: "this double has no terminal" })),
+      fitTerminal: () => Effect.fail(new TerminalUnavailable({ message: "this double has no terminal" })),
       close: (id, reason) =>
         Effect.gen(function*() {
           yield* record({ op: "close", id, reason })

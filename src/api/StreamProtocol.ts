@@ -5,6 +5,7 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import { ComputerName, Session, SessionId } from "../domain/Session.js"
+import { TerminalSnapshot } from "../domain/TerminalSnapshot.js"
 
 export const STREAM_PATH = "/v1/stream"
 /** Close code for a missing, late or wrong token (4000 + HTTP 401). */
@@ -19,6 +20,9 @@ export const STREAM_CLIENT_MESSAGE_MAX = 256 * 1024
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
 
 const Seq = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+
+/** Terminal subscriptions one client may hold at once (each is a live byte stream). */
+export const TERMINAL_SUBSCRIPTIONS_MAX = 32
 
 // ---------------------------------------------------------------------------
 // client → server
@@ -37,6 +41,13 @@ export const OutputSubscription = Schema.Struct({
 }).annotations({ ...strict, identifier: "OutputSubscription" })
 export type OutputSubscription = typeof OutputSubscription.Type
 
+export const TerminalSubscription = Schema.Struct({
+  sessionId: SessionId,
+  /** The last terminal seq the client applied; omitted, or gone from the daemon's ring: a fresh snapshot. */
+  since: Schema.optionalWith(Seq, { exact: true })
+}).annotations({ ...strict, identifier: "TerminalSubscription" })
+export type TerminalSubscription = typeof TerminalSubscription.Type
+
 export const SubscribeMessage = Schema.Struct({
   type: Schema.Literal("subscribe"),
   /** The session list: a `sessions` snapshot, then `session` events. */
@@ -48,7 +59,12 @@ export const SubscribeMessage = Schema.Struct({
   patches: Schema.optionalWith(Schema.Literal(true), { exact: true }),
   output: Schema.optionalWith(Schema.Array(OutputSubscription).pipe(Schema.maxItems(STREAM_SUBSCRIPTIONS_MAX)), {
     exact: true
-  })
+  }),
+  /** The sessions' terminals: a `terminal` snapshot, then binary chunk frames (TerminalFrames.ts). */
+  terminal: Schema.optionalWith(
+    Schema.Array(TerminalSubscription).pipe(Schema.maxItems(TERMINAL_SUBSCRIPTIONS_MAX)),
+    { exact: true }
+  )
 }).annotations({ ...strict, identifier: "SubscribeMessage" })
 
 export const UnsubscribeMessage = Schema.Struct({
@@ -56,15 +72,53 @@ export const UnsubscribeMessage = Schema.Struct({
   sessions: Schema.optionalWith(Schema.Literal(true), { exact: true }),
   output: Schema.optionalWith(Schema.Array(SessionId).pipe(Schema.maxItems(STREAM_SUBSCRIPTIONS_MAX)), {
     exact: true
+  }),
+  terminal: Schema.optionalWith(Schema.Array(SessionId).pipe(Schema.maxItems(TERMINAL_SUBSCRIPTIONS_MAX)), {
+    exact: true
   })
 }).annotations({ ...strict, identifier: "UnsubscribeMessage" })
+
+/**
+ * Keystrokes for a session's terminal, as the terminal emulator produced them: `data` is text
+ * (sent as its UTF-8 bytes), or with `binary` a string of byte values (each character < 256, as
+ * xterm.js's onBinary gives mouse reports). At most 64 KiB of bytes (Sessions'
+ * TERMINAL_INPUT_MAX_BYTES) per message; a longer paste comes as several, in order. Serialised
+ * with the session's other input; a failure is answered with `inputFailed`.
+ */
+export const InputMessage = Schema.Struct({
+  type: Schema.Literal("input"),
+  sessionId: SessionId,
+  data: Schema.String,
+  binary: Schema.optionalWith(Schema.Literal(true), { exact: true })
+}).annotations({ ...strict, identifier: "InputMessage" })
+
+const Dimension = Schema.Number.pipe(Schema.int(), Schema.between(1, 10_000))
+
+/**
+ * The size this client shows the session's terminal at (send it when the view gets the focus or
+ * changes size). Applied only while no person attached with tmux shows the session: they keep
+ * theirs. Answered with `size`; every watcher then gets a `terminal` snapshot at the new size.
+ */
+export const ResizeMessage = Schema.Struct({
+  type: Schema.Literal("resize"),
+  sessionId: SessionId,
+  cols: Dimension,
+  rows: Dimension
+}).annotations({ ...strict, identifier: "ResizeMessage" })
 
 export const PingMessage = Schema.Struct({ type: Schema.Literal("ping") }).annotations({
   ...strict,
   identifier: "PingMessage"
 })
 
-export const ClientMessage = Schema.Union(AuthMessage, SubscribeMessage, UnsubscribeMessage, PingMessage)
+export const ClientMessage = Schema.Union(
+  AuthMessage,
+  SubscribeMessage,
+  UnsubscribeMessage,
+  PingMessage,
+  InputMessage,
+  ResizeMessage
+)
 export type ClientMessage = typeof ClientMessage.Type
 
 const decodeClientMessageEither = Schema.decodeUnknownEither(Schema.parseJson(ClientMessage), {
@@ -177,6 +231,36 @@ export const ErrorMessage = Schema.Struct({ type: Schema.Literal("error"), messa
 
 export const PongMessage = Schema.Struct({ type: Schema.Literal("pong") })
 
+/**
+ * Draw the session's terminal from this snapshot (resize the emulator to its size, write
+ * `replay(snapshot)`), then apply the chunk frames whose seq is greater than `seq`. Sent when a
+ * terminal subscription starts (or `since` is gone from the ring), after the client lagged, and
+ * when the terminal's size changed.
+ */
+export const TerminalMessage = Schema.Struct({
+  type: Schema.Literal("terminal"),
+  sessionId: SessionId,
+  seq: Seq,
+  snapshot: TerminalSnapshot
+})
+
+/** The answer to `resize`: the terminal's size now, and whether the client's size was applied. */
+export const SizeMessage = Schema.Struct({
+  type: Schema.Literal("size"),
+  sessionId: SessionId,
+  cols: Schema.Number,
+  rows: Schema.Number,
+  applied: Schema.Boolean
+})
+
+/** Keystrokes were not delivered (`OutcomeUnknown`: they may have been). */
+export const InputFailedMessage = Schema.Struct({
+  type: Schema.Literal("inputFailed"),
+  sessionId: SessionId,
+  error: Schema.String,
+  message: Schema.String
+})
+
 export const ServerMessage = Schema.Union(
   ReadyMessage,
   SessionsMessage,
@@ -190,7 +274,10 @@ export const ServerMessage = Schema.Union(
   CommandMessage,
   AgentMessage,
   ErrorMessage,
-  PongMessage
+  PongMessage,
+  TerminalMessage,
+  SizeMessage,
+  InputFailedMessage
 )
 export type ServerMessage = typeof ServerMessage.Type
 

@@ -33,6 +33,8 @@ export type ControlMessage =
   | { readonly _tag: "WindowClose"; readonly windowId: string }
   | { readonly _tag: "UnlinkedWindowClose"; readonly windowId: string }
   | { readonly _tag: "PaneModeChanged"; readonly paneId: string }
+  /** A window's layout changed: its size, or its panes'. */
+  | { readonly _tag: "LayoutChange"; readonly windowId: string }
 
 /** Most panes with a half-decoded character kept at once; the least recently written go first. */
 export const DECODER_PANES_MAX = 4096
@@ -174,6 +176,8 @@ export const makeControlParser = (options: { readonly maxPanes?: number } = {}):
         return { _tag: "UnlinkedWindowClose", windowId: words[0] ?? "" }
       case "%pane-mode-changed":
         return { _tag: "PaneModeChanged", paneId: words[0] ?? "" }
+      case "%layout-change":
+        return { _tag: "LayoutChange", windowId: words[0] ?? "" }
       default:
         return undefined
     }

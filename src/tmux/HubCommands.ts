@@ -144,6 +144,8 @@ export const paneEventOf = (message: ControlMessage, hubPanes: ReadonlySet<strin
       return isSubscribedField(message.name) && isPaneId(message.paneId) && !hubPanes.has(message.paneId)
         ? { _tag: "PaneChanged", paneId: message.paneId, field: message.name, value: message.value }
         : undefined
+    case "LayoutChange":
+      return { _tag: "LayoutChanged", windowId: message.windowId }
     default:
       return undefined
   }

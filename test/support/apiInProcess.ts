@@ -18,7 +18,7 @@ import { Sessions } from "../../services/Sessions.js"
 import { SystemStats } from "../../services/SystemStats.js"
 import { TelemuxConfig } from "../../services/TelemuxConfig.js"
 import { MemoryStats, SystemStatsSnapshot } from "../../src/domain/Computer.js"
-import { SessionNotFound } from "../../src/domain/Errors.js"
+import { SessionNotFound, TerminalUnavailable } from "../../src/domain/Errors.js"
 import { ComputerName, Session, type SessionId } from "../../src/domain/Session.js"
 import { makeSession } from "./fixtures.js"
 import { testSettings } from "./settings.js"
@@ -66,6 +66,9 @@ const makeDoubles = Effect.gen(function*() {
     sendText: (id) => recorded("sendText", Effect.asVoid(find(id))),
     sendKeys: (id) => recorded("sendKeys", Effect.asVoid(find(id))),
     capture: (id) => recorded("capture", Effect.as(find(id), "$ ")),
+    terminalSnapshot: () => Effect.fail(new TerminalUnavailable({ message: "this double has no terminal" })),
+    sendBytes: (id) => recorded("sendBytes", Effect.asVoid(find(id))),
+    fitTerminal: () => Effect.fail(new TerminalUnavailable({ message: "this double has no terminal" })),
     close: (id) => recorded("close", Effect.as(find(id), closed)),
     terminalResponsive: Effect.succeed(true),
     reconcile: Effect.succeed({ adopted: 0, closed: [], spared: 0, orphansRemoved: 0 }),
