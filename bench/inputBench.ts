@@ -49,12 +49,12 @@ const HUB = "_telemux_hub"
 /** A marker not seen this long is a miss (counted, not sampled). */
 const MISS_AFTER_MS = 5000
 /** Each session's load: a line every 200 ms from a background loop (`read -t` is a builtin sleep). */
-const PRINTER =
+export const PRINTER =
   "exec 9<> <(:); { read -t 0.$((RANDOM % 10)) -u 9; while :; do echo tick-$RANDOM; read -t 0.2 -u 9; done; } &"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-interface Stats {
+export interface Stats {
   readonly n: number
   readonly p50: number
   readonly p90: number
@@ -62,14 +62,14 @@ interface Stats {
   readonly max: number
 }
 
-const stats = (samples: ReadonlyArray<number>): Stats => {
+export const stats = (samples: ReadonlyArray<number>): Stats => {
   const sorted = [...samples].sort((a, b) => a - b)
   const at = (p: number) =>
     sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((sorted.length * p) / 100) - 1)]!
   return { n: sorted.length, p50: at(50), p90: at(90), p99: at(99), max: sorted[sorted.length - 1] ?? NaN }
 }
 
-const show = (s: Stats) =>
+export const show = (s: Stats) =>
   `${s.p50.toFixed(1)} / ${s.p90.toFixed(1)} / ${s.p99.toFixed(1)} / ${s.max.toFixed(1)} ms (n=${s.n})`
 
 /** `\ooo` escapes of %output back to bytes (as text: markers are ASCII). */
@@ -80,7 +80,7 @@ const unescape = (data: string) =>
  * The benchmark's own control client, attached to the daemon's hub (where every session's window is
  * linked): it types (the floor) and watches every pane's output for markers.
  */
-const observer = (socket: string) => {
+export const observer = (socket: string) => {
   const child: ChildProcess = spawn(REAL_TMUX, [
     "-L",
     socket,
@@ -120,7 +120,7 @@ const observer = (socket: string) => {
   })
   return {
     /** When `marker` comes out of `pane` (performance.now()), or undefined after MISS_AFTER_MS. */
-    seen: (pane: string, marker: string) =>
+    seen: (pane: string, marker: string, missAfterMs = MISS_AFTER_MS) =>
       new Promise<number | undefined>((resolve) => {
         const waiting = waiters.get(pane) ?? new Set()
         waiters.set(pane, waiting)
@@ -128,7 +128,7 @@ const observer = (socket: string) => {
         const timer = setTimeout(() => {
           waiting.delete(waiter)
           resolve(undefined)
-        }, MISS_AFTER_MS)
+        }, missAfterMs)
         waiting.add(waiter)
       }),
     /** Writes a command line (tmux syntax) on the client's stdin. */
@@ -137,7 +137,7 @@ const observer = (socket: string) => {
   }
 }
 
-type Observer = ReturnType<typeof observer>
+export type Observer = ReturnType<typeof observer>
 type Call = ReturnType<typeof keepAliveApi>
 
 interface Session {
@@ -146,7 +146,7 @@ interface Session {
 }
 
 /** A command whose output holds the marker and whose echo cannot: the shell computes it. */
-const shellMarker = (tag: string) => {
+export const shellMarker = (tag: string) => {
   const [a, b] = [1000 + Math.floor(Math.random() * 9000), 1000 + Math.floor(Math.random() * 9000)]
   return { text: `echo ${tag}Q$((${a}+${b}))Z`, marker: `${tag}Q${a + b}Z` }
 }
@@ -160,7 +160,7 @@ const timed = async (watch: Observer, pane: string, marker: string, send: () => 
   return at === undefined ? undefined : at - start
 }
 
-const sessionsOf = async (call: Call, env: DaemonEnv, n: number): Promise<ReadonlyArray<Session>> => {
+export const sessionsOf = async (call: Call, env: DaemonEnv, n: number): Promise<ReadonlyArray<Session>> => {
   const out: Array<Session> = []
   for (let i = 0; i < n; i += 10) {
     const batch = await Promise.all(
@@ -295,7 +295,7 @@ const withDaemon = async <A>(
 }
 
 /** Waits until each session's shell has answered once (it reads input from then on). */
-const ready = async (call: Call, watch: Observer, sessions: ReadonlyArray<Session>) => {
+export const ready = async (call: Call, watch: Observer, sessions: ReadonlyArray<Session>) => {
   for (const session of sessions) {
     const { marker, text } = shellMarker("ready")
     if (

@@ -12,6 +12,7 @@ import { benchMetrics } from "./metricsBench.js"
 import { benchOutput } from "./outputBench.js"
 import { benchShutdown } from "./shutdownBench.js"
 import { benchStore } from "./storeBench.js"
+import { benchTerminal } from "./terminalBench.js"
 
 /** Every section, in the order `npm run bench` runs them; `npm run bench -- <section>…` runs the ones named. */
 const SECTIONS: Record<string, { readonly title: string; readonly run: () => Promise<ReadonlyArray<BenchRow>> }> = {
@@ -24,6 +25,10 @@ const SECTIONS: Record<string, { readonly title: string; readonly run: () => Pro
     run: benchInput
   },
   output: { title: "live output: the daemon over its WebSocket vs a 1 s spawn-per-command poller", run: benchOutput },
+  terminal: {
+    title: "terminal stream: keystroke → echo and cat throughput on the WebSocket vs a bare tmux -C client (the floor)",
+    run: benchTerminal
+  },
   busy: {
     title: "500 busy sessions: the daemon over its WebSocket vs a bare tmux -C client on the same layout (the floor)",
     run: benchBusy

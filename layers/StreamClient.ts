@@ -69,6 +69,8 @@ export const STREAM_CLIENT_STALL_TIMEOUT = Duration.seconds(60)
  * terminal frames are dropped and each terminal gets one fresh snapshot once it has caught up.
  */
 export const STREAM_TERMINAL_QUEUE_BYTES = 1024 * 1024
+/** Keystroke messages of one client waiting for tmux; one more is refused (inputFailed), never dropped silently. */
+export const STREAM_INPUTS_WAITING_MAX = 64
 
 export class StreamClientStalled extends Data.TaggedError("StreamClientStalled")<{ readonly message: string }> {}
 
@@ -165,6 +167,8 @@ export const serveClient = (
   deps: Deps,
   inbox: Queue.Dequeue<string | Uint8Array>,
   write: (frame: string | Uint8Array) => Effect.Effect<void, Socket.SocketError>,
+  /** `write`, synchronously, for the pass-through of terminal chunks (see passThrough). */
+  writeNow: (frame: Uint8Array) => void,
   socket: net.Socket,
   frames: OutputFrames
 ) =>
@@ -214,10 +218,30 @@ export const serveClient = (
     const outputEvents: Array<OutputEvent> = []
     const cacheInbox: Array<CacheEvent> = []
     const terminalEvents: Array<TerminalEvent> = []
+    /** Keystroke messages, sent one after another by their own fiber. */
+    const inputs = yield* Queue.bounded<Extract<ClientMessage, { type: "input" }>>(STREAM_INPUTS_WAITING_MAX)
     const onTerminal = (event: TerminalEvent) => {
       if (staleTerminal.has(event.sessionId)) return
+      if (event._tag === "Chunk" && passThrough(event.sessionId, event.chunk)) return
       terminalEvents.push(event)
       Queue.unsafeOffer(wake, undefined)
+    }
+    /**
+     * The common case, a chunk that follows the last one sent while nothing waits before it, goes
+     * to the socket at once, as tmux's output is read: no fiber between the pane and the client.
+     */
+    const passThrough = (sessionId: SessionId, chunk: TerminalChunk): boolean => {
+      const watched = terminal.get(sessionId)
+      if (
+        watched === undefined || watched.last === NONE || chunk.seq !== watched.last + 1 || lagging ||
+        outbound.length > 0 || terminalEvents.length > 0 || socket.writableLength > STREAM_SOCKET_HIGH_WATER
+      ) {
+        return false
+      }
+      watched.last = chunk.seq
+      writeNow(chunkFrame(sessionId, chunk))
+      streamFramesSent.unsafeUpdate(1, [])
+      return true
     }
     const messages: Array<string | Uint8Array> = []
     yield* outputLog.listen((event) => {
@@ -580,7 +604,16 @@ export const serveClient = (
         case "unsubscribe":
           return unsubscribe(message)
         case "input":
-          return input(message)
+          // on a fiber of its own, in order: the handler goes on routing output (the keystroke's
+          // echo can arrive before tmux has answered the keystroke's command)
+          if (!Queue.unsafeOffer(inputs, message)) {
+            sendOther(inputFailedFrame(
+              message.sessionId,
+              "TerminalUnavailable",
+              `${STREAM_INPUTS_WAITING_MAX} keystroke messages already wait for tmux; this one was not sent`
+            ))
+          }
+          return
         case "resize":
           return resize(message)
       }
@@ -668,8 +701,11 @@ export const serveClient = (
       }
     }))
 
+    const typist = Effect.forever(Effect.flatMap(Queue.take(inputs), input))
+
     // Ends only by failing (a write failed, or the client stalled): the first failure stops the rest.
     return yield* Effect.all([
+      typist,
       handler,
       writer,
       forward(inbox, messages, wake),

@@ -242,7 +242,7 @@ export const StreamRouteLive: Layer.Layer<
             yield* liftBound
           }
           yield* write(READY)
-          return yield* serveClient(deps, inbox, write, raw, outputFrame)
+          return yield* serveClient(deps, inbox, write, (frame) => ws.send(frame), raw, outputFrame)
         })
         yield* Effect.raceFirst(closedBy(ws), session).pipe(
           Effect.catchTag("StreamClientStalled", (error) =>
