@@ -157,6 +157,30 @@ export const make = Effect.gen(function*() {
       Effect.annotateLogs({ sessionId, computer })
     )
 
+  const watchTerminal: Fleet["Type"]["watchTerminal"] = (computer, sessionId, onItem) =>
+    Effect.gen(function*() {
+      yield* presence.requireOnline(computer)
+      const headers = yield* headersFor(computer, REQUEST_TIMEOUT)
+      yield* client.WatchTerminal({ sessionId }).pipe(
+        Stream.timeoutFail(
+          () =>
+            new RemoteTimeout({
+              computer,
+              message: `computer ${computer} stopped sending the terminal of session ${sessionId}`
+            }),
+          Duration.times(WATCH_KEEPALIVE, 3)
+        ),
+        Stream.runForEach(onItem),
+        RpcClient.withHeaders(headers)
+      )
+    }).pipe(
+      Effect.mapError((error: unknown) =>
+        isClientError(error)
+          ? new ComputerUnreachable({ computer, message: `computer ${computer} is not reachable: ${error.message}` })
+          : error
+      )
+    ) as never
+
   const watchOutput: Fleet["Type"]["watchOutput"] = (session) =>
     Effect.acquireRelease(
       Effect.suspend(() => {
@@ -200,6 +224,7 @@ export const make = Effect.gen(function*() {
       link: Effect.map(link.status, Option.some),
       call,
       watchOutput,
+      watchTerminal,
       requireOnline: presence.requireOnline,
       whereabouts: presence.whereabouts,
       departures
@@ -285,6 +310,7 @@ export const layerAlone: Layer.Layer<Fleet> = Layer.succeed(
     link: Effect.succeed(Option.none()),
     call: (computer) => Effect.fail(alone(computer)),
     watchOutput: () => Effect.void,
+    watchTerminal: (computer) => Effect.fail(alone(computer)),
     requireOnline: (computer) => Effect.fail(alone(computer)),
     whereabouts: () => Effect.succeedNone,
     departures: Queue.unbounded<ComputerName>()

@@ -6,22 +6,30 @@
  */
 import { FileSystem } from "@effect/platform"
 import { RpcServer } from "@effect/rpc"
-import { Effect, Layer, Option, PubSub, Stream } from "effect"
+import { Chunk, Effect, Layer, Option, PubSub, Queue, Stream } from "effect"
 import * as path from "node:path"
 import { Agents } from "../services/Agents.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
+import type { FleetCallError } from "../services/Fleet.js"
 import { FleetLink } from "../services/FleetLink.js"
 import type { Idempotency } from "../services/Idempotency.js"
 import { Listeners } from "../services/Listeners.js"
 import { type OutputChanged, OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import {
+  type SnapshotAt,
+  type TerminalEvent,
+  type TerminalListener,
+  terminalsOrNone
+} from "../services/TerminalStreams.js"
 import { KeyedMutex, LockTableFull } from "../src/concurrency/KeyedMutex.js"
 import { consume } from "../src/concurrency/Workers.js"
 import {
   ComputerUnreachable,
   InvalidRequest,
+  RemoteTimeout,
   SessionNotFound,
   StorageFailure,
   TerminalUnavailable
@@ -34,7 +42,8 @@ import {
   FleetCaller,
   FleetCallerMiddleware,
   FleetRpcs,
-  type OutputUpdate
+  type OutputUpdate,
+  type TerminalItem
 } from "../src/fleet/Rpcs.js"
 import { FROM_HEADER, makeServerProtocol } from "./FleetRpcTransport.js"
 import * as LocalOperations from "./LocalOperations.js"
@@ -42,6 +51,8 @@ import * as Tracing from "./Tracing.js"
 
 /** Sessions with requests in flight from other computers at once; each lane lives only while busy. */
 const LANES_MAX = 4096
+/** Terminal bytes a remote watcher may fall behind by before it is sent a fresh snapshot instead. */
+export const REMOTE_TERMINAL_BACKLOG_BYTES = 1024 * 1024
 
 /** `dir` is `root` or lies below it (both already resolved). */
 const isInside = (dir: string, root: string) =>
@@ -78,6 +89,18 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
   const config = yield* TelemuxConfig
   const listeners = yield* Listeners
   const agents = yield* Agents
+  const served = yield* terminalsOrNone
+  // this computer's own sessions only (`own` first): the fleet's errors cannot happen here
+  const local = <A, E, R>(effect: Effect.Effect<A, E | FleetCallError, R>) =>
+    Effect.catchIf(
+      effect,
+      (error): error is FleetCallError => error instanceof ComputerUnreachable || error instanceof RemoteTimeout,
+      (error) => Effect.fail(new TerminalUnavailable({ message: error.message }))
+    )
+  const terminals = {
+    watch: (id: SessionId, listener: TerminalListener) => local(served.watch(id, listener)),
+    snapshot: (id: SessionId) => local(served.snapshot(id))
+  }
   const operations = yield* LocalOperations.make
   const resolve = realpath(yield* FileSystem.FileSystem)
   const trusted = yield* Effect.forEach(config.trustedDirs, resolve)
@@ -136,6 +159,75 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
       return session
     })
 
+  /**
+   * The session's terminal: a snapshot, then its chunks in batches as they come (grouped as the
+   * RPC stream takes them), a snapshot again after a redraw or when the caller fell more than
+   * REMOTE_TERMINAL_BACKLOG_BYTES behind (what it missed is dropped, never queued without bound).
+   */
+  const watchTerminal = (id: SessionId) =>
+    Stream.unwrapScoped(Effect.gen(function*() {
+      yield* own(id)
+      if (watching >= WATCHES_MAX) {
+        return yield* new InvalidRequest({ message: `more than ${WATCHES_MAX} sessions are watched from elsewhere` })
+      }
+      yield* Effect.acquireRelease(Effect.sync(() => watching++), () => Effect.sync(() => watching--))
+      const pending: Array<TerminalEvent> = []
+      let pendingBytes = 0
+      let behind = false
+      const arrived = yield* Queue.sliding<void>(1)
+      yield* terminals.watch(id, (event) => {
+        if (behind) return
+        if (event._tag === "Chunk") pendingBytes += event.chunk.bytes.length
+        if (pendingBytes > REMOTE_TERMINAL_BACKLOG_BYTES) {
+          behind = true
+          pending.length = 0
+          pendingBytes = 0
+        } else {
+          pending.push(event)
+        }
+        Queue.unsafeOffer(arrived, undefined)
+      })
+      const first = yield* terminals.snapshot(id)
+      let last = first.seq
+      const snapshotItem = (seq: number, snapshot: SnapshotAt["snapshot"]) => {
+        last = seq
+        return { _tag: "TerminalSnapshot", seq, snapshot } as const
+      }
+      /** What arrived since the last pull, as items; a fresh snapshot first when the caller fell behind. */
+      const pull = Effect.gen(function*() {
+        const woke = yield* Queue.take(arrived).pipe(Effect.timeoutOption(WATCH_KEEPALIVE))
+        if (Option.isNone(woke)) return [{ _tag: "WatchAlive" } as const]
+        const items: Array<TerminalItem> = []
+        if (behind) {
+          behind = false
+          const fresh = yield* terminals.snapshot(id)
+          items.push(snapshotItem(fresh.seq, fresh.snapshot))
+        }
+        let run: { seq: number; chunks: Array<Uint8Array> } | undefined
+        const flush = () => {
+          if (run !== undefined) items.push({ _tag: "TerminalChunks", seq: run.seq, chunks: run.chunks })
+          run = undefined
+        }
+        for (const event of pending.splice(0)) {
+          if (event._tag === "Redraw") {
+            flush()
+            items.push(snapshotItem(event.seq, event.snapshot))
+          } else if (event._tag === "Chunk" && event.chunk.seq === last + 1) {
+            last = event.chunk.seq
+            if (run === undefined) run = { seq: event.chunk.seq, chunks: [] }
+            run.chunks.push(event.chunk.bytes)
+          }
+        }
+        pendingBytes = 0
+        flush()
+        return items
+      })
+      return Stream.concat(
+        Stream.make(snapshotItem(first.seq, first.snapshot)),
+        Stream.repeatEffectChunk(Effect.map(pull, Chunk.fromIterable))
+      )
+    }))
+
   /** The session's screens: the latest first, then each change, and WatchAlive when nothing else was sent for a while. */
   const watch = (id: SessionId) =>
     Stream.unwrapScoped(Effect.gen(function*() {
@@ -170,6 +262,18 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
     Capture: (request) => inLane(request.sessionId)(sessions.capture(request.sessionId, request.lines)),
     CloseSession: (request) => inLane(request.sessionId)(sessions.close(request.sessionId, "user")),
     WatchOutput: (request) => watch(request.sessionId),
+    WatchTerminal: (request) => watchTerminal(request.sessionId),
+    TerminalSnapshot: (request) =>
+      Effect.zipRight(
+        own(request.sessionId),
+        Effect.map(
+          terminals.snapshot(request.sessionId),
+          ({ seq, snapshot }) => ({ _tag: "TerminalSnapshot", seq, snapshot }) as const
+        )
+      ),
+    TerminalInput: (request) => inLane(request.sessionId)(sessions.sendBytes(request.sessionId, request.bytes)),
+    TerminalResize: (request) =>
+      Effect.zipRight(own(request.sessionId), sessions.fitTerminal(request.sessionId, request.cols, request.rows)),
     Listen: (request) =>
       inLane(request.target)(
         Effect.gen(function*() {

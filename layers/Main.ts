@@ -59,7 +59,7 @@ export const daemon = (
     PaneProcessesLive.layer
   ).pipe(Layer.provideMerge(TmuxCheck.pipe(Layer.provide(Tmux))))
   const Orchestration = Layer.mergeAll(
-    TerminalStreamsLive.layer.pipe(Layer.provideMerge(SessionsLive.layer)),
+    SessionsLive.layer,
     OutputPollerLive.layer,
     SqliteListeners.layer,
     IdempotencyLive.layerSqlite
@@ -70,10 +70,12 @@ export const daemon = (
   // listeners elsewhere), then as a server (which starts agents for the others); without one it
   // is a fleet of one.
   const AgentsInFleet = Option.match(settings.redisUrl, {
-    onNone: () => AgentsLive.layer.pipe(Layer.provideMerge(FleetLive.layerAlone)),
+    onNone: () =>
+      Layer.merge(AgentsLive.layer, TerminalStreamsLive.layer).pipe(Layer.provideMerge(FleetLive.layerAlone)),
     onSome: (url) =>
       FleetServer.layer.pipe(
-        Layer.provideMerge(AgentsLive.layer),
+        // terminals are followed through the fleet, and served to it
+        Layer.provideMerge(Layer.merge(AgentsLive.layer, TerminalStreamsLive.layer)),
         Layer.provideMerge(FleetLive.layer()),
         Layer.provide(Layer.mergeAll(RedisTransport.layer({ url }), SqliteStreamPositions.layer))
       )

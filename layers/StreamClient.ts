@@ -26,7 +26,7 @@ import { Data, Duration, Effect, Either, Exit, Option, PubSub, Queue, Scope } fr
 import type * as net from "node:net"
 import type { Cache, CacheEvent } from "../services/Cache.js"
 import { OUTPUT_EVENTS_CAPACITY, type OutputChanged, type OutputEvent, type OutputLog } from "../services/OutputLog.js"
-import { type OperationError, type Sessions, SESSIONS_LIST_LIMIT_MAX } from "../services/Sessions.js"
+import { SESSIONS_LIST_LIMIT_MAX } from "../services/Sessions.js"
 import type { SnapshotAt, TerminalChunk, TerminalEvent, TerminalStreams } from "../services/TerminalStreams.js"
 import {
   encodeSession,
@@ -39,6 +39,7 @@ import {
   resyncFrame,
   sessionsFrame,
   sizeFrame,
+  terminalLostFrame,
   upsertedFrame
 } from "../src/api/StreamFrames.js"
 import {
@@ -50,7 +51,7 @@ import {
   type TerminalSubscription
 } from "../src/api/StreamProtocol.js"
 import { encodeChunkFrame } from "../src/api/TerminalFrames.js"
-import type { SessionId } from "../src/domain/Session.js"
+import type { ComputerName, SessionId } from "../src/domain/Session.js"
 import {
   streamFramesSent,
   streamLagResyncs,
@@ -101,9 +102,8 @@ export interface Deps {
   readonly outputLog: OutputLog["Type"]
   readonly cache: Cache["Type"]
   readonly terminals: TerminalStreams["Type"]
-  readonly sessions: Sessions["Type"]
-  /** Fails unless the session's terminal is on this computer (a remote one is not streamed here). */
-  readonly localTerminal: (sessionId: SessionId) => Effect.Effect<void, OperationError>
+  /** This computer: its sessions' terminals end when they are removed, others' are followed on. */
+  readonly computer: ComputerName
   /** Brings a session owned elsewhere into the output log while the scope is open; nothing for a local one. */
   readonly watchRemote: (sessionId: SessionId) => Effect.Effect<void, never, Scope.Scope>
 }
@@ -419,6 +419,9 @@ export const serveClient = (
       if (event._tag === "Redraw") {
         return void sendTerminal(event.sessionId, event.seq, terminalFrame(event.sessionId, event))
       }
+      if (event._tag === "Lost") {
+        return void sendOther(terminalLostFrame(event.sessionId, event.error, event.message))
+      }
       const { chunk } = event
       // before its snapshot (or already sent), nothing to do
       if (watched.last === NONE || chunk.seq <= watched.last) return
@@ -438,12 +441,7 @@ export const serveClient = (
         for (const { sessionId, since } of wanted) {
           if (!terminal.has(sessionId)) {
             const scope = yield* Scope.make()
-            const watching = yield* Effect.either(
-              Effect.zipRight(
-                deps.localTerminal(sessionId),
-                Scope.extend(deps.terminals.watch(sessionId, onTerminal), scope)
-              )
-            )
+            const watching = yield* Effect.either(Scope.extend(deps.terminals.watch(sessionId, onTerminal), scope))
             if (Either.isLeft(watching)) {
               yield* Scope.close(scope, Exit.void)
               sendOther(errorFrame(`terminal of session ${sessionId}: ${watching.left.message}`))
@@ -466,20 +464,13 @@ export const serveClient = (
             "a binary input holds byte values only (characters below 256); nothing was sent"
           )
         }
-        const sent = yield* Effect.either(
-          Effect.zipRight(deps.localTerminal(message.sessionId), deps.sessions.sendBytes(message.sessionId, bytes))
-        )
+        const sent = yield* Effect.either(deps.terminals.sendBytes(message.sessionId, bytes))
         if (Either.isLeft(sent)) failed(sent.left._tag, sent.left.message)
       })
 
     const resize = (message: Extract<ClientMessage, { type: "resize" }>) =>
       Effect.gen(function*() {
-        const fit = yield* Effect.either(
-          Effect.zipRight(
-            deps.localTerminal(message.sessionId),
-            deps.sessions.fitTerminal(message.sessionId, message.cols, message.rows)
-          )
-        )
+        const fit = yield* Effect.either(deps.terminals.resize(message.sessionId, message.cols, message.rows))
         if (Either.isLeft(fit)) {
           return sendOther(errorFrame(`resize of session ${message.sessionId}: ${fit.left.message}`))
         }
@@ -535,6 +526,16 @@ export const serveClient = (
           if (sessions) {
             sendOther(removedFrame(event.sessionId, event.computer))
           }
+          if (!terminal.has(event.sessionId)) {
+            return unwatch(event.sessionId)
+          }
+          // A session of another computer goes from the cache when that computer leaves the fleet:
+          // its terminal stays watched (told Lost, drawn again when it is back). One of this
+          // computer's was closed: its terminal ends, and the client is told.
+          if (event.computer !== deps.computer) {
+            return unwatch(event.sessionId)
+          }
+          sendOther(terminalLostFrame(event.sessionId, "SessionClosed", `session ${event.sessionId} was closed`))
           return Effect.zipRight(unwatch(event.sessionId), unwatchTerminal(event.sessionId))
         default:
           return

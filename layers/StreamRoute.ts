@@ -22,9 +22,8 @@ import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
 import { HttpListener } from "../services/HttpListener.js"
 import { OutputLog } from "../services/OutputLog.js"
-import { type OperationError, Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-import { TerminalStreams } from "../services/TerminalStreams.js"
+import { terminalsOrNone } from "../services/TerminalStreams.js"
 import { makeOutputFrames, READY } from "../src/api/StreamFrames.js"
 import {
   CLOSE_UNAUTHORIZED,
@@ -32,7 +31,7 @@ import {
   STREAM_CLIENT_MESSAGE_MAX,
   STREAM_PATH
 } from "../src/api/StreamProtocol.js"
-import { InvalidRequest, SessionNotFound, TerminalUnavailable, Unauthorized } from "../src/domain/Errors.js"
+import { InvalidRequest, Unauthorized } from "../src/domain/Errors.js"
 import { INVALID_TOKEN_MESSAGE, NOT_BEARER_MESSAGE, parseBearer } from "../src/http/Bearer.js"
 import { refuseUpgrade } from "./HttpListener.js"
 import { makeHeaderCheck, type Refusal } from "./RequestGuard.js"
@@ -66,13 +65,6 @@ export const STREAM_CLOSE_GRACE = Duration.millis(150)
 export const CLOSE_GOING_AWAY = 1001
 
 export class StreamUnauthorized extends Data.TaggedError("StreamUnauthorized")<{ readonly message: string }> {}
-
-const noTerminal = new TerminalUnavailable({ message: "this server streams no terminals" })
-const noTerminals = TerminalStreams.of({
-  watch: () => Effect.fail(noTerminal),
-  snapshot: () => Effect.fail(noTerminal),
-  since: () => Effect.succeed(Option.none())
-})
 
 const TOKEN_PARAM = /^(access_?)?token$|^auth(orization)?$|^bearer$|^api_?key$/i
 
@@ -134,7 +126,7 @@ const boundBeforeAuth = (socket: Duplex) =>
 export const StreamRouteLive: Layer.Layer<
   never,
   never,
-  OutputLog | Cache | AuthToken | TelemuxConfig | Fleet | HttpListener | Sessions
+  OutputLog | Cache | AuthToken | TelemuxConfig | Fleet | HttpListener
 > = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
     const cache = yield* Cache
@@ -146,20 +138,8 @@ export const StreamRouteLive: Layer.Layer<
       outputLog: yield* OutputLog,
       cache,
       // the daemon always has it; API tests that serve no terminal leave it out
-      terminals: Option.getOrElse(yield* Effect.serviceOption(TerminalStreams), () => noTerminals),
-      sessions: yield* Sessions,
-      localTerminal: (sessionId) =>
-        Effect.flatMap(cache.getSession(sessionId), (session): Effect.Effect<void, OperationError> =>
-          Option.isNone(session)
-            ? Effect.fail(SessionNotFound.of(sessionId))
-            : session.value.computer === config.computer
-            ? Effect.void
-            : Effect.fail(
-              new TerminalUnavailable({
-                message: `session ${sessionId} runs on ${session.value.computer}; its terminal streams from that ` +
-                  `computer's daemon only (connect to it, or use telemux attach there)`
-              })
-            )),
+      terminals: yield* terminalsOrNone,
+      computer: config.computer,
       // a session owned elsewhere is watched through the fleet while a client subscribes to it
       watchRemote: (sessionId) =>
         Effect.flatMap(cache.getSession(sessionId), (session) =>
@@ -182,9 +162,7 @@ export const StreamRouteLive: Layer.Layer<
       ),
       (server) =>
         Effect.async<void>((resume) =>
-          server.close(() =>
-            resume(Effect.void)
-          )
+          server.close(() => resume(Effect.void))
         )
     )
 

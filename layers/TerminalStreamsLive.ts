@@ -3,31 +3,43 @@
  * events client for every pane, which ignores the panes nobody watches; per watched session a
  * byte-bounded ring of its latest chunks. A snapshot is taken on the events client, at an exact
  * point of the output order (TerminalBridge.snapshot's `at`), so the snapshot and the chunks after
- * its seq meet without a gap or an overlap.
+ * its seq meet without a gap or an overlap. A session on another computer is followed through its
+ * owner (Fleet.watchTerminal) while someone here watches it, with the owner's seqs.
  */
-import { Clock, Duration, Effect, Layer, Option, Queue, Schedule } from "effect"
-import { type OperationError, Sessions } from "../services/Sessions.js"
+import { Clock, Duration, Effect, FiberMap, Layer, Option, Queue, Schedule } from "effect"
+import { Fleet } from "../services/Fleet.js"
+import { Sessions } from "../services/Sessions.js"
+import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import {
   type SnapshotAt,
   TERMINAL_HISTORY_LINES,
   TERMINAL_LINGER,
   TERMINAL_RING_BYTES,
   type TerminalChunk,
+  type TerminalError,
+  type TerminalEvent,
   type TerminalListener,
   TerminalStreams
 } from "../services/TerminalStreams.js"
 import { TmuxControl } from "../services/TmuxControl.js"
 import { SessionClosed, TerminalUnavailable } from "../src/domain/Errors.js"
-import type { PaneId, SessionId } from "../src/domain/Session.js"
+import type { ComputerName, PaneId, SessionId } from "../src/domain/Session.js"
+import type { TerminalItem } from "../src/fleet/Rpcs.js"
 
 /** Most sessions whose terminal is fed at once (watched or lingering); a new one past it is refused. */
 export const TERMINAL_FEEDS_MAX = 1024
+/** After a remote terminal's watch failed, the wait before it is followed again. */
+export const REMOTE_RETRY = Duration.seconds(1)
 const SWEEP_EVERY = Duration.seconds(5)
+
+type Source =
+  | { readonly _tag: "Local"; readonly pane: PaneId; readonly windowId: string }
+  | { readonly _tag: "Remote"; readonly computer: ComputerName }
 
 interface Feed {
   readonly sessionId: SessionId
-  readonly pane: PaneId
-  readonly windowId: string
+  /** Where the chunks come from: this computer's pane, or the session's owner in the fleet. */
+  readonly source: Source
   /** The last chunk's seq (the next is seq + 1). */
   seq: number
   readonly ring: Array<TerminalChunk>
@@ -35,6 +47,8 @@ interface Feed {
   readonly listeners: Set<TerminalListener>
   /** Clock time the last listener left; undefined while watched. */
   idleSince: number | undefined
+  /** A remote feed whose loss the listeners were told of, until its next snapshot. */
+  lost: boolean
 }
 
 const encoder = new TextEncoder()
@@ -42,6 +56,9 @@ const encoder = new TextEncoder()
 export const make = Effect.gen(function*() {
   const sessions = yield* Sessions
   const control = yield* TmuxControl
+  const fleet = yield* Fleet
+  const config = yield* TelemuxConfig
+  const followers = yield* FiberMap.make<SessionId>()
   const byPane = new Map<PaneId, Feed>()
   const bySession = new Map<SessionId, Feed>()
   /**
@@ -51,39 +68,95 @@ export const make = Effect.gen(function*() {
   let lastSeq = 0
   const firstSeq = (now: number) => (lastSeq = Math.max(lastSeq + 1_000_000, now * 1000))
 
-  yield* control.onOutput((paneId, data) => {
-    const feed = byPane.get(paneId as PaneId)
-    if (feed === undefined) return
-    const chunk: TerminalChunk = { seq: ++feed.seq, bytes: encoder.encode(data) }
+  const tell = (feed: Feed, event: TerminalEvent) => {
+    for (const listener of feed.listeners) listener(event)
+  }
+
+  /** A chunk that follows the feed's last: into the ring, then to every listener. */
+  const append = (feed: Feed, chunk: TerminalChunk) => {
+    feed.seq = chunk.seq
     feed.ring.push(chunk)
     feed.ringBytes += chunk.bytes.length
     while (feed.ringBytes > TERMINAL_RING_BYTES && feed.ring.length > 1) {
       feed.ringBytes -= feed.ring.shift()!.bytes.length
     }
     lastSeq = Math.max(lastSeq, feed.seq)
-    for (const listener of feed.listeners) listener({ _tag: "Chunk", sessionId: feed.sessionId, chunk })
+    tell(feed, { _tag: "Chunk", sessionId: feed.sessionId, chunk })
+  }
+
+  yield* control.onOutput((paneId, data) => {
+    const feed = byPane.get(paneId as PaneId)
+    if (feed !== undefined) append(feed, { seq: feed.seq + 1, bytes: encoder.encode(data) })
   })
 
-  const paneOf = (sessionId: SessionId) =>
-    Effect.flatMap(sessions.get(sessionId), (session): Effect.Effect<PaneId, SessionClosed | TerminalUnavailable> => {
+  /** The owner's items, into the feed: a snapshot restarts it (a Redraw), chunks follow it. */
+  const onRemoteItem = (feed: Feed) => (item: TerminalItem) =>
+    Effect.sync(() => {
+      switch (item._tag) {
+        case "TerminalSnapshot":
+          feed.lost = false
+          feed.seq = item.seq
+          feed.ring.length = 0
+          feed.ringBytes = 0
+          return tell(feed, { _tag: "Redraw", sessionId: feed.sessionId, seq: item.seq, snapshot: item.snapshot })
+        case "TerminalChunks":
+          item.chunks.forEach((bytes, i) => {
+            if (item.seq + i === feed.seq + 1) append(feed, { seq: item.seq + i, bytes })
+          })
+          return
+        default:
+          return
+      }
+    })
+
+  /**
+   * Follows the owner for as long as the feed lives. A watch that fails is told to the listeners
+   * (Lost) and started again after REMOTE_RETRY; its first item, a snapshot, redraws them.
+   */
+  const follow = (feed: Feed, computer: ComputerName) =>
+    fleet.watchTerminal(computer, feed.sessionId, onRemoteItem(feed)).pipe(
+      Effect.catchAll((error) => lose(feed, computer, error._tag, error.message)),
+      Effect.zipRight(Effect.sleep(REMOTE_RETRY)),
+      Effect.forever
+    )
+
+  /** Tells the listeners once per outage that the remote terminal cannot be followed now. */
+  const lose = (feed: Feed, computer: ComputerName, error: string, message: string) =>
+    Effect.suspend(() => {
+      if (feed.lost) return Effect.void
+      feed.lost = true
+      tell(feed, { _tag: "Lost", sessionId: feed.sessionId, error, message })
+      return Effect.logInfo("a remote terminal cannot be followed now; trying again").pipe(
+        Effect.annotateLogs({ sessionId: feed.sessionId, computer, reason: message })
+      )
+    })
+
+  /** Where the session's terminal is: its pane here, or its computer. */
+  const sourceOf = (sessionId: SessionId) =>
+    Effect.gen(function*() {
+      const session = yield* sessions.get(sessionId)
       if (session.status === "closed") {
-        return Effect.fail(new SessionClosed({ sessionId, message: `session ${sessionId} is closed` }))
+        return yield* new SessionClosed({ sessionId, message: `session ${sessionId} is closed` })
+      }
+      if (session.computer !== config.computer) {
+        return { _tag: "Remote", computer: session.computer } satisfies Source
       }
       if (session.paneId === null) {
-        return Effect.fail(new TerminalUnavailable({ message: `session ${sessionId} has no pane yet` }))
+        return yield* new TerminalUnavailable({ message: `session ${sessionId} has no pane yet` })
       }
-      return Effect.succeed(session.paneId)
+      const pane = session.paneId
+      const windowId = yield* control.run(["display-message", "-p", "-t", pane, "#{window_id}"]).pipe(
+        Effect.map((body) => (body[0] ?? "").trim()),
+        Effect.mapError((error) => new TerminalUnavailable({ message: error.message }))
+      )
+      return { _tag: "Local", pane, windowId } satisfies Source
     })
 
   const feedOf = (sessionId: SessionId) =>
     Effect.gen(function*() {
       const existing = bySession.get(sessionId)
       if (existing !== undefined) return existing
-      const pane = yield* paneOf(sessionId)
-      const windowId = yield* control.run(["display-message", "-p", "-t", pane, "#{window_id}"]).pipe(
-        Effect.map((body) => (body[0] ?? "").trim()),
-        Effect.mapError((error) => new TerminalUnavailable({ message: error.message }))
-      )
+      const source: Source = yield* sourceOf(sessionId)
       // another fiber may have made it while this one waited on tmux
       const raced = bySession.get(sessionId)
       if (raced !== undefined) return raced
@@ -95,29 +168,35 @@ export const make = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const feed: Feed = {
         sessionId,
-        pane,
-        windowId,
-        seq: firstSeq(now),
+        source,
+        seq: source._tag === "Local" ? firstSeq(now) : 0,
         ring: [],
         ringBytes: 0,
         listeners: new Set(),
-        idleSince: now
+        idleSince: now,
+        lost: false
       }
-      byPane.set(pane, feed)
       bySession.set(sessionId, feed)
+      if (source._tag === "Local") byPane.set(source.pane, feed)
+      else yield* FiberMap.run(followers, sessionId, follow(feed, source.computer))
       return feed
     })
 
-  const drop = (feed: Feed) => {
-    if (bySession.get(feed.sessionId) === feed) bySession.delete(feed.sessionId)
-    if (byPane.get(feed.pane) === feed) byPane.delete(feed.pane)
-  }
+  const drop = (feed: Feed) =>
+    Effect.suspend(() => {
+      if (bySession.get(feed.sessionId) === feed) bySession.delete(feed.sessionId)
+      if (feed.source._tag === "Remote") return FiberMap.remove(followers, feed.sessionId)
+      if (byPane.get(feed.source.pane) === feed) byPane.delete(feed.source.pane)
+      return Effect.void
+    })
 
-  const snapshotOf = (feed: Feed): Effect.Effect<SnapshotAt, OperationError> =>
-    Effect.map(
-      sessions.terminalSnapshot(feed.sessionId, TERMINAL_HISTORY_LINES, () => feed.seq),
-      ([snapshot, seq]) => ({ snapshot, seq })
-    )
+  const snapshotOf = (feed: Feed): Effect.Effect<SnapshotAt, TerminalError> =>
+    feed.source._tag === "Local"
+      ? Effect.map(
+        sessions.terminalSnapshot(feed.sessionId, TERMINAL_HISTORY_LINES, () => feed.seq),
+        ([snapshot, seq]) => ({ snapshot, seq })
+      )
+      : fleet.call(feed.source.computer, (client) => client.TerminalSnapshot({ sessionId: feed.sessionId }))
 
   const snapshot = (sessionId: SessionId) => Effect.flatMap(feedOf(sessionId), snapshotOf)
 
@@ -145,17 +224,15 @@ export const make = Effect.gen(function*() {
       return Option.some(feed.ring.slice(after + 1 - first.seq))
     })
 
-  /** Draws every watched terminal of the window again (or every one): its size changed, or output was missed. */
-  const redraw = (which: (feed: Feed) => boolean) =>
+  /** Draws the watched local terminals `which` picks again: their size changed, or output may have been missed. */
+  const redraw = (which: (source: Extract<Source, { _tag: "Local" }>) => boolean) =>
     Effect.forEach(
-      [...bySession.values()].filter((feed) => feed.listeners.size > 0 && which(feed)),
+      [...bySession.values()].filter((feed) =>
+        feed.listeners.size > 0 && feed.source._tag === "Local" && which(feed.source)
+      ),
       (feed) =>
         snapshotOf(feed).pipe(
-          Effect.map(({ seq, snapshot }) => {
-            for (const listener of feed.listeners) {
-              listener({ _tag: "Redraw", sessionId: feed.sessionId, seq, snapshot })
-            }
-          }),
+          Effect.map(({ seq, snapshot }) => tell(feed, { _tag: "Redraw", sessionId: feed.sessionId, seq, snapshot })),
           Effect.catchAll((error) =>
             Effect.logDebug("could not redraw a terminal").pipe(
               Effect.annotateLogs({ sessionId: feed.sessionId, reason: error.message })
@@ -169,7 +246,7 @@ export const make = Effect.gen(function*() {
   yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(events), (event) => {
     switch (event._tag) {
       case "LayoutChanged":
-        return redraw((feed) => feed.windowId === event.windowId)
+        return redraw((source) => source.windowId === event.windowId)
       case "Connected":
         return redraw(() => true)
       default:
@@ -177,17 +254,58 @@ export const make = Effect.gen(function*() {
     }
   })))
 
-  // a feed nobody has watched for TERMINAL_LINGER goes, ring and all
+  // A computer that left the fleet sends nothing more: its terminals are told at once (not after a
+  // keepalive timeout), and followed again from scratch (they wait until it is back).
+  const departed = yield* fleet.departures
+  yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(departed), (computer) =>
+    Effect.forEach(
+      [...bySession.values()].filter((feed) => feed.source._tag === "Remote" && feed.source.computer === computer),
+      (feed) =>
+        Effect.zipRight(
+          lose(feed, computer, "ComputerUnreachable", `computer ${computer} left the fleet`),
+          FiberMap.run(followers, feed.sessionId, follow(feed, computer))
+        ),
+      { discard: true }
+    ))))
+
+  // a feed nobody has watched for TERMINAL_LINGER goes, ring (and remote follower) and all
   yield* Effect.forkScoped(Effect.repeat(
-    Effect.map(Clock.currentTimeMillis, (now) => {
-      for (const feed of [...bySession.values()]) {
-        if (feed.idleSince !== undefined && now - feed.idleSince >= Duration.toMillis(TERMINAL_LINGER)) drop(feed)
-      }
-    }),
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.forEach(
+        [...bySession.values()].filter((feed) =>
+          feed.idleSince !== undefined && now - feed.idleSince >= Duration.toMillis(TERMINAL_LINGER)
+        ),
+        drop,
+        { discard: true }
+      )),
     Schedule.spaced(SWEEP_EVERY)
   ))
 
-  return TerminalStreams.of({ watch, snapshot, since })
+  /** The session's computer when it is another than this one. */
+  const remoteOf = (sessionId: SessionId) =>
+    Effect.map(
+      sessions.get(sessionId),
+      (session) => session.computer === config.computer ? Option.none() : Option.some(session.computer)
+    )
+
+  const sendBytes = (sessionId: SessionId, bytes: Uint8Array) =>
+    Effect.flatMap(remoteOf(sessionId), (remote) =>
+      Option.match(remote, {
+        onNone: () => sessions.sendBytes(sessionId, bytes),
+        onSome: (computer) => fleet.call(computer, (client) => client.TerminalInput({ sessionId, bytes }))
+      }))
+
+  const resize = (sessionId: SessionId, cols: number, rows: number) =>
+    Effect.flatMap(remoteOf(sessionId), (remote) =>
+      Option.match(remote, {
+        onNone: () => sessions.fitTerminal(sessionId, cols, rows),
+        onSome: (computer) => fleet.call(computer, (client) => client.TerminalResize({ sessionId, cols, rows }))
+      }))
+
+  return TerminalStreams.of({ watch, snapshot, since, sendBytes, resize })
 })
 
-export const layer: Layer.Layer<TerminalStreams, never, Sessions | TmuxControl> = Layer.scoped(TerminalStreams, make)
+export const layer: Layer.Layer<TerminalStreams, never, Sessions | TmuxControl | Fleet | TelemuxConfig> = Layer.scoped(
+  TerminalStreams,
+  make
+)

@@ -1,8 +1,9 @@
 import type { RpcClient, RpcClientError } from "@effect/rpc"
 import { Context, type DateTime, type Duration, type Effect, type Option, type Queue, type Scope } from "effect"
-import type { ComputerUnreachable, RemoteTimeout } from "../src/domain/Errors.js"
+import type { ComputerUnreachable, IdempotencyKeyReused, RemoteTimeout } from "../src/domain/Errors.js"
 import type { ComputerName, Session, SessionId } from "../src/domain/Session.js"
-import type { FleetRpc } from "../src/fleet/Rpcs.js"
+import type { FleetRpc, TerminalItem } from "../src/fleet/Rpcs.js"
+import type { TerminalError } from "./TerminalStreams.js"
 import type { LinkStatus } from "./Transport.js"
 
 /** A stream reader's position that was found beyond the stream's last generated id, and reset. */
@@ -57,6 +58,16 @@ export class Fleet extends Context.Tag("telemux/Fleet")<Fleet, {
    * sequence numbers, for as long as the scope is open (shared by every watcher of the session).
    */
   readonly watchOutput: (session: Session) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Follows `computer`'s WatchTerminal of a session, handing each item to `onItem`; fails with
+   * RemoteTimeout when it says nothing for three keepalive periods, and with the owner's or the
+   * link's error otherwise. Not retried: the caller decides.
+   */
+  readonly watchTerminal: (
+    computer: ComputerName,
+    sessionId: SessionId,
+    onItem: (item: TerminalItem) => Effect.Effect<void>
+  ) => Effect.Effect<void, TerminalError | IdempotencyKeyReused>
   /** Succeeds when `computer` (another than this one) is online in the fleet; else says why not. */
   readonly requireOnline: (computer: ComputerName) => Effect.Effect<void, ComputerUnreachable>
   /**

@@ -74,6 +74,8 @@ describe("control protocol: reply framing", () => {
       { _tag: "WindowClose", windowId: "@4" },
       { _tag: "UnlinkedWindowClose", windowId: "@5" },
       { _tag: "PaneModeChanged", paneId: "%7" },
+      // a window's size changed: the terminals of its panes are drawn again
+      { _tag: "LayoutChange", windowId: "@1" },
       { _tag: "Reply", time: "5", number: "3", flags: "1", ok: true, body: [""] },
       { _tag: "Exit", reason: "too far behind" }
     ])

@@ -27,6 +27,8 @@ const encodeError = Schema.encodeSync(ErrorMessage)
 export const errorFrame = (message: string) => JSON.stringify(encodeError({ type: "error", message }))
 export const inputFailedFrame = (sessionId: SessionId, error: string, message: string) =>
   JSON.stringify({ type: "inputFailed", sessionId, error, message })
+export const terminalLostFrame = (sessionId: SessionId, error: string, message: string) =>
+  JSON.stringify({ type: "terminalLost", sessionId, error, message })
 export const sizeFrame = (sessionId: SessionId, cols: number, rows: number, applied: boolean) =>
   JSON.stringify({ type: "size", sessionId, cols, rows, applied })
 export const sessionsFrame = (json: string) => `{"type":"sessions","sessions":${json}}`

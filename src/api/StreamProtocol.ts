@@ -253,6 +253,19 @@ export const SizeMessage = Schema.Struct({
   applied: Schema.Boolean
 })
 
+/**
+ * The session's terminal cannot be followed now. On another computer (`error`: ComputerUnreachable,
+ * RemoteTimeout, …) it shows nothing new until the next `terminal` snapshot, which comes by itself
+ * once it can be followed again. `SessionClosed`: the session ended; its terminal subscription
+ * ends with this message.
+ */
+export const TerminalLostMessage = Schema.Struct({
+  type: Schema.Literal("terminalLost"),
+  sessionId: SessionId,
+  error: Schema.String,
+  message: Schema.String
+})
+
 /** Keystrokes were not delivered (`OutcomeUnknown`: they may have been). */
 export const InputFailedMessage = Schema.Struct({
   type: Schema.Literal("inputFailed"),
@@ -277,7 +290,8 @@ export const ServerMessage = Schema.Union(
   PongMessage,
   TerminalMessage,
   SizeMessage,
-  InputFailedMessage
+  InputFailedMessage,
+  TerminalLostMessage
 )
 export type ServerMessage = typeof ServerMessage.Type
 

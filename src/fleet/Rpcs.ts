@@ -23,6 +23,7 @@ import {
 import { InputText } from "../domain/InputText.js"
 import { KeyPress } from "../domain/Keys.js"
 import { Agent, AgentMode, ComputerName, Session, SessionId } from "../domain/Session.js"
+import { TerminalSnapshot } from "../domain/TerminalSnapshot.js"
 
 /** The computer a request came from, as its envelope's signature proves; every handler may ask. */
 export class FleetCaller extends Context.Tag("telemux/FleetCaller")<FleetCaller, ComputerName>() {}
@@ -49,6 +50,19 @@ export type OutputUpdate = typeof OutputUpdate.Type
 export const WatchAlive = Schema.TaggedStruct("WatchAlive", {})
 export const WatchItem = Schema.Union(OutputUpdate, WatchAlive)
 export type WatchItem = typeof WatchItem.Type
+
+/** A session's terminal as its owner numbered it: draw this snapshot, then apply the chunks after `seq`. */
+export const TerminalSnapshotItem = Schema.TaggedStruct("TerminalSnapshot", {
+  seq: Schema.Number,
+  snapshot: TerminalSnapshot
+})
+/** Chunks with the seqs seq, seq + 1, … in order (the pane's bytes). */
+export const TerminalChunksItem = Schema.TaggedStruct("TerminalChunks", {
+  seq: Schema.Number,
+  chunks: Schema.Array(Schema.Uint8ArrayFromBase64)
+})
+export const TerminalItem = Schema.Union(TerminalSnapshotItem, TerminalChunksItem, WatchAlive)
+export type TerminalItem = typeof TerminalItem.Type
 
 const session = { sessionId: SessionId }
 const idempotencyKey = Schema.optionalWith(IdempotencyKey, { exact: true })
@@ -108,6 +122,38 @@ export class FleetRpcs extends RpcGroup.make(
     success: WatchItem,
     error: Schema.Union(SessionNotFound, StorageFailure, InvalidRequest),
     stream: true
+  }),
+  /**
+   * The session's terminal from now on: a snapshot first, then its chunks, a new snapshot whenever
+   * the caller fell behind or the terminal was redrawn (a resize), WatchAlive when nothing else was
+   * sent for a while; until the caller goes away.
+   */
+  Rpc.make("WatchTerminal", {
+    payload: Schema.Struct(session),
+    success: TerminalItem,
+    error: Schema.Union(SessionNotFound, SessionClosed, TerminalUnavailable, StorageFailure, InvalidRequest),
+    stream: true
+  }),
+  /** A fresh snapshot of the session's terminal, with the seq it falls at (the WatchTerminal seqs). */
+  Rpc.make("TerminalSnapshot", {
+    payload: Schema.Struct(session),
+    success: TerminalSnapshotItem,
+    error: Schema.Union(SessionNotFound, SessionClosed, TerminalUnavailable, StorageFailure)
+  }),
+  /** Raw keystrokes (Sessions.sendBytes), at most TERMINAL_INPUT_MAX_BYTES. */
+  Rpc.make("TerminalInput", {
+    payload: Schema.Struct({ ...session, bytes: Schema.Uint8ArrayFromBase64 }),
+    error: Schema.Union(InputErrors, InvalidRequest)
+  }),
+  /** A viewer's size (Sessions.fitTerminal). */
+  Rpc.make("TerminalResize", {
+    payload: Schema.Struct({
+      ...session,
+      cols: Schema.Number.pipe(Schema.int(), Schema.between(1, 10_000)),
+      rows: Schema.Number.pipe(Schema.int(), Schema.between(1, 10_000))
+    }),
+    success: Schema.Struct({ width: Schema.Number, height: Schema.Number, applied: Schema.Boolean }),
+    error: Schema.Union(SessionNotFound, SessionClosed, TerminalUnavailable, StorageFailure)
   }),
   /** `listener` (on the caller's side) is to be told when `target` (here) stops or asks for input. */
   Rpc.make("Listen", {
