@@ -40,6 +40,11 @@ export const Cursor = Schema.Struct({ x: Count, y: Count })
 export const TerminalSnapshot = Schema.Struct({
   width: Size,
   height: Size,
+  /**
+   * `x` is `width` when the application has just written the last column and its next character
+   * goes to the next line (the pending wrap tmux and terminals keep; the cursor shows on the last
+   * column).
+   */
   cursor: Cursor,
   modes: TerminalModes,
   /** Rows of the scroll region, 0-based and inclusive; the whole screen when none was set. */
@@ -150,20 +155,30 @@ const drawLines = (lines: ReadonlyArray<string>): Array<string> => {
  * so it may also be written over whatever a terminal showed before.
  */
 export const replay = (snapshot: TerminalSnapshot): string => {
-  const { cursor, height, modes, scrollRegion } = snapshot
+  const { cursor, height, modes, scrollRegion, width } = snapshot
   const parts: Array<string> = [`${ESC}c`]
   // the normal screen: history lines scroll off the top into the scrollback as they are written
-  parts.push(drawLines([...snapshot.history, ...snapshot.screen]).join("\r\n"))
+  const normal = drawLines([...snapshot.history, ...snapshot.screen])
+  parts.push(normal.join("\r\n"))
+  let shown = normal.slice(snapshot.history.length)
   if (snapshot.alternate !== undefined) {
     // 1049 saves the cursor on the normal screen and clears the alternate one
     const saved = snapshot.alternate.savedCursor
-    parts.push(moveTo(saved.x, saved.y), `${CSI}?1049h`, `${CSI}H`, drawLines(snapshot.alternate.screen).join("\r\n"))
+    shown = drawLines(snapshot.alternate.screen)
+    parts.push(moveTo(saved.x, saved.y), `${CSI}?1049h`, `${CSI}H`, shown.join("\r\n"))
   }
   if (scrollRegion.top !== 0 || scrollRegion.bottom !== height - 1) {
     parts.push(`${CSI}${scrollRegion.top + 1};${scrollRegion.bottom + 1}r`)
   }
   if (modes.origin) parts.push(`${CSI}?6h`)
-  parts.push(moveTo(cursor.x, modes.origin ? cursor.y - scrollRegion.top : cursor.y))
+  const row = modes.origin ? cursor.y - scrollRegion.top : cursor.y
+  if (cursor.x >= width && modes.wrap) {
+    // a pending wrap: writing the row again (it fills the width, its last column was just written)
+    // leaves the terminal waiting to wrap as well; a cursor moved there would not wrap
+    parts.push(moveTo(0, row), shown[cursor.y] ?? "")
+  } else {
+    parts.push(moveTo(Math.min(cursor.x, width - 1), row))
+  }
   if (!modes.wrap) parts.push(`${CSI}?7l`)
   if (modes.insert) parts.push(`${CSI}4h`)
   if (modes.applicationCursor) parts.push(`${CSI}?1h`)

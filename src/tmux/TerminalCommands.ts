@@ -90,7 +90,8 @@ export const parseSnapshot = (
     return Effect.succeed({
       width,
       height,
-      cursor: { x: Math.min(field.cursor_x, width - 1), y: Math.min(field.cursor_y, height - 1) },
+      // x = width: the last column was written and the next character wraps (tmux's pending wrap)
+      cursor: { x: Math.min(field.cursor_x, width), y: Math.min(field.cursor_y, height - 1) },
       modes: {
         alternateScreen: alternateOn,
         bracketedPaste,
