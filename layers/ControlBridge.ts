@@ -49,9 +49,9 @@ import {
 } from "../src/tmux/Commands.js"
 import { replyBlocks } from "../src/tmux/ControlProtocol.js"
 import {
-  bracketedPasteIn,
   parseSnapshot,
   parseViewers,
+  readBracketedPaste,
   sendBytesArgs,
   snapshotArgs,
   viewersArgs
@@ -265,38 +265,56 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     })
 
     /**
-     * `kill-session` alone would leave the session's window alive, linked into the hub; killing the
-     * windows by id removes them from every session, and the emptied session goes with them.
-     */
-    /**
      * Bracketed paste per pane, read from what the panes write (tmux has no format for it). Only
-     * panes that turned it on are kept, at most BRACKETED_PANES_MAX (the oldest go).
+     * panes that turned it on are kept, at most BRACKETED_PANES_MAX (the oldest go). An output that
+     * ends inside a mode sequence keeps that end to be read with the pane's next output, until then
+     * (a sequence cut between two outputs is read whole); as many panes at most.
      */
     const bracketed = new Set<string>()
+    const unfinished = new Map<string, string>()
+    /** Room for one more pane: the oldest goes once BRACKETED_PANES_MAX are kept. */
+    const makeRoom = (kept: Set<string> | Map<string, string>) => {
+      if (kept.size >= BRACKETED_PANES_MAX) kept.delete(kept.keys().next().value!)
+    }
     yield* control.onOutput((paneId, data) => {
-      const on = bracketedPasteIn(data)
+      const before = unfinished.get(paneId)
+      if (before !== undefined) unfinished.delete(paneId)
+      const { on, unfinished: rest } = readBracketedPaste(before ?? "", data)
+      if (rest !== "") {
+        makeRoom(unfinished)
+        unfinished.set(paneId, rest)
+      }
       if (on === undefined) return
       bracketed.delete(paneId)
       if (!on) return
-      if (bracketed.size >= BRACKETED_PANES_MAX) bracketed.delete(bracketed.values().next().value!)
+      makeRoom(bracketed)
       bracketed.add(paneId)
     })
 
-    /** Over the events client, where the output is read: `at` falls exactly between two outputs. */
+    /**
+     * Over the events client, where the output is read: `at` falls exactly between two outputs, and
+     * bracketed paste is read there too (the output after it may switch it before the reply is parsed).
+     */
     const snapshot = <A>(pane: PaneId, historyLines: number, at: () => A) =>
       Effect.suspend(() => {
-        let mark: { readonly value: A } | undefined
+        const markNow = () => ({ value: at(), bracketedPaste: bracketed.has(pane) })
+        let mark: ReturnType<typeof markNow> | undefined
         return viaChannel(
           control.runList(snapshotArgs(pane, historyLines), () => {
-            mark = { value: at() }
+            mark = markNow()
           }),
           // the spawning fallback has no output order: `at` after the whole capture
           TmuxBridge.snapshotBlocks(tmuxProcess, pane, historyLines),
           { idempotent: true }
         ).pipe(
           Effect.flatMap(answered),
-          Effect.flatMap((blocks) => parseSnapshot(blocks, bracketed.has(pane))),
-          Effect.map((taken) => [taken, mark === undefined ? at() : mark.value] as const),
+          Effect.flatMap((blocks) => {
+            const taken = mark ?? markNow()
+            return Effect.map(
+              parseSnapshot(blocks, taken.bracketedPaste),
+              (snapshot) => [snapshot, taken.value] as const
+            )
+          }),
           Effect.withSpan("ControlBridge.snapshot")
         )
       })
@@ -316,6 +334,10 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
       return { width: clampSize(width), height: clampSize(height), applied: true }
     })
 
+    /**
+     * `kill-session` alone would leave the session's window alive, linked into the hub; killing the
+     * windows by id removes them from every session, and the emptied session goes with them.
+     */
     const killSession = Effect.fn("ControlBridge.killSession")(function*(name: TmuxName) {
       const kill = (tmux: (args: ReadonlyArray<string>) => Effect.Effect<string, TmuxError>) =>
         Effect.gen(function*() {

@@ -170,13 +170,46 @@ export const attachResetsSizeArgs: ReadonlyArray<ReadonlyArray<string>> = [
   ["set-hook", "-g", "client-session-changed", "set-option -w -u window-size"]
 ]
 
+// eslint-disable-next-line no-control-regex
+const DECSET = /\x1b\[\?([0-9;]*)([hl])/g
+/** What may begin a DECSET/DECRST the next output finishes: ESC, `ESC [`, `ESC [ ?`, parameters. */
+// eslint-disable-next-line no-control-regex
+const UNFINISHED_DECSET = /\x1b(?:\[(?:\?[0-9;]*)?)?$/
+/** Longest unfinished DECSET kept: `ESC [ ?` and a few modes; anything longer is not one we read. */
+const UNFINISHED_MAX = 32
+
 /**
- * Whether the bytes turn bracketed paste on or off (the last DECSET/DECRST 2004 in them), or
- * undefined when they do neither. tmux has no format for the mode: it is read from the output.
+ * Whether the bytes turn bracketed paste on or off (the last DECSET/DECRST naming 2004 in them,
+ * alone or among other modes: `ESC[?2004h`, `ESC[?1049;2004h`), or undefined when they do neither.
+ * tmux has no format for the mode: it is read from the output.
  */
 export const bracketedPasteIn = (data: string): boolean | undefined => {
-  const at = data.lastIndexOf("\x1b[?2004")
-  if (at < 0) return undefined
-  const final = data[at + 7]
-  return final === "h" ? true : final === "l" ? false : undefined
+  // every chunk of every pane passes here: the common case is one native search
+  if (!data.includes("\x1b[?")) return undefined
+  let on: boolean | undefined
+  for (const match of data.matchAll(DECSET)) {
+    if (match[1]!.split(";").includes("2004")) on = match[2] === "h"
+  }
+  return on
+}
+
+/**
+ * The end of a pane's output that may be the start of a DECSET/DECRST (tmux passes on output as
+ * the pane wrote it, cut anywhere): to be read again in front of the pane's next output. "" when
+ * the output does not end inside one.
+ */
+export const unfinishedModeSequence = (data: string): string => {
+  const at = data.lastIndexOf("\x1b")
+  if (at < 0 || data.length - at > UNFINISHED_MAX) return ""
+  return UNFINISHED_DECSET.exec(data.slice(at))?.[0] ?? ""
+}
+
+/**
+ * One output of a pane read for bracketed paste, given what was left unfinished at the end of its
+ * previous one (""): whether it switches the mode (see bracketedPasteIn), and what of its end to
+ * keep for the next. Read so, outputs give what their bytes read whole would, wherever tmux cut them.
+ */
+export const readBracketedPaste = (unfinished: string, data: string) => {
+  const seen = unfinished + data
+  return { on: bracketedPasteIn(seen), unfinished: unfinishedModeSequence(seen) }
 }
