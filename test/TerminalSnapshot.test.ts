@@ -6,6 +6,7 @@ import { PaneId } from "../src/domain/Session.js"
 import { replay, type TerminalModes, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 import {
   bracketedPasteIn,
+  continuedRows,
   parseSnapshot,
   readBracketedPaste,
   SEND_BYTES_PER_COMMAND,
@@ -127,6 +128,40 @@ describe("parseSnapshot", () => {
       const beyond = yield* parseSnapshot([[stateLine({ cursor_x: 500, scroll_region_lower: 40 })], [], []], false)
       assert.strictEqual(beyond.cursor.x, 80)
       assert.deepStrictEqual(beyond.scrollRegion, { top: 0, bottom: 2 })
+    }))
+
+  it("continuedRows: the rows whose text goes on in the next row, from the same rows joined (-J); none when they do not line up", () => {
+    const rows = [`${ESC}[31maaaa`, `bb${ESC}[0m`, "", "cccc", "dddd", "e"]
+    assert.deepStrictEqual(continuedRows(rows, ["aaaabb", "", "ccccdddde"]), [0, 3, 4])
+    assert.deepStrictEqual(continuedRows(rows, ["aaaa", "bb", "", "cccc", "dddd", "e"]), [])
+    assert.isUndefined(continuedRows(rows, ["aaaabb", "", "ccccdddd"])) // a row left over
+    assert.isUndefined(continuedRows(rows, ["aaaabb", "", "ccccdddde", "f"])) // a line with no row
+    assert.isUndefined(continuedRows(rows, ["aaaabX", "", "ccccdddde"]))
+    assert.isUndefined(continuedRows(rows, []))
+  })
+
+  it.effect("wrapped rows are taken from the joined captures, over history then the normal screen (saved under the alternate one)", () =>
+    Effect.gen(function*() {
+      const normal = yield* parseSnapshot([
+        [stateLine()],
+        ["long history li", "ne", "a", "wrapped scre", "en row"],
+        [],
+        ["long history line", "a", "wrapped screen row"],
+        []
+      ], false)
+      assert.deepStrictEqual(normal.continued, [0, 3])
+      const alternate = yield* parseSnapshot([
+        [stateLine({ alternate_on: 1 })],
+        ["long history li", "ne", "vim 1", "vim 2", "vim 3"],
+        ["$ vim a lo", "ng line", ""],
+        ["long history line", "vim 1", "vim 2", "vim 3"],
+        ["$ vim a long line", ""]
+      ], false)
+      assert.deepStrictEqual(alternate.continued, [0, 2])
+      // misaligned or missing: no row counts as wrapped, the field is left out
+      const none = yield* parseSnapshot([[stateLine()], ["a", "b", "c"], [], ["x"], []], false)
+      assert.isFalse("continued" in none)
+      assert.isFalse("continued" in (yield* parseSnapshot([[stateLine()], ["a", "b", "c"], []], false)))
     }))
 
   it.effect("mouse tracking: any-motion over button-motion over normal", () =>
@@ -310,6 +345,32 @@ describe("replay", () => {
       assert.deepStrictEqual(after.text, ["$ vim", "", ""])
       assert.deepStrictEqual(after.cursor, { x: 5, y: 0 })
       assert.deepStrictEqual(scrollbackOf(terminal), ["older"])
+    }))
+
+  it.effect("rows that continue on the next are written so the terminal wraps them: resized, it rewraps them as one line", () =>
+    Effect.gen(function*() {
+      const snapshot = snapshotOf({
+        width: 10,
+        height: 3,
+        history: ["0123456789", "abc", "ABCDEFGHIJ"],
+        screen: ["KLM", "$ ", ""],
+        continued: [0, 2],
+        cursor: { x: 2, y: 1 }
+      })
+      const terminal = yield* replayed(snapshot)
+      const buffer = terminal.buffer.normal
+      assert.deepStrictEqual(
+        Array.from({ length: 6 }, (_, y) => buffer.getLine(y)!.isWrapped),
+        [false, true, false, true, false, false]
+      )
+      assert.deepStrictEqual(screenOf(terminal).cursor, { x: 2, y: 1 })
+      terminal.resize(20, 3)
+      assert.deepStrictEqual([...scrollbackOf(terminal), ...screenOf(terminal).text].slice(-4), [
+        "0123456789abc",
+        "ABCDEFGHIJKLM",
+        "$",
+        ""
+      ])
     }))
 
   it.effect("a cursor waiting to wrap (x = width) still wraps: the next character starts the next line", () =>

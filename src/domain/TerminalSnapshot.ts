@@ -51,6 +51,12 @@ export const TerminalSnapshot = Schema.Struct({
   scrollRegion: Schema.Struct({ top: Count, bottom: Count }),
   /** Lines above the screen (oldest first), with SGR sequences. */
   history: Schema.Array(Schema.String),
+  /**
+   * Rows, counted over `history` then `screen`, that continue on the next row (the application
+   * wrote past the right margin): a terminal resized later rewraps them as one line, as tmux does.
+   * None when absent.
+   */
+  continued: Schema.optionalWith(Schema.Array(Count), { exact: true }),
   /** The normal screen's `height` lines: what shows unless the alternate screen is on. */
   screen: Schema.Array(Schema.String),
   /** With the alternate screen on: its `height` lines, and where the cursor was on the normal screen. */
@@ -133,9 +139,12 @@ const applySgr = (inForce: Map<string, string>, params: string) => {
   }
 }
 
+/** A line's text without its SGR sequences. */
+export const withoutSgr = (line: string) => line.replace(SGR, "")
+
 /**
- * Draws `lines` from the cursor's row down, each from column 0; the line feed between two lines
- * is not written after the last. `capture-pane -e` carries attributes from one line into the next,
+ * Draws `lines` from the cursor's row down, each from column 0 (see `joinRows` for what goes
+ * between them). `capture-pane -e` carries attributes from one line into the next,
  * but a line feed that scrolls fills the new line with the current background: so each line ends
  * with a reset, and the next one starts by setting again what was in force.
  */
@@ -150,6 +159,13 @@ const drawLines = (lines: ReadonlyArray<string>): Array<string> => {
 }
 
 /**
+ * A line feed between two drawn rows, none after a row that continues on the next: the row fills
+ * the width and the next one's first character wraps, so the terminal marks it wrapped too.
+ */
+const joinRows = (drawn: ReadonlyArray<string>, continued: ReadonlySet<number>) =>
+  drawn.map((row, i) => (i === drawn.length - 1 || continued.has(i) ? row : `${row}\r\n`)).join("")
+
+/**
  * The bytes that make a fresh terminal of the snapshot's size show exactly the snapshot: history
  * scrolled into the scrollback, the screen, the modes, the cursor. Starts with a full reset (RIS),
  * so it may also be written over whatever a terminal showed before.
@@ -159,13 +175,13 @@ export const replay = (snapshot: TerminalSnapshot): string => {
   const parts: Array<string> = [`${ESC}c`]
   // the normal screen: history lines scroll off the top into the scrollback as they are written
   const normal = drawLines([...snapshot.history, ...snapshot.screen])
-  parts.push(normal.join("\r\n"))
+  parts.push(joinRows(normal, new Set(snapshot.continued)))
   let shown = normal.slice(snapshot.history.length)
   if (snapshot.alternate !== undefined) {
     // 1049 saves the cursor on the normal screen and clears the alternate one
     const saved = snapshot.alternate.savedCursor
     shown = drawLines(snapshot.alternate.screen)
-    parts.push(moveTo(saved.x, saved.y), `${CSI}?1049h`, `${CSI}H`, shown.join("\r\n"))
+    parts.push(moveTo(saved.x, saved.y), `${CSI}?1049h`, `${CSI}H`, joinRows(shown, new Set()))
   }
   if (scrollRegion.top !== 0 || scrollRegion.bottom !== height - 1) {
     parts.push(`${CSI}${scrollRegion.top + 1};${scrollRegion.bottom + 1}r`)

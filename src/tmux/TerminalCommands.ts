@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import { TmuxCommandFailed } from "../../services/TerminalBridge.js"
 import { CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
 import type { PaneId } from "../domain/Session.js"
-import type { MouseTracking, TerminalSnapshot } from "../domain/TerminalSnapshot.js"
+import { type MouseTracking, type TerminalSnapshot, withoutSgr } from "../domain/TerminalSnapshot.js"
 
 const FIELDS = [
   "pane_width",
@@ -34,33 +34,61 @@ const FIELDS = [
 const stateFormat = FIELDS.map((field) => `#{${field}}`).join(" ")
 
 /**
- * One list, answered as three blocks in one round trip, so nothing the pane writes can fall between
+ * One list, answered as five blocks in one round trip, so nothing the pane writes can fall between
  * them: the state (size, cursor, modes), the lines (history and what shows: the alternate screen
  * while it is on), and the normal screen saved under the alternate one (`-a`; `-q`: no error, an
- * empty block, when there is none). `-e` keeps colours and attributes, `-N` trailing spaces.
+ * empty block, when there is none). `-e` keeps colours and attributes, `-N` trailing spaces. Then
+ * the same two as plain text with wrapped rows joined (`-J`): which rows continue on the next one.
  */
 export const snapshotArgs = (pane: PaneId, historyLines: number): ReadonlyArray<ReadonlyArray<string>> => {
   const lines = Math.min(CAPTURE_HISTORY_MAX, Math.max(0, Math.trunc(historyLines)))
   return [
     ["display-message", "-p", "-t", pane, stateFormat],
     ["capture-pane", "-p", "-e", "-N", "-t", pane, "-S", `-${lines}`],
-    ["capture-pane", "-a", "-q", "-p", "-e", "-N", "-t", pane]
+    ["capture-pane", "-a", "-q", "-p", "-e", "-N", "-t", pane],
+    ["capture-pane", "-p", "-J", "-t", pane, "-S", `-${lines}`],
+    ["capture-pane", "-a", "-q", "-p", "-J", "-t", pane]
   ]
+}
+
+/**
+ * The rows (as `capture-pane -e -N` gives them) that continue on the next row, from the same rows
+ * captured with `-J`, where each line is its rows' text joined; undefined when the two do not line
+ * up (then no row is taken for wrapped: a terminal resized later rewraps less than tmux did).
+ */
+export const continuedRows = (
+  rows: ReadonlyArray<string>,
+  joined: ReadonlyArray<string>
+): ReadonlyArray<number> | undefined => {
+  const continued: Array<number> = []
+  let row = 0
+  for (const line of joined) {
+    let text = ""
+    for (;;) {
+      if (row >= rows.length) return undefined
+      text += withoutSgr(rows[row]!)
+      row++
+      if (text === line) break
+      if (!line.startsWith(text)) return undefined
+      continued.push(row - 1)
+    }
+  }
+  return row === rows.length ? continued : undefined
 }
 
 const malformed = (detail: string) =>
   new TmuxCommandFailed({ command: "display-message", exitCode: null, stderr: `unexpected terminal state: ${detail}` })
 
 /**
- * The snapshot from snapshotArgs' three reply bodies; `bracketedPaste` is not a tmux format (the
- * caller knows it from the pane's output).
+ * The snapshot from snapshotArgs' reply bodies; `bracketedPaste` is not a tmux format (the caller
+ * knows it from the pane's output).
  */
 export const parseSnapshot = (
   blocks: ReadonlyArray<ReadonlyArray<string>>,
   bracketedPaste: boolean
 ): Effect.Effect<TerminalSnapshot, TmuxCommandFailed> =>
   Effect.suspend(() => {
-    const [stateBlock, linesBlock, savedBlock] = blocks
+    const [stateBlock, linesBlock, savedBlock, joinedLinesBlock, joinedSavedBlock] = blocks
     const values = (stateBlock?.[0] ?? "").trim().split(" ").map(Number)
     if (values.length !== FIELDS.length || values.some((n) => !Number.isInteger(n) || n < 0)) {
       return Effect.fail(malformed(JSON.stringify(stateBlock?.[0] ?? "")))
@@ -80,6 +108,17 @@ export const parseSnapshot = (
     const alternateOn = field.alternate_on === 1
     const saved = [...(savedBlock ?? [])].slice(0, height)
     while (saved.length < height) saved.push("")
+    // over history then the normal screen: saved under the alternate screen while it is on
+    const linesContinued = continuedRows(lines, joinedLinesBlock ?? [])
+    const savedContinued = alternateOn ? continuedRows(saved, joinedSavedBlock ?? []) : undefined
+    const continued = !alternateOn
+      ? linesContinued
+      : linesContinued === undefined || savedContinued === undefined
+      ? undefined
+      : [
+        ...linesContinued.filter((row) => row < history.length),
+        ...savedContinued.map((row) => row + history.length)
+      ]
     const mouse: MouseTracking = field.mouse_all_flag === 1
       ? "any"
       : field.mouse_button_flag === 1
@@ -110,6 +149,7 @@ export const parseSnapshot = (
         bottom: Math.min(field.scroll_region_lower, height - 1)
       },
       history,
+      ...(continued === undefined || continued.length === 0 ? {} : { continued }),
       ...(alternateOn
         ? {
           screen: saved,
