@@ -51,7 +51,10 @@ import { replyBlocks } from "../src/tmux/ControlProtocol.js"
 import {
   parseSnapshot,
   parseViewers,
+  pastableText,
+  pasteBytesArgs,
   readBracketedPaste,
+  SEND_AS_PASTE_FROM,
   sendBytesArgs,
   snapshotArgs,
   viewersArgs
@@ -190,7 +193,8 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
       pane: PaneId,
       text: string,
       before: ReadonlyArray<ReadonlyArray<string>>,
-      after: ReadonlyArray<ReadonlyArray<string>>
+      after: ReadonlyArray<ReadonlyArray<string>>,
+      pasteArgs: (buffer: string, pane: PaneId) => ReadonlyArray<string> = pasteBufferArgs
     ) =>
       Effect.gen(function*() {
         const buffer = pasteBufferName(randomUUID())
@@ -199,7 +203,7 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
         const reply = yield* sendInput([
           ...before,
           setBufferArgs(buffer, text),
-          pasteBufferArgs(buffer, pane),
+          pasteArgs(buffer, pane),
           ...after
         ])
         if (Option.isSome(reply.refused) && reply.blocks.length <= pasteAt) {
@@ -319,10 +323,14 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
         )
       })
 
+    /** Keystrokes key by key; a paste (long text) through a buffer (see SEND_AS_PASTE_FROM). */
     const sendBytes = Effect.fn("ControlBridge.sendBytes")(function*(pane: PaneId, bytes: Uint8Array) {
       if (bytes.length === 0) return
-      const commands = sendBytesArgs(pane, bytes)
-      yield* viaChannel(Effect.asVoid(runInput(commands)), spawn.sendBytes(pane, bytes))
+      const text = bytes.length >= SEND_AS_PASTE_FROM ? pastableText(bytes) : undefined
+      const overChannel = text === undefined
+        ? Effect.asVoid(runInput(sendBytesArgs(pane, bytes)))
+        : Effect.asVoid(pasteList(pane, text, [leaveModeArgs(pane)], [], pasteBytesArgs))
+      yield* viaChannel(overChannel, spawn.sendBytes(pane, bytes))
     })
 
     const fitToViewer = Effect.fn("ControlBridge.fitToViewer")(function*(pane: PaneId, width: number, height: number) {

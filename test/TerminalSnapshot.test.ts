@@ -8,7 +8,10 @@ import {
   bracketedPasteIn,
   continuedRows,
   parseSnapshot,
+  pastableText,
+  pasteBytesArgs,
   readBracketedPaste,
+  SEND_AS_PASTE_FROM,
   SEND_BYTES_PER_COMMAND,
   sendBytesArgs,
   unfinishedModeSequence
@@ -409,6 +412,25 @@ describe("sendBytesArgs", () => {
   it("exactly SEND_BYTES_PER_COMMAND bytes is one command; none is no send-keys at all", () => {
     assert.strictEqual(sendBytesArgs(pane, new Uint8Array(SEND_BYTES_PER_COMMAND)).length, 2)
     assert.deepStrictEqual(sendBytesArgs(pane, new Uint8Array(0)), [["copy-mode", "-q", "-t", pane]])
+  })
+})
+
+describe("a paste through a buffer", () => {
+  it("is text a tmux argument carries byte for byte: valid UTF-8 without NUL", () => {
+    const text = "line\r\nnext\n\x1b[200~héllo ✓ 😀\x1b[201~\x01\x7f"
+    assert.strictEqual(pastableText(new TextEncoder().encode(text)), text)
+    assert.isUndefined(pastableText(Uint8Array.from([0x61, 0x00, 0x62])))
+    assert.isUndefined(pastableText(Uint8Array.from([0x61, 0xc3])), "a character cut short")
+    assert.isUndefined(pastableText(Uint8Array.from([0xff, 0xfe])))
+    assert.isUndefined(pastableText(Uint8Array.from([0xed, 0xa0, 0x80])), "a surrogate half")
+    // a byte-order mark is a character like any other: kept, not dropped
+    assert.strictEqual(pastableText(Uint8Array.from([0xef, 0xbb, 0xbf, 0x61])), "\ufeffa")
+    assert.isAbove(SEND_AS_PASTE_FROM, 16, "keystrokes, even an escape sequence, stay keys")
+  })
+
+  it("pastes raw: line feeds kept (-r), no markers added (no -p), the buffer deleted", () => {
+    const args = pasteBytesArgs("telemux-x", pane)
+    assert.deepStrictEqual(args, ["paste-buffer", "-r", "-d", "-b", "telemux-x", "-t", pane])
   })
 })
 

@@ -165,6 +165,40 @@ export const parseSnapshot = (
     })
   })
 
+/**
+ * From this many bytes, input that is text a tmux argument can carry (valid UTF-8, no NUL: a paste,
+ * not a keystroke) goes through a paste buffer, written to the pane in one go. `send-keys -H` costs
+ * tmux a key event per byte: 64 KiB held the whole server for about a second (measured), a buffer
+ * of the same size a few milliseconds.
+ */
+export const SEND_AS_PASTE_FROM = 256
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/** The bytes as the text a paste buffer carries byte for byte, or undefined when they are not such text. */
+export const pastableText = (bytes: Uint8Array): string | undefined => {
+  if (bytes.includes(0)) return undefined
+  try {
+    return strictUtf8.decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Pastes a buffer of raw input and deletes it: `-r`, a line feed stays a line feed; no `-p`, no
+ * brackets added (a terminal that pastes sends its own markers when the application asked).
+ */
+export const pasteBytesArgs = (buffer: string, pane: PaneId): ReadonlyArray<string> => [
+  "paste-buffer",
+  "-r",
+  "-d",
+  "-b",
+  buffer,
+  "-t",
+  pane
+]
+
 /** Bytes per `send-keys -H` command: a 64 KiB message is a list of 64 commands. */
 export const SEND_BYTES_PER_COMMAND = 1024
 
