@@ -49,9 +49,12 @@ import {
 } from "../src/tmux/Commands.js"
 import { replyBlocks } from "../src/tmux/ControlProtocol.js"
 import {
-  bracketedPasteIn,
   parseSnapshot,
   parseViewers,
+  pastableText,
+  pasteBytesArgs,
+  readBracketedPaste,
+  SEND_AS_PASTE_FROM,
   sendBytesArgs,
   snapshotArgs,
   viewersArgs
@@ -190,7 +193,8 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
       pane: PaneId,
       text: string,
       before: ReadonlyArray<ReadonlyArray<string>>,
-      after: ReadonlyArray<ReadonlyArray<string>>
+      after: ReadonlyArray<ReadonlyArray<string>>,
+      pasteArgs: (buffer: string, pane: PaneId) => ReadonlyArray<string> = pasteBufferArgs
     ) =>
       Effect.gen(function*() {
         const buffer = pasteBufferName(randomUUID())
@@ -199,7 +203,7 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
         const reply = yield* sendInput([
           ...before,
           setBufferArgs(buffer, text),
-          pasteBufferArgs(buffer, pane),
+          pasteArgs(buffer, pane),
           ...after
         ])
         if (Option.isSome(reply.refused) && reply.blocks.length <= pasteAt) {
@@ -265,46 +269,68 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     })
 
     /**
-     * `kill-session` alone would leave the session's window alive, linked into the hub; killing the
-     * windows by id removes them from every session, and the emptied session goes with them.
-     */
-    /**
      * Bracketed paste per pane, read from what the panes write (tmux has no format for it). Only
-     * panes that turned it on are kept, at most BRACKETED_PANES_MAX (the oldest go).
+     * panes that turned it on are kept, at most BRACKETED_PANES_MAX (the oldest go). An output that
+     * ends inside a mode sequence keeps that end to be read with the pane's next output, until then
+     * (a sequence cut between two outputs is read whole); as many panes at most.
      */
     const bracketed = new Set<string>()
+    const unfinished = new Map<string, string>()
+    /** Room for one more pane: the oldest goes once BRACKETED_PANES_MAX are kept. */
+    const makeRoom = (kept: Set<string> | Map<string, string>) => {
+      if (kept.size >= BRACKETED_PANES_MAX) kept.delete(kept.keys().next().value!)
+    }
     yield* control.onOutput((paneId, data) => {
-      const on = bracketedPasteIn(data)
+      const before = unfinished.get(paneId)
+      if (before !== undefined) unfinished.delete(paneId)
+      const { on, unfinished: rest } = readBracketedPaste(before ?? "", data)
+      if (rest !== "") {
+        makeRoom(unfinished)
+        unfinished.set(paneId, rest)
+      }
       if (on === undefined) return
       bracketed.delete(paneId)
       if (!on) return
-      if (bracketed.size >= BRACKETED_PANES_MAX) bracketed.delete(bracketed.values().next().value!)
+      makeRoom(bracketed)
       bracketed.add(paneId)
     })
 
-    /** Over the events client, where the output is read: `at` falls exactly between two outputs. */
+    /**
+     * Over the events client, where the output is read: `at` falls exactly between two outputs, and
+     * bracketed paste is read there too (the output after it may switch it before the reply is parsed).
+     */
     const snapshot = <A>(pane: PaneId, historyLines: number, at: () => A) =>
       Effect.suspend(() => {
-        let mark: { readonly value: A } | undefined
+        const markNow = () => ({ value: at(), bracketedPaste: bracketed.has(pane) })
+        let mark: ReturnType<typeof markNow> | undefined
         return viaChannel(
           control.runList(snapshotArgs(pane, historyLines), () => {
-            mark = { value: at() }
+            mark = markNow()
           }),
           // the spawning fallback has no output order: `at` after the whole capture
           TmuxBridge.snapshotBlocks(tmuxProcess, pane, historyLines),
           { idempotent: true }
         ).pipe(
           Effect.flatMap(answered),
-          Effect.flatMap((blocks) => parseSnapshot(blocks, bracketed.has(pane))),
-          Effect.map((taken) => [taken, mark === undefined ? at() : mark.value] as const),
+          Effect.flatMap((blocks) => {
+            const taken = mark ?? markNow()
+            return Effect.map(
+              parseSnapshot(blocks, taken.bracketedPaste),
+              (snapshot) => [snapshot, taken.value] as const
+            )
+          }),
           Effect.withSpan("ControlBridge.snapshot")
         )
       })
 
+    /** Keystrokes key by key; a paste (long text) through a buffer (see SEND_AS_PASTE_FROM). */
     const sendBytes = Effect.fn("ControlBridge.sendBytes")(function*(pane: PaneId, bytes: Uint8Array) {
       if (bytes.length === 0) return
-      const commands = sendBytesArgs(pane, bytes)
-      yield* viaChannel(Effect.asVoid(runInput(commands)), spawn.sendBytes(pane, bytes))
+      const text = bytes.length >= SEND_AS_PASTE_FROM ? pastableText(bytes) : undefined
+      const overChannel = text === undefined
+        ? Effect.asVoid(runInput(sendBytesArgs(pane, bytes)))
+        : Effect.asVoid(pasteList(pane, text, [leaveModeArgs(pane)], [], pasteBytesArgs))
+      yield* viaChannel(overChannel, spawn.sendBytes(pane, bytes))
     })
 
     const fitToViewer = Effect.fn("ControlBridge.fitToViewer")(function*(pane: PaneId, width: number, height: number) {
@@ -316,6 +342,10 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
       return { width: clampSize(width), height: clampSize(height), applied: true }
     })
 
+    /**
+     * `kill-session` alone would leave the session's window alive, linked into the hub; killing the
+     * windows by id removes them from every session, and the emptied session goes with them.
+     */
     const killSession = Effect.fn("ControlBridge.killSession")(function*(name: TmuxName) {
       const kill = (tmux: (args: ReadonlyArray<string>) => Effect.Effect<string, TmuxError>) =>
         Effect.gen(function*() {

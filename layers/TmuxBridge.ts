@@ -35,7 +35,16 @@ import {
   trimTrailingBlankLines,
   versionArgs
 } from "../src/tmux/Commands.js"
-import { parseSnapshot, parseViewers, sendBytesArgs, snapshotArgs, viewersArgs } from "../src/tmux/TerminalCommands.js"
+import {
+  parseSnapshot,
+  parseViewers,
+  pastableText,
+  pasteBytesArgs,
+  SEND_AS_PASTE_FROM,
+  sendBytesArgs,
+  snapshotArgs,
+  viewersArgs
+} from "../src/tmux/TerminalCommands.js"
 import { makeTmuxProcess, type TmuxProcess } from "./TmuxProcess.js"
 
 const ENTER: ReadonlyArray<KeyPress> = [{ key: "Enter", repeat: 1 }]
@@ -188,9 +197,19 @@ export const makeTmuxBridge = (options: TmuxBridgeOptions) =>
         Effect.withSpan("TmuxBridge.snapshot")
       )
 
+    /** Keystrokes key by key; a paste (long text) through a buffer (see SEND_AS_PASTE_FROM). */
     const sendBytes = Effect.fn("TmuxBridge.sendBytes")(function*(pane: PaneId, bytes: Uint8Array) {
       if (bytes.length === 0) return
-      yield* tmux(pane, spawnedList(sendBytesArgs(pane, bytes)))
+      const text = bytes.length >= SEND_AS_PASTE_FROM ? pastableText(bytes) : undefined
+      if (text === undefined) return yield* tmux(pane, spawnedList(sendBytesArgs(pane, bytes)))
+      const buffer = pasteBufferName(randomUUID())
+      yield* tmux(pane, spawnedList([leaveModeArgs(pane), loadBufferArgs(buffer), pasteBytesArgs(buffer, pane)]), text)
+        .pipe(
+          // paste-buffer is the last command: when the list failed, nothing was typed
+          Effect.tapError((e) =>
+            e._tag === "TmuxTimeout" ? Effect.void : exec(deleteBufferArgs(buffer)).pipe(Effect.ignore)
+          )
+        )
     })
 
     const fitToViewer = Effect.fn("TmuxBridge.fitToViewer")(function*(pane: PaneId, width: number, height: number) {

@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import { TmuxCommandFailed } from "../../services/TerminalBridge.js"
 import { CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
 import type { PaneId } from "../domain/Session.js"
-import type { MouseTracking, TerminalSnapshot } from "../domain/TerminalSnapshot.js"
+import { type MouseTracking, type TerminalSnapshot, withoutSgr } from "../domain/TerminalSnapshot.js"
 
 const FIELDS = [
   "pane_width",
@@ -34,33 +34,61 @@ const FIELDS = [
 const stateFormat = FIELDS.map((field) => `#{${field}}`).join(" ")
 
 /**
- * One list, answered as three blocks in one round trip, so nothing the pane writes can fall between
+ * One list, answered as five blocks in one round trip, so nothing the pane writes can fall between
  * them: the state (size, cursor, modes), the lines (history and what shows: the alternate screen
  * while it is on), and the normal screen saved under the alternate one (`-a`; `-q`: no error, an
- * empty block, when there is none). `-e` keeps colours and attributes, `-N` trailing spaces.
+ * empty block, when there is none). `-e` keeps colours and attributes, `-N` trailing spaces. Then
+ * the same two as plain text with wrapped rows joined (`-J`): which rows continue on the next one.
  */
 export const snapshotArgs = (pane: PaneId, historyLines: number): ReadonlyArray<ReadonlyArray<string>> => {
   const lines = Math.min(CAPTURE_HISTORY_MAX, Math.max(0, Math.trunc(historyLines)))
   return [
     ["display-message", "-p", "-t", pane, stateFormat],
     ["capture-pane", "-p", "-e", "-N", "-t", pane, "-S", `-${lines}`],
-    ["capture-pane", "-a", "-q", "-p", "-e", "-N", "-t", pane]
+    ["capture-pane", "-a", "-q", "-p", "-e", "-N", "-t", pane],
+    ["capture-pane", "-p", "-J", "-t", pane, "-S", `-${lines}`],
+    ["capture-pane", "-a", "-q", "-p", "-J", "-t", pane]
   ]
+}
+
+/**
+ * The rows (as `capture-pane -e -N` gives them) that continue on the next row, from the same rows
+ * captured with `-J`, where each line is its rows' text joined; undefined when the two do not line
+ * up (then no row is taken for wrapped: a terminal resized later rewraps less than tmux did).
+ */
+export const continuedRows = (
+  rows: ReadonlyArray<string>,
+  joined: ReadonlyArray<string>
+): ReadonlyArray<number> | undefined => {
+  const continued: Array<number> = []
+  let row = 0
+  for (const line of joined) {
+    let text = ""
+    for (;;) {
+      if (row >= rows.length) return undefined
+      text += withoutSgr(rows[row]!)
+      row++
+      if (text === line) break
+      if (!line.startsWith(text)) return undefined
+      continued.push(row - 1)
+    }
+  }
+  return row === rows.length ? continued : undefined
 }
 
 const malformed = (detail: string) =>
   new TmuxCommandFailed({ command: "display-message", exitCode: null, stderr: `unexpected terminal state: ${detail}` })
 
 /**
- * The snapshot from snapshotArgs' three reply bodies; `bracketedPaste` is not a tmux format (the
- * caller knows it from the pane's output).
+ * The snapshot from snapshotArgs' reply bodies; `bracketedPaste` is not a tmux format (the caller
+ * knows it from the pane's output).
  */
 export const parseSnapshot = (
   blocks: ReadonlyArray<ReadonlyArray<string>>,
   bracketedPaste: boolean
 ): Effect.Effect<TerminalSnapshot, TmuxCommandFailed> =>
   Effect.suspend(() => {
-    const [stateBlock, linesBlock, savedBlock] = blocks
+    const [stateBlock, linesBlock, savedBlock, joinedLinesBlock, joinedSavedBlock] = blocks
     const values = (stateBlock?.[0] ?? "").trim().split(" ").map(Number)
     if (values.length !== FIELDS.length || values.some((n) => !Number.isInteger(n) || n < 0)) {
       return Effect.fail(malformed(JSON.stringify(stateBlock?.[0] ?? "")))
@@ -80,6 +108,17 @@ export const parseSnapshot = (
     const alternateOn = field.alternate_on === 1
     const saved = [...(savedBlock ?? [])].slice(0, height)
     while (saved.length < height) saved.push("")
+    // over history then the normal screen: saved under the alternate screen while it is on
+    const linesContinued = continuedRows(lines, joinedLinesBlock ?? [])
+    const savedContinued = alternateOn ? continuedRows(saved, joinedSavedBlock ?? []) : undefined
+    const continued = !alternateOn
+      ? linesContinued
+      : linesContinued === undefined || savedContinued === undefined
+      ? undefined
+      : [
+        ...linesContinued.filter((row) => row < history.length),
+        ...savedContinued.map((row) => row + history.length)
+      ]
     const mouse: MouseTracking = field.mouse_all_flag === 1
       ? "any"
       : field.mouse_button_flag === 1
@@ -90,7 +129,8 @@ export const parseSnapshot = (
     return Effect.succeed({
       width,
       height,
-      cursor: { x: Math.min(field.cursor_x, width - 1), y: Math.min(field.cursor_y, height - 1) },
+      // x = width: the last column was written and the next character wraps (tmux's pending wrap)
+      cursor: { x: Math.min(field.cursor_x, width), y: Math.min(field.cursor_y, height - 1) },
       modes: {
         alternateScreen: alternateOn,
         bracketedPaste,
@@ -109,6 +149,7 @@ export const parseSnapshot = (
         bottom: Math.min(field.scroll_region_lower, height - 1)
       },
       history,
+      ...(continued === undefined || continued.length === 0 ? {} : { continued }),
       ...(alternateOn
         ? {
           screen: saved,
@@ -123,6 +164,40 @@ export const parseSnapshot = (
         : { screen: visible })
     })
   })
+
+/**
+ * From this many bytes, input that is text a tmux argument can carry (valid UTF-8, no NUL: a paste,
+ * not a keystroke) goes through a paste buffer, written to the pane in one go. `send-keys -H` costs
+ * tmux a key event per byte: 64 KiB held the whole server for about a second (measured), a buffer
+ * of the same size a few milliseconds.
+ */
+export const SEND_AS_PASTE_FROM = 256
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/** The bytes as the text a paste buffer carries byte for byte, or undefined when they are not such text. */
+export const pastableText = (bytes: Uint8Array): string | undefined => {
+  if (bytes.includes(0)) return undefined
+  try {
+    return strictUtf8.decode(bytes)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Pastes a buffer of raw input and deletes it: `-r`, a line feed stays a line feed; no `-p`, no
+ * brackets added (a terminal that pastes sends its own markers when the application asked).
+ */
+export const pasteBytesArgs = (buffer: string, pane: PaneId): ReadonlyArray<string> => [
+  "paste-buffer",
+  "-r",
+  "-d",
+  "-b",
+  buffer,
+  "-t",
+  pane
+]
 
 /** Bytes per `send-keys -H` command: a 64 KiB message is a list of 64 commands. */
 export const SEND_BYTES_PER_COMMAND = 1024
@@ -169,13 +244,46 @@ export const attachResetsSizeArgs: ReadonlyArray<ReadonlyArray<string>> = [
   ["set-hook", "-g", "client-session-changed", "set-option -w -u window-size"]
 ]
 
+// eslint-disable-next-line no-control-regex
+const DECSET = /\x1b\[\?([0-9;]*)([hl])/g
+/** What may begin a DECSET/DECRST the next output finishes: ESC, `ESC [`, `ESC [ ?`, parameters. */
+// eslint-disable-next-line no-control-regex
+const UNFINISHED_DECSET = /\x1b(?:\[(?:\?[0-9;]*)?)?$/
+/** Longest unfinished DECSET kept: `ESC [ ?` and a few modes; anything longer is not one we read. */
+const UNFINISHED_MAX = 32
+
 /**
- * Whether the bytes turn bracketed paste on or off (the last DECSET/DECRST 2004 in them), or
- * undefined when they do neither. tmux has no format for the mode: it is read from the output.
+ * Whether the bytes turn bracketed paste on or off (the last DECSET/DECRST naming 2004 in them,
+ * alone or among other modes: `ESC[?2004h`, `ESC[?1049;2004h`), or undefined when they do neither.
+ * tmux has no format for the mode: it is read from the output.
  */
 export const bracketedPasteIn = (data: string): boolean | undefined => {
-  const at = data.lastIndexOf("\x1b[?2004")
-  if (at < 0) return undefined
-  const final = data[at + 7]
-  return final === "h" ? true : final === "l" ? false : undefined
+  // every chunk of every pane passes here: the common case is one native search
+  if (!data.includes("\x1b[?")) return undefined
+  let on: boolean | undefined
+  for (const match of data.matchAll(DECSET)) {
+    if (match[1]!.split(";").includes("2004")) on = match[2] === "h"
+  }
+  return on
+}
+
+/**
+ * The end of a pane's output that may be the start of a DECSET/DECRST (tmux passes on output as
+ * the pane wrote it, cut anywhere): to be read again in front of the pane's next output. "" when
+ * the output does not end inside one.
+ */
+export const unfinishedModeSequence = (data: string): string => {
+  const at = data.lastIndexOf("\x1b")
+  if (at < 0 || data.length - at > UNFINISHED_MAX) return ""
+  return UNFINISHED_DECSET.exec(data.slice(at))?.[0] ?? ""
+}
+
+/**
+ * One output of a pane read for bracketed paste, given what was left unfinished at the end of its
+ * previous one (""): whether it switches the mode (see bracketedPasteIn), and what of its end to
+ * keep for the next. Read so, outputs give what their bytes read whole would, wherever tmux cut them.
+ */
+export const readBracketedPaste = (unfinished: string, data: string) => {
+  const seen = unfinished + data
+  return { on: bracketedPasteIn(seen), unfinished: unfinishedModeSequence(seen) }
 }
