@@ -42,12 +42,14 @@ import {
   pasteBufferName,
   resizeArgs,
   sendKeysArgs,
+  sessionTarget,
   setBufferArgs,
   subcommandOf,
   trimTrailingBlankLines,
   windowIdsArgs
 } from "../src/tmux/Commands.js"
 import { replyBlocks } from "../src/tmux/ControlProtocol.js"
+import { linkWindowArgs } from "../src/tmux/HubCommands.js"
 import {
   parseSnapshot,
   parseViewers,
@@ -126,10 +128,28 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
 
     const createSession = Effect.fn("ControlBridge.createSession")(function*(create: CreateSessionOptions) {
       // Over the channel when it is up: a spawn forks the whole daemon and blocks its event loop.
-      const pane = yield* viaChannel(
-        Effect.flatMap(runText(newSessionArgs(create)), paneIdFrom),
-        spawn.createSession(create)
+      // Linked into the hub in the same list: tmux runs the two before it reads anything the new
+      // pane writes, so the events client sees its output from the first byte (its first prompt, the
+      // bracketed-paste switch). Spawned instead, or the link refused: linked just after.
+      const created = yield* viaChannel(
+        Effect.flatMap(
+          control.runList([newSessionArgs(create), linkWindowArgs(`${sessionTarget(create.name)}:`)]),
+          (reply) =>
+            reply.blocks.length === 0
+              ? Effect.fail(
+                Option.getOrElse(
+                  reply.refused,
+                  () => new TmuxCommandFailed({ command: "new-session", exitCode: null, stderr: "no answer" })
+                )
+              )
+              : Effect.map(
+                paneIdFrom(reply.blocks[0]!.join("\n")),
+                (pane) => ({ pane, linked: reply.blocks.length > 1 })
+              )
+        ),
+        Effect.map(spawn.createSession(create), (pane) => ({ pane, linked: false }))
       )
+      if (created.linked) return created.pane
       // Down: the reconnect links every session's windows. Gone already: the pane's death is reported.
       yield* control.watchWindowOf(create.name).pipe(
         Effect.catchTags({
@@ -137,7 +157,7 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
           TmuxSessionNotFound: () => Effect.void
         })
       )
-      return pane
+      return created.pane
     })
 
     const listPanes = viaChannel(
