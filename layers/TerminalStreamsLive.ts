@@ -35,7 +35,19 @@ interface Feed {
   readonly listeners: Set<TerminalListener>
   /** Clock time the last listener left; undefined while watched. */
   idleSince: number | undefined
+  /**
+   * A snapshot went out while the alternate screen was on. Its normal screen is tmux's saved grid
+   * as `capture-pane -a` gives it: cut to the pane's width, at the size it had when the alternate
+   * screen was entered, which tmux reflows to the new size only when the application leaves it.
+   * So leaving the alternate screen after such a snapshot calls for a redraw.
+   */
+  alternateSnapshot: boolean
+  /** The seq of the last chunk that left the alternate screen. */
+  leftAlternate: number
 }
+
+// eslint-disable-next-line no-control-regex
+const LEAVES_ALTERNATE = /\x1b\[\?(?:1049|1047|47)l/
 
 const encoder = new TextEncoder()
 
@@ -51,10 +63,20 @@ export const make = Effect.gen(function*() {
   let lastSeq = 0
   const firstSeq = (now: number) => (lastSeq = Math.max(lastSeq + 1_000_000, now * 1000))
 
+  /** Feeds to draw again (they left the alternate screen after a snapshot taken on it). */
+  const redrawDue = yield* Queue.sliding<Feed>(TERMINAL_FEEDS_MAX)
+
   yield* control.onOutput((paneId, data) => {
     const feed = byPane.get(paneId as PaneId)
     if (feed === undefined) return
     const chunk: TerminalChunk = { seq: ++feed.seq, bytes: encoder.encode(data) }
+    if (LEAVES_ALTERNATE.test(data)) {
+      feed.leftAlternate = chunk.seq
+      if (feed.alternateSnapshot) {
+        feed.alternateSnapshot = false
+        Queue.unsafeOffer(redrawDue, feed)
+      }
+    }
     feed.ring.push(chunk)
     feed.ringBytes += chunk.bytes.length
     while (feed.ringBytes > TERMINAL_RING_BYTES && feed.ring.length > 1) {
@@ -101,7 +123,9 @@ export const make = Effect.gen(function*() {
         ring: [],
         ringBytes: 0,
         listeners: new Set(),
-        idleSince: now
+        idleSince: now,
+        alternateSnapshot: false,
+        leftAlternate: 0
       }
       byPane.set(pane, feed)
       bySession.set(sessionId, feed)
@@ -116,7 +140,14 @@ export const make = Effect.gen(function*() {
   const snapshotOf = (feed: Feed): Effect.Effect<SnapshotAt, OperationError> =>
     Effect.map(
       sessions.terminalSnapshot(feed.sessionId, TERMINAL_HISTORY_LINES, () => feed.seq),
-      ([snapshot, seq]) => ({ snapshot, seq })
+      ([snapshot, seq]) => {
+        if (snapshot.alternate !== undefined) {
+          // the application may have left the alternate screen already, in a chunk after the snapshot
+          if (feed.leftAlternate > seq) Queue.unsafeOffer(redrawDue, feed)
+          else feed.alternateSnapshot = true
+        }
+        return { snapshot, seq }
+      }
     )
 
   const snapshot = (sessionId: SessionId) => Effect.flatMap(feedOf(sessionId), snapshotOf)
@@ -176,6 +207,10 @@ export const make = Effect.gen(function*() {
         return Effect.void
     }
   })))
+
+  yield* Effect.forkScoped(
+    Effect.forever(Effect.flatMap(Queue.take(redrawDue), (due) => redraw((feed) => feed === due)))
+  )
 
   // a feed nobody has watched for TERMINAL_LINGER goes, ring and all
   yield* Effect.forkScoped(Effect.repeat(
