@@ -2,12 +2,11 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, describe, it } from "vitest"
-import { eventually, removeTmuxServer } from "./support/cliProcess.js"
+import { eventually, removeEnv, removeTmuxServer } from "./support/cliProcess.js"
 import {
   api,
   type DaemonEnv,
   makeDaemonEnv,
-  removeDaemonEnv,
   type RunningDaemon,
   startDaemon,
   tmuxServerPid
@@ -102,7 +101,7 @@ const sameScreens = async (what: string, clients: ReadonlyArray<TerminalClient>,
 describe("terminal stream end to end (dist/main.js, real tmux, WebSocket, @xterm/headless)", () => {
   afterAll(() => {
     for (const socket of outerSockets) removeTmuxServer(socket)
-    for (const env of envs) removeDaemonEnv(env)
+    for (const env of envs) removeEnv(env)
   })
 
   it("snapshot + chunks draw what a fresh snapshot draws: colours, split UTF-8, a full-screen program resized while it runs", async () => {
