@@ -417,7 +417,19 @@ export const serveClient = (
       const watched = terminal.get(event.sessionId)
       if (watched === undefined || staleTerminal.has(event.sessionId)) return
       if (event._tag === "Redraw") {
-        return void sendTerminal(event.sessionId, event.seq, terminalFrame(event.sessionId, event))
+        const sent = watched.last
+        sendTerminal(event.sessionId, event.seq, terminalFrame(event.sessionId, event))
+        // A redraw comes once its snapshot is taken, after the chunks the pane wrote meanwhile: those
+        // already sent are drawn over by it, so they go again after it (from the ring, else a snapshot now).
+        if (sent === NONE || sent <= event.seq || staleTerminal.has(event.sessionId)) return
+        return Effect.flatMap(deps.terminals.since(event.sessionId, event.seq), (missed) => {
+          if (Option.isNone(missed)) return Effect.asVoid(resyncTerminal(event.sessionId))
+          for (const chunk of missed.value) {
+            if (staleTerminal.has(event.sessionId)) break
+            sendTerminal(event.sessionId, chunk.seq, chunkFrame(event.sessionId, chunk))
+          }
+          return Effect.void
+        })
       }
       if (event._tag === "Lost") {
         return void sendOther(terminalLostFrame(event.sessionId, event.error, event.message))

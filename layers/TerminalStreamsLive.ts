@@ -49,7 +49,19 @@ interface Feed {
   idleSince: number | undefined
   /** A remote feed whose loss the listeners were told of, until its next snapshot. */
   lost: boolean
+  /**
+   * A snapshot went out while the alternate screen was on. Its normal screen is tmux's saved grid
+   * as `capture-pane -a` gives it: cut to the pane's width, at the size it had when the alternate
+   * screen was entered, which tmux reflows to the new size only when the application leaves it.
+   * So leaving the alternate screen after such a snapshot calls for a redraw.
+   */
+  alternateSnapshot: boolean
+  /** The seq of the last chunk that left the alternate screen. */
+  leftAlternate: number
 }
+
+// eslint-disable-next-line no-control-regex
+const LEAVES_ALTERNATE = /\x1b\[\?(?:1049|1047|47)l/
 
 const encoder = new TextEncoder()
 
@@ -84,9 +96,21 @@ export const make = Effect.gen(function*() {
     tell(feed, { _tag: "Chunk", sessionId: feed.sessionId, chunk })
   }
 
+  /** Feeds to draw again (they left the alternate screen after a snapshot taken on it). */
+  const redrawDue = yield* Queue.sliding<Feed>(TERMINAL_FEEDS_MAX)
+
   yield* control.onOutput((paneId, data) => {
     const feed = byPane.get(paneId as PaneId)
-    if (feed !== undefined) append(feed, { seq: feed.seq + 1, bytes: encoder.encode(data) })
+    if (feed === undefined) return
+    const seq = feed.seq + 1
+    if (LEAVES_ALTERNATE.test(data)) {
+      feed.leftAlternate = seq
+      if (feed.alternateSnapshot) {
+        feed.alternateSnapshot = false
+        Queue.unsafeOffer(redrawDue, feed)
+      }
+    }
+    append(feed, { seq, bytes: encoder.encode(data) })
   })
 
   /** The owner's items, into the feed: a snapshot restarts it (a Redraw), chunks follow it. */
@@ -174,7 +198,9 @@ export const make = Effect.gen(function*() {
         ringBytes: 0,
         listeners: new Set(),
         idleSince: now,
-        lost: false
+        lost: false,
+        alternateSnapshot: false,
+        leftAlternate: 0
       }
       bySession.set(sessionId, feed)
       if (source._tag === "Local") byPane.set(source.pane, feed)
@@ -194,7 +220,14 @@ export const make = Effect.gen(function*() {
     feed.source._tag === "Local"
       ? Effect.map(
         sessions.terminalSnapshot(feed.sessionId, TERMINAL_HISTORY_LINES, () => feed.seq),
-        ([snapshot, seq]) => ({ snapshot, seq })
+        ([snapshot, seq]) => {
+          if (snapshot.alternate !== undefined) {
+            // the application may have left the alternate screen already, in a chunk after the snapshot
+            if (feed.leftAlternate > seq) Queue.unsafeOffer(redrawDue, feed)
+            else feed.alternateSnapshot = true
+          }
+          return { snapshot, seq }
+        }
       )
       : fleet.call(feed.source.computer, (client) => client.TerminalSnapshot({ sessionId: feed.sessionId }))
 
@@ -225,10 +258,10 @@ export const make = Effect.gen(function*() {
     })
 
   /** Draws the watched local terminals `which` picks again: their size changed, or output may have been missed. */
-  const redraw = (which: (source: Extract<Source, { _tag: "Local" }>) => boolean) =>
+  const redraw = (which: (feed: Feed, source: Extract<Source, { _tag: "Local" }>) => boolean) =>
     Effect.forEach(
       [...bySession.values()].filter((feed) =>
-        feed.listeners.size > 0 && feed.source._tag === "Local" && which(feed.source)
+        feed.listeners.size > 0 && feed.source._tag === "Local" && which(feed, feed.source)
       ),
       (feed) =>
         snapshotOf(feed).pipe(
@@ -246,13 +279,17 @@ export const make = Effect.gen(function*() {
   yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.take(events), (event) => {
     switch (event._tag) {
       case "LayoutChanged":
-        return redraw((source) => source.windowId === event.windowId)
+        return redraw((_, source) => source.windowId === event.windowId)
       case "Connected":
         return redraw(() => true)
       default:
         return Effect.void
     }
   })))
+
+  yield* Effect.forkScoped(
+    Effect.forever(Effect.flatMap(Queue.take(redrawDue), (due) => redraw((feed) => feed === due)))
+  )
 
   // A computer that left the fleet sends nothing more: its terminals are told at once (not after a
   // keepalive timeout), and followed again from scratch (they wait until it is back).

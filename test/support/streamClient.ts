@@ -10,14 +10,26 @@ export interface Frame {
   readonly screen?: string
 }
 
-/** A WebSocket client of a test daemon's /v1/stream (token in the header) that keeps every frame and can wait for one. */
-export const connectStream = async (env: DaemonEnv) => {
+export interface StreamOptions {
+  /** Called with every frame as it arrives, JSON ones decoded, binary ones (terminal chunks) as bytes, in order. */
+  readonly onMessage?: (message: Frame | Uint8Array) => void
+}
+
+/**
+ * A WebSocket client of a test daemon's /v1/stream (token in the header) that keeps every frame and can wait for one:
+ * JSON frames in `frames`, binary frames (src/api/TerminalFrames.ts) in `binary`.
+ */
+export const connectStream = async (env: DaemonEnv, options: StreamOptions = {}) => {
   const token = fs.readFileSync(path.join(env.home, "token"), "utf8").trim()
   const ws = new WebSocket(`ws://127.0.0.1:${env.port}/v1/stream`, { headers: { authorization: `Bearer ${token}` } })
   const frames: Array<Frame> = []
+  const binary: Array<Uint8Array> = []
   const listeners = new Set<() => void>()
-  ws.on("message", (raw) => {
-    frames.push(JSON.parse(raw.toString()))
+  ws.on("message", (raw: Buffer, isBinary: boolean) => {
+    const message: Frame | Uint8Array = isBinary ? new Uint8Array(raw) : JSON.parse(raw.toString())
+    if (message instanceof Uint8Array) binary.push(message)
+    else frames.push(message)
+    options.onMessage?.(message)
     for (const listener of listeners) listener()
   })
   await new Promise<void>((resolve, reject) => {
@@ -43,7 +55,9 @@ export const connectStream = async (env: DaemonEnv) => {
       check()
     })
   return {
+    ws,
     frames,
+    binary,
     waitFor,
     send: (message: unknown) => ws.send(JSON.stringify(message)),
     close: () =>
