@@ -74,7 +74,9 @@ const makeTerminals = Effect.sync(() => {
         () => Effect.sync(() => void listeners.delete(listener))
       ),
     snapshot: () => Effect.sync(() => ({ seq, snapshot: snapshotOf("fresh") })),
-    since: (_id, after) => Effect.sync(() => Option.some(ring.filter((c) => c.seq > after)))
+    since: (_id, after) => Effect.sync(() => Option.some(ring.filter((c) => c.seq > after))),
+    sendBytes: () => Effect.void,
+    resize: (_id, cols, rows) => Effect.succeed({ width: cols, height: rows, applied: true })
   })
   return { service, chunk, redraw, watchers: () => listeners.size }
 })
