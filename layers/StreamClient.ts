@@ -127,6 +127,9 @@ const NONE = -1
 const RECOVER: Outbound = { _tag: "Recover" }
 
 /** Takes what `queue` holds (waiting for at least one), hands it to `into` and wakes the handler, forever. */
+/** How a keystroke message starts as clients write it (a message that does not still works, via the handler). */
+const INPUT_PREFIX = `{"type":"input"`
+
 const forward = <A>(queue: Queue.Dequeue<A>, into: Array<A>, wake: Queue.Queue<void>) =>
   Queue.takeBetween(queue, 1, Number.MAX_SAFE_INTEGER).pipe(
     Effect.tap((chunk) => {
@@ -599,6 +602,42 @@ export const serveClient = (
         )
       })
 
+    /**
+     * Keystrokes go on a fiber of their own, in order: the handler goes on routing output meanwhile
+     * (the keystroke's echo can arrive before tmux has answered the keystroke's command).
+     */
+    const offerInput = (message: Extract<ClientMessage, { type: "input" }>) => {
+      if (Queue.unsafeOffer(inputs, message)) return
+      sendOther(inputFailedFrame(
+        message.sessionId,
+        "TerminalUnavailable",
+        `${STREAM_INPUTS_WAITING_MAX} keystroke messages already wait for tmux; this one was not sent`
+      ))
+    }
+
+    /**
+     * Takes the client's messages off the inbox for the handler, but hands keystrokes to the typist
+     * at once: a key waits for no other message's handling.
+     */
+    const takeMessages = Queue.takeBetween(inbox, 1, Number.MAX_SAFE_INTEGER).pipe(
+      Effect.tap((chunk) => {
+        let forHandler = false
+        for (const item of chunk) {
+          if (typeof item === "string" && item.startsWith(INPUT_PREFIX) && item.length <= STREAM_CLIENT_MESSAGE_MAX) {
+            const decoded = decodeClientMessage(item)
+            if (Either.isRight(decoded) && decoded.right.type === "input") {
+              offerInput(decoded.right)
+              continue
+            }
+          }
+          messages.push(item)
+          forHandler = true
+        }
+        return forHandler ? Queue.offer(wake, undefined) : Effect.void
+      }),
+      Effect.forever
+    )
+
     const onMessage = (data: string | Uint8Array): Effect.Effect<void> | undefined => {
       if (typeof data !== "string") return void sendOther(errorFrame("binary frames are not accepted; send JSON text"))
       if (data.length > STREAM_CLIENT_MESSAGE_MAX) {
@@ -617,16 +656,7 @@ export const serveClient = (
         case "unsubscribe":
           return unsubscribe(message)
         case "input":
-          // on a fiber of its own, in order: the handler goes on routing output (the keystroke's
-          // echo can arrive before tmux has answered the keystroke's command)
-          if (!Queue.unsafeOffer(inputs, message)) {
-            sendOther(inputFailedFrame(
-              message.sessionId,
-              "TerminalUnavailable",
-              `${STREAM_INPUTS_WAITING_MAX} keystroke messages already wait for tmux; this one was not sent`
-            ))
-          }
-          return
+          return void offerInput(message)
         case "resize":
           return resize(message)
       }
@@ -721,7 +751,7 @@ export const serveClient = (
       typist,
       handler,
       writer,
-      forward(inbox, messages, wake),
+      takeMessages,
       forward(cacheEvents, cacheInbox, wake)
     ], { concurrency: "unbounded", discard: true })
   })
