@@ -250,6 +250,10 @@ describe("telemux against a running daemon", () => {
     // tmux's own exit status is passed on
     fakeCommand(bin, "tmux", 3)
     assert.strictEqual((await run(["attach", id], { extra })).code, 3)
+    // ssh is for sessions of other computers
+    const viaSsh = await run(["attach", id, "--via", "ssh"], { extra })
+    assert.strictEqual(viaSsh.code, 2, viaSsh.stderr)
+    assert.match(viaSsh.stderr, /--via ssh attaches sessions of other computers; this one runs here/)
   })
 
   it("computers, projects (text and --json)", async () => {
@@ -405,7 +409,7 @@ describe("telemux token --rotate", () => {
 })
 
 describe("telemux attach for a session on another computer", () => {
-  it("runs ssh -t <user>@<host> tmux … attach, with the user and host from /v1/computers", async () => {
+  it("runs ssh -t <user>@<host> tmux … attach with --via ssh or TELEMUX_ATTACH_VIA=ssh, with the user and host from /v1/computers; the stream by default", async () => {
     const env = await freshEnv()
     const remote = makeSession({ computer: ComputerName.make("farbox"), status: "idle" })
     const now = DateTime.unsafeMake(1_700_000_000_000)
@@ -451,9 +455,21 @@ describe("telemux attach for a session on another computer", () => {
       fs.writeFileSync(path.join(env.home, "token"), "a".repeat(64), { mode: 0o600 })
       const bin = path.join(env.home, "fakebin")
       const log = fakeCommand(bin, "ssh")
-      const result = await runCli(["attach", remote.sessionId.slice(0, 8)], {
-        env: cliEnv(env, { TELEMUX_PORT: String(port), PATH: `${bin}:${process.env.PATH}` })
+      const variables = cliEnv(env, { TELEMUX_PORT: String(port), PATH: `${bin}:${process.env.PATH}` })
+      // by default the daemon's stream, which needs a terminal (this one has pipes); ssh is not run
+      const streamed = await runCli(["attach", remote.sessionId.slice(0, 8)], { env: variables })
+      assert.strictEqual(streamed.code, 2, streamed.stderr)
+      assert.match(streamed.stderr, /telemux attach needs a terminal/)
+      assert.isFalse(fs.existsSync(log))
+
+      const viaEnv = await runCli(["attach", remote.sessionId.slice(0, 8)], {
+        env: { ...variables, TELEMUX_ATTACH_VIA: "ssh" }
       })
+      assert.strictEqual(viaEnv.code, 0, viaEnv.stderr)
+      assert.include(fs.readFileSync(log, "utf8"), "me@far.example.net")
+      fs.rmSync(log)
+
+      const result = await runCli(["attach", remote.sessionId.slice(0, 8), "--via", "ssh"], { env: variables })
       assert.strictEqual(result.code, 0, result.stderr)
       assert.deepStrictEqual(fs.readFileSync(log, "utf8").trim().split("\n"), [
         "-t",

@@ -1,5 +1,6 @@
 /**
- * `telemux attach`: hand the terminal to tmux. A session on this computer is attached with
+ * `telemux attach`: three ways to a session's terminal (chooseAttachWay). `stream` is
+ * src/cli/StreamAttach.ts; `tmux` and `ssh` hand the terminal to tmux. A session on this computer is attached with
  * `tmux -L <socket> attach -t =<tmuxName>`; one on another computer through
  * `ssh -t [<user>@]<host> tmux -L <socket> attach -t =<tmuxName>`: as the user its daemon runs
  * as (tmux servers are per user), with the socket name of this computer's configuration (the
@@ -8,11 +9,63 @@
  *
  * Attaching is interactive and has no deadline; it ends when the person detaches.
  */
-import { Effect } from "effect"
+import { Effect, Either, Option } from "effect"
 import { spawnSync } from "node:child_process"
 import type { Computer } from "../domain/Computer.js"
 import type { Session } from "../domain/Session.js"
-import { ChildExit, LocalFailure, RequestRefused } from "./CliError.js"
+import { ChildExit, LocalFailure, RequestRefused, UsageError } from "./CliError.js"
+
+/**
+ * `tmux`: `tmux attach` on this computer. `ssh`: `ssh -t host tmux attach` to the computer that
+ * runs the session (ssh access to it: keys, its host key known). `stream`: the daemon's terminal
+ * stream in this terminal, no ssh needed.
+ */
+export const ATTACH_WAYS = ["tmux", "ssh", "stream"] as const
+export type AttachWay = typeof ATTACH_WAYS[number]
+
+const isAttachWay = (text: string): text is AttachWay => (ATTACH_WAYS as ReadonlyArray<string>).includes(text)
+
+export interface AttachWayChoice {
+  /** `--via`: must apply to the session, else refused. */
+  readonly via: Option.Option<AttachWay>
+  /** TELEMUX_ATTACH_VIA: the preferred way where it applies (ssh to a remote session, tmux to a local one, stream to any). */
+  readonly preferred: string | undefined
+  /** The session runs on this computer. */
+  readonly local: boolean
+}
+
+/**
+ * How to attach: `--via`, else TELEMUX_ATTACH_VIA where it applies, else tmux for a session of this
+ * computer and the stream for one of another (ssh needs keys and a known host; the stream does not).
+ */
+export const chooseAttachWay = (choice: AttachWayChoice): Either.Either<AttachWay, UsageError> => {
+  const applies = (way: AttachWay) => way === "stream" || (way === "tmux") === choice.local
+  if (Option.isSome(choice.via)) {
+    const way = choice.via.value
+    if (applies(way)) return Either.right(way)
+    return Either.left(
+      new UsageError({
+        detail: way === "tmux"
+          ? "--via tmux attaches sessions of this computer only; this one runs on another: leave --via out " +
+            "(the stream) or give --via ssh"
+          : "--via ssh attaches sessions of other computers; this one runs here: leave --via out (tmux) or " +
+            "give --via stream"
+      })
+    )
+  }
+  const preferred = (choice.preferred ?? "").trim()
+  if (preferred !== "") {
+    if (!isAttachWay(preferred)) {
+      return Either.left(
+        new UsageError({
+          detail: `TELEMUX_ATTACH_VIA is "${preferred}": set it to ${ATTACH_WAYS.join(", ")}, or unset it`
+        })
+      )
+    }
+    if (applies(preferred)) return Either.right(preferred)
+  }
+  return Either.right(choice.local ? "tmux" : "stream")
+}
 
 export interface AttachTarget {
   readonly session: Pick<Session, "sessionId" | "computer" | "tmuxName" | "status">

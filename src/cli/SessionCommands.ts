@@ -2,13 +2,23 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { CAPTURE_HISTORY_DEFAULT, CAPTURE_HISTORY_MAX } from "../../services/TerminalBridge.js"
-import { attachCommand, detachHint, runAttached, tmuxPrefix, withDetachHint } from "./Attach.js"
+import {
+  ATTACH_WAYS,
+  attachCommand,
+  chooseAttachWay,
+  detachHint,
+  runAttached,
+  tmuxPrefix,
+  withDetachHint
+} from "./Attach.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
 import { RequestRefused, UsageError } from "./CliError.js"
 import { DaemonClient } from "./DaemonClient.js"
+import { DEFAULT_DETACH_KEY, type DetachKey, parseDetachKey } from "./DetachKey.js"
 import { KEYS_HINT, parseKeyArgs } from "./KeyArgs.js"
 import { argument, resolve, sessionId, withDaemon } from "./Root.js"
 import { readAll } from "./Stdin.js"
+import { streamAttach } from "./StreamAttach.js"
 import { watch } from "./Watch.js"
 
 export const send = Command.make(
@@ -102,16 +112,61 @@ export const watchCommand = Command.make(
     }))
 ).pipe(Command.withDescription("follow a session's screen live until Ctrl+C"))
 
+const attachVia = Options.choice("via", ATTACH_WAYS).pipe(
+  Options.withDescription(
+    "how to attach: tmux (a session of this computer; the default for one), ssh (`ssh -t host tmux attach`: " +
+      "needs ssh keys for that computer and its host key known), stream (the daemon's terminal stream in " +
+      "this terminal, no ssh; the default for a session of another computer). Default: $TELEMUX_ATTACH_VIA " +
+      "where it applies"
+  ),
+  Options.optional
+)
+
+const detachKeyOption = Options.text("detach-key").pipe(
+  Options.withDescription(
+    "the key that ends an attach --via stream, leaving the session running: a Ctrl key written C-<key> " +
+      `(C-q, C-\\, …). Default: $TELEMUX_DETACH_KEY, else ${DEFAULT_DETACH_KEY} (Ctrl+])`
+  ),
+  Options.optional
+)
+
+/** `--detach-key`, else TELEMUX_DETACH_KEY, else Ctrl+]; a refusal names where the bad value came from. */
+const detachKeyOf = (option: Option.Option<string>, env: NodeJS.ProcessEnv): Effect.Effect<DetachKey, UsageError> => {
+  const fromEnv = (env.TELEMUX_DETACH_KEY ?? "").trim()
+  const [text, source] = Option.isSome(option)
+    ? [option.value, "--detach-key"]
+    : fromEnv !== ""
+    ? [fromEnv, "TELEMUX_DETACH_KEY"]
+    : [DEFAULT_DETACH_KEY, "the default"]
+  return Either.match(parseDetachKey(text), {
+    onLeft: (why) => Effect.fail(new UsageError({ detail: `${source} is "${text}": ${why}` })),
+    onRight: Effect.succeed
+  })
+}
+
 export const attach = Command.make(
   "attach",
-  { id: sessionId },
+  { via: attachVia, detachKey: detachKeyOption, id: sessionId },
   (options) =>
     withDaemon(Effect.gen(function*() {
       const client = yield* DaemonClient
       const { settings } = yield* DaemonTarget
       const { env } = yield* CliEnvironment
       const session = yield* resolve(options.id)
-      const [health, computers] = yield* Effect.all([client.health, client.computers], { concurrency: 2 })
+      const health = yield* client.health
+      const local = session.computer === health.computer
+      const way = yield* Either.match(
+        chooseAttachWay({ via: options.via, preferred: env.TELEMUX_ATTACH_VIA, local }),
+        { onLeft: Effect.fail, onRight: Effect.succeed }
+      )
+      if (way === "stream") {
+        if (session.status === "closed") {
+          return yield* new RequestRefused({ detail: `session ${session.sessionId} is closed; nothing to attach to` })
+        }
+        const detachKey = yield* detachKeyOf(options.detachKey, env)
+        return yield* streamAttach({ session, detachKey, local })
+      }
+      const computers = local ? [] : yield* client.computers
       const argv = yield* attachCommand({
         session,
         localComputer: health.computer,
@@ -125,7 +180,12 @@ export const attach = Command.make(
       yield* Effect.sync(() => (stderr ?? stdout).write(`${hint}\n`))
       yield* runAttached(withDetachHint(argv, hint), env)
     }))
-).pipe(Command.withDescription("attach this terminal to a session with tmux (over ssh for another computer)"))
+).pipe(
+  Command.withDescription(
+    "attach this terminal to a session: tmux for one of this computer, the daemon's terminal stream for one " +
+      "of another (or --via ssh)"
+  )
+)
 
 export const close = Command.make(
   "close",

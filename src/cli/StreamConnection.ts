@@ -14,6 +14,7 @@ import {
   decodeServerMessage,
   type ServerMessage
 } from "../api/StreamProtocol.js"
+import { type ChunkFrame, decodeChunkFrame } from "../api/TerminalFrames.js"
 import { reconnectBackoff } from "../concurrency/Backoff.js"
 import { type CliError, DaemonUnreachable, TokenRejected } from "./CliError.js"
 import type { DaemonAddress } from "./Connection.js"
@@ -72,10 +73,15 @@ export const keepConnected = <C, A, E, R1, R2>(
   })
 }
 
-export interface StreamConnection {
+export interface StreamConnection<M = ServerMessage> {
   /** Every message after `ready`, in order; ends when the daemon closes, fails when the link breaks. */
-  readonly messages: Stream.Stream<ServerMessage, CliError>
+  readonly messages: Stream.Stream<M, CliError>
   readonly send: (message: ClientMessage) => Effect.Effect<void, CliError>
+}
+
+/** A terminal chunk frame (binary), in the order it came among the JSON messages. */
+export interface TerminalChunkMessage extends ChunkFrame {
+  readonly type: "chunk"
 }
 
 /** The socket's cause is a foreign event or error (ws's ErrorEvent says "connect ECONNREFUSED …" in `message`). */
@@ -103,26 +109,48 @@ const socketError = (address: DaemonAddress) => (error: Socket.SocketError): Cli
 
 /**
  * Opens the stream and waits for `ready`. The socket belongs to the scope: closing the scope
- * closes it.
+ * closes it. Binary frames (terminal chunks) are skipped: see connectTerminal.
  */
 export const connect = (
   address: DaemonAddress,
   token: Option.Option<Redacted.Redacted<string>>
-): Effect.Effect<StreamConnection, CliError, Scope.Scope> =>
+): Effect.Effect<StreamConnection, CliError, Scope.Scope> => open<never>(address, token, () => undefined)
+
+/** As connect, with the terminal chunk frames among the messages (for `subscribe { terminal }`). */
+export const connectTerminal = (
+  address: DaemonAddress,
+  token: Option.Option<Redacted.Redacted<string>>
+): Effect.Effect<StreamConnection<ServerMessage | TerminalChunkMessage>, CliError, Scope.Scope> =>
+  open(address, token, (frame) => {
+    const chunk = decodeChunkFrame(frame)
+    return chunk === undefined ? undefined : { type: "chunk", ...chunk }
+  })
+
+const typeOf = (message: unknown): string =>
+  typeof message === "object" && message !== null && "type" in message ? String(message.type) : "a binary frame"
+
+const open = <B>(
+  address: DaemonAddress,
+  token: Option.Option<Redacted.Redacted<string>>,
+  decodeBinary: (frame: Uint8Array) => B | undefined
+): Effect.Effect<StreamConnection<ServerMessage | B>, CliError, Scope.Scope> =>
   Effect.gen(function*() {
     const socket = yield* Socket.makeWebSocket(address.streamUrl, {
       openTimeout: STREAM_OPEN_TIMEOUT,
       closeCodeIsError: (code) => code !== 1000
     })
     const write = yield* socket.writer
-    const mailbox = yield* Mailbox.make<ServerMessage, CliError>({ capacity: STREAM_INBOX_MAX })
+    const mailbox = yield* Mailbox.make<ServerMessage | B, CliError>({ capacity: STREAM_INBOX_MAX })
     const toError = socketError(address)
     const onOpen = Option.match(token, {
       onNone: () => Effect.void,
       onSome: (value) => write(JSON.stringify({ type: "auth", token: Redacted.value(value) })).pipe(Effect.ignore)
     })
     const reader = yield* socket.runRaw((data) => {
-      if (typeof data !== "string") return
+      if (typeof data !== "string") {
+        const binary = decodeBinary(data)
+        return binary === undefined ? undefined : mailbox.offer(binary)
+      }
       const decoded = decodeServerMessage(data)
       // A message type this client does not know yet is skipped, not fatal.
       if (Either.isRight(decoded)) return mailbox.offer(decoded.right)
@@ -144,13 +172,13 @@ export const connect = (
         onTimeout: () => new DaemonUnreachable({ address: address.display, detail: "the stream did not become ready" })
       })
     )
-    if (first.type !== "ready") {
+    if (typeOf(first) !== "ready") {
       return yield* new DaemonUnreachable({
         address: address.display,
-        detail: `unexpected first message ${first.type}`
+        detail: `unexpected first message ${typeOf(first)}`
       })
     }
-    const connection: StreamConnection = {
+    const connection: StreamConnection<ServerMessage | B> = {
       messages: Mailbox.toStream(mailbox),
       send: (message) => write(JSON.stringify(message)).pipe(Effect.mapError(toError))
     }

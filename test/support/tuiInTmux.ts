@@ -18,8 +18,11 @@ export interface TuiInTmux {
   readonly screen: () => string
   /** The screen once `accept` takes it; on a timeout the error carries the last screen and the daemon's log tail. */
   readonly waitScreen: (what: string, accept: (text: string) => boolean, timeoutMs?: number) => Promise<string>
-  /** Starts `telemux tui` in a detached session "tui" of that size, in the environment's project dir. */
-  readonly start: (columns: number, rows: number) => void
+  /**
+   * Starts `telemux tui` (or `command`, run by sh) in a detached session "tui" of that size, in the
+   * environment's project dir.
+   */
+  readonly start: (columns: number, rows: number, command?: string) => void
   /** Removes the TUI's tmux server, then stops the daemon: it must exit 0 and leave nothing of the test running but its tmux server. */
   readonly end: () => Promise<void>
 }
@@ -53,7 +56,7 @@ export const tuiInTmux = (
         throw new Error(`${String(error)}; the screen:\n${last}\ndaemon log tail:\n${daemon.logs().slice(-3000)}`)
       }
     },
-    start: (columns, rows) => {
+    start: (columns, rows, command = `${process.execPath} ${DIST_CLI} tui; echo TUI-EXIT=$?; sleep 60`) => {
       tmux(
         "-f",
         "/dev/null",
@@ -67,7 +70,7 @@ export const tuiInTmux = (
         String(rows),
         "-c",
         env.projectDir,
-        `${process.execPath} ${DIST_CLI} tui; echo TUI-EXIT=$?; sleep 60`
+        command
       )
     },
     end: async () => {
