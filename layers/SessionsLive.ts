@@ -422,14 +422,28 @@ export const make = Effect.gen(function*() {
       }
     })
 
+  /**
+   * The store holds this computer's rows, closed ones too; the open sessions of the fleet's other
+   * computers are only in the cache: `all` is both (a session in both as the cache has it now).
+   */
+  const listWithClosed = (request: ListSessionsRequest) =>
+    Effect.gen(function*() {
+      const rows = yield* fromStore(request)
+      if (request.status !== "all") return rows
+      const open = yield* cache.getSessions(cacheFilter(request))
+      const byId = new Map(rows.map((row) => [row.sessionId, row] as const))
+      for (const session of open) byId.set(session.sessionId, session)
+      return [...byId.values()].slice(0, request.limit ?? byId.size)
+    })
+
   return Sessions.of({
     create,
     observe,
     recordOutput,
-    list: (request) => includesClosed(request) ? fromStore(request) : cache.getSessions(cacheFilter(request)),
+    list: (request) => includesClosed(request) ? listWithClosed(request) : cache.getSessions(cacheFilter(request)),
     listJson: (request) =>
       includesClosed(request)
-        ? fromStore(request).pipe(Effect.map((rows) => JSON.stringify(rows.map((row) => encodeSession(row)))))
+        ? listWithClosed(request).pipe(Effect.map((rows) => JSON.stringify(rows.map((row) => encodeSession(row)))))
         : cache.getSessionsJson(cacheFilter(request)),
     get,
     getJson: (id) =>

@@ -1,15 +1,18 @@
 /**
  * A session's terminal on another computer of the fleet, through its owner: two daemons
  * (dist/main.js) on one real Redis, a WebSocket client of the first subscribing to a session of
- * the second — its snapshot, its chunks, keystrokes and a resize go through the owner; a lost
+ * the second — its snapshot, its chunks, keystrokes and a resize go through the owner, and
+ * `telemux attach` at the first shows and types into it through that stream; a lost
  * owner is told (terminalLost) and, once it is back, the terminal is drawn again by itself.
  */
+import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import WebSocket from "ws"
 import { decodeChunkFrame } from "../src/api/TerminalFrames.js"
+import { DIST_CLI } from "./support/cliProcess.js"
 import {
   api,
   type DaemonEnv,
@@ -19,6 +22,7 @@ import {
   startDaemon
 } from "./support/daemonProcess.js"
 import { type RedisForTest, redisForTest } from "./support/redisServer.js"
+import { tuiInTmux } from "./support/tuiInTmux.js"
 
 const run = `${process.pid}-${randomBytes(3).toString("hex")}`
 const A = `term-a-${run}`
@@ -146,6 +150,24 @@ describe("a terminal on another computer of the fleet (two daemons, real Redis)"
         "a redraw at the new size",
         () => client.frames.find((f) => f.type === "terminal" && f.snapshot!.width === 91)
       )
+
+      // `telemux attach` at A to B's session: by default through A's terminal stream, no ssh needed
+      const outer = tuiInTmux(envA, daemonA, { socketPrefix: "telemux-fleet-attach", waitTimeoutMs: 30_000 })
+      try {
+        outer.start(100, 30, "PS1='outer> ' exec bash --norc --noprofile")
+        await outer.waitScreen("the outer shell's prompt", (text) => text.includes("outer>"))
+        outer.keys("-l", `${process.execPath} ${DIST_CLI} attach ${id.slice(0, 8)}; echo ATTACH-EXIT=$?`)
+        outer.keys("Enter")
+        await outer.waitScreen("the attached view", (text) => text.includes("detach with Ctrl+]"))
+        outer.keys("-l", "echo via-attach-$((7*8))")
+        outer.keys("Enter")
+        await outer.waitScreen("the command's output in the attached view", (text) => /^via-attach-56\s*$/m.test(text))
+        outer.keys("C-]")
+        const after = await outer.waitScreen("the attach to end", (text) => /ATTACH-EXIT=\d/.test(text))
+        assert.match(after, /ATTACH-EXIT=0/)
+      } finally {
+        execFileSync("tmux", ["-L", outer.socket, "kill-server"], { stdio: "ignore" })
+      }
 
       // the owner goes away: the client is told (typed), not left with a frozen terminal
       await daemonB!.stop("SIGKILL")
