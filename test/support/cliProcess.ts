@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { DaemonEnv } from "./daemonProcess.js"
-import { killTmuxServer } from "./daemonProcess.js"
+import { killTmuxServer, removeDaemonEnv } from "./daemonProcess.js"
 
 export const DIST_CLI = path.resolve(import.meta.dirname, "../../dist/cli.js")
 
@@ -117,10 +117,10 @@ export const removeTmuxServer = (socket: string) => {
   fs.rmSync(path.join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid?.() ?? 0}`, socket), { force: true })
 }
 
-/** Kills the environment's tmux server and removes its state dir (the panes' shells may still be writing history). */
+/** removeDaemonEnv (its processes killed before its state dir goes), and the tmux socket file removed too. */
 export const removeEnv = (env: DaemonEnv) => {
   removeTmuxServer(env.socket)
-  fs.rmSync(env.home, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
+  removeDaemonEnv(env)
 }
 
 /** A directory holding an executable `name` that records its argv (one per line) and TMUX into `<dir>/<name>.log`, then exits with `code`. */

@@ -4,7 +4,7 @@ import * as http from "node:http"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { parentOf } from "./processes.js"
+import { commandLine, parentOf, pidsWithEnv } from "./processes.js"
 
 export const DIST_MAIN = path.resolve(import.meta.dirname, "../../dist/main.js")
 
@@ -122,38 +122,44 @@ export const tmuxServerPid = (socket: string): number | undefined => {
  * Live processes carrying `marker` in their environment, other than the tmux server and its
  * descendants (sessions are meant to outlive the daemon).
  */
-export const leftoverProcesses = (marker: string, tmuxPid: number | undefined): ReadonlyArray<string> => {
-  const out: Array<string> = []
-  for (const entry of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue
-    const pid = Number(entry)
-    if (pid === process.pid) continue
-    let environ: string
-    try {
-      environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8")
-    } catch {
-      continue
-    }
-    if (!environ.includes(`TELEMUX_TEST_MARKER=${marker}`)) continue
+export const leftoverProcesses = (marker: string, tmuxPid: number | undefined): ReadonlyArray<string> =>
+  markedProcesses(marker).flatMap((pid) => {
     let ancestor: number | undefined = pid
-    let underTmux = false
     for (let depth = 0; ancestor !== undefined && ancestor > 1 && depth < 64; depth++) {
-      if (ancestor === tmuxPid) {
-        underTmux = true
-        break
-      }
+      if (ancestor === tmuxPid) return []
       ancestor = parentOf(ancestor)
     }
-    if (underTmux) continue
-    let cmdline = ""
-    try {
-      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ")
-    } catch {
-      // gone meanwhile
+    return [`${pid}: ${commandLine(pid)}`]
+  })
+
+/** Pids of the live processes carrying `marker` in their environment: the daemon and all it started. */
+export const markedProcesses = (marker: string): ReadonlyArray<number> => pidsWithEnv("TELEMUX_TEST_MARKER", marker)
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+/**
+ * SIGKILLs every process carrying `marker` until none is left (one killed between two looks may
+ * have started another); throws naming the survivors if some still live after `timeoutMs`.
+ */
+export const killMarkedProcesses = (marker: string, timeoutMs = 10_000): void => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const pids = markedProcesses(marker)
+    if (pids.length === 0) return
+    if (Date.now() > deadline) {
+      throw new Error(
+        `processes of ${marker} survived SIGKILL:\n${pids.map((pid) => `${pid}: ${commandLine(pid)}`).join("\n")}`
+      )
     }
-    out.push(`${pid}: ${cmdline}`)
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL")
+      } catch {
+        // gone meanwhile
+      }
+    }
+    sleepSync(10)
   }
-  return out
 }
 
 export const api = (env: DaemonEnv) => {
@@ -212,8 +218,17 @@ export const killTmuxServer = (socket: string) => {
   }
 }
 
-/** Kills the environment's tmux server and removes its state dir (retrying while the dying panes let go of it). */
+/**
+ * Kills the environment's tmux server, then every process still carrying its marker, and only then
+ * removes its state dir. `tmux kill-server` returns before the panes' processes get their SIGHUP
+ * (50–200 ms later, measured), and until then a fake agent's hook may still be writing its outbox
+ * (outbox.db, -wal, -shm) into the state dir or making it anew. rmSync lists a directory once and
+ * then only retries its rmdir, so a single entry made after that listing failed it with ENOTEMPTY
+ * after ~10 s of retries, or the hook left the directory behind. With no process of the
+ * environment left nothing writes there: no retries are needed, and a failure is a real one.
+ */
 export const removeDaemonEnv = (env: DaemonEnv) => {
   killTmuxServer(env.socket)
-  fs.rmSync(env.home, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
+  killMarkedProcesses(env.marker)
+  fs.rmSync(env.home, { recursive: true, force: true })
 }

@@ -29,3 +29,28 @@ export const childrenOf = (pid: number): ReadonlyArray<string> =>
       return []
     }
   })
+
+/**
+ * Pids of the live processes, other than this one, whose environment holds `name=value` exactly.
+ * A zombie's environment cannot be read: it counts as gone (it can no longer do anything).
+ */
+export const pidsWithEnv = (name: string, value: string): ReadonlyArray<number> => {
+  const entry = `${name}=${value}`
+  return fs.readdirSync("/proc").flatMap((dir) => {
+    if (!/^\d+$/.test(dir) || Number(dir) === process.pid) return []
+    try {
+      return fs.readFileSync(`/proc/${dir}/environ`, "utf8").split("\0").includes(entry) ? [Number(dir)] : []
+    } catch {
+      return []
+    }
+  })
+}
+
+/** The command line of `pid`, or "" once it is gone. */
+export const commandLine = (pid: number): string => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim()
+  } catch {
+    return ""
+  }
+}
