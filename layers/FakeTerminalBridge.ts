@@ -14,7 +14,7 @@ import {
 import type { KeyPress } from "../src/domain/Keys.js"
 import { isShell } from "../src/domain/Screen.js"
 import { PaneId, type TmuxName } from "../src/domain/Session.js"
-import type { TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
+import { FRESH_MODES, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 
 export type FakeCall =
   | {
@@ -246,19 +246,7 @@ export const make = Effect.sync(() => {
               x: Math.min(lines[lines.length - 1]!.length, p.width - 1),
               y: Math.min(lines.length, p.height) - 1
             },
-            modes: {
-              alternateScreen: false,
-              bracketedPaste: false,
-              applicationCursor: false,
-              applicationKeypad: false,
-              mouse: "none",
-              mouseSgr: false,
-              mouseUtf8: false,
-              insert: false,
-              wrap: true,
-              origin: false,
-              cursorVisible: true
-            },
+            modes: FRESH_MODES,
             scrollRegion: { top: 0, bottom: p.height - 1 },
             history: lines.slice(0, -p.height).slice(-Math.max(0, historyLines)),
             screen

@@ -23,7 +23,7 @@ import {
   subscription
 } from "../src/cli/StreamAttachView.js"
 import { SessionId } from "../src/domain/Session.js"
-import type { TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
+import { FRESH_MODES, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 import { makeSession } from "./support/fixtures.js"
 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text, "latin1"))
@@ -229,19 +229,7 @@ describe("the attach's reducer", () => {
     width: 20,
     height: 4,
     cursor: { x: 2, y: 1 },
-    modes: {
-      alternateScreen: false,
-      bracketedPaste: false,
-      applicationCursor: false,
-      applicationKeypad: false,
-      mouse: "none",
-      mouseSgr: false,
-      mouseUtf8: false,
-      insert: false,
-      wrap: true,
-      origin: false,
-      cursorVisible: true
-    },
+    modes: FRESH_MODES,
     scrollRegion: { top: 0, bottom: 3 },
     history: ["old line"],
     screen: ["first", "$ ", "", ""]

@@ -16,7 +16,7 @@ import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { type TerminalChunk, type TerminalListener, TerminalStreams } from "../services/TerminalStreams.js"
 import { decodeChunkFrame } from "../src/api/TerminalFrames.js"
 import { ComputerName } from "../src/domain/Session.js"
-import type { TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
+import { FRESH_MODES, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 import { makeSession } from "./support/fixtures.js"
 import { testSettings } from "./support/settings.js"
 import { agentsUnused } from "./support/unitLayers.js"
@@ -36,19 +36,7 @@ const snapshotOf = (text: string): TerminalSnapshot => ({
   width: 80,
   height: 24,
   cursor: { x: text.length, y: 0 },
-  modes: {
-    alternateScreen: false,
-    bracketedPaste: false,
-    applicationCursor: false,
-    applicationKeypad: false,
-    mouse: "none",
-    mouseSgr: false,
-    mouseUtf8: false,
-    insert: false,
-    wrap: true,
-    origin: false,
-    cursorVisible: true
-  },
+  modes: FRESH_MODES,
   scrollRegion: { top: 0, bottom: 23 },
   history: [],
   screen: [text, ...Array.from({ length: 23 }, () => "")]

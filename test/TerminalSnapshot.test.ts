@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import { TmuxCommandFailed } from "../services/TerminalBridge.js"
 import { PaneId } from "../src/domain/Session.js"
-import { replay, type TerminalModes, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
+import { FRESH_MODES, replay, type TerminalModes, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 import {
   bracketedPasteIn,
   continuedRows,
@@ -49,19 +49,7 @@ const stateLine = (values: Partial<Record<string, number>> = {}) => {
   return Object.values(fields).join(" ")
 }
 
-const DEFAULT_MODES: TerminalModes = {
-  alternateScreen: false,
-  bracketedPaste: false,
-  applicationCursor: false,
-  applicationKeypad: false,
-  mouse: "none",
-  mouseSgr: false,
-  mouseUtf8: false,
-  insert: false,
-  wrap: true,
-  origin: false,
-  cursorVisible: true
-}
+const DEFAULT_MODES: TerminalModes = FRESH_MODES
 
 const snapshotOf = (
   over: Omit<Partial<TerminalSnapshot>, "modes"> & { readonly modes?: Partial<TerminalModes> }

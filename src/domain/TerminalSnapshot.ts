@@ -35,6 +35,21 @@ export const TerminalModes = Schema.Struct({
 })
 export type TerminalModes = typeof TerminalModes.Type
 
+/** The modes of a terminal just reset: what an application has not changed. */
+export const FRESH_MODES: TerminalModes = {
+  alternateScreen: false,
+  bracketedPaste: false,
+  applicationCursor: false,
+  applicationKeypad: false,
+  mouse: "none",
+  mouseSgr: false,
+  mouseUtf8: false,
+  insert: false,
+  wrap: true,
+  origin: false,
+  cursorVisible: true
+}
+
 export const Cursor = Schema.Struct({ x: Count, y: Count })
 
 export const TerminalSnapshot = Schema.Struct({
