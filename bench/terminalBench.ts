@@ -78,6 +78,9 @@ const echoed = (client: Client, byte: number) =>
 const keystrokes = async (client: Client, watch: ReturnType<typeof observer>, pane: string, samples = SAMPLES) => {
   const ws: Array<number> = []
   const floor: Array<number> = []
+  /** For the stream's keys: until tmux wrote the echo (seen by the bare client), then on to the WebSocket. */
+  const inputSide: Array<number> = []
+  const outputSide: Array<number> = []
   let misses = 0
   for (let i = 0; i < samples * 2; i++) {
     if (i % 40 === 39) {
@@ -88,15 +91,21 @@ const keystrokes = async (client: Client, watch: ReturnType<typeof observer>, pa
     const key = 0x61 + (i % 26)
     const viaStream = i % 2 === 0
     const seen = viaStream ? echoed(client, key) : watch.seen(pane, String.fromCharCode(key))
+    const written = viaStream ? watch.seen(pane, String.fromCharCode(key)) : undefined
     const start = performance.now()
     if (viaStream) client.input(String.fromCharCode(key))
     else watch.send(`send-keys -t ${pane} -H ${key.toString(16)}`)
     const at = await seen
+    const wroteAt = await written
     if (at === undefined) misses++
     else (viaStream ? ws : floor).push(at - start)
+    if (at !== undefined && wroteAt !== undefined) {
+      inputSide.push(wroteAt - start)
+      outputSide.push(at - wroteAt)
+    }
     await sleep(5 + Math.random() * 10)
   }
-  return { ws: stats(ws), floor: stats(floor), misses }
+  return { ws: stats(ws), floor: stats(floor), inputSide: stats(inputSide), outputSide: stats(outputSide), misses }
 }
 
 const cpuMs = (pid: number) => {
@@ -176,6 +185,11 @@ export const benchTerminal = async (): Promise<ReadonlyArray<BenchRow>> => {
         ratio: `p50 +${(result.ws.p50 - result.floor.p50).toFixed(1)} ms${
           result.misses > 0 ? `, ${result.misses} missed` : ""
         }`
+      })
+      rows.push({
+        name: `  where the stream's time goes, ${name}: key sent → tmux wrote its echo | → on the WebSocket`,
+        value: `${result.inputSide.p50.toFixed(1)} | ${result.outputSide.p50.toFixed(1)} ms (p50)`,
+        baseline: `p99 ${result.inputSide.p99.toFixed(1)} | ${result.outputSide.p99.toFixed(1)} ms`
       })
     }
     row("1 session", await keystrokes(client, watch, typing!.pane))
