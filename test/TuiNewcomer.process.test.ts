@@ -61,6 +61,12 @@ describe("telemux tui on an 80-column terminal", () => {
         // Tab completes the project; a title; Enter creates it and closes the dialog
         keys("C-u")
         keys("-l", env.projectDir.slice(0, -3))
+        // the Tab after the text has been read: sent at once, a loaded machine can deliver both in one
+        // read, which the terminal reads as typed text (a person's Tab comes after what they typed)
+        await waitScreen(
+          "the typed start of the project",
+          (t) => t.includes(`Directory ${env.projectDir.slice(0, -3)}▏`)
+        )
         keys("Tab")
         await waitScreen("the project completed", (t) => t.includes(`Directory ${env.projectDir}▏`))
         keys("Down", "Down", "Down")
