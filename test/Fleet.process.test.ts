@@ -163,10 +163,20 @@ describe("a fleet of two daemons (dist/main.js) on one real Redis", () => {
   const signed = (unsigned: UnsignedEnvelope, secret = SECRET) => encode(sign(Redacted.make(secret), unsigned))
 
   /** Creates a session on B through A (a remote create) and returns its id. */
+  /**
+   * A session on B, once its shell shows its prompt: text typed before the shell reads it is shown
+   * twice (echoed by the terminal, then again by readline), which the scenarios would count as
+   * having run twice.
+   */
   const remoteSession = async (title: string) => {
     const created = await callA("POST", "/v1/sessions", { projectDir: envB.projectDir, computer: B, title })
     assert.strictEqual(created.status, 201, JSON.stringify(created.body))
-    return created.body.sessionId as string
+    const id = created.body.sessionId as string
+    await eventually(`the shell's prompt in B's pane`, async () => {
+      const last = (await pane(callB, id)).trimEnd().split("\n").at(-1)?.trim() ?? ""
+      return /[$#]$/.test(last) ? true : undefined
+    })
+    return id
   }
 
   /** Waits until `marker` shows up in B's pane, then returns the pane (callers count the occurrences). */
