@@ -13,6 +13,7 @@ import * as HookOutbox from "./HookOutbox.js"
 import * as HttpServer from "./HttpServer.js"
 import * as IdempotencyLive from "./IdempotencyLive.js"
 import * as IndexedCache from "./IndexedCache.js"
+import * as LeasesAlone from "./LeasesAlone.js"
 import * as LiveOutputWorkers from "./LiveOutputWorkers.js"
 import * as MemoryOutputLog from "./MemoryOutputLog.js"
 import * as NodeSystemStats from "./NodeSystemStats.js"
@@ -71,11 +72,13 @@ export const daemon = (
   // is a fleet of one.
   const AgentsInFleet = Option.match(settings.redisUrl, {
     onNone: () =>
-      Layer.merge(AgentsLive.layer, TerminalStreamsLive.layer).pipe(Layer.provideMerge(FleetLive.layerAlone)),
+      Layer.mergeAll(AgentsLive.layer, TerminalStreamsLive.layer, LeasesAlone.layer).pipe(
+        Layer.provideMerge(FleetLive.layerAlone)
+      ),
     onSome: (url) =>
       FleetServer.layer.pipe(
         // terminals are followed through the fleet, and served to it
-        Layer.provideMerge(Layer.merge(AgentsLive.layer, TerminalStreamsLive.layer)),
+        Layer.provideMerge(Layer.mergeAll(AgentsLive.layer, TerminalStreamsLive.layer, LeasesAlone.layer)),
         Layer.provideMerge(FleetLive.layer()),
         Layer.provide(Layer.mergeAll(RedisTransport.layer({ url }), SqliteStreamPositions.layer))
       )
