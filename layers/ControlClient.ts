@@ -1,20 +1,5 @@
-import * as Command from "@effect/platform/Command"
-import * as CommandExecutor from "@effect/platform/CommandExecutor"
-import {
-  Chunk,
-  Clock,
-  Data,
-  Deferred,
-  Duration,
-  Effect,
-  Exit,
-  Fiber,
-  Option,
-  Queue,
-  Ref,
-  type Scope,
-  Stream
-} from "effect"
+import { Clock, Data, Deferred, Duration, Effect, Exit, Option, Queue, Ref, type Scope } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import {
   KILL_GRACE,
@@ -91,6 +76,96 @@ const diesWithDaemon = (argv: ReadonlyArray<string>): [string, ...Array<string>]
     ? [argv[0]!, ...argv.slice(1)]
     : [SETPRIV, "--pdeathsig", "TERM", "--", ...argv]
 
+/** Batches of notifications handed on and not yet handled before reading the client pauses. */
+export const NOTIFICATION_BATCHES_MAX = 64
+
+/** A running `tmux -C` client process, driven through node:child_process directly. */
+interface ClientProcess {
+  readonly pid: number
+  /**
+   * Writes at once (libuv tries the write before returning); lines written in one run of the
+   * event loop's jobs go out in one write, flushed in a microtask.
+   */
+  readonly write: (bytes: Uint8Array) => void
+  /** Attaches the readers; until then output waits in the pipe. */
+  readonly start: () => void
+  readonly pause: () => void
+  readonly resume: () => void
+  /** The last 2000 characters the client wrote to stderr. */
+  readonly stderrTail: () => string
+  readonly exited: () => boolean
+  readonly awaitExit: Effect.Effect<void>
+  readonly endInput: () => void
+}
+
+/**
+ * Spawns the client in a process group of its own (so it can be signalled with what it started).
+ * Not through the platform's CommandExecutor: its stdin sink and stdout stream hand every chunk
+ * through fibers and the scheduler, which cost a keystroke milliseconds on its way to the pane and
+ * its echo as much on the way back (measured with the terminal bench).
+ */
+const spawnClient = (
+  file: string,
+  args: ReadonlyArray<string>,
+  handlers: { readonly onData: (chunk: Buffer) => void; readonly onEnd: () => void }
+): Effect.Effect<ClientProcess, ControlConnectFailed> =>
+  Effect.async<ClientProcess, ControlConnectFailed>((resume) => {
+    let child: ChildProcess
+    try {
+      child = spawn(file, args, { detached: true, stdio: ["pipe", "pipe", "pipe"] })
+    } catch (cause) {
+      return resume(Effect.fail(new ControlConnectFailed({ reason: String(cause) })))
+    }
+    let stderr = ""
+    let exited = false
+    const exit = new Promise<void>((resolve) =>
+      child.once("exit", () => {
+        exited = true
+        resolve()
+      })
+    )
+    child.stderr!.on("data", (bytes: Buffer) => {
+      stderr = (stderr + bytes.toString("utf8")).slice(-2000)
+    })
+    child.stdin!.on("error", () => {})
+    child.stdout!.on("error", () => {})
+    child.once("error", (cause) => {
+      if (child.pid === undefined) resume(Effect.fail(new ControlConnectFailed({ reason: cause.message })))
+    })
+    child.once("spawn", () => {
+      const stdin = child.stdin!
+      const stdout = child.stdout!
+      let corked = false
+      resume(Effect.succeed({
+        pid: child.pid!,
+        write: (bytes) => {
+          if (!stdin.writable) return
+          if (!corked) {
+            corked = true
+            stdin.cork()
+            queueMicrotask(() => {
+              corked = false
+              stdin.uncork()
+            })
+          }
+          stdin.write(bytes)
+        },
+        start: () => {
+          stdout.on("data", handlers.onData)
+          stdout.once("close", handlers.onEnd)
+        },
+        pause: () => stdout.pause(),
+        resume: () => {
+          if (stdout.isPaused()) stdout.resume()
+        },
+        stderrTail: () => stderr,
+        exited: () => exited,
+        awaitExit: Effect.promise(() => exit),
+        endInput: () => stdin.end()
+      }))
+    })
+  })
+
 /** One `tmux -C` client of the daemon, reconnected whenever it goes away. */
 export interface ControlClient {
   readonly runList: RunList
@@ -131,7 +206,8 @@ interface Connection {
   readonly pid: number
   /** Lists written and not yet answered, oldest first; tmux answers a client in order. */
   readonly pending: Array<Pending>
-  readonly lines: Queue.Queue<Uint8Array>
+  /** Writes a command line to the client's input at once (see `spawnClient`). */
+  readonly write: (bytes: Uint8Array) => void
   readonly closed: Deferred.Deferred<string>
   readonly attached: Deferred.Deferred<void, ControlConnectFailed>
   /** Pokes the deadline keeper when a command is due before the time it sleeps until. */
@@ -189,9 +265,8 @@ const encoder = new TextEncoder()
  */
 export const makeControlClient = (
   options: ControlClientOptions
-): Effect.Effect<ControlClient, never, CommandExecutor.CommandExecutor | Scope.Scope> =>
+): Effect.Effect<ControlClient, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const executor = yield* CommandExecutor.CommandExecutor
     const timeoutMillis = Duration.toMillis(options.commandTimeout)
     const hangMillis = Duration.toMillis(options.hangTimeout)
     const current = yield* Ref.make(Option.none<Connection>())
@@ -242,7 +317,7 @@ export const makeControlClient = (
         // No yield between these two: the pending order must be the order the lines are written in.
         const measuredFrom = measure ? performance.now() : undefined
         conn.pending.push({ commands, label, expected, blocks: [], sentAt, measuredFrom, reply, at, settled: false })
-        Queue.unsafeOffer(conn.lines, encoder.encode(commandListLine(commands) + "\n"))
+        conn.write(encoder.encode(commandListLine(commands) + "\n"))
         if (sentAt + timeoutMillis < conn.wakeAt) {
           conn.wakeAt = sentAt + timeoutMillis
           Queue.unsafeOffer(conn.wake, undefined)
@@ -319,29 +394,24 @@ export const makeControlClient = (
       return others
     }
 
-    const awaitExit = (proc: CommandExecutor.Process) =>
-      proc.exitCode.pipe(
-        Effect.asVoid,
-        Effect.orElse(() =>
-          Effect.void
-        )
-      )
-
     /** End of input first (the client exits on EOF), then SIGTERM, then SIGKILL; always reaped. */
-    const stop = (proc: CommandExecutor.Process, conn: Connection, writer: Fiber.RuntimeFiber<unknown, unknown>) =>
+    const stop = (client: ClientProcess) =>
       Effect.gen(function*() {
-        if (!(yield* proc.isRunning.pipe(Effect.orElseSucceed(() => false)))) return
-        yield* Queue.shutdown(conn.lines)
-        // Finalizers are uninterruptible: without this the bound could not cut the wait short.
-        yield* Effect.interruptible(Fiber.await(writer)).pipe(Effect.timeoutOption(KILL_GRACE))
+        if (client.exited()) {
+          return
+        }
+        client.endInput()
         // A client exits on EOF within a few ms; one that does not (a frozen tmux server) must not
         // hold the daemon's exit: SIGTERM soon, and KILL_GRACE only before SIGKILL.
+        // Finalizers are uninterruptible: without `interruptible` the bound could not cut the wait short.
         for (const [sig, wait] of [["SIGTERM", EOF_GRACE], ["SIGKILL", KILL_GRACE]] as const) {
-          const exited = yield* Effect.interruptible(awaitExit(proc)).pipe(Effect.timeoutOption(wait))
-          if (Option.isSome(exited)) return
-          yield* signalGroup(proc.pid, sig)
+          const exited = yield* Effect.interruptible(client.awaitExit).pipe(Effect.timeoutOption(wait))
+          if (Option.isSome(exited)) {
+            return
+          }
+          yield* signalGroup(client.pid, sig)
         }
-        yield* awaitExit(proc)
+        yield* client.awaitExit
       })
 
     /**
@@ -361,7 +431,9 @@ export const makeControlClient = (
           }
           let due: Pending | undefined
           for (const entry of conn.pending) {
-            if (entry.settled) continue
+            if (entry.settled) {
+              continue
+            }
             if (now - entry.sentAt < timeoutMillis) {
               due = entry
               break
@@ -372,8 +444,9 @@ export const makeControlClient = (
             oldest === undefined ? Infinity : oldest.sentAt + hangMillis,
             due === undefined ? Infinity : due.sentAt + timeoutMillis
           )
-          if (conn.wakeAt === Infinity) yield* Queue.take(conn.wake)
-          else yield* Effect.timeoutOption(Queue.take(conn.wake), Duration.millis(conn.wakeAt - now))
+          if (conn.wakeAt === Infinity) {
+            yield* Queue.take(conn.wake)
+          } else yield* Effect.timeoutOption(Queue.take(conn.wake), Duration.millis(conn.wakeAt - now))
         }
       })
 
@@ -399,14 +472,35 @@ export const makeControlClient = (
     /** One connection, from spawning the client to its end; fails only while connecting. */
     const connection = Effect.gen(function*() {
       yield* ensureHub
-      const argv = [options.tmuxBinary, ...tmuxArgv(options.socket, options.attachArgs)]
-      const proc = yield* executor.start(
-        Command.make(...diesWithDaemon(argv)).pipe(Command.stdin("pipe"))
-      ).pipe(Effect.mapError((e) => new ControlConnectFailed({ reason: e.message })))
+      const [file, ...args] = diesWithDaemon([options.tmuxBinary, ...tmuxArgv(options.socket, options.attachArgs)])
+      // Read in the stream's own callback, not through a fiber: replies settle and pane output
+      // reaches `onOutput` in the same event-loop turn as the bytes arrive. What else the client
+      // wrote goes to `onNotifications` in order (then its end, as `null`); reading pauses while
+      // that falls behind.
+      const parser = makeControlParser()
+      const notifications = yield* Queue.unbounded<ReadonlyArray<ControlMessage> | null>()
+      let waiting = 0
+      // The connection is made once the client runs; its output is read only after (`start`).
+      const opened: { conn?: Connection } = {}
+      const client = yield* spawnClient(file, args, {
+        onData: (chunk) => {
+          const others = handle(opened.conn!, parser.push(chunk))
+          if (others.length === 0) {
+            return
+          }
+          waiting++
+          Queue.unsafeOffer(notifications, others)
+          if (waiting >= NOTIFICATION_BATCHES_MAX) {
+            client.pause()
+          }
+        },
+        onEnd: () =>
+          Queue.unsafeOffer(notifications, null)
+      })
       const conn: Connection = {
-        pid: proc.pid,
+        pid: client.pid,
         pending: [],
-        lines: yield* Queue.unbounded<Uint8Array>(),
+        write: client.write,
         closed: yield* Deferred.make<string>(),
         attached: yield* Deferred.make<void, ControlConnectFailed>(),
         wake: yield* Queue.sliding<void>(1),
@@ -414,40 +508,33 @@ export const makeControlClient = (
         open: true,
         ready: false
       }
-      const writer = yield* Effect.forkScoped(
-        // Lines queued together go out in one write: one syscall per burst, not per command.
-        Stream.fromQueue(conn.lines).pipe(
-          Stream.mapChunks((lines) => Chunk.of(Buffer.concat(Chunk.toReadonlyArray(lines)))),
-          Stream.run(proc.stdin),
-          Effect.ignore
-        )
-      )
-      yield* Effect.addFinalizer(() => stop(proc, conn, writer))
-      let stderr = ""
-      yield* Effect.forkScoped(
-        Stream.runForEach(proc.stderr, (bytes) =>
-          Effect.sync(() => {
-            stderr = (stderr + Buffer.from(bytes).toString("utf8")).slice(-2000)
-          })).pipe(Effect.ignore)
-      )
-      const parser = makeControlParser()
-      yield* Effect.forkScoped(
-        Stream.runForEach(proc.stdout, (chunk) => {
-          const others = handle(conn, parser.push(chunk))
-          return others.length === 0 ? Effect.void : options.onNotifications(others)
-        }).pipe(
-          Effect.ignore,
+      opened.conn = conn
+      yield* Effect.addFinalizer(() => stop(client))
+      client.start()
+      const ended = Effect.suspend(() => {
+        const stderr = client.stderrTail().trim()
+        return Deferred.succeed(conn.closed, `tmux control client exited${stderr ? `: ${stderr}` : ""}`).pipe(
           Effect.zipRight(
-            Effect.suspend(() =>
-              Deferred.succeed(conn.closed, `tmux control client exited${stderr.trim() ? `: ${stderr.trim()}` : ""}`)
-            )
-          ),
-          Effect.zipRight(Effect.suspend(() =>
             Deferred.fail(
               conn.attached,
-              new ControlConnectFailed({ reason: stderr.trim() || "client exited before attaching" })
+              new ControlConnectFailed({ reason: stderr || "client exited before attaching" })
             )
-          ))
+          )
+        )
+      })
+      yield* Effect.forkScoped(
+        Queue.take(notifications).pipe(
+          Effect.flatMap((messages) =>
+            messages === null
+              ? Effect.zipRight(ended, Effect.never)
+              : Effect.ensuring(
+                options.onNotifications(messages),
+                Effect.sync(() => {
+                  if (--waiting < NOTIFICATION_BATCHES_MAX) client.resume()
+                })
+              )
+          ),
+          Effect.forever
         )
       )
       yield* Effect.addFinalizer(() =>
