@@ -1,5 +1,5 @@
-import { DateTime, Effect } from "effect"
-import { INPUT_LOCKS_MAX, TERMINAL_INPUT_MAX_BYTES } from "../services/Sessions.js"
+import { Clock, DateTime, Duration, Effect } from "effect"
+import { INPUT_LOCKS_MAX, KEYSTROKE_ACTIVITY_INTERVAL, TERMINAL_INPUT_MAX_BYTES } from "../services/Sessions.js"
 import type { SessionPatch } from "../services/SessionStore.js"
 import { type EnterNotConfirmed, mayHaveRun, type TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
 import { KeyedMutex, LockTableFull } from "../src/concurrency/KeyedMutex.js"
@@ -69,6 +69,18 @@ export const makeSessionInput = ({ bridge, confirmGone, openPane, save }: Sessio
       )
     )
 
+  /** When each session's keystrokes last recorded its activity (bounded as the input locks are). */
+  const keystrokesRecorded = new Map<SessionId, number>()
+  const recordKeystrokes = (id: SessionId) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const last = keystrokesRecorded.get(id)
+      if (last !== undefined && now - last < Duration.toMillis(KEYSTROKE_ACTIVITY_INTERVAL)) return Effect.void
+      keystrokesRecorded.delete(id)
+      keystrokesRecorded.set(id, now)
+      if (keystrokesRecorded.size > INPUT_LOCKS_MAX) keystrokesRecorded.delete(keystrokesRecorded.keys().next().value!)
+      return recordInput(id, undefined)
+    })
+
   /**
    * A step that changes the pane: a missing pane is confirmed as for any step; text typed whose Enter
    * was not confirmed is half done (unknown, whatever the cause); other failures per mutationFailed.
@@ -115,7 +127,8 @@ export const makeSessionInput = ({ bridge, confirmGone, openPane, save }: Sessio
 
   /**
    * A terminal's keystrokes, byte for byte, in one command list: written together or not at all
-   * (unknown on a timeout). The activity time is recorded; the bytes are not a "last input" summary.
+   * (unknown on a timeout). The activity time is recorded, at most once per KEYSTROKE_ACTIVITY_INTERVAL;
+   * the bytes are not a "last input" summary.
    */
   const sendBytes = Effect.fn("Sessions.sendBytes")(function*(id: SessionId, bytes: Uint8Array) {
     if (bytes.length > TERMINAL_INPUT_MAX_BYTES) {
@@ -127,7 +140,7 @@ export const makeSessionInput = ({ bridge, confirmGone, openPane, save }: Sessio
     const { pane, session } = yield* openPane(id)
     if (bytes.length === 0) return
     yield* serialised(id)(mutate(session, "the keystrokes")(bridge.sendBytes(pane, bytes)).pipe(Effect.uninterruptible))
-    yield* recordInput(id, undefined)
+    yield* recordKeystrokes(id)
   })
 
   return { sendText, sendKeys, sendBytes } as const

@@ -33,6 +33,11 @@ export const PRUNE_INTERVAL = Duration.hours(1)
 /** Largest keystroke message (raw bytes) accepted at once; a bigger paste comes in several. */
 export const TERMINAL_INPUT_MAX_BYTES = 64 * 1024
 /** Largest text accepted by one input request. */
+/**
+ * A terminal's keystrokes record the session's activity at most this often (a typist sends a
+ * message per key: each would otherwise be a row written and a session update sent to every client).
+ */
+export const KEYSTROKE_ACTIVITY_INTERVAL = Duration.seconds(1)
 export const INPUT_MAX_BYTES = 1024 * 1024
 export const SESSIONS_LIST_LIMIT_MAX = 10_000
 /** Most sessions with input in flight at once; each holds a lock entry only while busy. */

@@ -90,6 +90,26 @@ describe("Sessions on test doubles", () => {
       assert.deepStrictEqual(typed().slice(5), ["paste"])
     }).pipe(Effect.provide(sessionsOnDoubles())))
 
+  it.effect("keystrokes record the session's activity at most once per KEYSTROKE_ACTIVITY_INTERVAL, and every key is sent", () =>
+    Effect.gen(function*() {
+      const sessions = yield* Sessions
+      const fake = yield* FakeTerminal
+      const session = yield* sessions.create({ projectDir })
+      const activity = () => Effect.map(sessions.get(session.sessionId), (s) => s.lastActivityAt)
+      yield* TestClock.adjust(Duration.seconds(10))
+      yield* sessions.sendBytes(session.sessionId, new Uint8Array([0x61]))
+      const first = yield* activity()
+      assert.deepStrictEqual(first, DateTime.unsafeMake(10_000))
+      yield* TestClock.adjust(Duration.millis(999))
+      yield* sessions.sendBytes(session.sessionId, new Uint8Array([0x62]))
+      assert.deepStrictEqual(yield* activity(), first)
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* sessions.sendBytes(session.sessionId, new Uint8Array([0x63]))
+      assert.deepStrictEqual(yield* activity(), DateTime.unsafeMake(11_000))
+      const sent = fake.calls().flatMap((c) => (c.op === "bytes" ? [Array.from(c.bytes)] : []))
+      assert.deepStrictEqual(sent, [[0x61], [0x62], [0x63]])
+    }).pipe(Effect.provide(sessionsOnDoubles())))
+
   it.effect("recordOutput writes open sessions' last output to the store and the cache; a closed one keeps its row", () =>
     Effect.gen(function*() {
       const sessions = yield* Sessions
