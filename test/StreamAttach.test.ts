@@ -10,7 +10,7 @@ import { assert, describe, it } from "vitest"
 import { TERMINAL_INPUT_MAX_BYTES } from "../services/Sessions.js"
 import { type ServerMessage, STREAM_CLIENT_MESSAGE_MAX } from "../src/api/StreamProtocol.js"
 import { chooseAttachWay } from "../src/cli/Attach.js"
-import { type DetachKey, parseDetachKey, splitAtDetachKey } from "../src/cli/DetachKey.js"
+import { type DetachKey, makeDetachScanner, parseDetachKey, splitAtDetachKey } from "../src/cli/DetachKey.js"
 import { keystrokeMessages } from "../src/cli/KeystrokeMessages.js"
 import { ENTER_SCREEN, guardScreen, LEAVE_SCREEN, SOFT_RESET } from "../src/cli/ScreenGuard.js"
 import {
@@ -99,6 +99,19 @@ describe("the detach key", () => {
     assert.deepStrictEqual(splitAtDetachKey(bytes("\x1b[113;5u"), key("C-q")), { keys: bytes(""), detach: true })
     // an arrow key is not it
     assert.deepStrictEqual(splitAtDetachKey(bytes("\x1b[A"), ctrlBracket), { keys: bytes("\x1b[A"), detach: false })
+  })
+
+  it("inside a bracketed paste is pasted text, not a detach, across reads; after the paste it detaches again", () => {
+    const scan = makeDetachScanner(key("C-]"))
+    assert.deepStrictEqual(scan(bytes("\x1b[200~a\x1db")), { keys: bytes("\x1b[200~a\x1db"), detach: false })
+    assert.deepStrictEqual(scan(bytes("c\x1dd\x1b[201~e")), { keys: bytes("c\x1dd\x1b[201~e"), detach: false })
+    assert.deepStrictEqual(scan(bytes("f\x1dg")), { keys: bytes("f"), detach: true })
+    // a paste and the key typed after it in one read
+    const again = makeDetachScanner(key("C-]"))
+    assert.deepStrictEqual(again(bytes("\x1b[200~x\x1d\x1b[201~\x1d")), {
+      keys: bytes("\x1b[200~x\x1d\x1b[201~"),
+      detach: true
+    })
   })
 })
 

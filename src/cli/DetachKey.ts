@@ -49,21 +49,54 @@ const encodings = (key: DetachKey): ReadonlyArray<Uint8Array> => {
   return [`\x1b[${codePoint};5u`, `\x1b[27;5;${codePoint}~`].map((text) => Buffer.from(text, "latin1"))
 }
 
-const indexOfSequence = (chunk: Uint8Array, sequence: Uint8Array): number =>
-  Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).indexOf(sequence)
-
 export interface KeystrokeRead {
   /** What goes to the session: the bytes before the detach key (all of them without it). */
   readonly keys: Uint8Array
   readonly detach: boolean
 }
 
-/** One read of stdin, cut at the first detach key: what is typed after it is not sent. */
-export const splitAtDetachKey = (chunk: Uint8Array, key: DetachKey): KeystrokeRead => {
-  let at = chunk.indexOf(key.byte)
-  for (const sequence of encodings(key)) {
-    const found = indexOfSequence(chunk, sequence)
-    if (found >= 0 && (at < 0 || found < at)) at = found
-  }
-  return at < 0 ? { keys: chunk, detach: false } : { keys: chunk.subarray(0, at), detach: true }
+const PASTE_START = Buffer.from("\x1b[200~", "latin1")
+const PASTE_END = Buffer.from("\x1b[201~", "latin1")
+
+/** Whether `sequence` starts at `at` of `chunk`. */
+const startsAt = (chunk: Uint8Array, at: number, sequence: Uint8Array) => {
+  if (at + sequence.length > chunk.length) return false
+  for (let i = 0; i < sequence.length; i++) if (chunk[at + i] !== sequence[i]) return false
+  return true
 }
+
+/**
+ * Reads of stdin, each cut at the first detach key — except inside a bracketed paste: a pasted
+ * text that holds the key's byte is sent whole, it does not detach (the terminal marks pastes so
+ * once the program in the session asked for it). The paste's state carries over from one read to
+ * the next; a marker cut between two reads is rare enough to be left to the next marker.
+ */
+export const makeDetachScanner = (key: DetachKey) => {
+  const sequences = encodings(key)
+  let inPaste = false
+  return (chunk: Uint8Array): KeystrokeRead => {
+    for (let at = 0; at < chunk.length; at++) {
+      const byte = chunk[at]!
+      if (byte === 0x1b) {
+        if (startsAt(chunk, at, PASTE_START)) {
+          inPaste = true
+          at += PASTE_START.length - 1
+          continue
+        }
+        if (startsAt(chunk, at, PASTE_END)) {
+          inPaste = false
+          at += PASTE_END.length - 1
+          continue
+        }
+      }
+      if (inPaste) continue
+      if (byte === key.byte || (byte === 0x1b && sequences.some((sequence) => startsAt(chunk, at, sequence)))) {
+        return { keys: chunk.subarray(0, at), detach: true }
+      }
+    }
+    return { keys: chunk, detach: false }
+  }
+}
+
+/** One read of stdin on its own (no paste before it), cut at the first detach key: what is typed after it is not sent. */
+export const splitAtDetachKey = (chunk: Uint8Array, key: DetachKey): KeystrokeRead => makeDetachScanner(key)(chunk)

@@ -17,7 +17,7 @@ import type { Session, SessionId } from "../domain/Session.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
 import { type CliError, DaemonUnreachable, RequestRefused, UsageError } from "./CliError.js"
 import type { DetachKey } from "./DetachKey.js"
-import { splitAtDetachKey } from "./DetachKey.js"
+import { makeDetachScanner } from "./DetachKey.js"
 import { sliceToWidth } from "./DisplayWidth.js"
 import { keystrokeMessages } from "./KeystrokeMessages.js"
 import { ENTER_SCREEN, LEAVE_SCREEN } from "./ScreenGuard.js"
@@ -121,8 +121,9 @@ const attachInTerminal = (
     const resized = yield* Queue.sliding<void>(1)
     const detached = yield* Deferred.make<void>()
     // node's callbacks hand over without waiting: a queue offer, a deferred completed
+    const scan = makeDetachScanner(options.detachKey)
     yield* listen(stdin, "data", (data: Buffer) => {
-      const read = splitAtDetachKey(data, options.detachKey)
+      const read = scan(data)
       if (read.keys.length > 0) Queue.unsafeOffer(keystrokes, read.keys)
       if (read.detach) Deferred.unsafeDone(detached, Exit.void)
     })
