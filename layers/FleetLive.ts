@@ -75,7 +75,8 @@ export const make = Effect.gen(function*() {
           onTimeout: () =>
             new RemoteTimeout({
               computer,
-              message: `computer ${computer} did not answer within ${Duration.format(timeout)}`
+              message: `computer ${computer} did not answer within ${Duration.format(timeout)}; ` +
+                "what was asked may still have happened there: look (e.g. at the session) before asking again"
             })
         }),
         Effect.mapError((error: unknown) =>
