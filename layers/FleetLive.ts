@@ -152,9 +152,18 @@ export const make = Effect.gen(function*() {
         RpcClient.withHeaders(headers)
       )
     }).pipe(
-      Effect.catchAllCause((cause) => Effect.logWarning("a remote output watch ended; starting it again", cause)),
-      Effect.zipRight(Effect.sleep(WATCH_RETRY)),
-      Effect.forever,
+      Effect.as(true),
+      // gone from its computer (pruned): asking again every second would never find it
+      Effect.catchTag("SessionNotFound", () =>
+        Effect.as(
+          Effect.logInfo("a watched remote session is gone from its computer; it is no longer followed"),
+          false
+        )),
+      Effect.catchAllCause((cause) =>
+        Effect.as(Effect.logWarning("a remote output watch ended; starting it again", cause), true)
+      ),
+      Effect.tap((again) => again ? Effect.sleep(WATCH_RETRY) : Effect.void),
+      Effect.repeat({ while: (again) => again }),
       Effect.annotateLogs({ sessionId, computer })
     )
 

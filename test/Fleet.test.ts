@@ -7,6 +7,7 @@ import {
   Exit,
   type Fiber,
   Layer,
+  Logger,
   Option,
   Redacted,
   Scope,
@@ -26,7 +27,7 @@ import { Sessions } from "../services/Sessions.js"
 import { StreamPositions } from "../services/StreamPositions.js"
 import { STREAM_START, Transport, TransportError } from "../services/Transport.js"
 import { TurnStopped } from "../src/agents/HookEvent.js"
-import { ComputerName, SessionId } from "../src/domain/Session.js"
+import { ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import { encode, sign } from "../src/fleet/Envelope.js"
 import { FleetKeys, Kinds, REQUEST_TIMEOUT } from "../src/fleet/Protocol.js"
 import { FLEET_TEST_SECRET, fleetComputer, trustedDir } from "./support/fleetComputer.js"
@@ -309,6 +310,24 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       // a mirror nobody renews would be served as the session's screen long after it changed
       assert.isTrue(Option.isNone(yield* a.outputLog.latest(session.sessionId)))
     }))
+
+  it.scoped("a watched session its computer no longer has is not asked for again every second", () => {
+    const logged: Array<string> = []
+    const collect = Logger.make(({ message }) => void logged.push(String(message)))
+    return Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const real = yield* b.sessions.create({ projectDir: trusted })
+      const gone = new Session({ ...real, sessionId: SessionId.make(crypto.randomUUID()) })
+      yield* Scope.extend(a.fleet.watchOutput(gone), yield* Scope.make())
+      yield* advance("10 seconds")
+      const retries = logged.filter((line) => line.includes("starting it again")).length
+      const given = logged.filter((line) => line.includes("no longer followed")).length
+      assert.deepStrictEqual({ retries, given }, { retries: 0, given: 1 })
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, collect)))
+  })
 
   /** How many answers (envelopes) wait in a computer's reply stream. */
   const repliesTo = (w: Effect.Effect.Success<typeof world>, computer: ComputerName) =>
