@@ -482,21 +482,25 @@ export const makeControlClient = (
       let waiting = 0
       // The connection is made once the client runs; its output is read only after (`start`).
       const opened: { conn?: Connection } = {}
-      const client = yield* spawnClient(file, args, {
-        onData: (chunk) => {
-          const others = handle(opened.conn!, parser.push(chunk))
-          if (others.length === 0) {
-            return
-          }
-          waiting++
-          Queue.unsafeOffer(notifications, others)
-          if (waiting >= NOTIFICATION_BATCHES_MAX) {
-            client.pause()
-          }
-        },
-        onEnd: () =>
-          Queue.unsafeOffer(notifications, null)
-      })
+      // acquired uninterruptibly: a client spawned is always stopped and reaped with the connection
+      const client = yield* Effect.acquireRelease(
+        spawnClient(file, args, {
+          onData: (chunk) => {
+            const others = handle(opened.conn!, parser.push(chunk))
+            if (others.length === 0) {
+              return
+            }
+            waiting++
+            Queue.unsafeOffer(notifications, others)
+            if (waiting >= NOTIFICATION_BATCHES_MAX) {
+              client.pause()
+            }
+          },
+          onEnd: () =>
+            Queue.unsafeOffer(notifications, null)
+        }),
+        stop
+      )
       const conn: Connection = {
         pid: client.pid,
         pending: [],
@@ -509,7 +513,6 @@ export const makeControlClient = (
         ready: false
       }
       opened.conn = conn
-      yield* Effect.addFinalizer(() => stop(client))
       client.start()
       const ended = Effect.suspend(() => {
         const stderr = client.stderrTail().trim()
@@ -530,7 +533,9 @@ export const makeControlClient = (
               : Effect.ensuring(
                 options.onNotifications(messages),
                 Effect.sync(() => {
-                  if (--waiting < NOTIFICATION_BATCHES_MAX) client.resume()
+                  if (--waiting < NOTIFICATION_BATCHES_MAX) {
+                    client.resume()
+                  }
                 })
               )
           ),
