@@ -44,10 +44,10 @@ export interface LeaseTiming {
 
 export const timingFor = (ttl: Duration.Duration): LeaseTiming => ({
   ttl,
-  renewEvery: Duration.divide(ttl, 3).pipe(Option.getOrThrow),
-  retryEvery: Duration.divide(ttl, 12).pipe(Option.getOrThrow),
-  margin: Duration.divide(ttl, 4).pipe(Option.getOrThrow),
-  claimEvery: Duration.divide(ttl, 3).pipe(Option.getOrThrow)
+  renewEvery: Duration.unsafeDivide(ttl, 3),
+  retryEvery: Duration.unsafeDivide(ttl, 12),
+  margin: Duration.unsafeDivide(ttl, 4),
+  claimEvery: Duration.unsafeDivide(ttl, 3)
 })
 
 /** The computer in a holder's token (`<computer>:<random>`; computer names have no `:`). */
@@ -77,13 +77,23 @@ export const make = (options: RedisLeasesOptions) =>
         )
       )
 
+    /** Lets the key go if it still holds `token`; bounded, and never failing (else it expires). */
+    const release = (name: string, token: string) =>
+      transport.releaseIfHeld(leaseKey(name), token).pipe(
+        Effect.timeout(RELEASE_TIMEOUT),
+        Effect.tap((released) => (released ? Effect.logInfo("lease released") : Effect.void)),
+        Effect.catchAll((e) => Effect.logDebug("cannot release a lease; it will expire", e))
+      )
+
     /** Waits, trying every ~T/3, until this daemon claims `name`; returns the token and when the claim was sent. */
     const claim = (name: string) =>
       Effect.gen(function*() {
         const token = newToken(options.computer)
         const sentAt = yield* Clock.currentTimeMillis
         const claimed = yield* transport.claim(leaseKey(name), token, timing.ttl).pipe(
-          Effect.catchAll((e) => Effect.as(Effect.logDebug("cannot claim a lease", e), false))
+          Effect.catchAll((e) => Effect.as(Effect.logDebug("cannot claim a lease", e), false)),
+          // a claim interrupted in flight (shutdown) may still have landed: let it go rather than expire
+          Effect.onInterrupt(() => release(name, token))
         )
         if (claimed) return Option.some({ token, sentAt })
         const jitter = yield* Random.nextRange(0.75, 1.25)
@@ -214,20 +224,14 @@ export const make = (options: RedisLeasesOptions) =>
         yield* Effect.logWarning("lease lost; its work has stopped").pipe(
           Effect.annotateLogs({ reason: reason.message })
         )
-      }).pipe(
-        Effect.ensuring(
-          transport.releaseIfHeld(leaseKey(name), token).pipe(
-            Effect.timeout(RELEASE_TIMEOUT),
-            Effect.tap((released) => (released ? Effect.logInfo("lease released") : Effect.void)),
-            Effect.catchAll((e) => Effect.logDebug("cannot release a lease; it will expire", e))
-          )
-        )
-      )
+      }).pipe(Effect.ensuring(release(name, token)))
 
     return Leases.of({
       runWhileHeld: (name, work) =>
-        claim(name).pipe(
-          Effect.flatMap(({ sentAt, token }) => hold(name, token, sentAt, work)),
+        // no interruption between a claim that landed and the holding that releases it
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(restore(claim(name)), ({ sentAt, token }) => restore(hold(name, token, sentAt, work)))
+        ).pipe(
           Effect.forever,
           Effect.annotateLogs({ lease: name })
         ),

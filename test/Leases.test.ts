@@ -13,12 +13,12 @@ const NAME = "poller"
 const KEY = RedisLeases.leaseKey(NAME)
 
 const settle = Effect.yieldNow().pipe(Effect.repeatN(50))
-/** Moves the test clock on in steps of 100 ms, letting the leases' loops run between them. */
-const advance = (d: Duration.DurationInput) =>
+/** Moves the test clock on in steps (100 ms), letting the leases' loops run between them. */
+const advance = (d: Duration.DurationInput, step = 100) =>
   Effect.gen(function*() {
-    const steps = Math.ceil(Duration.toMillis(d) / 100)
+    const steps = Math.ceil(Duration.toMillis(d) / step)
     for (let i = 0; i < steps; i++) {
-      yield* TestClock.adjust(Duration.millis(100))
+      yield* TestClock.adjust(Duration.millis(step))
       yield* settle
     }
   })
@@ -97,7 +97,7 @@ describe("RedisLeases (in-memory Redis, TestClock)", () => {
       const b = yield* w.daemon("beta")
       assert.deepStrictEqual(w.running(), ["alpha"])
       assert.deepStrictEqual(yield* b.leases.holder(NAME), Option.some("alpha"))
-      yield* advance(Duration.minutes(2))
+      yield* advance(Duration.minutes(2), 500)
       assert.deepStrictEqual(w.running(), ["alpha"])
       assert.strictEqual(w.runs.length, 1, "never interrupted, never restarted")
       assert.strictEqual(yield* Ref.get(w.overlaps), 0)
@@ -127,7 +127,7 @@ describe("RedisLeases (in-memory Redis, TestClock)", () => {
       assert.strictEqual(yield* Ref.get(w.overlaps), 0)
       // alpha comes back: it contends, and waits
       yield* a.heal
-      yield* advance(Duration.minutes(1))
+      yield* advance(Duration.minutes(1), 500)
       assert.deepStrictEqual(w.running(), ["beta"])
       assert.strictEqual(w.runs.length, 2)
     }))
