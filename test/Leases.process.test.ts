@@ -1,5 +1,5 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Data, Duration, Effect, Option, Schedule, type Scope } from "effect"
+import { Context, Data, Duration, Effect, Layer, Option, Redacted, Schedule, type Scope } from "effect"
 import { Redis } from "ioredis"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
@@ -7,8 +7,11 @@ import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as RedisLeases from "../layers/RedisLeases.js"
 import { fencedKey, leaseKey, timingFor } from "../layers/RedisLeases.js"
-import { type RedisForTest, redisForTest } from "./support/redisServer.js"
+import * as RedisTransport from "../layers/RedisTransport.js"
+import { Leases } from "../services/Lease.js"
+import { type RedisForTest, redisForTest, scopedRedisServer } from "./support/redisServer.js"
 
 /**
  * Two daemons' leases in two real processes on a real Redis: the holder is killed (`kill -9`),
@@ -249,6 +252,55 @@ describe("RedisLeases across processes (real Redis)", () => {
         assert.strictEqual(yield* w.lastWriter, "beta")
         assert.deepStrictEqual(yield* w.holderNow, Option.some("beta"))
         assert.isUndefined(alpha.journal().find((e) => e.kind === "start" && e.at > alphaEnd), "alpha waits again")
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "Redis goes away: the holder stops its work before its key could expire; once Redis is back one daemon works again",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* scopedRedisServer()
+        const name = `test-${process.pid}-${randomBytes(4).toString("hex")}`
+        const runs: Array<{ who: string; start: number; end: number | undefined }> = []
+        const daemon = (who: string) =>
+          Effect.gen(function*() {
+            const context = yield* Layer.build(
+              Layer.effect(Leases, RedisLeases.make({ computer: who, ttl: Duration.millis(TTL_MS) })).pipe(
+                Layer.provide(RedisTransport.layer({ url: Redacted.make(server.url) }))
+              )
+            )
+            yield* Effect.forkScoped(
+              Context.get(context, Leases).runWhileHeld(name, () =>
+                Effect.acquireUseRelease(
+                  Effect.sync(() => {
+                    const run = { who, start: Date.now(), end: undefined as number | undefined }
+                    runs.push(run)
+                    return run
+                  }),
+                  () => Effect.never,
+                  (run) => Effect.sync(() => void (run.end = Date.now()))
+                ))
+            )
+          })
+        yield* daemon("alpha")
+        const first = yield* waitFor("alpha to start its work", () => runs[0])
+        yield* daemon("beta")
+        yield* Effect.sleep(Duration.millis(TTL_MS))
+        assert.lengthOf(runs, 1, "one daemon at work")
+
+        yield* Effect.promise(server.kill)
+        const killedAt = Date.now()
+        const stoppedAt = yield* waitFor("the holder to stop its work", () => first.end)
+        // its last renewal began at most renewEvery before the kill; it stops TTL − margin after it
+        const deadline = TTL_MS - Duration.toMillis(timing.margin)
+        assert.isAtMost(stoppedAt - killedAt, deadline + SLACK_MS, "before its key could expire")
+        assert.isAtLeast(stoppedAt - killedAt, deadline - Duration.toMillis(timing.renewEvery) - SLACK_MS)
+
+        yield* Effect.promise(server.start)
+        const second = yield* waitFor("a daemon to work again", () => runs[1], Duration.seconds(30))
+        assert.isAbove(second.start, stoppedAt)
+        assert.lengthOf(runs.filter((r) => r.end === undefined), 1)
       }),
     { timeout: 60_000 }
   )
