@@ -20,6 +20,7 @@ import * as NodeSystemStats from "./NodeSystemStats.js"
 import * as Notifier from "./Notifier.js"
 import * as OutputPollerLive from "./OutputPollerLive.js"
 import * as PaneProcessesLive from "./PaneProcessesLive.js"
+import * as RedisLeases from "./RedisLeases.js"
 import * as RedisTransport from "./RedisTransport.js"
 import * as SessionsLive from "./SessionsLive.js"
 import * as SessionWorkers from "./SessionWorkers.js"
@@ -78,7 +79,7 @@ export const daemon = (
     onSome: (url) =>
       FleetServer.layer.pipe(
         // terminals are followed through the fleet, and served to it
-        Layer.provideMerge(Layer.mergeAll(AgentsLive.layer, TerminalStreamsLive.layer, LeasesAlone.layer)),
+        Layer.provideMerge(Layer.mergeAll(AgentsLive.layer, TerminalStreamsLive.layer, RedisLeases.layer)),
         Layer.provideMerge(FleetLive.layer()),
         Layer.provide(Layer.mergeAll(RedisTransport.layer({ url }), SqliteStreamPositions.layer))
       )

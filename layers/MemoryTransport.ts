@@ -210,6 +210,42 @@ export const makeControlled = Effect.gen(function*() {
         return values
       }),
     remove: (key) => withItems("remove", () => void items.delete(key)),
+    claim: (key, value, ttl) =>
+      Effect.flatMap(ttlMillis("claim", ttl), (ms) =>
+        withItems("claim", (now) => {
+          if (items.has(key)) return false
+          items.set(key, { _tag: "Value", value, expiresAt: now + ms })
+          return true
+        }, true)),
+    // PEXPIRE and DEL are not refused at maxmemory, nor is a script that only reads before them
+    renewIfHeld: (key, value, ttl) =>
+      Effect.flatMap(ttlMillis("renewIfHeld", ttl), (ms) =>
+        withItems("renewIfHeld", (now) => {
+          const held = valueOf("renewIfHeld", key)
+          if (held instanceof TransportError) return held
+          if (!Option.contains(held, value)) return false
+          items.set(key, { _tag: "Value", value, expiresAt: now + ms })
+          return true
+        })),
+    releaseIfHeld: (key, value) =>
+      withItems("releaseIfHeld", () => {
+        const held = valueOf("releaseIfHeld", key)
+        if (held instanceof TransportError) return held
+        return Option.contains(held, value) && items.delete(key)
+      }),
+    // as the script does: the write (SET) is refused at maxmemory, the check before it is not
+    putIfHeld: (fence, key, value, ttl) =>
+      Effect.flatMap(ttlMillis("putIfHeld", ttl), (ms) =>
+        withItems("putIfHeld", (now) => {
+          const held = valueOf("putIfHeld", fence.key)
+          if (held instanceof TransportError) return held
+          if (!Option.contains(held, fence.value)) return false
+          if (memory.full) {
+            return new TransportError({ operation: "putIfHeld", message: OUT_OF_MEMORY, failure: "out-of-memory" })
+          }
+          items.set(key, { _tag: "Value", value, expiresAt: now + ms })
+          return true
+        })),
     scan: (pattern) =>
       withItems("scan", () => {
         const matcher = globToRegExp(pattern)

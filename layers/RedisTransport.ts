@@ -22,6 +22,7 @@ import {
   PAYLOAD_FIELD,
   pipelineReplies
 } from "../src/transport/RedisReplies.js"
+import { PUT_IF_HELD, RELEASE_IF_HELD, RENEW_IF_HELD } from "../src/transport/RedisScripts.js"
 
 export interface RedisTransportOptions {
   /** `redis://[user:password@]host:port[/db]`, or `rediss://…` for TLS (certificates verified). */
@@ -351,6 +352,25 @@ export const make = (options: RedisTransportOptions) =>
             )
           ),
       remove: (key) => command("remove", (c) => c.del(key)).pipe(Effect.asVoid),
+      claim: (key, value, ttl) =>
+        Effect.flatMap(ttlMillis("claim", ttl), (ms) => command("claim", (c) => c.set(key, value, "PX", ms, "NX")))
+          .pipe(
+            Effect.map((reply) => reply === "OK")
+          ),
+      renewIfHeld: (key, value, ttl) =>
+        Effect.flatMap(
+          ttlMillis("renewIfHeld", ttl),
+          (ms) => command("renewIfHeld", (c) => c.eval(RENEW_IF_HELD, 1, key, value, ms))
+        ).pipe(Effect.map((reply) => reply === 1)),
+      releaseIfHeld: (key, value) =>
+        command("releaseIfHeld", (c) => c.eval(RELEASE_IF_HELD, 1, key, value)).pipe(
+          Effect.map((reply) => reply === 1)
+        ),
+      putIfHeld: (fence, key, value, ttl) =>
+        Effect.flatMap(
+          ttlMillis("putIfHeld", ttl),
+          (ms) => command("putIfHeld", (c) => c.eval(PUT_IF_HELD, 2, fence.key, key, fence.value, value, ms))
+        ).pipe(Effect.map((reply) => reply === 1)),
       scan,
       append,
       lastId: (stream) =>

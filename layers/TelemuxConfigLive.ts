@@ -26,6 +26,9 @@ import {
   HEARTBEAT_INTERVAL_DEFAULT,
   HEARTBEAT_INTERVAL_FLOOR,
   INACTIVITY_TIMEOUT_DEFAULT,
+  LEASE_TTL_CEILING,
+  LEASE_TTL_DEFAULT,
+  LEASE_TTL_FLOOR,
   type NotifySettings,
   type OtlpSettings,
   POLL_INTERVAL_DEFAULT,
@@ -161,6 +164,10 @@ export const settings = Effect.gen(function*() {
     yield* Config.duration("TELEMUX_HEARTBEAT_INTERVAL").pipe(Config.withDefault(HEARTBEAT_INTERVAL_DEFAULT)),
     { minimum: HEARTBEAT_INTERVAL_FLOOR, maximum: HEARTBEAT_INTERVAL_CEILING }
   )
+  const leaseTtl = Duration.clamp(
+    yield* Config.duration("TELEMUX_LEASE_TTL").pipe(Config.withDefault(LEASE_TTL_DEFAULT)),
+    { minimum: LEASE_TTL_FLOOR, maximum: LEASE_TTL_CEILING }
+  )
   const result: TelemuxSettings = {
     home,
     dbPath: path.join(home, "telemux.db"),
@@ -181,6 +188,7 @@ export const settings = Effect.gen(function*() {
     inactivityTimeout,
     closedRetention,
     heartbeatInterval,
+    leaseTtl,
     metrics,
     metricsToken,
     otlp,

@@ -20,6 +20,14 @@ export const HEARTBEAT_INTERVAL_DEFAULT = Duration.seconds(5)
 export const HEARTBEAT_INTERVAL_FLOOR = Duration.millis(500)
 export const HEARTBEAT_INTERVAL_CEILING = Duration.seconds(60)
 
+/**
+ * How long a fleet-wide lease (services/Lease.ts) lives unless renewed: a killed holder's job is
+ * taken over about this long after it died. Shorter means faster take-over and more renewals.
+ */
+export const LEASE_TTL_DEFAULT = Duration.seconds(15)
+export const LEASE_TTL_FLOOR = Duration.seconds(3)
+export const LEASE_TTL_CEILING = Duration.minutes(5)
+
 export const clampPollInterval = (d: Duration.Duration): Duration.Duration =>
   Duration.clamp(d, { minimum: POLL_INTERVAL_FLOOR, maximum: POLL_INTERVAL_CEILING })
 
@@ -69,6 +77,8 @@ export interface TelemuxSettings {
   readonly closedRetention: Duration.Duration
   /** Fleet heartbeat period (TELEMUX_HEARTBEAT_INTERVAL); discovery runs as often. */
   readonly heartbeatInterval: Duration.Duration
+  /** Life of a fleet-wide lease between renewals (TELEMUX_LEASE_TTL, clamped). */
+  readonly leaseTtl: Duration.Duration
   readonly pollIntervals: PollIntervals
   /** Record metrics and serve them at `/metrics` (TELEMUX_METRICS; on unless turned off). */
   readonly metrics: boolean

@@ -113,6 +113,26 @@ export class Transport extends Context.Tag("telemux/Transport")<Transport, {
   ) => Effect.Effect<ReadonlyArray<Option.Option<ExpiringValue>>, TransportError>
   readonly remove: (key: string) => Effect.Effect<void, TransportError>
   /**
+   * The atomic steps of a lease (services/Lease.ts), each one round trip checked and done on the
+   * server at once. `claim`: sets `key` = `value` expiring after `ttl` only if `key` is absent
+   * (`SET NX PX`); true when it was set.
+   */
+  readonly claim: (key: string, value: string, ttl: Duration.Duration) => Effect.Effect<boolean, TransportError>
+  /** Sets `key`'s TTL to `ttl` only while it holds `value`; false (and nothing changed) otherwise. */
+  readonly renewIfHeld: (key: string, value: string, ttl: Duration.Duration) => Effect.Effect<boolean, TransportError>
+  /** Removes `key` only while it holds `value`; false (and nothing removed) otherwise. */
+  readonly releaseIfHeld: (key: string, value: string) => Effect.Effect<boolean, TransportError>
+  /**
+   * A fenced write: sets `key` = `value` expiring after `ttl` only while `fence.key` holds
+   * `fence.value`, checked and written at once; false (and nothing written) otherwise.
+   */
+  readonly putIfHeld: (
+    fence: { readonly key: string; readonly value: string },
+    key: string,
+    value: string,
+    ttl: Duration.Duration
+  ) => Effect.Effect<boolean, TransportError>
+  /**
    * Every key matching the glob `pattern`, walked with `SCAN` cursors (`MATCH`, `COUNT`) until the
    * cursor returns to 0, deduplicated. Never `KEYS`.
    */

@@ -30,6 +30,17 @@ describe("TelemuxConfig", () => {
       assert.match(config.computer, /^[A-Za-z0-9_-]{1,64}$/)
       assert.isTrue(Duration.equals(config.inactivityTimeout, Duration.hours(72)))
       assert.deepStrictEqual(config.agentCommands, { claude: "claude", codex: "codex", gemini: "gemini" })
+      assert.isTrue(Duration.equals(config.leaseTtl, Duration.seconds(15)))
+    }))
+
+  it.effect("TELEMUX_LEASE_TTL is read and clamped to [3 s, 5 min]; a value that is no duration is refused", () =>
+    Effect.gen(function*() {
+      assert.isTrue(Duration.equals((yield* load({ TELEMUX_LEASE_TTL: "30 seconds" })).leaseTtl, Duration.seconds(30)))
+      assert.isTrue(Duration.equals((yield* load({ TELEMUX_LEASE_TTL: "10 millis" })).leaseTtl, Duration.seconds(3)))
+      assert.isTrue(Duration.equals((yield* load({ TELEMUX_LEASE_TTL: "2 hours" })).leaseTtl, Duration.minutes(5)))
+      const bad = yield* load({ TELEMUX_LEASE_TTL: "soon" }).pipe(Effect.flip)
+      assert.strictEqual(bad._tag, "ConfigInvalid")
+      assert.include(bad.message, "TELEMUX_LEASE_TTL")
     }))
 
   it.effect("reads the environment names of the product contract", () =>

@@ -135,6 +135,33 @@ describe("MemoryTransport", () => {
       assert.deepStrictEqual(yield* t.get("k"), Option.some("back"))
     }).pipe(Effect.provide(MemoryTransport.layerControlled)))
 
+  it.effect("lease steps: all fail while the link is down; at maxmemory claim and a fenced write are refused, renew and release work (as Redis's)", () =>
+    Effect.gen(function*() {
+      const t = yield* Transport
+      const control = yield* MemoryTransport.MemoryTransportControl
+      yield* t.claim("lease", "a", Duration.seconds(10))
+      yield* control.linkDown()
+      const down = [
+        yield* Effect.flip(t.claim("other", "a", Duration.seconds(10))),
+        yield* Effect.flip(t.renewIfHeld("lease", "a", Duration.seconds(10))),
+        yield* Effect.flip(t.releaseIfHeld("lease", "a")),
+        yield* Effect.flip(t.putIfHeld({ key: "lease", value: "a" }, "k", "v", Duration.seconds(10)))
+      ]
+      assert.deepStrictEqual(down.map((e) => e.failure), ["unavailable", "unavailable", "unavailable", "unavailable"])
+      yield* control.linkUp
+      yield* control.outOfMemory(true)
+      assert.strictEqual((yield* Effect.flip(t.claim("other", "a", Duration.seconds(10)))).failure, "out-of-memory")
+      const write = yield* Effect.flip(t.putIfHeld({ key: "lease", value: "a" }, "k", "v", Duration.seconds(10)))
+      assert.strictEqual(write.failure, "out-of-memory")
+      assert.isFalse(
+        yield* t.putIfHeld({ key: "lease", value: "b" }, "k", "v", Duration.seconds(10)),
+        "not held: no write tried"
+      )
+      assert.isTrue(yield* t.renewIfHeld("lease", "a", Duration.seconds(10)))
+      assert.isTrue(yield* t.releaseIfHeld("lease", "a"))
+      assert.deepStrictEqual(yield* t.get("k"), Option.none())
+    }).pipe(Effect.provide(MemoryTransport.layerControlled)))
+
   it.effect("appendWithId writes a chosen id (only above the stream's last); the stream's ids continue after it until it is removed", () =>
     Effect.gen(function*() {
       const t = yield* Transport

@@ -266,6 +266,29 @@ describe("RedisTransport (own redis-server)", () => {
       yield* t.append(stream, "after", { maxLen: 10, ttl: longTtl })
     }))
 
+  it.scopedLive("Redis at maxmemory: claim and a fenced write are refused as out-of-memory; a holder still renews and releases", () =>
+    Effect.gen(function*() {
+      const server = yield* scopedRedisServer()
+      const raw = yield* admin(server.url)
+      const t = Context.get(yield* Layer.build(transportOn(server.url)), Transport)
+      const lease = "telemux:v1:lease:{oom}"
+      assert.isTrue(yield* t.claim(lease, "a", longTtl))
+      yield* Effect.promise(() => raw.config("SET", "maxmemory-policy", "noeviction"))
+      yield* Effect.promise(() => raw.config("SET", "maxmemory", "1"))
+      try {
+        const refused = [
+          yield* Effect.flip(t.claim("telemux:v1:lease:{other}", "a", longTtl)),
+          yield* Effect.flip(t.putIfHeld({ key: lease, value: "a" }, "telemux:v1:lease:{oom}:k", "v", longTtl))
+        ]
+        for (const error of refused) assert.strictEqual(error.failure, "out-of-memory", error.message)
+        assert.isFalse(yield* t.putIfHeld({ key: lease, value: "b" }, "telemux:v1:lease:{oom}:k", "v", longTtl))
+        assert.isTrue(yield* t.renewIfHeld(lease, "a", longTtl), "PEXPIRE is not refused at maxmemory")
+        assert.isTrue(yield* t.releaseIfHeld(lease, "a"), "nor DEL")
+      } finally {
+        yield* Effect.promise(() => raw.config("SET", "maxmemory", "0"))
+      }
+    }))
+
   it.scopedLive("lastGeneratedIds reads XINFO's last-generated-id: a far-future id outlives its entry, and is gone with the stream", () =>
     Effect.gen(function*() {
       const server = yield* scopedRedisServer()

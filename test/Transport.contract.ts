@@ -68,6 +68,67 @@ export const transportContract = (subject: TransportSubject) =>
         assert.deepStrictEqual(yield* t.scan(`${p}*`), [`${p}long`])
       }))
 
+    test("claim sets a key only when it is absent; an expired claim can be taken again", (p) =>
+      Effect.gen(function*() {
+        const t = yield* Transport
+        const lease = `${p}lease`
+        assert.isTrue(yield* t.claim(lease, "a", ttl))
+        assert.isFalse(yield* t.claim(lease, "b", longTtl))
+        assert.deepStrictEqual(yield* t.get(lease), Option.some("a"))
+        yield* elapse(Duration.millis(350))
+        assert.deepStrictEqual(yield* t.get(lease), Option.none())
+        assert.isTrue(yield* t.claim(lease, "b", longTtl))
+        assert.deepStrictEqual(yield* t.get(lease), Option.some("b"))
+      }))
+
+    test("renewIfHeld extends the key only for its holder", (p) =>
+      Effect.gen(function*() {
+        const t = yield* Transport
+        const lease = `${p}lease`
+        yield* t.claim(lease, "a", ttl)
+        yield* elapse(Duration.millis(200))
+        assert.isFalse(yield* t.renewIfHeld(lease, "b", longTtl), "not b's to renew")
+        assert.isTrue(yield* t.renewIfHeld(lease, "a", ttl))
+        yield* elapse(Duration.millis(200))
+        assert.deepStrictEqual(yield* t.get(lease), Option.some("a"), "alive 400 ms after a 300 ms claim: renewed")
+        yield* elapse(Duration.millis(200))
+        assert.deepStrictEqual(yield* t.get(lease), Option.none(), "b's attempt did not extend it")
+        assert.isFalse(yield* t.renewIfHeld(lease, "a", ttl), "an expired key is renewed by nobody")
+        assert.deepStrictEqual(yield* t.get(lease), Option.none())
+        yield* t.append(`${p}stream`, "e", { maxLen: 10, ttl: longTtl })
+        assert.strictEqual((yield* Effect.flip(t.renewIfHeld(`${p}stream`, "a", ttl)))._tag, "TransportError")
+      }))
+
+    test("releaseIfHeld removes the key only for its holder", (p) =>
+      Effect.gen(function*() {
+        const t = yield* Transport
+        const lease = `${p}lease`
+        yield* t.claim(lease, "a", longTtl)
+        assert.isFalse(yield* t.releaseIfHeld(lease, "b"))
+        assert.deepStrictEqual(yield* t.get(lease), Option.some("a"))
+        assert.isTrue(yield* t.releaseIfHeld(lease, "a"))
+        assert.deepStrictEqual(yield* t.get(lease), Option.none())
+        assert.isFalse(yield* t.releaseIfHeld(lease, "a"))
+        assert.isTrue(yield* t.claim(lease, "b", longTtl), "free for the next holder at once")
+      }))
+
+    test("putIfHeld writes only while the fence holds the holder's value", (p) =>
+      Effect.gen(function*() {
+        const t = yield* Transport
+        const lease = `${p}lease`
+        const key = `${p}offset`
+        yield* t.claim(lease, "a", longTtl)
+        assert.isTrue(yield* t.putIfHeld({ key: lease, value: "a" }, key, "1", ttl))
+        assert.deepStrictEqual(yield* t.get(key), Option.some("1"))
+        assert.isFalse(yield* t.putIfHeld({ key: lease, value: "b" }, key, "stale", longTtl))
+        assert.deepStrictEqual(yield* t.get(key), Option.some("1"), "the stale holder wrote nothing")
+        yield* elapse(Duration.millis(350))
+        assert.deepStrictEqual(yield* t.get(key), Option.none(), "written with its TTL")
+        yield* t.releaseIfHeld(lease, "a")
+        assert.isFalse(yield* t.putIfHeld({ key: lease, value: "a" }, key, "2", longTtl), "no lease, no write")
+        assert.deepStrictEqual(yield* t.get(key), Option.none())
+      }))
+
     test("getMany answers in the order asked, None for missing keys and streams, with each value's remaining life", (p) =>
       Effect.gen(function*() {
         const t = yield* Transport

@@ -2,6 +2,7 @@ import { Duration, LogLevel, Option } from "effect"
 import {
   AGENT_COMMAND_DEFAULTS,
   HEARTBEAT_INTERVAL_DEFAULT,
+  LEASE_TTL_DEFAULT,
   POLL_INTERVAL_DEFAULT,
   POLL_INTERVAL_MAX_DEFAULT,
   POLL_INTERVAL_MIN_DEFAULT,
@@ -31,6 +32,7 @@ export const testSettings = (overrides: Partial<TelemuxSettings> = {}): TelemuxS
   inactivityTimeout: Duration.hours(72),
   closedRetention: Duration.days(7),
   heartbeatInterval: HEARTBEAT_INTERVAL_DEFAULT,
+  leaseTtl: LEASE_TTL_DEFAULT,
   metrics: true,
   metricsToken: Option.none(),
   otlp: Option.none(),
