@@ -1,4 +1,4 @@
-import { Clock, DateTime, Duration, Effect, Either, Layer, Metric, Queue } from "effect"
+import { Clock, DateTime, Duration, Effect, Either, Fiber, Layer, Metric, Queue } from "effect"
 import { type NewScreen, OutputLog } from "../services/OutputLog.js"
 import { EXIT_CONFIRMATIONS, OutputPoller, WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -26,6 +26,8 @@ const screensUnchanged = Metric.counter("telemux_output_unchanged_total", {
 
 /** Captures sent to tmux as one command list at most (the list's reply is parsed in one go). */
 export const CAPTURE_BATCH_MAX = 64
+/** Capture batches out at once (see the scheduler). */
+export const CAPTURE_BATCHES_IN_FLIGHT = 2
 
 export interface OutputPollerOptions {
   /** Jitter on the capture-failure backoff (on in the daemon; tests turn it off for exact times). */
@@ -38,6 +40,8 @@ interface Watched {
   readonly paneId: PaneId
   /** A signal came since the last capture began: any number of them ask for one capture. */
   dirty: boolean
+  /** Its capture is out (in a batch not yet answered and recorded): not put in another batch meanwhile. */
+  capturing: boolean
   /** The last screen captured (compared as is: cheaper than hashing it). */
   lastScreen: string | undefined
   lastAttemptAt: number
@@ -137,7 +141,7 @@ export const make = (options: OutputPollerOptions = {}) =>
 
     /** When the pane is next to be captured (Infinity: not until something asks). */
     const dueAt = (w: Watched): number => {
-      if (w.exited) return Infinity
+      if (w.exited || w.capturing) return Infinity
       if (w.failures > 0) return w.retryAt
       if (w.dirty) return w.lastAttemptAt + minMillis
       return connected ? Infinity : w.lastAttemptAt + defaultMillis
@@ -148,14 +152,23 @@ export const make = (options: OutputPollerOptions = {}) =>
      * list: the panes after it were not captured and are due again at once. No answer at all (a
      * timeout, the channel lost mid-list) is a failure of every pane in the batch.
      */
-    const captureBatch = (batch: ReadonlyArray<Watched>, at: number) =>
+    const sendBatch = (batch: ReadonlyArray<Watched>, at: number) => {
+      for (const w of batch) {
+        w.lastAttemptAt = at
+        w.dirty = false
+        w.capturing = true
+      }
+      if (measure) captures.unsafeUpdate(batch.length, [])
+      return Effect.either(bridge.captureEach(batch.map((w) => w.paneId), WATCH_HISTORY_LINES))
+    }
+
+    const recordBatch = (
+      batch: ReadonlyArray<Watched>,
+      at: number,
+      answered: Either.Either<ReadonlyArray<Either.Either<string, TmuxError>>, TmuxError>
+    ) =>
       Effect.gen(function*() {
-        for (const w of batch) {
-          w.lastAttemptAt = at
-          w.dirty = false
-        }
-        if (measure) captures.unsafeUpdate(batch.length, [])
-        const answered = yield* Effect.either(bridge.captureEach(batch.map((w) => w.paneId), WATCH_HISTORY_LINES))
+        for (const w of batch) w.capturing = false
         // a session unwatched (or moved) while its capture was out is not recorded
         const current = (w: Watched) => watched.get(w.sessionId) === w
         if (Either.isLeft(answered)) {
@@ -206,9 +219,37 @@ export const make = (options: OutputPollerOptions = {}) =>
         for (const effect of after) yield* effect
       })
 
-    /** Captures what is due, then sleeps until the next pane is due or a signal comes; forever. */
+    /**
+     * Batches out at once: tmux captures the next batch while the last one's screens are recorded
+     * (one at a time, the daemon and tmux took turns idling). Recorded in the order sent.
+     */
+    const inFlight = yield* Effect.makeSemaphore(CAPTURE_BATCHES_IN_FLIGHT)
+    const outstanding = yield* Queue.unbounded<{
+      readonly batch: ReadonlyArray<Watched>
+      readonly at: number
+      readonly reply: Fiber.Fiber<Either.Either<ReadonlyArray<Either.Either<string, TmuxError>>, TmuxError>>
+    }>()
+    const recorder = Queue.take(outstanding).pipe(
+      Effect.flatMap(({ at, batch, reply }) =>
+        Fiber.join(reply).pipe(
+          Effect.flatMap((answered) => recordBatch(batch, at, answered)),
+          Effect.catchAllCause((cause) =>
+            Effect.zipRight(
+              Effect.sync(() => batch.forEach((w) => (w.capturing = false))),
+              Effect.logError("capture batch failed", cause)
+            )
+          ),
+          Effect.ensuring(Effect.zipRight(inFlight.release(1), Queue.offer(kick, undefined)))
+        )
+      ),
+      Effect.forever
+    )
+    yield* Effect.forkScoped(recorder.pipe(Effect.annotateLogs({ worker: "output-recorder" })))
+
+    /** Sends what is due as a batch (while one is free), then sleeps until the next pane is due or a signal comes; forever. */
     const scheduler = Effect.gen(function*() {
       while (true) {
+        yield* inFlight.take(1)
         const now = yield* Clock.currentTimeMillis
         let batch: Array<Watched> = []
         let next = Infinity
@@ -222,11 +263,11 @@ export const make = (options: OutputPollerOptions = {}) =>
           batch = batch.sort((a, b) => a.lastAttemptAt - b.lastAttemptAt).slice(0, CAPTURE_BATCH_MAX)
         }
         if (batch.length > 0) {
-          yield* captureBatch(batch, now).pipe(
-            Effect.catchAllCause((cause) => Effect.logError("capture batch failed", cause))
-          )
+          const reply = yield* Effect.fork(sendBatch(batch, now))
+          yield* Queue.offer(outstanding, { batch, at: now, reply })
           continue
         }
+        yield* inFlight.release(1)
         if (next === Infinity) yield* Queue.take(kick)
         else yield* Effect.timeoutOption(Queue.take(kick), Duration.millis(next - now))
       }
@@ -343,6 +384,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         paneId,
         // the first capture at once
         dirty: true,
+        capturing: false,
         lastScreen: undefined,
         lastAttemptAt: -Infinity,
         failures: 0,
