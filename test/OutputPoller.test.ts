@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Layer, Option, PubSub, Queue, TestClock } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Option, PubSub, Queue, TestClock } from "effect"
 import * as FakeTerminalBridge from "../layers/FakeTerminalBridge.js"
 import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
@@ -351,6 +351,58 @@ describe("OutputPoller", () => {
       assert.deepStrictEqual(h.attempts(panes[2]!).map((a) => [a.at, a.outcome]), [[0, "ok"], [1000, "ok"]])
       assert.strictEqual(Option.getOrThrow(yield* h.log.latest(sessionId(3))).screen, "$ x")
       assert.strictEqual(h.attempts(panes[1]!).at(-1)?.outcome, "TmuxSessionNotFound")
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("two capture lists out at once, the next once the first is recorded; a pane out is in no other list", () =>
+    Effect.gen(function*() {
+      const bridge = yield* TerminalBridge
+      const fake = yield* FakeTerminal
+      const feed = yield* ControlFeed
+      const log = yield* OutputLog
+      let count = 0
+      const newPane = () => fake.adopt(TmuxName.make(`tmx_${(count++).toString(16).padStart(8, "0")}`), "/tmp")
+      const lists: Array<{ readonly panes: ReadonlyArray<PaneId>; readonly answer: Deferred.Deferred<void> }> = []
+      const held = TerminalBridge.of({
+        ...bridge,
+        captureEach: (panes, lines) =>
+          Effect.gen(function*() {
+            const answer = yield* Deferred.make<void>()
+            lists.push({ panes, answer })
+            yield* Deferred.await(answer)
+            return yield* bridge.captureEach(panes, lines)
+          })
+      })
+      const { poller } = yield* OutputPollerLive.make({ jitter: false }).pipe(
+        Effect.provideService(TerminalBridge, held)
+      )
+      const panes = Array.from({ length: OutputPollerLive.CAPTURE_BATCH_MAX * 3 }, newPane)
+      yield* Effect.forEach(panes, (pane, i) => poller.watch(sessionId(i + 1), pane))
+      yield* settle
+      assert.strictEqual(lists.length, OutputPollerLive.CAPTURE_BATCHES_IN_FLIGHT, "two lists out, the third waits")
+      // a pane whose capture is out gets a signal: it waits for that capture, in no other list
+      const first = lists[0]!.panes[0]!
+      feed.output(first)
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* settle
+      assert.strictEqual(lists.length, 2)
+      yield* Deferred.succeed(lists[0]!.answer, undefined)
+      yield* settle
+      assert.strictEqual(lists.length, 3, "the first recorded, the third goes out")
+      assert.isTrue(Option.isSome(yield* log.latest(sessionId(1))), "the first list's screens are recorded")
+      const third = lists[2]!.panes
+      assert.deepStrictEqual(new Set(third), new Set(panes.slice(2 * OutputPollerLive.CAPTURE_BATCH_MAX)))
+      for (const list of lists.slice(1)) yield* Deferred.succeed(list.answer, undefined)
+      yield* settle
+      // then the signalled pane, captured again on its own
+      assert.deepStrictEqual(lists[3]?.panes, [first])
+      // signalled again while that capture is out, with a list free: it waits for the capture out
+      feed.output(first)
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* settle
+      assert.strictEqual(lists.length, 4, "no second capture of a pane whose capture is out")
+      yield* Deferred.succeed(lists[3]!.answer, undefined)
+      yield* settle
+      assert.deepStrictEqual(lists[4]?.panes, [first])
     }).pipe(Effect.provide(dependencies())))
 
   it.scoped("a dead signal plus a not-found capture confirm; timeouts never do", () =>
