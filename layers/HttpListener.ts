@@ -1,8 +1,11 @@
 import { FileSystem, type HttpApp, HttpIncomingMessage, type HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Deferred, Duration, Effect, Fiber, Layer, Option, Schema } from "effect"
+import * as fs from "node:fs"
 import * as http from "node:http"
+import * as https from "node:https"
 import type { Duplex } from "node:stream"
+import * as tls from "node:tls"
 import {
   DRAIN_GRACE,
   HEADERS_TIMEOUT,
@@ -14,8 +17,10 @@ import {
   REQUEST_TIMEOUT,
   type RequestShortcut,
   RETRY_AFTER_SECONDS,
+  TlsInvalid,
   type UpgradeHandler
 } from "../services/HttpListener.js"
+import type { TlsSettings } from "../services/TelemuxConfig.js"
 import { DaemonUnavailable } from "../src/domain/Errors.js"
 import * as HttpMetrics from "./HttpMetrics.js"
 import { protocolRefusal } from "./RequestGuard.js"
@@ -26,6 +31,8 @@ export interface ListenerOptions {
   readonly drainGrace?: Duration.DurationInput
   /** Count and time every answer in the HTTP metrics (HttpMetrics.ts); on unless turned off. */
   readonly recordMetrics?: boolean
+  /** Serve HTTPS (and WSS) with this certificate and key instead of HTTP. */
+  readonly tls?: TlsSettings | undefined
 }
 
 type Phase = "starting" | "serving" | "draining"
@@ -105,6 +112,34 @@ const bindError = (options: ListenerOptions, error: NodeJS.ErrnoException) => {
   }
 }
 
+const readPem = (file: string) =>
+  Effect.try({
+    try: () => fs.readFileSync(file),
+    catch: (cause) =>
+      new TlsInvalid({
+        path: file,
+        reason: `cannot read it (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`
+      })
+  })
+
+/** The certificate and key, read and checked (PEM, and the key is the certificate's) before the port is bound. */
+export const loadTls = (settings: TlsSettings) =>
+  Effect.gen(function*() {
+    const cert = yield* readPem(settings.certPath)
+    const key = yield* readPem(settings.keyPath)
+    yield* Effect.try({
+      try: () => tls.createSecureContext({ cert, key }),
+      catch: (cause) => {
+        const text = String((cause as Error).message ?? cause)
+        return new TlsInvalid({
+          path: /key/i.test(text) && !/cert/i.test(text) ? settings.keyPath : settings.certPath,
+          reason: text
+        })
+      }
+    })
+    return { cert, key }
+  })
+
 /**
  * Binds at once and answers 503 until `server.serve` is called; see services/HttpListener.ts.
  * The node server's own timeouts are set on purpose: a client that never finishes its headers is
@@ -113,7 +148,8 @@ const bindError = (options: ListenerOptions, error: NodeJS.ErrnoException) => {
 export const make = (options: ListenerOptions) =>
   Effect.gen(function*() {
     const drainGrace = Duration.decode(options.drainGrace ?? DRAIN_GRACE)
-    const server = http.createServer({
+    const pems = options.tls === undefined ? undefined : yield* loadTls(options.tls)
+    const serverOptions: http.ServerOptions = {
       noDelay: true,
       headersTimeout: Duration.toMillis(HEADERS_TIMEOUT),
       requestTimeout: Duration.toMillis(REQUEST_TIMEOUT),
@@ -121,7 +157,11 @@ export const make = (options: ListenerOptions) =>
       connectionsCheckingInterval: 1000,
       // a request without a Host goes on to the request guard, which refuses it in JSON (node's own answer is empty)
       requireHostHeader: false
-    })
+    }
+    const server: http.Server = pems === undefined
+      ? http.createServer(serverOptions)
+      : https.createServer({ ...serverOptions, ...pems })
+    const scheme = pems === undefined ? "http" : "https"
     let phase: Phase = "starting"
     let onRequest: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined
     let onUpgrade: UpgradeHandler | undefined
@@ -227,13 +267,14 @@ export const make = (options: ListenerOptions) =>
         yield* Effect.addFinalizer(() => drain)
         yield* Effect.logInfo("telemux listening").pipe(
           Effect.annotateLogs({
-            url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`
+            url: `${scheme}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`
           })
         )
       })
 
     return HttpListener.of({
       port,
+      scheme,
       server: HttpServer.make({ address: { _tag: "TcpAddress", hostname: options.host, port }, serve }),
       onUpgrade: (handler) =>
         Effect.acquireRelease(
@@ -261,7 +302,7 @@ export const make = (options: ListenerOptions) =>
 /** The listener as a layer, and the platform's `HttpServer` it serves (for HttpApiBuilder.serve). */
 export const layer = (
   options: ListenerOptions
-): Layer.Layer<HttpListener | HttpServer.HttpServer, PortInUse | ListenFailed> => {
+): Layer.Layer<HttpListener | HttpServer.HttpServer, PortInUse | ListenFailed | TlsInvalid> => {
   const listener = Layer.scoped(HttpListener, make(options))
   return Layer.merge(
     listener,

@@ -197,6 +197,7 @@ export const refine =
         // the daemon's configuration names a command that cannot run: fixed in its settings, not by retrying
         AgentCommandNotFound: (error) => Effect.fail(new UsageError({ detail: error.message })),
         AgentBusy: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        SignInThrottled: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
         // the payload passed the same schemas here (`checked`): the daemon's differ, it is another version
         HttpApiDecodeError: (error) =>
           Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
