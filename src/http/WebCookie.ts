@@ -19,7 +19,7 @@ export const sessionCookieOptions = (
   sameSite: "strict",
   path: "/",
   secure: options.secure,
-  maxAge: Duration.seconds(Math.max(0, Math.floor((options.expiresAt - options.now) / 1000)))
+  maxAge: Duration.seconds(Math.max(0, Math.ceil((options.expiresAt - options.now) / 1000)))
 })
 
 /** The cookie that ends one: same attributes, empty, already expired. */
