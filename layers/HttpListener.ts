@@ -1,6 +1,7 @@
 import { FileSystem, type HttpApp, HttpIncomingMessage, type HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Deferred, Duration, Effect, Fiber, Layer, Option, Schema } from "effect"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as https from "node:https"
@@ -122,20 +123,37 @@ const readPem = (file: string) =>
       })
   })
 
-/** The certificate and key, read and checked (PEM, and the key is the certificate's) before the port is bound. */
+/**
+ * The certificate and key, read and checked before the port is bound: the certificate (the first of
+ * a chain) is PEM, the key is an unencrypted PEM key, and it is the certificate's.
+ */
 export const loadTls = (settings: TlsSettings) =>
   Effect.gen(function*() {
     const cert = yield* readPem(settings.certPath)
     const key = yield* readPem(settings.keyPath)
+    const reasonOf = (cause: unknown) => String((cause as Error).message ?? cause)
+    const x509 = yield* Effect.try({
+      try: () => new crypto.X509Certificate(cert),
+      catch: (cause) =>
+        new TlsInvalid({ path: settings.certPath, reason: `not a PEM certificate (${reasonOf(cause)})` })
+    })
+    const privateKey = yield* Effect.try({
+      try: () => crypto.createPrivateKey(key),
+      catch: (cause) =>
+        new TlsInvalid({
+          path: settings.keyPath,
+          reason: `not an unencrypted PEM private key (${reasonOf(cause)})`
+        })
+    })
+    if (!x509.checkPrivateKey(privateKey)) {
+      return yield* new TlsInvalid({
+        path: settings.keyPath,
+        reason: `it is not the private key of the certificate ${settings.certPath}`
+      })
+    }
     yield* Effect.try({
       try: () => tls.createSecureContext({ cert, key }),
-      catch: (cause) => {
-        const text = String((cause as Error).message ?? cause)
-        return new TlsInvalid({
-          path: /key/i.test(text) && !/cert/i.test(text) ? settings.keyPath : settings.certPath,
-          reason: text
-        })
-      }
+      catch: (cause) => new TlsInvalid({ path: settings.certPath, reason: reasonOf(cause) })
     })
     return { cert, key }
   })
