@@ -3,9 +3,9 @@
  * names (TELEMUX_HOME, TELEMUX_HOST, TELEMUX_PORT, TELEMUX_TMUX_SOCKET, --config / TELEMUX_CONFIG),
  * so the CLI and the daemon it talks to always agree. HTTPS when the daemon's TELEMUX_TLS_CERT is
  * set; TELEMUX_URL names the daemon outright (`https://box.example.ts.net:4780`, a name its
- * certificate holds). For HTTPS the system's CAs are trusted, plus TELEMUX_TLS_CA (a PEM file)
- * when set, else the daemon's own certificate (TELEMUX_TLS_CERT, when readable: a self-signed one
- * is then trusted on the machine that has it).
+ * certificate holds). For HTTPS the system's CAs are trusted (and NODE_EXTRA_CA_CERTS), plus
+ * TELEMUX_TLS_CA (a PEM file) when set, else the daemon's own certificate (TELEMUX_TLS_CERT, when
+ * readable: a self-signed one is then trusted on the machine that has it).
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { Effect, Either, Option, Redacted } from "effect"
@@ -91,7 +91,12 @@ export const resolveAddress = (
         onSome: (tls) =>
           Effect.orElseSucceed(Effect.tryPromise(() => fs.readFile(tls.certPath, "utf8")), () => undefined)
       })
-    return addressOf(settings, { url, ca })
+    // node reads NODE_EXTRA_CA_CERTS into its default trust, which a CA list of our own replaces: keep it
+    const extra = env.NODE_EXTRA_CA_CERTS?.trim()
+    const extraCa = ca === undefined || extra === undefined || extra === ""
+      ? undefined
+      : yield* Effect.orElseSucceed(Effect.tryPromise(() => fs.readFile(extra, "utf8")), () => undefined)
+    return addressOf(settings, { url, ca: extraCa === undefined ? ca : `${ca}\n${extraCa}` })
   })
 
 const errnoCode = (cause: unknown): string | undefined =>
