@@ -40,13 +40,20 @@ interface WebFile {
 const etagOf = (body: Uint8Array) => `"${crypto.createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`
 
 /**
- * `web/` beside the running script (dist/main.js, or dist/cli-chunks/… for `telemux daemon`, whose
- * parent is dist/): the first of those that holds an index.html.
+ * The built dashboard beside the running code: `dist/web` for dist/main.js and for the chunks of
+ * dist/cli.js (`telemux daemon`, in dist/cli-chunks/); from source (layers/*.ts under tsx or a
+ * test), the built `dist/web` too — never the source pages in `web/`, whose assets are not built.
  */
 export const defaultWebRoot = (): string => {
   const here = path.dirname(fileURLToPath(import.meta.url))
-  const candidates = [path.join(here, "web"), path.join(here, "..", "web"), path.join(here, "..", "dist", "web")]
-  return candidates.find((dir) => fs.existsSync(path.join(dir, "index.html"))) ?? candidates[0]!
+  switch (path.basename(here)) {
+    case "cli-chunks":
+      return path.join(here, "..", "web")
+    case "layers":
+      return path.join(here, "..", "dist", "web")
+    default:
+      return path.join(here, "web")
+  }
 }
 
 /** Every regular file under `root` (dotfiles and symlinks left out), by its URL path. */

@@ -14,6 +14,7 @@ import WebSocket from "ws"
 import * as HttpServerLayer from "../layers/HttpServer.js"
 import * as SqliteSessionStore from "../layers/SqliteSessionStore.js"
 import * as WebAuthLive from "../layers/WebAuthLive.js"
+import { defaultWebRoot } from "../layers/WebRoute.js"
 import { AuthToken } from "../services/AuthToken.js"
 import { HttpListener } from "../services/HttpListener.js"
 import type { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -254,6 +255,10 @@ describe("the dashboard's files", () => {
         assert.strictEqual(api.status, 403)
       })
     ))
+
+  it("is found in dist/web, never in the source pages of web/", () => {
+    assert.strictEqual(defaultWebRoot(), path.resolve(import.meta.dirname, "..", "dist", "web"))
+  })
 
   it.scopedLive("without a built dashboard / answers 404 saying how to build it", () =>
     Effect.gen(function*() {
