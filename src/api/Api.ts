@@ -44,14 +44,19 @@ export class HostNotAllowed extends Schema.TaggedError<HostNotAllowed>()(
   HttpApiSchema.annotations({ status: 403 })
 ) {}
 
-/** Bearer token from the `Authorization` header only; a token in a URL would end up in logs and history. */
+/**
+ * Bearer token from the `Authorization` header only (a token in a URL would end up in logs and
+ * history); without one, the web dashboard's cookie from its own origin (layers/WebSignIn.ts).
+ */
 export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("telemux/Authorization", {
   failure: Unauthorized,
   security: {
     bearer: HttpApiSecurity.bearer.pipe(
       HttpApiSecurity.annotate(
         OpenApi.Description,
-        "The daemon's token: generated on first start into `$TELEMUX_HOME/token` (mode 0600); `telemux token` prints it"
+        "The daemon's token: generated on first start into `$TELEMUX_HOME/token` (mode 0600); `telemux token` prints it. " +
+          "A browser signed in to the web dashboard (`POST /v1/web/sign-in`) sends its session cookie " +
+          "`telemux_session_<port>` instead, accepted only from the dashboard's own origin"
       )
     )
   }
