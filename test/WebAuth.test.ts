@@ -11,9 +11,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as SqliteSessionStore from "../layers/SqliteSessionStore.js"
+import * as ConfigLive from "../layers/TelemuxConfigLive.js"
 import * as WebAuthLive from "../layers/WebAuthLive.js"
 import { AuthToken } from "../services/AuthToken.js"
-import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { TelemuxConfig, WEB_SESSION_TTL_DEFAULT, WEB_SESSION_TTL_FLOOR } from "../services/TelemuxConfig.js"
 import {
   SIGN_IN_CODE_TTL,
   SIGN_IN_CODES_MAX,
@@ -223,4 +224,18 @@ describe("WebAuth in SQLite", () => {
           }))
       )
     }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Error))))
+})
+
+describe("TELEMUX_WEB_SESSION_TTL", () => {
+  it.effect("sets the sign-in's lifetime, 30 days by default, never under a minute nor over 400 days", () =>
+    Effect.gen(function*() {
+      const ttl = (env: Record<string, string>) =>
+        Effect.map(Effect.provide(TelemuxConfig, ConfigLive.layerFromRecord(env)), (s) => s.webSessionTtl)
+      assert.deepStrictEqual(yield* ttl({}), WEB_SESSION_TTL_DEFAULT)
+      assert.deepStrictEqual(yield* ttl({ TELEMUX_WEB_SESSION_TTL: "2 hours" }), Duration.hours(2))
+      assert.deepStrictEqual(yield* ttl({ TELEMUX_WEB_SESSION_TTL: "5 seconds" }), WEB_SESSION_TTL_FLOOR)
+      assert.deepStrictEqual(yield* ttl({ TELEMUX_WEB_SESSION_TTL: "1000 days" }), Duration.days(400))
+      const bad = yield* Effect.flip(ttl({ TELEMUX_WEB_SESSION_TTL: "soon" }))
+      assert.strictEqual(bad._tag, "ConfigInvalid")
+    }))
 })
