@@ -139,6 +139,9 @@ export const make = Effect.gen(function*() {
         return [found, kept] as const
       }))
 
+  // what expired, or was opened under another token, while the daemon was down goes at once
+  yield* prune(yield* Clock.currentTimeMillis, yield* currentTag)
+
   return WebAuth.of({
     createCode: Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis

@@ -221,6 +221,17 @@ describe("WebAuth in SQLite", () => {
             yield* Ref.set(token, "r".repeat(64))
             assert.isTrue(Option.isNone(yield* web.authenticate(kept.value)))
             assert.strictEqual((yield* sql`SELECT * FROM web_sessions`).length, 0)
+            yield* web.signInWithToken("r".repeat(64))
+          }))
+      )
+      // a session that expired while the daemon was down is dropped as it starts
+      yield* TestClock.adjust(TTL)
+      yield* Effect.scoped(
+        Effect.flatMap(Layer.build(sqliteAuth(file, token)), (context) =>
+          Effect.gen(function*() {
+            assert.strictEqual(yield* Effect.flatMap(Effect.provide(WebAuth, context), (web) => web.openSessions), 0)
+            const sql = yield* Effect.provide(SqlClient.SqlClient, context)
+            assert.strictEqual((yield* sql`SELECT * FROM web_sessions`).length, 0)
           }))
       )
     }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Error))))
