@@ -1,15 +1,16 @@
 /**
- * The API's handlers, group by group, and the bearer-token middleware: what each endpoint of
- * src/api/Api.ts does, over the services. Serving them (the listener, the guard, the stream) is
+ * The API's handlers, group by group: what each endpoint of src/api/Api.ts does, over the
+ * services (the auth middleware and the web sign-in's handlers are in WebSignIn.ts). Serving them (the listener, the guard, the stream) is
  * HttpServer.ts's part.
  */
 import { type HttpApi, HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, DateTime, Effect, Equal, Layer, Option, Redacted, Ref, Schema } from "effect"
+import { Clock, DateTime, Effect, Equal, Layer, Option, Ref, Schema } from "effect"
 import * as os from "node:os"
 import { Agents } from "../services/Agents.js"
-import { AuthToken } from "../services/AuthToken.js"
+import type { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet, type FleetLinkStatus } from "../services/Fleet.js"
+import type { HttpListener } from "../services/HttpListener.js"
 import type { Idempotency } from "../services/Idempotency.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
@@ -17,40 +18,18 @@ import { Projects } from "../services/Projects.js"
 import { type ListSessionsRequest, Sessions } from "../services/Sessions.js"
 import { SystemStats } from "../services/SystemStats.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-import { Authorization, CALLER_HEADER, Health, SessionOutput, TelemuxApi } from "../src/api/Api.js"
+import type { WebAuth } from "../services/WebAuth.js"
+import { CALLER_HEADER, Health, SessionOutput, TelemuxApi } from "../src/api/Api.js"
 import { Computer, FleetLink } from "../src/domain/Computer.js"
-import { Unauthorized } from "../src/domain/Errors.js"
 import { toKeyPress } from "../src/domain/Keys.js"
 import { type ComputerName, SessionId } from "../src/domain/Session.js"
-import { INVALID_TOKEN_MESSAGE, MISSING_TOKEN_MESSAGE, NOT_BEARER_MESSAGE, parseBearer } from "../src/http/Bearer.js"
 import { VERSION } from "../src/Version.js"
 import * as SessionRouting from "./SessionRouting.js"
+import { AuthorizationLive, WebSignInLive } from "./WebSignIn.js"
+
+export { AuthorizationLive }
 
 const decodeSessionId = Schema.decodeUnknownOption(SessionId)
-
-// ---------------------------------------------------------------------------
-// Authorization
-// ---------------------------------------------------------------------------
-
-export const AuthorizationLive: Layer.Layer<Authorization, never, AuthToken | TelemuxConfig> = Layer.effect(
-  Authorization,
-  Effect.gen(function*() {
-    const config = yield* TelemuxConfig
-    const token = yield* AuthToken
-    if (!config.auth) return Authorization.of({ bearer: () => Effect.void })
-    return Authorization.of({
-      bearer: (candidate) =>
-        Effect.gen(function*() {
-          const bearer = parseBearer((yield* HttpServerRequest.HttpServerRequest).headers.authorization)
-          if (bearer._tag === "Missing") return yield* new Unauthorized({ message: MISSING_TOKEN_MESSAGE })
-          if (bearer._tag === "NotBearer") return yield* new Unauthorized({ message: NOT_BEARER_MESSAGE })
-          if (!(yield* token.verify(Redacted.value(candidate).trim()))) {
-            return yield* new Unauthorized({ message: INVALID_TOKEN_MESSAGE })
-          }
-        })
-    })
-  })
-)
 
 // ---------------------------------------------------------------------------
 // Handlers
@@ -242,9 +221,20 @@ const ProjectsLive = HttpApiBuilder.group(
 export const makeApiLive = (healthJson: Effect.Effect<string>): Layer.Layer<
   HttpApi.Api,
   never,
-  Sessions | Cache | SystemStats | Projects | TelemuxConfig | AuthToken | OutputLog | Fleet | Agents | Idempotency
+  | Sessions
+  | Cache
+  | SystemStats
+  | Projects
+  | TelemuxConfig
+  | AuthToken
+  | OutputLog
+  | Fleet
+  | Agents
+  | Idempotency
+  | WebAuth
+  | HttpListener
 > =>
   HttpApiBuilder.api(TelemuxApi).pipe(
-    Layer.provide([healthLive(healthJson), SessionsLive, ComputersLive, ProjectsLive]),
+    Layer.provide([healthLive(healthJson), SessionsLive, ComputersLive, ProjectsLive, WebSignInLive]),
     Layer.provide(AuthorizationLive)
   )

@@ -5,13 +5,14 @@
  * and a daemon under systemd or with its output in a file prints none of it. The same facts are in
  * the `telemux ready` log line.
  */
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import type { TelemuxSettings } from "../services/TelemuxConfig.js"
 import { VERSION } from "../src/Version.js"
 
 const urlHost = (host: string) => (host.includes(":") ? `[${host}]` : host)
 
-export const daemonUrl = (settings: TelemuxSettings, port: number) => `http://${urlHost(settings.host)}:${port}`
+export const daemonUrl = (settings: TelemuxSettings, port: number) =>
+  `${Option.isSome(settings.tls) ? "https" : "http"}://${urlHost(settings.host)}:${port}`
 
 export const startingLines = (settings: TelemuxSettings): ReadonlyArray<string> => [
   `telemux ${VERSION} starting — computer ${settings.computer}, state dir ${settings.home}`
@@ -21,6 +22,7 @@ export const readyLines = (settings: TelemuxSettings, port: number): ReadonlyArr
   `telemux ${VERSION} is ready at ${daemonUrl(settings, port)}`,
   `  API token: ${settings.tokenPath} (the CLI and TUI read it from there)`,
   "  next: in another terminal run `telemux doctor`, then `telemux new .` and `telemux tui`",
+  "  web dashboard: `telemux web` opens a sign-in link",
   "  stop: Ctrl+C (sessions keep running in tmux and are found again at the next start)"
 ]
 

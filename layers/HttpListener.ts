@@ -1,8 +1,12 @@
 import { FileSystem, type HttpApp, HttpIncomingMessage, type HttpMiddleware, HttpServer } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Deferred, Duration, Effect, Fiber, Layer, Option, Schema } from "effect"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
 import * as http from "node:http"
+import * as https from "node:https"
 import type { Duplex } from "node:stream"
+import * as tls from "node:tls"
 import {
   DRAIN_GRACE,
   HEADERS_TIMEOUT,
@@ -14,8 +18,10 @@ import {
   REQUEST_TIMEOUT,
   type RequestShortcut,
   RETRY_AFTER_SECONDS,
+  TlsInvalid,
   type UpgradeHandler
 } from "../services/HttpListener.js"
+import type { TlsSettings } from "../services/TelemuxConfig.js"
 import { DaemonUnavailable } from "../src/domain/Errors.js"
 import * as HttpMetrics from "./HttpMetrics.js"
 import { protocolRefusal } from "./RequestGuard.js"
@@ -26,6 +32,8 @@ export interface ListenerOptions {
   readonly drainGrace?: Duration.DurationInput
   /** Count and time every answer in the HTTP metrics (HttpMetrics.ts); on unless turned off. */
   readonly recordMetrics?: boolean
+  /** Serve HTTPS (and WSS) with this certificate and key instead of HTTP. */
+  readonly tls?: TlsSettings | undefined
 }
 
 type Phase = "starting" | "serving" | "draining"
@@ -105,6 +113,51 @@ const bindError = (options: ListenerOptions, error: NodeJS.ErrnoException) => {
   }
 }
 
+const readPem = (file: string) =>
+  Effect.try({
+    try: () => fs.readFileSync(file),
+    catch: (cause) =>
+      new TlsInvalid({
+        path: file,
+        reason: `cannot read it (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`
+      })
+  })
+
+/**
+ * The certificate and key, read and checked before the port is bound: the certificate (the first of
+ * a chain) is PEM, the key is an unencrypted PEM key, and it is the certificate's.
+ */
+export const loadTls = (settings: TlsSettings) =>
+  Effect.gen(function*() {
+    const cert = yield* readPem(settings.certPath)
+    const key = yield* readPem(settings.keyPath)
+    const reasonOf = (cause: unknown) => String((cause as Error).message ?? cause)
+    const x509 = yield* Effect.try({
+      try: () => new crypto.X509Certificate(cert),
+      catch: (cause) =>
+        new TlsInvalid({ path: settings.certPath, reason: `not a PEM certificate (${reasonOf(cause)})` })
+    })
+    const privateKey = yield* Effect.try({
+      try: () => crypto.createPrivateKey(key),
+      catch: (cause) =>
+        new TlsInvalid({
+          path: settings.keyPath,
+          reason: `not an unencrypted PEM private key (${reasonOf(cause)})`
+        })
+    })
+    if (!x509.checkPrivateKey(privateKey)) {
+      return yield* new TlsInvalid({
+        path: settings.keyPath,
+        reason: `it is not the private key of the certificate ${settings.certPath}`
+      })
+    }
+    yield* Effect.try({
+      try: () => tls.createSecureContext({ cert, key }),
+      catch: (cause) => new TlsInvalid({ path: settings.certPath, reason: reasonOf(cause) })
+    })
+    return { cert, key }
+  })
+
 /**
  * Binds at once and answers 503 until `server.serve` is called; see services/HttpListener.ts.
  * The node server's own timeouts are set on purpose: a client that never finishes its headers is
@@ -113,7 +166,8 @@ const bindError = (options: ListenerOptions, error: NodeJS.ErrnoException) => {
 export const make = (options: ListenerOptions) =>
   Effect.gen(function*() {
     const drainGrace = Duration.decode(options.drainGrace ?? DRAIN_GRACE)
-    const server = http.createServer({
+    const pems = options.tls === undefined ? undefined : yield* loadTls(options.tls)
+    const serverOptions: http.ServerOptions = {
       noDelay: true,
       headersTimeout: Duration.toMillis(HEADERS_TIMEOUT),
       requestTimeout: Duration.toMillis(REQUEST_TIMEOUT),
@@ -121,7 +175,11 @@ export const make = (options: ListenerOptions) =>
       connectionsCheckingInterval: 1000,
       // a request without a Host goes on to the request guard, which refuses it in JSON (node's own answer is empty)
       requireHostHeader: false
-    })
+    }
+    const server: http.Server = pems === undefined
+      ? http.createServer(serverOptions)
+      : https.createServer({ ...serverOptions, ...pems })
+    const scheme = pems === undefined ? "http" : "https"
     let phase: Phase = "starting"
     let onRequest: ((request: http.IncomingMessage, response: http.ServerResponse) => void) | undefined
     let onUpgrade: UpgradeHandler | undefined
@@ -227,13 +285,14 @@ export const make = (options: ListenerOptions) =>
         yield* Effect.addFinalizer(() => drain)
         yield* Effect.logInfo("telemux listening").pipe(
           Effect.annotateLogs({
-            url: `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`
+            url: `${scheme}://${options.host.includes(":") ? `[${options.host}]` : options.host}:${port}`
           })
         )
       })
 
     return HttpListener.of({
       port,
+      scheme,
       server: HttpServer.make({ address: { _tag: "TcpAddress", hostname: options.host, port }, serve }),
       onUpgrade: (handler) =>
         Effect.acquireRelease(
@@ -261,7 +320,7 @@ export const make = (options: ListenerOptions) =>
 /** The listener as a layer, and the platform's `HttpServer` it serves (for HttpApiBuilder.serve). */
 export const layer = (
   options: ListenerOptions
-): Layer.Layer<HttpListener | HttpServer.HttpServer, PortInUse | ListenFailed> => {
+): Layer.Layer<HttpListener | HttpServer.HttpServer, PortInUse | ListenFailed | TlsInvalid> => {
   const listener = Layer.scoped(HttpListener, make(options))
   return Layer.merge(
     listener,

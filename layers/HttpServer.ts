@@ -12,12 +12,14 @@ import type { AuthToken } from "../services/AuthToken.js"
 import type { Cache } from "../services/Cache.js"
 import type { Fleet } from "../services/Fleet.js"
 import { HttpListener, type ListenFailed, type PortInUse } from "../services/HttpListener.js"
+import type { TlsInvalid } from "../services/HttpListener.js"
 import type { Idempotency } from "../services/Idempotency.js"
 import type { OutputLog } from "../services/OutputLog.js"
 import type { Projects } from "../services/Projects.js"
 import type { Sessions } from "../services/Sessions.js"
 import type { SystemStats } from "../services/SystemStats.js"
-import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { TelemuxConfig, type TlsSettings } from "../services/TelemuxConfig.js"
+import type { WebAuth } from "../services/WebAuth.js"
 import { EXTRA_ROUTES } from "../src/http/RouteTemplate.js"
 import { makeApiLive, makeHealthJson } from "./ApiHandlers.js"
 import * as HotRoutes from "./HotRoutes.js"
@@ -26,6 +28,8 @@ import * as MemoryHookOutbox from "./MemoryHookOutbox.js"
 import { MetricsRouteLive } from "./MetricsRoute.js"
 import * as RequestGuard from "./RequestGuard.js"
 import { StreamRouteLive } from "./StreamRoute.js"
+import * as WebAuthLive from "./WebAuthLive.js"
+import { WebRouteLive } from "./WebRoute.js"
 
 export { hostnameOf, isLoopbackHost, makeHostPredicate } from "../src/http/Hosts.js"
 export { AuthorizationLive } from "./ApiHandlers.js"
@@ -42,6 +46,7 @@ type Services =
   | Fleet
   | Agents
   | Idempotency
+  | WebAuth
 
 /**
  * HttpApiBuilder's app behind the request guard. Not `HttpApiBuilder.serve(middleware)`: a server
@@ -59,13 +64,15 @@ const AppLive = Layer.unwrapScoped(
       host: config.host,
       allowedHosts: config.allowedHosts,
       port: listener.port,
-      scheme: "http"
+      scheme: listener.scheme
     }
     const healthJson = yield* makeHealthJson
     yield* listener.shortcut(yield* HotRoutes.make(settings, healthJson))
     const guard = RequestGuard.make(settings, EXTRA_ROUTES)
     return Layer.unwrapEffect(Effect.map(HttpApiBuilder.httpApp, (app) => HttpServer.serve(guard(app)))).pipe(
       Layer.provide(StreamRouteLive),
+      // the dashboard's files, on `GET /*`: the API's routes are matched first
+      Layer.provide(WebRouteLive),
       Layer.provide(MetricsRouteLive),
       Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" })),
@@ -83,17 +90,29 @@ const AppLive = Layer.unwrapScoped(
 export const layer: Layer.Layer<never, never, Services | HttpListener | HttpServer.HttpServer> = AppLive
 
 /**
- * The same app on 127.0.0.1 and a random port, with an `HttpClient` whose relative URLs go to it;
- * the hook outbox /metrics reads is an empty one in memory.
+ * The same app on 127.0.0.1 and a random port (HTTPS with `tls`), with an `HttpClient` whose
+ * relative URLs go to it; the hook outbox /metrics reads is an empty one in memory, and web
+ * sign-ins are kept in memory unless `webAuth` says otherwise.
  */
+export const layerTestWith = (options: {
+  readonly tls?: TlsSettings
+  readonly webAuth?: Layer.Layer<WebAuth, never, AuthToken | TelemuxConfig>
+} = {}): Layer.Layer<
+  HttpServer.HttpServer | HttpClient.HttpClient | HttpListener | WebAuth,
+  PortInUse | ListenFailed | TlsInvalid,
+  Exclude<Services, HookOutbox | WebAuth>
+> =>
+  HttpServer.layerTestClient.pipe(
+    Layer.provide(NodeHttpClient.layerWithoutAgent),
+    Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: false, rejectUnauthorized: false })),
+    Layer.provideMerge(AppLive),
+    Layer.provideMerge(HttpListenerLive.layer({ host: "127.0.0.1", port: 0, tls: options.tls })),
+    Layer.provideMerge(options.webAuth ?? WebAuthLive.layerMemory),
+    Layer.provide(MemoryHookOutbox.layer)
+  )
+
 export const layerTest: Layer.Layer<
   HttpServer.HttpServer | HttpClient.HttpClient | HttpListener,
-  PortInUse | ListenFailed,
-  Exclude<Services, HookOutbox>
-> = HttpServer.layerTestClient.pipe(
-  Layer.provide(NodeHttpClient.layerWithoutAgent),
-  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: false })),
-  Layer.provideMerge(AppLive),
-  Layer.provideMerge(HttpListenerLive.layer({ host: "127.0.0.1", port: 0 })),
-  Layer.provide(MemoryHookOutbox.layer)
-)
+  PortInUse | ListenFailed | TlsInvalid,
+  Exclude<Services, HookOutbox | WebAuth>
+> = layerTestWith()

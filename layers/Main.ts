@@ -29,6 +29,7 @@ import * as SqliteSessionStore from "./SqliteSessionStore.js"
 import * as SqliteStreamPositions from "./SqliteStreamPositions.js"
 import * as TerminalStreamsLive from "./TerminalStreamsLive.js"
 import * as TokenFile from "./TokenFile.js"
+import * as WebAuthLive from "./WebAuthLive.js"
 
 /** Refuses to start on a tmux older than the daemon needs; logs the one it found. */
 const TmuxCheck = Layer.effectDiscard(
@@ -64,7 +65,9 @@ export const daemon = (
     SessionsLive.layer,
     OutputPollerLive.layer,
     SqliteListeners.layer,
-    IdempotencyLive.layerSqlite
+    IdempotencyLive.layerSqlite,
+    // the web dashboard's sign-ins, kept in the database across restarts
+    WebAuthLive.layerSqlite
   ).pipe(
     Layer.provideMerge(Infrastructure)
   )

@@ -22,6 +22,7 @@ import {
 } from "../src/domain/Errors.js"
 import { hostnameOf, makeHostPredicate, makeOriginPredicate } from "../src/http/Hosts.js"
 import { routesOf } from "../src/http/RouteTemplate.js"
+import { isDashboardRequest } from "../src/http/StaticFiles.js"
 
 /** Deepest JSON nesting a request body may have; no payload of the API needs more than a few levels. */
 export const JSON_DEPTH_MAX = 32
@@ -46,22 +47,32 @@ const encodeError = <A, I>(schema: Schema.Schema<A, I>, error: A) => Schema.enco
 export const toResponse = (refusal: Refusal) =>
   HttpServerResponse.unsafeJson(refusal.body, { status: refusal.status, headers: refusal.headers ?? {} })
 
-/** Host, Origin and Sec-Fetch-Site checks on raw headers; shared with the WebSocket upgrade. */
-export const makeHeaderCheck = (settings: GuardSettings) => {
+const forbidden = (message: string): Refusal => ({
+  status: 403,
+  body: encodeError(HostNotAllowed, new HostNotAllowed({ message }))
+})
+
+type RawHeaders = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+
+/** The Host check alone (DNS rebinding): what the dashboard's public files need. */
+export const makeHostCheck = (settings: GuardSettings) => {
   const isAllowedHost = makeHostPredicate(settings)
-  const isOwnOrigin = makeOriginPredicate(settings)
-  const forbidden = (message: string): Refusal => ({
-    status: 403,
-    body: encodeError(HostNotAllowed, new HostNotAllowed({ message }))
-  })
-  return (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>): Refusal | undefined => {
+  return (headers: RawHeaders): Refusal | undefined => {
     const host = typeof headers.host === "string" ? headers.host : undefined
     const hostname = host === undefined ? undefined : hostnameOf(host)
-    if (hostname === undefined || !isAllowedHost(hostname)) {
-      return forbidden(
-        `Host ${JSON.stringify(host ?? "")} is not allowed; add it to TELEMUX_ALLOWED_HOSTS to accept it`
-      )
-    }
+    return hostname === undefined || !isAllowedHost(hostname)
+      ? forbidden(`Host ${JSON.stringify(host ?? "")} is not allowed; add it to TELEMUX_ALLOWED_HOSTS to accept it`)
+      : undefined
+  }
+}
+
+/** Host, Origin and Sec-Fetch-Site checks on raw headers; shared with the WebSocket upgrade. */
+export const makeHeaderCheck = (settings: GuardSettings) => {
+  const checkHost = makeHostCheck(settings)
+  const isOwnOrigin = makeOriginPredicate(settings)
+  return (headers: RawHeaders): Refusal | undefined => {
+    const wrongHost = checkHost(headers)
+    if (wrongHost !== undefined) return wrongHost
     const origin = headers.origin
     if (origin !== undefined && (typeof origin !== "string" || !isOwnOrigin(origin))) {
       return forbidden(
@@ -274,10 +285,13 @@ export const make = (
   extraRoutes: ReadonlyArray<{ readonly method: string; readonly path: string }> = []
 ) => {
   const checkHeaders = makeHeaderCheck(settings)
+  const checkHost = makeHostCheck(settings)
   const routeAnswer = makeRouteAnswer(extraRoutes)
   return <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<never, R> =>
     withRequestLogs(Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-      const refused = checkHeaders(request.headers) ??
+      // the dashboard's files are public: a link from another site may open them (see StaticFiles.ts)
+      const dashboard = isDashboardRequest(request.method, request.url.split("?")[0] ?? "")
+      const refused = (dashboard ? checkHost(request.headers) : checkHeaders(request.headers)) ??
         (BODY_METHODS.has(request.method) ? checkBody(request.headers) : undefined) ??
         checkQuery(request.url)
       if (refused !== undefined) {

@@ -86,10 +86,25 @@ const migration0003 = Effect.gen(function*() {
   yield* sql`CREATE INDEX idempotency_created ON idempotency (created_at)`
 })
 
+/**
+ * The web dashboard's cookie sessions (layers/WebAuthLive.ts): the SHA-256 of the cookie value,
+ * never the value; `token_tag` says under which API token it was opened (a rotation ends it).
+ */
+const migration0004 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE web_sessions (
+    id_hash TEXT PRIMARY KEY NOT NULL,
+    token_tag TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  )`
+})
+
 export const migrations = {
   "0001_sessions": migration0001,
   "0002_listeners": migration0002,
-  "0003_idempotency": migration0003
+  "0003_idempotency": migration0003,
+  "0004_web_sessions": migration0004
 } as const
 
 // ---------------------------------------------------------------------------

@@ -5,7 +5,8 @@
  * Upgrades are taken straight from the listener (services/HttpListener.ts), through the same
  * Host/Origin check as every request, onto a WebSocket server of our own whose frames are bounded
  * (STREAM_FRAME_MAX_BYTES). Auth as for the API: `Authorization: Bearer` on the upgrade request (a
- * wrong one is a 401 before any upgrade), or, without the header, a first `auth` message within
+ * wrong one is a 401 before any upgrade), or the web dashboard's cookie with the dashboard's own
+ * Origin (an ended one, or one without that Origin, is a 401 before any upgrade), or, without the header, a first `auth` message within
  * STREAM_AUTH_DEADLINE (else close 4401); until then the client may send at most
  * STREAM_PREAUTH_MAX_BYTES, so an unauthenticated client costs a few KB however large a frame it
  * announces. A token in the URL is refused with 401, always. At shutdown every client gets a close
@@ -24,6 +25,7 @@ import { HttpListener } from "../services/HttpListener.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { terminalsOrNone } from "../services/TerminalStreams.js"
+import { WebAuth } from "../services/WebAuth.js"
 import { makeOutputFrames, READY } from "../src/api/StreamFrames.js"
 import {
   CLOSE_UNAUTHORIZED,
@@ -33,6 +35,13 @@ import {
 } from "../src/api/StreamProtocol.js"
 import { InvalidRequest, Unauthorized } from "../src/domain/Errors.js"
 import { INVALID_TOKEN_MESSAGE, NOT_BEARER_MESSAGE, parseBearer } from "../src/http/Bearer.js"
+import { makeOriginPredicate } from "../src/http/Hosts.js"
+import {
+  COOKIE_ENDED_MESSAGE,
+  COOKIE_ORIGIN_MESSAGE,
+  cookieUpgradeAllowed,
+  cookieValueOf
+} from "../src/http/WebCookie.js"
 import { refuseUpgrade } from "./HttpListener.js"
 import { makeHeaderCheck, type Refusal } from "./RequestGuard.js"
 import { type Deps, serveClient } from "./StreamClient.js"
@@ -126,7 +135,7 @@ const boundBeforeAuth = (socket: Duplex) =>
 export const StreamRouteLive: Layer.Layer<
   never,
   never,
-  OutputLog | Cache | AuthToken | TelemuxConfig | Fleet | HttpListener
+  OutputLog | Cache | AuthToken | TelemuxConfig | Fleet | HttpListener | WebAuth
 > = HttpApiBuilder.Router.use((router) =>
   Effect.gen(function*() {
     const cache = yield* Cache
@@ -134,6 +143,7 @@ export const StreamRouteLive: Layer.Layer<
     const token = yield* AuthToken
     const config = yield* TelemuxConfig
     const listener = yield* HttpListener
+    const web = yield* WebAuth
     const deps: Deps = {
       outputLog: yield* OutputLog,
       cache,
@@ -148,12 +158,14 @@ export const StreamRouteLive: Layer.Layer<
             : Effect.void)
     }
     const outputFrame = makeOutputFrames()
-    const checkHeaders = makeHeaderCheck({
+    const guardSettings = {
       host: config.host,
       allowedHosts: config.allowedHosts,
       port: listener.port,
-      scheme: "http"
-    })
+      scheme: listener.scheme
+    }
+    const checkHeaders = makeHeaderCheck(guardSettings)
+    const isOwnOrigin = makeOriginPredicate(guardSettings)
     let clientCount = 0
 
     const wss = yield* Effect.acquireRelease(
@@ -273,6 +285,19 @@ export const StreamRouteLive: Layer.Layer<
                 "Unauthorized",
                 JSON.stringify(unauthorized(INVALID_TOKEN_MESSAGE).body)
               )
+            }
+            authenticated = true
+          }
+          // the dashboard's cookie, from its own page only (cross-site WebSocket hijacking)
+          const cookie = bearer._tag === "Missing" ? cookieValueOf(listener.port, request.headers.cookie) : undefined
+          if (cookie !== undefined) {
+            const refusal = !cookieUpgradeAllowed(request.headers, isOwnOrigin)
+              ? COOKIE_ORIGIN_MESSAGE
+              : Option.isNone(yield* web.authenticate(cookie))
+              ? COOKIE_ENDED_MESSAGE
+              : undefined
+            if (refusal !== undefined) {
+              return refuseUpgrade(socket, 401, "Unauthorized", JSON.stringify(unauthorized(refusal).body))
             }
             authenticated = true
           }

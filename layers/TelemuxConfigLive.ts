@@ -35,7 +35,11 @@ import {
   POLL_INTERVAL_MAX_DEFAULT,
   POLL_INTERVAL_MIN_DEFAULT,
   TelemuxConfig,
-  type TelemuxSettings
+  type TelemuxSettings,
+  type TlsSettings,
+  WEB_SESSION_TTL_CEILING,
+  WEB_SESSION_TTL_DEFAULT,
+  WEB_SESSION_TTL_FLOOR
 } from "../services/TelemuxConfig.js"
 import {
   AGENT_MODE_FLAGS_DEFAULTS,
@@ -122,6 +126,12 @@ export const settings = Effect.gen(function*() {
   const metricsToken = yield* Config.option(Config.redacted("TELEMUX_METRICS_TOKEN"))
   const otlp = yield* otlpSettings
   const notify = yield* notifySettings
+  const tls = yield* tlsSettings
+  const webSessionTtl = Duration.clamp(
+    yield* Config.duration("TELEMUX_WEB_SESSION_TTL").pipe(Config.withDefault(WEB_SESSION_TTL_DEFAULT)),
+    { minimum: WEB_SESSION_TTL_FLOOR, maximum: WEB_SESSION_TTL_CEILING }
+  )
+  const webRoot = Option.map(yield* Config.option(Config.string("TELEMUX_WEB_ROOT")), (dir) => path.resolve(dir))
   if (!auth && !isLoopbackHost(host)) {
     return yield* new ConfigInvalid({
       message: `refusing to serve ${host} without a token: TELEMUX_AUTH=false is only allowed on loopback`
@@ -193,6 +203,9 @@ export const settings = Effect.gen(function*() {
     metricsToken,
     otlp,
     notify,
+    tls,
+    webSessionTtl,
+    webRoot,
     pollIntervals: {
       min: pollMin,
       max: pollMax,
@@ -254,6 +267,27 @@ const notifySettings = Effect.gen(function*() {
   }
   const result: NotifySettings = { targets, secret }
   return result
+})
+
+/**
+ * TELEMUX_TLS_CERT and TELEMUX_TLS_KEY: both (HTTPS and WSS) or neither (HTTP and WS). The files
+ * are read when the daemon binds its port (layers/HttpListener.ts), where an unreadable or invalid
+ * one stops it with a message naming the file.
+ */
+const tlsSettings = Effect.gen(function*() {
+  const cert = yield* Config.option(Config.nonEmptyString("TELEMUX_TLS_CERT"))
+  const key = yield* Config.option(Config.nonEmptyString("TELEMUX_TLS_KEY"))
+  if (Option.isNone(cert) && Option.isNone(key)) return Option.none<TlsSettings>()
+  if (Option.isNone(cert) || Option.isNone(key)) {
+    const [given, missing] = Option.isSome(cert)
+      ? ["TELEMUX_TLS_CERT", "TELEMUX_TLS_KEY"]
+      : ["TELEMUX_TLS_KEY", "TELEMUX_TLS_CERT"]
+    return yield* new ConfigInvalid({
+      message: `${given} is set but ${missing} is not: set both (the PEM certificate chain and its private key) ` +
+        "to serve HTTPS, or neither to serve HTTP"
+    })
+  }
+  return Option.some<TlsSettings>({ certPath: path.resolve(cert.value), keyPath: path.resolve(key.value) })
 })
 
 /** Reads the JSON config file into a provider answering the env names. */

@@ -1,8 +1,10 @@
 // The build: the daemon (dist/main.js), the `telemux` command (dist/cli.js, with the daemon and
 // the TUI split into chunks it loads only when run) and the agents' hook command (dist/hook.js,
 // kept free of `effect` so it starts fast). Dependencies stay external (node_modules).
+// Then the web dashboard (dist/web, served by the daemon at `/`): see buildWeb below.
 import { build } from "esbuild"
 import * as fs from "node:fs"
+import * as path from "node:path"
 
 const common = { bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", sourcemap: true }
 
@@ -19,4 +21,52 @@ await build({
   banner: { js: "#!/usr/bin/env node" }
 })
 fs.chmodSync("dist/cli.js", 0o755)
-console.log("built dist/main.js, dist/cli.js, dist/hook.js")
+
+/**
+ * web/ → dist/web: each page's script (`web/<page>.ts` beside `web/<page>.html`) and each
+ * `web/*.css` bundled for browsers into
+ * `assets/<name>-<HASH>.<ext>` (served immutable), each `web/*.html` copied with its
+ * `/assets/<name>.<ext>` references pointed at the hashed names (served no-cache), and anything
+ * in `web/public/` copied as it is. Everything the page loads is in dist/web: nothing is fetched
+ * from elsewhere at run time.
+ */
+const buildWeb = async () => {
+  const out = "dist/web"
+  fs.rmSync(out, { recursive: true, force: true })
+  const names = fs.readdirSync("web")
+  const entries = names
+    .filter((name) => name.endsWith(".css") || (name.endsWith(".ts") && names.includes(name.replace(/\.ts$/, ".html"))))
+    .map((name) => `web/${name}`)
+  const result = await build({
+    entryPoints: entries,
+    bundle: true,
+    platform: "browser",
+    format: "esm",
+    target: ["es2022"],
+    minify: true,
+    sourcemap: true,
+    outdir: out,
+    entryNames: "assets/[name]-[hash]",
+    chunkNames: "assets/[name]-[hash]",
+    metafile: true
+  })
+  /** `/assets/sign-in.js` → `/assets/sign-in-ABCD1234.js`, for every entry. */
+  const hashed = new Map()
+  for (const [file, output] of Object.entries(result.metafile.outputs)) {
+    if (output.entryPoint === undefined) continue
+    const name = path.basename(output.entryPoint).replace(/\.ts$/, ".js")
+    hashed.set(`/assets/${name}`, `/${path.relative(out, file)}`)
+  }
+  for (const name of fs.readdirSync("web").filter((name) => name.endsWith(".html"))) {
+    let html = fs.readFileSync(`web/${name}`, "utf8")
+    html = html.replace(/\/assets\/[A-Za-z0-9._-]+\.(js|css)/g, (ref) => {
+      const target = hashed.get(ref)
+      if (target === undefined) throw new Error(`web/${name} refers to ${ref}, which no web/ entry builds`)
+      return target
+    })
+    fs.writeFileSync(`${out}/${name}`, html)
+  }
+  if (fs.existsSync("web/public")) fs.cpSync("web/public", out, { recursive: true })
+}
+await buildWeb()
+console.log("built dist/main.js, dist/cli.js, dist/hook.js, dist/web/")

@@ -43,6 +43,21 @@ export class ListenFailed extends Data.TaggedError("ListenFailed")<{
   }
 }
 
+/**
+ * TELEMUX_TLS_CERT / TELEMUX_TLS_KEY cannot be used: a file unreadable, not PEM, or a key that is
+ * not the certificate's. The daemon stops before it serves anything.
+ */
+export class TlsInvalid extends Data.TaggedError("TlsInvalid")<{
+  readonly path: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `cannot serve HTTPS with ${this.path}: ${this.reason}; ` +
+      "TELEMUX_TLS_CERT must name a PEM certificate (chain) and TELEMUX_TLS_KEY its unencrypted PEM private key " +
+      "(see the README's Web dashboard section), or unset both to serve HTTP"
+  }
+}
+
 /** A WebSocket upgrade request, handed over raw: the handler owns the socket from then on. */
 export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, head: Buffer) => void
 
@@ -55,6 +70,8 @@ export type RequestShortcut = (request: http.IncomingMessage, response: http.Ser
 export class HttpListener extends Context.Tag("telemux/HttpListener")<HttpListener, {
   /** The port actually bound (differs from the configured one when that is 0). */
   readonly port: number
+  /** `https` when a certificate was given (TELEMUX_TLS_CERT), else `http`; WebSockets are `wss`/`ws` alike. */
+  readonly scheme: "http" | "https"
   /** The HTTP server the API is served on; serving it ends the start-up 503s, closing its scope drains. */
   readonly server: HttpServer.HttpServer
   /** Routes upgrade requests to `handler` while the scope is open (one handler at a time). */

@@ -42,6 +42,18 @@ export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
   readonly cause?: unknown
 }> {}
 
+/** How long a web dashboard sign-in lasts (a fixed lifetime from sign-in, not sliding). */
+export const WEB_SESSION_TTL_DEFAULT = Duration.days(30)
+/** Bounds of TELEMUX_WEB_SESSION_TTL: browsers keep a cookie at most 400 days. */
+export const WEB_SESSION_TTL_FLOOR = Duration.minutes(1)
+export const WEB_SESSION_TTL_CEILING = Duration.days(400)
+
+/** HTTPS and WSS on the daemon's port: a PEM certificate chain and its private key. */
+export interface TlsSettings {
+  readonly certPath: string
+  readonly keyPath: string
+}
+
 export interface PollIntervals {
   readonly min: Duration.Duration
   readonly default: Duration.Duration
@@ -88,6 +100,12 @@ export interface TelemuxSettings {
   readonly otlp: Option.Option<OtlpSettings>
   /** Where people are told of a session waiting for input, a turn finished, a session dying. */
   readonly notify: NotifySettings
+  /** TELEMUX_TLS_CERT and TELEMUX_TLS_KEY (both or neither): serve HTTPS and WSS instead of HTTP and WS. */
+  readonly tls: Option.Option<TlsSettings>
+  /** How long a web dashboard sign-in (its cookie) lasts (TELEMUX_WEB_SESSION_TTL). */
+  readonly webSessionTtl: Duration.Duration
+  /** The built dashboard's directory (TELEMUX_WEB_ROOT); none: `web/` beside the daemon's own script. */
+  readonly webRoot: Option.Option<string>
 }
 
 /** TELEMUX_NOTIFY's targets (none: nothing is sent) and TELEMUX_NOTIFY_SECRET, which signs webhooks. */

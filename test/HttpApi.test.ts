@@ -15,6 +15,7 @@ import * as MemoryHookOutbox from "../layers/MemoryHookOutbox.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import { ERROR_BODY_MAX_BYTES } from "../layers/RequestGuard.js"
 import * as TokenFile from "../layers/TokenFile.js"
+import * as WebAuthLive from "../layers/WebAuthLive.js"
 import { AuthToken } from "../services/AuthToken.js"
 import { Cache } from "../services/Cache.js"
 import { HttpListener, REQUEST_BODY_MAX_BYTES } from "../services/HttpListener.js"
@@ -798,6 +799,7 @@ describe("startup", () => {
       const port = yield* freePort
       yield* Layer.build(
         HttpServerLayer.layer.pipe(
+          Layer.provide(WebAuthLive.layerMemory),
           Layer.provide(services(fake, settings({ port }))),
           Layer.provide(HttpListenerLive.layer({ host: "127.0.0.1", port })),
           Layer.provide(MemoryHookOutbox.layer),

@@ -384,14 +384,17 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
         "table:idempotency",
         "table:kv",
         "table:listeners",
-        "table:sessions"
+        "table:sessions",
+        "table:web_sessions"
       ])
       const applied = yield* sql<{ migration_id: number; name: string }>`
         SELECT migration_id, name FROM effect_sql_migrations`
-      assert.deepStrictEqual(applied.map((m) => [m.migration_id, m.name]), [[1, "sessions"], [2, "listeners"], [
-        3,
-        "idempotency"
-      ]])
+      assert.deepStrictEqual(applied.map((m) => [m.migration_id, m.name]), [
+        [1, "sessions"],
+        [2, "listeners"],
+        [3, "idempotency"],
+        [4, "web_sessions"]
+      ])
       const statusIndex = yield* sql<{ name: string }>`SELECT name FROM pragma_index_info('sessions_status')`
       assert.deepStrictEqual(statusIndex.map((c) => c.name), ["status", "created_at"])
       const computerIndex = yield* sql<{ name: string }>`SELECT name FROM pragma_index_info('sessions_computer')`
@@ -504,7 +507,7 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
           // Reopening must not run the migrations again.
           const sql = yield* SqlClient.SqlClient
           const applied = yield* sql<{ n: number }>`SELECT count(*) AS n FROM effect_sql_migrations`
-          assert.deepStrictEqual(applied, [{ n: 3 }])
+          assert.deepStrictEqual(applied, [{ n: 4 }])
         }),
         SqliteSessionStore.layerFile(file)
       )

@@ -44,14 +44,19 @@ export class HostNotAllowed extends Schema.TaggedError<HostNotAllowed>()(
   HttpApiSchema.annotations({ status: 403 })
 ) {}
 
-/** Bearer token from the `Authorization` header only; a token in a URL would end up in logs and history. */
+/**
+ * Bearer token from the `Authorization` header only (a token in a URL would end up in logs and
+ * history); without one, the web dashboard's cookie from its own origin (layers/WebSignIn.ts).
+ */
 export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("telemux/Authorization", {
   failure: Unauthorized,
   security: {
     bearer: HttpApiSecurity.bearer.pipe(
       HttpApiSecurity.annotate(
         OpenApi.Description,
-        "The daemon's token: generated on first start into `$TELEMUX_HOME/token` (mode 0600); `telemux token` prints it"
+        "The daemon's token: generated on first start into `$TELEMUX_HOME/token` (mode 0600); `telemux token` prints it. " +
+          "A browser signed in to the web dashboard (`POST /v1/web/sign-in`) sends its session cookie " +
+          "`telemux_session_<port>` instead, accepted only from the dashboard's own origin"
       )
     )
   }
@@ -345,11 +350,73 @@ export class ProjectsGroup extends HttpApiGroup.make("projects")
   )
 {}
 
+/** Too many failed sign-ins in a short time: the next attempt is accepted after `retryAfterSeconds`. */
+export class SignInThrottled extends Schema.TaggedError<SignInThrottled>()(
+  "SignInThrottled",
+  { message: Schema.String, retryAfterSeconds: Schema.Number },
+  HttpApiSchema.annotations({ status: 429 })
+) {}
+
+/** A single-use sign-in code for the web dashboard, and the page that takes it. */
+export class SignInCode extends Schema.Class<SignInCode>("SignInCode")({
+  code: Schema.String,
+  /** `/sign-in#code=…`: in the fragment, which a browser never sends to a server (no logs, no Referer). */
+  path: Schema.String,
+  expiresAt: Schema.DateTimeUtc
+}) {}
+
+const SECRET_MAX = 1024
+
+/** A sign-in code (from `telemux web`) or the API token, in the body (never in a URL). */
+export const SignInPayload = Schema.Union(
+  Schema.Struct({ code: Schema.String.pipe(Schema.nonEmptyString(), Schema.maxLength(SECRET_MAX)) }).annotations({
+    ...strict,
+    identifier: "SignInWithCode"
+  }),
+  Schema.Struct({ token: Schema.String.pipe(Schema.nonEmptyString(), Schema.maxLength(SECRET_MAX)) }).annotations({
+    ...strict,
+    identifier: "SignInWithToken"
+  })
+)
+
+export class WebGroup extends HttpApiGroup.make("web")
+  .add(
+    HttpApiEndpoint.post("createSignInCode", "/v1/web/sign-in-codes")
+      .addSuccess(SignInCode, { status: 201 })
+      .middleware(Authorization)
+      .annotate(
+        OpenApi.Summary,
+        "A single-use web dashboard sign-in code, good for a minute (what `telemux web` opens)"
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("signIn", "/v1/web/sign-in")
+      .setPayload(SignInPayload)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(Unauthorized)
+      .addError(SignInThrottled)
+      .annotate(
+        OpenApi.Summary,
+        "Exchange a sign-in code (once) or the API token for the dashboard's session cookie (HttpOnly, SameSite=Strict)"
+      )
+  )
+  .add(
+    HttpApiEndpoint.post("signOut", "/v1/web/sign-out")
+      .addSuccess(HttpApiSchema.NoContent)
+      .annotate(OpenApi.Summary, "End this browser's dashboard session and clear its cookie")
+  )
+  .annotate(
+    OpenApi.Description,
+    "Signing in to the web dashboard served at `/`: a browser gets a session cookie, accepted by the API only from the dashboard's own origin"
+  )
+{}
+
 export class TelemuxApi extends HttpApi.make("telemux")
   .add(HealthGroup)
   .add(SessionsGroup)
   .add(ComputersGroup)
   .add(ProjectsGroup)
+  .add(WebGroup)
   .addError(InvalidRequest)
   .addError(HostNotAllowed)
   .addError(UnsupportedMediaType)

@@ -16,6 +16,8 @@ export const ERROR_MEANINGS: Readonly<Record<string, string>> = {
   NativeSessionIdInvalid: "the agent's conversation id is malformed",
   AgentCommandNotFound:
     "the agent's configured command is not on the PATH a new session's shell uses, or its path cannot be run (`command` and `path` say which)",
+  SignInThrottled:
+    "too many failed web sign-ins in the last minute: wait `retryAfterSeconds` (also in Retry-After), then try again",
   AgentBusy: "the session's agent (or another program) is running in its pane: wait for its turn to end, or restart it",
   Unauthorized: "no bearer token, or a wrong one (the daemon keeps it in `$TELEMUX_HOME/token`)",
   HostNotAllowed:

@@ -31,6 +31,7 @@ import { argument, configOption, json, rootCommand, terminalWidth, textOption, w
 import { service } from "./Service.js"
 import { attach, close, keys, send, tail, watchCommand } from "./SessionCommands.js"
 import { rotateToken } from "./TokenRotation.js"
+import { web } from "./WebCommand.js"
 
 /** `ServeError` and friends carry an empty message and the reason in `cause`. */
 
@@ -154,7 +155,9 @@ const token = Command.make(
   "token",
   {
     rotate: Options.boolean("rotate").pipe(
-      Options.withDescription("write a new token (the daemon accepts it after its next restart)")
+      Options.withDescription(
+        "write a new token (the daemon accepts it from its next request; web dashboard sign-ins end)"
+      )
     )
   },
   (options) =>
@@ -174,7 +177,7 @@ const token = Command.make(
       const fresh = yield* rotateToken(target.address.tokenPath)
       yield* Console.log(fresh)
       yield* Console.error(
-        `wrote a new token to ${target.address.tokenPath}; the daemon accepts it from its next request and refuses the old one within a second`
+        `wrote a new token to ${target.address.tokenPath}; the daemon accepts it from its next request and refuses the old one within a second; web dashboard sign-ins made with the old one end`
       )
     }))
 ).pipe(Command.withDescription("print the API token (or rotate it with --rotate)"))
@@ -204,7 +207,8 @@ const COMMAND_NAMES = [
   "restart",
   "listen",
   "hooks",
-  "service"
+  "service",
+  "web"
 ]
 
 export const telemux = rootCommand.pipe(
@@ -233,7 +237,8 @@ export const telemux = rootCommand.pipe(
     restart,
     listen,
     hooks,
-    service
+    service,
+    web
   ])
 )
 

@@ -13,8 +13,9 @@ import { Duration, Effect, Option } from "effect"
 import { EDITING_KEYS, FUNCTION_KEYS } from "../domain/Keys.js"
 import { Agent, AgentMode, SessionStatus } from "../domain/Session.js"
 import { COMPLETE_COMMAND } from "./Argv.js"
+import { CliEnvironment } from "./CliEnvironment.js"
 import { childrenOf, type Node, own, spanText } from "./CommandTree.js"
-import { addressOf, loadSettings, readToken } from "./Connection.js"
+import { loadSettings, readToken, resolveAddress } from "./Connection.js"
 import { DaemonClient, layer as daemonClientLayer } from "./DaemonClient.js"
 
 /** Longest a completion waits for the daemon: a shell must not hang on Tab. */
@@ -219,7 +220,7 @@ compdef _telemux telemux
 export const completeSessions = (prefix: string) =>
   Effect.gen(function*() {
     const settings = yield* loadSettings(Option.none())
-    const address = addressOf(settings)
+    const address = yield* resolveAddress(settings, (yield* CliEnvironment).env)
     const token = yield* readToken(settings.tokenPath)
     const sessions = yield* Effect.flatMap(DaemonClient, (client) => client.sessions()).pipe(
       Effect.provide(daemonClientLayer(address, token))

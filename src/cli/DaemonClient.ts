@@ -8,6 +8,7 @@
  * route the daemon does not have); `refine` maps each by its tag to a CliError, and a new error
  * declared in the API does not compile until it is mapped.
  */
+import * as Undici from "@effect/platform-node/Undici"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpApiClient from "@effect/platform/HttpApiClient"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -15,6 +16,7 @@ import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { Context, Duration, Effect, Either, Layer, Option, ParseResult, Redacted, Schedule, Schema } from "effect"
+import * as tls from "node:tls"
 import { RETRY_AFTER_SECONDS } from "../../services/HttpListener.js"
 import { SESSIONS_LIST_LIMIT_MAX } from "../../services/Sessions.js"
 import { CAPTURE_HISTORY_DEFAULT } from "../../services/TerminalBridge.js"
@@ -24,6 +26,7 @@ import {
   SendInputPayload,
   SendKeysPayload,
   type SessionOutput,
+  type SignInCode,
   TelemuxApi
 } from "../api/Api.js"
 import type { Computer } from "../domain/Computer.js"
@@ -104,6 +107,8 @@ export class DaemonClient extends Context.Tag("telemux/cli/DaemonClient")<Daemon
   readonly close: (id: SessionId) => Effect.Effect<Session, CliError>
   readonly computers: Effect.Effect<ReadonlyArray<Computer>, CliError>
   readonly projects: Effect.Effect<ReadonlyArray<Project>, CliError>
+  /** A single-use web dashboard sign-in code, and the page that takes it (`/sign-in#code=…`). */
+  readonly signInCode: Effect.Effect<SignInCode, CliError>
 }>() {}
 
 /**
@@ -170,6 +175,17 @@ const rootCause = (error: HttpClientError.RequestError): string => {
   return current === undefined ? error.message : String(current)
 }
 
+/** Node's codes for a certificate it does not trust, or that names another host. */
+const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|TLS/
+
+/** What to do when the daemon's certificate is not trusted (README: Web dashboard, TLS). */
+export const withTlsHint = (detail: string): string =>
+  TLS_TRUST.test(detail)
+    ? `${detail} (the daemon's certificate is not trusted: set TELEMUX_TLS_CA to the PEM file of the CA that ` +
+      "signed it, or to the certificate itself when self-signed, and TELEMUX_URL to https://<a name the certificate " +
+      "holds>:<port>)"
+    : detail
+
 /**
  * Every way a request can fail, as the CliError the person needs; the exit code of each is in
  * ExitCodes.ts. "Not done" answers (4xx) are refusals; an unconfirmed change (504) is its own case.
@@ -197,6 +213,7 @@ export const refine =
         // the daemon's configuration names a command that cannot run: fixed in its settings, not by retrying
         AgentCommandNotFound: (error) => Effect.fail(new UsageError({ detail: error.message })),
         AgentBusy: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        SignInThrottled: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
         // the payload passed the same schemas here (`checked`): the daemon's differ, it is another version
         HttpApiDecodeError: (error) =>
           Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
@@ -226,7 +243,7 @@ export const refine =
         MethodNotAllowed: (error) =>
           Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),
         RequestError: (error) =>
-          Effect.fail(new DaemonUnreachable({ address: address.display, detail: rootCause(error) })),
+          Effect.fail(new DaemonUnreachable({ address: address.display, detail: withTlsHint(rootCause(error)) })),
         ResponseError: (error) =>
           Effect.fail(
             error.response.status === 401
@@ -360,9 +377,33 @@ export const make = (
         call(api.sessions.output({ path: { id }, urlParams: { lines } })),
       close: (id) => call(api.sessions.close({ path: { id } })),
       computers: call(api.computers.list()),
-      projects: call(api.projects.list())
+      projects: call(api.projects.list()),
+      signInCode: call(api.web.createSignInCode())
     })
   })
+
+/**
+ * `fetch` trusting `address.ca` besides the system's CAs (an undici dispatcher of its own, closed
+ * with the layer); plain `fetch` otherwise.
+ */
+const transport = (address: DaemonAddress): Layer.Layer<HttpClient.HttpClient> => {
+  const ca = address.ca
+  if (ca === undefined) return FetchHttpClient.layer
+  return Layer.scoped(
+    HttpClient.HttpClient,
+    Effect.gen(function*() {
+      const dispatcher = yield* Effect.acquireRelease(
+        Effect.sync(() => new Undici.Agent({ connect: { ca: [...tls.rootCertificates, ca] } })),
+        (agent) => Effect.promise(() => agent.close())
+      )
+      const init = { dispatcher } as unknown as globalThis.RequestInit
+      return HttpClient.transform(
+        yield* HttpClient.HttpClient,
+        (effect) => Effect.provideService(effect, FetchHttpClient.RequestInit, init)
+      )
+    })
+  ).pipe(Layer.provide(FetchHttpClient.layer))
+}
 
 /** The client over `fetch`, for the daemon at `address`. */
 export const layer = (
@@ -370,4 +411,4 @@ export const layer = (
   token: Option.Option<Redacted.Redacted<string>>,
   caller: Option.Option<string> = Option.none()
 ): Layer.Layer<DaemonClient> =>
-  Layer.effect(DaemonClient, make(address, token, caller)).pipe(Layer.provide(FetchHttpClient.layer))
+  Layer.effect(DaemonClient, make(address, token, caller)).pipe(Layer.provide(transport(address)))

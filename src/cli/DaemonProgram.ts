@@ -68,7 +68,8 @@ export const daemonProgram = (configFile: string | undefined) =>
       const listener = yield* HttpListenerLive.make({
         host: settings.host,
         port: settings.port,
-        recordMetrics: settings.metrics
+        recordMetrics: settings.metrics,
+        tls: Option.getOrUndefined(settings.tls)
       })
       yield* lock.publish(listener.port)
       const Listener = Layer.merge(

@@ -3,7 +3,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import { unmark } from "./Argv.js"
 import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
-import { addressOf, loadSettings, readToken } from "./Connection.js"
+import { loadSettings, readToken, resolveAddress } from "./Connection.js"
 import { DaemonClient, layer as daemonClientLayer } from "./DaemonClient.js"
 
 export const configOption = Options.file("config").pipe(
@@ -18,10 +18,11 @@ export const withDaemon = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {
     const { config } = yield* rootCommand
     const settings = yield* loadSettings(config)
-    const address = addressOf(settings)
+    const { env } = yield* CliEnvironment
+    const address = yield* resolveAddress(settings, env)
     const token = yield* readToken(settings.tokenPath)
     // inside a telemux pane, the session this command runs in is the caller
-    const caller = Option.fromNullable((yield* CliEnvironment).env.TELEMUX_SESSION_ID).pipe(
+    const caller = Option.fromNullable(env.TELEMUX_SESSION_ID).pipe(
       Option.filter((id) => id.trim() !== "")
     )
     return yield* effect.pipe(

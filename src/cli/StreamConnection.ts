@@ -7,7 +7,9 @@
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as Socket from "@effect/platform/Socket"
-import { Duration, Effect, Either, Exit, Fiber, Mailbox, Option, Redacted, type Scope, Stream } from "effect"
+import { Duration, Effect, Either, Exit, Fiber, Layer, Mailbox, Option, Redacted, type Scope, Stream } from "effect"
+import * as tls from "node:tls"
+import * as WS from "ws"
 import {
   type ClientMessage,
   CLOSE_UNAUTHORIZED,
@@ -183,4 +185,16 @@ const open = <B>(
       send: (message) => write(JSON.stringify(message)).pipe(Effect.mapError(toError))
     }
     return connection
-  }).pipe(Effect.provide(NodeSocket.layerWebSocketConstructor))
+  }).pipe(Effect.provide(webSocketConstructor(address)))
+
+/** `ws` trusting `address.ca` besides the system's CAs (as DaemonClient's fetch does); the platform's otherwise. */
+const webSocketConstructor = (address: DaemonAddress): Layer.Layer<Socket.WebSocketConstructor> => {
+  const ca = address.ca
+  return ca === undefined
+    ? NodeSocket.layerWebSocketConstructor
+    : Layer.succeed(
+      Socket.WebSocketConstructor,
+      (url, protocols) =>
+        new WS.WebSocket(url, protocols, { ca: [...tls.rootCertificates, ca] }) as unknown as globalThis.WebSocket
+    )
+}

@@ -6,7 +6,8 @@ import {
   POLL_INTERVAL_DEFAULT,
   POLL_INTERVAL_MAX_DEFAULT,
   POLL_INTERVAL_MIN_DEFAULT,
-  type TelemuxSettings
+  type TelemuxSettings,
+  WEB_SESSION_TTL_DEFAULT
 } from "../../services/TelemuxConfig.js"
 import { AGENT_MODE_FLAGS_DEFAULTS } from "../../src/agents/AgentCommands.js"
 import { ComputerName } from "../../src/domain/Session.js"
@@ -37,6 +38,9 @@ export const testSettings = (overrides: Partial<TelemuxSettings> = {}): TelemuxS
   metricsToken: Option.none(),
   otlp: Option.none(),
   notify: { targets: [], secret: Option.none() },
+  tls: Option.none(),
+  webSessionTtl: WEB_SESSION_TTL_DEFAULT,
+  webRoot: Option.none(),
   pollIntervals: { min: POLL_INTERVAL_MIN_DEFAULT, default: POLL_INTERVAL_DEFAULT, max: POLL_INTERVAL_MAX_DEFAULT },
   ...overrides
 })
