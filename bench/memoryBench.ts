@@ -8,7 +8,7 @@ import type { BenchRow } from "./measure.js"
 import { createSessions, type Daemon, startDaemon } from "./outputBench.js"
 
 const CYCLES = 2000
-const CONCURRENCY = 10
+const CONCURRENCY = 20
 const OPEN_SESSIONS = 200
 /** Lets the allocator and V8's scavenges settle after a burst before RSS is read. */
 const SETTLE_MS = 5000
