@@ -35,6 +35,7 @@ export const testSettings = (overrides: Partial<TelemuxSettings> = {}): TelemuxS
   metricsToken: Option.none(),
   otlp: Option.none(),
   notify: { targets: [], secret: Option.none() },
+  telegram: Option.none(),
   pollIntervals: { min: POLL_INTERVAL_MIN_DEFAULT, default: POLL_INTERVAL_DEFAULT, max: POLL_INTERVAL_MAX_DEFAULT },
   ...overrides
 })
