@@ -25,13 +25,16 @@ export const STATUS_EMOJI: Readonly<Record<SessionStatus, string>> = {
   closed: "⛔"
 }
 
-const project = (session: Session) => {
+/** What a topic's title is made of. */
+export type Titled = Pick<Session, "status" | "computer" | "workingDirectory" | "agent">
+
+const project = (session: Titled) => {
   const parts = session.workingDirectory.split("/").filter((part) => part !== "")
   return parts.at(-1) ?? "/"
 }
 
 /** `🟢 laptop · telemux · claude`: status, computer, project, agent (or shell). */
-export const topicTitle = (session: Session): string => {
+export const topicTitle = (session: Titled): string => {
   const title = `${STATUS_EMOJI[session.status]} ${session.computer} · ${project(session)} · ${
     session.agent ?? "shell"
   }`
@@ -50,7 +53,7 @@ export interface Tail {
  */
 export const renderTail = (screen: string, heading: string): Tail => {
   const lines = screen.replace(/\s+$/, "").split("\n").map((line) => line.replace(/\s+$/, ""))
-  const head = `${escapeHtml(heading)}\n`
+  const head = heading === "" ? "" : `${escapeHtml(heading)}\n`
   const marker = (cut: number) => `<i>✂️ ${cut} line${cut === 1 ? "" : "s"} above not shown: tap 📄 for all</i>\n`
   let shown = Math.min(lines.length, TAIL_LINES_MAX)
   for (;;) {
@@ -96,7 +99,9 @@ export const sessionsList = (sessions: ReadonlyArray<Session>): string =>
         sessions.map(sessionLine).join("\n")
   )
 
-export const computersList = (computers: ReadonlyArray<Computer>): string =>
+export const computersList = (
+  computers: ReadonlyArray<Pick<Computer, "name" | "online" | "role" | "stats">>
+): string =>
   fitText(
     computers.length === 0
       ? "No computers known."
