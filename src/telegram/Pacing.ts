@@ -1,15 +1,15 @@
 /**
  * Pacing within Telegram's limits (core.telegram.org/bots/faq#my-bot-is-hitting-limits): about
  * one message per second in a chat, and no more than 20 per minute in a group — edits counted.
- * A chat gets a token bucket (CHAT_BURST at once, then one per CHAT_REFILL); a session's tail is
+ * A chat gets a token bucket (CHAT_BURST at once, then one per CHAT_REFILL: at most
+ * CHAT_BURST + 60 s / CHAT_REFILL = 20 in any minute); a session's tail is
  * edited at most once per TAIL_EDIT_INTERVAL; a 429's `retry_after` closes the chat until then.
  * Pure: the caller passes the clock's time in milliseconds.
  */
 import { Duration } from "effect"
 
-export const CHAT_BURST = 20
-/** 60 s / 20: the group limit's sustained rate. */
-export const CHAT_REFILL = Duration.seconds(3)
+export const CHAT_BURST = 5
+export const CHAT_REFILL = Duration.seconds(4)
 export const TAIL_EDIT_INTERVAL = Duration.seconds(3)
 
 export class ChatBudget {
