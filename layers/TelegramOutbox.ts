@@ -92,10 +92,10 @@ export const make = (options: OutboxOptions) =>
                 )
                 return yield* again(job, now, error.description)
               case "TelegramNetworkError": {
-                const delay = Math.min(
+                const delay = Math.ceil(Math.min(
                   Duration.toMillis(RETRY_MAX),
                   Duration.toMillis(FIRST_RETRY) * 2 ** (job.attempt - 1) * (0.8 + Math.random() * 0.4)
-                )
+                ))
                 yield* Effect.logInfo(error.message).pipe(Effect.annotateLogs({ attempt: job.attempt }))
                 return yield* again(job, now + delay, error.message)
               }
@@ -125,10 +125,11 @@ export const make = (options: OutboxOptions) =>
         const woken = Effect.asVoid(Queue.take(wake))
         return yield* soonest === Number.POSITIVE_INFINITY
           ? woken
-          : Effect.race(woken, Effect.sleep(Duration.millis(soonest - now)))
+          // whole milliseconds, at least one: a clock that reads whole milliseconds must move on
+          : Effect.race(woken, Effect.sleep(Duration.millis(Math.max(1, Math.ceil(soonest - now)))))
       }
       const wait = budget.waitFor(now)
-      if (wait > 0) return yield* Effect.sleep(Duration.millis(wait))
+      if (wait > 0) return yield* Effect.sleep(Duration.millis(Math.max(1, Math.ceil(wait))))
       jobs.delete(next.key)
       budget.take(now)
       yield* attempt(next)

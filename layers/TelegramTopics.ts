@@ -240,13 +240,21 @@ export const make = (options: TopicsOptions) =>
         yield* watchRemote(session)
       })
 
-    const closed = (id: SessionId, last: Session | undefined) =>
+    /** Drops everything kept for the session (its topic itself stays). */
+    const forget = (id: SessionId) =>
       Effect.gen(function*() {
         const topic = topics.get(id)
         topics.delete(id)
+        if (topic?.threadId !== undefined) threads.delete(topic.threadId)
         transitions.removed(id)
         yield* options.outbox.dropSession(id)
         yield* FiberMap.remove(watchers, id)
+        return topic
+      })
+
+    const closed = (id: SessionId, last: Session | undefined) =>
+      Effect.gen(function*() {
+        const topic = yield* forget(id)
         const threadId = topic?.threadId ?? Option.getOrUndefined(Option.map(yield* stored(`topic:${id}`), Number))
         if (threadId === undefined) return
         threads.delete(threadId)
@@ -275,7 +283,14 @@ export const make = (options: TopicsOptions) =>
             ? closed(event.session.sessionId, event.session)
             : upserted(event.session)
         case "SessionRemoved":
-          return closed(event.sessionId, undefined)
+          // a session of a computer that left the fleet is gone from the cache, not closed: its
+          // topic stays for when the computer is back; only what is kept for it here is dropped
+          return event.computer === options.me
+            ? closed(event.sessionId, undefined)
+            : Effect.flatMap(
+              options.fleet.whereabouts(event.sessionId),
+              (departed) => Option.isSome(departed) ? forget(event.sessionId) : closed(event.sessionId, undefined)
+            )
         default:
           return Effect.void
       }

@@ -4,8 +4,10 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as TelegramLive from "../layers/TelegramLive.js"
+import * as TelegramOutbox from "../layers/TelegramOutbox.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
+import { TelegramNetworkError } from "../services/Telegram.js"
 import { CHAT_BURST, CHAT_REFILL, ChatBudget, TAIL_EDIT_INTERVAL } from "../src/telegram/Pacing.js"
 import { type FakeBotApi, startFakeBotApi, TOO_MANY } from "./support/fakeBotApi.js"
 import { telegramOnDoubles } from "./support/telegramLayers.js"
@@ -107,4 +109,65 @@ describe("Telegram pacing (TestClock)", () => {
     assert.strictEqual(budget.waitFor(329_999), 1)
     assert.strictEqual(budget.waitFor(330_000), 0)
   })
+})
+
+describe("Telegram outbox (TestClock)", () => {
+  const recorder = () => {
+    const sent: Array<string> = []
+    const job = (key: string, text: string, extra: Partial<TelegramOutbox.Job> = {}): TelegramOutbox.Job => ({
+      key,
+      readyAt: 0,
+      run: Effect.sync(() => void sent.push(text)),
+      ...extra
+    })
+    return { sent, job }
+  }
+
+  it.scoped("bounded: past its bound the oldest waiting job is dropped; a job replaces the waiting one with its key", () =>
+    Effect.gen(function*() {
+      const outbox = yield* TelegramOutbox.make({ budget: new ChatBudget(1, Duration.seconds(1), 0), max: 3 })
+      const { job, sent } = recorder()
+      // nothing is sent before the sender runs: fill the outbox past its bound first
+      for (let i = 1; i <= 5; i++) yield* outbox.enqueue(job(`reply:${i}`, `reply ${i}`))
+      yield* outbox.enqueue(job("tail:s", "tail 1"))
+      yield* outbox.enqueue(job("tail:s", "tail 2"))
+      assert.strictEqual(yield* outbox.size, 3)
+      yield* Effect.forkScoped(outbox.run)
+      for (let i = 0; i < 5; i++) {
+        yield* Effect.yieldNow()
+        yield* TestClock.adjust(Duration.seconds(1))
+      }
+      assert.deepStrictEqual(sent, ["reply 4", "reply 5", "tail 2"])
+      assert.strictEqual(yield* outbox.size, 0)
+    }))
+
+  it.scoped("a session's waiting jobs are dropped with it; a network error is retried with growing delays, then dropped", () =>
+    Effect.gen(function*() {
+      const outbox = yield* TelegramOutbox.make({ budget: new ChatBudget(100, Duration.millis(1), 0) })
+      const { job, sent } = recorder()
+      const session = "s1" as never
+      yield* outbox.enqueue(job("tail:s1", "tail", { sessionId: session, readyAt: 10_000 }))
+      yield* outbox.enqueue(job("title:s1", "title", { sessionId: session, readyAt: 10_000 }))
+      yield* outbox.dropSession(session)
+      assert.strictEqual(yield* outbox.size, 0)
+      let attempts = 0
+      yield* outbox.enqueue({
+        key: "flaky",
+        readyAt: 0,
+        run: Effect.suspend(() => {
+          attempts += 1
+          return Effect.fail(new TelegramNetworkError({ method: "sendMessage", reason: "ECONNRESET" }))
+        })
+      })
+      yield* Effect.forkScoped(outbox.run)
+      yield* Effect.yieldNow()
+      assert.strictEqual(attempts, 1)
+      for (let i = 0; i < 120; i++) {
+        yield* TestClock.adjust(Duration.seconds(1))
+        yield* Effect.yieldNow()
+      }
+      assert.strictEqual(attempts, TelegramOutbox.ATTEMPTS)
+      assert.strictEqual(yield* outbox.size, 0)
+      assert.deepStrictEqual(sent, [])
+    }))
 })
