@@ -6,7 +6,7 @@
  * agent). Everything acts through SessionRouting, so a session of any computer of the fleet is
  * driven as from any other client; input carries an Idempotency-Key made from the update's id.
  */
-import { Effect, Option, Schema } from "effect"
+import { Effect, FiberSet, Option, Schema } from "effect"
 import type { InlineKeyboardMarkup, Update } from "grammy/types"
 import type { Cache } from "../services/Cache.js"
 import { IdempotencyKey } from "../services/Idempotency.js"
@@ -34,6 +34,11 @@ import type { Topics } from "./TelegramTopics.js"
 
 /** /new pickers kept at once; past it the oldest expires. */
 export const PICKERS_MAX = 32
+/**
+ * Sessions being started at once: a start (an agent and its first prompt) can take many seconds, so
+ * it runs beside the poll loop, which goes on handling updates; past this, /new is refused for now.
+ */
+export const STARTS_MAX = 8
 
 type Routing = Effect.Effect.Success<typeof SessionRouting.make>
 
@@ -136,9 +141,22 @@ export const make = (options: ChatOptions) =>
           run: api.editMessage(picker.chat, picker.messageId, html)
         })
 
+    const starts = yield* FiberSet.make<void, never>()
+
     const create = (picker: Picker, key: IdempotencyKey) =>
       Effect.gen(function*() {
         pickers.delete(picker.id)
+        if ((yield* FiberSet.size(starts)) >= STARTS_MAX) {
+          return yield* finish(
+            picker,
+            `⚠️ ${STARTS_MAX} sessions are being started already: send /new again in a moment`
+          )
+        }
+        yield* FiberSet.run(starts, start(picker, key))
+      })
+
+    const start = (picker: Picker, key: IdempotencyKey) =>
+      Effect.gen(function*() {
         const project = picker.project!
         const agent = picker.agent ?? "shell"
         const session = yield* routing.create({
@@ -153,7 +171,10 @@ export const make = (options: ChatOptions) =>
             escapeHtml(session.computer)
           } — its topic follows it`
         )
-      }).pipe(Effect.catchAll((error) => finish(picker, failureText(error))))
+      }).pipe(
+        Effect.catchAll((error) => finish(picker, failureText(error))),
+        Effect.catchAllCause((cause) => Effect.logError("a session could not be started from Telegram", cause))
+      )
 
     const advance = (picker: Picker, key: IdempotencyKey): Effect.Effect<void> =>
       Effect.gen(function*() {

@@ -178,6 +178,11 @@ describe("Telegram front-end on a fake Bot API", () => {
         assert.strictEqual((yield* openSessions).length, 0)
         assert.isTrue(fake.callsOf("editForumTopic").some((c) => String(c.payload.name).startsWith("⛔")))
         assert.isTrue(texts(fake, "sendMessage").some((t) => t.includes("session closed")))
+        // nothing is kept for it any more: a late screen of the closed session sends nothing
+        const sends = fake.calls.filter((c) => c.method !== "getUpdates").length
+        yield* showScreen(session!, "a late screen")
+        yield* Effect.sleep(Duration.millis(300))
+        assert.strictEqual(fake.calls.filter((c) => c.method !== "getUpdates").length, sends)
       })
     ))
 
