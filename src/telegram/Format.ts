@@ -112,3 +112,11 @@ export const computersList = (
           : ` cpu ${Math.round(c.stats.cpuPercent)}% · mem ${Math.round(c.stats.memory.percentUsed)}%`)
       ).join("\n")
   )
+
+/** A failure as a person reads it in the chat: its message (typed errors say what to do next). */
+export const failureHtml = (error: unknown): string =>
+  `⚠️ ${
+    escapeHtml(
+      typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
+    )
+  }`
