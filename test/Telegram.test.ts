@@ -186,6 +186,30 @@ describe("Telegram front-end on a fake Bot API", () => {
       })
     ))
 
+  it.scopedLive("an agent's finished turn is a message of its own in the topic, and the tail starts again below it", () =>
+    withTelegram((fake) =>
+      Effect.gen(function*() {
+        const sessions = yield* Sessions
+        const session = yield* sessions.create({ projectDir: os.tmpdir(), title: "agent", agent: "claude" })
+        yield* waitFor(fake, "the topic", () => fake.callsOf("createForumTopic").length === 1)
+        assert.include(fake.callsOf("createForumTopic")[0]!.payload.name, "claude")
+        yield* showScreen(session, "claude> working")
+        yield* waitFor(fake, "the tail", () => inThread(fake, "sendMessage", 100).length === 1)
+        yield* sessions.observe(session.sessionId, { status: "running" })
+        yield* sessions.observe(session.sessionId, {
+          status: "idle",
+          lastOutput: "All 12 tests pass & the build is green"
+        })
+        yield* waitFor(fake, "the turn", () => texts(fake, "sendMessage").some((t) => t.includes("turn finished")))
+        const turn = fake.callsOf("sendMessage").find((c) => String(c.payload.text).includes("turn finished"))!
+        assert.include(turn.payload.text, "All 12 tests pass &amp; the build is green")
+        assert.strictEqual(Number(turn.payload.message_thread_id), 100)
+        // the tail is sent again, below the turn
+        yield* waitFor(fake, "a new tail message", () => inThread(fake, "sendMessage", 100).length === 3)
+        assert.include(inThread(fake, "sendMessage", 100)[2]!.payload.text, "claude&gt; working")
+      })
+    ))
+
   it.scopedLive("a user not on the allowlist gets nothing and changes nothing", () =>
     withTelegram((fake, lines) =>
       Effect.gen(function*() {
