@@ -258,11 +258,13 @@ export const make = (options: TopicsOptions) =>
         const threadId = topic?.threadId ?? Option.getOrUndefined(Option.map(yield* stored(`topic:${id}`), Number))
         if (threadId === undefined) return
         threads.delete(threadId)
-        const session = last ?? topic?.session
         yield* options.outbox.enqueue({
           key: `close:${id}`,
           readyAt: 0,
           run: Effect.gen(function*() {
+            // the closed row says why (the cache only says it is gone)
+            const row = Option.getOrUndefined(yield* Effect.option(routing.get(id)))
+            const session = row ?? last ?? topic?.session
             const reason = session?.closeReason ?? "closed"
             yield* api.sendMessage(chat, `⛔ <b>session closed</b> (${escapeHtml(reason)})`, { threadId, silent: true })
             if (session !== undefined) {

@@ -177,7 +177,7 @@ describe("Telegram front-end on a fake Bot API", () => {
         yield* waitFor(fake, "the topic closed", () => fake.callsOf("closeForumTopic").length === 1)
         assert.strictEqual((yield* openSessions).length, 0)
         assert.isTrue(fake.callsOf("editForumTopic").some((c) => String(c.payload.name).startsWith("⛔")))
-        assert.isTrue(texts(fake, "sendMessage").some((t) => t.includes("session closed")))
+        assert.isTrue(texts(fake, "sendMessage").some((t) => t.includes("session closed</b> (user)")))
         // nothing is kept for it any more: a late screen of the closed session sends nothing
         const sends = fake.calls.filter((c) => c.method !== "getUpdates").length
         yield* showScreen(session!, "a late screen")
