@@ -27,6 +27,7 @@ import * as SessionWorkers from "./SessionWorkers.js"
 import * as SqliteListeners from "./SqliteListeners.js"
 import * as SqliteSessionStore from "./SqliteSessionStore.js"
 import * as SqliteStreamPositions from "./SqliteStreamPositions.js"
+import * as TelegramLive from "./TelegramLive.js"
 import * as TerminalStreamsLive from "./TerminalStreamsLive.js"
 import * as TokenFile from "./TokenFile.js"
 import * as WebAuthLive from "./WebAuthLive.js"
@@ -93,8 +94,9 @@ export const daemon = (
   // The API serves only once the startup reconciliation has settled what is open.
   return HttpServer.layer.pipe(
     Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer, AgentWork)),
-    // people told of sessions waiting, turns finished, sessions dying (TELEMUX_NOTIFY)
-    Layer.provide(Notifier.layer),
+    // people told of sessions waiting, turns finished, sessions dying (TELEMUX_NOTIFY); the
+    // Telegram front-end (TELEMUX_TELEGRAM_TOKEN), polled by the one holder of its fleet lease
+    Layer.provide(Layer.mergeAll(Notifier.layer, TelegramLive.layer)),
     Layer.provideMerge(AgentsInFleet),
     Layer.provide(Orchestration),
     Layer.provide(Settings),

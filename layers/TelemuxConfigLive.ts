@@ -9,6 +9,7 @@ import {
   Layer,
   LogLevel,
   Option,
+  Redacted,
   Schema,
   String as Str
 } from "effect"
@@ -34,6 +35,7 @@ import {
   POLL_INTERVAL_DEFAULT,
   POLL_INTERVAL_MAX_DEFAULT,
   POLL_INTERVAL_MIN_DEFAULT,
+  type TelegramSettings,
   TelemuxConfig,
   type TelemuxSettings,
   type TlsSettings,
@@ -132,6 +134,7 @@ export const settings = Effect.gen(function*() {
     { minimum: WEB_SESSION_TTL_FLOOR, maximum: WEB_SESSION_TTL_CEILING }
   )
   const webRoot = Option.map(yield* Config.option(Config.string("TELEMUX_WEB_ROOT")), (dir) => path.resolve(dir))
+  const telegram = yield* telegramSettings
   if (!auth && !isLoopbackHost(host)) {
     return yield* new ConfigInvalid({
       message: `refusing to serve ${host} without a token: TELEMUX_AUTH=false is only allowed on loopback`
@@ -206,6 +209,7 @@ export const settings = Effect.gen(function*() {
     tls,
     webSessionTtl,
     webRoot,
+    telegram,
     pollIntervals: {
       min: pollMin,
       max: pollMax,
@@ -288,6 +292,66 @@ const tlsSettings = Effect.gen(function*() {
     })
   }
   return Option.some<TlsSettings>({ certPath: path.resolve(cert.value), keyPath: path.resolve(key.value) })
+})
+
+const TELEGRAM_ID = /^-?\d{1,20}$/
+
+/** Ids separated by commas or spaces (an array in the file); a bad one is named in the error. */
+const telegramIds = (name: string, what: string) =>
+  Effect.flatMap(list(name, ","), (items) => {
+    const words = items.flatMap((item) => item.split(/\s+/)).filter((word) => word !== "")
+    const bad = words.find((word) => !TELEGRAM_ID.test(word))
+    return bad === undefined
+      ? Effect.succeed(words.map(Number))
+      : Effect.fail(
+        new ConfigInvalid({
+          message: `${name} holds ${JSON.stringify(bad)}, which is not a Telegram ${what} id: ` +
+            `list numeric ids separated by commas (e.g. ${name}=123456789,987654321)`
+        })
+      )
+  })
+
+/**
+ * TELEMUX_TELEGRAM_*: nothing set, no bot. A token needs the chat; users (and chats) are the
+ * allowlist — with none listed the bot serves nobody, which is said at start (not an error).
+ */
+const telegramSettings = Effect.gen(function*() {
+  const token = yield* Config.option(Config.redacted("TELEMUX_TELEGRAM_TOKEN"))
+  const chatText = yield* Config.option(Config.string("TELEMUX_TELEGRAM_CHAT"))
+  const users = yield* telegramIds("TELEMUX_TELEGRAM_USERS", "user")
+  const chats = yield* telegramIds("TELEMUX_TELEGRAM_CHATS", "chat")
+  const apiRoot = yield* Config.option(Config.url("TELEMUX_TELEGRAM_API_ROOT"))
+  if (Option.isNone(token)) {
+    if (Option.isSome(chatText) || users.length > 0) {
+      return yield* new ConfigInvalid({
+        message: "TELEMUX_TELEGRAM_CHAT/USERS are set but TELEMUX_TELEGRAM_TOKEN is not: " +
+          "set the bot's token from @BotFather, or unset the others"
+      })
+    }
+    return Option.none<TelegramSettings>()
+  }
+  if (!/^\d{1,20}:[A-Za-z0-9_-]{20,}$/.test(Redacted.value(token.value))) {
+    return yield* new ConfigInvalid({
+      message: "TELEMUX_TELEGRAM_TOKEN is not a bot token (digits, a colon, then letters): copy it from @BotFather"
+    })
+  }
+  if (Option.isNone(chatText) || !TELEGRAM_ID.test(chatText.value.trim())) {
+    return yield* new ConfigInvalid({
+      message:
+        `TELEMUX_TELEGRAM_CHAT ${
+          Option.isNone(chatText) ? "is needed with TELEMUX_TELEGRAM_TOKEN" : `is ${JSON.stringify(chatText.value)}`
+        }: set it to the numeric id of the forum supergroup (e.g. -1001234567890) or of the private chat with topics ` +
+        "the bot should use"
+    })
+  }
+  const result: TelegramSettings = {
+    token: token.value,
+    chat: Number(chatText.value.trim()),
+    users,
+    chats,
+    apiRoot: Option.map(apiRoot, (url) => url.href.replace(/\/+$/, ""))
+  }
+  return Option.some(result)
 })
 
 /** Reads the JSON config file into a provider answering the env names. */

@@ -106,6 +106,22 @@ export interface TelemuxSettings {
   readonly webSessionTtl: Duration.Duration
   /** The built dashboard's directory (TELEMUX_WEB_ROOT); none: `web/` beside the daemon's own script. */
   readonly webRoot: Option.Option<string>
+  /** The Telegram front-end (TELEMUX_TELEGRAM_*); none: no bot runs. */
+  readonly telegram: Option.Option<TelegramSettings>
+}
+
+/**
+ * The bot (TELEMUX_TELEGRAM_TOKEN), the chat it uses (TELEMUX_TELEGRAM_CHAT: a forum supergroup or a
+ * private chat with topics), and who is served: only updates from a listed user
+ * (TELEMUX_TELEGRAM_USERS) in the chat or a listed one (TELEMUX_TELEGRAM_CHATS). Closed by default.
+ */
+export interface TelegramSettings {
+  readonly token: Redacted.Redacted<string>
+  readonly chat: number
+  readonly users: ReadonlyArray<number>
+  readonly chats: ReadonlyArray<number>
+  /** TELEMUX_TELEGRAM_API_ROOT: a self-hosted Bot API server (or a test's fake); default Telegram's. */
+  readonly apiRoot: Option.Option<string>
 }
 
 /** TELEMUX_NOTIFY's targets (none: nothing is sent) and TELEMUX_NOTIFY_SECRET, which signs webhooks. */

@@ -41,6 +41,7 @@ export const testSettings = (overrides: Partial<TelemuxSettings> = {}): TelemuxS
   tls: Option.none(),
   webSessionTtl: WEB_SESSION_TTL_DEFAULT,
   webRoot: Option.none(),
+  telegram: Option.none(),
   pollIntervals: { min: POLL_INTERVAL_MIN_DEFAULT, default: POLL_INTERVAL_DEFAULT, max: POLL_INTERVAL_MAX_DEFAULT },
   ...overrides
 })
