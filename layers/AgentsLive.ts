@@ -76,9 +76,17 @@ export const make = Effect.gen(function*() {
     sessionId: SessionId,
     event: Extract<OutputEvent, { _tag: "AgentActivity" }>["event"],
     ok: boolean,
-    detail: string
+    detail: string,
+    text?: string
   ) =>
-    outputLog.publish({ _tag: "AgentActivity", sessionId, event, ok, detail }).pipe(
+    outputLog.publish({
+      _tag: "AgentActivity",
+      sessionId,
+      event,
+      ok,
+      detail,
+      ...(text === undefined ? {} : { text })
+    }).pipe(
       Effect.zipRight(Effect.logInfo(`agent ${event}`).pipe(Effect.annotateLogs({ sessionId, ok, detail })))
     )
 
@@ -416,7 +424,7 @@ export const make = Effect.gen(function*() {
           const screen = Option.map(yield* outputLog.latest(id), (u) => screenTail(u.screen))
           const lastOutput = summarise(event.lastMessage ?? Option.getOrElse(screen, () => ""))
           yield* observe(id, { ...native, status: "idle", lastOutput, lastOutputAt: yield* DateTime.now })
-          yield* activity(id, "turn", true, lastOutput)
+          yield* activity(id, "turn", true, lastOutput, event.lastMessage)
           return yield* notifyListeners(session, "finished its turn", lastOutput)
         }
         case "InputRequested": {

@@ -16,7 +16,7 @@ import { type ConfigInvalid, TelemuxConfig } from "../services/TelemuxConfig.js"
 import { Transport } from "../services/Transport.js"
 import { every } from "../src/concurrency/Workers.js"
 import { ComputerUnreachable, RemoteTimeout } from "../src/domain/Errors.js"
-import type { ComputerName, SessionId } from "../src/domain/Session.js"
+import { type ComputerName, type SessionId, summarise } from "../src/domain/Session.js"
 import { FleetKeys, REQUEST_TIMEOUT, WATCH_KEEPALIVE } from "../src/fleet/Protocol.js"
 import { FleetRpcs, type OutputUpdate } from "../src/fleet/Rpcs.js"
 import * as FleetLinkLive from "./FleetLinkLive.js"
@@ -148,7 +148,20 @@ export const make = Effect.gen(function*() {
             }),
           Duration.times(WATCH_KEEPALIVE, 3)
         ),
-        Stream.runForEach((item) => ("_tag" in item ? Effect.void : mirror(item))),
+        Stream.runForEach((item) =>
+          !("_tag" in item)
+            ? mirror(item)
+            : item._tag === "TurnText"
+            ? outputLog.publish({
+              _tag: "AgentActivity",
+              sessionId: item.sessionId,
+              event: "turn",
+              ok: true,
+              detail: summarise(item.text),
+              text: item.text
+            })
+            : Effect.void
+        ),
         RpcClient.withHeaders(headers)
       )
     }).pipe(

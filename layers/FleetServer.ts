@@ -43,7 +43,8 @@ import {
   FleetCallerMiddleware,
   FleetRpcs,
   type OutputUpdate,
-  type TerminalItem
+  type TerminalItem,
+  type WatchItem
 } from "../src/fleet/Rpcs.js"
 import { FROM_HEADER, makeServerProtocol } from "./FleetRpcTransport.js"
 import * as LocalOperations from "./LocalOperations.js"
@@ -239,9 +240,13 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
       const events = yield* PubSub.subscribe(outputLog.events)
       const latest = Option.map(yield* outputLog.latest(id), toOutputUpdate)
       const updates = Stream.fromQueue(events).pipe(
-        Stream.filterMap((event) =>
-          event._tag === "OutputChanged" && event.sessionId === id ? Option.some(toOutputUpdate(event)) : Option.none()
-        )
+        Stream.filterMap((event): Option.Option<WatchItem> => {
+          if (event.sessionId !== id) return Option.none()
+          if (event._tag === "OutputChanged") return Option.some(toOutputUpdate(event))
+          return event._tag === "AgentActivity" && event.event === "turn" && event.text !== undefined
+            ? Option.some({ _tag: "TurnText", sessionId: id, text: event.text } as const)
+            : Option.none()
+        })
       )
       const alive = Stream.tick(WATCH_KEEPALIVE).pipe(Stream.drop(1), Stream.as({ _tag: "WatchAlive" } as const))
       return Stream.concat(

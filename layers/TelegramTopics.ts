@@ -9,7 +9,7 @@
  * TAIL_EDIT_INTERVAL, skipped when it would not change), a message per finished agent turn, and a
  * question with buttons when the agent waits for input. All of it is pruned when the session goes.
  */
-import { Clock, Duration, Effect, FiberMap, Option } from "effect"
+import { Clock, Duration, Effect, FiberMap, FiberSet, Option } from "effect"
 import type { InlineKeyboardMarkup } from "grammy/types"
 import type { Cache, CacheEvent } from "../services/Cache.js"
 import type { Fleet } from "../services/Fleet.js"
@@ -29,6 +29,8 @@ import type { Job, Outbox } from "./TelegramOutbox.js"
 export const TOPICS_MAX = 2048
 /** How long a session's topic id is kept under the lease. */
 export const TOPIC_TTL = Duration.days(30)
+/** How long a finished turn's message waits for its reply to come from the agent's hooks. */
+export const TURN_TEXT_WAIT = Duration.millis(1500)
 /** History lines in the file sent for "full screen". */
 export const FULL_SCREEN_LINES = 2000
 
@@ -44,6 +46,8 @@ interface Topic {
   lastEdit: number | undefined
   screen: string | undefined
   question: { readonly messageId: number; readonly choices: ReadonlyArray<Choice> } | undefined
+  /** The last finished turn's reply as the agent's hooks gave it, and when it came (clock ms). */
+  turnText: { readonly text: string; readonly at: number } | undefined
 }
 
 export interface TopicsOptions {
@@ -66,6 +70,8 @@ export const make = (options: TopicsOptions) =>
     const threads = new Map<number, SessionId>()
     const transitions = new SessionTransitions()
     const watchers = yield* FiberMap.make<SessionId>()
+    /** Finished turns waiting a moment for their reply (TURN_TEXT_WAIT each at most). */
+    const turnWaits = yield* FiberSet.make()
     let turns = 0
 
     const stored = (key: string) =>
@@ -184,13 +190,29 @@ export const make = (options: TopicsOptions) =>
         })
       })
 
-    const turnJob = (topic: Topic, text: string) =>
-      enqueue({
-        key: `turn:${topic.session.sessionId}:${++turns}`,
-        sessionId: topic.session.sessionId,
-        readyAt: 0,
-        run: Effect.asVoid(post(topic, "turn", `✅ <b>turn finished</b>\n${escapeHtml(text)}`))
-      })
+    /**
+     * A finished turn as its own message: the reply the agent's hooks gave (whole, up to
+     * TURN_TEXT_MAX_CHARS), which may come a moment after the status (TURN_TEXT_WAIT at most);
+     * without hooks, the session's last output.
+     */
+    const turnJob = (topic: Topic, fallback: string) =>
+      FiberSet.run(
+        turnWaits,
+        Effect.gen(function*() {
+          const finishedAt = yield* Clock.currentTimeMillis
+          const fresh = () =>
+            topic.turnText !== undefined && topic.turnText.at >= finishedAt - Duration.toMillis(TURN_TEXT_WAIT)
+          const deadline = finishedAt + Duration.toMillis(TURN_TEXT_WAIT)
+          while (!fresh() && (yield* Clock.currentTimeMillis) < deadline) yield* Effect.sleep("100 millis")
+          const text = fresh() ? topic.turnText!.text : fallback
+          yield* enqueue({
+            key: `turn:${topic.session.sessionId}:${++turns}`,
+            sessionId: topic.session.sessionId,
+            readyAt: 0,
+            run: Effect.asVoid(post(topic, "turn", `✅ <b>turn finished</b>\n${escapeHtml(text)}`))
+          })
+        })
+      )
 
     const follow = (session: Session): Topic => {
       const id = session.sessionId
@@ -204,7 +226,8 @@ export const make = (options: TopicsOptions) =>
           tailHtml: undefined,
           lastEdit: undefined,
           screen: undefined,
-          question: undefined
+          question: undefined,
+          turnText: undefined
         }
       }
       topics.delete(id)
@@ -300,6 +323,13 @@ export const make = (options: TopicsOptions) =>
 
     const onOutputEvent = (event: OutputEvent) =>
       Effect.gen(function*() {
+        if (event._tag === "AgentActivity") {
+          const topic = topics.get(event.sessionId)
+          if (event.event === "turn" && event.text !== undefined && topic !== undefined) {
+            topic.turnText = { text: event.text, at: yield* Clock.currentTimeMillis }
+          }
+          return
+        }
         if (event._tag !== "OutputChanged") return
         let topic = topics.get(event.sessionId)
         if (topic === undefined) {

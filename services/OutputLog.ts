@@ -47,6 +47,8 @@ export type OutputEvent =
     readonly event: "started" | "prompt" | "turn" | "input" | "notified"
     readonly ok: boolean
     readonly detail: string
+    /** A finished turn's reply, whole (up to TURN_TEXT_MAX_CHARS), when the agent's hooks gave it. */
+    readonly text?: string
   }
 
 export type Since =

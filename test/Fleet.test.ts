@@ -9,6 +9,8 @@ import {
   Layer,
   Logger,
   Option,
+  PubSub,
+  Queue,
   Redacted,
   Scope,
   TestClock
@@ -313,6 +315,34 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
       yield* Scope.close(watching, Exit.void)
       // a mirror nobody renews would be served as the session's screen long after it changed
       assert.isTrue(Option.isNone(yield* a.outputLog.latest(session.sessionId)))
+    }))
+
+  it.scoped("a watched remote session's finished turn comes with its whole reply (for the Telegram poller elsewhere)", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const session = yield* b.sessions.create({ projectDir: trusted })
+      yield* advance("200 millis")
+      const seen = yield* PubSub.subscribe(a.outputLog.events)
+      yield* Scope.extend(a.fleet.watchOutput(session), yield* Scope.make())
+      yield* advance("200 millis")
+      const reply = "Done.\n" + "- a line of the reply\n".repeat(40)
+      yield* b.outputLog.publish({
+        _tag: "AgentActivity",
+        sessionId: session.sessionId,
+        event: "turn",
+        ok: true,
+        detail: "Done.",
+        text: reply
+      })
+      yield* advance("200 millis")
+      const turns = Array.from(yield* Queue.takeAll(seen)).filter((e) => e._tag === "AgentActivity")
+      assert.deepStrictEqual(
+        turns.map((e) => e._tag === "AgentActivity" ? [e.sessionId, e.event, e.text] : []),
+        [[session.sessionId, "turn", reply]]
+      )
     }))
 
   it.scoped("a watched session its computer no longer has is not asked for again every second", () => {

@@ -14,7 +14,8 @@ import {
   normaliseHookPayload,
   readFileTail,
   summariseText,
-  TRANSCRIPT_TAIL_BYTES
+  TRANSCRIPT_TAIL_BYTES,
+  TURN_TEXT_MAX_CHARS
 } from "../src/agents/HookPayload.js"
 import { stateDirFrom } from "../src/agents/StateDir.js"
 import { summarise, SUMMARY_MAX_CHARS } from "../src/domain/Session.js"
@@ -86,16 +87,17 @@ describe("Claude Code payloads", () => {
         ...base,
         hook_event_name: "Stop",
         stop_hook_active: false,
-        last_assistant_message: "All  done."
+        last_assistant_message: "All  done.\n\n- one\n- two\n"
       }),
       lastMessageOfTranscript: () => "from the transcript"
     })
+    // the reply whole, lines and all: it is what a front-end shows as the turn's text
     assert.deepStrictEqual(event, {
       _tag: "TurnStopped",
       agent: "claude",
       at: AT.toISOString(),
       nativeSessionId: base.session_id,
-      lastMessage: "All done.",
+      lastMessage: "All  done.\n\n- one\n- two",
       transcriptPath: "/t/x.jsonl"
     })
   })
@@ -110,8 +112,20 @@ describe("Claude Code payloads", () => {
       payload: JSON.stringify({ ...base, transcript_path: transcript, hook_event_name: "Stop" })
     })
     assert.strictEqual(event._tag, "TurnStopped")
-    assert.strictEqual((event as { lastMessage: string }).lastMessage, "Here is the answer.")
+    assert.strictEqual((event as { lastMessage: string }).lastMessage, "Here is   the\nanswer.")
     fs.rmSync(dir, { recursive: true })
+  })
+
+  it("a reply longer than TURN_TEXT_MAX_CHARS is cut, and says so", () => {
+    const long = "x".repeat(TURN_TEXT_MAX_CHARS * 2)
+    const event = normalise({
+      agent: "claude",
+      event: "Stop",
+      payload: JSON.stringify({ ...base, hook_event_name: "Stop", last_assistant_message: long })
+    })
+    const kept = (event as { lastMessage: string }).lastMessage
+    assert.isAtMost(kept.length, TURN_TEXT_MAX_CHARS)
+    assert.match(kept, /^x+\n… \(cut: the whole reply is in the agent's session\)$/)
   })
 
   it("Stop with an unreadable transcript has no last message, and is still a TurnStopped", () => {
@@ -317,13 +331,15 @@ describe("transcript tail", () => {
     fs.rmSync(dir, { recursive: true })
   })
 
-  it("summarises the reply to at most 200 characters", () => {
+  it("keeps the reply whole up to TURN_TEXT_MAX_CHARS, cut and marked past it", () => {
     const dir = tmp()
     const file = path.join(dir, "long.jsonl")
     fs.writeFileSync(file, assistantLine("word ".repeat(200)))
+    assert.strictEqual(lastAssistantMessageOfTranscript(file), "word ".repeat(200).trim())
+    fs.writeFileSync(file, assistantLine("word ".repeat(2000)))
     const message = lastAssistantMessageOfTranscript(file)!
-    assert.strictEqual(message.length, SUMMARY_MAX_CHARS)
-    assert.isTrue(message.endsWith("…"))
+    assert.isAtMost(message.length, TURN_TEXT_MAX_CHARS)
+    assert.isTrue(message.endsWith("(cut: the whole reply is in the agent's session)"))
     fs.rmSync(dir, { recursive: true })
   })
 })

@@ -10,7 +10,7 @@ import { Cache } from "../services/Cache.js"
 import { Leases } from "../services/Lease.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
-import type { Session } from "../src/domain/Session.js"
+import { type Session, summarise } from "../src/domain/Session.js"
 import {
   buttonPress,
   CONFLICT,
@@ -207,6 +207,37 @@ describe("Telegram front-end on a fake Bot API", () => {
         // the tail is sent again, below the turn
         yield* waitFor(fake, "a new tail message", () => inThread(fake, "sendMessage", 100).length === 3)
         assert.include(inThread(fake, "sendMessage", 100)[2]!.payload.text, "claude&gt; working")
+      })
+    ))
+
+  it.scopedLive("a finished turn's message holds the agent's whole reply when its hooks gave it, not the summary", () =>
+    withTelegram((fake) =>
+      Effect.gen(function*() {
+        const sessions = yield* Sessions
+        const outputLog = yield* OutputLog
+        const session = yield* sessions.create({ projectDir: os.tmpdir(), title: "agent", agent: "claude" })
+        yield* waitFor(fake, "the topic", () => fake.callsOf("createForumTopic").length === 1)
+        const reply = "Done. Here is what changed:\n" +
+          Array.from({ length: 30 }, (_, i) => `- file-${i}.ts: fixed the ${i}th test`).join("\n")
+        yield* sessions.observe(session.sessionId, { status: "running" })
+        // as AgentsLive records a TurnStopped: the status (with the summary), then the reply
+        yield* sessions.observe(session.sessionId, { status: "idle", lastOutput: summarise(reply) })
+        yield* outputLog.publish({
+          _tag: "AgentActivity",
+          sessionId: session.sessionId,
+          event: "turn",
+          ok: true,
+          detail: summarise(reply),
+          text: reply
+        })
+        yield* waitFor(fake, "the turn", () => texts(fake, "sendMessage").some((t) => t.includes("turn finished")))
+        const turn = String(
+          fake.callsOf("sendMessage").find((c) => String(c.payload.text).includes("turn finished"))!
+            .payload.text
+        )
+        assert.include(turn, "- file-29.ts: fixed the 29th test")
+        assert.include(turn, "Here is what changed:\n- file-0.ts")
+        assert.isAbove(reply.length, 600)
       })
     ))
 

@@ -31,7 +31,7 @@ export class PromptSubmitted extends Schema.TaggedClass<PromptSubmitted>()("Prom
   prompt: optionalString
 }) {}
 
-/** The agent finished its turn; `lastMessage` is its last reply, summarised (≤ 200 characters). */
+/** The agent finished its turn; `lastMessage` is its last reply, whole up to TURN_TEXT_MAX_CHARS (HookPayload.ts). */
 export class TurnStopped extends Schema.TaggedClass<TurnStopped>()("TurnStopped", {
   ...common,
   nativeSessionId: optionalString,

@@ -23,6 +23,11 @@ export const isAgent = (name: string): name is Agent => (AGENTS as ReadonlyArray
 
 /** Mirrors SUMMARY_MAX_CHARS of src/domain/Session.ts (that module loads `effect`; a test pins them equal). */
 export const HOOK_SUMMARY_MAX_CHARS = 200
+/**
+ * How much of a turn's last reply is kept (the whole of it, lines and all, up to this): what a
+ * front-end shows as the turn's text (a Telegram message holds 4096 characters).
+ */
+export const TURN_TEXT_MAX_CHARS = 4000
 /** How much of an unreadable payload is kept in HookPayloadInvalid. */
 export const HOOK_RAW_MAX_CHARS = 500
 /** Only this much of a transcript's end is read to find the last reply. */
@@ -32,6 +37,17 @@ export const TRANSCRIPT_TAIL_BYTES = 64 * 1024
 export const summariseText = (text: string): string => {
   const flat = text.replace(/\s+/g, " ").trim()
   return flat.length <= HOOK_SUMMARY_MAX_CHARS ? flat : flat.slice(0, HOOK_SUMMARY_MAX_CHARS - 1) + "…"
+}
+
+const TURN_TEXT_CUT = "\n… (cut: the whole reply is in the agent's session)"
+
+/** A turn's reply as it is kept: trimmed, cut (and marked so) past TURN_TEXT_MAX_CHARS. */
+export const turnText = (text: string): string | undefined => {
+  const trimmed = text.trim()
+  if (trimmed === "") return undefined
+  return trimmed.length <= TURN_TEXT_MAX_CHARS
+    ? trimmed
+    : trimmed.slice(0, TURN_TEXT_MAX_CHARS - TURN_TEXT_CUT.length) + TURN_TEXT_CUT
 }
 
 // ---------------------------------------------------------------------------
@@ -108,7 +124,7 @@ export const readFileTail = (file: string, maxBytes: number = TRANSCRIPT_TAIL_BY
 export const lastAssistantMessageOfTranscript = (file: string): string | undefined => {
   const tail = readFileTail(file)
   const text = tail === undefined ? undefined : lastAssistantMessageOfJsonl(tail)
-  return text === undefined ? undefined : summariseText(text)
+  return text === undefined ? undefined : turnText(text)
 }
 
 // ---------------------------------------------------------------------------
@@ -135,6 +151,7 @@ const opt = <K extends string>(key: K, value: string | undefined): { [P in K]?: 
   (value === undefined ? {} : { [key]: value }) as { [P in K]?: string }
 
 const summaryOf = (text: string | undefined): string | undefined => text === undefined ? undefined : summariseText(text)
+const replyOf = (text: string | undefined): string | undefined => text === undefined ? undefined : turnText(text)
 
 export const normaliseHookPayload = (invocation: HookInvocation): HookEventJson => {
   const { agent, at, payload } = invocation
@@ -162,7 +179,7 @@ export const normaliseHookPayload = (invocation: HookInvocation): HookEventJson 
       _tag: "TurnStopped",
       ...base,
       ...opt("nativeSessionId", nativeSessionId),
-      ...opt("lastMessage", summaryOf(str(parsed, "last-assistant-message")))
+      ...opt("lastMessage", replyOf(str(parsed, "last-assistant-message")))
     }
   }
 
@@ -205,11 +222,11 @@ export const normaliseHookPayload = (invocation: HookInvocation): HookEventJson 
     case "gemini:BeforeAgent":
       return prompted()
     case "claude:Stop": {
-      const given = summaryOf(str(parsed, "last_assistant_message"))
+      const given = replyOf(str(parsed, "last_assistant_message"))
       return stopped(given ?? (transcriptPath === undefined ? undefined : readLast(transcriptPath)))
     }
     case "gemini:AfterAgent":
-      return stopped(summaryOf(str(parsed, "prompt_response")))
+      return stopped(replyOf(str(parsed, "prompt_response")))
     case "claude:Notification":
     case "gemini:Notification":
       return notified()

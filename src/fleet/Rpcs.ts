@@ -48,7 +48,9 @@ export type OutputUpdate = typeof OutputUpdate.Type
 
 /** Sent on a watch when nothing else was for a while: the watch is alive (a silent one is restarted). */
 export const WatchAlive = Schema.TaggedStruct("WatchAlive", {})
-export const WatchItem = Schema.Union(OutputUpdate, WatchAlive)
+/** A finished turn's reply, whole as the agent's hooks gave it, for a watcher elsewhere (e.g. the Telegram poller). */
+export const TurnText = Schema.TaggedStruct("TurnText", { sessionId: SessionId, text: Schema.String })
+export const WatchItem = Schema.Union(OutputUpdate, WatchAlive, TurnText)
 export type WatchItem = typeof WatchItem.Type
 
 /** A session's terminal as its owner numbered it: draw this snapshot, then apply the chunks after `seq`. */
