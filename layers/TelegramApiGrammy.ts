@@ -99,6 +99,13 @@ export const make = (options: GrammyOptions) => {
             ...(threadId === undefined ? {} : { message_thread_id: threadId })
           }, signal))
       ),
+    chatKind: (chat) =>
+      Effect.map(call("getChat", (signal) => api.getChat(chat, signal)), (info) => ({
+        type: info.type,
+        // a supergroup with Topics on; a private chat with topics (Bot API 9.3: has_topics_enabled)
+        forum: ("is_forum" in info && info.is_forum === true) ||
+          ("has_topics_enabled" in info && (info as { has_topics_enabled?: boolean }).has_topics_enabled === true)
+      })),
     createTopic: (chat, name) =>
       Effect.map(
         call("createForumTopic", (signal) => api.createForumTopic(chat, name, {}, signal)),

@@ -97,6 +97,20 @@ export const serve = (telegram: TelegramSettings, tuning: TelegramTuning, holdin
     yield* Effect.logInfo("polling Telegram").pipe(
       Effect.annotateLogs({ chat: telegram.chat, after: last, users: telegram.users.length })
     )
+    yield* api.chatKind(telegram.chat).pipe(
+      Effect.flatMap(({ forum, type }) =>
+        forum
+          ? Effect.void
+          : Effect.logError(
+            `Telegram: the chat ${telegram.chat} (a ${type}) has no topics, so sessions get none: ` +
+              "turn Topics on in the group's settings (it becomes a forum supergroup; make the bot an admin that " +
+              "may manage topics), or set TELEMUX_TELEGRAM_CHAT to a chat that has them"
+          )
+      ),
+      Effect.catchAll((error) =>
+        Effect.logWarning(`Telegram: could not look at the chat ${telegram.chat}: ${error.message}`, error)
+      )
+    )
     if (telegram.users.length === 0) {
       yield* Effect.logWarning(
         "Telegram: nobody is served — list your Telegram user id in TELEMUX_TELEGRAM_USERS, then restart the daemon"

@@ -102,4 +102,6 @@ export class TelegramApi extends Context.Tag("telemux/TelegramApi")<TelegramApi,
   readonly editTopic: (chat: number, threadId: number, name: string) => Effect.Effect<void, TelegramError>
   readonly closeTopic: (chat: number, threadId: number) => Effect.Effect<void, TelegramError>
   readonly answerCallback: (id: string, text: string) => Effect.Effect<void, TelegramError>
+  /** What kind of chat `chat` is, and whether it has topics (a forum). */
+  readonly chatKind: (chat: number) => Effect.Effect<{ readonly type: string; readonly forum: boolean }, TelegramError>
 }>() {}

@@ -34,7 +34,6 @@ const FAST: TelegramLive.TelegramTuning = {
 
 const fakeApiWith = (options: FakeOptions) =>
   Effect.acquireRelease(Effect.promise(() => startFakeBotApi(options)), (fake) => Effect.promise(fake.close))
-const fakeApi = fakeApiWith({})
 const projectDir = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "telemux-tg-"))),
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
@@ -46,10 +45,11 @@ const waitFor = (fake: FakeBotApi, what: string, check: () => boolean) =>
 /** Runs `body` with the front-end on doubles, its bot on a fresh fake Bot API. */
 const withTelegram = <A, E>(
   body: (fake: FakeBotApi, lines: Array<string>) => Effect.Effect<A, E, Sessions | OutputLog | Cache | FakeTerminal>,
-  tuning = FAST
+  tuning = FAST,
+  fakeOptions: FakeOptions = {}
 ) =>
   Effect.gen(function*() {
-    const fake = yield* fakeApi
+    const fake = yield* fakeApiWith(fakeOptions)
     const dir = yield* projectDir
     const lines: Array<string> = []
     return yield* body(fake, lines).pipe(
@@ -238,6 +238,29 @@ describe("Telegram front-end on a fake Bot API", () => {
         assert.include(turn, "- file-29.ts: fixed the 29th test")
         assert.include(turn, "Here is what changed:\n- file-0.ts")
         assert.isAbove(reply.length, 600)
+      })
+    ))
+
+  it.scopedLive("a chat without topics is said at start, with what to do", () =>
+    withTelegram(
+      (fake, lines) =>
+        Effect.gen(function*() {
+          yield* waitFor(fake, "the chat looked at", () => fake.callsOf("getChat").length === 1)
+          yield* waitFor(fake, "polling", () => fake.callsOf("getUpdates").length > 0)
+          const said = lines.find((line) => line.includes("has no topics"))
+          assert.isDefined(said, lines.join("\n"))
+          assert.include(said, "turn Topics on in the group's settings")
+        }),
+      FAST,
+      { chat: { type: "supergroup", is_forum: false } }
+    ))
+
+  it.scopedLive("a forum chat is not warned about", () =>
+    withTelegram((fake, lines) =>
+      Effect.gen(function*() {
+        yield* waitFor(fake, "polling", () => fake.callsOf("getUpdates").length > 0)
+        assert.strictEqual(fake.callsOf("getChat").length, 1)
+        assert.isUndefined(lines.find((line) => line.includes("has no topics")))
       })
     ))
 

@@ -71,6 +71,8 @@ export interface FakeOptions {
    * offset reached Telegram): the poller must skip what it already handled by itself.
    */
   readonly ignoreOffsets?: boolean
+  /** What getChat says of the chat (default: a supergroup with Topics on). */
+  readonly chat?: { readonly type: string; readonly is_forum?: boolean }
 }
 
 export const startFakeBotApi = (options: FakeOptions = {}): Promise<FakeBotApi> =>
@@ -104,6 +106,8 @@ export const startFakeBotApi = (options: FakeOptions = {}): Promise<FakeBotApi> 
               : { message_thread_id: Number(payload.message_thread_id) }),
             text: payload.text ?? ""
           }
+        case "getChat":
+          return { id: Number(payload.chat_id), ...(options.chat ?? { type: "supergroup", is_forum: true }) }
         case "createForumTopic":
           return { message_thread_id: nextThread++, name: payload.name, icon_color: 7322096 }
         default:
