@@ -10,7 +10,9 @@ import { Cache } from "../services/Cache.js"
 import { Leases } from "../services/Lease.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
-import { type Session, summarise } from "../src/domain/Session.js"
+import { Computer } from "../src/domain/Computer.js"
+import { Project } from "../src/domain/Project.js"
+import { ComputerName, type Session, summarise } from "../src/domain/Session.js"
 import {
   buttonPress,
   CONFLICT,
@@ -238,6 +240,59 @@ describe("Telegram front-end on a fake Bot API", () => {
         assert.include(turn, "- file-29.ts: fixed the 29th test")
         assert.include(turn, "Here is what changed:\n- file-0.ts")
         assert.isAbove(reply.length, 600)
+      })
+    ))
+
+  it.scopedLive("/new with no project on a fleet of two: the computer, then its project, then the agent are picked; an unreachable one is said there", () =>
+    withTelegram((fake) =>
+      Effect.gen(function*() {
+        const cache = yield* Cache
+        const far = ComputerName.make("farbox")
+        yield* cache.upsertComputer(
+          new Computer({
+            name: far,
+            host: "far.example.net",
+            user: "me",
+            role: "peer",
+            online: true,
+            lastSeenAt: DateTime.unsafeMake(Date.now()),
+            stats: null,
+            version: "0.1.0"
+          })
+        )
+        yield* cache.setProjects(far, [
+          new Project({ name: "faraway", path: "/srv/faraway", description: "", todos: [] }),
+          new Project({ name: "other", path: "/srv/other", description: "", todos: [] })
+        ])
+        const keyboards = () =>
+          fake.callsOf("sendMessage").concat(fake.callsOf("editMessageText")).filter((c) =>
+            c.payload.reply_markup !== undefined
+          )
+        const buttonsOf = (call: { readonly payload: Record<string, any> }) =>
+          call.payload.reply_markup.inline_keyboard.flat() as Array<{ text: string; callback_data: string }>
+        const press = (text: string) => {
+          const call = [...keyboards()].reverse().find((c) => buttonsOf(c).some((b) => b.text === text))!
+          const button = buttonsOf(call).find((b) => b.text === text)!
+          fake.inject(buttonPress(USER, CHAT, button.callback_data, Number(call.payload.message_id ?? 1)))
+        }
+        const shown = (text: string) => () => keyboards().some((c) => buttonsOf(c).some((b) => b.text === text))
+
+        fake.inject(textMessage(USER, CHAT, "/new"))
+        yield* waitFor(fake, "the computer picker", shown("farbox"))
+        assert.include(keyboards().at(-1)!.payload.text, "Which computer?")
+        assert.deepStrictEqual(buttonsOf(keyboards().at(-1)!).map((b) => b.text), ["local", "farbox"])
+        press("farbox")
+        yield* waitFor(fake, "farbox's projects", shown("faraway"))
+        assert.deepStrictEqual(buttonsOf(keyboards().at(-1)!).map((b) => b.text), ["faraway", "other"])
+        press("faraway")
+        yield* waitFor(fake, "the agent picker", shown("gemini"))
+        press("shell")
+        // this test's fleet is this computer alone: farbox cannot be asked, and the picker says so
+        yield* waitFor(fake, "the picker saying why not", () =>
+          texts(fake, "editMessageText").concat(texts(fake, "sendMessage")).some((t) =>
+            /farbox/.test(t) && /⚠️/.test(t)
+          ))
+        assert.strictEqual((yield* openSessions).length, 0, "nothing was started")
       })
     ))
 
