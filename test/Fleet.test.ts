@@ -27,12 +27,13 @@ import { Fleet, type FleetClient } from "../services/Fleet.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { Sessions } from "../services/Sessions.js"
 import { StreamPositions } from "../services/StreamPositions.js"
-import { STREAM_START, Transport, TransportError } from "../services/Transport.js"
+import { STREAM_START, Transport } from "../services/Transport.js"
 import { TurnStopped } from "../src/agents/HookEvent.js"
 import { ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import { encode, sign } from "../src/fleet/Envelope.js"
 import { FleetKeys, Kinds, REQUEST_TIMEOUT } from "../src/fleet/Protocol.js"
 import { FLEET_TEST_SECRET, fleetComputer, trustedDir } from "./support/fleetComputer.js"
+import { severable } from "./support/severableTransport.js"
 
 const SECRET = FLEET_TEST_SECRET
 const A = ComputerName.make("alpha")
@@ -50,39 +51,6 @@ const advance = (d: Duration.DurationInput) =>
       yield* settle
     }
   })
-
-/**
- * The shared transport as one computer sees it, with a switch that cuts that computer off: what a
- * crash (or SIGSTOP) looks like to the others — its records stop, and it cleans nothing up.
- */
-const severable = (t: Transport["Type"]) => {
-  const cut = { value: false }
-  const gate = <A>(operation: string, effect: Effect.Effect<A, TransportError>) =>
-    Effect.suspend(() =>
-      cut.value ? Effect.fail(new TransportError({ operation, message: "cut off", failure: "unavailable" })) : effect
-    )
-  const transport = Transport.of({
-    link: t.link,
-    linkChanges: t.linkChanges,
-    put: (key, value, ttl) => gate("put", t.put(key, value, ttl)),
-    get: (key) => gate("get", t.get(key)),
-    getMany: (keys) => gate("getMany", t.getMany(keys)),
-    remove: (key) => gate("remove", t.remove(key)),
-    claim: (key, value, ttl) => gate("claim", t.claim(key, value, ttl)),
-    renewIfHeld: (key, value, ttl) => gate("renewIfHeld", t.renewIfHeld(key, value, ttl)),
-    releaseIfHeld: (key, value) => gate("releaseIfHeld", t.releaseIfHeld(key, value)),
-    putIfHeld: (fence, key, value, ttl) => gate("putIfHeld", t.putIfHeld(fence, key, value, ttl)),
-    scan: (pattern) => gate("scan", t.scan(pattern)),
-    append: (stream, payload, options) => gate("append", t.append(stream, payload, options)),
-    lastId: (stream) => gate("lastId", t.lastId(stream)),
-    lastGeneratedIds: (streams) => gate("lastGeneratedIds", t.lastGeneratedIds(streams)),
-    reader: Effect.map(
-      t.reader,
-      (reader) => ({ read: (positions, options) => gate("read", reader.read(positions, options)) })
-    )
-  })
-  return { transport, sever: Effect.sync(() => void (cut.value = true)) }
-}
 
 interface StartOptions {
   readonly heartbeatInterval?: string

@@ -5,8 +5,9 @@ import * as MemoryTransport from "../layers/MemoryTransport.js"
 import * as RedisLeases from "../layers/RedisLeases.js"
 import { type LeaseHolding, type LeaseLost, Leases } from "../services/Lease.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-import { Transport, TransportError } from "../services/Transport.js"
+import { Transport } from "../services/Transport.js"
 import { testSettings } from "./support/settings.js"
+import { severable } from "./support/severableTransport.js"
 
 const TTL = Duration.seconds(15)
 const NAME = "poller"
@@ -22,29 +23,6 @@ const advance = (d: Duration.DurationInput, step = 100) =>
       yield* settle
     }
   })
-
-/** The shared transport as one daemon sees it, with a switch that cuts that daemon off from Redis. */
-const severable = (t: Transport["Type"]) => {
-  const cut = { value: false }
-  const gate = <A>(operation: string, effect: Effect.Effect<A, TransportError>) =>
-    Effect.suspend(() =>
-      cut.value ? Effect.fail(new TransportError({ operation, message: "cut off", failure: "unavailable" })) : effect
-    )
-  const transport = Transport.of({
-    ...t,
-    put: (key, value, ttl) => gate("put", t.put(key, value, ttl)),
-    get: (key) => gate("get", t.get(key)),
-    claim: (key, value, ttl) => gate("claim", t.claim(key, value, ttl)),
-    renewIfHeld: (key, value, ttl) => gate("renewIfHeld", t.renewIfHeld(key, value, ttl)),
-    releaseIfHeld: (key, value) => gate("releaseIfHeld", t.releaseIfHeld(key, value)),
-    putIfHeld: (fence, key, value, ttl) => gate("putIfHeld", t.putIfHeld(fence, key, value, ttl))
-  })
-  return {
-    transport,
-    sever: Effect.sync(() => void (cut.value = true)),
-    heal: Effect.sync(() => void (cut.value = false))
-  }
-}
 
 interface Run {
   readonly who: string
