@@ -223,10 +223,16 @@ export const serveClient = (
     const terminalEvents: Array<TerminalEvent> = []
     /** Keystroke messages, sent one after another by their own fiber. */
     const inputs = yield* Queue.bounded<Extract<ClientMessage, { type: "input" }>>(STREAM_INPUTS_WAITING_MAX)
+    /** Bytes of the chunks in terminalEvents: bounded as the queue's are (tmux is read as fast as it writes). */
+    let terminalEventBytes = 0
     const onTerminal = (event: TerminalEvent) => {
       if (staleTerminal.has(event.sessionId)) return
       if (event._tag === "Chunk" && passThrough(event.sessionId, event.chunk)) return
       terminalEvents.push(event)
+      if (event._tag === "Chunk") terminalEventBytes += event.chunk.bytes.length
+      // more than a queueful before the handler came round: the client's terminals are drawn
+      // afresh once it has caught up, as for a full queue
+      if (terminalEventBytes > STREAM_TERMINAL_QUEUE_BYTES && !lagging) startLagging()
       Queue.unsafeOffer(wake, undefined)
     }
     /**
@@ -281,6 +287,7 @@ export const serveClient = (
       // what waits to be queued goes too: the session's snapshot at the Recover replaces it
       for (const event of terminalEvents) staleTerminal.add(event.sessionId)
       terminalEvents.length = 0
+      terminalEventBytes = 0
       if (kept.length >= STREAM_CLIENT_QUEUE_MAX - 1) {
         kept.length = 0
         resendList = true
@@ -700,6 +707,7 @@ export const serveClient = (
           const effect = onOutputEvent(event)
           if (effect !== undefined) yield* effect
         }
+        terminalEventBytes = 0
         for (const event of terminalEvents.splice(0)) {
           const effect = onTerminalEvent(event)
           if (effect !== undefined) yield* effect
