@@ -12,11 +12,13 @@ import { Cache } from "../services/Cache.js"
 import { Fleet, type FleetLinkStatus } from "../services/Fleet.js"
 import type { HttpListener } from "../services/HttpListener.js"
 import type { Idempotency } from "../services/Idempotency.js"
+import { Leases } from "../services/Lease.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
 import { Projects } from "../services/Projects.js"
 import { type ListSessionsRequest, Sessions } from "../services/Sessions.js"
 import { SystemStats } from "../services/SystemStats.js"
+import { TELEGRAM_LEASE } from "../services/Telegram.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import type { WebAuth } from "../services/WebAuth.js"
 import { CALLER_HEADER, Health, SessionOutput, TelemuxApi } from "../src/api/Api.js"
@@ -67,18 +69,27 @@ export const makeHealthJson: Effect.Effect<Effect.Effect<string>, never, Telemux
     >(
       undefined
     )
+    // the Telegram poller: the holder of its fleet lease (looked up as the report is made: once a second at most)
+    const leases = yield* Effect.serviceOption(Leases)
+    const telegram = Effect.suspend(() => {
+      if (Option.isNone(config.telegram) || Option.isNone(leases)) return Effect.succeed(undefined)
+      const users = config.telegram.value.users.length
+      return Effect.map(leases.value.holder(TELEGRAM_LEASE), (poller) => ({ poller: Option.getOrNull(poller), users }))
+    })
     return Effect.gen(function*() {
       const uptime = Math.max(0, Math.floor(((yield* Clock.currentTimeMillis) - startedAt) / 1000))
       const link = yield* fleet.link
       const previous = yield* Ref.get(last)
       if (previous !== undefined && previous.uptime === uptime && sameLink(previous.link, link)) return previous.json
+      const bot = yield* telegram
       const json = JSON.stringify(encodeHealth(
         new Health({
           ok: true,
           version: VERSION,
           computer: config.computer,
           uptimeSeconds: uptime,
-          fleet: Option.match(link, { onNone: () => null, onSome: (status) => new FleetLink(status) })
+          fleet: Option.match(link, { onNone: () => null, onSome: (status) => new FleetLink(status) }),
+          ...(bot === undefined ? {} : { telegram: bot })
         })
       ))
       yield* Ref.set(last, { uptime, link, json })

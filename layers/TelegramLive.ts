@@ -19,7 +19,7 @@ import { Fleet } from "../services/Fleet.js"
 import { type LeaseHolding, Leases } from "../services/Lease.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { Projects } from "../services/Projects.js"
-import { POLL_TIMEOUT_SECONDS, TelegramApi, type TelegramError } from "../services/Telegram.js"
+import { POLL_TIMEOUT_SECONDS, TELEGRAM_LEASE, TelegramApi, type TelegramError } from "../services/Telegram.js"
 import { type TelegramSettings, TelemuxConfig } from "../services/TelemuxConfig.js"
 import { consume } from "../src/concurrency/Workers.js"
 import { CHAT_BURST, CHAT_REFILL, ChatBudget, TAIL_EDIT_INTERVAL } from "../src/telegram/Pacing.js"
@@ -29,7 +29,7 @@ import * as TelegramChat from "./TelegramChat.js"
 import * as TelegramOutbox from "./TelegramOutbox.js"
 import * as TelegramTopics from "./TelegramTopics.js"
 
-export const LEASE_NAME = "telegram"
+export const LEASE_NAME = TELEGRAM_LEASE
 /** How long the last handled update id is kept under the lease (Telegram keeps updates 24 h). */
 export const OFFSET_TTL = Duration.days(7)
 /** After a 409 (another program polls this bot) the next getUpdates waits this long. */

@@ -81,6 +81,9 @@ export interface SendOptions {
   readonly silent?: boolean | undefined
 }
 
+/** The fleet lease whose holder polls the bot (services/Lease.ts). */
+export const TELEGRAM_LEASE = "telegram"
+
 /** The part of the Bot API the front-end uses. */
 export class TelegramApi extends Context.Tag("telemux/TelegramApi")<TelegramApi, {
   readonly getUpdates: (offset: number, timeoutSeconds: number) => Effect.Effect<ReadonlyArray<Update>, TelegramError>

@@ -20,7 +20,7 @@ import {
   VersionMismatch
 } from "../src/cli/CliError.js"
 import { addressOf, connectHost } from "../src/cli/Connection.js"
-import { checkRedis, formatCheck } from "../src/cli/Doctor.js"
+import { checkRedis, checkTelegram, formatCheck } from "../src/cli/Doctor.js"
 import { EXIT, exitCodeOf, exitCodeOfExit } from "../src/cli/ExitCodes.js"
 import { parseKeyArg, parseKeyArgs } from "../src/cli/KeyArgs.js"
 import { advance, emptyScreenLog, flush, type ScreenLog } from "../src/cli/ScreenLog.js"
@@ -227,6 +227,22 @@ describe("doctor's fleet check", () => {
       formatCheck(checkRedis({ fleet: { state: "connecting", attempt: 3, lastError: "ECONNREFUSED" } })),
       "✗ Redis link is connecting (attempt 3, ECONNREFUSED)"
     )
+  })
+})
+
+describe("doctor's Telegram check", () => {
+  it("reads the bot from /health: none → skipped, its poller → ✓, nobody served or no poller → ✗ with what to do", () => {
+    assert.strictEqual(checkTelegram({}).status, "skipped")
+    assert.strictEqual(
+      formatCheck(checkTelegram({ telegram: { poller: "laptop", users: 2 } })),
+      "✓ Telegram bot polled by laptop, serving 2 users"
+    )
+    const nobody = checkTelegram({ telegram: { poller: "laptop", users: 0 } })
+    assert.strictEqual(nobody.status, "failed")
+    assert.include(formatCheck(nobody), "TELEMUX_TELEGRAM_USERS")
+    const free = checkTelegram({ telegram: { poller: null, users: 1 } })
+    assert.strictEqual(free.status, "failed")
+    assert.include(formatCheck(free), "polling Telegram")
   })
 })
 

@@ -86,6 +86,10 @@ describe("one Telegram poller for a fleet of two daemons (real Redis, a fake Bot
       await fake.waitFor("the first getUpdates", () => fake.callsOf("getUpdates").length > 0, 20_000)
       assert.include(daemons[holder]!.logs(), "polling Telegram")
       assert.notInclude(daemons[other]!.logs(), "polling Telegram")
+      for (const name of [A, B]) {
+        const health = await api(envs[name]!)("GET", "/health")
+        assert.deepStrictEqual(health.body.telegram, { poller: holder, users: 1 }, name)
+      }
 
       // the two have found each other (the holder types into the other's session through it)
       await eventually("each daemon to see the other online", async () => {
@@ -146,6 +150,9 @@ describe("one Telegram poller for a fleet of two daemons (real Redis, a fake Bot
         return [4, 5, 6].every((n) => ran(text, n) === 1) ? true : undefined
       })
       assert.include(daemons[other]!.logs(), "polling Telegram")
+      // /health (and so `telemux doctor`) says who polls now
+      const health = await api(envs[other]!)("GET", "/health")
+      assert.deepStrictEqual(health.body.telegram, { poller: other, users: 1 })
       // and nothing twice, now that the successor has read everything there was
       await new Promise((resolve) => setTimeout(resolve, 1500))
       const text = await screen()

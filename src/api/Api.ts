@@ -99,13 +99,23 @@ const queryParams = (title: string) => ({ ...strict, title }) as const
 
 const sessionIdParam = HttpApiSchema.param("id", SessionId)
 
+/** The Telegram front-end as this daemon sees it (TELEMUX_TELEGRAM_TOKEN set). */
+export const TelegramHealth = Schema.Struct({
+  /** The computer whose daemon polls the bot now (the fleet lease's holder), or null: none. */
+  poller: Schema.NullOr(Schema.String),
+  /** How many Telegram users this daemon serves (TELEMUX_TELEGRAM_USERS; none: nobody). */
+  users: Schema.NonNegative
+})
+
 export class Health extends Schema.Class<Health>("Health")({
   ok: Schema.Literal(true),
   version: Schema.String,
   computer: ComputerName,
   uptimeSeconds: Schema.NonNegative,
   /** The Redis link, or null when this daemon is in no fleet. */
-  fleet: Schema.NullOr(FleetLink)
+  fleet: Schema.NullOr(FleetLink),
+  /** The Telegram front-end; absent when this daemon has no bot token. */
+  telegram: Schema.optionalWith(TelegramHealth, { exact: true })
 }) {}
 
 export const ListSessionsParams = Schema.Struct({

@@ -67,7 +67,9 @@ export const HealthInfo = Schema.Struct({
     state: Schema.String,
     attempt: Schema.optional(Schema.Number),
     lastError: Schema.optional(Schema.NullOr(Schema.String))
-  })))
+  }))),
+  /** The Telegram front-end; absent when the daemon has no bot (or is older). */
+  telegram: Schema.optional(Schema.Struct({ poller: Schema.NullOr(Schema.String), users: Schema.Number }))
 })
 export type HealthInfo = typeof HealthInfo.Type
 

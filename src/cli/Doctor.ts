@@ -73,6 +73,24 @@ export const checkTokenFile = (tokenPath: string): Effect.Effect<CheckResult> =>
     Effect.orElseSucceed(() => failed(`token file ${tokenPath} is missing (the daemon writes it on its first start)`))
   )
 
+/** The Telegram bot as /health tells it: who polls it, and whether it serves anyone. */
+export const checkTelegram = (health: Pick<HealthInfo, "telegram">): CheckResult => {
+  const bot = health.telegram
+  if (bot === undefined) return skipped("Telegram: no bot on this daemon (TELEMUX_TELEGRAM_TOKEN unset)")
+  if (bot.users === 0) {
+    return failed(
+      "Telegram: the bot serves nobody — list your Telegram user id in TELEMUX_TELEGRAM_USERS, then restart the daemon"
+    )
+  }
+  if (bot.poller === null) {
+    return failed(
+      "Telegram: no daemon polls the bot right now (its fleet lease is free): look for \"polling Telegram\" and " +
+        "lease lines in the daemons' logs"
+    )
+  }
+  return ok(`Telegram bot polled by ${bot.poller}, serving ${bot.users} user${bot.users === 1 ? "" : "s"}`)
+}
+
 export const checkRedis = (health: Pick<HealthInfo, "fleet">): CheckResult => {
   const link = health.fleet
   if (link == null) return skipped("Redis: the daemon is in no fleet (TELEMUX_REDIS_URL unset)")
@@ -136,6 +154,7 @@ export const doctor = Effect.gen(function*() {
       onRight: () => ok("the daemon accepts the token")
     }))
     yield* report(checkRedis(decoded.right))
+    yield* report(checkTelegram(decoded.right))
     if (Option.isSome(target.settings.redisUrl)) yield* report(yield* checkRedisPing(target.settings.redisUrl))
     else if (decoded.right.fleet != null) {
       yield* report(skipped("Redis PING not checked: TELEMUX_REDIS_URL is not set for this command"))
