@@ -5,6 +5,7 @@
 import { build } from "esbuild"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as zlib from "node:zlib"
 
 const common = { bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", sourcemap: true }
 
@@ -23,19 +24,23 @@ await build({
 fs.chmodSync("dist/cli.js", 0o755)
 
 /**
- * web/ → dist/web: each page's script (`web/<page>.ts` beside `web/<page>.html`) and each
- * `web/*.css` bundled for browsers into
- * `assets/<name>-<HASH>.<ext>` (served immutable), each `web/*.html` copied with its
- * `/assets/<name>.<ext>` references pointed at the hashed names (served no-cache), and anything
- * in `web/public/` copied as it is. Everything the page loads is in dist/web: nothing is fetched
- * from elsewhere at run time.
+ * web/ → dist/web: each page's script (`web/<page>.ts` or `.tsx` beside `web/<page>.html`) and
+ * each `web/*.css` bundled for browsers into `assets/<name>-<HASH>.<ext>` (served immutable); the
+ * CSS a script imports (xterm.js's own) becomes `assets/<page>-<HASH>.css`, which the page names
+ * `/assets/<page>.css`. Each `web/*.html` is copied with its `/assets/<name>.<ext>` references
+ * pointed at the hashed names (served no-cache), and anything in `web/public/` copied as it is.
+ * Everything the page loads is in dist/web: nothing is fetched from elsewhere at run time. The
+ * gzipped size of the scripts is printed, and a build past WEB_JS_GZIP_MAX fails.
  */
+const WEB_JS_GZIP_MAX = 300 * 1024
 const buildWeb = async () => {
   const out = "dist/web"
   fs.rmSync(out, { recursive: true, force: true })
   const names = fs.readdirSync("web")
   const entries = names
-    .filter((name) => name.endsWith(".css") || (name.endsWith(".ts") && names.includes(name.replace(/\.ts$/, ".html"))))
+    .filter((name) =>
+      name.endsWith(".css") || (/\.tsx?$/.test(name) && names.includes(name.replace(/\.tsx?$/, ".html")))
+    )
     .map((name) => `web/${name}`)
   const result = await build({
     entryPoints: entries,
@@ -48,14 +53,20 @@ const buildWeb = async () => {
     outdir: out,
     entryNames: "assets/[name]-[hash]",
     chunkNames: "assets/[name]-[hash]",
+    jsx: "automatic",
+    // React's production build: no development checks, a fraction of the size
+    define: { "process.env.NODE_ENV": "\"production\"" },
     metafile: true
   })
   /** `/assets/sign-in.js` → `/assets/sign-in-ABCD1234.js`, for every entry. */
   const hashed = new Map()
   for (const [file, output] of Object.entries(result.metafile.outputs)) {
     if (output.entryPoint === undefined) continue
-    const name = path.basename(output.entryPoint).replace(/\.ts$/, ".js")
+    const name = path.basename(output.entryPoint).replace(/\.tsx?$/, ".js")
     hashed.set(`/assets/${name}`, `/${path.relative(out, file)}`)
+    if (output.cssBundle !== undefined) {
+      hashed.set(`/assets/${name.replace(/\.js$/, ".css")}`, `/${path.relative(out, output.cssBundle)}`)
+    }
   }
   for (const name of fs.readdirSync("web").filter((name) => name.endsWith(".html"))) {
     let html = fs.readFileSync(`web/${name}`, "utf8")
@@ -67,6 +78,13 @@ const buildWeb = async () => {
     fs.writeFileSync(`${out}/${name}`, html)
   }
   if (fs.existsSync("web/public")) fs.cpSync("web/public", out, { recursive: true })
+  const scripts = Object.keys(result.metafile.outputs).filter((file) => file.endsWith(".js"))
+  const gzipped = scripts.reduce((sum, file) => sum + zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length, 0)
+  const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`
+  console.log(`dist/web: ${scripts.length} scripts, ${kb(gzipped)} gzipped (at most ${kb(WEB_JS_GZIP_MAX)})`)
+  if (gzipped > WEB_JS_GZIP_MAX) {
+    throw new Error(`the web dashboard's scripts are ${kb(gzipped)} gzipped, past ${kb(WEB_JS_GZIP_MAX)}`)
+  }
 }
 await buildWeb()
 console.log("built dist/main.js, dist/cli.js, dist/hook.js, dist/web/")
