@@ -14,16 +14,16 @@ interface Key {
 const arrow = (letter: string) => (applicationCursor: boolean) => `${ESC}${applicationCursor ? "O" : "["}${letter}`
 
 const KEYS: ReadonlyArray<Key> = [
-  { label: "Esc", name: "Escape", keys: () => ESC },
+  { label: "Esc", name: "Esc (Escape)", keys: () => ESC },
   { label: "Tab", name: "Tab", keys: () => "\t" },
-  { label: "Ctrl-C", name: "Control C (interrupt)", keys: () => "\x03" },
-  { label: "Ctrl-D", name: "Control D (end of input)", keys: () => "\x04" },
+  { label: "Ctrl-C", name: "Ctrl-C (interrupt)", keys: () => "\x03" },
+  { label: "Ctrl-D", name: "Ctrl-D (end of input)", keys: () => "\x04" },
   { label: "←", name: "Left arrow", keys: arrow("D") },
   { label: "↑", name: "Up arrow", keys: arrow("A") },
   { label: "↓", name: "Down arrow", keys: arrow("B") },
   { label: "→", name: "Right arrow", keys: arrow("C") },
-  { label: "PgUp", name: "Page up", keys: () => `${ESC}[5~` },
-  { label: "PgDn", name: "Page down", keys: () => `${ESC}[6~` },
+  { label: "PgUp", name: "PgUp (page up)", keys: () => `${ESC}[5~` },
+  { label: "PgDn", name: "PgDn (page down)", keys: () => `${ESC}[6~` },
   { label: "Enter", name: "Enter", keys: () => "\r" }
 ]
 

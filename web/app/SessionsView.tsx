@@ -108,6 +108,11 @@ const ComputerSection = (
   </section>
 )
 
+/** The end of a summary is what happened last: that is the part shown. */
+const TAIL_CHARS = 120
+const tail = (text: string | null) =>
+  text === null ? "—" : text.length <= TAIL_CHARS ? text : `…${text.slice(-TAIL_CHARS)}`
+
 export const sessionName = (session: SessionJson) =>
   session.title !== "" ? session.title : session.workingDirectory.split("/").filter(Boolean).pop() ?? "/"
 
@@ -143,7 +148,7 @@ const SessionRow = (
         <span className="label">in</span> <span className="text">{session.lastInput ?? "—"}</span>
       </span>
       <span className="last">
-        <span className="label">out</span> <span className="text">{session.lastOutput ?? "—"}</span>
+        <span className="label">out</span> <span className="text">{tail(session.lastOutput)}</span>
       </span>
     </a>
   </li>
