@@ -16,6 +16,9 @@ import { api, type DaemonEnv, makeDaemonEnv, type RunningDaemon, startDaemon } f
 
 const STEP_MS = 90_000
 
+/** The page's own, in functions run inside the browser (this program has no DOM types). */
+declare const document: any
+
 describe("the web dashboard in Chromium", () => {
   let env: DaemonEnv
   let daemon: RunningDaemon
