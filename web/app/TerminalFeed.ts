@@ -40,3 +40,16 @@ export class TerminalFeed {
     return "applied"
   }
 }
+
+/** `text` in pieces of at most `size` units, never between the two halves of a surrogate pair. */
+export const pieces = (text: string, size: number): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  for (let at = 0; at < text.length;) {
+    let end = Math.min(at + size, text.length)
+    const last = text.charCodeAt(end - 1)
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end = end - 1 === at ? end + 1 : end - 1
+    out.push(text.slice(at, end))
+    at = end
+  }
+  return out
+}

@@ -13,26 +13,13 @@ import { Terminal } from "@xterm/xterm"
 import { useEffect, useRef, useState } from "react"
 import { KeyBar } from "./KeyBar.js"
 import type { LinkState, StreamLink } from "./Stream.js"
-import { TerminalFeed } from "./TerminalFeed.js"
+import { pieces, TerminalFeed } from "./TerminalFeed.js"
 
 /** UTF-16 units per `input` message: even at 4 bytes per character, within the daemon's 64 KiB. */
 const INPUT_PIECE = 16_000
 /** Byte values per binary `input` message (one byte each). */
 const BINARY_PIECE = 60_000
 const RESIZE_SETTLE_MS = 120
-
-/** `text` in pieces of at most `size` units, never between the two halves of a surrogate pair. */
-export const pieces = (text: string, size: number): ReadonlyArray<string> => {
-  const out: Array<string> = []
-  for (let at = 0; at < text.length;) {
-    let end = Math.min(at + size, text.length)
-    const last = text.charCodeAt(end - 1)
-    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--
-    out.push(text.slice(at, end))
-    at = end
-  }
-  return out
-}
 
 export const TerminalView = (
   { link, linkState, sessionId }: {
