@@ -10,7 +10,15 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Browser, BrowserContext, Page } from "playwright-core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { ARTIFACTS, launchChromium, seriousViolations, terminalRows, waitForRows } from "./support/browser.js"
+import {
+  ARTIFACTS,
+  launchChromium,
+  pageProblems,
+  seriousViolations,
+  signInWithLink,
+  terminalRows,
+  waitForRows
+} from "./support/browser.js"
 import { removeEnv } from "./support/cliProcess.js"
 import { api, type DaemonEnv, makeDaemonEnv, type RunningDaemon, startDaemon } from "./support/daemonProcess.js"
 
@@ -27,7 +35,7 @@ describe("the web dashboard in Chromium", () => {
   let page: Page
   let origin: string
   let sessionId = ""
-  const pageErrors: Array<string> = []
+  let pageErrors: ReadonlyArray<string> = []
 
   const start = () => startDaemon(env, { TELEMUX_TRUSTED_DIRS: env.projectDir })
 
@@ -39,12 +47,7 @@ describe("the web dashboard in Chromium", () => {
     fs.mkdirSync(ARTIFACTS, { recursive: true })
     context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
     page = await context.newPage()
-    page.on("pageerror", (error) => pageErrors.push(`page error: ${error.message}`))
-    page.on("console", (message) => {
-      if (message.type() === "error" && /Content Security Policy|Refused to/i.test(message.text())) {
-        pageErrors.push(`console: ${message.text()}`)
-      }
-    })
+    pageErrors = pageProblems(page)
   }, 60_000)
 
   afterAll(async () => {
@@ -63,10 +66,7 @@ describe("the web dashboard in Chromium", () => {
     await page.getByRole("link", { name: "Sign in" }).waitFor()
     await axeClean("signed out")
 
-    const code = await api(env)("POST", "/v1/web/sign-in-codes")
-    assert.strictEqual(code.status, 201, JSON.stringify(code.body))
-    await page.goto(`${origin}${code.body.path}`)
-    await page.getByRole("heading", { name: "Sessions", level: 1 }).waitFor()
+    await signInWithLink(page, env)
     await page.getByText("No open session").waitFor()
     assert.strictEqual(new URL(page.url()).pathname, "/")
     await page.getByRole("status").filter({ hasText: "live" }).waitFor()

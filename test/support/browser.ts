@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { type Browser, chromium, type Page } from "playwright-core"
+import { api, type DaemonEnv } from "./daemonProcess.js"
 
 export const CHROMIUM = process.env.TELEMUX_CHROMIUM ?? "/usr/bin/chromium"
 export const CHROMIUM_INSTALL =
@@ -90,4 +91,24 @@ export const waitForRows = async (
     if (Date.now() > deadline) throw new Error(`the terminal never showed ${what}; it showed:\n${rows.join("\n")}`)
     await page.waitForTimeout(100)
   }
+}
+
+/** Signs `page` in the way a person does: a sign-in link (`telemux web`'s code) opened in the browser; ends on the Sessions view. */
+export const signInWithLink = async (page: Page, env: DaemonEnv): Promise<void> => {
+  const code = await api(env)("POST", "/v1/web/sign-in-codes")
+  if (code.status !== 201) throw new Error(`no sign-in code: ${code.status} ${JSON.stringify(code.body)}`)
+  await page.goto(`http://127.0.0.1:${env.port}${code.body.path}`)
+  await page.getByRole("heading", { name: "Sessions", level: 1 }).waitFor()
+}
+
+/** Collects what the page reports as broken: uncaught errors and refusals by its Content-Security-Policy. */
+export const pageProblems = (page: Page): ReadonlyArray<string> => {
+  const problems: Array<string> = []
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`))
+  page.on("console", (message) => {
+    if (message.type() === "error" && /Content Security Policy|Refused to/i.test(message.text())) {
+      problems.push(`console: ${message.text()}`)
+    }
+  })
+  return problems
 }

@@ -112,6 +112,12 @@ export const SessionView = (props: {
       {said !== undefined && (
         <p className={said.error ? "error" : "said"} role={said.error ? "alert" : "status"}>{said.text}</p>
       )}
+      {session.promptDelivery?.state === "pending" && !closed && (
+        <p className="said" role="status">Delivering the first prompt to {session.agent}…</p>
+      )}
+      {session.promptDelivery?.state === "failed" && (
+        <p className="error" role="alert">The first prompt was not delivered: {session.promptDelivery.detail}</p>
+      )}
       {session.agent !== null && !closed && (
         <form
           className="prompt"
