@@ -9,7 +9,14 @@ import type { Browser, Page } from "playwright-core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { FAKE_AGENTS } from "./fixtures/agents/hookBuild.js"
 import { agentDaemonEnvs } from "./support/agentDaemon.js"
-import { launchChromium, pageProblems, seriousViolations, signInWithLink, waitForRows } from "./support/browser.js"
+import {
+  ARTIFACTS,
+  launchChromium,
+  pageProblems,
+  seriousViolations,
+  signInWithLink,
+  waitForRows
+} from "./support/browser.js"
 import { api, type DaemonEnv, type RunningDaemon, startDaemon } from "./support/daemonProcess.js"
 
 describe("the web dashboard's agent controls in Chromium", () => {
@@ -93,6 +100,23 @@ describe("the web dashboard's agent controls in Chromium", () => {
       await page.getByRole("button", { name: "Restart agent" }).click()
       await page.getByRole("status").filter({ hasText: "Restart: done." }).waitFor({ timeout: 30_000 })
       await waitForRows(page, "the resumed agent", (rows) => rows.some((r) => r.includes(`resumed ${native}`)), 30_000)
+
+      // on the list, the agent asks a question: an alert with a link to the session, counted in the header
+      await page.getByRole("link", { name: "← Sessions" }).click()
+      await page.getByRole("heading", { name: "Sessions", level: 1 }).waitFor()
+      const asked = await api(env)("POST", `/v1/sessions/${sessionId}/input`, { text: "ask: which branch?" })
+      assert.strictEqual(asked.status, 204, JSON.stringify(asked.body))
+      const alerts = page.getByRole("region", { name: "Alerts" })
+      const alert = alerts.getByRole("link", { name: "agent at work is waiting for input" })
+      await alert.waitFor({ timeout: 30_000 })
+      assert.match(await page.locator(".badge").innerText(), /^\d+ new$/)
+      assert.match(await page.title(), /^\(\d+\) telemux$/)
+      assert.deepStrictEqual(await seriousViolations(page), [], "sessions with an alert")
+      await page.screenshot({ path: path.join(ARTIFACTS, "alert-desktop-1280x800.png") })
+      await alert.click()
+      await page.waitForURL(new RegExp(`/session/${sessionId}$`))
+      await alerts.getByRole("link", { name: /agent at work/ }).first().waitFor({ state: "detached" })
+      assert.strictEqual(await page.title(), "telemux")
       assert.deepStrictEqual(problems, [])
     },
     120_000

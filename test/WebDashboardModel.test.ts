@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { FRESH_MODES, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
+import { alertFor, SeenAlerts } from "../web/app/Alerts.js"
 import { age, groupSessions, matches } from "../web/app/Fleet.js"
 import { pieces, TerminalFeed } from "../web/app/TerminalFeed.js"
 import type { ProjectJson, SessionJson } from "../web/app/Wire.js"
@@ -157,5 +158,34 @@ describe("the Sessions view's model", () => {
     assert.strictEqual(age("2026-01-01T21:00:00.000Z", now), "3 h")
     assert.strictEqual(age("2025-12-31T00:00:00.000Z", now), "2 d")
     assert.strictEqual(age(null, now), "never")
+  })
+})
+
+describe("alerts", () => {
+  const agent = session({ sessionId: "s", title: "fix", agent: "claude", status: "running", lastOutputAt: "t1" })
+
+  it("a session starting to wait for input, and an agent finishing its turn, are news; nothing else is", () => {
+    const waiting = { ...agent, status: "waiting_input" as const, lastOutput: "which branch?", lastOutputAt: "t2" }
+    assert.deepStrictEqual(alertFor(agent, waiting), {
+      key: "s:waiting_input:t2",
+      sessionId: "s",
+      title: "fix is waiting for input",
+      body: "which branch?"
+    })
+    assert.isUndefined(alertFor(waiting, { ...waiting, lastOutputAt: "t3" }), "still waiting: no news")
+    assert.strictEqual(alertFor(agent, { ...agent, status: "idle" })?.title, "fix: claude finished its turn")
+    assert.isUndefined(alertFor({ ...agent, agent: null }, { ...agent, agent: null, status: "idle" }), "a shell's idle")
+    assert.isUndefined(alertFor(undefined, { ...agent, status: "idle" }), "first seen idle")
+    assert.strictEqual(alertFor(undefined, waiting)?.key, "s:waiting_input:t2", "first seen waiting")
+  })
+
+  it("the same alert is raised once; the keys kept are bounded, oldest forgotten first", () => {
+    const seen = new SeenAlerts(3)
+    assert.isTrue(seen.first("a"))
+    assert.isFalse(seen.first("a"))
+    for (const key of ["b", "c", "d"]) assert.isTrue(seen.first(key))
+    assert.strictEqual(seen.size, 3)
+    assert.isTrue(seen.first("a"), "a was forgotten when d came")
+    assert.isFalse(seen.first("d"))
   })
 })

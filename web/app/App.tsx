@@ -4,13 +4,21 @@
  * one session (`/session/<id>`). The address bar follows the view, so a session can be bookmarked
  * and the back button works.
  */
-import { useCallback, useEffect, useMemo, useState } from "react"
+import { useCallback, useEffect, useMemo, useRef, useState } from "react"
+import { type Alert, alertFor, SeenAlerts } from "./Alerts.js"
 import { CreateDialog } from "./CreateDialog.js"
 import { get, type Outcome } from "./Http.js"
 import { SessionsView } from "./SessionsView.js"
 import { SessionView } from "./SessionView.js"
 import { type LinkState, StreamLink, streamUrl } from "./Stream.js"
+import { Toasts } from "./Toasts.js"
 import type { ComputerJson, ProjectJson, SessionJson } from "./Wire.js"
+
+/** Alerts shown at once (older ones make way); alert keys remembered against repeats. */
+const ALERTS_SHOWN = 5
+const ALERT_KEYS_KEPT = 500
+
+const canNotify = () => typeof Notification !== "undefined"
 
 type Route = { readonly view: "sessions" } | { readonly view: "session"; readonly sessionId: string }
 
@@ -37,6 +45,12 @@ export const App = () => {
   const [linkState, setLinkState] = useState<LinkState>("connecting")
   const [creating, setCreating] = useState(false)
   const link = useMemo(() => new StreamLink(streamUrl()), [])
+  const sessionsRef = useRef<ReadonlyMap<string, SessionJson>>(new Map())
+  const seen = useMemo(() => new SeenAlerts(ALERT_KEYS_KEPT), [])
+  const [alerts, setAlerts] = useState<ReadonlyArray<Alert>>([])
+  const [permission, setPermission] = useState(() => (canNotify() ? Notification.permission : "denied"))
+  const routeRef = useRef(route)
+  routeRef.current = route
 
   const check = useCallback(async () => {
     const health = await get<{ readonly computer: string }>("/health")
@@ -52,6 +66,26 @@ export const App = () => {
     void check()
   }, [check])
 
+  const listedRef = useRef(false)
+  /** Shows an alert once: in the page, and as a system notification when allowed and the page is not in front. */
+  const raise = (alert: Alert | undefined) => {
+    if (alert === undefined || !seen.first(alert.key)) return
+    const watching = routeRef.current.view === "session" && routeRef.current.sessionId === alert.sessionId
+    if (watching && document.hasFocus()) return
+    setAlerts((shown) => [...shown, alert].slice(-ALERTS_SHOWN))
+    if (canNotify() && Notification.permission === "granted" && (document.hidden || !document.hasFocus())) {
+      try {
+        const notification = new Notification(alert.title, { body: alert.body.slice(-200), tag: alert.key })
+        notification.onclick = () => {
+          window.focus()
+          navigate(`/session/${alert.sessionId}`)
+        }
+      } catch {
+        // a browser that shows notifications only from a service worker: the page's alert stays
+      }
+    }
+  }
+
   useEffect(() => {
     if (auth !== "signedIn") return
     const unlisten = link.listen({
@@ -60,17 +94,25 @@ export const App = () => {
         if (state === "signedOut") setAuth("signedOut")
       },
       message: (message) => {
+        const before = sessionsRef.current
+        let after: Map<string, SessionJson>
         if (message.type === "sessions") {
-          setSessions(new Map(message.sessions.map((session) => [session.sessionId, session])))
+          after = new Map(message.sessions.map((session) => [session.sessionId, session]))
+          // the first list is what is there, not news; a later one (after a reconnect) may be
+          if (listedRef.current) {
+            for (const session of after.values()) raise(alertFor(before.get(session.sessionId), session))
+          }
+          listedRef.current = true
           setListed(true)
         } else if (message.type === "session") {
-          setSessions((before) => {
-            const after = new Map(before)
-            if (message.event === "upserted") after.set(message.session.sessionId, message.session)
-            else after.delete(message.sessionId)
-            return after
-          })
-        }
+          after = new Map(before)
+          if (message.event === "upserted") {
+            after.set(message.session.sessionId, message.session)
+            raise(alertFor(before.get(message.session.sessionId), message.session))
+          } else after.delete(message.sessionId)
+        } else return
+        sessionsRef.current = after
+        setSessions(after)
       }
     })
     link.watchSessions()
@@ -92,6 +134,15 @@ export const App = () => {
     if (location.pathname !== path) history.pushState(null, "", path)
     setRoute(routeOf(path))
   }, [])
+
+  useEffect(() => {
+    // a session looked at is no longer news
+    if (route.view === "session") setAlerts((shown) => shown.filter((alert) => alert.sessionId !== route.sessionId))
+  }, [route])
+
+  useEffect(() => {
+    document.title = alerts.length === 0 ? "telemux" : `(${alerts.length}) telemux`
+  }, [alerts.length])
 
   const openCreate = useCallback(() => {
     setCreating(true)
@@ -124,7 +175,16 @@ export const App = () => {
         <span className={`link link-${linkState}`} role="status">
           {linkState === "open" ? "live" : "reconnecting…"}
         </span>
+        {alerts.length > 0 && <span className="badge">{alerts.length} new</span>}
         <span className="spacer" />
+        {permission === "default" && (
+          <button
+            type="button"
+            onClick={() => void Notification.requestPermission().then((answer) => setPermission(answer))}
+          >
+            Notify me
+          </button>
+        )}
         <button type="button" className="primary" onClick={openCreate}>New session</button>
         <button type="button" onClick={() => void signOut()}>Sign out</button>
       </header>
@@ -148,6 +208,11 @@ export const App = () => {
             back={() => navigate("/")}
           />
         )}
+      <Toasts
+        alerts={alerts}
+        dismiss={(key) => setAlerts((shown) => shown.filter((alert) => alert.key !== key))}
+        open={(sessionId) => navigate(`/session/${sessionId}`)}
+      />
       {creating && (
         <CreateDialog
           projects={projects}

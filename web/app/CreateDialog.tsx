@@ -22,7 +22,9 @@ export const CreateDialog = (props: {
   const id = useId()
   const [computer, setComputer] = useState(props.localComputer ?? "")
   const local = computer === "" || computer === props.localComputer
-  const [project, setProject] = useState(props.projects[0]?.path ?? OTHER)
+  // none chosen yet: the first project, also when the projects arrive after the dialog opened
+  const [chosen, setProject] = useState<string | undefined>(undefined)
+  const project = chosen ?? props.projects[0]?.path ?? OTHER
   const [directory, setDirectory] = useState("")
   const [kind, setKind] = useState<"shell" | (typeof AGENTS)[number]>("shell")
   const [mode, setMode] = useState<(typeof AGENT_MODES)[number]>("med")
