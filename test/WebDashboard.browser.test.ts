@@ -42,6 +42,11 @@ describe("the web dashboard in Chromium", () => {
   beforeAll(async () => {
     browser = await launchChromium()
     env = await makeDaemonEnv()
+    fs.mkdirSync(path.join(env.projectDir, "todos"))
+    fs.writeFileSync(
+      path.join(env.projectDir, "todos", "roadmap.md"),
+      "- [>] web-dashboard\n  Build the dashboard\n- [ ] notifications\n"
+    )
     daemon = await start()
     origin = `http://127.0.0.1:${env.port}`
     fs.mkdirSync(ARTIFACTS, { recursive: true })
@@ -73,8 +78,38 @@ describe("the web dashboard in Chromium", () => {
     await axeClean("sessions (empty)")
   }, STEP_MS)
 
+  it("lists the projects with their todos and the computers with their figures", async () => {
+    const nav = page.getByRole("navigation", { name: "Views" })
+    await nav.getByRole("link", { name: "Projects" }).click()
+    await page.waitForURL(`${origin}/projects`)
+    const project = page.getByRole("region", { name: "Project project" })
+    await project.waitFor()
+    const text = await project.innerText()
+    for (const expected of [env.projectDir, "in progress", "web-dashboard", "Build the dashboard", "notifications"]) {
+      assert.include(text, expected)
+    }
+    assert.strictEqual(await nav.getByRole("link", { name: "Projects" }).getAttribute("aria-current"), "page")
+    await axeClean("projects")
+
+    await nav.getByRole("link", { name: "Computers" }).click()
+    const computer = page.getByRole("region", { name: "Computer testbox" })
+    await computer.waitFor()
+    const figures = await computer.innerText()
+    assert.include(figures, "testbox (this one)")
+    assert.include(figures, "online")
+    assert.include(figures, "Fleet link: none")
+    await axeClean("computers")
+    // a reload keeps the view (the daemon serves the app for its own paths)
+    await page.reload()
+    await computer.waitFor()
+    await page.goto(`${origin}/projects`)
+    await project.waitFor()
+  }, STEP_MS)
+
   it("creates a shell session from the dialog and shows its live terminal", async () => {
-    await page.getByRole("button", { name: "New session" }).click()
+    // from the project's own button: the dialog opens with it chosen
+    await page.getByRole("region", { name: "Project project" }).getByRole("button", { name: "New session here" })
+      .click()
     const dialog = page.getByRole("dialog", { name: "New session" })
     await dialog.waitFor()
     assert.strictEqual(await dialog.getByLabel("Project").inputValue(), env.projectDir)

@@ -6,8 +6,10 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react"
 import { type Alert, alertFor, SeenAlerts } from "./Alerts.js"
+import { ComputersView } from "./ComputersView.js"
 import { CreateDialog } from "./CreateDialog.js"
 import { get, type Outcome } from "./Http.js"
+import { ProjectsView } from "./ProjectsView.js"
 import { SessionsView } from "./SessionsView.js"
 import { SessionView } from "./SessionView.js"
 import { type LinkState, StreamLink, streamUrl } from "./Stream.js"
@@ -20,14 +22,23 @@ const ALERT_KEYS_KEPT = 500
 
 const canNotify = () => typeof Notification !== "undefined"
 
-type Route = { readonly view: "sessions" } | { readonly view: "session"; readonly sessionId: string }
+type Route =
+  | { readonly view: "sessions" | "projects" | "computers" }
+  | { readonly view: "session"; readonly sessionId: string }
 
 const SESSION_PATH = /^\/session\/([0-9a-fA-F-]{36})$/
 
 const routeOf = (pathname: string): Route => {
   const match = SESSION_PATH.exec(pathname)
-  return match === null ? { view: "sessions" } : { view: "session", sessionId: match[1]!.toLowerCase() }
+  if (match !== null) return { view: "session", sessionId: match[1]!.toLowerCase() }
+  return { view: pathname === "/projects" ? "projects" : pathname === "/computers" ? "computers" : "sessions" }
 }
+
+const NAV: ReadonlyArray<{ readonly path: string; readonly label: string; readonly view: Route["view"] }> = [
+  { path: "/", label: "Sessions", view: "sessions" },
+  { path: "/projects", label: "Projects", view: "projects" },
+  { path: "/computers", label: "Computers", view: "computers" }
+]
 
 type Auth = "checking" | "signedIn" | "signedOut" | "unreachable"
 
@@ -43,7 +54,8 @@ export const App = () => {
   const [computers, setComputers] = useState<ReadonlyArray<ComputerJson>>([])
   const [localComputer, setLocalComputer] = useState<string | undefined>(undefined)
   const [linkState, setLinkState] = useState<LinkState>("connecting")
-  const [creating, setCreating] = useState(false)
+  /** The create dialog, open with the project to preselect (undefined: the first). */
+  const [creating, setCreating] = useState<{ readonly project: string | undefined } | undefined>(undefined)
   const link = useMemo(() => new StreamLink(streamUrl()), [])
   const sessionsRef = useRef<ReadonlyMap<string, SessionJson>>(new Map())
   const seen = useMemo(() => new SeenAlerts(ALERT_KEYS_KEPT), [])
@@ -144,8 +156,8 @@ export const App = () => {
     document.title = alerts.length === 0 ? "telemux" : `(${alerts.length}) telemux`
   }, [alerts.length])
 
-  const openCreate = useCallback(() => {
-    setCreating(true)
+  const openCreate = useCallback((project?: string) => {
+    setCreating({ project })
     // the projects may have changed since the page loaded
     void get<ReadonlyArray<ProjectJson>>("/v1/projects").then((found) => found.ok && setProjects(found.value))
     void get<ReadonlyArray<ComputerJson>>("/v1/computers").then((found) => found.ok && setComputers(found.value))
@@ -160,7 +172,7 @@ export const App = () => {
   if (auth !== "signedIn") return <SignedOut auth={auth} retry={() => void check()} />
 
   return (
-    <div className="app">
+    <div className={`app view-${route.view}`}>
       <header className="top">
         <a
           className="brand"
@@ -176,6 +188,21 @@ export const App = () => {
           {linkState === "open" ? "live" : "reconnecting…"}
         </span>
         {alerts.length > 0 && <span className="badge">{alerts.length} new</span>}
+        <nav className="nav" aria-label="Views">
+          {NAV.map((item) => (
+            <a
+              key={item.path}
+              href={item.path}
+              aria-current={route.view === item.view ? "page" : undefined}
+              onClick={(event) => {
+                event.preventDefault()
+                navigate(item.path)
+              }}
+            >
+              {item.label}
+            </a>
+          ))}
+        </nav>
         <span className="spacer" />
         {permission === "default" && (
           <button
@@ -185,42 +212,44 @@ export const App = () => {
             Notify me
           </button>
         )}
-        <button type="button" className="primary" onClick={openCreate}>New session</button>
+        <button type="button" className="primary" onClick={() => openCreate()}>New session</button>
         <button type="button" onClick={() => void signOut()}>Sign out</button>
       </header>
-      {route.view === "sessions"
-        ? (
-          <SessionsView
-            sessions={sessions}
-            listed={listed}
-            projects={projects}
-            localComputer={localComputer}
-            open={(sessionId) => navigate(`/session/${sessionId}`)}
-          />
-        )
-        : (
-          <SessionView
-            key={route.sessionId}
-            link={link}
-            linkState={linkState}
-            sessionId={route.sessionId}
-            live={sessions.get(route.sessionId)}
-            back={() => navigate("/")}
-          />
-        )}
+      {route.view === "projects" && <ProjectsView start={(project) => openCreate(project)} />}
+      {route.view === "computers" && <ComputersView localComputer={localComputer} />}
+      {route.view === "sessions" && (
+        <SessionsView
+          sessions={sessions}
+          listed={listed}
+          projects={projects}
+          localComputer={localComputer}
+          open={(sessionId) => navigate(`/session/${sessionId}`)}
+        />
+      )}
+      {route.view === "session" && (
+        <SessionView
+          key={route.sessionId}
+          link={link}
+          linkState={linkState}
+          sessionId={route.sessionId}
+          live={sessions.get(route.sessionId)}
+          back={() => navigate("/")}
+        />
+      )}
       <Toasts
         alerts={alerts}
         dismiss={(key) => setAlerts((shown) => shown.filter((alert) => alert.key !== key))}
         open={(sessionId) => navigate(`/session/${sessionId}`)}
       />
-      {creating && (
+      {creating !== undefined && (
         <CreateDialog
+          initialProject={creating.project}
           projects={projects}
           computers={computers}
           localComputer={localComputer}
-          close={() => setCreating(false)}
+          close={() => setCreating(undefined)}
           created={(session) => {
-            setCreating(false)
+            setCreating(undefined)
             setSessions((before) => new Map(before).set(session.sessionId, session))
             navigate(`/session/${session.sessionId}`)
           }}

@@ -12,6 +12,7 @@ import { AGENT_MODES, AGENTS, type ComputerJson, type ProjectJson, type SessionJ
 const OTHER = "\u0000other"
 
 export const CreateDialog = (props: {
+  readonly initialProject?: string | undefined
   readonly projects: ReadonlyArray<ProjectJson>
   readonly computers: ReadonlyArray<ComputerJson>
   readonly localComputer: string | undefined
@@ -23,7 +24,7 @@ export const CreateDialog = (props: {
   const [computer, setComputer] = useState(props.localComputer ?? "")
   const local = computer === "" || computer === props.localComputer
   // none chosen yet: the first project, also when the projects arrive after the dialog opened
-  const [chosen, setProject] = useState<string | undefined>(undefined)
+  const [chosen, setProject] = useState<string | undefined>(props.initialProject)
   const project = chosen ?? props.projects[0]?.path ?? OTHER
   const [directory, setDirectory] = useState("")
   const [kind, setKind] = useState<"shell" | (typeof AGENTS)[number]>("shell")

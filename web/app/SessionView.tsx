@@ -88,6 +88,8 @@ export const SessionView = (props: {
         {backLink}
         <h1>{sessionName(session)}</h1>
         <StatusBadge status={session.status} />
+        {/* on a phone the page's header is folded away: the connection's state shows here */}
+        {props.linkState !== "open" && <span className="link link-connecting phone-only">reconnecting…</span>}
         <span className="meta">
           {session.computer} · <span title={session.workingDirectory}>{session.workingDirectory}</span> ·{" "}
           {session.agent === null ? "shell" : `${session.agent} (${session.agentMode ?? "med"})`}
