@@ -3,6 +3,7 @@
 // kept free of `effect` so it starts fast). Dependencies stay external (node_modules).
 // Then the web dashboard (dist/web, served by the daemon at `/`): see buildWeb below.
 import { build } from "esbuild"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
@@ -29,6 +30,7 @@ fs.chmodSync("dist/cli.js", 0o755)
  * CSS a script imports (xterm.js's own) becomes `assets/<page>-<HASH>.css`, which the page names
  * `/assets/<page>.css`. Each `web/*.html` is copied with its `/assets/<name>.<ext>` references
  * pointed at the hashed names (served no-cache), and anything in `web/public/` copied as it is.
+ * Then the service worker, `web/sw.ts` → `sw.js`, given the list of the app shell's URLs to cache.
  * Everything the page loads is in dist/web: nothing is fetched from elsewhere at run time. The
  * gzipped size of the scripts is printed, and a build past WEB_JS_GZIP_MAX fails.
  */
@@ -78,6 +80,26 @@ const buildWeb = async () => {
     fs.writeFileSync(`${out}/${name}`, html)
   }
   if (fs.existsSync("web/public")) fs.cpSync("web/public", out, { recursive: true })
+  // the service worker (/sw.js, a fixed name: browsers look for it there) with the app shell it caches
+  const shell = [
+    "/",
+    "/sign-in",
+    ...[...hashed.values()],
+    ...(fs.existsSync("web/public") ? fs.readdirSync("web/public").map((name) => `/${name}`) : [])
+  ].sort()
+  await build({
+    entryPoints: ["web/sw.ts"],
+    bundle: true,
+    platform: "browser",
+    format: "iife",
+    target: ["es2022"],
+    minify: true,
+    outfile: `${out}/sw.js`,
+    define: {
+      SHELL: JSON.stringify(shell),
+      SHELL_VERSION: JSON.stringify(crypto.createHash("sha256").update(shell.join("\n")).digest("hex").slice(0, 12))
+    }
+  })
   const scripts = Object.keys(result.metafile.outputs).filter((file) => file.endsWith(".js"))
   const gzipped = scripts.reduce((sum, file) => sum + zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length, 0)
   const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`

@@ -283,4 +283,35 @@ describe("the web dashboard in Chromium", () => {
     await axeClean("history")
     assert.deepStrictEqual(pageErrors, [])
   }, STEP_MS)
+
+  it("is installable: a manifest with an icon, and a service worker that caches the app shell only", async () => {
+    const href = await page.locator("link[rel=manifest]").getAttribute("href")
+    const manifest: any = await (await fetch(`${origin}${href}`)).json()
+    assert.strictEqual(manifest.start_url, "/")
+    assert.strictEqual(manifest.display, "standalone")
+    const icon = await fetch(`${origin}${manifest.icons[0].src}`)
+    assert.strictEqual(icon.status, 200)
+    assert.strictEqual(icon.headers.get("content-type"), "image/svg+xml")
+
+    await page.evaluate(() => (globalThis as any).navigator.serviceWorker.ready.then(() => true))
+    await page.reload()
+    await page.getByRole("heading", { name: "Sessions", level: 1 }).waitFor()
+    assert.isTrue(await page.evaluate(() => (globalThis as any).navigator.serviceWorker.controller !== null))
+    // the page, its API calls and its stream went through a controlled page: still, only the shell is kept
+    await page.getByRole("navigation", { name: "Views" }).getByRole("link", { name: "Computers" }).click()
+    await page.getByRole("region", { name: "Computer testbox" }).waitFor()
+    const cached: ReadonlyArray<string> = await page.evaluate(async () => {
+      const caches = (globalThis as any).caches
+      const paths: Array<string> = []
+      for (const name of await caches.keys()) {
+        for (const request of await (await caches.open(name)).keys()) paths.push(new URL(request.url).pathname)
+      }
+      return paths
+    })
+    assert.includeMembers([...cached], ["/", "/sign-in", "/manifest.webmanifest"])
+    const outside = cached.filter((p) => !["/", "/sign-in", "/icon.svg", "/manifest.webmanifest"].includes(p))
+    assert.isTrue(outside.every((p) => /^\/assets\/[\w-]+\.(js|css)$/.test(p)), cached.join("\n"))
+    assert.isFalse(cached.some((p) => p.startsWith("/v1") || p === "/health"), cached.join("\n"))
+    assert.deepStrictEqual(pageErrors, [])
+  }, STEP_MS)
 })
