@@ -51,6 +51,24 @@ describe("the web dashboard in Chromium", () => {
     origin = `http://127.0.0.1:${env.port}`
     fs.mkdirSync(ARTIFACTS, { recursive: true })
     context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
+    // the page's WebSockets, kept where the test can cut one (as a network drop would)
+    await context.addInitScript(() => {
+      const global = globalThis as any
+      const Native = global.WebSocket
+      const sockets: Array<unknown> = []
+      global.__testSockets = sockets
+      global.WebSocket = class extends Native {
+        constructor(...args: Array<unknown>) {
+          super(...args)
+          sockets.push(this)
+          this.addEventListener("message", (event: { data: unknown }) => {
+            if (typeof event.data === "string" && event.data.startsWith("{\"type\":\"terminal\"")) {
+              global.__testSnapshots = (global.__testSnapshots ?? 0) + 1
+            }
+          })
+        }
+      }
+    })
     page = await context.newPage()
     pageErrors = pageProblems(page)
   }, 60_000)
@@ -138,6 +156,38 @@ describe("the web dashboard in Chromium", () => {
     await page.keyboard.press("Enter")
     await waitForRows(page, "hi-42", (rows) => rows.some((row) => row.trim() === "hi-42"))
   }, STEP_MS)
+
+  it(
+    "a dropped connection is made again by itself: what the shell printed meanwhile shows once, nothing doubled",
+    async () => {
+      const sockets = () => page.evaluate(() => (globalThis as any).__testSockets.length as number)
+      const before = await sockets()
+      const snapshots = () => page.evaluate(() => (globalThis as any).__testSnapshots as number)
+      const snapshotsBefore = await snapshots()
+      // printed a moment after the connection is cut, before it is made again (250 ms at the soonest)
+      await page.keyboard.type("sleep 0.1; echo during-$((5*5))", { delay: 10 })
+      await page.keyboard.press("Enter")
+      await page.evaluate(() => {
+        const list = (globalThis as any).__testSockets
+        list[list.length - 1].close()
+      })
+      const rows = await waitForRows(page, "during-25", (rows) => rows.some((row) => row.trim() === "during-25"))
+      assert.isAbove(await sockets(), before, "a new connection was made")
+      // resumed from the last seq drawn (the daemon's ring), not redrawn from a snapshot
+      assert.strictEqual(await snapshots(), snapshotsBefore, "no snapshot was needed")
+      await page.getByRole("status").filter({ hasText: "live" }).waitFor()
+      const once = (line: string) => rows.filter((row) => row.trim() === line).length
+      assert.strictEqual(once("during-25"), 1, rows.join("\n"))
+      assert.strictEqual(once("hi-42"), 1, rows.join("\n"))
+      // and the terminal still takes keys
+      await page.locator(".terminal-host").click()
+      await page.keyboard.type("echo again-$((4*4))", { delay: 10 })
+      await page.keyboard.press("Enter")
+      const after = await waitForRows(page, "again-16", (rows) => rows.some((row) => row.trim() === "again-16"))
+      assert.strictEqual(after.filter((row) => row.trim() === "during-25").length, 1, after.join("\n"))
+    },
+    STEP_MS
+  )
 
   it("draws a full-screen program (less), and Ctrl-C from the key bar interrupts a command", async () => {
     await page.keyboard.type("seq 1 500 | less", { delay: 10 })

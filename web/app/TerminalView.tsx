@@ -4,9 +4,9 @@
  * out as the emulator produces them (`input`, in pieces of at most 64 KiB of bytes), pasted text
  * too (xterm.js brackets it when the program asked). While this tab has the focus, the terminal
  * asks for the size the page can show (`resize`): when it gets the focus, when the page changes
- * size, and on each new connection. A size the daemon does not apply (a person attached with tmux
- * keeps theirs) is shown as it is, scrolled inside its frame. The key bar sends what a phone's
- * keyboard lacks.
+ * size, and on a new connection if it is not that size. A size the daemon does not apply (a person
+ * attached with tmux keeps theirs) is shown as it is, scrolled inside its frame. The key bar sends
+ * what a phone's keyboard lacks.
  */
 import { FitAddon } from "@xterm/addon-fit"
 import { Terminal } from "@xterm/xterm"
@@ -86,8 +86,10 @@ export const TerminalView = (
     term.textarea?.addEventListener("focus", onFocus)
 
     const unlisten = link.listen({
+      // a new connection resumes where the view was (`since`): the size is asked again only if it
+      // differs, since a resize redraws every watcher from a snapshot
       state: (state) => {
-        if (state === "open") askSize(true)
+        if (state === "open") askSize(false)
       },
       message: (message) => {
         if (!("sessionId" in message) || message.sessionId !== sessionId) return
