@@ -89,11 +89,26 @@ describe("the web dashboard in Chromium", () => {
     await page.getByRole("link", { name: "Sign in" }).waitFor()
     await axeClean("signed out")
 
-    await signInWithLink(page, env)
+    const link = await signInWithLink(page, env)
     await page.getByText("No open session").waitFor()
     assert.strictEqual(new URL(page.url()).pathname, "/")
     await page.getByRole("status").filter({ hasText: "live" }).waitFor()
     await axeClean("sessions (empty)")
+
+    // the link works once: in another browser it says so, and that browser stays signed out
+    const elsewhere = await browser.newContext()
+    try {
+      const other = await elsewhere.newPage()
+      await other.goto(link)
+      const refused = other.locator("#message.error")
+      await refused.waitFor()
+      assert.notStrictEqual((await refused.innerText()).trim(), "")
+      assert.deepStrictEqual(await seriousViolations(other), [], "sign-in page")
+      await other.goto(`${origin}/`)
+      await other.getByRole("link", { name: "Sign in" }).waitFor()
+    } finally {
+      await elsewhere.close()
+    }
   }, STEP_MS)
 
   it("lists the projects with their todos and the computers with their figures", async () => {

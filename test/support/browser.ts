@@ -93,12 +93,17 @@ export const waitForRows = async (
   }
 }
 
-/** Signs `page` in the way a person does: a sign-in link (`telemux web`'s code) opened in the browser; ends on the Sessions view. */
-export const signInWithLink = async (page: Page, env: DaemonEnv): Promise<void> => {
+/**
+ * Signs `page` in the way a person does: a sign-in link (`telemux web`'s code) opened in the
+ * browser; ends on the Sessions view. The link, used.
+ */
+export const signInWithLink = async (page: Page, env: DaemonEnv): Promise<string> => {
   const code = await api(env)("POST", "/v1/web/sign-in-codes")
   if (code.status !== 201) throw new Error(`no sign-in code: ${code.status} ${JSON.stringify(code.body)}`)
-  await page.goto(`http://127.0.0.1:${env.port}${code.body.path}`)
+  const link = `http://127.0.0.1:${env.port}${code.body.path}`
+  await page.goto(link)
   await page.getByRole("heading", { name: "Sessions", level: 1 }).waitFor()
+  return link
 }
 
 /** Collects what the page reports as broken: uncaught errors and refusals by its Content-Security-Policy. */
