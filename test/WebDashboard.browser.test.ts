@@ -7,6 +7,7 @@
  * closed after a confirmation and found in the history. Every wait is for a condition.
  */
 import * as fs from "node:fs"
+import * as http from "node:http"
 import * as path from "node:path"
 import type { Browser, BrowserContext, Page } from "playwright-core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -20,7 +21,14 @@ import {
   waitForRows
 } from "./support/browser.js"
 import { removeEnv } from "./support/cliProcess.js"
-import { api, type DaemonEnv, makeDaemonEnv, type RunningDaemon, startDaemon } from "./support/daemonProcess.js"
+import {
+  api,
+  type DaemonEnv,
+  freePort,
+  makeDaemonEnv,
+  type RunningDaemon,
+  startDaemon
+} from "./support/daemonProcess.js"
 
 const STEP_MS = 90_000
 
@@ -108,6 +116,38 @@ describe("the web dashboard in Chromium", () => {
       await other.getByRole("link", { name: "Sign in" }).waitFor()
     } finally {
       await elsewhere.close()
+    }
+  }, STEP_MS)
+
+  it("a page of another origin in the same browser cannot use the cookie: its stream is refused", async () => {
+    // another port of the same host is the same *site*: the browser sends the SameSite cookie, and
+    // the daemon's own Origin check is what refuses it
+    const daemonOrigin = origin
+    const evil = http.createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "text/html" })
+      response.end(`<!doctype html><title>elsewhere</title><script>
+        window.outcome = new Promise((resolve) => {
+          const ws = new WebSocket(${JSON.stringify(daemonOrigin.replace("http", "ws"))} + "/v1/stream")
+          let heard = []
+          ws.onopen = () => ws.send(JSON.stringify({ type: "subscribe", sessions: true }))
+          ws.onmessage = (event) => heard.push(String(event.data).slice(0, 40))
+          ws.onclose = (event) => resolve({ code: event.code, heard })
+        })
+      </script>`)
+    })
+    const port = await freePort()
+    await new Promise<void>((resolve) => evil.listen(port, "127.0.0.1", resolve))
+    const other = await context.newPage()
+    try {
+      await other.goto(`http://127.0.0.1:${port}/`)
+      const outcome: { code: number; heard: Array<string> } = await other.evaluate("window.outcome")
+      assert.deepStrictEqual(outcome.heard, [], "the stream said nothing to the other origin")
+      // refused before the upgrade (a 401): the handshake never completed
+      assert.strictEqual(outcome.code, 1006)
+      assert.strictEqual((await api(env)("GET", "/v1/sessions")).status, 200)
+    } finally {
+      await other.close()
+      evil.close()
     }
   }, STEP_MS)
 
