@@ -13,6 +13,7 @@ import { benchOutput } from "./outputBench.js"
 import { benchShutdown } from "./shutdownBench.js"
 import { benchStore } from "./storeBench.js"
 import { benchTerminal } from "./terminalBench.js"
+import { benchWeb } from "./webBench.js"
 
 /** Every section, in the order `npm run bench` runs them; `npm run bench -- <section>…` runs the ones named. */
 const SECTIONS: Record<string, { readonly title: string; readonly run: () => Promise<ReadonlyArray<BenchRow>> }> = {
@@ -28,6 +29,10 @@ const SECTIONS: Record<string, { readonly title: string; readonly run: () => Pro
   terminal: {
     title: "terminal stream: keystroke → echo and cat throughput on the WebSocket vs a bare tmux -C client (the floor)",
     run: benchTerminal
+  },
+  web: {
+    title: "web dashboard in Chromium: first load, keystroke → drawn beside the stream's own figure, 50 busy sessions",
+    run: benchWeb
   },
   busy: {
     title: "500 busy sessions: the daemon over its WebSocket vs a bare tmux -C client on the same layout (the floor)",

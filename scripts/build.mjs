@@ -3,8 +3,10 @@
 // kept free of `effect` so it starts fast). Dependencies stay external (node_modules).
 // Then the web dashboard (dist/web, served by the daemon at `/`): see buildWeb below.
 import { build } from "esbuild"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as zlib from "node:zlib"
 
 const common = { bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", sourcemap: true }
 
@@ -23,19 +25,24 @@ await build({
 fs.chmodSync("dist/cli.js", 0o755)
 
 /**
- * web/ → dist/web: each page's script (`web/<page>.ts` beside `web/<page>.html`) and each
- * `web/*.css` bundled for browsers into
- * `assets/<name>-<HASH>.<ext>` (served immutable), each `web/*.html` copied with its
- * `/assets/<name>.<ext>` references pointed at the hashed names (served no-cache), and anything
- * in `web/public/` copied as it is. Everything the page loads is in dist/web: nothing is fetched
- * from elsewhere at run time.
+ * web/ → dist/web: each page's script (`web/<page>.ts` or `.tsx` beside `web/<page>.html`) and
+ * each `web/*.css` bundled for browsers into `assets/<name>-<HASH>.<ext>` (served immutable); the
+ * CSS a script imports (xterm.js's own) becomes `assets/<page>-<HASH>.css`, which the page names
+ * `/assets/<page>.css`. Each `web/*.html` is copied with its `/assets/<name>.<ext>` references
+ * pointed at the hashed names (served no-cache), and anything in `web/public/` copied as it is.
+ * Then the service worker, `web/sw.ts` → `sw.js`, given the list of the app shell's URLs to cache.
+ * Everything the page loads is in dist/web: nothing is fetched from elsewhere at run time. The
+ * gzipped size of the scripts is printed, and a build past WEB_JS_GZIP_MAX fails.
  */
+const WEB_JS_GZIP_MAX = 300 * 1024
 const buildWeb = async () => {
   const out = "dist/web"
   fs.rmSync(out, { recursive: true, force: true })
   const names = fs.readdirSync("web")
   const entries = names
-    .filter((name) => name.endsWith(".css") || (name.endsWith(".ts") && names.includes(name.replace(/\.ts$/, ".html"))))
+    .filter((name) =>
+      name.endsWith(".css") || (/\.tsx?$/.test(name) && names.includes(name.replace(/\.tsx?$/, ".html")))
+    )
     .map((name) => `web/${name}`)
   const result = await build({
     entryPoints: entries,
@@ -48,14 +55,20 @@ const buildWeb = async () => {
     outdir: out,
     entryNames: "assets/[name]-[hash]",
     chunkNames: "assets/[name]-[hash]",
+    jsx: "automatic",
+    // React's production build: no development checks, a fraction of the size
+    define: { "process.env.NODE_ENV": "\"production\"" },
     metafile: true
   })
   /** `/assets/sign-in.js` → `/assets/sign-in-ABCD1234.js`, for every entry. */
   const hashed = new Map()
   for (const [file, output] of Object.entries(result.metafile.outputs)) {
     if (output.entryPoint === undefined) continue
-    const name = path.basename(output.entryPoint).replace(/\.ts$/, ".js")
+    const name = path.basename(output.entryPoint).replace(/\.tsx?$/, ".js")
     hashed.set(`/assets/${name}`, `/${path.relative(out, file)}`)
+    if (output.cssBundle !== undefined) {
+      hashed.set(`/assets/${name.replace(/\.js$/, ".css")}`, `/${path.relative(out, output.cssBundle)}`)
+    }
   }
   for (const name of fs.readdirSync("web").filter((name) => name.endsWith(".html"))) {
     let html = fs.readFileSync(`web/${name}`, "utf8")
@@ -67,6 +80,33 @@ const buildWeb = async () => {
     fs.writeFileSync(`${out}/${name}`, html)
   }
   if (fs.existsSync("web/public")) fs.cpSync("web/public", out, { recursive: true })
+  // the service worker (/sw.js, a fixed name: browsers look for it there) with the app shell it caches
+  const shell = [
+    "/",
+    "/sign-in",
+    ...[...hashed.values()],
+    ...(fs.existsSync("web/public") ? fs.readdirSync("web/public").map((name) => `/${name}`) : [])
+  ].sort()
+  await build({
+    entryPoints: ["web/sw.ts"],
+    bundle: true,
+    platform: "browser",
+    format: "iife",
+    target: ["es2022"],
+    minify: true,
+    outfile: `${out}/sw.js`,
+    define: {
+      SHELL: JSON.stringify(shell),
+      SHELL_VERSION: JSON.stringify(crypto.createHash("sha256").update(shell.join("\n")).digest("hex").slice(0, 12))
+    }
+  })
+  const scripts = Object.keys(result.metafile.outputs).filter((file) => file.endsWith(".js"))
+  const gzipped = scripts.reduce((sum, file) => sum + zlib.gzipSync(fs.readFileSync(file), { level: 9 }).length, 0)
+  const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`
+  console.log(`dist/web: ${scripts.length} scripts, ${kb(gzipped)} gzipped (at most ${kb(WEB_JS_GZIP_MAX)})`)
+  if (gzipped > WEB_JS_GZIP_MAX) {
+    throw new Error(`the web dashboard's scripts are ${kb(gzipped)} gzipped, past ${kb(WEB_JS_GZIP_MAX)}`)
+  }
 }
 await buildWeb()
 console.log("built dist/main.js, dist/cli.js, dist/hook.js, dist/web/")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the system tools the daemon and its tests need are present: tmux (>= 3.2),
-# redis-server, and promtool + prometheus (the metrics test validates /metrics with promtool and
-# has a real Prometheus scrape it). Installs missing ones with apt-get when running as root on
+# redis-server, promtool + prometheus (the metrics test validates /metrics with promtool and
+# has a real Prometheus scrape it), and chromium (the web dashboard's browser tests drive it with
+# playwright-core). Installs missing ones with apt-get when running as root on
 # Debian/Ubuntu; otherwise says how to install them and fails.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ needed=(
   redis-server redis-server
   promtool prometheus
   prometheus prometheus
+  chromium chromium
 )
 missing=()
 for ((i = 0; i < ${#needed[@]}; i += 2)); do

@@ -101,7 +101,7 @@ const PLAIN_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/
 
 /**
  * The headers of every dashboard answer. The page may load only what the daemon serves (no inline
- * script, nothing from elsewhere), talk only to the daemon (its API and its stream, ws/wss of its
+ * script, nothing from elsewhere; <style> elements only, for xterm.js), talk only to the daemon (its API and its stream, ws/wss of its
  * own host), and never be framed; it sends no Referer anywhere.
  */
 export const securityHeaders = (
@@ -115,6 +115,10 @@ export const securityHeaders = (
       "default-src 'self'",
       "script-src 'self'",
       "style-src 'self'",
+      // xterm.js draws its terminal with <style> elements it writes (cell sizes, theme colours);
+      // style attributes in markup stay refused (style-src-attr falls back to style-src), and no
+      // style can load anything from elsewhere (img-src, font-src, connect-src)
+      "style-src-elem 'self' 'unsafe-inline'",
       "img-src 'self' data:",
       "font-src 'self'",
       `connect-src 'self'${own}`,

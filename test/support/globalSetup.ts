@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import { CHROMIUM, CHROMIUM_INSTALL } from "./browser.js"
 
 /** Fails the whole run, with the fix, when a tool the integration tests need is missing. */
 export default function setup() {
@@ -13,4 +15,12 @@ export default function setup() {
   // Debian's `prometheus` package provides both: promtool checks /metrics, prometheus scrapes it.
   need("promtool", ["--version"], "install it with `apt-get install -y prometheus`, or run `bash .ci/run`")
   need("prometheus", ["--version"], "install it with `apt-get install -y prometheus`, or run `bash .ci/run`")
+  // the web dashboard's browser tests (playwright-core drives the system's Chromium)
+  try {
+    fs.accessSync(CHROMIUM, fs.constants.X_OK)
+  } catch {
+    throw new Error(
+      `Chromium (${CHROMIUM}) is required by the web dashboard's browser tests and was not found: ${CHROMIUM_INSTALL}`
+    )
+  }
 }
