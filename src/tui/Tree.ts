@@ -4,7 +4,7 @@
  * working directory itself. The filter keeps sessions whose id, title, directory, computer,
  * status, last input or last output contain it (any case); empty nodes are hidden.
  */
-import type { Project } from "../domain/Project.js"
+import { projectOf } from "../domain/ProjectOf.js"
 import type { Session } from "../domain/Session.js"
 import type { NodeUi, TuiState } from "./Model.js"
 
@@ -31,27 +31,7 @@ export type Row =
 export const computerKey = (computer: string) => `computer:${computer}`
 export const projectKey = (computer: string, dir: string) => `project:${computer}:${dir}`
 
-const within = (dir: string, root: string) => dir === root || dir.startsWith(root.endsWith("/") ? root : root + "/")
-
-/** The project holding `session`'s directory (the deepest), when its computer's projects are known. */
-export const projectOf = (
-  session: Pick<Session, "workingDirectory" | "computer">,
-  projects: ReadonlyArray<Project>,
-  localComputer: string | undefined
-): { readonly label: string; readonly path: string } => {
-  if (session.computer === localComputer) {
-    let best: Project | undefined
-    for (const project of projects) {
-      if (
-        within(session.workingDirectory, project.path) && (best === undefined || project.path.length > best.path.length)
-      ) {
-        best = project
-      }
-    }
-    if (best !== undefined) return { label: best.name, path: best.path }
-  }
-  return { label: session.workingDirectory, path: session.workingDirectory }
-}
+export { projectOf }
 
 export const matchesFilter = (session: Session, filter: string): boolean => {
   const needle = filter.trim().toLowerCase()

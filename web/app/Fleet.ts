@@ -4,6 +4,7 @@
  * the filter (a status, and text matched against title, directory, computer, agent, id, last input
  * and output, any case), and how a status and an age read.
  */
+import { projectOf } from "../../src/domain/ProjectOf.js"
 import type { ProjectJson, SessionJson, SessionStatus } from "./Wire.js"
 
 export interface ProjectGroup {
@@ -29,26 +30,7 @@ export const STATUS_LABEL: Readonly<Record<SessionStatus, string>> = {
   closed: "closed"
 }
 
-const within = (dir: string, root: string) => dir === root || dir.startsWith(root.endsWith("/") ? root : root + "/")
-
-export const projectOf = (
-  session: Pick<SessionJson, "workingDirectory" | "computer">,
-  projects: ReadonlyArray<ProjectJson>,
-  localComputer: string | undefined
-): { readonly label: string; readonly path: string } => {
-  if (session.computer === localComputer) {
-    let best: ProjectJson | undefined
-    for (const project of projects) {
-      if (
-        within(session.workingDirectory, project.path) && (best === undefined || project.path.length > best.path.length)
-      ) {
-        best = project
-      }
-    }
-    if (best !== undefined) return { label: best.name, path: best.path }
-  }
-  return { label: session.workingDirectory, path: session.workingDirectory }
-}
+export { projectOf }
 
 export const matches = (session: SessionJson, status: StatusFilter, text: string): boolean => {
   if (status === "open" ? session.status === "closed" : session.status !== status) return false
