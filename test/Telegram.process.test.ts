@@ -37,6 +37,13 @@ describe("Telegram front-end of a real daemon (dist/main.js, real tmux on its ow
         const id: string = listed.body[0].sessionId
         assert.include(fake.callsOf("createForumTopic")[0]!.payload.name, "testbox")
 
+        // typed once the poller knows the topic (its first tail is in it): a person sees a topic only
+        // after Telegram made it; the fake lets the test type the instant the request arrived
+        await fake.waitFor(
+          "the first tail in the topic",
+          () => fake.callsOf("sendMessage").some((c) => Number(c.payload.message_thread_id) === thread),
+          20_000
+        )
         fake.inject(textMessage(USER, CHAT, "echo telegram-$((6*7))", thread))
         await fake.waitFor(
           "the tail showing the command's output",

@@ -108,6 +108,12 @@ describe("one Telegram poller for a fleet of two daemons (real Redis, a fake Bot
       const id: string = created.body.sessionId
       await fake.waitFor("the session's topic", () => fake.callsOf("createForumTopic").length === 1, 20_000)
       const thread = 100 // the fake's first topic
+      // typed once the poller knows the topic (its first tail is in it), as a person can only then
+      await fake.waitFor(
+        "the first tail in the topic",
+        () => fake.callsOf("sendMessage").some((c) => Number(c.payload.message_thread_id) === thread),
+        20_000
+      )
 
       const screen = async () => {
         const output = await call("GET", `/v1/sessions/${id}/output?lines=200`)
