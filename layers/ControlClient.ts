@@ -56,7 +56,10 @@ export interface ControlClientOptions {
    * `at`); it must return at once. Output messages are also among onNotifications'.
    */
   readonly onOutput?: (message: Extract<ControlMessage, { readonly _tag: "Output" }>) => void
-  /** What the client wrote besides replies, per chunk read; never called with none. */
+  /**
+   * What the client wrote besides replies, per chunk read; never called with none. Outputs come
+   * without their data (onOutput has it), a pane's outputs in a row as one.
+   */
   readonly onNotifications: (messages: ReadonlyArray<ControlMessage>) => Effect.Effect<void>
   readonly onUp: Effect.Effect<void>
   readonly onDown: (reason: string) => Effect.Effect<void>
@@ -77,7 +80,7 @@ const diesWithDaemon = (argv: ReadonlyArray<string>): [string, ...Array<string>]
     : [SETPRIV, "--pdeathsig", "TERM", "--", ...argv]
 
 /** Batches of notifications handed on and not yet handled before reading the client pauses. */
-export const NOTIFICATION_BATCHES_MAX = 64
+export const NOTIFICATION_BATCHES_MAX = 16
 
 /** A running `tmux -C` client process, driven through node:child_process directly. */
 interface ClientProcess {
@@ -136,6 +139,12 @@ const spawnClient = (
       const stdin = child.stdin!
       const stdout = child.stdout!
       let corked = false
+      /** Reading waits: for the notifications handed on to be handled (`pause`), or for the next turn. */
+      let held = false
+      let yielding = false
+      const resumeIfFree = () => {
+        if (!held && !yielding && stdout.isPaused()) stdout.resume()
+      }
       resume(Effect.succeed({
         pid: child.pid!,
         write: (bytes) => {
@@ -151,12 +160,28 @@ const spawnClient = (
           stdin.write(bytes)
         },
         start: () => {
-          stdout.on("data", handlers.onData)
+          stdout.on("data", (chunk: Buffer) => {
+            handlers.onData(chunk)
+            // One read per turn of the event loop: the next waits until timers, sockets and fiber
+            // work have had theirs (a pane writing flat out was otherwise read in a burst that left
+            // the stream's writers and the collector behind). A lone read is handled at once.
+            if (yielding) return
+            yielding = true
+            stdout.pause()
+            setImmediate(() => {
+              yielding = false
+              resumeIfFree()
+            })
+          })
           stdout.once("close", handlers.onEnd)
         },
-        pause: () => stdout.pause(),
+        pause: () => {
+          held = true
+          stdout.pause()
+        },
         resume: () => {
-          if (stdout.isPaused()) stdout.resume()
+          held = false
+          resumeIfFree()
         },
         stderrTail: () => stderr,
         exited: () => exited,
@@ -383,10 +408,16 @@ export const makeControlClient = (
               Exit.succeed(`tmux control client exited${message.reason ? `: ${message.reason}` : ""}`)
             )
             break
-          case "Output":
+          case "Output": {
             options.onOutput?.(message)
-            others.push(message)
+            // handed on without its data (which onOutput has had): what waits in the queue then
+            // holds no pane's bytes, and a pane's outputs in a row are one
+            const previous = others[others.length - 1]
+            if (previous?._tag !== "Output" || previous.paneId !== message.paneId) {
+              others.push({ _tag: "Output", paneId: message.paneId, data: "" })
+            }
             break
+          }
           default:
             others.push(message)
         }
