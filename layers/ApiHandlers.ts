@@ -4,7 +4,7 @@
  * HttpServer.ts's part.
  */
 import { type HttpApi, HttpApiBuilder, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Clock, DateTime, Effect, Equal, Layer, Option, Ref, Schema } from "effect"
+import { Clock, DateTime, Duration, Effect, Equal, Layer, Option, Ref, Schema } from "effect"
 import * as os from "node:os"
 import { Agents } from "../services/Agents.js"
 import type { AuthToken } from "../services/AuthToken.js"
@@ -54,6 +54,9 @@ const sameLink = (a: Option.Option<FleetLinkStatus>, b: Option.Option<FleetLinkS
       a.value.lastError === b.value.lastError &&
       a.value.lastReset === b.value.lastReset && Equal.equals(a.value.since, b.value.since)
 
+/** Longest `/health` waits on Redis for the Telegram poller's name. */
+export const HEALTH_LOOKUP_TIMEOUT = Duration.millis(200)
+
 /**
  * What `GET /health` answers, as JSON text: made again only when the uptime's second or the fleet
  * link changed, not per request. One is made per server and shared by the handler and the hot
@@ -69,12 +72,21 @@ export const makeHealthJson: Effect.Effect<Effect.Effect<string>, never, Telemux
     >(
       undefined
     )
-    // the Telegram poller: the holder of its fleet lease (looked up as the report is made: once a second at most)
+    // The Telegram poller: the holder of its fleet lease, looked up as the report is made (once a
+    // second at most) and for HEALTH_LOOKUP_TIMEOUT at most: a frozen Redis must not slow the
+    // liveness answer; meanwhile the last holder seen is reported.
     const leases = yield* Effect.serviceOption(Leases)
+    let lastPoller: string | null = null
     const telegram = Effect.suspend(() => {
       if (Option.isNone(config.telegram) || Option.isNone(leases)) return Effect.succeed(undefined)
       const users = config.telegram.value.users.length
-      return Effect.map(leases.value.holder(TELEGRAM_LEASE), (poller) => ({ poller: Option.getOrNull(poller), users }))
+      return leases.value.holder(TELEGRAM_LEASE).pipe(
+        Effect.timeoutOption(HEALTH_LOOKUP_TIMEOUT),
+        Effect.map((looked) => {
+          if (Option.isSome(looked)) lastPoller = Option.getOrNull(looked.value)
+          return { poller: lastPoller, users }
+        })
+      )
     })
     return Effect.gen(function*() {
       const uptime = Math.max(0, Math.floor(((yield* Clock.currentTimeMillis) - startedAt) / 1000))
