@@ -25,6 +25,7 @@ import { CALLER_HEADER, Health, SessionOutput, TelemuxApi } from "../src/api/Api
 import { Computer, FleetLink } from "../src/domain/Computer.js"
 import { toKeyPress } from "../src/domain/Keys.js"
 import { type ComputerName, SessionId } from "../src/domain/Session.js"
+import { GitFailed } from "../src/domain/Worktree.js"
 import { VERSION } from "../src/Version.js"
 import * as SessionRouting from "./SessionRouting.js"
 import { AuthorizationLive, WebSignInLive } from "./WebSignIn.js"
@@ -32,6 +33,9 @@ import { AuthorizationLive, WebSignInLive } from "./WebSignIn.js"
 export { AuthorizationLive }
 
 const decodeSessionId = Schema.decodeUnknownOption(SessionId)
+
+// contract commit only: replaced by the worktree handlers
+const notYet = new GitFailed({ command: "", stderr: "", message: "worktrees are not built yet" })
 
 // ---------------------------------------------------------------------------
 // Handlers
@@ -197,6 +201,9 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
       .handle("resume", ({ path }) =>
         routing.resume(path.id, false))
       .handle("restart", ({ path }) => routing.resume(path.id, true))
+      .handle("diff", () => Effect.fail(notYet))
+      .handle("finish", () => Effect.fail(notYet))
+      .handle("fork", () => Effect.fail(notYet))
       .handle("listen", ({ path, payload }) =>
         Effect.gen(function*() {
           const listener = yield* routing.locate(payload.listener)
@@ -234,6 +241,13 @@ const ComputersLive = HttpApiBuilder.group(TelemuxApi, "computers", (handlers) =
       }))
   }))
 
+const WorktreesLive = HttpApiBuilder.group(
+  TelemuxApi,
+  "worktrees",
+  (handlers) =>
+    Effect.succeed(handlers.handle("list", () => Effect.succeed([])).handle("cleanup", () => Effect.fail(notYet)))
+)
+
 const ProjectsLive = HttpApiBuilder.group(
   TelemuxApi,
   "projects",
@@ -258,6 +272,6 @@ export const makeApiLive = (healthJson: Effect.Effect<string>): Layer.Layer<
   | HttpListener
 > =>
   HttpApiBuilder.api(TelemuxApi).pipe(
-    Layer.provide([healthLive(healthJson), SessionsLive, ComputersLive, ProjectsLive, WebSignInLive]),
+    Layer.provide([healthLive(healthJson), SessionsLive, ComputersLive, ProjectsLive, WorktreesLive, WebSignInLive]),
     Layer.provide(AuthorizationLive)
   )

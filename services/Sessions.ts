@@ -19,6 +19,7 @@ import type {
   SessionStatus
 } from "../src/domain/Session.js"
 import type { TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
+import type { WorktreeRequest } from "../src/domain/Worktree.js"
 import type { OutputMark } from "./SessionStore.js"
 import type { ViewerFit } from "./TerminalBridge.js"
 
@@ -52,6 +53,8 @@ export interface CreateSessionRequest {
   /** The session (and its computer) that asked for this one, when an agent did. */
   readonly initiatorSessionId?: SessionId
   readonly initiatorComputer?: ComputerName
+  /** Run in a new git worktree of the project's repository (services/Worktrees.ts). */
+  readonly worktree?: WorktreeRequest
 }
 
 export interface ListSessionsRequest {

@@ -34,6 +34,26 @@ import { InputText } from "../domain/InputText.js"
 import { KEY_PRESSES_MAX, KeyInput, toKeyPress } from "../domain/Keys.js"
 import { Project } from "../domain/Project.js"
 import { Agent, AgentMode, ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
+import {
+  BranchCheckedOut,
+  BranchConflict,
+  BranchNameInvalid,
+  CleanupPayload,
+  CleanupReport,
+  DefaultBranchProtected,
+  FinishPayload,
+  FinishResult,
+  GitFailed,
+  MergeConflict,
+  NotAGitRepository,
+  NoWorktree,
+  RepositoryHasNoCommits,
+  WorktreeDiff,
+  WorktreeEntry,
+  WorktreeHasWork,
+  WorktreeRequest,
+  WorktreeSetupFailed
+} from "../domain/Worktree.js"
 import { VERSION } from "../Version.js"
 import { describeErrorResponses } from "./ErrorResponses.js"
 
@@ -148,8 +168,42 @@ export const CreateSessionPayload = Schema.Struct({
   agent: Schema.optionalWith(Agent, { exact: true }),
   mode: Schema.optionalWith(AgentMode, { exact: true }),
   prompt: Schema.optionalWith(Schema.NonEmptyString, { exact: true }),
-  title: Schema.optionalWith(Schema.String, { exact: true })
+  title: Schema.optionalWith(Schema.String, { exact: true }),
+  /** Run in a new git worktree of the project's repository, on a branch of its own (or an existing one). */
+  worktree: Schema.optionalWith(WorktreeRequest, { exact: true })
 }).annotations({ ...strict, identifier: "CreateSessionPayload" })
+
+/** A new session continuing the agent's conversation (its current id) under a new id. */
+export const ForkPayload = Schema.Struct({
+  /** The computer to start it on (default: the session's own). */
+  computer: Schema.optionalWith(ComputerName, { exact: true }),
+  /** Run the fork in a new git worktree of the session's repository. */
+  worktree: Schema.optionalWith(WorktreeRequest, { exact: true }),
+  title: Schema.optionalWith(Schema.String, { exact: true }),
+  mode: Schema.optionalWith(AgentMode, { exact: true })
+}).annotations({ ...strict, identifier: "ForkPayload" })
+
+export const DiffParams = Schema.Struct({
+  stat: Schema.optionalWith(
+    Schema.Literal("1", "0", "true", "false").annotations({
+      jsonSchema: { description: "`1`: per-file stats only, no patch", enum: ["1", "0", "true", "false"] }
+    }),
+    { exact: true }
+  )
+}).annotations(queryParams("DiffParams"))
+
+export const WorktreesParams = Schema.Struct({
+  computer: Schema.optionalWith(
+    ComputerName.annotations({ description: "only this computer's worktrees (default: every computer of the fleet)" }),
+    { exact: true }
+  )
+}).annotations(queryParams("WorktreesParams"))
+
+export const WorktreeCleanupPayload = Schema.Struct({
+  ...CleanupPayload.fields,
+  /** The computer whose worktrees to clean (default: this one). */
+  computer: Schema.optionalWith(ComputerName, { exact: true })
+}).annotations({ ...strict, identifier: "WorktreeCleanupPayload" })
 
 export const SendInputPayload = Schema.Struct({
   text: InputText.pipe(
@@ -326,6 +380,78 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(SessionNotFound)
       .addError(SessionClosed)
   )
+  .add(
+    HttpApiEndpoint.get("diff")`/v1/sessions/${sessionIdParam}/diff`
+      .setUrlParams(DiffParams)
+      .addSuccess(WorktreeDiff)
+      .annotate(
+        OpenApi.Summary,
+        "What the session's worktree changed against the merge-base with its base: tracked, untracked and deleted files (the user's index untouched)"
+      )
+      .addError(SessionNotFound)
+      .addError(NoWorktree)
+      .addError(NotAGitRepository)
+      .addError(RepositoryHasNoCommits)
+      .addError(BranchNameInvalid)
+      .addError(BranchConflict)
+      .addError(BranchCheckedOut)
+      .addError(WorktreeHasWork)
+      .addError(DefaultBranchProtected)
+      .addError(MergeConflict)
+      .addError(GitFailed)
+      .addError(WorktreeSetupFailed)
+  )
+  .add(
+    HttpApiEndpoint.post("finish")`/v1/sessions/${sessionIdParam}/worktree`
+      .setPayload(FinishPayload)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(FinishResult)
+      .annotate(
+        OpenApi.Summary,
+        "Finish the session's worktree: commit, push, merge into its base, or discard (each explicit; discard refuses to lose work unless forced)"
+      )
+      .addError(SessionNotFound)
+      .addError(NoWorktree)
+      .addError(IdempotencyKeyReused)
+      .addError(OutcomeUnknown)
+      .addError(NotAGitRepository)
+      .addError(RepositoryHasNoCommits)
+      .addError(BranchNameInvalid)
+      .addError(BranchConflict)
+      .addError(BranchCheckedOut)
+      .addError(WorktreeHasWork)
+      .addError(DefaultBranchProtected)
+      .addError(MergeConflict)
+      .addError(GitFailed)
+      .addError(WorktreeSetupFailed)
+  )
+  .add(
+    HttpApiEndpoint.post("fork")`/v1/sessions/${sessionIdParam}/fork`
+      .setPayload(ForkPayload)
+      .setHeaders(IdempotencyHeaders)
+      .addSuccess(Session, { status: 201 })
+      .annotate(
+        OpenApi.Summary,
+        "A new session continuing this agent's conversation under a new id, optionally in a new worktree or on another computer"
+      )
+      .addError(SessionNotFound)
+      .addError(TerminalUnavailable)
+      .addError(OutcomeUnknown)
+      .addError(IdempotencyKeyReused)
+      .addError(AgentModeUnsupported)
+      .addError(NativeSessionIdInvalid)
+      .addError(AgentCommandNotFound)
+      .addError(NotAGitRepository)
+      .addError(RepositoryHasNoCommits)
+      .addError(BranchNameInvalid)
+      .addError(BranchConflict)
+      .addError(BranchCheckedOut)
+      .addError(WorktreeHasWork)
+      .addError(DefaultBranchProtected)
+      .addError(MergeConflict)
+      .addError(GitFailed)
+      .addError(WorktreeSetupFailed)
+  )
   // the fleet's and the store's errors, which any operation can meet; each endpoint adds its own
   .addError(StorageFailure)
   .addError(ComputerUnreachable)
@@ -345,6 +471,39 @@ export class ComputersGroup extends HttpApiGroup.make("computers")
   )
   .middleware(Authorization)
   .annotate(OpenApi.Description, "The computers of the fleet: which are online, with CPU, memory and disk figures")
+{}
+
+export class WorktreesGroup extends HttpApiGroup.make("worktrees")
+  .add(
+    HttpApiEndpoint.get("list", "/v1/worktrees")
+      .setUrlParams(WorktreesParams)
+      .addSuccess(Schema.Array(WorktreeEntry))
+      .annotate(OpenApi.Summary, "The sessions' git worktrees, with their owners and what removing each would lose")
+  )
+  .add(
+    HttpApiEndpoint.post("cleanup", "/v1/worktrees/cleanup")
+      .setPayload(WorktreeCleanupPayload)
+      .addSuccess(CleanupReport)
+      .annotate(
+        OpenApi.Summary,
+        "Remove worktrees whose session ended: clean ones only, unless forced (a salvage ref keeps forced removals)"
+      )
+      .addError(NotAGitRepository)
+      .addError(RepositoryHasNoCommits)
+      .addError(BranchNameInvalid)
+      .addError(BranchConflict)
+      .addError(BranchCheckedOut)
+      .addError(WorktreeHasWork)
+      .addError(DefaultBranchProtected)
+      .addError(MergeConflict)
+      .addError(GitFailed)
+      .addError(WorktreeSetupFailed)
+  )
+  .addError(StorageFailure)
+  .addError(ComputerUnreachable)
+  .addError(RemoteTimeout)
+  .middleware(Authorization)
+  .annotate(OpenApi.Description, "Git worktrees made for sessions, across the fleet")
 {}
 
 export class ProjectsGroup extends HttpApiGroup.make("projects")
@@ -426,6 +585,7 @@ export class TelemuxApi extends HttpApi.make("telemux")
   .add(SessionsGroup)
   .add(ComputersGroup)
   .add(ProjectsGroup)
+  .add(WorktreesGroup)
   .add(WebGroup)
   .addError(InvalidRequest)
   .addError(HostNotAllowed)

@@ -216,6 +216,18 @@ export const refine =
         AgentCommandNotFound: (error) => Effect.fail(new UsageError({ detail: error.message })),
         AgentBusy: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
         SignInThrottled: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        // worktree refusals: nothing was done, and each message says what to do instead
+        NotAGitRepository: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        RepositoryHasNoCommits: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        BranchNameInvalid: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        BranchConflict: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        BranchCheckedOut: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        WorktreeHasWork: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        DefaultBranchProtected: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        MergeConflict: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        NoWorktree: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        WorktreeSetupFailed: (error) => Effect.fail(new RequestRefused({ detail: error.message })),
+        GitFailed: (error) => Effect.fail(new DaemonFailed({ detail: error.message })),
         // the payload passed the same schemas here (`checked`): the daemon's differ, it is another version
         HttpApiDecodeError: (error) =>
           Effect.fail(new VersionMismatch({ address: address.display, detail: error.message })),

@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { SessionWorktree } from "./Worktree.js"
 
 export const SessionId = Schema.UUID.pipe(Schema.brand("SessionId"))
 export type SessionId = typeof SessionId.Type
@@ -69,7 +70,9 @@ export class Session extends Schema.Class<Session>("Session")({
   closedAt: Schema.NullOr(Schema.DateTimeUtc),
   closeReason: Schema.NullOr(CloseReason),
   /** Only on a session started with a prompt; kept while the daemon runs (not stored). */
-  promptDelivery: Schema.optionalWith(PromptDelivery, { exact: true })
+  promptDelivery: Schema.optionalWith(PromptDelivery, { exact: true }),
+  /** The git worktree the session runs in (its working directory), when it was made in one. */
+  worktree: Schema.optionalWith(SessionWorktree, { exact: true })
 }) {}
 
 /** A session as it is born: `creating`, no pane yet, nothing typed or seen, no agent. */
