@@ -15,5 +15,7 @@ export class Project extends Schema.Class<Project>("Project")({
   name: Schema.String,
   path: Schema.String,
   description: Schema.String,
-  todos: Schema.Array(Todo)
+  todos: Schema.Array(Todo),
+  /** The computer whose trusted dir it is (absent from daemons before the fleet listed projects). */
+  computer: Schema.optionalWith(Schema.String, { exact: true })
 }) {}
