@@ -21,6 +21,7 @@ import { SystemStats } from "../services/SystemStats.js"
 import { TELEGRAM_LEASE } from "../services/Telegram.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import type { WebAuth } from "../services/WebAuth.js"
+import type { Worktrees } from "../services/Worktrees.js"
 import { CALLER_HEADER, Health, SessionOutput, TelemuxApi } from "../src/api/Api.js"
 import { Computer, FleetLink } from "../src/domain/Computer.js"
 import { toKeyPress } from "../src/domain/Keys.js"
@@ -201,8 +202,11 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
       .handle("resume", ({ path }) =>
         routing.resume(path.id, false))
       .handle("restart", ({ path }) => routing.resume(path.id, true))
-      .handle("diff", () => Effect.fail(notYet))
-      .handle("finish", () => Effect.fail(notYet))
+      .handle(
+        "diff",
+        ({ path, urlParams }) => routing.diff(path.id, urlParams.stat === "1" || urlParams.stat === "true")
+      )
+      .handle("finish", ({ headers, path, payload }) => routing.finish(path.id, payload, headers["idempotency-key"]))
       .handle("fork", () => Effect.fail(notYet))
       .handle("listen", ({ path, payload }) =>
         Effect.gen(function*() {
@@ -245,13 +249,20 @@ const WorktreesLive = HttpApiBuilder.group(
   TelemuxApi,
   "worktrees",
   (handlers) =>
-    Effect.succeed(handlers.handle("list", () => Effect.succeed([])).handle("cleanup", () => Effect.fail(notYet)))
+    Effect.map(SessionRouting.make, (routing) =>
+      handlers
+        .handle("list", ({ urlParams }) => routing.listWorktrees(urlParams.computer))
+        .handle("cleanup", ({ payload }) => {
+          const { computer, ...cleanup } = payload
+          return routing.cleanupWorktrees(cleanup, computer)
+        }))
 )
 
+/** Every computer's trusted dirs: a session can be started in any of them (POST /v1/sessions with `computer`). */
 const ProjectsLive = HttpApiBuilder.group(
   TelemuxApi,
   "projects",
-  (handlers) => Effect.map(Projects, (projects) => handlers.handle("list", () => projects.list))
+  (handlers) => Effect.map(SessionRouting.make, (routing) => handlers.handle("list", () => routing.listProjects))
 )
 
 /** The API with its handlers and auth, answering health with `healthJson` (makeHealthJson); what HttpServer.ts serves. */
@@ -270,6 +281,7 @@ export const makeApiLive = (healthJson: Effect.Effect<string>): Layer.Layer<
   | Idempotency
   | WebAuth
   | HttpListener
+  | Worktrees
 > =>
   HttpApiBuilder.api(TelemuxApi).pipe(
     Layer.provide([healthLive(healthJson), SessionsLive, ComputersLive, ProjectsLive, WorktreesLive, WebSignInLive]),

@@ -10,7 +10,7 @@ import { parseRoadmap } from "../src/domain/Roadmap.js"
 const utf8 = new TextDecoder("utf-8", { ignoreBOM: true })
 
 /** Trusted dirs read fresh on each call: the roadmap files are edited by people and agents. */
-export const make = (trustedDirs: ReadonlyArray<string>) =>
+export const make = (trustedDirs: ReadonlyArray<string>, computer?: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
 
@@ -44,7 +44,13 @@ export const make = (trustedDirs: ReadonlyArray<string>) =>
       list: Effect.forEach(trustedDirs, (dir) =>
         Effect.all({ todos: todosOf(dir), description: descriptionOf(dir) }).pipe(
           Effect.map(({ description, todos }) =>
-            new Project({ name: path.basename(dir) || dir, path: dir, description, todos })
+            new Project({
+              name: path.basename(dir) || dir,
+              path: dir,
+              description,
+              todos,
+              ...(computer === undefined ? {} : { computer })
+            })
           )
         ), { concurrency: 4 })
     })
@@ -52,5 +58,5 @@ export const make = (trustedDirs: ReadonlyArray<string>) =>
 
 export const layer: Layer.Layer<Projects, never, TelemuxConfig | FileSystem.FileSystem> = Layer.effect(
   Projects,
-  Effect.flatMap(TelemuxConfig, (config) => make(config.trustedDirs))
+  Effect.flatMap(TelemuxConfig, (config) => make(config.trustedDirs, config.computer))
 )

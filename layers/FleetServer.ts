@@ -16,6 +16,7 @@ import { FleetLink } from "../services/FleetLink.js"
 import type { Idempotency } from "../services/Idempotency.js"
 import { Listeners } from "../services/Listeners.js"
 import { type OutputChanged, OutputLog } from "../services/OutputLog.js"
+import { Projects } from "../services/Projects.js"
 import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import {
@@ -24,6 +25,7 @@ import {
   type TerminalListener,
   terminalsOrNone
 } from "../services/TerminalStreams.js"
+import type { Worktrees } from "../services/Worktrees.js"
 import { KeyedMutex, LockTableFull } from "../src/concurrency/KeyedMutex.js"
 import { consume } from "../src/concurrency/Workers.js"
 import {
@@ -46,22 +48,16 @@ import {
   type TerminalItem,
   type WatchItem
 } from "../src/fleet/Rpcs.js"
+import { isTrusted, realpath } from "../src/fs/TrustedDirs.js"
 import { FROM_HEADER, makeServerProtocol } from "./FleetRpcTransport.js"
 import * as LocalOperations from "./LocalOperations.js"
 import * as Tracing from "./Tracing.js"
+import * as WorktreeOperations from "./WorktreeOperations.js"
 
 /** Sessions with requests in flight from other computers at once; each lane lives only while busy. */
 const LANES_MAX = 4096
 /** Terminal bytes a remote watcher may fall behind by before it is sent a fresh snapshot instead. */
 export const REMOTE_TERMINAL_BACKLOG_BYTES = 1024 * 1024
-
-/** `dir` is `root` or lies below it (both already resolved). */
-const isInside = (dir: string, root: string) =>
-  dir === root || dir.startsWith(root.endsWith(path.sep) ? root : root + path.sep)
-
-/** The directory with every link resolved; as given (made absolute) when it cannot be resolved. */
-const realpath = (fs: FileSystem.FileSystem) => (dir: string) =>
-  fs.realPath(dir).pipe(Effect.orElseSucceed(() => path.resolve(dir)))
 
 export const toOutputUpdate = (update: OutputChanged): OutputUpdate => ({
   sessionId: update.sessionId,
@@ -103,6 +99,8 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
     snapshot: (id: SessionId) => local(served.snapshot(id))
   }
   const operations = yield* LocalOperations.make
+  const worktreeOps = yield* WorktreeOperations.make
+  const projects = yield* Projects
   const resolve = realpath(yield* FileSystem.FileSystem)
   const trusted = yield* Effect.forEach(config.trustedDirs, resolve)
   const lanes = new KeyedMutex<SessionId>(LANES_MAX)
@@ -132,7 +130,7 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
         })
       }
       const dir = yield* resolve(request.projectDir)
-      if (!trusted.some((root) => isInside(dir, root))) {
+      if (!isTrusted(dir, trusted)) {
         return yield* new InvalidRequest({
           message: trusted.length === 0
             ? `${config.computer} has no trusted dirs, so it starts no session for another computer`
@@ -147,7 +145,8 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
           : { initiatorSessionId: request.initiatorSessionId, initiatorComputer: from }),
         ...(request.agent === undefined ? {} : { agent: request.agent }),
         ...(request.mode === undefined ? {} : { mode: request.mode }),
-        ...(request.prompt === undefined ? {} : { prompt: request.prompt })
+        ...(request.prompt === undefined ? {} : { prompt: request.prompt }),
+        ...(request.worktree === undefined ? {} : { worktree: request.worktree })
       }, request.idempotencyKey)
       // the agent that asked is told when this one stops or asks for input
       if (request.initiatorSessionId !== undefined) {
@@ -304,6 +303,13 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
         const notice = sanitiseNotice(request.notice)
         return notice === "" ? Effect.void : sessions.sendText(request.sessionId, notice, true)
       })),
+    WorktreeDiff: (request) =>
+      Effect.zipRight(own(request.sessionId), worktreeOps.diff(request.sessionId, request.statOnly)),
+    FinishWorktree: (request) =>
+      inLane(request.sessionId)(worktreeOps.finish(request.sessionId, request.finish, request.idempotencyKey)),
+    ListWorktrees: () => worktreeOps.list,
+    CleanupWorktrees: (request) => worktreeOps.cleanup(request),
+    ListProjects: () => projects.list,
     ResumeAgent: (request) =>
       inLane(request.sessionId)(request.restart ? agents.restart(request.sessionId) : agents.resume(request.sessionId))
   })
@@ -326,6 +332,8 @@ export const layer: Layer.Layer<
   | Agents
   | Idempotency
   | FileSystem.FileSystem
+  | Projects
+  | Worktrees
 > = Layer.scopedDiscard(Effect.gen(function*() {
   const link = yield* FleetLink
   const fleet = yield* Fleet

@@ -20,6 +20,7 @@ import type { Sessions } from "../services/Sessions.js"
 import type { SystemStats } from "../services/SystemStats.js"
 import { TelemuxConfig, type TlsSettings } from "../services/TelemuxConfig.js"
 import type { WebAuth } from "../services/WebAuth.js"
+import type { Worktrees } from "../services/Worktrees.js"
 import { EXTRA_ROUTES } from "../src/http/RouteTemplate.js"
 import { makeApiLive, makeHealthJson } from "./ApiHandlers.js"
 import * as HotRoutes from "./HotRoutes.js"
@@ -47,6 +48,7 @@ type Services =
   | Agents
   | Idempotency
   | WebAuth
+  | Worktrees
 
 /**
  * HttpApiBuilder's app behind the request guard. Not `HttpApiBuilder.serve(middleware)`: a server

@@ -45,7 +45,8 @@ export const make = Effect.gen(function*() {
         agent,
         mode,
         prompt,
-        initiator: request.initiatorSessionId
+        initiator: request.initiatorSessionId,
+        worktree: request.worktree
       }),
       success: Session
     }, run)

@@ -3,6 +3,7 @@ import { Agents } from "../services/Agents.js"
 import { Cache } from "../services/Cache.js"
 import { Fleet } from "../services/Fleet.js"
 import type { IdempotencyKey } from "../services/Idempotency.js"
+import { Projects } from "../services/Projects.js"
 import { type CreateSessionRequest, type ListSessionsRequest, Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import {
@@ -13,8 +14,10 @@ import {
 } from "../src/domain/Errors.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
+import type { CleanupPayload, FinishPayload } from "../src/domain/Worktree.js"
 import { CREATE_TIMEOUT } from "../src/fleet/Protocol.js"
 import * as LocalOperations from "./LocalOperations.js"
+import * as WorktreeOperations from "./WorktreeOperations.js"
 
 export interface RoutedCreate extends Omit<CreateSessionRequest, "agent" | "agentMode"> {
   readonly computer?: ComputerName | undefined
@@ -33,6 +36,8 @@ export const make = Effect.gen(function*() {
   const cache = yield* Cache
   const agents = yield* Agents
   const operations = yield* LocalOperations.make
+  const worktreeOps = yield* WorktreeOperations.make
+  const projects = yield* Projects
   const { computer: me } = yield* TelemuxConfig
 
   const isLocal = (session: Session) => session.computer === me
@@ -67,6 +72,7 @@ export const make = Effect.gen(function*() {
         ...(mode === undefined ? {} : { mode }),
         ...(prompt === undefined ? {} : { prompt }),
         ...(local.initiatorSessionId === undefined ? {} : { initiatorSessionId: local.initiatorSessionId }),
+        ...(local.worktree === undefined ? {} : { worktree: local.worktree }),
         ...withKey(key)
       }), { timeout: CREATE_TIMEOUT })).pipe(
         // listed here at once, not only when the owner's event arrives
@@ -112,6 +118,73 @@ export const make = Effect.gen(function*() {
         ? restart ? agents.restart(id) : agents.resume(id)
         : remoteChange(fleet.call(session.computer, (c) => c.ResumeAgent({ sessionId: id, restart }))))
 
+  // -- worktrees and projects ---------------------------------------------------------------------
+
+  const diff = (id: SessionId, statOnly: boolean) =>
+    Effect.flatMap(locate(id), (session) =>
+      isLocal(session)
+        ? worktreeOps.diff(id, statOnly)
+        : fleet.call(session.computer, (c) => c.WorktreeDiff({ sessionId: id, statOnly })))
+
+  const finish = (id: SessionId, payload: FinishPayload, key?: IdempotencyKey) =>
+    Effect.flatMap(locate(id), (session) =>
+      isLocal(session)
+        ? worktreeOps.finish(id, payload, key)
+        : remoteChange(
+          fleet.call(session.computer, (c) => c.FinishWorktree({ sessionId: id, finish: payload, ...withKey(key) }))
+        ).pipe(
+          // a discard closes the session there: listed closed here at once
+          Effect.tap(() => payload.action === "discard" ? cache.removeSession(id) : Effect.void)
+        ))
+
+  /** The other computers online now (a listing of "every computer" asks these). */
+  const othersOnline = Effect.map(
+    cache.getComputers,
+    (computers) => computers.filter((c) => c.online && c.name !== me).map((c) => c.name)
+  )
+
+  /**
+   * This computer's items and every other online computer's, asked at once; one that cannot answer
+   * is left out of the listing and logged (a listing is a view, not a decision).
+   */
+  const fromEveryComputer = <A, E, E2>(
+    here: Effect.Effect<ReadonlyArray<A>, E>,
+    there: (computer: ComputerName) => Effect.Effect<ReadonlyArray<A>, E2>
+  ) =>
+    Effect.gen(function*() {
+      const others = yield* othersOnline
+      const [mine, theirs] = yield* Effect.all([
+        here,
+        Effect.forEach(others, (computer) =>
+          there(computer).pipe(
+            Effect.catchAll((error) =>
+              Effect.as(
+                Effect.logWarning("a computer did not answer a listing", error).pipe(
+                  Effect.annotateLogs({ computer })
+                ),
+                [] as ReadonlyArray<A>
+              )
+            )
+          ), { concurrency: "unbounded" })
+      ], { concurrency: "unbounded" })
+      return [...mine, ...theirs.flat()]
+    })
+
+  const listWorktrees = (computer: ComputerName | undefined) =>
+    computer === me
+      ? worktreeOps.list
+      : computer !== undefined
+      ? fleet.call(computer, (c) => c.ListWorktrees())
+      : fromEveryComputer(worktreeOps.list, (other) => fleet.call(other, (c) => c.ListWorktrees()))
+
+  const cleanupWorktrees = (payload: CleanupPayload, computer: ComputerName | undefined) =>
+    computer === undefined || computer === me
+      ? worktreeOps.cleanup(payload)
+      : remoteChange(fleet.call(computer, (c) => c.CleanupWorktrees(payload)))
+
+  /** The trusted dirs of every computer online, each naming its computer. */
+  const listProjects = fromEveryComputer(projects.list, (other) => fleet.call(other, (c) => c.ListProjects()))
+
   // -- reads that never turn "unreachable" into "not found" or an empty list ---------------------
 
   /** A session's "not found" stands only when its computer is not one that left the fleet (then: 503). */
@@ -146,6 +219,11 @@ export const make = Effect.gen(function*() {
     capture,
     close,
     resume,
+    diff,
+    finish,
+    listWorktrees,
+    cleanupWorktrees,
+    listProjects,
     isLocal,
     locate,
     get: locate,

@@ -14,6 +14,7 @@ import {
 import { type OutputMark, type SessionPatch, SessionStore, type StoreError } from "../services/SessionStore.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { mayHaveRun, type PaneInfo, TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
+import { Worktrees } from "../services/Worktrees.js"
 import {
   InvalidRequest,
   SessionClosed,
@@ -30,6 +31,8 @@ import {
   TmuxName,
   tmuxNameFor
 } from "../src/domain/Session.js"
+import type { SessionWorktree } from "../src/domain/Worktree.js"
+import { isTrusted, realpath } from "../src/fs/TrustedDirs.js"
 import { makeSessionInput } from "./SessionInput.js"
 
 const encodeSession = Schema.encodeSync(Session)
@@ -61,6 +64,8 @@ export const make = Effect.gen(function*() {
   const store = yield* SessionStore
   const cache = yield* Cache
   const bridge = yield* TerminalBridge
+  const worktrees = yield* Worktrees
+  const trustedRoots = yield* Effect.forEach(config.trustedDirs, realpath(fs))
   /** Sessions whose tmux side is being created right now; reconciliation leaves them alone. */
   const creating = new Set<SessionId>()
   const reconcileLock = yield* Effect.makeSemaphore(1)
@@ -165,18 +170,48 @@ export const make = Effect.gen(function*() {
       )
     )
 
+  /**
+   * A session asked to run in a worktree gets a new one (services/Worktrees.ts), made before the row:
+   * a refusal (not a repository, a branch taken…) leaves nothing behind.
+   */
+  const makeWorktree = (request: CreateSessionRequest, projectDir: string, sessionId: SessionId, title: string) =>
+    request.worktree === undefined
+      ? Effect.succeed(undefined)
+      : Effect.flatMap(realpath(fs)(projectDir), (resolved) =>
+        worktrees.create({
+          projectDir,
+          title,
+          sessionId,
+          request: request.worktree!,
+          trusted: isTrusted(resolved, trustedRoots)
+        }))
+
+  /** A session that could not start leaves no worktree: it was just made, and nothing was done in it. */
+  const dropWorktree = (worktree: SessionWorktree | undefined) =>
+    worktree === undefined ? Effect.void : worktrees.remove(worktree, { force: false, deleteBranch: true }).pipe(
+      Effect.catchAll((error) =>
+        Effect.logWarning("could not remove the worktree of a session that did not start", error).pipe(
+          Effect.annotateLogs({ worktree: worktree.path })
+        )
+      )
+    )
+
   const create = Effect.fn("Sessions.create")(function*(request: CreateSessionRequest) {
-    const dir = yield* validateProjectDir(fs, request.projectDir)
+    const projectDir = yield* validateProjectDir(fs, request.projectDir)
     const sessionId = SessionId.make(crypto.randomUUID())
+    const title = request.title?.trim() || path.basename(projectDir) || projectDir
+    const worktree = yield* makeWorktree(request, projectDir, sessionId, title)
+    const dir = worktree?.path ?? projectDir
     const now = yield* DateTime.now
     const session = new Session({
       ...newSession({
         sessionId,
         computer: config.computer,
-        title: request.title?.trim() || path.basename(dir) || dir,
+        title,
         workingDirectory: dir,
         createdAt: now
       }),
+      ...(worktree === undefined ? {} : { worktree }),
       agent: request.agent ?? null,
       agentMode: request.agent === undefined ? null : request.agentMode ?? null,
       initiatorSessionId: request.initiatorSessionId ?? null,
@@ -194,6 +229,7 @@ export const make = Effect.gen(function*() {
       }).pipe(
         Effect.tapError((error) =>
           closeRow(session, "error").pipe(
+            Effect.zipRight(dropWorktree(worktree)),
             Effect.zipRight(
               Effect.logWarning("tmux could not start the session", error).pipe(Effect.annotateLogs({ sessionId }))
             ),

@@ -24,6 +24,7 @@ import {
   SessionStatus,
   TmuxName
 } from "../src/domain/Session.js"
+import { SessionWorktree } from "../src/domain/Worktree.js"
 import { inTransaction } from "./SqlTransaction.js"
 
 // ---------------------------------------------------------------------------
@@ -100,11 +101,18 @@ const migration0004 = Effect.gen(function*() {
   )`
 })
 
+/** The git worktree a session runs in (src/domain/Worktree.ts), as JSON; NULL for a session without one. */
+const migration0005 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE sessions ADD COLUMN worktree TEXT`
+})
+
 export const migrations = {
   "0001_sessions": migration0001,
   "0002_listeners": migration0002,
   "0003_idempotency": migration0003,
-  "0004_web_sessions": migration0004
+  "0004_web_sessions": migration0004,
+  "0005_session_worktree": migration0005
 } as const
 
 // ---------------------------------------------------------------------------
@@ -131,7 +139,8 @@ export const SessionRow = Schema.Struct({
   initiator_session_id: Schema.NullOr(SessionId),
   initiator_computer: Schema.NullOr(ComputerName),
   closed_at: Schema.NullOr(Schema.DateTimeUtcFromNumber),
-  close_reason: Schema.NullOr(CloseReason)
+  close_reason: Schema.NullOr(CloseReason),
+  worktree: Schema.NullOr(Schema.parseJson(SessionWorktree))
 })
 export type SessionRow = typeof SessionRow.Encoded
 
@@ -163,7 +172,8 @@ export const SessionFromRow = Schema.transform(SessionRow, Schema.typeSchema(Ses
       initiatorSessionId: row.initiator_session_id,
       initiatorComputer: row.initiator_computer,
       closedAt: row.closed_at,
-      closeReason: row.close_reason
+      closeReason: row.close_reason,
+      ...(row.worktree === null ? {} : { worktree: row.worktree })
     }, true),
   encode: (session) => ({
     session_id: session.sessionId,
@@ -185,7 +195,8 @@ export const SessionFromRow = Schema.transform(SessionRow, Schema.typeSchema(Ses
     initiator_session_id: session.initiatorSessionId,
     initiator_computer: session.initiatorComputer,
     closed_at: session.closedAt,
-    close_reason: session.closeReason
+    close_reason: session.closeReason,
+    worktree: session.worktree ?? null
   })
 })
 

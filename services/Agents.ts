@@ -10,6 +10,7 @@ import type {
   TerminalUnavailable
 } from "../src/domain/Errors.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
+import type { WorktreeError } from "../src/domain/Worktree.js"
 import type { CreateSessionRequest, InputError } from "./Sessions.js"
 
 /** The agent's screen must be still this long before its first prompt is pasted… */
@@ -43,7 +44,7 @@ export class Agents extends Context.Tag("telemux/Agents")<Agents, {
   /** Creates the session, starts the agent in it, and delivers the prompt in the background (reported on the stream). */
   readonly launch: (
     request: LaunchRequest
-  ) => Effect.Effect<Session, AgentError | TerminalUnavailable | StorageFailure | OutcomeUnknown>
+  ) => Effect.Effect<Session, AgentError | TerminalUnavailable | StorageFailure | OutcomeUnknown | WorktreeError>
   /**
    * Starts the session's agent again in its pane, resuming its conversation (by native id, else the
    * latest); refused (AgentBusy) while a program runs in the pane, which would read the command as input.

@@ -19,7 +19,7 @@ import type {
   SessionStatus
 } from "../src/domain/Session.js"
 import type { TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
-import type { WorktreeRequest } from "../src/domain/Worktree.js"
+import type { WorktreeError, WorktreeRequest } from "../src/domain/Worktree.js"
 import type { OutputMark } from "./SessionStore.js"
 import type { ViewerFit } from "./TerminalBridge.js"
 
@@ -95,7 +95,7 @@ export interface ReconcileReport {
 export class Sessions extends Context.Tag("telemux/Sessions")<Sessions, {
   readonly create: (
     request: CreateSessionRequest
-  ) => Effect.Effect<Session, InvalidRequest | TerminalUnavailable | StorageFailure>
+  ) => Effect.Effect<Session, InvalidRequest | TerminalUnavailable | StorageFailure | WorktreeError>
   readonly list: (request: ListSessionsRequest) => Effect.Effect<ReadonlyArray<Session>, StorageFailure>
   /** The list as JSON text, built from per-version cached encodings where possible. */
   readonly listJson: (request: ListSessionsRequest) => Effect.Effect<string, StorageFailure>

@@ -22,8 +22,20 @@ import {
 } from "../domain/Errors.js"
 import { InputText } from "../domain/InputText.js"
 import { KeyPress } from "../domain/Keys.js"
+import { Project } from "../domain/Project.js"
 import { Agent, AgentMode, ComputerName, Session, SessionId } from "../domain/Session.js"
 import { TerminalSnapshot } from "../domain/TerminalSnapshot.js"
+import {
+  CleanupPayload,
+  CleanupReport,
+  FinishPayload,
+  FinishResult,
+  NoWorktree,
+  WorktreeDiff,
+  WorktreeEntry,
+  WorktreeErrors,
+  WorktreeRequest
+} from "../domain/Worktree.js"
 
 /** The computer a request came from, as its envelope's signature proves; every handler may ask. */
 export class FleetCaller extends Context.Tag("telemux/FleetCaller")<FleetCaller, ComputerName>() {}
@@ -88,6 +100,7 @@ export const CreateSessionPayload = Schema.Struct({
   prompt: Schema.optionalWith(Schema.String, { exact: true }),
   /** The session on the caller's computer that asked for this one (it is told when this one stops). */
   initiatorSessionId: Schema.optionalWith(SessionId, { exact: true }),
+  worktree: Schema.optionalWith(WorktreeRequest, { exact: true }),
   idempotencyKey
 })
 export type CreateSessionPayload = typeof CreateSessionPayload.Type
@@ -98,7 +111,14 @@ export class FleetRpcs extends RpcGroup.make(
   Rpc.make("CreateSession", {
     payload: CreateSessionPayload,
     success: Session,
-    error: Schema.Union(TerminalUnavailable, StorageFailure, OutcomeUnknown, IdempotencyKeyReused, ...AgentErrors)
+    error: Schema.Union(
+      TerminalUnavailable,
+      StorageFailure,
+      OutcomeUnknown,
+      IdempotencyKeyReused,
+      ...AgentErrors,
+      ...WorktreeErrors
+    )
   }),
   Rpc.make("SendText", {
     payload: Schema.Struct({ ...session, text: InputText, enter: Schema.Boolean, idempotencyKey }),
@@ -167,6 +187,31 @@ export class FleetRpcs extends RpcGroup.make(
   }),
   /** A one-line notice for a listener session here: typed into its pane. */
   Rpc.make("Notify", { payload: Schema.Struct({ ...session, notice: Schema.String }), error: InputErrors }),
+  /** The changes of the session's worktree (Worktrees.diff). */
+  Rpc.make("WorktreeDiff", {
+    payload: Schema.Struct({ ...session, statOnly: Schema.Boolean }),
+    success: WorktreeDiff,
+    error: Schema.Union(SessionNotFound, StorageFailure, NoWorktree, ...WorktreeErrors)
+  }),
+  /** Commit, push, merge or discard the session's worktree, at most once per key. */
+  Rpc.make("FinishWorktree", {
+    payload: Schema.Struct({ ...session, finish: FinishPayload, idempotencyKey }),
+    success: FinishResult,
+    error: Schema.Union(InputErrors, InvalidRequest, NoWorktree, ...WorktreeErrors)
+  }),
+  /** This computer's worktrees, with their owners. */
+  Rpc.make("ListWorktrees", {
+    success: Schema.Array(WorktreeEntry),
+    error: Schema.Union(StorageFailure, ...WorktreeErrors)
+  }),
+  /** Removes this computer's worktrees whose session ended (the cleanup's rules). */
+  Rpc.make("CleanupWorktrees", {
+    payload: CleanupPayload,
+    success: CleanupReport,
+    error: Schema.Union(StorageFailure, ...WorktreeErrors)
+  }),
+  /** This computer's trusted dirs, each naming this computer. */
+  Rpc.make("ListProjects", { success: Schema.Array(Project) }),
   /** Starts the session's agent again, resuming its conversation; with `restart`, interrupts it first. */
   Rpc.make("ResumeAgent", {
     payload: Schema.Struct({ ...session, restart: Schema.Boolean }),
