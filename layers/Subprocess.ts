@@ -45,6 +45,8 @@ export interface SubprocessResult {
   readonly exitCode: number | null
   readonly stdout: string
   readonly stderr: string
+  /** stdout was cut at `maxOutputBytes` (only with `stdoutOverflow: "truncate"`). */
+  readonly stdoutTruncated?: boolean
 }
 
 export interface RunBoundedOptions<E> {
@@ -56,6 +58,12 @@ export interface RunBoundedOptions<E> {
   readonly stdin?: string | Uint8Array
   /** Per-stream cap; past it the child is killed and the run fails with SubprocessOutputTooLarge. */
   readonly maxOutputBytes?: number
+  /**
+   * Past the cap on stdout: `fail` (the default) as above; `truncate` keeps the first
+   * `maxOutputBytes`, stops the child and returns them with `stdoutTruncated` — for a reader that
+   * wants a bounded prefix of an unbounded output (a diff) without holding the rest.
+   */
+  readonly stdoutOverflow?: "fail" | "truncate"
   readonly onTimeout: () => E
 }
 
@@ -148,12 +156,26 @@ export const runBounded = <E>(
       settled = true
       resume(effect)
     }
+    let stdoutTruncated = false
     const gather = (stream: "stdout" | "stderr") => {
       const chunks: Array<Buffer> = []
       let size = 0
       child[stream]!.on("data", (chunk: Buffer) => {
+        if (stdoutTruncated && stream === "stdout") return
         size += chunk.length
-        if (size > limit) {
+        if (size > limit && stream === "stdout" && options.stdoutOverflow === "truncate") {
+          stdoutTruncated = true
+          chunks.push(chunk.subarray(0, chunk.length - (size - limit)))
+          finish(
+            stopAndReap(running, 0).pipe(Effect.map(() => ({
+              pid: child.pid ?? -1,
+              exitCode: null,
+              stdout: stdout(),
+              stderr: stderr(),
+              stdoutTruncated: true
+            })))
+          )
+        } else if (size > limit) {
           finish(
             stopAndReap(running, 0).pipe(
               Effect.zipRight(Effect.fail(new SubprocessOutputTooLarge({ command: name, stream, limit })))
