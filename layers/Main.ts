@@ -9,6 +9,7 @@ import * as ControlBridge from "./ControlBridge.js"
 import * as FileProjects from "./FileProjects.js"
 import * as FleetLive from "./FleetLive.js"
 import * as FleetServer from "./FleetServer.js"
+import * as GitWorktrees from "./GitWorktrees.js"
 import * as HookOutbox from "./HookOutbox.js"
 import * as HttpServer from "./HttpServer.js"
 import * as IdempotencyLive from "./IdempotencyLive.js"
@@ -59,6 +60,8 @@ export const daemon = (
     MemoryOutputLog.layer,
     NodeSystemStats.layer,
     FileProjects.layer,
+    // git worktrees for sessions, under TELEMUX_HOME/worktrees
+    GitWorktrees.layer,
     TokenFile.layer,
     PaneProcessesLive.layer
   ).pipe(Layer.provideMerge(TmuxCheck.pipe(Layer.provide(Tmux))))

@@ -111,7 +111,7 @@ export const make = Effect.gen(function*() {
 
   /** This computer's sessions by the path of their worktree (the latest session of a path wins). */
   const owners = Effect.map(
-    sessions.list({ computer: me, status: "all", limit: OWNERS_SCAN_MAX }),
+    Effect.suspend(() => sessions.list({ computer: me, status: "all", limit: OWNERS_SCAN_MAX })),
     (all) => {
       const byPath = new Map<string, Session>()
       for (const session of all) {

@@ -33,7 +33,7 @@ import { type CloseReason, ComputerName, Session, SessionId } from "../src/domai
 import { VERSION } from "../src/Version.js"
 import { makeSession } from "./support/fixtures.js"
 import { testSettings } from "./support/settings.js"
-import { agentsUnused } from "./support/unitLayers.js"
+import { agentsUnused, worktreesUnused } from "./support/unitLayers.js"
 
 const TOKEN = "a".repeat(64)
 
@@ -166,6 +166,7 @@ const services = (
     MemoryOutputLog.layer,
     FleetLive.layerAlone,
     agentsUnused,
+    worktreesUnused,
     IdempotencyLive.layerMemory
   )
 }

@@ -5,6 +5,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as ControlBridge from "../layers/ControlBridge.js"
+import * as GitWorktrees from "../layers/GitWorktrees.js"
 import * as IndexedCache from "../layers/IndexedCache.js"
 import * as SessionsLive from "../layers/SessionsLive.js"
 import * as SqliteSessionStore from "../layers/SqliteSessionStore.js"
@@ -53,6 +54,7 @@ const bridges: ReadonlyArray<readonly [string, (socket: string) => BridgeLayer]>
 
 const sessionsOn = (bridge: BridgeLayer, dir: string) =>
   SessionsLive.layer.pipe(
+    Layer.provide(GitWorktrees.layer),
     Layer.provideMerge(Layer.mergeAll(
       IndexedCache.layer,
       SqliteSessionStore.layerFile(path.join(dir, "telemux.db")),

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as GitWorktrees from "../layers/GitWorktrees.js"
 import * as IndexedCache from "../layers/IndexedCache.js"
 import * as SessionsLive from "../layers/SessionsLive.js"
 import * as SqliteSessionStore from "../layers/SqliteSessionStore.js"
@@ -33,6 +34,7 @@ const makeWorld = (): World => {
 /** Sessions on real tmux (private socket) and a real SQLite file; a fresh daemon-like graph per call. */
 const daemonLayer = (world: World) =>
   SessionsLive.layer.pipe(
+    Layer.provide(GitWorktrees.layer),
     Layer.provideMerge(Layer.mergeAll(
       IndexedCache.layer,
       SqliteSessionStore.layerFile(world.db),

@@ -393,7 +393,8 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
         [1, "sessions"],
         [2, "listeners"],
         [3, "idempotency"],
-        [4, "web_sessions"]
+        [4, "web_sessions"],
+        [5, "session_worktree"]
       ])
       const statusIndex = yield* sql<{ name: string }>`SELECT name FROM pragma_index_info('sessions_status')`
       assert.deepStrictEqual(statusIndex.map((c) => c.name), ["status", "created_at"])
@@ -420,7 +421,8 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
         "initiator_session_id",
         "initiator_computer",
         "closed_at",
-        "close_reason"
+        "close_reason",
+        "worktree"
       ])
     })))
 
@@ -507,7 +509,7 @@ describe("SqliteSessionStore (SQLite specifics)", () => {
           // Reopening must not run the migrations again.
           const sql = yield* SqlClient.SqlClient
           const applied = yield* sql<{ n: number }>`SELECT count(*) AS n FROM effect_sql_migrations`
-          assert.deepStrictEqual(applied, [{ n: 4 }])
+          assert.deepStrictEqual(applied, [{ n: 5 }])
         }),
         SqliteSessionStore.layerFile(file)
       )

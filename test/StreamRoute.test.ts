@@ -46,7 +46,7 @@ import { applySplices, screenLines } from "../src/domain/ScreenPatch.js"
 import type { SessionId } from "../src/domain/Session.js"
 import { makeSession } from "./support/fixtures.js"
 import { testSettings } from "./support/settings.js"
-import { agentsUnused } from "./support/unitLayers.js"
+import { agentsUnused, worktreesUnused } from "./support/unitLayers.js"
 
 const TOKEN = "c".repeat(64)
 const at = DateTime.unsafeMake(1_700_000_000_000)
@@ -64,6 +64,7 @@ const testLayer = (
       IndexedCache.layer,
       FleetLive.layerAlone,
       agentsUnused,
+      worktreesUnused,
       IdempotencyLive.layerMemory,
       Layer.succeed(Sessions, {} as Sessions["Type"]),
       Layer.succeed(SystemStats, {} as SystemStats["Type"]),

@@ -19,7 +19,7 @@ import { ComputerName } from "../src/domain/Session.js"
 import { FRESH_MODES, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 import { makeSession } from "./support/fixtures.js"
 import { testSettings } from "./support/settings.js"
-import { agentsUnused } from "./support/unitLayers.js"
+import { agentsUnused, worktreesUnused } from "./support/unitLayers.js"
 
 /**
  * The terminal side of one /v1/stream client (layers/StreamClient.ts) against a TerminalStreams
@@ -76,6 +76,7 @@ const testLayer = (terminals: TerminalStreams["Type"]) =>
       IndexedCache.layer,
       FleetLive.layerAlone,
       agentsUnused,
+      worktreesUnused,
       IdempotencyLive.layerMemory,
       Layer.succeed(TerminalStreams, terminals),
       Layer.succeed(Sessions, {} as Sessions["Type"]),

@@ -33,7 +33,20 @@ export const ERROR_MEANINGS: Readonly<Record<string, string>> = {
   ComputerUnreachable: "the computer that owns the session (or was asked to start it) cannot be reached",
   OutcomeUnknown:
     "the change was sent and no answer came: it may have happened, or may still happen; retry only with the same `Idempotency-Key`",
-  RemoteTimeout: "the computer that owns the session did not answer in time; the outcome there is unknown"
+  RemoteTimeout: "the computer that owns the session did not answer in time; the outcome there is unknown",
+  NotAGitRepository: "a worktree was asked for in a directory that is not inside a git repository",
+  RepositoryHasNoCommits: "the repository has no commit yet, so no branch can be made from it: commit once first",
+  BranchNameInvalid: "the branch name is not one git accepts (`git check-ref-format --branch`)",
+  BranchConflict: "the new branch exists already, or the branch (or base) asked for does not exist (`reason` says which)",
+  BranchCheckedOut: "the branch is checked out in another worktree (`path` says where): git allows it in one place only",
+  WorktreeHasWork:
+    "removing the worktree would lose uncommitted changes or commits on no remote: commit and push, or force (a salvage ref keeps them)",
+  DefaultBranchProtected: "the repository's default branch is never deleted",
+  MergeConflict: "the branch does not merge cleanly into its base (`files` lists the conflicts); nothing was changed",
+  NoWorktree: "the session does not run in a git worktree",
+  GitFailed: "git failed in a way not foreseen here (`stderr` says how)",
+  WorktreeSetupFailed:
+    "the project's worktree setup commands failed (`output` has their last lines); the worktree was removed again"
 }
 
 const RETRY_AFTER = {

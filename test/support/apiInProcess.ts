@@ -22,7 +22,7 @@ import { SessionNotFound, TerminalUnavailable } from "../../src/domain/Errors.js
 import { ComputerName, Session, type SessionId } from "../../src/domain/Session.js"
 import { makeSession } from "./fixtures.js"
 import { testSettings } from "./settings.js"
-import { agentsUnused, sessionsOnDoubles } from "./unitLayers.js"
+import { agentsUnused, sessionsOnDoubles, worktreesUnused } from "./unitLayers.js"
 
 export const TOKEN = "a".repeat(64)
 
@@ -119,7 +119,8 @@ export const withApi = <A, E>(
       fixedToken,
       MemoryOutputLog.layer,
       FleetLive.layerAlone,
-      IdempotencyLive.layerMemory
+      IdempotencyLive.layerMemory,
+      worktreesUnused
     )
     return yield* body(doubles.recorder).pipe(Effect.provide(HttpServerLayer.layerTest.pipe(Layer.provide(services))))
   }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Error)))
