@@ -37,8 +37,10 @@ export const ERROR_MEANINGS: Readonly<Record<string, string>> = {
   NotAGitRepository: "a worktree was asked for in a directory that is not inside a git repository",
   RepositoryHasNoCommits: "the repository has no commit yet, so no branch can be made from it: commit once first",
   BranchNameInvalid: "the branch name is not one git accepts (`git check-ref-format --branch`)",
-  BranchConflict: "the new branch exists already, or the branch (or base) asked for does not exist (`reason` says which)",
-  BranchCheckedOut: "the branch is checked out in another worktree (`path` says where): git allows it in one place only",
+  BranchConflict:
+    "the new branch exists already, or the branch (or base) asked for does not exist (`reason` says which)",
+  BranchCheckedOut:
+    "the branch is checked out in another worktree (`path` says where): git allows it in one place only",
   WorktreeHasWork:
     "removing the worktree would lose uncommitted changes or commits on no remote: commit and push, or force (a salvage ref keeps them)",
   DefaultBranchProtected: "the repository's default branch is never deleted",
