@@ -3,10 +3,11 @@ import { PRUNE_INTERVAL, REAP_INTERVAL, RECONCILE_INTERVAL, Sessions } from "../
 import { SessionStore } from "../services/SessionStore.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { every } from "../src/concurrency/Workers.js"
+import * as WorktreeOperations from "./WorktreeOperations.js"
 
 /**
  * The daemon's session housekeeping: one reconciliation with tmux at start (before the API
- * serves), then periodic reconciliation, the inactivity reaper and the closed-row pruner,
+ * serves), then periodic reconciliation, a word in the log about worktrees whose session ended, the inactivity reaper and the closed-row pruner,
  * each a fiber owned by this layer's scope.
  */
 export const layer = Layer.scopedDiscard(Effect.gen(function*() {
@@ -26,6 +27,14 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
       orphansRemoved: startup.value.orphansRemoved
     }))
   }
+
+  // worktrees of sessions that ended while the daemon was away are said, not removed
+  const worktrees = yield* WorktreeOperations.make
+  yield* Effect.forkScoped(
+    worktrees.reportLeftOver.pipe(
+      Effect.catchAll((error) => Effect.logWarning("could not list the sessions' worktrees", error))
+    )
+  )
 
   const prune = DateTime.now.pipe(
     Effect.map((now) => DateTime.subtractDuration(now, config.closedRetention)),

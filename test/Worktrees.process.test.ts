@@ -249,6 +249,32 @@ describe("sessions in git worktrees (two daemons, real git, real Redis)", () => 
     assert.strictEqual(git(repoB.repo, "show", `${forced.body.removed[0].salvageRef}:far.txt`), "far")
   }, 90_000)
 
+  it("a worktree left by an ended session is listed and said at the next start, never removed", async () => {
+    const call = api(envA)
+    const created = await call("POST", "/v1/sessions", { projectDir: repoA.repo, worktree: {} })
+    assert.strictEqual(created.status, 201, JSON.stringify(created.body))
+    const worktree = created.body.worktree
+    assert.match(worktree.branch, /^telemux\//, "a name derived from the title and the id")
+    assert.strictEqual((await call("DELETE", `/v1/sessions/${created.body.sessionId}`)).status, 200)
+    await daemonA!.stop()
+    daemonA = await startDaemon(envA, fleetEnv(A, envA.projectDir))
+    await eventually("the start's word about kept worktrees", async () =>
+      daemonA!.logs().includes("of sessions that ended are kept") ? true : undefined)
+    assert.include(daemonA!.logs(), worktree.path)
+    assert.isTrue(fs.existsSync(worktree.path), "kept")
+    const listed = await api(envA)("GET", `/v1/worktrees?computer=${A}`)
+    assert.deepInclude(listed.body.find((e: { path: string }) => e.path === worktree.path), {
+      state: "closed",
+      sessionId: created.body.sessionId,
+      dirty: false
+    })
+    // clean, and its branch has nothing the base lacks: cleaned without force, the branch it made removed
+    const cleaned = await api(envA)("POST", "/v1/worktrees/cleanup", {})
+    assert.deepStrictEqual(cleaned.body.removed, [{ path: worktree.path, salvageRef: null }])
+    assert.isFalse(fs.existsSync(worktree.path))
+    assert.strictEqual(git(repoA.repo, "branch", "--list", worktree.branch), "")
+  }, 90_000)
+
   it("the projects list covers every computer, each naming its own", async () => {
     const projects = await eventually("both computers' projects", async () => {
       const answer = await api(envA)("GET", "/v1/projects")
