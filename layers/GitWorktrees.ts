@@ -1,4 +1,4 @@
-import { Effect, Layer } from "effect"
+import { type Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -45,6 +45,8 @@ export interface GitWorktreesOptions {
   /** Bounds, for tests (defaults: DIFF_PATCH_MAX_BYTES, DIFF_FILES_MAX). */
   readonly patchMaxBytes?: number
   readonly filesMax?: number
+  /** All of a setup file's commands together (default WORKTREE_SETUP_TIMEOUT). */
+  readonly setupTimeout?: Duration.DurationInput
 }
 
 const notARepository = (dir: string) =>
@@ -244,7 +246,7 @@ export const make = (options: GitWorktreesOptions) => {
             return yield* gitFailed(args, result, "initialising the submodules of the new worktree")
           }
         }
-        if (request.trusted) yield* runSetup(dir)
+        if (request.trusted) yield* runSetup(dir, options.setupTimeout)
       })
       yield* finishSetup.pipe(Effect.onError(() => rollback(repository, dir, branch, !existing)))
       return new SessionWorktree({ repository, path: dir, branch, base, createdBranch: !existing })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { type Duration, Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -83,7 +83,8 @@ const request = (f: Fixture, over: Partial<CreateWorktree> = {}): CreateWorktree
   ...over
 })
 
-const layerOf = (f: Fixture, extra: { patchMaxBytes?: number } = {}) => make({ root: f.root, env: f.env, ...extra })
+const layerOf = (f: Fixture, extra: { patchMaxBytes?: number; setupTimeout?: Duration.DurationInput } = {}) =>
+  make({ root: f.root, env: f.env, ...extra })
 
 const indexBytes = (file: string) => fs.readFileSync(file)
 
@@ -219,6 +220,19 @@ describe("GitWorktrees: create", () => {
         assert.isFalse(fs.existsSync(path.join(path.dirname(trusted.path), "failing")))
         assert.notStrictEqual(f.gitStatus(f.repo, "show-ref", "--verify", "-q", "refs/heads/failing"), 0)
         assert.notInclude(f.git(f.repo, "worktree", "list"), "failing")
+
+        // The commands share one time bound; past it the one running is stopped and nothing is left.
+        fs.writeFileSync(path.join(f.repo, WORKTREE_SETUP_FILE), "echo started\nsleep 30\n")
+        f.git(f.repo, "commit", "-q", "-am", "slow setup")
+        const started = Date.now()
+        const slow = yield* Effect.flip(
+          layerOf(f, { setupTimeout: "1 second" }).create(request(f, { request: { branch: "slow" }, trusted: true }))
+        )
+        assert.strictEqual(slow._tag, "WorktreeSetupFailed")
+        assert.match(slow.message, /did not finish/)
+        assert.isBelow(Date.now() - started, 15_000)
+        assert.isFalse(fs.existsSync(path.join(path.dirname(trusted.path), "slow")))
+        assert.notStrictEqual(f.gitStatus(f.repo, "show-ref", "--verify", "-q", "refs/heads/slow"), 0)
       })
     ))
 })
