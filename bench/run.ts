@@ -1,6 +1,7 @@
 import { benchBusy } from "./busyBench.js"
 import { benchCache } from "./cacheBench.js"
 import { benchControl } from "./controlBench.js"
+import { benchDiff } from "./diffBench.js"
 import { benchDiscovery } from "./discoveryBench.js"
 import { benchFleet } from "./fleetBench.js"
 import { benchHook } from "./hookBench.js"
@@ -53,6 +54,10 @@ const SECTIONS: Record<string, { readonly title: string; readonly run: () => Pro
   },
   fleet: { title: "fleet requests over Redis (own redis-server)", run: benchFleet },
   hook: { title: "agent hook command", run: benchHook },
+  diff: {
+    title: "worktree diff (temporary index, untracked included) of 10,000 files with 500 changed vs plain git diff",
+    run: benchDiff
+  },
   shutdown: { title: "shutdown: SIGTERM → exit of the daemon (dist/main.js), under load vs idle", run: benchShutdown }
 }
 

@@ -1,4 +1,4 @@
-import { Effect, Layer } from "effect"
+import { type Duration, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -11,16 +11,16 @@ import {
   FinishResult,
   GitFailed,
   MergeConflict,
-  NotAGitRepository,
   RepositoryHasNoCommits,
   SALVAGE_REF_PREFIX,
   SessionWorktree,
   WorktreeHasWork
 } from "../src/domain/Worktree.js"
 import { branchNameProblem, derivedBranchName, repositoryWorktreesDir, worktreeDirOf } from "../src/git/BranchName.js"
-import { parseMergeTree, parseWorktreeList } from "../src/git/GitOutput.js"
+import { parseMergeTree } from "../src/git/GitOutput.js"
 import { gitFailed, makeGit } from "./GitCommand.js"
 import { withTemporaryIndex, worktreeDiff } from "./GitDiff.js"
+import { repositoryReads } from "./GitRepository.js"
 import { runSetup } from "./WorktreeSetup.js"
 
 /**
@@ -45,107 +45,24 @@ export interface GitWorktreesOptions {
   /** Bounds, for tests (defaults: DIFF_PATCH_MAX_BYTES, DIFF_FILES_MAX). */
   readonly patchMaxBytes?: number
   readonly filesMax?: number
+  /** All of a setup file's commands together (default WORKTREE_SETUP_TIMEOUT). */
+  readonly setupTimeout?: Duration.DurationInput
 }
-
-const notARepository = (dir: string) =>
-  new NotAGitRepository({
-    path: dir,
-    message:
-      `${dir} is not inside a git repository: run \`git init\` there and commit once, or choose a project that is one`
-  })
 
 export const make = (options: GitWorktreesOptions) => {
   const git = makeGit(options.env)
 
-  /** The project's main worktree (its top directory), its current branch (null: detached). */
-  const repositoryOf = (dir: string) =>
-    Effect.gen(function*() {
-      if (!fs.existsSync(dir)) return yield* notARepository(dir)
-      const top = yield* git.run(["rev-parse", "--show-toplevel"], { cwd: dir, read: true })
-      if (top.exitCode !== 0) return yield* notARepository(dir)
-      const listed = parseWorktreeList(
-        yield* git.ok(["worktree", "list", "--porcelain", "-z"], { cwd: dir, read: true })
-      )
-      const main = listed[0]
-      const repository = main !== undefined && !main.bare ? main.path : top.stdout.trim()
-      const current = yield* git.run(["symbolic-ref", "-q", "--short", "HEAD"], { cwd: dir, read: true })
-      return { repository, top: top.stdout.trim(), current: current.exitCode === 0 ? current.stdout.trim() : null }
-    })
-
-  const hasCommits = (repository: string) =>
-    git.ok(["rev-list", "-n", "1", "--all"], { cwd: repository, read: true }).pipe(
-      Effect.map((out) => out.trim().length > 0)
-    )
-
-  const commitOf = (repository: string, rev: string) =>
-    git.run(["rev-parse", "--verify", "-q", `${rev}^{commit}`], { cwd: repository, read: true }).pipe(
-      Effect.map((result) => (result.exitCode === 0 ? result.stdout.trim() : null))
-    )
-
-  const branchExists = (repository: string, branch: string) =>
-    git.run(["show-ref", "--verify", "-q", `refs/heads/${branch}`], { cwd: repository, read: true }).pipe(
-      Effect.map((result) => result.exitCode === 0)
-    )
-
-  const worktreesOf = (repository: string) =>
-    git.ok(["worktree", "list", "--porcelain", "-z"], { cwd: repository, read: true }).pipe(
-      Effect.map(parseWorktreeList)
-    )
-
-  /** `-c user.*` for whatever identity git lacks: the daemon's commits must not fail on a fresh account. */
-  const identity = (cwd: string) =>
-    Effect.gen(function*() {
-      const name = yield* git.run(["config", "user.name"], { cwd, read: true })
-      const email = yield* git.run(["config", "user.email"], { cwd, read: true })
-      return [
-        ...(name.exitCode === 0 && name.stdout.trim() !== "" ? [] : ["-c", "user.name=telemux"]),
-        ...(email.exitCode === 0 && email.stdout.trim() !== "" ? [] : ["-c", "user.email=telemux@localhost"])
-      ]
-    })
-
-  /** Uncommitted changes: any tracked change or untracked file git does not ignore. */
-  const isDirty = (cwd: string) =>
-    git.ok(["status", "--porcelain=v1", "-z", "--untracked-files=normal", "--ignore-submodules=none"], {
-      cwd,
-      read: true
-    }).pipe(Effect.map((out) => out.length > 0))
-
-  /** origin/HEAD's target, else main, else master, else the main tree's current branch. */
-  const defaultBranch = (repository: string) =>
-    Effect.gen(function*() {
-      const remoteHead = yield* git.run(["symbolic-ref", "-q", "refs/remotes/origin/HEAD"], {
-        cwd: repository,
-        read: true
-      })
-      if (remoteHead.exitCode === 0) return remoteHead.stdout.trim().replace(/^refs\/remotes\/origin\//, "")
-      for (const candidate of ["main", "master"]) {
-        if (yield* branchExists(repository, candidate)) return candidate
-      }
-      const main = (yield* worktreesOf(repository))[0]
-      return main?.branch ?? null
-    })
-
-  /**
-   * Commits on `branch` reachable from no remote-tracking ref; with no remote at all, those not
-   * on the default branch (what deleting the branch would lose).
-   */
-  const unpushedCount = (repository: string, branch: string) =>
-    Effect.gen(function*() {
-      const remotes = (yield* git.ok(["remote"], { cwd: repository, read: true })).trim()
-      let exclude: Array<string>
-      if (remotes !== "") {
-        exclude = ["--remotes"]
-      } else {
-        const fallback = yield* defaultBranch(repository)
-        exclude = fallback === null || fallback === branch ? [] : [`refs/heads/${fallback}`]
-        if (fallback === branch) return 0
-      }
-      const count = yield* git.line(["rev-list", "--count", `refs/heads/${branch}`, "--not", ...exclude], {
-        cwd: repository,
-        read: true
-      })
-      return Number(count)
-    })
+  const {
+    branchExists,
+    commitOf,
+    defaultBranch,
+    hasCommits,
+    identity,
+    isDirty,
+    repositoryOf,
+    unpushedCount,
+    worktreesOf
+  } = repositoryReads(git)
 
   /** Removes a worktree telemux just made (and its branch), for a create that failed after it. */
   const rollback = (repository: string, dir: string, branch: string, createdBranch: boolean) =>
@@ -244,7 +161,7 @@ export const make = (options: GitWorktreesOptions) => {
             return yield* gitFailed(args, result, "initialising the submodules of the new worktree")
           }
         }
-        if (request.trusted) yield* runSetup(dir)
+        if (request.trusted) yield* runSetup(dir, options.setupTimeout)
       })
       yield* finishSetup.pipe(Effect.onError(() => rollback(repository, dir, branch, !existing)))
       return new SessionWorktree({ repository, path: dir, branch, base, createdBranch: !existing })

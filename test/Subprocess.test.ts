@@ -138,6 +138,23 @@ describe("runBounded", () => {
       assert.isBelow(ms, 3000)
     }).pipe(Effect.provide(NodeContext.layer)))
 
+  it.live("with stdoutOverflow truncate keeps exactly the cap's first bytes and stops the child", () =>
+    Effect.gen(function*() {
+      const [result, ms] = yield* elapsedMillis(
+        runBounded(Command.make("sh", "-c", "trap '' TERM; yes"), {
+          timeout: Duration.seconds(10),
+          killGrace: Duration.millis(200),
+          maxOutputBytes: 64 * 1024,
+          stdoutOverflow: "truncate",
+          onTimeout
+        })
+      )
+      assert.isTrue(result.stdoutTruncated)
+      assert.strictEqual(result.stdout, "y\n".repeat(32 * 1024))
+      assert.isFalse(isAlive(result.pid))
+      assert.isBelow(ms, 3000)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.live("on timeout escalates SIGTERM → SIGKILL and reaps the child before failing", () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
