@@ -203,7 +203,7 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
       .handle("restart", ({ path }) => routing.resume(path.id, true))
       .handle("diff", () => Effect.fail(notYet))
       .handle("finish", () => Effect.fail(notYet))
-      .handle("fork", () => Effect.fail(notYet))
+      .handle("fork", ({ headers, path, payload }) => routing.fork(path.id, payload, headers["idempotency-key"]))
       .handle("listen", ({ path, payload }) =>
         Effect.gen(function*() {
           const listener = yield* routing.locate(payload.listener)

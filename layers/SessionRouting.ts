@@ -13,7 +13,7 @@ import {
 } from "../src/domain/Errors.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
-import { CREATE_TIMEOUT } from "../src/fleet/Protocol.js"
+import { CREATE_TIMEOUT, FORK_TIMEOUT } from "../src/fleet/Protocol.js"
 import * as LocalOperations from "./LocalOperations.js"
 
 export interface RoutedCreate extends Omit<CreateSessionRequest, "agent" | "agentMode"> {
@@ -112,6 +112,24 @@ export const make = Effect.gen(function*() {
         ? restart ? agents.restart(id) : agents.resume(id)
         : remoteChange(fleet.call(session.computer, (c) => c.ResumeAgent({ sessionId: id, restart }))))
 
+  /**
+   * Forks a session's conversation: by the computer that has the session (and its conversation
+   * file), which starts the fork there or sends it, with the conversation, to the target.
+   */
+  const fork = (id: SessionId, request: LocalOperations.LocalFork, key?: IdempotencyKey) =>
+    Effect.flatMap(locate(id), (session) =>
+      isLocal(session)
+        ? operations.fork(id, request, key)
+        : remoteChange(fleet.call(session.computer, (c) =>
+          c.ForkSession({
+            sessionId: id,
+            ...(request.computer === undefined ? {} : { computer: request.computer }),
+            ...(request.title === undefined ? {} : { title: request.title }),
+            ...(request.mode === undefined ? {} : { mode: request.mode }),
+            ...(request.worktree === undefined ? {} : { worktree: request.worktree }),
+            ...withKey(key)
+          }), { timeout: FORK_TIMEOUT })).pipe(Effect.tap((forked) => cache.upsertSession(forked))))
+
   // -- reads that never turn "unreachable" into "not found" or an empty list ---------------------
 
   /** A session's "not found" stands only when its computer is not one that left the fleet (then: 503). */
@@ -146,6 +164,7 @@ export const make = Effect.gen(function*() {
     capture,
     close,
     resume,
+    fork,
     isLocal,
     locate,
     get: locate,
