@@ -6,9 +6,10 @@ import { assert, describe, it } from "vitest"
 import { geminiChatsDir } from "../src/agents/Conversations.js"
 import { install } from "../src/agents/HookInstall.js"
 import type { Agent } from "../src/domain/Session.js"
-import { FAKE_AGENTS, HOOK_COMMAND } from "./fixtures/agents/hookBuild.js"
+import { HOOK_COMMAND } from "./fixtures/agents/hookBuild.js"
 import { agentDaemonEnvs } from "./support/agentDaemon.js"
 import { api, type DaemonEnv, type RunningDaemon, startDaemon } from "./support/daemonProcess.js"
+import { fakeAgentVariables, recordedArgv } from "./support/fakeAgents.js"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -21,21 +22,6 @@ const eventually = async <A>(what: string, probe: () => Promise<A | undefined>, 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await sleep(100)
   }
-}
-
-/** The command lines the fake agent ran with in the panes of `env` (its HOME), one array of words each. */
-export const recordedArgv = (home: string, agent: Agent): Array<Array<string>> => {
-  const file = path.join(home, `.fake-${agent}-argv.jsonl`)
-  if (!fs.existsSync(file)) return []
-  return fs.readFileSync(file, "utf8").trim().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l))
-}
-
-/** The fake agents by path (panes' login shells set their own PATH), refusing a resume or fork whose file is missing. */
-export const fakeAgentVariables = {
-  TELEMUX_AGENT_CLAUDE: path.join(FAKE_AGENTS, "claude"),
-  TELEMUX_AGENT_CODEX: path.join(FAKE_AGENTS, "codex"),
-  TELEMUX_AGENT_GEMINI: path.join(FAKE_AGENTS, "gemini"),
-  FAKE_AGENT_REQUIRE_CONVERSATION: "1"
 }
 
 /** `words` appear in `argv` in this order, side by side. */
