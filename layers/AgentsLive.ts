@@ -393,7 +393,9 @@ export const make = Effect.gen(function*() {
             SessionClosed: (e) => new TerminalUnavailable({ message: e.message })
           })
         )
-        yield* activity(session.sessionId, "started", true, `fork of ${agent} conversation ${oldId}`)
+        yield* Effect.logInfo("agent fork started").pipe(
+          Effect.annotateLogs({ sessionId: session.sessionId, agent, forkOf: oldId, as: launchId })
+        )
       })
       yield* started.pipe(
         Effect.tapErrorTag("InvalidRequest", () => sessions.close(session.sessionId, "error").pipe(Effect.ignore))

@@ -145,6 +145,32 @@ describe("forking an agent's conversation (dist/main.js, real tmux, fake agent C
         assert.include(copies[0], copyId.slice(0, 8))
         assert.include(fs.readFileSync(path.join(chats, copies[0]!), "utf8"), "hello gemini")
 
+        // -- Idempotency-Key: a retry gets the first fork, and nothing runs twice --------------------
+        const keyed = async () => {
+          const res = await fetch(`http://127.0.0.1:${env.port}/v1/sessions/${codex.sessionId}/fork`, {
+            method: "POST",
+            headers: {
+              authorization: `Bearer ${fs.readFileSync(path.join(env.home, "token"), "utf8").trim()}`,
+              "content-type": "application/json",
+              "idempotency-key": "fork-once-7f3a"
+            },
+            body: JSON.stringify({ title: "keyed" })
+          })
+          return { status: res.status, body: (await res.json()) as { sessionId: string } }
+        }
+        const codexRuns = recordedArgv(env.home, "codex").length
+        const once = await keyed()
+        assert.strictEqual(once.status, 201, JSON.stringify(once.body))
+        const again = await keyed()
+        assert.strictEqual(again.status, 201, JSON.stringify(again.body))
+        assert.strictEqual(again.body.sessionId, once.body.sessionId)
+        await eventually(
+          "the keyed fork's agent",
+          async () => (recordedArgv(env.home, "codex").length > codexRuns ? true : undefined)
+        )
+        await sleep(1000)
+        assert.strictEqual(recordedArgv(env.home, "codex").length, codexRuns + 1)
+
         // -- refused ---------------------------------------------------------------------------------
         const shell = (await call("POST", "/v1/sessions", { projectDir: env.projectDir, title: "plain" })).body
         const noAgent = await fork(shell.sessionId)
