@@ -2,6 +2,9 @@ import { Context, DateTime, Duration, Effect, FiberMap, Layer, Option, PubSub, Q
 import { HookDeliveryFailed, HookEventHandler, type SessionRef } from "../services/AgentHooks.js"
 import {
   Agents,
+  type ExportedConversation,
+  type ForkOptions,
+  type ImportedFork,
   type LaunchRequest,
   PROMPT_ATTEMPTS,
   PROMPT_QUIET,
@@ -20,6 +23,15 @@ import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import { AgentLaunch, buildLaunch } from "../src/agents/AgentCommands.js"
+import {
+  agentHomes,
+  type ConversationError,
+  type ConversationExport,
+  type ConversationSource,
+  locateConversation,
+  prepareFork,
+  readConversation
+} from "../src/agents/Conversations.js"
 import type { HookEvent } from "../src/agents/HookEvent.js"
 import { consume } from "../src/concurrency/Workers.js"
 import {
@@ -307,6 +319,119 @@ export const make = Effect.gen(function*() {
       )
     })
 
+  // -- fork ----------------------------------------------------------------------------------------
+
+  /** The agents' directories here (the panes' HOME is the daemon's). */
+  const homes = yield* agentHomes
+
+  /** A conversation file missing or too big is the request's problem (400), said as it is. */
+  const conversationRefused = (error: ConversationError) => new InvalidRequest({ message: error.message })
+
+  /** The session to fork: one with an agent that has started a conversation (its current id). */
+  const forkSource = (id: SessionId) =>
+    Effect.gen(function*() {
+      const session = yield* sessions.get(id)
+      if (session.agent === null) {
+        return yield* new InvalidRequest({
+          message: `session ${id} runs no agent: only an agent's conversation can be forked`
+        })
+      }
+      if (session.nativeSessionId === null || session.nativeSessionId === "") {
+        return yield* new InvalidRequest({
+          message: `session ${id}'s ${session.agent} has not reported a conversation yet: ` +
+            `wait until the agent has started a conversation, then fork it`
+        })
+      }
+      return { session, agent: session.agent, nativeSessionId: session.nativeSessionId }
+    })
+
+  /** The fork's request: the source's project (its repository when it runs in a worktree), title and mode. */
+  const forkRequest = (source: Session, options: ForkOptions): ImportedFork => ({
+    projectDir: source.worktree?.repository ?? source.workingDirectory,
+    title: options.title ?? `fork of ${source.title}`,
+    mode: options.mode ?? source.agentMode ?? DEFAULT_MODE,
+    ...(options.worktree === undefined ? {} : { worktree: options.worktree })
+  })
+
+  /**
+   * Creates the fork's session, puts the conversation where its agent will find it from the
+   * session's working directory (known only now: a worktree is made by the create), then types the
+   * Fork launch. A fork that cannot be prepared leaves no session behind.
+   */
+  const forkInto = (agent: Session["agent"] & {}, source: ConversationSource, request: ImportedFork) =>
+    Effect.gen(function*() {
+      const mode = request.mode ?? DEFAULT_MODE
+      const oldId = source._tag === "Local" ? source.nativeSessionId : source.conversation.nativeSessionId
+      const launchOf = (nativeSessionId: string) =>
+        buildLaunch({
+          agent,
+          mode,
+          launch: AgentLaunch.fork(nativeSessionId),
+          commands: config.agentCommands,
+          modeFlags: config.agentModeFlags
+        })
+      // refused before anything exists: an unsupported mode, an id no flag takes, no agent command
+      const checked = yield* launchOf(oldId)
+      yield* checkCommand(agent, checked.base, request.projectDir)
+      const session = yield* sessions.create({
+        projectDir: request.projectDir,
+        ...(request.title === undefined ? {} : { title: request.title }),
+        agent,
+        agentMode: mode,
+        ...(request.worktree === undefined ? {} : { worktree: request.worktree }),
+        ...(request.initiatorSessionId === undefined ? {} : { initiatorSessionId: request.initiatorSessionId }),
+        ...(request.initiatorComputer === undefined ? {} : { initiatorComputer: request.initiatorComputer })
+      })
+      const started = Effect.gen(function*() {
+        const launchId = yield* prepareFork(homes, source, session.workingDirectory).pipe(
+          Effect.mapError(conversationRefused)
+        )
+        const plan = yield* launchOf(launchId)
+        yield* sessions.sendText(session.sessionId, plan.commandLine, true).pipe(
+          Effect.catchTags({
+            SessionNotFound: (e) => new TerminalUnavailable({ message: e.message }),
+            SessionClosed: (e) => new TerminalUnavailable({ message: e.message })
+          })
+        )
+        yield* Effect.logInfo("agent fork started").pipe(
+          Effect.annotateLogs({ sessionId: session.sessionId, agent, forkOf: oldId, as: launchId })
+        )
+      })
+      yield* started.pipe(
+        Effect.tapErrorTag("InvalidRequest", () => sessions.close(session.sessionId, "error").pipe(Effect.ignore))
+      )
+      return session
+    })
+
+  const fork = (id: SessionId, options: ForkOptions) =>
+    Effect.gen(function*() {
+      const { agent, nativeSessionId, session } = yield* forkSource(id)
+      const file = yield* locateConversation(
+        homes,
+        agent,
+        nativeSessionId,
+        session.nativeLogFile,
+        session.workingDirectory
+      ).pipe(Effect.mapError(conversationRefused))
+      return yield* forkInto(agent, { _tag: "Local", agent, nativeSessionId, file }, forkRequest(session, options))
+    })
+
+  const exportConversation = (id: SessionId, options: ForkOptions) =>
+    Effect.gen(function*() {
+      const { agent, nativeSessionId, session } = yield* forkSource(id)
+      const conversation: ConversationExport = yield* readConversation(
+        homes,
+        agent,
+        nativeSessionId,
+        session.nativeLogFile,
+        session.workingDirectory
+      ).pipe(Effect.mapError(conversationRefused))
+      return { source: session, conversation, request: forkRequest(session, options) } satisfies ExportedConversation
+    })
+
+  const forkImported = (conversation: ConversationExport, request: ImportedFork) =>
+    forkInto(conversation.agent, { _tag: "Exported", conversation }, request)
+
   // -- listeners -----------------------------------------------------------------------------------
 
   const listen: Agents["Type"]["listen"] = (target, listener) =>
@@ -456,6 +581,9 @@ export const make = Effect.gen(function*() {
       launch,
       resume,
       restart,
+      fork,
+      exportConversation,
+      forkImported,
       listen,
       notify,
       debounceSize: Effect.sync(() => lastStop.size)

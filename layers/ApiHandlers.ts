@@ -26,7 +26,6 @@ import { CALLER_HEADER, Health, SessionOutput, TelemuxApi } from "../src/api/Api
 import { Computer, FleetLink } from "../src/domain/Computer.js"
 import { toKeyPress } from "../src/domain/Keys.js"
 import { type ComputerName, SessionId } from "../src/domain/Session.js"
-import { GitFailed } from "../src/domain/Worktree.js"
 import { VERSION } from "../src/Version.js"
 import * as SessionRouting from "./SessionRouting.js"
 import { AuthorizationLive, WebSignInLive } from "./WebSignIn.js"
@@ -34,9 +33,6 @@ import { AuthorizationLive, WebSignInLive } from "./WebSignIn.js"
 export { AuthorizationLive }
 
 const decodeSessionId = Schema.decodeUnknownOption(SessionId)
-
-// contract commit only: replaced by the worktree handlers
-const notYet = new GitFailed({ command: "", stderr: "", message: "worktrees are not built yet" })
 
 // ---------------------------------------------------------------------------
 // Handlers
@@ -207,7 +203,7 @@ const SessionsLive = HttpApiBuilder.group(TelemuxApi, "sessions", (handlers) =>
         ({ path, urlParams }) => routing.diff(path.id, urlParams.stat === "1" || urlParams.stat === "true")
       )
       .handle("finish", ({ headers, path, payload }) => routing.finish(path.id, payload, headers["idempotency-key"]))
-      .handle("fork", () => Effect.fail(notYet))
+      .handle("fork", ({ headers, path, payload }) => routing.fork(path.id, payload, headers["idempotency-key"]))
       .handle("listen", ({ path, payload }) =>
         Effect.gen(function*() {
           const listener = yield* routing.locate(payload.listener)

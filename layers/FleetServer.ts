@@ -122,14 +122,15 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
       )
     )
 
-  const create = (request: CreateSessionPayload, from: ComputerName) =>
+  /** Another computer's project dir, resolved, when it lies inside a trusted dir here. */
+  const trustedProject = (projectDir: string) =>
     Effect.gen(function*() {
-      if (!path.isAbsolute(request.projectDir)) {
+      if (!path.isAbsolute(projectDir)) {
         return yield* new InvalidRequest({
-          message: `projectDir must be an absolute path, got "${request.projectDir}"`
+          message: `projectDir must be an absolute path, got "${projectDir}"`
         })
       }
-      const dir = yield* resolve(request.projectDir)
+      const dir = yield* resolve(projectDir)
       if (!isTrusted(dir, trusted)) {
         return yield* new InvalidRequest({
           message: trusted.length === 0
@@ -137,6 +138,12 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
             : `${dir} is not inside a trusted dir of ${config.computer}`
         })
       }
+      return dir
+    })
+
+  const create = (request: CreateSessionPayload, from: ComputerName) =>
+    Effect.gen(function*() {
+      const dir = yield* trustedProject(request.projectDir)
       const session = yield* operations.create({
         projectDir: dir,
         ...(request.title === undefined ? {} : { title: request.title }),
@@ -311,7 +318,15 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
     CleanupWorktrees: (request) => worktreeOps.cleanup(request),
     ListProjects: () => projects.list,
     ResumeAgent: (request) =>
-      inLane(request.sessionId)(request.restart ? agents.restart(request.sessionId) : agents.resume(request.sessionId))
+      inLane(request.sessionId)(request.restart ? agents.restart(request.sessionId) : agents.resume(request.sessionId)),
+    // not in the session's lane: a fork onto a third computer may take a while, the session's input must not wait
+    ForkSession: ({ idempotencyKey, sessionId, ...fork }) =>
+      Effect.zipRight(own(sessionId), operations.fork(sessionId, fork, idempotencyKey)),
+    ForkAgent: ({ conversation, idempotencyKey, projectDir, ...options }) =>
+      Effect.gen(function*() {
+        const dir = yield* trustedProject(projectDir)
+        return yield* operations.forkImported(conversation, { projectDir: dir, ...options }, idempotencyKey)
+      })
   })
 }))
 

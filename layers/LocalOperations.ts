@@ -1,16 +1,25 @@
 import { Effect, Schema } from "effect"
-import { Agents, type LaunchRequest } from "../services/Agents.js"
+import { Agents, type ForkOptions, type LaunchRequest } from "../services/Agents.js"
+import { Cache } from "../services/Cache.js"
+import { Fleet } from "../services/Fleet.js"
 import { Idempotency, type IdempotencyKey } from "../services/Idempotency.js"
 import { type CreateSessionRequest, Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { OutcomeUnknown, RemoteTimeout } from "../src/domain/Errors.js"
 import type { KeyPress } from "../src/domain/Keys.js"
-import { type Agent, type AgentMode, Session, type SessionId } from "../src/domain/Session.js"
+import { type Agent, type AgentMode, type ComputerName, Session, type SessionId } from "../src/domain/Session.js"
+import { FORK_TIMEOUT } from "../src/fleet/Protocol.js"
 import { fingerprintOf } from "./IdempotencyLive.js"
 
 export interface LocalCreate extends Omit<CreateSessionRequest, "agent" | "agentMode"> {
   readonly agent?: Agent | undefined
   readonly mode?: AgentMode | undefined
   readonly prompt?: string | undefined
+}
+
+export interface LocalFork extends ForkOptions {
+  /** Where the fork runs (default: here). */
+  readonly computer?: ComputerName | undefined
 }
 
 /**
@@ -23,6 +32,8 @@ export const make = Effect.gen(function*() {
   const sessions = yield* Sessions
   const agents = yield* Agents
   const idempotency = yield* Idempotency
+  const fleet = yield* Fleet
+  const cache = yield* Cache
   const { computer: me } = yield* TelemuxConfig
 
   const create = (request: LocalCreate, key?: IdempotencyKey) => {
@@ -64,5 +75,62 @@ export const make = Effect.gen(function*() {
       sessions.sendKeys(id, keys)
     )
 
-  return { create, sendText, sendKeys } as const
+  /**
+   * Forks one of this computer's agent sessions, here or onto another computer: there, its
+   * conversation travels with the request (exported here, written there where the agent looks).
+   * The key is kept here, with the forked session, whichever computer runs the fork.
+   */
+  const fork = (id: SessionId, request: LocalFork, key?: IdempotencyKey) => {
+    const { computer, ...options } = request
+    const run = computer === undefined || computer === me
+      ? agents.fork(id, options)
+      : Effect.flatMap(
+        agents.exportConversation(id, options),
+        ({ conversation, request: create }) =>
+          fleet.call(computer, (c) =>
+            c.ForkAgent({
+              conversation,
+              projectDir: create.projectDir,
+              ...(create.title === undefined ? {} : { title: create.title }),
+              ...(create.mode === undefined ? {} : { mode: create.mode }),
+              ...(create.worktree === undefined ? {} : { worktree: create.worktree })
+            }), { timeout: FORK_TIMEOUT }).pipe(
+              // it may have started there: not "not done"
+              Effect.catchIf(
+                (error): error is RemoteTimeout => error instanceof RemoteTimeout,
+                (error) =>
+                  new OutcomeUnknown({
+                    message: `${error.message}; the fork may have started on ${computer}: look at its sessions, ` +
+                      `or retry with the same Idempotency-Key`
+                  })
+              ),
+              // listed here at once, not only when the fork's computer's event arrives
+              Effect.tap((session) => cache.upsertSession(session))
+            )
+      )
+    return idempotency.run({
+      key,
+      fingerprint: fingerprintOf("fork", id, { computer: computer ?? me, ...options }),
+      success: Session
+    }, run)
+  }
+
+  /** Here, a fork of a conversation exported on another computer, at most once per key. */
+  const forkImported = (
+    payload: Parameters<typeof agents.forkImported>[0],
+    request: Parameters<typeof agents.forkImported>[1],
+    key?: IdempotencyKey
+  ) =>
+    idempotency.run({
+      key,
+      fingerprint: fingerprintOf("fork-imported", payload.nativeSessionId, {
+        projectDir: request.projectDir,
+        title: request.title,
+        mode: request.mode,
+        worktree: request.worktree
+      }),
+      success: Session
+    }, agents.forkImported(payload, request))
+
+  return { create, sendText, sendKeys, fork, forkImported } as const
 })

@@ -15,7 +15,7 @@ import {
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import type { CleanupPayload, FinishPayload } from "../src/domain/Worktree.js"
-import { CREATE_TIMEOUT } from "../src/fleet/Protocol.js"
+import { CREATE_TIMEOUT, FORK_TIMEOUT } from "../src/fleet/Protocol.js"
 import * as LocalOperations from "./LocalOperations.js"
 import * as WorktreeOperations from "./WorktreeOperations.js"
 
@@ -184,6 +184,23 @@ export const make = Effect.gen(function*() {
 
   /** The trusted dirs of every computer online, each naming its computer. */
   const listProjects = fromEveryComputer(projects.list, (other) => fleet.call(other, (c) => c.ListProjects()))
+  /**
+   * Forks a session's conversation: by the computer that has the session (and its conversation
+   * file), which starts the fork there or sends it, with the conversation, to the target.
+   */
+  const fork = (id: SessionId, request: LocalOperations.LocalFork, key?: IdempotencyKey) =>
+    Effect.flatMap(locate(id), (session) =>
+      isLocal(session)
+        ? operations.fork(id, request, key)
+        : remoteChange(fleet.call(session.computer, (c) =>
+          c.ForkSession({
+            sessionId: id,
+            ...(request.computer === undefined ? {} : { computer: request.computer }),
+            ...(request.title === undefined ? {} : { title: request.title }),
+            ...(request.mode === undefined ? {} : { mode: request.mode }),
+            ...(request.worktree === undefined ? {} : { worktree: request.worktree }),
+            ...withKey(key)
+          }), { timeout: FORK_TIMEOUT })).pipe(Effect.tap((forked) => cache.upsertSession(forked))))
 
   // -- reads that never turn "unreachable" into "not found" or an empty list ---------------------
 
@@ -224,6 +241,7 @@ export const make = Effect.gen(function*() {
     listWorktrees,
     cleanupWorktrees,
     listProjects,
+    fork,
     isLocal,
     locate,
     get: locate,

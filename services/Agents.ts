@@ -1,5 +1,6 @@
 import { Context, Duration, type Effect } from "effect"
 import type { AgentModeUnsupported, NativeSessionIdInvalid } from "../src/agents/AgentCommands.js"
+import type { ConversationExport } from "../src/agents/Conversations.js"
 import type {
   AgentBusy,
   AgentCommandNotFound,
@@ -10,7 +11,7 @@ import type {
   TerminalUnavailable
 } from "../src/domain/Errors.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
-import type { WorktreeError } from "../src/domain/Worktree.js"
+import type { WorktreeError, WorktreeRequest } from "../src/domain/Worktree.js"
 import type { CreateSessionRequest, InputError } from "./Sessions.js"
 
 /** The agent's screen must be still this long before its first prompt is pasted… */
@@ -34,6 +35,30 @@ export interface LaunchRequest extends CreateSessionRequest {
   readonly prompt?: string
 }
 
+/** What a fork may choose; the rest comes from the session forked. */
+export interface ForkOptions {
+  /** Default: `fork of <title>`. */
+  readonly title?: string | undefined
+  /** Default: the session's own mode. */
+  readonly mode?: AgentMode | undefined
+  readonly worktree?: WorktreeRequest | undefined
+}
+
+/** A fork of a conversation exported on another computer, as that computer asks for it here. */
+export interface ImportedFork extends ForkOptions {
+  readonly projectDir: string
+  readonly initiatorSessionId?: SessionId | undefined
+  readonly initiatorComputer?: ComputerName | undefined
+}
+
+/** A local session's conversation, ready to travel, with what a fork elsewhere needs of the session. */
+export interface ExportedConversation {
+  readonly source: Session
+  readonly conversation: ConversationExport
+  /** The fork's request: the source's project, title and mode unless the options say otherwise. */
+  readonly request: ImportedFork
+}
+
 export type AgentError = InvalidRequest | AgentModeUnsupported | NativeSessionIdInvalid | AgentCommandNotFound
 
 /**
@@ -50,6 +75,28 @@ export class Agents extends Context.Tag("telemux/Agents")<Agents, {
    * latest); refused (AgentBusy) while a program runs in the pane, which would read the command as input.
    */
   readonly resume: (id: SessionId) => Effect.Effect<Session, AgentError | AgentBusy | InputError>
+  /**
+   * A new session continuing the agent's conversation (its current native id) under a new id, in
+   * the same project (a new worktree of it on request), with the same agent and mode unless told.
+   * Refused (InvalidRequest) for a session with no agent, or whose agent has no conversation yet.
+   */
+  readonly fork: (
+    id: SessionId,
+    options: ForkOptions
+  ) => Effect.Effect<
+    Session,
+    AgentError | SessionNotFound | TerminalUnavailable | StorageFailure | OutcomeUnknown | WorktreeError
+  >
+  /** The session's conversation file, read (bounded) for a fork on another computer. */
+  readonly exportConversation: (
+    id: SessionId,
+    options: ForkOptions
+  ) => Effect.Effect<ExportedConversation, AgentError | SessionNotFound | StorageFailure>
+  /** Here, the fork of a conversation exported elsewhere: written where the agent looks, then forked. */
+  readonly forkImported: (
+    conversation: ConversationExport,
+    request: ImportedFork
+  ) => Effect.Effect<Session, AgentError | TerminalUnavailable | StorageFailure | OutcomeUnknown | WorktreeError>
   /** Interrupts the agent twice, waits for the shell, then resumes. */
   readonly restart: (id: SessionId) => Effect.Effect<Session, AgentError | InputError>
   /** `listener` is told (a line typed into its pane) each time `target` finishes a turn or asks for input. */

@@ -17,6 +17,11 @@ import { hasControlCharacter, shellQuote } from "./ShellQuote.js"
  * | codex  | `-m <model> -c model_reasoning_effort=low|medium|high|xhigh` | `resume … <id>` | `resume --last …`    |
  * | gemini | `-m gemini-2.5-flash-lite|flash|pro`, no deep          | `--resume <id>`     | `--resume latest`    |
  *
+ * A fork continues a conversation under a new id, the old one left as it was: claude
+ * `--resume <id> --fork-session`, codex `fork … <id>` (shaped as `codex resume`). Gemini has no fork
+ * of its own: the daemon copies the conversation under a new id first (Conversations.ts), and the
+ * Fork launch of gemini resumes that copy (`--resume <new id>`).
+ *
  * A first prompt never goes on the command line: the plan carries it for the daemon to paste
  * once the agent's UI has settled (PRODUCT.md §3.2).
  */
@@ -128,12 +133,15 @@ export type AgentLaunch =
   | { readonly _tag: "Resume"; readonly nativeSessionId: string }
   /** Resume the agent's latest conversation in the working directory. */
   | { readonly _tag: "Continue" }
+  /** A new conversation continuing `nativeSessionId`'s (for gemini: the id of the daemon's copy). */
+  | { readonly _tag: "Fork"; readonly nativeSessionId: string }
 
 export const AgentLaunch = {
   start: { _tag: "Start" } as AgentLaunch,
   startWithPrompt: (prompt: string): AgentLaunch => ({ _tag: "StartWithPrompt", prompt }),
   resume: (nativeSessionId: string): AgentLaunch => ({ _tag: "Resume", nativeSessionId }),
   continueLatest: { _tag: "Continue" } as AgentLaunch,
+  fork: (nativeSessionId: string): AgentLaunch => ({ _tag: "Fork", nativeSessionId }),
   /** Resume by id when one is known, else continue the latest. */
   resumeOrContinue: (nativeSessionId: string | null | undefined): AgentLaunch =>
     nativeSessionId === null || nativeSessionId === undefined || nativeSessionId === ""
@@ -166,6 +174,9 @@ export interface LaunchOptions {
 /** Ids the agents hand out are UUIDs or similar; anything flag-like or shell-odd is refused. */
 const NATIVE_SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 
+/** Whether `id` may be handed to a resume or fork flag (and name a conversation file). */
+export const isNativeSessionId = (id: string): boolean => NATIVE_SESSION_ID.test(id)
+
 const resumeWords = (agent: Agent, flags: ReadonlyArray<string>, launch: AgentLaunch): ReadonlyArray<string> => {
   switch (launch._tag) {
     case "Start":
@@ -179,6 +190,18 @@ const resumeWords = (agent: Agent, flags: ReadonlyArray<string>, launch: AgentLa
           // `codex resume [OPTIONS] [SESSION_ID]`: the subcommand takes the same model options
           return ["resume", ...flags, launch.nativeSessionId]
         case "gemini":
+          return [...flags, "--resume", launch.nativeSessionId]
+      }
+      break
+    case "Fork":
+      switch (agent) {
+        case "claude":
+          return [...flags, "--resume", launch.nativeSessionId, "--fork-session"]
+        case "codex":
+          // `codex fork [OPTIONS] [SESSION_ID]`, as `codex resume`
+          return ["fork", ...flags, launch.nativeSessionId]
+        case "gemini":
+          // no fork of its own: the id is the daemon's copy of the conversation
           return [...flags, "--resume", launch.nativeSessionId]
       }
       break
@@ -203,12 +226,14 @@ export const buildLaunch = (
   // the prompt is pasted into the agent later: refused now, before the session exists, by the input rule
   const promptProblem = launch._tag === "StartWithPrompt" ? inputTextProblem(launch.prompt, "prompt") : undefined
   if (promptProblem !== undefined) return Effect.fail(new InvalidRequest({ message: promptProblem }))
-  if (launch._tag === "Resume" && !NATIVE_SESSION_ID.test(launch.nativeSessionId)) {
+  if ((launch._tag === "Resume" || launch._tag === "Fork") && !isNativeSessionId(launch.nativeSessionId)) {
     return Effect.fail(
       new NativeSessionIdInvalid({
         agent,
         nativeSessionId: launch.nativeSessionId,
-        message: `${JSON.stringify(launch.nativeSessionId)} is not a session id ${agent} can resume`
+        message: `${JSON.stringify(launch.nativeSessionId)} is not a session id ${agent} can ${
+          launch._tag === "Fork" ? "fork" : "resume"
+        }`
       })
     )
   }

@@ -39,6 +39,8 @@ export const WATCHES_MAX = 4096
 export const REQUEST_TIMEOUT = Duration.seconds(10)
 /** Creating a session starts a shell: it gets longer. */
 export const CREATE_TIMEOUT = Duration.seconds(20)
+/** A fork elsewhere carries its conversation (up to CONVERSATION_MAX_BYTES): longer still. */
+export const FORK_TIMEOUT = Duration.seconds(45)
 /** Requests awaiting a reply at once; more are refused rather than queued without bound. */
 export const PENDING_REQUESTS_MAX = 10_000
 /** Request ids remembered to drop a duplicate delivery. */

@@ -7,6 +7,7 @@ import { Rpc, RpcGroup, RpcMiddleware } from "@effect/rpc"
 import { Context, Schema } from "effect"
 import { IdempotencyKey } from "../../services/Idempotency.js"
 import { AgentModeUnsupported, NativeSessionIdInvalid } from "../agents/AgentCommands.js"
+import { ConversationExport } from "../agents/Conversations.js"
 import {
   AgentBusy,
   AgentCommandNotFound,
@@ -104,6 +105,22 @@ export const CreateSessionPayload = Schema.Struct({
   idempotencyKey
 })
 export type CreateSessionPayload = typeof CreateSessionPayload.Type
+
+/** What a fork may choose (the API's ForkPayload, less the computer). */
+const forkOptions = {
+  title: Schema.optionalWith(Schema.String, { exact: true }),
+  mode: Schema.optionalWith(AgentMode, { exact: true }),
+  worktree: Schema.optionalWith(WorktreeRequest, { exact: true })
+}
+
+/** A fork's request as the source's computer sends it to the fork's: where, and the conversation to continue. */
+export const ForkAgentPayload = Schema.Struct({
+  conversation: ConversationExport,
+  projectDir: Schema.NonEmptyString,
+  ...forkOptions,
+  idempotencyKey
+})
+export type ForkAgentPayload = typeof ForkAgentPayload.Type
 
 export class FleetRpcs extends RpcGroup.make(
   /** This computer's open sessions (a joining computer's are loaded so). */
@@ -217,6 +234,43 @@ export class FleetRpcs extends RpcGroup.make(
     payload: Schema.Struct({ ...session, restart: Schema.Boolean }),
     success: Session,
     error: Schema.Union(InputErrors, AgentBusy, ...AgentErrors)
+  }),
+  /**
+   * Forks the session (one of this computer's) onto `computer` (default: here): what a fork of a
+   * session elsewhere is sent as, to the computer that has its conversation.
+   */
+  Rpc.make("ForkSession", {
+    payload: Schema.Struct({
+      ...session,
+      computer: Schema.optionalWith(ComputerName, { exact: true }),
+      ...forkOptions,
+      idempotencyKey
+    }),
+    success: Session,
+    error: Schema.Union(
+      SessionNotFound,
+      TerminalUnavailable,
+      StorageFailure,
+      OutcomeUnknown,
+      IdempotencyKeyReused,
+      ComputerUnreachable,
+      RemoteTimeout,
+      ...AgentErrors,
+      ...WorktreeErrors
+    )
+  }),
+  /** Starts here a fork of a conversation exported on the caller's computer (its file written where the agent looks). */
+  Rpc.make("ForkAgent", {
+    payload: ForkAgentPayload,
+    success: Session,
+    error: Schema.Union(
+      TerminalUnavailable,
+      StorageFailure,
+      OutcomeUnknown,
+      IdempotencyKeyReused,
+      ...AgentErrors,
+      ...WorktreeErrors
+    )
   })
 ).middleware(FleetCallerMiddleware) {}
 

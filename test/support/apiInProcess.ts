@@ -80,6 +80,9 @@ const makeDoubles = Effect.gen(function*() {
     launch: () => recorded("launch", Effect.succeed(existing)),
     resume: (id) => recorded("resume", find(id)),
     restart: (id) => recorded("restart", find(id)),
+    fork: (id) => recorded("fork", find(id)),
+    exportConversation: () => Effect.dieMessage("Agents.exportConversation is not doubled here"),
+    forkImported: () => recorded("forkImported", Effect.succeed(existing)),
     listen: () => record("listen"),
     notify: () => record("notify"),
     debounceSize: Effect.succeed(0)

@@ -41,6 +41,9 @@ export const agentsUnused = Layer.succeed(
     launch: () => Effect.dieMessage("Agents.launch is not under test here"),
     resume: () => Effect.dieMessage("Agents.resume is not under test here"),
     restart: () => Effect.dieMessage("Agents.restart is not under test here"),
+    fork: () => Effect.dieMessage("Agents.fork is not under test here"),
+    exportConversation: () => Effect.dieMessage("Agents.exportConversation is not under test here"),
+    forkImported: () => Effect.dieMessage("Agents.forkImported is not under test here"),
     listen: () => Effect.void,
     notify: () => Effect.void,
     debounceSize: Effect.succeed(0)
