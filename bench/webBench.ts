@@ -27,6 +27,7 @@ import {
 } from "../test/support/daemonProcess.js"
 import { PRINTER, sessionsOf, show, stats } from "./inputBench.js"
 import type { BenchRow } from "./measure.js"
+import { startFloorServer } from "./webFloor.js"
 
 const FIRST_LOADS = 5
 const KEYS = 150
@@ -193,10 +194,24 @@ export const benchWeb = async (): Promise<ReadonlyArray<BenchRow>> => {
     await browserKeystrokes(page, WARM_UP_KEYS)
     const inBrowser = await browserKeystrokes(page, KEYS)
     const onStream = await streamKeystrokes(env, typing!.id, KEYS)
+    // the floor: the same browser and xterm.js over a WebSocket that echoes each key at once
+    const floor = await startFloorServer()
+    const floorPage = await context.newPage()
+    let atFloor: ReturnType<typeof stats>
+    try {
+      await floorPage.goto(floor.origin)
+      await floorPage.locator(".terminal-host[data-drawn=yes]").waitFor()
+      await floorPage.locator(".terminal-host").click()
+      await browserKeystrokes(floorPage, WARM_UP_KEYS)
+      atFloor = await browserKeystrokes(floorPage, KEYS)
+    } finally {
+      await floorPage.close()
+      await floor.stop()
+    }
     rows.push({
       name: "keystroke → drawn in xterm.js (Chromium), p50/p90/p99/max",
       value: show(inBrowser),
-      baseline: `stream's WebSocket ${show(onStream)}`,
+      baseline: `floor (xterm.js on a bare echo WebSocket) ${show(atFloor)}; stream's WebSocket ${show(onStream)}`,
       ratio: `target p50 ≤ 16, p99 ≤ 50: ${inBrowser.p50 <= 16 && inBrowser.p99 <= 50 ? "met" : "NOT met"}`
     })
 

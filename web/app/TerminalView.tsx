@@ -37,7 +37,10 @@ export const TerminalView = (
     const host = hostRef.current
     if (host === null) return
     const term = new Terminal({
-      cursorBlink: true,
+      // A steady cursor: xterm.js restarts the blink on every key, a visual change that makes
+      // Chromium hold the page's other tasks (the echo's message among them) until the next frame
+      // is drawn — every keystroke's echo then came a frame later (bench: 29 ms p50 against 7 ms).
+      cursorBlink: false,
       scrollback: 5000,
       fontFamily: "ui-monospace, \"DejaVu Sans Mono\", Menlo, Consolas, monospace",
       fontSize: 14
