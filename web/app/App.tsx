@@ -233,7 +233,12 @@ export const App = () => {
           linkState={linkState}
           sessionId={route.sessionId}
           live={sessions.get(route.sessionId)}
+          computers={computers}
           back={() => navigate("/")}
+          started={(session) => {
+            setSessions((before) => new Map(before).set(session.sessionId, session))
+            navigate(`/session/${session.sessionId}`)
+          }}
         />
       )}
       <Toasts
