@@ -16,6 +16,8 @@ const OTHER = "\u0000other"
 
 export const CreateDialog = (props: {
   readonly initialProject?: string | undefined
+  /** The computer whose project `initialProject` is (default: this one). */
+  readonly initialComputer?: string | undefined
   readonly projects: ReadonlyArray<ProjectJson>
   readonly computers: ReadonlyArray<ComputerJson>
   readonly localComputer: string | undefined
@@ -24,7 +26,7 @@ export const CreateDialog = (props: {
 }) => {
   const ref = useRef<HTMLDialogElement>(null)
   const id = useId()
-  const [computer, setComputer] = useState(props.localComputer ?? "")
+  const [computer, setComputer] = useState(props.initialComputer ?? props.localComputer ?? "")
   const local = computer === "" || computer === props.localComputer
   const groups = projectGroups(props.projects, props.localComputer)
   const choices = groups.flatMap((group) => group.choices)
@@ -32,7 +34,7 @@ export const CreateDialog = (props: {
   const [chosen, setProject] = useState<string | undefined>(
     props.initialProject === undefined
       ? undefined
-      : projectValue(props.localComputer ?? "", props.initialProject, props.localComputer)
+      : projectValue(props.initialComputer ?? props.localComputer ?? "", props.initialProject, props.localComputer)
   )
   const here = computer === "" ? props.localComputer ?? "" : computer
   const project = chosen !== undefined && (chosen === OTHER || choices.some((c) => c.value === chosen))
