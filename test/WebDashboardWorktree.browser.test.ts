@@ -79,7 +79,15 @@ describe("the web dashboard's worktrees in Chromium", () => {
       await page.getByRole("heading", { name: "in a worktree", level: 1 }).waitFor()
 
       const created = (await api(env)("GET", `/v1/sessions/${sessionId}`)).body
-      assert.isDefined(created.worktree, `the session runs in a worktree: ${JSON.stringify(created)}`)
+      if (created.worktree === undefined) {
+        // said with the daemon's own answer for the diff: a daemon without worktrees says so
+        const diff = await api(env)("GET", `/v1/sessions/${sessionId}/diff`)
+        assert.fail(
+          `the session was started without a worktree (${JSON.stringify(created)}); its diff: ${diff.status} ${
+            JSON.stringify(diff.body)
+          }`
+        )
+      }
       const worktreePath: string = created.worktree.path
       assert.strictEqual(created.worktree.branch, "web-change")
       assert.strictEqual(created.workingDirectory, worktreePath)
