@@ -148,7 +148,7 @@ const merge = Command.make(
   "merge",
   { json, id: sessionId },
   (options) => runFinish("merge", options.id, {}, options.json)
-).pipe(Command.withDescription("merge the worktree's branch into its base (a conflict leaves the base as it was)"))
+).pipe(Command.withDescription("merge the worktree's branch into its base (a conflict is refused, naming the files)"))
 
 const discard = Command.make(
   "discard",
