@@ -226,7 +226,13 @@ describe("completion scripts", () => {
     assert.include(zsh, "command telemux __complete sessions")
     assert.match(zsh, /\(keys\) .*compadd -M 'm:\{a-zA-Z\}=\{A-Za-z\}' -- Enter Escape .* F12 C-a .* C-z M-;/)
     assert.match(zsh, /\("hooks install"\) print -r -- "--agent --help"/)
-    assert.match(zsh, /\("new"\) print -r -- "--json --title --computer --agent --mode --prompt --help"/)
+    assert.match(
+      zsh,
+      /\("new"\) print -r -- "--json --title --computer --agent --mode --prompt --worktree --branch --base --existing --help"/
+    )
+    assert.match(zsh, /\("worktree discard"\) print -r -- "--json --force --help"/)
+    assert.match(zsh, /\(worktree\) print -r -- "commit push merge discard list clean"/)
+    assert.match(zsh, /\|diff\|fork\|"worktree commit"\|/)
     const bash = bashScript(telemux)
     assert.include(bash, "complete -F _telemux_bash_completions telemux")
     assert.match(bash, /"tail"\) echo "--lines --help"/)

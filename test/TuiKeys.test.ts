@@ -7,6 +7,8 @@ import { cleanup } from "ink-testing-library"
 import { afterEach, assert, describe, it } from "vitest"
 import { GLOBAL_KEYS, HISTORY_KEYS, PROJECTS_KEYS, SESSIONS_KEYS } from "../src/tui/BrowseKeys.js"
 import { DIALOG_KEYS } from "../src/tui/Dialog.js"
+import { DIFF_KEYS } from "../src/tui/DiffPane.js"
+import { FORK_KEYS } from "../src/tui/ForkDialog.js"
 import { helpLines } from "../src/tui/HelpView.js"
 import { parseKeyNames } from "../src/tui/KeyNames.js"
 import { HELP_KEYS, HELP_SECTIONS } from "../src/tui/Keys.js"
@@ -24,6 +26,8 @@ describe("TUI: help overlay", () => {
       PROJECTS_KEYS,
       HISTORY_KEYS,
       DIALOG_KEYS,
+      DIFF_KEYS,
+      FORK_KEYS,
       SEND_KEYS,
       KEY_PROMPT_KEYS,
       FILTER_KEYS,

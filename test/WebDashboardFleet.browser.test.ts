@@ -2,7 +2,8 @@
  * The dashboard of one computer driving a session on another (two daemons, dist/main.js, on a real
  * Redis): the other computer offered in the create dialog, a shell started there in one of its
  * trusted directories, its terminal drawn and typed into through the first daemon's stream, and
- * the session listed under its own computer.
+ * the session listed under its own computer; the create dialog's project picker offering every
+ * computer's projects, grouped by computer, one of the other computer's starting the session there.
  */
 import { randomBytes } from "node:crypto"
 import type { Browser, Page } from "playwright-core"
@@ -92,4 +93,31 @@ describe("the web dashboard across the fleet (two daemons, real Redis, Chromium)
     await group.getByRole("link", { name: /over there/ }).waitFor()
     assert.deepStrictEqual(problems, [])
   }, 120_000)
+
+  it(
+    "the project picker lists every computer's projects by computer; choosing B's sets the computer to B",
+    async () => {
+      await page.goto(`http://127.0.0.1:${envA.port}/`)
+      await page.getByRole("heading", { name: "Sessions", level: 1 }).waitFor()
+      await page.getByRole("button", { name: "New session" }).click()
+      const dialog = page.getByRole("dialog", { name: "New session" })
+      const picker = dialog.getByLabel("Project")
+      const labels = await picker.locator("optgroup").evaluateAll((groups) =>
+        groups.map((g) => (g as unknown as { label: string }).label)
+      )
+      assert.deepStrictEqual(labels, [`${A} (this one)`, B], "A's projects first, then B's")
+      assert.strictEqual(await dialog.getByLabel("Computer").inputValue(), A)
+      await picker.selectOption(`${B}:${envB.projectDir}`)
+      assert.strictEqual(await dialog.getByLabel("Computer").inputValue(), B, "B's project starts it on B")
+      await dialog.getByLabel("Title (optional)").fill("b's project")
+      await dialog.getByRole("button", { name: "Start" }).click()
+      await page.waitForURL(/\/session\/[0-9a-f-]{36}$/, { timeout: 30_000 })
+      const sessionId = new URL(page.url()).pathname.split("/").pop()!
+      const owned = await api(envB)("GET", `/v1/sessions/${sessionId}`)
+      assert.strictEqual(owned.body.computer, B)
+      assert.strictEqual(owned.body.workingDirectory, envB.projectDir)
+      assert.deepStrictEqual(problems, [])
+    },
+    120_000
+  )
 })

@@ -6,7 +6,7 @@
  * - after `--`, every word is an argument (the `--` itself is dropped);
  * - `send`'s options come before the id, and every word after the id is text (a `--` right after
  *   the id is dropped): `send ID --help` types `--help`;
- * - the value of `--title` and `--prompt` is a value even when it starts with `-`;
+ * - the value of `--title`, `--prompt` and `--message` is a value even when it starts with `-`;
  * - `-h`/`--help` where an option may stand asks for telemux's own help (src/cli/Help.ts), and
  *   `--completions bash|zsh` for its own scripts (src/cli/Completion.ts).
  *
@@ -49,14 +49,19 @@ const VALUE_OPTIONS = new Set([
   "--listener",
   "--title",
   "--prompt",
-  "--manager"
+  "--manager",
+  "--branch",
+  "--base",
+  "--message",
+  "--remote"
 ])
 /** Options whose value is free text (it may start with `-`). */
-const TEXT_OPTIONS = new Set(["--title", "--prompt"])
+const TEXT_OPTIONS = new Set(["--title", "--prompt", "--message"])
 /** Commands with commands of their own. */
 const NESTED: Readonly<Record<string, ReadonlyArray<string>>> = {
   hooks: ["install", "uninstall"],
-  service: ["install", "uninstall", "status"]
+  service: ["install", "uninstall", "status"],
+  worktree: ["commit", "push", "merge", "discard", "list", "clean"]
 }
 
 /** `args` without node and the script: process.argv.slice(2). */

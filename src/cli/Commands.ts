@@ -17,7 +17,7 @@ import { CliEnvironment, DaemonTarget } from "./CliEnvironment.js"
 import { DaemonFailed, UsageError } from "./CliError.js"
 import { DaemonClient } from "./DaemonClient.js"
 import { doctor } from "./Doctor.js"
-import { checkNewOptions, requireFleet } from "./NewChecks.js"
+import { checkNewOptions, requireFleet, worktreeRequestOf } from "./NewChecks.js"
 import {
   computersJson,
   computersTable,
@@ -32,6 +32,7 @@ import { service } from "./Service.js"
 import { attach, close, keys, send, tail, watchCommand } from "./SessionCommands.js"
 import { rotateToken } from "./TokenRotation.js"
 import { web } from "./WebCommand.js"
+import { diff, fork, worktree, worktreeOptions } from "./WorktreeCommands.js"
 
 /** `ServeError` and friends carry an empty message and the reason in `cause`. */
 
@@ -100,28 +101,35 @@ const newSession = Command.make(
       Options.withDescription("the agent's first prompt, pasted once it is ready (needs --agent)"),
       Options.optional
     ),
+    ...worktreeOptions,
     dir: argument("dir").pipe(Args.withDescription("the directory to start it in (`.` for this one)"))
   },
   (options) =>
     Effect.zipRight(
       checkNewOptions(options),
-      withDaemon(Effect.gen(function*() {
-        const { cwd } = yield* CliEnvironment
-        const client = yield* DaemonClient
-        if (Option.isSome(options.computer)) yield* requireFleet(client, options.computer.value)
-        const session = yield* client.create(path.resolve(cwd, options.dir), Option.getOrUndefined(options.title), {
-          computer: Option.getOrUndefined(options.computer),
-          agent: Option.getOrUndefined(options.agent),
-          mode: Option.getOrUndefined(options.mode),
-          prompt: Option.getOrUndefined(options.prompt)
-        })
-        // the id first, so the session can be found whatever becomes of its prompt
-        if (!options.json) yield* Console.log(session.sessionId)
-        const settled = yield* awaitPromptDelivery(session)
-        if (options.json) yield* Console.log(sessionJson(settled))
-      }))
+      Effect.flatMap(worktreeRequestOf(options), (worktreeRequest) =>
+        withDaemon(Effect.gen(function*() {
+          const { cwd } = yield* CliEnvironment
+          const client = yield* DaemonClient
+          if (Option.isSome(options.computer)) yield* requireFleet(client, options.computer.value)
+          const session = yield* client.create(path.resolve(cwd, options.dir), Option.getOrUndefined(options.title), {
+            computer: Option.getOrUndefined(options.computer),
+            agent: Option.getOrUndefined(options.agent),
+            mode: Option.getOrUndefined(options.mode),
+            prompt: Option.getOrUndefined(options.prompt),
+            worktree: worktreeRequest
+          })
+          // the id first, so the session can be found whatever becomes of its prompt
+          if (!options.json) yield* Console.log(session.sessionId)
+          const settled = yield* awaitPromptDelivery(session)
+          if (options.json) yield* Console.log(sessionJson(settled))
+        })))
     )
-).pipe(Command.withDescription("start a session in a directory (a shell, or an agent with --agent); prints its id"))
+).pipe(
+  Command.withDescription(
+    "start a session in a directory (a shell, or an agent with --agent; in a git worktree with --worktree); prints its id"
+  )
+)
 
 const computers = Command.make(
   "computers",
@@ -208,7 +216,10 @@ const COMMAND_NAMES = [
   "listen",
   "hooks",
   "service",
-  "web"
+  "web",
+  "diff",
+  "worktree",
+  "fork"
 ]
 
 export const telemux = rootCommand.pipe(
@@ -238,7 +249,10 @@ export const telemux = rootCommand.pipe(
     listen,
     hooks,
     service,
-    web
+    web,
+    diff,
+    worktree,
+    fork
   ])
 )
 

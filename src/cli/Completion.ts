@@ -22,8 +22,28 @@ import { DaemonClient, layer as daemonClientLayer } from "./DaemonClient.js"
 export const COMPLETE_TIMEOUT = Duration.millis(1500)
 
 /** Commands whose first argument is a session id. */
-const SESSION_COMMANDS = ["send", "keys", "tail", "watch", "attach", "close", "resume", "restart", "listen"]
-const VALUE_OPTIONS = "--config|--log-level|--computer|--status|--agent|--mode|--lines|--listener|--title|--prompt"
+const SESSION_COMMANDS = [
+  "send",
+  "keys",
+  "tail",
+  "watch",
+  "attach",
+  "close",
+  "resume",
+  "restart",
+  "listen",
+  "diff",
+  "fork",
+  "worktree commit",
+  "worktree push",
+  "worktree merge",
+  "worktree discard"
+]
+/** The case patterns of SESSION_COMMANDS (a nested one quoted: "worktree commit"). */
+const sessionPatterns = SESSION_COMMANDS.filter((c) => c !== "keys").map((c) => c.includes(" ") ? `"${c}"` : c)
+  .join("|")
+const VALUE_OPTIONS =
+  "--config|--log-level|--computer|--status|--agent|--mode|--lines|--listener|--title|--prompt|--branch|--base|--message|--remote"
 
 const CTRL_KEYS = "abcdefghijklmnopqrstuvwxyz".split("").map((c) => `C-${c}`)
 export const COMPLETED_KEYS = [...EDITING_KEYS, ...FUNCTION_KEYS, ...CTRL_KEYS, "M-"]
@@ -126,7 +146,7 @@ _telemux_bash_completions() {
     return 0
   fi
   case "$cmd" in
-    ${SESSION_COMMANDS.filter((c) => c !== "keys").join("|")}) [ "$pos" -eq 0 ] && _telemux_sessions "$cur" ;;
+    ${sessionPatterns}) [ "$pos" -eq 0 ] && _telemux_sessions "$cur" ;;
     keys) if [ "$pos" -eq 0 ]; then _telemux_sessions "$cur"; else _telemux_match "${
     words(COMPLETED_KEYS)
   }" "$cur"; fi ;;
@@ -200,7 +220,7 @@ _telemux() {
     return
   fi
   case $cmd in
-    (${SESSION_COMMANDS.filter((c) => c !== "keys").join("|")}) (( pos == 0 )) && _telemux_sessions "$cur" ;;
+    (${sessionPatterns}) (( pos == 0 )) && _telemux_sessions "$cur" ;;
     (keys) if (( pos == 0 )); then _telemux_sessions "$cur"; else compadd -M 'm:{a-zA-Z}={A-Za-z}' -- ${
     words(COMPLETED_KEYS)
   }; fi ;;

@@ -23,17 +23,27 @@ import { CAPTURE_HISTORY_DEFAULT } from "../../services/TerminalBridge.js"
 import {
   CALLER_HEADER,
   CreateSessionPayload,
+  ForkPayload,
   SendInputPayload,
   SendKeysPayload,
   type SessionOutput,
   type SignInCode,
-  TelemuxApi
+  TelemuxApi,
+  WorktreeCleanupPayload
 } from "../api/Api.js"
 import type { Computer } from "../domain/Computer.js"
 import { DaemonUnavailable, MethodNotAllowed, RouteNotFound } from "../domain/Errors.js"
 import type { KeyInput } from "../domain/Keys.js"
 import type { Project } from "../domain/Project.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
+import {
+  type CleanupReport,
+  FinishPayload,
+  type FinishResult,
+  type WorktreeDiff,
+  type WorktreeEntry,
+  type WorktreeRequest
+} from "../domain/Worktree.js"
 import {
   type CliError,
   DaemonFailed,
@@ -78,6 +88,8 @@ export interface CreateOptions {
   readonly agent?: Agent | undefined
   readonly mode?: AgentMode | undefined
   readonly prompt?: string | undefined
+  /** Run it in a new git worktree of the project's repository (or on an existing branch). */
+  readonly worktree?: WorktreeRequest | undefined
 }
 
 export interface ListFilter {
@@ -111,6 +123,15 @@ export class DaemonClient extends Context.Tag("telemux/cli/DaemonClient")<Daemon
   readonly projects: Effect.Effect<ReadonlyArray<Project>, CliError>
   /** A single-use web dashboard sign-in code, and the page that takes it (`/sign-in#code=…`). */
   readonly signInCode: Effect.Effect<SignInCode, CliError>
+  /** What the session's worktree changed; `statOnly`: the per-file stats without the patch. */
+  readonly diff: (id: SessionId, statOnly: boolean) => Effect.Effect<WorktreeDiff, CliError>
+  /** Commit, push, merge or discard the session's worktree. */
+  readonly finish: (id: SessionId, payload: FinishPayload) => Effect.Effect<FinishResult, CliError>
+  /** A new session continuing the agent's conversation under a new id. */
+  readonly fork: (id: SessionId, payload: typeof ForkPayload.Type) => Effect.Effect<Session, CliError>
+  /** The sessions' worktrees (of one computer, or the whole fleet). */
+  readonly worktrees: (computer?: ComputerName) => Effect.Effect<ReadonlyArray<WorktreeEntry>, CliError>
+  readonly cleanup: (payload: typeof WorktreeCleanupPayload.Type) => Effect.Effect<CleanupReport, CliError>
 }>() {}
 
 /**
@@ -374,7 +395,8 @@ export const make = (
           ...(options.computer === undefined ? {} : { computer: options.computer }),
           ...(options.agent === undefined ? {} : { agent: options.agent }),
           ...(options.mode === undefined ? {} : { mode: options.mode }),
-          ...(options.prompt === undefined ? {} : { prompt: options.prompt })
+          ...(options.prompt === undefined ? {} : { prompt: options.prompt }),
+          ...(options.worktree === undefined ? {} : { worktree: options.worktree })
         }).pipe(Effect.flatMap((payload) => call(api.sessions.create({ headers: {}, payload })))),
       resume: (id, restart) =>
         call(restart ? api.sessions.restart({ path: { id } }) : api.sessions.resume({ path: { id } })),
@@ -392,7 +414,25 @@ export const make = (
       close: (id) => call(api.sessions.close({ path: { id } })),
       computers: call(api.computers.list()),
       projects: call(api.projects.list()),
-      signInCode: call(api.web.createSignInCode())
+      signInCode: call(api.web.createSignInCode()),
+      diff: (id, statOnly) => call(api.sessions.diff({ path: { id }, urlParams: statOnly ? { stat: "1" } : {} })),
+      finish: (id, payload) =>
+        checked(FinishPayload, payload).pipe(
+          Effect.flatMap((checkedPayload) =>
+            call(api.sessions.finish({ path: { id }, headers: {}, payload: checkedPayload }))
+          )
+        ),
+      fork: (id, payload) =>
+        checked(ForkPayload, payload).pipe(
+          Effect.flatMap((checkedPayload) =>
+            call(api.sessions.fork({ path: { id }, headers: {}, payload: checkedPayload }))
+          )
+        ),
+      worktrees: (computer) => call(api.worktrees.list({ urlParams: computer === undefined ? {} : { computer } })),
+      cleanup: (payload) =>
+        checked(WorktreeCleanupPayload, payload).pipe(
+          Effect.flatMap((checkedPayload) => call(api.worktrees.cleanup({ payload: checkedPayload })))
+        )
     })
   })
 

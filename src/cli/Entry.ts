@@ -10,20 +10,12 @@ import { VERSION } from "../Version.js"
 import { prepare } from "./Argv.js"
 import { CliEnvironment } from "./CliEnvironment.js"
 import { UsageError } from "./CliError.js"
+import { colorWanted, stripAnsi } from "./Color.js"
 import { cli, telemux } from "./Commands.js"
 import { bashScript, completeSessions, zshScript } from "./Completion.js"
 import { commandHelp, HELP_WIDTH_MAX, type HelpStyle, rootHelp } from "./Help.js"
 
-/** Whether `stream` gets colour: a terminal, and neither NO_COLOR (https://no-color.org) nor TERM=dumb. */
-export const colorWanted = (
-  env: NodeJS.ProcessEnv,
-  stream: { readonly isTTY?: boolean } | undefined
-): boolean => stream?.isTTY === true && (env.NO_COLOR ?? "") === "" && env.TERM !== "dumb"
-
-// eslint-disable-next-line no-control-regex
-const SGR = /\x1b\[[0-9;]*m/g
-
-export const stripAnsi = (text: string): string => text.replace(SGR, "")
+export { colorWanted, stripAnsi } from "./Color.js"
 
 const plainArgs = (args: ReadonlyArray<unknown>) => args.map((arg) => (typeof arg === "string" ? stripAnsi(arg) : arg))
 

@@ -5,6 +5,8 @@
 import { Box, type Key, Text, useInput } from "ink"
 import { useSyncExternalStore } from "react"
 import { DialogView } from "./DialogView.js"
+import { DiffView } from "./DiffView.js"
+import { ForkView } from "./ForkView.js"
 import { HelpView } from "./HelpView.js"
 import { HistoryView } from "./HistoryView.js"
 import type { KeyInfo, TuiState } from "./Model.js"
@@ -61,6 +63,10 @@ const Body = (
   if (state.mode._tag === "help") return <HelpView scroll={state.mode.scroll} width={width} height={height} />
   if (state.mode._tag === "create") {
     return <DialogView state={state} dialog={state.mode.dialog} width={width} height={height} />
+  }
+  if (state.mode._tag === "diff") return <DiffView state={state} pane={state.mode.pane} width={width} height={height} />
+  if (state.mode._tag === "fork") {
+    return <ForkView state={state} dialog={state.mode.dialog} width={width} height={height} />
   }
   switch (state.view) {
     case "sessions":

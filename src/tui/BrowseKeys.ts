@@ -1,5 +1,7 @@
 /** The keys while browsing: those of every view, and each view's own (Sessions, Projects, History). */
 import { openCreate } from "./Dialog.js"
+import { openDiff } from "./DiffPane.js"
+import { openFork } from "./ForkDialog.js"
 import type { KeyInfo, TuiState, View } from "./Model.js"
 import {
   type Binding,
@@ -159,6 +161,20 @@ export const SESSIONS_KEYS: ReadonlyArray<Binding> = [
     footer: "d close",
     on: char("d"),
     run: (s) => onSession(s, (one) => step({ ...s, mode: { _tag: "confirmClose", sessionId: one.sessionId } }))
+  },
+  {
+    keys: "c",
+    does: "the changes of the session's git worktree (stats and patch)",
+    footer: "c changes",
+    on: char("c"),
+    run: (s) => onSession(s, (one) => openDiff(s, one))
+  },
+  {
+    keys: "f",
+    does: "fork an agent's conversation into a new session (another computer, a new worktree)",
+    footer: "f fork",
+    on: char("f"),
+    run: (s) => onSession(s, (one) => openFork(s, one))
   },
   {
     keys: "/",

@@ -1,6 +1,7 @@
 /**
  * The new-session dialog: directory (Tab completes from the projects), computer, shell or agent,
- * the agent's mode and first prompt, title. Enter sends it; the dialog stays open, with what was
+ * the agent's mode and first prompt, title, and where it runs: the directory itself or a new git
+ * worktree (a new branch, named or derived from the title, from a base; or an existing branch). Enter sends it; the dialog stays open, with what was
  * typed, until the daemon answers: closed on success, the daemon's refusal shown in it otherwise.
  */
 import { AgentMode } from "../domain/Session.js"
@@ -11,21 +12,36 @@ import {
   type DialogField,
   type KeyInfo,
   type StartKind,
-  type TuiState
+  type TuiState,
+  type WorktreeChoice
 } from "./Model.js"
 import { type Binding, browse, selectedRow, type Step, step } from "./Steps.js"
 import { projectOf } from "./Tree.js"
 
 export const START_KINDS: ReadonlyArray<StartKind> = ["shell", "claude", "codex", "gemini"]
 export const AGENT_MODES: ReadonlyArray<AgentMode> = AgentMode.literals
+export const WORKTREE_CHOICES: ReadonlyArray<WorktreeChoice> = ["off", "new", "existing"]
+export const WORKTREE_LABEL: Readonly<Record<WorktreeChoice, string>> = {
+  off: "off",
+  new: "new branch",
+  existing: "existing branch"
+}
 
 /** Fields that only mean something for an agent. */
 const AGENT_ONLY: ReadonlySet<DialogField> = new Set(["mode", "prompt"])
 
 export const fieldApplies = (dialog: CreateDialog, field: DialogField): boolean =>
-  dialog.start !== "shell" || !AGENT_ONLY.has(field)
+  field === "branch"
+    ? dialog.worktree !== "off"
+    : field === "base"
+    ? dialog.worktree === "new"
+    : dialog.start !== "shell" || !AGENT_ONLY.has(field)
 
-const TEXT_FIELDS: ReadonlySet<DialogField> = new Set(["directory", "prompt", "title"])
+/** Why a field does not apply, shown in its place. */
+export const notApplying = (field: DialogField): string =>
+  field === "branch" ? "– (worktree only)" : field === "base" ? "– (new branch only)" : "– (agents only)"
+
+const TEXT_FIELDS: ReadonlySet<DialogField> = new Set(["directory", "prompt", "title", "branch", "base"])
 
 /** Opens the dialog in the directory at hand: the selected project or session's, else the default. */
 export const openCreate = (state: TuiState): Step => {
@@ -47,6 +63,9 @@ export const openCreate = (state: TuiState): Step => {
     agentMode: "med",
     prompt: "",
     title: "",
+    worktree: "off",
+    branch: "",
+    base: "",
     completion: undefined,
     submitting: false,
     error: undefined
@@ -95,6 +114,8 @@ const choose = (state: TuiState, dialog: CreateDialog, delta: number): CreateDia
       return { ...dialog, start: cycle(START_KINDS, dialog.start, delta) }
     case "mode":
       return { ...dialog, agentMode: cycle(AGENT_MODES, dialog.agentMode, delta) }
+    case "worktree":
+      return { ...dialog, worktree: cycle(WORKTREE_CHOICES, dialog.worktree, delta) }
     default:
       return dialog
   }
@@ -116,6 +137,16 @@ const submit = (state: TuiState, dialog: CreateDialog): Step => {
   const agent = dialog.start === "shell" ? undefined : dialog.start
   const title = dialog.title.trim()
   const prompt = dialog.prompt.trim()
+  const branch = dialog.branch.trim()
+  const base = dialog.base.trim()
+  if (dialog.worktree === "existing" && branch === "") {
+    return withDialog(state, { ...dialog, field: "branch", error: "name the existing branch to check out (Branch)" })
+  }
+  const worktree = dialog.worktree === "off"
+    ? undefined
+    : dialog.worktree === "existing"
+    ? { branch, existing: true }
+    : { ...(branch === "" ? {} : { branch }), ...(base === "" ? {} : { base }) }
   return step(
     withDialog(state, { ...dialog, submitting: true, error: undefined }).state,
     [{
@@ -123,7 +154,8 @@ const submit = (state: TuiState, dialog: CreateDialog): Step => {
       dir,
       ...(title === "" ? {} : { title }),
       ...(dialog.computer === undefined ? {} : { computer: dialog.computer }),
-      ...(agent === undefined ? {} : { agent, mode: dialog.agentMode, ...(prompt === "" ? {} : { prompt }) })
+      ...(agent === undefined ? {} : { agent, mode: dialog.agentMode, ...(prompt === "" ? {} : { prompt }) }),
+      ...(worktree === undefined ? {} : { worktree })
     }]
   )
 }
@@ -153,7 +185,7 @@ export const DIALOG_KEYS: ReadonlyArray<Binding<CreateDialog>> = [
   },
   {
     keys: "← →",
-    does: "choose the computer, shell or agent, mode",
+    does: "choose the computer, shell or agent, mode, worktree (off, new branch, existing branch)",
     on: (_, k) => k.leftArrow || k.rightArrow,
     run: (s, d, _, k) => withDialog(s, choose(s, d, k.leftArrow ? -1 : 1))
   },
@@ -167,7 +199,7 @@ export const DIALOG_KEYS: ReadonlyArray<Binding<CreateDialog>> = [
   },
   {
     keys: "text",
-    does: "type into Directory, Prompt, Title (Ctrl+U clears, Ctrl+W deletes a word)",
+    does: "type into Directory, Prompt, Title, Branch, Base (Ctrl+U clears, Ctrl+W deletes a word)",
     on: () => true,
     run: (s, d, input, k) => typeInto(s, d, input, k)
   }
@@ -181,6 +213,10 @@ const typeInto = (state: TuiState, dialog: CreateDialog, input: string, key: Key
       return withDialog(state, { ...dialog, prompt: editField(dialog.prompt, input, key) })
     case "title":
       return withDialog(state, { ...dialog, title: editField(dialog.title, input, key) })
+    case "branch":
+      return withDialog(state, { ...dialog, branch: editField(dialog.branch, input, key) })
+    case "base":
+      return withDialog(state, { ...dialog, base: editField(dialog.base, input, key) })
     default:
       return step(state)
   }

@@ -1,7 +1,16 @@
 /** The new-session dialog, drawn over the view: one line per field, the daemon's refusal under them. */
 import { Box, Text } from "ink"
 import { truncate } from "../cli/Table.js"
-import { AGENT_MODES, completionsFor, computerChoices, fieldApplies, START_KINDS } from "./Dialog.js"
+import {
+  AGENT_MODES,
+  completionsFor,
+  computerChoices,
+  fieldApplies,
+  notApplying,
+  START_KINDS,
+  WORKTREE_CHOICES,
+  WORKTREE_LABEL
+} from "./Dialog.js"
 import { type CreateDialog, DIALOG_FIELDS, type DialogField, type TuiState } from "./Model.js"
 
 const LABEL: Readonly<Record<DialogField, string>> = {
@@ -10,7 +19,10 @@ const LABEL: Readonly<Record<DialogField, string>> = {
   start: "Start",
   mode: "Mode",
   prompt: "Prompt",
-  title: "Title"
+  title: "Title",
+  worktree: "Worktree",
+  branch: "Branch",
+  base: "Base"
 }
 const LABEL_WIDTH = 10
 /** Project paths shown under the directory. */
@@ -28,7 +40,7 @@ const choices = (all: ReadonlyArray<string>, current: string, focused: boolean) 
 
 const valueOf = (state: TuiState, dialog: CreateDialog, field: DialogField, room: number): string => {
   const focused = dialog.field === field
-  if (!fieldApplies(dialog, field)) return "– (agents only)"
+  if (!fieldApplies(dialog, field)) return notApplying(field)
   switch (field) {
     case "directory":
       return textValue(dialog.directory, room, focused)
@@ -46,6 +58,14 @@ const valueOf = (state: TuiState, dialog: CreateDialog, field: DialogField, room
       return textValue(dialog.prompt, room, focused)
     case "title":
       return textValue(dialog.title, room, focused)
+    case "worktree":
+      return choices(WORKTREE_CHOICES.map((c) => WORKTREE_LABEL[c]), WORKTREE_LABEL[dialog.worktree], focused)
+    case "branch":
+      return dialog.branch === "" && !focused && dialog.worktree === "new"
+        ? "(from the title)"
+        : textValue(dialog.branch, room, focused)
+    case "base":
+      return dialog.base === "" && !focused ? "(HEAD)" : textValue(dialog.base, room, focused)
   }
 }
 

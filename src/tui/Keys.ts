@@ -5,6 +5,8 @@
  */
 import { GLOBAL_KEYS, HISTORY_KEYS, PROJECTS_KEYS, SESSIONS_KEYS, VIEW_KEYS } from "./BrowseKeys.js"
 import { DIALOG_KEYS } from "./Dialog.js"
+import { DIFF_KEYS } from "./DiffPane.js"
+import { FORK_KEYS } from "./ForkDialog.js"
 import { type KeyInfo, noKey, type TuiState, type View } from "./Model.js"
 import { CONFIRM_CLOSE_KEYS, FILTER_KEYS, KEY_PROMPT_KEYS, SEND_KEYS } from "./PromptKeys.js"
 import { type Binding, browse, dispatchKey, type KeyHelp, type Step, step } from "./Steps.js"
@@ -40,6 +42,8 @@ export const HELP_SECTIONS: ReadonlyArray<{ readonly title: string; readonly key
   { title: "Send a key (x)", keys: KEY_PROMPT_KEYS },
   { title: "Filter (/)", keys: FILTER_KEYS },
   { title: "Close (d)", keys: CONFIRM_CLOSE_KEYS },
+  { title: "Changes (c)", keys: DIFF_KEYS },
+  { title: "Fork dialog (f)", keys: FORK_KEYS },
   { title: "This help", keys: HELP_KEYS }
 ]
 
@@ -50,7 +54,7 @@ export const footerKeys = (view: View): ReadonlyArray<string> =>
   [...VIEW_KEYS[view], ...GLOBAL_KEYS].flatMap((b) => (b.footer === undefined ? [] : [b.footer]))
 
 /** Modes with a text field, where a line break at the end of a pasted chunk is Enter. */
-const TEXT_MODES: ReadonlySet<TuiState["mode"]["_tag"]> = new Set(["filter", "create", "send", "keys"])
+const TEXT_MODES: ReadonlySet<TuiState["mode"]["_tag"]> = new Set(["filter", "create", "send", "keys", "fork"])
 
 const RETURN: KeyInfo = { ...noKey, return: true }
 
@@ -73,6 +77,10 @@ const dispatch = (state: TuiState, input: string, key: KeyInfo): Step => {
         return dispatchKey(KEY_PROMPT_KEYS, state, mode, input, key)
       case "confirmClose":
         return dispatchKey(CONFIRM_CLOSE_KEYS, state, mode, input, key)
+      case "diff":
+        return dispatchKey(DIFF_KEYS, state, mode.pane, input, key)
+      case "fork":
+        return dispatchKey(FORK_KEYS, state, mode.dialog, input, key)
     }
   })()
   return result ?? step(state)

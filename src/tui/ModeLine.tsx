@@ -32,6 +32,10 @@ export const ModeLine = ({ state, width }: { readonly state: TuiState; readonly 
       return <Text dimColor>{truncate("new session: Enter create · Esc cancel", width)}</Text>
     case "help":
       return <Text dimColor>{truncate("↑↓ scroll · Esc closes the help", width)}</Text>
+    case "diff":
+      return <Text dimColor>{truncate(`changes of ${titleOf(mode.pane.sessionId)}: Esc back`, width)}</Text>
+    case "fork":
+      return <Text dimColor>{truncate("fork: Enter start · Esc cancel", width)}</Text>
     case "send":
       return <Text color="cyan">{field(`send to ${titleOf(mode.sessionId)}: `, mode.draft, width)}</Text>
     case "keys":

@@ -6,6 +6,7 @@
 import type { KeyInput } from "../domain/Keys.js"
 import type { Project } from "../domain/Project.js"
 import type { Agent, AgentMode, Session, SessionId, SessionStatus } from "../domain/Session.js"
+import type { WorktreeDiff, WorktreeRequest } from "../domain/Worktree.js"
 
 /** Sessions whose UI state (previous status, draft text, details shown) is kept; the least recently touched go first. */
 export const SESSION_UI_MAX = 256
@@ -20,8 +21,21 @@ export const HISTORY_MAX = 200
 export type View = "sessions" | "projects" | "history"
 
 /** The new-session dialog's fields, top to bottom. */
-export const DIALOG_FIELDS = ["directory", "computer", "start", "mode", "prompt", "title"] as const
+export const DIALOG_FIELDS = [
+  "directory",
+  "computer",
+  "start",
+  "mode",
+  "prompt",
+  "title",
+  "worktree",
+  "branch",
+  "base"
+] as const
 export type DialogField = typeof DIALOG_FIELDS[number]
+
+/** Where a new session runs: the directory itself, a new git worktree on a new branch, or one on an existing branch. */
+export type WorktreeChoice = "off" | "new" | "existing"
 
 /** What a new session starts: a shell, or one of the agents. */
 export type StartKind = "shell" | Agent
@@ -35,6 +49,11 @@ export interface CreateDialog {
   readonly agentMode: AgentMode
   readonly prompt: string
   readonly title: string
+  readonly worktree: WorktreeChoice
+  /** The branch: the new one's name (empty: derived from the title), or the existing one to check out. */
+  readonly branch: string
+  /** A new branch's base (empty: the repository's HEAD). */
+  readonly base: string
   /** Tab cycles the projects matching what was typed before the first Tab. */
   readonly completion: { readonly typed: string; readonly index: number } | undefined
   /** The request is in flight: Enter does not send it twice. */
@@ -57,6 +76,44 @@ export type Mode =
     readonly error: string | undefined
   }
   | { readonly _tag: "confirmClose"; readonly sessionId: SessionId }
+  | { readonly _tag: "diff"; readonly pane: DiffPane }
+  | { readonly _tag: "fork"; readonly dialog: ForkDialog }
+
+/** A line of the diff pane: the stats, a note, or a line of the patch (coloured by its kind). */
+export interface DiffLine {
+  readonly kind: "stat" | "note" | "header" | "hunk" | "add" | "del" | "context"
+  readonly text: string
+}
+
+/** The diff pane (`c`): a session's worktree changes, scrolled. */
+export interface DiffPane {
+  readonly sessionId: SessionId
+  /** `none`: the session runs in no worktree (nothing was asked of the daemon). */
+  readonly state: "loading" | "loaded" | "failed" | "none"
+  readonly diff: WorktreeDiff | undefined
+  readonly lines: ReadonlyArray<DiffLine>
+  readonly error: string | undefined
+  /** The first line shown. */
+  readonly scroll: number
+}
+
+/** The fork dialog's fields, top to bottom. */
+export const FORK_FIELDS = ["computer", "worktree", "branch", "title"] as const
+export type ForkField = typeof FORK_FIELDS[number]
+
+/** The fork dialog (`f` on an agent's session): where the new session continuing its conversation runs. */
+export interface ForkDialog {
+  readonly sessionId: SessionId
+  readonly field: ForkField
+  /** Undefined: the session's own computer. */
+  readonly computer: string | undefined
+  /** In a new worktree, on a new branch. */
+  readonly worktree: boolean
+  readonly branch: string
+  readonly title: string
+  readonly submitting: boolean
+  readonly error: string | undefined
+}
 
 export interface SessionUi {
   /** The status before the latest change, shown beside the current one. */
@@ -218,6 +275,10 @@ export type Msg =
   /** The daemon refused to create a session: the dialog shows why and stays open. */
   | { readonly _tag: "CreateFailed"; readonly text: string }
   | { readonly _tag: "Notice"; readonly notice: Notice }
+  | { readonly _tag: "DiffLoaded"; readonly sessionId: SessionId; readonly diff: WorktreeDiff }
+  | { readonly _tag: "DiffFailed"; readonly sessionId: SessionId; readonly text: string }
+  /** The daemon refused the fork: the fork dialog shows why and stays open. */
+  | { readonly _tag: "ForkFailed"; readonly text: string }
   // from the person and the clock
   | { readonly _tag: "Key"; readonly input: string; readonly key: KeyInfo }
   | { readonly _tag: "Tick" }
@@ -233,6 +294,15 @@ export type Cmd =
     readonly agent?: Agent
     readonly mode?: AgentMode
     readonly prompt?: string
+    readonly worktree?: WorktreeRequest
+  }
+  | { readonly _tag: "LoadDiff"; readonly sessionId: SessionId }
+  | {
+    readonly _tag: "Fork"
+    readonly sessionId: SessionId
+    readonly computer?: string
+    readonly worktree?: WorktreeRequest
+    readonly title?: string
   }
   | { readonly _tag: "SendText"; readonly sessionId: SessionId; readonly text: string }
   | { readonly _tag: "SendKeys"; readonly sessionId: SessionId; readonly keys: readonly [KeyInput, ...Array<KeyInput>] }

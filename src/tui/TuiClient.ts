@@ -88,7 +88,8 @@ export const makeTuiClient = Effect.gen(function*() {
             computer: command.computer as ComputerName | undefined,
             agent: command.agent,
             mode: command.mode,
-            prompt: command.prompt
+            prompt: command.prompt,
+            worktree: command.worktree
           })),
           Effect.match({
             onFailure: (error): ReadonlyArray<Msg> => [{ _tag: "CreateFailed", text: error.message }],
@@ -98,6 +99,31 @@ export const makeTuiClient = Effect.gen(function*() {
                 _tag: "RequestSucceeded",
                 text: `started ${session.sessionId.slice(0, 8)} in ${session.workingDirectory}`
               }
+            ]
+          }),
+          Effect.flatMap((msgs) => Effect.sync(() => msgs.forEach(dispatch)))
+        )
+      case "LoadDiff":
+        return Effect.sync(() => dispatch({ _tag: "RequestStarted" })).pipe(
+          Effect.zipRight(client.diff(command.sessionId, false)),
+          Effect.match({
+            onFailure: (error): Msg => ({ _tag: "DiffFailed", sessionId: command.sessionId, text: error.message }),
+            onSuccess: (diff): Msg => ({ _tag: "DiffLoaded", sessionId: command.sessionId, diff })
+          }),
+          Effect.flatMap((msg) => Effect.sync(() => dispatch(msg)))
+        )
+      case "Fork":
+        return Effect.sync(() => dispatch({ _tag: "RequestStarted" })).pipe(
+          Effect.zipRight(client.fork(command.sessionId, {
+            ...(command.computer === undefined ? {} : { computer: command.computer as ComputerName }),
+            ...(command.worktree === undefined ? {} : { worktree: command.worktree }),
+            ...(command.title === undefined ? {} : { title: command.title })
+          })),
+          Effect.match({
+            onFailure: (error): ReadonlyArray<Msg> => [{ _tag: "ForkFailed", text: error.message }],
+            onSuccess: (session): ReadonlyArray<Msg> => [
+              { _tag: "Created", session },
+              { _tag: "RequestSucceeded", text: `forked into ${session.sessionId.slice(0, 8)} on ${session.computer}` }
             ]
           }),
           Effect.flatMap((msgs) => Effect.sync(() => msgs.forEach(dispatch)))

@@ -5,6 +5,8 @@
 import type { ServerMessage } from "../api/StreamProtocol.js"
 import type { Session } from "../domain/Session.js"
 import { createAnswered } from "./Dialog.js"
+import { diffAnswered } from "./DiffPane.js"
+import { forkAnswered } from "./ForkDialog.js"
 import { keyPressed } from "./Keys.js"
 import { HISTORY_MAX, type Msg, type TuiState } from "./Model.js"
 import {
@@ -113,7 +115,8 @@ const reduce = (state: TuiState, msg: Msg): Step => {
     case "RequestFailed":
       return step(notice({ ...state, pending: Math.max(0, state.pending - 1) }, "error", msg.text))
     case "Created": {
-      const closed = state.mode._tag === "create" ? browse(state) : state
+      // a fork answers with the new session too
+      const closed = state.mode._tag === "create" || state.mode._tag === "fork" ? browse(state) : state
       return step(reveal(upsert({ ...closed, view: "sessions" }, msg.session), msg.session))
     }
     case "CreateFailed":
@@ -124,6 +127,16 @@ const reduce = (state: TuiState, msg: Msg): Step => {
       )
     case "Notice":
       return step({ ...state, notice: msg.notice })
+    case "DiffLoaded":
+      return step(
+        diffAnswered({ ...state, pending: Math.max(0, state.pending - 1) }, msg.sessionId, { diff: msg.diff })
+      )
+    case "DiffFailed":
+      return step(
+        diffAnswered({ ...state, pending: Math.max(0, state.pending - 1) }, msg.sessionId, { error: msg.text })
+      )
+    case "ForkFailed":
+      return step(forkAnswered({ ...state, pending: Math.max(0, state.pending - 1) }, msg.text))
     case "Key":
       return keyPressed({ ...state, notice: undefined }, msg.input, msg.key)
     case "Tick":

@@ -55,7 +55,9 @@ export const App = () => {
   const [localComputer, setLocalComputer] = useState<string | undefined>(undefined)
   const [linkState, setLinkState] = useState<LinkState>("connecting")
   /** The create dialog, open with the project to preselect (undefined: the first). */
-  const [creating, setCreating] = useState<{ readonly project: string | undefined } | undefined>(undefined)
+  const [creating, setCreating] = useState<
+    { readonly project: string | undefined; readonly computer: string | undefined } | undefined
+  >(undefined)
   const link = useMemo(() => new StreamLink(streamUrl()), [])
   const sessionsRef = useRef<ReadonlyMap<string, SessionJson>>(new Map())
   const seen = useMemo(() => new SeenAlerts(ALERT_KEYS_KEPT), [])
@@ -156,8 +158,8 @@ export const App = () => {
     document.title = alerts.length === 0 ? "telemux" : `(${alerts.length}) telemux`
   }, [alerts.length])
 
-  const openCreate = useCallback((project?: string) => {
-    setCreating({ project })
+  const openCreate = useCallback((project?: string, computer?: string) => {
+    setCreating({ project, computer })
     // the projects may have changed since the page loaded
     void get<ReadonlyArray<ProjectJson>>("/v1/projects").then((found) => found.ok && setProjects(found.value))
     void get<ReadonlyArray<ComputerJson>>("/v1/computers").then((found) => found.ok && setComputers(found.value))
@@ -215,7 +217,7 @@ export const App = () => {
         <button type="button" className="primary" onClick={() => openCreate()}>New session</button>
         <button type="button" onClick={() => void signOut()}>Sign out</button>
       </header>
-      {route.view === "projects" && <ProjectsView start={(project) => openCreate(project)} />}
+      {route.view === "projects" && <ProjectsView start={(project, computer) => openCreate(project, computer)} />}
       {route.view === "computers" && <ComputersView localComputer={localComputer} />}
       {route.view === "sessions" && (
         <SessionsView
@@ -233,7 +235,12 @@ export const App = () => {
           linkState={linkState}
           sessionId={route.sessionId}
           live={sessions.get(route.sessionId)}
+          computers={computers}
           back={() => navigate("/")}
+          started={(session) => {
+            setSessions((before) => new Map(before).set(session.sessionId, session))
+            navigate(`/session/${session.sessionId}`)
+          }}
         />
       )}
       <Toasts
@@ -244,6 +251,7 @@ export const App = () => {
       {creating !== undefined && (
         <CreateDialog
           initialProject={creating.project}
+          initialComputer={creating.computer}
           projects={projects}
           computers={computers}
           localComputer={localComputer}

@@ -58,8 +58,10 @@ export const groupSessions = (
   localComputer: string | undefined
 ): ReadonlyArray<ComputerGroup> => {
   const byComputer = new Map<string, Map<string, { label: string; path: string; sessions: Array<SessionJson> }>>()
+  // the fleet lists every computer's projects: a session of this computer belongs to one of this computer's
+  const local = projects.filter((project) => (project.computer ?? localComputer) === localComputer)
   for (const session of sessions) {
-    const project = projectOf(session, projects, localComputer)
+    const project = projectOf(session, local, localComputer)
     let groups = byComputer.get(session.computer)
     if (groups === undefined) byComputer.set(session.computer, groups = new Map())
     let group = groups.get(project.path)

@@ -1,4 +1,7 @@
-/** This computer's trusted project directories with the todos of their roadmaps; a session can be started in one. */
+/**
+ * The fleet's trusted project directories (each naming its computer, when the daemon says) with the
+ * todos of their roadmaps; a session can be started in one, on its computer.
+ */
 import { useEffect, useState } from "react"
 import { get } from "./Http.js"
 import type { ProjectJson } from "./Wire.js"
@@ -9,7 +12,9 @@ const TODO_STATE: Readonly<Record<string, string>> = {
   in_progress: "in progress"
 }
 
-export const ProjectsView = ({ start }: { readonly start: (projectPath: string) => void }) => {
+export const ProjectsView = (
+  { start }: { readonly start: (projectPath: string, computer: string | undefined) => void }
+) => {
   const [projects, setProjects] = useState<ReadonlyArray<ProjectJson> | undefined>(undefined)
   const [error, setError] = useState<string | undefined>(undefined)
 
@@ -32,12 +37,19 @@ export const ProjectsView = ({ start }: { readonly start: (projectPath: string) 
         </p>
       )}
       {projects?.map((project) => (
-        <section key={project.path} className="card" aria-label={`Project ${project.name}`}>
+        <section
+          key={`${project.computer ?? ""}:${project.path}`}
+          className="card"
+          aria-label={`Project ${project.name}`}
+        >
           <div className="card-head">
             <h2>{project.name}</h2>
-            <span className="meta">{project.path}</span>
+            <span className="meta">
+              {project.computer === undefined ? "" : `${project.computer} · `}
+              {project.path}
+            </span>
             <span className="spacer" />
-            <button type="button" onClick={() => start(project.path)}>New session here</button>
+            <button type="button" onClick={() => start(project.path, project.computer)}>New session here</button>
           </div>
           {project.description !== "" && <p>{project.description}</p>}
           {project.todos.length === 0

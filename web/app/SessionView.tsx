@@ -1,16 +1,20 @@
 /**
  * One session: what it is (title, status, computer, directory, agent), its live terminal with the
  * key bar, the agent's controls where it has one (resume, restart, send a prompt) and Close, which
- * asks first. A session this page does not have live (closed, or not listed yet) is read once.
+ * asks first. A session in a git worktree has a Changes view beside its terminal (the diff, and
+ * commit, push, merge, discard); an agent's session can be forked. A session this page does not
+ * have live (closed, or not listed yet) is read once.
  */
 import { useEffect, useState } from "react"
+import { ChangesView } from "./ChangesView.js"
 import { ConfirmDialog } from "./ConfirmDialog.js"
+import { ForkDialog } from "./ForkDialog.js"
 import { call, get } from "./Http.js"
 import { sessionName } from "./SessionsView.js"
 import { StatusBadge } from "./StatusBadge.js"
 import type { LinkState, StreamLink } from "./Stream.js"
 import { TerminalView } from "./TerminalView.js"
-import type { SessionJson } from "./Wire.js"
+import type { ComputerJson, SessionJson } from "./Wire.js"
 
 type Said = { readonly text: string; readonly error: boolean } | undefined
 
@@ -19,7 +23,10 @@ export const SessionView = (props: {
   readonly linkState: LinkState
   readonly sessionId: string
   readonly live: SessionJson | undefined
+  readonly computers: ReadonlyArray<ComputerJson>
   readonly back: () => void
+  /** A session started from this one (a fork): shown next. */
+  readonly started: (session: SessionJson) => void
 }) => {
   const [fetched, setFetched] = useState<SessionJson | undefined>(undefined)
   const [missing, setMissing] = useState<string | undefined>(undefined)
@@ -27,6 +34,8 @@ export const SessionView = (props: {
   const [said, setSaid] = useState<Said>(undefined)
   const [busy, setBusy] = useState(false)
   const [prompt, setPrompt] = useState("")
+  const [tab, setTab] = useState<"terminal" | "changes">("terminal")
+  const [forking, setForking] = useState(false)
   const session = props.live ?? fetched
 
   useEffect(() => {
@@ -103,6 +112,7 @@ export const SessionView = (props: {
             <button type="button" disabled={busy} onClick={() => void act("Restart", "POST", `${base}/restart`)}>
               Restart agent
             </button>
+            <button type="button" disabled={busy} onClick={() => setForking(true)}>Fork…</button>
           </>
         )}
         {!closed && (
@@ -134,7 +144,17 @@ export const SessionView = (props: {
           <button type="submit" disabled={busy || prompt.trim() === ""}>Send</button>
         </form>
       )}
-      {closed
+      {session.worktree !== undefined && (
+        <div className="tabs" role="group" aria-label="Show">
+          <button type="button" aria-pressed={tab === "terminal"} onClick={() => setTab("terminal")}>Terminal</button>
+          <button type="button" aria-pressed={tab === "changes"} onClick={() => setTab("changes")}>
+            Changes <span className="meta">({session.worktree.branch})</span>
+          </button>
+        </div>
+      )}
+      {tab === "changes" && session.worktree !== undefined
+        ? <ChangesView session={session} />
+        : closed
         ? (
           <p role="status" className="closed-note">
             This session is closed{session.closeReason === null ? "" : ` (${session.closeReason})`}. Its last output:
@@ -143,6 +163,17 @@ export const SessionView = (props: {
           </p>
         )
         : <TerminalView link={props.link} linkState={props.linkState} sessionId={session.sessionId} />}
+      {forking && (
+        <ForkDialog
+          session={session}
+          computers={props.computers}
+          close={() => setForking(false)}
+          forked={(forked) => {
+            setForking(false)
+            props.started(forked)
+          }}
+        />
+      )}
       {confirming && (
         <ConfirmDialog
           title="Close this session?"

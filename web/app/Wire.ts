@@ -6,10 +6,15 @@ import type { Computer } from "../../src/domain/Computer.js"
 import type { Project } from "../../src/domain/Project.js"
 import type { Agent, AgentMode, Session, SessionStatus } from "../../src/domain/Session.js"
 import type { TerminalSnapshot } from "../../src/domain/TerminalSnapshot.js"
+import type { CleanupReport, FinishAction, FinishResult, WorktreeDiff } from "../../src/domain/Worktree.js"
 
 export type SessionJson = typeof Session.Encoded
 export type ProjectJson = typeof Project.Encoded
 export type ComputerJson = typeof Computer.Encoded
+export type WorktreeDiffJson = typeof WorktreeDiff.Encoded
+export type FinishResultJson = typeof FinishResult.Encoded
+export type CleanupReportJson = typeof CleanupReport.Encoded
+export type { FinishAction }
 export type { Agent, AgentMode, SessionStatus, TerminalSnapshot }
 
 export const AGENTS: ReadonlyArray<Agent> = ["claude", "codex", "gemini"]
