@@ -152,7 +152,8 @@ describe("the web dashboard's worktrees in Chromium", () => {
       await changes.getByRole("button", { name: "Discard…" }).click()
       await ask.getByLabel(/^Force/).check()
       await ask.getByRole("button", { name: "Force discard" }).click()
-      const done = changes.getByRole("status").filter({ hasText: /^Discard: / })
+      // the session closes with its worktree: what was done is said at the top of its view
+      const done = page.getByRole("status").filter({ hasText: /^Discard: / })
       await done.waitFor({ timeout: 30_000 })
       assert.include(await done.innerText(), "refs/telemux/salvage/")
       assert.isFalse(fs.existsSync(worktreePath), "the worktree is gone")
@@ -283,7 +284,7 @@ describe("the web dashboard's worktrees in Chromium", () => {
     await changes.getByRole("button", { name: "Discard…" }).click()
     await ask.getByLabel(/^Force/).check()
     await ask.getByRole("button", { name: "Force discard" }).click()
-    await changes.getByRole("status").filter({ hasText: "refs/telemux/salvage/recorded/1700000000" }).waitFor()
+    await recorded.getByRole("status").filter({ hasText: "refs/telemux/salvage/recorded/1700000000" }).waitFor()
     assert.deepStrictEqual(bodies.at(-1), { action: "discard", force: true })
 
     await recorded.getByRole("button", { name: "Fork…" }).click()

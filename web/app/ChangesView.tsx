@@ -26,7 +26,14 @@ const resultText = (result: FinishResultJson): string =>
     result.salvageRef === null ? "" : `The removed work is kept in ${result.salvageRef}.`
   ].filter((part) => part !== "").join(" ")
 
-export const ChangesView = (props: { readonly session: SessionJson }) => {
+export const ChangesView = (props: {
+  readonly session: SessionJson
+  /**
+   * A discard closes the session and removes the worktree, and with it this view: what was done
+   * (the salvage ref) is told by the session's view instead.
+   */
+  readonly onDiscarded?: (text: string) => void
+}) => {
   const worktree = props.session.worktree
   const base = `/v1/sessions/${props.session.sessionId}`
   const headingId = useId()
@@ -58,7 +65,9 @@ export const ChangesView = (props: { readonly session: SessionJson }) => {
     const outcome = await call<FinishResultJson>("POST", `${base}/worktree`, { action, ...extra })
     setBusy(false)
     if (outcome.ok) {
-      setSaid({ text: `${LABEL[action]}: ${resultText(outcome.value)}`, error: false })
+      const text = `${LABEL[action]}: ${resultText(outcome.value)}`
+      setSaid({ text, error: false })
+      if (action === "discard") props.onDiscarded?.(text)
       if (action === "commit") setMessage("")
       if (action !== "push" && action !== "discard") void load()
     } else {

@@ -153,7 +153,15 @@ export const SessionView = (props: {
         </div>
       )}
       {tab === "changes" && session.worktree !== undefined
-        ? <ChangesView session={session} />
+        ? (
+          <ChangesView
+            session={session}
+            onDiscarded={(text) => {
+              setSaid({ text, error: false })
+              setTab("terminal")
+            }}
+          />
+        )
         : closed
         ? (
           <p role="status" className="closed-note">
