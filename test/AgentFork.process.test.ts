@@ -1,5 +1,6 @@
 import { NodeContext } from "@effect/platform-node"
 import { Effect } from "effect"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "vitest"
@@ -35,6 +36,13 @@ describe("forking an agent's conversation (dist/main.js, real tmux, fake agent C
     "claude forks with --resume <current id> --fork-session (the new id after /clear), codex with fork <id>, gemini resumes a copy under a new id; a shell or an agent with no conversation yet is refused",
     async () => {
       const env: DaemonEnv = await envs.make()
+      // the project is a git repository, so that a fork can go into a worktree of it
+      for (const args of [["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "start"]]) {
+        execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@localhost", ...args], {
+          cwd: env.projectDir,
+          stdio: "ignore"
+        })
+      }
       await Effect.runPromise(
         install({ home: env.home, hookCommand: HOOK_COMMAND }).pipe(Effect.provide(NodeContext.layer))
       )
@@ -105,6 +113,21 @@ describe("forking an agent's conversation (dist/main.js, real tmux, fake agent C
         await forkedSession(forkedAgain.body.sessionId, second)
         const lastClaude = recordedArgv(env.home, "claude").at(-1)!
         assert.deepStrictEqual(lastClaude, ["--model", "opus", "--resume", second, "--fork-session"])
+
+        // into a new git worktree of the project's repository: the conversation follows it there
+        const inWorktree = await fork(source.sessionId, { worktree: { branch: "forked-work" } })
+        assert.strictEqual(inWorktree.status, 201, JSON.stringify(inWorktree.body))
+        assert.strictEqual(inWorktree.body.worktree.branch, "forked-work")
+        assert.strictEqual(inWorktree.body.workingDirectory, inWorktree.body.worktree.path)
+        assert.isTrue(inWorktree.body.worktree.path.startsWith(path.join(env.home, "worktrees")))
+        await forkedSession(inWorktree.body.sessionId, second)
+        assert.deepStrictEqual(recordedArgv(env.home, "claude").at(-1), [
+          "--model",
+          "haiku",
+          "--resume",
+          second,
+          "--fork-session"
+        ])
 
         // -- codex -----------------------------------------------------------------------------------
         const codex = await started("codex", "hello codex")

@@ -35,24 +35,15 @@ import { KEY_PRESSES_MAX, KeyInput, toKeyPress } from "../domain/Keys.js"
 import { Project } from "../domain/Project.js"
 import { Agent, AgentMode, ComputerName, Session, SessionId, SessionStatus } from "../domain/Session.js"
 import {
-  BranchCheckedOut,
-  BranchConflict,
-  BranchNameInvalid,
   CleanupPayload,
   CleanupReport,
-  DefaultBranchProtected,
   FinishPayload,
   FinishResult,
-  GitFailed,
-  MergeConflict,
-  NotAGitRepository,
   NoWorktree,
-  RepositoryHasNoCommits,
   WorktreeDiff,
   WorktreeEntry,
-  WorktreeHasWork,
-  WorktreeRequest,
-  WorktreeSetupFailed
+  WorktreeErrorSchema,
+  WorktreeRequest
 } from "../domain/Worktree.js"
 import { VERSION } from "../Version.js"
 import { describeErrorResponses } from "./ErrorResponses.js"
@@ -305,16 +296,7 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(AgentModeUnsupported)
       .addError(NativeSessionIdInvalid)
       .addError(AgentCommandNotFound)
-      .addError(NotAGitRepository)
-      .addError(RepositoryHasNoCommits)
-      .addError(BranchNameInvalid)
-      .addError(BranchConflict)
-      .addError(BranchCheckedOut)
-      .addError(WorktreeHasWork)
-      .addError(DefaultBranchProtected)
-      .addError(MergeConflict)
-      .addError(GitFailed)
-      .addError(WorktreeSetupFailed)
+      .addError(WorktreeErrorSchema)
   )
   .add(
     HttpApiEndpoint.post("input")`/v1/sessions/${sessionIdParam}/input`
@@ -400,16 +382,7 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       )
       .addError(SessionNotFound)
       .addError(NoWorktree)
-      .addError(NotAGitRepository)
-      .addError(RepositoryHasNoCommits)
-      .addError(BranchNameInvalid)
-      .addError(BranchConflict)
-      .addError(BranchCheckedOut)
-      .addError(WorktreeHasWork)
-      .addError(DefaultBranchProtected)
-      .addError(MergeConflict)
-      .addError(GitFailed)
-      .addError(WorktreeSetupFailed)
+      .addError(WorktreeErrorSchema)
   )
   .add(
     HttpApiEndpoint.post("finish")`/v1/sessions/${sessionIdParam}/worktree`
@@ -426,16 +399,7 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(OutcomeUnknown)
       .addError(SessionClosed)
       .addError(TerminalUnavailable)
-      .addError(NotAGitRepository)
-      .addError(RepositoryHasNoCommits)
-      .addError(BranchNameInvalid)
-      .addError(BranchConflict)
-      .addError(BranchCheckedOut)
-      .addError(WorktreeHasWork)
-      .addError(DefaultBranchProtected)
-      .addError(MergeConflict)
-      .addError(GitFailed)
-      .addError(WorktreeSetupFailed)
+      .addError(WorktreeErrorSchema)
   )
   .add(
     HttpApiEndpoint.post("fork")`/v1/sessions/${sessionIdParam}/fork`
@@ -453,16 +417,7 @@ export class SessionsGroup extends HttpApiGroup.make("sessions")
       .addError(AgentModeUnsupported)
       .addError(NativeSessionIdInvalid)
       .addError(AgentCommandNotFound)
-      .addError(NotAGitRepository)
-      .addError(RepositoryHasNoCommits)
-      .addError(BranchNameInvalid)
-      .addError(BranchConflict)
-      .addError(BranchCheckedOut)
-      .addError(WorktreeHasWork)
-      .addError(DefaultBranchProtected)
-      .addError(MergeConflict)
-      .addError(GitFailed)
-      .addError(WorktreeSetupFailed)
+      .addError(WorktreeErrorSchema)
   )
   // the fleet's and the store's errors, which any operation can meet; each endpoint adds its own
   .addError(StorageFailure)
@@ -491,16 +446,7 @@ export class WorktreesGroup extends HttpApiGroup.make("worktrees")
       .setUrlParams(WorktreesParams)
       .addSuccess(Schema.Array(WorktreeEntry))
       .annotate(OpenApi.Summary, "The sessions' git worktrees, with their owners and what removing each would lose")
-      .addError(NotAGitRepository)
-      .addError(RepositoryHasNoCommits)
-      .addError(BranchNameInvalid)
-      .addError(BranchConflict)
-      .addError(BranchCheckedOut)
-      .addError(WorktreeHasWork)
-      .addError(DefaultBranchProtected)
-      .addError(MergeConflict)
-      .addError(GitFailed)
-      .addError(WorktreeSetupFailed)
+      .addError(WorktreeErrorSchema)
   )
   .add(
     HttpApiEndpoint.post("cleanup", "/v1/worktrees/cleanup")
@@ -511,16 +457,7 @@ export class WorktreesGroup extends HttpApiGroup.make("worktrees")
         "Remove worktrees whose session ended: clean ones only, unless forced (a salvage ref keeps forced removals)"
       )
       .addError(OutcomeUnknown)
-      .addError(NotAGitRepository)
-      .addError(RepositoryHasNoCommits)
-      .addError(BranchNameInvalid)
-      .addError(BranchConflict)
-      .addError(BranchCheckedOut)
-      .addError(WorktreeHasWork)
-      .addError(DefaultBranchProtected)
-      .addError(MergeConflict)
-      .addError(GitFailed)
-      .addError(WorktreeSetupFailed)
+      .addError(WorktreeErrorSchema)
   )
   .addError(StorageFailure)
   .addError(ComputerUnreachable)

@@ -231,3 +231,6 @@ export const WorktreeErrors = [
   GitFailed,
   WorktreeSetupFailed
 ] as const
+
+/** The worktree errors as one schema, for an endpoint to declare them all (each keeps its own status). */
+export const WorktreeErrorSchema = Schema.Union(...WorktreeErrors)
