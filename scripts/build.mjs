@@ -56,6 +56,9 @@ const buildWeb = async () => {
     entryNames: "assets/[name]-[hash]",
     chunkNames: "assets/[name]-[hash]",
     jsx: "automatic",
+    // a page's imports loaded later (the session view's xterm.js) come as chunks of their own: the
+    // sessions list does not wait for the terminal's code to be parsed
+    splitting: true,
     // React's production build: no development checks, a fraction of the size
     define: { "process.env.NODE_ENV": "\"production\"" },
     metafile: true
@@ -85,8 +88,12 @@ const buildWeb = async () => {
     "/",
     "/sign-in",
     ...[...hashed.values()],
+    // the chunks pages import later
+    ...Object.keys(result.metafile.outputs)
+      .filter((file) => /\.(js|css)$/.test(file) && result.metafile.outputs[file].entryPoint === undefined)
+      .map((file) => `/${path.relative(out, file)}`),
     ...(fs.existsSync("web/public") ? fs.readdirSync("web/public").map((name) => `/${name}`) : [])
-  ].sort()
+  ].filter((url, i, all) => all.indexOf(url) === i).sort()
   await build({
     entryPoints: ["web/sw.ts"],
     bundle: true,

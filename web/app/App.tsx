@@ -66,13 +66,16 @@ export const App = () => {
   const routeRef = useRef(route)
   routeRef.current = route
 
+  // asked all at once: a first load waits for the slowest of them, not for their sum
   const check = useCallback(async () => {
-    const health = await get<{ readonly computer: string }>("/health")
+    const [health, list, found] = await Promise.all([
+      get<{ readonly computer: string }>("/health"),
+      get<ReadonlyArray<ComputerJson>>("/v1/computers"),
+      get<ReadonlyArray<ProjectJson>>("/v1/projects")
+    ])
     if (health.ok) setLocalComputer(health.value.computer)
-    const list = await get<ReadonlyArray<ComputerJson>>("/v1/computers")
     setAuth(authOf(list))
     if (list.ok) setComputers(list.value)
-    const found = await get<ReadonlyArray<ProjectJson>>("/v1/projects")
     if (found.ok) setProjects(found.value)
   }, [])
 
@@ -100,8 +103,14 @@ export const App = () => {
     }
   }
 
+  /**
+   * The stream starts while sign-in is still being checked (the cookie authenticates it, and a
+   * refused connection asks whether this browser is signed out): the sessions list is on its way
+   * while the page asks the rest, not after.
+   */
+  const streaming = auth === "checking" || auth === "signedIn"
   useEffect(() => {
-    if (auth !== "signedIn") return
+    if (!streaming) return
     const unlisten = link.listen({
       state: (state) => {
         setLinkState(state)
@@ -136,7 +145,7 @@ export const App = () => {
       unlisten()
       link.stop()
     }
-  }, [auth, link])
+  }, [streaming, link])
 
   useEffect(() => {
     const onPop = () => setRoute(routeOf(location.pathname))

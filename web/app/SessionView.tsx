@@ -5,7 +5,7 @@
  * commit, push, merge, discard); an agent's session can be forked. A session this page does not
  * have live (closed, or not listed yet) is read once.
  */
-import { useEffect, useState } from "react"
+import { lazy, Suspense, useEffect, useState } from "react"
 import { ChangesView } from "./ChangesView.js"
 import { ConfirmDialog } from "./ConfirmDialog.js"
 import { ForkDialog } from "./ForkDialog.js"
@@ -13,7 +13,9 @@ import { call, get } from "./Http.js"
 import { sessionName } from "./SessionsView.js"
 import { StatusBadge } from "./StatusBadge.js"
 import type { LinkState, StreamLink } from "./Stream.js"
-import { TerminalView } from "./TerminalView.js"
+
+/** xterm.js is most of the dashboard's code: loaded when a terminal is first shown, not with the list. */
+const TerminalView = lazy(() => import("./TerminalView.js").then((module) => ({ default: module.TerminalView })))
 import type { ComputerJson, SessionJson } from "./Wire.js"
 
 type Said = { readonly text: string; readonly error: boolean } | undefined
@@ -170,7 +172,11 @@ export const SessionView = (props: {
             <q>{session.lastOutput ?? "none"}</q>
           </p>
         )
-        : <TerminalView link={props.link} linkState={props.linkState} sessionId={session.sessionId} />}
+        : (
+          <Suspense fallback={<p role="status">Loading the terminal…</p>}>
+            <TerminalView link={props.link} linkState={props.linkState} sessionId={session.sessionId} />
+          </Suspense>
+        )}
       {forking && (
         <ForkDialog
           session={session}
