@@ -102,87 +102,96 @@ describe("sessions in git worktrees (two daemons, real git, real Redis)", () => 
     await redis?.stop()
   }, 60_000)
 
-  it("a local session: create in a worktree, diff (index untouched), commit, push, discard refused then forced", async () => {
-    const call = api(envA)
-    const created = await call("POST", "/v1/sessions", {
-      projectDir: repoA.repo,
-      title: "fix the parser",
-      worktree: { branch: "feature/parser" }
-    })
-    assert.strictEqual(created.status, 201, JSON.stringify(created.body))
-    const session = created.body
-    assert.strictEqual(session.worktree.branch, "feature/parser")
-    assert.strictEqual(session.worktree.base, "main")
-    assert.strictEqual(session.worktree.repository, fs.realpathSync(repoA.repo))
-    assert.strictEqual(session.workingDirectory, session.worktree.path)
-    assert.isTrue(session.worktree.path.startsWith(path.join(envA.home, "worktrees")), session.worktree.path)
-    assert.isFalse(session.worktree.path.startsWith(repoA.repo), "outside the user's working tree")
+  it(
+    "a local session: create in a worktree, diff (index untouched), commit, push, discard refused then forced",
+    async () => {
+      const call = api(envA)
+      const created = await call("POST", "/v1/sessions", {
+        projectDir: repoA.repo,
+        title: "fix the parser",
+        worktree: { branch: "feature/parser" }
+      })
+      assert.strictEqual(created.status, 201, JSON.stringify(created.body))
+      const session = created.body
+      assert.strictEqual(session.worktree.branch, "feature/parser")
+      assert.strictEqual(session.worktree.base, "main")
+      assert.strictEqual(session.worktree.repository, fs.realpathSync(repoA.repo))
+      assert.strictEqual(session.workingDirectory, session.worktree.path)
+      assert.isTrue(session.worktree.path.startsWith(path.join(envA.home, "worktrees")), session.worktree.path)
+      assert.isFalse(session.worktree.path.startsWith(repoA.repo), "outside the user's working tree")
 
-    // typed into the session's shell: the work happens in the worktree
-    const typed = await call("POST", `/v1/sessions/${session.sessionId}/input`, {
-      text: "echo hello > new.txt && echo two >> tracked.txt && rm README.md && pwd > where.txt"
-    })
-    assert.strictEqual(typed.status, 204, JSON.stringify(typed.body))
-    const indexBefore = fs.readFileSync(path.join(repoA.repo, ".git", "index"))
-    const diff = await eventually("the diff to show the typed changes", async () => {
-      const answer = await call("GET", `/v1/sessions/${session.sessionId}/diff`)
-      assert.strictEqual(answer.status, 200, JSON.stringify(answer.body))
-      return answer.body.files.length >= 4 ? answer.body : undefined
-    })
-    const changes = Object.fromEntries((diff.files as Array<DiffFile>).map((f) => [f.path, f.change]))
-    assert.deepStrictEqual(changes, {
-      "new.txt": "added",
-      "tracked.txt": "modified",
-      "README.md": "deleted",
-      "where.txt": "added"
-    })
-    assert.include(diff.patch, "+hello")
-    assert.include(diff.patch, "+two")
-    assert.isFalse(diff.truncated)
-    assert.deepStrictEqual(fs.readFileSync(path.join(repoA.repo, ".git", "index")), indexBefore, "the user's index")
-    assert.strictEqual(git(repoA.repo, "status", "--porcelain"), "", "the user's tree is untouched")
+      // typed into the session's shell: the work happens in the worktree
+      const typed = await call("POST", `/v1/sessions/${session.sessionId}/input`, {
+        text: "echo hello > new.txt && echo two >> tracked.txt && rm README.md && pwd > where.txt"
+      })
+      assert.strictEqual(typed.status, 204, JSON.stringify(typed.body))
+      const indexBefore = fs.readFileSync(path.join(repoA.repo, ".git", "index"))
+      const diff = await eventually("the diff to show the typed changes", async () => {
+        const answer = await call("GET", `/v1/sessions/${session.sessionId}/diff`)
+        assert.strictEqual(answer.status, 200, JSON.stringify(answer.body))
+        return answer.body.files.length >= 4 ? answer.body : undefined
+      })
+      const changes = Object.fromEntries((diff.files as Array<DiffFile>).map((f) => [f.path, f.change]))
+      assert.deepStrictEqual(changes, {
+        "new.txt": "added",
+        "tracked.txt": "modified",
+        "README.md": "deleted",
+        "where.txt": "added"
+      })
+      assert.include(diff.patch, "+hello")
+      assert.include(diff.patch, "+two")
+      assert.isFalse(diff.truncated)
+      assert.deepStrictEqual(fs.readFileSync(path.join(repoA.repo, ".git", "index")), indexBefore, "the user's index")
+      assert.strictEqual(git(repoA.repo, "status", "--porcelain"), "", "the user's tree is untouched")
 
-    const stats = await call("GET", `/v1/sessions/${session.sessionId}/diff?stat=1`)
-    assert.strictEqual(stats.status, 200)
-    assert.isNull(stats.body.patch)
-    assert.strictEqual(stats.body.files.length, 4)
+      const stats = await call("GET", `/v1/sessions/${session.sessionId}/diff?stat=1`)
+      assert.strictEqual(stats.status, 200)
+      assert.isNull(stats.body.patch)
+      assert.strictEqual(stats.body.files.length, 4)
 
-    // a shell has no agent to write the message
-    const noMessage = await call("POST", `/v1/sessions/${session.sessionId}/worktree`, { action: "commit" })
-    assert.strictEqual(noMessage.status, 400, JSON.stringify(noMessage.body))
-    assert.include(noMessage.body.message, "needs a message")
+      // a shell has no agent to write the message
+      const noMessage = await call("POST", `/v1/sessions/${session.sessionId}/worktree`, { action: "commit" })
+      assert.strictEqual(noMessage.status, 400, JSON.stringify(noMessage.body))
+      assert.include(noMessage.body.message, "needs a message")
 
-    const committed = await call("POST", `/v1/sessions/${session.sessionId}/worktree`, {
-      action: "commit",
-      message: "parser work"
-    })
-    assert.strictEqual(committed.status, 200, JSON.stringify(committed.body))
-    assert.match(committed.body.commit, /^[0-9a-f]{40}$/)
-    assert.strictEqual(git(repoA.repo, "log", "-1", "--format=%s", "feature/parser"), "parser work")
-    assert.strictEqual(git(repoA.repo, "rev-parse", "main"), git(repoA.origin, "rev-parse", "main"), "main unmoved")
+      const committed = await call("POST", `/v1/sessions/${session.sessionId}/worktree`, {
+        action: "commit",
+        message: "parser work"
+      })
+      assert.strictEqual(committed.status, 200, JSON.stringify(committed.body))
+      assert.match(committed.body.commit, /^[0-9a-f]{40}$/)
+      assert.strictEqual(git(repoA.repo, "log", "-1", "--format=%s", "feature/parser"), "parser work")
+      assert.strictEqual(git(repoA.repo, "rev-parse", "main"), git(repoA.origin, "rev-parse", "main"), "main unmoved")
 
-    const pushed = await call("POST", `/v1/sessions/${session.sessionId}/worktree`, { action: "push" })
-    assert.strictEqual(pushed.status, 200, JSON.stringify(pushed.body))
-    assert.strictEqual(git(repoA.origin, "rev-parse", "refs/heads/feature/parser"), committed.body.commit)
+      const pushed = await call("POST", `/v1/sessions/${session.sessionId}/worktree`, { action: "push" })
+      assert.strictEqual(pushed.status, 200, JSON.stringify(pushed.body))
+      assert.strictEqual(git(repoA.origin, "rev-parse", "refs/heads/feature/parser"), committed.body.commit)
 
-    // unsaved work: a discard is refused and changes nothing
-    await call("POST", `/v1/sessions/${session.sessionId}/input`, { text: "echo draft > draft.txt" })
-    await eventually("the draft to be written", async () =>
-      fs.existsSync(path.join(session.worktree.path, "draft.txt")) ? true : undefined)
-    const refused = await call("POST", `/v1/sessions/${session.sessionId}/worktree`, { action: "discard" })
-    assert.strictEqual(refused.status, 409, JSON.stringify(refused.body))
-    assert.strictEqual(refused.body._tag, "WorktreeHasWork")
-    assert.isTrue(fs.existsSync(session.worktree.path))
-    assert.strictEqual((await call("GET", `/v1/sessions/${session.sessionId}`)).body.status !== "closed", true)
+      // unsaved work: a discard is refused and changes nothing
+      await call("POST", `/v1/sessions/${session.sessionId}/input`, { text: "echo draft > draft.txt" })
+      await eventually(
+        "the draft to be written",
+        async () => fs.existsSync(path.join(session.worktree.path, "draft.txt")) ? true : undefined
+      )
+      const refused = await call("POST", `/v1/sessions/${session.sessionId}/worktree`, { action: "discard" })
+      assert.strictEqual(refused.status, 409, JSON.stringify(refused.body))
+      assert.strictEqual(refused.body._tag, "WorktreeHasWork")
+      assert.isTrue(fs.existsSync(session.worktree.path))
+      assert.strictEqual((await call("GET", `/v1/sessions/${session.sessionId}`)).body.status !== "closed", true)
 
-    const forced = await call("POST", `/v1/sessions/${session.sessionId}/worktree`, { action: "discard", force: true })
-    assert.strictEqual(forced.status, 200, JSON.stringify(forced.body))
-    assert.match(forced.body.salvageRef, /^refs\/telemux\/salvage\//)
-    assert.strictEqual(git(repoA.repo, "show", `${forced.body.salvageRef}:draft.txt`), "draft")
-    assert.isFalse(fs.existsSync(session.worktree.path), "the worktree is gone")
-    assert.strictEqual((await call("GET", `/v1/sessions/${session.sessionId}`)).body.status, "closed")
-    assert.strictEqual(git(repoA.repo, "rev-parse", "--abbrev-ref", "HEAD"), "main", "the default branch stays")
-  }, 90_000)
+      const forced = await call("POST", `/v1/sessions/${session.sessionId}/worktree`, {
+        action: "discard",
+        force: true
+      })
+      assert.strictEqual(forced.status, 200, JSON.stringify(forced.body))
+      assert.match(forced.body.salvageRef, /^refs\/telemux\/salvage\//)
+      assert.strictEqual(git(repoA.repo, "show", `${forced.body.salvageRef}:draft.txt`), "draft")
+      assert.isFalse(fs.existsSync(session.worktree.path), "the worktree is gone")
+      assert.strictEqual((await call("GET", `/v1/sessions/${session.sessionId}`)).body.status, "closed")
+      assert.strictEqual(git(repoA.repo, "rev-parse", "--abbrev-ref", "HEAD"), "main", "the default branch stays")
+    },
+    90_000
+  )
 
   it("bad requests change nothing: not a repository, a branch name git refuses, a branch taken", async () => {
     const call = api(envA)
@@ -258,8 +267,10 @@ describe("sessions in git worktrees (two daemons, real git, real Redis)", () => 
     assert.strictEqual((await call("DELETE", `/v1/sessions/${created.body.sessionId}`)).status, 200)
     await daemonA!.stop()
     daemonA = await startDaemon(envA, fleetEnv(A, envA.projectDir))
-    await eventually("the start's word about kept worktrees", async () =>
-      daemonA!.logs().includes("of sessions that ended are kept") ? true : undefined)
+    await eventually(
+      "the start's word about kept worktrees",
+      async () => daemonA!.logs().includes("of sessions that ended are kept") ? true : undefined
+    )
     assert.include(daemonA!.logs(), worktree.path)
     assert.isTrue(fs.existsSync(worktree.path), "kept")
     const listed = await api(envA)("GET", `/v1/worktrees?computer=${A}`)
