@@ -312,8 +312,12 @@ const HandlersLive = FleetRpcs.toLayer(Effect.gen(function*() {
       })),
     WorktreeDiff: (request) =>
       Effect.zipRight(own(request.sessionId), worktreeOps.diff(request.sessionId, request.statOnly)),
+    // not in the session's lane: a push may take minutes, and the session's input must not wait for it
     FinishWorktree: (request) =>
-      inLane(request.sessionId)(worktreeOps.finish(request.sessionId, request.finish, request.idempotencyKey)),
+      Effect.zipRight(
+        own(request.sessionId),
+        worktreeOps.finish(request.sessionId, request.finish, request.idempotencyKey)
+      ),
     ListWorktrees: () => worktreeOps.list,
     CleanupWorktrees: (request) => worktreeOps.cleanup(request),
     ListProjects: () => projects.list,

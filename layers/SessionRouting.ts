@@ -15,7 +15,7 @@ import {
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import type { CleanupPayload, FinishPayload } from "../src/domain/Worktree.js"
-import { CREATE_TIMEOUT, FORK_TIMEOUT } from "../src/fleet/Protocol.js"
+import { CREATE_TIMEOUT, FORK_TIMEOUT, LISTING_TIMEOUT, WORKTREE_FINISH_TIMEOUT } from "../src/fleet/Protocol.js"
 import * as LocalOperations from "./LocalOperations.js"
 import * as WorktreeOperations from "./WorktreeOperations.js"
 
@@ -131,7 +131,11 @@ export const make = Effect.gen(function*() {
       isLocal(session)
         ? worktreeOps.finish(id, payload, key)
         : remoteChange(
-          fleet.call(session.computer, (c) => c.FinishWorktree({ sessionId: id, finish: payload, ...withKey(key) }))
+          fleet.call(
+            session.computer,
+            (c) => c.FinishWorktree({ sessionId: id, finish: payload, ...withKey(key) }),
+            { timeout: WORKTREE_FINISH_TIMEOUT }
+          )
         ).pipe(
           // a discard closes the session there: listed closed here at once
           Effect.tap(() => payload.action === "discard" ? cache.removeSession(id) : Effect.void)
@@ -175,15 +179,21 @@ export const make = Effect.gen(function*() {
       ? worktreeOps.list
       : computer !== undefined
       ? fleet.call(computer, (c) => c.ListWorktrees())
-      : fromEveryComputer(worktreeOps.list, (other) => fleet.call(other, (c) => c.ListWorktrees()))
+      : fromEveryComputer(
+        worktreeOps.list,
+        (other) => fleet.call(other, (c) => c.ListWorktrees(), { timeout: LISTING_TIMEOUT })
+      )
 
   const cleanupWorktrees = (payload: CleanupPayload, computer: ComputerName | undefined) =>
     computer === undefined || computer === me
       ? worktreeOps.cleanup(payload)
-      : remoteChange(fleet.call(computer, (c) => c.CleanupWorktrees(payload)))
+      : remoteChange(fleet.call(computer, (c) => c.CleanupWorktrees(payload), { timeout: WORKTREE_FINISH_TIMEOUT }))
 
   /** The trusted dirs of every computer online, each naming its computer. */
-  const listProjects = fromEveryComputer(projects.list, (other) => fleet.call(other, (c) => c.ListProjects()))
+  const listProjects = fromEveryComputer(
+    projects.list,
+    (other) => fleet.call(other, (c) => c.ListProjects(), { timeout: LISTING_TIMEOUT })
+  )
   /**
    * Forks a session's conversation: by the computer that has the session (and its conversation
    * file), which starts the fork there or sends it, with the conversation, to the target.

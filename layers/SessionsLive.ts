@@ -229,7 +229,6 @@ export const make = Effect.gen(function*() {
       }).pipe(
         Effect.tapError((error) =>
           closeRow(session, "error").pipe(
-            Effect.zipRight(dropWorktree(worktree)),
             Effect.zipRight(
               Effect.logWarning("tmux could not start the session", error).pipe(Effect.annotateLogs({ sessionId }))
             ),
@@ -261,7 +260,11 @@ export const make = Effect.gen(function*() {
       )
       yield* Effect.logInfo("session created").pipe(Effect.annotateLogs({ sessionId, dir }))
       return Option.getOrElse(started, () => running)
-    }).pipe(Effect.ensuring(Effect.sync(() => creating.delete(sessionId))))
+    }).pipe(
+      // not created (the row not stored, or tmux refused): the worktree made for it goes too
+      Effect.tapError(() => dropWorktree(worktree)),
+      Effect.ensuring(Effect.sync(() => creating.delete(sessionId)))
+    )
   })
 
   const { sendBytes, sendKeys, sendText } = makeSessionInput({ bridge, openPane, confirmGone, save })

@@ -41,6 +41,10 @@ export const REQUEST_TIMEOUT = Duration.seconds(10)
 export const CREATE_TIMEOUT = Duration.seconds(20)
 /** A fork elsewhere carries its conversation (up to CONVERSATION_MAX_BYTES): longer still. */
 export const FORK_TIMEOUT = Duration.seconds(45)
+/** A worktree's finish or cleanup may push or remove several trees: git's own bounds, and a margin. */
+export const WORKTREE_FINISH_TIMEOUT = Duration.seconds(150)
+/** Another computer's part of a fleet-wide listing (projects, worktrees): one that is slower is left out. */
+export const LISTING_TIMEOUT = Duration.seconds(3)
 /** Requests awaiting a reply at once; more are refused rather than queued without bound. */
 export const PENDING_REQUESTS_MAX = 10_000
 /** Request ids remembered to drop a duplicate delivery. */

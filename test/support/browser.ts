@@ -13,7 +13,7 @@ export const CHROMIUM = process.env.TELEMUX_CHROMIUM ?? "/usr/bin/chromium"
 export const CHROMIUM_INSTALL =
   "install it with `apt-get install -y chromium` (or run `bash scripts/system-deps.sh`), or set TELEMUX_CHROMIUM to a Chromium binary"
 
-export const launchChromium = (extraArgs: ReadonlyArray<string> = []): Promise<Browser> => {
+export const launchChromium = (): Promise<Browser> => {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(
       `Chromium is required by the web dashboard's browser tests and ${CHROMIUM} is missing: ${CHROMIUM_INSTALL}`
@@ -27,8 +27,7 @@ export const launchChromium = (extraArgs: ReadonlyArray<string> = []): Promise<B
       "--disable-gpu",
       "--disable-background-networking",
       "--disable-component-update",
-      "--no-first-run",
-      ...extraArgs
+      "--no-first-run"
     ]
   })
 }

@@ -66,17 +66,17 @@ export const App = () => {
   const routeRef = useRef(route)
   routeRef.current = route
 
-  // asked all at once: a first load waits for the slowest of them, not for their sum
+  // asked at once; sign-in is decided by the first two, not after the projects (every computer's:
+  // one that is slow to answer must not hold the page)
   const check = useCallback(async () => {
-    const [health, list, found] = await Promise.all([
+    void get<ReadonlyArray<ProjectJson>>("/v1/projects").then((found) => found.ok && setProjects(found.value))
+    const [health, list] = await Promise.all([
       get<{ readonly computer: string }>("/health"),
-      get<ReadonlyArray<ComputerJson>>("/v1/computers"),
-      get<ReadonlyArray<ProjectJson>>("/v1/projects")
+      get<ReadonlyArray<ComputerJson>>("/v1/computers")
     ])
     if (health.ok) setLocalComputer(health.value.computer)
     setAuth(authOf(list))
     if (list.ok) setComputers(list.value)
-    if (found.ok) setProjects(found.value)
   }, [])
 
   useEffect(() => {
