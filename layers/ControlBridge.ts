@@ -241,13 +241,13 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
 
     /**
      * One round trip for a shell: leave any mode, paste, and (tmux deciding) Enter, as one list on the
-     * input client. For another application, the Enter waits for its next output after the paste.
+     * input client. For another application, the Enter waits for it to show the paste (PaneSignals.pasteShown).
      */
     const typeOverChannel = (pane: PaneId, text: string, enter: boolean) =>
       Effect.scoped(Effect.gen(function*() {
         // watched before the list is written: the mark it makes and the application's answer cannot be missed
         const landed = enter && (yield* control.isConnected)
-          ? Option.some(yield* signals.outputAfterMark(pane))
+          ? Option.some(yield* signals.pasteShown(pane, text))
           : Option.none()
         const reply = yield* pasteList(pane, text, leaveModeMarkedArgs(pane), enter ? [enterAtShellArgs(pane)] : [])
         if (!enter) return

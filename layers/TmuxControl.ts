@@ -6,6 +6,7 @@ import {
   ControlInput,
   type PaneOutputListener,
   PaneSignals,
+  PASTE_QUIET,
   TmuxControl
 } from "../services/TmuxControl.js"
 import type { ControlMessage } from "../src/tmux/ControlProtocol.js"
@@ -24,6 +25,7 @@ import {
   unlinkedTelemuxWindows,
   unlinkedWindows
 } from "../src/tmux/HubCommands.js"
+import { type EchoWatch, pasteTail, watchEcho } from "../src/tmux/PasteEcho.js"
 import { attachResetsSizeArgs } from "../src/tmux/TerminalCommands.js"
 import { makeControlClient, type Run } from "./ControlClient.js"
 
@@ -54,6 +56,11 @@ const clientOptions = (options: TmuxControlOptions) => {
 
 interface MarkWaiter {
   marked: boolean
+  /** Undefined: any output after the mark will do. */
+  readonly echo: EchoWatch | undefined
+  /** When the latest output after the mark was read (performance.now()). */
+  lastOutputAt: number
+  readonly output: Deferred.Deferred<void>
   readonly landed: Deferred.Deferred<void>
 }
 
@@ -68,7 +75,13 @@ const makeMarks = () => {
       if (waiters === undefined) continue
       for (const waiter of waiters) {
         if (message._tag === "PaneModeChanged") waiter.marked = true
-        else if (waiter.marked) Deferred.unsafeDone(waiter.landed, Effect.void)
+        else if (waiter.marked) {
+          waiter.lastOutputAt = performance.now()
+          Deferred.unsafeDone(waiter.output, Effect.void)
+          if (waiter.echo === undefined || waiter.echo.add(message.data)) {
+            Deferred.unsafeDone(waiter.landed, Effect.void)
+          }
+        }
       }
     }
   }
@@ -77,12 +90,31 @@ const makeMarks = () => {
       for (const waiter of waiters) Deferred.unsafeDone(waiter.landed, Effect.void)
     }
   })
+  /** Output came after the mark, then none for PASTE_QUIET. */
+  const quietAfterOutput = (waiter: MarkWaiter) =>
+    Effect.zipRight(
+      Deferred.await(waiter.output),
+      Effect.suspend(() => {
+        const gap = performance.now() - waiter.lastOutputAt
+        return gap >= Duration.toMillis(PASTE_QUIET) ? Effect.succeed(true) : Effect.as(
+          Effect.sleep(Duration.millis(Duration.toMillis(PASTE_QUIET) - gap)),
+          false
+        )
+      }).pipe(Effect.repeat({ until: (quiet) => quiet }))
+    )
   const signals = PaneSignals.of({
-    outputAfterMark: (pane) =>
+    pasteShown: (pane, text) =>
       Effect.map(
         Effect.acquireRelease(
-          Effect.map(Deferred.make<void>(), (landed) => {
-            const waiter: MarkWaiter = { marked: false, landed }
+          Effect.map(Effect.all([Deferred.make<void>(), Deferred.make<void>()]), ([output, landed]) => {
+            const tail = pasteTail(text)
+            const waiter: MarkWaiter = {
+              marked: false,
+              echo: tail === undefined ? undefined : watchEcho(tail),
+              lastOutputAt: 0,
+              output,
+              landed
+            }
             const waiters = waiting.get(pane) ?? new Set()
             waiting.set(pane, waiters.add(waiter))
             return waiter
@@ -94,7 +126,7 @@ const makeMarks = () => {
               if (waiters?.size === 0) waiting.delete(pane)
             })
         ),
-        (waiter) => Deferred.await(waiter.landed)
+        (waiter) => Effect.raceFirst(Deferred.await(waiter.landed), Effect.asVoid(quietAfterOutput(waiter)))
       )
   })
   return { see, releaseAll, signals }

@@ -14,8 +14,8 @@ export const TMUX_RESPONSIVE_WITHIN = Duration.seconds(1)
 /** Time a child gets between SIGTERM and SIGKILL. */
 export const KILL_GRACE = Duration.millis(500)
 /**
- * Longest wait for an application that is not a shell to show a paste (its next output) before
- * the Enter is sent anyway. Reached only when the application draws nothing.
+ * Longest wait for an application that is not a shell to show a paste (see PaneSignals.pasteShown)
+ * before the Enter is sent anyway. Reached only when the application draws nothing.
  */
 export const PASTE_LANDED_TIMEOUT = Duration.millis(500)
 /** Most history lines a capture may include above the visible screen. */
@@ -144,7 +144,7 @@ export class TerminalBridge extends Context.Tag("telemux/TerminalBridge")<Termin
    * Types `text` as `paste` does, after taking the pane out of copy-mode; with `enter`, then
    * presses Enter as its own key: at once when the pane's foreground process is a shell (tmux
    * decides, in the same command list as the paste), else once the application has shown the
-   * paste (its next output, at most PASTE_LANDED_TIMEOUT). A failure after the text reached the
+   * paste (its echo, at most PASTE_LANDED_TIMEOUT). A failure after the text reached the
    * pane is EnterNotConfirmed. While tmux leaves earlier input unanswered, refused unsent.
    */
   readonly type: (pane: PaneId, text: string, enter: boolean) => Effect.Effect<void, TmuxError | EnterNotConfirmed>

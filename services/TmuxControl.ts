@@ -119,8 +119,15 @@ export class ControlInput extends Context.Tag("telemux/ControlInput")<ControlInp
  */
 export class PaneSignals extends Context.Tag("telemux/PaneSignals")<PaneSignals, {
   /**
-   * Watches `pane` from now on, until the scope closes: the effect returned completes with the
-   * pane's first output after its next mode change, or as soon as the events client goes down.
+   * Watches `pane` from now on, until the scope closes: the effect returned completes once the
+   * output after the pane's next mode change shows the end of `text` (see pasteTail), or, where it
+   * does not (an application that draws a paste as a summary), once output came after the mark
+   * and then none for PASTE_QUIET; and as soon as the events client goes down. A text that shows
+   * nothing: its first output after the mark. Output alone is not enough where it can: an
+   * application busy when the paste came (a slow hook) writes its late prompt before reading it.
    */
-  readonly outputAfterMark: (pane: PaneId) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>
+  readonly pasteShown: (pane: PaneId, text: string) => Effect.Effect<Effect.Effect<void>, never, Scope.Scope>
 }>() {}
+
+/** How long an application that drew something after a paste, not the paste itself, stays quiet before the Enter goes. */
+export const PASTE_QUIET = Duration.millis(100)

@@ -15,6 +15,7 @@ import {
   type ControlEvent,
   ControlInput,
   HUB_SESSION,
+  PASTE_QUIET,
   TmuxControl
 } from "../services/TmuxControl.js"
 import { reconnectBackoff } from "../src/concurrency/Backoff.js"
@@ -638,6 +639,61 @@ describe("ControlBridge on real tmux", () => {
         yield* Effect.sleep(Duration.millis(300))
         const after = yield* s.bridge.capture(pane, 0)
         assert.strictEqual(after.split("reply: answered").length - 1, 1, screen)
+      })),
+    30_000
+  )
+
+  it.scopedLive(
+    "type into an agent still busy with its last answer: its late prompt is not taken for the paste landing, the agent answers once",
+    () =>
+      live(Effect.gen(function*() {
+        const s = yield* setup()
+        const pane = yield* s.bridge.createSession({
+          name: randomName(),
+          cwd: s.dir,
+          env: { HOME: s.dir },
+          command: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`
+        })
+        yield* waitUntil("the agent's prompt", s.bridge.capture(pane, 0), (t) => t.includes("claude>"), {
+          attempts: 200
+        })
+        yield* waitForCommand(s, pane, "node")
+        // answered at once, then 400 ms reading nothing (a slow hook), then its prompt
+        yield* s.bridge.type(pane, "busy:400", true)
+        yield* waitUntil("the busy answer", s.bridge.capture(pane, 0), (t) => t.includes("reply: busy:400"))
+        // pasted while it is busy: the first output after the paste is that late prompt
+        yield* s.bridge.type(pane, "after the hook", true)
+        yield* waitUntil("the agent's answer", s.bridge.capture(pane, 0), (t) => t.includes("reply: after the hook"), {
+          attempts: 100
+        })
+        yield* Effect.sleep(Duration.millis(300))
+        const after = yield* s.bridge.capture(pane, 0)
+        assert.strictEqual(after.split("reply: after the hook").length - 1, 1, after)
+      })),
+    30_000
+  )
+
+  it.scopedLive(
+    "type into an agent that draws a paste as a summary: the Enter follows its quiet after that draw, before the bound",
+    () =>
+      live(Effect.gen(function*() {
+        const s = yield* setup()
+        const pane = yield* s.bridge.createSession({
+          name: randomName(),
+          cwd: s.dir,
+          env: { HOME: s.dir, FAKE_AGENT_PASTE_SUMMARY: "1" },
+          command: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`
+        })
+        yield* waitUntil("the agent's prompt", s.bridge.capture(pane, 0), (t) => t.includes("claude>"), {
+          attempts: 200
+        })
+        yield* waitForCommand(s, pane, "node")
+        const start = Date.now()
+        yield* s.bridge.type(pane, "summarised", true)
+        const took = Date.now() - start
+        yield* waitUntil("the agent's answer", s.bridge.capture(pane, 0), (t) => t.includes("reply: summarised"))
+        assert.isBelow(took, Duration.toMillis(PASTE_LANDED_TIMEOUT), "the Enter followed the summary, not the bound")
+        assert.isAtLeast(took, Duration.toMillis(PASTE_QUIET), "the Enter waited for the quiet after the summary")
       })),
     30_000
   )
