@@ -56,6 +56,8 @@ export interface ControlClientOptions {
    * `at`); it must return at once. Output messages are also among onNotifications'.
    */
   readonly onOutput?: (message: Extract<ControlMessage, { readonly _tag: "Output" }>) => void
+  /** A pane's mode changed, as read: synchronously and in order with onOutput's outputs. Also among onNotifications'. */
+  readonly onPaneModeChanged?: (paneId: string) => void
   /**
    * What the client wrote besides replies, per chunk read; never called with none. Outputs come
    * without their data (onOutput has it), a pane's outputs in a row as one.
@@ -418,6 +420,10 @@ export const makeControlClient = (
             }
             break
           }
+          case "PaneModeChanged":
+            options.onPaneModeChanged?.(message.paneId)
+            others.push(message)
+            break
           default:
             others.push(message)
         }

@@ -9,7 +9,6 @@ import {
   PASTE_QUIET,
   TmuxControl
 } from "../services/TmuxControl.js"
-import type { ControlMessage } from "../src/tmux/ControlProtocol.js"
 import {
   allWindowsArgs,
   controlClientArgs,
@@ -64,25 +63,21 @@ interface MarkWaiter {
   readonly landed: Deferred.Deferred<void>
 }
 
-/** PaneSignals' waits, fed by the events client's messages in the order it read them. */
+/** PaneSignals' waits, fed by the events client's outputs and mode changes in the order it read them. */
 const makeMarks = () => {
   const waiting = new Map<string, Set<MarkWaiter>>()
-  const see = (messages: ReadonlyArray<ControlMessage>) => {
-    if (waiting.size === 0) return
-    for (const message of messages) {
-      if (message._tag !== "Output" && message._tag !== "PaneModeChanged") continue
-      const waiters = waiting.get(message.paneId)
-      if (waiters === undefined) continue
-      for (const waiter of waiters) {
-        if (message._tag === "PaneModeChanged") waiter.marked = true
-        else if (waiter.marked) {
-          waiter.lastOutputAt = performance.now()
-          Deferred.unsafeDone(waiter.output, Effect.void)
-          if (waiter.echo === undefined || waiter.echo.add(message.data)) {
-            Deferred.unsafeDone(waiter.landed, Effect.void)
-          }
-        }
-      }
+  const modeChanged = (paneId: string) => {
+    const waiters = waiting.get(paneId)
+    if (waiters !== undefined) { for (const waiter of waiters) waiter.marked = true }
+  }
+  const output = (paneId: string, data: string) => {
+    const waiters = waiting.get(paneId)
+    if (waiters === undefined) return
+    for (const waiter of waiters) {
+      if (!waiter.marked) continue
+      waiter.lastOutputAt = performance.now()
+      Deferred.unsafeDone(waiter.output, Effect.void)
+      if (waiter.echo === undefined || waiter.echo.add(data)) Deferred.unsafeDone(waiter.landed, Effect.void)
     }
   }
   const releaseAll = Effect.sync(() => {
@@ -129,7 +124,7 @@ const makeMarks = () => {
         (waiter) => Effect.raceFirst(Deferred.await(waiter.landed), Effect.asVoid(quietAfterOutput(waiter)))
       )
   })
-  return { see, releaseAll, signals }
+  return { modeChanged, output, releaseAll, signals }
 }
 
 /**
@@ -174,6 +169,7 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
         }),
       // in order with the replies, so that a list's `at` falls between the right two outputs
       onOutput: (message) => {
+        marks.output(message.paneId, message.data)
         if (outputListeners.size === 0 || !isSessionOutput(message, hubPanes)) return
         for (const listener of outputListeners) {
           try {
@@ -183,8 +179,8 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
           }
         }
       },
+      onPaneModeChanged: marks.modeChanged,
       onNotifications: (messages) => {
-        marks.see(messages)
         const out: Array<ControlEvent> = []
         for (const message of messages) {
           if (message._tag === "Output") continue
