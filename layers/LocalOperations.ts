@@ -63,15 +63,16 @@ export const make = Effect.gen(function*() {
     }, run)
   }
 
+  // input and keys are the hot path: a request without a key needs no fingerprint (a sha256 of its payload)
   const sendText = (id: SessionId, text: string, enter: boolean, key?: IdempotencyKey) =>
     idempotency.run(
-      { key, fingerprint: fingerprintOf("input", id, { text, enter }), success: Schema.Void },
+      { key, fingerprint: key === undefined ? "" : fingerprintOf("input", id, { text, enter }), success: Schema.Void },
       sessions.sendText(id, text, enter)
     )
 
   const sendKeys = (id: SessionId, keys: ReadonlyArray<KeyPress>, key?: IdempotencyKey) =>
     idempotency.run(
-      { key, fingerprint: fingerprintOf("keys", id, keys), success: Schema.Void },
+      { key, fingerprint: key === undefined ? "" : fingerprintOf("keys", id, keys), success: Schema.Void },
       sessions.sendKeys(id, keys)
     )
 
