@@ -83,6 +83,20 @@ const waitForCommand = (s: Setup, pane: PaneId, command: string) =>
     (current) => current === command
   )
 
+/** The fake agent (claude) in a session of its own, at its prompt: a terminal UI reading pastes. */
+const startFakeClaude = (s: Setup, env: Record<string, string> = {}) =>
+  Effect.gen(function*() {
+    const pane = yield* s.bridge.createSession({
+      name: randomName(),
+      cwd: s.dir,
+      env: { HOME: s.dir, ...env },
+      command: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`
+    })
+    yield* waitUntil("the agent's prompt", s.bridge.capture(pane, 0), (t) => t.includes("claude>"), { attempts: 200 })
+    yield* waitForCommand(s, pane, "node")
+    return pane
+  })
+
 /** Takes events until `done` holds for what was taken so far; bounded by `within`. */
 const takeUntil = (
   events: Queue.Dequeue<ControlEvent>,
@@ -600,17 +614,7 @@ describe("ControlBridge on real tmux", () => {
     () =>
       live(Effect.gen(function*() {
         const s = yield* setup()
-        const name = randomName()
-        const pane = yield* s.bridge.createSession({
-          name,
-          cwd: s.dir,
-          env: { HOME: s.dir },
-          command: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`
-        })
-        yield* waitUntil("the agent's prompt", s.bridge.capture(pane, 0), (t) => t.includes("claude>"), {
-          attempts: 200
-        })
-        yield* waitForCommand(s, pane, "node")
+        const pane = yield* startFakeClaude(s)
 
         // the premise: paste and Enter in one list, as for a shell — the UI reads that Enter as part of the paste
         const buffer = "premise"
@@ -635,7 +639,7 @@ describe("ControlBridge on real tmux", () => {
           s.bridge.capture(pane, 0),
           (t) => t.includes("reply: answered")
         )
-        assert.isBelow(took, 450, "the Enter followed the paste's output, not the bound")
+        assert.isBelow(took, 450, "the Enter followed the paste's echo, not the bound")
         yield* Effect.sleep(Duration.millis(300))
         const after = yield* s.bridge.capture(pane, 0)
         assert.strictEqual(after.split("reply: answered").length - 1, 1, screen)
@@ -648,16 +652,7 @@ describe("ControlBridge on real tmux", () => {
     () =>
       live(Effect.gen(function*() {
         const s = yield* setup()
-        const pane = yield* s.bridge.createSession({
-          name: randomName(),
-          cwd: s.dir,
-          env: { HOME: s.dir },
-          command: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`
-        })
-        yield* waitUntil("the agent's prompt", s.bridge.capture(pane, 0), (t) => t.includes("claude>"), {
-          attempts: 200
-        })
-        yield* waitForCommand(s, pane, "node")
+        const pane = yield* startFakeClaude(s)
         // answered at once, then 400 ms reading nothing (a slow hook), then its prompt
         yield* s.bridge.type(pane, "busy:400", true)
         yield* waitUntil("the busy answer", s.bridge.capture(pane, 0), (t) => t.includes("reply: busy:400"))
@@ -678,16 +673,7 @@ describe("ControlBridge on real tmux", () => {
     () =>
       live(Effect.gen(function*() {
         const s = yield* setup()
-        const pane = yield* s.bridge.createSession({
-          name: randomName(),
-          cwd: s.dir,
-          env: { HOME: s.dir, FAKE_AGENT_PASTE_SUMMARY: "1" },
-          command: `exec node ${FAKE_AGENTS}/fake-agent.mjs claude`
-        })
-        yield* waitUntil("the agent's prompt", s.bridge.capture(pane, 0), (t) => t.includes("claude>"), {
-          attempts: 200
-        })
-        yield* waitForCommand(s, pane, "node")
+        const pane = yield* startFakeClaude(s, { FAKE_AGENT_PASTE_SUMMARY: "1" })
         const start = Date.now()
         yield* s.bridge.type(pane, "summarised", true)
         const took = Date.now() - start
