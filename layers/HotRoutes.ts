@@ -21,6 +21,7 @@ import type { ListSessionsRequest } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { ListSessionsParams } from "../src/api/Api.js"
 import { parseBearer } from "../src/http/Bearer.js"
+import * as HotInput from "./HotInput.js"
 import * as HttpMetrics from "./HttpMetrics.js"
 import { type GuardSettings, makeHeaderCheck } from "./RequestGuard.js"
 import * as SessionRouting from "./SessionRouting.js"
@@ -72,7 +73,11 @@ const boundedMemo = <K, V>(max: number, make: (key: K) => V) => {
  * The shortcut for the listener (HttpListener.shortcut). `health` is the JSON text the health
  * handler answers with (ApiHandlers.makeHealthJson), shared so that both give the same bytes.
  */
-export const make = (settings: GuardSettings, health: Effect.Effect<string>) =>
+export const make = (
+  settings: GuardSettings,
+  health: Effect.Effect<string>,
+  track: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+) =>
   Effect.gen(function*() {
     const config = yield* TelemuxConfig
     const token = yield* AuthToken
@@ -127,7 +132,10 @@ export const make = (settings: GuardSettings, health: Effect.Effect<string>) =>
       if (config.metrics) HttpMetrics.countHot(route)
     }
 
+    const input = yield* HotInput.make(settings, track)
+
     const shortcut: RequestShortcut = (request, response, next) => {
+      if (input(request, response, next)) return
       const found = readFor(request)
       if (found === undefined) return next()
       const settle = (exit: Exit.Exit<Option.Option<string>>) => {

@@ -200,7 +200,7 @@ export const make = (options: ListenerOptions) =>
     }
     server.on("request", (request, response) => {
       if (phase !== "serving" || shortcut === undefined) toApp(request, response)
-      else shortcut(request, response, () => toApp(request, response))
+      else shortcut(request, response, (replay) => toApp(replay ?? request, response))
     })
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
       // as node does: nothing to answer on a reset socket, or in the middle of a response already begun
@@ -245,7 +245,7 @@ export const make = (options: ListenerOptions) =>
     const idle = yield* Deferred.make<void>()
     // Interruptible whatever the flags of the fiber that served the app (a layer's build may be
     // uninterruptible, and the handler's runtime inherits them): a request must yield to shutdown.
-    const track = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
+    const track = <A, E, R>(app: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.withFiberRuntime((fiber) => {
         inFlight.add(fiber)
         return Effect.ensuring(
@@ -293,6 +293,7 @@ export const make = (options: ListenerOptions) =>
     return HttpListener.of({
       port,
       scheme,
+      track,
       server: HttpServer.make({ address: { _tag: "TcpAddress", hostname: options.host, port }, serve }),
       onUpgrade: (handler) =>
         Effect.acquireRelease(

@@ -69,7 +69,7 @@ const AppLive = Layer.unwrapScoped(
       scheme: listener.scheme
     }
     const healthJson = yield* makeHealthJson
-    yield* listener.shortcut(yield* HotRoutes.make(settings, healthJson))
+    yield* listener.shortcut(yield* HotRoutes.make(settings, healthJson, listener.track))
     const guard = RequestGuard.make(settings, EXTRA_ROUTES)
     return Layer.unwrapEffect(Effect.map(HttpApiBuilder.httpApp, (app) => HttpServer.serve(guard(app)))).pipe(
       Layer.provide(StreamRouteLive),

@@ -63,9 +63,14 @@ export type UpgradeHandler = (request: http.IncomingMessage, socket: Duplex, hea
 
 /**
  * Sees each request before the served app: answers it, or calls `next` (at once or later, exactly
- * once) to hand it to the app untouched. For the few hot reads answered from cached bytes.
+ * once) to hand it to the app untouched — or, when it has read the body, with `replay`: the same
+ * request with that body to read again. For the few hot requests (HotRoutes.ts, HotInput.ts).
  */
-export type RequestShortcut = (request: http.IncomingMessage, response: http.ServerResponse, next: () => void) => void
+export type RequestShortcut = (
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+  next: (replay?: http.IncomingMessage) => void
+) => void
 
 export class HttpListener extends Context.Tag("telemux/HttpListener")<HttpListener, {
   /** The port actually bound (differs from the configured one when that is 0). */
@@ -78,4 +83,10 @@ export class HttpListener extends Context.Tag("telemux/HttpListener")<HttpListen
   readonly onUpgrade: (handler: UpgradeHandler) => Effect.Effect<void, never, Scope.Scope>
   /** Puts `shortcut` in front of the served app while the scope is open (one at a time; only while serving). */
   readonly shortcut: (shortcut: RequestShortcut) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Runs `effect` as a request in flight, as the app's requests run: interruptible, and waited
+   * for by the drain (up to its grace), then interrupted. For a shortcut that answers a request
+   * itself after I/O (HotInput.ts).
+   */
+  readonly track: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }>() {}

@@ -223,7 +223,8 @@ describe("which requests the hot routes answer", () => {
       const port = (server.address() as { readonly port: number }).port
       const shortcut = yield* HotRoutes.make(
         { host: "127.0.0.1", allowedHosts: [], port, scheme: "http" },
-        Effect.succeed("{\"ok\":true}")
+        Effect.succeed("{\"ok\":true}"),
+        (effect) => effect
       )
       server.on("request", (request, response) =>
         shortcut(request, response, () => response.writeHead(599, { "content-length": 0 }).end()))

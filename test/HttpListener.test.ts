@@ -87,6 +87,36 @@ describe("HttpListener", () => {
       assert.strictEqual(seen.length, 3)
     }).pipe(Effect.scoped))
 
+  it.live("shutdown waits for a shortcut's tracked request as for the app's: it is answered, then the listener closes", () =>
+    Effect.gen(function*() {
+      const outer = yield* Scope.make()
+      const listener = yield* HttpListenerLive.make({ host: "127.0.0.1", port: 0 }).pipe(Scope.extend(outer))
+      const appScope = yield* Scope.make()
+      yield* Layer.buildWithScope(HttpServer.serve(HttpServerResponse.text("served")), appScope).pipe(
+        Effect.provideService(HttpServer.HttpServer, listener.server)
+      )
+      const started = yield* Deferred.make<void>()
+      const shortcutScope = yield* Scope.make()
+      // answers after 200 ms of work, as an input typed into tmux does after its round trip
+      yield* listener.shortcut((_request, response) => {
+        Effect.runFork(listener.track(
+          Deferred.succeed(started, undefined).pipe(
+            Effect.zipRight(Effect.sleep(Duration.millis(200))),
+            Effect.zipRight(Effect.sync(() => response.writeHead(204).end()))
+          )
+        ))
+      }).pipe(Scope.extend(shortcutScope))
+      const pending = yield* Effect.fork(
+        rawRequest(listener.port, "POST /v1/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n", 5000)
+      )
+      yield* Deferred.await(started)
+      yield* Scope.close(shortcutScope, Exit.void)
+      yield* Scope.close(appScope, Exit.void)
+      yield* Scope.close(outer, Exit.void)
+      const answer = yield* Fiber.join(pending)
+      assert.strictEqual(statusOf(answer.reply), 204, `answered before the close: ${JSON.stringify(answer.reply)}`)
+    }))
+
   it.live("a second listener on the same port fails with PortInUse, naming the port and what to do", () =>
     Effect.gen(function*() {
       const first = yield* HttpListenerLive.make({ host: "127.0.0.1", port: 0 })

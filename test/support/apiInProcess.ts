@@ -50,7 +50,7 @@ export interface Recorder {
   readonly calls: Effect.Effect<ReadonlyArray<string>>
 }
 
-const makeDoubles = Effect.gen(function*() {
+export const makeDoubles = Effect.gen(function*() {
   const log = yield* Ref.make<ReadonlyArray<string>>([])
   const record = (op: string) => Ref.update(log, (all) => [...all, op])
   const find = (id: SessionId) =>
@@ -104,28 +104,32 @@ export const stats = new SystemStatsSnapshot({
   disk: null
 })
 
+/** What the API's layers need, on the recording doubles. */
+export const servicesOf = (doubles: Effect.Effect.Success<typeof makeDoubles>) =>
+  Layer.mergeAll(
+    Layer.succeed(Sessions, doubles.sessions),
+    Layer.succeed(Agents, doubles.agents),
+    // only getComputers is read by the HTTP layer
+    Layer.succeed(Cache, { getComputers: Effect.succeed([]) } as unknown as Cache["Type"]),
+    Layer.succeed(SystemStats, SystemStats.of({ snapshot: Effect.succeed(stats) })),
+    Layer.succeed(Projects, Projects.of({ list: Effect.succeed([]) })),
+    Layer.succeed(TelemuxConfig, testSettings({ computer: ComputerName.make("local") })),
+    fixedToken,
+    MemoryOutputLog.layer,
+    FleetLive.layerAlone,
+    IdempotencyLive.layerMemory,
+    worktreesUnused
+  )
+
 /** Runs `body` against the API served on 127.0.0.1 (a random port), on fresh doubles. */
 export const withApi = <A, E>(
   body: (recorder: Recorder) => Effect.Effect<A, E, HttpClient.HttpClient | HttpListener>
 ) =>
   Effect.gen(function*() {
     const doubles = yield* makeDoubles
-    const config = Layer.succeed(TelemuxConfig, testSettings({ computer: ComputerName.make("local") }))
-    const services = Layer.mergeAll(
-      Layer.succeed(Sessions, doubles.sessions),
-      Layer.succeed(Agents, doubles.agents),
-      // only getComputers is read by the HTTP layer
-      Layer.succeed(Cache, { getComputers: Effect.succeed([]) } as unknown as Cache["Type"]),
-      Layer.succeed(SystemStats, SystemStats.of({ snapshot: Effect.succeed(stats) })),
-      Layer.succeed(Projects, Projects.of({ list: Effect.succeed([]) })),
-      config,
-      fixedToken,
-      MemoryOutputLog.layer,
-      FleetLive.layerAlone,
-      IdempotencyLive.layerMemory,
-      worktreesUnused
+    return yield* body(doubles.recorder).pipe(
+      Effect.provide(HttpServerLayer.layerTest.pipe(Layer.provide(servicesOf(doubles))))
     )
-    return yield* body(doubles.recorder).pipe(Effect.provide(HttpServerLayer.layerTest.pipe(Layer.provide(services))))
   }).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Error)))
 
 /**
