@@ -9,7 +9,8 @@
  * Only a plain request is taken, decided on its headers before its body is read: the exact path
  * with a session id, headers the request guard accepts (Host, Origin, Sec-Fetch-Site, a JSON
  * body of a known length up to HOT_INPUT_BODY_MAX), a token the API accepts, and neither an
- * Idempotency-Key nor a caller header (those go to the pipeline, which handles them). A body the
+ * Idempotency-Key nor a caller header (those go to the pipeline, which handles them); and none
+ * while traces are exported (TelemuxSettings.otlp): then the pipeline's server span is wanted. A body the
  * endpoint would refuse (not JSON, too deep, not its payload) is handed to the pipeline after all,
  * replayed from the bytes read, and answered there as always. The handler's own answers — 204, or
  * its typed error with the status and body the pipeline gives it — are written here; every answer
@@ -35,6 +36,7 @@ import {
   requestIdOf
 } from "./RequestGuard.js"
 import * as SessionRouting from "./SessionRouting.js"
+import { isTracing } from "./Tracing.js"
 
 /** Bodies up to this size are read here; a longer paste goes through the pipeline (its cost is the paste's). */
 export const HOT_INPUT_BODY_MAX = 16 * 1024
@@ -108,6 +110,7 @@ export const make = (
     // The inputs run as fibers of this scope: closing it (the server stopping) interrupts any still running.
     const run = yield* FiberSet.makeRuntime<never, void, never>()
     const checkHeaders = makeHeaderCheck(settings)
+    const tracing = isTracing(config)
 
     const answer = (response: http.ServerResponse, arrived: number, status: number, body?: string) => {
       if (response.writableEnded || response.destroyed) return
@@ -203,6 +206,8 @@ export const make = (
       response: http.ServerResponse,
       next: (replay?: http.IncomingMessage) => void
     ): boolean => {
+      // with traces exported, every request is the pipeline's: its span, continuing the caller's trace
+      if (tracing) return false
       const id = takes(request)
       if (id === undefined) return false
       const bearer = parseBearer(request.headers.authorization)

@@ -196,9 +196,10 @@ describe("telemux attach --via stream in a terminal", () => {
       )
 
       typeLine(outer, attachLine(session.sessionId))
+      // the notice and the session's screen come in either order (CI once saw the notice first)
       const shown = await outer.waitScreen(
-        "the notice that the session keeps its size",
-        (text) => text.includes(`shown at the session's own size ${kept}`),
+        "the notice that the session keeps its size, and the session's prompt",
+        (text) => text.includes(`shown at the session's own size ${kept}`) && text.includes(session.prompt),
         WAIT_MS
       )
       assert.include(shown, session.prompt)
