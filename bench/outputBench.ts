@@ -356,24 +356,21 @@ const IDLE_SECONDS = 20
 const BASELINE_IDLE_SECONDS = 10
 const IDLE_SETTLE_SECONDS = 40
 
-/** `meanwhile` runs while the daemon settles, and has ended before its idle cost is measured. */
-export const telemuxIdle = async <A>(meanwhile: () => Promise<A>) => {
+export const telemuxIdle = async () => {
   const daemon = await startDaemon({ probe: false })
   try {
     await createSessions(daemon, IDLE_SESSIONS, os.tmpdir())
     // Settle first: the first snapshot, status and last-output writes of 200 new sessions are
     // start-up work, not the idle cost being measured; so are the major collections V8 runs about
     // 30 s after that burst to shrink the heap (measured: ~200 ms of GC at 30-31 s, then quiet).
-    const settled = sleep(IDLE_SETTLE_SECONDS * 1000)
-    const other = await meanwhile()
-    await settled
+    await sleep(IDLE_SETTLE_SECONDS * 1000)
     const spawnsBefore = fs.readFileSync(daemon.spawnLog, "utf8").split("\n").filter(Boolean).length
     const cpuBefore = cpuSeconds(daemon.pid)
     await sleep(IDLE_SECONDS * 1000)
     const spawned = fs.readFileSync(daemon.spawnLog, "utf8").split("\n").filter(Boolean).length - spawnsBefore
     const cpu = cpuSeconds(daemon.pid) - cpuBefore
     const clients = childrenOf(daemon.pid).filter((cmd) => /\btmux\b/.test(cmd)).length
-    return { spawnsPerSecond: spawned / IDLE_SECONDS, cpuPercent: (cpu / IDLE_SECONDS) * 100, clients, other }
+    return { spawnsPerSecond: spawned / IDLE_SECONDS, cpuPercent: (cpu / IDLE_SECONDS) * 100, clients }
   } finally {
     await daemon.stop()
   }
@@ -443,9 +440,8 @@ export const benchOutput = async (): Promise<ReadonlyArray<BenchRow>> => {
     value: ms(loopAt100.p99Ms),
     baseline: `max ${ms(loopAt100.maxMs)}, p50 ${ms(loopAt100.p50Ms)}`
   })
-  // the baseline's own idle figures are taken while the daemon settles (its CPU and spawns are its own)
-  const idle = await telemuxIdle(baselineIdle)
-  const idleBase = idle.other
+  const idle = await telemuxIdle()
+  const idleBase = await baselineIdle()
   rows.push({
     name: `${IDLE_SESSIONS} idle sessions for ${IDLE_SECONDS} s: tmux processes spawned per second`,
     value: idle.spawnsPerSecond.toFixed(2),
