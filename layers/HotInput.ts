@@ -187,12 +187,34 @@ export const make = (
         })
       )
 
-    /** The body, read whole (its length is bounded by the headers checked). */
+    /**
+     * The body, read whole (its length is bounded by the headers checked); a client that goes away
+     * before its end interrupts the request (nothing was done), so no fiber waits for a body that
+     * will never come.
+     */
     const bodyOf = (request: http.IncomingMessage) =>
       Effect.async<Buffer>((resume) => {
         const chunks: Array<Buffer> = []
-        request.on("data", (chunk: Buffer) => chunks.push(chunk))
-        request.once("end", () => resume(Effect.succeed(Buffer.concat(chunks))))
+        const onData = (chunk: Buffer) => chunks.push(chunk)
+        const stop = () => {
+          request.off("data", onData)
+          request.off("end", onEnd)
+          request.off("close", onGone)
+          request.off("error", onGone)
+        }
+        const onEnd = () => {
+          stop()
+          resume(Effect.succeed(Buffer.concat(chunks)))
+        }
+        const onGone = () => {
+          stop()
+          resume(Effect.interrupt)
+        }
+        request.on("data", onData)
+        request.once("end", onEnd)
+        request.once("close", onGone)
+        request.once("error", onGone)
+        return Effect.sync(stop)
       })
 
     /**

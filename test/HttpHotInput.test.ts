@@ -9,6 +9,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, LogLevel } from "effect"
 import * as http from "node:http"
+import * as net from "node:net"
 import * as HotInput from "../layers/HotInput.js"
 import { HttpListener } from "../services/HttpListener.js"
 import { existing, makeDoubles, servicesOf, TOKEN, withApi } from "./support/apiInProcess.js"
@@ -169,5 +170,41 @@ describe("which requests the shortcut takes", () => {
         ["sendText"],
         "typed for the one request it took whole"
       )
+    }))
+
+  it.scopedLive("a client that goes away halfway through its body ends its request: nothing typed, no fiber left waiting", () =>
+    Effect.gen(function*() {
+      const doubles = yield* makeDoubles
+      let running = 0
+      const track = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.suspend(() => {
+          running++
+          return Effect.ensuring(effect, Effect.sync(() => running--))
+        })
+      const take = yield* HotInput.make({ host: "127.0.0.1", allowedHosts: [], port: 0, scheme: "http" }, track).pipe(
+        Effect.provide(servicesOf(doubles).pipe(Layer.provideMerge(quiet)))
+      )
+      const server = http.createServer((request, response) => {
+        if (!take(request, response, () => response.writeHead(597).end())) response.writeHead(597).end()
+      })
+      const port = yield* Effect.acquireRelease(
+        Effect.async<number>((resume) => {
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed((server.address() as { port: number }).port)))
+        }),
+        () => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+      )
+      const socket = net.connect(port, "127.0.0.1")
+      socket.on("error", () => undefined)
+      socket.write(
+        `POST ${input(existing.sessionId)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{"text":"never-`
+      )
+      const deadline = Date.now() + 5000
+      while (running === 0 && Date.now() < deadline) yield* Effect.sleep("10 millis")
+      assert.strictEqual(running, 1, "taken, waiting for its body")
+      socket.destroy()
+      while (running > 0 && Date.now() < deadline) yield* Effect.sleep("10 millis")
+      assert.strictEqual(running, 0, "ended when the client went away")
+      assert.notInclude(yield* doubles.recorder.calls, "sendText")
     }))
 })
