@@ -22,6 +22,7 @@ import {
   TmuxControl
 } from "../services/TmuxControl.js"
 import type { KeyPress } from "../src/domain/Keys.js"
+import { withoutTrailingBlank } from "../src/domain/ScreenPatch.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
 import {
   captureArgs,
@@ -178,8 +179,9 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     const captureEach = (panes: ReadonlyArray<PaneId>, historyLines: number) =>
       viaChannel(
         Effect.map(control.runList(panes.map((pane) => captureArgs(pane, historyLines))), (reply) => {
-          const results: Array<Either.Either<string, TmuxError>> = reply.blocks.map((block) =>
-            Either.right(trimTrailingBlankLines(block.join("\n")))
+          // each line decoded on its own by the parser: kept as it is, never joined and split again
+          const results: Array<Either.Either<ReadonlyArray<string>, TmuxError>> = reply.blocks.map((block) =>
+            Either.right(withoutTrailingBlank(block.slice()))
           )
           if (Option.isSome(reply.refused)) results.push(Either.left(reply.refused.value))
           return results

@@ -8,7 +8,7 @@ import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import { TmuxControl } from "../services/TmuxControl.js"
 import { consume, every } from "../src/concurrency/Workers.js"
-import { isShell, screenTail } from "../src/domain/Screen.js"
+import { isShell, screenTailOfLines } from "../src/domain/Screen.js"
 import type { Session, SessionId } from "../src/domain/Session.js"
 
 /** lastOutput / lastOutputAt are written at most this often per session (the latest wins). */
@@ -229,7 +229,7 @@ export const make = Effect.gen(function*() {
         i === 0 ? Effect.void : Effect.sleep(Duration.zero),
         sessions.recordOutput(slice.map((update) => ({
           id: update.sessionId,
-          lastOutput: screenTail(update.screen),
+          lastOutput: screenTailOfLines(update.lines),
           lastOutputAt: update.changedAt
         })))
       ), { discard: true })

@@ -11,7 +11,7 @@ import {
   type ScreenRecord,
   type Since
 } from "../services/OutputLog.js"
-import { applySplices, diffLines, type LineSplice, screenLines } from "../src/domain/ScreenPatch.js"
+import { applySplices, detachedLine, diffLines, type LineSplice, screenLines } from "../src/domain/ScreenPatch.js"
 import type { SessionId } from "../src/domain/Session.js"
 
 /** One recorded screen. `screen` is joined from the lines when asked for: the lines are what is kept. */
@@ -29,15 +29,8 @@ class Update implements OutputChanged {
   }
 }
 
-/**
- * A copy of `line` that does not hold on to the text it was cut from: V8 makes a substring of 13
- * characters or more (what `split` returns) a view of its parent, so a kept line would keep the
- * whole capture it came from alive.
- */
-const detached = (line: string): string => (line.length < 13 ? line : (line + "\n").slice(0, -1))
-
 const detachSplices = (splices: ReadonlyArray<LineSplice>): ReadonlyArray<LineSplice> =>
-  splices.map((s) => ({ at: s.at, remove: s.remove, insert: s.insert.map(detached) }))
+  splices.map((s) => ({ at: s.at, remove: s.remove, insert: s.insert.map(detachedLine) }))
 
 interface History {
   nextSeq: number
@@ -71,13 +64,25 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
       return PubSub.publish(events, event)
     }
 
-    /** The update for `screen` after the history's latest, with the lines they share kept once. */
-    const next = (history: History, sessionId: SessionId, seq: number, screen: string, changedAt: DateTime.Utc) => {
+    /**
+     * The update for `fresh` after the history's latest, with the lines they share kept once.
+     * `detach` copies the lines kept (see detachedLine): lines split from a screen's text would
+     * each hold the whole text alive.
+     */
+    const next = (
+      history: History,
+      sessionId: SessionId,
+      seq: number,
+      fresh: ReadonlyArray<string>,
+      changedAt: DateTime.Utc,
+      detach: boolean
+    ) => {
       const previous = history.ring[history.ring.length - 1]
-      const fresh = screenLines(screen)
-      if (previous === undefined) return new Update(sessionId, seq, fresh.map(detached), changedAt, undefined)
-      const splices = detachSplices(diffLines(previous.lines, fresh))
-      const lines = applySplices(previous.lines, splices) ?? fresh.map(detached)
+      const own = () => detach ? fresh.map(detachedLine) : fresh
+      if (previous === undefined) return new Update(sessionId, seq, own(), changedAt, undefined)
+      const diff = diffLines(previous.lines, fresh)
+      const splices = detach ? detachSplices(diff) : diff
+      const lines = applySplices(previous.lines, splices) ?? own()
       return new Update(sessionId, seq, lines, changedAt, { base: previous.seq, splices })
     }
 
@@ -93,24 +98,24 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
     const record = (history: History, update: Update) =>
       PubSub.publish(events, keep(history, update)).pipe(Effect.as(update))
 
-    const appended = (sessionId: SessionId, screen: string, changedAt: DateTime.Utc) => {
+    const appended = (sessionId: SessionId, lines: ReadonlyArray<string>, changedAt: DateTime.Utc, detach: boolean) => {
       let history = histories.get(sessionId)
       if (history === undefined) {
         history = { nextSeq: firstSeq + 1, base: firstSeq, ring: [] }
         histories.set(sessionId, history)
       }
-      return keep(history, next(history, sessionId, history.nextSeq, screen, changedAt))
+      return keep(history, next(history, sessionId, history.nextSeq, lines, changedAt, detach))
     }
 
     const append = (sessionId: SessionId, screen: string, changedAt: DateTime.Utc) =>
       Effect.suspend(() => {
-        const update = appended(sessionId, screen, changedAt)
+        const update = appended(sessionId, screenLines(screen), changedAt, true)
         return Effect.as(PubSub.publish(events, update), update)
       })
 
     const appendAll = (screens: ReadonlyArray<NewScreen>) =>
       Effect.suspend(() => {
-        const updates = screens.map((s) => appended(s.sessionId, s.screen, s.changedAt))
+        const updates = screens.map((s) => appended(s.sessionId, s.lines, s.changedAt, false))
         return Effect.as(PubSub.publishAll(events, updates), updates)
       })
 
@@ -124,7 +129,10 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
         // a repeat or an older update (a watch renewed, a stream re-read) changes nothing
         if (update.seq < history.nextSeq) return Effect.succeed(false)
         return Effect.as(
-          record(history, next(history, update.sessionId, update.seq, update.screen, update.changedAt)),
+          record(
+            history,
+            next(history, update.sessionId, update.seq, screenLines(update.screen), update.changedAt, true)
+          ),
           true
         )
       })

@@ -5,6 +5,7 @@ import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
 import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
 import { every } from "../src/concurrency/Workers.js"
+import { sameLines } from "../src/domain/ScreenPatch.js"
 import type { PaneId, SessionId } from "../src/domain/Session.js"
 
 const captures = Metric.counter("telemux_output_captures_total", {
@@ -42,8 +43,8 @@ interface Watched {
   dirty: boolean
   /** Its capture is out (in a batch not yet answered and recorded): not put in another batch meanwhile. */
   capturing: boolean
-  /** The last screen captured (compared as is: cheaper than hashing it). */
-  lastScreen: string | undefined
+  /** The last screen captured, as the output log keeps it (compared line by line: cheaper than hashing it). */
+  lastLines: ReadonlyArray<string> | undefined
   lastAttemptAt: number
   /** Captures failed in a row; while above zero the pane is captured again at `retryAt`, signal or not. */
   failures: number
@@ -165,7 +166,7 @@ export const make = (options: OutputPollerOptions = {}) =>
     const recordBatch = (
       batch: ReadonlyArray<Watched>,
       at: number,
-      answered: Either.Either<ReadonlyArray<Either.Either<string, TmuxError>>, TmuxError>
+      answered: Either.Either<ReadonlyArray<Either.Either<ReadonlyArray<string>, TmuxError>>, TmuxError>
     ) =>
       Effect.gen(function*() {
         for (const w of batch) w.capturing = false
@@ -179,6 +180,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         const results = answered.right
         // the batch's changed screens are recorded together; the rare follow-ups (a failure, a dead pane) after them
         const changed: Array<NewScreen> = []
+        const changedOf: Array<Watched> = []
         const after: Array<Effect.Effect<void>> = []
         const changedAt = DateTime.unsafeMake(at)
         let unchanged = 0
@@ -193,9 +195,9 @@ export const make = (options: OutputPollerOptions = {}) =>
           } else if (Either.isRight(result)) {
             w.failures = 0
             if (!w.reportedDead) w.exitEvidence = 0
-            if (result.right !== w.lastScreen) {
-              w.lastScreen = result.right
-              changed.push({ sessionId: w.sessionId, screen: result.right, changedAt })
+            if (w.lastLines === undefined || !sameLines(result.right, w.lastLines)) {
+              changed.push({ sessionId: w.sessionId, lines: result.right, changedAt })
+              changedOf.push(w)
             } else {
               unchanged++
             }
@@ -214,7 +216,9 @@ export const make = (options: OutputPollerOptions = {}) =>
           screensAppended.unsafeUpdate(changed.length, [])
         }
         if (changed.length > 0) {
-          yield* log.appendAll(changed)
+          const updates = yield* log.appendAll(changed)
+          // the log's lines, not the capture's: the lines it shares with the update before are kept once
+          for (let i = 0; i < updates.length; i++) changedOf[i]!.lastLines = updates[i]!.lines
         }
         for (const effect of after) yield* effect
       })
@@ -227,7 +231,9 @@ export const make = (options: OutputPollerOptions = {}) =>
     const outstanding = yield* Queue.unbounded<{
       readonly batch: ReadonlyArray<Watched>
       readonly at: number
-      readonly reply: Fiber.Fiber<Either.Either<ReadonlyArray<Either.Either<string, TmuxError>>, TmuxError>>
+      readonly reply: Fiber.Fiber<
+        Either.Either<ReadonlyArray<Either.Either<ReadonlyArray<string>, TmuxError>>, TmuxError>
+      >
     }>()
     const recorder = Queue.take(outstanding).pipe(
       Effect.flatMap(({ at, batch, reply }) =>
@@ -385,7 +391,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         // the first capture at once
         dirty: true,
         capturing: false,
-        lastScreen: undefined,
+        lastLines: undefined,
         lastAttemptAt: -Infinity,
         failures: 0,
         retryAt: 0,

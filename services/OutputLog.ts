@@ -64,10 +64,11 @@ export type Since =
  */
 export type OutputListener = (event: OutputEvent) => void
 
-/** A screen to record for a session (see `appendAll`). */
+/** A screen to record for a session (see `appendAll`), as its lines (see TerminalBridge's `captureEach`). */
 export interface NewScreen {
   readonly sessionId: SessionId
-  readonly screen: string
+  /** Kept as they are: each must be a string of its own, not a view of a larger one. */
+  readonly lines: ReadonlyArray<string>
   readonly changedAt: DateTime.Utc
 }
 

@@ -1,5 +1,6 @@
 import { Context, Data, Duration, Effect, Either } from "effect"
 import type { KeyPress } from "../src/domain/Keys.js"
+import { detachedLine, screenLines } from "../src/domain/ScreenPatch.js"
 import type { PaneId, TmuxName } from "../src/domain/Session.js"
 import type { TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 import type { ControlChannelDown } from "./TmuxControl.js"
@@ -132,12 +133,14 @@ export class TerminalBridge extends Context.Tag("telemux/TerminalBridge")<Termin
   /**
    * Captures several panes in one round trip where it can: a result per pane, in order, up to and
    * including the first capture that failed; the panes after it were not captured (tmux skips the
-   * rest of a list after a refusal). Fails as a whole only when no capture was answered.
+   * rest of a list after a refusal). Fails as a whole only when no capture was answered. Each
+   * screen comes as its lines (what `capture` gives, split on "\n"), each line a string of its own
+   * that holds on to nothing else: the output log keeps them as they are.
    */
   readonly captureEach: (
     panes: ReadonlyArray<PaneId>,
     historyLines: number
-  ) => Effect.Effect<ReadonlyArray<Either.Either<string, TmuxError>>, TmuxError>
+  ) => Effect.Effect<ReadonlyArray<Either.Either<ReadonlyArray<string>, TmuxError>>, TmuxError>
   /** Pastes `text` literally through a tmux buffer (`paste-buffer -p`); no Enter. */
   readonly paste: (pane: PaneId, text: string) => Effect.Effect<void, TmuxError>
   /**
@@ -182,12 +185,12 @@ export const captureInTurn = (capture: (pane: PaneId, historyLines: number) => E
 (
   panes: ReadonlyArray<PaneId>,
   historyLines: number
-): Effect.Effect<ReadonlyArray<Either.Either<string, TmuxError>>> =>
+): Effect.Effect<ReadonlyArray<Either.Either<ReadonlyArray<string>, TmuxError>>> =>
   Effect.gen(function*() {
-    const results: Array<Either.Either<string, TmuxError>> = []
+    const results: Array<Either.Either<ReadonlyArray<string>, TmuxError>> = []
     for (const pane of panes) {
       const result = yield* Effect.either(capture(pane, historyLines))
-      results.push(result)
+      results.push(Either.map(result, (screen) => screenLines(screen).map(detachedLine)))
       if (Either.isLeft(result)) break
     }
     return results

@@ -2,7 +2,7 @@ import { NodeContext } from "@effect/platform-node"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Duration, Effect, Exit, Fiber, Layer, Option, Queue, Schedule, Scope } from "effect"
+import { Chunk, Context, Duration, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schedule, Scope } from "effect"
 import { randomBytes } from "node:crypto"
 import { readdirSync, readFileSync, realpathSync } from "node:fs"
 import * as ControlBridge from "../layers/ControlBridge.js"
@@ -195,6 +195,38 @@ describe("TmuxControl on real tmux", () => {
         assert.deepStrictEqual(yield* s.control.run(["display-message", "-p", `reply-${i}`]), [`reply-${i}`])
         assert.include(linesOf(yield* s.bridge.capture(pane, 0)), "%begin 9 9 9")
       }
+    })))
+
+  it.scopedLive("captureEach gives each pane's lines as capture gives its text; a missing pane ends the list", () =>
+    live(Effect.gen(function*() {
+      const s = yield* setup()
+      const a = yield* startShell(s)
+      const b = yield* startShell(s)
+      yield* runLine(
+        s,
+        a.pane,
+        "printf '%%end 1 2 3\\n  \\n\\303\\251t\\303\\251 \\342\\234\\223\\n'; echo done-$((6*7))"
+      )
+      yield* waitUntil("a's output", s.bridge.capture(a.pane, 0), (t) => linesOf(t).includes("done-42"))
+      yield* runLine(s, b.pane, "clear; echo only-$((2+3))")
+      yield* waitUntil("b's output", s.bridge.capture(b.pane, 0), (t) => linesOf(t).includes("only-5"))
+
+      const each = yield* s.bridge.captureEach([a.pane, b.pane], 10)
+      assert.lengthOf(each, 2)
+      for (const [i, pane] of [a.pane, b.pane].entries()) {
+        const lines = Either.getOrThrow(each[i]!)
+        assert.strictEqual(lines.join("\n"), yield* s.bridge.capture(pane, 10))
+        assert.notStrictEqual(lines[lines.length - 1]!.trim(), "", "trailing blank rows are dropped")
+      }
+      const first = Either.getOrThrow(each[0]!)
+      assert.include(first, "%end 1 2 3")
+      assert.include(first, "", "a blank line between written ones stays")
+      assert.include(first, "été ✓")
+
+      const missing = yield* s.bridge.captureEach([b.pane, "%99999" as PaneId, a.pane], 0)
+      assert.lengthOf(missing, 2, "the capture after the refused one is not tried")
+      assert.isTrue(Either.isRight(missing[0]!))
+      assert.strictEqual(Either.flip(missing[1]!).pipe(Either.getOrThrow)._tag, "TmuxSessionNotFound")
     })))
 
   it.scopedLive("pane output reaches output listeners with multi-byte characters split across writes intact", () =>

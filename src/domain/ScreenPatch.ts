@@ -19,6 +19,28 @@ export const PATCH_DISTANCE_MAX = 128
 
 export const screenLines = (screen: string): ReadonlyArray<string> => screen.split("\n")
 
+/** Whether two screens' lines are the same, line by line. */
+export const sameLines = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** `lines` cut (in place) before the blank (empty or whitespace-only) lines at their end: a capture's rows below the last written. */
+export const withoutTrailingBlank = (lines: Array<string>): Array<string> => {
+  let end = lines.length
+  while (end > 0 && lines[end - 1]!.trim() === "") end--
+  if (end < lines.length) lines.length = end
+  return lines
+}
+
+/**
+ * A copy of `line` that does not hold on to the text it was cut from: V8 makes a substring of 13
+ * characters or more (what `split` returns) a view of its parent, so a kept line would keep the
+ * whole text it came from alive.
+ */
+export const detachedLine = (line: string): string => (line.length < 13 ? line : (line + "\n").slice(0, -1))
+
 /** The splices that turn `before` into `after` (none when they are equal). */
 export const diffLines = (before: ReadonlyArray<string>, after: ReadonlyArray<string>): ReadonlyArray<LineSplice> => {
   let start = 0

@@ -44,6 +44,12 @@ const BACKSLASH = 0x5c
 const SPACE = 0x20
 const utf8 = new TextDecoder("utf-8")
 
+/**
+ * Node's Buffer decodes a range of itself as UTF-8 without a view of it (`toString("utf8", start,
+ * end)` does this after checking its arguments); invalid sequences become U+FFFD, as TextDecoder's.
+ */
+type Utf8Slicing = Buffer & { readonly utf8Slice: (start: number, end: number) => string }
+
 const isOctalDigit = (byte: number | undefined) => byte !== undefined && byte >= 0x30 && byte <= 0x37
 
 /** `\ooo` → the byte, `\\` → a backslash; every other byte (UTF-8 included) passes through. */
@@ -183,9 +189,12 @@ export const makeControlParser = (options: { readonly maxPanes?: number } = {}):
     }
   }
 
-  const line = (bytes: Uint8Array): ControlMessage | undefined => {
+  /** A line of `chunk` (from `start` to `end`, without its newline). */
+  const line = (chunk: Buffer, start: number, end: number): ControlMessage | undefined => {
     if (block !== undefined) {
-      const text = utf8.decode(bytes)
+      // a reply's body (a capture: a hundred lines and more) is decoded line by line from the
+      // chunk, with no view made per line: each line is a string of its own, kept as it is
+      const text = (chunk as Utf8Slicing).utf8Slice(start, end)
       if (text === block.end || text === block.error) {
         const reply: ControlReply = {
           _tag: "Reply",
@@ -201,6 +210,7 @@ export const makeControlParser = (options: { readonly maxPanes?: number } = {}):
       block.body.push(text)
       return undefined
     }
+    const bytes = chunk.subarray(start, end)
     if (bytes[0] === 0x25 && startsWith(bytes, BEGIN)) {
       const [time = "", number = "", flags = ""] = ascii(bytes, BEGIN.length, bytes.length).split(" ")
       const triple = `${time} ${number} ${flags}`
@@ -210,17 +220,20 @@ export const makeControlParser = (options: { readonly maxPanes?: number } = {}):
     return notification(bytes)
   }
 
-  const push = (chunk: Uint8Array): ReadonlyArray<ControlMessage> => {
+  const push = (read: Uint8Array): ReadonlyArray<ControlMessage> => {
+    const chunk = Buffer.isBuffer(read) ? read : Buffer.from(read.buffer, read.byteOffset, read.byteLength)
     const messages: Array<ControlMessage> = []
     let start = 0
     for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
-      let bytes = chunk.subarray(start, nl)
+      let message: ControlMessage | undefined
       if (partial.length > 0) {
-        partial.push(bytes)
-        bytes = Buffer.concat(partial)
+        partial.push(chunk.subarray(start, nl))
+        const whole = Buffer.concat(partial)
         partial = []
+        message = line(whole, 0, whole.length)
+      } else {
+        message = line(chunk, start, nl)
       }
-      const message = line(bytes)
       if (message !== undefined) messages.push(message)
       start = nl + 1
     }
