@@ -73,6 +73,16 @@ export const eventFrame = (event: Exclude<OutputEvent, OutputChanged>): string =
  */
 export const makeOutputFrames = (capacity = STREAM_FRAME_CACHE_MAX) => {
   const cache = new Map<OutputChanged, { output?: string; patch?: string }>()
+  // the updates of one capture batch share their `changedAt`: formatted once for all of them
+  let lastAt: DateTime.Utc | undefined
+  let lastIso = ""
+  const iso = (at: DateTime.Utc) => {
+    if (at !== lastAt) {
+      lastAt = at
+      lastIso = DateTime.formatIso(at)
+    }
+    return lastIso
+  }
   const entry = (update: OutputChanged) => {
     let frames = cache.get(update)
     if (frames === undefined) {
@@ -90,7 +100,7 @@ export const makeOutputFrames = (capacity = STREAM_FRAME_CACHE_MAX) => {
         sessionId: update.sessionId,
         seq: update.seq,
         screen: update.screen,
-        changedAt: DateTime.formatIso(update.changedAt)
+        changedAt: iso(update.changedAt)
       })
     },
     /** Only for an update with a patch. */
@@ -102,7 +112,7 @@ export const makeOutputFrames = (capacity = STREAM_FRAME_CACHE_MAX) => {
         seq: update.seq,
         base: update.patch!.base,
         splices: update.patch!.splices,
-        changedAt: DateTime.formatIso(update.changedAt)
+        changedAt: iso(update.changedAt)
       })
     }
   }
