@@ -302,10 +302,12 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     const makeRoom = (kept: Set<string> | Map<string, string>) => {
       if (kept.size >= BRACKETED_PANES_MAX) kept.delete(kept.keys().next().value!)
     }
-    yield* control.onOutput((paneId, data) => {
+    yield* control.onOutput((paneId, output) => {
       const before = unfinished.get(paneId)
+      // no ESC, nothing unfinished before it: no mode sequence, and the output is not decoded
+      if (before === undefined && !output.hasEscape) return
       if (before !== undefined) unfinished.delete(paneId)
-      const { on, unfinished: rest } = readBracketedPaste(before ?? "", data)
+      const { on, unfinished: rest } = readBracketedPaste(before ?? "", output.data)
       if (rest !== "") {
         makeRoom(unfinished)
         unfinished.set(paneId, rest)

@@ -416,7 +416,7 @@ export const makeControlClient = (
             // holds no pane's bytes, and a pane's outputs in a row are one
             const previous = others[others.length - 1]
             if (previous?._tag !== "Output" || previous.paneId !== message.paneId) {
-              others.push({ _tag: "Output", paneId: message.paneId, data: "" })
+              others.push({ _tag: "Output", paneId: message.paneId, data: "", hasEscape: false })
             }
             break
           }

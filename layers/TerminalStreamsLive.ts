@@ -99,9 +99,12 @@ export const make = Effect.gen(function*() {
   /** Feeds to draw again (they left the alternate screen after a snapshot taken on it). */
   const redrawDue = yield* Queue.sliding<Feed>(TERMINAL_FEEDS_MAX)
 
-  yield* control.onOutput((paneId, data) => {
+  yield* control.onOutput((paneId, output) => {
     const feed = byPane.get(paneId as PaneId)
     if (feed === undefined) return
+    const data = output.data
+    // empty when the write ended inside a character the next one completes
+    if (data === "") return
     const seq = feed.seq + 1
     if (LEAVES_ALTERNATE.test(data)) {
       feed.leftAlternate = seq

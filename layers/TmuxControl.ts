@@ -9,6 +9,7 @@ import {
   PASTE_QUIET,
   TmuxControl
 } from "../services/TmuxControl.js"
+import type { PaneOutput } from "../src/tmux/ControlProtocol.js"
 import {
   allWindowsArgs,
   controlClientArgs,
@@ -70,14 +71,14 @@ const makeMarks = () => {
     const waiters = waiting.get(paneId)
     if (waiters !== undefined) { for (const waiter of waiters) waiter.marked = true }
   }
-  const output = (paneId: string, data: string) => {
+  const output = (paneId: string, written: PaneOutput) => {
     const waiters = waiting.get(paneId)
     if (waiters === undefined) return
     for (const waiter of waiters) {
       if (!waiter.marked) continue
       waiter.lastOutputAt = performance.now()
       Deferred.unsafeDone(waiter.output, Effect.void)
-      if (waiter.echo === undefined || waiter.echo.add(data)) Deferred.unsafeDone(waiter.landed, Effect.void)
+      if (waiter.echo === undefined || waiter.echo.add(written.data)) Deferred.unsafeDone(waiter.landed, Effect.void)
     }
   }
   const releaseAll = Effect.sync(() => {
@@ -169,11 +170,11 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
         }),
       // in order with the replies, so that a list's `at` falls between the right two outputs
       onOutput: (message) => {
-        marks.output(message.paneId, message.data)
+        marks.output(message.paneId, message)
         if (outputListeners.size === 0 || !isSessionOutput(message, hubPanes)) return
         for (const listener of outputListeners) {
           try {
-            listener(message.paneId, message.data)
+            listener(message.paneId, message)
           } catch (error) {
             listenerFailure = error
           }

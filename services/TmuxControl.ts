@@ -1,5 +1,6 @@
 import { Context, Data, Duration, type Effect, type Option, type Queue, type Scope } from "effect"
 import type { PaneId } from "../src/domain/Session.js"
+import type { PaneOutput } from "../src/tmux/ControlProtocol.js"
 import type { TmuxCommandFailed, TmuxError, TmuxSessionNotFound } from "./TerminalBridge.js"
 
 /** Hidden session the control clients attach to; every telemux window is linked into it. */
@@ -27,10 +28,12 @@ export class ControlChannelDown extends Data.TaggedError("ControlChannelDown")<{
 }
 
 /**
- * Told of what a pane wrote (octal-unescaped, UTF-8 decoded by a per-pane streaming decoder; never
- * empty), synchronously and in order, as the control client reads it. It must return at once.
+ * Told of what a pane wrote, synchronously and in order, as the control client reads it. It must
+ * return at once, and read `output.data` (octal-unescaped, UTF-8 decoded by a per-pane streaming
+ * decoder; possibly empty, when the write ended inside a character) then or never: it is decoded
+ * when first read (see PaneOutput).
  */
-export type PaneOutputListener = (paneId: PaneId, data: string) => void
+export type PaneOutputListener = (paneId: PaneId, output: PaneOutput) => void
 
 /** What the control client reports between command replies, besides output (see TmuxControl.onOutput). */
 export type ControlEvent =

@@ -87,7 +87,7 @@ describe("control protocol: reply framing", () => {
       const messages = parseAll([wire.subarray(0, cut), wire.subarray(cut)])
       assert.deepStrictEqual(messages, [
         { _tag: "Reply", time: "7", number: "8", flags: "1", ok: true, body: ["été ✓ 日本 😀 %end 7 8 1"] },
-        { _tag: "Output", paneId: "%3", data: "ok\r\n" }
+        { _tag: "Output", paneId: "%3", data: "ok\r\n", hasEscape: false }
       ], `cut at byte ${cut}`)
     }
     const oneByteAtATime = parseAll(Array.from(wire, (b) => Uint8Array.of(b)))
@@ -98,7 +98,12 @@ describe("control protocol: reply framing", () => {
     const parser = makeControlParser()
     assert.deepStrictEqual(parser.push(bytes("%output %1 abc")), [])
     assert.deepStrictEqual(parser.push(bytes("def")), [])
-    assert.deepStrictEqual(parser.push(bytes("\n")), [{ _tag: "Output", paneId: "%1", data: "abcdef" }])
+    assert.deepStrictEqual(parser.push(bytes("\n")), [{
+      _tag: "Output",
+      paneId: "%1",
+      data: "abcdef",
+      hasEscape: false
+    }])
   })
 })
 
@@ -133,6 +138,27 @@ describe("control protocol: output", () => {
         assert.deepStrictEqual(outputs(messages, "%6"), ["日"])
       }
     }
+  })
+
+  it("tells whether an output holds an ESC from its escaped bytes, and decodes only what is read", () => {
+    const [plain, coloured, slash] = parseAll([
+      `%output %1 ${escapeLikeTmux(bytes("plain\r\n"))}\n`,
+      `%output %1 ${escapeLikeTmux(bytes("\x1b[31mred\x1b[0m"))}\n`,
+      `%output %1 ${escapeLikeTmux(bytes("\\033 is how tmux writes it"))}\n`
+    ].map(bytesFromLatin1))
+    assert.isFalse(plain?._tag === "Output" && plain.hasEscape)
+    assert.isTrue(coloured?._tag === "Output" && coloured.hasEscape)
+    // a backslash followed by 033 is escaped itself (\134033): not an ESC
+    assert.isFalse(slash?._tag === "Output" && slash.hasEscape)
+    assert.strictEqual(slash?._tag === "Output" ? slash.data : "", "\\033 is how tmux writes it")
+
+    // A pane's output nobody read is left out of its decoder's stream: the next one read starts afresh.
+    const parser = makeControlParser()
+    const half = escapeLikeTmux(bytes("é").subarray(0, 1))
+    const [unread] = parseAll([`%output %2 ${half}\n`].map(bytesFromLatin1), parser)
+    assert.strictEqual(unread?._tag, "Output")
+    const [next] = parseAll([`%output %2 next\n`].map(bytesFromLatin1), parser)
+    assert.strictEqual(next?._tag === "Output" ? next.data : "", "next")
   })
 
   it("reads %extended-output's value after the ' : ' mark", () => {

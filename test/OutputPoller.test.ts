@@ -27,7 +27,10 @@ class ControlFeed extends Context.Tag("test/ControlFeed")<ControlFeed, {
 const testControl = Layer.effectContext(Effect.gen(function*() {
   const events = yield* Queue.unbounded<ControlEvent>()
   const listeners = new Set<PaneOutputListener>()
-  const feed = { events, output: (paneId: PaneId) => listeners.forEach((listener) => listener(paneId, "x")) }
+  const feed = {
+    events,
+    output: (paneId: PaneId) => listeners.forEach((listener) => listener(paneId, { data: "x", hasEscape: false }))
+  }
   const control = TmuxControl.of({
     run: () => Effect.dieMessage("TmuxControl.run is not used by the poller"),
     runList: () => Effect.dieMessage("TmuxControl.runList is not used by the poller"),

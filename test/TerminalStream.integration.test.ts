@@ -64,8 +64,8 @@ const setup = Effect.gen(function*() {
   const bridge = Context.get(context, TerminalBridge)
   const control = Context.get(context, TmuxControl)
   const chunks: Array<Chunk> = []
-  yield* control.onOutput((pane, data) => {
-    chunks.push({ pane, data })
+  yield* control.onOutput((pane, output) => {
+    if (output.data !== "") chunks.push({ pane, data: output.data })
   })
   return { socket, home, bridge, chunks }
 })

@@ -115,7 +115,7 @@ const takeUntil = (
 const recordOutput = (control: TmuxControl["Type"]) =>
   Effect.gen(function*() {
     const writes: Array<{ readonly paneId: PaneId; readonly data: string }> = []
-    yield* control.onOutput((paneId, data) => void writes.push({ paneId, data }))
+    yield* control.onOutput((paneId, output) => void writes.push({ paneId, data: output.data }))
     const of = (pane: PaneId) => writes.filter((w) => w.paneId === pane).map((w) => w.data)
     const until = (pane: PaneId, text: string, within: Duration.DurationInput = Duration.seconds(10)) =>
       Effect.gen(function*() {

@@ -14,10 +14,22 @@ export interface ControlReply {
   readonly body: ReadonlyArray<string>
 }
 
+/**
+ * What a pane wrote, as one `%output` gave it. `data` is unescaped and decoded with the pane's own
+ * streaming UTF-8 decoder when it is first read, not before: most of a busy server's outputs are
+ * read by nobody (a signal is all the output poller needs). Read `data` in the order the parser
+ * returned the outputs; a pane's outputs left unread are left out of its decoder's stream.
+ */
+export interface PaneOutput {
+  readonly data: string
+  /** False when it holds no ESC byte (read from the escaped bytes, without decoding them). */
+  readonly hasEscape: boolean
+}
+
 export type ControlMessage =
   | ControlReply
-  /** Pane output, unescaped and decoded with the pane's own streaming UTF-8 decoder. */
-  | { readonly _tag: "Output"; readonly paneId: string; readonly data: string }
+  /** Pane output (see PaneOutput). */
+  | ({ readonly _tag: "Output"; readonly paneId: string } & PaneOutput)
   | {
     readonly _tag: "SubscriptionChanged"
     readonly name: string
@@ -92,6 +104,8 @@ const bytesOf = (text: string) => new TextEncoder().encode(text)
 const OUTPUT = bytesOf("%output ")
 const EXTENDED_OUTPUT = bytesOf("%extended-output ")
 const BEGIN = bytesOf("%begin ")
+/** ESC as tmux writes it in an output (every byte below a space is written `\ooo`). */
+const ESCAPED_ESC = Buffer.from("\\033", "latin1")
 /** Separates the reserved fields of a notification from its value. */
 const VALUE_MARK = bytesOf(" : ")
 
@@ -134,16 +148,24 @@ export const makeControlParser = (options: { readonly maxPanes?: number } = {}):
     return decoder
   }
 
-  const output = (paneId: string, escaped: Uint8Array): ControlMessage => ({
-    _tag: "Output",
-    paneId,
-    data: decoderFor(paneId).decode(unescapeOutput(escaped), { stream: true })
-  })
+  const output = (paneId: string, escaped: Buffer): ControlMessage => {
+    let data: string | undefined
+    return {
+      _tag: "Output",
+      paneId,
+      get data() {
+        return data ??= decoderFor(paneId).decode(unescapeOutput(escaped), { stream: true })
+      },
+      get hasEscape() {
+        return escaped.indexOf(ESCAPED_ESC) !== -1
+      }
+    }
+  }
 
-  const notification = (line: Uint8Array): ControlMessage | undefined => {
+  const notification = (line: Buffer): ControlMessage | undefined => {
     if (startsWith(line, OUTPUT)) {
       const space = line.indexOf(SPACE, OUTPUT.length)
-      if (space === -1) return output(ascii(line, OUTPUT.length, line.length), new Uint8Array(0))
+      if (space === -1) return output(ascii(line, OUTPUT.length, line.length), Buffer.alloc(0))
       return output(ascii(line, OUTPUT.length, space), line.subarray(space + 1))
     }
     if (startsWith(line, EXTENDED_OUTPUT)) {

@@ -129,13 +129,11 @@ export const subscribeArgs = (subscription: (typeof SUBSCRIPTIONS)[number]): Rea
 
 const isPaneId = Schema.is(PaneId)
 
-/** Whether an output message is a session pane's (not the hub's own) and carries text. */
+/** Whether an output message is a session pane's (not the hub's own); its text is not decoded to tell. */
 export const isSessionOutput = (
   message: Extract<ControlMessage, { _tag: "Output" }>,
   hubPanes: ReadonlySet<string>
-): message is typeof message & { readonly paneId: PaneId } =>
-  // empty when the write ended inside a character the next one completes
-  message.data.length > 0 && isPaneId(message.paneId) && !hubPanes.has(message.paneId)
+): message is typeof message & { readonly paneId: PaneId } => isPaneId(message.paneId) && !hubPanes.has(message.paneId)
 
 /** The event a message of the client is for subscribers, if any: field changes of panes not the hub's own. */
 export const paneEventOf = (message: ControlMessage, hubPanes: ReadonlySet<string>): ControlEvent | undefined => {
