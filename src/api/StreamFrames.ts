@@ -5,15 +5,7 @@
 import { DateTime, Option, Schema } from "effect"
 import type { OutputChanged, OutputEvent } from "../../services/OutputLog.js"
 import { Session, type SessionId } from "../domain/Session.js"
-import {
-  AgentMessage,
-  CommandMessage,
-  DirectoryMessage,
-  ErrorMessage,
-  ExitedMessage,
-  ResyncMessage,
-  SessionRemovedMessage
-} from "./StreamProtocol.js"
+import { AgentMessage, ErrorMessage, ExitedMessage, ResyncMessage, SessionRemovedMessage } from "./StreamProtocol.js"
 
 /** Encoded screen frames kept for the clients that send them (the latest updates of the busiest sessions). */
 export const STREAM_FRAME_CACHE_MAX = 2048
@@ -44,14 +36,12 @@ export const eventFrame = (event: Exclude<OutputEvent, OutputChanged>): string =
   switch (event._tag) {
     case "ProcessExited":
       return JSON.stringify(Schema.encodeSync(ExitedMessage)({ type: "exited", sessionId: event.sessionId }))
+    // by hand, field for field as DirectoryMessage / CommandMessage encode (plain strings): a busy
+    // server's panes change command several hundred times a second
     case "DirectoryChanged":
-      return JSON.stringify(
-        Schema.encodeSync(DirectoryMessage)({ type: "directory", sessionId: event.sessionId, path: event.path })
-      )
+      return JSON.stringify({ type: "directory", sessionId: event.sessionId, path: event.path })
     case "CommandChanged":
-      return JSON.stringify(
-        Schema.encodeSync(CommandMessage)({ type: "command", sessionId: event.sessionId, command: event.command })
-      )
+      return JSON.stringify({ type: "command", sessionId: event.sessionId, command: event.command })
     case "AgentActivity":
       return JSON.stringify(
         Schema.encodeSync(AgentMessage)({

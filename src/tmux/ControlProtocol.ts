@@ -57,10 +57,13 @@ const SPACE = 0x20
 const utf8 = new TextDecoder("utf-8")
 
 /**
- * Node's Buffer decodes a range of itself as UTF-8 without a view of it (`toString("utf8", start,
- * end)` does this after checking its arguments); invalid sequences become U+FFFD, as TextDecoder's.
+ * Node's Buffer decodes a range of itself without a view of it (what `toString("utf8" | "latin1",
+ * start, end)` calls after checking its arguments); invalid UTF-8 becomes U+FFFD, as TextDecoder's.
  */
-type Utf8Slicing = Buffer & { readonly utf8Slice: (start: number, end: number) => string }
+type Slicing = Buffer & {
+  readonly utf8Slice: (start: number, end: number) => string
+  readonly latin1Slice: (start: number, end: number) => string
+}
 
 const isOctalDigit = (byte: number | undefined) => byte !== undefined && byte >= 0x30 && byte <= 0x37
 
@@ -88,11 +91,11 @@ export const unescapeOutput = (escaped: Uint8Array): Uint8Array => {
   return out.subarray(0, n)
 }
 
-const ascii = (bytes: Uint8Array, start: number, end: number) => {
-  let text = ""
-  for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]!)
-  return text
-}
+/**
+ * Bytes known to be ASCII (ids, numbers) as a string, in one native call: a flat string, whose
+ * hash is computed once however many maps it is looked up in (a pane id is, several per output).
+ */
+const ascii = (bytes: Buffer, start: number, end: number): string => (bytes as Slicing).latin1Slice(start, end)
 
 const startsWith = (line: Uint8Array, prefix: Uint8Array) => {
   if (line.length < prefix.length) return false
@@ -216,7 +219,7 @@ export const makeControlParser = (options: { readonly maxPanes?: number } = {}):
     if (block !== undefined) {
       // a reply's body (a capture: a hundred lines and more) is decoded line by line from the
       // chunk, with no view made per line: each line is a string of its own, kept as it is
-      const text = (chunk as Utf8Slicing).utf8Slice(start, end)
+      const text = (chunk as Slicing).utf8Slice(start, end)
       if (text === block.end || text === block.error) {
         const reply: ControlReply = {
           _tag: "Reply",
