@@ -39,6 +39,32 @@ export const cpuSeconds = (pid: number | "self"): number => {
   return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / CLK_TCK
 }
 
+/**
+ * Kills the tmux server on `socket` and waits until its process is gone: a server of hundreds of
+ * panes takes tens of seconds reaping them after `kill-server` (seen: 60 s for 500, at a third of
+ * a core), which the next section would otherwise measure beside its own load. SIGKILL after
+ * `within`; its panes' processes have had their SIGHUP by then.
+ */
+export const killTmuxServer = async (socket: string, within = 120_000) => {
+  let pid: number
+  try {
+    pid = Number(execFileSync(REAL_TMUX, ["-L", socket, "display-message", "-p", "#{pid}"]).toString().trim())
+    execFileSync(REAL_TMUX, ["-L", socket, "kill-server"], { stdio: "ignore" })
+  } catch {
+    return // no server
+  }
+  const alive = () => {
+    try {
+      return !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
+    } catch {
+      return false
+    }
+  }
+  const deadline = Date.now() + within
+  while (alive() && Date.now() < deadline) await sleep(100)
+  if (alive()) process.kill(pid, "SIGKILL")
+}
+
 export interface Daemon {
   readonly pid: number
   readonly port: number
@@ -120,11 +146,7 @@ export const startDaemon = async (
     const exited = new Promise((r) => child.once("exit", r))
     child.kill("SIGTERM")
     await exited
-    try {
-      execFileSync(REAL_TMUX, ["-L", socket, "kill-server"], { stdio: "ignore" })
-    } catch {
-      // gone
-    }
+    await killTmuxServer(socket)
     fs.rmSync(home, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 })
   }
   return { pid: child.pid!, port, socket, token, spawnLog, call, probe, stop }
@@ -300,8 +322,8 @@ const baselineSessions = (n: number) => {
         .toString().trim()
     )
   }
-  const kill = () => {
-    execFileSync(REAL_TMUX, ["-L", socket, "kill-server"], { stdio: "ignore" })
+  const kill = async () => {
+    await killTmuxServer(socket)
     fs.rmSync(home, { recursive: true, force: true })
   }
   return { socket, panes, kill }
@@ -345,7 +367,7 @@ const baselineLatency = async (n: number, mode: LatencyMode, count: number) => {
     }
   } finally {
     await poller.stop()
-    world.kill()
+    await world.kill()
   }
   return samples.sort((a, b) => a - b)
 }
@@ -389,7 +411,7 @@ const baselineIdle = async () => {
     await poller.stop()
     return { spawnsPerSecond: spawned / BASELINE_IDLE_SECONDS, cpuPercent: (cpu / BASELINE_IDLE_SECONDS) * 100 }
   } finally {
-    world.kill()
+    await world.kill()
   }
 }
 
