@@ -9,7 +9,9 @@ if (out) {
   histogram.enable()
   process.on("SIGUSR2", () => {
     const cpu = process.cpuUsage()
-    fs.writeFileSync(out, JSON.stringify({
+    // Written aside, then renamed: the bench reads the file as soon as it exists, and under load it
+    // once read it half-written ("Unexpected end of JSON input" in the output section).
+    fs.writeFileSync(`${out}.tmp`, JSON.stringify({
       p50Ms: histogram.percentile(50) / 1e6,
       p99Ms: histogram.percentile(99) / 1e6,
       maxMs: histogram.max / 1e6,
@@ -17,6 +19,7 @@ if (out) {
       cpuSystemUs: cpu.system,
       at: Date.now()
     }))
+    fs.renameSync(`${out}.tmp`, out)
     histogram.reset()
   })
 }
