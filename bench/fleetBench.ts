@@ -26,8 +26,12 @@ const B = ComputerName.make("bench-b")
 const SECRET = "fleet-bench-secret"
 const WARMUP = 300
 const TIMED = 2_000
-/** Enough requests to fill the inbox and replies streams to their caps before the volume run is measured. */
-const FILL = 2 * INBOX_MAXLEN
+/**
+ * Requests that fill the inbox and replies streams to their caps before the volume run is measured.
+ * `XADD … MAXLEN ~` trims whole nodes of a stream (at most 100 entries or 4 KB each), so a stream
+ * stays at its cap from one node past it on; a tenth more than the cap is a margin of many nodes.
+ */
+const FILL = INBOX_MAXLEN + INBOX_MAXLEN / 10
 const VOLUME = 15_000
 const IN_FLIGHT = 64
 const P99_TARGET_MS = 5
@@ -128,7 +132,7 @@ const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MiB`
 /**
  * Remote requests between two in-process fleet stacks on one loopback redis-server: the round trip
  * of a remote Capture (A → B's inbox → B's handler → A's replies) beside a bare PING measured in
- * the same loop; then 100k remote requests with Redis memory and key count before and after.
+ * the same loop; then VOLUME remote requests with Redis memory and key count before and after.
  */
 export const benchFleet = async (): Promise<ReadonlyArray<BenchRow>> => {
   const server = await startRedisServer()
