@@ -97,6 +97,18 @@ const ROUTES: ReadonlyArray<Route> = [
 ]
 
 /**
+ * A pair of daemons, `a` as users run it and `b` with `bEnv`, started at the same time: their
+ * start-ups are set-up, and each takes seconds of loading modules. One that fails stops the other.
+ */
+const startPair = async (bEnv: Readonly<Record<string, string>>): Promise<readonly [Daemon, Daemon]> => {
+  const started = await Promise.allSettled([startDaemon({ probe: false }), startDaemon({ probe: false, env: bEnv })])
+  const [a, b] = started
+  if (a.status === "fulfilled" && b.status === "fulfilled") return [a.value, b.value]
+  await Promise.all(started.map((one) => (one.status === "fulfilled" ? one.value.stop() : undefined)))
+  throw started.find((one) => one.status === "rejected")!.reason
+}
+
+/**
  * PAIRS fresh pairs of daemons — `a` as users run it, `b` with `bEnv` — each pair measured side by
  * side on every route; the generators swap sides every other pair. Fresh pairs because one
  * process differs from the next: two identical daemons measured this way differed by up to 10 %
@@ -109,13 +121,14 @@ const pairs = async (
 ) => {
   const byRoute = new Map<string, Array<{ readonly a: Cell; readonly b: Cell; readonly cost: number }>>()
   for (let pair = 0; pair < PAIRS; pair++) {
-    const a = await startDaemon({ probe: false })
-    const b = await startDaemon({ probe: false, env: bEnv })
+    const [a, b] = await startPair(bEnv)
     try {
       pin(a.pid, 0)
       pin(b.pid, 0)
-      const [aId] = await createSessions(a, SESSIONS, os.tmpdir())
-      const [bId] = await createSessions(b, SESSIONS, os.tmpdir())
+      const [[aId], [bId]] = await Promise.all([
+        createSessions(a, SESSIONS, os.tmpdir()),
+        createSessions(b, SESSIONS, os.tmpdir())
+      ])
       const order: readonly [Load, Load] = pair % 2 === 0 ? loads : [loads[1], loads[0]]
       for (const route of routes) {
         const rounds = await sideBySide(order, { daemon: a, path: route.path(aId!) }, {
@@ -125,8 +138,7 @@ const pairs = async (
         byRoute.set(route.name, [...(byRoute.get(route.name) ?? []), ...rounds])
       }
     } finally {
-      await a.stop()
-      await b.stop()
+      await Promise.all([a.stop(), b.stop()])
     }
   }
   return routes.map((route) => {
