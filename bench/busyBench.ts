@@ -15,7 +15,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import WebSocket from "ws"
 import type { BenchRow } from "./measure.js"
-import { cpuSeconds, createSessions, REAL_TMUX, startDaemon } from "./outputBench.js"
+import { cpuSeconds, createSessions, killTmuxServer, REAL_TMUX, startDaemon } from "./outputBench.js"
 import { applyFrame, type ScreenFrame } from "./screenFrames.js"
 
 const SESSIONS = Number(process.env.TELEMUX_BENCH_BUSY_SESSIONS ?? 500)
@@ -303,11 +303,7 @@ const floorSide = async (): Promise<Side> => {
       ...counts
     }
   } finally {
-    try {
-      execFileSync(REAL_TMUX, ["-L", socket, "kill-server"], { stdio: "ignore" })
-    } catch {
-      // gone
-    }
+    await killTmuxServer(socket)
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }
