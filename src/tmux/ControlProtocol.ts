@@ -120,6 +120,28 @@ const indexOfSequence = (bytes: Uint8Array, needle: Uint8Array, from: number) =>
   return -1
 }
 
+/** An output whose text is decoded when first read (see PaneOutput): one object, its getters on the prototype. */
+class LazyOutput implements PaneOutput {
+  readonly _tag = "Output"
+  readonly #escaped: Buffer
+  readonly #decode: (paneId: string, escaped: Buffer) => string
+  #data: string | undefined
+  constructor(
+    readonly paneId: string,
+    escaped: Buffer,
+    decode: (paneId: string, escaped: Buffer) => string
+  ) {
+    this.#escaped = escaped
+    this.#decode = decode
+  }
+  get data(): string {
+    return this.#data ??= this.#decode(this.paneId, this.#escaped)
+  }
+  get hasEscape(): boolean {
+    return this.#escaped.indexOf(ESCAPED_ESC) !== -1
+  }
+}
+
 export interface ControlParser {
   /** Feeds the next bytes read from the client's stdout; returns the messages they completed. */
   readonly push: (chunk: Uint8Array) => ReadonlyArray<ControlMessage>
@@ -151,19 +173,9 @@ export const makeControlParser = (options: { readonly maxPanes?: number } = {}):
     return decoder
   }
 
-  const output = (paneId: string, escaped: Buffer): ControlMessage => {
-    let data: string | undefined
-    return {
-      _tag: "Output",
-      paneId,
-      get data() {
-        return data ??= decoderFor(paneId).decode(unescapeOutput(escaped), { stream: true })
-      },
-      get hasEscape() {
-        return escaped.indexOf(ESCAPED_ESC) !== -1
-      }
-    }
-  }
+  const decodeOutput = (paneId: string, escaped: Buffer) =>
+    decoderFor(paneId).decode(unescapeOutput(escaped), { stream: true })
+  const output = (paneId: string, escaped: Buffer): ControlMessage => new LazyOutput(paneId, escaped, decodeOutput)
 
   const notification = (line: Buffer): ControlMessage | undefined => {
     if (startsWith(line, OUTPUT)) {
