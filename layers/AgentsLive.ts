@@ -176,6 +176,21 @@ export const make = Effect.gen(function*() {
       }
     }).pipe(Effect.timeoutOption(PROMPT_READY_TIMEOUT))
 
+  /**
+   * True once the agent holds the pane's foreground and its UI has settled (awaitQuiet) with the
+   * agent still there; false when PROMPT_READY_TIMEOUT ran out first. A program that held the
+   * foreground for a moment and exited (an agent that could not start) is waited past, not taken
+   * for the agent: its shell would run the prompt as a command.
+   */
+  const agentSettled = (events: Queue.Dequeue<OutputEvent>, session: Session) =>
+    Effect.gen(function*() {
+      for (;;) {
+        yield* waitFor(Effect.map(atShell(session), (shell) => !shell), PROMPT_READY_TIMEOUT)
+        yield* awaitQuiet(events, session.sessionId)
+        if (!(yield* atShell(session))) return
+      }
+    }).pipe(Effect.timeoutOption(PROMPT_READY_TIMEOUT), Effect.map(Option.isSome))
+
   /** The session's next screen unlike `before` within `within` (events taken from the queue), or none. */
   const screenUnlike = (
     events: Queue.Dequeue<OutputEvent>,
@@ -205,16 +220,15 @@ export const make = Effect.gen(function*() {
       const id = session.sessionId
       const events = yield* PubSub.subscribe(outputLog.events)
       // the agent must be what runs in the pane: a prompt typed into the shell would run as a command
-      if (!(yield* waitFor(Effect.map(atShell(session), (shell) => !shell), PROMPT_READY_TIMEOUT))) {
+      if (!(yield* agentSettled(events, session))) {
         return yield* promptOutcome(
           id,
           false,
           `not delivered: the agent did not start within ${
             Duration.format(PROMPT_READY_TIMEOUT)
-          } (the pane is still at its shell); ${tryAgain(id)}`
+          } (the pane is at its shell); ${tryAgain(id)}`
         )
       }
-      yield* awaitQuiet(events, id)
       let pasted = false
       for (let attempt = 1; attempt <= PROMPT_ATTEMPTS; attempt++) {
         if (!pasted) {
@@ -222,6 +236,16 @@ export const make = Effect.gen(function*() {
           yield* Queue.takeAll(events)
           yield* sessions.sendText(id, prompt, false)
           pasted = yield* screenUnlike(events, id, before, PASTE_SHOWN_TIMEOUT)
+        }
+        // an agent that exited meanwhile leaves the paste at the shell's prompt: Enter would run it
+        if (yield* atShell(session)) {
+          return yield* promptOutcome(
+            id,
+            false,
+            `not delivered: the agent exited before its prompt was entered (the text waits at the shell's prompt, not run); ${
+              tryAgain(id)
+            }`
+          )
         }
         const before = yield* currentScreen(id)
         yield* Queue.takeAll(events)

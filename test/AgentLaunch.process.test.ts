@@ -154,8 +154,9 @@ describe("launching agents (dist/main.js, real tmux)", () => {
     "a prompt that cannot be delivered is on the session and the stream, and new --prompt exits non-zero saying what to do",
     async () => {
       const env = await envs.make()
-      // found and executable, but it never becomes an agent: the pane stays at its shell
-      const broken = script(env.home, "claude-broken", "echo 'claude-broken: no licence' >&2; exit 1")
+      // found and executable, but it never becomes an agent: it holds the pane's foreground for a
+      // moment (long enough to be seen there) and exits to the shell, which must not get the prompt
+      const broken = script(env.home, "claude-broken", "sleep 0.5; echo 'claude-broken: no licence' >&2; exit 1")
       const daemon = await startDaemon(env, { TELEMUX_AGENT_CLAUDE: broken })
       const call = api(env)
       const stream = await connectStream(env)
@@ -175,6 +176,10 @@ describe("launching agents (dist/main.js, real tmux)", () => {
         const session = (await call("GET", `/v1/sessions/${id}`)).body
         assert.strictEqual(session.promptDelivery.state, "failed")
         assert.strictEqual(session.status === "closed", false)
+        // the shell never got the prompt: nothing was typed after the agent's exit
+        const screen = (await call("GET", `/v1/sessions/${id}/output`)).body.screen as string
+        assert.include(screen, "no licence")
+        assert.notInclude(screen, "hello")
         const shown = await stream.waitFor("the failed prompt on the stream", (f) => {
           const frame = f as { type: string; session?: { sessionId: string; promptDelivery?: { state: string } } }
           return frame.type === "session" && frame.session?.sessionId === id &&
