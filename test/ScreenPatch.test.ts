@@ -1,6 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import fc from "fast-check"
-import { applySplices, diffLines, PATCH_DISTANCE_MAX, screenLines } from "../src/domain/ScreenPatch.js"
+import {
+  applySplices,
+  diffLines,
+  PATCH_DISTANCE_MAX,
+  screenLines,
+  withoutTrailingBlank
+} from "../src/domain/ScreenPatch.js"
+import { trimTrailingBlankLines } from "../src/tmux/Commands.js"
 
 const screenOf = (lines: ReadonlyArray<string>) => lines.join("\n")
 
@@ -67,5 +74,16 @@ describe("ScreenPatch", () => {
 
   it("screen text round-trips through its lines, trailing newline included", () => {
     for (const text of ["", "one", "one\ntwo", "one\n", "\n\n"]) assert.strictEqual(screenOf(screenLines(text)), text)
+  })
+
+  it("a capture's lines without their blank rows are the lines of its trimmed text, an all-blank screen included", () => {
+    for (const text of ["", "   ", "\n\n", " \n\t\n  ", "a", "a\n", "a\n  \n\n", "\n\na\n \nb\n\t\n", "  x  \n"]) {
+      assert.deepStrictEqual(
+        withoutTrailingBlank(text.split("\n")),
+        [...screenLines(trimTrailingBlankLines(text))],
+        JSON.stringify(text)
+      )
+    }
+    assert.deepStrictEqual(withoutTrailingBlank([]), [""])
   })
 })

@@ -26,11 +26,18 @@ export const sameLines = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): b
   return true
 }
 
-/** `lines` cut (in place) before the blank (empty or whitespace-only) lines at their end: a capture's rows below the last written. */
+/**
+ * `lines` cut (in place) before the blank (empty or whitespace-only) lines at their end: a capture's
+ * rows below the last written. An all-blank screen is one empty line, as `screenLines("")` is, so
+ * that lines and screen text always agree.
+ */
 export const withoutTrailingBlank = (lines: Array<string>): Array<string> => {
   let end = lines.length
   while (end > 0 && lines[end - 1]!.trim() === "") end--
-  if (end < lines.length) lines.length = end
+  if (end === 0) {
+    lines.length = 1
+    lines[0] = ""
+  } else if (end < lines.length) lines.length = end
   return lines
 }
 
