@@ -48,7 +48,10 @@ describe("live output end to end (dist/main.js, real tmux, WebSocket)", () => {
       const second = await connect(env)
       second.send({ type: "subscribe", output: [{ sessionId: id, since: lastSeen }] })
       await second.waitFor("the missed output", (f) => f.type === "output" && (f.screen ?? "").includes("\nmissed-2"))
-      const resumed = second.frames.filter((f) => f.sessionId === id)
+      // its screen frames (a `command` or `directory` frame of the session may come between them)
+      const resumed = second.frames.filter((f) =>
+        f.sessionId === id && (f.type === "output" || f.type === "patch" || f.type === "resync")
+      )
       assert.isTrue(resumed.every((f) => f.type === "output"), JSON.stringify(resumed.map((f) => f.type)))
       const seqs = resumed.map((f) => f.seq!)
       assert.strictEqual(seqs[0], lastSeen + 1, "resumes right after the last seq seen")
