@@ -29,6 +29,17 @@ const screensUnchanged = Metric.counter("telemux_output_unchanged_total", {
 export const CAPTURE_BATCH_MAX = 64
 /** Capture batches out at once (see the scheduler). */
 export const CAPTURE_BATCHES_IN_FLIGHT = 2
+/**
+ * Under load, a batch goes no sooner than this after the one before: a batch's cost is mostly
+ * fixed (the list to tmux and its reply, the recording, a write to every stream client), so 500
+ * busy panes captured ~20 at a time cost a third more daemon CPU per update than ~30 at a time
+ * (bench `busy`). Idle or lightly loaded, batches are further apart than this and nothing waits.
+ */
+export const CAPTURE_BATCH_GAP = Duration.millis(12)
+/** A full batch of due panes goes at once, gap or not: a backlog is never made to wait. */
+export const CAPTURE_BATCH_FULL = CAPTURE_BATCH_MAX
+/** A pane not captured for this long goes at once, gap or not: a quiet session someone types into is not made to wait. */
+export const QUIET_PANE = Duration.seconds(1)
 
 export interface OutputPollerOptions {
   /** Jitter on the capture-failure backoff (on in the daemon; tests turn it off for exact times). */
@@ -95,9 +106,15 @@ export const make = (options: OutputPollerOptions = {}) =>
       return Math.min(jitter ? exponential * (0.8 + Math.random() * 0.4) : exponential, maxMillis)
     }
 
+    /** Wakes the scheduler out of a batch gap: a quiet pane was signalled (sliding, as `kick`). */
+    const urgent = yield* Queue.sliding<void>(1)
+    const gapMillis = Duration.toMillis(CAPTURE_BATCH_GAP)
+    const quietMillis = Duration.toMillis(QUIET_PANE)
+    const clock = yield* Effect.clock
     const signal = (w: Watched) => {
       w.dirty = true
       Queue.unsafeOffer(kick, undefined)
+      if (w.lastAttemptAt <= clock.unsafeCurrentTimeMillis() - quietMillis) Queue.unsafeOffer(urgent, undefined)
     }
     const wake = (w: Watched) => Effect.sync(() => signal(w))
     const wakeAll = Effect.sync(() => {
@@ -189,9 +206,9 @@ export const make = (options: OutputPollerOptions = {}) =>
           const result = results[i]
           if (!current(w)) continue
           if (result === undefined) {
-            // skipped after a refusal: not tried, so due again at once
+            // skipped after a refusal: not tried, so due again at once (as a quiet pane, gap or not)
             w.dirty = true
-            w.lastAttemptAt = at - minMillis
+            w.lastAttemptAt = at - Math.max(minMillis, quietMillis)
           } else if (Either.isRight(result)) {
             w.failures = 0
             if (!w.reportedDead) w.exitEvidence = 0
@@ -252,23 +269,38 @@ export const make = (options: OutputPollerOptions = {}) =>
     )
     yield* Effect.forkScoped(recorder.pipe(Effect.annotateLogs({ worker: "output-recorder" })))
 
-    /** Sends what is due as a batch (while one is free), then sleeps until the next pane is due or a signal comes; forever. */
+    /**
+     * Sends what is due as a batch (while one is free), then sleeps until the next pane is due or a
+     * signal comes; forever. Under load (the last batch went less than CAPTURE_BATCH_GAP ago) the
+     * panes due wait for the gap's end, unless they fill half a batch or one of them was quiet.
+     */
     const scheduler = Effect.gen(function*() {
+      let lastSentAt = -Infinity
       while (true) {
         yield* inFlight.take(1)
         const now = yield* Clock.currentTimeMillis
         let batch: Array<Watched> = []
         let next = Infinity
+        let quiet = false
         for (const w of watched.values()) {
           const at = dueAt(w)
-          if (at <= now) batch.push(w)
-          else if (at < next) next = at
+          if (at <= now) {
+            batch.push(w)
+            if (w.lastAttemptAt <= now - quietMillis) quiet = true
+          } else if (at < next) next = at
+        }
+        const gapEnds = lastSentAt + gapMillis
+        if (batch.length > 0 && now < gapEnds && !quiet && batch.length < CAPTURE_BATCH_FULL) {
+          yield* inFlight.release(1)
+          yield* Effect.timeoutOption(Queue.take(urgent), Duration.millis(gapEnds - now))
+          continue
         }
         if (batch.length > CAPTURE_BATCH_MAX) {
           // more are due than one list takes: those captured longest ago first, so none waits behind the others
           batch = batch.sort((a, b) => a.lastAttemptAt - b.lastAttemptAt).slice(0, CAPTURE_BATCH_MAX)
         }
         if (batch.length > 0) {
+          lastSentAt = now
           const reply = yield* Effect.fork(sendBatch(batch, now))
           yield* Queue.offer(outstanding, { batch, at: now, reply })
           continue
@@ -354,7 +386,6 @@ export const make = (options: OutputPollerOptions = {}) =>
 
     // An output signal (most of what tmux reports: one per pane per write) only marks its pane, in
     // place, as the control client reads it; the other events are routed one by one.
-    const clock = yield* Effect.clock
     yield* control.onOutput((paneId) => {
       const w = watchedPane(paneId)
       if (w === undefined) return

@@ -356,6 +356,53 @@ describe("OutputPoller", () => {
       assert.strictEqual(h.attempts(panes[1]!).at(-1)?.outcome, "TmuxSessionNotFound")
     }).pipe(Effect.provide(dependencies())))
 
+  it.scoped("under load batches go CAPTURE_BATCH_GAP apart; a quiet pane and a full batch of due panes go at once", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const panes = Array.from({ length: OutputPollerLive.CAPTURE_BATCH_FULL + 8 }, () => h.newPane())
+      yield* Effect.forEach(panes, (pane, i) => h.poller.watch(sessionId(i + 1), pane))
+      yield* settle
+      const touch = (some: ReadonlyArray<PaneId>) =>
+        Effect.zipRight(
+          Effect.forEach(some, (pane) => Effect.zipRight(h.type(pane, "x"), h.signal(pane)), { discard: true }),
+          settle
+        )
+      /** The panes captured at `at` (ms). */
+      const capturedAt = (at: number) => h.fake.captureAttempts().filter((a) => a.at === at).map((a) => a.pane)
+      const gap = Duration.toMillis(OutputPollerLive.CAPTURE_BATCH_GAP)
+      const [a, b, c] = panes as [PaneId, PaneId, PaneId]
+      const quiet = panes.at(-1)!
+
+      // quiet panes go at once, together
+      yield* TestClock.adjust(Duration.seconds(2))
+      yield* touch(panes.slice(0, -1))
+      assert.strictEqual(capturedAt(2000).length, panes.length - 1)
+      // the last batch long gone: at once
+      yield* TestClock.adjust(Duration.millis(60))
+      yield* touch([a])
+      assert.deepStrictEqual(capturedAt(2060), [a])
+      // 5 ms after a batch, busy panes wait for the gap's end, then go in one list
+      yield* TestClock.adjust(Duration.millis(5))
+      yield* touch([b, c])
+      assert.deepStrictEqual(capturedAt(2065), [])
+      yield* TestClock.adjust(Duration.millis(gap - 5 - 1))
+      yield* settle
+      assert.deepStrictEqual(capturedAt(2060 + gap - 1), [])
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* settle
+      assert.sameMembers(capturedAt(2060 + gap), [b, c])
+      // within the next gap: a full batch of due panes goes at once
+      const start = 2060 + gap + 2
+      yield* TestClock.adjust(Duration.millis(2))
+      const many = panes.slice(3, 3 + OutputPollerLive.CAPTURE_BATCH_FULL)
+      yield* touch(many)
+      assert.sameMembers(capturedAt(start), many)
+      // and so does a pane quiet for QUIET_PANE (its last capture at 0), 1 ms after that batch
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* touch([quiet])
+      assert.deepStrictEqual(capturedAt(start + 1), [quiet])
+    }).pipe(Effect.provide(dependencies())))
+
   it.scoped("two capture lists out at once, the next once the first is recorded; a pane out is in no other list", () =>
     Effect.gen(function*() {
       const bridge = yield* TerminalBridge
