@@ -111,8 +111,14 @@ export const make = (options: OutputPollerOptions = {}) =>
     const gapMillis = Duration.toMillis(CAPTURE_BATCH_GAP)
     const quietMillis = Duration.toMillis(QUIET_PANE)
     const clock = yield* Effect.clock
+    /**
+     * The panes that may be due: signalled, or failing (retried on the backoff). The scheduler looks
+     * at these, not at every watched pane (with the control channel down, it looks at all).
+     */
+    const pending = new Set<Watched>()
     const signal = (w: Watched) => {
       w.dirty = true
+      pending.add(w)
       Queue.unsafeOffer(kick, undefined)
       if (w.lastAttemptAt <= clock.unsafeCurrentTimeMillis() - quietMillis) Queue.unsafeOffer(urgent, undefined)
     }
@@ -153,6 +159,7 @@ export const make = (options: OutputPollerOptions = {}) =>
       Effect.suspend(() => {
         if (measure) captureFailures.unsafeUpdate(1, [])
         w.failures += 1
+        pending.add(w)
         w.retryAt = at + backoffMillis(w.failures)
         return error._tag === "TmuxSessionNotFound" ? addExitEvidence(w) : Effect.void
       })
@@ -208,6 +215,7 @@ export const make = (options: OutputPollerOptions = {}) =>
           if (result === undefined) {
             // skipped after a refusal: not tried, so due again at once (as a quiet pane, gap or not)
             w.dirty = true
+            pending.add(w)
             w.lastAttemptAt = at - Math.max(minMillis, quietMillis)
           } else if (Either.isRight(result)) {
             w.failures = 0
@@ -282,7 +290,12 @@ export const make = (options: OutputPollerOptions = {}) =>
         let batch: Array<Watched> = []
         let next = Infinity
         let quiet = false
-        for (const w of watched.values()) {
+        for (const w of connected ? pending : watched.values()) {
+          // nothing asked of it (a capture answered, no failure to retry): out of the look
+          if ((!w.dirty && w.failures === 0) || w.exited) {
+            pending.delete(w)
+            if (connected) continue
+          }
           const at = dueAt(w)
           if (at <= now) {
             batch.push(w)
@@ -408,6 +421,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         const w = watched.get(sessionId)
         if (w === undefined) return
         watched.delete(sessionId)
+        pending.delete(w)
         if (sessionOfPane.get(w.paneId) === sessionId) sessionOfPane.delete(w.paneId)
       })
 
@@ -444,12 +458,16 @@ export const make = (options: OutputPollerOptions = {}) =>
     })
 
     const poller = OutputPoller.of({
-      watch: (sessionId, paneId) => lock.withPermits(1)(watch(sessionId, paneId)),
+      // watching already (every upsert of a session asks again): answered without the lock
+      watch: (sessionId, paneId) =>
+        Effect.suspend(() =>
+          watched.get(sessionId)?.paneId === paneId ? Effect.void : lock.withPermits(1)(watch(sessionId, paneId))
+        ),
       unwatch: (sessionId) => lock.withPermits(1)(unwatch(sessionId)),
       watching: Effect.sync(() => watched.size)
     })
 
-    const stateSizes = Effect.sync(() => ({ sessions: watched.size, panes: sessionOfPane.size }))
+    const stateSizes = Effect.sync(() => ({ sessions: watched.size, panes: sessionOfPane.size, pending: pending.size }))
 
     return { poller, stateSizes } as const
   })
