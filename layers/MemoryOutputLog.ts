@@ -78,11 +78,12 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
       detach: boolean
     ) => {
       const previous = history.ring[history.ring.length - 1]
-      const own = () => detach ? fresh.map(detachedLine) : fresh
-      if (previous === undefined) return new Update(sessionId, seq, own(), changedAt, undefined)
+      if (previous === undefined) {
+        return new Update(sessionId, seq, detach ? fresh.map(detachedLine) : fresh, changedAt, undefined)
+      }
       const diff = diffLines(previous.lines, fresh)
       const splices = detach ? detachSplices(diff) : diff
-      const lines = applySplices(previous.lines, splices) ?? own()
+      const lines = applySplices(previous.lines, splices) ?? (detach ? fresh.map(detachedLine) : fresh)
       return new Update(sessionId, seq, lines, changedAt, { base: previous.seq, splices })
     }
 

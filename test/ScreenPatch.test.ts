@@ -25,6 +25,30 @@ describe("ScreenPatch", () => {
       { numRuns: 2000 }
     ))
 
+  it("any splices, in order or not, apply as one splice after another does (or not at all, alike)", () => {
+    const splice = fc.record({
+      at: fc.integer({ min: -1, max: 12 }),
+      remove: fc.integer({ min: -1, max: 4 }),
+      insert: fc.array(line, { maxLength: 3 })
+    })
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 12 }), fc.array(splice, { maxLength: 4 }), (before, splices) => {
+        let expected: Array<string> | undefined = [...before]
+        for (const { at, insert, remove } of splices) {
+          if (at < 0 || remove < 0 || at + remove > expected.length) {
+            expected = undefined
+            break
+          }
+          expected.splice(at, remove, ...insert)
+        }
+        const applied = applySplices(before, splices)
+        assert.deepStrictEqual(applied, expected)
+        if (applied !== undefined) assert.strictEqual(Object.keys(applied).length, applied.length, "no holes")
+      }),
+      { numRuns: 5000 }
+    )
+  })
+
   it("equal screens give no splices; an edit in place gives one splice with only that line", () => {
     const screen = ["$ ls", "a b c", "$ "]
     assert.deepStrictEqual(diffLines(screen, [...screen]), [])

@@ -178,10 +178,31 @@ export const applySplices = (
   lines: ReadonlyArray<string>,
   splices: ReadonlyArray<LineSplice>
 ): Array<string> | undefined => {
-  const result = lines.slice()
+  // Splices in order (each at or after the end of the one before, as diffLines makes them) are
+  // applied in one pass into an array of the final size: every update kept in the output log holds
+  // one, so no spare capacity and no arrays of removed lines on the way.
+  let length = lines.length
+  let end = 0
+  let ordered = true
   for (const { at, insert, remove } of splices) {
-    if (at < 0 || remove < 0 || at + remove > result.length) return undefined
-    result.splice(at, remove, ...insert)
+    if (at < 0 || remove < 0 || at + remove > length) return undefined
+    if (at < end) ordered = false
+    end = at + insert.length
+    length += insert.length - remove
   }
+  if (!ordered) {
+    const result = lines.slice()
+    for (const { at, insert, remove } of splices) result.splice(at, remove, ...insert)
+    return result
+  }
+  const result = new Array<string>(length)
+  let from = 0
+  let to = 0
+  for (const { at, insert, remove } of splices) {
+    while (to < at) result[to++] = lines[from++]!
+    for (let i = 0; i < insert.length; i++) result[to++] = insert[i]!
+    from += remove
+  }
+  while (to < length) result[to++] = lines[from++]!
   return result
 }
