@@ -273,6 +273,8 @@ const behavesAsSessionStore = (name: string, storeLayer: () => Layer.Layer<Sessi
         })))
     })
 
+    /** Quotes, a backslash, JSON and SQL look-alikes, an escape, a surrogate pair: written as they are. */
+    const HOSTILE = `b "out" \\ ', '); DROP TABLE sessions; -- {"x":[1]} \u001b[31m ✓ 𝄞`
     it.effect("recordOutput writes the last output of open sessions together; closed and unknown ones are left alone", () =>
       run(Effect.gen(function*() {
         const store = yield* SessionStore
@@ -283,7 +285,7 @@ const behavesAsSessionStore = (name: string, storeLayer: () => Layer.Layer<Sessi
         yield* store.markClosed(closed.sessionId, { reason: "user", at: at(T0 + 1) })
         yield* store.recordOutput([
           { id: a.sessionId, lastOutput: "a out", lastOutputAt: at(T0 + 10) },
-          { id: b.sessionId, lastOutput: "b out", lastOutputAt: at(T0 + 20) },
+          { id: b.sessionId, lastOutput: HOSTILE, lastOutputAt: at(T0 + 20) },
           { id: closed.sessionId, lastOutput: "late", lastOutputAt: at(T0 + 30) },
           { id: SessionId.make(randomUUID()), lastOutput: "nobody", lastOutputAt: at(T0 + 40) }
         ])
@@ -294,7 +296,7 @@ const behavesAsSessionStore = (name: string, storeLayer: () => Layer.Layer<Sessi
         )
         assertSome(
           yield* store.getSession(b.sessionId),
-          new Session({ ...b, lastOutput: "b out", lastOutputAt: at(T0 + 20) })
+          new Session({ ...b, lastOutput: HOSTILE, lastOutputAt: at(T0 + 20) })
         )
         const stillClosed = Option.getOrThrow(yield* store.getSession(closed.sessionId))
         assert.deepStrictEqual([stillClosed.status, stillClosed.lastOutput], ["closed", "kept"])
