@@ -10,6 +10,7 @@ import * as FileProjects from "./FileProjects.js"
 import * as FleetLive from "./FleetLive.js"
 import * as FleetServer from "./FleetServer.js"
 import * as GitWorktrees from "./GitWorktrees.js"
+import * as HeapPolicy from "./HeapPolicy.js"
 import * as HookOutbox from "./HookOutbox.js"
 import * as HttpServer from "./HttpServer.js"
 import * as IdempotencyLive from "./IdempotencyLive.js"
@@ -96,7 +97,7 @@ export const daemon = (
   const AgentWork = HookOutbox.workerLayer.pipe(Layer.provideMerge(HookOutbox.layer))
   // The API serves only once the startup reconciliation has settled what is open.
   return HttpServer.layer.pipe(
-    Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer, AgentWork)),
+    Layer.provide(Layer.mergeAll(SessionWorkers.layer, LiveOutputWorkers.layer, AgentWork, HeapPolicy.layer)),
     // people told of sessions waiting, turns finished, sessions dying (TELEMUX_NOTIFY); the
     // Telegram front-end (TELEMUX_TELEGRAM_TOKEN), polled by the one holder of its fleet lease
     Layer.provide(Layer.mergeAll(Notifier.layer, TelegramLive.layer)),

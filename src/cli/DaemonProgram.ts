@@ -11,10 +11,10 @@
 import { HttpServer } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, Effect, Layer, Logger, Option } from "effect"
-import * as v8 from "node:v8"
 import * as DaemonBanner from "../../layers/DaemonBanner.js"
 import * as DaemonLock from "../../layers/DaemonLock.js"
 import * as DaemonLogger from "../../layers/DaemonLogger.js"
+import { HEAP_GROWING_QUIET, setHeapGrowingPercent } from "../../layers/HeapPolicy.js"
 import * as HttpListenerLive from "../../layers/HttpListener.js"
 import * as Main from "../../layers/Main.js"
 import * as ConfigLive from "../../layers/TelemuxConfigLive.js"
@@ -49,11 +49,10 @@ export const failureMessage = (cause: Cause.Cause<unknown>): string =>
  * A daemon that runs for weeks should give back what a burst took. V8 grows its heap limit by up to
  * 4× what survives a collection, and a busy spell left it there: after 2,000 session create/close
  * cycles whose live heap grew by ~1 MB, ~200 MB stayed committed (`npm run bench -- memory`: +207
- * MB RSS). Growth capped at 1.2×: +28 MB, at a few % more CPU with 500 busy sessions
- * (`--optimize-for-size` gave +24 MB but cost ~40 % more CPU per update). V8 reads the flag each
- * time it sets the limit, so setting it as the program starts is in time.
+ * MB RSS). Growth capped at 1.2× as the program starts (`--optimize-for-size` gave less but cost
+ * ~40 % more CPU per update); HeapPolicy raises it while screen updates flood in, and lowers it again.
  */
-const favourMemory = Effect.sync(() => v8.setFlagsFromString("--heap-growing-percent=20"))
+const favourMemory = Effect.sync(() => setHeapGrowingPercent(HEAP_GROWING_QUIET))
 
 export const daemonProgram = (configFile: string | undefined) =>
   Effect.gen(function*() {
