@@ -280,7 +280,7 @@ export const make = (options: OutputPollerOptions = {}) =>
     /**
      * Sends what is due as a batch (while one is free), then sleeps until the next pane is due or a
      * signal comes; forever. Under load (the last batch went less than CAPTURE_BATCH_GAP ago) the
-     * panes due wait for the gap's end, unless they fill half a batch or one of them was quiet.
+     * panes due wait for the gap's end, unless they fill a batch or one of them was quiet.
      */
     const scheduler = Effect.gen(function*() {
       let lastSentAt = -Infinity

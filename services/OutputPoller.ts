@@ -15,8 +15,9 @@ export const EXIT_CONFIRMATIONS = 2
 
 /**
  * Watches sessions' panes: on a change signal it captures the visible screen (leading edge, then at
- * most once per POLL_INTERVAL_MIN) and appends it to the OutputLog when it differs from the last
- * one. With no signal nothing is captured except a safety-net capture every POLL_INTERVAL_MAX.
+ * most once per POLL_INTERVAL_MIN; under load, in batches CAPTURE_BATCH_GAP apart) and appends it
+ * to the OutputLog when it differs from the last one. With no signal nothing is captured except a
+ * safety-net capture every POLL_INTERVAL_MAX.
  */
 export class OutputPoller extends Context.Tag("telemux/OutputPoller")<OutputPoller, {
   /** Starts watching (idempotent). */
