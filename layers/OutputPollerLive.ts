@@ -33,9 +33,15 @@ export const CAPTURE_BATCHES_IN_FLIGHT = 2
  * Under load, a batch goes no sooner than this after the one before: a batch's cost is mostly
  * fixed (the list to tmux and its reply, the recording, a write to every stream client), so 500
  * busy panes captured ~20 at a time cost a third more daemon CPU per update than ~30 at a time
- * (bench `busy`). Idle or lightly loaded, batches are further apart than this and nothing waits.
+ * (bench `busy`).
  */
 export const CAPTURE_BATCH_GAP = Duration.millis(12)
+/**
+ * Under load means: the last batch held at least this many panes. Lighter, batches go as soon as
+ * they are due (100 panes printing every 200 ms make batches of a few; a gap there only made an
+ * echo wait, +5 ms p50 in bench `output`).
+ */
+export const CAPTURE_BATCH_LOADED = 8
 /** A full batch of due panes goes at once, gap or not: a backlog is never made to wait. */
 export const CAPTURE_BATCH_FULL = CAPTURE_BATCH_MAX
 /** A pane not captured for this long goes at once, gap or not: a quiet session someone types into is not made to wait. */
@@ -279,11 +285,13 @@ export const make = (options: OutputPollerOptions = {}) =>
 
     /**
      * Sends what is due as a batch (while one is free), then sleeps until the next pane is due or a
-     * signal comes; forever. Under load (the last batch went less than CAPTURE_BATCH_GAP ago) the
-     * panes due wait for the gap's end, unless they fill a batch or one of them was quiet.
+     * signal comes; forever. Under load (the last batch held CAPTURE_BATCH_LOADED panes or more and
+     * went less than CAPTURE_BATCH_GAP ago) the panes due wait for the gap's end, unless they fill a
+     * batch or one of them was quiet.
      */
     const scheduler = Effect.gen(function*() {
       let lastSentAt = -Infinity
+      let lastSize = 0
       while (true) {
         yield* inFlight.take(1)
         const now = yield* Clock.currentTimeMillis
@@ -303,7 +311,8 @@ export const make = (options: OutputPollerOptions = {}) =>
           } else if (at < next) next = at
         }
         const gapEnds = lastSentAt + gapMillis
-        if (batch.length > 0 && now < gapEnds && !quiet && batch.length < CAPTURE_BATCH_FULL) {
+        const loaded = lastSize >= CAPTURE_BATCH_LOADED
+        if (batch.length > 0 && loaded && now < gapEnds && !quiet && batch.length < CAPTURE_BATCH_FULL) {
           yield* inFlight.release(1)
           yield* Effect.timeoutOption(Queue.take(urgent), Duration.millis(gapEnds - now))
           continue
@@ -314,6 +323,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         }
         if (batch.length > 0) {
           lastSentAt = now
+          lastSize = batch.length
           const reply = yield* Effect.fork(sendBatch(batch, now))
           yield* Queue.offer(outstanding, { batch, at: now, reply })
           continue

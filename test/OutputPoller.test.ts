@@ -356,10 +356,12 @@ describe("OutputPoller", () => {
       assert.strictEqual(h.attempts(panes[1]!).at(-1)?.outcome, "TmuxSessionNotFound")
     }).pipe(Effect.provide(dependencies())))
 
-  it.scoped("under load batches go CAPTURE_BATCH_GAP apart; a quiet pane and a full batch of due panes go at once", () =>
+  it.scoped("under load batches go CAPTURE_BATCH_GAP apart; a light load, a quiet pane and a full batch of due panes go at once", () =>
     Effect.gen(function*() {
       const h = yield* harness
-      const panes = Array.from({ length: OutputPollerLive.CAPTURE_BATCH_FULL + 8 }, () => h.newPane())
+      const { CAPTURE_BATCH_FULL, CAPTURE_BATCH_GAP, CAPTURE_BATCH_LOADED } = OutputPollerLive
+      const loaded = CAPTURE_BATCH_LOADED
+      const panes = Array.from({ length: 2 * loaded + 3 + CAPTURE_BATCH_FULL + 1 }, () => h.newPane())
       yield* Effect.forEach(panes, (pane, i) => h.poller.watch(sessionId(i + 1), pane))
       yield* settle
       const touch = (some: ReadonlyArray<PaneId>) =>
@@ -369,38 +371,52 @@ describe("OutputPoller", () => {
         )
       /** The panes captured at `at` (ms). */
       const capturedAt = (at: number) => h.fake.captureAttempts().filter((a) => a.at === at).map((a) => a.pane)
-      const gap = Duration.toMillis(OutputPollerLive.CAPTURE_BATCH_GAP)
-      const [a, b, c] = panes as [PaneId, PaneId, PaneId]
+      const gap = Duration.toMillis(CAPTURE_BATCH_GAP)
+      const first = panes.slice(0, loaded)
+      const waiting = panes.slice(loaded, loaded + 2)
+      const light = panes[loaded + 2]!
+      const second = panes.slice(loaded + 3, 2 * loaded + 3)
+      const full = panes.slice(2 * loaded + 3, 2 * loaded + 3 + CAPTURE_BATCH_FULL)
       const quiet = panes.at(-1)!
 
       // quiet panes go at once, together
       yield* TestClock.adjust(Duration.seconds(2))
       yield* touch(panes.slice(0, -1))
       assert.strictEqual(capturedAt(2000).length, panes.length - 1)
-      // the last batch long gone: at once
+      // a loaded batch, the last batch long gone: at once
       yield* TestClock.adjust(Duration.millis(60))
-      yield* touch([a])
-      assert.deepStrictEqual(capturedAt(2060), [a])
-      // 5 ms after a batch, busy panes wait for the gap's end, then go in one list
+      yield* touch(first)
+      assert.sameMembers(capturedAt(2060), first)
+      // 5 ms after a loaded batch, busy panes wait for the gap's end, then go in one list
       yield* TestClock.adjust(Duration.millis(5))
-      yield* touch([b, c])
+      yield* touch(waiting)
       assert.deepStrictEqual(capturedAt(2065), [])
       yield* TestClock.adjust(Duration.millis(gap - 5 - 1))
       yield* settle
       assert.deepStrictEqual(capturedAt(2060 + gap - 1), [])
       yield* TestClock.adjust(Duration.millis(1))
       yield* settle
-      assert.sameMembers(capturedAt(2060 + gap), [b, c])
-      // within the next gap: a full batch of due panes goes at once
-      const start = 2060 + gap + 2
+      assert.sameMembers(capturedAt(2060 + gap), waiting)
+      // that batch was light: the next pane due goes at once, 2 ms after it
+      let now = 2060 + gap + 2
       yield* TestClock.adjust(Duration.millis(2))
-      const many = panes.slice(3, 3 + OutputPollerLive.CAPTURE_BATCH_FULL)
-      yield* touch(many)
-      assert.sameMembers(capturedAt(start), many)
+      yield* touch([light])
+      assert.deepStrictEqual(capturedAt(now), [light])
+      // loaded again (at once: the batch before was light)…
+      now += 2
+      yield* TestClock.adjust(Duration.millis(2))
+      yield* touch(second)
+      assert.sameMembers(capturedAt(now), second)
+      // …and within its gap a full batch of due panes goes at once
+      now += 1
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* touch(full)
+      assert.sameMembers(capturedAt(now), full)
       // and so does a pane quiet for QUIET_PANE (its last capture at 0), 1 ms after that batch
+      now += 1
       yield* TestClock.adjust(Duration.millis(1))
       yield* touch([quiet])
-      assert.deepStrictEqual(capturedAt(start + 1), [quiet])
+      assert.deepStrictEqual(capturedAt(now), [quiet])
     }).pipe(Effect.provide(dependencies())))
 
   it.scoped("two capture lists out at once, the next once the first is recorded; a pane out is in no other list", () =>
