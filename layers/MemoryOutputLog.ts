@@ -29,6 +29,9 @@ class Update implements OutputChanged {
   }
 }
 
+/** The lines as the log keeps them: copies when they were split from a screen's text (see `next`). */
+const kept = (lines: ReadonlyArray<string>, detach: boolean) => (detach ? lines.map(detachedLine) : lines)
+
 const detachSplices = (splices: ReadonlyArray<LineSplice>): ReadonlyArray<LineSplice> =>
   splices.map((s) => ({ at: s.at, remove: s.remove, insert: s.insert.map(detachedLine) }))
 
@@ -78,12 +81,10 @@ export const make = (options: { readonly ringSize?: number } = {}) =>
       detach: boolean
     ) => {
       const previous = history.ring[history.ring.length - 1]
-      if (previous === undefined) {
-        return new Update(sessionId, seq, detach ? fresh.map(detachedLine) : fresh, changedAt, undefined)
-      }
+      if (previous === undefined) return new Update(sessionId, seq, kept(fresh, detach), changedAt, undefined)
       const diff = diffLines(previous.lines, fresh)
       const splices = detach ? detachSplices(diff) : diff
-      const lines = applySplices(previous.lines, splices) ?? (detach ? fresh.map(detachedLine) : fresh)
+      const lines = applySplices(previous.lines, splices) ?? kept(fresh, detach)
       return new Update(sessionId, seq, lines, changedAt, { base: previous.seq, splices })
     }
 
