@@ -53,14 +53,14 @@ export interface ControlClientOptions {
   readonly setup: (run: Run) => Effect.Effect<void, TmuxError>
   /**
    * Each pane's output as it is read, synchronously and in order with the replies (see RunList's
-   * `at`); it must return at once. Output messages are also among onNotifications'.
+   * `at`); it must return at once. Outputs go here only, not to onNotifications.
    */
   readonly onOutput?: (message: Extract<ControlMessage, { readonly _tag: "Output" }>) => void
   /** A pane's mode changed, as read: synchronously and in order with onOutput's outputs. Also among onNotifications'. */
   readonly onPaneModeChanged?: (paneId: string) => void
   /**
-   * What the client wrote besides replies, per chunk read; never called with none. Outputs come
-   * without their data (onOutput has it), a pane's outputs in a row as one.
+   * What the client wrote besides replies and outputs, per chunk read; never called with none. A
+   * busy server's chunks hold outputs alone, most of them: they wake no fiber.
    */
   readonly onNotifications: (messages: ReadonlyArray<ControlMessage>) => Effect.Effect<void>
   readonly onUp: Effect.Effect<void>
@@ -410,16 +410,9 @@ export const makeControlClient = (
               Exit.succeed(`tmux control client exited${message.reason ? `: ${message.reason}` : ""}`)
             )
             break
-          case "Output": {
+          case "Output":
             options.onOutput?.(message)
-            // handed on without its data (which onOutput has had): what waits in the queue then
-            // holds no pane's bytes, and a pane's outputs in a row are one
-            const previous = others[others.length - 1]
-            if (previous?._tag !== "Output" || previous.paneId !== message.paneId) {
-              others.push({ _tag: "Output", paneId: message.paneId, data: "", hasEscape: false })
-            }
             break
-          }
           case "PaneModeChanged":
             options.onPaneModeChanged?.(message.paneId)
             others.push(message)

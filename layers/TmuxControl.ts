@@ -1,5 +1,5 @@
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { Context, Deferred, Duration, Effect, Layer, PubSub } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, PubSub, Runtime } from "effect"
 import {
   CONTROL_COMMAND_TIMEOUT,
   type ControlEvent,
@@ -141,8 +141,21 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
     let hubPanes: ReadonlySet<string> = new Set()
     const marks = makeMarks()
     const outputListeners = new Set<PaneOutputListener>()
-    /** A listener that threw, kept for the log: the reader goes on, the other listeners too. */
-    let listenerFailure: unknown = undefined
+    /**
+     * A listener that threw is logged, and the reader goes on, the other listeners too; while one
+     * failure waits for its log, the next are not logged again (a listener failing on every output
+     * would flood the log).
+     */
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    let listenerFailing = false
+    const listenerFailed = (error: unknown) => {
+      if (listenerFailing) return
+      listenerFailing = true
+      runFork(Effect.ensuring(
+        Effect.logError("an output listener failed", error),
+        Effect.sync(() => void (listenerFailing = false))
+      ))
+    }
 
     /** Links the windows listed by `listing` that `unlinked` picks into the hub. */
     const linkWindows = (
@@ -176,7 +189,7 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
           try {
             listener(message.paneId, message)
           } catch (error) {
-            listenerFailure = error
+            listenerFailed(error)
           }
         }
       },
@@ -184,14 +197,10 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
       onNotifications: (messages) => {
         const out: Array<ControlEvent> = []
         for (const message of messages) {
-          if (message._tag === "Output") continue
           const event = paneEventOf(message, hubPanes)
           if (event !== undefined) out.push(event)
         }
-        const failure = listenerFailure
-        listenerFailure = undefined
-        const logged = failure === undefined ? Effect.void : Effect.logError("an output listener failed", failure)
-        return out.length === 0 ? logged : Effect.zipRight(logged, PubSub.publishAll(events, out))
+        return out.length === 0 ? Effect.void : PubSub.publishAll(events, out)
       },
       onUp: PubSub.publish(events, { _tag: "Connected" }),
       // a channel that went down reads no more output: waits end now

@@ -2,7 +2,21 @@ import { NodeContext } from "@effect/platform-node"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Duration, Effect, Either, Exit, Fiber, Layer, Option, Queue, Schedule, Scope } from "effect"
+import {
+  Chunk,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Layer,
+  Logger,
+  Option,
+  Queue,
+  Schedule,
+  Scope
+} from "effect"
 import { randomBytes } from "node:crypto"
 import { readdirSync, readFileSync, realpathSync } from "node:fs"
 import * as ControlBridge from "../layers/ControlBridge.js"
@@ -248,6 +262,30 @@ describe("TmuxControl on real tmux", () => {
       assert.notInclude(output.of(pane).join(""), "\uFFFD")
       assert.isAbove(output.of(pane).length, 2)
       assert.isTrue(output.of(pane).every((data) => data.length > 0), "no empty writes")
+    })))
+
+  it.scopedLive("an output listener that throws is logged; the reader and the other listeners go on", () =>
+    live(Effect.gen(function*() {
+      const logged: Array<ReadonlyArray<unknown>> = []
+      const collect = Logger.make(({ message }) => void logged.push(Array.isArray(message) ? message : [message]))
+      const s = yield* setup().pipe(Effect.provide(Logger.replace(Logger.defaultLogger, collect)))
+      let thrown = 0
+      yield* s.control.onOutput(() => {
+        thrown++
+        throw new Error("a listener's bug")
+      })
+      const output = yield* recordOutput(s.control)
+      const { pane } = yield* startShell(s)
+      yield* runLine(s, pane, "echo first-$((6*7))")
+      yield* output.until(pane, "first-42")
+      const failures = () => logged.filter(([text]) => text === "an output listener failed")
+      yield* waitUntil("the failure's log", Effect.sync(() => String(failures().length)), (n) => n !== "0")
+      assert.strictEqual((failures()[0]![1] as Error).message, "a listener's bug")
+      // still reading: a later output reaches the other listener
+      yield* runLine(s, pane, "echo second-$((6*7))")
+      yield* output.until(pane, "second-42")
+      assert.isAtLeast(thrown, 2)
+      assert.isAtMost(failures().length, thrown)
     })))
 
   it.scopedLive("PaneChanged reports the pane's command as it changes", () =>
