@@ -302,7 +302,13 @@ const escapeChar = (char: string): string => {
   return code < 0x20 || code === 0x7f ? `\\${code.toString(8).padStart(3, "0")}` : char
 }
 
+/** A character escapeChar changes: `\`, `"`, `$`, `~`, a control character. */
+// eslint-disable-next-line no-control-regex -- the control characters are what it looks for
+const ESCAPED = /[\\"$~\u0000-\u001f\u007f]/
+
 const quoted = (arg: string): string => {
+  // most quoted arguments (a pane id, `%5`; a path) need no escape: quoted whole, not a char at a time
+  if (!ESCAPED.test(arg)) return `"${arg}"`
   let out = "\""
   for (const char of arg) out += escapeChar(char)
   return out + "\""
