@@ -135,12 +135,17 @@ export interface BusyRun {
   readonly sessions: number
   readonly measureMs: number
   readonly env?: Readonly<Record<string, string>>
+  /** Another build's dist/main.js (see startDaemon). */
+  readonly main?: string
 }
 
 export const telemuxSide = async (
   run: BusyRun = { sessions: SESSIONS, measureMs: MEASURE_MS }
 ): Promise<Side & { readonly loop: { p50Ms: number; p99Ms: number; maxMs: number } }> => {
-  const daemon = await startDaemon(run.env === undefined ? {} : { env: run.env })
+  const daemon = await startDaemon({
+    ...(run.env === undefined ? {} : { env: run.env }),
+    ...(run.main === undefined ? {} : { main: run.main })
+  })
   try {
     const ids = await createSessions(daemon, run.sessions, os.tmpdir())
     for (let i = 0; i < ids.length; i += 20) {
