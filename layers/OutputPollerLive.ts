@@ -1,4 +1,4 @@
-import { Clock, DateTime, Duration, Effect, Either, Fiber, Layer, Metric, Queue } from "effect"
+import { Cause, Clock, DateTime, Duration, Effect, Either, Fiber, Layer, Metric, Queue } from "effect"
 import { type NewScreen, OutputLog } from "../services/OutputLog.js"
 import { EXIT_CONFIRMATIONS, OutputPoller, WATCH_HISTORY_LINES } from "../services/OutputPoller.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -273,7 +273,8 @@ export const make = (options: OutputPollerOptions = {}) =>
           Effect.catchAllCause((cause) =>
             Effect.zipRight(
               Effect.sync(() => batch.forEach((w) => (w.capturing = false))),
-              Effect.logError("capture batch failed", cause)
+              // a batch cut short by the daemon's shutdown (its sender interrupted) is not a failure
+              Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError("capture batch failed", cause)
             )
           ),
           Effect.ensuring(Effect.zipRight(inFlight.release(1), Queue.offer(kick, undefined)))

@@ -1,5 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Deferred, Duration, Effect, Layer, Option, PubSub, Queue, TestClock } from "effect"
+import {
+  Context,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Logger,
+  Option,
+  PubSub,
+  Queue,
+  Scope,
+  TestClock
+} from "effect"
 import * as FakeTerminalBridge from "../layers/FakeTerminalBridge.js"
 import { FakeTerminal } from "../layers/FakeTerminalBridge.js"
 import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
@@ -470,6 +483,37 @@ describe("OutputPoller", () => {
       yield* settle
       assert.deepStrictEqual(lists[4]?.panes, [first])
     }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("closing the poller while a capture list is out logs no failure (the daemon's shutdown under load)", () => {
+    const logged: Array<unknown> = []
+    return Effect.gen(function*() {
+      const bridge = yield* TerminalBridge
+      const fake = yield* FakeTerminal
+      const feed = yield* ControlFeed
+      let lists = 0
+      const held = TerminalBridge.of({
+        ...bridge,
+        captureEach: () => Effect.zipRight(Effect.sync(() => lists++), Effect.never)
+      })
+      const scope = yield* Scope.make()
+      const { poller } = yield* OutputPollerLive.make({ jitter: false }).pipe(
+        Effect.provideService(TerminalBridge, held),
+        Scope.extend(scope)
+      )
+      const pane = fake.adopt(TmuxName.make("tmx_0000000a"), "/tmp")
+      yield* poller.watch(A, pane)
+      feed.output(pane)
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* settle
+      assert.isAtLeast(lists, 1, "a list is out")
+      yield* Scope.close(scope, Exit.void)
+      yield* settle
+      assert.deepStrictEqual(logged, [])
+    }).pipe(
+      Effect.provide(dependencies()),
+      Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void logged.push(message))))
+    )
+  })
 
   it.scoped("a dead signal plus a not-found capture confirm; timeouts never do", () =>
     Effect.gen(function*() {
