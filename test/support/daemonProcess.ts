@@ -185,7 +185,18 @@ export const api = (env: DaemonEnv) => {
 export const keepAliveApi = (env: DaemonEnv) => {
   const token = fs.readFileSync(path.join(env.home, "token"), "utf8").trim()
   const agent = new http.Agent({ keepAlive: true, maxSockets: 8 })
-  return (method: string, route: string, body?: unknown) =>
+  /**
+   * A request sent on a kept-alive socket just as the daemon closed it for idling (its keep-alive
+   * timeout) is reset unread: sent again once on a fresh socket, as Node's docs advise
+   * (`request.reusedSocket`). The daemon never read it, so it never ran. Seen: the terminal
+   * section's DELETEs after a quiet spell of keystrokes, `socket hang up`.
+   */
+  const call = (
+    method: string,
+    route: string,
+    body?: unknown,
+    retried = false
+  ): Promise<{ status: number; body: any }> =>
     new Promise<{ status: number; body: any }>((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body)
       const headers: Record<string, string | number> = { authorization: `Bearer ${token}` }
@@ -205,9 +216,14 @@ export const keepAliveApi = (env: DaemonEnv) => {
           response.on("error", reject)
         }
       )
-      request.on("error", reject)
+      request.on("error", (error: NodeJS.ErrnoException) => {
+        if (!retried && request.reusedSocket && error.code === "ECONNRESET") {
+          resolve(call(method, route, body, true))
+        } else reject(error)
+      })
       request.end(data)
     })
+  return (method: string, route: string, body?: unknown) => call(method, route, body)
 }
 
 export const killTmuxServer = (socket: string) => {
