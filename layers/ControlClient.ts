@@ -16,6 +16,7 @@ import {
   type ListReply
 } from "../services/TmuxControl.js"
 import { reconnectBackoff } from "../src/concurrency/Backoff.js"
+import { takeWithin } from "../src/concurrency/Workers.js"
 import { commandFailure, subcommandOf, targetOf, tmuxArgv } from "../src/tmux/Commands.js"
 import { commandListLine, type ControlMessage, makeControlParser, replyBlocks } from "../src/tmux/ControlProtocol.js"
 import { hubSessionArgs, isDuplicateSession } from "../src/tmux/HubCommands.js"
@@ -476,7 +477,7 @@ export const makeControlClient = (
           )
           if (conn.wakeAt === Infinity) {
             yield* Queue.take(conn.wake)
-          } else yield* Effect.timeoutOption(Queue.take(conn.wake), Duration.millis(conn.wakeAt - now))
+          } else yield* takeWithin(conn.wake, conn.wakeAt - now)
         }
       })
 

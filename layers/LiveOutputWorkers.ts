@@ -7,7 +7,7 @@ import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import { TmuxControl } from "../services/TmuxControl.js"
-import { consume, every } from "../src/concurrency/Workers.js"
+import { consume, every, takeWithin } from "../src/concurrency/Workers.js"
 import { isShell, screenTailOfLines } from "../src/domain/Screen.js"
 import type { Session, SessionId } from "../src/domain/Session.js"
 
@@ -190,9 +190,7 @@ export const make = Effect.gen(function*() {
     }
   })
   yield* Effect.forkScoped(
-    Effect.suspend(() =>
-      settleAt.size === 0 ? Queue.take(statusWake) : Effect.timeoutOption(Queue.take(statusWake), STATUS_TICK)
-    ).pipe(
+    Effect.suspend(() => settleAt.size === 0 ? Queue.take(statusWake) : takeWithin(statusWake, STATUS_TICK)).pipe(
       Effect.zipRight(
         statusRound.pipe(Effect.catchAllCause((cause) => Effect.logError("session-status failed", cause)))
       ),

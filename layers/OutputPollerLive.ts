@@ -4,7 +4,7 @@ import { EXIT_CONFIRMATIONS, OutputPoller, WATCH_HISTORY_LINES } from "../servic
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge, type TmuxError } from "../services/TerminalBridge.js"
 import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
-import { every } from "../src/concurrency/Workers.js"
+import { every, takeWithin } from "../src/concurrency/Workers.js"
 import { sameLines } from "../src/domain/ScreenPatch.js"
 import type { PaneId, SessionId } from "../src/domain/Session.js"
 
@@ -315,7 +315,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         const loaded = lastSize >= CAPTURE_BATCH_LOADED
         if (batch.length > 0 && loaded && now < gapEnds && !quiet && batch.length < CAPTURE_BATCH_FULL) {
           yield* inFlight.release(1)
-          yield* Effect.timeoutOption(Queue.take(urgent), Duration.millis(gapEnds - now))
+          yield* takeWithin(urgent, gapEnds - now)
           continue
         }
         if (batch.length > CAPTURE_BATCH_MAX) {
@@ -331,7 +331,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         }
         yield* inFlight.release(1)
         if (next === Infinity) yield* Queue.take(kick)
-        else yield* Effect.timeoutOption(Queue.take(kick), Duration.millis(next - now))
+        else yield* takeWithin(kick, next - now)
       }
     })
     yield* Effect.forkScoped(scheduler.pipe(Effect.annotateLogs({ worker: "output-scheduler" })))
