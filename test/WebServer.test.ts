@@ -6,6 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Logger, LogLevel, Redacted, Ref, type Scope } from "effect"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -14,7 +15,7 @@ import WebSocket from "ws"
 import * as HttpServerLayer from "../layers/HttpServer.js"
 import * as SqliteSessionStore from "../layers/SqliteSessionStore.js"
 import * as WebAuthLive from "../layers/WebAuthLive.js"
-import { defaultWebRoot } from "../layers/WebRoute.js"
+import { defaultWebRoot, GZIP_DIR, loadFiles } from "../layers/WebRoute.js"
 import { AuthToken } from "../services/AuthToken.js"
 import { HttpListener } from "../services/HttpListener.js"
 import type { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -156,6 +157,26 @@ describe("the dashboard's files", () => {
         assert.strictEqual(reply.headers["x-frame-options"], "DENY")
       })
     ))
+
+  it.scoped("the build's gzipped copy of a file's exact bytes is what is served; without one the file is gzipped at load", () =>
+    Effect.gen(function*() {
+      const { root } = yield* tempRoot
+      const js = path.join(root, "assets", "app-ABCD2345.js")
+      const hex = (body: string) => crypto.createHash("sha256").update(body).digest("hex")
+      // the build's copy (level 1 here, so it is told from the level 9 the daemon makes)
+      const copy = zlib.gzipSync(APP_JS, { level: 1 })
+      fs.mkdirSync(path.join(root, GZIP_DIR))
+      fs.writeFileSync(path.join(root, GZIP_DIR, `${hex(APP_JS)}.gz`), copy)
+      const withCopy = yield* loadFiles(root)
+      assert.deepStrictEqual(Buffer.from(withCopy.get("/assets/app-ABCD2345.js")!.gzip!), copy)
+      assert.isFalse([...withCopy.keys()].some((url) => url.includes(GZIP_DIR)), "the copies are not served as files")
+      // the file changed after the build: its old copy is of other bytes, never used for it
+      const changed = APP_JS.replace("console", "window.console")
+      fs.writeFileSync(js, changed)
+      const gzip = (yield* loadFiles(root)).get("/assets/app-ABCD2345.js")!.gzip!
+      assert.notDeepEqual(Buffer.from(gzip), copy)
+      assert.strictEqual(zlib.gunzipSync(gzip).toString("utf8"), changed)
+    }))
 
   it.scopedLive("a hashed asset is immutable, typed, gzipped when asked, and answers 304 to its ETag", () =>
     withServer((server) =>
