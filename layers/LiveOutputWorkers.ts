@@ -199,7 +199,7 @@ export const make = Effect.gen(function*() {
     )
   )
 
-  // Every pane's output signal comes through here too: taken in batches, only a Connected counts.
+  // The control channel's events (a pane's fields, layouts, the link going up or down), taken in batches: only a Connected counts.
   yield* Effect.forkScoped(
     Queue.takeBetween(controlEvents, 1, Number.MAX_SAFE_INTEGER).pipe(
       Effect.flatMap((
