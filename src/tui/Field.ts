@@ -1,8 +1,15 @@
 /** One-line text fields (filter, directory, text to send): typing, pasting, Backspace, Ctrl+U. */
-import { FIELD_MAX_CHARS, type KeyInfo } from "./Model.js"
+import { FIELD_MAX_CHARS, type KeyInfo, noKey } from "./Model.js"
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/g
+
+const CTRL_U = "\u0015"
+const CTRL_W = "\u0017"
+const DEL = "\u007f"
+const BS = "\u0008"
+// eslint-disable-next-line no-control-regex
+const EDITING = /[\u0015\u0017\u007f\u0008]/
 
 /** The field's text after a key press; keys that do not edit leave it as it was. */
 export const editField = (text: string, input: string, key: KeyInfo): string => {
@@ -11,6 +18,18 @@ export const editField = (text: string, input: string, key: KeyInfo): string => 
   if (key.ctrl && input === "w") return text.replace(/\S+\s*$/, "")
   if (key.ctrl || key.meta || key.tab || key.return || key.escape) return text
   if (key.upArrow || key.downArrow || key.leftArrow || key.rightArrow) return text
+  // Keys typed while the screen was busy arrive as one chunk (Ctrl+U, then the new text): its
+  // editing keys act where they come in it, as they would have one at a time.
+  if (input.length > 1 && EDITING.test(input)) {
+    let out = text
+    for (const char of input) {
+      if (char === CTRL_U) out = ""
+      else if (char === CTRL_W) out = out.replace(/\S+\s*$/, "")
+      else if (char === DEL || char === BS) out = Array.from(out).slice(0, -1).join("")
+      else out = editField(out, char, noKey)
+    }
+    return out
+  }
   // A paste arrives as one chunk; its line breaks become spaces (Enter sends the field).
   const typed = input.replace(/\r\n|\r|\n|\t/g, " ").replace(CONTROL, "")
   return (text + typed).slice(0, FIELD_MAX_CHARS)
