@@ -14,6 +14,11 @@ describe("editField", () => {
   it("a paste still has its line breaks as spaces and other control characters left out", () => {
     assert.strictEqual(editField("", "one\r\ntwo\tthree\u0001", noKey), "one two three")
     assert.strictEqual(editField("", "a\u0015b\nc", noKey), "b c")
+    assert.strictEqual(
+      editField("", "one\r\ntwo\u0008", noKey),
+      "one tw",
+      "a line break between editing keys is one space"
+    )
   })
 
   it("single keys as before", () => {
