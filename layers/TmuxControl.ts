@@ -1,5 +1,5 @@
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import { Context, Deferred, Duration, Effect, Layer, PubSub, Runtime } from "effect"
+import { Context, Deferred, Duration, Effect, FiberSet, Layer, PubSub } from "effect"
 import {
   CONTROL_COMMAND_TIMEOUT,
   type ControlEvent,
@@ -146,7 +146,7 @@ export const makeTmuxControl = (options: TmuxControlOptions) =>
      * failure waits for its log, the next are not logged again (a listener failing on every output
      * would flood the log).
      */
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const runFork = yield* FiberSet.makeRuntime<never>()
     let listenerFailing = false
     const listenerFailed = (error: unknown) => {
       if (listenerFailing) return
