@@ -170,6 +170,11 @@ describe("the dashboard's files", () => {
       const withCopy = yield* loadFiles(root)
       assert.deepStrictEqual(Buffer.from(withCopy.get("/assets/app-ABCD2345.js")!.gzip!), copy)
       assert.isFalse([...withCopy.keys()].some((url) => url.includes(GZIP_DIR)), "the copies are not served as files")
+      // a copy cut short (a build that ran out of disk) is not served: the file is gzipped anew
+      fs.writeFileSync(path.join(root, GZIP_DIR, `${hex(APP_JS)}.gz`), copy.subarray(0, copy.length - 9))
+      const truncated = (yield* loadFiles(root)).get("/assets/app-ABCD2345.js")!.gzip!
+      assert.strictEqual(zlib.gunzipSync(truncated).toString("utf8"), APP_JS)
+      fs.writeFileSync(path.join(root, GZIP_DIR, `${hex(APP_JS)}.gz`), copy)
       // the file changed after the build: its old copy is of other bytes, never used for it
       const changed = APP_JS.replace("console", "window.console")
       fs.writeFileSync(js, changed)
