@@ -122,6 +122,28 @@ describe("TUI: prompts", () => {
     assert.deepStrictEqual(t.commands.at(-1), { _tag: "Create", dir: "/tmp/pasted" })
   })
 
+  it("keys typed ahead while the screen was busy (one chunk) act one at a time; a paste in the list does nothing", async () => {
+    const t = setup()
+    const [a, b, c] = [session(1), session(2), session(3)]
+    t.store.dispatch({ _tag: "ProjectsLoaded", projects })
+    t.server({ type: "sessions", sessions: [a, b, c] })
+    // x opens the key prompt, which takes the rest: the name typed, then Enter
+    await t.press("xEscape\r")
+    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendKeys", sessionId: a.sessionId, keys: ["Escape"] })
+    assert.strictEqual(t.store.getState().mode._tag, "browse")
+    // s, the text and Enter: sent; j j: two moves down
+    await t.press("shi there\r")
+    assert.deepStrictEqual(t.commands.at(-1), { _tag: "SendText", sessionId: a.sessionId, text: "hi there" })
+    await t.press("jj")
+    assert.strictEqual(t.store.getState().cursor, c.sessionId)
+    // a paste into the list is not typing: none of its letters runs (its a would attach, d y close)
+    const before = t.commands.length
+    await t.press("ready? a day to remember")
+    assert.strictEqual(t.commands.length, before)
+    assert.strictEqual(t.store.getState().mode._tag, "browse")
+    assert.strictEqual(t.store.getState().cursor, c.sessionId)
+  })
+
   it("the key prompt sends a key pressed at once, or keys typed by name on Enter", async () => {
     const t = setup()
     const a = session(1)

@@ -7,7 +7,7 @@ import { GLOBAL_KEYS, HISTORY_KEYS, PROJECTS_KEYS, SESSIONS_KEYS, VIEW_KEYS } fr
 import { DIALOG_KEYS } from "./Dialog.js"
 import { DIFF_KEYS } from "./DiffPane.js"
 import { FORK_KEYS } from "./ForkDialog.js"
-import { type KeyInfo, noKey, type TuiState, type View } from "./Model.js"
+import { type Cmd, type KeyInfo, noKey, type TuiState, type View } from "./Model.js"
 import { CONFIRM_CLOSE_KEYS, FILTER_KEYS, KEY_PROMPT_KEYS, SEND_KEYS } from "./PromptKeys.js"
 import { type Binding, browse, dispatchKey, type KeyHelp, type Step, step } from "./Steps.js"
 
@@ -86,7 +86,39 @@ const dispatch = (state: TuiState, input: string, key: KeyInfo): Step => {
   return result ?? step(state)
 }
 
+/**
+ * Keys typed while the screen was busy arrive as one chunk (`x` then `Escape` and Enter, `jj`).
+ * Outside a text field a chunk this short is those key presses, one at a time, until one opens a
+ * field, which takes the rest as typed text. A longer chunk there is a paste, not typing: taken as
+ * keys it would run its letters as commands (an `a` attaches, `d` then `y` closes), so it does
+ * nothing, as it always has.
+ */
+const TYPE_AHEAD_MAX = 16
+
+const typedAhead = (state: TuiState, chars: ReadonlyArray<string>): Step => {
+  const commands: Array<Cmd> = []
+  let current = state
+  for (let i = 0; i < chars.length; i++) {
+    if (TEXT_MODES.has(current.mode._tag)) {
+      const rest = chars.slice(i).join("")
+      const typed = keyPressed(current, rest, rest.length === 1 ? keyOf(rest) : noKey)
+      return { state: typed.state, commands: [...commands, ...typed.commands] }
+    }
+    const next = dispatch(current, chars[i]!, keyOf(chars[i]!))
+    commands.push(...next.commands)
+    current = next.state
+  }
+  return { state: current, commands }
+}
+
+/** The key a single character of a chunk is: Enter for a line break, else the character typed. */
+const keyOf = (char: string): KeyInfo => (char === "\r" || char === "\n" ? RETURN : noKey)
+
 export const keyPressed = (state: TuiState, input: string, key: KeyInfo): Step => {
+  if (!TEXT_MODES.has(state.mode._tag) && !key.ctrl && !key.meta && input.length > 1) {
+    const chars = Array.from(input)
+    if (chars.length <= TYPE_AHEAD_MAX) return typedAhead(state, chars)
+  }
   // Text and Enter in one chunk (a paste, a fast typist, `tmux send-keys 'hi' Enter`): the text,
   // then Enter, as if typed. Line breaks inside the text stay the field's business (spaces).
   if (TEXT_MODES.has(state.mode._tag) && !key.return && input.length > 1 && /[\r\n]$/.test(input)) {
