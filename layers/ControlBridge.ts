@@ -176,16 +176,23 @@ export const makeControlBridge = (options: ControlBridgeOptions) =>
     })
 
     /** Every capture in one list on the events client; down before it was answered, one spawn per capture. */
-    const captureEach = (panes: ReadonlyArray<PaneId>, historyLines: number) =>
+    const captureEach = (
+      panes: ReadonlyArray<PaneId>,
+      historyLines: number,
+      previous?: ReadonlyArray<ReadonlyArray<string> | undefined>
+    ) =>
       viaChannel(
-        Effect.map(control.runList(panes.map((pane) => captureArgs(pane, historyLines))), (reply) => {
-          // each line decoded on its own by the parser: kept as it is, never joined and split again
-          const results: Array<Either.Either<ReadonlyArray<string>, TmuxError>> = reply.blocks.map((block) =>
-            Either.right(withoutTrailingBlank(block.slice()))
-          )
-          if (Option.isSome(reply.refused)) results.push(Either.left(reply.refused.value))
-          return results
-        }),
+        Effect.map(
+          control.runList(panes.map((pane) => captureArgs(pane, historyLines)), undefined, previous),
+          (reply) => {
+            // each line decoded on its own by the parser: kept as it is, never joined and split again
+            const results: Array<Either.Either<ReadonlyArray<string>, TmuxError>> = reply.blocks.map((block) =>
+              Either.right(withoutTrailingBlank(block.slice()))
+            )
+            if (Option.isSome(reply.refused)) results.push(Either.left(reply.refused.value))
+            return results
+          }
+        ),
         captureInTurn(spawn.capture)(panes, historyLines),
         { idempotent: true }
       )

@@ -33,10 +33,13 @@ export const HUB_IDLE_COMMAND = "tail -f /dev/null"
  * Writes the commands as one list. `at`, when given, is called synchronously once the whole list
  * has been answered, at that point of what the client reads: the output of every pane that tmux
  * reported before the answer has been passed to `onOutput`, none that it reported after.
+ * `previous`, when given, holds per command the body its reply is likely to repeat (a pane's last
+ * capture): the lines it repeats come back as those strings (see ControlParserOptions.previousBody).
  */
 export type RunList = (
   commands: ReadonlyArray<ReadonlyArray<string>>,
-  at?: () => void
+  at?: () => void,
+  previous?: ReadonlyArray<ReadonlyArray<string> | undefined>
 ) => Effect.Effect<ListReply, TmuxError>
 export type Run = (args: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<string>, TmuxError>
 
@@ -226,6 +229,8 @@ interface Pending {
   readonly reply: Deferred.Deferred<ListReply, TmuxError>
   /** Called when the list is answered in full, in the order of what the client reads (RunList). */
   readonly at: (() => void) | undefined
+  /** Per command, the body its reply is likely to repeat (RunList). */
+  readonly previous: ReadonlyArray<ReadonlyArray<string> | undefined> | undefined
   /** Answered or timed out; a timed-out entry stays queued until its late blocks are read. */
   settled: boolean
 }
@@ -241,6 +246,8 @@ interface Connection {
   /** Pokes the deadline keeper when a command is due before the time it sleeps until. */
   readonly wake: Queue.Queue<void>
   wakeAt: number
+  /** Reply blocks to its commands the parser has begun and `handle` has not had yet (see previousBodyOf). */
+  begun: number
   open: boolean
   ready: boolean
 }
@@ -267,6 +274,26 @@ const refusal = (entry: Pending, block: number, body: ReadonlyArray<string>) => 
     exitCode: null,
     stderr: body.join("\n")
   })
+}
+
+/**
+ * The previous body given for the `n`th reply block not yet handled (0: the next), in the order
+ * tmux answers. A list cut short by a refusal shifts the blocks read in the same chunk after it:
+ * they are given another command's body, which only costs their decoding (lines are reused only
+ * when their bytes are the same).
+ */
+const previousBodyOf = (conn: Connection, n: number): ReadonlyArray<string> | undefined => {
+  for (const entry of conn.pending) {
+    const remaining = entry.expected - entry.blocks.length
+    if (n < remaining) {
+      // a block per command (no if-shell): the block's index is its command's
+      return entry.previous !== undefined && entry.expected === entry.commands.length
+        ? entry.previous[entry.blocks.length + n]
+        : undefined
+    }
+    n -= remaining
+  }
+  return undefined
 }
 
 const settle = (entry: Pending, exit: Exit.Exit<ListReply, TmuxError>) => {
@@ -321,7 +348,8 @@ export const makeControlClient = (
     const send = (
       conn: Connection,
       commands: ReadonlyArray<ReadonlyArray<string>>,
-      at?: () => void
+      at?: () => void,
+      previous?: ReadonlyArray<ReadonlyArray<string> | undefined>
     ): Effect.Effect<ListReply, TmuxError> =>
       Effect.gen(function*() {
         const label = labelOf(commands)
@@ -344,7 +372,18 @@ export const makeControlClient = (
         const expected = commands.reduce((n, args) => n + replyBlocks(args), 0)
         // No yield between these two: the pending order must be the order the lines are written in.
         const measuredFrom = measure ? performance.now() : undefined
-        conn.pending.push({ commands, label, expected, blocks: [], sentAt, measuredFrom, reply, at, settled: false })
+        conn.pending.push({
+          commands,
+          label,
+          expected,
+          blocks: [],
+          sentAt,
+          measuredFrom,
+          reply,
+          at,
+          previous,
+          settled: false
+        })
         conn.write(encoder.encode(commandListLine(commands) + "\n"))
         if (sentAt + timeoutMillis < conn.wakeAt) {
           conn.wakeAt = sentAt + timeoutMillis
@@ -360,9 +399,11 @@ export const makeControlClient = (
           onNone: () => Effect.succeed(reply.blocks[0] ?? [])
         }))
 
-    const runList: RunList = (commands, at) =>
+    const runList: RunList = (commands, at, previous) =>
       Effect.flatMap(Ref.get(current), (conn) =>
-        Option.isSome(conn) ? send(conn.value, commands, at) : Effect.fail(notConnected(labelOf(commands))))
+        Option.isSome(conn)
+          ? send(conn.value, commands, at, previous)
+          : Effect.fail(notConnected(labelOf(commands))))
 
     /** Pairs replies with what waits for them; returns the messages that are not replies. */
     const handle = (conn: Connection, messages: ReadonlyArray<ControlMessage>): Array<ControlMessage> => {
@@ -370,6 +411,7 @@ export const makeControlClient = (
       for (const message of messages) {
         switch (message._tag) {
           case "Reply": {
+            if (message.flags === "1" && conn.begun > 0) conn.begun--
             if (message.flags !== "1") {
               // The block of attach-session itself, from the client's command line.
               Deferred.unsafeDone(
@@ -508,7 +550,12 @@ export const makeControlClient = (
       // reaches `onOutput` in the same event-loop turn as the bytes arrive. What else the client
       // wrote goes to `onNotifications` in order (then its end, as `null`); reading pauses while
       // that falls behind.
-      const parser = makeControlParser()
+      const parser = makeControlParser({
+        previousBody: () => {
+          const conn = opened.conn
+          return conn === undefined ? undefined : previousBodyOf(conn, conn.begun++)
+        }
+      })
       const notifications = yield* Queue.unbounded<ReadonlyArray<ControlMessage> | null>()
       let waiting = 0
       // The connection is made once the client runs; its output is read only after (`start`).
@@ -527,8 +574,7 @@ export const makeControlClient = (
               client.pause()
             }
           },
-          onEnd: () =>
-            Queue.unsafeOffer(notifications, null)
+          onEnd: () => Queue.unsafeOffer(notifications, null)
         }),
         stop
       )
@@ -540,6 +586,7 @@ export const makeControlClient = (
         attached: yield* Deferred.make<void, ControlConnectFailed>(),
         wake: yield* Queue.sliding<void>(1),
         wakeAt: Infinity,
+        begun: 0,
         open: true,
         ready: false
       }

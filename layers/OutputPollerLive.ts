@@ -192,7 +192,10 @@ export const make = (options: OutputPollerOptions = {}) =>
         w.capturing = true
       }
       if (measure) captures.unsafeUpdate(batch.length, [])
-      return Effect.either(bridge.captureEach(batch.map((w) => w.paneId), WATCH_HISTORY_LINES))
+      // each pane's last screen: the lines still on it are read back as the strings kept, not decoded again
+      return Effect.either(
+        bridge.captureEach(batch.map((w) => w.paneId), WATCH_HISTORY_LINES, batch.map((w) => w.lastLines))
+      )
     }
 
     const recordBatch = (

@@ -135,11 +135,13 @@ export class TerminalBridge extends Context.Tag("telemux/TerminalBridge")<Termin
    * including the first capture that failed; the panes after it were not captured (tmux skips the
    * rest of a list after a refusal). Fails as a whole only when no capture was answered. Each
    * screen comes as its lines (what `capture` gives, split on "\n"), each line a string of its own
-   * that holds on to nothing else: the output log keeps them as they are.
+   * that holds on to nothing else: the output log keeps them as they are. `previous`, per pane, is
+   * its last capture's lines, when known: the lines still on the screen come back as those strings.
    */
   readonly captureEach: (
     panes: ReadonlyArray<PaneId>,
-    historyLines: number
+    historyLines: number,
+    previous?: ReadonlyArray<ReadonlyArray<string> | undefined>
   ) => Effect.Effect<ReadonlyArray<Either.Either<ReadonlyArray<string>, TmuxError>>, TmuxError>
   /** Pastes `text` literally through a tmux buffer (`paste-buffer -p`); no Enter. */
   readonly paste: (pane: PaneId, text: string) => Effect.Effect<void, TmuxError>

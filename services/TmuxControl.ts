@@ -74,10 +74,13 @@ export class TmuxControl extends Context.Tag("telemux/TmuxControl")<TmuxControl,
    * refusal). `at`, when given, is called synchronously when the list has been answered in full, at
    * that point of the output order: every onOutput listener has been told all a pane wrote before
    * the answer, and nothing after it (a snapshot and the output that follows it meet exactly there).
+   * `previous`, per command, is the body its reply is likely to repeat (a pane's last capture): the
+   * lines it repeats come back as those very strings, not decoded again.
    */
   readonly runList: (
     commands: ReadonlyArray<ReadonlyArray<string>>,
-    at?: () => void
+    at?: () => void,
+    previous?: ReadonlyArray<ReadonlyArray<string> | undefined>
   ) => Effect.Effect<ListReply, TmuxError>
   /** A subscription to events from now on; bounded (sliding: an overwhelmed reader loses the oldest). */
   readonly subscribe: Effect.Effect<Queue.Dequeue<ControlEvent>, never, Scope.Scope>

@@ -113,6 +113,88 @@ describe("control protocol: reply framing", () => {
   })
 })
 
+/** `text` as a chunk that counts the lines the parser decodes (a body line reused is not decoded). */
+const countingChunk = (text: string | Uint8Array) => {
+  const chunk = Buffer.from(typeof text === "string" ? bytes(text) : text) as Buffer & {
+    utf8Slice: (start: number, end: number) => string
+  }
+  const decode = chunk.utf8Slice.bind(chunk)
+  const decoded: Array<string> = []
+  chunk.utf8Slice = (start, end) => {
+    const line = decode(start, end)
+    decoded.push(line)
+    return line
+  }
+  return { chunk, decoded }
+}
+
+describe("control protocol: a reply repeating the last capture (previousBody)", () => {
+  const reply = (triple: string, lines: ReadonlyArray<string>) =>
+    `%begin ${triple}\n${lines.map((l) => `${l}\n`).join("")}%end ${triple}\n`
+  const parse = (previous: ReadonlyArray<string> | undefined, wire: string | Uint8Array) => {
+    const asked: Array<string> = []
+    const parser = makeControlParser({
+      previousBody: () => {
+        asked.push("asked")
+        return previous
+      }
+    })
+    const { chunk, decoded } = countingChunk(wire)
+    const messages = parser.push(chunk)
+    return { messages, decoded, asked: asked.length }
+  }
+  const bodyOf = (messages: ReadonlyArray<ControlMessage>) => {
+    const [message] = messages
+    assert.strictEqual(message?._tag, "Reply")
+    return (message as Extract<ControlMessage, { _tag: "Reply" }>).body
+  }
+
+  it("an unchanged screen is read without decoding a line; only the block's end is", () => {
+    const screen = ["$ echo hi", "hi", "", "$ "]
+    const { asked, decoded, messages } = parse(screen, reply("1 1 1", screen))
+    assert.deepStrictEqual(bodyOf(messages), screen)
+    assert.deepStrictEqual(decoded, ["%end 1 1 1"])
+    assert.strictEqual(asked, 1)
+  })
+
+  it("a screen scrolled up by two with two new lines decodes the two new lines only", () => {
+    const before = ["t1", "t2", "t3", "t4", "t5", "t6"]
+    const after = ["t3", "t4", "t5", "t6", "t7", "t8"]
+    const { decoded, messages } = parse(before, reply("1 2 1", after))
+    assert.deepStrictEqual(bodyOf(messages), after)
+    assert.deepStrictEqual(decoded, ["t7", "t8", "%end 1 2 1"])
+  })
+
+  it("only ASCII bytes are taken as the same: other text is decoded, invalid UTF-8 as U+FFFD", () => {
+    // the byte 0xE9 alone is not "é" (U+00E9), though its value is that character's code
+    const wire = Buffer.concat([bytes("%begin 1 3 1\n"), Uint8Array.of(0xe9, 0x0a), bytes("日本 ✓\n%end 1 3 1\n")])
+    const { decoded, messages } = parse(["é", "日本 ✓"], wire)
+    assert.deepStrictEqual(bodyOf(messages), ["\ufffd", "日本 ✓"])
+    assert.deepStrictEqual(decoded, ["\ufffd", "日本 ✓", "%end 1 3 1"])
+  })
+
+  it("a previous body holding the block's own end line never hides that end", () => {
+    // a pane printed `%end 1 4 1` in its last capture; the reply's real end is that same text
+    const { messages } = parse(["%end 1 4 1", "x"], "%begin 1 4 1\nx\n%end 1 4 1\n%sessions-changed\n")
+    assert.deepStrictEqual(messages, [
+      { _tag: "Reply", time: "1", number: "4", flags: "1", ok: true, body: ["x"] },
+      { _tag: "SessionsChanged" }
+    ])
+  })
+
+  it("a wrong previous body (another pane's) changes nothing but what is decoded", () => {
+    const screen = ["alpha", "beta", "gamma"]
+    const { decoded, messages } = parse(["beta", "zeta", "alpha", "gamma"], reply("1 5 1", screen))
+    assert.deepStrictEqual(bodyOf(messages), screen)
+    assert.isAtLeast(decoded.length, 2)
+  })
+
+  it("is asked only for replies to the client's own commands (flags 1), once per block", () => {
+    const { asked } = parse(["x"], `${reply("1 6 0", ["x"])}${reply("1 7 1", ["x"])}${reply("1 8 1", ["y"])}`)
+    assert.strictEqual(asked, 2)
+  })
+})
+
 describe("control protocol: output", () => {
   it("unescapes \\ooo and \\\\ into bytes", () => {
     assert.deepStrictEqual(Array.from(unescapeOutput(bytes("a\\134b\\\\c\\033[0m\\015\\012"))), [

@@ -241,6 +241,18 @@ describe("TmuxControl on real tmux", () => {
       assert.lengthOf(missing, 2, "the capture after the refused one is not tried")
       assert.isTrue(Either.isRight(missing[0]!))
       assert.strictEqual(Either.flip(missing[1]!).pipe(Either.getOrThrow)._tag, "TmuxSessionNotFound")
+
+      // given each pane's last lines (right, another pane's, none), the lines are the same as without;
+      // and the lists after one cut short by a refusal (its blocks shifted) still read right
+      const second = Either.getOrThrow(each[1]!)
+      const given = yield* s.bridge.captureEach([a.pane, b.pane, a.pane], 10, [first, first, undefined])
+      assert.deepStrictEqual(given.map(Either.getOrThrow), [first, second, first])
+      const cut = yield* Effect.all([
+        s.bridge.captureEach([a.pane, "%99999" as PaneId, b.pane], 10, [first, second, second]),
+        s.bridge.captureEach([b.pane, a.pane], 10, [second, first])
+      ], { concurrency: "unbounded" })
+      assert.deepStrictEqual(Either.getOrThrow(cut[0][0]!), first)
+      assert.deepStrictEqual(cut[1].map(Either.getOrThrow), [second, first])
     })))
 
   it.scopedLive("pane output reaches output listeners with multi-byte characters split across writes intact", () =>

@@ -142,6 +142,33 @@ class LazyOutput implements PaneOutput {
   }
 }
 
+/**
+ * How far below its place in the previous body a line is looked for: a screen that scrolled by
+ * up to this many lines still gives back the previous strings (more is a screenful of new output).
+ */
+const SCROLL_LOOKAHEAD = 8
+
+/** Whether `bytes[start, end)` are exactly `text`'s characters, all ASCII: what decoding them would give. */
+const sameAscii = (bytes: Buffer, start: number, end: number, text: string) => {
+  if (text.length !== end - start) return false
+  for (let i = 0; i < text.length; i++) {
+    const byte = bytes[start + i]!
+    if (byte !== text.charCodeAt(i) || byte > 0x7f) return false
+  }
+  return true
+}
+
+export interface ControlParserOptions {
+  readonly maxPanes?: number
+  /**
+   * Called as each reply block to a command of this client's begins: the body its reply is likely
+   * to repeat (the pane's last capture), or undefined. A line whose bytes are one of its ASCII lines,
+   * at its place or a scroll below it, is that string, not a new one decoded: an unchanged screen is
+   * read without a string made per line, and its lines compare with the last by identity.
+   */
+  readonly previousBody?: () => ReadonlyArray<string> | undefined
+}
+
 export interface ControlParser {
   /** Feeds the next bytes read from the client's stdout; returns the messages they completed. */
   readonly push: (chunk: Uint8Array) => ReadonlyArray<ControlMessage>
@@ -153,13 +180,43 @@ export interface ControlParser {
  * A stateful parser for one control client's stdout. Splits on `\n` in bytes (a line may arrive
  * in several chunks), frames reply blocks by their exact `%begin` triple, and decodes output per pane.
  */
-export const makeControlParser = (options: { readonly maxPanes?: number } = {}): ControlParser => {
+export const makeControlParser = (options: ControlParserOptions = {}): ControlParser => {
   const maxPanes = options.maxPanes ?? DECODER_PANES_MAX
   const decoders = new Map<string, InstanceType<typeof TextDecoder>>()
   let partial: Array<Uint8Array> = []
   let block:
-    | { time: string; number: string; flags: string; end: string; error: string; body: Array<string> }
+    | {
+      time: string
+      number: string
+      flags: string
+      end: string
+      error: string
+      body: Array<string>
+      /** What previousBody gave for this block, and how far its lines have scrolled up in this one. */
+      previous: ReadonlyArray<string> | undefined
+      shift: number
+    }
     | undefined
+
+  /** The previous body's string for the body line `bytes[start, end)`, when it has one (see previousBody). */
+  const reused = (previous: ReadonlyArray<string>, bytes: Buffer, start: number, end: number) => {
+    const current = block!
+    const index = current.body.length
+    const at = index + current.shift
+    const same = previous[at]
+    if (same !== undefined && sameAscii(bytes, start, end, same)) return same
+    // an empty line says nothing about a scroll
+    if (start === end) return undefined
+    const last = Math.min(previous.length - 1, at + SCROLL_LOOKAHEAD)
+    for (let k = Math.max(0, at + 1); k <= last; k++) {
+      const line = previous[k]!
+      if (sameAscii(bytes, start, end, line)) {
+        current.shift = k - index
+        return line
+      }
+    }
+    return undefined
+  }
 
   const decoderFor = (paneId: string) => {
     let decoder = decoders.get(paneId)
@@ -229,6 +286,15 @@ export const makeControlParser = (options: { readonly maxPanes?: number } = {}):
   /** A line of `chunk` (from `start` to `end`, without its newline). */
   const line = (chunk: Buffer, start: number, end: number): ControlMessage | undefined => {
     if (block !== undefined) {
+      // A line of the last capture comes back as its string; a line starting with `%` is always
+      // decoded, to be compared with the block's end (which a pane may print).
+      if (block.previous !== undefined && chunk[start] !== 0x25) {
+        const same = reused(block.previous, chunk, start, end)
+        if (same !== undefined) {
+          block.body.push(same)
+          return undefined
+        }
+      }
       // a reply's body (a capture: a hundred lines and more) is decoded line by line from the
       // chunk, with no view made per line: each line is a string of its own, kept as it is
       const text = (chunk as Slicing).utf8Slice(start, end)
@@ -251,7 +317,8 @@ export const makeControlParser = (options: { readonly maxPanes?: number } = {}):
     if (bytes[0] === 0x25 && startsWith(bytes, BEGIN)) {
       const [time = "", number = "", flags = ""] = ascii(bytes, BEGIN.length, bytes.length).split(" ")
       const triple = `${time} ${number} ${flags}`
-      block = { time, number, flags, end: `%end ${triple}`, error: `%error ${triple}`, body: [] }
+      const previous = flags === "1" ? options.previousBody?.() : undefined
+      block = { time, number, flags, end: `%end ${triple}`, error: `%error ${triple}`, body: [], previous, shift: 0 }
       return undefined
     }
     return notification(bytes)
