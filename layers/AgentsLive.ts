@@ -33,7 +33,7 @@ import {
   readConversation
 } from "../src/agents/Conversations.js"
 import type { HookEvent } from "../src/agents/HookEvent.js"
-import { consume } from "../src/concurrency/Workers.js"
+import { consumeBursts } from "../src/concurrency/Workers.js"
 import {
   AgentBusy,
   AgentCommandNotFound,
@@ -592,7 +592,7 @@ export const make = Effect.gen(function*() {
 
   // a closed session leaves no listener pair, no debounce entry, no prompt delivery behind
   const cacheEvents = yield* PubSub.subscribe(cache.events)
-  yield* Effect.forkScoped(consume("agent-cleanup", cacheEvents, (event) =>
+  yield* Effect.forkScoped(consumeBursts("agent-cleanup", cacheEvents, (event) =>
     event._tag === "SessionRemoved"
       ? Effect.zipRight(
         Effect.sync(() => lastStop.delete(event.sessionId)),

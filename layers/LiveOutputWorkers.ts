@@ -7,7 +7,7 @@ import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import { TmuxControl } from "../services/TmuxControl.js"
-import { consume, every, takeWithin } from "../src/concurrency/Workers.js"
+import { consumeBursts, every, takeWithin } from "../src/concurrency/Workers.js"
 import { isShell, screenTailOfLines } from "../src/domain/Screen.js"
 import type { Session, SessionId } from "../src/domain/Session.js"
 
@@ -109,7 +109,7 @@ export const make = Effect.gen(function*() {
     { onlyIfMissing: true }
   ).pipe(Effect.asVoid)
 
-  yield* Effect.forkScoped(consume("follow-sessions", cacheEvents, (event) => {
+  yield* Effect.forkScoped(consumeBursts("follow-sessions", cacheEvents, (event) => {
     switch (event._tag) {
       case "SessionUpserted":
         noteStatus(event.session)
@@ -125,7 +125,7 @@ export const make = Effect.gen(function*() {
     }
   }))
 
-  yield* Effect.forkScoped(consume("session-activity", outputEvents, (event) => {
+  yield* Effect.forkScoped(consumeBursts("session-activity", outputEvents, (event) => {
     switch (event._tag) {
       case "CommandChanged":
         return Effect.flatMap(

@@ -21,7 +21,7 @@ import { OutputLog } from "../services/OutputLog.js"
 import { Projects } from "../services/Projects.js"
 import { POLL_TIMEOUT_SECONDS, TELEGRAM_LEASE, TelegramApi, type TelegramError } from "../services/Telegram.js"
 import { type TelegramSettings, TelemuxConfig } from "../services/TelemuxConfig.js"
-import { consume } from "../src/concurrency/Workers.js"
+import { consumeBursts } from "../src/concurrency/Workers.js"
 import { CHAT_BURST, CHAT_REFILL, ChatBudget, TAIL_EDIT_INTERVAL } from "../src/telegram/Pacing.js"
 import * as SessionRouting from "./SessionRouting.js"
 import * as TelegramApiGrammy from "./TelegramApiGrammy.js"
@@ -89,8 +89,12 @@ export const serve = (telegram: TelegramSettings, tuning: TelegramTuning, holdin
     const chat = yield* TelegramChat.make({ settings: telegram, me, api, cache, projects, routing, topics, outbox })
 
     yield* Effect.forkScoped(outbox.run)
-    yield* Effect.forkScoped(consume("telegram-sessions", yield* PubSub.subscribe(cache.events), topics.onCacheEvent))
-    yield* Effect.forkScoped(consume("telegram-output", yield* PubSub.subscribe(log.events), topics.onOutputEvent))
+    yield* Effect.forkScoped(
+      consumeBursts("telegram-sessions", yield* PubSub.subscribe(cache.events), topics.onCacheEvent)
+    )
+    yield* Effect.forkScoped(
+      consumeBursts("telegram-output", yield* PubSub.subscribe(log.events), topics.onOutputEvent)
+    )
 
     const stored = yield* holding.get("offset")
     let last = Option.getOrElse(Option.map(stored, Number), () => 0)

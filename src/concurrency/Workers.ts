@@ -35,6 +35,26 @@ export const consume = <A, E, R>(
   )
 
 /**
+ * `consume` for a sliding subscription (a PubSub's, a sliding queue): what is waiting is taken at
+ * once and handled in order, so a burst wakes the worker once, not once per item (the activity
+ * flush upserts sessions twenty at a time: each woke the cache's subscribers twenty times). Not for
+ * a bounded queue whose fullness pushes back on its producers: taken early, its items would no
+ * longer count against its bound.
+ */
+export const consumeBursts = <A, E, R>(
+  name: string,
+  queue: Queue.Dequeue<A>,
+  handle: (item: A) => Effect.Effect<void, E, R>
+): Effect.Effect<never, never, R> => {
+  const one = (item: A) => handle(item).pipe(Effect.catchAllCause((cause) => Effect.logError(`${name} failed`, cause)))
+  return Queue.takeBetween(queue, 1, Number.MAX_SAFE_INTEGER).pipe(
+    Effect.flatMap((items) => Effect.forEach(items, one, { discard: true })),
+    Effect.forever,
+    Effect.annotateLogs({ worker: name })
+  )
+}
+
+/**
  * Waits for a wake-up on `queue` (a sliding queue of one: any number of offers ask for one look),
  * at most `within`. What `Effect.timeoutOption(Queue.take(queue), within)` does, for less: a
  * wake-up already there is taken without a timer, and a wait forks one sleeper (which wakes the
