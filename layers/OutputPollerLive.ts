@@ -33,11 +33,11 @@ export const CAPTURE_BATCHES_IN_FLIGHT = 2
  * Under load, a batch goes no sooner than this after the one before: a batch's cost is mostly
  * fixed (the list to tmux and its reply, the recording, a write to every stream client), so 500
  * busy panes captured ~20 at a time cost a third more daemon CPU per update than ~30 at a time
- * (bench `busy`), and ~35 at a time (a 12 ms gap) 8 % more than ~60 (24 ms; two daemons of 250
- * busy sessions side by side, three pairs). A socket write alone costs 0.1–0.5 ms of CPU on this
- * 2-core VM, whatever it carries. The gap is at most what a busy pane's update waits more.
+ * (bench `busy`). A 24 ms gap (~60 at a time) cost 6–11 % less CPU again, but the updates' tails
+ * grew by as much as that saved: side by side (two daemons of 250 busy sessions, three pairs),
+ * command → output p99 371 / 594 / 300 ms at 12 ms against 520 / 571 / 605 ms at 24.
  */
-export const CAPTURE_BATCH_GAP = Duration.millis(24)
+export const CAPTURE_BATCH_GAP = Duration.millis(12)
 /**
  * Under load means: the last batch held at least this many panes. Lighter, batches go as soon as
  * they are due (100 panes printing every 200 ms make batches of a few; a gap there only made an
