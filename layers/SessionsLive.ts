@@ -70,25 +70,15 @@ export const make = Effect.gen(function*() {
   const creating = new Set<SessionId>()
   const reconcileLock = yield* Effect.makeSemaphore(1)
 
-  /**
-   * A stored row lacks what the cache alone keeps (the first prompt's delivery) and may be behind it
-   * on the last output (the store gets it every ACTIVITY_PERSIST_INTERVAL, the cache every few
-   * seconds): both are carried over from the cache's row.
-   */
+  /** A stored row lacks what the cache alone keeps (the first prompt's delivery): carried over. */
   const withMemory = (row: Session) =>
-    Effect.map(cache.getSession(row.sessionId), (current) => {
-      if (Option.isNone(current)) return row
-      const { lastOutput, lastOutputAt, promptDelivery } = current.value
-      const keepDelivery = promptDelivery !== undefined && row.promptDelivery === undefined
-      const keepOutput = lastOutputAt !== null &&
-        (row.lastOutputAt === null || DateTime.lessThan(row.lastOutputAt, lastOutputAt))
-      if (!keepDelivery && !keepOutput) return row
-      return new Session({
-        ...row,
-        ...(keepDelivery ? { promptDelivery } : {}),
-        ...(keepOutput ? { lastOutput, lastOutputAt } : {})
-      }, true)
-    })
+    Effect.map(
+      cache.getSession(row.sessionId),
+      (current) =>
+        Option.isSome(current) && current.value.promptDelivery !== undefined && row.promptDelivery === undefined
+          ? new Session({ ...row, promptDelivery: current.value.promptDelivery }, true)
+          : row
+    )
 
   const save = (id: SessionId, patch: SessionPatch) =>
     store.update(id, patch).pipe(
