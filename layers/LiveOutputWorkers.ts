@@ -4,7 +4,6 @@ import { OUTPUT_EVENTS_CAPACITY, type OutputChanged, type OutputEvent, OutputLog
 import { OutputPoller } from "../services/OutputPoller.js"
 import { PaneProcesses } from "../services/PaneProcesses.js"
 import { Sessions } from "../services/Sessions.js"
-import type { OutputMark } from "../services/SessionStore.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { TerminalBridge } from "../services/TerminalBridge.js"
 import { TmuxControl } from "../services/TmuxControl.js"
@@ -12,14 +11,8 @@ import { consumeBursts, every, takeWithin } from "../src/concurrency/Workers.js"
 import { isShell, screenTailOfLines } from "../src/domain/Screen.js"
 import type { Session, SessionId } from "../src/domain/Session.js"
 
-/** lastOutput / lastOutputAt are updated in the cache (what clients list) at most this often per session (the latest wins). */
+/** lastOutput / lastOutputAt are written at most this often per session (the latest wins). */
 export const ACTIVITY_FLUSH_INTERVAL = Duration.seconds(2)
-/**
- * …and written to the store at most this often: they are a summary of a screen that tmux keeps
- * (a restarted daemon captures it again), and a session's close writes its latest with it. Written
- * every 2 s, 500 busy sessions cost a fifth of the daemon's fiber work and 400 disk writes a second.
- */
-export const ACTIVITY_PERSIST_INTERVAL = Duration.seconds(10)
 /** Sessions written per turn of the event loop during a flush. */
 export const ACTIVITY_FLUSH_SLICE = 20
 /** A shell session whose screen has not changed for this long, at its prompt, is idle. */
@@ -52,10 +45,8 @@ export const make = Effect.gen(function*() {
       ? poller.watch(session.sessionId, session.paneId)
       : Effect.void
 
-  /** Latest output per session not yet in the cache; bounded by the open sessions, pruned on removal. */
+  /** Latest unwritten output per session; bounded by the open sessions, pruned on removal. */
   const pending = new Map<SessionId, OutputChanged>()
-  /** Latest output per session in the cache and not yet in the store; bounded and pruned as `pending`. */
-  const unsaved = new Map<SessionId, OutputMark>()
   /** The other output events, for a fiber (they touch sessions); as bounded as a PubSub subscriber. */
   const outputEvents = yield* Queue.sliding<Exclude<OutputEvent, OutputChanged>>(OUTPUT_EVENTS_CAPACITY)
   /** Sessions whose screen changed since the status fiber last looked; bounded by the open sessions. */
@@ -126,7 +117,6 @@ export const make = Effect.gen(function*() {
       case "SessionRemoved":
         runningShells.delete(event.sessionId)
         pending.delete(event.sessionId)
-        unsaved.delete(event.sessionId)
         changed.delete(event.sessionId)
         settleAt.delete(event.sessionId)
         return poller.unwatch(event.sessionId)
@@ -221,43 +211,29 @@ export const make = Effect.gen(function*() {
   )
 
   /**
-   * Writes marks ACTIVITY_FLUSH_SLICE sessions at a time (one transaction each) with the event loop
-   * let go between slices: written in one go, 500 busy sessions held it for 150–250 ms every flush,
-   * and every screen update waited behind them.
+   * Writes the latest output of every session that had some, ACTIVITY_FLUSH_SLICE sessions at a
+   * time (one transaction each) with the event loop let go between slices: written in one go, 500 busy sessions held it
+   * for 150–250 ms every flush, and every screen update waited behind them.
    */
-  const write = (marks: ReadonlyArray<OutputMark>, to: "cache" | "store") => {
-    const slices = Array.from(
-      { length: Math.ceil(marks.length / ACTIVITY_FLUSH_SLICE) },
-      (_, i) => marks.slice(i * ACTIVITY_FLUSH_SLICE, (i + 1) * ACTIVITY_FLUSH_SLICE)
-    )
-    return Effect.forEach(
-      slices,
-      (slice, i) =>
-        Effect.zipRight(i === 0 ? Effect.void : Effect.sleep(Duration.zero), sessions.recordOutput(slice, to)),
-      {
-        discard: true
-      }
-    )
-  }
-  /** The latest output of every session that had some, into the cache; kept for the store's next write. */
   const flush = Effect.suspend(() => {
-    const marks = Array.from(pending.values(), (update): OutputMark => ({
-      id: update.sessionId,
-      lastOutput: screenTailOfLines(update.lines),
-      lastOutputAt: update.changedAt
-    }))
+    const batch = Array.from(pending.values())
     pending.clear()
-    for (const mark of marks) unsaved.set(mark.id, mark)
-    return write(marks, "cache")
-  })
-  const persist = Effect.suspend(() => {
-    const marks = Array.from(unsaved.values())
-    unsaved.clear()
-    return write(marks, "store")
+    const slices = Array.from(
+      { length: Math.ceil(batch.length / ACTIVITY_FLUSH_SLICE) },
+      (_, i) => batch.slice(i * ACTIVITY_FLUSH_SLICE, (i + 1) * ACTIVITY_FLUSH_SLICE)
+    )
+    return Effect.forEach(slices, (slice, i) =>
+      Effect.zipRight(
+        i === 0 ? Effect.void : Effect.sleep(Duration.zero),
+        sessions.recordOutput(slice.map((update) => ({
+          id: update.sessionId,
+          lastOutput: screenTailOfLines(update.lines),
+          lastOutputAt: update.changedAt
+        })))
+      ), { discard: true })
   })
   yield* Effect.forkScoped(every("activity-flush", ACTIVITY_FLUSH_INTERVAL, flush))
-  yield* Effect.forkScoped(every("activity-persist", ACTIVITY_PERSIST_INTERVAL, persist, { delayed: true }))
-  yield* Effect.addFinalizer(() => flush.pipe(Effect.zipRight(persist), Effect.ignore))
+  yield* Effect.addFinalizer(() => flush.pipe(Effect.ignore))
   /** Entries the status rules hold (for tests that prove them bounded by the open sessions). */
   return { statusStateSize: Effect.sync(() => changed.size + settleAt.size + runningShells.size) } as const
 })

@@ -121,16 +121,6 @@ export const make = Effect.gen(function*() {
   const closeRow = (session: Session, reason: CloseReason) =>
     Effect.gen(function*() {
       const now = yield* DateTime.now
-      // The store has the last output as of the activity flush's last write (every few seconds):
-      // the row closes with the latest the cache holds.
-      const current = Option.getOrElse(yield* cache.getSession(session.sessionId), () => session)
-      if (current.lastOutput !== null && current.lastOutputAt !== null) {
-        yield* store.recordOutput([{
-          id: session.sessionId,
-          lastOutput: current.lastOutput,
-          lastOutputAt: current.lastOutputAt
-        }]).pipe(Effect.mapError(storageFailure))
-      }
       const closed = yield* store.markClosed(session.sessionId, { reason, at: now }).pipe(
         Effect.mapError(storageFailure)
       )
@@ -454,12 +444,11 @@ export const make = Effect.gen(function*() {
   const openInCache = (id: SessionId) =>
     Effect.map(cache.getSession(id), Option.filter((session) => session.status !== "closed"))
 
-  const recordOutput = (marks: ReadonlyArray<OutputMark>, to?: "cache" | "store") =>
+  const recordOutput = (marks: ReadonlyArray<OutputMark>) =>
     Effect.gen(function*() {
       const open: Array<OutputMark> = []
       for (const mark of marks) if (Option.isSome(yield* openInCache(mark.id))) open.push(mark)
-      if (to !== "cache") yield* store.recordOutput(open).pipe(Effect.mapError(storageFailure))
-      if (to === "store") return
+      yield* store.recordOutput(open).pipe(Effect.mapError(storageFailure))
       // The rows as written, without reading them back (fields already valid: no validation). Each
       // is patched onto the cache's current row: a close or a status change made while the store
       // was written is kept, not overwritten with the row as it was before.

@@ -140,15 +140,8 @@ export class Sessions extends Context.Tag("telemux/Sessions")<Sessions, {
   readonly reconcile: Effect.Effect<ReconcileReport, TerminalUnavailable | StorageFailure>
   /** Records what the output watcher saw; unknown or closed sessions are ignored. */
   readonly observe: (id: SessionId, observation: Observation) => Effect.Effect<void, StorageFailure>
-  /**
-   * The latest output of several sessions, written together (the activity flush); closed or unknown
-   * ones are left alone. `to`: "cache" for what clients see now, "store" for what outlasts the
-   * daemon; both when left out.
-   */
-  readonly recordOutput: (
-    marks: ReadonlyArray<OutputMark>,
-    to?: "cache" | "store"
-  ) => Effect.Effect<void, StorageFailure>
+  /** The latest output of several sessions, written together (the activity flush); closed or unknown ones are left alone. */
+  readonly recordOutput: (marks: ReadonlyArray<OutputMark>) => Effect.Effect<void, StorageFailure>
   /** Closes sessions with no input for longer than the inactivity timeout; returns their ids. */
   readonly reapInactive: Effect.Effect<ReadonlyArray<SessionId>, StorageFailure>
 }>() {}

@@ -9,7 +9,6 @@ import * as MemoryOutputLog from "../layers/MemoryOutputLog.js"
 import { OutputLog } from "../services/OutputLog.js"
 import { OutputPoller } from "../services/OutputPoller.js"
 import { RECONCILE_CONFIRM_DELAY, Sessions } from "../services/Sessions.js"
-import { SessionStore } from "../services/SessionStore.js"
 import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
 import { isShell, screenTail } from "../src/domain/Screen.js"
 import type { PaneId, SessionId } from "../src/domain/Session.js"
@@ -130,37 +129,6 @@ describe("live output workers", () => {
         const updated = yield* sessions.get(id)
         assert.strictEqual(updated.lastOutput, "$ echo hi ⏎ hi ⏎ $")
         assert.strictEqual(updated.lastOutputAt?.epochMillis, at.epochMillis)
-      })
-    ))
-
-  it.effect("the last output is in the cache within ACTIVITY_FLUSH_INTERVAL, in the store within ACTIVITY_PERSIST_INTERVAL, and a close writes the latest", () =>
-    withWorkers(() =>
-      Effect.gen(function*() {
-        const { id, log, sessions } = yield* newSession()
-        const other = yield* newSession()
-        const store = yield* SessionStore
-        const stored = (sessionId: SessionId) =>
-          Effect.map(store.getSession(sessionId), (row) => Option.getOrThrow(row).lastOutput)
-        const print = (sessionId: SessionId, text: string) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => log.append(sessionId, text, DateTime.unsafeMake(now)))
-        yield* print(id, "$ make\nbuilt\n$ ")
-        yield* print(other.id, "$ ls\na b\n$ ")
-        yield* settle
-        yield* TestClock.adjust(LiveOutputWorkers.ACTIVITY_FLUSH_INTERVAL)
-        assert.strictEqual((yield* sessions.get(id)).lastOutput, "$ make ⏎ built ⏎ $")
-        assert.isNull(yield* stored(id), "not yet in the store")
-        yield* TestClock.adjust(
-          Duration.subtract(LiveOutputWorkers.ACTIVITY_PERSIST_INTERVAL, LiveOutputWorkers.ACTIVITY_FLUSH_INTERVAL)
-        )
-        assert.strictEqual(yield* stored(id), "$ make ⏎ built ⏎ $")
-        assert.strictEqual(yield* stored(other.id), "$ ls ⏎ a b ⏎ $")
-        // output the cache has and the store not yet is written by the close
-        yield* print(other.id, "$ exit\nbye")
-        yield* settle
-        yield* TestClock.adjust(LiveOutputWorkers.ACTIVITY_FLUSH_INTERVAL)
-        assert.strictEqual(yield* stored(other.id), "$ ls ⏎ a b ⏎ $")
-        yield* sessions.close(other.id, "user")
-        assert.strictEqual(yield* stored(other.id), "$ exit ⏎ bye")
       })
     ))
 
