@@ -157,9 +157,14 @@ describe("telemux attach --via stream in a terminal", () => {
         assert.notInclude(withHistory, "hi-42", "the session's screen went with the alternate screen")
         assert.strictEqual(outerPane(outer, "#{alternate_on}"), "0")
         typeLine(outer, "stty -g | cmp -s - stty.before && echo STTY-SAME || echo STTY-CHANGED")
-        const modes = await outer.waitScreen("stty's verdict", (text) => /^STTY-(SAME|CHANGED)\s*$/m.test(text))
+        // the verdict and the prompt after it are two writes of the shell: wait for both (under load a
+        // screen can be read between them)
+        const prompt = new RegExp(`^${OUTER_PROMPT.trim()}`)
+        const modes = await outer.waitScreen(
+          "stty's verdict, then the outer shell's prompt",
+          (text) => /^STTY-(SAME|CHANGED)\s*$/m.test(text) && prompt.test(text.trimEnd().split("\n").at(-1)!)
+        )
         assert.match(modes, /^STTY-SAME\s*$/m, "cooked mode as before the attach")
-        assert.match(modes.trimEnd().split("\n").at(-1)!, new RegExp(`^${OUTER_PROMPT.trim()}`))
 
         const status = (await api(env)("GET", `/v1/sessions/${session.sessionId}`)).body.status as string
         assert.notStrictEqual(status, "closed", "detaching leaves the session running")
