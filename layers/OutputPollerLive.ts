@@ -46,6 +46,15 @@ export const CAPTURE_BATCH_GAP = Duration.millis(12)
 export const CAPTURE_BATCH_LOADED = 8
 /** A full batch of due panes goes at once, gap or not: a backlog is never made to wait. */
 export const CAPTURE_BATCH_FULL = CAPTURE_BATCH_MAX
+/**
+ * Captures of one pane in a row that go as soon as it signals, before the rest wait for
+ * `TELEMUX_POLL_INTERVAL_MIN` (a rate of one per interval, with a burst of this many). What a
+ * person typed comes back in parts a few milliseconds apart — the echo of the command, its output,
+ * the next prompt — and with one capture at once (the burst of 1 before) the output waited out the
+ * interval behind the echo's capture: 50 ms for a command answering in 2. A flood still costs one
+ * capture per interval once the burst is spent.
+ */
+export const CAPTURE_BURST = 3
 /** A pane not captured for this long goes at once, gap or not: a quiet session someone types into is not made to wait. */
 export const QUIET_PANE = Duration.seconds(1)
 
@@ -65,6 +74,12 @@ interface Watched {
   /** The last screen captured, as the output log keeps it (compared line by line: cheaper than hashing it). */
   lastLines: ReadonlyArray<string> | undefined
   lastAttemptAt: number
+  /**
+   * The rate's clock (the generic cell rate algorithm's theoretical arrival time): each capture
+   * moves it `min` past itself or past now, whichever is later; a signalled pane is due at it less
+   * the burst's allowance ((CAPTURE_BURST - 1) × min).
+   */
+  rateAt: number
   /** Captures failed in a row; while above zero the pane is captured again at `retryAt`, signal or not. */
   failures: number
   retryAt: number
@@ -96,6 +111,7 @@ export const make = (options: OutputPollerOptions = {}) =>
     const log = yield* OutputLog
     const { metrics: measure, pollIntervals } = yield* TelemuxConfig
     const minMillis = Duration.toMillis(pollIntervals.min)
+    const burstMillis = (CAPTURE_BURST - 1) * minMillis
     const defaultMillis = Duration.toMillis(pollIntervals.default)
 
     const watched = new Map<SessionId, Watched>()
@@ -176,7 +192,7 @@ export const make = (options: OutputPollerOptions = {}) =>
     const dueAt = (w: Watched): number => {
       if (w.exited || w.capturing) return Infinity
       if (w.failures > 0) return w.retryAt
-      if (w.dirty) return w.lastAttemptAt + minMillis
+      if (w.dirty) return w.rateAt - burstMillis
       return connected ? Infinity : w.lastAttemptAt + defaultMillis
     }
 
@@ -188,6 +204,7 @@ export const make = (options: OutputPollerOptions = {}) =>
     const sendBatch = (batch: ReadonlyArray<Watched>, at: number) => {
       for (const w of batch) {
         w.lastAttemptAt = at
+        w.rateAt = Math.max(w.rateAt, at) + minMillis
         w.dirty = false
         w.capturing = true
       }
@@ -228,6 +245,7 @@ export const make = (options: OutputPollerOptions = {}) =>
             w.dirty = true
             pending.add(w)
             w.lastAttemptAt = at - Math.max(minMillis, quietMillis)
+            w.rateAt -= minMillis
           } else if (Either.isRight(result)) {
             w.failures = 0
             if (!w.reportedDead) w.exitEvidence = 0
@@ -454,6 +472,7 @@ export const make = (options: OutputPollerOptions = {}) =>
         capturing: false,
         lastLines: undefined,
         lastAttemptAt: -Infinity,
+        rateAt: -Infinity,
         failures: 0,
         retryAt: 0,
         lastSignalAt: -Infinity,

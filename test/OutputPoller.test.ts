@@ -141,7 +141,33 @@ describe("OutputPoller", () => {
       assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).screen, "$ hello")
     }).pipe(Effect.provide(dependencies())))
 
-  it.scoped("coalescing: 100 signals within one min interval cost a leading and one trailing capture", () =>
+  it.scoped("a command's echo, its output and the prompt after it, a few ms apart, are each captured at once", () =>
+    Effect.gen(function*() {
+      const h = yield* harness
+      const pane = h.newPane()
+      yield* h.poller.watch(A, pane)
+      yield* settle
+      yield* TestClock.adjust(Duration.seconds(1))
+      const before = h.attempts(pane).length
+      for (const part of ["echo $((6*7))", " 42", " $ "]) {
+        yield* h.type(pane, part)
+        yield* h.signal(pane)
+        yield* settle
+        yield* TestClock.adjust(Duration.millis(2))
+      }
+      // all three at once: the output did not wait out the min interval behind the echo's capture
+      assert.deepStrictEqual(h.attempts(pane).slice(before).map((a) => a.at), [1000, 1002, 1004])
+      assert.isTrue(Option.getOrThrow(yield* h.log.latest(A)).screen.endsWith("echo $((6*7)) 42 $ "))
+      // the burst spent, the next signal waits for the rate: min after the first of the three
+      yield* h.type(pane, "x")
+      yield* h.signal(pane)
+      yield* settle
+      assert.strictEqual(h.attempts(pane).length - before, 3)
+      yield* TestClock.adjust(Duration.millis(1050 - (yield* now)))
+      assert.deepStrictEqual(h.attempts(pane).slice(before).map((a) => a.at), [1000, 1002, 1004, 1050])
+    }).pipe(Effect.provide(dependencies())))
+
+  it.scoped("coalescing: 100 signals within one min interval cost a burst of captures and one trailing capture", () =>
     Effect.gen(function*() {
       const h = yield* harness
       const pane = h.newPane()
@@ -156,15 +182,19 @@ describe("OutputPoller", () => {
         if (i % 10 === 9) yield* TestClock.adjust(Duration.millis(4))
       }
       assert.strictEqual(yield* now, 1040)
-      assert.strictEqual(h.attempts(pane).length - before, 1)
+      assert.strictEqual(h.attempts(pane).length - before, OutputPollerLive.CAPTURE_BURST)
       yield* TestClock.adjust(Duration.millis(10))
-      assert.deepStrictEqual(h.attempts(pane).slice(before).map((a) => a.at), [1000, 1050])
+      assert.deepStrictEqual(
+        h.attempts(pane).slice(before).map((a) => a.at),
+        [...Array.from({ length: OutputPollerLive.CAPTURE_BURST }, () => 1000), 1050]
+      )
       yield* TestClock.adjust(Duration.seconds(5))
-      assert.strictEqual(h.attempts(pane).length - before, 2)
+      assert.strictEqual(h.attempts(pane).length - before, OutputPollerLive.CAPTURE_BURST + 1)
       const screen = h.fake.panes().find((p) => p.paneId === pane)!.screen
       assert.isTrue(screen.endsWith(" 98 99"))
       assert.strictEqual(Option.getOrThrow(yield* h.log.latest(A)).screen, screen)
-      assert.strictEqual(tags(yield* h.drainEvents, "OutputChanged").length, 3)
+      // the first snapshot, one per capture of the burst, the trailing one
+      assert.strictEqual(tags(yield* h.drainEvents, "OutputChanged").length, OutputPollerLive.CAPTURE_BURST + 2)
     }).pipe(Effect.provide(dependencies())))
 
   it.scoped("idle costs nothing; the safety-net sweep at max captures only panes tmux saw output in", () =>
@@ -656,7 +686,7 @@ describe("OutputPoller", () => {
       yield* h.send({ _tag: "Connected" })
       yield* settle
       yield* TestClock.adjust(Duration.seconds(29))
-      // one capture for the reconnect (min after the last), then quiet until max
-      assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [0, 5000, 6000, 7000, 7050])
+      // one capture for the reconnect (at once: polls a second apart spent none of the burst), then quiet until max
+      assert.deepStrictEqual(h.attempts(pane).map((a) => a.at), [0, 5000, 6000, 7000, 7000])
     }).pipe(Effect.provide(dependencies())))
 })
