@@ -240,7 +240,8 @@ export const createSessions = async (daemon: Daemon, n: number, dir: string) => 
  * session starting at a random offset (real sessions do not print in lockstep).
  */
 // `read -t` on a pipe we hold open is a builtin sleep: the load is the output, not 500 forks/s.
-const ACTIVITY = "exec 9<> <(:); read -t 0.$((RANDOM % 10)) -u 9; while :; do echo tick-$RANDOM; read -t 0.2 -u 9; done"
+// In the background, so the shell is free to run the commands the latency is measured with.
+const ACTIVITY = "exec 9<> <(:); { read -t 0.$((RANDOM % 10)) -u 9; while :; do echo tick-$RANDOM; read -t 0.2 -u 9; done; } &"
 
 export type LatencyMode =
   /** Every session prints continuously; markers are typed one at a time, round-robin. */
@@ -248,7 +249,17 @@ export type LatencyMode =
   /** Idle sessions; a marker is typed into every session at the same instant, `rounds` times. */
   | "burst"
 
-/** Latency from sending a marker until a WebSocket update shows it. */
+/**
+ * A command whose output is its marker: the shell computes it, so the echo of what was typed never
+ * shows it (the echo reads `$((k+1))`, the output the sum). The figure is the output's, what a
+ * person waits for, not the echo's.
+ */
+const typedCommand = (tag: string) => {
+  const k = 100_000 + Math.floor(Math.random() * 800_000)
+  return { text: `echo ${tag}q$((${k}+1))z`, marker: `${tag}q${k + 1}z` }
+}
+
+/** Latency from sending a command until a WebSocket update shows its output. */
 export const telemuxLatency = async (n: number, mode: LatencyMode, count: number) => {
   const daemon = await startDaemon()
   try {
@@ -264,17 +275,16 @@ export const telemuxLatency = async (n: number, mode: LatencyMode, count: number
     await daemon.probe()
     const spawnsBefore = fs.readFileSync(daemon.spawnLog, "utf8").split("\n").filter(Boolean).length
     const one = async (id: string, tag: string) => {
-      const marker = `${tag}q${Math.random().toString(36).slice(2, 7)}`
+      const { marker, text } = typedCommand(tag)
       const seen = watcher.until(id, marker)
       const t0 = performance.now()
-      await daemon.call("POST", `/v1/sessions/${id}/input`, { text: `: ${marker}`, enter: false })
+      await daemon.call("POST", `/v1/sessions/${id}/input`, { text, enter: true })
       if (await seen) samples.push(performance.now() - t0)
       else misses.push(`${id} ${marker}`)
-      await daemon.call("POST", `/v1/sessions/${id}/keys`, { keys: ["C-u"] })
     }
     if (mode === "active") {
-      // 100 ms apart: an input right after the previous change waits out POLL_INTERVAL_MIN's
-      // coalescing window by design; spacing measures the path, not that window.
+      // 100 ms apart: a pane captured a few times in the last POLL_INTERVAL_MIN waits out the rest of
+      // it by design (CAPTURE_BURST); spacing measures the path, not that window.
       for (let i = 0; i < count; i++) {
         await one(ids[i % n]!, `a${i}`)
         await sleep(100)
@@ -374,13 +384,12 @@ const baselineLatency = async (n: number, mode: LatencyMode, count: number) => {
   })
   const samples: Array<number> = []
   const one = async (pane: string, tag: string) => {
-    const marker = `${tag}q${Math.random().toString(36).slice(2, 7)}`
+    const { marker, text } = typedCommand(tag)
     const seen = new Promise<void>((resolve) => waiters.set(pane, { marker, resolve }))
     const t0 = performance.now()
-    await poller.tmux(["send-keys", "-t", pane, "-l", `: ${marker}`])
+    await poller.tmux(["send-keys", "-t", pane, "-l", text, ";", "send-keys", "-t", pane, "Enter"])
     await seen
     samples.push(performance.now() - t0)
-    await poller.tmux(["send-keys", "-t", pane, "C-u"])
   }
   try {
     if (mode === "active") {
@@ -483,7 +492,7 @@ export const benchOutput = async (): Promise<ReadonlyArray<BenchRow>> => {
       const value = percentile(telemux.samples, p)
       const base = percentile(baseline, p)
       rows.push({
-        name: `input → seen on WebSocket, ${what}, p${p} (${telemux.samples.length} samples)`,
+        name: `command typed → its output seen on WebSocket, ${what}, p${p} (${telemux.samples.length} samples)`,
         value: ms(value),
         baseline: `${ms(base)} 1 s spawn poller (${baseline.length})`,
         ratio: `${(base / value).toFixed(1)}×`
