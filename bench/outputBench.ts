@@ -241,7 +241,8 @@ export const createSessions = async (daemon: Daemon, n: number, dir: string) => 
  */
 // `read -t` on a pipe we hold open is a builtin sleep: the load is the output, not 500 forks/s.
 // In the background, so the shell is free to run the commands the latency is measured with.
-const ACTIVITY = "exec 9<> <(:); { read -t 0.$((RANDOM % 10)) -u 9; while :; do echo tick-$RANDOM; read -t 0.2 -u 9; done; } &"
+const ACTIVITY =
+  "exec 9<> <(:); { read -t 0.$((RANDOM % 10)) -u 9; while :; do echo tick-$RANDOM; read -t 0.2 -u 9; done; } &"
 
 export type LatencyMode =
   /** Every session prints continuously; markers are typed one at a time, round-robin. */
