@@ -107,6 +107,16 @@ const B = sessionId(0xb)
 /** Lets every runnable fiber (router, session loops) run to its next wait. */
 const settle = Effect.yieldNow().pipe(Effect.repeatN(30))
 const now = TestClock.currentTimeMillis
+
+/** A harness and a pane of session A, watched and then quiet for a second (its first snapshot taken). */
+const watchedQuiet = Effect.gen(function*() {
+  const h = yield* harness
+  const pane = h.newPane()
+  yield* h.poller.watch(A, pane)
+  yield* settle
+  yield* TestClock.adjust(Duration.seconds(1))
+  return { h, pane }
+})
 const tags = (events: ReadonlyArray<OutputEvent>, tag: OutputEvent["_tag"]) => events.filter((e) => e._tag === tag)
 
 describe("OutputPoller", () => {
@@ -129,11 +139,7 @@ describe("OutputPoller", () => {
 
   it.scoped("leading edge: a signal after a quiet spell is captured at once", () =>
     Effect.gen(function*() {
-      const h = yield* harness
-      const pane = h.newPane()
-      yield* h.poller.watch(A, pane)
-      yield* settle
-      yield* TestClock.adjust(Duration.seconds(1))
+      const { h, pane } = yield* watchedQuiet
       yield* h.type(pane, "hello")
       yield* h.signal(pane)
       yield* settle
@@ -143,11 +149,7 @@ describe("OutputPoller", () => {
 
   it.scoped("a command's echo, its output and the prompt after it, a few ms apart, are each captured at once", () =>
     Effect.gen(function*() {
-      const h = yield* harness
-      const pane = h.newPane()
-      yield* h.poller.watch(A, pane)
-      yield* settle
-      yield* TestClock.adjust(Duration.seconds(1))
+      const { h, pane } = yield* watchedQuiet
       const before = h.attempts(pane).length
       for (const part of ["echo $((6*7))", " 42", " $ "]) {
         yield* h.type(pane, part)
@@ -169,11 +171,7 @@ describe("OutputPoller", () => {
 
   it.scoped("coalescing: 100 signals within one min interval cost a burst of captures and one trailing capture", () =>
     Effect.gen(function*() {
-      const h = yield* harness
-      const pane = h.newPane()
-      yield* h.poller.watch(A, pane)
-      yield* settle
-      yield* TestClock.adjust(Duration.seconds(1))
+      const { h, pane } = yield* watchedQuiet
       const before = h.attempts(pane).length
       for (let i = 0; i < 100; i++) {
         yield* h.type(pane, ` ${i}`)
@@ -313,11 +311,7 @@ describe("OutputPoller", () => {
 
   it.scoped("one dead signal is only a probe: a live listing takes it back, a dead one confirms it", () =>
     Effect.gen(function*() {
-      const h = yield* harness
-      const pane = h.newPane()
-      yield* h.poller.watch(A, pane)
-      yield* settle
-      yield* TestClock.adjust(Duration.seconds(1))
+      const { h, pane } = yield* watchedQuiet
       yield* h.send({ _tag: "PaneChanged", paneId: pane, field: "dead", value: "1" })
       yield* settle
       assert.strictEqual(h.attempts(pane).length, 2)
@@ -339,11 +333,7 @@ describe("OutputPoller", () => {
 
   it.scoped("a vanished pane is exited only after a second not-found look", () =>
     Effect.gen(function*() {
-      const h = yield* harness
-      const pane = h.newPane()
-      yield* h.poller.watch(A, pane)
-      yield* settle
-      yield* TestClock.adjust(Duration.seconds(1))
+      const { h, pane } = yield* watchedQuiet
       h.fake.vanish(TmuxName.make("tmx_00000000"))
       yield* h.signal(pane)
       yield* settle
