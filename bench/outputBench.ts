@@ -48,27 +48,32 @@ export const cpuSeconds = (pid: number | "self"): number => {
  * A pane process still there after `within` (one that ignores SIGHUP) is killed.
  */
 export const killTmuxServer = async (socket: string, within = 30_000) => {
-  let pids: Array<number>
+  /** A process's start time (field 22 of its stat), so that a pid taken by another process later is not it. */
+  const startOf = (pid: number): string | undefined => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      return fields[0] === "Z" ? undefined : fields[19]
+    } catch {
+      return undefined
+    }
+  }
+  let processes: Array<{ readonly pid: number; readonly start: string | undefined }>
   try {
     const tmux = (...args: ReadonlyArray<string>) =>
       execFileSync(REAL_TMUX, ["-L", socket, ...args], { stdio: ["ignore", "pipe", "ignore"] }).toString()
     const server = Number(tmux("display-message", "-p", "#{pid}").trim())
     const panes = tmux("list-panes", "-a", "-F", "#{pane_pid}").split("\n").filter(Boolean).map(Number)
+    processes = [server, ...panes].map((pid) => ({ pid, start: startOf(pid) }))
     process.kill(server, "SIGKILL")
-    pids = [server, ...panes]
   } catch {
     return // no server
   }
-  const alive = (pid: number) => {
-    try {
-      return !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))
-    } catch {
-      return false
-    }
-  }
+  const alive = (p: { readonly pid: number; readonly start: string | undefined }) =>
+    p.start !== undefined && startOf(p.pid) === p.start
   const deadline = Date.now() + within
-  while ((pids = pids.filter(alive)).length > 0 && Date.now() < deadline) await sleep(50)
-  for (const pid of pids) {
+  while ((processes = processes.filter(alive)).length > 0 && Date.now() < deadline) await sleep(50)
+  for (const { pid } of processes) {
     try {
       process.kill(pid, "SIGKILL")
     } catch {
