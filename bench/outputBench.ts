@@ -420,6 +420,20 @@ const baselineLatency = async (n: number, mode: LatencyMode, count: number) => {
   return samples.sort((a, b) => a - b)
 }
 
+/**
+ * How often a process woke (voluntary context switches of all its threads): an idle process that
+ * wakes 100 times a second keeps a laptop's CPU out of its deep sleep whatever its CPU time says.
+ */
+const wakeups = (pid: number | "self") =>
+  fs.readdirSync(`/proc/${pid}/task`).reduce((total, task) => {
+    try {
+      const status = fs.readFileSync(`/proc/${pid}/task/${task}/status`, "utf8")
+      return total + Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0)
+    } catch {
+      return total // the thread ended meanwhile
+    }
+  }, 0)
+
 const IDLE_SESSIONS = 200
 const IDLE_SECONDS = 20
 /** The spawn poller's cost is the same every second: a short look tells it. */
@@ -441,11 +455,18 @@ export const telemuxIdle = async (whileSettling: () => Promise<void> = async () 
     await Promise.all([sleep(IDLE_SETTLE_SECONDS * 1000), whileSettling()])
     const spawnsBefore = fs.readFileSync(daemon.spawnLog, "utf8").split("\n").filter(Boolean).length
     const cpuBefore = cpuSeconds(daemon.pid)
+    const wokeBefore = wakeups(daemon.pid)
     await sleep(IDLE_SECONDS * 1000)
+    const woke = wakeups(daemon.pid) - wokeBefore
     const spawned = fs.readFileSync(daemon.spawnLog, "utf8").split("\n").filter(Boolean).length - spawnsBefore
     const cpu = cpuSeconds(daemon.pid) - cpuBefore
     const clients = childrenOf(daemon.pid).filter((cmd) => /\btmux\b/.test(cmd)).length
-    return { spawnsPerSecond: spawned / IDLE_SECONDS, cpuPercent: (cpu / IDLE_SECONDS) * 100, clients }
+    return {
+      spawnsPerSecond: spawned / IDLE_SECONDS,
+      cpuPercent: (cpu / IDLE_SECONDS) * 100,
+      wakeupsPerSecond: woke / IDLE_SECONDS,
+      clients
+    }
   } finally {
     await daemon.stop()
   }
@@ -458,11 +479,17 @@ const baselineIdle = async () => {
     await sleep(2000)
     const spawnsBefore = poller.spawns()
     const cpuBefore = cpuSeconds("self")
+    const wokeBefore = wakeups("self")
     await sleep(BASELINE_IDLE_SECONDS * 1000)
     const spawned = poller.spawns() - spawnsBefore
     const cpu = cpuSeconds("self") - cpuBefore
+    const woke = wakeups("self") - wokeBefore
     await poller.stop()
-    return { spawnsPerSecond: spawned / BASELINE_IDLE_SECONDS, cpuPercent: (cpu / BASELINE_IDLE_SECONDS) * 100 }
+    return {
+      spawnsPerSecond: spawned / BASELINE_IDLE_SECONDS,
+      cpuPercent: (cpu / BASELINE_IDLE_SECONDS) * 100,
+      wakeupsPerSecond: woke / BASELINE_IDLE_SECONDS
+    }
   } finally {
     await world.kill()
   }
@@ -533,6 +560,11 @@ export const benchOutput = async (): Promise<ReadonlyArray<BenchRow>> => {
     name: `${IDLE_SESSIONS} idle sessions for ${IDLE_SECONDS} s: CPU (% of one core, incl. children)`,
     value: `${idle.cpuPercent.toFixed(2)} %`,
     baseline: `${idleBase!.cpuPercent.toFixed(1)} % 1 s spawn poller (${BASELINE_IDLE_SECONDS} s)`
+  })
+  rows.push({
+    name: `${IDLE_SESSIONS} idle sessions for ${IDLE_SECONDS} s: the daemon's wake-ups per second (all its threads)`,
+    value: idle.wakeupsPerSecond.toFixed(1),
+    baseline: `${idleBase!.wakeupsPerSecond.toFixed(1)} 1 s spawn poller's process (${BASELINE_IDLE_SECONDS} s)`
   })
   rows.push({
     name: `${IDLE_SESSIONS} idle sessions: tmux client processes the daemon owns`,
