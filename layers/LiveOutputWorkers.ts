@@ -19,6 +19,12 @@ export const ACTIVITY_FLUSH_SLICE = 20
 export const SHELL_QUIET = Duration.seconds(3)
 /** How often sessions that have gone quiet are looked at (while there are any to look at). */
 export const STATUS_TICK = Duration.millis(250)
+/**
+ * A shell back in the foreground, its screen quiet for SHELL_QUIET already, is looked at no sooner
+ * than this: the prompt it redraws may still be on its way (captured after tmux named the shell),
+ * and would make the session running again right after an idle.
+ */
+export const PROMPT_GRACE = Duration.seconds(1)
 
 /**
  * Ties live output to sessions: local open sessions are watched while they exist; what the
@@ -138,9 +144,16 @@ export const make = Effect.gen(function*() {
               if (session.value.agent !== null) {
                 return Effect.sync(() => shell && settleAt.set(event.sessionId, now)).pipe(Effect.zipRight(wakeStatus))
               }
-              // a program's end is not yet idle: the screen must go quiet first
-              settleAt.set(event.sessionId, now + Duration.toMillis(SHELL_QUIET))
-              return shell ? wakeStatus : sessions.observe(event.sessionId, { status: "running" })
+              if (!shell) {
+                settleAt.set(event.sessionId, now + Duration.toMillis(SHELL_QUIET))
+                return sessions.observe(event.sessionId, { status: "running" })
+              }
+              // A program's end is idle once the screen has gone quiet, counted from its last change (which
+              // already set the settle), not from this event: tmux tells a pane's command once a second, and
+              // counting from it made idle come up to a second late. No change since the last look: quiet already.
+              const promptSeen = now + Duration.toMillis(PROMPT_GRACE)
+              settleAt.set(event.sessionId, Math.max(settleAt.get(event.sessionId) ?? promptSeen, promptSeen))
+              return wakeStatus
             })
         )
       case "ProcessExited":

@@ -99,7 +99,7 @@ describe("live output workers", () => {
       })
     ))
 
-  it.effect("a program in the foreground is running; back at the prompt, idle once the screen is quiet for SHELL_QUIET", () =>
+  it.effect("a program in the foreground is running; back at a prompt quiet all along, idle once the prompt has had PROMPT_GRACE to show", () =>
     withWorkers(() =>
       Effect.gen(function*() {
         const { fake, id, log, session, sessions, status } = yield* newSession()
@@ -112,11 +112,15 @@ describe("live output workers", () => {
         yield* settle
         assert.strictEqual(yield* status, "running")
 
+        // back at the prompt, the screen quiet all along: idle once its prompt has had time to be seen
         fake.setForeground(session.paneId!, "bash")
         yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: "bash" })
         yield* settle
-        assert.strictEqual(yield* status, "running", "back at the prompt, not yet quiet")
-        yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
+        assert.strictEqual(yield* status, "running", "back at the prompt, its redraw not yet seen")
+        yield* TestClock.adjust(Duration.subtract(LiveOutputWorkers.PROMPT_GRACE, LiveOutputWorkers.STATUS_TICK))
+        yield* settle
+        assert.strictEqual(yield* status, "running", "back at the prompt, its redraw not yet seen")
+        yield* TestClock.adjust(Duration.times(LiveOutputWorkers.STATUS_TICK, 2))
         yield* settle
         assert.strictEqual(yield* status, "idle")
 
@@ -157,6 +161,57 @@ describe("live output workers", () => {
         yield* settle
         assert.strictEqual(yield* status, "running")
         yield* TestClock.adjust(LiveOutputWorkers.SHELL_QUIET)
+        yield* settle
+        assert.strictEqual(yield* status, "idle")
+      })
+    ))
+
+  it.effect("a program's end is idle SHELL_QUIET after the screen's last change, however late tmux names the shell", () =>
+    withWorkers(() =>
+      Effect.gen(function*() {
+        const { fake, id, log, session, status } = yield* newSession()
+        fake.setForeground(session.paneId!, "sleep")
+        yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: "sleep" })
+        yield* settle
+        assert.strictEqual(yield* status, "running")
+        // Ctrl-C: the prompt is on the screen at once; tmux tells the command up to a second later
+        fake.setForeground(session.paneId!, "bash")
+        yield* log.append(id, "$ sleep 60\n^C\n$ ", DateTime.unsafeMake(yield* Clock.currentTimeMillis))
+        yield* TestClock.adjust(Duration.millis(900))
+        yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: "bash" })
+        yield* settle
+        yield* TestClock.adjust(Duration.millis(2000))
+        yield* settle
+        assert.strictEqual(yield* status, "running", "quiet for 2.9 s only")
+        yield* TestClock.adjust(LiveOutputWorkers.STATUS_TICK)
+        yield* settle
+        assert.strictEqual(yield* status, "idle", "quiet for SHELL_QUIET: not counted again from the command's news")
+      })
+    ))
+
+  it.effect("a shell named before its prompt is captured stays running until the prompt has been quiet: no idle between", () =>
+    withWorkers(() =>
+      Effect.gen(function*() {
+        const { fake, id, log, session, status } = yield* newSession()
+        fake.setForeground(session.paneId!, "sleep")
+        yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: "sleep" })
+        yield* TestClock.adjust(Duration.times(LiveOutputWorkers.SHELL_QUIET, 2))
+        yield* settle
+        assert.strictEqual(yield* status, "running")
+        const seen = new Set<string>()
+        const look = Effect.flatMap(status, (s) => Effect.sync(() => seen.add(s)))
+        fake.setForeground(session.paneId!, "bash")
+        yield* log.publish({ _tag: "CommandChanged", sessionId: id, command: "bash" })
+        for (let t = 0; t < 3300; t += 100) {
+          if (t === 300) {
+            yield* log.append(id, "$ sleep 60\n^C\n$ ", DateTime.unsafeMake(yield* Clock.currentTimeMillis))
+          }
+          yield* settle
+          yield* look
+          yield* TestClock.adjust(Duration.millis(100))
+        }
+        assert.deepStrictEqual([...seen], ["running"])
+        yield* TestClock.adjust(LiveOutputWorkers.STATUS_TICK)
         yield* settle
         assert.strictEqual(yield* status, "idle")
       })
