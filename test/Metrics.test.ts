@@ -5,11 +5,12 @@
  */
 import type { HttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel, Metric, MetricBoundaries, Option, type Scope } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, Metric, MetricBoundaries, Option, type Scope } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as HttpServerLayer from "../layers/HttpServer.js"
+import { makeLoopDelaySampler } from "../layers/MetricsRoute.js"
 import { HttpListener } from "../services/HttpListener.js"
 import { metricsSummary } from "../src/cli/Doctor.js"
 import { parse, PROMETHEUS_CONTENT_TYPE, render } from "../src/metrics/PrometheusText.js"
@@ -116,7 +117,40 @@ describe("telemux doctor's metrics line", () => {
     )
     assert.include(line.text, "event loop p99 12.5 ms, RSS 100 MB")
     assert.strictEqual(metricsSummary(Option.none()).status, "skipped")
+    // the daemon's sampler just started (nobody had read its metrics): no figure, and no 0 ms either
+    const unsampled = metricsSummary(Option.some("telemux_event_loop_delay_p99_seconds NaN\n"))
+    assert.include(unsampled.text, "event loop p99 not sampled yet")
   })
+})
+
+describe("the event loop's delay at /metrics", () => {
+  it.scopedLive("is sampled from the first read on, as how late its timer ran, until the idle time after the last read", () =>
+    Effect.gen(function*() {
+      const take = yield* makeLoopDelaySampler(Duration.millis(600))
+      assert.isUndefined(yield* take, "nothing sampled before the first read")
+      yield* Effect.sleep(Duration.millis(30))
+      // the loop held for 80 ms: the tick due in it ran 70 ms late at least
+      const until = performance.now() + 80
+      while (performance.now() < until) {
+        // blocking on purpose
+      }
+      yield* Effect.sleep(Duration.millis(30))
+      const blocked = yield* take
+      assert.isDefined(blocked)
+      assert.isAtLeast(blocked!.maxMs, 65)
+      // read again within the idle time: still sampling, and each read moves its end
+      yield* Effect.sleep(Duration.millis(400))
+      const quiet = yield* take
+      assert.isDefined(quiet, "a read 400 ms after the last keeps it on")
+      assert.isBelow(quiet!.maxMs, blocked!.maxMs, "each read's figures are since the read before")
+      yield* Effect.sleep(Duration.millis(400))
+      assert.isDefined(yield* take, "over 600 ms after the first read, but 400 ms after the last: on")
+      // no read for longer than the idle time: stopped, and the next read starts it again
+      yield* Effect.sleep(Duration.millis(900))
+      assert.isUndefined(yield* take)
+      yield* Effect.sleep(Duration.millis(30))
+      assert.isDefined(yield* take)
+    }))
 })
 
 describe("GET /metrics", () => {
@@ -144,6 +178,8 @@ describe("GET /metrics", () => {
           (d) => Effect.promise(() => fs.rm(d, { recursive: true, force: true }))
         )
         const before = yield* scrape(port)
+        // the loop delay is sampled from the first scrape on: none yet
+        assert.isNaN(sample(before, "telemux_event_loop_delay_p99_seconds"))
         const created = (labels: Record<string, string>) => sample(before, "telemux_http_requests_total", labels) ?? 0
         const createdBefore = created({ method: "POST", route: "/v1/sessions", status: "201" })
         const readBefore = created({ method: "GET", route: "/v1/sessions/:id", status: "200" })
@@ -182,7 +218,9 @@ describe("GET /metrics", () => {
         assert.strictEqual(sample(after, "telemux_sessions", { computer: "local", status: "idle" }), 0)
         assert.isAbove(sample(after, "process_resident_memory_bytes") ?? 0, 0)
         assert.isAbove(sample(after, "nodejs_heap_used_bytes") ?? 0, 0)
-        assert.isDefined(sample(after, "telemux_event_loop_delay_p99_seconds"))
+        // since the scrape before: a delay, in seconds
+        assert.isAtLeast(sample(after, "telemux_event_loop_delay_p99_seconds") ?? Number.NaN, 0)
+        assert.isAtLeast(sample(after, "telemux_event_loop_delay_max_seconds") ?? Number.NaN, 0)
         assert.strictEqual(sample(after, "telemux_hook_outbox_pending"), 0)
         for (const state of ["up", "connecting", "down", "degraded"]) {
           assert.strictEqual(sample(after, "telemux_fleet_link_state", { state }), 0, "alone: no link state is on")

@@ -100,6 +100,18 @@ export const checkRedis = (health: Pick<HealthInfo, "fleet">): CheckResult => {
   return failed(`Redis link is ${link.state}${detail === "" ? "" : ` (${detail})`}`)
 }
 
+/**
+ * The daemon samples its event loop's delay only while `/metrics` is read (see MetricsRoute's
+ * LOOP_SAMPLER_IDLE): unread until now, its first answer has no delay yet, and the second, this
+ * much later, has it.
+ */
+export const LOOP_SAMPLE_WAIT = Duration.seconds(1)
+const LOOP_DELAY_P99 = "telemux_event_loop_delay_p99_seconds"
+
+/** The exposition holds no event-loop figure yet (NaN: the daemon's sampler has just started). */
+const loopUnsampled = (text: string) =>
+  PrometheusText.parse(text).some((sample) => sample.name === LOOP_DELAY_P99 && Number.isNaN(sample.value))
+
 const kilo = (n: number) => (n >= 10_000 ? `${Math.round(n / 1000)}k` : String(Math.round(n)))
 
 /**
@@ -119,12 +131,14 @@ export const metricsSummary = (text: Option.Option<string>): CheckResult => {
   const timeouts = PrometheusText.sum(samples, "telemux_tmux_commands_total", (l) => l.result === "timeout")
   const reconnects = PrometheusText.sum(samples, "telemux_tmux_control_reconnects_total")
   const resyncs = PrometheusText.sum(samples, "telemux_stream_lag_resyncs_total")
-  const loopMs = PrometheusText.sum(samples, "telemux_event_loop_delay_p99_seconds") * 1000
+  const loopMs = PrometheusText.sum(samples, LOOP_DELAY_P99) * 1000
   const rssMb = PrometheusText.sum(samples, "process_resident_memory_bytes") / (1024 * 1024)
   return ok(
     `metrics: ${kilo(requests)} HTTP requests (${kilo(serverErrors)} answered 5xx), ${kilo(tmux)} tmux commands ` +
       `(${kilo(timeouts)} timed out, ${kilo(reconnects)} control reconnects), ${kilo(resyncs)} stream resyncs, ` +
-      `event loop p99 ${loopMs.toFixed(1)} ms, RSS ${rssMb.toFixed(0)} MB — all of them at GET /metrics`
+      `event loop p99 ${Number.isNaN(loopMs) ? "not sampled yet" : `${loopMs.toFixed(1)} ms`}, RSS ${
+        rssMb.toFixed(0)
+      } MB — all of them at GET /metrics`
   )
 }
 
@@ -159,7 +173,12 @@ export const doctor = Effect.gen(function*() {
     else if (decoded.right.fleet != null) {
       yield* report(skipped("Redis PING not checked: TELEMUX_REDIS_URL is not set for this command"))
     }
-    const metrics = yield* Effect.either(client.metrics)
+    const metrics = yield* Effect.either(
+      Effect.flatMap(client.metrics, (first) =>
+        Option.isSome(first) && loopUnsampled(first.value)
+          ? Effect.zipRight(Effect.sleep(LOOP_SAMPLE_WAIT), client.metrics)
+          : Effect.succeed(first))
+    )
     yield* report(Either.match(metrics, {
       onLeft: (error) => failed(`the daemon's metrics could not be read: ${error.message}`),
       onRight: metricsSummary
