@@ -6,7 +6,7 @@
  * its seq meet without a gap or an overlap. A session on another computer is followed through its
  * owner (Fleet.watchTerminal) while someone here watches it, with the owner's seqs.
  */
-import { Clock, Duration, Effect, FiberMap, Layer, Option, Queue, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, FiberMap, Layer, Option, Queue, Schedule } from "effect"
 import { Fleet } from "../services/Fleet.js"
 import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
@@ -116,36 +116,61 @@ export const make = Effect.gen(function*() {
     append(feed, { seq, bytes: encoder.encode(data) })
   })
 
-  /** The owner's items, into the feed: a snapshot restarts it (a Redraw), chunks follow it. */
-  const onRemoteItem = (feed: Feed) => (item: TerminalItem) =>
-    Effect.sync(() => {
-      switch (item._tag) {
-        case "TerminalSnapshot":
-          feed.lost = false
-          feed.seq = item.seq
-          feed.ring.length = 0
-          feed.ringBytes = 0
-          return tell(feed, { _tag: "Redraw", sessionId: feed.sessionId, seq: item.seq, snapshot: item.snapshot })
-        case "TerminalChunks":
-          item.chunks.forEach((bytes, i) => {
-            if (item.seq + i === feed.seq + 1) append(feed, { seq: item.seq + i, bytes })
-          })
-          return
-        default:
-          return
-      }
-    })
+  /**
+   * The owner's items, into the feed: a snapshot restarts it (a Redraw), chunks follow it. A chunk
+   * past the next one (the one between lost on its way: a reply the owner could not write to Redis)
+   * completes `gap`, and nothing more is taken from this watch.
+   */
+  const onRemoteItem = (feed: Feed, gap: Deferred.Deferred<void>) => {
+    let skipped = false
+    return (item: TerminalItem) =>
+      Effect.sync(() => {
+        if (skipped) return
+        switch (item._tag) {
+          case "TerminalSnapshot":
+            feed.lost = false
+            feed.seq = item.seq
+            feed.ring.length = 0
+            feed.ringBytes = 0
+            return tell(feed, { _tag: "Redraw", sessionId: feed.sessionId, seq: item.seq, snapshot: item.snapshot })
+          case "TerminalChunks":
+            for (let i = 0; i < item.chunks.length; i++) {
+              const seq = item.seq + i
+              if (seq <= feed.seq) continue
+              if (seq !== feed.seq + 1) {
+                skipped = true
+                return Deferred.unsafeDone(gap, Exit.void)
+              }
+              append(feed, { seq, bytes: item.chunks[i]! })
+            }
+            return
+          default:
+            return
+        }
+      })
+  }
 
   /**
    * Follows the owner for as long as the feed lives. A watch that fails is told to the listeners
-   * (Lost) and started again after REMOTE_RETRY; its first item, a snapshot, redraws them.
+   * (Lost) and started again after REMOTE_RETRY; its first item, a snapshot, redraws them. A watch
+   * that skipped a chunk is started again at once: its chunks no longer follow the feed's, and
+   * taken as they were, every one after the gap was dropped (the terminal froze, its keepalives
+   * still coming).
    */
   const follow = (feed: Feed, computer: ComputerName) =>
-    fleet.watchTerminal(computer, feed.sessionId, onRemoteItem(feed)).pipe(
-      Effect.catchAll((error) => lose(feed, computer, error._tag, error.message)),
-      Effect.zipRight(Effect.sleep(REMOTE_RETRY)),
-      Effect.forever
-    )
+    Effect.flatMap(Deferred.make<void>(), (gap) =>
+      Effect.raceFirst(
+        fleet.watchTerminal(computer, feed.sessionId, onRemoteItem(feed, gap)).pipe(
+          Effect.catchAll((error) => lose(feed, computer, error._tag, error.message)),
+          Effect.zipRight(Effect.sleep(REMOTE_RETRY))
+        ),
+        Effect.zipRight(
+          Deferred.await(gap),
+          Effect.logInfo("a remote terminal skipped output; following it again from a snapshot").pipe(
+            Effect.annotateLogs({ sessionId: feed.sessionId, computer })
+          )
+        )
+      )).pipe(Effect.forever)
 
   /** Tells the listeners once per outage that the remote terminal cannot be followed now. */
   const lose = (feed: Feed, computer: ComputerName, error: string, message: string) =>

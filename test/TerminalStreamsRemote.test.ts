@@ -1,0 +1,129 @@
+/**
+ * A terminal whose session is on another computer (layers/TerminalStreamsLive.ts): its feed
+ * follows the owner's watch, a Fleet double that plays the items the owner would send.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Layer, Option, PubSub, Queue } from "effect"
+import * as TerminalStreamsLive from "../layers/TerminalStreamsLive.js"
+import { Fleet } from "../services/Fleet.js"
+import { Sessions } from "../services/Sessions.js"
+import { TelemuxConfig } from "../services/TelemuxConfig.js"
+import { type TerminalEvent, TerminalStreams } from "../services/TerminalStreams.js"
+import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
+import { ComputerName } from "../src/domain/Session.js"
+import { FRESH_MODES, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
+import type { TerminalItem } from "../src/fleet/Rpcs.js"
+import { makeSession } from "./support/fixtures.js"
+import { testSettings } from "./support/settings.js"
+
+const OWNER = ComputerName.make("owner")
+const session = makeSession({ computer: OWNER }, 7)
+
+const snapshotOf = (text: string): TerminalSnapshot => ({
+  width: 80,
+  height: 24,
+  cursor: { x: text.length, y: 0 },
+  modes: FRESH_MODES,
+  scrollRegion: { top: 0, bottom: 23 },
+  history: [],
+  screen: [text, ...Array.from({ length: 23 }, () => "")]
+})
+
+const bytes = (text: string) => new TextEncoder().encode(text)
+
+/**
+ * The owner as the fleet shows it: each watch plays the next script of items, then stays open. The
+ * first waits for `listening` (items come over the network, well after the viewer joined).
+ */
+const scriptedOwner = (scripts: ReadonlyArray<ReadonlyArray<TerminalItem>>) => {
+  let watches = 0
+  const listening = Effect.runSync(Deferred.make<void>())
+  const fleet = Fleet.of({
+    link: Effect.succeed(Option.none()),
+    call: () => Effect.die("unused"),
+    watchOutput: () => Effect.void,
+    watchTerminal: (_computer, _sessionId, onItem) =>
+      Effect.suspend(() => {
+        const script = scripts[watches++] ?? []
+        return Deferred.await(listening).pipe(
+          Effect.zipRight(Effect.forEach(script, onItem, { discard: true })),
+          Effect.zipRight(Effect.never)
+        )
+      }),
+    requireOnline: () => Effect.void,
+    whereabouts: () => Effect.succeedNone,
+    departures: Queue.unbounded<ComputerName>()
+  })
+  return { fleet, listening, watches: () => watches }
+}
+
+const controlEvents = Effect.runSync(PubSub.unbounded<ControlEvent>())
+const control = TmuxControl.of({
+  run: () => Effect.die("unused"),
+  runList: () => Effect.die("unused"),
+  subscribe: PubSub.subscribe(controlEvents),
+  onOutput: () => Effect.void,
+  isConnected: Effect.succeed(true),
+  isResponsive: () => Effect.succeed(true),
+  watchWindowOf: () => Effect.void,
+  clientPid: Effect.succeed(Option.none())
+})
+
+/** What a listener of the feed was told: `T<seq>:<screen>` for a redraw, `C<seq>:<bytes>` for a chunk. */
+const follow = (owner: ReturnType<typeof scriptedOwner>) =>
+  Effect.gen(function*() {
+    const terminals = yield* TerminalStreams
+    const told: Array<string> = []
+    yield* terminals.watch(session.sessionId, (event: TerminalEvent) => {
+      if (event._tag === "Redraw") told.push(`T${event.seq}:${event.snapshot.screen[0]}`)
+      else if (event._tag === "Chunk") told.push(`C${event.chunk.seq}:${new TextDecoder().decode(event.chunk.bytes)}`)
+      else told.push(event._tag)
+    })
+    yield* Deferred.succeed(owner.listening, undefined)
+    // the follower runs on its own fiber: let it play what the owner sent
+    yield* Effect.repeatN(Effect.yieldNow(), 50)
+    return told
+  }).pipe(
+    Effect.provide(TerminalStreamsLive.layer.pipe(Layer.provide(Layer.mergeAll(
+      Layer.succeed(Fleet, owner.fleet),
+      Layer.succeed(TmuxControl, control),
+      Layer.succeed(TelemuxConfig, testSettings()),
+      Layer.succeed(Sessions, { get: () => Effect.succeed(session) } as unknown as Sessions["Type"])
+    ))))
+  )
+
+describe("a remote terminal's feed", () => {
+  it.scoped("takes the owner's snapshot, then the chunks that follow it, and skips what it had", () =>
+    Effect.gen(function*() {
+      const owner = scriptedOwner([[
+        { _tag: "TerminalSnapshot", seq: 10, snapshot: snapshotOf("$ ") },
+        { _tag: "TerminalChunks", seq: 9, chunks: [bytes("old"), bytes("e")] },
+        { _tag: "TerminalChunks", seq: 11, chunks: [bytes("c"), bytes("h")] },
+        { _tag: "WatchAlive" }
+      ]])
+      const told = yield* follow(owner)
+      assert.deepStrictEqual(told, ["T10:$ ", "C11:c", "C12:h"])
+      assert.strictEqual(owner.watches(), 1)
+    }))
+
+  it.scoped("a chunk lost on its way does not freeze the terminal: the owner is followed again from a snapshot", () =>
+    Effect.gen(function*() {
+      const owner = scriptedOwner([
+        [
+          { _tag: "TerminalSnapshot", seq: 10, snapshot: snapshotOf("$ ") },
+          { _tag: "TerminalChunks", seq: 11, chunks: [bytes("e"), bytes("c")] },
+          // 13 never came: the owner could not write it to Redis
+          { _tag: "TerminalChunks", seq: 14, chunks: [bytes("o")] },
+          { _tag: "TerminalChunks", seq: 15, chunks: [bytes(" ")] },
+          { _tag: "WatchAlive" }
+        ],
+        [
+          { _tag: "TerminalSnapshot", seq: 15, snapshot: snapshotOf("$ echo ") },
+          { _tag: "TerminalChunks", seq: 16, chunks: [bytes("r")] }
+        ]
+      ])
+      const told = yield* follow(owner)
+      assert.deepStrictEqual(told, ["T10:$ ", "C11:e", "C12:c", "T15:$ echo ", "C16:r"])
+      assert.strictEqual(owner.watches(), 2)
+    }))
+})
