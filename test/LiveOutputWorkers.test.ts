@@ -1,5 +1,5 @@
 import { afterAll, assert, describe, it } from "@effect/vitest"
-import { Clock, DateTime, Duration, Effect, Layer, Option, PubSub, TestClock } from "effect"
+import { Clock, DateTime, Duration, Effect, Layer, PubSub, TestClock } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -12,6 +12,7 @@ import { RECONCILE_CONFIRM_DELAY, Sessions } from "../services/Sessions.js"
 import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
 import { isShell, screenTail } from "../src/domain/Screen.js"
 import type { PaneId, SessionId } from "../src/domain/Session.js"
+import { eventsOnlyControl } from "./support/fixtures.js"
 import { sessionsOnDoubles } from "./support/unitLayers.js"
 
 /** Lets the worker fibers drain what is queued (each event is a few steps of theirs). */
@@ -41,19 +42,7 @@ const recordingPoller = Effect.sync(() => {
 })
 
 const controlEvents = Effect.runSync(PubSub.unbounded<ControlEvent>())
-const testControl = Layer.succeed(
-  TmuxControl,
-  TmuxControl.of({
-    run: () => Effect.die("unused"),
-    runList: () => Effect.die("unused"),
-    subscribe: PubSub.subscribe(controlEvents),
-    onOutput: () => Effect.void,
-    isConnected: Effect.succeed(true),
-    isResponsive: () => Effect.succeed(true),
-    watchWindowOf: () => Effect.void,
-    clientPid: Effect.succeed(Option.none())
-  })
-)
+const testControl = Layer.succeed(TmuxControl, eventsOnlyControl(controlEvents))
 
 const withWorkers = <A, E, R>(
   body: (poller: Effect.Effect.Success<typeof recordingPoller>) => Effect.Effect<A, E, R>

@@ -16,8 +16,7 @@ import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { type TerminalChunk, type TerminalListener, TerminalStreams } from "../services/TerminalStreams.js"
 import { decodeChunkFrame } from "../src/api/TerminalFrames.js"
 import { ComputerName } from "../src/domain/Session.js"
-import { FRESH_MODES, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
-import { makeSession } from "./support/fixtures.js"
+import { makeSession, textSnapshot } from "./support/fixtures.js"
 import { testSettings } from "./support/settings.js"
 import { agentsUnused, worktreesUnused } from "./support/unitLayers.js"
 
@@ -32,15 +31,7 @@ const TOKEN = "c".repeat(64)
 const session = makeSession({ computer: ComputerName.make("testbox") }, 1)
 const S = session.sessionId
 
-const snapshotOf = (text: string): TerminalSnapshot => ({
-  width: 80,
-  height: 24,
-  cursor: { x: text.length, y: 0 },
-  modes: FRESH_MODES,
-  scrollRegion: { top: 0, bottom: 23 },
-  history: [],
-  screen: [text, ...Array.from({ length: 23 }, () => "")]
-})
+const snapshotOf = textSnapshot
 
 /** A terminal stream the test drives: `emit` calls the watchers as the live layer's output listener does. */
 const makeTerminals = Effect.sync(() => {

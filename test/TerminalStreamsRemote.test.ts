@@ -11,23 +11,12 @@ import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { type TerminalEvent, TerminalStreams } from "../services/TerminalStreams.js"
 import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
 import { ComputerName } from "../src/domain/Session.js"
-import { FRESH_MODES, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 import type { TerminalItem } from "../src/fleet/Rpcs.js"
-import { makeSession } from "./support/fixtures.js"
+import { eventsOnlyControl, makeSession, textSnapshot } from "./support/fixtures.js"
 import { testSettings } from "./support/settings.js"
 
 const OWNER = ComputerName.make("owner")
 const session = makeSession({ computer: OWNER }, 7)
-
-const snapshotOf = (text: string): TerminalSnapshot => ({
-  width: 80,
-  height: 24,
-  cursor: { x: text.length, y: 0 },
-  modes: FRESH_MODES,
-  scrollRegion: { top: 0, bottom: 23 },
-  history: [],
-  screen: [text, ...Array.from({ length: 23 }, () => "")]
-})
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 
@@ -57,17 +46,7 @@ const scriptedOwner = (scripts: ReadonlyArray<ReadonlyArray<TerminalItem>>) => {
   return { fleet, listening, watches: () => watches }
 }
 
-const controlEvents = Effect.runSync(PubSub.unbounded<ControlEvent>())
-const control = TmuxControl.of({
-  run: () => Effect.die("unused"),
-  runList: () => Effect.die("unused"),
-  subscribe: PubSub.subscribe(controlEvents),
-  onOutput: () => Effect.void,
-  isConnected: Effect.succeed(true),
-  isResponsive: () => Effect.succeed(true),
-  watchWindowOf: () => Effect.void,
-  clientPid: Effect.succeed(Option.none())
-})
+const control = eventsOnlyControl(Effect.runSync(PubSub.unbounded<ControlEvent>()))
 
 /** What a listener of the feed was told: `T<seq>:<screen>` for a redraw, `C<seq>:<bytes>` for a chunk. */
 const follow = (owner: ReturnType<typeof scriptedOwner>) =>
@@ -96,7 +75,7 @@ describe("a remote terminal's feed", () => {
   it.scoped("takes the owner's snapshot, then the chunks that follow it, and skips what it had", () =>
     Effect.gen(function*() {
       const owner = scriptedOwner([[
-        { _tag: "TerminalSnapshot", seq: 10, snapshot: snapshotOf("$ ") },
+        { _tag: "TerminalSnapshot", seq: 10, snapshot: textSnapshot("$ ") },
         { _tag: "TerminalChunks", seq: 9, chunks: [bytes("old"), bytes("e")] },
         { _tag: "TerminalChunks", seq: 11, chunks: [bytes("c"), bytes("h")] },
         { _tag: "WatchAlive" }
@@ -110,7 +89,7 @@ describe("a remote terminal's feed", () => {
     Effect.gen(function*() {
       const owner = scriptedOwner([
         [
-          { _tag: "TerminalSnapshot", seq: 10, snapshot: snapshotOf("$ ") },
+          { _tag: "TerminalSnapshot", seq: 10, snapshot: textSnapshot("$ ") },
           { _tag: "TerminalChunks", seq: 11, chunks: [bytes("e"), bytes("c")] },
           // 13 never came: the owner could not write it to Redis
           { _tag: "TerminalChunks", seq: 14, chunks: [bytes("o")] },
@@ -118,7 +97,7 @@ describe("a remote terminal's feed", () => {
           { _tag: "WatchAlive" }
         ],
         [
-          { _tag: "TerminalSnapshot", seq: 15, snapshot: snapshotOf("$ echo ") },
+          { _tag: "TerminalSnapshot", seq: 15, snapshot: textSnapshot("$ echo ") },
           { _tag: "TerminalChunks", seq: 16, chunks: [bytes("r")] }
         ]
       ])

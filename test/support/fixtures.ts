@@ -1,6 +1,8 @@
-import { DateTime } from "effect"
+import { DateTime, Effect, Option, PubSub } from "effect"
 import * as crypto from "node:crypto"
+import { type ControlEvent, TmuxControl } from "../../services/TmuxControl.js"
 import { ComputerName, newSession, Session, SessionId, type SessionStatus } from "../../src/domain/Session.js"
+import { FRESH_MODES, type TerminalSnapshot } from "../../src/domain/TerminalSnapshot.js"
 
 /** A session row with sensible defaults; `n` makes ids and times deterministic when given. */
 export const makeSession = (overrides: Partial<ConstructorParameters<typeof Session>[0]> = {}, n?: number): Session => {
@@ -20,3 +22,27 @@ export const makeSession = (overrides: Partial<ConstructorParameters<typeof Sess
     ...overrides
   })
 }
+
+/** An 80×24 terminal snapshot with `text` on its first row (the cursor after it), the rest blank. */
+export const textSnapshot = (text: string): TerminalSnapshot => ({
+  width: 80,
+  height: 24,
+  cursor: { x: text.length, y: 0 },
+  modes: FRESH_MODES,
+  scrollRegion: { top: 0, bottom: 23 },
+  history: [],
+  screen: [text, ...Array.from({ length: 23 }, () => "")]
+})
+
+/** A control channel that is up and reports what `events` carries: no output, no commands run. */
+export const eventsOnlyControl = (events: PubSub.PubSub<ControlEvent>) =>
+  TmuxControl.of({
+    run: () => Effect.die("unused"),
+    runList: () => Effect.die("unused"),
+    subscribe: PubSub.subscribe(events),
+    onOutput: () => Effect.void,
+    isConnected: Effect.succeed(true),
+    isResponsive: () => Effect.succeed(true),
+    watchWindowOf: () => Effect.void,
+    clientPid: Effect.succeed(Option.none())
+  })
