@@ -4,6 +4,7 @@
  * session started from the dialog with a mode and a first prompt, answered in the terminal; a
  * prompt sent from the page; restart resuming the conversation.
  */
+import { execFileSync } from "node:child_process"
 import * as path from "node:path"
 import type { Browser, Page } from "playwright-core"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
@@ -83,7 +84,23 @@ describe("the web dashboard's agent controls in Chromium", () => {
         "the reply to the second prompt",
         (rows) => rows.some((r) => r.includes("reply: second task")),
         30_000
-      )
+      ).catch(async (error: Error) => {
+        // seen once in a loaded fresh-clone CI run (the prompt never on the agent's screen): what the page,
+        // the session and the daemon said, for whoever looks next
+        const said = [
+          ...await page.getByRole("status").allInnerTexts(),
+          ...await page.getByRole("alert").allInnerTexts()
+        ]
+        const session = (await api(env)("GET", `/v1/sessions/${sessionId}`)).body
+        const pane = execFileSync("tmux", ["-L", env.socket, "capture-pane", "-p", "-t", session.paneId], {
+          encoding: "utf8"
+        })
+        throw new Error(
+          `${error.message}\nthe page said: ${JSON.stringify(said)}\nthe session: ${JSON.stringify(session)}\n` +
+            `the pane, read with tmux:\n${pane.trimEnd()}\n` +
+            `the daemon's last log lines:\n${daemon.logs().split("\n").slice(-40).join("\n")}`
+        )
+      })
       await page.getByRole("status").filter({ hasText: "Send the prompt: done." }).waitFor()
       assert.deepStrictEqual(await seriousViolations(page), [], "agent session")
 
