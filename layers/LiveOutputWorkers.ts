@@ -151,8 +151,10 @@ export const make = Effect.gen(function*() {
               // A program's end is idle once the screen has gone quiet, counted from its last change (which
               // already set the settle), not from this event: tmux tells a pane's command once a second, and
               // counting from it made idle come up to a second late. No change since the last look: quiet already.
-              const promptSeen = now + Duration.toMillis(PROMPT_GRACE)
-              settleAt.set(event.sessionId, Math.max(settleAt.get(event.sessionId) ?? promptSeen, promptSeen))
+              settleAt.set(
+                event.sessionId,
+                Math.max(settleAt.get(event.sessionId) ?? 0, now + Duration.toMillis(PROMPT_GRACE))
+              )
               return wakeStatus
             })
         )

@@ -119,36 +119,29 @@ export const make = Effect.gen(function*() {
   /**
    * The owner's items, into the feed: a snapshot restarts it (a Redraw), chunks follow it. A chunk
    * past the next one (the one between lost on its way: a reply the owner could not write to Redis)
-   * completes `gap`, and nothing more is taken from this watch.
+   * completes `gap` instead: no later chunk of this watch can follow the feed's either.
    */
-  const onRemoteItem = (feed: Feed, gap: Deferred.Deferred<void>) => {
-    let skipped = false
-    return (item: TerminalItem) =>
-      Effect.sync(() => {
-        if (skipped) return
-        switch (item._tag) {
-          case "TerminalSnapshot":
-            feed.lost = false
-            feed.seq = item.seq
-            feed.ring.length = 0
-            feed.ringBytes = 0
-            return tell(feed, { _tag: "Redraw", sessionId: feed.sessionId, seq: item.seq, snapshot: item.snapshot })
-          case "TerminalChunks":
-            for (let i = 0; i < item.chunks.length; i++) {
-              const seq = item.seq + i
-              if (seq <= feed.seq) continue
-              if (seq !== feed.seq + 1) {
-                skipped = true
-                return Deferred.unsafeDone(gap, Exit.void)
-              }
-              append(feed, { seq, bytes: item.chunks[i]! })
-            }
-            return
-          default:
-            return
-        }
-      })
-  }
+  const onRemoteItem = (feed: Feed, gap: Deferred.Deferred<void>) => (item: TerminalItem) =>
+    Effect.sync(() => {
+      switch (item._tag) {
+        case "TerminalSnapshot":
+          feed.lost = false
+          feed.seq = item.seq
+          feed.ring.length = 0
+          feed.ringBytes = 0
+          return tell(feed, { _tag: "Redraw", sessionId: feed.sessionId, seq: item.seq, snapshot: item.snapshot })
+        case "TerminalChunks":
+          for (let i = 0; i < item.chunks.length; i++) {
+            const seq = item.seq + i
+            if (seq <= feed.seq) continue
+            if (seq !== feed.seq + 1) return Deferred.unsafeDone(gap, Exit.void)
+            append(feed, { seq, bytes: item.chunks[i]! })
+          }
+          return
+        default:
+          return
+      }
+    })
 
   /**
    * Follows the owner for as long as the feed lives. A watch that fails is told to the listeners

@@ -30,7 +30,7 @@ const statusWithin = async (call: Call, id: string, accept: (status: string) => 
 /**
  * Ctrl-C, pressed again until the pane (read with tmux, not through the daemon) ends in its
  * prompt: bash carries on with a loop whose program caught the interrupt between its fork and its
- * exec (seen here about once in 25 runs: `^C` echoed, the dates going on). A person presses it again;
+ * exec (seen here about once in 20 runs: `^C` echoed, the dates going on). A person presses it again;
  * the status was right to stay running. The time the last press was sent.
  */
 const interrupt = async (call: Call, socket: string, id: string, pane: string) => {

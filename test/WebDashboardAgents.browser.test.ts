@@ -85,7 +85,7 @@ describe("the web dashboard's agent controls in Chromium", () => {
         (rows) => rows.some((r) => r.includes("reply: second task")),
         30_000
       ).catch(async (error: Error) => {
-        // seen once in a loaded fresh-clone CI run (the prompt never on the agent's screen): what the page,
+        // seen once in a loaded fresh-clone CI run (the prompt never on the page's terminal): what the page,
         // the session and the daemon said, for whoever looks next
         const said = [
           ...await page.getByRole("status").allInnerTexts(),
