@@ -142,6 +142,8 @@ const probeLoop = async (
 export interface BusyRun {
   readonly sessions: number
   readonly measureMs: number
+  /** Before counting begins (default WARMUP_MS). */
+  readonly warmupMs?: number
   readonly env?: Readonly<Record<string, string>>
   /** Another build's dist/main.js (see startDaemon). */
   readonly main?: string
@@ -189,7 +191,7 @@ export const telemuxSide = async (
     ws.send(
       JSON.stringify({ type: "subscribe", output: ids.map((sessionId) => ({ sessionId })), ...subscribeOptions() })
     )
-    await sleep(WARMUP_MS)
+    await sleep(run.warmupMs ?? WARMUP_MS)
     const tmuxPid = tmuxServerPid(daemon.socket)
     await daemon.probe()
     const cpu0 = cpuSeconds(daemon.pid)

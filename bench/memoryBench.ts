@@ -11,7 +11,7 @@ const CYCLES = 2000
 const CONCURRENCY = 20
 const OPEN_SESSIONS = 200
 /** Lets the allocator and V8's scavenges settle after a burst before RSS is read. */
-const SETTLE_MS = 5000
+const SETTLE_MS = 3000
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`

@@ -8,8 +8,8 @@
  *   is one): the kernel shares the core fairly, so the daemon that spends more CPU per request
  *   answers fewer. Measured one after the other instead, two identical daemons differed by up to
  *   16 % on this VM (its throughput drifts between seconds), far more than what is measured. Each
- *   figure is the median of the rounds of PAIRS fresh pairs; a last row measures pairs of
- *   identical daemons the same way (the noise floor of these figures). `GET /health` is the
+ *   figure is the median of the rounds of PAIRS fresh pairs; a last row measures FLOOR_PAIRS
+ *   pairs of identical daemons the same way (the noise floor of these figures). `GET /health` is the
  *   cheapest request (the metrics' share is largest there); `GET /v1/sessions/:id` goes through
  *   the whole Effect pipeline.
  * - Output: two daemons at once (on, off), each with BUSY_SESSIONS sessions printing every 200 ms
@@ -28,6 +28,12 @@ import { createSessions, type Daemon, startDaemon } from "./outputBench.js"
 
 const SESSIONS = 5
 const PAIRS = 2
+/**
+ * Pairs of identical daemons for the noise floor: its row tells how far these figures move when
+ * nothing differs, and one pair's rounds tell it (two pairs read 0.5 … 3.4 % in a full run, one
+ * 1.8 … 4.5 % alone: the same spread), in 10 s of the bench fewer.
+ */
+const FLOOR_PAIRS = 1
 const CONNECTIONS = 10
 const ROUNDS = 2
 const WARMUP_MS = 500
@@ -35,6 +41,8 @@ const MEASURE_MS = 2000
 const BUSY_SESSIONS = 60
 const BUSY_PAIRS = 2
 const BUSY_MEASURE_MS = 6000
+/** 60 sessions' start-up (first captures, status) is over in a second or two; the busy section's 4 s is for 500. */
+const BUSY_WARMUP_MS = 2000
 const TARGET_PERCENT = 5
 const OFF = { TELEMUX_METRICS: "false" } as const
 
@@ -117,10 +125,11 @@ const startPair = async (bEnv: Readonly<Record<string, string>>): Promise<readon
 const pairs = async (
   loads: readonly [Load, Load],
   bEnv: Readonly<Record<string, string>>,
-  routes: ReadonlyArray<Route>
+  routes: ReadonlyArray<Route>,
+  count = PAIRS
 ) => {
   const byRoute = new Map<string, Array<{ readonly a: Cell; readonly b: Cell; readonly cost: number }>>()
-  for (let pair = 0; pair < PAIRS; pair++) {
+  for (let pair = 0; pair < count; pair++) {
     const [a, b] = await startPair(bEnv)
     try {
       pin(a.pid, 0)
@@ -165,7 +174,7 @@ const httpRows = async (): Promise<Array<BenchRow>> => {
       })
     }
     // both as users run them: what the figures above may differ by when nothing differs
-    const [floor] = await pairs(loads, {}, [ROUTES[0]!])
+    const [floor] = await pairs(loads, {}, [ROUTES[0]!], FLOOR_PAIRS)
     rows.push({
       name: `  noise floor: two identical daemons (both on), ${floor!.route.name}, the same way`,
       value: `${floor!.cost >= 0 ? "+" : ""}${floor!.cost.toFixed(1)} %`,
@@ -184,8 +193,8 @@ const outputRows = async (): Promise<Array<BenchRow>> => {
   for (let pair = 0; pair < BUSY_PAIRS; pair++) {
     // both at once, under the same load of the machine: one after the other, identical runs differed by ±12 %
     const [on, off] = await Promise.all([
-      telemuxSide({ sessions: BUSY_SESSIONS, measureMs: BUSY_MEASURE_MS }),
-      telemuxSide({ sessions: BUSY_SESSIONS, measureMs: BUSY_MEASURE_MS, env: OFF })
+      telemuxSide({ sessions: BUSY_SESSIONS, measureMs: BUSY_MEASURE_MS, warmupMs: BUSY_WARMUP_MS }),
+      telemuxSide({ sessions: BUSY_SESSIONS, measureMs: BUSY_MEASURE_MS, warmupMs: BUSY_WARMUP_MS, env: OFF })
     ])
     const cpu = (side: typeof on) => side.cpuMs / Math.max(1, side.updates + side.resyncs)
     perUpdate.on.push(cpu(on))

@@ -10,11 +10,35 @@ import { benchInput } from "./inputBench.js"
 import { type BenchRow, printRows } from "./measure.js"
 import { benchMemory } from "./memoryBench.js"
 import { benchMetrics } from "./metricsBench.js"
-import { benchOutput } from "./outputBench.js"
+import { benchIdle, benchOutput, idleDaemon, type IdleFigures } from "./outputBench.js"
 import { benchShutdown } from "./shutdownBench.js"
 import { benchStore } from "./storeBench.js"
 import { benchTerminal } from "./terminalBench.js"
-import { benchWeb } from "./webBench.js"
+import { type Alongside, benchWeb } from "./webBench.js"
+
+/**
+ * The idle section's daemon, when the web section runs too: it settles and is watched inside the
+ * web section's two minutes with the list open (see `idleDaemon`), and its rows are printed after.
+ * Its 200 sessions are made before those two minutes are watched; inside them it adds its own idle
+ * cost (under 1 % of a core) to the machine, and what it measures is its own process only.
+ */
+let idleHosted: Promise<IdleFigures> | undefined
+const hostIdle = (): Alongside => {
+  let daemon: Awaited<ReturnType<typeof idleDaemon>> | undefined
+  return {
+    start: async () => {
+      daemon = await idleDaemon()
+    },
+    during: () => {
+      idleHosted = daemon!.measure()
+      // its failure is the idle section's to report, not the web section's
+      return idleHosted.then(() => undefined, () => undefined)
+    },
+    end: async () => {
+      await daemon?.stop()
+    }
+  }
+}
 
 /** Every section, in the order `npm run bench` runs them; `npm run bench -- <section>…` runs the ones named. */
 const SECTIONS: Record<string, { readonly title: string; readonly run: () => Promise<ReadonlyArray<BenchRow>> }> = {
@@ -33,7 +57,12 @@ const SECTIONS: Record<string, { readonly title: string; readonly run: () => Pro
   },
   web: {
     title: "web dashboard in Chromium: first load, keystroke → drawn beside the stream's own figure, 50 busy sessions",
-    run: benchWeb
+    run: () => benchWeb(selected.includes("idle") ? hostIdle() : undefined)
+  },
+  idle: {
+    title:
+      "idle: the daemon with 200 idle sessions vs a 1 s spawn-per-command poller (watched in the web section's quiet wait when both run)",
+    run: () => benchIdle(idleHosted)
   },
   busy: {
     title: "500 busy sessions: the daemon over its WebSocket vs a bare tmux -C client on the same layout (the floor)",
@@ -65,6 +94,8 @@ const usage = `usage: npm run bench [-- <section>…]; sections: ${
   Object.keys(SECTIONS).join(", ")
 } (all when none is named)`
 const args = process.argv.slice(2)
+/** In the order of SECTIONS, whatever the order named (the idle section follows the web section that hosts it). */
+const selected = Object.keys(SECTIONS).filter((name) => args.length === 0 || args.includes(name))
 if (args.includes("--help") || args.includes("-h")) {
   console.log(usage)
   process.exit(0)
@@ -78,7 +109,7 @@ if (unknown.length > 0) {
 console.log(`telemux benchmarks — node ${process.version}, ${new Date().toISOString()}`)
 console.log(usage)
 const began = performance.now()
-for (const name of args.length === 0 ? Object.keys(SECTIONS) : args) {
+for (const name of selected) {
   const section = SECTIONS[name]!
   const started = performance.now()
   printRows(section.title, await section.run())

@@ -130,7 +130,18 @@ const browserKeystrokes = async (page: Page, samples: number) => {
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`
 
-export const benchWeb = async (): Promise<ReadonlyArray<BenchRow>> => {
+/**
+ * Work another section hands to the web section's quiet wait (its WEB_BUSY_SECONDS with the list
+ * open): `start` runs before the wait is watched (its burst must not land in it), `during` inside
+ * it (it must leave the machine quiet), `end` always, last.
+ */
+export interface Alongside {
+  readonly start: () => Promise<void>
+  readonly during: () => Promise<void>
+  readonly end: () => Promise<void>
+}
+
+export const benchWeb = async (alongside?: Alongside): Promise<ReadonlyArray<BenchRow>> => {
   const env = await makeDaemonEnv()
   const daemon = await startDaemon(env, { TELEMUX_LOG_LEVEL: "Warning", TELEMUX_TRUSTED_DIRS: env.projectDir })
   const call = keepAliveApi(env)
@@ -220,6 +231,7 @@ export const benchWeb = async (): Promise<ReadonlyArray<BenchRow>> => {
     await Promise.all(printers.map((s) => call("POST", `/v1/sessions/${s.id}/input`, { text: PRINTER, enter: true })))
     await page.goto(`${origin}/`)
     await page.locator(".session-row").nth(PRINTERS).waitFor({ timeout: 60_000 })
+    await alongside?.start()
     const cdp = await context.newCDPSession(page)
     await cdp.send("Performance.enable")
     const heap = async () => {
@@ -236,9 +248,11 @@ export const benchWeb = async (): Promise<ReadonlyArray<BenchRow>> => {
       }).observe({ type: "longtask" })
     })
     const heapStart = await heap()
+    const hosted = alongside?.during()
     await sleep(WEB_BUSY_SECONDS * 1000)
     const heapEnd = await heap()
     const longTasks = await page.evaluate(() => (globalThis as any).__longTasks as Array<number>)
+    await hosted
     rows.push({
       name: `${PRINTERS} sessions printing every 200 ms, the list open ${WEB_BUSY_SECONDS} s: long tasks (> 50 ms)`,
       value: `${longTasks.length} (${longTasks.reduce((n, d) => n + d, 0).toFixed(0)} ms in all, longest ${
@@ -254,6 +268,7 @@ export const benchWeb = async (): Promise<ReadonlyArray<BenchRow>> => {
     })
     return rows
   } finally {
+    await alongside?.end()
     await browser.close()
     await daemon.stop()
     removeDaemonEnv(env)
