@@ -28,6 +28,8 @@ import { applyFrame, type ScreenFrame } from "./screenFrames.js"
 
 const SESSIONS = Number(process.env.TELEMUX_BENCH_BUSY_SESSIONS ?? 500)
 const WARMUP_MS = 4000
+/** The floor has no daemon starting up: its shells print within a second of being told to. */
+const FLOOR_WARMUP_MS = 2000
 const MEASURE_MS = 15_000
 const PROBE_EVERY_MS = 100
 
@@ -111,6 +113,36 @@ interface Side {
   readonly updates: number
   readonly resyncs: number
   readonly bytes: number
+  /** The whole machine over the counted window (see `machineLoad`). */
+  readonly machine: MachineLoad
+}
+
+interface MachineLoad {
+  /** CPU time spent, as a share of all the machine's cores' time (steal included). */
+  readonly busyPercent: number
+  /** Time the hypervisor gave to other guests while this one wanted to run, same share. */
+  readonly stealPercent: number
+}
+
+/** The machine's CPU counters (/proc/stat's first line, in ticks); `machineLoad` compares two. */
+const machineTicks = () => {
+  const fields = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0)
+  const idle = fields[3]! + fields[4]!
+  return { total, busy: total - idle, steal: fields[7]! }
+}
+
+/**
+ * How loaded the machine was: these figures move a lot between runs on a 2-core machine that this
+ * load saturates, and the share of it that was busy (or taken by the hypervisor) says why.
+ */
+const machineLoad = (before: ReturnType<typeof machineTicks>): MachineLoad => {
+  const after = machineTicks()
+  const total = Math.max(1, after.total - before.total)
+  return {
+    busyPercent: ((after.busy - before.busy) / total) * 100,
+    stealPercent: ((after.steal - before.steal) / total) * 100
+  }
 }
 
 const tmuxServerPid = (socket: string) =>
@@ -196,6 +228,7 @@ export const telemuxSide = async (
     await daemon.probe()
     const cpu0 = cpuSeconds(daemon.pid)
     const tmux0 = cpuSeconds(tmuxPid)
+    const machine0 = machineTicks()
     counting = true
     clock.start()
     const started = performance.now()
@@ -210,6 +243,7 @@ export const telemuxSide = async (
     counting = false
     const cpuMs = (cpuSeconds(daemon.pid) - cpu0) * 1000
     const tmuxCpu = cpuSeconds(tmuxPid) - tmux0
+    const machine = machineLoad(machine0)
     const loop = await daemon.probe()
     ws.close()
     return {
@@ -219,6 +253,7 @@ export const telemuxSide = async (
       cpuMs,
       tmuxCpuPercent: (tmuxCpu / elapsed) * 100,
       ...counts,
+      machine,
       loop
     }
   } finally {
@@ -292,10 +327,11 @@ const floorSide = async (): Promise<Side> => {
     for (const pane of panes) keys += `send-keys -t ${pane} -l '${ACTIVITY}'\nsend-keys -t ${pane} Enter\n`
     fs.writeFileSync(path.join(dir, "activity.tmux"), keys)
     tmux("source-file", path.join(dir, "activity.tmux"))
-    await sleep(WARMUP_MS)
+    await sleep(FLOOR_WARMUP_MS)
     const serverPid = tmuxServerPid(socket)
     const tmux0 = cpuSeconds(serverPid)
     const self0 = process.cpuUsage()
+    const machine0 = machineTicks()
     counting = true
     clock.start()
     const started = performance.now()
@@ -308,6 +344,7 @@ const floorSide = async (): Promise<Side> => {
     counting = false
     const self = process.cpuUsage(self0)
     const tmuxCpu = cpuSeconds(serverPid) - tmux0
+    const machine = machineLoad(machine0)
     client.kill()
     return {
       ticks: clock.samples.sort((a, b) => a - b),
@@ -315,7 +352,8 @@ const floorSide = async (): Promise<Side> => {
       missed: probed.missed,
       cpuMs: (self.user + self.system) / 1000,
       tmuxCpuPercent: (tmuxCpu / elapsed) * 100,
-      ...counts
+      ...counts,
+      machine
     }
   } finally {
     await killTmuxServer(socket)
@@ -374,6 +412,11 @@ export const benchBusy = async (): Promise<ReadonlyArray<BenchRow>> => {
       value: `${telemux.tmuxCpuPercent.toFixed(1)} %`,
       baseline: `${floor.tmuxCpuPercent.toFixed(1)} % bare server, one control client`,
       ratio: `${(telemux.tmuxCpuPercent / floor.tmuxCpuPercent).toFixed(2)}×`
+    },
+    {
+      name: `${n}: the machine over the window (all ${os.cpus().length} cores): busy / stolen by the hypervisor`,
+      value: `${telemux.machine.busyPercent.toFixed(0)} % / ${telemux.machine.stealPercent.toFixed(1)} %`,
+      baseline: `${floor.machine.busyPercent.toFixed(0)} % / ${floor.machine.stealPercent.toFixed(1)} % with the floor`
     }
   ]
 }

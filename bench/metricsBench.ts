@@ -38,6 +38,8 @@ const CONNECTIONS = 10
 const ROUNDS = 2
 const WARMUP_MS = 500
 const MEASURE_MS = 2000
+/** The uncounted first round only warms both daemons up (JIT, heap). */
+const WARM_ROUND_MS = 1000
 const BUSY_SESSIONS = 60
 const BUSY_PAIRS = 2
 const BUSY_MEASURE_MS = 6000
@@ -80,13 +82,14 @@ const sideBySide = async (
   b: { readonly daemon: Daemon; readonly path: string }
 ) => {
   const rounds: Array<{ readonly a: Cell; readonly b: Cell; readonly cost: number }> = []
-  const base = { connections: CONNECTIONS, warmupMs: WARMUP_MS, measureMs: MEASURE_MS }
+  const base = { connections: CONNECTIONS, warmupMs: WARMUP_MS }
   // round -1 is not counted: it warms both up (JIT, heap)
   for (let round = -1; round < ROUNDS; round++) {
     // at the same time, on the same core: whatever the machine does meanwhile, it does to both
+    const cell = { ...base, measureMs: round < 0 ? WARM_ROUND_MS : MEASURE_MS }
     const [cellA, cellB] = await Promise.all([
-      measure(loads[0], a.daemon.pid, { ...base, path: a.path, token: a.daemon.token, port: a.daemon.port }),
-      measure(loads[1], b.daemon.pid, { ...base, path: b.path, token: b.daemon.token, port: b.daemon.port })
+      measure(loads[0], a.daemon.pid, { ...cell, path: a.path, token: a.daemon.token, port: a.daemon.port }),
+      measure(loads[1], b.daemon.pid, { ...cell, path: b.path, token: b.daemon.token, port: b.daemon.port })
     ])
     if (round >= 0) rounds.push({ a: cellA, b: cellB, cost: costPercent(rate(cellA.result), rate(cellB.result), true) })
   }

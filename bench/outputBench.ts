@@ -437,7 +437,7 @@ const wakeups = (pid: number | "self") =>
 const IDLE_SESSIONS = 200
 const IDLE_SECONDS = 20
 /** The spawn poller's cost is the same every second: a short look tells it. */
-const BASELINE_IDLE_SECONDS = 10
+const BASELINE_IDLE_SECONDS = 5
 const IDLE_SETTLE_SECONDS = 40
 
 /** What the idle daemon cost while watched (see `idleDaemon`). */
@@ -519,7 +519,7 @@ export const benchOutput = async (): Promise<ReadonlyArray<BenchRow>> => {
   const cases: ReadonlyArray<readonly [number, LatencyMode, number, number]> = [
     // sessions, mode, telemux samples (or rounds), baseline samples (or rounds): the 1 s poller's
     // figures are its interval, so a few samples tell them (each costs a second or more)
-    [100, "active", 100, 8],
+    [100, "active", 100, 5],
     [100, "burst", 2, 1]
   ]
   const measured: Array<Awaited<ReturnType<typeof telemuxLatency>>> = []

@@ -31,7 +31,7 @@ const SAMPLES = 150
  * input path (see WARM_UP_INPUTS there).
  */
 const WARM_UP = 1500
-const FILE_MB = 10
+const FILE_MB = 6
 const THROUGHPUT_ROUNDS = 3
 const MISS_AFTER_MS = 5000
 
