@@ -1,5 +1,5 @@
 import { DateTime, Deferred, Duration, Effect, Exit, Layer, Option, Redacted, Ref, SubscriptionRef } from "effect"
-import { Redis, type RedisOptions } from "ioredis"
+import type { Redis, RedisOptions } from "ioredis"
 import {
   type ExpiringValue,
   type LinkStatus,
@@ -78,13 +78,16 @@ const ttlMillis = (operation: string, ttl: Duration.Duration) => {
     : Effect.fail(new TransportError({ operation, message: "every key needs a finite TTL", failure: "refused" }))
 }
 
+/** ioredis, loaded with the first connection: ~40 ms of a daemon's start, and most run without a fleet. */
+const ioredis = Effect.promise(() => import("ioredis"))
+
 /**
  * Opens one connection. ioredis reports why a connect failed (refused, WRONGPASS, certificate)
  * on its `error` event and rejects `connect()` with a bare "Connection is closed", so the last
  * error seen is what the failure says.
  */
 const connect = (url: Redacted.Redacted<string>, name: string) =>
-  Effect.suspend(() => {
+  Effect.flatMap(ioredis, ({ Redis }) => {
     const errors = { last: Option.none<unknown>() }
     const client = new Redis(Redacted.value(url), connectionOptions(name))
     client.on("error", (error: unknown) => {

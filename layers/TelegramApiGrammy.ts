@@ -2,9 +2,12 @@
  * The Bot API through grammY's `Api` (no `Bot`: the adapter runs its own poll loop, so that a
  * lease lost interrupts it at once — each request takes the fiber's AbortSignal). `apiRoot` points
  * it at a local server in tests (or a self-hosted Bot API server).
+ *
+ * grammY is loaded when a bot is made, not with the daemon: with its fetch polyfill it was ~85 ms
+ * of every daemon's start, and most daemons run without Telegram.
  */
 import { Duration, Effect, Layer, Redacted } from "effect"
-import { Api, GrammyError, HttpError, InputFile } from "grammy"
+import type { Api, GrammyError, HttpError } from "grammy"
 import {
   CALL_TIMEOUT,
   RETRY_AFTER_DEFAULT,
@@ -18,9 +21,13 @@ import {
   TelegramThreadNotFound
 } from "../services/Telegram.js"
 
+/** grammY's errors by the name their classes give them (the module may not be loaded where this is asked). */
+const isGrammy = <E extends Error>(error: unknown, name: E["name"]): error is E =>
+  error instanceof Error && error.name === name
+
 /** What Telegram's answer means for us: one typed error per answer the adapter handles differently. */
 export const classify = (method: string, error: unknown): TelegramError => {
-  if (error instanceof GrammyError) {
+  if (isGrammy<GrammyError>(error, "GrammyError")) {
     const description = error.description
     if (error.error_code === 429) {
       const seconds = error.parameters.retry_after
@@ -39,7 +46,7 @@ export const classify = (method: string, error: unknown): TelegramError => {
     }
     return new TelegramRefused({ method, code: error.error_code, description })
   }
-  if (error instanceof HttpError) return new TelegramNetworkError({ method, reason: error.message })
+  if (isGrammy<HttpError>(error, "HttpError")) return new TelegramNetworkError({ method, reason: error.message })
   return new TelegramNetworkError({ method, reason: String(error) })
 }
 
@@ -53,7 +60,10 @@ export interface GrammyOptions {
   readonly apiRoot?: string | undefined
 }
 
-export const make = (options: GrammyOptions) => {
+export const make = (options: GrammyOptions) =>
+  Effect.map(Effect.promise(() => import("grammy")), (grammy) => makeWith(grammy, options))
+
+const makeWith = ({ Api, InputFile }: typeof import("grammy"), options: GrammyOptions) => {
   const api = new Api(Redacted.value(options.token), {
     ...(options.apiRoot === undefined ? {} : { apiRoot: options.apiRoot }),
     // bounded here and by CALL_TIMEOUT around it
@@ -120,4 +130,4 @@ export const make = (options: GrammyOptions) => {
   })
 }
 
-export const layer = (options: GrammyOptions) => Layer.sync(TelegramApi, () => make(options))
+export const layer = (options: GrammyOptions) => Layer.effect(TelegramApi, make(options))

@@ -175,11 +175,11 @@ export const layerWith = (tuning: TelegramTuning = DEFAULT_TUNING) =>
     Effect.gen(function*() {
       const { telegram } = yield* TelemuxConfig
       if (Option.isNone(telegram)) return
-      yield* Effect.provideService(
-        make(telegram.value, tuning),
-        TelegramApi,
-        TelegramApiGrammy.make({ token: telegram.value.token, apiRoot: Option.getOrUndefined(telegram.value.apiRoot) })
-      )
+      const api = yield* TelegramApiGrammy.make({
+        token: telegram.value.token,
+        apiRoot: Option.getOrUndefined(telegram.value.apiRoot)
+      })
+      yield* Effect.provideService(make(telegram.value, tuning), TelegramApi, api)
     })
   )
 
