@@ -30,8 +30,8 @@ const SESSIONS = 5
 const PAIRS = 2
 /**
  * Pairs of identical daemons for the noise floor: its row tells how far these figures move when
- * nothing differs, and one pair's rounds tell it (two pairs read 0.5 … 3.4 % in a full run, one
- * 1.8 … 4.5 % alone: the same spread), in 10 s of the bench fewer.
+ * nothing differs. One pair (two rounds) read 1.8 … 4.5 % and −3.5 … 2.6 % in two runs, two pairs
+ * (four rounds) 0.5 … 3.4 % in one: a rough floor either way, and one pair is 10 s of the bench fewer.
  */
 const FLOOR_PAIRS = 1
 const CONNECTIONS = 10
