@@ -41,7 +41,11 @@ const MEASURE_MS = 2000
 /** The uncounted first round only warms both daemons up (JIT, heap). */
 const WARM_ROUND_MS = 1000
 const BUSY_SESSIONS = 60
-const BUSY_PAIRS = 2
+/**
+ * Three, for a median that one pair cannot move alone: with two (the mean of them), one pair of a
+ * run read −13.8 % beside +0.9 %, and the row said −6.4 %.
+ */
+const BUSY_PAIRS = 3
 const BUSY_MEASURE_MS = 6000
 /** 60 sessions' start-up (first captures, status) is over in a second or two; the busy section's 4 s is for 500. */
 const BUSY_WARMUP_MS = 2000
@@ -68,9 +72,17 @@ const median = (values: ReadonlyArray<number>) => {
 const costPercent = (on: number, off: number, higherIsBetter: boolean) =>
   (higherIsBetter ? (off - on) / off : (on - off) / off) * 100
 
+/**
+ * Met within the target either way; past it the other way (metrics off measured dearer by more
+ * than the target) is the measurement's noise, not a cost, and is said so rather than met or missed.
+ */
 const verdict = (percent: number) =>
   `${percent >= 0 ? "+" : ""}${percent.toFixed(1)} % ${
-    Math.abs(percent) <= TARGET_PERCENT ? "(met" : "(MISSED"
+    Math.abs(percent) <= TARGET_PERCENT
+      ? "(met"
+      : percent > 0
+      ? "(MISSED"
+      : "(inconclusive: off measured dearer, noise over the target"
   } ≤ ${TARGET_PERCENT} %)`
 
 type Load = ReturnType<typeof forkRole>
