@@ -142,6 +142,17 @@ export const makeClientProtocol = Effect.gen(function*() {
             ...message,
             headers: message.headers.filter(([name]) => name !== TO_HEADER && name !== DEADLINE_HEADER)
           }, lifetime).pipe(
+            Effect.catchIf(
+              // Written, and no reply in time: Redis may run it yet (a stall past the bound, then the
+              // write), and the callee would do what the caller was told was not done. So it counts as
+              // sent: the call waits for the answer, or ends unknown (RemoteTimeout) at its deadline.
+              (error) => error.failure === "timeout",
+              (error) =>
+                Effect.logWarning(
+                  `fleet request ${message.tag} to ${computer}: Redis did not confirm it (${error.message}); ` +
+                    "waiting for the answer until its deadline, as it may have been delivered"
+                )
+            ),
             Effect.tapError(() => Effect.sync(() => finish(message.id, "unsent"))),
             Effect.mapError((error) =>
               protocolError(`the fleet link failed: ${error.advice}; GET /health shows the link`, error)

@@ -21,6 +21,13 @@ export class MemoryTransportControl extends Context.Tag("telemux/MemoryTransport
   readonly setLink: (status: Omit<LinkStatus, "since">) => Effect.Effect<void>
   /** While on, writes (`put`, `append`) are refused as Redis at `maxmemory` refuses them; reads and removes work. */
   readonly outOfMemory: (on: boolean) => Effect.Effect<void>
+  /**
+   * While set, appends to this stream fail with a `timeout`, as when Redis stalls (a fork, a slow
+   * disk, `CLIENT PAUSE` in a failover) past the transport's bound: the caller is told "no reply".
+   * With `stored` the entry is there for its readers all the same (Redis ran the write after the
+   * stall); without, it is not (the write never ran).
+   */
+  readonly unansweredAppends: (stream: string | undefined, stored?: boolean) => Effect.Effect<void>
   /** `XADD stream <id> …`: an entry with a chosen id (greater than the stream's last), as anyone with access may write. */
   readonly appendWithId: (stream: string, id: string, payload: string) => Effect.Effect<void, TransportError>
 }>() {}
@@ -103,6 +110,7 @@ export const makeControlled = Effect.gen(function*() {
   )
 
   const memory = { full: false }
+  let unanswered: { readonly stream: string; readonly stored: boolean } | undefined
 
   const guard = (operation: string) =>
     Effect.flatMap(SubscriptionRef.get(status), (link) =>
@@ -252,22 +260,33 @@ export const makeControlled = Effect.gen(function*() {
         return Array.from(items.keys()).filter((key) => matcher.test(key))
       }),
     append: (stream, payload, options) =>
-      Effect.flatMap(ttlMillis("append", options.ttl), (ms) =>
-        withItems("append", (now) => {
-          const existing = streamOf("append", stream)
-          if (existing instanceof TransportError) return existing
-          const item = existing ?? newStream()
-          const next = now > item.last.ms ? { ms: now, seq: 0 } : { ms: item.last.ms, seq: item.last.seq + 1 }
-          const id = `${next.ms}-${next.seq}`
-          item.entries.push({ ...next, id, payload })
-          if (item.entries.length > options.maxLen) {
-            item.entries.splice(0, item.entries.length - Math.max(0, options.maxLen))
-          }
-          item.last = next
-          item.expiresAt = now + ms
-          items.set(stream, item)
-          return id
-        }, true)).pipe(Effect.tap(signal)),
+      stream === unanswered?.stream && !unanswered.stored
+        ? Effect.fail(new TransportError({ operation: "append", message: "no reply within 2s", failure: "timeout" }))
+        : Effect.flatMap(ttlMillis("append", options.ttl), (ms) =>
+          withItems("append", (now) => {
+            const existing = streamOf("append", stream)
+            if (existing instanceof TransportError) return existing
+            const item = existing ?? newStream()
+            const next = now > item.last.ms ? { ms: now, seq: 0 } : { ms: item.last.ms, seq: item.last.seq + 1 }
+            const id = `${next.ms}-${next.seq}`
+            item.entries.push({ ...next, id, payload })
+            if (item.entries.length > options.maxLen) {
+              item.entries.splice(0, item.entries.length - Math.max(0, options.maxLen))
+            }
+            item.last = next
+            item.expiresAt = now + ms
+            items.set(stream, item)
+            return id
+          }, true)).pipe(
+            Effect.tap(signal),
+            Effect.flatMap((id) =>
+              stream === unanswered?.stream
+                ? Effect.fail(
+                  new TransportError({ operation: "append", message: "no reply within 2s", failure: "timeout" })
+                )
+                : Effect.succeed(id)
+            )
+          ),
     lastId: (stream) =>
       withItems("lastId", () => {
         const item = streamOf("lastId", stream)
@@ -299,6 +318,8 @@ export const makeControlled = Effect.gen(function*() {
     linkUp: setLink({ state: "up", attempt: 0, lastError: null }),
     setLink,
     outOfMemory: (on) => Effect.sync(() => void (memory.full = on)),
+    unansweredAppends: (stream, stored = true) =>
+      Effect.sync(() => void (unanswered = stream === undefined ? undefined : { stream, stored })),
     appendWithId: (stream, id, payload) =>
       withItems("append", (now) => {
         const existing = streamOf("append", stream)

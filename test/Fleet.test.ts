@@ -625,6 +625,41 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
       assert.deepStrictEqual((yield* a.cache.getComputers).map((c) => c.name), [B])
     }))
 
+  it.scoped("a request Redis did not confirm in time (it stalled, then ran the write) is not told 'not done': the call waits for its answer", () =>
+    Effect.gen(function*() {
+      const w = yield* world
+      const a = yield* w.start(A)
+      const b = yield* w.start(B)
+      yield* advance("1 second")
+      const session = yield* b.sessions.create({ projectDir: trusted })
+      yield* advance("200 millis")
+      const pasted = () => b.terminal.calls().flatMap((c) => (c.op === "paste" ? [c.text] : []))
+
+      // the request is stored in B's inbox, but A's append reports no reply
+      yield* w.control.unansweredAppends(FleetKeys.inbox(B))
+      const sent = yield* Effect.fork(a.fleet.call(B, echo(session.sessionId)))
+      yield* advance("500 millis")
+      // B ran it, and A has its answer: no "not reachable" for what was done
+      assert.deepStrictEqual(pasted(), ["echo hi"])
+      yield* outcome(sent)
+
+      // not stored (the write never ran): nobody can tell A, and A says it does not know at the deadline
+      yield* w.control.unansweredAppends(FleetKeys.inbox(B), false)
+      const lost = yield* Effect.fork(Effect.flip(a.fleet.call(B, echo(session.sessionId))))
+      yield* advance("500 millis")
+      assert.isUndefined(yield* lost.poll.pipe(Effect.map(Option.getOrUndefined)), "still waiting for an answer")
+      yield* advance(REQUEST_TIMEOUT)
+      const unknown = yield* outcome(lost)
+      assert.strictEqual(unknown._tag, "RemoteTimeout")
+      assert.include(unknown.message, "may still have happened there")
+      // through the routing a person uses, that is an unknown outcome, never "not done"
+      const routed = yield* Effect.fork(Effect.flip(a.routing.sendText(session.sessionId, "echo again", false)))
+      yield* advance(REQUEST_TIMEOUT)
+      yield* advance("500 millis")
+      assert.deepStrictEqual(pasted(), ["echo hi"])
+      assert.strictEqual((yield* outcome(routed))._tag, "OutcomeUnknown")
+    }))
+
   it.scoped("Redis restarted empty (every record gone at once): nobody is forgotten, sessions stay listed, emptied positions reset", () =>
     Effect.gen(function*() {
       const w = yield* world

@@ -21,7 +21,9 @@ import { type RedisTestServer, startRedisServer } from "../support/redisServer.j
  *     a restart of the poisoned daemon: requests to it work again within a bound, /health shows the reset;
  * (ii) Redis at maxmemory (noeviction, 1 byte): typed 503/504 with no Redis text, /health not "up",
  *     no 404, then recovery;
- * (iii) Redis restarted mid-traffic: 0 404s, every failure a 503/504, then recovery.
+ * (iii) Redis restarted mid-traffic: 0 404s, every failure a 503/504, then recovery;
+ * (iv) Redis holding writes past the transport's bound (CLIENT PAUSE WRITE): input sent meanwhile
+ *     lands once, and is answered done or unknown, never "not reachable".
  * Each scenario is bounded in time and prints what it counted.
  */
 
@@ -350,5 +352,36 @@ describe("fault: the fleet link (two dist/main.js daemons, private redis-server 
       assert.isTrue((computers.body as unknown as Array<{ name: string }>).some((c) => c.name === B))
     },
     90_000
+  )
+
+  it(
+    "(iv) Redis holds writes 4 s (CLIENT PAUSE WRITE, as in a failover): input sent meanwhile lands once, and its answer is never 'not done'",
+    async () => {
+      await firstSuccess(10_000)
+      const marker = `held-${randomBytes(4).toString("hex")}`
+      await admin.call("CLIENT", "PAUSE", "4000", "WRITE")
+      const started = Date.now()
+      // A's append of the request waits on Redis past the transport's 2 s bound; Redis runs it at 4 s
+      const answer = await callA("POST", `/v1/sessions/${sessionId}/input`, { text: `: ${marker}`, enter: true })
+      const tookMs = Date.now() - started
+      const landed = await eventually("the input on B's pane", async () => {
+        const screen = (await callB("GET", `/v1/sessions/${sessionId}/output?lines=50`)).text
+        const times = screen.split(marker).length - 1
+        return times > 0 ? times : undefined
+      }, 15_000)
+      await sleep(1000)
+      const screen = (await callB("GET", `/v1/sessions/${sessionId}/output?lines=50`)).text
+      report(
+        `(iv) writes held 4 s: the input answered ${answer.status} ${answer.body?._tag ?? ""} after ${tookMs} ms; ` +
+          `on B's pane ${landed.afterMs} ms after the answer, ${screen.split(marker).length - 1} time(s)`
+      )
+      // it ran on B: the answer may be its success, or "unknown", never a failure that says it did not run
+      assert.isTrue(
+        answer.status === 204 || (answer.status === 504 && answer.body?._tag === "OutcomeUnknown"),
+        `answered ${answer.status}: ${answer.text}`
+      )
+      assert.strictEqual(screen.split(marker).length - 1, 1, screen)
+    },
+    60_000
   )
 })
