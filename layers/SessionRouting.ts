@@ -1,17 +1,12 @@
 import { Effect, Option } from "effect"
 import { Agents } from "../services/Agents.js"
 import { Cache } from "../services/Cache.js"
-import { Fleet } from "../services/Fleet.js"
+import { Fleet, unknownWhenTimedOut } from "../services/Fleet.js"
 import type { IdempotencyKey } from "../services/Idempotency.js"
 import { Projects } from "../services/Projects.js"
 import { type CreateSessionRequest, type ListSessionsRequest, Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
-import {
-  type ComputerUnreachable,
-  OutcomeUnknown,
-  type RemoteTimeout,
-  type SessionNotFound
-} from "../src/domain/Errors.js"
+import type { ComputerUnreachable, SessionNotFound } from "../src/domain/Errors.js"
 import type { KeyPress } from "../src/domain/Keys.js"
 import type { Agent, AgentMode, ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import type { CleanupPayload, FinishPayload } from "../src/domain/Worktree.js"
@@ -42,22 +37,10 @@ export const make = Effect.gen(function*() {
 
   const isLocal = (session: Session) => session.computer === me
 
-  /**
-   * A change sent to another computer that did not answer in time may have run there: that is an
-   * unknown outcome, not "not done". The key travels with the request, so a retry with it (through
-   * any computer) learns what happened instead of running again.
-   */
-  const remoteChange = <A, E>(effect: Effect.Effect<A, E | RemoteTimeout>) =>
-    effect.pipe(Effect.catchIf(
-      (error): error is RemoteTimeout => (error as { _tag?: string })._tag === "RemoteTimeout",
-      (error) =>
-        Effect.fail(
-          new OutcomeUnknown({
-            message:
-              `${error.message}; it may have run there: look at the session, or retry with the same Idempotency-Key`
-          })
-        )
-    ))
+  /** The key travels with the request, so a retry with it (through any computer) learns what happened instead of running again. */
+  const remoteChange = unknownWhenTimedOut(
+    "it may have run there: look at the session, or retry with the same Idempotency-Key"
+  )
 
   const withKey = (key: IdempotencyKey | undefined) => (key === undefined ? {} : { idempotencyKey: key })
 

@@ -7,7 +7,7 @@
  * owner (Fleet.watchTerminal) while someone here watches it, with the owner's seqs.
  */
 import { Clock, Deferred, Duration, Effect, Exit, FiberMap, Layer, Option, Queue, Schedule } from "effect"
-import { Fleet } from "../services/Fleet.js"
+import { Fleet, unknownWhenTimedOut } from "../services/Fleet.js"
 import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import {
@@ -350,7 +350,13 @@ export const make = Effect.gen(function*() {
     Effect.flatMap(remoteOf(sessionId), (remote) =>
       Option.match(remote, {
         onNone: () => sessions.sendBytes(sessionId, bytes),
-        onSome: (computer) => fleet.call(computer, (client) => client.TerminalInput({ sessionId, bytes }))
+        onSome: (computer) =>
+          fleet.call(computer, (client) => client.TerminalInput({ sessionId, bytes })).pipe(
+            // no key travels with keystrokes: the person is told to look, not to type them again
+            unknownWhenTimedOut(
+              "the keystrokes may have reached the session there: look at its screen before typing them again"
+            )
+          )
       }))
 
   const resize = (sessionId: SessionId, cols: number, rows: number) =>

@@ -1,6 +1,11 @@
 import type { RpcClient, RpcClientError } from "@effect/rpc"
-import { Context, type DateTime, type Duration, type Effect, type Option, type Queue, type Scope } from "effect"
-import type { ComputerUnreachable, IdempotencyKeyReused, RemoteTimeout } from "../src/domain/Errors.js"
+import { Context, type DateTime, type Duration, Effect, type Option, type Queue, type Scope } from "effect"
+import {
+  type ComputerUnreachable,
+  type IdempotencyKeyReused,
+  OutcomeUnknown,
+  type RemoteTimeout
+} from "../src/domain/Errors.js"
 import type { ComputerName, Session, SessionId } from "../src/domain/Session.js"
 import type { FleetRpc, TerminalItem } from "../src/fleet/Rpcs.js"
 import type { TerminalError } from "./TerminalStreams.js"
@@ -37,6 +42,17 @@ export type FleetClient = RpcClient.RpcClient<FleetRpc, RpcClientError.RpcClient
 
 /** What any call to another computer may end with besides its procedure's own errors. */
 export type FleetCallError = ComputerUnreachable | RemoteTimeout
+
+/**
+ * A change sent to another computer that did not answer in time may have run there: that is an
+ * unknown outcome, never "not done" (told "not done", a person does it again, and it runs twice).
+ * `next` tells them what to do instead of repeating it blindly.
+ */
+export const unknownWhenTimedOut = (next: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.catchIf(
+    (error): error is E & RemoteTimeout => (error as { _tag?: string })._tag === "RemoteTimeout",
+    (error) => Effect.fail(new OutcomeUnknown({ message: `${error.message}; ${next}` }))
+  ))
 
 /**
  * This computer as a caller in the fleet. Without a Redis URL the fleet is this computer alone:

@@ -349,7 +349,10 @@ describe("the attach's reducer", () => {
       text: "telemux: keystrokes not delivered (tmux is gone); type them again"
     }])
     const unknown = run([{ type: "inputFailed", sessionId: id, error: "OutcomeUnknown", message: "no answer" }])
-    assert.match((unknown.actions[0] as { text: string }).text, /may have arrived: look before typing them again/)
+    assert.deepStrictEqual(unknown.actions, [{
+      _tag: "Notice",
+      text: "telemux: no answer for keystrokes (no answer); they may have arrived: look before typing them again"
+    }])
   })
 
   it("ends on a refused terminal before anything was drawn; shows other errors", () => {

@@ -10,6 +10,7 @@ import { Sessions } from "../services/Sessions.js"
 import { TelemuxConfig } from "../services/TelemuxConfig.js"
 import { type TerminalEvent, TerminalStreams } from "../services/TerminalStreams.js"
 import { type ControlEvent, TmuxControl } from "../services/TmuxControl.js"
+import { ComputerUnreachable, RemoteTimeout } from "../src/domain/Errors.js"
 import { ComputerName } from "../src/domain/Session.js"
 import type { TerminalItem } from "../src/fleet/Rpcs.js"
 import { eventsOnlyControl, makeSession, textSnapshot } from "./support/fixtures.js"
@@ -48,6 +49,14 @@ const scriptedOwner = (scripts: ReadonlyArray<ReadonlyArray<TerminalItem>>) => {
 
 const control = eventsOnlyControl(Effect.runSync(PubSub.unbounded<ControlEvent>()))
 
+const streamsWith = (fleet: Fleet["Type"]) =>
+  TerminalStreamsLive.layer.pipe(Layer.provide(Layer.mergeAll(
+    Layer.succeed(Fleet, fleet),
+    Layer.succeed(TmuxControl, control),
+    Layer.succeed(TelemuxConfig, testSettings()),
+    Layer.succeed(Sessions, { get: () => Effect.succeed(session) } as unknown as Sessions["Type"])
+  )))
+
 /** What a listener of the feed was told: `T<seq>:<screen>` for a redraw, `C<seq>:<bytes>` for a chunk. */
 const follow = (owner: ReturnType<typeof scriptedOwner>) =>
   Effect.gen(function*() {
@@ -63,12 +72,7 @@ const follow = (owner: ReturnType<typeof scriptedOwner>) =>
     yield* Effect.repeatN(Effect.yieldNow(), 50)
     return told
   }).pipe(
-    Effect.provide(TerminalStreamsLive.layer.pipe(Layer.provide(Layer.mergeAll(
-      Layer.succeed(Fleet, owner.fleet),
-      Layer.succeed(TmuxControl, control),
-      Layer.succeed(TelemuxConfig, testSettings()),
-      Layer.succeed(Sessions, { get: () => Effect.succeed(session) } as unknown as Sessions["Type"])
-    ))))
+    Effect.provide(streamsWith(owner.fleet))
   )
 
 describe("a remote terminal's feed", () => {
@@ -104,5 +108,29 @@ describe("a remote terminal's feed", () => {
       const told = yield* follow(owner)
       assert.deepStrictEqual(told, ["T10:$ ", "C11:e", "C12:c", "T15:$ echo ", "C16:r"])
       assert.strictEqual(owner.watches(), 2)
+    }))
+
+  it.effect("keystrokes the owner did not answer for are an unknown outcome, not a failure to type again", () =>
+    Effect.gen(function*() {
+      const answering = (error: RemoteTimeout | ComputerUnreachable) => {
+        const owner = scriptedOwner([])
+        return Fleet.of({ ...owner.fleet, call: () => Effect.fail(error) as never })
+      }
+      const typed = (fleet: Fleet["Type"]) =>
+        Effect.flip(Effect.flatMap(TerminalStreams, (t) => t.sendBytes(session.sessionId, bytes("rm -rf build\r"))))
+          .pipe(
+            Effect.provide(streamsWith(fleet))
+          )
+      const timedOut = yield* typed(answering(
+        new RemoteTimeout({ computer: OWNER, message: "computer owner did not answer within 10s" })
+      ))
+      assert.strictEqual(timedOut._tag, "OutcomeUnknown")
+      assert.include(timedOut.message, "computer owner did not answer within 10s")
+      assert.include(timedOut.message, "look at its screen before typing them again")
+      // not sent at all: stays what it was, and the person may type again
+      const unreachable = yield* typed(answering(
+        new ComputerUnreachable({ computer: OWNER, message: "computer owner is not reachable" })
+      ))
+      assert.strictEqual(unreachable._tag, "ComputerUnreachable")
     }))
 })

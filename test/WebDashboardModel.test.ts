@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { FRESH_MODES, type TerminalSnapshot } from "../src/domain/TerminalSnapshot.js"
 import { alertFor, SeenAlerts } from "../web/app/Alerts.js"
 import { age, groupSessions, matches } from "../web/app/Fleet.js"
-import { pieces, TerminalFeed } from "../web/app/TerminalFeed.js"
+import { inputFailedNotice, pieces, TerminalFeed } from "../web/app/TerminalFeed.js"
 import type { ProjectJson, SessionJson } from "../web/app/Wire.js"
 import { makeTerminal, screenOf, write } from "./support/xterm.js"
 
@@ -84,6 +84,19 @@ describe("pieces", () => {
     assert.deepStrictEqual(pieces("😀😀", 1), ["😀", "😀"])
     const long = "é".repeat(40_000)
     assert.isTrue(pieces(long, 16_000).every((piece) => new TextEncoder().encode(piece).length <= 64 * 1024))
+  })
+})
+
+describe("a keystroke failure's notice", () => {
+  it("says to type again only when nothing arrived; with no answer, to look first", () => {
+    const failure = (error: string, message: string) =>
+      ({ type: "inputFailed", sessionId: "s1", error, message }) as const
+    const notDone = inputFailedNotice(failure("TerminalUnavailable", "tmux is gone"))
+    assert.strictEqual(notDone, "What you typed did not arrive (tmux is gone): type it again.")
+    const unknown = inputFailedNotice(failure("OutcomeUnknown", "computer far did not answer within 10 seconds"))
+    assert.include(unknown, "may have arrived: look at the screen before typing it again")
+    assert.include(unknown, "computer far did not answer within 10 seconds")
+    assert.notInclude(unknown, "type it again.")
   })
 })
 

@@ -149,10 +149,10 @@ export const onAttachMessage = (
     }
     case "inputFailed": {
       if (message.sessionId !== state.sessionId) return [state, NONE]
-      const next = message.error === "OutcomeUnknown"
-        ? "they may have arrived: look before typing them again"
-        : "type them again"
-      return [state, [{ _tag: "Notice", text: `telemux: keystrokes not delivered (${message.message}); ${next}` }]]
+      const text = message.error === "OutcomeUnknown"
+        ? `telemux: no answer for keystrokes (${message.message}); they may have arrived: look before typing them again`
+        : `telemux: keystrokes not delivered (${message.message}); type them again`
+      return [state, [{ _tag: "Notice", text }]]
     }
     case "error": {
       // the subscription itself was refused (a session of another computer, tmux unavailable)

@@ -6,7 +6,7 @@
  * again from its last seq. Pure: the emulator is behind `TerminalSink`.
  */
 import { replay } from "../../src/domain/TerminalReplay.js"
-import type { TerminalSnapshot } from "./Wire.js"
+import type { ServerMessageJson, TerminalSnapshot } from "./Wire.js"
 
 export interface TerminalSink {
   readonly resize: (cols: number, rows: number) => void
@@ -53,3 +53,12 @@ export const pieces = (text: string, size: number): ReadonlyArray<string> => {
   }
   return out
 }
+
+/**
+ * What the page says when keystrokes failed: not delivered (type them again), or no answer came
+ * (`OutcomeUnknown`: they may have arrived, so look first: typed again blindly, a command runs twice).
+ */
+export const inputFailedNotice = (failure: Extract<ServerMessageJson, { readonly type: "inputFailed" }>): string =>
+  failure.error === "OutcomeUnknown"
+    ? `What you typed may have arrived: look at the screen before typing it again (${failure.message})`
+    : `What you typed did not arrive (${failure.message}): type it again.`

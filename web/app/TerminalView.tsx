@@ -13,7 +13,7 @@ import { Terminal } from "@xterm/xterm"
 import { useEffect, useRef, useState } from "react"
 import { KeyBar } from "./KeyBar.js"
 import type { LinkState, StreamLink } from "./Stream.js"
-import { pieces, TerminalFeed } from "./TerminalFeed.js"
+import { inputFailedNotice, pieces, TerminalFeed } from "./TerminalFeed.js"
 
 /** UTF-16 units per `input` message: even at 4 bytes per character, within the daemon's 64 KiB. */
 const INPUT_PIECE = 16_000
@@ -117,7 +117,7 @@ export const TerminalView = (
             )
             break
           case "inputFailed":
-            setNotice(`What you typed may not have arrived: ${message.message}`)
+            setNotice(inputFailedNotice(message))
             break
         }
       },
