@@ -91,6 +91,17 @@ const world = Effect.gen(function*() {
   return { transport, control, start }
 })
 
+/** Two computers that have found each other, and a session on B. */
+const pairWithSession = Effect.gen(function*() {
+  const w = yield* world
+  const a = yield* w.start(A)
+  const b = yield* w.start(B)
+  yield* advance("1 second")
+  const session = yield* b.sessions.create({ projectDir: trusted })
+  yield* advance("200 millis")
+  return { w, a, b, session }
+})
+
 const memoryPositions = Effect.map(
   Layer.build(SqliteStreamPositions.layerMemory).pipe(Effect.scoped),
   (context) => Context.get(context, StreamPositions)
@@ -263,12 +274,7 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
 
   it.scoped("a watched remote session is mirrored while watched, and its mirror is dropped with the last watcher", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const a = yield* w.start(A)
-      const b = yield* w.start(B)
-      yield* advance("1 second")
-      const session = yield* b.sessions.create({ projectDir: trusted })
-      yield* advance("200 millis")
+      const { a, b, session } = yield* pairWithSession
       const watching = yield* Scope.make()
       yield* Scope.extend(a.fleet.watchOutput(session), watching)
       yield* advance("200 millis")
@@ -287,12 +293,7 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
 
   it.scoped("a watched remote session's finished turn comes with its whole reply (for the Telegram poller elsewhere)", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const a = yield* w.start(A)
-      const b = yield* w.start(B)
-      yield* advance("1 second")
-      const session = yield* b.sessions.create({ projectDir: trusted })
-      yield* advance("200 millis")
+      const { a, b, session } = yield* pairWithSession
       const seen = yield* PubSub.subscribe(a.outputLog.events)
       yield* Scope.extend(a.fleet.watchOutput(session), yield* Scope.make())
       yield* advance("200 millis")
@@ -346,12 +347,7 @@ describe("Fleet on MemoryTransport (TestClock)", () => {
 
   it.scoped("a watch is an rpc stream: it ends on the owner when the watcher goes away, and when the watcher crashes (once forgotten)", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const a = yield* w.start(A)
-      const b = yield* w.start(B)
-      yield* advance("1 second")
-      const session = yield* b.sessions.create({ projectDir: trusted })
-      yield* advance("200 millis")
+      const { w, a, b, session } = yield* pairWithSession
       const screen = (text: string) =>
         Effect.flatMap(
           TestClock.currentTimeMillis,
@@ -590,12 +586,7 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
 
   it.scoped("Redis out of memory: the link is degraded, requests fail 503 without Redis's text, nobody is forgotten; all heals after", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const a = yield* w.start(A)
-      const b = yield* w.start(B)
-      yield* advance("1 second")
-      const session = yield* b.sessions.create({ projectDir: trusted })
-      yield* advance("200 millis")
+      const { w, a, session } = yield* pairWithSession
       assert.isTrue(Option.isSome(yield* a.cache.getSession(session.sessionId)))
 
       yield* w.control.outOfMemory(true)
@@ -627,12 +618,7 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
 
   it.scoped("a request Redis did not confirm in time (it stalled, then ran the write) is not told 'not done': the call waits for its answer", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const a = yield* w.start(A)
-      const b = yield* w.start(B)
-      yield* advance("1 second")
-      const session = yield* b.sessions.create({ projectDir: trusted })
-      yield* advance("200 millis")
+      const { w, a, b, session } = yield* pairWithSession
       const pasted = () => b.terminal.calls().flatMap((c) => (c.op === "paste" ? [c.text] : []))
 
       // the request is stored in B's inbox, but A's append reports no reply
@@ -662,12 +648,7 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
 
   it.scoped("Redis restarted empty (every record gone at once): nobody is forgotten, sessions stay listed, emptied positions reset", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const a = yield* w.start(A)
-      const b = yield* w.start(B)
-      yield* advance("1 second")
-      const session = yield* b.sessions.create({ projectDir: trusted })
-      yield* advance("200 millis")
+      const { w, a, session } = yield* pairWithSession
 
       yield* w.control.linkDown("connection refused")
       yield* advance("2 seconds")
@@ -690,12 +671,7 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
 
   it.scoped("a crashed computer is forgotten once its record expires; its sessions then answer 503 (offline since), never 404", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const a = yield* w.start(A)
-      const b = yield* w.start(B)
-      yield* advance("1 second")
-      const session = yield* b.sessions.create({ projectDir: trusted })
-      yield* advance("200 millis")
+      const { w, a, b, session } = yield* pairWithSession
       assert.include(yield* a.routing.getJson(session.sessionId), session.sessionId)
 
       yield* b.crash
@@ -737,12 +713,7 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
 
   it.scoped("an orderly leave forgets at once, and its sessions answer 503 too", () =>
     Effect.gen(function*() {
-      const w = yield* world
-      const a = yield* w.start(A)
-      const b = yield* w.start(B)
-      yield* advance("1 second")
-      const session = yield* b.sessions.create({ projectDir: trusted })
-      yield* advance("200 millis")
+      const { a, b, session } = yield* pairWithSession
       yield* b.stop
       yield* advance("200 millis")
       assert.deepStrictEqual(yield* a.cache.getComputers, [])
