@@ -27,7 +27,7 @@ import {
   REPLIES_MAXLEN,
   STREAM_TTL
 } from "../src/fleet/Protocol.js"
-import { FleetRpcs } from "../src/fleet/Rpcs.js"
+import { type FleetRpc, FleetRpcs, READ_ONLY_PROCEDURES } from "../src/fleet/Rpcs.js"
 import * as FleetMetrics from "./FleetMetrics.js"
 import { boundedSet } from "./FleetSeal.js"
 
@@ -143,10 +143,13 @@ export const makeClientProtocol = Effect.gen(function*() {
             headers: message.headers.filter(([name]) => name !== TO_HEADER && name !== DEADLINE_HEADER)
           }, lifetime).pipe(
             Effect.catchIf(
-              // Written, and no reply in time: Redis may run it yet (a stall past the bound, then the
-              // write), and the callee would do what the caller was told was not done. So it counts as
-              // sent: the call waits for the answer, or ends unknown (RemoteTimeout) at its deadline.
-              (error) => error.failure === "timeout",
+              // Written, and no reply: Redis may run it yet (a stall past the bound, then the write) or
+              // have run it before the connection ended, and the callee would do what the caller was
+              // told was not done. So a change counts as sent: the call waits for the answer, or ends
+              // unknown (RemoteTimeout) at its deadline. A read fails at once: asked again, no harm.
+              (error) =>
+                (error.failure === "timeout" || error.failure === "lost") &&
+                !READ_ONLY_PROCEDURES.has(message.tag as FleetRpc["_tag"]),
               (error) =>
                 Effect.logWarning(
                   `fleet request ${message.tag} to ${computer}: Redis did not confirm it (${error.message}); ` +

@@ -25,9 +25,14 @@ export class MemoryTransportControl extends Context.Tag("telemux/MemoryTransport
    * While set, appends to this stream fail with a `timeout`, as when Redis stalls (a fork, a slow
    * disk, `CLIENT PAUSE` in a failover) past the transport's bound: the caller is told "no reply".
    * With `stored` the entry is there for its readers all the same (Redis ran the write after the
-   * stall); without, it is not (the write never ran).
+   * stall); without, it is not (the write never ran). `failure` `lost`: the connection ended
+   * instead, with the write sent.
    */
-  readonly unansweredAppends: (stream: string | undefined, stored?: boolean) => Effect.Effect<void>
+  readonly unansweredAppends: (
+    stream: string | undefined,
+    stored?: boolean,
+    failure?: "timeout" | "lost"
+  ) => Effect.Effect<void>
   /** `XADD stream <id> …`: an entry with a chosen id (greater than the stream's last), as anyone with access may write. */
   readonly appendWithId: (stream: string, id: string, payload: string) => Effect.Effect<void, TransportError>
 }>() {}
@@ -110,7 +115,15 @@ export const makeControlled = Effect.gen(function*() {
   )
 
   const memory = { full: false }
-  let unanswered: { readonly stream: string; readonly stored: boolean } | undefined
+  let unanswered:
+    | { readonly stream: string; readonly stored: boolean; readonly failure: "timeout" | "lost" }
+    | undefined
+  const noAnswer = (failure: "timeout" | "lost") =>
+    new TransportError({
+      operation: "append",
+      message: failure === "timeout" ? "no reply within 2s" : "Command aborted due to connection close",
+      failure
+    })
 
   const guard = (operation: string) =>
     Effect.flatMap(SubscriptionRef.get(status), (link) =>
@@ -261,7 +274,7 @@ export const makeControlled = Effect.gen(function*() {
       }),
     append: (stream, payload, options) =>
       stream === unanswered?.stream && !unanswered.stored
-        ? Effect.fail(new TransportError({ operation: "append", message: "no reply within 2s", failure: "timeout" }))
+        ? Effect.fail(noAnswer(unanswered.failure))
         : Effect.flatMap(ttlMillis("append", options.ttl), (ms) =>
           withItems("append", (now) => {
             const existing = streamOf("append", stream)
@@ -280,11 +293,7 @@ export const makeControlled = Effect.gen(function*() {
           }, true)).pipe(
             Effect.tap(signal),
             Effect.flatMap((id) =>
-              stream === unanswered?.stream
-                ? Effect.fail(
-                  new TransportError({ operation: "append", message: "no reply within 2s", failure: "timeout" })
-                )
-                : Effect.succeed(id)
+              stream === unanswered?.stream ? Effect.fail(noAnswer(unanswered.failure)) : Effect.succeed(id)
             )
           ),
     lastId: (stream) =>
@@ -318,8 +327,8 @@ export const makeControlled = Effect.gen(function*() {
     linkUp: setLink({ state: "up", attempt: 0, lastError: null }),
     setLink,
     outOfMemory: (on) => Effect.sync(() => void (memory.full = on)),
-    unansweredAppends: (stream, stored = true) =>
-      Effect.sync(() => void (unanswered = stream === undefined ? undefined : { stream, stored })),
+    unansweredAppends: (stream, stored = true, failure = "timeout") =>
+      Effect.sync(() => void (unanswered = stream === undefined ? undefined : { stream, stored, failure })),
     appendWithId: (stream, id, payload) =>
       withItems("append", (now) => {
         const existing = streamOf("append", stream)

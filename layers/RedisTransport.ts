@@ -50,15 +50,26 @@ const connectionOptions = (name: string): RedisOptions => ({
   disableClientInfo: true
 })
 
-/** The one wrapper around ioredis: a promise-returning call, bounded, failing with `TransportError`. */
+/**
+ * The one wrapper around ioredis: a promise-returning call, bounded, failing with `TransportError`.
+ * `on`, the connection it runs on: a command given to a `ready` one is written at once (there is no
+ * offline queue), so a connection failure after that is `lost` — it may have run — not `unavailable`.
+ */
 const attempt = <A>(
   operation: string,
   call: () => Promise<A>,
-  timeout: Duration.DurationInput = TRANSPORT_COMMAND_TIMEOUT
+  timeout: Duration.DurationInput = TRANSPORT_COMMAND_TIMEOUT,
+  on?: Redis
 ) =>
-  Effect.tryPromise({
-    try: call,
-    catch: (cause) => failureOf(operation, cause)
+  Effect.suspend(() => {
+    let sent = false
+    return Effect.tryPromise({
+      try: () => {
+        sent = on?.status === "ready"
+        return call()
+      },
+      catch: (cause) => failureOf(operation, cause, sent)
+    })
   }).pipe(
     Effect.timeoutFail({
       duration: timeout,
@@ -212,7 +223,7 @@ export const make = (options: RedisTransportOptions) =>
         Ref.get(current),
         Option.match({
           onNone: () => linkDown(operation),
-          onSome: (client) => attempt(operation, () => call(client))
+          onSome: (client) => attempt(operation, () => call(client), TRANSPORT_COMMAND_TIMEOUT, client)
         })
       ).pipe(Effect.withSpan(`Transport.${operation}`))
 
@@ -251,7 +262,8 @@ export const make = (options: RedisTransportOptions) =>
         }
         const failed = added[0] ?? expired[0]
         if (failed !== null) {
-          return yield* failureOf("append", failed)
+          // an answer came: the transaction was sent
+          return yield* failureOf("append", failed, true)
         }
         return String(added[1])
       })

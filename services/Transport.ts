@@ -19,11 +19,20 @@ export const STREAM_BLOCK_MAX = Duration.seconds(5)
  * writes), `read-only` (a replica), `denied` (authentication or ACL), `refused` (any other error
  * reply: Redis answered, and said no).
  */
-export type TransportFailure = "unavailable" | "timeout" | "out-of-memory" | "read-only" | "denied" | "refused"
+export type TransportFailure =
+  | "unavailable"
+  | "lost"
+  | "timeout"
+  | "out-of-memory"
+  | "read-only"
+  | "denied"
+  | "refused"
 
 /** What to tell a client for each failure: never Redis's own text, always what to check. */
 const adviceFor: Record<TransportFailure, string> = {
   unavailable: "no connection to Redis; check that it runs and is reachable at TELEMUX_REDIS_URL",
+  lost:
+    "the connection to Redis ended before it answered, so what was sent may have run; check that Redis runs and is reachable at TELEMUX_REDIS_URL",
   timeout: "Redis did not answer in time; check its load and the network to it",
   "out-of-memory": "Redis refuses writes: it is out of memory; check its used memory, maxmemory and maxmemory-policy",
   "read-only": "Redis refuses writes: it is a read-only replica; point TELEMUX_REDIS_URL at the primary",

@@ -621,16 +621,25 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
       const { w, a, b, session } = yield* pairWithSession
       const pasted = () => b.terminal.calls().flatMap((c) => (c.op === "paste" ? [c.text] : []))
 
-      // the request is stored in B's inbox, but A's append reports no reply
-      yield* w.control.unansweredAppends(FleetKeys.inbox(B))
-      const sent = yield* Effect.fork(a.fleet.call(B, echo(session.sessionId)))
-      yield* advance("500 millis")
-      // B ran it, and A has its answer: no "not reachable" for what was done
-      assert.deepStrictEqual(pasted(), ["echo hi"])
-      yield* outcome(sent)
+      // the request is stored in B's inbox, but A's append reports no reply: it timed out, or its
+      // connection ended before Redis answered
+      for (const failure of ["timeout", "lost"] as const) {
+        yield* w.control.unansweredAppends(FleetKeys.inbox(B), true, failure)
+        const sent = yield* Effect.fork(a.fleet.call(B, echo(session.sessionId)))
+        yield* advance("500 millis")
+        // B ran it, and A has its answer: no "not reachable" for what was done
+        assert.strictEqual(pasted().length, failure === "timeout" ? 1 : 2)
+        yield* outcome(sent)
+      }
 
       // not stored (the write never ran): nobody can tell A, and A says it does not know at the deadline
       yield* w.control.unansweredAppends(FleetKeys.inbox(B), false)
+      // a read is no harm asked again: it fails at once, as it did
+      const read = yield* Effect.fork(
+        Effect.flip(a.fleet.call(B, (c) => c.Capture({ sessionId: session.sessionId, lines: 0 })))
+      )
+      yield* settle
+      assert.strictEqual((yield* outcome(read))._tag, "ComputerUnreachable")
       const lost = yield* Effect.fork(Effect.flip(a.fleet.call(B, echo(session.sessionId))))
       yield* advance("500 millis")
       assert.isUndefined(yield* lost.poll.pipe(Effect.map(Option.getOrUndefined)), "still waiting for an answer")
@@ -642,7 +651,7 @@ describe("Fleet hardening: read positions, link health, who is gone (TestClock)"
       const routed = yield* Effect.fork(Effect.flip(a.routing.sendText(session.sessionId, "echo again", false)))
       yield* advance(REQUEST_TIMEOUT)
       yield* advance("500 millis")
-      assert.deepStrictEqual(pasted(), ["echo hi"])
+      assert.deepStrictEqual(pasted(), ["echo hi", "echo hi"])
       assert.strictEqual((yield* outcome(routed))._tag, "OutcomeUnknown")
     }))
 

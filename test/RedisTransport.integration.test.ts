@@ -266,6 +266,29 @@ describe("RedisTransport (own redis-server)", () => {
       yield* t.append(stream, "after", { maxLen: 10, ttl: longTtl })
     }))
 
+  it.scopedLive("a write whose connection ends before Redis answers is 'lost' (it may have run); one with no connection is 'unavailable'", () =>
+    Effect.gen(function*() {
+      const server = yield* scopedRedisServer()
+      const raw = yield* admin(server.url)
+      const t = Context.get(yield* Layer.build(transportOn(server.url)), Transport)
+      const stream = "telemux:v1:inbox:lost"
+      yield* t.append(stream, "before", { maxLen: 10, ttl: longTtl })
+      // Redis holds the write; its connection is then killed with the write sent and unanswered
+      yield* Effect.promise(() => raw.call("CLIENT", "PAUSE", "5000", "WRITE"))
+      const held = yield* Effect.fork(Effect.flip(t.append(stream, "held", { maxLen: 10, ttl: longTtl })))
+      yield* Effect.sleep("300 millis")
+      const writer = (yield* clientList(raw)).find((c) => c["name"] === "telemux")
+      assert.isDefined(writer, "the transport's connection is named telemux")
+      yield* Effect.promise(() => raw.call("CLIENT", "KILL", "ID", writer!["id"]!))
+      const lost = yield* Fiber.join(held)
+      yield* Effect.promise(() => raw.call("CLIENT", "UNPAUSE"))
+      assert.strictEqual(lost.failure, "lost", lost.message)
+      assert.include(lost.advice, "may have")
+      // while the link is down nothing is written: that is 'unavailable', as before
+      const unsent = yield* Effect.flip(t.append(stream, "unsent", { maxLen: 10, ttl: longTtl }))
+      assert.strictEqual(unsent.failure, "unavailable", unsent.message)
+    }))
+
   it.scopedLive("Redis at maxmemory: claim and a fenced write are refused as out-of-memory; a holder still renews and releases", () =>
     Effect.gen(function*() {
       const server = yield* scopedRedisServer()

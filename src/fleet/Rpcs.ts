@@ -275,3 +275,19 @@ export class FleetRpcs extends RpcGroup.make(
 ).middleware(FleetCallerMiddleware) {}
 
 export type FleetRpc = RpcGroup.Rpcs<typeof FleetRpcs>
+
+/**
+ * The procedures that change nothing where they run. A request for one that Redis took without
+ * confirming may fail at once (`ComputerUnreachable`): asked again, it is no harm. Any other may
+ * have run, and is waited for (layers/FleetRpcTransport.ts).
+ */
+export const READ_ONLY_PROCEDURES: ReadonlySet<FleetRpc["_tag"]> = new Set([
+  "ListSessions",
+  "Capture",
+  "WatchOutput",
+  "WatchTerminal",
+  "TerminalSnapshot",
+  "WorktreeDiff",
+  "ListWorktrees",
+  "ListProjects"
+])

@@ -18,11 +18,12 @@ const REFUSALS: ReadonlyArray<readonly [RegExp, TransportFailure]> = [
 ]
 
 /**
- * An error reply is Redis saying no; anything else (closed, reset, not writable) is the connection.
- * A transaction refused as a whole (`EXECABORT`) is classified by the refusals behind it.
+ * An error reply is Redis saying no; anything else (closed, reset, not writable) is the connection:
+ * `lost` when the command had been `sent` (it may have run), else `unavailable`. A transaction
+ * refused as a whole (`EXECABORT`) is classified by the refusals behind it.
  */
-export const classify = (cause: unknown): TransportFailure => {
-  if (!(cause instanceof Error) || cause.name !== "ReplyError") return "unavailable"
+export const classify = (cause: unknown, sent = false): TransportFailure => {
+  if (!(cause instanceof Error) || cause.name !== "ReplyError") return sent ? "lost" : "unavailable"
   const behind: unknown = (cause as { readonly previousErrors?: unknown }).previousErrors
   const messages = [cause.message, ...(Array.isArray(behind) ? behind.map(messageOf) : [])]
   for (const [pattern, failure] of REFUSALS) if (messages.some((m) => pattern.test(m))) return failure
@@ -30,8 +31,8 @@ export const classify = (cause: unknown): TransportFailure => {
 }
 
 /** An error (reply or connection) of `operation`, classified. */
-export const failureOf = (operation: string, cause: unknown) =>
-  new TransportError({ operation, message: messageOf(cause), failure: classify(cause), cause })
+export const failureOf = (operation: string, cause: unknown, sent = false) =>
+  new TransportError({ operation, message: messageOf(cause), failure: classify(cause, sent), cause })
 
 /** The replies of a pipeline, each command's error failing the whole. */
 export const pipelineReplies = (operation: string, replies: Array<[Error | null, unknown]> | null) => {
